@@ -1,0 +1,37 @@
+/*
+ * The condition language of DESIGN.md section 5: a safe subset of
+ * JavaScript expressions, parsed once when a workflow is saved and
+ * evaluated by our own interpreter against a JSON context. Never a JS
+ * engine, never a shell.
+ */
+#ifndef PULSE_COND_H
+#define PULSE_COND_H
+
+#include <stddef.h>
+
+struct json_object;
+struct cond;			/* a parsed expression; opaque */
+
+struct cond_error {
+	int	pos;		/* 1-based column of the problem, 0 if none */
+	char	msg[200];	/* e.g. "expected ')' but found end of input" */
+};
+
+/*
+ * Parse src (len bytes, need not be NUL-terminated). Returns NULL and fills
+ * err on a syntax error or a limit (COND_SOURCE_MAX, COND_DEPTH_MAX,
+ * COND_STRING_MAX from pulse-limits.h).
+ */
+struct cond	*cond_parse(const char *src, size_t len, struct cond_error *err);
+void		 cond_free(struct cond *);
+
+/*
+ * Evaluate against ctx, a JSON object whose members are the identifiers
+ * ("promptResponse", "state"); an identifier not in ctx is an error. On
+ * success *result is the JavaScript truthiness of the value and 0 is
+ * returned; on an evaluation error -1 and a message in err.
+ */
+int		 cond_eval(const struct cond *, struct json_object *ctx,
+		    int *result, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,64 @@
+/*
+ * Configuration from the environment and a .env file (SPEC.md section 8),
+ * read once at start-up into a struct that is const from then on. A bad
+ * value, or a key no PULSE program knows, stops the program naming it.
+ */
+#ifndef PULSE_CONFIG_H
+#define PULSE_CONFIG_H
+
+#include <stddef.h>
+
+struct config {
+	/* Server (seed names). */
+	int	 port;
+	char	*host;
+	char	*secret_key;
+	char	*db_host;
+	int	 db_port;
+	char	*db_name;
+	char	*db_user;
+	char	*db_password;
+	char	*worker_api_key;
+	char	*node_env;
+
+	/* Server (PULSE additions). */
+	char	*db_socket;
+	int	 db_timeout;		/* seconds */
+	char	*api_socket;
+	char	*socket_group;		/* group owning the unix sockets */
+	int	 api_children;
+	char	*admin_group;
+	char	*employee_group;
+	char	*pushd_worker_socket;
+	char	*pushd_browser_socket;
+	int	 poll_interval_ms;
+	int	 log_debug;
+
+	/* Worker (seed names). */
+	char	*pulse_server;
+	char	*pulse_ws;
+	char	*worker_name;
+	int	 heartbeat_interval;	/* seconds */
+	int	 max_concurrent_tasks;
+
+	/* Worker (PULSE additions). */
+	char	*worker_groups;
+	char	*worker_state_dir;
+	long	 output_cap;		/* bytes per stream */
+};
+
+/*
+ * Fill cfg from defaults, then envfile (if not NULL and it exists, or
+ * must_exist), then the environment, which wins. 0 on success; -1 with a
+ * message naming the key (or file and line) in err.
+ */
+int	config_load(struct config *, const char *envfile, int must_exist,
+	    char *err, size_t errlen);
+void	config_free(struct config *);
+
+/* Parse one .env file into name/value pairs via a callback (for tests). */
+int	config_parse_env(const char *path,
+	    int (*cb)(const char *key, const char *value, void *), void *arg,
+	    char *err, size_t errlen);
+
+#endif

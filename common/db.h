@@ -1,0 +1,76 @@
+/*
+ * The MariaDB layer: one connection per process, prepared statements
+ * cached by their SQL text, explicit reconnect + re-prepare + one retry,
+ * transactions, time-outs. Nothing here logs; callers read db_errmsg().
+ */
+#ifndef PULSE_DB_H
+#define PULSE_DB_H
+
+#include <stddef.h>
+
+struct db;
+struct db_res;
+
+struct db_params {
+	const char	*host;
+	unsigned	 port;
+	const char	*socket;	/* unix socket path, or NULL for TCP */
+	const char	*user;
+	const char	*password;
+	const char	*name;
+	unsigned	 timeout;	/* seconds: connect, read and write */
+};
+
+/* Creates a handle; connects lazily, so a process can start DB-less. */
+struct db	*db_new(const struct db_params *);
+void		 db_free(struct db *);
+int		 db_connect(struct db *);
+int		 db_ping(struct db *);
+
+/*
+ * Execute a prepared statement. sql must be a string with static storage
+ * (it keys the statement cache). fmt names the arguments that follow:
+ *   's'  const char *          (NULL binds SQL NULL)
+ *   'b'  const char *, size_t  (bytes with a length)
+ *   'i'  long long
+ *   'n'  SQL NULL, no argument
+ * If res is not NULL every row is fetched into *res (free with
+ * db_res_free). Outside a transaction a lost connection is re-opened and
+ * the statement retried once; inside one the transaction is doomed and
+ * db_txn() decides whether to run it again.
+ */
+int		 db_exec(struct db *, const char *sql, struct db_res **res,
+		    const char *fmt, ...);
+unsigned long long db_affected(struct db *);
+unsigned long long db_insert_id(struct db *);
+
+int		 db_begin(struct db *);
+int		 db_commit(struct db *);
+void		 db_rollback(struct db *);
+
+/*
+ * Run fn in a transaction. On a deadlock or a connection lost before
+ * COMMIT was sent, roll back, reconnect and run fn once more. fn returns
+ * 0 to commit, -1 to roll back (the error stays as fn left it); if fn
+ * returns 1 the transaction is committed and 1 is passed through, which
+ * lets callers report "nothing to do" without an error.
+ */
+int		 db_txn(struct db *, int (*fn)(struct db *, void *), void *arg);
+
+/* Error of the last failed call. */
+unsigned	 db_errcode(const struct db *);
+const char	*db_errmsg(const struct db *);
+int		 db_down(const struct db *);	/* server unreachable */
+void		 db_seterr(struct db *, unsigned code, const char *fmt, ...)
+		    __attribute__((format(printf, 3, 4)));
+
+/* Results: every cell as text (NULL for SQL NULL). */
+size_t		 db_res_rows(const struct db_res *);
+size_t		 db_res_cols(const struct db_res *);
+const char	*db_res_get(const struct db_res *, size_t row, size_t col);
+size_t		 db_res_len(const struct db_res *, size_t row, size_t col);
+long long	 db_res_int(const struct db_res *, size_t row, size_t col,
+		    long long dflt);
+void		 db_res_free(struct db_res *);
+
+#endif

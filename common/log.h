@@ -1,0 +1,21 @@
+/*
+ * One log API for every program, OpenBSD-style: to stderr, which systemd
+ * hands to the journal. log_warn appends strerror(errno).
+ */
+#ifndef PULSE_LOG_H
+#define PULSE_LOG_H
+
+#include <stdarg.h>
+
+void	log_init(const char *progname, int debug);
+void	log_setdebug(int);
+void	log_warn(const char *, ...) __attribute__((format(printf, 1, 2)));
+void	log_warnx(const char *, ...) __attribute__((format(printf, 1, 2)));
+void	log_info(const char *, ...) __attribute__((format(printf, 1, 2)));
+void	log_debug(const char *, ...) __attribute__((format(printf, 1, 2)));
+void	fatal(const char *, ...)
+	    __attribute__((format(printf, 1, 2), noreturn));
+void	fatalx(const char *, ...)
+	    __attribute__((format(printf, 1, 2), noreturn));
+
+#endif

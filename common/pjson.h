@@ -1,0 +1,36 @@
+/*
+ * JSON helpers over json-c: parsing with a depth limit that rejects
+ * trailing garbage, and typed getters that never coerce ("x" is not 0).
+ */
+#ifndef PULSE_PJSON_H
+#define PULSE_PJSON_H
+
+#include <stddef.h>
+#include <json-c/json.h>
+
+/* Parse exactly len bytes; NULL and a message naming the offset on error. */
+struct json_object *pjson_parse(const char *buf, size_t len, int depth,
+		    char *err, size_t errlen);
+
+/*
+ * Typed getters for a member of an object. Return 1 if present with the
+ * right type, 0 if absent (or JSON null when allow_null), -1 if present
+ * with the wrong type.
+ */
+int	pjson_get_string(struct json_object *, const char *key,
+	    const char **out, size_t *len);
+int	pjson_get_int(struct json_object *, const char *key, long long *out);
+int	pjson_get_bool(struct json_object *, const char *key, int *out);
+int	pjson_get_object(struct json_object *, const char *key,
+	    struct json_object **out);
+int	pjson_get_array(struct json_object *, const char *key,
+	    struct json_object **out);
+
+/* Serialize compactly; the string is owned by the object. */
+const char *pjson_str(struct json_object *, size_t *len);
+
+/* Constructors that accept NULL (giving JSON null). */
+struct json_object *pjson_string_or_null(const char *);
+struct json_object *pjson_stringn(const char *, size_t);
+
+#endif

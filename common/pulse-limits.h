@@ -1,0 +1,54 @@
+/*
+ * Every ceiling on untrusted input, in one place (curl's DYN_*, redis's
+ * REDIS_INLINE_MAX_SIZE). A reader that meets one stops and reports it.
+ */
+#ifndef PULSE_LIMITS_H
+#define PULSE_LIMITS_H
+
+/* HTTP requests reaching pulse-api. */
+#define API_BODY_MAX		(1024 * 1024)	/* bytes; 413 past it */
+#define API_JSON_DEPTH		32		/* nesting of any request body */
+#define API_PATH_MAX		2048		/* REQUEST_URI bytes */
+#define API_QUERY_MAX		1024		/* QUERY_STRING bytes */
+#define API_HEADER_MAX		4096		/* any single header value */
+
+/* Identity as set by nginx from the SSO answer. */
+#define USER_NAME_MAX		255
+#define USER_DISPLAY_MAX	255
+#define USER_EMAIL_MAX		255
+#define USER_GROUPS_MAX		4096
+#define USER_GROUPS_COUNT	64
+
+/* Workflows. */
+#define WF_NAME_MAX		255
+#define WF_DESCRIPTION_MAX	(16 * 1024)
+#define WF_DEFINITION_MAX	(512 * 1024)	/* serialized JSON bytes */
+#define WF_STEPS_MAX		256
+#define WF_STEP_NAME_MAX	255
+#define WF_COMMAND_MAX		(64 * 1024)
+#define WF_TARGETS_MAX		256
+#define WF_TARGET_MAX		255
+#define WF_MESSAGE_MAX		(4 * 1024)
+#define WF_OPTIONS_MAX		32
+#define WF_OPTION_MAX		255
+#define WF_TIMEOUT_DEFAULT	300000		/* ms */
+#define WF_TIMEOUT_MAX		(7 * 24 * 3600 * 1000LL)	/* ms */
+#define WF_DURATION_MAX		(7 * 24 * 3600 * 1000LL)	/* ms */
+
+/* The condition language (DESIGN.md section 5). */
+#define COND_SOURCE_MAX		4096
+#define COND_DEPTH_MAX		64
+#define COND_STRING_MAX		(64 * 1024)
+
+/* Executions and prompts. */
+#define EXEC_RESPONSE_MAX	WF_OPTION_MAX
+#define EXEC_PAGE_DEFAULT	50
+#define EXEC_PAGE_MAX		200
+
+/* Workers. */
+#define WORKER_NAME_MAX		255
+#define WORKER_METADATA_MAX	(64 * 1024)	/* serialized JSON bytes */
+#define WORKER_KEY_MAX		255
+#define OUTPUT_CAP_DEFAULT	(1024 * 1024)	/* bytes kept per stream */
+
+#endif

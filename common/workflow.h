@@ -1,0 +1,50 @@
+/*
+ * Workflow definitions (SPEC.md section 5): one function turns untrusted
+ * JSON into a checked struct before any other code sees it.
+ */
+#ifndef PULSE_WORKFLOW_H
+#define PULSE_WORKFLOW_H
+
+#include <stddef.h>
+
+struct json_object;
+struct cond;
+
+enum step_type {
+	STEP_EXECUTE,
+	STEP_PROMPT,
+	STEP_WAIT,
+};
+
+struct step {
+	enum step_type	  type;
+	char		 *name;
+	char		**targets;	/* execute */
+	size_t		  ntargets;
+	char		 *command;	/* execute */
+	long long	  timeout_ms;	/* execute; WF_TIMEOUT_DEFAULT if absent */
+	char		 *message;	/* prompt */
+	char		**options;	/* prompt */
+	size_t		  noptions;
+	long long	  duration_ms;	/* wait */
+	char		 *condition;	/* source, or NULL */
+	struct cond	 *cond;		/* parsed condition, or NULL */
+};
+
+struct workflow {
+	struct step	*steps;
+	size_t		 nsteps;
+};
+
+struct workflow_error {
+	int	step;		/* 0-based index of the step at fault, -1 if none */
+	char	field[32];	/* "steps", "name", "type", "condition", ... */
+	char	msg[320];	/* whole human-readable message */
+};
+
+int		 workflow_from_json(struct json_object *definition,
+		    struct workflow **out, struct workflow_error *err);
+void		 workflow_free(struct workflow *);
+const char	*step_type_name(enum step_type);
+
+#endif

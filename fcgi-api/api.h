@@ -1,0 +1,128 @@
+/*
+ * pulse-api: the REST API as a pool of single-threaded FastCGI
+ * responders. One private header with a section per file (tmux.h).
+ */
+#ifndef PULSE_API_H
+#define PULSE_API_H
+
+#include <stddef.h>
+#include <time.h>
+
+#include <json-c/json.h>
+
+#include "pulse-limits.h"
+
+struct config;
+struct db;
+struct FCGX_Request;
+
+/* Route flags: what a route needs, checked once by the router. */
+#define ROUTE_PUBLIC	0x01	/* no identity needed */
+#define ROUTE_WORKER	0x02	/* X-API-Key instead of SSO identity */
+#define ROUTE_ANY	0x04	/* any user with a role */
+#define ROUTE_ADMIN	0x08	/* admins only */
+#define ROUTE_BODY	0x10	/* a JSON object body, parsed into req->json */
+
+enum role {
+	ROLE_NONE = 0,
+	ROLE_EMPLOYEE,
+	ROLE_ADMIN,
+};
+
+struct user {
+	char		 name[USER_NAME_MAX + 1];
+	char		 display[USER_DISPLAY_MAX + 1];
+	char		 email[USER_EMAIL_MAX + 1];
+	char		*groups[USER_GROUPS_COUNT];	/* into groups_buf */
+	size_t		 ngroups;
+	char		 groups_buf[USER_GROUPS_MAX + 1];
+	enum role	 role;
+};
+
+#define ROUTE_PARAMS_MAX 2
+
+struct request {
+	struct FCGX_Request	*fcgx;
+	const struct config	*cfg;
+	struct db		*db;
+
+	const char		*method;
+	char			 path[API_PATH_MAX + 1];	/* decoded, no query */
+	const char		*query;		/* raw, may be "" */
+	const char		*params[ROUTE_PARAMS_MAX]; /* :id segments */
+	char			*body;		/* NUL-terminated */
+	size_t			 bodylen;
+	struct json_object	*json;		/* ROUTE_BODY: the object */
+
+	struct user		 user;
+	int			 replied;	/* a response was written */
+	int			 status;	/* for the access log */
+};
+
+typedef int (*route_fn)(struct request *);
+
+struct route {
+	const char	*method;
+	const char	*pattern;	/* "/api/workflows/:id" */
+	route_fn	 fn;
+	int		 flags;
+};
+
+/* migrate.c: apply sql/NNN_*.sql files not yet in schema_migrations. */
+int	 migrate_run(struct db *, const char *dir, char *err, size_t errlen);
+
+/* master.c */
+int	 master_run(const struct config *, int nchildren);
+
+/* child.c: one FastCGI responder's loop. */
+void	 child_main(const struct config *, int listen_fd)
+	    __attribute__((noreturn));
+
+/* router.c */
+extern const struct route routes[];
+void	 router_dispatch(struct request *);
+
+/* request.c */
+const char *request_header(struct request *, const char *cgi_name);
+int	 request_read_body(struct request *);
+int	 request_query(struct request *, const char *name, char *buf,
+	    size_t len);
+void	 reply_json(struct request *, int status, struct json_object *);
+void	 reply_error(struct request *, int status, const char *fmt, ...)
+	    __attribute__((format(printf, 3, 4)));
+void	 reply_error_obj(struct request *, int status,
+	    struct json_object *err);
+void	 reply_db_error(struct request *);
+
+/* auth.c */
+int	 auth_identify(struct request *);
+int	 auth_worker_key(struct request *);
+int	 auth_check_origin(struct request *);
+
+/* api-health.c */
+int	 health_get(struct request *);
+
+/* api-user.c */
+int	 user_get(struct request *);
+
+/* api-workers.c */
+int	 workers_list(struct request *);
+int	 workers_heartbeat(struct request *);
+int	 workers_delete(struct request *);
+int	 workers_command(struct request *);
+
+/* api-workflows.c */
+int	 workflows_list(struct request *);
+int	 workflows_get(struct request *);
+int	 workflows_create(struct request *);
+int	 workflows_update(struct request *);
+int	 workflows_delete(struct request *);
+
+/* api-executions.c */
+int	 executions_list(struct request *);
+int	 executions_get(struct request *);
+int	 executions_start(struct request *);
+int	 executions_respond(struct request *);
+int	 executions_cancel(struct request *);
+
+#endif
