@@ -13,7 +13,8 @@ struct json_object;
 struct cond;			/* a parsed expression; opaque */
 
 struct cond_error {
-	int	pos;		/* 1-based column of the problem, 0 if none */
+	int	pos;		/* 1-based column of the problem, 0 if none;
+				   counted in bytes from the start of src */
 	char	msg[200];	/* e.g. "expected ')' but found end of input" */
 };
 
@@ -29,7 +30,9 @@ void		 cond_free(struct cond *);
  * Evaluate against ctx, a JSON object whose members are the identifiers
  * ("promptResponse", "state"); an identifier not in ctx is an error. On
  * success *result is the JavaScript truthiness of the value and 0 is
- * returned; on an evaluation error -1 and a message in err.
+ * returned; on an evaluation error -1 and a message in err, such as
+ * "at column 18: trim() called on undefined". A missing member is
+ * undefined, not an error.
  */
 int		 cond_eval(const struct cond *, struct json_object *ctx,
 		    int *result, char *err, size_t errlen);

@@ -41,6 +41,9 @@ int		 db_ping(struct db *);
  */
 int		 db_exec(struct db *, const char *sql, struct db_res **res,
 		    const char *fmt, ...);
+/* Prepare, run and close one statement that is not cached: for the
+ * migration files only, whose text is not static. */
+int		 db_exec_text(struct db *, const char *sql);
 unsigned long long db_affected(struct db *);
 unsigned long long db_insert_id(struct db *);
 

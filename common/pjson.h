@@ -33,4 +33,12 @@ const char *pjson_str(struct json_object *, size_t *len);
 struct json_object *pjson_string_or_null(const char *);
 struct json_object *pjson_stringn(const char *, size_t);
 
+/* Bytes that may not be UTF-8 (command output) as a JSON string; invalid
+ * sequences become U+FFFD so the document stays valid. */
+struct json_object *pjson_text(const char *, size_t);
+
+/* A SQL "YYYY-MM-DD HH:MM:SS[.fff]" UTC time as ISO-8601 "...T...Z", or
+ * JSON null for NULL. */
+struct json_object *pjson_time(const char *);
+
 #endif

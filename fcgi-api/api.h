@@ -50,6 +50,7 @@ struct request {
 	char			 path[API_PATH_MAX + 1];	/* decoded, no query */
 	const char		*query;		/* raw, may be "" */
 	const char		*params[ROUTE_PARAMS_MAX]; /* :id segments */
+	char			 paramsbuf[API_PATH_MAX + 1]; /* their bytes */
 	char			*body;		/* NUL-terminated */
 	size_t			 bodylen;
 	struct json_object	*json;		/* ROUTE_BODY: the object */
@@ -77,6 +78,7 @@ int	 master_run(const struct config *, int nchildren);
 /* child.c: one FastCGI responder's loop. */
 void	 child_main(const struct config *, int listen_fd)
 	    __attribute__((noreturn));
+struct db *child_db_new(const struct config *);
 
 /* router.c */
 extern const struct route routes[];
@@ -88,11 +90,26 @@ int	 request_read_body(struct request *);
 int	 request_query(struct request *, const char *name, char *buf,
 	    size_t len);
 void	 reply_json(struct request *, int status, struct json_object *);
+void	 reply_json_headers(struct request *, int status, const char *extra,
+	    struct json_object *);
 void	 reply_error(struct request *, int status, const char *fmt, ...)
 	    __attribute__((format(printf, 3, 4)));
 void	 reply_error_obj(struct request *, int status,
 	    struct json_object *err);
 void	 reply_db_error(struct request *);
+
+/* body.c: typed body fields; on a bad field they reply 400 and return -1. */
+int	 body_string(struct request *, const char *key, size_t max,
+	    int required, const char **out);
+int	 body_int(struct request *, const char *key, long long min,
+	    long long max, long long dflt, long long *out);
+int	 body_only(struct request *, const char *const *allowed);
+void	 reply_error_field(struct request *, int status, const char *field,
+	    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+/* api-executions.c */
+struct engine_err;
+void	 reply_engine_error(struct request *, const struct engine_err *);
 
 /* auth.c */
 int	 auth_identify(struct request *);
@@ -124,5 +141,6 @@ int	 executions_get(struct request *);
 int	 executions_start(struct request *);
 int	 executions_respond(struct request *);
 int	 executions_cancel(struct request *);
+int	 executions_reply(struct request *, const char *id, int status);
 
 #endif

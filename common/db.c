@@ -1,0 +1,672 @@
+/*
+ * The MariaDB layer. Connector/C's own auto-reconnect is not used: after a
+ * server restart it reconnects silently and every prepared statement then
+ * fails with 1243 (STACK-NOTES.md). Instead a lost connection is closed,
+ * reopened, its statements re-prepared, and the statement retried once
+ * when that is safe (outside a transaction).
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <mysql.h>
+#include <errmsg.h>
+#include <mysqld_error.h>
+
+#include "db.h"
+#include "xmalloc.h"
+
+#define DB_PARAMS_MAX	32
+
+struct stmt {
+	const char	*sql;		/* static text; the cache key */
+	MYSQL_STMT	*st;
+};
+
+struct db {
+	MYSQL			*my;
+	struct db_params	 p;
+	int			 connected;
+	int			 in_txn;
+	int			 txn_broken;	/* connection lost inside a txn */
+
+	struct stmt		*stmts;
+	size_t			 nstmts;
+
+	unsigned		 errcode;
+	char			 errmsg[512];
+	unsigned long long	 affected;
+	unsigned long long	 insert_id;
+};
+
+struct db_cell {
+	char	*v;
+	size_t	 len;
+};
+
+struct db_res {
+	size_t		 rows, cols, cap;
+	struct db_cell	*cells;
+};
+
+static char *
+dupornull(const char *s)
+{
+	return s == NULL ? NULL : xstrdup(s);
+}
+
+struct db *
+db_new(const struct db_params *p)
+{
+	struct db	*db = xcalloc(1, sizeof(*db));
+
+	db->p.host = dupornull(p->host);
+	db->p.port = p->port;
+	db->p.socket = (p->socket != NULL && *p->socket != '\0') ?
+	    xstrdup(p->socket) : NULL;
+	db->p.user = dupornull(p->user);
+	db->p.password = dupornull(p->password);
+	db->p.name = dupornull(p->name);
+	db->p.timeout = p->timeout ? p->timeout : 5;
+	return db;
+}
+
+static void
+db_disconnect(struct db *db)
+{
+	size_t	 i;
+
+	for (i = 0; i < db->nstmts; i++)
+		if (db->stmts[i].st != NULL)
+			mysql_stmt_close(db->stmts[i].st);
+	free(db->stmts);
+	db->stmts = NULL;
+	db->nstmts = 0;
+	if (db->my != NULL)
+		mysql_close(db->my);
+	db->my = NULL;
+	db->connected = 0;
+	db->in_txn = 0;
+}
+
+void
+db_free(struct db *db)
+{
+	if (db == NULL)
+		return;
+	db_disconnect(db);
+	free((char *)db->p.host);
+	free((char *)db->p.socket);
+	free((char *)db->p.user);
+	if (db->p.password != NULL)
+		explicit_bzero((char *)db->p.password, strlen(db->p.password));
+	free((char *)db->p.password);
+	free((char *)db->p.name);
+	free(db);
+}
+
+void
+db_seterr(struct db *db, unsigned code, const char *fmt, ...)
+{
+	va_list	 ap;
+
+	db->errcode = code;
+	va_start(ap, fmt);
+	vsnprintf(db->errmsg, sizeof(db->errmsg), fmt, ap);
+	va_end(ap);
+}
+
+unsigned
+db_errcode(const struct db *db)
+{
+	return db->errcode;
+}
+
+const char *
+db_errmsg(const struct db *db)
+{
+	return db->errmsg;
+}
+
+/* Errors after which the connection is no good and must be reopened. */
+static int
+conn_error(unsigned code)
+{
+	switch (code) {
+	case CR_CONNECTION_ERROR:
+	case CR_CONN_HOST_ERROR:
+	case CR_SERVER_GONE_ERROR:
+	case CR_SERVER_LOST:
+	case CR_SERVER_LOST_EXTENDED:
+	case CR_NO_PREPARE_STMT:
+	case CR_COMMANDS_OUT_OF_SYNC:
+	case ER_UNKNOWN_STMT_HANDLER:
+	case ER_CONNECTION_KILLED:
+	case ER_SERVER_SHUTDOWN:
+	case 4031:		/* ER_CLIENT_INTERACTION_TIMEOUT */
+		return 1;
+	}
+	return 0;
+}
+
+int
+db_down(const struct db *db)
+{
+	return !db->connected || conn_error(db->errcode);
+}
+
+static void
+err_from_mysql(struct db *db)
+{
+	db_seterr(db, mysql_errno(db->my), "%s", mysql_error(db->my));
+}
+
+static void
+err_from_stmt(struct db *db, MYSQL_STMT *st)
+{
+	db_seterr(db, mysql_stmt_errno(st), "%s", mysql_stmt_error(st));
+}
+
+/* Session settings every connection gets, so all processes agree. */
+static const char *const session_sql[] = {
+	"SET SESSION time_zone = '+00:00'",
+	"SET SESSION sql_mode = 'STRICT_ALL_TABLES,NO_ENGINE_SUBSTITUTION,"
+	    "ERROR_FOR_DIVISION_BY_ZERO,NO_ZERO_DATE,NO_ZERO_IN_DATE'",
+	"SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED",
+	"SET SESSION innodb_lock_wait_timeout = 10",
+};
+
+int
+db_connect(struct db *db)
+{
+	unsigned	 t = db->p.timeout;
+	size_t		 i;
+
+	if (db->connected)
+		return 0;
+	db_disconnect(db);
+	if ((db->my = mysql_init(NULL)) == NULL) {
+		db_seterr(db, CR_OUT_OF_MEMORY, "mysql_init failed");
+		return -1;
+	}
+	mysql_options(db->my, MYSQL_OPT_CONNECT_TIMEOUT, &t);
+	mysql_options(db->my, MYSQL_OPT_READ_TIMEOUT, &t);
+	mysql_options(db->my, MYSQL_OPT_WRITE_TIMEOUT, &t);
+	mysql_options(db->my, MYSQL_SET_CHARSET_NAME, "utf8mb4");
+	/* Affected rows = matched rows: status changes check their count. */
+	if (mysql_real_connect(db->my, db->p.socket ? NULL : db->p.host,
+	    db->p.user, db->p.password, db->p.name, db->p.port, db->p.socket,
+	    CLIENT_FOUND_ROWS) == NULL) {
+		db_seterr(db, mysql_errno(db->my), "connect: %s",
+		    mysql_error(db->my));
+		/* A refused login is not an outage, but it is fatal all the
+		 * same for callers; keep the code so db_down() says "down". */
+		if (!conn_error(db->errcode))
+			db->errcode = CR_CONNECTION_ERROR;
+		mysql_close(db->my);
+		db->my = NULL;
+		return -1;
+	}
+	for (i = 0; i < sizeof(session_sql) / sizeof(session_sql[0]); i++)
+		if (mysql_query(db->my, session_sql[i]) != 0) {
+			err_from_mysql(db);
+			db_disconnect(db);
+			return -1;
+		}
+	db->connected = 1;
+	db->txn_broken = 0;
+	return 0;
+}
+
+static MYSQL_STMT *
+stmt_get(struct db *db, const char *sql)
+{
+	MYSQL_STMT	*st;
+	size_t		 i;
+
+	for (i = 0; i < db->nstmts; i++)
+		if (db->stmts[i].sql == sql)
+			return db->stmts[i].st;
+	if ((st = mysql_stmt_init(db->my)) == NULL) {
+		err_from_mysql(db);
+		return NULL;
+	}
+	if (mysql_stmt_prepare(st, sql, strlen(sql)) != 0) {
+		err_from_stmt(db, st);
+		mysql_stmt_close(st);
+		return NULL;
+	}
+	db->stmts = xreallocarray(db->stmts, db->nstmts + 1,
+	    sizeof(*db->stmts));
+	db->stmts[db->nstmts].sql = sql;
+	db->stmts[db->nstmts].st = st;
+	db->nstmts++;
+	return st;
+}
+
+struct params {
+	MYSQL_BIND	 bind[DB_PARAMS_MAX];
+	long long	 ints[DB_PARAMS_MAX];
+	unsigned long	 lens[DB_PARAMS_MAX];
+	size_t		 n;
+};
+
+static int
+params_bind(struct db *db, struct params *pp, const char *fmt, va_list ap)
+{
+	const char	*f;
+
+	memset(pp, 0, sizeof(*pp));
+	for (f = fmt; *f != '\0'; f++) {
+		MYSQL_BIND	*b;
+		const char	*s;
+		size_t		 i = pp->n;
+
+		if (i == DB_PARAMS_MAX) {
+			db_seterr(db, 0, "too many parameters");
+			return -1;
+		}
+		b = &pp->bind[i];
+		switch (*f) {
+		case 's':
+			s = va_arg(ap, const char *);
+			if (s == NULL) {
+				b->buffer_type = MYSQL_TYPE_NULL;
+				break;
+			}
+			pp->lens[i] = strlen(s);
+			goto str;
+		case 'b':
+			s = va_arg(ap, const char *);
+			pp->lens[i] = va_arg(ap, size_t);
+			if (s == NULL) {
+				b->buffer_type = MYSQL_TYPE_NULL;
+				break;
+			}
+str:
+			b->buffer_type = MYSQL_TYPE_STRING;
+			b->buffer = (void *)s;
+			b->buffer_length = pp->lens[i];
+			b->length = &pp->lens[i];
+			break;
+		case 'i':
+			pp->ints[i] = va_arg(ap, long long);
+			b->buffer_type = MYSQL_TYPE_LONGLONG;
+			b->buffer = &pp->ints[i];
+			break;
+		case 'n':
+			b->buffer_type = MYSQL_TYPE_NULL;
+			break;
+		default:
+			db_seterr(db, 0, "bad format character '%c'", *f);
+			return -1;
+		}
+		pp->n++;
+	}
+	return 0;
+}
+
+/* Fetch every row of an executed statement into a new result. */
+static int
+fetch_all(struct db *db, MYSQL_STMT *st, struct db_res **out)
+{
+	MYSQL_RES	*meta;
+	MYSQL_BIND	*bind = NULL;
+	unsigned long	*lens = NULL;
+	my_bool		*nulls = NULL;
+	char		**bufs = NULL;
+	struct db_res	*res = NULL;
+	unsigned	 cols, c;
+	my_bool		 one = 1;
+	int		 rc = -1, frc;
+
+	if ((meta = mysql_stmt_result_metadata(st)) == NULL) {
+		if (out != NULL)
+			*out = xcalloc(1, sizeof(**out));
+		return 0;
+	}
+	cols = mysql_num_fields(meta);
+	mysql_stmt_attr_set(st, STMT_ATTR_UPDATE_MAX_LENGTH, &one);
+	if (mysql_stmt_store_result(st) != 0) {
+		err_from_stmt(db, st);
+		goto fail;
+	}
+	if (out == NULL) {
+		rc = 0;
+		goto fail;
+	}
+	bind = xcalloc(cols, sizeof(*bind));
+	lens = xcalloc(cols, sizeof(*lens));
+	nulls = xcalloc(cols, sizeof(*nulls));
+	bufs = xcalloc(cols, sizeof(*bufs));
+	for (c = 0; c < cols; c++) {
+		MYSQL_FIELD *fld = mysql_fetch_field_direct(meta, c);
+		size_t	 sz = fld->max_length + 1;
+
+		bufs[c] = xmalloc(sz);
+		bind[c].buffer_type = MYSQL_TYPE_STRING;
+		bind[c].buffer = bufs[c];
+		bind[c].buffer_length = sz;
+		bind[c].length = &lens[c];
+		bind[c].is_null = &nulls[c];
+	}
+	if (mysql_stmt_bind_result(st, bind) != 0) {
+		err_from_stmt(db, st);
+		goto fail;
+	}
+	res = xcalloc(1, sizeof(*res));
+	res->cols = cols;
+	while ((frc = mysql_stmt_fetch(st)) == 0) {
+		size_t	 base;
+
+		if ((res->rows + 1) * cols > res->cap) {
+			res->cap = res->cap ? res->cap * 2 : cols * 16;
+			res->cells = xreallocarray(res->cells, res->cap,
+			    sizeof(*res->cells));
+		}
+		base = res->rows * cols;
+		for (c = 0; c < cols; c++) {
+			if (nulls[c]) {
+				res->cells[base + c].v = NULL;
+				res->cells[base + c].len = 0;
+				continue;
+			}
+			res->cells[base + c].v = xmalloc(lens[c] + 1);
+			memcpy(res->cells[base + c].v, bufs[c], lens[c]);
+			res->cells[base + c].v[lens[c]] = '\0';
+			res->cells[base + c].len = lens[c];
+		}
+		res->rows++;
+	}
+	if (frc != MYSQL_NO_DATA) {
+		if (frc == MYSQL_DATA_TRUNCATED)
+			db_seterr(db, 0, "result truncated");
+		else
+			err_from_stmt(db, st);
+		goto fail;
+	}
+	*out = res;
+	res = NULL;
+	rc = 0;
+fail:
+	mysql_stmt_free_result(st);
+	mysql_free_result(meta);
+	if (bufs != NULL)
+		for (c = 0; c < cols; c++)
+			free(bufs[c]);
+	free(bufs);
+	free(bind);
+	free(lens);
+	free(nulls);
+	db_res_free(res);
+	return rc;
+}
+
+static int
+exec_once(struct db *db, const char *sql, struct db_res **res,
+    struct params *pp)
+{
+	MYSQL_STMT	*st;
+
+	if (!db->connected && db_connect(db) == -1)
+		return -1;
+	if ((st = stmt_get(db, sql)) == NULL)
+		return -1;
+	if (mysql_stmt_param_count(st) != pp->n) {
+		db_seterr(db, 0, "statement wants %lu parameters, got %zu",
+		    mysql_stmt_param_count(st), pp->n);
+		return -1;
+	}
+	if (pp->n > 0 && mysql_stmt_bind_param(st, pp->bind) != 0) {
+		err_from_stmt(db, st);
+		return -1;
+	}
+	if (mysql_stmt_execute(st) != 0) {
+		err_from_stmt(db, st);
+		return -1;
+	}
+	db->affected = mysql_stmt_affected_rows(st);
+	db->insert_id = mysql_stmt_insert_id(st);
+	return fetch_all(db, st, res);
+}
+
+int
+db_exec(struct db *db, const char *sql, struct db_res **res, const char *fmt,
+    ...)
+{
+	struct params	 pp;
+	va_list		 ap;
+	int		 rc;
+
+	if (res != NULL)
+		*res = NULL;
+	va_start(ap, fmt);
+	rc = params_bind(db, &pp, fmt, ap);
+	va_end(ap);
+	if (rc == -1)
+		return -1;
+	if (db->in_txn && db->txn_broken) {
+		db_seterr(db, CR_SERVER_LOST, "transaction lost its connection");
+		return -1;
+	}
+	if (exec_once(db, sql, res, &pp) == 0)
+		return 0;
+	if (!conn_error(db->errcode))
+		return -1;
+	if (db->in_txn) {
+		/* The server rolled the transaction back; db_txn decides. */
+		db->txn_broken = 1;
+		db_disconnect(db);
+		db->in_txn = 1;
+		return -1;
+	}
+	db_disconnect(db);
+	return exec_once(db, sql, res, &pp);
+}
+
+int
+db_exec_text(struct db *db, const char *sql)
+{
+	MYSQL_STMT	*st;
+	int		 rc = -1;
+
+	if (!db->connected && db_connect(db) == -1)
+		return -1;
+	if ((st = mysql_stmt_init(db->my)) == NULL) {
+		err_from_mysql(db);
+		return -1;
+	}
+	if (mysql_stmt_prepare(st, sql, strlen(sql)) != 0 ||
+	    mysql_stmt_execute(st) != 0) {
+		err_from_stmt(db, st);
+		goto fail;
+	}
+	mysql_stmt_store_result(st);
+	mysql_stmt_free_result(st);
+	rc = 0;
+fail:
+	mysql_stmt_close(st);
+	return rc;
+}
+
+unsigned long long
+db_affected(struct db *db)
+{
+	return db->affected;
+}
+
+unsigned long long
+db_insert_id(struct db *db)
+{
+	return db->insert_id;
+}
+
+static int
+simple_query(struct db *db, const char *q)
+{
+	if (mysql_query(db->my, q) != 0) {
+		err_from_mysql(db);
+		return -1;
+	}
+	return 0;
+}
+
+int
+db_begin(struct db *db)
+{
+	db->errcode = 0;
+	db->errmsg[0] = '\0';
+	db->txn_broken = 0;
+	if (!db->connected && db_connect(db) == -1)
+		return -1;
+	if (simple_query(db, "START TRANSACTION") == -1) {
+		if (!conn_error(db->errcode))
+			return -1;
+		/* Nothing was done yet: reconnecting is always safe here. */
+		db_disconnect(db);
+		if (db_connect(db) == -1 ||
+		    simple_query(db, "START TRANSACTION") == -1)
+			return -1;
+	}
+	db->in_txn = 1;
+	return 0;
+}
+
+int
+db_commit(struct db *db)
+{
+	if (db->txn_broken || !db->connected) {
+		db->in_txn = 0;
+		db->txn_broken = 0;
+		db_seterr(db, CR_SERVER_LOST, "transaction lost its connection");
+		return -1;
+	}
+	db->in_txn = 0;
+	if (simple_query(db, "COMMIT") == -1) {
+		if (conn_error(db->errcode))
+			db_disconnect(db);
+		return -1;
+	}
+	return 0;
+}
+
+void
+db_rollback(struct db *db)
+{
+	int	 broken = db->txn_broken;
+
+	db->in_txn = 0;
+	db->txn_broken = 0;
+	if (broken || !db->connected)
+		return;
+	/* A failed ROLLBACK means the connection is gone: so is the txn. */
+	if (mysql_query(db->my, "ROLLBACK") != 0)
+		db_disconnect(db);
+}
+
+static int
+retryable(unsigned code)
+{
+	return conn_error(code) || code == ER_LOCK_DEADLOCK ||
+	    code == ER_LOCK_WAIT_TIMEOUT;
+}
+
+int
+db_txn(struct db *db, int (*fn)(struct db *, void *), void *arg)
+{
+	int	 attempt, rc;
+
+	for (attempt = 0; attempt < 2; attempt++) {
+		if (db_begin(db) == -1)
+			return -1;
+		rc = fn(db, arg);
+		if (rc == -1) {
+			unsigned code = db->errcode;
+
+			db_rollback(db);
+			if (attempt == 0 && retryable(code)) {
+				db_disconnect(db);
+				continue;
+			}
+			return -1;
+		}
+		/*
+		 * A COMMIT whose answer was lost may or may not have
+		 * happened: never run the work again blindly after that.
+		 */
+		if (db_commit(db) == -1) {
+			if (attempt == 0 && (db->errcode == ER_LOCK_DEADLOCK))
+				continue;
+			return -1;
+		}
+		return rc;
+	}
+	return -1;
+}
+
+int
+db_ping(struct db *db)
+{
+	static const char sql[] = "SELECT 1";
+
+	return db_exec(db, sql, NULL, "");
+}
+
+size_t
+db_res_rows(const struct db_res *r)
+{
+	return r == NULL ? 0 : r->rows;
+}
+
+size_t
+db_res_cols(const struct db_res *r)
+{
+	return r == NULL ? 0 : r->cols;
+}
+
+const char *
+db_res_get(const struct db_res *r, size_t row, size_t col)
+{
+	if (r == NULL || row >= r->rows || col >= r->cols)
+		return NULL;
+	return r->cells[row * r->cols + col].v;
+}
+
+size_t
+db_res_len(const struct db_res *r, size_t row, size_t col)
+{
+	if (r == NULL || row >= r->rows || col >= r->cols)
+		return 0;
+	return r->cells[row * r->cols + col].len;
+}
+
+long long
+db_res_int(const struct db_res *r, size_t row, size_t col, long long dflt)
+{
+	const char	*s = db_res_get(r, row, col);
+	char		*end;
+	long long	 v;
+
+	if (s == NULL || *s == '\0')
+		return dflt;
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (errno != 0 || (*end != '\0' && *end != '.'))
+		return dflt;
+	return v;
+}
+
+void
+db_res_free(struct db_res *r)
+{
+	size_t	 i;
+
+	if (r == NULL)
+		return;
+	for (i = 0; i < r->rows * r->cols; i++)
+		free(r->cells[i].v);
+	free(r->cells);
+	free(r);
+}

@@ -1,0 +1,52 @@
+/*
+ * The execution engine (DESIGN.md section 4). engine_advance() is the only
+ * code that moves an execution; the other entry points record an outside
+ * fact (a start, an answer, a cancel) and then advance, all in one
+ * transaction with the execution row locked.
+ */
+#ifndef PULSE_ENGINE_H
+#define PULSE_ENGINE_H
+
+#include "id.h"
+
+struct db;
+struct json_object;
+
+enum engine_code {
+	ENGINE_OK = 0,
+	ENGINE_NOTFOUND,	/* no such workflow, execution or worker */
+	ENGINE_INVALID,		/* the request itself is wrong: 400 */
+	ENGINE_CONFLICT,	/* not in a state that allows it: 409 */
+	ENGINE_DBERR,		/* see db_errmsg(); 503 when db_down() */
+};
+
+struct engine_err {
+	enum engine_code code;
+	char		 msg[320];
+};
+
+/* Start an execution of a stored workflow. */
+int	engine_start(struct db *, const char *workflow_id, const char *user,
+	    char id_out[ID_LEN + 1], struct engine_err *);
+
+/* Start a one-step execution running command on one worker. */
+int	engine_start_command(struct db *, const char *worker_id,
+	    const char *command, long long timeout_ms, const char *user,
+	    char id_out[ID_LEN + 1], struct engine_err *);
+
+/* Answer the pending prompt; response must be one of its options. */
+int	engine_respond(struct db *, const char *execution_id,
+	    const char *response, const char *user, struct engine_err *);
+
+int	engine_cancel(struct db *, const char *execution_id, const char *user,
+	    struct engine_err *);
+
+/* Move an execution as far as it can go now. Idempotent. */
+int	engine_advance(struct db *, const char *execution_id,
+	    struct engine_err *);
+
+/* Append an event to the feed pushd broadcasts (payload: owned). */
+int	engine_event(struct db *, const char *type, const char *execution_id,
+	    const char *worker_id, struct json_object *payload);
+
+#endif

@@ -1,0 +1,205 @@
+/*
+ * Executions as JSON. Live reads assemble the view from the engine's
+ * tables, so a reader sees every step and every worker's output while the
+ * execution runs; the same view is frozen into executions.logs at the end.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "db.h"
+#include "pjson.h"
+#include "pulse-limits.h"
+#include "report.h"
+
+static const char sql_exec[] =
+    "SELECT e.id, e.workflow_id, COALESCE(e.workflow_name, w.name), e.kind, "
+    "e.status, e.started_by, e.started_at, e.completed_at, e.current_step, "
+    "e.error, e.prompt_response FROM executions e "
+    "LEFT JOIN workflows w ON w.id = e.workflow_id WHERE e.id = ?";
+static const char sql_steps[] =
+    "SELECT step_index, name, type, status, reason, prompt, response, "
+    "responded_by, responded_at, wake_at, started_at, finished_at "
+    "FROM execution_steps WHERE execution_id = ? ORDER BY step_index";
+static const char sql_dispatches[] =
+    "SELECT step_index, id, worker_id, worker_name, attempt, status, "
+    "exit_code, `signal`, stdout, stdout_bytes, stdout_truncated, stderr, "
+    "stderr_bytes, stderr_truncated, error, queued_at, sent_at, started_at, "
+    "finished_at, duration_ms FROM dispatches WHERE execution_id = ? "
+    "ORDER BY step_index, worker_name, attempt";
+
+static struct json_object *
+int_or_null(const struct db_res *r, size_t row, size_t col)
+{
+	if (db_res_get(r, row, col) == NULL)
+		return NULL;
+	return json_object_new_int64(db_res_int(r, row, col, 0));
+}
+
+static struct json_object *
+str(const struct db_res *r, size_t row, size_t col)
+{
+	return pjson_string_or_null(db_res_get(r, row, col));
+}
+
+static struct json_object *
+dispatch_json(const struct db_res *d, size_t i)
+{
+	struct json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "id", str(d, i, 1));
+	json_object_object_add(o, "worker_id", str(d, i, 2));
+	json_object_object_add(o, "worker_name", str(d, i, 3));
+	json_object_object_add(o, "attempt", int_or_null(d, i, 4));
+	json_object_object_add(o, "status", str(d, i, 5));
+	json_object_object_add(o, "exit_code", int_or_null(d, i, 6));
+	json_object_object_add(o, "signal", int_or_null(d, i, 7));
+	json_object_object_add(o, "stdout", db_res_get(d, i, 8) ?
+	    pjson_text(db_res_get(d, i, 8), db_res_len(d, i, 8)) :
+	    json_object_new_string(""));
+	json_object_object_add(o, "stdout_bytes", int_or_null(d, i, 9));
+	json_object_object_add(o, "stdout_truncated",
+	    json_object_new_boolean(db_res_int(d, i, 10, 0) != 0));
+	json_object_object_add(o, "stderr", db_res_get(d, i, 11) ?
+	    pjson_text(db_res_get(d, i, 11), db_res_len(d, i, 11)) :
+	    json_object_new_string(""));
+	json_object_object_add(o, "stderr_bytes", int_or_null(d, i, 12));
+	json_object_object_add(o, "stderr_truncated",
+	    json_object_new_boolean(db_res_int(d, i, 13, 0) != 0));
+	json_object_object_add(o, "error", str(d, i, 14));
+	json_object_object_add(o, "queued_at", pjson_time(db_res_get(d, i, 15)));
+	json_object_object_add(o, "sent_at", pjson_time(db_res_get(d, i, 16)));
+	json_object_object_add(o, "started_at",
+	    pjson_time(db_res_get(d, i, 17)));
+	json_object_object_add(o, "finished_at",
+	    pjson_time(db_res_get(d, i, 18)));
+	json_object_object_add(o, "duration_ms", int_or_null(d, i, 19));
+	return o;
+}
+
+static struct json_object *
+steps_json(const struct db_res *s, const struct db_res *d)
+{
+	struct json_object	*steps = json_object_new_array();
+	size_t			 i, j;
+
+	for (i = 0; i < db_res_rows(s); i++) {
+		struct json_object *o = json_object_new_object(), *prompt = NULL;
+		const char	*type = db_res_get(s, i, 2);
+		long long	 idx = db_res_int(s, i, 0, -1);
+		char		 perr[64];
+
+		json_object_object_add(o, "index", json_object_new_int64(idx));
+		json_object_object_add(o, "name", str(s, i, 1));
+		json_object_object_add(o, "type", str(s, i, 2));
+		json_object_object_add(o, "status", str(s, i, 3));
+		json_object_object_add(o, "reason", str(s, i, 4));
+		if (db_res_get(s, i, 5) != NULL)
+			prompt = pjson_parse(db_res_get(s, i, 5),
+			    db_res_len(s, i, 5), API_JSON_DEPTH, perr,
+			    sizeof(perr));
+		if (strcmp(type, "prompt") == 0) {
+			json_object_object_add(o, "prompt", prompt);
+			json_object_object_add(o, "response", str(s, i, 6));
+			json_object_object_add(o, "responded_by",
+			    str(s, i, 7));
+			json_object_object_add(o, "responded_at",
+			    pjson_time(db_res_get(s, i, 8)));
+		} else
+			json_object_put(prompt);
+		if (strcmp(type, "wait") == 0)
+			json_object_object_add(o, "wake_at",
+			    pjson_time(db_res_get(s, i, 9)));
+		json_object_object_add(o, "started_at",
+		    pjson_time(db_res_get(s, i, 10)));
+		json_object_object_add(o, "finished_at",
+		    pjson_time(db_res_get(s, i, 11)));
+		if (strcmp(type, "execute") == 0) {
+			struct json_object *ds = json_object_new_array();
+
+			for (j = 0; j < db_res_rows(d); j++)
+				if (db_res_int(d, j, 0, -2) == idx)
+					json_object_array_add(ds,
+					    dispatch_json(d, j));
+			json_object_object_add(o, "dispatches", ds);
+		}
+		json_object_array_add(steps, o);
+	}
+	return steps;
+}
+
+static int
+load_steps(struct db *db, const char *id, struct json_object **out)
+{
+	struct db_res	*s = NULL, *d = NULL;
+
+	if (db_exec(db, sql_steps, &s, "s", id) == -1 ||
+	    db_exec(db, sql_dispatches, &d, "s", id) == -1) {
+		db_res_free(s);
+		return -1;
+	}
+	*out = steps_json(s, d);
+	db_res_free(s);
+	db_res_free(d);
+	return 0;
+}
+
+int
+report_steps(struct db *db, const char *id, struct json_object **out)
+{
+	return load_steps(db, id, out);
+}
+
+int
+report_execution(struct db *db, const char *id, struct json_object **out)
+{
+	struct json_object	*o, *steps, *prompt = NULL;
+	struct db_res		*e = NULL;
+	const char		*status;
+	long long		 cur;
+
+	if (db_exec(db, sql_exec, &e, "s", id) == -1)
+		return -1;
+	if (db_res_rows(e) == 0) {
+		db_res_free(e);
+		return 1;
+	}
+	if (load_steps(db, id, &steps) == -1) {
+		db_res_free(e);
+		return -1;
+	}
+	status = db_res_get(e, 0, 4);
+	cur = db_res_int(e, 0, 8, 0);
+	o = json_object_new_object();
+	json_object_object_add(o, "id", str(e, 0, 0));
+	json_object_object_add(o, "workflow_id", str(e, 0, 1));
+	json_object_object_add(o, "workflow_name", str(e, 0, 2));
+	json_object_object_add(o, "kind", str(e, 0, 3));
+	json_object_object_add(o, "status", str(e, 0, 4));
+	json_object_object_add(o, "started_by", str(e, 0, 5));
+	json_object_object_add(o, "started_at", pjson_time(db_res_get(e, 0, 6)));
+	json_object_object_add(o, "completed_at",
+	    pjson_time(db_res_get(e, 0, 7)));
+	json_object_object_add(o, "current_step", json_object_new_int64(cur));
+	json_object_object_add(o, "error", str(e, 0, 9));
+	json_object_object_add(o, "prompt_response", str(e, 0, 10));
+	/* The pending prompt, as the seed's execution_prompt message has it. */
+	if (strcmp(status, "waiting") == 0 &&
+	    cur < (long long)json_object_array_length(steps)) {
+		struct json_object *st = json_object_array_get_idx(steps,
+		    (size_t)cur), *p;
+
+		if (json_object_object_get_ex(st, "prompt", &p) && p != NULL) {
+			prompt = json_object_new_object();
+			json_object_object_foreach(p, k, v)
+				json_object_object_add(prompt, k,
+				    json_object_get(v));
+			json_object_object_add(prompt, "step",
+			    json_object_new_int64(cur));
+		}
+	}
+	json_object_object_add(o, "prompt", prompt);
+	json_object_object_add(o, "steps", steps);
+	db_res_free(e);
+	*out = o;
+	return 0;
+}

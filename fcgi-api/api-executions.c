@@ -1,0 +1,218 @@
+/*
+ * /api/executions: list with paging, read one with its whole log, and the
+ * three things people do to an execution (start, answer, cancel), which
+ * all go through the engine in common/.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api.h"
+#include "db.h"
+#include "engine.h"
+#include "id.h"
+#include "pjson.h"
+#include "report.h"
+
+static const char sql_page_first[] =
+    "SELECT e.id, e.workflow_id, COALESCE(e.workflow_name, w.name), e.kind, "
+    "e.status, e.started_by, e.started_at, e.completed_at, e.current_step, "
+    "e.error FROM executions e LEFT JOIN workflows w ON w.id = e.workflow_id "
+    "ORDER BY e.started_at DESC, e.id DESC LIMIT ?";
+static const char sql_page_before[] =
+    "SELECT e.id, e.workflow_id, COALESCE(e.workflow_name, w.name), e.kind, "
+    "e.status, e.started_by, e.started_at, e.completed_at, e.current_step, "
+    "e.error FROM executions e LEFT JOIN workflows w ON w.id = e.workflow_id "
+    "WHERE e.started_at < ? OR (e.started_at = ? AND e.id < ?) "
+    "ORDER BY e.started_at DESC, e.id DESC LIMIT ?";
+static const char sql_cursor[] =
+    "SELECT started_at FROM executions WHERE id = ?";
+
+void
+reply_engine_error(struct request *req, const struct engine_err *err)
+{
+	switch (err->code) {
+	case ENGINE_NOTFOUND:
+		reply_error(req, 404, "%s", err->msg);
+		break;
+	case ENGINE_INVALID:
+		reply_error(req, 400, "%s", err->msg);
+		break;
+	case ENGINE_CONFLICT:
+		reply_error(req, 409, "%s", err->msg);
+		break;
+	default:
+		reply_db_error(req);
+		break;
+	}
+}
+
+static struct json_object *
+summary_json(const struct db_res *r, size_t i)
+{
+	struct json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "id", pjson_string_or_null(
+	    db_res_get(r, i, 0)));
+	json_object_object_add(o, "workflow_id", pjson_string_or_null(
+	    db_res_get(r, i, 1)));
+	json_object_object_add(o, "workflow_name", pjson_string_or_null(
+	    db_res_get(r, i, 2)));
+	json_object_object_add(o, "kind", pjson_string_or_null(
+	    db_res_get(r, i, 3)));
+	json_object_object_add(o, "status", pjson_string_or_null(
+	    db_res_get(r, i, 4)));
+	json_object_object_add(o, "started_by", pjson_string_or_null(
+	    db_res_get(r, i, 5)));
+	json_object_object_add(o, "started_at", pjson_time(
+	    db_res_get(r, i, 6)));
+	json_object_object_add(o, "completed_at", pjson_time(
+	    db_res_get(r, i, 7)));
+	json_object_object_add(o, "current_step",
+	    json_object_new_int64(db_res_int(r, i, 8, 0)));
+	json_object_object_add(o, "error", pjson_string_or_null(
+	    db_res_get(r, i, 9)));
+	return o;
+}
+
+/* ?limit=N (1..EXEC_PAGE_MAX) and ?before=<id>: newest first. */
+int
+executions_list(struct request *req)
+{
+	char			 lim[16], before[ID_LEN + 2], *end;
+	long long		 limit = EXEC_PAGE_DEFAULT;
+	struct db_res		*res = NULL, *cur = NULL;
+	struct json_object	*arr;
+	size_t			 i;
+	int			 rc;
+
+	rc = request_query(req, "limit", lim, sizeof(lim));
+	if (rc == 1) {
+		limit = strtoll(lim, &end, 10);
+		if (*lim == '\0' || *end != '\0' || limit < 1 ||
+		    limit > EXEC_PAGE_MAX) {
+			reply_error_field(req, 400, "limit", "limit must be an "
+			    "integer between 1 and %d", EXEC_PAGE_MAX);
+			return 0;
+		}
+	} else if (rc == -1) {
+		reply_error_field(req, 400, "limit", "limit is malformed");
+		return 0;
+	}
+	rc = request_query(req, "before", before, sizeof(before));
+	if (rc == -1 || (rc == 1 && !id_valid(before))) {
+		reply_error_field(req, 400, "before", "before must be an "
+		    "execution id");
+		return 0;
+	}
+	if (rc == 1) {
+		if (db_exec(req->db, sql_cursor, &cur, "s", before) == -1)
+			goto dberr;
+		if (db_res_rows(cur) == 0) {
+			db_res_free(cur);
+			reply_error_field(req, 400, "before", "before: no such "
+			    "execution");
+			return 0;
+		}
+		if (db_exec(req->db, sql_page_before, &res, "sssi",
+		    db_res_get(cur, 0, 0), db_res_get(cur, 0, 0), before,
+		    limit) == -1)
+			goto dberr;
+	} else if (db_exec(req->db, sql_page_first, &res, "i", limit) == -1)
+		goto dberr;
+	arr = json_object_new_array_ext((int)db_res_rows(res));
+	for (i = 0; i < db_res_rows(res); i++)
+		json_object_array_add(arr, summary_json(res, i));
+	db_res_free(res);
+	db_res_free(cur);
+	reply_json(req, 200, arr);
+	return 0;
+dberr:
+	db_res_free(cur);
+	reply_db_error(req);
+	return 0;
+}
+
+/* Reply with the whole execution. */
+int
+executions_reply(struct request *req, const char *id, int status)
+{
+	struct json_object	*o;
+	int			 rc;
+
+	if (!id_valid(id)) {
+		reply_error(req, 404, "execution not found");
+		return 0;
+	}
+	rc = report_execution(req->db, id, &o);
+	if (rc == -1)
+		reply_db_error(req);
+	else if (rc == 1)
+		reply_error(req, 404, "execution not found");
+	else
+		reply_json(req, status, o);
+	return 0;
+}
+
+int
+executions_get(struct request *req)
+{
+	return executions_reply(req, req->params[0], 200);
+}
+
+int
+executions_start(struct request *req)
+{
+	static const char *const allowed[] = { "workflow_id", NULL };
+	struct engine_err	 err;
+	const char		*wid;
+	char			 id[ID_LEN + 1];
+
+	if (body_only(req, allowed) == -1 ||
+	    body_string(req, "workflow_id", ID_LEN + 64, 1, &wid) == -1)
+		return 0;
+	if (engine_start(req->db, wid, req->user.name, id, &err) == -1) {
+		reply_engine_error(req, &err);
+		return 0;
+	}
+	return executions_reply(req, id, 201);
+}
+
+int
+executions_respond(struct request *req)
+{
+	static const char *const allowed[] = { "response", NULL };
+	struct engine_err	 err;
+	const char		*resp;
+
+	if (!id_valid(req->params[0])) {
+		reply_error(req, 404, "execution not found");
+		return 0;
+	}
+	if (body_only(req, allowed) == -1 ||
+	    body_string(req, "response", EXEC_RESPONSE_MAX, 1, &resp) == -1)
+		return 0;
+	if (engine_respond(req->db, req->params[0], resp, req->user.name,
+	    &err) == -1) {
+		reply_engine_error(req, &err);
+		return 0;
+	}
+	return executions_reply(req, req->params[0], 200);
+}
+
+int
+executions_cancel(struct request *req)
+{
+	struct engine_err	 err;
+
+	if (!id_valid(req->params[0])) {
+		reply_error(req, 404, "execution not found");
+		return 0;
+	}
+	if (engine_cancel(req->db, req->params[0], req->user.name, &err) ==
+	    -1) {
+		reply_engine_error(req, &err);
+		return 0;
+	}
+	return executions_reply(req, req->params[0], 200);
+}

@@ -1,0 +1,284 @@
+/*
+ * /api/workers: the fleet as the control center sees it. Heartbeats come
+ * from the agents (API key, no SSO) and keep each row and its groups
+ * current; people list workers, delete dead ones, and send one command.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "api.h"
+#include "db.h"
+#include "engine.h"
+#include "id.h"
+#include "pjson.h"
+
+static const char sql_list[] =
+    "SELECT id, name, status, last_heartbeat, metadata FROM workers "
+    "ORDER BY name";
+static const char sql_by_name[] =
+    "SELECT id FROM workers WHERE name = ? FOR UPDATE";
+static const char sql_by_id[] =
+    "SELECT status FROM workers WHERE id = ? FOR UPDATE";
+static const char sql_insert[] =
+    "INSERT INTO workers (id, name, status, last_heartbeat, metadata) "
+    "VALUES (?, ?, 'online', NOW(), ?)";
+static const char sql_update[] =
+    "UPDATE workers SET name = ?, status = 'online', last_heartbeat = NOW(), "
+    "metadata = ? WHERE id = ?";
+static const char sql_groups_clear[] =
+    "DELETE FROM worker_groups WHERE worker_id = ?";
+static const char sql_groups_add[] =
+    "INSERT IGNORE INTO worker_groups (worker_id, group_name) VALUES (?, ?)";
+static const char sql_delete[] = "DELETE FROM workers WHERE id = ?";
+
+#define WORKER_GROUPS_COUNT	64
+
+int
+workers_list(struct request *req)
+{
+	struct db_res		*res;
+	struct json_object	*arr;
+	size_t			 i;
+	char			 err[128];
+
+	if (db_exec(req->db, sql_list, &res, "") == -1) {
+		reply_db_error(req);
+		return 0;
+	}
+	arr = json_object_new_array_ext((int)db_res_rows(res));
+	for (i = 0; i < db_res_rows(res); i++) {
+		struct json_object *o = json_object_new_object();
+
+		json_object_object_add(o, "id",
+		    pjson_string_or_null(db_res_get(res, i, 0)));
+		json_object_object_add(o, "name",
+		    pjson_string_or_null(db_res_get(res, i, 1)));
+		json_object_object_add(o, "status",
+		    pjson_string_or_null(db_res_get(res, i, 2)));
+		json_object_object_add(o, "last_heartbeat",
+		    pjson_time(db_res_get(res, i, 3)));
+		json_object_object_add(o, "metadata", db_res_get(res, i, 4) ?
+		    pjson_parse(db_res_get(res, i, 4), db_res_len(res, i, 4),
+		    API_JSON_DEPTH, err, sizeof(err)) : NULL);
+		json_object_array_add(arr, o);
+	}
+	db_res_free(res);
+	reply_json(req, 200, arr);
+	return 0;
+}
+
+struct beat {
+	const char	*id;
+	const char	*name;
+	const char	*meta;
+	size_t		 metalen;
+	const char	*groups[WORKER_GROUPS_COUNT];
+	size_t		 ngroups;
+	int		 conflict;
+};
+
+static int
+beat_txn(struct db *db, void *arg)
+{
+	struct beat		*b = arg;
+	struct db_res		*res;
+	struct json_object	*p;
+	int			 was_online = 0, exists;
+	size_t			 i;
+
+	b->conflict = 0;
+	if (db_exec(db, sql_by_name, &res, "s", b->name) == -1)
+		return -1;
+	if (db_res_rows(res) > 0 && strcmp(db_res_get(res, 0, 0), b->id) != 0)
+		b->conflict = 1;
+	db_res_free(res);
+	if (b->conflict)
+		return 1;
+	if (db_exec(db, sql_by_id, &res, "s", b->id) == -1)
+		return -1;
+	exists = db_res_rows(res) > 0;
+	if (exists)
+		was_online = strcmp(db_res_get(res, 0, 0), "online") == 0;
+	db_res_free(res);
+	if (exists) {
+		if (db_exec(db, sql_update, NULL, "sbs", b->name, b->meta,
+		    b->metalen, b->id) == -1)
+			return -1;
+	} else if (db_exec(db, sql_insert, NULL, "ssb", b->id, b->name,
+	    b->meta, b->metalen) == -1)
+		return -1;
+	if (db_exec(db, sql_groups_clear, NULL, "s", b->id) == -1)
+		return -1;
+	for (i = 0; i < b->ngroups; i++)
+		if (db_exec(db, sql_groups_add, NULL, "ss", b->id,
+		    b->groups[i]) == -1)
+			return -1;
+	if (was_online)
+		return 0;
+	/* Only a change of status is news for the browsers. */
+	p = json_object_new_object();
+	json_object_object_add(p, "worker_id", json_object_new_string(b->id));
+	json_object_object_add(p, "status", json_object_new_string("online"));
+	return engine_event(db, "worker_update", NULL, b->id, p);
+}
+
+/* metadata.groups: an array of names, or the "a,b" string of WORKER_GROUPS. */
+static int
+read_groups(struct request *req, struct json_object *meta, struct beat *b)
+{
+	struct json_object	*g;
+	size_t			 i, n;
+
+	if (meta == NULL || !json_object_object_get_ex(meta, "groups", &g) ||
+	    g == NULL)
+		return 0;
+	if (!json_object_is_type(g, json_type_array)) {
+		reply_error_field(req, 400, "metadata", "metadata.groups must "
+		    "be an array of group names");
+		return -1;
+	}
+	n = json_object_array_length(g);
+	if (n > WORKER_GROUPS_COUNT) {
+		reply_error_field(req, 400, "metadata", "metadata.groups has "
+		    "more than %d groups", WORKER_GROUPS_COUNT);
+		return -1;
+	}
+	for (i = 0; i < n; i++) {
+		struct json_object *v = json_object_array_get_idx(g, i);
+
+		if (!json_object_is_type(v, json_type_string) ||
+		    json_object_get_string_len(v) == 0 ||
+		    json_object_get_string_len(v) > WF_TARGET_MAX) {
+			reply_error_field(req, 400, "metadata", "metadata."
+			    "groups[%zu] must be a non-empty name of at most "
+			    "%d bytes", i, WF_TARGET_MAX);
+			return -1;
+		}
+		b->groups[b->ngroups++] = json_object_get_string(v);
+	}
+	return 0;
+}
+
+int
+workers_heartbeat(struct request *req)
+{
+	static const char *const allowed[] = { "worker_id", "name", "metadata",
+	    NULL };
+	struct beat		 b;
+	struct json_object	*meta = NULL, *o;
+	int			 rc;
+
+	memset(&b, 0, sizeof(b));
+	if (body_only(req, allowed) == -1 ||
+	    body_string(req, "worker_id", ID_LEN, 1, &b.id) == -1 ||
+	    body_string(req, "name", WORKER_NAME_MAX, 1, &b.name) == -1)
+		return 0;
+	if (!id_valid(b.id)) {
+		reply_error_field(req, 400, "worker_id", "worker_id must be a "
+		    "UUID");
+		return 0;
+	}
+	rc = pjson_get_object(req->json, "metadata", &meta);
+	if (rc == -1) {
+		reply_error_field(req, 400, "metadata", "metadata must be an "
+		    "object");
+		return 0;
+	}
+	if (meta != NULL) {
+		b.meta = pjson_str(meta, &b.metalen);
+		if (b.metalen > WORKER_METADATA_MAX) {
+			reply_error_field(req, 400, "metadata", "metadata is "
+			    "longer than %d bytes", WORKER_METADATA_MAX);
+			return 0;
+		}
+	}
+	if (read_groups(req, meta, &b) == -1)
+		return 0;
+	if (db_txn(req->db, beat_txn, &b) == -1) {
+		reply_db_error(req);
+		return 0;
+	}
+	if (b.conflict) {
+		reply_error_field(req, 409, "name", "worker name '%s' is "
+		    "registered with another worker_id; delete the old worker "
+		    "first", b.name);
+		return 0;
+	}
+	o = json_object_new_object();
+	json_object_object_add(o, "status", json_object_new_string("ok"));
+	json_object_object_add(o, "worker_id", json_object_new_string(b.id));
+	reply_json(req, 200, o);
+	return 0;
+}
+
+struct del {
+	const char	*id;
+	int		 found;
+};
+
+static int
+delete_txn(struct db *db, void *arg)
+{
+	struct del		*d = arg;
+	struct json_object	*p;
+
+	if (db_exec(db, sql_delete, NULL, "s", d->id) == -1)
+		return -1;
+	if ((d->found = db_affected(db) > 0) == 0)
+		return 1;
+	p = json_object_new_object();
+	json_object_object_add(p, "worker_id", json_object_new_string(d->id));
+	json_object_object_add(p, "status", json_object_new_string("deleted"));
+	return engine_event(db, "worker_update", NULL, d->id, p);
+}
+
+int
+workers_delete(struct request *req)
+{
+	struct del		 d = { req->params[0], 0 };
+	struct json_object	*o;
+
+	if (!id_valid(d.id)) {
+		reply_error(req, 404, "worker not found");
+		return 0;
+	}
+	if (db_txn(req->db, delete_txn, &d) == -1) {
+		reply_db_error(req);
+		return 0;
+	}
+	if (!d.found) {
+		reply_error(req, 404, "worker not found");
+		return 0;
+	}
+	o = json_object_new_object();
+	json_object_object_add(o, "deleted", json_object_new_boolean(1));
+	json_object_object_add(o, "id", json_object_new_string(d.id));
+	reply_json(req, 200, o);
+	return 0;
+}
+
+int
+workers_command(struct request *req)
+{
+	static const char *const allowed[] = { "command", "timeout", NULL };
+	struct engine_err	 err;
+	const char		*cmd;
+	long long		 timeout;
+	char			 id[ID_LEN + 1];
+
+	if (!id_valid(req->params[0])) {
+		reply_error(req, 404, "worker not found");
+		return 0;
+	}
+	if (body_only(req, allowed) == -1 ||
+	    body_string(req, "command", WF_COMMAND_MAX, 1, &cmd) == -1 ||
+	    body_int(req, "timeout", 1, WF_TIMEOUT_MAX, WF_TIMEOUT_DEFAULT,
+	    &timeout) == -1)
+		return 0;
+	if (engine_start_command(req->db, req->params[0], cmd, timeout,
+	    req->user.name, id, &err) == -1) {
+		reply_engine_error(req, &err);
+		return 0;
+	}
+	return executions_reply(req, id, 201);
+}

@@ -1,0 +1,280 @@
+/*
+ * /api/workflows: list, read, create, replace, delete. A definition is
+ * checked by workflow_from_json() before it is stored, so everything in
+ * the table is something the engine can run.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "api.h"
+#include "db.h"
+#include "engine.h"
+#include "id.h"
+#include "pjson.h"
+#include "workflow.h"
+
+static const char sql_list[] =
+    "SELECT id, name, description, definition, created_by, created_at, "
+    "updated_at FROM workflows ORDER BY name, id";
+static const char sql_get[] =
+    "SELECT id, name, description, definition, created_by, created_at, "
+    "updated_at FROM workflows WHERE id = ?";
+static const char sql_insert[] =
+    "INSERT INTO workflows (id, name, description, definition, created_by) "
+    "VALUES (?, ?, ?, ?, ?)";
+static const char sql_update[] =
+    "UPDATE workflows SET name = ?, description = ?, definition = ? "
+    "WHERE id = ?";
+static const char sql_exists[] =
+    "SELECT 1 FROM workflows WHERE id = ? FOR UPDATE";
+static const char sql_delete[] = "DELETE FROM workflows WHERE id = ?";
+
+static struct json_object *
+row_json(const struct db_res *r, size_t i)
+{
+	struct json_object	*o = json_object_new_object(), *def;
+	char			 err[128];
+
+	json_object_object_add(o, "id", pjson_string_or_null(
+	    db_res_get(r, i, 0)));
+	json_object_object_add(o, "name", pjson_string_or_null(
+	    db_res_get(r, i, 1)));
+	json_object_object_add(o, "description", pjson_string_or_null(
+	    db_res_get(r, i, 2)));
+	/* Stored by us or by the seed: parse, and show null if unreadable. */
+	def = pjson_parse(db_res_get(r, i, 3), db_res_len(r, i, 3),
+	    API_JSON_DEPTH, err, sizeof(err));
+	json_object_object_add(o, "definition", def);
+	json_object_object_add(o, "created_by", pjson_string_or_null(
+	    db_res_get(r, i, 4)));
+	json_object_object_add(o, "created_at", pjson_time(
+	    db_res_get(r, i, 5)));
+	json_object_object_add(o, "updated_at", pjson_time(
+	    db_res_get(r, i, 6)));
+	return o;
+}
+
+int
+workflows_list(struct request *req)
+{
+	struct db_res		*res;
+	struct json_object	*arr;
+	size_t			 i;
+
+	if (db_exec(req->db, sql_list, &res, "") == -1) {
+		reply_db_error(req);
+		return 0;
+	}
+	arr = json_object_new_array_ext((int)db_res_rows(res));
+	for (i = 0; i < db_res_rows(res); i++)
+		json_object_array_add(arr, row_json(res, i));
+	db_res_free(res);
+	reply_json(req, 200, arr);
+	return 0;
+}
+
+/* Reply with one workflow; 404 when it is not there. */
+static int
+reply_workflow(struct request *req, const char *id, int status)
+{
+	struct db_res	*res;
+
+	if (!id_valid(id)) {
+		reply_error(req, 404, "workflow not found");
+		return 0;
+	}
+	if (db_exec(req->db, sql_get, &res, "s", id) == -1) {
+		reply_db_error(req);
+		return 0;
+	}
+	if (db_res_rows(res) == 0)
+		reply_error(req, 404, "workflow not found");
+	else
+		reply_json(req, status, row_json(res, 0));
+	db_res_free(res);
+	return 0;
+}
+
+int
+workflows_get(struct request *req)
+{
+	return reply_workflow(req, req->params[0], 200);
+}
+
+/* A checked body of POST or PUT. */
+struct wf_input {
+	const char	*id;
+	const char	*name;
+	const char	*description;
+	const char	*def;		/* serialized definition */
+	size_t		 deflen;
+	const char	*user;
+	int		 found;
+};
+
+static int
+read_input(struct request *req, struct wf_input *in)
+{
+	static const char *const allowed[] = { "name", "description",
+	    "definition", NULL };
+	struct json_object	*def;
+	struct workflow		*wf;
+	struct workflow_error	 werr;
+	int			 rc;
+
+	memset(in, 0, sizeof(*in));
+	if (body_only(req, allowed) == -1 ||
+	    body_string(req, "name", WF_NAME_MAX, 1, &in->name) == -1 ||
+	    body_string(req, "description", WF_DESCRIPTION_MAX, 0,
+	    &in->description) == -1)
+		return -1;
+	rc = pjson_get_object(req->json, "definition", &def);
+	if (rc != 1) {
+		reply_error_field(req, 400, "definition", rc == 0 ?
+		    "definition is required" :
+		    "definition must be an object with a \"steps\" array");
+		return -1;
+	}
+	if (workflow_from_json(def, &wf, &werr) == -1) {
+		struct json_object *e = json_object_new_object();
+
+		json_object_object_add(e, "error",
+		    json_object_new_string(werr.msg));
+		json_object_object_add(e, "field",
+		    json_object_new_string(werr.field));
+		json_object_object_add(e, "step", werr.step < 0 ? NULL :
+		    json_object_new_int(werr.step));
+		reply_error_obj(req, 400, e);
+		return -1;
+	}
+	workflow_free(wf);
+	in->def = pjson_str(def, &in->deflen);
+	if (in->deflen > WF_DEFINITION_MAX) {
+		reply_error_field(req, 400, "definition", "definition is "
+		    "longer than %d bytes", WF_DEFINITION_MAX);
+		return -1;
+	}
+	in->user = req->user.name;
+	return 0;
+}
+
+static int
+event_workflow(struct db *db, const char *type, const char *id)
+{
+	struct json_object *p = json_object_new_object();
+
+	json_object_object_add(p, "workflow_id", json_object_new_string(id));
+	return engine_event(db, type, NULL, NULL, p);
+}
+
+static int
+create_txn(struct db *db, void *arg)
+{
+	struct wf_input	*in = arg;
+
+	if (db_exec(db, sql_insert, NULL, "sssbs", in->id, in->name,
+	    in->description, in->def, in->deflen, in->user) == -1)
+		return -1;
+	return event_workflow(db, "workflow_created", in->id);
+}
+
+int
+workflows_create(struct request *req)
+{
+	struct wf_input	 in;
+	char		 id[ID_LEN + 1];
+
+	if (read_input(req, &in) == -1)
+		return 0;
+	id_new(id);
+	in.id = id;
+	if (db_txn(req->db, create_txn, &in) == -1) {
+		reply_db_error(req);
+		return 0;
+	}
+	return reply_workflow(req, id, 201);
+}
+
+static int
+update_txn(struct db *db, void *arg)
+{
+	struct wf_input	*in = arg;
+	struct db_res	*res;
+
+	if (db_exec(db, sql_exists, &res, "s", in->id) == -1)
+		return -1;
+	in->found = db_res_rows(res) > 0;
+	db_res_free(res);
+	if (!in->found)
+		return 1;
+	if (db_exec(db, sql_update, NULL, "ssbs", in->name, in->description,
+	    in->def, in->deflen, in->id) == -1)
+		return -1;
+	return event_workflow(db, "workflow_updated", in->id);
+}
+
+int
+workflows_update(struct request *req)
+{
+	struct wf_input	 in;
+
+	if (!id_valid(req->params[0])) {
+		reply_error(req, 404, "workflow not found");
+		return 0;
+	}
+	if (read_input(req, &in) == -1)
+		return 0;
+	in.id = req->params[0];
+	if (db_txn(req->db, update_txn, &in) == -1) {
+		reply_db_error(req);
+		return 0;
+	}
+	if (!in.found) {
+		reply_error(req, 404, "workflow not found");
+		return 0;
+	}
+	return reply_workflow(req, in.id, 200);
+}
+
+struct del {
+	const char	*id;
+	int		 found;
+};
+
+static int
+delete_txn(struct db *db, void *arg)
+{
+	struct del	*d = arg;
+
+	if (db_exec(db, sql_delete, NULL, "s", d->id) == -1)
+		return -1;
+	d->found = db_affected(db) > 0;
+	if (!d->found)
+		return 1;
+	return event_workflow(db, "workflow_deleted", d->id);
+}
+
+int
+workflows_delete(struct request *req)
+{
+	struct del		 d = { req->params[0], 0 };
+	struct json_object	*o;
+
+	if (!id_valid(d.id)) {
+		reply_error(req, 404, "workflow not found");
+		return 0;
+	}
+	if (db_txn(req->db, delete_txn, &d) == -1) {
+		reply_db_error(req);
+		return 0;
+	}
+	if (!d.found) {
+		reply_error(req, 404, "workflow not found");
+		return 0;
+	}
+	o = json_object_new_object();
+	json_object_object_add(o, "deleted", json_object_new_boolean(1));
+	json_object_object_add(o, "id", json_object_new_string(d.id));
+	reply_json(req, 200, o);
+	return 0;
+}

@@ -1,0 +1,318 @@
+/*
+ * Who is asking: the SSO identity that nginx passes from Authelia's answer
+ * (HTTP_REMOTE_*), the shared worker key, and the same-origin rule for
+ * browsers' writes (CSRF). The users table follows the identity, written
+ * at most once a minute per user and process unless the identity changes.
+ */
+#include <stdint.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "api.h"
+#include "config.h"
+#include "db.h"
+#include "id.h"
+#include "log.h"
+#include "xmalloc.h"
+
+#define AUTH_CACHE_SLOTS	64
+#define AUTH_CACHE_TTL		60	/* seconds between upserts of a user */
+
+/*
+ * Users recently written to the users table. The one piece of state (with
+ * the db handle) that outlives a request: it holds no identity, only a note
+ * that saves a write, so a stale entry costs at most one minute's delay.
+ */
+struct auth_seen {
+	char		 name[USER_NAME_MAX + 1];	/* "" = free slot */
+	uint64_t	 hash;		/* display name, email and groups */
+	time_t		 when;		/* CLOCK_MONOTONIC seconds */
+};
+
+static struct auth_seen	 auth_cache[AUTH_CACHE_SLOTS];
+
+static const char auth_upsert_sql[] =
+    "INSERT INTO users (id, username, display_name, email, `groups`, "
+    "last_login) VALUES (?, ?, ?, ?, ?, NOW()) "
+    "ON DUPLICATE KEY UPDATE display_name = VALUES(display_name), "
+    "email = VALUES(email), `groups` = VALUES(`groups`), last_login = NOW()";
+
+static const char *
+auth_param(struct request *req, const char *name)
+{
+	const char	*v = request_header(req, name);
+
+	return v != NULL ? v : "";
+}
+
+/* FNV-1a: only to notice that a user's details changed. */
+static uint64_t
+auth_hash(uint64_t h, const char *s)
+{
+	do {
+		h ^= (unsigned char)*s;
+		h *= 0x100000001b3ULL;
+	} while (*s++ != '\0');
+	return h;
+}
+
+static uint64_t
+auth_user_hash(const struct user *u)
+{
+	uint64_t	 h = 0xcbf29ce484222325ULL;
+	size_t		 i;
+
+	h = auth_hash(h, u->display);
+	h = auth_hash(h, u->email);
+	for (i = 0; i < u->ngroups; i++)
+		h = auth_hash(h, u->groups[i]);
+	return h;
+}
+
+static time_t
+auth_now(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec;
+}
+
+/*
+ * Split "a, b,c" into trimmed, non-empty names pointing into groups_buf;
+ * -1 if there are more than USER_GROUPS_COUNT.
+ */
+static int
+auth_groups(struct user *u, const char *list)
+{
+	char	*p, *start, *end;
+
+	strlcpy_p(u->groups_buf, list, sizeof(u->groups_buf));
+	u->ngroups = 0;
+	for (p = u->groups_buf; p != NULL; p = end) {
+		start = p;
+		end = strchr(p, ',');
+		if (end != NULL)
+			*end++ = '\0';
+		while (*start == ' ' || *start == '\t')
+			start++;
+		p = start + strlen(start);
+		while (p > start && (p[-1] == ' ' || p[-1] == '\t'))
+			*--p = '\0';
+		if (*start == '\0')
+			continue;
+		if (u->ngroups == USER_GROUPS_COUNT)
+			return -1;
+		u->groups[u->ngroups++] = start;
+	}
+	return 0;
+}
+
+static int
+auth_in_group(const struct user *u, const char *group)
+{
+	size_t	 i;
+
+	for (i = 0; i < u->ngroups; i++)
+		if (strcmp(u->groups[i], group) == 0)
+			return 1;
+	return 0;
+}
+
+/* Create or refresh the user's row, unless done lately with these details. */
+static int
+auth_upsert(struct request *req)
+{
+	const struct user	*u = &req->user;
+	struct auth_seen	*slot = NULL, *s;
+	struct json_object	*groups;
+	char			 id[ID_LEN + 1];
+	uint64_t		 hash = auth_user_hash(u);
+	time_t			 now = auth_now();
+	size_t			 i;
+	int			 rc;
+
+	for (i = 0; i < AUTH_CACHE_SLOTS; i++) {
+		s = &auth_cache[i];
+		if (strcmp(s->name, u->name) == 0) {
+			slot = s;
+			break;
+		}
+	}
+	if (slot != NULL && slot->hash == hash &&
+	    now - slot->when < AUTH_CACHE_TTL)
+		return 0;
+
+	/* A JSON array: unambiguous, and readable with JSON_CONTAINS(). */
+	groups = json_object_new_array();
+	for (i = 0; i < u->ngroups; i++)
+		json_object_array_add(groups,
+		    json_object_new_string(u->groups[i]));
+	id_new(id);
+	rc = db_exec(req->db, auth_upsert_sql, NULL, "sssss", id, u->name,
+	    *u->display != '\0' ? u->display : NULL,
+	    *u->email != '\0' ? u->email : NULL,
+	    json_object_to_json_string_ext(groups, JSON_C_TO_STRING_PLAIN |
+	    JSON_C_TO_STRING_NOSLASHESCAPE));
+	json_object_put(groups);
+	if (rc == -1)
+		return -1;
+
+	if (slot == NULL) {
+		/* A free slot, else the one written longest ago. */
+		slot = &auth_cache[0];
+		for (i = 0; i < AUTH_CACHE_SLOTS; i++) {
+			s = &auth_cache[i];
+			if (s->name[0] == '\0') {
+				slot = s;
+				break;
+			}
+			if (s->when < slot->when)
+				slot = s;
+		}
+		strlcpy_p(slot->name, u->name, sizeof(slot->name));
+	}
+	slot->hash = hash;
+	slot->when = now;
+	return 0;
+}
+
+/*
+ * Fill req->user from the SSO values nginx set (all four, always: a
+ * missing one means the client's own header could have got through, see
+ * STACK-NOTES). 0, or -1 once a 400/401/403/5xx has been written.
+ */
+int
+auth_identify(struct request *req)
+{
+	const struct config	*cfg = req->cfg;
+	struct user		*u = &req->user;
+	const char		*name, *display, *email, *groups;
+
+	name = auth_param(req, "HTTP_REMOTE_USER");
+	display = auth_param(req, "HTTP_REMOTE_NAME");
+	email = auth_param(req, "HTTP_REMOTE_EMAIL");
+	groups = auth_param(req, "HTTP_REMOTE_GROUPS");
+	if (*name == '\0') {
+		reply_error(req, 401, "authentication required");
+		return -1;
+	}
+	if (strlen(name) > USER_NAME_MAX ||
+	    strlen(display) > USER_DISPLAY_MAX ||
+	    strlen(email) > USER_EMAIL_MAX ||
+	    strlen(groups) > USER_GROUPS_MAX) {
+		reply_error(req, 400, "identity too long (user, name and email "
+		    "up to %d bytes, groups up to %d)", USER_NAME_MAX,
+		    USER_GROUPS_MAX);
+		return -1;
+	}
+	strlcpy_p(u->name, name, sizeof(u->name));
+	strlcpy_p(u->display, display, sizeof(u->display));
+	strlcpy_p(u->email, email, sizeof(u->email));
+	if (auth_groups(u, groups) == -1) {
+		reply_error(req, 400, "more than %d groups", USER_GROUPS_COUNT);
+		return -1;
+	}
+
+	if (auth_in_group(u, cfg->admin_group))
+		u->role = ROLE_ADMIN;
+	else if (auth_in_group(u, cfg->employee_group))
+		u->role = ROLE_EMPLOYEE;
+	else {
+		u->role = ROLE_NONE;
+		reply_error(req, 403, "user %s is not in an allowed group",
+		    u->name);
+		return -1;
+	}
+
+	if (auth_upsert(req) == -1) {
+		reply_db_error(req);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Compare in time that depends only on the configured key's length, never
+ * on how much of it a guess got right.
+ */
+static int
+auth_key_equal(const char *got, const char *want)
+{
+	size_t			 glen = strlen(got), wlen = strlen(want), i;
+	volatile unsigned char	 diff = 0;
+
+	for (i = 0; i < wlen; i++)
+		diff |= (unsigned char)want[i] ^
+		    (unsigned char)(i < glen ? got[i] : 0);
+	return diff == 0 && glen == wlen;
+}
+
+int
+auth_worker_key(struct request *req)
+{
+	const char	*want = req->cfg->worker_api_key;
+	const char	*got = request_header(req, "HTTP_X_API_KEY");
+
+	/* An empty configured key would match an empty header: refuse. */
+	if (want == NULL || *want == '\0' || got == NULL ||
+	    !auth_key_equal(got, want)) {
+		reply_error(req, 401, "invalid or missing API key");
+		return -1;
+	}
+	return 0;
+}
+
+/* Length of host without the scheme's default port, which Origin omits. */
+static size_t
+auth_host_len(const char *host, const char *scheme)
+{
+	const char	*dflt = NULL;
+	size_t		 n = strlen(host), d;
+
+	if (strcasecmp(scheme, "https") == 0)
+		dflt = ":443";
+	else if (strcasecmp(scheme, "http") == 0)
+		dflt = ":80";
+	if (dflt != NULL) {
+		d = strlen(dflt);
+		if (n > d && strcmp(host + n - d, dflt) == 0)
+			n -= d;
+	}
+	return n;
+}
+
+/*
+ * A browser sends Origin with every cross-site write; it must name this
+ * site exactly: REQUEST_SCHEME://HTTP_HOST (nginx passes the Host header as
+ * sent). No Origin at all is a script or an old browser's same-origin form,
+ * which SSO and the JSON Content-Type already constrain.
+ */
+int
+auth_check_origin(struct request *req)
+{
+	const char	*origin = request_header(req, "HTTP_ORIGIN");
+	const char	*scheme = auth_param(req, "REQUEST_SCHEME");
+	const char	*host = auth_param(req, "HTTP_HOST");
+	const char	*o;
+	size_t		 slen = strlen(scheme), olen, hlen;
+
+	if (origin == NULL)
+		return 0;
+	if (slen == 0 || *host == '\0' ||
+	    strncasecmp(origin, scheme, slen) != 0 ||
+	    strncmp(origin + slen, "://", 3) != 0)
+		goto fail;
+	o = origin + slen + 3;
+	olen = auth_host_len(o, scheme);
+	hlen = auth_host_len(host, scheme);
+	if (olen == 0 || olen != hlen || strncasecmp(o, host, olen) != 0)
+		goto fail;
+	return 0;
+fail:
+	log_debug("%s %s: Origin '%s' refused (scheme %s, host %s)",
+	    req->method, req->path, origin, scheme, host);
+	reply_error(req, 403, "cross-origin request refused");
+	return -1;
+}

@@ -1,0 +1,108 @@
+/*
+ * Typed access to the fields of a JSON request body. Each getter answers
+ * the request itself (400 naming the field) when the field is wrong, so a
+ * handler reads: if (body_string(...) == -1) return 0;
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "api.h"
+#include "pjson.h"
+
+int
+body_string(struct request *req, const char *key, size_t max, int required,
+    const char **out)
+{
+	size_t	 len = 0;
+	int	 rc;
+
+	*out = NULL;
+	rc = pjson_get_string(req->json, key, out, &len);
+	if (rc == -1) {
+		/* JSON null is "absent" for optional fields. */
+		struct json_object *v;
+
+		if (!required && json_object_object_get_ex(req->json, key,
+		    &v) && v == NULL)
+			return 0;
+		reply_error_field(req, 400, key, "%s must be a string", key);
+		return -1;
+	}
+	if (rc == 0) {
+		if (!required)
+			return 0;
+		reply_error_field(req, 400, key, "%s is required", key);
+		return -1;
+	}
+	if (required && len == 0) {
+		reply_error_field(req, 400, key, "%s must not be empty", key);
+		return -1;
+	}
+	if (len > max) {
+		reply_error_field(req, 400, key, "%s is longer than %zu bytes",
+		    key, max);
+		return -1;
+	}
+	if (strlen(*out) != len) {
+		reply_error_field(req, 400, key, "%s contains a NUL byte",
+		    key);
+		return -1;
+	}
+	return rc;
+}
+
+int
+body_int(struct request *req, const char *key, long long min, long long max,
+    long long dflt, long long *out)
+{
+	int	 rc;
+
+	*out = dflt;
+	rc = pjson_get_int(req->json, key, out);
+	if (rc == -1) {
+		reply_error_field(req, 400, key, "%s must be an integer", key);
+		return -1;
+	}
+	if (rc == 1 && (*out < min || *out > max)) {
+		reply_error_field(req, 400, key, "%s must be between %lld and "
+		    "%lld", key, min, max);
+		return -1;
+	}
+	return 0;
+}
+
+int
+body_only(struct request *req, const char *const *allowed)
+{
+	json_object_object_foreach(req->json, key, val) {
+		size_t	 i;
+
+		(void)val;
+		for (i = 0; allowed[i] != NULL; i++)
+			if (strcmp(allowed[i], key) == 0)
+				break;
+		if (allowed[i] == NULL) {
+			reply_error_field(req, 400, key, "unknown field '%.64s'",
+			    key);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+void
+reply_error_field(struct request *req, int status, const char *field,
+    const char *fmt, ...)
+{
+	struct json_object	*o = json_object_new_object();
+	char			 msg[512];
+	va_list			 ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	json_object_object_add(o, "error", json_object_new_string(msg));
+	json_object_object_add(o, "field", json_object_new_string(field));
+	reply_error_obj(req, status, o);
+}

@@ -1,0 +1,301 @@
+/*
+ * Reading a FastCGI request and writing its one JSON response. Every
+ * ceiling on what a client sends is checked here, so handlers see bounded,
+ * NUL-terminated input, and every answer leaves through reply_json().
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <fcgiapp.h>
+
+#include "api.h"
+#include "db.h"
+#include "log.h"
+#include "xmalloc.h"
+
+#define REPLY_ERROR_MAX	1024	/* bytes of a formatted error message */
+
+static const char *
+request_reason(int status)
+{
+	switch (status) {
+	case 200: return "OK";
+	case 201: return "Created";
+	case 202: return "Accepted";
+	case 204: return "No Content";
+	case 400: return "Bad Request";
+	case 401: return "Unauthorized";
+	case 403: return "Forbidden";
+	case 404: return "Not Found";
+	case 405: return "Method Not Allowed";
+	case 409: return "Conflict";
+	case 410: return "Gone";
+	case 411: return "Length Required";
+	case 412: return "Precondition Failed";
+	case 413: return "Content Too Large";
+	case 414: return "URI Too Long";
+	case 415: return "Unsupported Media Type";
+	case 422: return "Unprocessable Content";
+	case 423: return "Locked";
+	case 429: return "Too Many Requests";
+	case 500: return "Internal Server Error";
+	case 501: return "Not Implemented";
+	case 502: return "Bad Gateway";
+	case 503: return "Service Unavailable";
+	case 504: return "Gateway Timeout";
+	}
+	return "Unknown";
+}
+
+const char *
+request_header(struct request *req, const char *cgi_name)
+{
+	return FCGX_GetParam(cgi_name, req->fcgx->envp);
+}
+
+static int
+hexval(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/*
+ * Percent-decode n bytes of s into out (NUL-terminated), '+' as a space
+ * when plus is set. A bad escape, a decoded NUL or an output longer than
+ * outlen - 1 is an error: the caller cannot tell a truncated value from a
+ * real one, so there is no truncation.
+ */
+static int
+request_unescape(const char *s, size_t n, char *out, size_t outlen, int plus)
+{
+	size_t	 i, o = 0;
+	int	 c, hi, lo;
+
+	if (outlen == 0)
+		return -1;
+	for (i = 0; i < n; i++) {
+		c = (unsigned char)s[i];
+		if (c == '%') {
+			hi = i + 2 < n ? hexval((unsigned char)s[i + 1]) : -1;
+			lo = i + 2 < n ? hexval((unsigned char)s[i + 2]) : -1;
+			if (hi == -1 || lo == -1 || hi + lo == 0)
+				goto fail;
+			c = hi * 16 + lo;
+			i += 2;
+		} else if (c == '+' && plus)
+			c = ' ';
+		if (o + 1 >= outlen)
+			goto fail;
+		out[o++] = (char)c;
+	}
+	out[o] = '\0';
+	return 0;
+fail:
+	/* Never hand on half a value. */
+	out[0] = '\0';
+	return -1;
+}
+
+/*
+ * The value of the first name=value pair of the query string whose decoded
+ * name is name: 1 found, 0 absent, -1 undecodable or longer than len - 1.
+ * Pairs whose name cannot be decoded are skipped: they are not the one
+ * asked for.
+ */
+int
+request_query(struct request *req, const char *name, char *buf, size_t len)
+{
+	const char	*p = req->query, *amp, *eq, *end;
+	char		 key[API_QUERY_MAX + 1];
+
+	if (p == NULL)
+		return 0;
+	while (*p != '\0') {
+		amp = strchr(p, '&');
+		end = amp != NULL ? amp : p + strlen(p);
+		eq = memchr(p, '=', (size_t)(end - p));
+		if (request_unescape(p, (size_t)((eq != NULL ? eq : end) - p),
+		    key, sizeof(key), 1) == 0 && strcmp(key, name) == 0) {
+			if (eq == NULL) {
+				if (len == 0)
+					return -1;
+				buf[0] = '\0';
+				return 1;
+			}
+			if (request_unescape(eq + 1, (size_t)(end - eq - 1),
+			    buf, len, 1) == -1)
+				return -1;
+			return 1;
+		}
+		if (amp == NULL)
+			break;
+		p = amp + 1;
+	}
+	return 0;
+}
+
+/*
+ * Read the body into req->body (NUL-terminated, length req->bodylen).
+ * 0 on success (an absent or empty body gives bodylen 0); -1 once an
+ * error response has been written. A body over API_BODY_MAX is refused
+ * before any of it is read: the connection ends with the request anyway.
+ */
+int
+request_read_body(struct request *req)
+{
+	const char	*cl;
+	size_t		 n = 0, got = 0;
+	int		 r;
+
+	if (req->body != NULL)
+		return 0;
+	cl = request_header(req, "CONTENT_LENGTH");
+	if (cl != NULL && *cl != '\0') {
+		const char *p;
+
+		for (p = cl; *p != '\0'; p++) {
+			if (*p < '0' || *p > '9') {
+				reply_error(req, 400, "invalid Content-Length");
+				return -1;
+			}
+			/* Past the limit the exact value no longer matters. */
+			if (n <= API_BODY_MAX)
+				n = n * 10 + (size_t)(*p - '0');
+		}
+	}
+	if (n > API_BODY_MAX) {
+		reply_error(req, 413, "request body too large (limit %d bytes)",
+		    API_BODY_MAX);
+		return -1;
+	}
+	req->body = xmalloc(n + 1);
+	while (got < n) {
+		r = FCGX_GetStr(req->body + got, (int)(n - got),
+		    req->fcgx->in);
+		if (r <= 0)
+			break;
+		got += (size_t)r;
+	}
+	req->body[got] = '\0';
+	req->bodylen = got;
+	if (got < n) {
+		reply_error(req, 400, "request body shorter than "
+		    "Content-Length (%zu of %zu bytes)", got, n);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Write the response; extra is zero or more complete "Name: value\r\n"
+ * lines built by our own code, never from client input.
+ */
+void
+reply_json_headers(struct request *req, int status, const char *extra,
+    struct json_object *obj)
+{
+	FCGX_Stream	*out = req->fcgx->out;
+	const char	*body = NULL;
+	char		 head[256];
+	size_t		 len = 0;
+
+	if (req->replied) {
+		log_warnx("%s %s: second response (%d after %d) dropped",
+		    req->method, req->path, status, req->status);
+		json_object_put(obj);
+		return;
+	}
+	if (status < 200 || status > 599 || obj == NULL) {
+		log_warnx("%s %s: bad response (status %d%s)", req->method,
+		    req->path, status, obj == NULL ? ", no body" : "");
+		json_object_put(obj);
+		status = 500;
+		extra = NULL;
+		obj = json_object_new_object();
+		json_object_object_add(obj, "error",
+		    json_object_new_string("internal error"));
+	}
+	req->replied = 1;
+	req->status = status;
+
+	/* snprintf, not FCGX_FPrintF: libfcgi's own printf lacks %zu. */
+	snprintf(head, sizeof(head), "Status: %d %s\r\n"
+	    "Cache-Control: no-store\r\n"
+	    "X-Content-Type-Options: nosniff\r\n",
+	    status, request_reason(status));
+	FCGX_PutS(head, out);
+	if (extra != NULL)
+		FCGX_PutS(extra, out);
+	if (status == 204) {
+		/* A 204 has no body by definition (RFC 9110 15.3.5). */
+		FCGX_PutS("\r\n", out);
+	} else {
+		body = json_object_to_json_string_ext(obj,
+		    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+		len = strlen(body);
+		snprintf(head, sizeof(head),
+		    "Content-Type: application/json\r\n"
+		    "Content-Length: %zu\r\n\r\n", len);
+		FCGX_PutS(head, out);
+		FCGX_PutStr(body, (int)len, out);
+	}
+	json_object_put(obj);
+}
+
+void
+reply_json(struct request *req, int status, struct json_object *obj)
+{
+	reply_json_headers(req, status, NULL, obj);
+}
+
+void
+reply_error(struct request *req, int status, const char *fmt, ...)
+{
+	struct json_object	*obj;
+	char			 msg[REPLY_ERROR_MAX];
+	va_list			 ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	obj = json_object_new_object();
+	json_object_object_add(obj, "error", json_object_new_string(msg));
+	reply_json(req, status, obj);
+}
+
+void
+reply_error_obj(struct request *req, int status, struct json_object *err)
+{
+	/* Clients read .error on every failure; a reply without it is a bug. */
+	if (!json_object_object_get_ex(err, "error", NULL))
+		log_warnx("%s %s: error reply without \"error\"", req->method,
+		    req->path);
+	reply_json(req, status, err);
+}
+
+/*
+ * A failed database call: the client learns whether to retry (503) or
+ * not (500), never the SQL error, which goes to the log.
+ */
+void
+reply_db_error(struct request *req)
+{
+	if (db_down(req->db)) {
+		log_warnx("%s %s: database unavailable: %s", req->method,
+		    req->path, db_errmsg(req->db));
+		reply_error(req, 503, "database unavailable");
+	} else {
+		log_warnx("%s %s: database error %u: %s", req->method,
+		    req->path, db_errcode(req->db), db_errmsg(req->db));
+		reply_error(req, 500, "internal error");
+	}
+}

@@ -1,0 +1,127 @@
+/* Unit tests for common/pjson.c: parsing limits, getters, text, times. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "pjson.h"
+#include "test.h"
+
+static char	 err[256];
+
+static int
+parses(const char *s)
+{
+	struct json_object *o = pjson_parse(s, strlen(s), 32, err, sizeof(err));
+	int	 ok = o != NULL;
+
+	json_object_put(o);
+	return ok;
+}
+
+static char *
+nested(int depth)
+{
+	char	*s = malloc(depth * 2 + 1);
+
+	memset(s, '[', depth);
+	memset(s + depth, ']', depth);
+	s[depth * 2] = '\0';
+	return s;
+}
+
+int
+main(void)
+{
+	struct json_object	*o;
+	const char		*s;
+	size_t			 len;
+	long long		 i;
+	int			 b;
+	char			*deep;
+
+	test_cond("object parses", parses("{\"a\":1}"));
+	test_cond("surrounding whitespace ok", parses(" \n{\"a\":1}\n "));
+	test_cond("trailing garbage rejected", !parses("{\"a\":1} x") &&
+	    strstr(err, "offset") != NULL);
+	test_cond("two documents rejected", !parses("{} {}"));
+	test_cond("truncated rejected", !parses("{\"a\":") &&
+	    strstr(err, "end of input") != NULL);
+	test_cond("empty rejected", !parses(""));
+	test_cond("invalid UTF-8 rejected", !parses("[\"\xff\"]"));
+	test_cond("valid UTF-8 accepted", parses("[\"\xc3\xa9\"]"));
+	test_cond("trailing comma rejected", !parses("[1,2,]"));
+	test_cond("comments rejected", !parses("/* x */ {}"));
+	deep = nested(31);
+	test_cond("depth 31 accepted at limit 32", parses(deep));
+	free(deep);
+	deep = nested(33);
+	test_cond("depth 33 rejected", !parses(deep) &&
+	    strstr(err, "deep") != NULL);
+	free(deep);
+	deep = nested(100000);
+	test_cond("depth 100000 rejected without crashing", !parses(deep));
+	free(deep);
+	o = pjson_parse("{\"a\":1}\0{}", 10, 32, err, sizeof(err));
+	test_cond("embedded NUL rejected", o == NULL);
+
+	s = "{\"s\":\"x\",\"i\":7,\"b\":true,\"n\":null,"
+	    "\"big\":9007199254740993,\"f\":1.5,\"o\":{},\"a\":[]}";
+	o = pjson_parse(s, strlen(s), 32, err, sizeof(err));
+	test_cond("getter fixture parses", o != NULL);
+	test_cond("string present", pjson_get_string(o, "s", &s, &len) == 1 &&
+	    strcmp(s, "x") == 0 && len == 1);
+	test_cond("string absent", pjson_get_string(o, "zz", &s, NULL) == 0);
+	test_cond("int is not a string", pjson_get_string(o, "i", &s,
+	    NULL) == -1);
+	test_cond("null counts as absent", pjson_get_string(o, "n", &s,
+	    NULL) == 0);
+	test_cond("int present", pjson_get_int(o, "i", &i) == 1 && i == 7);
+	test_cond("string is not an int (no coercion)",
+	    pjson_get_int(o, "s", &i) == -1);
+	test_cond("double is not an int", pjson_get_int(o, "f", &i) == -1);
+	test_cond("64-bit int kept", pjson_get_int(o, "big", &i) == 1 &&
+	    i == 9007199254740993LL);
+	test_cond("bool present", pjson_get_bool(o, "b", &b) == 1 && b == 1);
+	test_cond("int is not a bool", pjson_get_bool(o, "i", &b) == -1);
+	test_cond("object getter", pjson_get_object(o, "o",
+	    &(struct json_object *){0}) == 1);
+	test_cond("array getter", pjson_get_array(o, "a",
+	    &(struct json_object *){0}) == 1);
+	test_cond("array is not an object", pjson_get_object(o, "a",
+	    &(struct json_object *){0}) == -1);
+	json_object_put(o);
+
+	o = pjson_text("ok \xc3\xa9", 5);
+	test_cond("valid UTF-8 kept", strcmp(json_object_get_string(o),
+	    "ok \xc3\xa9") == 0);
+	json_object_put(o);
+	o = pjson_text("a\xff" "b\xc3", 4);
+	test_cond("invalid bytes become U+FFFD", strcmp(
+	    json_object_get_string(o), "a\xef\xbf\xbd" "b\xef\xbf\xbd") == 0);
+	json_object_put(o);
+	o = pjson_text("\xed\xa0\x80", 3);
+	test_cond("surrogate rejected", strcmp(json_object_get_string(o),
+	    "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd") == 0);
+	json_object_put(o);
+	o = pjson_text("x\0y", 3);
+	test_cond("NUL byte kept inside the string",
+	    json_object_get_string_len(o) == 3);
+	s = pjson_str(o, &len);
+	test_cond("NUL serialized as \\u0000", strstr(s, "\\u0000") != NULL);
+	json_object_put(o);
+
+	o = pjson_time("2026-11-29 18:00:01.5");
+	test_cond("time with 1 fraction digit", strcmp(
+	    json_object_get_string(o), "2026-11-29T18:00:01.500Z") == 0);
+	json_object_put(o);
+	o = pjson_time("2026-11-29 18:00:01");
+	test_cond("time without fraction", strcmp(json_object_get_string(o),
+	    "2026-11-29T18:00:01.000Z") == 0);
+	json_object_put(o);
+	o = pjson_time("2026-11-29 18:00:01.123456");
+	test_cond("time with microseconds", strcmp(json_object_get_string(o),
+	    "2026-11-29T18:00:01.123Z") == 0);
+	json_object_put(o);
+	test_cond("NULL time is JSON null", pjson_time(NULL) == NULL);
+	test_cond("short time is null", pjson_time("2026") == NULL);
+	test_report();
+}
