@@ -194,6 +194,17 @@ router_check(struct request *req, const struct route *rt)
 		return -1;
 	if ((rt->flags & ROUTE_BODY) && router_body(req) == -1)
 		return -1;
+	/*
+	 * A bodiless POST (cancel) still needs the JSON type: an HTML form
+	 * on another site cannot send it without a CORS preflight, which
+	 * we never answer.
+	 */
+	if (!(rt->flags & ROUTE_BODY) && strcmp(req->method, "DELETE") != 0 &&
+	    router_mutating(req->method) &&
+	    !router_is_json(request_header(req, "CONTENT_TYPE"))) {
+		reply_error(req, 415, "Content-Type must be application/json");
+		return -1;
+	}
 	return 0;
 }
 
