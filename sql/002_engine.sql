@@ -23,7 +23,7 @@ ALTER TABLE executions
 	ADD INDEX IF NOT EXISTS idx_executions_page (started_at, id);
 
 ALTER TABLE executions
-	ADD CONSTRAINT chk_executions_kind
+	ADD CONSTRAINT IF NOT EXISTS chk_executions_kind
 	CHECK (kind = 'command' OR workflow_id IS NOT NULL);
 
 ALTER TABLE workers
