@@ -1,0 +1,347 @@
+"""Shared helpers for the PULSE integration tests (Python 3 stdlib only).
+
+Each test_*.py file is one scenario that talks to a running stack through
+nginx, as a user would, and prints TAP:
+
+    ok 1 - GET /health answers 200
+    not ok 2 - ...
+    #   diagnostic
+    1..2
+
+Configuration, by environment only:
+    PULSE_URL   base URL of the stack, e.g. http://127.0.0.1:18080
+    PULSE_CTL   command prefix controlling the stack, e.g.
+                "/work/main/pulse-dev ctl /tmp/stack"; subcommands used:
+                db-stop, db-start, api-children, api-master, sql STATEMENT
+    PULSE_WORKER_API_KEY  the stack's WORKER_API_KEY (heartbeat tests)
+    PULSE_TEST_VERBOSE=1  log every request as a TAP comment
+"""
+
+import base64
+import http.client
+import json
+import os
+import re
+import shlex
+import subprocess
+import sys
+import time
+import urllib.parse
+import uuid
+
+URL = os.environ.get('PULSE_URL', 'http://127.0.0.1:8080').rstrip('/')
+CTL = os.environ.get('PULSE_CTL', '')
+WORKER_API_KEY = os.environ.get('PULSE_WORKER_API_KEY', '')
+VERBOSE = os.environ.get('PULSE_TEST_VERBOSE', '') not in ('', '0')
+
+# The dev stand-in's users (nginx/dev/render): the password is the name.
+PASSWORDS = {'admin': 'admin', 'employee': 'employee', 'outsider': 'outsider'}
+ROLES = ('admin', 'employee', 'outsider', None)	# None: no credentials
+
+_count = 0
+_failed = 0
+_cleanups = []
+
+UUID_RE = re.compile(
+    r'^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$')
+ISO_RE = re.compile(
+    r'^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:?\d{2})?$')
+
+
+# --- TAP ------------------------------------------------------------------
+
+def diag(msg):
+    """Print a TAP comment (any number of lines)."""
+    for line in str(msg).splitlines() or ['']:
+        print('#   ' + line)
+    sys.stdout.flush()
+
+
+def check(descr, cond, info=None):
+    """One TAP assertion; on failure prints `info` (anything) below it."""
+    global _count, _failed
+    _count += 1
+    descr = descr.replace('#', '\\#')
+    if cond:
+        print('ok %d - %s' % (_count, descr))
+    else:
+        _failed += 1
+        print('not ok %d - %s' % (_count, descr))
+        if info is not None:
+            diag(info if isinstance(info, str) else _short(info))
+    sys.stdout.flush()
+    return bool(cond)
+
+
+def check_status(descr, r, *codes):
+    """check() that response r = (status, headers, data) has one of codes."""
+    status, _, data = r
+    return check('%s -> %s' % (descr, '/'.join(str(c) for c in codes)),
+                 status in codes, 'got %s: %s' % (status, _short(data)))
+
+
+def require(descr, cond, info=None):
+    """check(), and stop the file (after the plan) when it fails: later
+    assertions would only repeat the same failure."""
+    if not check(descr, cond, info):
+        diag('prerequisite failed, stopping this file')
+        done()
+    return cond
+
+
+def done():
+    """Print the plan, run cleanups if everything passed, exit 0 or 1.
+    Data is kept after a failure, to look at."""
+    if _failed == 0:
+        for fn in reversed(_cleanups):
+            try:
+                fn()
+            except Exception as e:  # cleanup is best effort
+                diag('cleanup: %s' % e)
+    print('1..%d' % _count)
+    sys.stdout.flush()
+    sys.exit(1 if _failed else 0)
+
+
+def at_end(fn):
+    """Register fn() to run at done() when every check passed."""
+    _cleanups.append(fn)
+
+
+def _short(v, n=600):
+    s = v if isinstance(v, str) else json.dumps(v, default=str) \
+        if isinstance(v, (dict, list)) else repr(v)
+    return s if len(s) <= n else s[:n] + '...(%d bytes)' % len(s)
+
+
+# --- HTTP -----------------------------------------------------------------
+
+def auth_header(user):
+    if isinstance(user, tuple):
+        name, pw = user
+    else:
+        name, pw = user, PASSWORDS.get(user, user)
+    tok = base64.b64encode(('%s:%s' % (name, pw)).encode()).decode()
+    return 'Basic ' + tok
+
+
+def call(method, path, user='admin', body=None, headers=None, raw=None,
+         timeout=30):
+    """One HTTP request through nginx on a fresh connection.
+
+    user:    'admin' | 'employee' | 'outsider' | (name, password) | None
+    body:    a Python value sent as JSON (Content-Type: application/json)
+    raw:     str or bytes sent as is (Content-Type application/json unless
+             headers say otherwise; headers={'Content-Type': None} omits it)
+    headers: dict, or list of (name, value) pairs to repeat a header;
+             names are sent exactly as written (case, underscores).
+    Returns (status, headers, data): headers is an http.client.HTTPMessage
+    (case-insensitive .get, .get_all); data is the parsed JSON when the
+    response is JSON, else the text.
+    """
+    u = urllib.parse.urlsplit(URL)
+    conn = http.client.HTTPConnection(u.hostname, u.port or 80,
+                                      timeout=timeout)
+    if isinstance(headers, dict):
+        extra = list(headers.items())
+    else:
+        extra = list(headers or [])
+
+    data = None
+    if raw is not None:
+        data = raw.encode() if isinstance(raw, str) else raw
+    elif body is not None:
+        data = json.dumps(body).encode()
+
+    hdrs = []
+    if user is not None:
+        hdrs.append(('Authorization', auth_header(user)))
+    if data is not None and \
+            not any(k.lower() == 'content-type' for k, _ in extra):
+        hdrs.append(('Content-Type', 'application/json'))
+    hdrs += [(k, v) for k, v in extra if v is not None]
+
+    if VERBOSE:
+        diag('%s %s user=%s headers=%s body=%s' % (
+            method, path, user, [k for k, _ in extra],
+            _short(data.decode('utf-8', 'replace'), 200) if data else ''))
+    try:
+        conn.putrequest(method, u.path.rstrip('/') + path,
+                        skip_accept_encoding=True)
+        for k, v in hdrs:
+            conn.putheader(k, v)
+        if data is not None:
+            conn.putheader('Content-Length', str(len(data)))
+        elif method in ('POST', 'PUT', 'PATCH'):
+            conn.putheader('Content-Length', '0')
+        try:
+            conn.endheaders(data)
+        except (BrokenPipeError, ConnectionResetError):
+            # nginx may answer (413) and close before taking all of a
+            # large body; the answer is usually still there to read.
+            pass
+        resp = conn.getresponse()
+        payload = resp.read()
+    finally:
+        conn.close()
+
+    text = payload.decode('utf-8', 'replace')
+    ctype = resp.headers.get('Content-Type', '')
+    parsed = text
+    if 'json' in ctype.lower():
+        try:
+            parsed = json.loads(text)
+        except ValueError:
+            parsed = text
+    if VERBOSE:
+        diag('  -> %s %s' % (resp.status, _short(text, 300)))
+    return resp.status, resp.headers, parsed
+
+
+def origin():
+    """The stack's own origin, as a browser would send it."""
+    u = urllib.parse.urlsplit(URL)
+    default = {'http': 80, 'https': 443}.get(u.scheme)
+    host = u.hostname if ':' not in u.hostname else '[%s]' % u.hostname
+    if u.port and u.port != default:
+        return '%s://%s:%d' % (u.scheme, host, u.port)
+    return '%s://%s' % (u.scheme, host)
+
+
+def error_of(data):
+    """The "error" text of a JSON error response, or ''."""
+    if isinstance(data, dict) and isinstance(data.get('error'), str):
+        return data['error']
+    return ''
+
+
+def is_json_error(r):
+    """True when r's body is a JSON object with a string "error"."""
+    return isinstance(r[2], dict) and isinstance(r[2].get('error'), str) \
+        and 'json' in r[1].get('Content-Type', '').lower()
+
+
+def items(data, key):
+    """A list from a list response: a bare array, or {key: [...]}."""
+    if isinstance(data, list):
+        return data
+    if isinstance(data, dict) and isinstance(data.get(key), list):
+        return data[key]
+    return None
+
+
+# --- values ---------------------------------------------------------------
+
+def is_uuid(s):
+    return isinstance(s, str) and bool(UUID_RE.match(s.lower()))
+
+
+def is_iso8601(s):
+    return isinstance(s, str) and bool(ISO_RE.match(s))
+
+
+def unique(prefix):
+    """A name no other run uses: prefix-<8 hex>."""
+    return '%s-%s' % (prefix, uuid.uuid4().hex[:8])
+
+
+def wait_for(fn, timeout, interval=0.2):
+    """Call fn() until it returns something true or timeout seconds pass;
+    returns the last value."""
+    deadline = time.monotonic() + timeout
+    while True:
+        v = fn()
+        if v or time.monotonic() >= deadline:
+            return v
+        time.sleep(interval)
+
+
+# --- fixtures -------------------------------------------------------------
+
+def prompt_step(name, message='Proceed?', options=('Yes', 'No'),
+                condition=None):
+    s = {'name': name, 'type': 'prompt', 'message': message,
+         'options': list(options)}
+    if condition is not None:
+        s['condition'] = condition
+    return s
+
+
+def create_workflow(prefix, steps, description=None, user='admin'):
+    """Create a workflow as `user`; returns its JSON (or None) and deletes
+    it at the end of a passing run."""
+    body = {'name': unique(prefix), 'definition': {'steps': steps}}
+    if description is not None:
+        body['description'] = description
+    r = call('POST', '/api/workflows', user=user, body=body)
+    if r[0] != 201 or not isinstance(r[2], dict) or \
+            not is_uuid(r[2].get('id')):
+        diag('create workflow %s: %s %s' % (body['name'], r[0],
+                                            _short(r[2])))
+        return None
+    wid = r[2]['id']
+    at_end(lambda: call('DELETE', '/api/workflows/' + wid))
+    return r[2]
+
+
+def start_execution(workflow_id, user='admin'):
+    """Start an execution; returns its JSON or None."""
+    r = call('POST', '/api/executions', user=user,
+             body={'workflow_id': workflow_id})
+    if r[0] != 201 or not isinstance(r[2], dict):
+        diag('start execution of %s: %s %s' % (workflow_id, r[0],
+                                               _short(r[2])))
+        return None
+    return r[2]
+
+
+def heartbeat(name, key=None, metadata=None, worker_id=None):
+    """POST /api/workers/heartbeat without SSO, with X-API-Key `key`
+    (default: the stack's key)."""
+    body = {'worker_id': worker_id or str(uuid.uuid4()), 'name': name,
+            'metadata': metadata if metadata is not None else {}}
+    return call('POST', '/api/workers/heartbeat', user=None, body=body,
+                headers={'X-API-Key': WORKER_API_KEY if key is None
+                         else key})
+
+
+def find_worker(name, user='admin'):
+    r = call('GET', '/api/workers', user=user)
+    for w in items(r[2], 'workers') or []:
+        if isinstance(w, dict) and w.get('name') == name:
+            return w
+    return None
+
+
+# --- stack control --------------------------------------------------------
+
+class CtlError(Exception):
+    pass
+
+
+def have_ctl():
+    return bool(CTL.strip())
+
+
+def ctl(*args, timeout=60):
+    """Run `$PULSE_CTL args...` (no shell); returns stdout."""
+    if not have_ctl():
+        raise CtlError('PULSE_CTL is not set')
+    argv = shlex.split(CTL) + [str(a) for a in args]
+    p = subprocess.run(argv, capture_output=True, text=True,
+                       timeout=timeout)
+    if p.returncode != 0:
+        raise CtlError('%s: exit %d: %s' % (' '.join(args), p.returncode,
+                                            p.stderr.strip()))
+    return p.stdout
+
+
+def ctl_pids(what):
+    """api-children / api-master as a list of ints."""
+    return [int(x) for x in ctl(what).split()]
+
+
+def sql(statement):
+    """Rows of a SQL statement run by the stack's client: lists of str."""
+    out = ctl('sql', statement)
+    return [line.split('\t') for line in out.splitlines() if line != '']
