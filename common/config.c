@@ -60,6 +60,11 @@ static const struct key keys[] = {
 	S("PULSE_PUSHD_BROWSER_SOCKET", pushd_browser_socket,
 	    "/run/pulse/pushd-browser.sock"),
 	I("PULSE_POLL_INTERVAL_MS", poll_interval_ms, "50", 5, 10000),
+	{ "PULSE_NODE_ID", K_STR, offsetof(struct config, node_id), "", 0, 64,
+	    NULL },
+	I("PULSE_DISPATCH_GRACE_MS", dispatch_grace_ms, "30000", 0, 3600000),
+	I("PULSE_WORKER_PING_S", worker_ping_s, "25", 1, 3600),
+	I("PULSE_WORKER_STALE_S", worker_stale_s, "90", 5, 86400),
 	{ "PULSE_DEBUG", K_BOOL, offsetof(struct config, log_debug), "0",
 	    0, 0, NULL },
 

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "db.h"
+#include "dispatch.h"
 #include "pjson.h"
 #include "pulse-limits.h"
 #include "report.h"
@@ -41,10 +42,34 @@ str(const struct db_res *r, size_t row, size_t col)
 	return pjson_string_or_null(db_res_get(r, row, col));
 }
 
+/* One stream's output: stored once the result is in, else what streamed. */
 static struct json_object *
-dispatch_json(const struct db_res *d, size_t i)
+output_json(const struct db_res *d, size_t i, size_t col, const char *live,
+    size_t livelen)
+{
+	if (db_res_get(d, i, col) != NULL)
+		return pjson_text(db_res_get(d, i, col), db_res_len(d, i, col));
+	if (live != NULL)
+		return pjson_text(live, livelen);
+	return json_object_new_string("");
+}
+
+static struct json_object *
+dispatch_json(struct db *db, const struct db_res *d, size_t i)
 {
 	struct json_object *o = json_object_new_object();
+	const char	*status = db_res_get(d, i, 5);
+	char		*live[2] = { NULL, NULL };
+	size_t		 livelen[2] = { 0, 0 };
+	int		 running;
+
+	/*
+	 * A command still running shows what it printed so far (nothing if
+	 * that cannot be read: the report itself still stands).
+	 */
+	running = strcmp(status, "sent") == 0 || strcmp(status, "running") == 0;
+	if (running)
+		dispatch_live_output(db, db_res_get(d, i, 1), live, livelen);
 
 	json_object_object_add(o, "id", str(d, i, 1));
 	json_object_object_add(o, "worker_id", str(d, i, 2));
@@ -53,16 +78,18 @@ dispatch_json(const struct db_res *d, size_t i)
 	json_object_object_add(o, "status", str(d, i, 5));
 	json_object_object_add(o, "exit_code", int_or_null(d, i, 6));
 	json_object_object_add(o, "signal", int_or_null(d, i, 7));
-	json_object_object_add(o, "stdout", db_res_get(d, i, 8) ?
-	    pjson_text(db_res_get(d, i, 8), db_res_len(d, i, 8)) :
-	    json_object_new_string(""));
-	json_object_object_add(o, "stdout_bytes", int_or_null(d, i, 9));
+	json_object_object_add(o, "stdout", output_json(d, i, 8, live[0],
+	    livelen[0]));
+	json_object_object_add(o, "stdout_bytes", running ?
+	    json_object_new_int64((long long)livelen[0]) :
+	    int_or_null(d, i, 9));
 	json_object_object_add(o, "stdout_truncated",
 	    json_object_new_boolean(db_res_int(d, i, 10, 0) != 0));
-	json_object_object_add(o, "stderr", db_res_get(d, i, 11) ?
-	    pjson_text(db_res_get(d, i, 11), db_res_len(d, i, 11)) :
-	    json_object_new_string(""));
-	json_object_object_add(o, "stderr_bytes", int_or_null(d, i, 12));
+	json_object_object_add(o, "stderr", output_json(d, i, 11, live[1],
+	    livelen[1]));
+	json_object_object_add(o, "stderr_bytes", running ?
+	    json_object_new_int64((long long)livelen[1]) :
+	    int_or_null(d, i, 12));
 	json_object_object_add(o, "stderr_truncated",
 	    json_object_new_boolean(db_res_int(d, i, 13, 0) != 0));
 	json_object_object_add(o, "error", str(d, i, 14));
@@ -73,11 +100,13 @@ dispatch_json(const struct db_res *d, size_t i)
 	json_object_object_add(o, "finished_at",
 	    pjson_time(db_res_get(d, i, 18)));
 	json_object_object_add(o, "duration_ms", int_or_null(d, i, 19));
+	free(live[0]);
+	free(live[1]);
 	return o;
 }
 
 static struct json_object *
-steps_json(const struct db_res *s, const struct db_res *d)
+steps_json(struct db *db, const struct db_res *s, const struct db_res *d)
 {
 	struct json_object	*steps = json_object_new_array();
 	size_t			 i, j;
@@ -119,7 +148,7 @@ steps_json(const struct db_res *s, const struct db_res *d)
 			for (j = 0; j < db_res_rows(d); j++)
 				if (db_res_int(d, j, 0, -2) == idx)
 					json_object_array_add(ds,
-					    dispatch_json(d, j));
+					    dispatch_json(db, d, j));
 			json_object_object_add(o, "dispatches", ds);
 		}
 		json_object_array_add(steps, o);
@@ -137,7 +166,7 @@ load_steps(struct db *db, const char *id, struct json_object **out)
 		db_res_free(s);
 		return -1;
 	}
-	*out = steps_json(s, d);
+	*out = steps_json(db, s, d);
 	db_res_free(s);
 	db_res_free(d);
 	return 0;

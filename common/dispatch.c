@@ -1,0 +1,1123 @@
+/*
+ * Dispatches between the engine and the workers. A command is sent at most
+ * once per connection and started at most once (the worker keeps the ids);
+ * a result is recorded once, from sent or running only; what never answers
+ * is lost at its deadline. Each call is one transaction with its events;
+ * engine_advance() is left to the caller, in a transaction of its own.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base64.h"
+#include "db.h"
+#include "dispatch.h"
+#include "engine.h"
+#include "pjson.h"
+#include "pulse-limits.h"
+#include "xmalloc.h"
+
+/* One dispatch row as the checks need it. */
+struct drow {
+	char		 id[ID_LEN + 1];
+	char		 execution_id[ID_LEN + 1];
+	char		 worker_id[ID_LEN + 1];
+	char		 worker_name[WORKER_NAME_MAX + 1];
+	char		 status[16];
+	int		 step;
+	int		 cancel_requested;
+	long long	 timeout_ms;
+};
+
+static const char sql_lock[] =
+    "SELECT id, execution_id, worker_id, worker_name, status, step_index, "
+    "cancel_requested, timeout_ms FROM dispatches WHERE id = ? FOR UPDATE";
+static const char sql_candidates[] =
+    "SELECT d.id, d.execution_id, d.worker_id, d.worker_name, d.status, "
+    "d.step_index, d.cancel_requested, d.timeout_ms, d.command "
+    "FROM workers w JOIN dispatches d ON d.worker_id = w.id "
+    "AND d.status = 'queued' WHERE w.pushd_node = ? "
+    "ORDER BY d.queued_at LIMIT 200";
+static const char sql_claim[] =
+    "UPDATE dispatches SET status = 'sent', sent_at = NOW(3), "
+    "deadline_at = NOW(3) + INTERVAL (timeout_ms + ?) * 1000 MICROSECOND "
+    "WHERE id = ? AND status = 'queued'";
+static const char sql_cancel_candidates[] =
+    "SELECT d.id, d.execution_id, d.worker_id, d.worker_name, d.status, "
+    "d.step_index, d.cancel_requested, d.timeout_ms FROM dispatches d "
+    "JOIN workers w ON w.id = d.worker_id WHERE d.cancel_requested = 1 "
+    "AND d.cancel_sent_at IS NULL AND d.status IN ('sent', 'running') "
+    "AND w.pushd_node = ? LIMIT 200";
+static const char sql_cancel_sent[] =
+    "UPDATE dispatches SET cancel_sent_at = NOW(3) WHERE id = ? "
+    "AND status IN ('sent', 'running')";
+static const char sql_inflight[] =
+    "SELECT id, execution_id, worker_id, worker_name, status, step_index, "
+    "cancel_requested, timeout_ms, command FROM dispatches "
+    "WHERE worker_id = ? AND status IN ('sent', 'running') "
+    "ORDER BY queued_at";
+static const char sql_start[] =
+    "UPDATE dispatches SET status = 'running', started_at = NOW(3), "
+    "deadline_at = NOW(3) + INTERVAL (timeout_ms + ?) * 1000 MICROSECOND "
+    "WHERE id = ? AND status = 'sent'";
+static const char sql_chunk[] =
+    "INSERT IGNORE INTO dispatch_output (dispatch_id, stream, byte_offset, "
+    "data) VALUES (?, ?, ?, ?)";
+static const char sql_chunks[] =
+    "SELECT stream, byte_offset, data FROM dispatch_output "
+    "WHERE dispatch_id = ? ORDER BY stream, byte_offset";
+static const char sql_chunks_clear[] =
+    "DELETE FROM dispatch_output WHERE dispatch_id = ?";
+static const char sql_record[] =
+    "UPDATE dispatches SET status = ?, exit_code = ?, `signal` = ?, "
+    "stdout = ?, stdout_bytes = ?, stdout_truncated = ?, stderr = ?, "
+    "stderr_bytes = ?, stderr_truncated = ?, error = ?, "
+    "started_at = COALESCE(started_at, sent_at), finished_at = NOW(3), "
+    "duration_ms = COALESCE(?, TIMESTAMPDIFF(MICROSECOND, "
+    "COALESCE(started_at, sent_at), NOW(3)) DIV 1000) "
+    "WHERE id = ? AND worker_id = ? AND status IN ('sent', 'running')";
+static const char sql_overdue[] =
+    "SELECT id, execution_id, worker_id, worker_name, status, step_index, "
+    "cancel_requested, timeout_ms FROM dispatches "
+    "WHERE status IN ('sent', 'running') AND deadline_at < NOW(3) "
+    "LIMIT 100 FOR UPDATE SKIP LOCKED";
+static const char sql_lose[] =
+    "UPDATE dispatches SET status = 'lost', error = ?, stdout = ?, "
+    "stdout_bytes = ?, stderr = ?, stderr_bytes = ?, finished_at = NOW(3), "
+    "duration_ms = TIMESTAMPDIFF(MICROSECOND, COALESCE(started_at, "
+    "sent_at), NOW(3)) DIV 1000 WHERE id = ? AND status IN ('sent', "
+    "'running')";
+static const char sql_untaken[] =
+    "SELECT id, execution_id, worker_id, worker_name, status, step_index, "
+    "cancel_requested, timeout_ms FROM dispatches WHERE status = 'queued' "
+    "AND queued_at + INTERVAL (timeout_ms + ?) * 1000 MICROSECOND < NOW(3) "
+    "LIMIT 100 FOR UPDATE SKIP LOCKED";
+static const char sql_lose_queued[] =
+    "UPDATE dispatches SET status = 'lost', error = ?, finished_at = NOW(3) "
+    "WHERE id = ? AND status = 'queued'";
+static const char sql_due_waits[] =
+    "SELECT execution_id FROM execution_steps WHERE status = 'running' "
+    "AND wake_at <= NOW(3) LIMIT 100";
+static const char sql_idle[] =
+    "SELECT e.id FROM executions e WHERE e.status = 'running' "
+    "AND e.updated_at < NOW(3) - INTERVAL ? SECOND "
+    "AND NOT EXISTS (SELECT 1 FROM dispatches d WHERE d.execution_id = e.id "
+    "AND d.step_index = e.current_step "
+    "AND d.status IN ('queued', 'sent', 'running')) "
+    "AND NOT EXISTS (SELECT 1 FROM execution_steps s "
+    "WHERE s.execution_id = e.id AND s.step_index = e.current_step "
+    "AND s.wake_at > NOW(3)) LIMIT 100";
+
+static const char sql_worker_by_name[] =
+    "SELECT id FROM workers WHERE name = ? FOR UPDATE";
+static const char sql_worker_by_id[] =
+    "SELECT status FROM workers WHERE id = ? FOR UPDATE";
+static const char sql_worker_insert[] =
+    "INSERT INTO workers (id, name, status, last_heartbeat, pushd_node, "
+    "metadata) VALUES (?, ?, 'online', NOW(), ?, '{}')";
+static const char sql_worker_update[] =
+    "UPDATE workers SET name = ?, status = 'online', last_heartbeat = NOW(), "
+    "pushd_node = ? WHERE id = ?";
+static const char sql_worker_version[] =
+    "UPDATE workers SET metadata = JSON_SET(COALESCE(metadata, '{}'), "
+    "'$.version', ?) WHERE id = ?";
+static const char sql_worker_meta_groups[] =
+    "UPDATE workers SET metadata = JSON_SET(COALESCE(metadata, '{}'), "
+    "'$.groups', JSON_EXTRACT(?, '$')) WHERE id = ?";
+static const char sql_groups_clear[] =
+    "DELETE FROM worker_groups WHERE worker_id = ?";
+static const char sql_groups_add[] =
+    "INSERT IGNORE INTO worker_groups (worker_id, group_name) VALUES (?, ?)";
+static const char sql_worker_attached[] =
+    "SELECT status FROM workers WHERE id = ? AND pushd_node = ? FOR UPDATE";
+static const char sql_worker_offline[] =
+    "UPDATE workers SET status = 'offline', pushd_node = NULL "
+    "WHERE id = ? AND pushd_node = ?";
+static const char sql_worker_touch[] =
+    "UPDATE workers SET last_heartbeat = NOW() WHERE id = ? "
+    "AND pushd_node = ?";
+static const char sql_worker_waiting[] =
+    "UPDATE dispatches SET deadline_at = GREATEST(deadline_at, NOW(3) + "
+    "INTERVAL (timeout_ms + ?) * 1000 MICROSECOND) "
+    "WHERE worker_id = ? AND status = 'sent' AND cancel_requested = 0";
+static const char sql_worker_revive[] =
+    "UPDATE workers SET status = 'online' WHERE id = ? AND pushd_node = ? "
+    "AND status <> 'online'";
+static const char sql_workers_silent[] =
+    "SELECT id FROM workers WHERE status = 'online' AND (last_heartbeat IS "
+    "NULL OR last_heartbeat < NOW() - INTERVAL ? SECOND) "
+    "LIMIT 100 FOR UPDATE SKIP LOCKED";
+static const char sql_worker_stale[] =
+    "UPDATE workers SET status = 'offline', pushd_node = NULL WHERE id = ? "
+    "AND status = 'online'";
+
+static const char *const stream_names[2] = { "stdout", "stderr" };
+
+void
+dispatch_cmds_free(struct dispatch_cmd *c, size_t n)
+{
+	size_t	 i;
+
+	if (c == NULL)
+		return;
+	for (i = 0; i < n; i++)
+		free(c[i].command);
+	free(c);
+}
+
+void
+dispatch_ids_clear(struct dispatch_ids *ids)
+{
+	free(ids->id);
+	ids->id = NULL;
+	ids->n = 0;
+}
+
+static void
+ids_add(struct dispatch_ids *ids, const char *id)
+{
+	size_t	 i;
+
+	for (i = 0; i < ids->n; i++)
+		if (strcmp(ids->id[i], id) == 0)
+			return;
+	ids->id = xreallocarray(ids->id, ids->n + 1, sizeof(*ids->id));
+	strlcpy_p(ids->id[ids->n++], id, ID_LEN + 1);
+}
+
+static int
+is_final(const char *status)
+{
+	return strcmp(status, "queued") != 0 && strcmp(status, "sent") != 0 &&
+	    strcmp(status, "running") != 0;
+}
+
+/* Columns 0-7 of sql_lock and its look-alikes into r. */
+static void
+drow_fill(struct drow *r, const struct db_res *res, size_t i)
+{
+	const char	*s;
+
+	memset(r, 0, sizeof(*r));
+	strlcpy_p(r->id, db_res_get(res, i, 0), sizeof(r->id));
+	strlcpy_p(r->execution_id, db_res_get(res, i, 1),
+	    sizeof(r->execution_id));
+	strlcpy_p(r->worker_id, db_res_get(res, i, 2), sizeof(r->worker_id));
+	s = db_res_get(res, i, 3);
+	strlcpy_p(r->worker_name, s ? s : "", sizeof(r->worker_name));
+	strlcpy_p(r->status, db_res_get(res, i, 4), sizeof(r->status));
+	r->step = (int)db_res_int(res, i, 5, 0);
+	r->cancel_requested = db_res_int(res, i, 6, 0) != 0;
+	r->timeout_ms = db_res_int(res, i, 7, 0);
+}
+
+/* Lock one dispatch: 1 and r, 0 if there is none, -1 on a db error. */
+static int
+drow_lock(struct db *db, const char *id, struct drow *r)
+{
+	struct db_res	*res;
+	int		 found;
+
+	if (!id_valid(id))
+		return 0;
+	if (db_exec(db, sql_lock, &res, "s", id) == -1)
+		return -1;
+	found = db_res_rows(res) == 1;
+	if (found)
+		drow_fill(r, res, 0);
+	db_res_free(res);
+	return found;
+}
+
+/*
+ * The dispatch_status event: a command's state as browsers follow it
+ * live. exit_code and duration only when known (has_* nonzero).
+ */
+static int
+event_dispatch(struct db *db, const struct drow *r, const char *status,
+    int has_exit, long long exit_code, int has_dur, long long duration,
+    const char *error)
+{
+	struct json_object *p = json_object_new_object();
+
+	json_object_object_add(p, "execution_id",
+	    json_object_new_string(r->execution_id));
+	json_object_object_add(p, "command_id", json_object_new_string(r->id));
+	json_object_object_add(p, "step", json_object_new_int(r->step));
+	json_object_object_add(p, "worker_id",
+	    json_object_new_string(r->worker_id));
+	json_object_object_add(p, "worker_name",
+	    json_object_new_string(r->worker_name));
+	json_object_object_add(p, "status", json_object_new_string(status));
+	if (has_exit)
+		json_object_object_add(p, "exit_code",
+		    json_object_new_int64(exit_code));
+	if (has_dur)
+		json_object_object_add(p, "duration_ms",
+		    json_object_new_int64(duration));
+	if (error != NULL)
+		json_object_object_add(p, "error",
+		    json_object_new_string(error));
+	return engine_event(db, "dispatch_status", r->execution_id,
+	    r->worker_id, p);
+}
+
+static int
+event_worker(struct db *db, const char *worker_id, const char *status)
+{
+	struct json_object *p = json_object_new_object();
+
+	json_object_object_add(p, "worker_id",
+	    json_object_new_string(worker_id));
+	json_object_object_add(p, "status", json_object_new_string(status));
+	return engine_event(db, "worker_update", NULL, worker_id, p);
+}
+
+static void
+cmd_add(struct dispatch_cmd **cmds, size_t *n, const struct drow *r,
+    const char *command, int cancel)
+{
+	struct dispatch_cmd *c;
+
+	*cmds = xreallocarray(*cmds, *n + 1, sizeof(**cmds));
+	c = &(*cmds)[(*n)++];
+	memset(c, 0, sizeof(*c));
+	strlcpy_p(c->id, r->id, sizeof(c->id));
+	strlcpy_p(c->execution_id, r->execution_id, sizeof(c->execution_id));
+	strlcpy_p(c->worker_id, r->worker_id, sizeof(c->worker_id));
+	c->step_index = r->step;
+	c->timeout_ms = r->timeout_ms;
+	c->command = command != NULL ? xstrdup(command) : NULL;
+	c->cancel = cancel;
+}
+
+/* ---------------------------------------------------------------- claim */
+
+struct claim {
+	const char		*node;
+	long long		 grace_ms;
+	dispatch_held_fn	 held;
+	void			*arg;
+	const char *const	*running;
+	size_t			 nrunning;
+	const char		*worker_id;
+	struct dispatch_cmd	*cmds;
+	size_t			 n;
+};
+
+static void
+claim_reset(struct claim *c)
+{
+	dispatch_cmds_free(c->cmds, c->n);
+	c->cmds = NULL;
+	c->n = 0;
+}
+
+static int
+claim_txn(struct db *db, void *arg)
+{
+	struct claim	*c = arg;
+	struct db_res	*res;
+	struct drow	 r;
+	size_t		 i;
+	int		 rc = -1;
+
+	claim_reset(c);		/* db_txn may run this twice */
+	if (db_exec(db, sql_candidates, &res, "s", c->node) == -1)
+		return -1;
+	for (i = 0; i < db_res_rows(res); i++) {
+		drow_fill(&r, res, i);
+		if (!c->held(r.worker_id, c->arg))
+			continue;
+		if (db_exec(db, sql_claim, NULL, "is", c->grace_ms, r.id) == -1)
+			goto fail;
+		if (db_affected(db) != 1)
+			continue;	/* cancelled meanwhile */
+		if (event_dispatch(db, &r, "sent", 0, 0, 0, 0, NULL) == -1)
+			goto fail;
+		cmd_add(&c->cmds, &c->n, &r, db_res_get(res, i, 8), 0);
+	}
+	rc = 0;
+fail:
+	db_res_free(res);
+	return rc;
+}
+
+int
+dispatch_claim(struct db *db, const char *node, long long grace_ms,
+    dispatch_held_fn held, void *arg, struct dispatch_cmd **cmds, size_t *n)
+{
+	struct claim	 c = { .node = node, .grace_ms = grace_ms,
+	    .held = held, .arg = arg };
+
+	*cmds = NULL;
+	*n = 0;
+	if (db_txn(db, claim_txn, &c) == -1) {
+		claim_reset(&c);
+		return -1;
+	}
+	*cmds = c.cmds;
+	*n = c.n;
+	return 0;
+}
+
+static int
+cancels_txn(struct db *db, void *arg)
+{
+	struct claim	*c = arg;
+	struct db_res	*res;
+	struct drow	 r;
+	size_t		 i;
+	int		 rc = -1;
+
+	claim_reset(c);
+	if (db_exec(db, sql_cancel_candidates, &res, "s", c->node) == -1)
+		return -1;
+	for (i = 0; i < db_res_rows(res); i++) {
+		drow_fill(&r, res, i);
+		if (!c->held(r.worker_id, c->arg))
+			continue;
+		if (db_exec(db, sql_cancel_sent, NULL, "s", r.id) == -1)
+			goto fail;
+		if (db_affected(db) == 1)
+			cmd_add(&c->cmds, &c->n, &r, NULL, 1);
+	}
+	rc = 0;
+fail:
+	db_res_free(res);
+	return rc;
+}
+
+int
+dispatch_cancels(struct db *db, const char *node, dispatch_held_fn held,
+    void *arg, struct dispatch_cmd **cmds, size_t *n)
+{
+	struct claim	 c = { .node = node, .held = held, .arg = arg };
+
+	*cmds = NULL;
+	*n = 0;
+	if (db_txn(db, cancels_txn, &c) == -1) {
+		claim_reset(&c);
+		return -1;
+	}
+	*cmds = c.cmds;
+	*n = c.n;
+	return 0;
+}
+
+/* sent -> running, with its event; 0 also when it was not sent. */
+static int
+mark_started(struct db *db, struct drow *r, long long grace_ms)
+{
+	if (strcmp(r->status, "sent") != 0)
+		return 0;
+	if (db_exec(db, sql_start, NULL, "is", grace_ms, r->id) == -1)
+		return -1;
+	if (db_affected(db) != 1)
+		return 0;
+	strlcpy_p(r->status, "running", sizeof(r->status));
+	return event_dispatch(db, r, "running", 0, 0, 0, 0, NULL);
+}
+
+static int
+listed(const char *const *ids, size_t n, const char *id)
+{
+	size_t	 i;
+
+	for (i = 0; i < n; i++)
+		if (strcmp(ids[i], id) == 0)
+			return 1;
+	return 0;
+}
+
+static int
+redeliver_txn(struct db *db, void *arg)
+{
+	struct claim	*c = arg;
+	struct db_res	*res;
+	struct drow	 r;
+	size_t		 i;
+	int		 rc = -1, found;
+
+	claim_reset(c);
+	for (i = 0; i < c->nrunning; i++) {
+		found = drow_lock(db, c->running[i], &r);
+		if (found == -1)
+			return -1;
+		/* Someone else's id is the worker's confusion, not news. */
+		if (found && strcmp(r.worker_id, c->worker_id) == 0 &&
+		    mark_started(db, &r, c->grace_ms) == -1)
+			return -1;
+	}
+	if (db_exec(db, sql_inflight, &res, "s", c->worker_id) == -1)
+		return -1;
+	for (i = 0; i < db_res_rows(res); i++) {
+		drow_fill(&r, res, i);
+		if (r.cancel_requested) {
+			if (db_exec(db, sql_cancel_sent, NULL, "s", r.id) == -1)
+				goto fail;
+			cmd_add(&c->cmds, &c->n, &r, NULL, 1);
+		} else if (strcmp(r.status, "sent") == 0 &&
+		    !listed(c->running, c->nrunning, r.id))
+			cmd_add(&c->cmds, &c->n, &r, db_res_get(res, i, 8), 0);
+	}
+	rc = 0;
+fail:
+	db_res_free(res);
+	return rc;
+}
+
+int
+dispatch_redeliver(struct db *db, const char *worker_id,
+    const char *const *running, size_t nrunning, long long grace_ms,
+    struct dispatch_cmd **cmds, size_t *n)
+{
+	struct claim	 c = { .worker_id = worker_id, .running = running,
+	    .nrunning = nrunning, .grace_ms = grace_ms };
+
+	*cmds = NULL;
+	*n = 0;
+	if (db_txn(db, redeliver_txn, &c) == -1) {
+		claim_reset(&c);
+		return -1;
+	}
+	*cmds = c.cmds;
+	*n = c.n;
+	return 0;
+}
+
+/* ------------------------------------------------------- worker reports */
+
+/*
+ * Lock the dispatch a worker reports on and sort out whose it is. 1: r is
+ * this worker's and in flight; 0: *code says why not; -1: db error.
+ */
+static int
+report_lock(struct db *db, const char *worker_id, const char *command_id,
+    const char *execution_id, struct drow *r, enum dispatch_code *code)
+{
+	int	 found;
+
+	found = drow_lock(db, command_id, r);
+	if (found == -1)
+		return -1;
+	/* Never sent to it (queued) is as foreign as another's. */
+	if (!found || strcmp(r->worker_id, worker_id) != 0 ||
+	    (execution_id != NULL &&
+	    strcmp(r->execution_id, execution_id) != 0) ||
+	    strcmp(r->status, "queued") == 0) {
+		*code = DISPATCH_FOREIGN;
+		return 0;
+	}
+	if (is_final(r->status)) {
+		*code = DISPATCH_STALE;
+		return 0;
+	}
+	return 1;
+}
+
+struct started {
+	const char		*worker_id;
+	const char		*command_id;
+	const char		*execution_id;
+	long long		 grace_ms;
+	enum dispatch_code	 code;
+};
+
+static int
+started_txn(struct db *db, void *arg)
+{
+	struct started	*s = arg;
+	struct drow	 r;
+	int		 rc;
+
+	rc = report_lock(db, s->worker_id, s->command_id, s->execution_id, &r,
+	    &s->code);
+	if (rc <= 0)
+		return rc;
+	s->code = strcmp(r.status, "sent") == 0 ? DISPATCH_OK : DISPATCH_STALE;
+	return mark_started(db, &r, s->grace_ms);
+}
+
+int
+dispatch_started(struct db *db, const char *worker_id, const char *command_id,
+    const char *execution_id, long long grace_ms, enum dispatch_code *code)
+{
+	struct started	 s = { worker_id, command_id, execution_id,
+	    grace_ms, DISPATCH_OK };
+	int		 rc;
+
+	rc = db_txn(db, started_txn, &s);
+	*code = s.code;
+	return rc == -1 ? -1 : 0;
+}
+
+struct chunks {
+	struct dispatch_chunk	*c;
+	size_t			 n;
+	long long		 grace_ms;
+};
+
+static int
+chunk_one(struct db *db, struct dispatch_chunk *ch, long long grace_ms)
+{
+	struct json_object	*p;
+	struct drow		 r;
+	size_t			 len = ch->len;
+	int			 rc;
+
+	if ((ch->stream != DISPATCH_STDOUT && ch->stream != DISPATCH_STDERR) ||
+	    ch->offset < 0) {
+		ch->code = DISPATCH_MALFORMED;
+		return 0;
+	}
+	rc = report_lock(db, ch->worker_id, ch->command_id, NULL, &r,
+	    &ch->code);
+	if (rc <= 0)
+		return rc;
+	/* Output means it started, whether or not command_started came. */
+	if (mark_started(db, &r, grace_ms) == -1)
+		return -1;
+	ch->code = DISPATCH_OK;
+	if (ch->offset >= DISPATCH_OUTPUT_MAX)
+		return 0;	/* past what we keep: the result says */
+	if (len > (size_t)(DISPATCH_OUTPUT_MAX - ch->offset))
+		len = (size_t)(DISPATCH_OUTPUT_MAX - ch->offset);
+	if (db_exec(db, sql_chunk, NULL, "siib", r.id, (long long)ch->stream,
+	    ch->offset, (const char *)ch->data, len) == -1)
+		return -1;
+	if (db_affected(db) != 1) {
+		ch->code = DISPATCH_STALE;
+		return 0;
+	}
+	p = json_object_new_object();
+	json_object_object_add(p, "execution_id",
+	    json_object_new_string(r.execution_id));
+	json_object_object_add(p, "command_id", json_object_new_string(r.id));
+	json_object_object_add(p, "step", json_object_new_int(r.step));
+	json_object_object_add(p, "worker_id",
+	    json_object_new_string(r.worker_id));
+	json_object_object_add(p, "worker_name",
+	    json_object_new_string(r.worker_name));
+	json_object_object_add(p, "stream",
+	    json_object_new_string(stream_names[ch->stream]));
+	json_object_object_add(p, "offset", json_object_new_int64(ch->offset));
+	json_object_object_add(p, "data", pjson_text(ch->data, len));
+	return engine_event(db, "command_output", r.execution_id, r.worker_id,
+	    p);
+}
+
+static int
+chunks_txn(struct db *db, void *arg)
+{
+	struct chunks	*cs = arg;
+	size_t		 i;
+
+	for (i = 0; i < cs->n; i++)
+		if (chunk_one(db, &cs->c[i], cs->grace_ms) == -1)
+			return -1;
+	return 0;
+}
+
+int
+dispatch_output(struct db *db, struct dispatch_chunk *c, size_t n,
+    long long grace_ms)
+{
+	struct chunks	 cs = { c, n, grace_ms };
+
+	return db_txn(db, chunks_txn, &cs) == -1 ? -1 : 0;
+}
+
+/* ---------------------------------------------------------------- results */
+
+struct record {
+	const char			*worker_id;
+	const struct dispatch_result	*res;
+	unsigned char			*bytes[2];	/* decoded b64 */
+	const char			*out[2];
+	size_t				 outlen[2];
+	long long			 size[2];
+	int				 trunc[2];
+	enum dispatch_code		 code;
+	char				*exec_out;
+};
+
+static const char *
+int_or_null(int has, long long v, char buf[24])
+{
+	if (!has)
+		return NULL;
+	snprintf(buf, 24, "%lld", v);
+	return buf;
+}
+
+static int
+record_txn(struct db *db, void *arg)
+{
+	struct record			*rec = arg;
+	const struct dispatch_result	*res = rec->res;
+	struct drow			 r;
+	const char			*status;
+	char				 ebuf[24], sbuf[24], dbuf[24],
+					 error[128];
+	int				 lock, ok, has_error = 1;
+
+	lock = report_lock(db, rec->worker_id, res->command_id,
+	    res->execution_id, &r, &rec->code);
+	if (lock <= 0)
+		return lock;
+	ok = res->has_exit_code ? res->exit_code == 0 :
+	    res->success && !res->has_signal;
+	if (res->timed_out) {
+		status = "timed_out";
+		snprintf(error, sizeof(error), "timed out after %lld ms",
+		    r.timeout_ms);
+	} else if (ok) {
+		status = "succeeded";
+		has_error = 0;
+	} else if (r.cancel_requested) {
+		status = "cancelled";
+		snprintf(error, sizeof(error), "cancelled");
+	} else {
+		status = "failed";
+		if (res->has_signal)
+			snprintf(error, sizeof(error), "killed by signal %lld",
+			    res->signal);
+		else if (!res->has_exit_code)
+			snprintf(error, sizeof(error), "the worker reported "
+			    "failure without an exit code");
+		else
+			has_error = 0;
+	}
+	if (db_exec(db, sql_record, NULL, "sssbiibiissss", status,
+	    int_or_null(res->has_exit_code, res->exit_code, ebuf),
+	    int_or_null(res->has_signal, res->signal, sbuf),
+	    rec->out[0], rec->outlen[0], rec->size[0], (long long)rec->trunc[0],
+	    rec->out[1], rec->outlen[1], rec->size[1], (long long)rec->trunc[1],
+	    has_error ? error : NULL,
+	    int_or_null(res->has_duration, res->duration_ms, dbuf),
+	    r.id, rec->worker_id) == -1)
+		return -1;
+	if (db_affected(db) != 1) {
+		rec->code = DISPATCH_STALE;
+		return 0;
+	}
+	if (db_exec(db, sql_chunks_clear, NULL, "s", r.id) == -1 ||
+	    event_dispatch(db, &r, status, res->has_exit_code, res->exit_code,
+	    res->has_duration, res->duration_ms, has_error ? error : NULL) ==
+	    -1)
+		return -1;
+	rec->code = DISPATCH_OK;
+	strlcpy_p(rec->exec_out, r.execution_id, ID_LEN + 1);
+	return 0;
+}
+
+/* The bytes of one stream: exact (base64) when given, else the text. */
+static int
+record_stream(struct record *rec, int s)
+{
+	const struct dispatch_result *res = rec->res;
+	size_t	 len;
+
+	if (res->b64[s] != NULL) {
+		rec->bytes[s] = xmalloc(res->b64len[s] / 4 * 3 + 3);
+		if (base64_decode(res->b64[s], res->b64len[s], rec->bytes[s],
+		    &len) == -1)
+			return -1;
+		rec->out[s] = (const char *)rec->bytes[s];
+	} else {
+		rec->out[s] = res->text[s] != NULL ? res->text[s] : "";
+		len = res->text[s] != NULL ? res->textlen[s] : 0;
+	}
+	rec->trunc[s] = res->truncated[s];
+	if (len > DISPATCH_OUTPUT_MAX) {
+		len = DISPATCH_OUTPUT_MAX;
+		rec->trunc[s] = 1;
+	}
+	rec->outlen[s] = len;
+	rec->size[s] = (long long)len;
+	if (res->has_bytes[s] && res->bytes[s] > rec->size[s])
+		rec->size[s] = res->bytes[s];
+	return 0;
+}
+
+int
+dispatch_record(struct db *db, const char *worker_id,
+    const struct dispatch_result *res, enum dispatch_code *code,
+    char exec_out[ID_LEN + 1])
+{
+	struct record	 rc;
+	int		 rv = 0;
+
+	memset(&rc, 0, sizeof(rc));
+	rc.worker_id = worker_id;
+	rc.res = res;
+	rc.exec_out = exec_out;
+	exec_out[0] = '\0';
+	/* Decode before the transaction: it holds the row lock. */
+	if (record_stream(&rc, 0) == -1 || record_stream(&rc, 1) == -1)
+		rc.code = DISPATCH_MALFORMED;
+	else if (db_txn(db, record_txn, &rc) == -1)
+		rv = -1;
+	*code = rc.code;
+	free(rc.bytes[0]);
+	free(rc.bytes[1]);
+	return rv;
+}
+
+/* ------------------------------------------------------------------ timers */
+
+int
+dispatch_live_output(struct db *db, const char *dispatch_id, char *out[2],
+    size_t len[2])
+{
+	struct db_res	*res;
+	long long	 end[2] = { 0, 0 };
+	size_t		 cap[2] = { 0, 0 }, i;
+
+	out[0] = out[1] = NULL;
+	len[0] = len[1] = 0;
+	if (db_exec(db, sql_chunks, &res, "s", dispatch_id) == -1)
+		return -1;
+	for (i = 0; i < db_res_rows(res); i++) {
+		long long	 s = db_res_int(res, i, 0, -1);
+		long long	 off = db_res_int(res, i, 1, -1);
+		size_t		 n = db_res_len(res, i, 2), skip;
+
+		if ((s != 0 && s != 1) || off < 0)
+			continue;
+		/* A chunk overlapping what we have adds only its tail. */
+		skip = off < end[s] ? (size_t)(end[s] - off) : 0;
+		if (skip >= n || len[s] + (n - skip) > DISPATCH_OUTPUT_MAX)
+			continue;
+		if (len[s] + n - skip + 1 > cap[s]) {
+			cap[s] = (len[s] + n - skip + 1) * 2;
+			out[s] = xrealloc(out[s], cap[s]);
+		}
+		memcpy(out[s] + len[s], db_res_get(res, i, 2) + skip, n - skip);
+		len[s] += n - skip;
+		out[s][len[s]] = '\0';
+		end[s] = off + (long long)n;
+	}
+	db_res_free(res);
+	return 0;
+}
+
+struct expire {
+	long long		 grace_ms;
+	struct dispatch_ids	*ids;
+};
+
+static int
+expire_overdue_txn(struct db *db, void *arg)
+{
+	struct expire	*e = arg;
+	struct db_res	*res;
+	struct drow	 r;
+	char		 error[512], *out[2];
+	size_t		 len[2], i;
+	int		 rc = -1, n;
+
+	if (db_exec(db, sql_overdue, &res, "") == -1)
+		return -1;
+	for (i = 0; i < db_res_rows(res); i++) {
+		drow_fill(&r, res, i);
+		snprintf(error, sizeof(error), "no result from worker '%s' by "
+		    "the deadline (timeout %lld ms + grace %lld ms)",
+		    r.worker_name, r.timeout_ms, e->grace_ms);
+		/* What streamed in before it went quiet is all there is. */
+		if (dispatch_live_output(db, r.id, out, len) == -1)
+			goto fail;
+		n = db_exec(db, sql_lose, NULL, "sbibis", error, out[0],
+		    len[0], (long long)len[0], out[1], len[1],
+		    (long long)len[1], r.id);
+		free(out[0]);
+		free(out[1]);
+		if (n == -1)
+			goto fail;
+		if (db_affected(db) != 1)
+			continue;
+		if (db_exec(db, sql_chunks_clear, NULL, "s", r.id) == -1 ||
+		    event_dispatch(db, &r, "lost", 0, 0, 0, 0, error) == -1)
+			goto fail;
+		ids_add(e->ids, r.execution_id);
+	}
+	rc = 0;
+fail:
+	db_res_free(res);
+	return rc;
+}
+
+static int
+expire_untaken_txn(struct db *db, void *arg)
+{
+	struct expire	*e = arg;
+	struct db_res	*res;
+	struct drow	 r;
+	char		 error[512];
+	size_t		 i;
+	int		 rc = -1;
+
+	if (db_exec(db, sql_untaken, &res, "i", e->grace_ms) == -1)
+		return -1;
+	for (i = 0; i < db_res_rows(res); i++) {
+		drow_fill(&r, res, i);
+		snprintf(error, sizeof(error), "worker '%s' never took the "
+		    "command: not connected within its timeout (%lld ms) + "
+		    "grace (%lld ms)", r.worker_name, r.timeout_ms,
+		    e->grace_ms);
+		if (db_exec(db, sql_lose_queued, NULL, "ss", error, r.id) == -1)
+			goto fail;
+		if (db_affected(db) != 1)
+			continue;
+		if (event_dispatch(db, &r, "lost", 0, 0, 0, 0, error) == -1)
+			goto fail;
+		ids_add(e->ids, r.execution_id);
+	}
+	rc = 0;
+fail:
+	db_res_free(res);
+	return rc;
+}
+
+int
+dispatch_expire(struct db *db, long long grace_ms, struct dispatch_ids *ids)
+{
+	struct expire	 e = { grace_ms, ids };
+
+	if (db_txn(db, expire_overdue_txn, &e) == -1 ||
+	    db_txn(db, expire_untaken_txn, &e) == -1)
+		return -1;
+	return 0;
+}
+
+static int
+ids_select(struct db *db, const char *sql, const char *fmt, long long arg,
+    struct dispatch_ids *ids)
+{
+	struct db_res	*res;
+	size_t		 i;
+	int		 rc;
+
+	rc = *fmt == '\0' ? db_exec(db, sql, &res, "") :
+	    db_exec(db, sql, &res, fmt, arg);
+	if (rc == -1)
+		return -1;
+	for (i = 0; i < db_res_rows(res); i++)
+		ids_add(ids, db_res_get(res, i, 0));
+	db_res_free(res);
+	return 0;
+}
+
+int
+dispatch_due_waits(struct db *db, struct dispatch_ids *ids)
+{
+	return ids_select(db, sql_due_waits, "", 0, ids);
+}
+
+int
+dispatch_sweep(struct db *db, int idle_s, struct dispatch_ids *ids)
+{
+	return ids_select(db, sql_idle, "i", idle_s, ids);
+}
+
+/* ---------------------------------------------------------------- workers */
+
+struct wk {
+	const char			*node;
+	const struct dispatch_worker	*w;
+	int				 conflict;
+};
+
+static int
+worker_online_txn(struct db *db, void *arg)
+{
+	struct wk			*k = arg;
+	const struct dispatch_worker	*w = k->w;
+	struct json_object		*groups;
+	struct db_res			*res;
+	size_t				 i;
+	int				 exists, was_online = 0, rc;
+
+	k->conflict = 0;
+	if (db_exec(db, sql_worker_by_name, &res, "s", w->name) == -1)
+		return -1;
+	k->conflict = db_res_rows(res) > 0 &&
+	    strcmp(db_res_get(res, 0, 0), w->id) != 0;
+	db_res_free(res);
+	if (k->conflict)
+		return 1;
+	if (db_exec(db, sql_worker_by_id, &res, "s", w->id) == -1)
+		return -1;
+	exists = db_res_rows(res) > 0;
+	if (exists)
+		was_online = strcmp(db_res_get(res, 0, 0), "online") == 0;
+	db_res_free(res);
+	rc = exists ? db_exec(db, sql_worker_update, NULL, "sss", w->name,
+	    k->node, w->id) : db_exec(db, sql_worker_insert, NULL, "sss",
+	    w->id, w->name, k->node);
+	if (rc == -1)
+		return -1;
+	if (w->version != NULL && db_exec(db, sql_worker_version, NULL, "ss",
+	    w->version, w->id) == -1)
+		return -1;
+	if (w->has_groups) {
+		groups = json_object_new_array();
+		for (i = 0; i < w->ngroups; i++)
+			json_object_array_add(groups,
+			    json_object_new_string(w->groups[i]));
+		rc = db_exec(db, sql_worker_meta_groups, NULL, "ss",
+		    pjson_str(groups, NULL), w->id);
+		json_object_put(groups);
+		if (rc == -1 ||
+		    db_exec(db, sql_groups_clear, NULL, "s", w->id) == -1)
+			return -1;
+		for (i = 0; i < w->ngroups; i++)
+			if (db_exec(db, sql_groups_add, NULL, "ss", w->id,
+			    w->groups[i]) == -1)
+				return -1;
+	}
+	/* Only a change of status is news (as with HTTP heartbeats). */
+	return was_online ? 0 : event_worker(db, w->id, "online");
+}
+
+int
+dispatch_worker_online(struct db *db, const char *node,
+    const struct dispatch_worker *w, int *conflict)
+{
+	struct wk	 k = { node, w, 0 };
+
+	if (db_txn(db, worker_online_txn, &k) == -1)
+		return -1;
+	*conflict = k.conflict;
+	return 0;
+}
+
+struct wk_off {
+	const char	*node;
+	const char	*id;
+};
+
+/*
+ * Detached as well: a worker on no pushd has no commands claimed for it,
+ * even while its HTTP heartbeats keep it online.
+ */
+static int
+worker_offline_txn(struct db *db, void *arg)
+{
+	struct wk_off	*o = arg;
+	struct db_res	*res;
+	int		 was_online;
+
+	if (db_exec(db, sql_worker_attached, &res, "ss", o->id, o->node) == -1)
+		return -1;
+	/* Attached elsewhere by now: not ours to say. */
+	if (db_res_rows(res) == 0) {
+		db_res_free(res);
+		return 0;
+	}
+	was_online = strcmp(db_res_get(res, 0, 0), "online") == 0;
+	db_res_free(res);
+	if (db_exec(db, sql_worker_offline, NULL, "ss", o->id, o->node) == -1)
+		return -1;
+	return was_online ? event_worker(db, o->id, "offline") : 0;
+}
+
+int
+dispatch_worker_offline(struct db *db, const char *node, const char *worker_id)
+{
+	struct wk_off	 o = { node, worker_id };
+
+	return db_txn(db, worker_offline_txn, &o) == -1 ? -1 : 0;
+}
+
+struct touch {
+	const char		*node;
+	long long		 slack_ms;
+	const char *const	*ids;
+	size_t			 n;
+};
+
+static int
+touch_txn(struct db *db, void *arg)
+{
+	struct touch	*t = arg;
+	size_t		 i;
+
+	for (i = 0; i < t->n; i++) {
+		/*
+		 * A command sent but not started waits in the worker's own
+		 * queue (MAX_CONCURRENT_TASKS): not lost while it is here.
+		 * A cancelled one may never have arrived: its deadline holds.
+		 */
+		if (db_exec(db, sql_worker_touch, NULL, "ss", t->ids[i],
+		    t->node) == -1 ||
+		    db_exec(db, sql_worker_waiting, NULL, "is", t->slack_ms,
+		    t->ids[i]) == -1 ||
+		    db_exec(db, sql_worker_revive, NULL, "ss", t->ids[i],
+		    t->node) == -1)
+			return -1;
+		/* Marked stale while connected here (a slow poll): undo. */
+		if (db_affected(db) == 1 &&
+		    event_worker(db, t->ids[i], "online") == -1)
+			return -1;
+	}
+	return 0;
+}
+
+int
+dispatch_worker_touch(struct db *db, const char *node, long long slack_ms,
+    const char *const *ids, size_t n)
+{
+	struct touch	 t = { node, slack_ms, ids, n };
+
+	if (n == 0)
+		return 0;
+	return db_txn(db, touch_txn, &t) == -1 ? -1 : 0;
+}
+
+struct stale {
+	int	 secs;
+	size_t	 n;
+};
+
+static int
+stale_txn(struct db *db, void *arg)
+{
+	struct stale	*s = arg;
+	struct db_res	*res;
+	size_t		 i;
+	int		 rc = -1;
+
+	s->n = 0;
+	if (db_exec(db, sql_workers_silent, &res, "i",
+	    (long long)s->secs) == -1)
+		return -1;
+	for (i = 0; i < db_res_rows(res); i++) {
+		const char *id = db_res_get(res, i, 0);
+
+		if (db_exec(db, sql_worker_stale, NULL, "s", id) == -1)
+			goto fail;
+		if (db_affected(db) != 1)
+			continue;
+		if (event_worker(db, id, "offline") == -1)
+			goto fail;
+		s->n++;
+	}
+	rc = 0;
+fail:
+	db_res_free(res);
+	return rc;
+}
+
+int
+dispatch_workers_stale(struct db *db, int stale_s, size_t *n)
+{
+	struct stale	 s = { stale_s, 0 };
+
+	*n = 0;
+	if (db_txn(db, stale_txn, &s) == -1)
+		return -1;
+	*n = s.n;
+	return 0;
+}

@@ -1,0 +1,189 @@
+/*
+ * The database side of dispatches (DESIGN.md sections 3, 4 and 8): what
+ * pushd claims and hands to workers, what it records when they answer, and
+ * the timers that end what never answers. Plain C over db.h: every status
+ * change is a conditional UPDATE whose row count is checked, each call is
+ * one transaction, and every change writes its event for the browsers.
+ * Callers run engine_advance() on the executions a call reports.
+ */
+#ifndef PULSE_DISPATCH_H
+#define PULSE_DISPATCH_H
+
+#include <stddef.h>
+
+#include "id.h"
+
+struct db;
+
+#define DISPATCH_OUTPUT_MAX	(4 * 1024 * 1024)	/* kept per stream */
+#define DISPATCH_CHUNK_MAX	(256 * 1024)	/* one output chunk */
+#define DISPATCH_BATCH_MAX	200		/* rows one poll handles */
+#define DISPATCH_GROUPS_MAX	64		/* groups of one worker */
+#define DISPATCH_RUNNING_MAX	1024		/* ids in worker_connect */
+
+enum dispatch_stream {
+	DISPATCH_STDOUT = 0,
+	DISPATCH_STDERR = 1,
+};
+
+/* What became of a worker's report. */
+enum dispatch_code {
+	DISPATCH_OK = 0,	/* recorded */
+	DISPATCH_STALE,		/* duplicate or late: nothing changed */
+	DISPATCH_FOREIGN,	/* not a command of this worker */
+	DISPATCH_MALFORMED,	/* its bytes do not decode */
+};
+
+/* Something to tell a worker: run a command, or cancel it. */
+struct dispatch_cmd {
+	char		 id[ID_LEN + 1];	/* the command_id */
+	char		 execution_id[ID_LEN + 1];
+	char		 worker_id[ID_LEN + 1];
+	int		 step_index;
+	long long	 timeout_ms;
+	char		*command;		/* NULL for a cancel */
+	int		 cancel;
+};
+
+void	dispatch_cmds_free(struct dispatch_cmd *, size_t);
+
+/* Execution ids that a call changed and the caller should advance. */
+struct dispatch_ids {
+	char		(*id)[ID_LEN + 1];
+	size_t		 n;
+};
+
+void	dispatch_ids_clear(struct dispatch_ids *);
+
+/* Is this worker connected to the caller (so commands can go to it)? */
+typedef int	(*dispatch_held_fn)(const char *worker_id, void *arg);
+
+/*
+ * Queued dispatches of workers whose pushd_node is node and that held()
+ * says are here: marked sent (deadline: now + timeout + grace_ms) and
+ * returned for sending, at most DISPATCH_BATCH_MAX.
+ */
+int	dispatch_claim(struct db *, const char *node, long long grace_ms,
+	    dispatch_held_fn held, void *arg, struct dispatch_cmd **,
+	    size_t *);
+
+/*
+ * Cancels requested for commands of workers here that were not yet sent
+ * on their current connection: stamped and returned.
+ */
+int	dispatch_cancels(struct db *, const char *node,
+	    dispatch_held_fn held, void *arg, struct dispatch_cmd **, size_t *);
+
+/*
+ * A worker (re)connected saying which commands still run there: those
+ * are marked running; commands sent to it that it does not list are sent
+ * again (it never starts one twice), and pending cancels are sent again.
+ */
+int	dispatch_redeliver(struct db *, const char *worker_id,
+	    const char *const *running, size_t nrunning, long long grace_ms,
+	    struct dispatch_cmd **, size_t *);
+
+/* command_started: sent -> running; the deadline counts from now. */
+int	dispatch_started(struct db *, const char *worker_id,
+	    const char *command_id, const char *execution_id,
+	    long long grace_ms, enum dispatch_code *);
+
+/* One live output chunk (command_output), stored once per offset. */
+struct dispatch_chunk {
+	const char	*worker_id;
+	const char	*command_id;
+	int		 stream;		/* enum dispatch_stream */
+	long long	 offset;
+	const void	*data;
+	size_t		 len;
+	enum dispatch_code code;		/* out */
+};
+
+/* Store n chunks in one transaction; each gets its code. */
+int	dispatch_output(struct db *, struct dispatch_chunk *, size_t n,
+	    long long grace_ms);
+
+/* A command_result as received (strings not NUL-terminated: lengths). */
+struct dispatch_result {
+	const char	*command_id;
+	const char	*execution_id;		/* NULL: not given */
+	int		 success;
+	int		 has_exit_code;
+	long long	 exit_code;
+	int		 has_signal;
+	long long	 signal;
+	int		 timed_out;
+	const char	*text[2];		/* stdout, stderr as text */
+	size_t		 textlen[2];
+	const char	*b64[2];		/* exact bytes, or NULL */
+	size_t		 b64len[2];
+	int		 has_bytes[2];
+	long long	 bytes[2];		/* true sizes */
+	int		 truncated[2];
+	int		 has_duration;
+	long long	 duration_ms;
+};
+
+/*
+ * Record a result of worker_id's command. DISPATCH_OK: stored, and
+ * exec_out names the execution to advance; DISPATCH_STALE: it was already
+ * final (ack it all the same).
+ */
+int	dispatch_record(struct db *, const char *worker_id,
+	    const struct dispatch_result *, enum dispatch_code *,
+	    char exec_out[ID_LEN + 1]);
+
+/*
+ * Timers, claimed with FOR UPDATE SKIP LOCKED so several pushd share them:
+ * commands past their deadline, and queued ones no worker took within
+ * timeout + grace_ms, become lost.
+ */
+int	dispatch_expire(struct db *, long long grace_ms,
+	    struct dispatch_ids *);
+
+/* Executions whose wait step is due. */
+int	dispatch_due_waits(struct db *, struct dispatch_ids *);
+
+/*
+ * Running executions with nothing in flight on their current step and no
+ * change for a while: a crash between recording and advancing left them.
+ */
+int	dispatch_sweep(struct db *, int idle_s, struct dispatch_ids *);
+
+/* The output of a command still running, from its chunks. */
+int	dispatch_live_output(struct db *, const char *dispatch_id,
+	    char *out[2], size_t len[2]);
+
+/* A worker as worker_connect describes it. */
+struct dispatch_worker {
+	const char	*id;
+	const char	*name;
+	const char	*version;		/* NULL: not given */
+	const char	*groups[DISPATCH_GROUPS_MAX];
+	size_t		 ngroups;
+	int		 has_groups;
+};
+
+/*
+ * Upsert a connected worker: online, attached to node. *conflict is set
+ * (and nothing changed) when its name belongs to another worker_id.
+ */
+int	dispatch_worker_online(struct db *, const char *node,
+	    const struct dispatch_worker *, int *conflict);
+
+/* Its connection closed: offline and detached, if still attached here. */
+int	dispatch_worker_offline(struct db *, const char *node,
+	    const char *worker_id);
+
+/*
+ * Connected workers are alive: refresh last_heartbeat, and push the
+ * deadline of commands they hold but have not started to at least now +
+ * timeout + slack_ms (one transaction).
+ */
+int	dispatch_worker_touch(struct db *, const char *node, long long slack_ms,
+	    const char *const *ids, size_t n);
+
+/* Online workers silent for stale_s seconds go offline; *n says how many. */
+int	dispatch_workers_stale(struct db *, int stale_s, size_t *n);
+
+#endif

@@ -1,0 +1,794 @@
+/*
+ * The database thread, the only code in pushd that talks to MariaDB: it
+ * records what the loop hands it, in order, and answers after the commit;
+ * every PULSE_POLL_INTERVAL_MS it claims commands for the workers held
+ * here, follows the events table, and runs the timers several pushd share.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <mysql.h>
+
+#include "base64.h"
+#include "config.h"
+#include "db.h"
+#include "dispatch.h"
+#include "engine.h"
+#include "log.h"
+#include "pjson.h"
+#include "pushd.h"
+#include "xmalloc.h"
+
+#define DBT_TAIL_BATCH		1000	/* events per feed query */
+#define DBT_HOLE_WAIT_MS	1000	/* an id may commit this late */
+#define DBT_HOLE_KEEP_MS	60000	/* later than that: still sent */
+#define DBT_HOLES_MAX		256
+#define DBT_OUTPUT_BATCH	64	/* chunks per transaction */
+#define DBT_RETRY_MS		500	/* database away: retry after */
+#define DBT_TIMERS_MS		1000
+#define DBT_STALE_MS		5000
+#define DBT_TOUCH_MS		10000
+#define DBT_SWEEP_MS		30000
+#define DBT_SWEEP_IDLE_S	10
+
+static const char sql_events_max[] =
+    "SELECT COALESCE(MAX(id), 0) FROM events";
+static const char sql_events_after[] =
+    "SELECT id, type, execution_id, payload FROM events WHERE id > ? "
+    "ORDER BY id LIMIT 1000";
+static const char sql_events_range[] =
+    "SELECT id, type, execution_id, payload FROM events "
+    "WHERE id > ? AND id <= ? ORDER BY id LIMIT 1000";
+
+/* An event id skipped over while its transaction had not committed. */
+struct dbt_hole {
+	long long	 id;
+	long long	 since_ms;
+};
+
+static struct dbt {
+	const struct config	*cfg;
+	char			 node[256];
+	struct db		*db;
+	pthread_t		 thread;
+	int			 started;
+	struct jobq		 pending;	/* taken, not yet done */
+	struct idmap		 held;		/* worker_id -> serial */
+	long long		 grace_ms;
+	long long		 retry_at;	/* db away until then */
+	int			 away;		/* logged that */
+
+	int			 feed_ready;
+	long long		 cursor;	/* last event id sent on */
+	long long		 gap_since;
+	struct dbt_hole		 holes[DBT_HOLES_MAX];
+	size_t			 nholes;
+
+	long long		 next_timers, next_stale, next_touch,
+				 next_sweep;
+	struct dispatch_ids	 advance;	/* executions to move */
+	int			 claim_now;
+} dbt;
+
+/* ---------------------------------------------------------------- helpers */
+
+static void
+dbt_close(uint64_t conn, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void
+dbt_close(uint64_t conn, int code, const char *fmt, ...)
+{
+	struct out	*o = out_new(OUT_CLOSE, conn);
+	va_list		 ap;
+
+	o->code = code;
+	va_start(ap, fmt);
+	vsnprintf(o->reason, sizeof(o->reason), fmt, ap);
+	va_end(ap);
+	outs_push(o);
+}
+
+static void
+dbt_send(uint64_t conn, struct json_object *msg)
+{
+	struct out	*o = out_new(OUT_SEND, conn);
+
+	o->msg = msg_json(msg);
+	json_object_put(msg);
+	outs_push(o);
+}
+
+static int
+dbt_held(const char *worker_id, void *arg)
+{
+	(void)arg;
+	return idmap_get(&dbt.held, worker_id, strlen(worker_id)) != NULL;
+}
+
+/* After a failure: is the database away (try later) or was it this job? */
+static int
+dbt_failed(const char *what)
+{
+	if (db_down(dbt.db)) {
+		if (!dbt.away)
+			log_warnx("database unreachable (%s): %s", what,
+			    db_errmsg(dbt.db));
+		dbt.away = 1;
+		dbt.retry_at = server_now_ms() + DBT_RETRY_MS;
+		return -1;
+	}
+	log_warnx("%s: %s", what, db_errmsg(dbt.db));
+	return 0;
+}
+
+/* execute_command or cancel_command to whichever socket holds the worker. */
+static void
+dbt_send_cmds(struct dispatch_cmd *cmds, size_t n, uint64_t conn)
+{
+	struct json_object	*m;
+	struct idmap_node	*e;
+	size_t			 i;
+	uint64_t		 to;
+
+	for (i = 0; i < n; i++) {
+		struct dispatch_cmd *c = &cmds[i];
+
+		to = conn;
+		if (to == 0) {
+			e = idmap_get(&dbt.held, c->worker_id, ID_LEN);
+			if (e == NULL)
+				continue;	/* sent again on reconnect */
+			to = e->num;
+		}
+		m = json_object_new_object();
+		if (c->cancel) {
+			json_object_object_add(m, "type",
+			    json_object_new_string("cancel_command"));
+			json_object_object_add(m, "command_id",
+			    json_object_new_string(c->id));
+		} else {
+			json_object_object_add(m, "type",
+			    json_object_new_string("execute_command"));
+			json_object_object_add(m, "command_id",
+			    json_object_new_string(c->id));
+			json_object_object_add(m, "execution_id",
+			    json_object_new_string(c->execution_id));
+			json_object_object_add(m, "step_index",
+			    json_object_new_int(c->step_index));
+			json_object_object_add(m, "command",
+			    json_object_new_string(c->command));
+			json_object_object_add(m, "timeout",
+			    json_object_new_int64(c->timeout_ms));
+			json_object_object_add(m, "worker_id",
+			    json_object_new_string(c->worker_id));
+		}
+		log_debug("%s %s to worker %s", c->cancel ? "cancel" :
+		    "command", c->id, c->worker_id);
+		dbt_send(to, m);
+	}
+	dispatch_cmds_free(cmds, n);
+}
+
+/* Claim and send what waits for the workers here, until none is left. */
+static void
+dbt_claim(void)
+{
+	struct dispatch_cmd	*cmds;
+	size_t			 n;
+
+	dbt.claim_now = 0;
+	if (dbt.held.n == 0)
+		return;
+	do {
+		if (dispatch_claim(dbt.db, dbt.node, dbt.grace_ms, dbt_held,
+		    NULL, &cmds, &n) == -1) {
+			dbt_failed("claiming commands");
+			return;
+		}
+		dbt_send_cmds(cmds, n, 0);
+	} while (n >= DISPATCH_BATCH_MAX);
+	if (dispatch_cancels(dbt.db, dbt.node, dbt_held, NULL, &cmds,
+	    &n) == -1) {
+		dbt_failed("sending cancels");
+		return;
+	}
+	dbt_send_cmds(cmds, n, 0);
+}
+
+/* engine_advance() each execution a step of ours may have moved. */
+static void
+dbt_advance(void)
+{
+	struct engine_err	 err;
+	size_t			 i;
+
+	for (i = 0; i < dbt.advance.n; i++)
+		if (engine_advance(dbt.db, dbt.advance.id[i], &err) == -1 &&
+		    err.code != ENGINE_NOTFOUND)
+			/* The sweep tries again; nothing is lost. */
+			log_warnx("advancing execution %s: %s",
+			    dbt.advance.id[i], err.msg);
+	if (dbt.advance.n > 0)
+		dbt.claim_now = 1;
+	dispatch_ids_clear(&dbt.advance);
+}
+
+static void
+dbt_want_advance(const char *id)
+{
+	size_t	 i;
+
+	for (i = 0; i < dbt.advance.n; i++)
+		if (strcmp(dbt.advance.id[i], id) == 0)
+			return;
+	dbt.advance.id = xreallocarray(dbt.advance.id, dbt.advance.n + 1,
+	    sizeof(*dbt.advance.id));
+	strlcpy_p(dbt.advance.id[dbt.advance.n++], id, ID_LEN + 1);
+}
+
+/* ------------------------------------------------------------------- jobs */
+
+static int
+dbt_connect(struct job *j)
+{
+	struct dispatch_cmd	*cmds;
+	struct idmap_node	*e;
+	size_t			 n;
+	int			 conflict;
+
+	if (dispatch_worker_online(dbt.db, dbt.node, &j->w, &conflict) == -1)
+		return dbt_failed("recording a worker");
+	if (conflict) {
+		log_warnx("worker '%s' (%s) refused: the name belongs to "
+		    "another worker_id", j->w.name, j->w.id);
+		dbt_close(j->conn, LWS_CLOSE_STATUS_POLICY_VIOLATION,
+		    "worker name is registered with another worker_id; "
+		    "delete the old worker first");
+		return 0;
+	}
+	e = idmap_put(&dbt.held, j->w.id, ID_LEN);
+	e->num = j->conn;
+	outs_push(out_new(OUT_REGISTERED, j->conn));
+	if (dispatch_redeliver(dbt.db, j->w.id, j->running, j->nrunning,
+	    dbt.grace_ms, &cmds, &n) == -1)
+		return dbt_failed("resending commands");
+	dbt_send_cmds(cmds, n, j->conn);
+	dbt.claim_now = 1;
+	return 0;
+}
+
+static int
+dbt_gone(struct job *j)
+{
+	struct idmap_node	*e;
+
+	e = idmap_get(&dbt.held, j->worker_id, ID_LEN);
+	/* A newer socket of the same worker took over: not gone. */
+	if (e == NULL || e->num != j->conn)
+		return 0;
+	if (dispatch_worker_offline(dbt.db, dbt.node, j->worker_id) == -1)
+		return dbt_failed("marking a worker offline");
+	idmap_del(&dbt.held, j->worker_id, ID_LEN);
+	return 0;
+}
+
+static int
+dbt_started(struct job *j)
+{
+	enum dispatch_code	 code;
+
+	if (dispatch_started(dbt.db, j->worker_id, j->command_id,
+	    j->execution_id, dbt.grace_ms, &code) == -1)
+		return dbt_failed("recording a start");
+	if (code == DISPATCH_FOREIGN)
+		dbt_close(j->conn, LWS_CLOSE_STATUS_POLICY_VIOLATION,
+		    "command_started: %s is not a command of yours",
+		    j->command_id);
+	return 0;
+}
+
+static int
+dbt_result(struct job *j)
+{
+	struct json_object	*ack;
+	enum dispatch_code	 code;
+	char			 exec[ID_LEN + 1];
+
+	if (dispatch_record(dbt.db, j->worker_id, &j->res, &code, exec) == -1)
+		return dbt_failed("recording a result");
+	switch (code) {
+	case DISPATCH_OK:
+		dbt_want_advance(exec);
+		/* FALLTHROUGH */
+	case DISPATCH_STALE:
+		/* Stored now or before: either way the worker may forget it. */
+		ack = json_object_new_object();
+		json_object_object_add(ack, "type",
+		    json_object_new_string("result_ack"));
+		json_object_object_add(ack, "command_id",
+		    json_object_new_string(j->res.command_id));
+		dbt_send(j->conn, ack);
+		break;
+	case DISPATCH_FOREIGN:
+		dbt_close(j->conn, LWS_CLOSE_STATUS_POLICY_VIOLATION,
+		    "command_result: %s is not a command of yours",
+		    j->res.command_id);
+		break;
+	case DISPATCH_MALFORMED:
+		dbt_close(j->conn, LWS_CLOSE_STATUS_POLICY_VIOLATION,
+		    "command_result: stdout_b64/stderr_b64 is not base64");
+		break;
+	}
+	return 0;
+}
+
+/*
+ * Consecutive output jobs in one transaction: a busy command streams many
+ * chunks and each commit is a disk flush.
+ */
+static int
+dbt_outputs(struct job *first)
+{
+	struct dispatch_chunk	 ch[DBT_OUTPUT_BATCH];
+	unsigned char		*bufs[DBT_OUTPUT_BATCH];
+	struct job		*j, *jobs[DBT_OUTPUT_BATCH];
+	size_t			 n = 0, i, len;
+	int			 rc = 0;
+
+	for (j = first; j != NULL && j->type == JOB_OUTPUT &&
+	    n < DBT_OUTPUT_BATCH; j = TAILQ_NEXT(j, entry)) {
+		bufs[n] = xmalloc(j->b64len / 4 * 3 + 3);
+		if (base64_decode(j->b64, j->b64len, bufs[n], &len) == -1) {
+			/* The ones before are good; this one closes. */
+			free(bufs[n]);
+			if (n == 0) {
+				dbt_close(j->conn,
+				    LWS_CLOSE_STATUS_POLICY_VIOLATION,
+				    "command_output: data is not base64");
+				return 1;
+			}
+			break;
+		}
+		memset(&ch[n], 0, sizeof(ch[n]));
+		ch[n].worker_id = j->worker_id;
+		ch[n].command_id = j->command_id;
+		ch[n].stream = j->stream;
+		ch[n].offset = j->offset;
+		ch[n].data = bufs[n];
+		ch[n].len = len;
+		jobs[n++] = j;
+	}
+	if (dispatch_output(dbt.db, ch, n, dbt.grace_ms) == -1)
+		rc = dbt_failed("storing output") == -1 ? -1 : (int)n;
+	else {
+		for (i = 0; i < n; i++)
+			if (ch[i].code == DISPATCH_FOREIGN ||
+			    ch[i].code == DISPATCH_MALFORMED)
+				dbt_close(jobs[i]->conn,
+				    LWS_CLOSE_STATUS_POLICY_VIOLATION,
+				    "command_output: %s is not a command of "
+				    "yours", jobs[i]->command_id);
+		rc = (int)n;
+	}
+	for (i = 0; i < n; i++)
+		free(bufs[i]);
+	return rc;
+}
+
+/* ------------------------------------------------------------------ feed */
+
+/* An events row as the browsers get it: the payload plus event_id. */
+static struct out *
+dbt_event_out(enum out_type type, uint64_t conn, const struct db_res *r,
+    size_t i)
+{
+	struct json_object	*p;
+	struct out		*o;
+	const char		*eid;
+	char			 perr[64];
+
+	p = pjson_parse(db_res_get(r, i, 3), db_res_len(r, i, 3), 64, perr,
+	    sizeof(perr));
+	if (p == NULL || !json_object_is_type(p, json_type_object)) {
+		log_warnx("event %s: payload unreadable: %s",
+		    db_res_get(r, i, 0), p == NULL ? perr : "not an object");
+		json_object_put(p);
+		return NULL;
+	}
+	o = out_new(type, conn);
+	o->event_id = db_res_int(r, i, 0, 0);
+	/* engine_event() puts the type in; a row written by hand may not. */
+	if (!json_object_object_get_ex(p, "type", NULL))
+		json_object_object_add(p, "type",
+		    json_object_new_string(db_res_get(r, i, 1)));
+	json_object_object_add(p, "event_id",
+	    json_object_new_int64(o->event_id));
+	o->msg = msg_json(p);
+	json_object_put(p);
+	o->is_output = strcmp(db_res_get(r, i, 1), "command_output") == 0;
+	eid = db_res_get(r, i, 2);
+	if (eid != NULL)
+		strlcpy_p(o->execution_id, eid, sizeof(o->execution_id));
+	return o;
+}
+
+static void
+dbt_forward(const struct db_res *r, size_t i)
+{
+	struct out	*o = dbt_event_out(OUT_EVENT, 0, r, i);
+
+	if (o != NULL)
+		outs_push(o);
+}
+
+static void
+dbt_hole_add(long long id, long long now)
+{
+	if (dbt.nholes == DBT_HOLES_MAX) {
+		memmove(dbt.holes, dbt.holes + 1,
+		    (DBT_HOLES_MAX - 1) * sizeof(*dbt.holes));
+		dbt.nholes--;
+	}
+	dbt.holes[dbt.nholes].id = id;
+	dbt.holes[dbt.nholes++].since_ms = now;
+}
+
+/*
+ * Skipped ids that committed after all: sent late (browsers order by
+ * event_id), the rest forgotten after DBT_HOLE_KEEP_MS (rolled back).
+ */
+static int
+dbt_holes(long long now)
+{
+	struct db_res	*r;
+	size_t		 i, k;
+	long long	 id;
+
+	while (dbt.nholes > 0 && now - dbt.holes[0].since_ms >
+	    DBT_HOLE_KEEP_MS) {
+		memmove(dbt.holes, dbt.holes + 1,
+		    (dbt.nholes - 1) * sizeof(*dbt.holes));
+		dbt.nholes--;
+	}
+	if (dbt.nholes == 0)
+		return 0;
+	if (db_exec(dbt.db, sql_events_range, &r, "ii", dbt.holes[0].id - 1,
+	    dbt.holes[dbt.nholes - 1].id) == -1)
+		return -1;
+	for (i = 0; i < db_res_rows(r); i++) {
+		id = db_res_int(r, i, 0, 0);
+		for (k = 0; k < dbt.nholes; k++)
+			if (dbt.holes[k].id == id)
+				break;
+		if (k == dbt.nholes)
+			continue;
+		dbt_forward(r, i);
+		memmove(dbt.holes + k, dbt.holes + k + 1,
+		    (dbt.nholes - k - 1) * sizeof(*dbt.holes));
+		dbt.nholes--;
+	}
+	db_res_free(r);
+	return 0;
+}
+
+/*
+ * Follow the events table in id order. An AUTO_INCREMENT id is taken at
+ * insert time and committed later, so a missing id may still come: wait
+ * up to DBT_HOLE_WAIT_MS for it before going past.
+ */
+static void
+dbt_tail(void)
+{
+	struct db_res	*r;
+	struct out	*o;
+	long long	 now = server_now_ms(), id;
+	size_t		 i, rows;
+
+	if (!dbt.feed_ready) {
+		if (db_exec(dbt.db, sql_events_max, &r, "") == -1) {
+			dbt_failed("reading the event feed");
+			return;
+		}
+		dbt.cursor = db_res_int(r, 0, 0, 0);
+		db_res_free(r);
+		dbt.feed_ready = 1;
+		o = out_new(OUT_CURSOR, 0);
+		o->event_id = dbt.cursor;
+		outs_push(o);
+		log_info("event feed starts after event %lld", dbt.cursor);
+	}
+	do {
+		if (db_exec(dbt.db, sql_events_after, &r, "i", dbt.cursor) ==
+		    -1) {
+			dbt_failed("reading the event feed");
+			return;
+		}
+		rows = db_res_rows(r);
+		for (i = 0; i < rows; i++) {
+			id = db_res_int(r, i, 0, 0);
+			if (id != dbt.cursor + 1) {
+				if (dbt.gap_since == 0)
+					dbt.gap_since = now;
+				if (now - dbt.gap_since < DBT_HOLE_WAIT_MS)
+					break;
+				/* A huge jump: only the last ids may come. */
+				if (id - dbt.cursor > DBT_HOLES_MAX)
+					dbt.cursor = id - DBT_HOLES_MAX - 1;
+				while (++dbt.cursor < id)
+					dbt_hole_add(dbt.cursor, now);
+			}
+			dbt.gap_since = 0;
+			dbt.cursor = id;
+			dbt_forward(r, i);
+		}
+		db_res_free(r);
+	} while (i == rows && rows == DBT_TAIL_BATCH);
+	if (dbt_holes(now) == -1)
+		dbt_failed("reading late events");
+}
+
+static int
+dbt_replay(struct job *j)
+{
+	struct db_res	*r;
+	struct out	*o, *end;
+	size_t		 i, rows;
+
+	if (db_exec(dbt.db, sql_events_range, &r, "ii", j->from, j->to) == -1)
+		return dbt_failed("replaying events");
+	rows = db_res_rows(r);
+	end = out_new(OUT_REPLAY_END, j->conn);
+	end->gen = j->gen;
+	end->event_id = j->to;
+	for (i = 0; i < rows && i < PUSHD_REPLAY_BATCH; i++) {
+		end->event_id = db_res_int(r, i, 0, 0);
+		o = dbt_event_out(OUT_REPLAY, j->conn, r, i);
+		if (o == NULL)
+			continue;
+		o->gen = j->gen;
+		outs_push(o);
+	}
+	end->more = i < rows;
+	if (!end->more)
+		end->event_id = j->to;
+	db_res_free(r);
+	outs_push(end);
+	return 0;
+}
+
+/*
+ * Run the jobs in the order they came, stopping at the first that failed
+ * because the database is away: it and the rest wait for the next try.
+ */
+static void
+dbt_jobs(void)
+{
+	struct job	*j;
+	int		 rc, n;
+
+	while ((j = TAILQ_FIRST(&dbt.pending)) != NULL) {
+		if (j->type == JOB_OUTPUT) {
+			n = dbt_outputs(j);
+			if (n == -1)
+				return;
+			while (n-- > 0 && (j = TAILQ_FIRST(&dbt.pending)) !=
+			    NULL) {
+				TAILQ_REMOVE(&dbt.pending, j, entry);
+				job_free(j);
+			}
+			continue;
+		}
+		switch (j->type) {
+		case JOB_CONNECT:
+			rc = dbt_connect(j);
+			break;
+		case JOB_GONE:
+			rc = dbt_gone(j);
+			break;
+		case JOB_STARTED:
+			rc = dbt_started(j);
+			break;
+		case JOB_RESULT:
+			rc = dbt_result(j);
+			break;
+		case JOB_REPLAY:
+			rc = dbt_replay(j);
+			break;
+		default:
+			rc = 0;
+			break;
+		}
+		if (rc == -1)
+			return;
+		TAILQ_REMOVE(&dbt.pending, j, entry);
+		job_free(j);
+	}
+}
+
+/* ----------------------------------------------------------------- timers */
+
+static void
+dbt_touch_one(struct idmap_node *e, void *arg)
+{
+	const char	***pp = arg;
+
+	*(*pp)++ = (const char *)e->key;
+}
+
+static void
+dbt_timers(long long now)
+{
+	const char	**ids, **p;
+	size_t		 n;
+
+	/* Every poll: a wait step of 10 s should last 10 s, not 11. */
+	if (dispatch_due_waits(dbt.db, &dbt.advance) == -1)
+		dbt_failed("waking wait steps");
+	if (now >= dbt.next_timers) {
+		dbt.next_timers = now + DBT_TIMERS_MS;
+		if (dispatch_expire(dbt.db, dbt.grace_ms, &dbt.advance) == -1)
+			dbt_failed("expiring commands");
+	}
+	if (now >= dbt.next_stale) {
+		dbt.next_stale = now + DBT_STALE_MS;
+		if (dispatch_workers_stale(dbt.db, dbt.cfg->worker_stale_s,
+		    &n) == -1)
+			dbt_failed("marking stale workers offline");
+		else if (n > 0)
+			log_info("%zu silent worker%s marked offline", n,
+			    n == 1 ? "" : "s");
+	}
+	if (now >= dbt.next_touch) {
+		dbt.next_touch = now + DBT_TOUCH_MS;
+		ids = p = xreallocarray(NULL, dbt.held.n + 1, sizeof(*ids));
+		idmap_each(&dbt.held, dbt_touch_one, &p);
+		/* Slack past the next touch: queued there, never lost. */
+		if (dispatch_worker_touch(dbt.db, dbt.node, dbt.grace_ms +
+		    2 * DBT_TOUCH_MS, ids, dbt.held.n) == -1)
+			dbt_failed("refreshing worker heartbeats");
+		free(ids);
+	}
+	if (now >= dbt.next_sweep) {
+		dbt.next_sweep = now + DBT_SWEEP_MS;
+		if (dispatch_sweep(dbt.db, DBT_SWEEP_IDLE_S, &dbt.advance) ==
+		    -1)
+			dbt_failed("sweeping executions");
+	}
+}
+
+/* ------------------------------------------------------------------ thread */
+
+static void *
+dbt_main(void *arg)
+{
+	struct timespec	 ts;
+	struct job	*j;
+	long long	 now, stop_by = 0, next_poll = 0, wait;
+	int		 stopped;
+
+	(void)arg;
+	mysql_thread_init();
+	for (;;) {
+		/* Sleep until the next poll, a retry, or a job. */
+		now = server_now_ms();
+		wait = next_poll - now;
+		if (dbt.retry_at > now)
+			wait = dbt.retry_at - now;
+		else if (!TAILQ_EMPTY(&dbt.pending))
+			wait = 0;
+		stopped = jobs_take(&dbt.pending, wait < 0 ? 0 : (int)wait);
+		now = server_now_ms();
+		if (stopped && stop_by == 0)
+			stop_by = now + PUSHD_STOP_MS - 500;
+		if (stopped && now >= stop_by)
+			break;
+		if (dbt.retry_at > now) {
+			/* jobs_take() no longer waits once stopped. */
+			if (stopped) {
+				ts.tv_sec = 0;
+				ts.tv_nsec = (dbt.retry_at - now) * 1000000;
+				nanosleep(&ts, NULL);
+			}
+			continue;
+		}
+		dbt.retry_at = 0;
+		dbt_jobs();
+		dbt_advance();
+		if (stopped) {
+			/* What came before the stop is done: nothing new. */
+			if (TAILQ_EMPTY(&dbt.pending))
+				break;
+			continue;
+		}
+		if (dbt.retry_at != 0)
+			continue;
+		if (now >= next_poll) {
+			next_poll = now + dbt.cfg->poll_interval_ms;
+			dbt_claim();
+			dbt_tail();
+			dbt_timers(now);
+			dbt_advance();
+		}
+		/* An advance queued commands: send them now, not next poll. */
+		if (dbt.claim_now)
+			dbt_claim();
+		if (dbt.away && dbt.retry_at == 0) {
+			log_info("database reachable again");
+			dbt.away = 0;
+		}
+	}
+	if (!TAILQ_EMPTY(&dbt.pending))
+		log_warnx("stopping with database work undone: the workers "
+		    "send their results again");
+	while ((j = TAILQ_FIRST(&dbt.pending)) != NULL) {
+		TAILQ_REMOVE(&dbt.pending, j, entry);
+		job_free(j);
+	}
+	dispatch_ids_clear(&dbt.advance);
+	idmap_free(&dbt.held);
+	db_free(dbt.db);
+	dbt.db = NULL;
+	mysql_thread_end();
+	outs_push(out_new(OUT_DB_DONE, 0));
+	return NULL;
+}
+
+int
+dbthread_start(const struct config *cfg, const char *node)
+{
+	struct db_params p;
+	int		 rc;
+
+	memset(&dbt, 0, sizeof(dbt));
+	dbt.cfg = cfg;
+	strlcpy_p(dbt.node, node, sizeof(dbt.node));
+	dbt.grace_ms = cfg->dispatch_grace_ms;
+	TAILQ_INIT(&dbt.pending);
+	idmap_init(&dbt.held);
+	memset(&p, 0, sizeof(p));
+	p.host = cfg->db_host;
+	p.port = (unsigned)cfg->db_port;
+	p.socket = cfg->db_socket;
+	p.user = cfg->db_user;
+	p.password = cfg->db_password;
+	p.name = cfg->db_name;
+	p.timeout = (unsigned)cfg->db_timeout;
+	dbt.db = db_new(&p);
+	rc = pthread_create(&dbt.thread, NULL, dbt_main, NULL);
+	if (rc != 0) {
+		errno = rc;
+		log_warn("pthread_create");
+		db_free(dbt.db);
+		idmap_free(&dbt.held);
+		return -1;
+	}
+	dbt.started = 1;
+	return 0;
+}
+
+/* Wait up to wait_ms for the thread: 0 once joined, -1 if still busy. */
+int
+dbthread_join(int wait_ms)
+{
+	struct timespec	 ts;
+
+	if (!dbt.started)
+		return 0;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += wait_ms / 1000;
+	ts.tv_nsec += (long)(wait_ms % 1000) * 1000000;
+	if (ts.tv_nsec >= 1000000000) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000;
+	}
+	if (pthread_timedjoin_np(dbt.thread, NULL, &ts) != 0)
+		return -1;
+	dbt.started = 0;
+	return 0;
+}

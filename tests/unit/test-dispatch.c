@@ -1,0 +1,543 @@
+/*
+ * Unit tests for common/dispatch.c against a real MariaDB: claiming only
+ * this node's workers, each status change once, foreign and late reports,
+ * output chunks, deadlines, cancels, redelivery, and the worker rows. A
+ * live pushd may share the database (./pulse-dev test), so timers are
+ * checked by their outcome, and this node's name is its own.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "base64.h"
+#include "dbtest.h"
+#include "dispatch.h"
+#include "engine.h"
+#include "pjson.h"
+#include "report.h"
+#include "test.h"
+#include "xmalloc.h"
+
+#define NODE	"td-node"
+#define GRACE	60000	/* long: a live pushd must not expire ours */
+
+static const char sql_wf[] =
+    "INSERT INTO workflows (id, name, definition) VALUES (?, ?, ?)";
+static const char sql_wf_clean[] =
+    "DELETE FROM workflows WHERE name = 'dispatch test'";
+static const char sql_worker[] =
+    "INSERT INTO workers (id, name, status, last_heartbeat, pushd_node) "
+    "VALUES (?, ?, 'online', NOW(), ?)";
+static const char sql_clean[] = "DELETE FROM workers WHERE name LIKE 'td-%'";
+static const char sql_disp[] =
+    "SELECT id, status, worker_name, exit_code, stdout, stdout_bytes, "
+    "error, deadline_at IS NOT NULL, `signal`, cancel_requested "
+    "FROM dispatches WHERE execution_id = ? ORDER BY worker_name";
+static const char sql_exec[] =
+    "SELECT status, error FROM executions WHERE id = ?";
+static const char sql_events[] =
+    "SELECT COUNT(*) FROM events WHERE execution_id = ? AND type = ? "
+    "AND JSON_VALUE(payload, '$.status') <=> ?";
+static const char sql_events_any[] =
+    "SELECT COUNT(*) FROM events WHERE execution_id = ? AND type = ?";
+static const char sql_worker_events[] =
+    "SELECT COUNT(*) FROM events WHERE worker_id = ? AND type = "
+    "'worker_update' AND JSON_VALUE(payload, '$.status') = ?";
+static const char sql_chunks[] =
+    "SELECT COUNT(*) FROM dispatch_output WHERE dispatch_id = ?";
+static const char sql_old_queue[] =
+    "UPDATE dispatches SET queued_at = NOW(3) - INTERVAL 1 HOUR "
+    "WHERE execution_id = ? AND status = 'queued'";
+static const char sql_old_deadline[] =
+    "UPDATE dispatches SET deadline_at = NOW(3) - INTERVAL 1 SECOND "
+    "WHERE id = ?";
+static const char sql_worker_get[] =
+    "SELECT status, pushd_node, JSON_VALUE(metadata, '$.version'), "
+    "JSON_LENGTH(metadata, '$.groups'), "
+    "(SELECT COUNT(*) FROM worker_groups g WHERE g.worker_id = w.id), "
+    "last_heartbeat > NOW() - INTERVAL 1 MINUTE FROM workers w WHERE id = ?";
+static const char sql_worker_old[] =
+    "UPDATE workers SET last_heartbeat = NOW() - INTERVAL 1 HOUR "
+    "WHERE id = ?";
+static const char sql_worker_status[] =
+    "UPDATE workers SET status = ? WHERE id = ?";
+static const char sql_wake_past[] =
+    "UPDATE execution_steps SET wake_at = NOW(3) - INTERVAL 1 SECOND "
+    "WHERE execution_id = ? AND status = 'running'";
+static const char sql_exec_idle[] =
+    "UPDATE executions SET updated_at = NOW(3) - INTERVAL 1 HOUR "
+    "WHERE id = ?";
+static const char sql_far_deadline[] =
+    "SELECT deadline_at > NOW(3) + INTERVAL 30 MINUTE FROM dispatches "
+    "WHERE id = ?";
+static const char sql_record_raw[] =
+    "UPDATE dispatches SET status = 'succeeded', exit_code = 0, "
+    "finished_at = NOW(3) WHERE execution_id = ?";
+
+static struct db	*db;
+static struct engine_err err;
+
+static char *
+cell(const char *sql, const char *fmt, const char *a, const char *b,
+    const char *c, size_t row, size_t col)
+{
+	static char	 buf[8][1024];
+	static int	 k;
+	struct db_res	*r = NULL;
+	char		*out = buf[k++ % 8];
+	int		 rc;
+
+	out[0] = '\0';
+	if (strcmp(fmt, "s") == 0)
+		rc = db_exec(db, sql, &r, "s", a);
+	else if (strcmp(fmt, "ss") == 0)
+		rc = db_exec(db, sql, &r, "ss", a, b);
+	else
+		rc = db_exec(db, sql, &r, "sss", a, b, c);
+	if (rc == -1)
+		fprintf(stderr, "# %s\n", db_errmsg(db));
+	else if (db_res_get(r, row, col) != NULL)
+		snprintf(out, 1024, "%s", db_res_get(r, row, col));
+	db_res_free(r);
+	return out;
+}
+
+static char *
+disp(const char *ex, size_t row, size_t col)
+{
+	return cell(sql_disp, "s", ex, NULL, NULL, row, col);
+}
+
+static int
+events(const char *ex, const char *type, const char *status)
+{
+	if (status == NULL)
+		return atoi(cell(sql_events_any, "ss", ex, type, NULL, 0, 0));
+	return atoi(cell(sql_events, "sss", ex, type, status, 0, 0));
+}
+
+static void
+workflow(char id[ID_LEN + 1], const char *def)
+{
+	id_new(id);
+	if (db_exec(db, sql_wf, NULL, "sss", id, "dispatch test", def) == -1)
+		fprintf(stderr, "# insert workflow: %s\n", db_errmsg(db));
+}
+
+static int
+held_all(const char *worker_id, void *arg)
+{
+	(void)worker_id;
+	(void)arg;
+	return 1;
+}
+
+static int
+held_none(const char *worker_id, void *arg)
+{
+	(void)worker_id;
+	(void)arg;
+	return 0;
+}
+
+static int
+ids_has(const struct dispatch_ids *ids, const char *id)
+{
+	size_t	 i;
+
+	for (i = 0; i < ids->n; i++)
+		if (strcmp(ids->id[i], id) == 0)
+			return 1;
+	return 0;
+}
+
+static void
+result_init(struct dispatch_result *r, const char *cid, long long code)
+{
+	memset(r, 0, sizeof(*r));
+	r->command_id = cid;
+	r->success = code == 0;
+	r->has_exit_code = 1;
+	r->exit_code = code;
+	r->text[0] = "out\n";
+	r->textlen[0] = 4;
+	r->has_duration = 1;
+	r->duration_ms = 7;
+}
+
+/* Start one execution of wf and claim its commands: how many. */
+static size_t
+start_claim(const char *wf, char ex[ID_LEN + 1], struct dispatch_cmd **cmds)
+{
+	size_t	 n = 0;
+
+	if (engine_start(db, wf, "tester", ex, &err) == -1)
+		fprintf(stderr, "# start: %s\n", err.msg);
+	if (dispatch_claim(db, NODE, GRACE, held_all, NULL, cmds, &n) == -1)
+		fprintf(stderr, "# claim: %s\n", db_errmsg(db));
+	return n;
+}
+
+int
+main(void)
+{
+	char			 wf[ID_LEN + 1], wf1[ID_LEN + 1],
+				 ex[ID_LEN + 1], ex2[ID_LEN + 1],
+				 wa[ID_LEN + 1], wb[ID_LEN + 1], wc[ID_LEN + 1],
+				 other[ID_LEN + 1], exec_out[ID_LEN + 1],
+				 cid[ID_LEN + 1], b64[64];
+	struct dispatch_cmd	*cmds = NULL;
+	struct dispatch_result	 res;
+	struct dispatch_chunk	 ch[4];
+	struct dispatch_worker	 w;
+	struct dispatch_ids	 ids = { NULL, 0 };
+	enum dispatch_code	 code;
+	const char		*running[1];
+	char			*out[2];
+	size_t			 n, len[2];
+	int			 conflict;
+
+	db = dbtest_open();
+	db_exec(db, sql_clean, NULL, "");
+	db_exec(db, sql_wf_clean, NULL, "");
+	id_new(wa);
+	id_new(wb);
+	id_new(other);
+	db_exec(db, sql_worker, NULL, "sss", wa, "td-a", NODE);
+	db_exec(db, sql_worker, NULL, "sss", wb, "td-b", "td-elsewhere");
+
+	/* Claim: only this node's workers, each command once. */
+	workflow(wf, "{\"steps\":[{\"name\":\"Run\",\"type\":\"execute\","
+	    "\"targets\":[\"td-a\",\"td-b\"],\"command\":\"echo x\","
+	    "\"timeout\":60000}]}");
+	n = start_claim(wf, ex, &cmds);
+	test_cond("claim takes only the worker attached to this node",
+	    n == 1 && strcmp(cmds[0].worker_id, wa) == 0 &&
+	    strcmp(cmds[0].command, "echo x") == 0 &&
+	    cmds[0].timeout_ms == 60000 && cmds[0].step_index == 0 &&
+	    strcmp(cmds[0].execution_id, ex) == 0);
+	test_cond("claimed: sent with a deadline; the other still queued",
+	    strcmp(disp(ex, 0, 1), "sent") == 0 &&
+	    strcmp(disp(ex, 0, 7), "1") == 0 &&
+	    strcmp(disp(ex, 1, 1), "queued") == 0);
+	test_cond("a dispatch_status 'sent' event",
+	    events(ex, "dispatch_status", "sent") == 1);
+	strlcpy_p(cid, n == 1 ? cmds[0].id : "", sizeof(cid));
+	dispatch_cmds_free(cmds, n);
+	test_cond("claiming again sends nothing twice",
+	    dispatch_claim(db, NODE, GRACE, held_all, NULL, &cmds, &n) == 0 &&
+	    n == 0);
+	dispatch_cmds_free(cmds, n);
+
+	/* Started. */
+	dispatch_started(db, wb, cid, NULL, GRACE, &code);
+	test_cond("command_started from another worker is foreign",
+	    code == DISPATCH_FOREIGN);
+	dispatch_started(db, wa, cid, other, GRACE, &code);
+	test_cond("command_started naming another execution is foreign",
+	    code == DISPATCH_FOREIGN);
+	test_cond("command_started: running",
+	    dispatch_started(db, wa, cid, ex, GRACE, &code) == 0 &&
+	    code == DISPATCH_OK && strcmp(disp(ex, 0, 1), "running") == 0);
+	dispatch_started(db, wa, cid, NULL, GRACE, &code);
+	test_cond("command_started twice changes nothing",
+	    code == DISPATCH_STALE &&
+	    events(ex, "dispatch_status", "running") == 1);
+
+	/* Output chunks. */
+	memset(ch, 0, sizeof(ch));
+	ch[0] = (struct dispatch_chunk){ wa, cid, DISPATCH_STDOUT, 0, "hel", 3,
+	    DISPATCH_OK };
+	ch[1] = (struct dispatch_chunk){ wa, cid, DISPATCH_STDOUT, 3, "lo", 2,
+	    DISPATCH_OK };
+	ch[2] = (struct dispatch_chunk){ wa, cid, DISPATCH_STDOUT, 0, "hel", 3,
+	    DISPATCH_OK };
+	ch[3] = (struct dispatch_chunk){ wb, cid, DISPATCH_STDERR, 0, "x", 1,
+	    DISPATCH_OK };
+	test_cond("chunks stored once each, a replay is stale, another "
+	    "worker's is foreign", dispatch_output(db, ch, 4, GRACE) == 0 &&
+	    ch[0].code == DISPATCH_OK && ch[1].code == DISPATCH_OK &&
+	    ch[2].code == DISPATCH_STALE && ch[3].code == DISPATCH_FOREIGN);
+	test_cond("one command_output event per stored chunk",
+	    events(ex, "command_output", NULL) == 2);
+	test_cond("live output assembled from the chunks",
+	    dispatch_live_output(db, cid, out, len) == 0 && len[0] == 5 &&
+	    memcmp(out[0], "hello", 5) == 0 && out[1] == NULL);
+	free(out[0]);
+	free(out[1]);
+
+	/* Results. */
+	result_init(&res, cid, 0);
+	dispatch_record(db, wb, &res, &code, exec_out);
+	test_cond("a result from another worker is foreign",
+	    code == DISPATCH_FOREIGN && strcmp(disp(ex, 0, 1), "running") == 0);
+	res.execution_id = other;
+	dispatch_record(db, wa, &res, &code, exec_out);
+	test_cond("a result naming another execution is foreign",
+	    code == DISPATCH_FOREIGN);
+	res.execution_id = ex;
+	res.b64[0] = "!!!!";
+	res.b64len[0] = 4;
+	dispatch_record(db, wa, &res, &code, exec_out);
+	test_cond("bad base64 is malformed and stores nothing",
+	    code == DISPATCH_MALFORMED &&
+	    strcmp(disp(ex, 0, 1), "running") == 0);
+	/* Exact bytes (not UTF-8) travel as base64. */
+	n = base64_encode("\xff\x00" "bin", 5, b64);
+	res.b64[0] = b64;
+	res.b64len[0] = n;
+	res.has_bytes[0] = 1;
+	res.bytes[0] = 5000;
+	res.truncated[0] = 1;
+	test_cond("result recorded", dispatch_record(db, wa, &res, &code,
+	    exec_out) == 0 && code == DISPATCH_OK &&
+	    strcmp(exec_out, ex) == 0);
+	{
+		struct db_res	*r = NULL;
+
+		db_exec(db, sql_disp, &r, "s", ex);
+		test_cond("stored: succeeded, exit 0, exact bytes, true size",
+		    strcmp(db_res_get(r, 0, 1), "succeeded") == 0 &&
+		    strcmp(db_res_get(r, 0, 3), "0") == 0 &&
+		    db_res_len(r, 0, 4) == 5 &&
+		    memcmp(db_res_get(r, 0, 4), "\xff\x00" "bin", 5) == 0 &&
+		    strcmp(db_res_get(r, 0, 5), "5000") == 0);
+		db_res_free(r);
+	}
+	test_cond("chunks cleared once the result is stored",
+	    strcmp(cell(sql_chunks, "s", cid, NULL, NULL, 0, 0), "0") == 0);
+	test_cond("a duplicate result is stale (acked, nothing changes)",
+	    dispatch_record(db, wa, &res, &code, exec_out) == 0 &&
+	    code == DISPATCH_STALE &&
+	    events(ex, "dispatch_status", "succeeded") == 1);
+	res.command_id = "00000000-0000-4000-8000-000000000000";
+	dispatch_record(db, wa, &res, &code, exec_out);
+	test_cond("a result for no command at all is foreign",
+	    code == DISPATCH_FOREIGN);
+
+	/* The worker that never came: lost after timeout + grace. */
+	db_exec(db, sql_old_queue, NULL, "s", ex);
+	test_cond("expire", dispatch_expire(db, GRACE, &ids) == 0);
+	test_cond("a queued command no worker took is lost, with why",
+	    strcmp(disp(ex, 1, 1), "lost") == 0 &&
+	    strstr(disp(ex, 1, 6), "never took") != NULL);
+	engine_advance(db, ex, &err);
+	test_cond("its step and execution fail",
+	    strcmp(cell(sql_exec, "s", ex, NULL, NULL, 0, 0), "failed") == 0 &&
+	    strstr(cell(sql_exec, "s", ex, NULL, NULL, 0, 1), "lost") != NULL);
+	dispatch_ids_clear(&ids);
+
+	/* A worker not held here gets nothing. */
+	workflow(wf1, "{\"steps\":[{\"name\":\"Run\",\"type\":\"execute\","
+	    "\"targets\":[\"td-a\"],\"command\":\"sleep 1\","
+	    "\"timeout\":60000}]}");
+	engine_start(db, wf1, "tester", ex, &err);
+	test_cond("a worker not connected here is not sent to",
+	    dispatch_claim(db, NODE, GRACE, held_none, NULL, &cmds, &n) == 0 &&
+	    n == 0 && strcmp(disp(ex, 0, 1), "queued") == 0);
+	dispatch_cmds_free(cmds, n);
+
+	/* Deadline: output so far kept, lost, a late result changes nothing. */
+	dispatch_claim(db, NODE, GRACE, held_all, NULL, &cmds, &n);
+	strlcpy_p(cid, n == 1 ? cmds[0].id : "", sizeof(cid));
+	dispatch_cmds_free(cmds, n);
+	ch[0] = (struct dispatch_chunk){ wa, cid, DISPATCH_STDERR, 0, "partial",
+	    7, DISPATCH_OK };
+	dispatch_output(db, ch, 1, GRACE);
+	test_cond("output implies started",
+	    strcmp(disp(ex, 0, 1), "running") == 0);
+	db_exec(db, sql_old_deadline, NULL, "s", cid);
+	dispatch_expire(db, GRACE, &ids);
+	test_cond("past its deadline: lost, with why",
+	    strcmp(disp(ex, 0, 1), "lost") == 0 &&
+	    strstr(disp(ex, 0, 6), "deadline") != NULL &&
+	    events(ex, "dispatch_status", "lost") == 1);
+	{
+		struct json_object *rep = NULL, *d = NULL;
+
+		report_execution(db, ex, &rep);
+		if (rep != NULL)
+			d = json_object_array_get_idx(json_object_object_get(
+			    json_object_array_get_idx(json_object_object_get(
+			    rep, "steps"), 0), "dispatches"), 0);
+		test_cond("a lost command keeps the output it sent",
+		    d != NULL && strcmp(json_object_get_string(
+		    json_object_object_get(d, "stderr")), "partial") == 0);
+		json_object_put(rep);
+	}
+	result_init(&res, cid, 0);
+	test_cond("a result after the deadline is stale, never a success",
+	    dispatch_record(db, wa, &res, &code, exec_out) == 0 &&
+	    code == DISPATCH_STALE && strcmp(disp(ex, 0, 1), "lost") == 0);
+	dispatch_ids_clear(&ids);
+
+	/* Waiting in a connected worker's own queue is not lost. */
+	n = start_claim(wf1, ex, &cmds);
+	strlcpy_p(cid, n == 1 ? cmds[0].id : "", sizeof(cid));
+	dispatch_cmds_free(cmds, n);
+	{
+		const char *list[1] = { wa };
+
+		test_cond("a command sent to a connected worker, not started: "
+		    "its deadline moves on",
+		    strcmp(cell(sql_far_deadline, "s", cid, NULL, NULL, 0, 0),
+		    "0") == 0 && dispatch_worker_touch(db, NODE, 3600000LL,
+		    list, 1) == 0 && strcmp(cell(sql_far_deadline, "s", cid,
+		    NULL, NULL, 0, 0), "1") == 0);
+	}
+	result_init(&res, cid, 0);
+	dispatch_record(db, wa, &res, &code, exec_out);
+
+	/* Exit codes, timeouts, signals. */
+	n = start_claim(wf1, ex, &cmds);
+	result_init(&res, n == 1 ? cmds[0].id : "", 2);
+	dispatch_record(db, wa, &res, &code, exec_out);
+	test_cond("exit code 2: failed",
+	    strcmp(disp(ex, 0, 1), "failed") == 0 &&
+	    strcmp(disp(ex, 0, 3), "2") == 0);
+	dispatch_cmds_free(cmds, n);
+	n = start_claim(wf1, ex, &cmds);
+	result_init(&res, n == 1 ? cmds[0].id : "", 0);
+	res.has_exit_code = 0;
+	res.success = 0;
+	res.timed_out = 1;
+	res.has_signal = 1;
+	res.signal = 9;
+	dispatch_record(db, wa, &res, &code, exec_out);
+	test_cond("timed out: timed_out, with the signal",
+	    strcmp(disp(ex, 0, 1), "timed_out") == 0 &&
+	    strcmp(disp(ex, 0, 8), "9") == 0 &&
+	    strstr(disp(ex, 0, 6), "timed out") != NULL);
+	dispatch_cmds_free(cmds, n);
+
+	/* Redelivery on reconnect, then cancel. */
+	n = start_claim(wf1, ex, &cmds);
+	strlcpy_p(cid, n == 1 ? cmds[0].id : "", sizeof(cid));
+	dispatch_cmds_free(cmds, n);
+	test_cond("a sent command the worker does not list is sent again",
+	    dispatch_redeliver(db, wa, NULL, 0, GRACE, &cmds, &n) == 0 &&
+	    n == 1 && !cmds[0].cancel && strcmp(cmds[0].id, cid) == 0);
+	dispatch_cmds_free(cmds, n);
+	running[0] = cid;
+	test_cond("one it lists as running is marked so, not sent again",
+	    dispatch_redeliver(db, wa, running, 1, GRACE, &cmds, &n) == 0 &&
+	    n == 0 && strcmp(disp(ex, 0, 1), "running") == 0);
+	dispatch_cmds_free(cmds, n);
+	engine_cancel(db, ex, "tester", &err);
+	test_cond("cancel asks the worker",
+	    dispatch_cancels(db, NODE, held_all, NULL, &cmds, &n) == 0 &&
+	    n == 1 && cmds[0].cancel && strcmp(cmds[0].id, cid) == 0);
+	dispatch_cmds_free(cmds, n);
+	test_cond("each cancel is sent once",
+	    dispatch_cancels(db, NODE, held_all, NULL, &cmds, &n) == 0 &&
+	    n == 0);
+	dispatch_cmds_free(cmds, n);
+	test_cond("and again after a reconnect",
+	    dispatch_redeliver(db, wa, running, 1, GRACE, &cmds, &n) == 0 &&
+	    n == 1 && cmds[0].cancel);
+	dispatch_cmds_free(cmds, n);
+	result_init(&res, cid, 0);
+	res.has_exit_code = 0;
+	res.success = 0;
+	res.has_signal = 1;
+	res.signal = 15;
+	dispatch_record(db, wa, &res, &code, exec_out);
+	test_cond("its result after the cancel: cancelled",
+	    code == DISPATCH_OK && strcmp(disp(ex, 0, 1), "cancelled") == 0);
+
+	/* Wait steps and the sweep. */
+	workflow(wf1, "{\"steps\":[{\"name\":\"Nap\",\"type\":\"wait\","
+	    "\"duration\":3600000}]}");
+	engine_start(db, wf1, "tester", ex2, &err);
+	test_cond("a wait step is not due before its time",
+	    dispatch_due_waits(db, &ids) == 0 && !ids_has(&ids, ex2));
+	dispatch_ids_clear(&ids);
+	db_exec(db, sql_wake_past, NULL, "s", ex2);
+	dispatch_due_waits(db, &ids);
+	for (n = 0; n < ids.n; n++)
+		engine_advance(db, ids.id[n], &err);
+	dispatch_ids_clear(&ids);
+	test_cond("once due it is found and the execution moves on",
+	    strcmp(cell(sql_exec, "s", ex2, NULL, NULL, 0, 0),
+	    "completed") == 0);
+	n = start_claim(wf, ex, &cmds);
+	dispatch_cmds_free(cmds, n);
+	/* Results stored but never advanced (a crash between the two). */
+	db_exec(db, sql_record_raw, NULL, "s", ex);
+	db_exec(db, sql_exec_idle, NULL, "s", ex);
+	dispatch_sweep(db, 1, &ids);
+	for (n = 0; n < ids.n; n++)
+		engine_advance(db, ids.id[n], &err);
+	dispatch_ids_clear(&ids);
+	test_cond("the sweep finishes what a crash left half done",
+	    strcmp(cell(sql_exec, "s", ex, NULL, NULL, 0, 0),
+	    "completed") == 0);
+
+	/* Workers. */
+	id_new(wc);
+	memset(&w, 0, sizeof(w));
+	w.id = wc;
+	w.name = "td-c";
+	w.version = "9.9";
+	w.groups[0] = "td-g1";
+	w.groups[1] = "td-g2";
+	w.ngroups = 2;
+	w.has_groups = 1;
+	test_cond("a new worker is recorded online, attached here",
+	    dispatch_worker_online(db, NODE, &w, &conflict) == 0 &&
+	    !conflict && strcmp(cell(sql_worker_get, "s", wc, NULL, NULL, 0,
+	    0), "online") == 0 && strcmp(cell(sql_worker_get, "s", wc, NULL,
+	    NULL, 0, 1), NODE) == 0);
+	test_cond("its version and groups are kept",
+	    strcmp(cell(sql_worker_get, "s", wc, NULL, NULL, 0, 2),
+	    "9.9") == 0 && strcmp(cell(sql_worker_get, "s", wc, NULL, NULL,
+	    0, 3), "2") == 0 && strcmp(cell(sql_worker_get, "s", wc, NULL,
+	    NULL, 0, 4), "2") == 0);
+	test_cond("and browsers hear of it",
+	    atoi(cell(sql_worker_events, "ss", wc, "online", NULL, 0, 0)) ==
+	    1);
+	w.id = other;
+	test_cond("its name under another worker_id is a conflict",
+	    dispatch_worker_online(db, NODE, &w, &conflict) == 0 &&
+	    conflict && strcmp(cell(sql_worker_get, "s", other, NULL, NULL, 0,
+	    0), "") == 0);
+	test_cond("offline from another node changes nothing",
+	    dispatch_worker_offline(db, "td-elsewhere", wc) == 0 &&
+	    strcmp(cell(sql_worker_get, "s", wc, NULL, NULL, 0, 0),
+	    "online") == 0);
+	test_cond("offline and detached from its node",
+	    dispatch_worker_offline(db, NODE, wc) == 0 &&
+	    strcmp(cell(sql_worker_get, "s", wc, NULL, NULL, 0, 0),
+	    "offline") == 0 && strcmp(cell(sql_worker_get, "s", wc, NULL,
+	    NULL, 0, 1), "") == 0 && atoi(cell(sql_worker_events, "ss", wc,
+	    "offline", NULL, 0, 0)) == 1);
+	w.id = wc;
+	test_cond("a reconnect attaches it again",
+	    dispatch_worker_online(db, NODE, &w, &conflict) == 0 &&
+	    strcmp(cell(sql_worker_get, "s", wc, NULL, NULL, 0, 1),
+	    NODE) == 0);
+	db_exec(db, sql_worker_status, NULL, "ss", "offline", wc);
+	{
+		const char *list[1] = { wc };
+
+		db_exec(db, sql_worker_old, NULL, "s", wc);
+		test_cond("a connected worker is kept alive (and online)",
+		    dispatch_worker_touch(db, NODE, GRACE, list, 1) == 0 &&
+		    strcmp(cell(sql_worker_get, "s", wc, NULL, NULL, 0, 5),
+		    "1") == 0 && strcmp(cell(sql_worker_get, "s", wc, NULL,
+		    NULL, 0, 0), "online") == 0);
+	}
+	db_exec(db, sql_worker_old, NULL, "s", wc);
+	test_cond("a silent worker goes offline",
+	    dispatch_workers_stale(db, 90, &n) == 0 &&
+	    strcmp(cell(sql_worker_get, "s", wc, NULL, NULL, 0, 0),
+	    "offline") == 0 && atoi(cell(sql_worker_events, "ss", wc,
+	    "offline", NULL, 0, 0)) == 2);
+	db_exec(db, sql_worker_status, NULL, "ss", "online", wa);
+
+	db_exec(db, sql_wf_clean, NULL, "");
+	db_exec(db, sql_clean, NULL, "");
+	db_free(db);
+	config_free(&dbtest_cfg);
+	mysql_library_end();
+	test_report();
+}

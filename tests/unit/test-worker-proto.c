@@ -1,0 +1,392 @@
+/*
+ * Unit tests for worker/proto.c: every kind of malformed server message
+ * is refused with a reason, unknown types pass for forward compatibility,
+ * results carry exact bytes and fit the 4 MiB message limit.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base64.h"
+#include "pjson.h"
+#include "worker.h"
+#include "xmalloc.h"
+#include "test.h"
+
+#define CID	"11111111-1111-4111-8111-111111111111"
+#define EID	"22222222-2222-4222-8222-222222222222"
+
+static int
+refused(const char *json, const char *why)
+{
+	struct msg	 m;
+	char		 err[256];
+
+	err[0] = '\0';
+	if (proto_decode(json, strlen(json), &m, err, sizeof(err)) != -1)
+		return 0;
+	if (strstr(err, why) == NULL) {
+		printf("# '%s' refused with '%s'\n", json, err);
+		return 0;
+	}
+	return 1;
+}
+
+static int
+decodes(const char *json, enum msg_type type)
+{
+	struct msg	 m;
+	char		 err[256];
+	int		 ok;
+
+	if (proto_decode(json, strlen(json), &m, err, sizeof(err)) == -1) {
+		printf("# %s\n", err);
+		return 0;
+	}
+	ok = m.type == type;
+	proto_msg_clear(&m);
+	return ok;
+}
+
+static char *
+execute(const char *extra)
+{
+	char	*s;
+
+	xasprintf(&s, "{\"type\":\"execute_command\",\"command_id\":\"" CID
+	    "\",\"execution_id\":\"" EID "\"%s}", extra);
+	return s;
+}
+
+static void
+test_decode(void)
+{
+	struct msg	 m;
+	char		 err[256], *s, *big;
+	int		 rc;
+
+	s = execute(",\"step_index\":2,\"command\":\"df -h\",\"timeout\":600000,"
+	    "\"worker_id\":\"" CID "\",\"future_field\":[1,2]");
+	rc = proto_decode(s, strlen(s), &m, err, sizeof(err));
+	test_cond("execute_command decodes", rc == 0 &&
+	    m.type == MSG_EXECUTE_COMMAND && strcmp(m.command, "df -h") == 0 &&
+	    m.timeout_ms == 600000 && m.step_index == 2 &&
+	    strcmp(m.command_id, CID) == 0 &&
+	    strcmp(m.execution_id, EID) == 0 &&
+	    strcmp(m.worker_id, CID) == 0);
+	proto_msg_clear(&m);
+	free(s);
+
+	s = execute(",\"command\":\"true\"");
+	rc = proto_decode(s, strlen(s), &m, err, sizeof(err));
+	test_cond("timeout defaults to 300000 ms", rc == 0 &&
+	    m.timeout_ms == WF_TIMEOUT_DEFAULT && m.worker_id[0] == '\0');
+	proto_msg_clear(&m);
+	free(s);
+
+	test_cond("ping", decodes("{\"type\":\"ping\"}", MSG_PING));
+	test_cond("result_ack", decodes("{\"type\":\"result_ack\","
+	    "\"command_id\":\"" CID "\"}", MSG_RESULT_ACK));
+	test_cond("cancel_command", decodes("{\"type\":\"cancel_command\","
+	    "\"command_id\":\"" CID "\"}", MSG_CANCEL_COMMAND));
+	test_cond("unknown type is accepted as MSG_UNKNOWN",
+	    decodes("{\"type\":\"hello_from_the_future\",\"x\":{}}",
+	    MSG_UNKNOWN));
+
+	test_cond("not JSON", refused("ping", "offset"));
+	test_cond("empty", refused("", "end of input"));
+	test_cond("trailing garbage", refused("{\"type\":\"ping\"} x",
+	    "offset"));
+	test_cond("array at top", refused("[1]", "not a JSON object"));
+	test_cond("no type", refused("{\"x\":1}", "type is missing"));
+	test_cond("type not a string", refused("{\"type\":7}",
+	    "type must be a string"));
+	test_cond("type too long", refused("{\"type\":\"aaaaaaaaaaaaaaaaaaaaaa"
+	    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"}",
+	    "longer than"));
+	test_cond("too deep", refused("{\"type\":\"ping\",\"a\":[[[[[[[[1]]]]]]]]}",
+	    "nested too deeply"));
+	test_cond("invalid UTF-8", refused("{\"type\":\"p\xffng\"}", "offset"));
+
+	s = execute(",\"command\":\"x\"");
+	s[strstr(s, CID) - s] = 'z';
+	test_cond("command_id not a UUID", refused(s, "command_id must be a "
+	    "UUID"));
+	free(s);
+	test_cond("command_id missing", refused("{\"type\":\"execute_command\","
+	    "\"execution_id\":\"" EID "\",\"command\":\"x\"}",
+	    "command_id is missing"));
+	test_cond("result_ack with a path", refused("{\"type\":\"result_ack\","
+	    "\"command_id\":\"../../etc/passwd\"}", "command_id must be"));
+	s = execute("");
+	test_cond("command missing", refused(s, "command is missing"));
+	free(s);
+	s = execute(",\"command\":\"\"");
+	test_cond("command empty", refused(s, "command is empty"));
+	free(s);
+	s = execute(",\"command\":\"a\\u0000b\"");
+	test_cond("command with NUL", refused(s, "NUL"));
+	free(s);
+	s = execute(",\"command\":42");
+	test_cond("command not a string", refused(s, "must be a string"));
+	free(s);
+	big = xmalloc(WF_COMMAND_MAX + 2);
+	memset(big, 'a', WF_COMMAND_MAX + 1);
+	big[WF_COMMAND_MAX + 1] = '\0';
+	xasprintf(&s, "{\"type\":\"execute_command\",\"command_id\":\"" CID
+	    "\",\"execution_id\":\"" EID "\",\"command\":\"%s\"}", big);
+	test_cond("command over 64 KiB", refused(s, "longer than"));
+	free(s);
+	free(big);
+	s = execute(",\"command\":\"x\",\"timeout\":\"5\"");
+	test_cond("timeout as a string", refused(s, "timeout must be"));
+	free(s);
+	s = execute(",\"command\":\"x\",\"timeout\":0");
+	test_cond("timeout zero", refused(s, "timeout must be"));
+	free(s);
+	s = execute(",\"command\":\"x\",\"timeout\":1.5");
+	test_cond("timeout not an integer", refused(s, "timeout must be"));
+	free(s);
+	s = execute(",\"command\":\"x\",\"timeout\":99999999999999");
+	test_cond("timeout over 7 days", refused(s, "timeout must be"));
+	free(s);
+	s = execute(",\"command\":\"x\",\"step_index\":-1");
+	test_cond("negative step_index", refused(s, "step_index"));
+	free(s);
+	s = execute(",\"command\":\"x\",\"worker_id\":\"me\"");
+	test_cond("worker_id not a UUID", refused(s, "worker_id"));
+	free(s);
+
+	test_cond("workflow without steps", refused("{\"type\":"
+	    "\"execute_workflow\",\"execution_id\":\"" EID "\",\"workflow\":"
+	    "{\"name\":\"w\"}}", "steps must be an array"));
+	test_cond("workflow with no step", refused("{\"type\":"
+	    "\"execute_workflow\",\"execution_id\":\"" EID "\",\"workflow\":"
+	    "{\"steps\":[]}}", "1 to"));
+	test_cond("workflow step of unknown type", refused("{\"type\":"
+	    "\"execute_workflow\",\"execution_id\":\"" EID "\",\"workflow\":"
+	    "{\"steps\":[{\"type\":\"launch\"}]}}", "steps[0]: type"));
+	test_cond("wait step without duration", refused("{\"type\":"
+	    "\"execute_workflow\",\"execution_id\":\"" EID "\",\"workflow\":"
+	    "{\"steps\":[{\"type\":\"prompt\"},{\"type\":\"wait\"}]}}",
+	    "steps[1]: duration is missing"));
+	s = xstrdup("{\"type\":\"execute_workflow\",\"execution_id\":\"" EID
+	    "\",\"workflow\":{\"name\":\"w\",\"steps\":[{\"type\":\"execute\","
+	    "\"command\":\"df\",\"targets\":[\"all\"]},{\"type\":\"wait\","
+	    "\"duration\":5},{\"type\":\"prompt\",\"options\":[\"Yes\"]}]}}");
+	rc = proto_decode(s, strlen(s), &m, err, sizeof(err));
+	test_cond("workflow decodes", rc == 0 && m.nsteps == 3 &&
+	    m.steps[0].type == WF_STEP_EXECUTE &&
+	    m.steps[0].timeout_ms == WF_TIMEOUT_DEFAULT &&
+	    strcmp(m.steps[0].command, "df") == 0 &&
+	    m.steps[1].type == WF_STEP_WAIT && m.steps[1].duration_ms == 5 &&
+	    m.steps[2].type == WF_STEP_PROMPT);
+	proto_msg_clear(&m);
+	free(s);
+
+	/* A message over the limit is refused before parsing. */
+	big = xmalloc(WORKER_MSG_MAX + 2);
+	memset(big, ' ', WORKER_MSG_MAX + 1);
+	memcpy(big, "{\"type\":\"ping\"}", 15);
+	test_cond("over 4 MiB", proto_decode(big, WORKER_MSG_MAX + 1, &m, err,
+	    sizeof(err)) == -1 && strstr(err, "longer than") != NULL);
+	free(big);
+}
+
+/* The bytes of stdout as the server would rebuild them from a result. */
+static int
+result_bytes(const char *json, size_t len, const char *stream,
+    char **out, size_t *outlen, struct json_object **rootp)
+{
+	struct json_object	*root, *v;
+	const char		*s;
+	char			 key[32], err[128];
+	size_t			 n;
+
+	root = pjson_parse(json, len, 8, err, sizeof(err));
+	if (root == NULL)
+		return -1;
+	*rootp = root;
+	snprintf(key, sizeof(key), "%s_b64", stream);
+	if (pjson_get_string(root, key, &s, &n) == 1) {
+		*out = xmalloc(n);
+		if (base64_decode(s, n, *out, outlen) == -1)
+			return -1;
+		return 1;
+	}
+	if (!json_object_object_get_ex(root, stream, &v))
+		return -1;
+	*out = xmemdup(json_object_get_string(v),
+	    (size_t)json_object_get_string_len(v));
+	*outlen = (size_t)json_object_get_string_len(v);
+	return 0;
+}
+
+static void
+test_result(void)
+{
+	struct json_object	*root;
+	struct result		 r;
+	const char		*bin = "ok\xff\xfe\x00z";
+	char			*s, *bytes, *big;
+	long long		 ll;
+	size_t			 len, n;
+	int			 b, rc;
+
+	memset(&r, 0, sizeof(r));
+	r.command_id = CID;
+	r.execution_id = EID;
+	r.worker_id = CID;
+	r.exited = 1;
+	r.exit_code = 0;
+	r.out[0].buf = "héllo\n";
+	r.out[0].len = r.out[0].total = strlen("héllo\n");
+	r.out[1].buf = bin;
+	r.out[1].len = r.out[1].total = 6;
+	r.duration_ms = 12;
+	r.finished_ms = 1700000000123LL;
+	s = proto_result(&r, WORKER_MSG_MAX, &len);
+	rc = result_bytes(s, len, "stdout", &bytes, &n, &root);
+	test_cond("valid UTF-8: text only, no stdout_b64", rc == 0 &&
+	    n == strlen("héllo\n") && memcmp(bytes, "héllo\n", n) == 0);
+	test_cond("success, exit code, timestamp",
+	    pjson_get_bool(root, "success", &b) == 1 && b &&
+	    pjson_get_int(root, "exit_code", &ll) == 1 && ll == 0 &&
+	    strstr(s, "\"timestamp\":\"2023-11-14T22:13:20.123Z\"") != NULL &&
+	    strstr(s, "\"signal\":null") != NULL);
+	free(bytes);
+	json_object_put(root);
+	rc = result_bytes(s, len, "stderr", &bytes, &n, &root);
+	test_cond("invalid UTF-8: stderr_b64 has the exact bytes", rc == 1 &&
+	    n == 6 && memcmp(bytes, bin, 6) == 0);
+	test_cond("invalid UTF-8: stderr text has U+FFFD", strstr(s,
+	    "\"stderr\":\"ok\xef\xbf\xbd\xef\xbf\xbd\\u0000z\"") != NULL);
+	free(bytes);
+	json_object_put(root);
+	free(s);
+
+	r.exited = 0;
+	r.signal = 15;
+	r.timed_out = 1;
+	r.out[0].total = 5000000;
+	r.out[0].truncated = 1;
+	s = proto_result(&r, WORKER_MSG_MAX, &len);
+	test_cond("timed out: no exit code, signal, failure, true size",
+	    strstr(s, "\"exit_code\":null") != NULL &&
+	    strstr(s, "\"signal\":15") != NULL &&
+	    strstr(s, "\"success\":false") != NULL &&
+	    strstr(s, "\"timed_out\":true") != NULL &&
+	    strstr(s, "\"stdout_bytes\":5000000") != NULL &&
+	    strstr(s, "\"stdout_truncated\":true") != NULL);
+	free(s);
+
+	/* 1 MiB of control bytes is 6 MiB of JSON: it must still fit. */
+	big = xmalloc(1024 * 1024);
+	memset(big, 1, 1024 * 1024);
+	memset(&r, 0, sizeof(r));
+	r.command_id = CID;
+	r.execution_id = EID;
+	r.worker_id = CID;
+	r.exited = 1;
+	r.out[0].buf = big;
+	r.out[0].len = r.out[0].total = 1024 * 1024;
+	r.out[1].buf = big;
+	r.out[1].len = r.out[1].total = 1024 * 1024;
+	s = proto_result(&r, WORKER_MSG_MAX, &len);
+	test_cond("escaped output is shrunk to fit 4 MiB", s != NULL &&
+	    len <= WORKER_MSG_MAX &&
+	    strstr(s, "\"stdout_bytes\":1048576") != NULL &&
+	    strstr(s, "\"stdout_truncated\":true") != NULL);
+	free(s);
+
+	/* 1 MiB of binary per stream: the exact bytes all fit, as b64. */
+	for (n = 0; n < 1024 * 1024; n++)
+		big[n] = (char)(0x80 | (n * 7919 % 61));
+	s = proto_result(&r, WORKER_MSG_MAX, &len);
+	rc = s != NULL ? result_bytes(s, len, "stderr", &bytes, &n, &root) :
+	    -1;
+	test_cond("binary output: every captured byte, exactly", rc == 1 &&
+	    len <= WORKER_MSG_MAX && n == 1024 * 1024 &&
+	    memcmp(bytes, big, n) == 0 &&
+	    strstr(s, "\"stderr_truncated\":false") != NULL);
+	if (rc == 1) {
+		free(bytes);
+		json_object_put(root);
+	}
+	free(s);
+	free(big);
+}
+
+static void
+test_groups_urls(void)
+{
+	struct url	 u;
+	char		**g, err[256], *big;
+	size_t		 n, i;
+
+	test_cond("groups: trimmed, empty and repeats dropped",
+	    proto_groups(" demo , db,,demo, ", &g, &n, err, sizeof(err)) == 0 &&
+	    n == 2 && strcmp(g[0], "demo") == 0 && strcmp(g[1], "db") == 0);
+	proto_groups_free(g, n);
+	test_cond("groups: empty", proto_groups("", &g, &n, err,
+	    sizeof(err)) == 0 && n == 0);
+	big = xmalloc(65 * 4 + 1);
+	for (i = 0; i < 65; i++)
+		snprintf(big + i * 4, 5, "g%02zu,", i);
+	test_cond("groups: more than 64", proto_groups(big, &g, &n, err,
+	    sizeof(err)) == -1 && strstr(err, "WORKER_GROUPS") != NULL);
+	free(big);
+	big = xmalloc(300);
+	memset(big, 'x', 299);
+	big[299] = '\0';
+	test_cond("groups: name over 255 bytes", proto_groups(big, &g, &n, err,
+	    sizeof(err)) == -1);
+	free(big);
+
+	test_cond("PULSE_WS without a path gets /worker",
+	    url_worker("http://x", "ws://pulse.example:8080", &u, err,
+	    sizeof(err)) == 0 && !u.tls && u.port == 8080 &&
+	    strcmp(u.path, "/worker") == 0 &&
+	    strcmp(u.hosthdr, "pulse.example:8080") == 0);
+	url_clear(&u);
+	test_cond("PULSE_WS with a path keeps it",
+	    url_worker("http://x", "wss://h/pulse/ws", &u, err,
+	    sizeof(err)) == 0 && u.tls && u.port == 443 &&
+	    strcmp(u.path, "/pulse/ws") == 0 && strcmp(u.hosthdr, "h") == 0);
+	url_clear(&u);
+	test_cond("PULSE_WS derived from https PULSE_SERVER",
+	    url_worker("https://pulse.example/base/", "", &u, err,
+	    sizeof(err)) == 0 && u.tls && u.port == 443 &&
+	    strcmp(u.path, "/base/worker") == 0);
+	url_clear(&u);
+	test_cond("heartbeat URL", url_server("http://127.0.0.1:8080",
+	    "/api/workers/heartbeat", &u, err, sizeof(err)) == 0 &&
+	    strcmp(u.host, "127.0.0.1") == 0 &&
+	    strcmp(u.path, "/api/workers/heartbeat") == 0);
+	url_clear(&u);
+	test_cond("IPv6 host", url_server("http://[::1]:81", "/x", &u, err,
+	    sizeof(err)) == 0 && strcmp(u.host, "::1") == 0 &&
+	    strcmp(u.hosthdr, "[::1]:81") == 0);
+	url_clear(&u);
+	test_cond("PULSE_WS must be ws(s)", url_worker("http://x",
+	    "http://h", &u, err, sizeof(err)) == -1 &&
+	    strstr(err, "PULSE_WS") != NULL);
+	test_cond("PULSE_SERVER must be http(s)", url_server("ftp://h", "/x",
+	    &u, err, sizeof(err)) == -1 && strstr(err, "PULSE_SERVER") !=
+	    NULL);
+	test_cond("bad port", url_server("http://h:99999", "/x", &u, err,
+	    sizeof(err)) == -1);
+	test_cond("user info refused", url_server("http://u@h", "/x", &u, err,
+	    sizeof(err)) == -1);
+	test_cond("space in the path refused", url_worker("http://h",
+	    "ws://h/a b", &u, err, sizeof(err)) == -1);
+}
+
+int
+main(void)
+{
+	test_decode();
+	test_result();
+	test_groups_urls();
+	test_report();
+}

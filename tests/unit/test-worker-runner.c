@@ -1,0 +1,347 @@
+/*
+ * Unit tests for worker/runner.c in a real lws loop, with real processes:
+ * output cap with the true size, timeouts that kill the whole group (a
+ * background child, and one that ignores SIGTERM), FIFO queueing under
+ * MAX_CONCURRENT_TASKS, cancel, binary output, and what a child inherits.
+ */
+#include <errno.h>
+#include <stdint.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "base64.h"
+#include "worker.h"
+#include "xmalloc.h"
+#include "test.h"
+
+#define MAXDONE	16
+
+struct done {
+	char		 tag[32];
+	char		 cid[ID_LEN + 1], eid[ID_LEN + 1];
+	struct result	 r;
+	char		*out[2];
+	long long	 at_ms;
+};
+
+static struct lws_context	*ctx;
+static struct runner		*runner;
+static struct done		 done[MAXDONE];
+static int			 ndone, nrunning, maxrunning, refuse;
+static char			 order[64];
+static lws_sorted_usec_list_t	 sul_tick;
+
+static long long
+now_ms(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int
+hook_prestart(struct task *t, void *arg)
+{
+	(void)t;
+	(void)arg;
+	return refuse ? -1 : 0;
+}
+
+static void
+hook_started(struct task *t, void *arg)
+{
+	(void)arg;
+	strncat(order, (const char *)task_owner(t), 1);
+	if (++nrunning > maxrunning)
+		maxrunning = nrunning;
+}
+
+static void
+hook_finished(struct task *t, const struct result *r, void *arg)
+{
+	struct done	*d = &done[ndone++ % MAXDONE];
+	int		 i;
+
+	(void)arg;
+	if (task_pid(t) != 0)
+		nrunning--;
+	snprintf(d->tag, sizeof(d->tag), "%s", (const char *)task_owner(t));
+	d->r = *r;
+	snprintf(d->cid, sizeof(d->cid), "%s", r->command_id);
+	snprintf(d->eid, sizeof(d->eid), "%s", r->execution_id);
+	d->r.command_id = d->cid;
+	d->r.execution_id = d->eid;
+	for (i = 0; i < 2; i++) {
+		d->out[i] = xmalloc(r->out[i].len + 1);
+		if (r->out[i].len > 0)
+			memcpy(d->out[i], r->out[i].buf, r->out[i].len);
+		d->out[i][r->out[i].len] = '\0';
+		d->r.out[i].buf = d->out[i];
+	}
+	d->r.message = NULL;
+	d->at_ms = now_ms();
+}
+
+static void
+tick(lws_sorted_usec_list_t *sul)
+{
+	lws_sul_schedule(ctx, 0, sul, tick, 20 * LWS_US_PER_MS);
+}
+
+/* Run the loop until n tasks have finished, or ms have passed. */
+static int
+run_until(int n, long long ms)
+{
+	long long	 end = now_ms() + ms;
+
+	while (ndone < n && now_ms() < end)
+		lws_service(ctx, 0);
+	return ndone >= n;
+}
+
+static struct done *
+find(const char *tag)
+{
+	int	 i;
+
+	for (i = 0; i < ndone && i < MAXDONE; i++)
+		if (strcmp(done[i].tag, tag) == 0)
+			return &done[i];
+	return NULL;
+}
+
+static void
+reset(void)
+{
+	int	 i;
+
+	for (i = 0; i < ndone && i < MAXDONE; i++) {
+		free(done[i].out[0]);
+		free(done[i].out[1]);
+	}
+	memset(done, 0, sizeof(done));
+	ndone = nrunning = maxrunning = 0;
+	order[0] = '\0';
+}
+
+static int
+pid_gone(pid_t pid, long long ms)
+{
+	long long	 end = now_ms() + ms;
+
+	while (now_ms() < end) {
+		if (kill(pid, 0) == -1 && errno == ESRCH)
+			return 1;
+		usleep(20000);
+	}
+	return 0;
+}
+
+/* The owner pointer carries a tag naming the task. */
+static struct task *
+submit(const char *id, const char *exec, const char *cmd, long long ms,
+    const char *tag)
+{
+	return runner_submit(runner, id, exec, cmd, ms,
+	    (void *)(uintptr_t)tag);
+}
+
+static const struct lws_protocols protocols[] = {
+	{ "pulse-pipe", runner_callback, 0, 0, 0, NULL, 0 },
+	{ NULL, NULL, 0, 0, 0, NULL, 0 }
+};
+
+int
+main(void)
+{
+	struct lws_context_creation_info info;
+	struct runner_hooks	 hooks = { hook_prestart, hook_started, NULL,
+	    hook_finished, NULL };
+	struct lws_vhost	*vh;
+	struct done		*d;
+	char			 pidfile[64], buf[256], *json, *p;
+	size_t			 len;
+	pid_t			 bg;
+	int			 pids[3];
+	FILE			*f;
+	long long		 t0;
+
+	setenv("WORKER_API_KEY", "s3cret", 1);
+	lws_set_log_level(LLL_ERR, NULL);
+	memset(&info, 0, sizeof(info));
+	info.port = CONTEXT_PORT_NO_LISTEN;
+	info.protocols = protocols;
+	info.fd_limit_per_thread = 128;
+	if ((ctx = lws_create_context(&info)) == NULL)
+		return 1;
+	vh = lws_get_vhost_by_name(ctx, "default");
+	lws_sul_schedule(ctx, 0, &sul_tick, tick, 1);
+	runner = runner_new(ctx, vh, 2, 1024, &hooks);
+
+	/* Basic run: exit code, both streams, stdin is /dev/null. */
+	submit(NULL, NULL, "cat; echo out; echo err >&2; exit 3",
+	    5000, "a");
+	test_cond("a command finishes", run_until(1, 5000));
+	d = find("a");
+	test_cond("exit code, stdout, stderr", d != NULL && d->r.exited &&
+	    d->r.exit_code == 3 && strcmp(d->out[0], "out\n") == 0 &&
+	    strcmp(d->out[1], "err\n") == 0 && !d->r.timed_out &&
+	    d->r.signal == 0 && !proto_result_success(&d->r));
+	reset();
+
+	/* Output over the cap: kept up to it, counted to the end. */
+	submit(NULL, NULL, "head -c 3000000 /dev/zero; "
+	    "echo done >&2", 10000, "cap");
+	test_cond("a command writing 3 MB past a 1 KiB cap is not blocked",
+	    run_until(1, 10000));
+	d = find("cap");
+	test_cond("kept = cap, true size counted, truncated", d != NULL &&
+	    d->r.out[0].len == 1024 && d->r.out[0].total == 3000000 &&
+	    d->r.out[0].truncated && d->r.exited && d->r.exit_code == 0 &&
+	    strcmp(d->out[1], "done\n") == 0 && !d->r.out[1].truncated);
+	reset();
+
+	/* Timeout: the whole group goes, the background child included. */
+	snprintf(pidfile, sizeof(pidfile), "/tmp/test-worker-runner.%d",
+	    (int)getpid());
+	snprintf(buf, sizeof(buf), "sleep 100 & echo $! > %s; sleep 100",
+	    pidfile);
+	t0 = now_ms();
+	submit(NULL, NULL, buf, 300, "to");
+	test_cond("timeout ends the command", run_until(1, 5000));
+	d = find("to");
+	test_cond("timed out: no exit code, SIGTERM, failure", d != NULL &&
+	    d->r.timed_out && !d->r.exited && d->r.signal == SIGTERM &&
+	    !proto_result_success(&d->r) && d->at_ms - t0 < 2000);
+	bg = 0;
+	if ((f = fopen(pidfile, "r")) != NULL) {
+		if (fscanf(f, "%d", &bg) != 1)
+			bg = 0;
+		fclose(f);
+	}
+	unlink(pidfile);
+	test_cond("the background sleep was killed too", bg > 0 &&
+	    pid_gone(bg, 2000));
+	reset();
+
+	/* A group that ignores SIGTERM gets SIGKILL 5 s later. */
+	snprintf(buf, sizeof(buf), "trap '' TERM; sleep 100 & echo $! > %s; "
+	    "sleep 100", pidfile);
+	t0 = now_ms();
+	submit(NULL, NULL, buf, 200, "kill");
+	test_cond("SIGTERM ignored: still ends", run_until(1, 9000));
+	d = find("kill");
+	test_cond("by SIGKILL after the grace period", d != NULL &&
+	    d->r.timed_out && d->r.signal == SIGKILL &&
+	    d->at_ms - t0 >= 200 + WORKER_KILL_GRACE_MS - 100);
+	bg = 0;
+	if ((f = fopen(pidfile, "r")) != NULL) {
+		if (fscanf(f, "%d", &bg) != 1)
+			bg = 0;
+		fclose(f);
+	}
+	unlink(pidfile);
+	test_cond("its background child too", bg > 0 && pid_gone(bg, 2000));
+	reset();
+
+	/* Five commands, two slots: FIFO, never more than two at once. */
+	submit(NULL, NULL, "sleep 0.3", 5000, "1");
+	submit(NULL, NULL, "sleep 0.3", 5000, "2");
+	submit(NULL, NULL, "sleep 0.3", 5000, "3");
+	submit(NULL, NULL, "sleep 0.3", 5000, "4");
+	submit(NULL, NULL, "sleep 0.3", 5000, "5");
+	test_cond("queued: 2 running, 3 waiting", runner_running(runner) == 2 &&
+	    runner_count(runner) == 5);
+	test_cond("all five finish", run_until(5, 10000));
+	test_cond("never more than two at once", maxrunning == 2);
+	test_cond("started in FIFO order", strcmp(order, "12345") == 0);
+	reset();
+
+	/* Cancel: a running one is killed, a queued one never starts. */
+	submit("11111111-1111-4111-8111-000000000001", NULL,
+	    "sleep 100", 60000, "c1");
+	submit("11111111-1111-4111-8111-000000000002", NULL,
+	    "sleep 100", 60000, "c2");
+	submit("11111111-1111-4111-8111-000000000003", NULL,
+	    "echo never", 60000, "c3");
+	test_cond("cancel a queued command",
+	    runner_cancel(runner, "11111111-1111-4111-8111-000000000003") == 0 &&
+	    (d = find("c3")) != NULL && d->r.cancelled && d->out[0][0] == '\0');
+	test_cond("cancel a running one",
+	    runner_cancel(runner, "11111111-1111-4111-8111-000000000001") == 0 &&
+	    runner_cancel(runner, "11111111-1111-4111-8111-000000000002") == 0 &&
+	    run_until(3, 3000) && (d = find("c1")) != NULL && d->r.cancelled &&
+	    d->r.signal == SIGTERM && !proto_result_success(&d->r));
+	test_cond("cancel an unknown id", runner_cancel(runner,
+	    "11111111-1111-4111-8111-000000000009") == -1);
+	reset();
+
+	/* Bytes that are not UTF-8 come back exactly (as *_b64). */
+	submit("11111111-1111-4111-8111-000000000004",
+	    "22222222-2222-4222-8222-222222222222",
+	    "printf 'a\\377\\376\\000b'", 5000, "bin");
+	test_cond("binary output", run_until(1, 5000) &&
+	    (d = find("bin")) != NULL && d->r.out[0].len == 5 &&
+	    memcmp(d->out[0], "a\377\376\000b", 5) == 0);
+	d->r.worker_id = "33333333-3333-4333-8333-333333333333";
+	json = proto_result(&d->r, WORKER_MSG_MAX, &len);
+	test_cond("result has stdout_b64 of the exact bytes", json != NULL &&
+	    (p = strstr(json, "\"stdout_b64\":\"")) != NULL &&
+	    strncmp(p + 14, "Yf/+AGI=", 8) == 0);
+	free(json);
+	reset();
+
+	/* What the child inherits: nothing but 0-2, no mask, no secrets. */
+	submit(NULL, NULL, "ls /proc/self/fd | tr '\\n' ' '; "
+	    "grep -E '^Sig(Blk|Ign)' /proc/self/status | tr '\\n' ' '; "
+	    "echo ${WORKER_API_KEY-unset}; echo $$ $(ps -o sid= -o pgid= -p $$)",
+	    5000,
+	    "env");
+	test_cond("child environment", run_until(1, 5000) &&
+	    (d = find("env")) != NULL);
+	printf("# %s", d->out[0]);
+	test_cond("only fds 0-2 (3 is ls's own)",
+	    strncmp(d->out[0], "0 1 2 3 SigBlk", 14) == 0);
+	test_cond("empty signal mask, nothing ignored", strstr(d->out[0],
+	    "SigBlk:\t0000000000000000 SigIgn:\t0000000000000000") != NULL);
+	test_cond("WORKER_API_KEY not passed on", strstr(d->out[0],
+	    " unset\n") != NULL);
+	p = strstr(d->out[0], "unset\n");
+	test_cond("own session and process group", p != NULL &&
+	    sscanf(p + 6, "%d %d %d", &pids[0], &pids[1], &pids[2]) == 3 &&
+	    pids[0] == pids[1] && pids[1] == pids[2]);
+	reset();
+
+	/* A refused start (journal unwritable) is reported, never run. */
+	refuse = 1;
+	submit(NULL, NULL, "touch /tmp/never", 5000, "ref");
+	test_cond("refused start", (d = find("ref")) != NULL &&
+	    !d->r.exited && d->r.duration_ms == 0 && runner_count(runner) == 0);
+	refuse = 0;
+	reset();
+
+	/* Stopping: queued ones end unstarted, running ones are killed. */
+	submit(NULL, NULL, "sleep 100", 60000, "s1");
+	submit(NULL, NULL, "sleep 100", 60000, "s2");
+	submit(NULL, NULL, "sleep 100", 60000, "s3");
+	runner_stop_all(runner, "stopping");
+	test_cond("stop all ends all three", run_until(3, 3000) &&
+	    runner_count(runner) == 0);
+	/* A SIGKILL may still be due to a group whose task is over. */
+	t0 = now_ms();
+	while (!runner_idle(runner) && now_ms() - t0 < 6000)
+		lws_service(ctx, 0);
+	test_cond("then idle, and taking no more work", runner_idle(runner) &&
+	    submit(NULL, NULL, "true", 1000, "late") == NULL);
+	reset();
+
+	runner_free(runner);
+	lws_sul_cancel(&sul_tick);
+	lws_context_destroy(ctx);
+	test_report();
+}

@@ -1,0 +1,154 @@
+/*
+ * Unit tests for worker/spool.c: the state directory, the persistent id,
+ * the started journal (durable, torn lines repaired, compacted) and the
+ * result spool (atomic files, ids checked before they become paths).
+ */
+#include <sys/stat.h>
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "worker.h"
+#include "xmalloc.h"
+#include "test.h"
+
+#define ID1	"11111111-1111-4111-8111-111111111111"
+#define ID2	"22222222-2222-4222-8222-222222222222"
+#define ID3	"33333333-3333-4333-8333-333333333333"
+
+static char	 base[64];
+
+static char *
+path(const char *rel)
+{
+	static char	 buf[256];
+
+	snprintf(buf, sizeof(buf), "%s/state/%s", base, rel);
+	return buf;
+}
+
+static char *
+slurp(const char *p)
+{
+	FILE	*f = fopen(p, "r");
+	char	*buf = xcalloc(1, 65536);
+
+	if (f != NULL) {
+		if (fread(buf, 1, 65535, f) == 0)
+			buf[0] = '\0';
+		fclose(f);
+	}
+	return buf;
+}
+
+static void
+append(const char *p, const char *text)
+{
+	FILE	*f = fopen(p, "a");
+
+	fputs(text, f);
+	fclose(f);
+}
+
+int
+main(void)
+{
+	struct spool	*sp, *sp2;
+	struct stat	 sb;
+	char		 dir[128], id[ID_LEN + 1], id2[ID_LEN + 1], err[256];
+	char		 line[128], **ids, *s;
+	size_t		 n, len;
+
+	snprintf(base, sizeof(base), "/tmp/test-worker-spool.XXXXXX");
+	if (mkdtemp(base) == NULL)
+		return 1;
+	snprintf(dir, sizeof(dir), "%s/state", base);
+
+	sp = spool_open(dir, err, sizeof(err));
+	test_cond("creates the state directory", sp != NULL &&
+	    stat(dir, &sb) == 0 && (sb.st_mode & 0777) == 0700);
+	test_cond("and its spool directory", stat(path("spool"), &sb) == 0 &&
+	    (sb.st_mode & 0777) == 0700);
+	test_cond("a second worker on it is refused",
+	    spool_open(dir, err, sizeof(err)) == NULL &&
+	    strstr(err, "another pulse-worker") != NULL);
+
+	test_cond("worker id made", spool_worker_id(sp, id) == 0 &&
+	    id_valid(id));
+	s = slurp(path("worker_id"));
+	test_cond("worker id saved", strncmp(s, id, ID_LEN) == 0 &&
+	    access(path("worker_id.tmp"), F_OK) == -1);
+	free(s);
+	test_cond("worker id kept", spool_worker_id(sp, id2) == 0 &&
+	    strcmp(id, id2) == 0);
+
+	test_cond("not started yet", spool_started(sp, ID1) == 0);
+	test_cond("start recorded", spool_start(sp, ID1) == 0 &&
+	    spool_started(sp, ID1) == 1 && spool_started(sp, ID2) == 0);
+	s = slurp(path("started"));
+	snprintf(line, sizeof(line), "%s ", ID1);
+	test_cond("journal line", strncmp(s, line, strlen(line)) == 0 &&
+	    s[strlen(s) - 1] == '\n');
+	free(s);
+	test_cond("ids are checked", spool_start(sp, "../../x") == -1 &&
+	    spool_started(sp, "x") == -1);
+
+	test_cond("result spooled", spool_put(sp, ID1, "{\"a\":1}", 7) == 0 &&
+	    spool_has(sp, ID1) && !spool_has(sp, ID2) &&
+	    access(path("spool/" ID1 ".json.tmp"), F_OK) == -1);
+	s = spool_get(sp, ID1, &len);
+	test_cond("result read back", s != NULL && len == 7 &&
+	    strcmp(s, "{\"a\":1}") == 0);
+	free(s);
+	test_cond("result replaced whole", spool_put(sp, ID1, "{}", 2) == 0 &&
+	    (s = spool_get(sp, ID1, &len)) != NULL && len == 2);
+	free(s);
+	spool_put(sp, ID2, "{}", 2);
+	append(path("spool/junk.json"), "x");
+	test_cond("list has exactly the results", spool_list(sp, &ids,
+	    &n) == 0 && n == 2);
+	spool_list_free(ids, n);
+	test_cond("ack removes", spool_remove(sp, ID1) == 0 &&
+	    !spool_has(sp, ID1) && spool_get(sp, ID1, &len) == NULL);
+	test_cond("a path is not an id", spool_put(sp, "../evil", "x", 1) ==
+	    -1 && access(path("evil.json"), F_OK) == -1);
+	spool_free(sp);
+
+	/* A crash mid-append leaves a torn line and a stray temporary. */
+	append(path("started"), "33333333-3333-4333");
+	append(path("spool/" ID3 ".json.tmp"), "{\"half\":");
+	sp = spool_open(dir, err, sizeof(err));
+	test_cond("reopen after a crash", sp != NULL);
+	test_cond("torn line dropped, old entries kept",
+	    spool_started(sp, ID1) == 1 && spool_started(sp, ID3) == 0);
+	test_cond("new append is intact", spool_start(sp, ID3) == 0 &&
+	    spool_started(sp, ID3) == 1);
+	test_cond("stray temporary removed, spool kept",
+	    access(path("spool/" ID3 ".json.tmp"), F_OK) == -1 &&
+	    spool_has(sp, ID2));
+
+	/* Entries older than the longest timeout go. */
+	test_cond("compaction by age", spool_compact(sp, (long long)time(NULL) +
+	    10) == 0 && spool_started(sp, ID1) == 0 &&
+	    spool_start(sp, ID2) == 0 && spool_started(sp, ID2) == 1);
+	spool_free(sp);
+
+	append(path("worker_id"), "garbage");
+	sp = spool_open(dir, err, sizeof(err));
+	test_cond("a damaged worker id is not replaced", sp != NULL &&
+	    spool_worker_id(sp, id2) == -1);
+	spool_free(sp);
+
+	test_cond("an unusable directory is refused",
+	    (sp2 = spool_open("/proc/forbidden/x", err, sizeof(err))) ==
+	    NULL && strstr(err, "WORKER_STATE_DIR") != NULL);
+
+	snprintf(line, sizeof(line), "rm -rf %s", base);
+	if (system(line) != 0)
+		return 1;
+	test_report();
+}

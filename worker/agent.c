@@ -1,0 +1,608 @@
+/*
+ * The worker's side of the protocol: turns server messages into runner
+ * work, and runner events into messages. It keeps the delivery promises
+ * of DESIGN.md section 4: a command_id is journaled before it starts and
+ * never starts twice; a result is spooled before it is sent and sent
+ * again after every reconnect until the server acknowledges it.
+ */
+#include <ctype.h>
+#include <malloc.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "pjson.h"
+#include "pulse-autoconf.h"
+#include "worker.h"
+#include "xmalloc.h"
+
+/* Below this many queued bytes, output and spooled results may go out. */
+#define AGENT_QUEUE_SOFT	(256 * 1024)
+
+/* An execute_workflow being run, one step at a time (seed compat). */
+struct flow {
+	TAILQ_ENTRY(flow)	 entry;
+	struct agent		*a;
+	char			 execution_id[ID_LEN + 1];
+	char			*name;
+	struct wf_step		*steps;
+	size_t			 nsteps, cur;
+	struct task		*task;
+	lws_sorted_usec_list_t	 sul_wait;
+};
+
+struct agent {
+	struct lws_context	*ctx;
+	struct agent_config	 cfg;
+	struct spool		*spool;
+	struct runner		*runner;
+	struct conn		*conn;
+	struct heartbeat	*hb;
+	struct metrics		*metrics;
+	char			**resend;	/* spooled ids still to send */
+	size_t			 nresend, iresend;
+	lws_sorted_usec_list_t	 sul_flush;
+	TAILQ_HEAD(, flow)	 flows;
+	int			 stopping;
+};
+
+static void	flow_next(struct flow *);
+
+static void
+send_owned(struct agent *a, char *buf, size_t len, int flags)
+{
+	conn_send(a->conn, buf, len, flags);
+	free(buf);
+}
+
+/* Type names come from the network: print them tamed. */
+static void
+tame(const char *in, char *out, size_t outlen)
+{
+	size_t	 i;
+
+	for (i = 0; in[i] != '\0' && i + 1 < outlen; i++)
+		out[i] = isprint((unsigned char)in[i]) ? in[i] : '?';
+	out[i] = '\0';
+}
+
+/*
+ * Send what a task has written since the last chunk, 16 KiB a message,
+ * while the socket takes it. 1 if some is left for later.
+ */
+static int
+flush_task(struct agent *a, struct task *t)
+{
+	static const char *const names[2] = { "stdout", "stderr" };
+	const char	*buf;
+	size_t		 len, sent, n, mlen;
+	char		*m;
+	int		 i, left = 0;
+
+	if (task_command_id(t)[0] == '\0' || !conn_up(a->conn))
+		return 0;
+	for (i = 0; i < 2; i++) {
+		buf = task_output(t, i, &len);
+		sent = task_sent(t, i);
+		while (sent < len && conn_queued(a->conn) < AGENT_QUEUE_SOFT) {
+			n = len - sent;
+			if (n > WORKER_CHUNK_MAX)
+				n = WORKER_CHUNK_MAX;
+			m = proto_output(task_command_id(t), names[i], sent,
+			    buf + sent, n, &mlen);
+			send_owned(a, m, mlen, 0);
+			sent += n;
+		}
+		task_set_sent(t, i, sent);
+		left |= sent < len;
+	}
+	return left;
+}
+
+static void
+flush_fire(lws_sorted_usec_list_t *sul)
+{
+	struct agent	*a = lws_container_of(sul, struct agent, sul_flush);
+	struct task	*t;
+	int		 left = 0;
+
+	for (t = runner_next(a->runner, NULL); t != NULL;
+	    t = runner_next(a->runner, t))
+		left |= flush_task(a, t);
+	if (left)
+		lws_sul_schedule(a->ctx, 0, &a->sul_flush, flush_fire,
+		    WORKER_CHUNK_MS * LWS_US_PER_MS);
+}
+
+static void
+flush_later(struct agent *a)
+{
+	if (lws_dll2_is_detached(&a->sul_flush.list))
+		lws_sul_schedule(a->ctx, 0, &a->sul_flush, flush_fire,
+		    WORKER_CHUNK_MS * LWS_US_PER_MS);
+}
+
+/* runner hooks */
+
+static int
+on_prestart(struct task *t, void *arg)
+{
+	struct agent	*a = arg;
+
+	if (task_command_id(t)[0] == '\0')
+		return 0;
+	return spool_start(a->spool, task_command_id(t));
+}
+
+static void
+on_started(struct task *t, void *arg)
+{
+	struct agent	*a = arg;
+	char		*m;
+	size_t		 len;
+
+	if (task_command_id(t)[0] == '\0')
+		return;
+	log_info("command %s: started (pid %d)", task_command_id(t),
+	    (int)task_pid(t));
+	if (conn_up(a->conn)) {
+		m = proto_started(task_command_id(t), task_execution_id(t),
+		    &len);
+		send_owned(a, m, len, 0);
+	}
+}
+
+static void
+on_output(struct task *t, void *arg)
+{
+	struct agent	*a = arg;
+	size_t		 len;
+	int		 i, big = 0;
+
+	if (task_command_id(t)[0] == '\0' || !conn_up(a->conn))
+		return;
+	for (i = 0; i < 2; i++) {
+		task_output(t, i, &len);
+		big |= len - task_sent(t, i) >= WORKER_CHUNK_MAX;
+	}
+	if (!big || flush_task(a, t))
+		flush_later(a);
+}
+
+static void
+log_result(const struct result *r)
+{
+	const char	*id = r->command_id;
+
+	if (r->timed_out)
+		log_info("command %s: timed out (signal %d) after %lld ms", id,
+		    r->signal, r->duration_ms);
+	else if (r->cancelled)
+		log_info("command %s: cancelled (signal %d)", id, r->signal);
+	else if (r->message != NULL)
+		log_info("command %s: %s", id, r->message);
+	else if (r->exited)
+		log_info("command %s: exit code %d in %lld ms", id,
+		    r->exit_code, r->duration_ms);
+	else
+		log_info("command %s: killed by signal %d in %lld ms", id,
+		    r->signal, r->duration_ms);
+}
+
+static void
+flow_task_done(struct flow *f, const struct result *r);
+
+static void
+on_finished(struct task *t, const struct result *r, void *arg)
+{
+	struct agent	*a = arg;
+	struct result	 res = *r;
+	char		*m;
+	size_t		 len;
+
+	if (task_owner(t) != NULL) {
+		flow_task_done(task_owner(t), r);
+		return;
+	}
+	log_result(r);
+	flush_task(a, t);
+	res.worker_id = a->cfg.worker_id;
+	m = proto_result(&res, WORKER_MSG_MAX, &len);
+	if (m == NULL) {
+		log_warnx("command %s: the result does not fit in a message",
+		    r->command_id);
+		return;
+	}
+	/* Never started (cancelled while queued): it must not start later. */
+	if (task_pid(t) == 0 && spool_started(a->spool, r->command_id) == 0)
+		spool_start(a->spool, r->command_id);
+	/* On disk first: the send may be lost, the spool is not. */
+	spool_put(a->spool, r->command_id, m, len);
+	send_owned(a, m, len, 0);
+	if (runner_count(a->runner) == 0)
+		malloc_trim(0);
+}
+
+/* execute_workflow: the seed's one-worker workflows, run here in order. */
+
+static void
+flow_free(struct flow *f)
+{
+	size_t	 i;
+
+	lws_sul_cancel(&f->sul_wait);
+	for (i = 0; i < f->nsteps; i++) {
+		free(f->steps[i].name);
+		free(f->steps[i].command);
+	}
+	free(f->steps);
+	free(f->name);
+	free(f);
+}
+
+static void
+flow_end(struct flow *f, int success, const char *message)
+{
+	struct agent	*a = f->a;
+	char		*m;
+	size_t		 len;
+
+	log_info("workflow %s (execution %s): %s", f->name, f->execution_id,
+	    message);
+	m = proto_workflow_result(f->execution_id, a->cfg.worker_id, success,
+	    message, &len);
+	/* No spool for these (the seed had none): kept across a reconnect. */
+	send_owned(a, m, len, CONN_KEEP);
+	TAILQ_REMOVE(&a->flows, f, entry);
+	flow_free(f);
+}
+
+static void
+flow_wait_done(lws_sorted_usec_list_t *sul)
+{
+	struct flow	*f = lws_container_of(sul, struct flow, sul_wait);
+
+	f->cur++;
+	flow_next(f);
+}
+
+static void
+flow_next(struct flow *f)
+{
+	struct wf_step	*st;
+	char		 msg[128];
+
+	for (; f->cur < f->nsteps; f->cur++) {
+		st = &f->steps[f->cur];
+		if (st->type == WF_STEP_PROMPT) {
+			log_info("workflow %s: skipping prompt step %zu",
+			    f->name, f->cur);
+			continue;
+		}
+		if (st->type == WF_STEP_WAIT) {
+			lws_sul_schedule(f->a->ctx, 0, &f->sul_wait,
+			    flow_wait_done, st->duration_ms * LWS_US_PER_MS);
+			return;
+		}
+		f->task = runner_submit(f->a->runner, NULL, f->execution_id,
+		    st->command, st->timeout_ms, f);
+		if (f->task == NULL) {
+			snprintf(msg, sizeof(msg), "step %zu not run: the "
+			    "worker is stopping", f->cur);
+			flow_end(f, 0, msg);
+		}
+		return;
+	}
+	flow_end(f, 1, "workflow completed");
+}
+
+static void
+flow_task_done(struct flow *f, const struct result *r)
+{
+	struct wf_step	*st = &f->steps[f->cur];
+	char		 msg[WF_STEP_NAME_MAX + 128];
+
+	f->task = NULL;
+	if (proto_result_success(r)) {
+		f->cur++;
+		flow_next(f);
+		return;
+	}
+	if (r->timed_out)
+		snprintf(msg, sizeof(msg), "step %zu (%s) timed out after "
+		    "%lld ms", f->cur, st->name, st->timeout_ms);
+	else if (r->message != NULL)
+		snprintf(msg, sizeof(msg), "step %zu (%s) failed: %s", f->cur,
+		    st->name, r->message);
+	else if (r->exited)
+		snprintf(msg, sizeof(msg), "step %zu (%s) failed with exit "
+		    "code %d", f->cur, st->name, r->exit_code);
+	else
+		snprintf(msg, sizeof(msg), "step %zu (%s) was killed by "
+		    "signal %d", f->cur, st->name, r->signal);
+	flow_end(f, 0, msg);
+}
+
+static void
+flow_start(struct agent *a, struct msg *m)
+{
+	struct flow	*f = xcalloc(1, sizeof(*f));
+
+	f->a = a;
+	memcpy(f->execution_id, m->execution_id, sizeof(f->execution_id));
+	f->name = m->workflow_name;
+	f->steps = m->steps;
+	f->nsteps = m->nsteps;
+	m->workflow_name = NULL;
+	m->steps = NULL;
+	m->nsteps = 0;
+	TAILQ_INSERT_TAIL(&a->flows, f, entry);
+	log_info("workflow %s (execution %s): %zu steps", f->name,
+	    f->execution_id, f->nsteps);
+	if (a->stopping) {
+		flow_end(f, 0, "the worker is stopping");
+		return;
+	}
+	flow_next(f);
+}
+
+/* conn hooks */
+
+static void
+resend_more(struct agent *a)
+{
+	char	*buf;
+	size_t	 len;
+
+	while (a->iresend < a->nresend && conn_up(a->conn) &&
+	    conn_queued(a->conn) < AGENT_QUEUE_SOFT) {
+		buf = spool_get(a->spool, a->resend[a->iresend++], &len);
+		if (buf != NULL)
+			send_owned(a, buf, len, 0);
+	}
+	if (a->iresend == a->nresend && a->resend != NULL) {
+		spool_list_free(a->resend, a->nresend);
+		a->resend = NULL;
+		a->nresend = a->iresend = 0;
+	}
+}
+
+static void
+on_connected(void *arg)
+{
+	struct agent	*a = arg;
+	char		**ids, *m;
+	size_t		 n, len;
+
+	n = runner_ids(a->runner, &ids);
+	m = proto_connect(a->cfg.worker_id, a->cfg.name, a->cfg.groups,
+	    a->cfg.ngroups, PACKAGE_VERSION, ids, n, &len);
+	free(ids);
+	send_owned(a, m, len, CONN_FRONT);
+
+	spool_list_free(a->resend, a->nresend);
+	a->resend = NULL;
+	a->nresend = a->iresend = 0;
+	if (spool_list(a->spool, &a->resend, &a->nresend) == 0 &&
+	    a->nresend > 0)
+		log_info("sending %zu unacknowledged result(s) again",
+		    a->nresend);
+	resend_more(a);
+	flush_later(a);
+}
+
+static void
+on_room(void *arg)
+{
+	struct agent	*a = arg;
+
+	resend_more(a);
+}
+
+static void
+do_execute(struct agent *a, struct msg *m)
+{
+	struct task	*t;
+	char		*buf;
+	size_t		 len;
+	int		 rc;
+
+	if (m->worker_id[0] != '\0' &&
+	    strcmp(m->worker_id, a->cfg.worker_id) != 0) {
+		log_warnx("command %s is addressed to worker %s, not to this "
+		    "one; ignored", m->command_id, m->worker_id);
+		return;
+	}
+	if (a->stopping) {
+		log_info("command %s: not started, the worker is stopping",
+		    m->command_id);
+		return;
+	}
+	if (runner_find(a->runner, m->command_id) != NULL) {
+		log_info("command %s: already running or queued here",
+		    m->command_id);
+		return;
+	}
+	buf = spool_get(a->spool, m->command_id, &len);
+	if (buf != NULL) {
+		log_info("command %s: already finished; sending its result "
+		    "again", m->command_id);
+		send_owned(a, buf, len, 0);
+		return;
+	}
+	rc = spool_started(a->spool, m->command_id);
+	if (rc != 0) {
+		log_warnx("command %s: %s; it is not started again",
+		    m->command_id, rc == 1 ? "it was started here before "
+		    "and its result is already acknowledged or lost" :
+		    "the journal cannot be read");
+		return;
+	}
+	t = runner_submit(a->runner, m->command_id, m->execution_id,
+	    m->command, m->timeout_ms, NULL);
+	/* It may have started, or even failed to, already. */
+	if (t != NULL && runner_find(a->runner, m->command_id) == t &&
+	    task_pid(t) == 0)
+		log_info("command %s: queued (%zu in flight)", m->command_id,
+		    runner_count(a->runner));
+}
+
+static void
+on_message(const char *buf, size_t len, void *arg)
+{
+	struct agent	*a = arg;
+	struct msg	 m;
+	char		 err[256], type[WORKER_TYPE_MAX + 1], *out;
+	size_t		 olen;
+
+	if (proto_decode(buf, len, &m, err, sizeof(err)) == -1) {
+		log_warnx("websocket: ignoring a malformed message: %s", err);
+		return;
+	}
+	switch (m.type) {
+	case MSG_PING:
+		out = proto_pong(a->cfg.worker_id, &olen);
+		send_owned(a, out, olen, 0);
+		break;
+	case MSG_EXECUTE_COMMAND:
+		do_execute(a, &m);
+		break;
+	case MSG_CANCEL_COMMAND:
+		if (runner_cancel(a->runner, m.command_id) == -1)
+			log_info("cancel_command %s: not running here",
+			    m.command_id);
+		break;
+	case MSG_RESULT_ACK:
+		if (spool_remove(a->spool, m.command_id) == 0)
+			log_debug("command %s: result acknowledged",
+			    m.command_id);
+		break;
+	case MSG_EXECUTE_WORKFLOW:
+		flow_start(a, &m);
+		break;
+	case MSG_UNKNOWN:
+		/* A newer server may say more than we know. */
+		tame(m.type_name, type, sizeof(type));
+		log_info("websocket: ignoring a message of unknown type '%s'",
+		    type);
+		break;
+	}
+	proto_msg_clear(&m);
+}
+
+struct agent *
+agent_new(struct lws_context *ctx, struct lws_vhost *vh,
+    const struct agent_config *cfg, struct spool *spool)
+{
+	struct agent		*a = xcalloc(1, sizeof(*a));
+	struct runner_hooks	 rh = { on_prestart, on_started, on_output,
+	    on_finished, NULL };
+	struct conn_hooks	 ch = { on_connected, on_message, on_room,
+	    NULL };
+
+	a->ctx = ctx;
+	a->cfg = *cfg;
+	a->spool = spool;
+	TAILQ_INIT(&a->flows);
+	rh.arg = a;
+	ch.arg = a;
+	a->metrics = metrics_new();
+	a->runner = runner_new(ctx, vh, cfg->max_tasks, cfg->output_cap, &rh);
+	a->conn = conn_new(a->ctx, cfg->ws_url, cfg->api_key, &ch);
+	a->hb = heartbeat_new(a->ctx, cfg->hb_url, cfg->api_key,
+	    cfg->heartbeat_s, agent_heartbeat_body, a);
+	return a;
+}
+
+void
+agent_start(struct agent *a)
+{
+	conn_start(a->conn);
+	heartbeat_start(a->hb);
+}
+
+/* Stop taking work; kill what runs (its results are spooled and sent). */
+void
+agent_stop(struct agent *a)
+{
+	struct flow	*f;
+
+	if (a->stopping)
+		return;
+	a->stopping = 1;
+	runner_stop_all(a->runner, "stopped: pulse-worker is shutting down");
+	while ((f = TAILQ_FIRST(&a->flows)) != NULL)
+		flow_end(f, 0, "the worker is shutting down");
+}
+
+int
+agent_done(struct agent *a)
+{
+	return runner_idle(a->runner) && TAILQ_EMPTY(&a->flows);
+}
+
+/* Close the websocket once what is queued has gone out. */
+void
+agent_close(struct agent *a)
+{
+	conn_stop(a->conn);
+}
+
+int
+agent_closed(struct agent *a)
+{
+	return conn_closed(a->conn);
+}
+
+void
+agent_free(struct agent *a)
+{
+	struct flow	*f;
+
+	if (a == NULL)
+		return;
+	lws_sul_cancel(&a->sul_flush);
+	while ((f = TAILQ_FIRST(&a->flows)) != NULL) {
+		TAILQ_REMOVE(&a->flows, f, entry);
+		flow_free(f);
+	}
+	heartbeat_free(a->hb);
+	conn_free(a->conn);
+	runner_free(a->runner);
+	metrics_free(a->metrics);
+	spool_list_free(a->resend, a->nresend);
+	free(a);
+}
+
+char *
+agent_heartbeat_body(void *arg, size_t *lenp)
+{
+	struct agent		*a = arg;
+	struct json_object	*o = json_object_new_object(), *meta, *g;
+	const char		*s;
+	char			*out;
+	size_t			 i, n;
+
+	meta = metrics_collect(a->metrics);
+	json_object_object_add(meta, "version",
+	    json_object_new_string(PACKAGE_VERSION));
+	g = json_object_new_array_ext((int)a->cfg.ngroups);
+	for (i = 0; i < a->cfg.ngroups; i++)
+		json_object_array_add(g,
+		    json_object_new_string(a->cfg.groups[i]));
+	json_object_object_add(meta, "groups", g);
+	json_object_object_add(meta, "max_concurrent_tasks",
+	    json_object_new_int(a->cfg.max_tasks));
+	json_object_object_add(meta, "running",
+	    json_object_new_int((int)runner_running(a->runner)));
+	json_object_object_add(o, "worker_id",
+	    json_object_new_string(a->cfg.worker_id));
+	json_object_object_add(o, "name", json_object_new_string(a->cfg.name));
+	json_object_object_add(o, "metadata", meta);
+	s = pjson_str(o, &n);
+	out = xmemdup(s, n + 1);
+	json_object_put(o);
+	*lenp = n;
+	return out;
+}

@@ -1,0 +1,446 @@
+/*
+ * The websocket to pulse-pushd: connect with the API key, reassemble and
+ * bound incoming messages, send a queue of outgoing ones a fragment per
+ * WRITEABLE, notice a silent server, and reconnect with jittered
+ * exponential backoff for as long as the worker runs.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+
+#include "log.h"
+#include "worker.h"
+#include "xmalloc.h"
+
+#define CONN_BACKOFF_MIN_MS	500
+#define CONN_BACKOFF_MAX_MS	30000
+#define CONN_JITTER_PCT		30	/* each delay is +-30 % */
+#define CONN_STABLE_MS		10000	/* up this long: backoff restarts */
+#define CONN_FRAG		(32 * 1024) /* bytes per lws_write() */
+#define CONN_RX_KEEP		(64 * 1024) /* rx buffer kept between msgs */
+
+struct qmsg {
+	TAILQ_ENTRY(qmsg)	 entry;
+	size_t			 len, off;
+	int			 flags;
+	unsigned char		 buf[];	/* LWS_PRE bytes, then the message */
+};
+
+struct conn {
+	struct lws_context	*ctx;
+	const struct url	*url;
+	char			*key;
+	struct conn_hooks	 hooks;
+	struct lws		*wsi;
+	int			 up, stopping;
+	long long		 up_since;
+	unsigned		 tries;
+	lws_sorted_usec_list_t	 sul_retry, sul_silence;
+	TAILQ_HEAD(, qmsg)	 q;
+	size_t			 qbytes;
+	char			*rx;
+	size_t			 rxlen, rxcap;
+	char			 last_err[160];
+};
+
+static void	conn_connect(struct conn *);
+
+static long long
+conn_now_ms(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+struct conn *
+conn_new(struct lws_context *ctx, const struct url *url, const char *key,
+    const struct conn_hooks *hooks)
+{
+	struct conn	*c = xcalloc(1, sizeof(*c));
+
+	c->ctx = ctx;
+	c->url = url;
+	c->key = xstrdup(key);
+	c->hooks = *hooks;
+	TAILQ_INIT(&c->q);
+	return c;
+}
+
+static void
+queue_drop(struct conn *c, int keep_flagged)
+{
+	struct qmsg	*m, *next;
+
+	for (m = TAILQ_FIRST(&c->q); m != NULL; m = next) {
+		next = TAILQ_NEXT(m, entry);
+		/*
+		 * lws masks a client frame in place, so a message that
+		 * was partly sent cannot be sent again.
+		 */
+		if (keep_flagged && (m->flags & CONN_KEEP) && m->off == 0)
+			continue;
+		TAILQ_REMOVE(&c->q, m, entry);
+		c->qbytes -= m->len;
+		free(m);
+	}
+}
+
+void
+conn_free(struct conn *c)
+{
+	if (c == NULL)
+		return;
+	lws_sul_cancel(&c->sul_retry);
+	lws_sul_cancel(&c->sul_silence);
+	if (c->wsi != NULL)
+		lws_set_opaque_user_data(c->wsi, NULL);
+	queue_drop(c, 0);
+	free(c->rx);
+	explicit_bzero(c->key, strlen(c->key));
+	free(c->key);
+	free(c);
+}
+
+static void
+conn_retry_cb(lws_sorted_usec_list_t *sul)
+{
+	conn_connect(lws_container_of(sul, struct conn, sul_retry));
+}
+
+/* min(30 s, 0.5 s * 2^tries), then +-30 %, so a fleet does not stampede. */
+static void
+conn_retry(struct conn *c, const char *why)
+{
+	unsigned	 rnd = 0;
+	long long	 ms = CONN_BACKOFF_MIN_MS;
+	unsigned	 i;
+
+	if (c->stopping)
+		return;
+	for (i = 0; i < c->tries && ms < CONN_BACKOFF_MAX_MS; i++)
+		ms *= 2;
+	if (ms > CONN_BACKOFF_MAX_MS)
+		ms = CONN_BACKOFF_MAX_MS;
+	c->tries++;
+	lws_get_random(c->ctx, &rnd, sizeof(rnd));
+	ms = ms * (100 - CONN_JITTER_PCT + (long long)(rnd %
+	    (2 * CONN_JITTER_PCT + 1))) / 100;
+
+	/* The same failure again and again is news only once. */
+	if (strcmp(why, c->last_err) != 0)
+		log_warnx("websocket %s://%s%s: %s; retrying in %.1f s (and "
+		    "again with backoff, up to %d s)", c->url->tls ? "wss" :
+		    "ws", c->url->hosthdr, c->url->path, why, ms / 1000.0,
+		    CONN_BACKOFF_MAX_MS / 1000);
+	else
+		log_debug("websocket: %s; retrying in %.1f s", why,
+		    ms / 1000.0);
+	strlcpy_p(c->last_err, why, sizeof(c->last_err));
+	lws_sul_schedule(c->ctx, 0, &c->sul_retry, conn_retry_cb,
+	    ms * LWS_US_PER_MS);
+}
+
+static void
+conn_connect(struct conn *c)
+{
+	struct lws_client_connect_info	 i;
+
+	if (c->stopping || c->wsi != NULL)
+		return;
+	memset(&i, 0, sizeof(i));
+	i.context = c->ctx;
+	i.address = c->url->host;
+	i.port = c->url->port;
+	i.path = c->url->path;
+	i.host = c->url->hosthdr;
+	i.ssl_connection = c->url->tls ? LCCSCF_USE_SSL : 0;
+	i.protocol = "pulse-worker";
+	i.local_protocol_name = "pulse-worker";
+	i.alpn = "http/1.1";
+	i.pwsi = &c->wsi;
+	i.opaque_user_data = c;
+	log_debug("websocket: connecting to %s://%s%s", c->url->tls ? "wss" :
+	    "ws", c->url->hosthdr, c->url->path);
+	if (lws_client_connect_via_info(&i) == NULL) {
+		c->wsi = NULL;
+		conn_retry(c, "cannot start a connection");
+	}
+}
+
+void
+conn_start(struct conn *c)
+{
+	c->stopping = 0;
+	conn_connect(c);
+}
+
+/* Close after what is queued has gone out (the caller bounds the wait). */
+void
+conn_stop(struct conn *c)
+{
+	c->stopping = 1;
+	lws_sul_cancel(&c->sul_retry);
+	if (c->wsi != NULL)
+		lws_callback_on_writable(c->wsi);
+}
+
+/* Stopped and closed: nothing more will go out. */
+int
+conn_closed(const struct conn *c)
+{
+	return c->stopping && c->wsi == NULL;
+}
+
+int
+conn_up(const struct conn *c)
+{
+	return c->up;
+}
+
+size_t
+conn_queued(const struct conn *c)
+{
+	return c->qbytes;
+}
+
+/*
+ * Queue one text message (copied). While the socket is down only
+ * CONN_KEEP messages are kept; the others are dropped: output chunks
+ * and pongs are worthless later, and results are in the spool.
+ */
+int
+conn_send(struct conn *c, const char *buf, size_t len, int flags)
+{
+	struct qmsg	*m;
+
+	if (!c->up && !(flags & CONN_KEEP))
+		return -1;
+	m = xmalloc(sizeof(*m) + LWS_PRE + len);
+	m->len = len;
+	m->off = 0;
+	m->flags = flags;
+	memcpy(m->buf + LWS_PRE, buf, len);
+	if ((flags & CONN_FRONT) && (TAILQ_EMPTY(&c->q) ||
+	    TAILQ_FIRST(&c->q)->off == 0))
+		TAILQ_INSERT_HEAD(&c->q, m, entry);
+	else
+		TAILQ_INSERT_TAIL(&c->q, m, entry);
+	c->qbytes += len;
+	if (c->up && c->wsi != NULL)
+		lws_callback_on_writable(c->wsi);
+	return 0;
+}
+
+static void
+silence_fire(lws_sorted_usec_list_t *sul)
+{
+	struct conn	*c = lws_container_of(sul, struct conn, sul_silence);
+
+	if (c->wsi == NULL)
+		return;
+	log_warnx("websocket: nothing from the server for %d s; reconnecting",
+	    WORKER_SILENCE_MS / 1000);
+	lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+}
+
+static void
+silence_reset(struct conn *c)
+{
+	lws_sul_schedule(c->ctx, 0, &c->sul_silence, silence_fire,
+	    (lws_usec_t)WORKER_SILENCE_MS * LWS_US_PER_MS);
+}
+
+/*
+ * CA certificates: OpenSSL's defaults parse the whole system bundle
+ * (~140 certificates, over 1 MB of heap) at start-up. A hashed
+ * directory is read lazily, one issuer per handshake. SSL_CERT_FILE and
+ * SSL_CERT_DIR are honoured as OpenSSL would.
+ */
+static void
+conn_load_ca(SSL_CTX *ssl)
+{
+	const char	*file, *dir;
+
+	if (ssl == NULL)
+		return;
+	file = getenv(X509_get_default_cert_file_env());
+	dir = getenv(X509_get_default_cert_dir_env());
+	if (dir == NULL)
+		dir = X509_get_default_cert_dir();
+	if (file != NULL && *file != '\0' &&
+	    SSL_CTX_load_verify_locations(ssl, file, NULL) != 1)
+		log_warnx("SSL_CERT_FILE: cannot load %s", file);
+	if (SSL_CTX_load_verify_locations(ssl, NULL, dir) != 1)
+		log_warnx("cannot use the CA directory %s", dir);
+}
+
+static int
+conn_append_headers(struct conn *c, struct lws *wsi, void *in, size_t len)
+{
+	unsigned char	**p = in, *end = *p + len;
+
+	if (lws_add_http_header_by_name(wsi, (const unsigned char *)
+	    "x-api-key:", (const unsigned char *)c->key, (int)strlen(c->key),
+	    p, end))
+		return -1;
+	return 0;
+}
+
+static int
+conn_receive(struct conn *c, struct lws *wsi, const char *in, size_t len)
+{
+	silence_reset(c);
+	if (lws_is_first_fragment(wsi))
+		c->rxlen = 0;
+	if (c->rxlen + len > WORKER_MSG_MAX) {
+		log_warnx("websocket: the server sent a message over %d bytes;"
+		    " reconnecting", WORKER_MSG_MAX);
+		lws_close_reason(wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE,
+		    (unsigned char *)"message too large", 17);
+		return -1;
+	}
+	if (c->rxlen + len > c->rxcap) {
+		while (c->rxlen + len > c->rxcap)
+			c->rxcap = c->rxcap == 0 ? 4096 : c->rxcap * 2;
+		c->rx = xrealloc(c->rx, c->rxcap);
+	}
+	memcpy(c->rx + c->rxlen, in, len);
+	c->rxlen += len;
+	if (!lws_is_final_fragment(wsi))
+		return 0;
+	if (lws_frame_is_binary(wsi))
+		log_warnx("websocket: ignoring a binary message (%zu bytes)",
+		    c->rxlen);
+	else
+		c->hooks.message(c->rx, c->rxlen, c->hooks.arg);
+	c->rxlen = 0;
+	/* One big message must not keep the worker big. */
+	if (c->rxcap > CONN_RX_KEEP) {
+		free(c->rx);
+		c->rx = NULL;
+		c->rxcap = 0;
+	}
+	return 0;
+}
+
+static int
+conn_writeable(struct conn *c, struct lws *wsi)
+{
+	struct qmsg	*m = TAILQ_FIRST(&c->q);
+	size_t		 chunk;
+	int		 flags;
+
+	if (m == NULL) {
+		if (c->stopping) {
+			lws_close_reason(wsi, LWS_CLOSE_STATUS_GOINGAWAY,
+			    (unsigned char *)"worker stopping", 15);
+			return -1;
+		}
+		return 0;
+	}
+	chunk = m->len - m->off;
+	if (chunk > CONN_FRAG)
+		chunk = CONN_FRAG;
+	flags = lws_write_ws_flags(LWS_WRITE_TEXT, m->off == 0,
+	    m->off + chunk == m->len);
+	/*
+	 * lws writes the frame header into the LWS_PRE bytes before the
+	 * fragment: for a later fragment those are bytes already sent.
+	 */
+	if (lws_write(wsi, m->buf + LWS_PRE + m->off, chunk,
+	    (enum lws_write_protocol)flags) < (int)chunk) {
+		log_warnx("websocket: write failed; reconnecting");
+		return -1;
+	}
+	m->off += chunk;
+	if (m->off == m->len) {
+		TAILQ_REMOVE(&c->q, m, entry);
+		c->qbytes -= m->len;
+		free(m);
+	}
+	if (!TAILQ_EMPTY(&c->q) || c->stopping)
+		lws_callback_on_writable(wsi);
+	else if (c->hooks.room != NULL)
+		c->hooks.room(c->hooks.arg);
+	return 0;
+}
+
+static void
+conn_down(struct conn *c, const char *why)
+{
+	if (c->up && conn_now_ms() - c->up_since >= CONN_STABLE_MS)
+		c->tries = 0;
+	if (c->up)
+		log_info("websocket: disconnected (%s)", why);
+	c->up = 0;
+	c->wsi = NULL;
+	c->rxlen = 0;
+	lws_sul_cancel(&c->sul_silence);
+	queue_drop(c, 1);
+	if (!c->stopping)
+		conn_retry(c, why);
+}
+
+int
+conn_callback(struct lws *wsi, enum lws_callback_reasons reason,
+    void *user, void *in, size_t len)
+{
+	struct conn	*c;
+	char		 why[160];
+
+	if (reason == LWS_CALLBACK_OPENSSL_LOAD_EXTRA_CLIENT_VERIFY_CERTS) {
+		conn_load_ca(user);
+		return 0;
+	}
+	c = wsi != NULL ? lws_get_opaque_user_data(wsi) : NULL;
+	if (c == NULL)
+		return 0;
+	switch (reason) {
+	case LWS_CALLBACK_CLIENT_APPEND_HANDSHAKE_HEADER:
+		return conn_append_headers(c, wsi, in, len);
+	case LWS_CALLBACK_CLIENT_ESTABLISHED:
+		c->up = 1;
+		c->up_since = conn_now_ms();
+		c->last_err[0] = '\0';
+		log_info("websocket: connected to %s://%s%s", c->url->tls ?
+		    "wss" : "ws", c->url->hosthdr, c->url->path);
+		silence_reset(c);
+		c->hooks.connected(c->hooks.arg);
+		if (!TAILQ_EMPTY(&c->q))
+			lws_callback_on_writable(wsi);
+		return 0;
+	case LWS_CALLBACK_CLIENT_RECEIVE:
+		return conn_receive(c, wsi, in, len);
+	case LWS_CALLBACK_CLIENT_WRITEABLE:
+		return conn_writeable(c, wsi);
+	case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
+		if (len >= 2) {
+			const unsigned char *p = in;
+
+			log_info("websocket: the server closed the connection "
+			    "(%d %.*s)", p[0] << 8 | p[1], (int)(len - 2),
+			    (const char *)p + 2);
+		}
+		return 0;
+	case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
+		if (in != NULL && strstr(in, "unauthorized") != NULL)
+			snprintf(why, sizeof(why), "the server refused "
+			    "WORKER_API_KEY (HTTP 401)");
+		else
+			snprintf(why, sizeof(why), "%s", in != NULL ?
+			    (const char *)in : "connection failed");
+		conn_down(c, why);
+		return 0;
+	case LWS_CALLBACK_CLIENT_CLOSED:
+		conn_down(c, "connection closed");
+		return 0;
+	default:
+		return 0;
+	}
+}

@@ -1,0 +1,313 @@
+/*
+ * pulse-worker start-up: read the configuration once, open the state
+ * directory, build one lws loop (a client vhost with four protocols)
+ * and run it. SIGTERM/SIGINT stop the running commands, spool their
+ * results and exit within 10 s; SIGHUP is ignored.
+ */
+#include <sys/signalfd.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <malloc.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "log.h"
+#include "worker.h"
+#include "xmalloc.h"
+
+#define MAIN_STOP_POLL_MS	100	/* while stopping only */
+
+/* What the loop and the signal descriptor share. */
+struct main_state {
+	struct lws_context	*ctx;
+	struct agent		*agent;
+	struct lws		*sigwsi;
+	int			 sigfd;
+	int			 stopping, closing, quit;
+	lws_sorted_usec_list_t	 sul_poll, sul_deadline;
+};
+
+static int	main_signal_callback(struct lws *, enum lws_callback_reasons,
+		    void *, void *, size_t);
+
+static const struct lws_protocols protocols[] = {
+	{ "pulse-worker", conn_callback, 0, 0, 0, NULL, 0 },
+	{ "pulse-http", heartbeat_callback, 0, 0, 0, NULL, 0 },
+	{ "pulse-pipe", runner_callback, 0, 0, 0, NULL, 0 },
+	{ "pulse-signal", main_signal_callback, 0, 0, 0, NULL, 0 },
+	{ NULL, NULL, 0, 0, 0, NULL, 0 }
+};
+
+static void __attribute__((noreturn))
+usage(void)
+{
+	fprintf(stderr, "usage: pulse-worker [-d] [-e envfile]\n");
+	exit(2);
+}
+
+/*
+ * lws repeats itself on every reconnect attempt; our own messages say
+ * when a failure starts, so a line seen just before goes to debug.
+ */
+static void
+main_lws_log(int level, const char *line)
+{
+	static char	 last[256];
+	int		 n = (int)strlen(line);
+
+	while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+		n--;
+	if ((level & (LLL_ERR | LLL_WARN)) && strncmp(last, line,
+	    sizeof(last) - 1) != 0)
+		log_warnx("lws: %.*s", n, line);
+	else
+		log_debug("lws: %.*s", n, line);
+	if (level & (LLL_ERR | LLL_WARN))
+		strlcpy_p(last, line, sizeof(last));
+}
+
+/* A child gets our 0-2; a closed one would be reused by a pipe. */
+static void
+main_stdio(void)
+{
+	int	 fd;
+
+	while ((fd = open("/dev/null", O_RDWR | O_CLOEXEC)) != -1 && fd <= 2)
+		fcntl(fd, F_SETFD, 0);
+	if (fd > 2)
+		close(fd);
+}
+
+static void
+main_poll(lws_sorted_usec_list_t *sul)
+{
+	struct main_state *ms = lws_container_of(sul, struct main_state,
+	    sul_poll);
+
+	if (!ms->closing && agent_done(ms->agent)) {
+		ms->closing = 1;
+		agent_close(ms->agent);
+	}
+	if (ms->closing && agent_closed(ms->agent)) {
+		ms->quit = 1;
+		lws_cancel_service(ms->ctx);
+		return;
+	}
+	lws_sul_schedule(ms->ctx, 0, &ms->sul_poll, main_poll,
+	    MAIN_STOP_POLL_MS * LWS_US_PER_MS);
+}
+
+static void
+main_deadline(lws_sorted_usec_list_t *sul)
+{
+	struct main_state *ms = lws_container_of(sul, struct main_state,
+	    sul_deadline);
+
+	log_warnx("still busy after %d s; exiting anyway", WORKER_STOP_MS /
+	    1000);
+	ms->quit = 1;
+	lws_cancel_service(ms->ctx);
+}
+
+static int
+main_signal_callback(struct lws *wsi, enum lws_callback_reasons reason,
+    void *user, void *in, size_t len)
+{
+	struct main_state	*ms;
+	struct signalfd_siginfo	 si;
+
+	(void)user;
+	(void)in;
+	(void)len;
+	if (reason != LWS_CALLBACK_RAW_RX_FILE)
+		return 0;
+	ms = lws_get_opaque_user_data(wsi);
+	if (ms == NULL)
+		return -1;
+	while (read(ms->sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+		if (ms->stopping) {
+			log_warnx("signal %u again: exiting now", si.ssi_signo);
+			ms->quit = 1;
+			continue;
+		}
+		log_info("signal %u: stopping (running commands are killed "
+		    "and their results kept)", si.ssi_signo);
+		ms->stopping = 1;
+		agent_stop(ms->agent);
+		lws_sul_schedule(ms->ctx, 0, &ms->sul_deadline, main_deadline,
+		    (lws_usec_t)WORKER_STOP_MS * LWS_US_PER_MS);
+		main_poll(&ms->sul_poll);
+	}
+	return 0;
+}
+
+/* -e must exist; else $PULSE_ENV_FILE must, if set; else ./.env may. */
+static void
+main_config(const char *envfile, struct config *cfg)
+{
+	char	 err[512];
+	int	 must_exist = 1;
+
+	if (envfile == NULL)
+		envfile = getenv("PULSE_ENV_FILE");
+	if (envfile == NULL || *envfile == '\0') {
+		envfile = ".env";
+		must_exist = 0;
+	}
+	if (config_load(cfg, envfile, must_exist, err, sizeof(err)) == -1)
+		fatalx("%s", err);
+}
+
+int
+main(int argc, char *argv[])
+{
+	struct lws_context_creation_info info;
+	struct agent_config	 ac;
+	struct main_state	 ms;
+	struct config		 cfg;
+	struct url		 ws, hb;
+	struct spool		*spool;
+	struct lws_vhost	*vh;
+	lws_sock_file_fd_type	 u;
+	sigset_t		 set;
+	const char		*envfile = NULL;
+	char			 err[512], host[256], id[ID_LEN + 1], **groups;
+	size_t			 ngroups;
+	int			 ch, debug = 0;
+
+	main_stdio();
+	log_init("pulse-worker", 0);
+	while ((ch = getopt(argc, argv, "de:h")) != -1) {
+		switch (ch) {
+		case 'd':
+			debug = 1;
+			break;
+		case 'e':
+			envfile = optarg;
+			break;
+		default:
+			usage();
+		}
+	}
+	if (optind != argc)
+		usage();
+	log_setdebug(debug);
+	main_config(envfile, &cfg);
+	log_setdebug(debug || cfg.log_debug);
+
+	if (cfg.worker_name[0] == '\0') {
+		if (gethostname(host, sizeof(host)) == -1)
+			fatal("WORKER_NAME is empty and gethostname failed");
+		host[sizeof(host) - 1] = '\0';
+		free(cfg.worker_name);
+		cfg.worker_name = xstrdup(host);
+	}
+	if (strlen(cfg.worker_name) > WORKER_NAME_MAX)
+		fatalx("WORKER_NAME: longer than %d bytes", WORKER_NAME_MAX);
+	if (strlen(cfg.worker_api_key) > WORKER_KEY_MAX ||
+	    strpbrk(cfg.worker_api_key, "\r\n") != NULL)
+		fatalx("WORKER_API_KEY: not a usable header value");
+	if (cfg.worker_api_key[0] == '\0')
+		log_warnx("WORKER_API_KEY is empty: the server will refuse "
+		    "this worker");
+	if (proto_groups(cfg.worker_groups, &groups, &ngroups, err,
+	    sizeof(err)) == -1)
+		fatalx("%s", err);
+	if (url_worker(cfg.pulse_server, cfg.pulse_ws, &ws, err,
+	    sizeof(err)) == -1 ||
+	    url_server(cfg.pulse_server, "/api/workers/heartbeat", &hb, err,
+	    sizeof(err)) == -1)
+		fatalx("%s", err);
+
+	spool = spool_open(cfg.worker_state_dir, err, sizeof(err));
+	if (spool == NULL)
+		fatalx("%s", err);
+	if (spool_worker_id(spool, id) == -1)
+		fatalx("WORKER_STATE_DIR: cannot get a worker id");
+
+	signal(SIGHUP, SIG_IGN);
+	signal(SIGPIPE, SIG_IGN);
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	if (sigprocmask(SIG_BLOCK, &set, NULL) == -1)
+		fatal("sigprocmask");
+	memset(&ms, 0, sizeof(ms));
+	ms.sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+	if (ms.sigfd == -1)
+		fatal("signalfd");
+
+	/*
+	 * Keep the heap from ratcheting up after a big result: glibc would
+	 * otherwise raise its mmap threshold to the largest block freed.
+	 */
+	mallopt(M_MMAP_THRESHOLD, 64 * 1024);
+
+	lws_set_log_level(LLL_ERR | LLL_WARN | (debug ? LLL_NOTICE : 0),
+	    main_lws_log);
+	memset(&info, 0, sizeof(info));
+	info.port = CONTEXT_PORT_NO_LISTEN;
+	info.protocols = protocols;
+	info.gid = -1;
+	info.uid = -1;
+	/* lws sizes its tables by ulimit -n otherwise: 320 KB at 20000. */
+	info.fd_limit_per_thread = 128 + 4 * (unsigned)cfg.max_concurrent_tasks;
+	/* OpenSSL costs megabytes: only load it for wss:// or https://. */
+	if (ws.tls || hb.tls)
+		info.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT |
+		    LWS_SERVER_OPTION_DISABLE_OS_CA_CERTS;
+	ms.ctx = lws_create_context(&info);
+	if (ms.ctx == NULL)
+		fatalx("cannot create the libwebsockets context");
+	vh = lws_get_vhost_by_name(ms.ctx, "default");
+	if (vh == NULL)
+		fatalx("no libwebsockets vhost");
+	u.filefd = ms.sigfd;
+	ms.sigwsi = lws_adopt_descriptor_vhost(vh, LWS_ADOPT_RAW_FILE_DESC, u,
+	    "pulse-signal", NULL);
+	if (ms.sigwsi == NULL)
+		fatalx("cannot add the signal descriptor to the loop");
+	lws_set_opaque_user_data(ms.sigwsi, &ms);
+
+	memset(&ac, 0, sizeof(ac));
+	ac.worker_id = id;
+	ac.name = cfg.worker_name;
+	ac.groups = groups;
+	ac.ngroups = ngroups;
+	ac.max_tasks = cfg.max_concurrent_tasks;
+	ac.output_cap = (size_t)cfg.output_cap;
+	ac.ws_url = &ws;
+	ac.hb_url = &hb;
+	ac.api_key = cfg.worker_api_key;
+	ac.heartbeat_s = cfg.heartbeat_interval;
+	ms.agent = agent_new(ms.ctx, vh, &ac, spool);
+	log_info("worker %s (%s) starting: %s://%s%s, %d task(s) at once, "
+	    "state in %s", cfg.worker_name, id, ws.tls ? "wss" : "ws",
+	    ws.hosthdr, ws.path, cfg.max_concurrent_tasks,
+	    cfg.worker_state_dir);
+	agent_start(ms.agent);
+
+	while (!ms.quit)
+		if (lws_service(ms.ctx, 0) < 0)
+			break;
+
+	lws_sul_cancel(&ms.sul_poll);
+	lws_sul_cancel(&ms.sul_deadline);
+	lws_set_opaque_user_data(ms.sigwsi, NULL);
+	agent_free(ms.agent);
+	lws_context_destroy(ms.ctx);
+	spool_free(spool);
+	proto_groups_free(groups, ngroups);
+	url_clear(&ws);
+	url_clear(&hb);
+	explicit_bzero(cfg.worker_api_key, strlen(cfg.worker_api_key));
+	config_free(&cfg);
+	log_info("stopped");
+	return 0;
+}

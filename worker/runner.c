@@ -1,0 +1,819 @@
+/*
+ * The command runner: /bin/sh -c in a process group of its own, at most
+ * N at once and the rest in FIFO order, output pipes and SIGCHLD (a
+ * signalfd) adopted into the lws loop, timeouts and cancels that kill the
+ * whole group. The runner knows nothing of the network: hooks say what
+ * happened and its owner decides what to send.
+ */
+#include <sys/signalfd.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "worker.h"
+#include "xmalloc.h"
+
+#define RUNNER_READ_BUDGET	(64 * 1024)	/* per wakeup, for fairness */
+#define RUNNER_BUF_MIN		4096
+
+/* What an adopted descriptor's opaque pointer leads to. */
+enum rfd_kind { RFD_PIPE, RFD_SIGCHLD };
+struct rfd {
+	enum rfd_kind	 kind;
+};
+
+struct stream {
+	struct rfd		 rfd;		/* first: the opaque pointer */
+	struct task		*task;
+	int			 idx;
+	struct lws		*wsi;		/* NULL once closed */
+	int			 fd;
+	char			*buf;
+	size_t			 len, alloc;
+	unsigned long long	 total;
+	size_t			 sent;
+};
+
+enum task_state { TASK_QUEUED, TASK_RUNNING };
+
+struct task {
+	TAILQ_ENTRY(task)	 entry;
+	struct runner		*r;
+	enum task_state		 state;
+	char			 command_id[ID_LEN + 1];
+	char			 execution_id[ID_LEN + 1];
+	char			*command;
+	long long		 timeout_ms;
+	void			*owner;
+	pid_t			 pid;
+	int			 reaped, status;
+	long long		 start_ms, end_ms;
+	int			 timed_out, cancelled, kill_sig;
+	long long		 kill_at_ms;	/* when SIGKILL follows SIGTERM */
+	const char		*message;
+	struct stream		 out[2];
+	lws_sorted_usec_list_t	 sul_kill;	/* deadline, then SIGKILL */
+	lws_sorted_usec_list_t	 sul_linger;
+};
+TAILQ_HEAD(tasks, task);
+
+/* A group whose task is over but whose SIGKILL is still due. */
+struct reaper {
+	TAILQ_ENTRY(reaper)	 entry;
+	struct runner		*r;
+	pid_t			 pgid;
+	lws_sorted_usec_list_t	 sul;
+};
+
+struct runner {
+	struct lws_vhost	*vh;
+	struct lws_context	*ctx;
+	int			 max;
+	size_t			 cap;
+	struct runner_hooks	 hooks;
+	struct tasks		 queue, running;
+	size_t			 nqueued, nrunning;
+	TAILQ_HEAD(, reaper)	 reapers;
+	struct rfd		 sig_rfd;
+	int			 sigfd;
+	struct lws		*sigwsi;
+	sigset_t		 oldmask;
+	char			**envp;
+	int			 stopping;
+};
+
+/* Names a command must not see: the worker's secrets, systemd's hooks. */
+static const char *const env_drop[] = {
+	"WORKER_API_KEY", "SECRET_KEY", "DB_PASSWORD", "NOTIFY_SOCKET",
+	"LISTEN_PID", "LISTEN_FDS", "LISTEN_FDNAMES", "WATCHDOG_PID",
+	"WATCHDOG_USEC",
+};
+
+static void	start_next(struct runner *);
+static void	finish(struct task *);
+
+static long long
+mono_ms(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static long long
+wall_ms(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static char **
+env_filter(void)
+{
+	char	**v;
+	size_t	 n = 0, i, k, o = 0;
+
+	while (environ[n] != NULL)
+		n++;
+	v = xcalloc(n + 1, sizeof(*v));
+	for (i = 0; i < n; i++) {
+		int	 drop = 0;
+
+		for (k = 0; k < sizeof(env_drop) / sizeof(env_drop[0]); k++) {
+			size_t	 len = strlen(env_drop[k]);
+
+			if (strncmp(environ[i], env_drop[k], len) == 0 &&
+			    environ[i][len] == '=')
+				drop = 1;
+		}
+		if (!drop)
+			v[o++] = environ[i];
+	}
+	return v;
+}
+
+struct runner *
+runner_new(struct lws_context *ctx, struct lws_vhost *vh, int max,
+    size_t cap, const struct runner_hooks *hooks)
+{
+	struct runner		*r = xcalloc(1, sizeof(*r));
+	lws_sock_file_fd_type	 u;
+	sigset_t		 set;
+
+	r->vh = vh;
+	r->ctx = ctx;
+	r->max = max;
+	r->cap = cap;
+	r->hooks = *hooks;
+	TAILQ_INIT(&r->queue);
+	TAILQ_INIT(&r->running);
+	TAILQ_INIT(&r->reapers);
+	r->envp = env_filter();
+
+	/* SIGCHLD arrives as a readable descriptor, in the loop. */
+	sigemptyset(&set);
+	sigaddset(&set, SIGCHLD);
+	if (sigprocmask(SIG_BLOCK, &set, &r->oldmask) == -1)
+		fatal("sigprocmask");
+	r->sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+	if (r->sigfd == -1)
+		fatal("signalfd");
+	r->sig_rfd.kind = RFD_SIGCHLD;
+	u.filefd = r->sigfd;
+	r->sigwsi = lws_adopt_descriptor_vhost(vh, LWS_ADOPT_RAW_FILE_DESC, u,
+	    "pulse-pipe", NULL);
+	if (r->sigwsi == NULL)
+		fatalx("cannot add the SIGCHLD descriptor to the loop");
+	lws_set_opaque_user_data(r->sigwsi, &r->sig_rfd);
+	return r;
+}
+
+static void
+task_free(struct task *t)
+{
+	lws_sul_cancel(&t->sul_kill);
+	lws_sul_cancel(&t->sul_linger);
+	free(t->out[0].buf);
+	free(t->out[1].buf);
+	free(t->command);
+	free(t);
+}
+
+static void
+reaper_fire(lws_sorted_usec_list_t *sul)
+{
+	struct reaper	*rp = lws_container_of(sul, struct reaper, sul);
+
+	kill(-rp->pgid, SIGKILL);
+	TAILQ_REMOVE(&rp->r->reapers, rp, entry);
+	free(rp);
+}
+
+/*
+ * At exit: whatever is left is killed now, since nobody would be there
+ * to do it later. Tasks are not reported: the owner stopped them first.
+ */
+void
+runner_free(struct runner *r)
+{
+	struct task	*t;
+	struct reaper	*rp;
+	int		 i;
+
+	if (r == NULL)
+		return;
+	while ((t = TAILQ_FIRST(&r->queue)) != NULL) {
+		TAILQ_REMOVE(&r->queue, t, entry);
+		task_free(t);
+	}
+	while ((t = TAILQ_FIRST(&r->running)) != NULL) {
+		TAILQ_REMOVE(&r->running, t, entry);
+		/* kill(-0) would be our own group: only a started task. */
+		if (t->pid > 0 && !t->reaped)
+			kill(-t->pid, SIGKILL);
+		for (i = 0; i < 2; i++)
+			if (t->out[i].wsi != NULL) {
+				lws_set_opaque_user_data(t->out[i].wsi, NULL);
+				lws_set_timeout(t->out[i].wsi,
+				    PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+			}
+		task_free(t);
+	}
+	while ((rp = TAILQ_FIRST(&r->reapers)) != NULL) {
+		lws_sul_cancel(&rp->sul);
+		kill(-rp->pgid, SIGKILL);
+		TAILQ_REMOVE(&r->reapers, rp, entry);
+		free(rp);
+	}
+	if (r->sigwsi != NULL) {
+		lws_set_opaque_user_data(r->sigwsi, NULL);
+		lws_set_timeout(r->sigwsi, PENDING_TIMEOUT_USER_OK,
+		    LWS_TO_KILL_ASYNC);
+	} else
+		close(r->sigfd);
+	sigprocmask(SIG_SETMASK, &r->oldmask, NULL);
+	free(r->envp);
+	free(r);
+}
+
+/*
+ * Queue a command; it starts now if a slot is free. command_id may be
+ * NULL for work that has none (workflow steps). NULL when stopping.
+ */
+struct task *
+runner_submit(struct runner *r, const char *command_id,
+    const char *execution_id, const char *command, long long timeout_ms,
+    void *owner)
+{
+	struct task	*t;
+	int		 i;
+
+	if (r->stopping)
+		return NULL;
+	t = xcalloc(1, sizeof(*t));
+	t->r = r;
+	t->state = TASK_QUEUED;
+	if (command_id != NULL)
+		strlcpy_p(t->command_id, command_id, sizeof(t->command_id));
+	if (execution_id != NULL)
+		strlcpy_p(t->execution_id, execution_id,
+		    sizeof(t->execution_id));
+	t->command = xstrdup(command);
+	t->timeout_ms = timeout_ms;
+	t->owner = owner;
+	for (i = 0; i < 2; i++) {
+		t->out[i].rfd.kind = RFD_PIPE;
+		t->out[i].task = t;
+		t->out[i].idx = i;
+		t->out[i].fd = -1;
+	}
+	TAILQ_INSERT_TAIL(&r->queue, t, entry);
+	r->nqueued++;
+	start_next(r);
+	return t;
+}
+
+static void
+kill_group(struct task *t, int sig)
+{
+	t->kill_sig = sig;
+	if (t->pid <= 0)
+		return;
+	/* Before the child's setsid() there is no group yet. */
+	if (kill(-t->pid, sig) == -1 && errno == ESRCH && !t->reaped)
+		kill(t->pid, sig);
+}
+
+/* Deadline: SIGTERM the group; WORKER_KILL_GRACE_MS later, SIGKILL. */
+static void
+kill_fire(lws_sorted_usec_list_t *sul)
+{
+	struct task	*t = lws_container_of(sul, struct task, sul_kill);
+
+	if (t->kill_sig == 0) {
+		t->timed_out = 1;
+		log_info("command %s timed out after %lld ms; stopping it",
+		    t->command_id[0] != '\0' ? t->command_id : "(workflow step)",
+		    t->timeout_ms);
+		kill_group(t, SIGTERM);
+		t->kill_at_ms = mono_ms() + WORKER_KILL_GRACE_MS;
+		lws_sul_cancel(&t->sul_kill);
+		lws_sul_schedule(t->r->ctx, 0, &t->sul_kill, kill_fire,
+		    WORKER_KILL_GRACE_MS * LWS_US_PER_MS);
+	} else if (t->kill_sig == SIGTERM)
+		kill_group(t, SIGKILL);
+}
+
+static void
+stop_task(struct task *t)
+{
+	if (t->kill_sig != 0 || t->reaped)
+		return;
+	kill_group(t, SIGTERM);
+	t->kill_at_ms = mono_ms() + WORKER_KILL_GRACE_MS;
+	lws_sul_cancel(&t->sul_kill);
+	lws_sul_schedule(t->r->ctx, 0, &t->sul_kill, kill_fire,
+	    WORKER_KILL_GRACE_MS * LWS_US_PER_MS);
+}
+
+/* The child: a new session, /dev/null in, our pipes out, nothing else. */
+static void __attribute__((noreturn))
+child_exec(struct runner *r, struct task *t, int outfd, int errfd)
+{
+	struct sigaction	 sa;
+	sigset_t		 none;
+	unsigned long		 ksa[8];
+	char			*argv[4];
+	int			 fd, s;
+
+	setsid();
+	fd = open("/dev/null", O_RDONLY);
+	if (fd == -1 || dup2(fd, 0) == -1 || dup2(outfd, 1) == -1 ||
+	    dup2(errfd, 2) == -1)
+		_exit(126);
+	/* The worker's sockets, journal and other pipes stay behind. */
+	if (close_range(3, ~0U, 0) == -1)
+		for (fd = 3; fd < 65536; fd++)
+			close(fd);
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = SIG_DFL;
+	sigemptyset(&sa.sa_mask);
+	memset(ksa, 0, sizeof(ksa));
+	for (s = 1; s < NSIG; s++) {
+		if (s == SIGKILL || s == SIGSTOP)
+			continue;
+		/*
+		 * glibc refuses its own signals (32, 33), but an ignored
+		 * one would stay ignored across exec: ask the kernel. An
+		 * all-zero sigaction is SIG_DFL in every layout.
+		 */
+		if (sigaction(s, &sa, NULL) == -1)
+			syscall(SYS_rt_sigaction, s, ksa, NULL, 8);
+	}
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	argv[0] = (char *)"sh";
+	argv[1] = (char *)"-c";
+	argv[2] = t->command;
+	argv[3] = NULL;
+	execve("/bin/sh", argv, r->envp);
+	dprintf(2, "pulse-worker: cannot run /bin/sh: %s\n", strerror(errno));
+	_exit(127);
+}
+
+static int
+spawn(struct runner *r, struct task *t)
+{
+	lws_sock_file_fd_type	 u;
+	int			 p[2][2] = { { -1, -1 }, { -1, -1 } }, i;
+	char			 msg[128];
+
+	for (i = 0; i < 2; i++) {
+		if (pipe2(p[i], O_CLOEXEC) == -1 ||
+		    fcntl(p[i][0], F_SETFL, O_NONBLOCK) == -1) {
+			snprintf(msg, sizeof(msg), "pipe: %s", strerror(errno));
+			goto fail;
+		}
+	}
+	t->start_ms = mono_ms();
+	t->pid = fork();
+	if (t->pid == -1) {
+		snprintf(msg, sizeof(msg), "fork: %s", strerror(errno));
+		goto fail;
+	}
+	if (t->pid == 0)
+		child_exec(r, t, p[0][1], p[1][1]);
+	for (i = 0; i < 2; i++) {
+		struct stream	*s = &t->out[i];
+
+		close(p[i][1]);
+		s->fd = p[i][0];
+		u.filefd = s->fd;
+		s->wsi = lws_adopt_descriptor_vhost(r->vh,
+		    LWS_ADOPT_RAW_FILE_DESC, u, "pulse-pipe", NULL);
+		if (s->wsi == NULL) {
+			/* Output is lost, but the command is not. */
+			log_warnx("command %s: cannot watch its %s pipe",
+			    t->command_id, i == 0 ? "stdout" : "stderr");
+			close(s->fd);
+			s->fd = -1;
+			continue;
+		}
+		lws_set_opaque_user_data(s->wsi, &s->rfd);
+	}
+	lws_sul_schedule(r->ctx, 0, &t->sul_kill, kill_fire,
+	    t->timeout_ms * LWS_US_PER_MS);
+	return 0;
+fail:
+	for (i = 0; i < 2; i++) {
+		if (p[i][0] != -1)
+			close(p[i][0]);
+		if (p[i][1] != -1)
+			close(p[i][1]);
+	}
+	log_warnx("command %s: cannot start: %s", t->command_id, msg);
+	t->message = "pulse-worker could not start the command";
+	return -1;
+}
+
+static void
+start_next(struct runner *r)
+{
+	struct task	*t;
+
+	while (!r->stopping && r->nrunning < (size_t)r->max &&
+	    (t = TAILQ_FIRST(&r->queue)) != NULL) {
+		TAILQ_REMOVE(&r->queue, t, entry);
+		r->nqueued--;
+		TAILQ_INSERT_TAIL(&r->running, t, entry);
+		r->nrunning++;
+		t->state = TASK_RUNNING;
+		if (r->hooks.prestart != NULL &&
+		    r->hooks.prestart(t, r->hooks.arg) == -1) {
+			t->message = "pulse-worker could not record the start "
+			    "of the command";
+			finish(t);
+			continue;
+		}
+		if (spawn(r, t) == -1) {
+			finish(t);
+			continue;
+		}
+		if (r->hooks.started != NULL)
+			r->hooks.started(t, r->hooks.arg);
+	}
+}
+
+/*
+ * Read what is there (up to a budget): bytes up to the cap are kept, the
+ * rest is counted and dropped so that the command never blocks on a full
+ * pipe. 1 at end of file, 0 otherwise.
+ */
+static int
+stream_read(struct stream *s, size_t cap, int *got)
+{
+	char		 sink[4096];
+	size_t		 budget = RUNNER_READ_BUDGET, want;
+	ssize_t		 n;
+	char		*dst;
+
+	*got = 0;
+	while (budget > 0) {
+		if (s->len < cap) {
+			if (s->len == s->alloc) {
+				s->alloc = s->alloc == 0 ? RUNNER_BUF_MIN :
+				    s->alloc * 2;
+				if (s->alloc > cap)
+					s->alloc = cap;
+				s->buf = xrealloc(s->buf, s->alloc);
+			}
+			dst = s->buf + s->len;
+			want = s->alloc - s->len;
+		} else {
+			dst = sink;
+			want = sizeof(sink);
+		}
+		if (want > budget)
+			want = budget;
+		n = read(s->fd, dst, want);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1 && errno == EAGAIN)
+			return 0;
+		if (n == -1) {
+			log_warn("command %s: reading its output",
+			    s->task->command_id);
+			return 1;
+		}
+		if (n == 0)
+			return 1;
+		s->total += (unsigned long long)n;
+		if (dst != sink)
+			s->len += (size_t)n;
+		budget -= (size_t)n;
+		*got = 1;
+	}
+	return 0;
+}
+
+static void
+linger_fire(lws_sorted_usec_list_t *sul)
+{
+	finish(lws_container_of(sul, struct task, sul_linger));
+}
+
+/*
+ * A task is over when sh has been reaped and both pipes are closed. A
+ * background child may hold the pipes for ever ("cmd &"): then the task
+ * ends WORKER_LINGER_MS after sh, and the child keeps running.
+ */
+static void
+check_done(struct task *t)
+{
+	if (!t->reaped)
+		return;
+	if (t->out[0].wsi == NULL && t->out[1].wsi == NULL) {
+		finish(t);
+		return;
+	}
+	if (!lws_dll2_is_detached(&t->sul_linger.list))
+		return;
+	lws_sul_schedule(t->r->ctx, 0, &t->sul_linger, linger_fire,
+	    WORKER_LINGER_MS * LWS_US_PER_MS);
+}
+
+static void
+finish(struct task *t)
+{
+	struct runner	*r = t->r;
+	struct result	 res;
+	struct reaper	*rp;
+	long long	 now = mono_ms();
+	int		 i, got;
+
+	lws_sul_cancel(&t->sul_kill);
+	lws_sul_cancel(&t->sul_linger);
+	for (i = 0; i < 2; i++) {
+		struct stream	*s = &t->out[i];
+
+		if (s->wsi == NULL)
+			continue;
+		stream_read(s, r->cap, &got);
+		lws_set_opaque_user_data(s->wsi, NULL);
+		lws_set_timeout(s->wsi, PENDING_TIMEOUT_USER_OK,
+		    LWS_TO_KILL_ASYNC);
+		s->wsi = NULL;
+	}
+	/* A group told to stop still gets its SIGKILL when it is due. */
+	if (t->kill_sig == SIGTERM && t->pid > 0 && kill(-t->pid, 0) == 0) {
+		rp = xcalloc(1, sizeof(*rp));
+		rp->r = r;
+		rp->pgid = t->pid;
+		TAILQ_INSERT_TAIL(&r->reapers, rp, entry);
+		lws_sul_schedule(r->ctx, 0, &rp->sul, reaper_fire,
+		    (t->kill_at_ms > now ? t->kill_at_ms - now : 0) *
+		    LWS_US_PER_MS);
+	}
+
+	memset(&res, 0, sizeof(res));
+	res.command_id = t->command_id;
+	res.execution_id = t->execution_id;
+	if (t->reaped && WIFEXITED(t->status)) {
+		res.exited = 1;
+		res.exit_code = WEXITSTATUS(t->status);
+	} else if (t->reaped && WIFSIGNALED(t->status))
+		res.signal = WTERMSIG(t->status);
+	/* Stopped by us: no exit code counts, the signal says how. */
+	if (t->kill_sig != 0) {
+		res.exited = 0;
+		if (res.signal == 0)
+			res.signal = t->kill_sig;
+	}
+	res.timed_out = t->timed_out;
+	res.cancelled = t->cancelled;
+	res.message = t->message;
+	for (i = 0; i < 2; i++) {
+		res.out[i].buf = t->out[i].buf;
+		res.out[i].len = t->out[i].len;
+		res.out[i].total = t->out[i].total;
+		res.out[i].truncated = t->out[i].total > t->out[i].len;
+	}
+	if (t->start_ms != 0)
+		res.duration_ms = (t->reaped ? t->end_ms : now) - t->start_ms;
+	res.finished_ms = wall_ms();
+
+	if (t->state == TASK_RUNNING) {
+		TAILQ_REMOVE(&r->running, t, entry);
+		r->nrunning--;
+	} else {
+		TAILQ_REMOVE(&r->queue, t, entry);
+		r->nqueued--;
+	}
+	if (r->hooks.finished != NULL)
+		r->hooks.finished(t, &res, r->hooks.arg);
+	task_free(t);
+	start_next(r);
+}
+
+static void
+reap(struct runner *r)
+{
+	struct signalfd_siginfo	 si;
+	struct task		*t;
+	pid_t			 pid;
+	int			 status;
+
+	while (read(r->sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si))
+		;
+	for (;;) {
+		pid = waitpid(-1, &status, WNOHANG);
+		if (pid == -1 && errno == EINTR)
+			continue;
+		if (pid <= 0)
+			break;
+		TAILQ_FOREACH(t, &r->running, entry)
+			if (t->pid == pid)
+				break;
+		if (t == NULL)
+			continue;
+		t->reaped = 1;
+		t->status = status;
+		t->end_ms = mono_ms();
+		check_done(t);
+	}
+}
+
+int
+runner_callback(struct lws *wsi, enum lws_callback_reasons reason,
+    void *user, void *in, size_t len)
+{
+	struct rfd	*rfd;
+	struct stream	*s;
+	struct task	*t;
+	int		 eof, got;
+
+	(void)user;
+	(void)in;
+	(void)len;
+	switch (reason) {
+	case LWS_CALLBACK_RAW_RX_FILE:
+		rfd = lws_get_opaque_user_data(wsi);
+		if (rfd == NULL)
+			return -1;
+		if (rfd->kind == RFD_SIGCHLD) {
+			reap(lws_container_of(rfd, struct runner, sig_rfd));
+			return 0;
+		}
+		s = (struct stream *)rfd;
+		t = s->task;
+		eof = stream_read(s, t->r->cap, &got);
+		if (got && t->r->hooks.output != NULL)
+			t->r->hooks.output(t, t->r->hooks.arg);
+		return eof ? -1 : 0;
+	case LWS_CALLBACK_RAW_CLOSE_FILE:
+		rfd = lws_get_opaque_user_data(wsi);
+		if (rfd == NULL)
+			return 0;
+		if (rfd->kind == RFD_SIGCHLD) {
+			lws_container_of(rfd, struct runner, sig_rfd)->sigwsi =
+			    NULL;
+			return 0;
+		}
+		/* lws closes the descriptor itself after this. */
+		s = (struct stream *)rfd;
+		s->wsi = NULL;
+		s->fd = -1;
+		check_done(s->task);
+		return 0;
+	default:
+		return 0;
+	}
+}
+
+struct task *
+runner_find(struct runner *r, const char *command_id)
+{
+	struct task	*t;
+
+	TAILQ_FOREACH(t, &r->running, entry)
+		if (strcmp(t->command_id, command_id) == 0)
+			return t;
+	TAILQ_FOREACH(t, &r->queue, entry)
+		if (strcmp(t->command_id, command_id) == 0)
+			return t;
+	return NULL;
+}
+
+/* Running: the group is stopped like at a timeout. Queued: it never runs. */
+int
+runner_cancel(struct runner *r, const char *command_id)
+{
+	struct task	*t;
+
+	t = *command_id != '\0' ? runner_find(r, command_id) : NULL;
+	if (t == NULL)
+		return -1;
+	t->cancelled = 1;
+	if (t->state == TASK_QUEUED)
+		finish(t);
+	else
+		stop_task(t);
+	return 0;
+}
+
+/* Stop everything: queued tasks end unstarted, running groups are killed. */
+void
+runner_stop_all(struct runner *r, const char *message)
+{
+	struct task	*t;
+
+	r->stopping = 1;
+	while ((t = TAILQ_FIRST(&r->queue)) != NULL) {
+		t->message = message;
+		finish(t);
+	}
+	TAILQ_FOREACH(t, &r->running, entry) {
+		t->message = message;
+		stop_task(t);
+	}
+}
+
+size_t
+runner_count(struct runner *r)
+{
+	return r->nqueued + r->nrunning;
+}
+
+size_t
+runner_running(struct runner *r)
+{
+	return r->nrunning;
+}
+
+/* Nothing left to wait for: no task and no SIGKILL still due. */
+int
+runner_idle(struct runner *r)
+{
+	return r->nqueued + r->nrunning == 0 && TAILQ_EMPTY(&r->reapers);
+}
+
+/* The command ids in flight here, running first, then queued. */
+size_t
+runner_ids(struct runner *r, char ***out)
+{
+	struct task	*t;
+	char		**v;
+	size_t		 n = 0;
+
+	v = xcalloc(r->nqueued + r->nrunning + 1, sizeof(*v));
+	TAILQ_FOREACH(t, &r->running, entry)
+		if (t->command_id[0] != '\0')
+			v[n++] = t->command_id;
+	TAILQ_FOREACH(t, &r->queue, entry)
+		if (t->command_id[0] != '\0')
+			v[n++] = t->command_id;
+	*out = v;
+	return n;
+}
+
+/* Running tasks in start order: NULL gives the first. */
+struct task *
+runner_next(struct runner *r, struct task *t)
+{
+	return t == NULL ? TAILQ_FIRST(&r->running) : TAILQ_NEXT(t, entry);
+}
+
+const char *
+task_command_id(const struct task *t)
+{
+	return t->command_id;
+}
+
+const char *
+task_execution_id(const struct task *t)
+{
+	return t->execution_id;
+}
+
+void *
+task_owner(const struct task *t)
+{
+	return t->owner;
+}
+
+const char *
+task_output(const struct task *t, int idx, size_t *len)
+{
+	*len = t->out[idx].len;
+	return t->out[idx].buf;
+}
+
+size_t
+task_sent(const struct task *t, int idx)
+{
+	return t->out[idx].sent;
+}
+
+void
+task_set_sent(struct task *t, int idx, size_t sent)
+{
+	t->out[idx].sent = sent;
+}
+
+pid_t
+task_pid(const struct task *t)
+{
+	return t->pid;
+}

@@ -1,0 +1,244 @@
+/*
+ * pulse-worker: the agent on every server. One libwebsockets loop holds
+ * the websocket to pulse-pushd, the heartbeat HTTP client, the pipes of
+ * running commands and the signal descriptors; nothing blocks but disk.
+ */
+#ifndef PULSE_WORKER_H
+#define PULSE_WORKER_H
+
+#include <sys/types.h>
+#include <sys/queue.h>
+
+#include <stddef.h>
+
+#include <libwebsockets.h>
+#include <json-c/json.h>
+
+#include "id.h"
+#include "pulse-limits.h"
+
+/* Every ceiling on what the server sends us, and on what we send. */
+#define WORKER_MSG_MAX		(4 * 1024 * 1024) /* one websocket message */
+#define WORKER_JSON_DEPTH	8		/* nesting of a server message */
+#define WORKER_TYPE_MAX		64		/* bytes of a "type" value */
+#define WORKER_GROUPS_MAX	64		/* WORKER_GROUPS entries */
+#define WORKER_CHUNK_MAX	(16 * 1024)	/* bytes of one command_output */
+#define WORKER_CHUNK_MS		100		/* output batching delay */
+#define WORKER_KILL_GRACE_MS	5000		/* SIGTERM, then SIGKILL */
+#define WORKER_LINGER_MS	2000		/* pipes kept after sh exits */
+#define WORKER_SILENCE_MS	(3 * 25 * 1000)	/* 3 server ping intervals */
+#define WORKER_STOP_MS		9000		/* SIGTERM to exit, at most */
+#define WORKER_HTTP_TIMEOUT_S	10		/* one heartbeat request */
+
+/* The stream indexes of a command's output. */
+#define STREAM_STDOUT	0
+#define STREAM_STDERR	1
+
+/* A parsed ws://, wss://, http:// or https:// URL. */
+struct url {
+	int	 tls;
+	char	*host;		/* without brackets for IPv6 */
+	int	 port;
+	char	*path;		/* always starts with '/' */
+	char	*hosthdr;	/* Host header: host[:port] */
+};
+
+/* One step of an execute_workflow message, checked. */
+struct wf_step {
+	char		*name;
+	int		 type;		/* WF_STEP_* */
+	char		*command;
+	long long	 timeout_ms;
+	long long	 duration_ms;
+};
+#define WF_STEP_EXECUTE	1
+#define WF_STEP_WAIT	2
+#define WF_STEP_PROMPT	3
+
+/* A message from the server, decoded and checked by proto_decode. */
+enum msg_type {
+	MSG_UNKNOWN = 0,
+	MSG_PING,
+	MSG_EXECUTE_COMMAND,
+	MSG_CANCEL_COMMAND,
+	MSG_RESULT_ACK,
+	MSG_EXECUTE_WORKFLOW
+};
+
+struct msg {
+	enum msg_type	 type;
+	char		 type_name[WORKER_TYPE_MAX + 1];
+	char		 command_id[ID_LEN + 1];
+	char		 execution_id[ID_LEN + 1];
+	char		 worker_id[ID_LEN + 1];	/* "" when absent */
+	char		*command;
+	long long	 step_index;
+	long long	 timeout_ms;
+	char		*workflow_name;
+	struct wf_step	*steps;
+	size_t		 nsteps;
+};
+
+/* What a finished command reports (the command_result message). */
+struct result {
+	const char	*command_id;
+	const char	*execution_id;
+	const char	*worker_id;
+	int		 exited;	/* exit_code is meaningful */
+	int		 exit_code;
+	int		 signal;	/* 0 when none */
+	int		 timed_out;
+	int		 cancelled;
+	const char	*message;	/* why the worker stopped it, or NULL */
+	struct {
+		const char	*buf;
+		size_t		 len;	/* bytes kept (at most the cap) */
+		unsigned long long total; /* bytes the command wrote */
+		int		 truncated;
+	}		 out[2];
+	long long	 duration_ms;
+	long long	 finished_ms;	/* wall clock, for "timestamp" */
+};
+
+/* proto.c */
+int		 proto_decode(const char *, size_t, struct msg *, char *,
+		     size_t);
+void		 proto_msg_clear(struct msg *);
+int		 proto_result_success(const struct result *);
+char		*proto_result(const struct result *, size_t max, size_t *);
+char		*proto_output(const char *, const char *, unsigned long long,
+		     const char *, size_t, size_t *);
+char		*proto_connect(const char *, const char *, char *const *,
+		     size_t, const char *, char *const *, size_t, size_t *);
+char		*proto_started(const char *, const char *, size_t *);
+char		*proto_pong(const char *, size_t *);
+char		*proto_workflow_result(const char *, const char *, int,
+		     const char *, size_t *);
+void		 proto_timestamp(long long, char *, size_t);
+int		 proto_groups(const char *, char ***, size_t *, char *,
+		     size_t);
+void		 proto_groups_free(char **, size_t);
+int		 url_parse(const char *, struct url *, char *, size_t);
+void		 url_clear(struct url *);
+int		 url_worker(const char *, const char *, struct url *, char *,
+		     size_t);
+int		 url_server(const char *, const char *, struct url *, char *,
+		     size_t);
+
+/* spool.c */
+struct spool;
+struct spool	*spool_open(const char *, char *, size_t);
+void		 spool_free(struct spool *);
+int		 spool_worker_id(struct spool *, char [ID_LEN + 1]);
+int		 spool_started(struct spool *, const char *);
+int		 spool_start(struct spool *, const char *);
+int		 spool_put(struct spool *, const char *, const char *, size_t);
+int		 spool_has(struct spool *, const char *);
+char		*spool_get(struct spool *, const char *, size_t *);
+int		 spool_remove(struct spool *, const char *);
+int		 spool_list(struct spool *, char ***, size_t *);
+void		 spool_list_free(char **, size_t);
+int		 spool_compact(struct spool *, long long);
+
+/* runner.c */
+struct runner;
+struct task;
+
+/* What the runner tells its owner; every hook is called from the loop. */
+struct runner_hooks {
+	/* Before fork: -1 refuses to start the task (it finishes failed). */
+	int	(*prestart)(struct task *, void *);
+	void	(*started)(struct task *, void *);
+	void	(*output)(struct task *, void *);
+	/* The task is over; the runner frees it when this returns. */
+	void	(*finished)(struct task *, const struct result *, void *);
+	void	 *arg;
+};
+
+struct runner	*runner_new(struct lws_context *, struct lws_vhost *, int,
+		     size_t,
+		     const struct runner_hooks *);
+void		 runner_free(struct runner *);
+struct task	*runner_submit(struct runner *, const char *, const char *,
+		     const char *, long long, void *);
+struct task	*runner_find(struct runner *, const char *);
+int		 runner_cancel(struct runner *, const char *);
+void		 runner_stop_all(struct runner *, const char *);
+size_t		 runner_count(struct runner *);
+size_t		 runner_running(struct runner *);
+int		 runner_idle(struct runner *);
+size_t		 runner_ids(struct runner *, char ***);
+struct task	*runner_next(struct runner *, struct task *);
+const char	*task_command_id(const struct task *);
+const char	*task_execution_id(const struct task *);
+void		*task_owner(const struct task *);
+const char	*task_output(const struct task *, int, size_t *);
+size_t		 task_sent(const struct task *, int);
+void		 task_set_sent(struct task *, int, size_t);
+pid_t		 task_pid(const struct task *);
+int		 runner_callback(struct lws *, enum lws_callback_reasons,
+		     void *, void *, size_t);
+
+/* conn.c */
+struct conn;
+struct conn_hooks {
+	void	(*connected)(void *);
+	void	(*message)(const char *, size_t, void *);
+	void	(*room)(void *);	/* the send queue drained */
+	void	 *arg;
+};
+#define CONN_KEEP	0x1	/* queued across a reconnect */
+#define CONN_FRONT	0x2	/* before everything queued */
+
+struct conn	*conn_new(struct lws_context *, const struct url *,
+		     const char *, const struct conn_hooks *);
+void		 conn_free(struct conn *);
+void		 conn_start(struct conn *);
+void		 conn_stop(struct conn *);
+int		 conn_up(const struct conn *);
+int		 conn_closed(const struct conn *);
+int		 conn_send(struct conn *, const char *, size_t, int);
+size_t		 conn_queued(const struct conn *);
+int		 conn_callback(struct lws *, enum lws_callback_reasons,
+		     void *, void *, size_t);
+
+/* heartbeat.c */
+struct heartbeat;
+struct heartbeat *heartbeat_new(struct lws_context *, const struct url *,
+		     const char *, int, char *(*)(void *, size_t *), void *);
+void		 heartbeat_free(struct heartbeat *);
+void		 heartbeat_start(struct heartbeat *);
+int		 heartbeat_callback(struct lws *, enum lws_callback_reasons,
+		     void *, void *, size_t);
+
+/* metrics.c */
+struct metrics;
+struct metrics	*metrics_new(void);
+void		 metrics_free(struct metrics *);
+struct json_object *metrics_collect(struct metrics *);
+
+/* agent.c */
+struct agent;
+struct agent_config {
+	const char	*worker_id;
+	const char	*name;
+	char *const	*groups;
+	size_t		 ngroups;
+	int		 max_tasks;
+	size_t		 output_cap;
+	const struct url *ws_url;
+	const struct url *hb_url;
+	const char	*api_key;
+	int		 heartbeat_s;
+};
+struct agent	*agent_new(struct lws_context *, struct lws_vhost *,
+		     const struct agent_config *, struct spool *);
+void		 agent_free(struct agent *);
+void		 agent_start(struct agent *);
+void		 agent_stop(struct agent *);
+int		 agent_done(struct agent *);
+char		*agent_heartbeat_body(void *, size_t *);
+void		 agent_close(struct agent *);
+int		 agent_closed(struct agent *);
+
+#endif
