@@ -14,6 +14,7 @@
 #include "dispatch.h"
 #include "engine.h"
 #include "pjson.h"
+#include "registry.h"
 #include "pulse-limits.h"
 #include "xmalloc.h"
 
@@ -108,26 +109,6 @@ static const char sql_idle[] =
     "WHERE s.execution_id = e.id AND s.step_index = e.current_step "
     "AND s.wake_at > NOW(3)) LIMIT 100";
 
-static const char sql_worker_by_name[] =
-    "SELECT id FROM workers WHERE name = ? FOR UPDATE";
-static const char sql_worker_by_id[] =
-    "SELECT status FROM workers WHERE id = ? FOR UPDATE";
-static const char sql_worker_insert[] =
-    "INSERT INTO workers (id, name, status, last_heartbeat, pushd_node, "
-    "metadata) VALUES (?, ?, 'online', NOW(), ?, '{}')";
-static const char sql_worker_update[] =
-    "UPDATE workers SET name = ?, status = 'online', last_heartbeat = NOW(), "
-    "pushd_node = ? WHERE id = ?";
-static const char sql_worker_version[] =
-    "UPDATE workers SET metadata = JSON_SET(COALESCE(metadata, '{}'), "
-    "'$.version', ?) WHERE id = ?";
-static const char sql_worker_meta_groups[] =
-    "UPDATE workers SET metadata = JSON_SET(COALESCE(metadata, '{}'), "
-    "'$.groups', JSON_EXTRACT(?, '$')) WHERE id = ?";
-static const char sql_groups_clear[] =
-    "DELETE FROM worker_groups WHERE worker_id = ?";
-static const char sql_groups_add[] =
-    "INSERT IGNORE INTO worker_groups (worker_id, group_name) VALUES (?, ?)";
 static const char sql_worker_attached[] =
     "SELECT status FROM workers WHERE id = ? AND pushd_node = ? FOR UPDATE";
 static const char sql_worker_offline[] =
@@ -260,17 +241,6 @@ event_dispatch(struct db *db, const struct drow *r, const char *status,
 		    json_object_new_string(error));
 	return engine_event(db, "dispatch_status", r->execution_id,
 	    r->worker_id, p);
-}
-
-static int
-event_worker(struct db *db, const char *worker_id, const char *status)
-{
-	struct json_object *p = json_object_new_object();
-
-	json_object_object_add(p, "worker_id",
-	    json_object_new_string(worker_id));
-	json_object_object_add(p, "status", json_object_new_string(status));
-	return engine_event(db, "worker_update", NULL, worker_id, p);
 }
 
 static void
@@ -932,53 +902,18 @@ struct wk {
 static int
 worker_online_txn(struct db *db, void *arg)
 {
-	struct wk			*k = arg;
-	const struct dispatch_worker	*w = k->w;
-	struct json_object		*groups;
-	struct db_res			*res;
-	size_t				 i;
-	int				 exists, was_online = 0, rc;
+	struct wk		*k = arg;
+	struct registry_worker	 r;
 
-	k->conflict = 0;
-	if (db_exec(db, sql_worker_by_name, &res, "s", w->name) == -1)
-		return -1;
-	k->conflict = db_res_rows(res) > 0 &&
-	    strcmp(db_res_get(res, 0, 0), w->id) != 0;
-	db_res_free(res);
-	if (k->conflict)
-		return 1;
-	if (db_exec(db, sql_worker_by_id, &res, "s", w->id) == -1)
-		return -1;
-	exists = db_res_rows(res) > 0;
-	if (exists)
-		was_online = strcmp(db_res_get(res, 0, 0), "online") == 0;
-	db_res_free(res);
-	rc = exists ? db_exec(db, sql_worker_update, NULL, "sss", w->name,
-	    k->node, w->id) : db_exec(db, sql_worker_insert, NULL, "sss",
-	    w->id, w->name, k->node);
-	if (rc == -1)
-		return -1;
-	if (w->version != NULL && db_exec(db, sql_worker_version, NULL, "ss",
-	    w->version, w->id) == -1)
-		return -1;
-	if (w->has_groups) {
-		groups = json_object_new_array();
-		for (i = 0; i < w->ngroups; i++)
-			json_object_array_add(groups,
-			    json_object_new_string(w->groups[i]));
-		rc = db_exec(db, sql_worker_meta_groups, NULL, "ss",
-		    pjson_str(groups, NULL), w->id);
-		json_object_put(groups);
-		if (rc == -1 ||
-		    db_exec(db, sql_groups_clear, NULL, "s", w->id) == -1)
-			return -1;
-		for (i = 0; i < w->ngroups; i++)
-			if (db_exec(db, sql_groups_add, NULL, "ss", w->id,
-			    w->groups[i]) == -1)
-				return -1;
-	}
-	/* Only a change of status is news (as with HTTP heartbeats). */
-	return was_online ? 0 : event_worker(db, w->id, "online");
+	memset(&r, 0, sizeof(r));
+	r.id = k->w->id;
+	r.name = k->w->name;
+	r.node = k->node;
+	r.version = k->w->version;
+	r.groups = k->w->groups;
+	r.ngroups = k->w->ngroups;
+	r.has_groups = k->w->has_groups;
+	return registry_online(db, &r, &k->conflict);
 }
 
 int
@@ -1020,7 +955,7 @@ worker_offline_txn(struct db *db, void *arg)
 	db_res_free(res);
 	if (db_exec(db, sql_worker_offline, NULL, "ss", o->id, o->node) == -1)
 		return -1;
-	return was_online ? event_worker(db, o->id, "offline") : 0;
+	return was_online ? registry_event(db, o->id, "offline") : 0;
 }
 
 int
@@ -1059,7 +994,7 @@ touch_txn(struct db *db, void *arg)
 			return -1;
 		/* Marked stale while connected here (a slow poll): undo. */
 		if (db_affected(db) == 1 &&
-		    event_worker(db, t->ids[i], "online") == -1)
+		    registry_event(db, t->ids[i], "online") == -1)
 			return -1;
 	}
 	return 0;
@@ -1100,7 +1035,7 @@ stale_txn(struct db *db, void *arg)
 			goto fail;
 		if (db_affected(db) != 1)
 			continue;
-		if (event_worker(db, id, "offline") == -1)
+		if (registry_event(db, id, "offline") == -1)
 			goto fail;
 		s->n++;
 	}

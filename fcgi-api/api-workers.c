@@ -11,24 +11,11 @@
 #include "engine.h"
 #include "id.h"
 #include "pjson.h"
+#include "registry.h"
 
 static const char sql_list[] =
     "SELECT id, name, status, last_heartbeat, metadata FROM workers "
     "ORDER BY name";
-static const char sql_by_name[] =
-    "SELECT id FROM workers WHERE name = ? FOR UPDATE";
-static const char sql_by_id[] =
-    "SELECT status FROM workers WHERE id = ? FOR UPDATE";
-static const char sql_insert[] =
-    "INSERT INTO workers (id, name, status, last_heartbeat, metadata) "
-    "VALUES (?, ?, 'online', NOW(), ?)";
-static const char sql_update[] =
-    "UPDATE workers SET name = ?, status = 'online', last_heartbeat = NOW(), "
-    "metadata = ? WHERE id = ?";
-static const char sql_groups_clear[] =
-    "DELETE FROM worker_groups WHERE worker_id = ?";
-static const char sql_groups_add[] =
-    "INSERT IGNORE INTO worker_groups (worker_id, group_name) VALUES (?, ?)";
 static const char sql_delete[] = "DELETE FROM workers WHERE id = ?";
 
 #define WORKER_GROUPS_COUNT	64
@@ -81,45 +68,17 @@ static int
 beat_txn(struct db *db, void *arg)
 {
 	struct beat		*b = arg;
-	struct db_res		*res;
-	struct json_object	*p;
-	int			 was_online = 0, exists;
-	size_t			 i;
+	struct registry_worker	 w;
 
-	b->conflict = 0;
-	if (db_exec(db, sql_by_name, &res, "s", b->name) == -1)
-		return -1;
-	if (db_res_rows(res) > 0 && strcmp(db_res_get(res, 0, 0), b->id) != 0)
-		b->conflict = 1;
-	db_res_free(res);
-	if (b->conflict)
-		return 1;
-	if (db_exec(db, sql_by_id, &res, "s", b->id) == -1)
-		return -1;
-	exists = db_res_rows(res) > 0;
-	if (exists)
-		was_online = strcmp(db_res_get(res, 0, 0), "online") == 0;
-	db_res_free(res);
-	if (exists) {
-		if (db_exec(db, sql_update, NULL, "sbs", b->name, b->meta,
-		    b->metalen, b->id) == -1)
-			return -1;
-	} else if (db_exec(db, sql_insert, NULL, "ssb", b->id, b->name,
-	    b->meta, b->metalen) == -1)
-		return -1;
-	if (db_exec(db, sql_groups_clear, NULL, "s", b->id) == -1)
-		return -1;
-	for (i = 0; i < b->ngroups; i++)
-		if (db_exec(db, sql_groups_add, NULL, "ss", b->id,
-		    b->groups[i]) == -1)
-			return -1;
-	if (was_online)
-		return 0;
-	/* Only a change of status is news for the browsers. */
-	p = json_object_new_object();
-	json_object_object_add(p, "worker_id", json_object_new_string(b->id));
-	json_object_object_add(p, "status", json_object_new_string("online"));
-	return engine_event(db, "worker_update", NULL, b->id, p);
+	memset(&w, 0, sizeof(w));
+	w.id = b->id;
+	w.name = b->name;
+	w.metadata = b->meta;
+	w.metalen = b->metalen;
+	w.groups = b->groups;
+	w.ngroups = b->ngroups;
+	w.has_groups = 1;
+	return registry_online(db, &w, &b->conflict);
 }
 
 /* metadata.groups: an array of names, or the "a,b" string of WORKER_GROUPS. */
@@ -220,16 +179,12 @@ static int
 delete_txn(struct db *db, void *arg)
 {
 	struct del		*d = arg;
-	struct json_object	*p;
 
 	if (db_exec(db, sql_delete, NULL, "s", d->id) == -1)
 		return -1;
 	if ((d->found = db_affected(db) > 0) == 0)
 		return 1;
-	p = json_object_new_object();
-	json_object_object_add(p, "worker_id", json_object_new_string(d->id));
-	json_object_object_add(p, "status", json_object_new_string("deleted"));
-	return engine_event(db, "worker_update", NULL, d->id, p);
+	return registry_event(db, d->id, "deleted");
 }
 
 int

@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "api.h"
+#include "ident.h"
 #include "config.h"
 #include "db.h"
 #include "id.h"
@@ -233,22 +234,6 @@ auth_identify(struct request *req)
 	return 0;
 }
 
-/*
- * Compare in time that depends only on the configured key's length, never
- * on how much of it a guess got right.
- */
-static int
-auth_key_equal(const char *got, const char *want)
-{
-	size_t			 glen = strlen(got), wlen = strlen(want), i;
-	volatile unsigned char	 diff = 0;
-
-	for (i = 0; i < wlen; i++)
-		diff |= (unsigned char)want[i] ^
-		    (unsigned char)(i < glen ? got[i] : 0);
-	return diff == 0 && glen == wlen;
-}
-
 int
 auth_worker_key(struct request *req)
 {
@@ -257,30 +242,11 @@ auth_worker_key(struct request *req)
 
 	/* An empty configured key would match an empty header: refuse. */
 	if (want == NULL || *want == '\0' || got == NULL ||
-	    !auth_key_equal(got, want)) {
+	    !ident_key_equal(got, want)) {
 		reply_error(req, 401, "invalid or missing API key");
 		return -1;
 	}
 	return 0;
-}
-
-/* Length of host without the scheme's default port, which Origin omits. */
-static size_t
-auth_host_len(const char *host, const char *scheme)
-{
-	const char	*dflt = NULL;
-	size_t		 n = strlen(host), d;
-
-	if (strcasecmp(scheme, "https") == 0)
-		dflt = ":443";
-	else if (strcasecmp(scheme, "http") == 0)
-		dflt = ":80";
-	if (dflt != NULL) {
-		d = strlen(dflt);
-		if (n > d && strcmp(host + n - d, dflt) == 0)
-			n -= d;
-	}
-	return n;
 }
 
 /*
@@ -295,22 +261,9 @@ auth_check_origin(struct request *req)
 	const char	*origin = request_header(req, "HTTP_ORIGIN");
 	const char	*scheme = auth_param(req, "REQUEST_SCHEME");
 	const char	*host = auth_param(req, "HTTP_HOST");
-	const char	*o;
-	size_t		 slen = strlen(scheme), olen, hlen;
 
-	if (origin == NULL)
+	if (origin == NULL || ident_origin_ok(origin, scheme, host))
 		return 0;
-	if (slen == 0 || *host == '\0' ||
-	    strncasecmp(origin, scheme, slen) != 0 ||
-	    strncmp(origin + slen, "://", 3) != 0)
-		goto fail;
-	o = origin + slen + 3;
-	olen = auth_host_len(o, scheme);
-	hlen = auth_host_len(host, scheme);
-	if (olen == 0 || olen != hlen || strncasecmp(o, host, olen) != 0)
-		goto fail;
-	return 0;
-fail:
 	log_debug("%s %s: Origin '%s' refused (scheme %s, host %s)",
 	    req->method, req->path, origin, scheme, host);
 	reply_error(req, 403, "cross-origin request refused");

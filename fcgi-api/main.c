@@ -22,6 +22,7 @@
 #include "config.h"
 #include "db.h"
 #include "log.h"
+#include "usock.h"
 #include "xmalloc.h"
 
 #define MAIN_BACKLOG	1024	/* nginx queues here while children are busy */
@@ -38,48 +39,21 @@ usage(void)
 static int
 main_socket_group(const struct config *cfg, gid_t *gid)
 {
-	struct group	*gr;
+	char	 err[256];
+	int	 rc;
 
-	if (cfg->socket_group[0] == '\0')
-		return 0;
-	errno = 0;
-	gr = getgrnam(cfg->socket_group);
-	if (gr == NULL) {
-		if (errno != 0)
-			fatal("PULSE_SOCKET_GROUP: looking up '%s'",
-			    cfg->socket_group);
-		fatalx("PULSE_SOCKET_GROUP: unknown group '%s'",
-		    cfg->socket_group);
-	}
-	*gid = gr->gr_gid;
-	return 1;
+	if ((rc = usock_group(cfg->socket_group, gid, err, sizeof(err))) == -1)
+		fatalx("PULSE_SOCKET_GROUP: %s", err);
+	return rc;
 }
 
 static void
 main_sockaddr(const struct config *cfg, struct sockaddr_un *sun)
 {
-	memset(sun, 0, sizeof(*sun));
-	sun->sun_family = AF_UNIX;
-	if (strlcpy_p(sun->sun_path, cfg->api_socket, sizeof(sun->sun_path)) >=
-	    sizeof(sun->sun_path))
-		fatalx("PULSE_API_SOCKET: path longer than %zu bytes",
-		    sizeof(sun->sun_path) - 1);
-	if (sun->sun_path[0] == '\0')
-		fatalx("PULSE_API_SOCKET: empty");
-}
+	char	 err[256];
 
-/* Does a process still accept connections on this socket file? */
-static int
-main_socket_live(const struct sockaddr_un *sun)
-{
-	int	 fd, live;
-
-	fd = socket(AF_UNIX, SOCK_STREAM, 0);
-	if (fd == -1)
-		fatal("socket");
-	live = connect(fd, (const struct sockaddr *)sun, sizeof(*sun)) == 0;
-	close(fd);
-	return live;
+	if (usock_addr(cfg->api_socket, sun, err, sizeof(err)) == -1)
+		fatalx("PULSE_API_SOCKET: %s", err);
 }
 
 /*
@@ -92,25 +66,17 @@ static void
 main_listen(const struct config *cfg)
 {
 	struct sockaddr_un	 sun;
-	struct stat		 sb;
 	mode_t			 mask;
 	gid_t			 gid = 0;
-	int			 fd, rc, setgroup;
+	char			 err[256];
+	int			 fd, rc, setgroup, removed;
 
 	main_sockaddr(cfg, &sun);
 	setgroup = main_socket_group(cfg, &gid);
-	if (lstat(sun.sun_path, &sb) == 0) {
-		if (!S_ISSOCK(sb.st_mode))
-			fatalx("PULSE_API_SOCKET: %s exists and is not a "
-			    "socket", sun.sun_path);
-		if (main_socket_live(&sun))
-			fatalx("PULSE_API_SOCKET: another process is "
-			    "listening on %s", sun.sun_path);
-		if (unlink(sun.sun_path) == -1)
-			fatal("unlink %s", sun.sun_path);
+	if (usock_clear(sun.sun_path, &removed, err, sizeof(err)) == -1)
+		fatalx("PULSE_API_SOCKET: %s", err);
+	if (removed)
 		log_info("removed stale socket %s", sun.sun_path);
-	} else if (errno != ENOENT)
-		fatal("PULSE_API_SOCKET: %s", sun.sun_path);
 
 	fd = socket(AF_UNIX, SOCK_STREAM, 0);
 	if (fd == -1)
@@ -120,11 +86,8 @@ main_listen(const struct config *cfg)
 	umask(mask);
 	if (rc == -1)
 		fatal("PULSE_API_SOCKET: bind %s", sun.sun_path);
-	if (setgroup && chown(sun.sun_path, (uid_t)-1, gid) == -1)
-		fatal("PULSE_SOCKET_GROUP: chown %s to group %s", sun.sun_path,
-		    cfg->socket_group);
-	if (chmod(sun.sun_path, 0660) == -1)
-		fatal("chmod %s", sun.sun_path);
+	if (usock_protect(sun.sun_path, setgroup, gid, err, sizeof(err)) == -1)
+		fatalx("PULSE_SOCKET_GROUP: %s", err);
 	if (listen(fd, MAIN_BACKLOG) == -1)
 		fatal("listen %s", sun.sun_path);
 	if (fd != FCGI_LISTENSOCK_FILENO) {

@@ -11,6 +11,7 @@
 #include <strings.h>
 
 #include "config.h"
+#include "ident.h"
 #include "log.h"
 #include "pjson.h"
 #include "pushd.h"
@@ -49,42 +50,6 @@ browsers_token(struct lws *wsi, enum lws_token_indexes t, char *buf,
 	return 0;
 }
 
-/* Is group in the comma-separated list (names trimmed)? */
-static int
-browsers_in_group(const char *list, const char *group)
-{
-	size_t		 glen = strlen(group), n;
-	const char	*p = list, *end;
-
-	if (glen == 0)
-		return 0;
-	while (*p != '\0') {
-		while (*p == ' ' || *p == '\t' || *p == ',')
-			p++;
-		end = p + strcspn(p, ",");
-		n = (size_t)(end - p);
-		while (n > 0 && (p[n - 1] == ' ' || p[n - 1] == '\t'))
-			n--;
-		if (n == glen && strncmp(p, group, n) == 0)
-			return 1;
-		p = end;
-	}
-	return 0;
-}
-
-/* Length of host without the scheme's default port, which Origin omits. */
-static size_t
-browsers_host_len(const char *host, size_t n, const char *scheme)
-{
-	const char	*dflt = strcasecmp(scheme, "https") == 0 ? ":443" :
-	    ":80";
-	size_t		 d = strlen(dflt);
-
-	if (n > d && strncmp(host + n - d, dflt, d) == 0)
-		n -= d;
-	return n;
-}
-
 /*
  * The page must come from this site: Origin is scheme://host exactly as
  * nginx forwards them (X-Forwarded-Proto, Host). Without a forwarded
@@ -95,29 +60,10 @@ browsers_host_len(const char *host, size_t n, const char *scheme)
 static int
 browsers_origin_ok(const char *origin, const char *host, const char *proto)
 {
-	static const char *const schemes[] = { "http", "https" };
-	const char	*o;
-	size_t		 i, slen, olen, hlen;
-
-	if (*origin == '\0' || *host == '\0')
-		return 0;
-	for (i = 0; i < 2; i++) {
-		const char *s = *proto != '\0' ? proto : schemes[i];
-
-		if (*proto != '\0' && i > 0)
-			break;
-		slen = strlen(s);
-		if (strncasecmp(origin, s, slen) != 0 ||
-		    strncmp(origin + slen, "://", 3) != 0)
-			continue;
-		o = origin + slen + 3;
-		olen = browsers_host_len(o, strlen(o), s);
-		hlen = browsers_host_len(host, strlen(host), s);
-		if (olen != 0 && olen == hlen &&
-		    strncasecmp(o, host, olen) == 0)
-			return 1;
-	}
-	return 0;
+	if (*proto != '\0')
+		return ident_origin_ok(origin, proto, host);
+	return ident_origin_ok(origin, "http", host) ||
+	    ident_origin_ok(origin, "https", host);
 }
 
 /*
@@ -159,8 +105,8 @@ browsers_admit(struct lws *wsi, struct conn *c, const char **why)
 		*why = "authentication required";
 		return 401;
 	}
-	if (!browsers_in_group(groups, cfg->admin_group) &&
-	    !browsers_in_group(groups, cfg->employee_group)) {
+	if (!ident_in_group(groups, cfg->admin_group) &&
+	    !ident_in_group(groups, cfg->employee_group)) {
 		*why = "not in an allowed group";
 		return 403;
 	}

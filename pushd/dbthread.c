@@ -242,8 +242,13 @@ dbt_connect(struct job *j)
 	size_t			 n;
 	int			 conflict;
 
-	if (dispatch_worker_online(dbt.db, dbt.node, &j->w, &conflict) == -1)
-		return dbt_failed("recording a worker");
+	if (dispatch_worker_online(dbt.db, dbt.node, &j->w, &conflict) == -1) {
+		if (dbt_failed("recording a worker") == -1)
+			return -1;	/* the database is away: retried */
+		/* Unregistered, it would never get a command: start over. */
+		dbt_close(j->conn, 1013, "could not register; reconnect");
+		return 0;
+	}
 	if (conflict) {
 		log_warnx("worker '%s' (%s) refused: the name belongs to "
 		    "another worker_id", j->w.name, j->w.id);

@@ -18,6 +18,7 @@
 #include "config.h"
 #include "log.h"
 #include "pushd.h"
+#include "usock.h"
 #include "xmalloc.h"
 
 struct server	 server;
@@ -56,71 +57,6 @@ server_now_ms(void)
 
 /* ---------------------------------------------------------------- sockets */
 
-static int
-server_socket_live(const struct sockaddr_un *sun)
-{
-	int	 fd, live;
-
-	fd = socket(AF_UNIX, SOCK_STREAM, 0);
-	if (fd == -1)
-		fatal("socket");
-	live = connect(fd, (const struct sockaddr *)sun, sizeof(*sun)) == 0;
-	close(fd);
-	return live;
-}
-
-/*
- * lws unlinks whatever is at the path before it binds: check first that
- * it is a stale socket and not another pushd still serving.
- */
-static void
-server_socket_prepare(const char *key, const char *path)
-{
-	struct sockaddr_un	 sun;
-	struct stat		 sb;
-
-	memset(&sun, 0, sizeof(sun));
-	sun.sun_family = AF_UNIX;
-	if (*path == '\0')
-		fatalx("%s: empty", key);
-	if (strlcpy_p(sun.sun_path, path, sizeof(sun.sun_path)) >=
-	    sizeof(sun.sun_path))
-		fatalx("%s: path longer than %zu bytes", key,
-		    sizeof(sun.sun_path) - 1);
-	if (lstat(path, &sb) == -1) {
-		if (errno != ENOENT)
-			fatal("%s: %s", key, path);
-		return;
-	}
-	if (!S_ISSOCK(sb.st_mode))
-		fatalx("%s: %s exists and is not a socket", key, path);
-	if (server_socket_live(&sun))
-		fatalx("%s: another process is listening on %s", key, path);
-	if (unlink(path) == -1)
-		fatal("unlink %s", path);
-	log_info("removed stale socket %s", path);
-}
-
-static int
-server_socket_group(const struct config *cfg, gid_t *gid)
-{
-	struct group	*gr;
-
-	if (cfg->socket_group[0] == '\0')
-		return 0;
-	errno = 0;
-	gr = getgrnam(cfg->socket_group);
-	if (gr == NULL) {
-		if (errno != 0)
-			fatal("PULSE_SOCKET_GROUP: looking up '%s'",
-			    cfg->socket_group);
-		fatalx("PULSE_SOCKET_GROUP: unknown group '%s'",
-		    cfg->socket_group);
-	}
-	*gid = gr->gr_gid;
-	return 1;
-}
-
 /*
  * A listener: created 0600 (umask) so nobody connects before its group is
  * set, then 0660 for nginx's group. Whoever can connect to the browser
@@ -134,8 +70,13 @@ server_vhost(struct server_sock *s, const char *name,
 	struct lws_vhost	*vh;
 	mode_t			 mask;
 	gid_t			 gid = 0;
+	char			 err[256];
+	int			 removed, setgroup;
 
-	server_socket_prepare(s->key, s->path);
+	if (usock_clear(s->path, &removed, err, sizeof(err)) == -1)
+		fatalx("%s: %s", s->key, err);
+	if (removed)
+		log_info("removed stale socket %s", s->path);
 	memset(&info, 0, sizeof(info));
 	info.vhost_name = name;
 	info.iface = s->path;
@@ -149,12 +90,10 @@ server_vhost(struct server_sock *s, const char *name,
 	umask(mask);
 	if (vh == NULL)
 		fatalx("%s: cannot listen on %s", s->key, s->path);
-	if (server_socket_group(server.cfg, &gid) &&
-	    chown(s->path, (uid_t)-1, gid) == -1)
-		fatal("PULSE_SOCKET_GROUP: chown %s to group %s", s->path,
-		    server.cfg->socket_group);
-	if (chmod(s->path, 0660) == -1)
-		fatal("chmod %s", s->path);
+	if ((setgroup = usock_group(server.cfg->socket_group, &gid, err,
+	    sizeof(err))) == -1 ||
+	    usock_protect(s->path, setgroup, gid, err, sizeof(err)) == -1)
+		fatalx("%s: PULSE_SOCKET_GROUP: %s", s->key, err);
 	if (stat(s->path, &s->sb) == -1)
 		fatal("stat %s", s->path);
 	s->have = 1;

@@ -11,6 +11,7 @@
 
 #include "base64.h"
 #include "config.h"
+#include "ident.h"
 #include "log.h"
 #include "pjson.h"
 #include "pushd.h"
@@ -41,20 +42,6 @@ workers_fail(const char *fmt, ...)
 
 /* ------------------------------------------------------------ admission */
 
-/* In time that depends only on the configured key's length. */
-static int
-workers_key_equal(const char *got, const char *want)
-{
-	size_t			 glen = strlen(got), wlen = strlen(want);
-	size_t			 i;
-	volatile unsigned char	 diff = 0;
-
-	for (i = 0; i < wlen; i++)
-		diff |= (unsigned char)want[i] ^
-		    (unsigned char)(i < glen ? got[i] : 0);
-	return diff == 0 && glen == wlen;
-}
-
 /*
  * The handshake: path, subprotocol, key. 0 to accept; else the HTTP status
  * and why. Remote-* headers mean nothing here and are never read.
@@ -83,7 +70,7 @@ workers_admit(struct lws *wsi, const char **why)
 	}
 	/* An empty configured key would match an empty header: refuse. */
 	if (header_copy(wsi, "x-api-key:", key, sizeof(key)) <= 0 ||
-	    *want == '\0' || !workers_key_equal(key, want)) {
+	    *want == '\0' || !ident_key_equal(key, want)) {
 		explicit_bzero(key, sizeof(key));
 		*why = "invalid or missing API key";
 		return 401;

@@ -1,0 +1,37 @@
+/*
+ * The worker registry: how a worker becomes known and online, whether it
+ * announces itself by HTTP heartbeat (pulse-api) or by websocket (pushd).
+ * One code path, so the two can race without either failing.
+ */
+#ifndef PULSE_REGISTRY_H
+#define PULSE_REGISTRY_H
+
+#include <stddef.h>
+
+struct db;
+
+struct registry_worker {
+	const char		 *id;
+	const char		 *name;
+	const char		 *node;		/* pushd node; NULL: keep */
+	const char		 *metadata;	/* JSON object; NULL: keep */
+	size_t			  metalen;
+	const char		 *version;	/* into metadata; NULL: keep */
+	const char *const	 *groups;	/* when has_groups */
+	size_t			  ngroups;
+	int			  has_groups;
+};
+
+/*
+ * Mark the worker online (creating it if new), in the caller's
+ * transaction. Returns -1 on a db error; else 0, with *conflict set (and
+ * nothing changed) when the name belongs to another worker_id. A change
+ * of status writes a worker_update event.
+ */
+int	registry_online(struct db *, const struct registry_worker *,
+	    int *conflict);
+
+/* The worker_update event, for every status change of a worker. */
+int	registry_event(struct db *, const char *worker_id, const char *status);
+
+#endif
