@@ -622,7 +622,9 @@ advance_locked(struct db *db, struct exec *ex)
 			case STEP_PROMPT:
 				if (db_exec(db, sql_step_begin, NULL, "siisi",
 				    "waiting", (long long)-1, (long long)-1,
-				    ex->id, (long long)ex->current) == -1)
+				    ex->id, (long long)ex->current) == -1 ||
+				    event_step(db, ex->id, ex->current,
+				    "waiting", NULL) == -1)
 					return -1;
 				return prompt_wait(db, ex, st);
 			case STEP_WAIT:

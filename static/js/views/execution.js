@@ -1,0 +1,374 @@
+// One execution, live: header, progress bar, the pending prompt, the step
+// timeline and every worker's output, streamed from command_output events
+// (deduplicated and spliced by byte offset against what the REST API holds).
+import { ApiError, get, post } from '../api.js';
+import { h, replace, timeEl, setTime, fmtDuration, execDuration, statusBadge, debounce, toast, parseTime } from '../dom.js';
+import { AnsiStream } from '../ansi.js';
+import { confirmModal } from '../modal.js';
+
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+const ENDED = new Set(['completed', 'failed', 'cancelled']);
+const STEP_DONE = new Set(['succeeded', 'failed', 'skipped', 'cancelled']);
+const DISPATCH_DONE = new Set(['succeeded', 'failed', 'cancelled', 'timed_out', 'lost', 'error']);
+const STEP_ICONS = {
+  pending: '○', running: '◐', waiting: '?', succeeded: '✓', failed: '✕', skipped: '↷', cancelled: '⊘',
+};
+
+function byteLen(str) {
+  return enc.encode(str).length;
+}
+
+export class ExecutionView {
+  constructor(ctx, el, id, opts = {}) {
+    this.ctx = ctx;
+    this.el = el;
+    this.id = id;
+    this.compact = !!opts.compact;
+    this.exec = null;
+    this.steps = new Map();       // index -> {el, parts, dispatches: Map}
+    this.outputs = new Map();     // dispatch id -> output state
+    this.answered = new Set();    // prompt steps known to be answered
+    this.promptKey = null;
+    this.fetching = false;
+    this.dirty = false;
+    this.destroyed = false;
+    this.offs = [];
+    this.build();
+    ctx.live.subscribe(id);
+    this.offs.push(ctx.live.on('*', (m) => this.onEvent(m)));
+    this.offs.push(ctx.live.on('resync', () => this.refetch()));
+    this.offs.push(ctx.live.on('connected', () => this.refetchSoon()));
+    this.refetchSoon = debounce(() => this.refetch(), 200);
+    if (opts.initial) this.render(opts.initial);
+    this.refetch();
+  }
+
+  destroy() {
+    this.destroyed = true;
+    this.ctx.live.unsubscribe(this.id);
+    for (const off of this.offs) off();
+    this.refetchSoon.cancel();
+  }
+
+  build() {
+    this.title = h('h1', { class: 'exec-title' });
+    this.badge = h('span', { class: 'exec-badge' });
+    this.meta = h('div', { class: 'exec-meta' });
+    this.cancelBtn = h('button', { type: 'button', class: 'btn btn-danger-ghost', 'data-test': 'cancel', hidden: true,
+      onclick: () => this.cancel() }, 'Cancel execution');
+    this.bar = h('div', { class: 'progress-fill' });
+    this.progressText = h('span', { class: 'progress-text' });
+    this.progress = h('div', { class: 'progress', role: 'progressbar', 'aria-valuemin': 0, 'aria-valuemax': 100, 'aria-label': 'Progress' },
+      this.bar);
+    this.errorLine = h('p', { class: 'exec-error', hidden: true });
+    this.promptBox = h('div', { class: 'prompt-slot', 'aria-live': 'polite' });
+    this.stepList = h('ol', { class: 'timeline', 'data-test': 'steps' });
+    replace(this.el,
+      h('div', { class: ['exec', this.compact && 'exec-compact'], 'data-test': 'execution' },
+        h('div', { class: 'exec-head' },
+          this.compact ? null : this.title,
+          h('div', { class: 'exec-head-row' }, this.badge, this.meta, this.cancelBtn)),
+        h('div', { class: 'progress-row' }, this.progress, this.progressText),
+        this.errorLine,
+        this.promptBox,
+        this.stepList));
+  }
+
+  async refetch() {
+    if (this.destroyed) return;
+    if (this.fetching) { this.dirty = true; return; }
+    this.fetching = true;
+    try {
+      const e = await get('/api/executions/' + encodeURIComponent(this.id));
+      if (!this.destroyed) this.render(e);
+    } catch (err) {
+      if (err instanceof ApiError && err.status === 404) {
+        replace(this.el, h('section', { class: 'empty-page' }, h('h1', null, 'Execution not found'),
+          h('p', null, 'It may have been deleted with its workflow.'), h('a', { href: '#/executions' }, 'All executions')));
+        this.destroy();
+      } else {
+        toast('Could not load the execution: ' + err.message, 'error');
+      }
+    } finally {
+      this.fetching = false;
+      if (this.dirty && !this.destroyed) { this.dirty = false; this.refetchSoon(); }
+    }
+  }
+
+  onEvent(m) {
+    if (m.execution_id !== this.id || !this.exec) return;
+    const e = this.exec;
+    switch (m.type) {
+    case 'command_output':
+      this.onOutput(m);
+      return;
+    case 'execution_prompt':
+      if (m.prompt && !this.answered.has(m.prompt.step)) {
+        e.prompt = m.prompt;
+        e.status = 'waiting';
+      }
+      break;
+    case 'execution_response':
+      this.answered.add(m.step);
+      e.prompt = null;
+      if (e.steps[m.step]) {
+        e.steps[m.step].response = m.response;
+        e.steps[m.step].responded_by = m.responded_by;
+      }
+      break;
+    case 'execution_status':
+      e.status = m.status;
+      if (m.status !== 'waiting') e.prompt = null;
+      break;
+    case 'step_status':
+      if (e.steps[m.step]) {
+        e.steps[m.step].status = m.status;
+        if (m.reason !== undefined) e.steps[m.step].reason = m.reason;
+      }
+      break;
+    case 'dispatch_status': {
+      const st = e.steps[m.step];
+      const d = st && (st.dispatches || []).find((x) => x.id === m.command_id);
+      if (d) {
+        d.status = m.status;
+        if (m.exit_code !== undefined) d.exit_code = m.exit_code;
+        if (m.duration_ms !== undefined) d.duration_ms = m.duration_ms;
+        if (m.error !== undefined) d.error = m.error;
+      }
+      break;
+    }
+    default:
+      return;
+    }
+    this.render(e);
+    this.refetchSoon();
+  }
+
+  // ------------------------------------------------------------ render
+
+  render(e) {
+    this.exec = e;
+    if (e.prompt && this.answered.has(e.prompt.step)) e.prompt = null;
+    const isCmd = e.kind === 'command';
+    const title = isCmd ? 'Direct command' + (e.workflow_name ? ': ' + e.workflow_name : '') : (e.workflow_name || 'Execution');
+    this.title.textContent = title;
+    if (!this.compact) document.title = title + ' · PULSE';
+    replace(this.badge, statusBadge(e.status, 'badge-lg'));
+    this.badge.dataset.status = e.status;
+    const dur = execDuration(e);
+    replace(this.meta,
+      h('span', null, 'started by ', h('strong', null, e.started_by || '—'), ' ', timeEl(e.started_at)),
+      h('span', null, 'duration ', h('span', { class: 'exec-duration', 'data-since': ENDED.has(e.status) ? null : e.started_at }, fmtDuration(dur))),
+      !this.compact && e.workflow_id && !isCmd ? h('a', { href: '#/workflows/' + encodeURIComponent(e.workflow_id) }, 'workflow') : null);
+    this.cancelBtn.hidden = ENDED.has(e.status);
+    this.errorLine.hidden = !e.error;
+    this.errorLine.textContent = e.error || '';
+
+    const steps = e.steps || [];
+    const done = steps.filter((s) => STEP_DONE.has(s.status)).length;
+    const pct = steps.length ? Math.round((100 * done) / steps.length) : (ENDED.has(e.status) ? 100 : 0);
+    this.bar.style.width = pct + '%';
+    this.progress.setAttribute('aria-valuenow', pct);
+    this.progress.dataset.status = e.status;
+    this.progressText.textContent = `${done} of ${steps.length} step${steps.length === 1 ? '' : 's'}`;
+
+    this.renderPrompt(e);
+    steps.forEach((st, i) => this.renderStep(st, i, e));
+  }
+
+  renderPrompt(e) {
+    const p = e.status === 'waiting' ? e.prompt : null;
+    const key = p ? p.step + '\u0000' + p.message + '\u0000' + (p.options || []).join('\u0000') : null;
+    if (key === this.promptKey) return;
+    this.promptKey = key;
+    if (!p) { replace(this.promptBox); return; }
+    const stepName = (e.steps[p.step] || {}).name;
+    const buttons = (p.options || []).map((opt) => h('button', { type: 'button', class: 'btn btn-primary', 'data-option': opt,
+      onclick: () => this.answer(p, opt, buttons) }, opt));
+    replace(this.promptBox, h('section', { class: 'prompt', 'data-test': 'prompt', 'aria-label': 'Question' },
+      h('div', { class: 'prompt-label' }, 'Waiting for an answer', stepName ? ' · ' + stepName : ''),
+      h('p', { class: 'prompt-message' }, p.message),
+      h('div', { class: 'prompt-options' }, buttons)));
+    if (!this.compact && buttons[0] && document.activeElement === document.body) buttons[0].focus({ preventScroll: true });
+  }
+
+  async answer(p, opt, buttons) {
+    for (const b of buttons) b.disabled = true;
+    try {
+      await post(`/api/executions/${encodeURIComponent(this.id)}/respond`, { response: opt });
+      this.answered.add(p.step);
+      if (this.exec) { this.exec.prompt = null; this.render(this.exec); }
+    } catch (err) {
+      if (err.status === 409) {
+        toast('This question was already answered.', 'info');
+        this.answered.add(p.step);
+        if (this.exec) { this.exec.prompt = null; this.render(this.exec); }
+      } else {
+        toast('Could not answer: ' + err.message, 'error');
+        for (const b of buttons) b.disabled = false;
+      }
+    }
+    this.refetchSoon();
+  }
+
+  async cancel() {
+    const ok = await confirmModal({ title: 'Cancel execution', message: 'Stop this execution? Running commands are killed and the remaining steps are skipped.',
+      confirm: 'Cancel execution', danger: true });
+    if (!ok) return;
+    try {
+      const e = await post(`/api/executions/${encodeURIComponent(this.id)}/cancel`, {});
+      if (e && e.id) this.render(e);
+    } catch (err) {
+      toast('Could not cancel: ' + err.message, 'error');
+    }
+    this.refetchSoon();
+  }
+
+  renderStep(st, i, e) {
+    let v = this.steps.get(i);
+    if (!v) {
+      v = {
+        marker: h('span', { class: 'step-marker', 'aria-hidden': 'true' }),
+        name: h('span', { class: 'step-name' }),
+        type: h('span', { class: 'tag' }),
+        badge: h('span', { class: 'step-badge' }),
+        info: h('div', { class: 'step-info' }),
+        extra: h('div', { class: 'step-extra' }),
+        dispatchBox: h('div', { class: 'dispatches' }),
+        dispatches: new Map(),
+      };
+      v.el = h('li', { class: 'step', 'data-step': i },
+        v.marker,
+        h('div', { class: 'step-body' },
+          h('div', { class: 'step-head' }, v.name, v.type, v.badge),
+          v.info, v.extra, v.dispatchBox));
+      this.steps.set(i, v);
+      this.stepList.append(v.el);
+    }
+    v.el.className = 'step step-st-' + String(st.status).replace(/[^a-z_-]/gi, '');
+    v.el.classList.toggle('step-current', (st.status === 'running' || st.status === 'waiting') && !ENDED.has(e.status));
+    v.el.dataset.status = st.status;
+    v.marker.textContent = STEP_ICONS[st.status] || String(i + 1);
+    v.name.textContent = st.name || (e.kind === 'command' ? 'Command' : 'Step ' + (i + 1));
+    v.type.textContent = st.type || '';
+    replace(v.badge, statusBadge(st.status));
+    const a = parseTime(st.started_at);
+    const b = parseTime(st.finished_at);
+    replace(v.info,
+      st.reason ? h('span', { class: 'step-reason', 'data-test': 'reason' }, st.reason) : null,
+      st.started_at ? h('span', { class: 'muted' }, 'started ', timeEl(st.started_at)) : null,
+      a !== null && b !== null ? h('span', { class: 'muted' }, 'took ' + fmtDuration(b - a)) : null);
+    if (st.type === 'prompt') {
+      const pr = st.prompt || {};
+      replace(v.extra,
+        pr.message ? h('p', { class: 'step-prompt' }, '“', pr.message, '” ',
+          h('span', { class: 'muted' }, (pr.options || []).join(' / '))) : null,
+        st.response !== null && st.response !== undefined
+          ? h('p', { class: 'step-answer' }, 'Answered ', h('strong', null, st.response),
+            st.responded_by ? ' by ' + st.responded_by : '', ' ', st.responded_at ? timeEl(st.responded_at) : null)
+          : null);
+    }
+    for (const d of st.dispatches || []) this.renderDispatch(v, d, st);
+    if (st.type === 'execute' && (st.dispatches || []).length === 0 && st.status === 'running') {
+      if (!v.dispatchBox.firstChild) v.dispatchBox.append(h('p', { class: 'muted small' }, 'Waiting for workers…'));
+    }
+  }
+
+  renderDispatch(v, d, st) {
+    let o = this.outputs.get(d.id);
+    if (!o) {
+      o = {
+        head: h('div', { class: 'dispatch-head' }),
+        pre: h('pre', { class: 'output', tabindex: 0, 'aria-label': 'Output of ' + d.worker_name }),
+        note: h('p', { class: 'muted small' }),
+        have: { stdout: 0, stderr: 0 },
+        ansi: { stdout: new AnsiStream(), stderr: new AnsiStream() },
+        empty: true,
+      };
+      o.placeholder = h('span', { class: 'output-empty' }, 'waiting for output…');
+      o.pre.append(o.placeholder);
+      o.el = h('div', { class: 'dispatch', 'data-worker': d.worker_name, 'data-dispatch': d.id }, o.head, o.pre, o.note);
+      this.outputs.set(d.id, o);
+      if (v.dispatchBox.firstChild && !v.dispatchBox.firstChild.classList.contains('dispatch')) replace(v.dispatchBox);
+      v.dispatchBox.append(o.el);
+    }
+    o.el.dataset.status = d.status;
+    const exit = d.exit_code !== null && d.exit_code !== undefined
+      ? h('span', { class: ['exit', d.exit_code === 0 ? 'exit-ok' : 'exit-bad'], 'data-test': 'exit' }, 'exit ' + d.exit_code) : null;
+    replace(o.head,
+      h('span', { class: 'dispatch-worker' }, d.worker_name || d.worker_id || 'worker'),
+      statusBadge(d.status),
+      exit,
+      d.signal ? h('span', { class: 'exit exit-bad' }, 'signal ' + d.signal) : null,
+      d.duration_ms !== null && d.duration_ms !== undefined ? h('span', { class: 'muted' }, fmtDuration(d.duration_ms)) : null,
+      d.error ? h('span', { class: 'dispatch-error' }, d.error) : null);
+    // Splice whatever the server holds beyond what the stream gave us.
+    for (const stream of ['stdout', 'stderr']) {
+      const text = d[stream];
+      if (typeof text !== 'string' || !text) continue;
+      const bytes = enc.encode(text);
+      if (bytes.length > o.have[stream]) {
+        this.write(o, stream, dec.decode(bytes.subarray(o.have[stream])));
+        o.have[stream] = bytes.length;
+      }
+    }
+    const trunc = ['stdout', 'stderr'].filter((x) => d[x + '_truncated'])
+      .map((x) => `${x} truncated (${d[x + '_bytes']} bytes in all)`);
+    o.note.textContent = trunc.join('; ');
+    o.note.hidden = trunc.length === 0;
+    if (o.empty && DISPATCH_DONE.has(d.status)) o.placeholder.textContent = 'no output';
+  }
+
+  onOutput(m) {
+    const o = this.outputs.get(m.command_id);
+    if (!o || (m.stream !== 'stdout' && m.stream !== 'stderr') || typeof m.data !== 'string') {
+      this.refetchSoon();
+      return;
+    }
+    const bytes = enc.encode(m.data);
+    const offset = typeof m.offset === 'number' ? m.offset : o.have[m.stream];
+    const have = o.have[m.stream];
+    if (offset + bytes.length <= have) return;         // duplicate
+    if (offset > have) { this.refetchSoon(); return; }  // a gap: the REST copy fills it
+    this.write(o, m.stream, offset < have ? dec.decode(bytes.subarray(have - offset)) : m.data);
+    o.have[m.stream] = offset + bytes.length;
+  }
+
+  write(o, stream, text) {
+    if (!text) return;
+    const pre = o.pre;
+    const atBottom = pre.scrollHeight - pre.scrollTop - pre.clientHeight < 24;
+    if (o.empty) { o.placeholder.remove(); o.empty = false; }
+    for (const seg of o.ansi[stream].feed(text)) {
+      const cls = [...seg.cls];
+      if (stream === 'stderr') cls.push('stderr');
+      if (cls.length === 0) pre.append(document.createTextNode(seg.text));
+      else pre.append(h('span', { class: cls }, seg.text));
+    }
+    if (atBottom) pre.scrollTop = pre.scrollHeight;
+  }
+}
+
+export function executionPage(ctx, main, id) {
+  const holder = h('div');
+  const again = h('button', { type: 'button', class: 'btn', hidden: true, 'data-test': 'run-again' }, 'Run again');
+  replace(main,
+    h('nav', { class: 'crumbs', 'aria-label': 'Breadcrumb' }, h('a', { href: '#/executions' }, 'Executions'), ' / ',
+      h('span', { class: 'mono small' }, id.slice(0, 8)), again),
+    holder);
+  const view = new ExecutionView(ctx, holder, id);
+  const show = setInterval(() => {
+    const e = view.exec;
+    if (e && e.kind !== 'command' && e.workflow_id && ctx.user.can_run !== false) again.hidden = false;
+  }, 500);
+  again.addEventListener('click', async () => {
+    try {
+      const e = await post('/api/executions', { workflow_id: view.exec.workflow_id });
+      location.hash = '#/executions/' + e.id;
+    } catch (err) {
+      toast('Could not start: ' + err.message, 'error');
+    }
+  });
+  return () => { clearInterval(show); view.destroy(); };
+}
