@@ -756,6 +756,13 @@ dispatch_live_output(struct db *db, const char *dispatch_id, char *out[2],
 
 		if ((s != 0 && s != 1) || off < 0)
 			continue;
+		/*
+		 * Only the unbroken prefix: a chunk lost in flight (a socket
+		 * cut mid-command) leaves a hole, and bytes after it would
+		 * sit at the wrong offset. The final result fills it.
+		 */
+		if (off > end[s])
+			continue;
 		/* A chunk overlapping what we have adds only its tail. */
 		skip = off < end[s] ? (size_t)(end[s] - off) : 0;
 		if (skip >= n || len[s] + (n - skip) > DISPATCH_OUTPUT_MAX)

@@ -264,6 +264,24 @@ main(void)
 	    memcmp(out[0], "hello", 5) == 0 && out[1] == NULL);
 	free(out[0]);
 	free(out[1]);
+	/* A chunk lost in flight leaves a hole: only the prefix is shown,
+	 * until the missing chunk arrives (a resend) and joins them. */
+	ch[0] = (struct dispatch_chunk){ wa, cid, DISPATCH_STDOUT, 9, "after", 5,
+	    DISPATCH_OK };
+	dispatch_output(db, ch, 1, GRACE);
+	test_cond("bytes after a hole are not shown at the wrong offset",
+	    dispatch_live_output(db, cid, out, len) == 0 && len[0] == 5 &&
+	    memcmp(out[0], "hello", 5) == 0);
+	free(out[0]);
+	free(out[1]);
+	ch[0] = (struct dispatch_chunk){ wa, cid, DISPATCH_STDOUT, 5, " wo ", 4,
+	    DISPATCH_OK };
+	dispatch_output(db, ch, 1, GRACE);
+	test_cond("the filled hole joins the rest",
+	    dispatch_live_output(db, cid, out, len) == 0 && len[0] == 14 &&
+	    memcmp(out[0], "hello wo after", 14) == 0);
+	free(out[0]);
+	free(out[1]);
 
 	/* Results. */
 	result_init(&res, cid, 0);
