@@ -65,6 +65,10 @@ static const struct key keys[] = {
 	I("PULSE_DISPATCH_GRACE_MS", dispatch_grace_ms, "30000", 0, 3600000),
 	I("PULSE_WORKER_PING_S", worker_ping_s, "25", 1, 3600),
 	I("PULSE_WORKER_STALE_S", worker_stale_s, "90", 5, 86400),
+	I("RETENTION_DAYS", retention_days, "30", 1, 3650),
+	I("WORKER_PRUNE_DAYS", worker_prune_days, "0", 0, 3650),
+	I("PULSE_RETENTION_INTERVAL_S", retention_interval_s, "60", 1, 86400),
+	S("PULSE_PUSHD_METRICS_SOCKET", pushd_metrics_socket, ""),
 	{ "PULSE_DEBUG", K_BOOL, offsetof(struct config, log_debug), "0",
 	    0, 0, NULL },
 

@@ -36,6 +36,10 @@ struct config {
 	int	 dispatch_grace_ms;	/* past a command's timeout: lost */
 	int	 worker_ping_s;		/* pushd pings workers this often */
 	int	 worker_stale_s;	/* silent this long: offline */
+	int	 retention_days;	/* finished executions, events */
+	int	 worker_prune_days;	/* offline workers; 0: kept */
+	int	 retention_interval_s;	/* pushd's retention sweep */
+	char	*pushd_metrics_socket;	/* "": beside the browser one */
 	int	 log_debug;
 
 	/* Worker (seed names). */

@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <time.h>
 
+#include "pulse-autoconf.h"
+
 #include "api.h"
 #include "db.h"
 
@@ -41,6 +43,11 @@ health_get(struct request *req)
 	    json_object_new_string(up ? "connected" : "disconnected"));
 	json_object_object_add(obj, "auth",
 	    json_object_new_string("authelia-sso"));
+	/* Which build answers: the deploy hook checks it after a switch. */
+	json_object_object_add(obj, "version",
+	    json_object_new_string(PACKAGE_VERSION));
+	json_object_object_add(obj, "revision",
+	    json_object_new_string(PULSE_REVISION));
 	reply_json(req, up ? 200 : 503, obj);
 	return 0;
 }

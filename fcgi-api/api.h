@@ -55,6 +55,7 @@ struct request {
 	size_t			 bodylen;
 	struct json_object	*json;		/* ROUTE_BODY: the object */
 
+	const struct route	*route;		/* the one taken, or NULL */
 	struct user		 user;
 	int			 replied;	/* a response was written */
 	int			 status;	/* for the access log */
@@ -118,6 +119,14 @@ int	 auth_check_origin(struct request *);
 
 /* api-health.c */
 int	 health_get(struct request *);
+
+/* api-metrics.c */
+void	 api_metrics_init(void);
+void	 api_metrics_count(const struct request *, long long us);
+int	 metrics_get(struct request *);
+
+/* api-openapi.c */
+int	 openapi_get(struct request *);
 
 /* api-user.c */
 int	 user_get(struct request *);

@@ -101,12 +101,12 @@ child_wait(int ep, int ipcfd, const sigset_t *waitmask)
 }
 
 static long long
-child_ms(void)
+child_us(void)
 {
 	struct timespec	 ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
 /* Method, path and query: the parts of a request every route needs. */
@@ -156,7 +156,7 @@ static void
 child_handle(struct request *req, FCGX_Request *fcgx,
     const struct config *cfg, struct db *db)
 {
-	long long	 start = child_ms();
+	long long	 start = child_us(), us;
 
 	memset(req, 0, sizeof(*req));
 	req->fcgx = fcgx;
@@ -169,9 +169,10 @@ child_handle(struct request *req, FCGX_Request *fcgx,
 		    req->path);
 		reply_error(req, 500, "internal error");
 	}
+	us = child_us() - start;
+	api_metrics_count(req, us);
 	log_debug("%s %s %d %s %lld ms", req->method, req->path, req->status,
-	    req->user.name[0] != '\0' ? req->user.name : "-",
-	    child_ms() - start);
+	    req->user.name[0] != '\0' ? req->user.name : "-", us / 1000);
 
 	free(req->body);
 	json_object_put(req->json);

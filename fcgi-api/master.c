@@ -276,6 +276,7 @@ master_run(const struct config *cfg, int nchildren)
 	master_nslots = 2 * n;
 	master_children = xcalloc(master_nslots, sizeof(*master_children));
 	log_info("listening on %s with %zu children", cfg->api_socket, n);
+	api_metrics_init();
 
 	for (;;) {
 		now = master_now();

@@ -16,7 +16,9 @@
 
 const struct route routes[] = {
 	{ "GET",	"/health",		health_get,	ROUTE_PUBLIC },
+	{ "GET",	"/metrics/api",		metrics_get,	ROUTE_PUBLIC },
 	{ "GET",	"/api/user",		user_get,	ROUTE_ANY },
+	{ "GET",	"/api/openapi.json",	openapi_get,	ROUTE_ANY },
 	{ "GET",	"/api/workers",		workers_list,	ROUTE_ANY },
 	{ "POST",	"/api/workers/heartbeat", workers_heartbeat,
 	    ROUTE_WORKER | ROUTE_BODY },
@@ -229,6 +231,7 @@ router_dispatch(struct request *req)
 		return;
 	}
 	router_match(rt->pattern, req->path, req);
+	req->route = rt;
 	if (router_check(req, rt) == -1)
 		return;
 	/* The child answers 500 for a handler that did not reply. */

@@ -22,6 +22,7 @@
 #include "log.h"
 #include "pjson.h"
 #include "pushd.h"
+#include "retention.h"
 #include "xmalloc.h"
 
 #define DBT_TAIL_BATCH		1000	/* events per feed query */
@@ -35,6 +36,9 @@
 #define DBT_TOUCH_MS		10000
 #define DBT_SWEEP_MS		30000
 #define DBT_SWEEP_IDLE_S	10
+#define DBT_RETAIN_MORE_MS	200	/* a full batch: the next one soon */
+#define DBT_METRICS_MS		5000
+#define DBT_LATENCY_LAG		"2"	/* s: a finish may commit this late */
 
 static const char sql_events_max[] =
     "SELECT COALESCE(MAX(id), 0) FROM events";
@@ -44,6 +48,21 @@ static const char sql_events_after[] =
 static const char sql_events_range[] =
     "SELECT id, type, execution_id, payload FROM events "
     "WHERE id > ? AND id <= ? ORDER BY id LIMIT 1000";
+static const char sql_m_workers[] =
+    "SELECT status, COUNT(*) FROM workers GROUP BY status";
+static const char sql_m_executions[] =
+    "SELECT status, COUNT(*) FROM executions GROUP BY status";
+static const char sql_m_dispatches[] =
+    "SELECT status, COUNT(*) FROM dispatches "
+    "WHERE status IN ('queued', 'sent', 'running') GROUP BY status";
+static const char sql_m_now[] =
+    "SELECT NOW(3) - INTERVAL " DBT_LATENCY_LAG " SECOND";
+static const char sql_m_latency[] =
+    "SELECT TIMESTAMPDIFF(MICROSECOND, queued_at, sent_at), "
+    "IF(status = 'lost', NULL, "
+    "TIMESTAMPDIFF(MICROSECOND, sent_at, finished_at)) "
+    "FROM dispatches WHERE finished_at > ? AND finished_at <= ? "
+    "LIMIT 10000";	/* per refresh: a flood is sampled */
 
 /* An event id skipped over while its transaction had not committed. */
 struct dbt_hole {
@@ -70,7 +89,11 @@ static struct dbt {
 	size_t			 nholes;
 
 	long long		 next_timers, next_stale, next_touch,
-				 next_sweep;
+				 next_sweep, next_retain, next_metrics;
+	struct retention_counts	 retained;	/* this sweep, so far */
+	size_t			 retain_rounds;
+	long long		 retain_ms;	/* time in the database */
+	char			 latency_wm[32];	/* finished_at seen */
 	struct dispatch_ids	 advance;	/* executions to move */
 	int			 claim_now;
 } dbt;
@@ -115,6 +138,7 @@ dbt_held(const char *worker_id, void *arg)
 static int
 dbt_failed(const char *what)
 {
+	metrics_db_error();
 	if (db_down(dbt.db)) {
 		if (!dbt.away)
 			log_warnx("database unreachable (%s): %s", what,
@@ -626,6 +650,145 @@ dbt_touch_one(struct idmap_node *e, void *arg)
 	*(*pp)++ = (const char *)e->key;
 }
 
+/*
+ * One batch of each kind per poll while there is more, so results and
+ * claims go on between batches; a line once a sweep deleted something.
+ */
+static void
+dbt_retain(long long now)
+{
+	struct retention_counts	*c = &dbt.retained;
+	size_t			 ex = c->executions, ev = c->events,
+				 wk = c->workers;
+	char			 workers[96] = "";
+
+	c->more = 0;
+	if (retention_sweep(dbt.db, dbt.cfg->retention_days,
+	    dbt.cfg->worker_prune_days, RETENTION_BATCH, c) == -1) {
+		dbt_failed("deleting old rows");
+		c->more = 0;
+	}
+	dbt.retain_rounds++;
+	dbt.retain_ms += server_now_ms() - now;
+	metrics_retention(c->executions - ex, c->events - ev,
+	    c->workers - wk);
+	if (c->more) {
+		dbt.next_retain = now + DBT_RETAIN_MORE_MS;
+		return;
+	}
+	dbt.next_retain = now + (long long)dbt.cfg->retention_interval_s *
+	    1000;
+	if (dbt.cfg->worker_prune_days > 0)
+		snprintf(workers, sizeof(workers), ", %zu worker%s offline "
+		    "for over %d days", c->workers, c->workers == 1 ? "" : "s",
+		    dbt.cfg->worker_prune_days);
+	if (c->executions + c->events + c->workers > 0)
+		log_info("retention: deleted %zu execution%s and %zu event%s "
+		    "older than %d days%s (%zu round%s, %lld ms)",
+		    c->executions, c->executions == 1 ? "" : "s", c->events,
+		    c->events == 1 ? "" : "s", dbt.cfg->retention_days,
+		    workers, dbt.retain_rounds, dbt.retain_rounds == 1 ? "" :
+		    "s", dbt.retain_ms);
+	memset(c, 0, sizeof(*c));
+	dbt.retain_rounds = 0;
+	dbt.retain_ms = 0;
+}
+
+/* Status counts, statuses as labels: [a-z_] only, 16 at most. */
+static int
+dbt_counts(const char *sql, const char *const *known,
+    struct metrics_count *v, size_t *np)
+{
+	struct db_res	*r;
+	size_t		 i, k, n = 0;
+	const char	*st;
+
+	for (; *known != NULL && n < METRICS_STATUS_MAX; known++, n++) {
+		strlcpy_p(v[n].status, *known, sizeof(v[n].status));
+		v[n].n = 0;
+	}
+	if (db_exec(dbt.db, sql, &r, "") == -1)
+		return -1;
+	for (i = 0; i < db_res_rows(r); i++) {
+		st = db_res_get(r, i, 0);
+		if (st == NULL || st[0] == '\0' ||
+		    strlen(st) >= sizeof(v[0].status) ||
+		    st[strspn(st, "abcdefghijklmnopqrstuvwxyz_")] != '\0')
+			continue;
+		for (k = 0; k < n && strcmp(v[k].status, st) != 0; k++)
+			;
+		if (k == n) {
+			if (n == METRICS_STATUS_MAX)
+				continue;
+			strlcpy_p(v[n++].status, st, sizeof(v[0].status));
+		}
+		v[k].n = db_res_int(r, i, 1, 0);
+	}
+	db_res_free(r);
+	*np = n;
+	return 0;
+}
+
+/*
+ * What the metrics page shows from the database, read here every
+ * DBT_METRICS_MS rather than per scrape; latencies of the commands that
+ * finished since the last read (DBT_LATENCY_LAG behind, for late commits).
+ */
+static void
+dbt_metrics(void)
+{
+	static const char *const wk[] = { "online", "offline", NULL };
+	static const char *const ex[] = { "running", "waiting", "completed",
+	    "failed", "cancelled", NULL };
+	static const char *const di[] = { "queued", "sent", "running",
+	    NULL };
+	struct metrics_db	 m;
+	struct db_res		*r;
+	size_t			 i;
+	char			 wm[32];
+
+	memset(&m, 0, sizeof(m));
+	if (dbt_counts(sql_m_workers, wk, m.workers, &m.nworkers) == -1 ||
+	    dbt_counts(sql_m_executions, ex, m.executions,
+	    &m.nexecutions) == -1 ||
+	    dbt_counts(sql_m_dispatches, di, m.dispatches,
+	    &m.ndispatches) == -1) {
+		dbt_failed("reading counts for metrics");
+		return;
+	}
+	for (i = 0; i < m.ndispatches; i++)
+		if (strcmp(m.dispatches[i].status, "queued") == 0)
+			m.queued = m.dispatches[i].n;
+	metrics_db_set(&m);
+
+	if (db_exec(dbt.db, sql_m_now, &r, "") == -1) {
+		dbt_failed("reading the time");
+		return;
+	}
+	wm[0] = '\0';
+	if (db_res_rows(r) == 1 && db_res_get(r, 0, 0) != NULL)
+		strlcpy_p(wm, db_res_get(r, 0, 0), sizeof(wm));
+	db_res_free(r);
+	if (dbt.latency_wm[0] == '\0' || wm[0] == '\0') {
+		/* Only what finishes from now on. */
+		strlcpy_p(dbt.latency_wm, wm, sizeof(dbt.latency_wm));
+		return;
+	}
+	if (db_exec(dbt.db, sql_m_latency, &r, "ss", dbt.latency_wm, wm) ==
+	    -1) {
+		dbt_failed("reading command latencies");
+		return;
+	}
+	for (i = 0; i < db_res_rows(r); i++) {
+		if (db_res_get(r, i, 0) != NULL)
+			metrics_dispatch(0, db_res_int(r, i, 0, 0) / 1e6);
+		if (db_res_get(r, i, 1) != NULL)
+			metrics_dispatch(1, db_res_int(r, i, 1, 0) / 1e6);
+	}
+	db_res_free(r);
+	strlcpy_p(dbt.latency_wm, wm, sizeof(dbt.latency_wm));
+}
+
 static void
 dbt_timers(long long now)
 {
@@ -665,6 +828,12 @@ dbt_timers(long long now)
 		    -1)
 			dbt_failed("sweeping executions");
 	}
+	if (now >= dbt.next_retain)
+		dbt_retain(now);
+	if (now >= dbt.next_metrics) {
+		dbt.next_metrics = now + DBT_METRICS_MS;
+		dbt_metrics();
+	}
 }
 
 /* ------------------------------------------------------------------ thread */
@@ -672,9 +841,10 @@ dbt_timers(long long now)
 static void *
 dbt_main(void *arg)
 {
-	struct timespec	 ts;
+	struct timespec	 ts, t0, t1;
 	struct job	*j;
 	long long	 now, stop_by = 0, next_poll = 0, wait;
+	size_t		 njobs = 0;
 	int		 stopped;
 
 	(void)arg;
@@ -715,10 +885,18 @@ dbt_main(void *arg)
 			continue;
 		if (now >= next_poll) {
 			next_poll = now + dbt.cfg->poll_interval_ms;
+			clock_gettime(CLOCK_MONOTONIC, &t0);
 			dbt_claim();
 			dbt_tail();
 			dbt_timers(now);
 			dbt_advance();
+			clock_gettime(CLOCK_MONOTONIC, &t1);
+			metrics_poll((double)(t1.tv_sec - t0.tv_sec) +
+			    (t1.tv_nsec - t0.tv_nsec) / 1e9);
+			TAILQ_FOREACH(j, &dbt.pending, entry)
+				njobs++;
+			metrics_db_jobs(njobs);
+			njobs = 0;
 		}
 		/* An advance queued commands: send them now, not next poll. */
 		if (dbt.claim_now)

@@ -274,6 +274,37 @@ extern const struct lws_protocols browsers_protocols[];
 void	browsers_out(struct out *);
 void	browsers_close_all(void);
 
+/* -------------------------------------------------------------- metrics.c */
+
+#define METRICS_STAGES		2	/* queued -> sent, sent -> result */
+#define METRICS_STATUS_MAX	16	/* distinct statuses kept per table */
+
+struct metrics_count {
+	char		 status[17];	/* [a-z_] only */
+	long long	 n;
+};
+
+/* Counts the db thread reads every METRICS_REFRESH_MS. */
+struct metrics_db {
+	struct metrics_count	 workers[METRICS_STATUS_MAX];
+	size_t			 nworkers;
+	struct metrics_count	 executions[METRICS_STATUS_MAX];
+	size_t			 nexecutions;
+	struct metrics_count	 dispatches[METRICS_STATUS_MAX];
+	size_t			 ndispatches;
+	long long		 queued;
+};
+
+extern const struct lws_protocols metrics_protocols[];
+
+void	metrics_init(void);
+void	metrics_poll(double secs);
+void	metrics_dispatch(int stage, double secs);
+void	metrics_db_error(void);
+void	metrics_db_jobs(size_t);
+void	metrics_db_set(const struct metrics_db *);
+void	metrics_retention(size_t executions, size_t events, size_t workers);
+
 /* ------------------------------------------------------------- dbthread.c */
 
 int	dbthread_start(const struct config *, const char *node);

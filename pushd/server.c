@@ -1,6 +1,6 @@
 /*
- * The loop: one lws context with two vhosts on unix sockets that only
- * nginx reaches (workers, browsers), the table of live sockets, their
+ * The loop: one lws context with three vhosts on unix sockets that only
+ * nginx reaches (workers, browsers, metrics), the table of live sockets, their
  * bounded send queues, the one place the db thread's messages come in
  * (LWS_CALLBACK_EVENT_WAIT_CANCELLED), the once-a-second tick, and the
  * orderly stop on SIGTERM.
@@ -31,7 +31,7 @@ struct server_sock {
 	int		 have;
 };
 
-static struct server_sock	 server_socks[2];
+static struct server_sock	 server_socks[3];
 static lws_sorted_usec_list_t	 server_tick_sul;
 static int			 server_stop_flag;	/* by main's thread */
 
@@ -106,7 +106,7 @@ server_unlink_sockets(void)
 	struct stat	 sb;
 	size_t		 i;
 
-	for (i = 0; i < 2; i++) {
+	for (i = 0; i < 3; i++) {
 		struct server_sock *s = &server_socks[i];
 
 		if (!s->have)
@@ -436,6 +436,29 @@ server_lws_log(int level, const char *line)
 		log_debug("lws: %.*s", (int)n, line);
 }
 
+/*
+ * PULSE_PUSHD_METRICS_SOCKET, by default pushd-metrics.sock beside the
+ * browser socket: an existing .env gets the listener without a new key.
+ */
+static const char *
+server_metrics_path(const struct config *cfg)
+{
+	static char	 path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	const char	*slash;
+	int		 n;
+
+	if (cfg->pushd_metrics_socket[0] != '\0')
+		return cfg->pushd_metrics_socket;
+	slash = strrchr(cfg->pushd_browser_socket, '/');
+	n = snprintf(path, sizeof(path), "%.*spushd-metrics.sock",
+	    slash == NULL ? 0 : (int)(slash - cfg->pushd_browser_socket + 1),
+	    cfg->pushd_browser_socket);
+	if (n < 0 || (size_t)n >= sizeof(path))
+		fatalx("PULSE_PUSHD_METRICS_SOCKET: the default path beside "
+		    "%s is too long: set it", cfg->pushd_browser_socket);
+	return path;
+}
+
 int
 server_init(const struct config *cfg)
 {
@@ -468,10 +491,15 @@ server_init(const struct config *cfg)
 	server_vhost(&server_socks[0], "workers", workers_protocols, NULL);
 	server_vhost(&server_socks[1], "browsers", browsers_protocols,
 	    &server_browser_policy);
+	server_socks[2].key = "PULSE_PUSHD_METRICS_SOCKET";
+	server_socks[2].path = server_metrics_path(cfg);
+	server_vhost(&server_socks[2], "metrics", metrics_protocols, NULL);
+	metrics_init();
 	lws_sul_schedule(server.ctx, 0, &server_tick_sul, server_tick,
 	    LWS_US_PER_SEC);
-	log_info("listening for workers on %s and browsers on %s",
-	    cfg->pushd_worker_socket, cfg->pushd_browser_socket);
+	log_info("listening for workers on %s, browsers on %s, metrics on %s",
+	    cfg->pushd_worker_socket, cfg->pushd_browser_socket,
+	    server_socks[2].path);
 	return 0;
 }
 

@@ -46,6 +46,10 @@ main(void)
 	test_cond("default NODE_ENV production",
 	    strcmp(c.node_env, "production") == 0);
 	test_cond("default poll interval 50 ms", c.poll_interval_ms == 50);
+	test_cond("default RETENTION_DAYS 30, WORKER_PRUNE_DAYS 0 (off)",
+	    c.retention_days == 30 && c.worker_prune_days == 0);
+	test_cond("default retention sweep every 60 s",
+	    c.retention_interval_s == 60);
 	config_free(&c);
 
 	rc = config_load(&c, data("good.env"), 1, err, sizeof(err));
@@ -75,6 +79,19 @@ main(void)
 	    rc == -1 && strstr(err, "PORT") != NULL);
 	config_free(&c);
 	unsetenv("PORT");
+	setenv("RETENTION_DAYS", "0", 1);
+	rc = config_load(&c, NULL, 0, err, sizeof(err));
+	test_cond("RETENTION_DAYS 0 is refused (1..3650)",
+	    rc == -1 && strstr(err, "RETENTION_DAYS") != NULL);
+	config_free(&c);
+	setenv("RETENTION_DAYS", "3650", 1);
+	setenv("WORKER_PRUNE_DAYS", "3651", 1);
+	rc = config_load(&c, NULL, 0, err, sizeof(err));
+	test_cond("WORKER_PRUNE_DAYS 3651 is refused (0..3650)",
+	    rc == -1 && strstr(err, "WORKER_PRUNE_DAYS") != NULL);
+	config_free(&c);
+	unsetenv("RETENTION_DAYS");
+	unsetenv("WORKER_PRUNE_DAYS");
 
 	test_cond("unknown key is named",
 	    load_fails("unknown.env", "unknown key DB_PASWORD"));

@@ -1,0 +1,111 @@
+/*
+ * Retention (DESIGN.md section 3: events are pruned by age): one batch of
+ * old rows per kind and per call, so the caller (pushd's database thread)
+ * interleaves it with live work instead of holding the table for minutes.
+ */
+#include <string.h>
+
+#include "db.h"
+#include "registry.h"
+#include "retention.h"
+
+/*
+ * Only final states; completed_at NULL (never ended) is never old. No
+ * ORDER BY: each batch is an index range, not a sort of the whole backlog.
+ */
+static const char sql_old_executions[] =
+    "SELECT id FROM executions "
+    "WHERE status IN ('completed', 'failed', 'cancelled') "
+    "AND completed_at < NOW(3) - INTERVAL ? DAY "
+    "LIMIT ? FOR UPDATE SKIP LOCKED";
+static const char sql_delete_execution[] =
+    "DELETE FROM executions WHERE id = ? "
+    "AND status IN ('completed', 'failed', 'cancelled')";
+static const char sql_old_events[] =
+    "SELECT id FROM events WHERE created_at < NOW(3) - INTERVAL ? DAY "
+    "LIMIT ? FOR UPDATE SKIP LOCKED";
+static const char sql_delete_event[] = "DELETE FROM events WHERE id = ?";
+static const char sql_old_workers[] =
+    "SELECT id FROM workers WHERE status = 'offline' "
+    "AND COALESCE(last_heartbeat, created_at) < NOW() - INTERVAL ? DAY "
+    "LIMIT ? FOR UPDATE SKIP LOCKED";
+static const char sql_delete_worker[] =
+    "DELETE FROM workers WHERE id = ? AND status = 'offline'";
+
+struct batch {
+	const char	*select;
+	const char	*delete;
+	int		 is_worker;
+	long long	 days;
+	long long	 limit;
+	size_t		 seen, deleted;
+};
+
+static int
+batch_txn(struct db *db, void *arg)
+{
+	struct batch	*b = arg;
+	struct db_res	*res;
+	size_t		 i;
+	int		 rc = -1;
+
+	b->seen = b->deleted = 0;
+	if (db_exec(db, b->select, &res, "ii", b->days, b->limit) == -1)
+		return -1;
+	b->seen = db_res_rows(res);
+	for (i = 0; i < b->seen; i++) {
+		const char *id = db_res_get(res, i, 0);
+
+		if (db_exec(db, b->delete, NULL, "s", id) == -1)
+			goto fail;
+		if (db_affected(db) != 1)
+			continue;
+		/* As DELETE /api/workers/:id: the dashboards drop it. */
+		if (b->is_worker && registry_event(db, id, "deleted") == -1)
+			goto fail;
+		b->deleted++;
+	}
+	rc = 0;
+fail:
+	db_res_free(res);
+	return rc;
+}
+
+static int
+retention_batch(struct db *db, const char *select, const char *delete,
+    int is_worker, int days, size_t limit, size_t *deleted, int *more)
+{
+	struct batch	 b;
+
+	memset(&b, 0, sizeof(b));
+	b.select = select;
+	b.delete = delete;
+	b.is_worker = is_worker;
+	b.days = days;
+	b.limit = (long long)limit;
+	if (db_txn(db, batch_txn, &b) == -1)
+		return -1;
+	*deleted += b.deleted;
+	if (b.seen >= limit)
+		*more = 1;
+	return 0;
+}
+
+int
+retention_sweep(struct db *db, int days, int worker_days, size_t batch,
+    struct retention_counts *c)
+{
+	if (batch == 0)
+		batch = RETENTION_BATCH;
+	if (retention_batch(db, sql_old_executions, sql_delete_execution, 0,
+	    days, batch, &c->executions, &c->more) == -1)
+		return -1;
+	if (retention_batch(db, sql_old_events, sql_delete_event, 0, days,
+	    batch, &c->events, &c->more) == -1)
+		return -1;
+	if (worker_days > 0 && retention_batch(db, sql_old_workers,
+	    sql_delete_worker, 1, worker_days, batch, &c->workers,
+	    &c->more) == -1)
+		return -1;
+	return 0;
+}

@@ -1,0 +1,387 @@
+#!/usr/bin/env python3
+"""nginx configuration: the production site (nginx/pulse.conf) and the
+development config (nginx/dev/render) pass `nginx -t`, and in what
+`nginx -T` says nginx loaded, every location that reaches pulse-api
+(fastcgi_pass pulse_api) or pulse-pushd (proxy_pass http://pulse_pushd_*)
+  - sets all four Remote-* values (fastcgi_param HTTP_REMOTE_USER, _GROUPS,
+    _NAME, _EMAIL, or proxy_set_header Remote-User, -Groups, -Name, -Email),
+    each exactly once, as nginx's inheritance puts them in effect there;
+  - has an auth_request in effect (location, enclosing location or server),
+    and takes the four values from that auth request's auth_request_set
+    variables;
+except the fixed paths without single sign-on (= /health,
+= /api/workers/heartbeat, = /worker, /metrics), which must set all four
+to "".
+
+Needs no running stack: everything happens in a temporary directory (the
+production site is rendered there with a throwaway certificate, the real
+/etc/nginx is never touched). The checker is also run on copies of the
+nginx/ directory with one line removed, and must catch each of them.
+"""
+
+import fnmatch
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+
+from pulse_test import check, diag, done, require
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.normpath(os.path.join(HERE, '..', '..'))
+NGINX_DIR = os.path.join(REPO, 'nginx')
+
+# Locations that reach the backends without single sign-on, by design.
+NO_SSO = {'= /health', '= /api/workers/heartbeat', '= /worker', '= /metrics/api',
+          '/metrics', '= /metrics'}
+FASTCGI_REMOTE = ('HTTP_REMOTE_USER', 'HTTP_REMOTE_GROUPS',
+                  'HTTP_REMOTE_NAME', 'HTTP_REMOTE_EMAIL')
+PROXY_REMOTE = ('remote-user', 'remote-groups', 'remote-name',
+                'remote-email')
+# Locations the checker must find, or it is not looking at PULSE's site.
+EXPECTED = {'/api/', '= /api/executions', '= /health',
+            '= /api/workers/heartbeat', '= /ws', '= /worker'}
+NGINX = shutil.which('nginx') or '/usr/sbin/nginx'
+
+
+# --- nginx -T parsing -------------------------------------------------------
+
+def split_dump(text):
+    """{file name: contents} from `nginx -T` output."""
+    files, name, buf = {}, None, []
+    for line in text.splitlines(keepends=True):
+        m = re.match(r'^# configuration file (.*):\n?$', line)
+        if m:
+            if name is not None:
+                files[name] = ''.join(buf)
+            name, buf = m.group(1), []
+        elif name is not None:
+            buf.append(line)
+    if name is not None:
+        files[name] = ''.join(buf)
+    return files
+
+
+def tokens(text):
+    """nginx config tokens: words (quotes removed), '{', '}', ';'."""
+    i, n = 0, len(text)
+    while i < n:
+        c = text[i]
+        if c.isspace():
+            i += 1
+        elif c == '#':
+            while i < n and text[i] != '\n':
+                i += 1
+        elif c in '{};':
+            yield c
+            i += 1
+        elif c in '"\'':
+            j, out = i + 1, []
+            while j < n and text[j] != c:
+                if text[j] == '\\' and j + 1 < n:
+                    j += 1
+                out.append(text[j])
+                j += 1
+            yield ('w', ''.join(out))
+            i = j + 1
+        else:
+            j = i
+            while j < n and not text[j].isspace() and text[j] not in '{};':
+                if text[j] == '\\' and j + 1 < n:
+                    j += 1
+                j += 1
+            yield ('w', text[i:j])
+            i = j
+
+
+def parse(text):
+    """A list of [name, args, children-or-None]."""
+    stack, cur, words = [], [], []
+    for t in tokens(text):
+        if t == ';':
+            if words:
+                cur.append([words[0], words[1:], None])
+            words = []
+        elif t == '{':
+            node = [words[0] if words else '', words[1:], []]
+            cur.append(node)
+            stack.append(cur)
+            cur, words = node[2], []
+        elif t == '}':
+            cur, words = stack.pop(), []
+        else:
+            words.append(t[1])
+    return cur
+
+
+def expand(nodes, files, prefix, depth=0):
+    """Replace each `include` by the parsed contents of the files it names,
+    as found in the dump (relative names against nginx's conf prefix)."""
+    out = []
+    for name, args, kids in nodes:
+        if name == 'include' and kids is None and args and depth < 20:
+            pat = args[0] if os.path.isabs(args[0]) else \
+                os.path.join(prefix, args[0])
+            for f in sorted(x for x in files
+                            if fnmatch.fnmatchcase(x, pat)):
+                out += expand(parse(files[f]), files, prefix, depth + 1)
+            continue
+        if kids is not None:
+            kids = expand(kids, files, prefix, depth)
+        out.append([name, args, kids])
+    return out
+
+
+class Level:
+    """The directives in effect at one block, after nginx's inheritance:
+    array directives (fastcgi_param, proxy_set_header, auth_request_set)
+    are inherited only by a block that sets none of its own; auth_request
+    by a block that does not set it."""
+
+    def __init__(self, nodes, parent=None):
+        own = lambda d: [a for n, a, k in nodes if n == d and k is None]
+        self.fastcgi_param = own('fastcgi_param') or \
+            (parent.fastcgi_param if parent else [])
+        self.proxy_set_header = own('proxy_set_header') or \
+            (parent.proxy_set_header if parent else [])
+        self.auth_request_set = own('auth_request_set') or \
+            (parent.auth_request_set if parent else [])
+        ar = own('auth_request')
+        self.auth_request = ar[-1][0] if ar else \
+            (parent.auth_request if parent else 'off')
+        self.fastcgi_pass = [a[0] for a in own('fastcgi_pass') if a]
+        self.proxy_pass = [a[0] for a in own('proxy_pass') if a]
+
+
+def locations(nodes, parent=None, where=''):
+    """(description, location args, Level) for every location, nested."""
+    lvl = Level(nodes, parent)
+    for name, args, kids in nodes:
+        if kids is None:
+            continue
+        if name == 'location':
+            key = ' '.join(args)
+            sub = Level(kids, lvl)
+            yield where + ' location ' + key, key, sub
+            yield from locations(kids, lvl, where + ' location ' + key)
+        elif name in ('http', 'server'):
+            names = [a for n, a, k in kids if n == 'server_name']
+            w = where + (' server ' + ' '.join(names[0]) if name == 'server'
+                         and names else ' ' + name)
+            yield from locations(kids, lvl, w)
+
+
+def reaches(lvl):
+    """'api', 'pushd' or None: the backend this location passes to."""
+    if any(p == 'pulse_api' for p in lvl.fastcgi_pass):
+        return 'api'
+    if any(re.match(r'^https?://pulse_pushd_', p) for p in lvl.proxy_pass):
+        return 'pushd'
+    return None
+
+
+def problems(conf_text, prefix):
+    """Every rule broken in a `nginx -T` dump, and the locations checked."""
+    files = split_dump(conf_text)
+    if not files:
+        return ['no "# configuration file" sections in nginx -T output'], []
+    main = next(iter(files))
+    tree = expand(parse(files[main]), files, prefix)
+    bad, seen = [], []
+    for descr, key, lvl in locations(tree):
+        kind = reaches(lvl)
+        if kind is None:
+            continue
+        seen.append(key)
+        if kind == 'api':
+            settings = [(a[0], a[1] if len(a) > 1 else '')
+                        for a in lvl.fastcgi_param if a]
+            want = FASTCGI_REMOTE
+        else:
+            settings = [(a[0].lower(), a[1] if len(a) > 1 else '')
+                        for a in lvl.proxy_set_header if a]
+            want = PROXY_REMOTE
+        values = {}
+        for k, v in settings:
+            values.setdefault(k, []).append(v)
+        for w in want:
+            if w not in values:
+                bad.append('%s: %s is not set' % (descr, w))
+            elif len(values[w]) > 1:
+                bad.append('%s: %s is set %d times' % (descr, w,
+                                                       len(values[w])))
+        sso = lvl.auth_request != 'off'
+        if key in NO_SSO:
+            for w in want:
+                if values.get(w, [''])[0] != '':
+                    bad.append('%s: %s must be "" without SSO, is %r' % (
+                        descr, w, values[w][0]))
+            continue
+        if not sso:
+            bad.append('%s: no auth_request in effect' % descr)
+            continue
+        from_sso = {a[0] for a in lvl.auth_request_set if len(a) > 1}
+        for w in want:
+            v = values.get(w, [None])[0]
+            if v is not None and v not in from_sso:
+                bad.append('%s: %s is %r, not a variable set by '
+                           'auth_request_set' % (descr, w, v))
+    return bad, seen
+
+
+# --- rendering ----------------------------------------------------------
+
+def run(argv, **kw):
+    return subprocess.run(argv, capture_output=True, text=True, timeout=60,
+                          **kw)
+
+
+def render_prod(tmp, nginx_dir):
+    """A main nginx.conf in tmp including the production site, as Debian's
+    does at http level; tmp/pulse -> nginx_dir as /etc/nginx/pulse."""
+    os.makedirs(os.path.join(tmp, 'log'), exist_ok=True)
+    os.symlink(nginx_dir, os.path.join(tmp, 'pulse'))
+    cert, key = os.path.join(tmp, 'cert.pem'), os.path.join(tmp, 'key.pem')
+    if not os.path.exists(cert):
+        p = run(['openssl', 'req', '-x509', '-newkey', 'rsa:2048', '-nodes',
+                 '-days', '1', '-subj', '/CN=localhost', '-keyout', key,
+                 '-out', cert])
+        if p.returncode != 0:
+            raise RuntimeError('openssl: ' + p.stderr)
+    with open(os.path.join(nginx_dir, 'pulse.conf'), encoding='utf-8') as f:
+        site = f.read()
+    site = site.replace('/etc/ssl/pulse/fullchain.pem', cert)
+    site = site.replace('/etc/ssl/pulse/privkey.pem', key)
+    site = site.replace('/var/log/nginx/', os.path.join(tmp, 'log') + '/')
+    with open(os.path.join(tmp, 'pulse-site.conf'), 'w') as f:
+        f.write(site)
+    with open(os.path.join(tmp, 'nginx.conf'), 'w') as f:
+        f.write('pid %s/nginx.pid;\nerror_log %s/log/error.log;\n'
+                'events {}\nhttp {\n'
+                '\tinclude /etc/nginx/mime.types;\n'
+                '\taccess_log %s/log/access.log;\n'
+                '\tinclude pulse-site.conf;\n}\n' % (tmp, tmp, tmp))
+    return os.path.join(tmp, 'nginx.conf')
+
+
+def render_dev(tmp, repo):
+    """nginx/dev/render into tmp/dev (short path: unix sockets)."""
+    d = os.path.join(tmp, 'dev')
+    p = run([os.path.join(repo, 'nginx', 'dev', 'render'), d, '18999', repo])
+    if p.returncode != 0:
+        raise RuntimeError('render: ' + p.stderr)
+    return os.path.join(d, 'nginx', 'nginx.conf')
+
+
+def nginx(flag, conf, tmp):
+    return run([NGINX, flag, '-p', tmp + '/', '-e',
+                os.path.join(tmp, 'nginx-t.log'), '-c', conf])
+
+
+def verify(conf, tmp):
+    """(nginx -t result, nginx -T result, problems, locations seen)."""
+    t = nginx('-t', conf, tmp)
+    big_t = nginx('-T', conf, tmp)
+    bad, seen = problems(big_t.stdout, os.path.dirname(conf))
+    return t, big_t, bad, seen
+
+
+# --- the real configurations --------------------------------------------
+
+require('nginx is installed', os.access(NGINX, os.X_OK), NGINX)
+require('openssl is installed', shutil.which('openssl'), 'openssl')
+top = tempfile.mkdtemp(prefix='pulse-ngx.', dir='/tmp')
+os.chmod(top, 0o755)
+
+for label, make in (
+        ('production', lambda t: render_prod(t, NGINX_DIR)),
+        ('development', lambda t: render_dev(t, REPO))):
+    tmp = os.path.join(top, label[:4])
+    os.makedirs(tmp)
+    try:
+        conf = make(tmp)
+    except RuntimeError as e:
+        check('%s config renders' % label, False, str(e))
+        continue
+    t, big_t, bad, seen = verify(conf, tmp)
+    check('%s: nginx -t passes' % label, t.returncode == 0,
+          t.stderr.strip())
+    check('%s: nginx -T dumps the config' % label,
+          big_t.returncode == 0 and '# configuration file' in big_t.stdout,
+          big_t.stderr.strip())
+    diag('%s: locations reaching a backend: %s' % (label, sorted(seen)))
+    check('%s: every expected backend location found' % label,
+          EXPECTED <= set(seen),
+          'found %s, missing %s' % (sorted(seen),
+                                    sorted(EXPECTED - set(seen))))
+    check('%s: every location reaching pulse-api or pushd sets all four '
+          'Remote-* and has auth_request (%d checked)' % (label, len(seen)),
+          seen and not bad, '\n'.join(bad))
+    if label == 'production':
+        check('production: the TLS site and the plain redirect both load',
+              'listen' in big_t.stdout and 'ssl_certificate' in big_t.stdout)
+
+
+# --- the checker catches a missing line -----------------------------------
+
+def mutant(label, fname, pattern, nth_location, expect, repl=None):
+    """Remove the line matching `pattern` inside the `nth_location` block
+    of nginx/<fname> (a copy), or with repl replace what matched, render
+    production, and expect a problem matching `expect`."""
+    tmp = tempfile.mkdtemp(prefix='m.', dir=top)
+    ndir = os.path.join(tmp, 'nginx-copy')
+    shutil.copytree(NGINX_DIR, ndir, symlinks=True)
+    path = os.path.join(ndir, fname)
+    with open(path, encoding='utf-8') as f:
+        lines = f.read().split('\n')
+    out, in_loc, removed = [], False, 0
+    for line in lines:
+        if line.startswith('location ' + nth_location + ' {'):
+            in_loc = True
+        elif in_loc and line.startswith('}'):
+            in_loc = False
+        if in_loc and not removed and re.search(pattern, line):
+            removed += 1
+            if repl is None:
+                continue
+            line = re.sub(pattern, repl, line)
+        out.append(line)
+    with open(path, 'w', encoding='utf-8') as f:
+        f.write('\n'.join(out))
+    conf = render_prod(tmp, ndir)
+    t, _, bad, _ = verify(conf, tmp)
+    caught = [b for b in bad if re.search(expect, b)]
+    check('checker catches: %s' % label, removed == 1 and caught,
+          'removed %d line(s); nginx -t rc %d; problems: %s' % (
+              removed, t.returncode, bad))
+
+
+mutant('HTTP_REMOTE_EMAIL removed from /api/', 'pulse-locations.conf',
+       r'HTTP_REMOTE_EMAIL', '/api/', r'location /api/: HTTP_REMOTE_EMAIL '
+       r'is not set')
+mutant('auth_request include removed from = /api/executions',
+       'pulse-locations.conf', r'authelia-authrequest\.conf',
+       '= /api/executions', r'= /api/executions: .*(auth_request|not a '
+       r'variable)')
+mutant('Remote-Groups removed from = /ws', 'pulse-locations.conf',
+       r'Remote-Groups', '= /ws', r'= /ws: remote-groups is not set')
+mutant('blank Remote-Name removed from = /worker', 'pulse-locations.conf',
+       r'Remote-Name', '= /worker', r'= /worker: remote-name is not set')
+mutant('blank HTTP_REMOTE_USER removed from = /api/workers/heartbeat',
+       'pulse-locations.conf', r'HTTP_REMOTE_USER',
+       '= /api/workers/heartbeat',
+       r'= /api/workers/heartbeat: HTTP_REMOTE_USER is not set')
+mutant('HTTP_REMOTE_USER taken from the client in /api/',
+       'pulse-locations.conf', r'\$pulse_user', '/api/',
+       r'location /api/: HTTP_REMOTE_USER is .*not a variable set by '
+       r'auth_request_set', repl='$http_remote_user')
+mutant('auth_request include removed from = /ws', 'pulse-locations.conf',
+       r'authelia-authrequest\.conf', '= /ws', r'= /ws: no auth_request')
+
+if os.environ.get('PULSE_TEST_KEEP'):
+    diag('kept ' + top)
+else:
+    shutil.rmtree(top, ignore_errors=True)
+done()
