@@ -364,6 +364,21 @@ config_load(struct config *cfg, const char *envfile, int must_exist,
 	return 0;
 }
 
+int
+config_load_default(struct config *cfg, const char *envfile, char *err,
+    size_t errlen)
+{
+	int	 must_exist = 1;
+
+	if (envfile == NULL)
+		envfile = getenv("PULSE_ENV_FILE");
+	if (envfile == NULL || *envfile == '\0') {
+		envfile = ".env";
+		must_exist = 0;
+	}
+	return config_load(cfg, envfile, must_exist, err, errlen);
+}
+
 void
 config_free(struct config *cfg)
 {

@@ -64,6 +64,14 @@ int	config_load(struct config *, const char *envfile, int must_exist,
 	    char *err, size_t errlen);
 void	config_free(struct config *);
 
+/*
+ * The rule every program follows for its .env file: the one named on the
+ * command line (envfile, may be NULL) must exist; else $PULSE_ENV_FILE
+ * must, if set; else ./.env is read if it exists.
+ */
+int	config_load_default(struct config *, const char *envfile, char *err,
+	    size_t errlen);
+
 /* Parse one .env file into name/value pairs via a callback (for tests). */
 int	config_parse_env(const char *path,
 	    int (*cb)(const char *key, const char *value, void *), void *arg,

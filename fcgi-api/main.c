@@ -135,7 +135,7 @@ main(int argc, char *argv[])
 	const char	*envfile = NULL, *sqldir = NULL;
 	char		 err[512];
 	gid_t		 gid;
-	int		 ch, debug = 0, check = 0, must_exist = 1, rc;
+	int		 ch, debug = 0, check = 0, rc;
 
 	/* Before anything else, while there is only one thread. */
 	if (mysql_library_init(0, NULL, NULL) != 0) {
@@ -166,14 +166,7 @@ main(int argc, char *argv[])
 		usage();
 	log_setdebug(debug);
 
-	/* A file named by -e or PULSE_ENV_FILE must exist; ./.env need not. */
-	if (envfile == NULL)
-		envfile = getenv("PULSE_ENV_FILE");
-	if (envfile == NULL || *envfile == '\0') {
-		envfile = ".env";
-		must_exist = 0;
-	}
-	if (config_load(&cfg, envfile, must_exist, err, sizeof(err)) == -1)
+	if (config_load_default(&cfg, envfile, err, sizeof(err)) == -1)
 		fatalx("%s", err);
 	log_setdebug(debug || cfg.log_debug);
 

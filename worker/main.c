@@ -147,20 +147,12 @@ main_signal_callback(struct lws *wsi, enum lws_callback_reasons reason,
 	return 0;
 }
 
-/* -e must exist; else $PULSE_ENV_FILE must, if set; else ./.env may. */
 static void
 main_config(const char *envfile, struct config *cfg)
 {
 	char	 err[512];
-	int	 must_exist = 1;
 
-	if (envfile == NULL)
-		envfile = getenv("PULSE_ENV_FILE");
-	if (envfile == NULL || *envfile == '\0') {
-		envfile = ".env";
-		must_exist = 0;
-	}
-	if (config_load(cfg, envfile, must_exist, err, sizeof(err)) == -1)
+	if (config_load_default(cfg, envfile, err, sizeof(err)) == -1)
 		fatalx("%s", err);
 }
 

@@ -109,5 +109,20 @@ main(void)
 	rc = config_load(&c, data("does-not-exist.env"), 0, err, sizeof(err));
 	test_cond("missing optional file is fine", rc == 0);
 	config_free(&c);
+	setenv("PULSE_ENV_FILE", data("does-not-exist.env"), 1);
+	rc = config_load_default(&c, NULL, err, sizeof(err));
+	test_cond("default rule: a missing $PULSE_ENV_FILE is an error",
+	    rc == -1 && strstr(err, "does-not-exist.env") != NULL);
+	config_free(&c);
+	setenv("PULSE_ENV_FILE", data("good.env"), 1);
+	rc = config_load_default(&c, NULL, err, sizeof(err));
+	test_cond("default rule: $PULSE_ENV_FILE is read", rc == 0 &&
+	    c.port == 8081);
+	config_free(&c);
+	rc = config_load_default(&c, data("badport.env"), err, sizeof(err));
+	test_cond("default rule: the named file wins over $PULSE_ENV_FILE",
+	    rc == -1 && strstr(err, "PORT") != NULL);
+	config_free(&c);
+	unsetenv("PULSE_ENV_FILE");
 	test_report();
 }
