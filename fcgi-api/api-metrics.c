@@ -16,6 +16,7 @@
 
 #include "api.h"
 #include "log.h"
+#include "sbuf.h"
 #include "xmalloc.h"
 
 static const int metrics_codes[] = {
@@ -79,35 +80,6 @@ api_metrics_count(const struct request *req, long long us)
 	__atomic_fetch_add(&s->count, 1, __ATOMIC_RELAXED);
 }
 
-struct buf {
-	char	*s;
-	size_t	 len, cap;
-};
-
-static void buf_printf(struct buf *, const char *, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static void
-buf_printf(struct buf *b, const char *fmt, ...)
-{
-	va_list	 ap;
-	int	 n;
-
-	for (;;) {
-		va_start(ap, fmt);
-		n = vsnprintf(b->s + b->len, b->cap - b->len, fmt, ap);
-		va_end(ap);
-		if (n < 0)
-			return;
-		if ((size_t)n < b->cap - b->len) {
-			b->len += (size_t)n;
-			return;
-		}
-		b->cap = b->cap * 2 + (size_t)n;
-		b->s = xrealloc(b->s, b->cap);
-	}
-}
-
 /* Route patterns are ours ([a-z/:._]): no label escaping needed. */
 static void
 metrics_labels(char *buf, size_t len, size_t r)
@@ -123,7 +95,7 @@ int
 metrics_get(struct request *req)
 {
 	struct metrics_slot	 s;
-	struct buf		 b;
+	struct sbuf		 b;
 	FCGX_Stream		*out = req->fcgx->out;
 	char			 labels[API_PATH_MAX + 64], head[256],
 				 code[8];
@@ -134,10 +106,8 @@ metrics_get(struct request *req)
 		reply_error(req, 503, "metrics are not set up");
 		return -1;
 	}
-	b.cap = 32768;
-	b.len = 0;
-	b.s = xmalloc(b.cap);
-	buf_printf(&b, "# HELP pulse_api_requests_total Requests answered, "
+	sbuf_init(&b, 32768, 0);
+	sbuf_printf(&b, "# HELP pulse_api_requests_total Requests answered, "
 	    "by route, method and status.\n"
 	    "# TYPE pulse_api_requests_total counter\n");
 	for (r = 0; r <= metrics_nroutes; r++) {
@@ -152,12 +122,12 @@ metrics_get(struct request *req)
 				    metrics_codes[i]);
 			else
 				strlcpy_p(code, "other", sizeof(code));
-			buf_printf(&b, "pulse_api_requests_total{%s,"
+			sbuf_printf(&b, "pulse_api_requests_total{%s,"
 			    "status=\"%s\"} %llu\n", labels, code,
 			    (unsigned long long)v);
 		}
 	}
-	buf_printf(&b, "# HELP pulse_api_request_duration_seconds Time from "
+	sbuf_printf(&b, "# HELP pulse_api_request_duration_seconds Time from "
 	    "the request's arrival in a child to its answer, by route.\n"
 	    "# TYPE pulse_api_request_duration_seconds histogram\n");
 	for (r = 0; r <= metrics_nroutes; r++) {
@@ -172,16 +142,16 @@ metrics_get(struct request *req)
 		metrics_labels(labels, sizeof(labels), r);
 		for (i = 0, cum = 0; i < NBOUNDS; i++) {
 			cum += s.bucket[i];
-			buf_printf(&b, "pulse_api_request_duration_seconds_"
+			sbuf_printf(&b, "pulse_api_request_duration_seconds_"
 			    "bucket{%s,le=\"%g\"} %llu\n", labels,
 			    metrics_bounds[i], (unsigned long long)cum);
 		}
-		buf_printf(&b, "pulse_api_request_duration_seconds_bucket{%s,"
+		sbuf_printf(&b, "pulse_api_request_duration_seconds_bucket{%s,"
 		    "le=\"+Inf\"} %llu\n", labels,
 		    (unsigned long long)s.count);
-		buf_printf(&b, "pulse_api_request_duration_seconds_sum{%s} "
+		sbuf_printf(&b, "pulse_api_request_duration_seconds_sum{%s} "
 		    "%.6f\n", labels, s.sum_us / 1e6);
-		buf_printf(&b, "pulse_api_request_duration_seconds_count{%s} "
+		sbuf_printf(&b, "pulse_api_request_duration_seconds_count{%s} "
 		    "%llu\n", labels, (unsigned long long)s.count);
 	}
 	req->replied = 1;

@@ -18,6 +18,7 @@
 
 #include "log.h"
 #include "pushd.h"
+#include "sbuf.h"
 #include "xmalloc.h"
 
 #define METRICS_BODY_MAX	(256 * 1024)
@@ -131,43 +132,14 @@ metrics_db_set(const struct metrics_db *d)
 
 /* ------------------------------------------------------------- rendering */
 
-struct buf {
-	char	*s;
-	size_t	 len, cap;
-};
-
-static void buf_printf(struct buf *, const char *, ...)
-    __attribute__((format(printf, 2, 3)));
-
 static void
-buf_printf(struct buf *b, const char *fmt, ...)
+head(struct sbuf *b, const char *name, const char *type, const char *help)
 {
-	va_list	 ap;
-	int	 n;
-
-	for (;;) {
-		va_start(ap, fmt);
-		n = vsnprintf(b->s + b->len, b->cap - b->len, fmt, ap);
-		va_end(ap);
-		if (n < 0)
-			return;
-		if ((size_t)n < b->cap - b->len) {
-			b->len += (size_t)n;
-			return;
-		}
-		b->cap = b->cap * 2 + (size_t)n;
-		b->s = xrealloc(b->s, b->cap);
-	}
+	sbuf_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
 static void
-head(struct buf *b, const char *name, const char *type, const char *help)
-{
-	buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
-}
-
-static void
-hist_render(struct buf *b, const char *name, const char *label,
+hist_render(struct sbuf *b, const char *name, const char *label,
     const struct metrics_hist *h, const double *bounds, size_t nb)
 {
 	uint64_t	 cum = 0;
@@ -176,37 +148,37 @@ hist_render(struct buf *b, const char *name, const char *label,
 
 	for (i = 0; i < nb; i++) {
 		cum += h->bucket[i];
-		buf_printf(b, "%s_bucket{%s%sle=\"%g\"} %llu\n", name, label,
+		sbuf_printf(b, "%s_bucket{%s%sle=\"%g\"} %llu\n", name, label,
 		    sep, bounds[i], (unsigned long long)cum);
 	}
 	cum += h->bucket[nb];
-	buf_printf(b, "%s_bucket{%s%sle=\"+Inf\"} %llu\n", name, label, sep,
+	sbuf_printf(b, "%s_bucket{%s%sle=\"+Inf\"} %llu\n", name, label, sep,
 	    (unsigned long long)cum);
 	if (label[0] != '\0') {
-		buf_printf(b, "%s_sum{%s} %.6f\n", name, label, h->sum);
-		buf_printf(b, "%s_count{%s} %llu\n", name, label,
+		sbuf_printf(b, "%s_sum{%s} %.6f\n", name, label, h->sum);
+		sbuf_printf(b, "%s_count{%s} %llu\n", name, label,
 		    (unsigned long long)h->count);
 	} else {
-		buf_printf(b, "%s_sum %.6f\n", name, h->sum);
-		buf_printf(b, "%s_count %llu\n", name,
+		sbuf_printf(b, "%s_sum %.6f\n", name, h->sum);
+		sbuf_printf(b, "%s_count %llu\n", name,
 		    (unsigned long long)h->count);
 	}
 }
 
 /* Statuses come from the database: only [a-z_] reaches a label. */
 static void
-status_render(struct buf *b, const char *name, const struct metrics_count *v,
+status_render(struct sbuf *b, const char *name, const struct metrics_count *v,
     size_t n)
 {
 	size_t	 i;
 
 	for (i = 0; i < n; i++)
-		buf_printf(b, "%s{status=\"%s\"} %lld\n", name, v[i].status,
+		sbuf_printf(b, "%s{status=\"%s\"} %lld\n", name, v[i].status,
 		    v[i].n);
 }
 
 static void
-process_render(struct buf *b)
+process_render(struct sbuf *b)
 {
 	struct rusage	 ru;
 	DIR		*d;
@@ -218,7 +190,7 @@ process_render(struct buf *b)
 	if (getrusage(RUSAGE_SELF, &ru) == 0) {
 		head(b, "process_cpu_seconds_total", "counter",
 		    "User and system CPU time spent in seconds.");
-		buf_printf(b, "process_cpu_seconds_total %.3f\n",
+		sbuf_printf(b, "process_cpu_seconds_total %.3f\n",
 		    (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 +
 		    (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6);
 	}
@@ -226,7 +198,7 @@ process_render(struct buf *b)
 		if (fscanf(f, "%ld %ld", &pages, &rss) == 2) {
 			head(b, "process_resident_memory_bytes", "gauge",
 			    "Resident memory size in bytes.");
-			buf_printf(b, "process_resident_memory_bytes %lld\n",
+			sbuf_printf(b, "process_resident_memory_bytes %lld\n",
 			    (long long)rss * sysconf(_SC_PAGESIZE));
 		}
 		fclose(f);
@@ -238,11 +210,11 @@ process_render(struct buf *b)
 		closedir(d);
 		head(b, "process_open_fds", "gauge",
 		    "Number of open file descriptors.");
-		buf_printf(b, "process_open_fds %zu\n", fds > 0 ? fds - 1 : 0);
+		sbuf_printf(b, "process_open_fds %zu\n", fds > 0 ? fds - 1 : 0);
 	}
 	head(b, "process_start_time_seconds", "gauge",
 	    "Start time of the process since the epoch in seconds.");
-	buf_printf(b, "process_start_time_seconds %lld\n",
+	sbuf_printf(b, "process_start_time_seconds %lld\n",
 	    (long long)metrics.started);
 }
 
@@ -250,14 +222,12 @@ process_render(struct buf *b)
 static unsigned char *
 metrics_render(size_t *lenp)
 {
-	struct buf	 b;
+	struct sbuf	 b;
 	struct conn	*c;
 	size_t		 browsers = 0, workers = 0, wq = 0, bq = 0, i;
 	char		 label[64];
 
-	b.cap = 16384;
-	b.s = xmalloc(b.cap);
-	b.len = LWS_PRE;
+	sbuf_init(&b, 16384, LWS_PRE);
 	TAILQ_FOREACH(c, &server.browsers, entry) {
 		browsers++;
 		bq += c->q.n;
@@ -301,36 +271,36 @@ metrics_render(size_t *lenp)
 	    metrics_poll_bounds, NPOLL);
 	head(&b, "pulse_browsers_connected", "gauge",
 	    "Browser websockets open on this pushd.");
-	buf_printf(&b, "pulse_browsers_connected %zu\n", browsers);
+	sbuf_printf(&b, "pulse_browsers_connected %zu\n", browsers);
 	head(&b, "pulse_workers_connected", "gauge",
 	    "Registered worker websockets open on this pushd.");
-	buf_printf(&b, "pulse_workers_connected %zu\n", workers);
+	sbuf_printf(&b, "pulse_workers_connected %zu\n", workers);
 	head(&b, "pulse_queue_depth", "gauge",
 	    "Items waiting: dispatch (queued commands, database), db_jobs "
 	    "(for the database thread), worker_send and browser_send "
 	    "(messages not yet written to sockets).");
 	if (metrics.have_db)
-		buf_printf(&b, "pulse_queue_depth{queue=\"dispatch\"} %lld\n",
+		sbuf_printf(&b, "pulse_queue_depth{queue=\"dispatch\"} %lld\n",
 		    metrics.db.queued);
-	buf_printf(&b, "pulse_queue_depth{queue=\"db_jobs\"} %zu\n",
+	sbuf_printf(&b, "pulse_queue_depth{queue=\"db_jobs\"} %zu\n",
 	    metrics.db_jobs);
-	buf_printf(&b, "pulse_queue_depth{queue=\"worker_send\"} %zu\n", wq);
-	buf_printf(&b, "pulse_queue_depth{queue=\"browser_send\"} %zu\n", bq);
+	sbuf_printf(&b, "pulse_queue_depth{queue=\"worker_send\"} %zu\n", wq);
+	sbuf_printf(&b, "pulse_queue_depth{queue=\"browser_send\"} %zu\n", bq);
 	head(&b, "pulse_db_errors_total", "counter",
 	    "Failed database operations of the database thread.");
-	buf_printf(&b, "pulse_db_errors_total %llu\n",
+	sbuf_printf(&b, "pulse_db_errors_total %llu\n",
 	    (unsigned long long)metrics.db_errors);
 	head(&b, "pulse_retention_deleted_total", "counter",
 	    "Rows deleted by retention on this pushd.");
-	buf_printf(&b, "pulse_retention_deleted_total{kind=\"executions\"} "
+	sbuf_printf(&b, "pulse_retention_deleted_total{kind=\"executions\"} "
 	    "%llu\n", (unsigned long long)metrics.retention[0]);
-	buf_printf(&b, "pulse_retention_deleted_total{kind=\"events\"} %llu\n",
+	sbuf_printf(&b, "pulse_retention_deleted_total{kind=\"events\"} %llu\n",
 	    (unsigned long long)metrics.retention[1]);
-	buf_printf(&b, "pulse_retention_deleted_total{kind=\"workers\"} %llu\n",
+	sbuf_printf(&b, "pulse_retention_deleted_total{kind=\"workers\"} %llu\n",
 	    (unsigned long long)metrics.retention[2]);
 	head(&b, "pulse_metrics_scrapes_total", "counter",
 	    "Requests for this page.");
-	buf_printf(&b, "pulse_metrics_scrapes_total %llu\n",
+	sbuf_printf(&b, "pulse_metrics_scrapes_total %llu\n",
 	    (unsigned long long)metrics.scrapes);
 	pthread_mutex_unlock(&metrics.mtx);
 	process_render(&b);
