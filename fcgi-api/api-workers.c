@@ -170,46 +170,16 @@ workers_heartbeat(struct request *req)
 	return 0;
 }
 
-struct del {
-	const char	*id;
-	int		 found;
-};
-
 static int
-delete_txn(struct db *db, void *arg)
+announce_deleted(struct db *db, const char *id)
 {
-	struct del		*d = arg;
-
-	if (db_exec(db, sql_delete, NULL, "s", d->id) == -1)
-		return -1;
-	if ((d->found = db_affected(db) > 0) == 0)
-		return 1;
-	return registry_event(db, d->id, "deleted");
+	return registry_event(db, id, "deleted");
 }
 
 int
 workers_delete(struct request *req)
 {
-	struct del		 d = { req->params[0], 0 };
-	struct json_object	*o;
-
-	if (!id_valid(d.id)) {
-		reply_error(req, 404, "worker not found");
-		return 0;
-	}
-	if (db_txn(req->db, delete_txn, &d) == -1) {
-		reply_db_error(req);
-		return 0;
-	}
-	if (!d.found) {
-		reply_error(req, 404, "worker not found");
-		return 0;
-	}
-	o = json_object_new_object();
-	json_object_object_add(o, "deleted", json_object_new_boolean(1));
-	json_object_object_add(o, "id", json_object_new_string(d.id));
-	reply_json(req, 200, o);
-	return 0;
+	return delete_by_id(req, sql_delete, "worker", announce_deleted);
 }
 
 int

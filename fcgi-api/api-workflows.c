@@ -236,45 +236,14 @@ workflows_update(struct request *req)
 	return reply_workflow(req, in.id, 200);
 }
 
-struct del {
-	const char	*id;
-	int		 found;
-};
-
 static int
-delete_txn(struct db *db, void *arg)
+announce_deleted(struct db *db, const char *id)
 {
-	struct del	*d = arg;
-
-	if (db_exec(db, sql_delete, NULL, "s", d->id) == -1)
-		return -1;
-	d->found = db_affected(db) > 0;
-	if (!d->found)
-		return 1;
-	return event_workflow(db, "workflow_deleted", d->id);
+	return event_workflow(db, "workflow_deleted", id);
 }
 
 int
 workflows_delete(struct request *req)
 {
-	struct del		 d = { req->params[0], 0 };
-	struct json_object	*o;
-
-	if (!id_valid(d.id)) {
-		reply_error(req, 404, "workflow not found");
-		return 0;
-	}
-	if (db_txn(req->db, delete_txn, &d) == -1) {
-		reply_db_error(req);
-		return 0;
-	}
-	if (!d.found) {
-		reply_error(req, 404, "workflow not found");
-		return 0;
-	}
-	o = json_object_new_object();
-	json_object_object_add(o, "deleted", json_object_new_boolean(1));
-	json_object_object_add(o, "id", json_object_new_string(d.id));
-	reply_json(req, 200, o);
-	return 0;
+	return delete_by_id(req, sql_delete, "workflow", announce_deleted);
 }

@@ -108,6 +108,10 @@ int	 body_only(struct request *, const char *const *allowed);
 void	 reply_error_field(struct request *, int status, const char *field,
 	    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
+/* delete.c: the row named by req->params[0], announced in the same txn. */
+int	 delete_by_id(struct request *, const char *sql, const char *what,
+	    int (*announce)(struct db *, const char *id));
+
 /* api-executions.c */
 struct engine_err;
 void	 reply_engine_error(struct request *, const struct engine_err *);

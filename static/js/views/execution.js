@@ -286,8 +286,8 @@ export class ExecutionView {
         ansi: { stdout: new AnsiStream(), stderr: new AnsiStream() },
         empty: true,
       };
-      o.placeholder = h('span', { class: 'output-empty' }, 'waiting for output…');
-      o.pre.append(o.placeholder);
+      o.emptyNote = h('span', { class: 'output-empty' }, 'waiting for output…');
+      o.pre.append(o.emptyNote);
       o.el = h('div', { class: 'dispatch', 'data-worker': d.worker_name, 'data-dispatch': d.id }, o.head, o.pre, o.note);
       this.outputs.set(d.id, o);
       if (v.dispatchBox.firstChild && !v.dispatchBox.firstChild.classList.contains('dispatch')) replace(v.dispatchBox);
@@ -317,7 +317,7 @@ export class ExecutionView {
       .map((x) => `${x} truncated (${d[x + '_bytes']} bytes in all)`);
     o.note.textContent = trunc.join('; ');
     o.note.hidden = trunc.length === 0;
-    if (o.empty && DISPATCH_DONE.has(d.status)) o.placeholder.textContent = 'no output';
+    if (o.empty && DISPATCH_DONE.has(d.status)) o.emptyNote.textContent = 'no output';
   }
 
   onOutput(m) {
@@ -339,7 +339,7 @@ export class ExecutionView {
     if (!text) return;
     const pre = o.pre;
     const atBottom = pre.scrollHeight - pre.scrollTop - pre.clientHeight < 24;
-    if (o.empty) { o.placeholder.remove(); o.empty = false; }
+    if (o.empty) { o.emptyNote.remove(); o.empty = false; }
     for (const seg of o.ansi[stream].feed(text)) {
       const cls = [...seg.cls];
       if (stream === 'stderr') cls.push('stderr');
