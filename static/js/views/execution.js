@@ -97,7 +97,13 @@ export class ExecutionView {
   }
 
   onEvent(m) {
-    if (m.execution_id !== this.id || !this.exec) return;
+    if (m.execution_id !== this.id) return;
+    // An event that lands while a GET is in flight may be newer than the
+    // answer that GET is about to render (and before the first answer there
+    // is nothing to apply it to): fetch once more when it returns, or a
+    // prompt raised in that window would never show.
+    if (this.fetching) this.dirty = true;
+    if (!this.exec) return;
     const e = this.exec;
     switch (m.type) {
     case 'command_output':
