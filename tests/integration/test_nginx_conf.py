@@ -13,6 +13,13 @@ except the fixed paths without single sign-on (= /health,
 = /api/workers/heartbeat, = /worker, /metrics), which must set all four
 to "".
 
+A named location (@name, which no client can request) is checked through
+the locations that hand requests to it (try_files ... @name): each of
+those must have an auth_request in effect, and the named location's four
+values must come from their auth_request_set variables. This is how
+= /api/executions reaches @pulse_exec_start, where the per-user rate limit
+runs after sign-in (nginx/pulse-locations.conf).
+
 Needs no running stack: everything happens in a temporary directory (the
 production site is rendered there with a throwaway certificate, the real
 /etc/nginx is never touched). The checker is also run on copies of the
@@ -41,7 +48,7 @@ FASTCGI_REMOTE = ('HTTP_REMOTE_USER', 'HTTP_REMOTE_GROUPS',
 PROXY_REMOTE = ('remote-user', 'remote-groups', 'remote-name',
                 'remote-email')
 # Locations the checker must find, or it is not looking at PULSE's site.
-EXPECTED = {'/api/', '= /api/executions', '= /health',
+EXPECTED = {'/api/', '= /api/executions', '@pulse_exec_start', '= /health',
             '= /api/workers/heartbeat', '= /ws', '= /worker'}
 NGINX = shutil.which('nginx') or '/usr/sbin/nginx'
 
@@ -152,6 +159,8 @@ class Level:
         self.auth_request = ar[-1][0] if ar else \
             (parent.auth_request if parent else 'off')
         self.fastcgi_pass = [a[0] for a in own('fastcgi_pass') if a]
+        tf = own('try_files')
+        self.try_files = tf[-1] if tf else []
         self.proxy_pass = [a[0] for a in own('proxy_pass') if a]
 
 
@@ -182,6 +191,20 @@ def reaches(lvl):
     return None
 
 
+def remote_values(kind, lvl):
+    """{Remote-* name: [values set]} at one level."""
+    if kind == 'api':
+        settings = [(a[0], a[1] if len(a) > 1 else '')
+                    for a in lvl.fastcgi_param if a]
+    else:
+        settings = [(a[0].lower(), a[1] if len(a) > 1 else '')
+                    for a in lvl.proxy_set_header if a]
+    values = {}
+    for k, v in settings:
+        values.setdefault(k, []).append(v)
+    return values
+
+
 def problems(conf_text, prefix):
     """Every rule broken in a `nginx -T` dump, and the locations checked."""
     files = split_dump(conf_text)
@@ -190,28 +213,34 @@ def problems(conf_text, prefix):
     main = next(iter(files))
     tree = expand(parse(files[main]), files, prefix)
     bad, seen = [], []
-    for descr, key, lvl in locations(tree):
+    locs = list(locations(tree))
+    named = {key: (descr, lvl, reaches(lvl)) for descr, key, lvl in locs
+             if key.startswith('@') and reaches(lvl)}
+    entered = {key: [] for key in named}
+    for descr, key, lvl in locs:
         kind = reaches(lvl)
-        if kind is None:
+        target = lvl.try_files[-1] if lvl.try_files else None
+        if kind is None and target in named:
+            # Reaches a backend through a named location: the sign-in
+            # happens here, the Remote-* values are set there.
+            ndescr, nlvl, kind = named[target]
+            entered[target].append(key)
+            vlvl = nlvl
+        elif kind is None:
             continue
-        seen.append(key)
-        if kind == 'api':
-            settings = [(a[0], a[1] if len(a) > 1 else '')
-                        for a in lvl.fastcgi_param if a]
-            want = FASTCGI_REMOTE
         else:
-            settings = [(a[0].lower(), a[1] if len(a) > 1 else '')
-                        for a in lvl.proxy_set_header if a]
-            want = PROXY_REMOTE
-        values = {}
-        for k, v in settings:
-            values.setdefault(k, []).append(v)
+            vlvl = lvl
+        seen.append(key)
+        want = FASTCGI_REMOTE if kind == 'api' else PROXY_REMOTE
+        values = remote_values(kind, vlvl)
         for w in want:
             if w not in values:
                 bad.append('%s: %s is not set' % (descr, w))
             elif len(values[w]) > 1:
                 bad.append('%s: %s is set %d times' % (descr, w,
                                                        len(values[w])))
+        if key in named:
+            continue    # checked through the locations entering it
         sso = lvl.auth_request != 'off'
         if key in NO_SSO:
             for w in want:
@@ -228,6 +257,10 @@ def problems(conf_text, prefix):
             if v is not None and v not in from_sso:
                 bad.append('%s: %s is %r, not a variable set by '
                            'auth_request_set' % (descr, w, v))
+    for key, keys in entered.items():
+        if not keys:
+            bad.append('%s: reaches a backend but no location enters it'
+                       % named[key][0])
     return bad, seen
 
 
@@ -365,6 +398,16 @@ mutant('auth_request include removed from = /api/executions',
        'pulse-locations.conf', r'authelia-authrequest\.conf',
        '= /api/executions', r'= /api/executions: .*(auth_request|not a '
        r'variable)')
+mutant('HTTP_REMOTE_GROUPS removed from @pulse_exec_start',
+       'pulse-locations.conf', r'HTTP_REMOTE_GROUPS', '@pulse_exec_start',
+       r'location = /api/executions: HTTP_REMOTE_GROUPS is not set')
+mutant('HTTP_REMOTE_USER of @pulse_exec_start taken from the client',
+       'pulse-locations.conf', r'\$pulse_user', '@pulse_exec_start',
+       r'location = /api/executions: HTTP_REMOTE_USER is .*not a variable '
+       r'set by auth_request_set', repl='$http_remote_user')
+mutant('= /api/executions no longer enters @pulse_exec_start',
+       'pulse-locations.conf', r'try_files', '= /api/executions',
+       r'@pulse_exec_start: reaches a backend but no location enters it')
 mutant('Remote-Groups removed from = /ws', 'pulse-locations.conf',
        r'Remote-Groups', '= /ws', r'= /ws: remote-groups is not set')
 mutant('blank Remote-Name removed from = /worker', 'pulse-locations.conf',
