@@ -101,6 +101,19 @@ static const char sql_dispatch_cancel[] =
 static const char sql_dispatch_cancel_running[] =
     "UPDATE dispatches SET cancel_requested = 1 WHERE execution_id = ? "
     "AND status IN ('sent', 'running')";
+/* Idempotency keys (sql/005): created_at is their expiry clock. */
+static const char sql_key_expire[] =
+    "DELETE FROM idempotency_keys WHERE username = ? AND idem_key = ? "
+    "AND created_at < NOW(3) - INTERVAL 24 HOUR";
+static const char sql_key_claim[] =
+    "INSERT INTO idempotency_keys (username, idem_key, request) "
+    "VALUES (?, ?, ?)";
+static const char sql_key_get[] =
+    "SELECT request, execution_id FROM idempotency_keys "
+    "WHERE username = ? AND idem_key = ?";
+static const char sql_key_bind[] =
+    "UPDATE idempotency_keys SET execution_id = ? "
+    "WHERE username = ? AND idem_key = ?";
 static const char sql_ctx_steps[] =
     "SELECT step_index, name, type, status, response FROM execution_steps "
     "WHERE execution_id = ? ORDER BY step_index";
@@ -695,7 +708,10 @@ struct call {
 	const char		*command;
 	long long		 timeout_ms;
 	const char		*response;
+	long long		 step;		/* respond: -1 or the prompt */
 	const char		*user;
+	const char		*key;		/* Idempotency-Key or NULL */
+	int			 replayed;	/* key seen: id_out is old */
 	char			*id_out;
 	struct engine_err	*err;
 };
@@ -808,6 +824,50 @@ dbfail:
 	return dberr(c->err, db);
 }
 
+/*
+ * Claim c->key for this start. The key row's unique index is the lock: a
+ * second request with the key waits here until the first commits (then
+ * sees its row: a replay) or rolls back (then claims it itself). 0: claimed;
+ * 1: replay, c->id_out is the first execution; -1: error in c->err.
+ */
+static int
+key_claim(struct db *db, struct call *c)
+{
+	struct db_res	*res;
+	int		 rc = -1;
+
+	if (db_exec(db, sql_key_expire, NULL, "ss", c->user, c->key) == -1)
+		return dberr(c->err, db);
+	if (db_exec(db, sql_key_claim, NULL, "sss", c->user, c->key,
+	    c->workflow_id) == 0)
+		return 0;
+	if (db_errcode(db) == 1205) {	/* ER_LOCK_WAIT_TIMEOUT */
+		/* The first request is stuck mid-transaction: not a retry
+		 * of db_txn's kind, the client should come back later. */
+		db_seterr(db, 0, "idempotency key busy");
+		return fail(c->err, ENGINE_CONFLICT, "a request with this "
+		    "Idempotency-Key is still in progress; retry later");
+	}
+	if (db_errcode(db) != 1062)	/* ER_DUP_ENTRY */
+		return dberr(c->err, db);
+	if (db_exec(db, sql_key_get, &res, "ss", c->user, c->key) == -1)
+		return dberr(c->err, db);
+	if (db_res_rows(res) == 0 || db_res_get(res, 0, 1) == NULL)
+		fail(c->err, ENGINE_CONFLICT, "a request with this "
+		    "Idempotency-Key is still in progress; retry later");
+	else if (strcmp(db_res_get(res, 0, 0), c->workflow_id) != 0)
+		fail(c->err, ENGINE_KEY_REUSED, "this Idempotency-Key was "
+		    "used to start workflow %s; a different request needs a "
+		    "new key", db_res_get(res, 0, 0));
+	else {
+		strlcpy_p(c->id_out, db_res_get(res, 0, 1), ID_LEN + 1);
+		c->replayed = 1;
+		rc = 1;
+	}
+	db_res_free(res);
+	return rc;
+}
+
 static int
 start_txn(struct db *db, void *arg)
 {
@@ -817,6 +877,7 @@ start_txn(struct db *db, void *arg)
 	char			 perr[128];
 	int			 rc;
 
+	c->replayed = 0;
 	if (!id_valid(c->workflow_id))
 		return fail(c->err, ENGINE_NOTFOUND, "no workflow %s",
 		    c->workflow_id);
@@ -834,9 +895,17 @@ start_txn(struct db *db, void *arg)
 		return fail(c->err, ENGINE_INVALID, "the workflow's definition "
 		    "is not valid JSON: %s", perr);
 	}
+	if (c->key != NULL && (rc = key_claim(db, c)) != 0) {
+		json_object_put(def);
+		db_res_free(res);
+		return rc == 1 ? 0 : -1;
+	}
 	rc = create_execution(db, c, "workflow", db_res_get(res, 0, 0), def);
 	json_object_put(def);
 	db_res_free(res);
+	if (rc == 0 && c->key != NULL && db_exec(db, sql_key_bind, NULL, "sss",
+	    c->id_out, c->user, c->key) == -1)
+		return dberr(c->err, db);
 	return rc;
 }
 
@@ -844,10 +913,23 @@ int
 engine_start(struct db *db, const char *workflow_id, const char *user,
     char id_out[ID_LEN + 1], struct engine_err *err)
 {
-	struct call	 c = { .workflow_id = workflow_id, .user = user,
-	    .id_out = id_out, .err = err };
+	return engine_start_keyed(db, workflow_id, user, NULL, id_out, NULL,
+	    err);
+}
 
-	return run(db, start_txn, &c);
+int
+engine_start_keyed(struct db *db, const char *workflow_id, const char *user,
+    const char *key, char id_out[ID_LEN + 1], int *replayed,
+    struct engine_err *err)
+{
+	struct call	 c = { .workflow_id = workflow_id, .user = user,
+	    .key = key, .id_out = id_out, .err = err };
+	int		 rc;
+
+	rc = run(db, start_txn, &c);
+	if (replayed != NULL)
+		*replayed = rc == 0 && c.replayed;
+	return rc;
 }
 
 static int
@@ -928,6 +1010,11 @@ respond_txn(struct db *db, void *arg)
 		    "for an answer", ex.status);
 		goto out;
 	}
+	if (c->step >= 0 && c->step != ex.current) {
+		fail(c->err, ENGINE_CONFLICT, "step %lld is not the prompt "
+		    "waiting for an answer (step %d is)", c->step, ex.current);
+		goto out;
+	}
 	st = &ex.wf->steps[ex.current];
 	for (i = 0; i < st->noptions; i++)
 		if (strcmp(st->options[i], c->response) == 0)
@@ -977,8 +1064,15 @@ int
 engine_respond(struct db *db, const char *execution_id, const char *response,
     const char *user, struct engine_err *err)
 {
+	return engine_respond_step(db, execution_id, -1, response, user, err);
+}
+
+int
+engine_respond_step(struct db *db, const char *execution_id, long long step,
+    const char *response, const char *user, struct engine_err *err)
+{
 	struct call	 c = { .id = execution_id, .response = response,
-	    .user = user, .err = err };
+	    .step = step, .user = user, .err = err };
 
 	return run(db, respond_txn, &c);
 }

@@ -18,6 +18,7 @@ enum engine_code {
 	ENGINE_INVALID,		/* the request itself is wrong: 400 */
 	ENGINE_CONFLICT,	/* not in a state that allows it: 409 */
 	ENGINE_DBERR,		/* see db_errmsg(); 503 when db_down() */
+	ENGINE_KEY_REUSED,	/* an idempotency key sent with another request */
 };
 
 struct engine_err {
@@ -29,6 +30,18 @@ struct engine_err {
 int	engine_start(struct db *, const char *workflow_id, const char *user,
 	    char id_out[ID_LEN + 1], struct engine_err *);
 
+/*
+ * The same with an idempotency key (NULL: none), scoped to user: the key
+ * is recorded in the transaction that creates the execution. The same key
+ * with the same workflow again sets *replayed and id_out to the execution
+ * the first call created, creating nothing; with another workflow it is
+ * ENGINE_KEY_REUSED. Keys are forgotten after ENGINE_KEY_TTL_HOURS.
+ */
+#define ENGINE_KEY_TTL_HOURS	24
+int	engine_start_keyed(struct db *, const char *workflow_id,
+	    const char *user, const char *key, char id_out[ID_LEN + 1],
+	    int *replayed, struct engine_err *);
+
 /* Start a one-step execution running command on one worker. */
 int	engine_start_command(struct db *, const char *worker_id,
 	    const char *command, long long timeout_ms, const char *user,
@@ -37,6 +50,11 @@ int	engine_start_command(struct db *, const char *worker_id,
 /* Answer the pending prompt; response must be one of its options. */
 int	engine_respond(struct db *, const char *execution_id,
 	    const char *response, const char *user, struct engine_err *);
+/* The same, only if step is the prompt waiting (-1: whichever waits), so
+ * a retried answer can never answer the next prompt. */
+int	engine_respond_step(struct db *, const char *execution_id,
+	    long long step, const char *response, const char *user,
+	    struct engine_err *);
 
 int	engine_cancel(struct db *, const char *execution_id, const char *user,
 	    struct engine_err *);

@@ -42,6 +42,7 @@
 
 /* Executions and prompts. */
 #define EXEC_RESPONSE_MAX	WF_OPTION_MAX
+#define EXEC_IDEM_KEY_MAX	255		/* Idempotency-Key bytes */
 #define EXEC_PAGE_DEFAULT	50
 #define EXEC_PAGE_MAX		200
 

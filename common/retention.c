@@ -32,6 +32,13 @@ static const char sql_old_workers[] =
 static const char sql_delete_worker[] =
     "DELETE FROM workers WHERE id = ? AND status = 'offline'";
 
+/* Idempotency keys live a day (sql/005), whatever RETENTION_DAYS says:
+ * a client retries within minutes, and a key kept for longer only makes
+ * a reused key fail. One statement: a key row has nothing to cascade. */
+static const char sql_delete_keys[] =
+    "DELETE FROM idempotency_keys "
+    "WHERE created_at < NOW(3) - INTERVAL 24 HOUR LIMIT ?";
+
 struct batch {
 	const char	*select;
 	const char	*delete;
@@ -103,6 +110,11 @@ retention_sweep(struct db *db, int days, int worker_days, size_t batch,
 	if (retention_batch(db, sql_old_events, sql_delete_event, 0, days,
 	    batch, &c->events, &c->more) == -1)
 		return -1;
+	if (db_exec(db, sql_delete_keys, NULL, "i", (long long)batch) == -1)
+		return -1;
+	c->keys += (size_t)db_affected(db);
+	if (db_affected(db) >= batch)
+		c->more = 1;
 	if (worker_days > 0 && retention_batch(db, sql_old_workers,
 	    sql_delete_worker, 1, worker_days, batch, &c->workers,
 	    &c->more) == -1)

@@ -17,6 +17,7 @@ struct retention_counts {
 	size_t	 executions;
 	size_t	 events;
 	size_t	 workers;
+	size_t	 keys;		/* idempotency keys past 24 hours */
 	int	 more;		/* a batch was full: sweep again soon */
 };
 
@@ -24,6 +25,7 @@ struct retention_counts {
  * One batch of at most batch rows of each kind, each kind in its own
  * transaction. Executions that are not completed, failed or cancelled are
  * never deleted, whatever their age. worker_days 0 keeps every worker.
+ * Idempotency keys go after 24 hours (ENGINE_KEY_TTL_HOURS).
  * Adds what it deleted to *c; -1 on a database error (db_errmsg()).
  */
 int	retention_sweep(struct db *, int days, int worker_days, size_t batch,

@@ -27,6 +27,15 @@ static const char sql_page_before[] =
     "ORDER BY e.started_at DESC, e.id DESC LIMIT ?";
 static const char sql_cursor[] =
     "SELECT started_at FROM executions WHERE id = ?";
+/* The answer a 409 on /respond shows: the step asked for, else the last. */
+static const char sql_answer_at[] =
+    "SELECT step_index, name, response, responded_by, responded_at "
+    "FROM execution_steps WHERE execution_id = ? AND step_index = ? "
+    "AND responded_at IS NOT NULL";
+static const char sql_answer_last[] =
+    "SELECT step_index, name, response, responded_by, responded_at "
+    "FROM execution_steps WHERE execution_id = ? "
+    "AND responded_at IS NOT NULL ORDER BY step_index DESC LIMIT 1";
 
 void
 reply_engine_error(struct request *req, const struct engine_err *err)
@@ -40,6 +49,9 @@ reply_engine_error(struct request *req, const struct engine_err *err)
 		break;
 	case ENGINE_CONFLICT:
 		reply_error(req, 409, "%s", err->msg);
+		break;
+	case ENGINE_KEY_REUSED:
+		reply_error_field(req, 422, "Idempotency-Key", "%s", err->msg);
 		break;
 	default:
 		reply_db_error(req);
@@ -160,41 +172,131 @@ executions_get(struct request *req)
 	return executions_reply(req, req->params[0], 200);
 }
 
+/*
+ * The Idempotency-Key header (IETF draft-ietf-httpapi-idempotency-key,
+ * Stripe's limits): 1 to EXEC_IDEM_KEY_MAX visible ASCII characters. NULL
+ * in *key when absent; -1 after a 400 when malformed.
+ */
+static int
+executions_key(struct request *req, const char **key)
+{
+	const char	*k = request_header(req, "HTTP_IDEMPOTENCY_KEY");
+	size_t		 i;
+
+	*key = NULL;
+	if (k == NULL)
+		return 0;
+	for (i = 0; k[i] != '\0' && i <= EXEC_IDEM_KEY_MAX; i++)
+		if (k[i] < 0x21 || k[i] > 0x7e)
+			break;
+	if (i == 0 || i > EXEC_IDEM_KEY_MAX || k[i] != '\0') {
+		reply_error_field(req, 400, "Idempotency-Key", "Idempotency-Key "
+		    "must be 1 to %d visible ASCII characters",
+		    EXEC_IDEM_KEY_MAX);
+		return -1;
+	}
+	*key = k;
+	return 0;
+}
+
+/*
+ * With an Idempotency-Key, a repeated request gets what the first got:
+ * 201 and the same execution (as it is now), marked Idempotent-Replayed.
+ */
 int
 executions_start(struct request *req)
 {
 	static const char *const allowed[] = { "workflow_id", NULL };
 	struct engine_err	 err;
-	const char		*wid;
+	struct json_object	*o;
+	const char		*wid, *key;
 	char			 id[ID_LEN + 1];
+	int			 replayed = 0, rc;
 
-	if (body_only(req, allowed) == -1 ||
+	if (executions_key(req, &key) == -1 ||
+	    body_only(req, allowed) == -1 ||
 	    body_string(req, "workflow_id", ID_LEN + 64, 1, &wid) == -1)
 		return 0;
-	if (engine_start(req->db, wid, req->user.name, id, &err) == -1) {
+	if (engine_start_keyed(req->db, wid, req->user.name, key, id,
+	    &replayed, &err) == -1) {
 		reply_engine_error(req, &err);
 		return 0;
 	}
-	return executions_reply(req, id, 201);
+	if (!replayed)
+		return executions_reply(req, id, 201);
+	rc = report_execution(req->db, id, &o);
+	if (rc == -1)
+		reply_db_error(req);
+	else if (rc == 1)
+		reply_error(req, 404, "execution not found");
+	else
+		reply_json_headers(req, 201, "Idempotent-Replayed: true\r\n",
+		    o);
+	return 0;
+}
+
+/* 409 on /respond: say which answer the prompt has, and from whom, so a
+ * client retrying after a lost response can tell its own answer. */
+static void
+executions_answered(struct request *req, long long step,
+    const struct engine_err *err)
+{
+	struct json_object	*o, *a;
+	struct db_res		*res = NULL;
+	int			 rc;
+
+	if (step >= 0)
+		rc = db_exec(req->db, sql_answer_at, &res, "si",
+		    req->params[0], step);
+	else
+		rc = db_exec(req->db, sql_answer_last, &res, "s",
+		    req->params[0]);
+	if (rc == -1) {
+		reply_db_error(req);
+		return;
+	}
+	o = json_object_new_object();
+	json_object_object_add(o, "error", json_object_new_string(err->msg));
+	if (db_res_rows(res) == 1) {
+		a = json_object_new_object();
+		json_object_object_add(a, "step",
+		    json_object_new_int64(db_res_int(res, 0, 0, -1)));
+		json_object_object_add(a, "name",
+		    pjson_string_or_null(db_res_get(res, 0, 1)));
+		json_object_object_add(a, "response",
+		    pjson_string_or_null(db_res_get(res, 0, 2)));
+		json_object_object_add(a, "responded_by",
+		    pjson_string_or_null(db_res_get(res, 0, 3)));
+		json_object_object_add(a, "responded_at",
+		    pjson_time(db_res_get(res, 0, 4)));
+		json_object_object_add(o, "answered", a);
+	}
+	db_res_free(res);
+	reply_error_obj(req, 409, o);
 }
 
 int
 executions_respond(struct request *req)
 {
-	static const char *const allowed[] = { "response", NULL };
+	static const char *const allowed[] = { "response", "step", NULL };
 	struct engine_err	 err;
 	const char		*resp;
+	long long		 step;
 
 	if (!id_valid(req->params[0])) {
 		reply_error(req, 404, "execution not found");
 		return 0;
 	}
 	if (body_only(req, allowed) == -1 ||
-	    body_string(req, "response", EXEC_RESPONSE_MAX, 1, &resp) == -1)
+	    body_string(req, "response", EXEC_RESPONSE_MAX, 1, &resp) == -1 ||
+	    body_int(req, "step", 0, WF_STEPS_MAX - 1, -1, &step) == -1)
 		return 0;
-	if (engine_respond(req->db, req->params[0], resp, req->user.name,
-	    &err) == -1) {
-		reply_engine_error(req, &err);
+	if (engine_respond_step(req->db, req->params[0], step, resp,
+	    req->user.name, &err) == -1) {
+		if (err.code == ENGINE_CONFLICT)
+			executions_answered(req, step, &err);
+		else
+			reply_engine_error(req, &err);
 		return 0;
 	}
 	return executions_reply(req, req->params[0], 200);
