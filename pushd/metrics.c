@@ -365,7 +365,7 @@ metrics_http_cb(struct lws *wsi, enum lws_callback_reasons reason,
 		    HTTP_STATUS_METHOD_NOT_ALLOWED : HTTP_STATUS_NOT_FOUND,
 		    "text/plain; charset=utf-8");
 	case LWS_CALLBACK_HTTP_WRITEABLE:
-		if (pss->body == NULL)
+		if (pss == NULL || pss->body == NULL)
 			return 0;
 		if (lws_write(wsi, pss->body + LWS_PRE, pss->len,
 		    LWS_WRITE_HTTP_FINAL) < (int)pss->len)
@@ -374,8 +374,14 @@ metrics_http_cb(struct lws *wsi, enum lws_callback_reasons reason,
 		pss->body = NULL;
 		return lws_http_transaction_completed(wsi) ? -1 : 0;
 	case LWS_CALLBACK_CLOSED_HTTP:
-		free(pss->body);
-		pss->body = NULL;
+		/*
+		 * A connection closed before it sent a request has no
+		 * per-session data yet (lws allocates it with the request).
+		 */
+		if (pss != NULL) {
+			free(pss->body);
+			pss->body = NULL;
+		}
 		return 0;
 	case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
 		return 0;	/* server_wake() runs on the worker vhost */
