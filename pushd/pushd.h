@@ -267,6 +267,53 @@ void	workers_out(struct out *);
 void	workers_tick(long long now_ms);
 void	workers_close_all(void);
 
+/* ---------------------------------------------------------------- wmsg.c */
+
+/* A worker's message, decoded and checked; no socket, no lws call. */
+enum wmsg_type {
+	WMSG_CONNECT,		/* worker_connect */
+	WMSG_STARTED,		/* command_started */
+	WMSG_OUTPUT,		/* command_output */
+	WMSG_RESULT,		/* command_result */
+	WMSG_WORKFLOW_RESULT,	/* workflow_result (older agents) */
+	WMSG_PONG,		/* pong */
+};
+
+struct wmsg {
+	enum wmsg_type		 type;
+	const char		*type_name;
+	int			 any_time;	/* may precede worker_connect */
+	struct json_object	*json;		/* owns every string below */
+
+	const char		*worker_id;	/* CONNECT; RESULT, PONG: NULL
+						   when not given */
+	const char		*worker_name;	/* CONNECT */
+	const char		*version;
+	const char		**groups;
+	size_t			 ngroups;
+	int			 has_groups;
+	const char		**running;
+	size_t			 nrunning;
+
+	const char		*command_id;	/* STARTED, OUTPUT */
+	const char		*execution_id;	/* STARTED, WORKFLOW_RESULT */
+	int			 stream;	/* OUTPUT */
+	long long		 offset;
+	const char		*b64;
+	size_t			 b64len;
+
+	struct dispatch_result	 res;		/* RESULT */
+};
+
+/* The JSON and a known type: 0, or -1 with why (nothing held). */
+int		 wmsg_parse(struct wmsg *, const char *, size_t, char *why,
+		    size_t);
+/* That type's fields: 0, or -1 with why (call wmsg_clear all the same). */
+int		 wmsg_fields(struct wmsg *, char *why, size_t);
+struct json_object *wmsg_take_json(struct wmsg *);
+const char	**wmsg_take_running(struct wmsg *);
+void		 wmsg_clear(struct wmsg *);
+
 /* ------------------------------------------------------------- browsers.c */
 
 extern const struct lws_protocols browsers_protocols[];
