@@ -130,6 +130,14 @@ B3.ws.send_json({'type': 'command_started', 'command_id': cmd['command_id'],
                  'execution_id': cmd['execution_id']})
 check('B3 says it started A\'s command: closed 1008',
       closed_code(B3.ws) == 1008)
+B5 = fake('wp-b5')
+require('B5 online', B5.online())
+B5.ws.send_json({'type': 'command_output', 'command_id': cmd['command_id'],
+                 'execution_id': cmd['execution_id'], 'stream': 'stdout',
+                 'offset': 0, 'encoding': 'base64',
+                 'data': 'Zm9yZ2VkIGxpdmUgb3V0cHV0Cg=='})
+check('B5 streams output for A\'s command: closed 1008',
+      closed_code(B5.ws) == 1008)
 B4 = fake('wp-b4')
 require('B4 online', B4.online())
 B4.ws.send_json(B4.result({'command_id': str(uuid.uuid4()),
