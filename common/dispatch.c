@@ -35,7 +35,7 @@ static const char sql_lock[] =
     "cancel_requested, timeout_ms FROM dispatches WHERE id = ? FOR UPDATE";
 static const char sql_candidates[] =
     "SELECT d.id, d.execution_id, d.worker_id, d.worker_name, d.status, "
-    "d.step_index, d.cancel_requested, d.timeout_ms, d.command "
+    "d.step_index, d.cancel_requested, d.timeout_ms, d.command, d.attempt "
     "FROM workers w JOIN dispatches d ON d.worker_id = w.id "
     "AND d.status = 'queued' WHERE w.pushd_node = ? "
     "ORDER BY d.queued_at LIMIT 200";
@@ -54,7 +54,7 @@ static const char sql_cancel_sent[] =
     "AND status IN ('sent', 'running')";
 static const char sql_inflight[] =
     "SELECT id, execution_id, worker_id, worker_name, status, step_index, "
-    "cancel_requested, timeout_ms, command FROM dispatches "
+    "cancel_requested, timeout_ms, command, attempt FROM dispatches "
     "WHERE worker_id = ? AND status IN ('sent', 'running') "
     "ORDER BY queued_at";
 static const char sql_start[] =
@@ -243,10 +243,14 @@ event_dispatch(struct db *db, const struct drow *r, const char *status,
 	    r->worker_id, p);
 }
 
+/* command and attempt (columns 8 and 9 of res) for an execute; a cancel
+ * passes a NULL res. */
 static void
 cmd_add(struct dispatch_cmd **cmds, size_t *n, const struct drow *r,
-    const char *command, int cancel)
+    const struct db_res *res, size_t row)
 {
+	const char	*command = res != NULL ? db_res_get(res, row, 8) : NULL;
+
 	struct dispatch_cmd *c;
 
 	*cmds = xreallocarray(*cmds, *n + 1, sizeof(**cmds));
@@ -258,7 +262,8 @@ cmd_add(struct dispatch_cmd **cmds, size_t *n, const struct drow *r,
 	c->step_index = r->step;
 	c->timeout_ms = r->timeout_ms;
 	c->command = command != NULL ? xstrdup(command) : NULL;
-	c->cancel = cancel;
+	c->attempt = res != NULL ? (int)db_res_int(res, row, 9, 1) : 0;
+	c->cancel = res == NULL;
 }
 
 /* ---------------------------------------------------------------- claim */
@@ -305,7 +310,7 @@ claim_txn(struct db *db, void *arg)
 			continue;	/* cancelled meanwhile */
 		if (event_dispatch(db, &r, "sent", 0, 0, 0, 0, NULL) == -1)
 			goto fail;
-		cmd_add(&c->cmds, &c->n, &r, db_res_get(res, i, 8), 0);
+		cmd_add(&c->cmds, &c->n, &r, res, i);
 	}
 	rc = 0;
 fail:
@@ -350,7 +355,7 @@ cancels_txn(struct db *db, void *arg)
 		if (db_exec(db, sql_cancel_sent, NULL, "s", r.id) == -1)
 			goto fail;
 		if (db_affected(db) == 1)
-			cmd_add(&c->cmds, &c->n, &r, NULL, 1);
+			cmd_add(&c->cmds, &c->n, &r, NULL, 0);
 	}
 	rc = 0;
 fail:
@@ -426,10 +431,10 @@ redeliver_txn(struct db *db, void *arg)
 		if (r.cancel_requested) {
 			if (db_exec(db, sql_cancel_sent, NULL, "s", r.id) == -1)
 				goto fail;
-			cmd_add(&c->cmds, &c->n, &r, NULL, 1);
+			cmd_add(&c->cmds, &c->n, &r, NULL, 0);
 		} else if (strcmp(r.status, "sent") == 0 &&
 		    !listed(c->running, c->nrunning, r.id))
-			cmd_add(&c->cmds, &c->n, &r, db_res_get(res, i, 8), 0);
+			cmd_add(&c->cmds, &c->n, &r, res, i);
 	}
 	rc = 0;
 fail:

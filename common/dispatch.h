@@ -42,6 +42,7 @@ struct dispatch_cmd {
 	int		 step_index;
 	long long	 timeout_ms;
 	char		*command;		/* NULL for a cancel */
+	int		 attempt;		/* 0 for a cancel */
 	int		 cancel;
 };
 

@@ -17,6 +17,10 @@
 #include "worker.h"
 #include "xmalloc.h"
 
+/* The PULSE_* variables a command gets: how many, and one's length. */
+#define AGENT_ENV_N	5
+#define AGENT_ENV_LEN	(ID_LEN + WORKER_NAME_MAX + 32)
+
 /* Below this many queued bytes, output and spooled results may go out. */
 #define AGENT_QUEUE_SOFT	(256 * 1024)
 
@@ -267,6 +271,22 @@ flow_wait_done(lws_sorted_usec_list_t *sul)
 	flow_next(f);
 }
 
+/* A workflow step knows its execution and index, not a dispatch. */
+static struct task *
+flow_submit(struct flow *f, const struct wf_step *st)
+{
+	char	 env[3][AGENT_ENV_LEN];
+	char	*envp[4] = { env[0], env[1], env[2], NULL };
+
+	snprintf(env[0], sizeof(env[0]), "PULSE_EXECUTION_ID=%s",
+	    f->execution_id);
+	snprintf(env[1], sizeof(env[1]), "PULSE_STEP_INDEX=%zu", f->cur);
+	snprintf(env[2], sizeof(env[2]), "PULSE_WORKER_NAME=%s",
+	    f->a->cfg.name);
+	return runner_submit(f->a->runner, NULL, f->execution_id,
+	    st->command, st->timeout_ms, envp, f);
+}
+
 static void
 flow_next(struct flow *f)
 {
@@ -285,8 +305,7 @@ flow_next(struct flow *f)
 			    flow_wait_done, st->duration_ms * LWS_US_PER_MS);
 			return;
 		}
-		f->task = runner_submit(f->a->runner, NULL, f->execution_id,
-		    st->command, st->timeout_ms, f);
+		f->task = flow_submit(f, st);
 		if (f->task == NULL) {
 			snprintf(msg, sizeof(msg), "step %zu not run: the "
 			    "worker is stopping", f->cur);
@@ -400,9 +419,47 @@ on_room(void *arg)
 	resend_more(a);
 }
 
+/*
+ * Who a command is, for the command itself (README "Worker"): only what
+ * the server said; PULSE_ATTEMPT is absent when it did not say.
+ */
+static char **
+execute_env(struct agent *a, const struct msg *m,
+    char env[AGENT_ENV_N][AGENT_ENV_LEN], char *v[AGENT_ENV_N + 1])
+{
+	size_t		 n = 0;
+
+	snprintf(env[n], sizeof(env[n]), "PULSE_EXECUTION_ID=%s",
+	    m->execution_id);
+	v[n] = env[n];
+	n++;
+	snprintf(env[n], sizeof(env[n]), "PULSE_STEP_INDEX=%lld",
+	    m->step_index);
+	v[n] = env[n];
+	n++;
+	if (m->attempt > 0) {
+		snprintf(env[n], sizeof(env[n]), "PULSE_ATTEMPT=%lld",
+		    m->attempt);
+		v[n] = env[n];
+		n++;
+	}
+	snprintf(env[n], sizeof(env[n]), "PULSE_COMMAND_ID=%s",
+	    m->command_id);
+	v[n] = env[n];
+	n++;
+	snprintf(env[n], sizeof(env[n]), "PULSE_WORKER_NAME=%s",
+	    a->cfg.name);
+	v[n] = env[n];
+	n++;
+	v[n] = NULL;
+	return v;
+}
+
 static void
 do_execute(struct agent *a, struct msg *m)
 {
+	char		 env[AGENT_ENV_N][AGENT_ENV_LEN];
+	char		*envp[AGENT_ENV_N + 1];
 	struct task	*t;
 	char		*buf;
 	size_t		 len;
@@ -440,7 +497,7 @@ do_execute(struct agent *a, struct msg *m)
 		return;
 	}
 	t = runner_submit(a->runner, m->command_id, m->execution_id,
-	    m->command, m->timeout_ms, NULL);
+	    m->command, m->timeout_ms, execute_env(a, m, env, envp), NULL);
 	/* It may have started, or even failed to, already. */
 	if (t != NULL && runner_find(a->runner, m->command_id) == t &&
 	    task_pid(t) == 0)

@@ -150,6 +150,8 @@ decode_execute(struct json_object *o, struct msg *m, char *err,
 	    get_str(o, "command", WF_COMMAND_MAX, 1, &cmd, err, errlen) != 1 ||
 	    get_int(o, "step_index", 0, WF_STEPS_MAX, 0, &m->step_index, err,
 	    errlen) == -1 ||
+	    get_int(o, "attempt", 0, WORKER_ATTEMPT_MAX, 0, &m->attempt, err,
+	    errlen) == -1 ||
 	    get_int(o, "timeout", 1, WF_TIMEOUT_MAX, WF_TIMEOUT_DEFAULT,
 	    &m->timeout_ms, err, errlen) == -1)
 		return -1;

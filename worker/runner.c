@@ -52,6 +52,7 @@ struct task {
 	char			 command_id[ID_LEN + 1];
 	char			 execution_id[ID_LEN + 1];
 	char			*command;
+	char			**envp;		/* the runner's plus its own */
 	long long		 timeout_ms;
 	void			*owner;
 	pid_t			 pid;
@@ -96,10 +97,14 @@ static const char *const env_drop[] = {
 	"WORKER_API_KEY", "SECRET_KEY", "DB_PASSWORD", "NOTIFY_SOCKET",
 	"LISTEN_PID", "LISTEN_FDS", "LISTEN_FDNAMES", "WATCHDOG_PID",
 	"WATCHDOG_USEC",
+	/* Each command gets its own (runner_submit's env), never ours. */
+	"PULSE_EXECUTION_ID", "PULSE_STEP_INDEX", "PULSE_ATTEMPT",
+	"PULSE_COMMAND_ID", "PULSE_WORKER_NAME",
 };
 
 static void	start_next(struct runner *);
 static void	finish(struct task *);
+static void	env_task_free(struct runner *, char **);
 
 static long long
 mono_ms(void)
@@ -188,6 +193,7 @@ task_free(struct task *t)
 	free(t->out[0].buf);
 	free(t->out[1].buf);
 	free(t->command);
+	env_task_free(t->r, t->envp);
 	free(t);
 }
 
@@ -249,13 +255,51 @@ runner_free(struct runner *r)
 }
 
 /*
+ * The runner's environment with env ("NAME=value" strings, NULL-ended;
+ * may be NULL) after it. Built before fork: the child only reads it.
+ */
+static char **
+env_task(struct runner *r, char *const *env)
+{
+	char	**v;
+	size_t	 n = 0, m = 0, i;
+
+	while (r->envp[n] != NULL)
+		n++;
+	while (env != NULL && env[m] != NULL)
+		m++;
+	v = xcalloc(n + m + 1, sizeof(*v));
+	for (i = 0; i < n; i++)
+		v[i] = r->envp[i];
+	for (i = 0; i < m; i++)
+		v[n + i] = xstrdup(env[i]);
+	return v;
+}
+
+static void
+env_task_free(struct runner *r, char **v)
+{
+	size_t	 n = 0;
+
+	if (v == NULL)
+		return;
+	while (r->envp[n] != NULL)
+		n++;
+	for (; v[n] != NULL; n++)
+		free(v[n]);
+	free(v);
+}
+
+/*
  * Queue a command; it starts now if a slot is free. command_id may be
- * NULL for work that has none (workflow steps). NULL when stopping.
+ * NULL for work that has none (workflow steps). env adds "NAME=value"
+ * strings (NULL-ended, or NULL) to the command's environment: who it is
+ * (PULSE_EXECUTION_ID...). NULL when stopping.
  */
 struct task *
 runner_submit(struct runner *r, const char *command_id,
     const char *execution_id, const char *command, long long timeout_ms,
-    void *owner)
+    char *const *env, void *owner)
 {
 	struct task	*t;
 	int		 i;
@@ -271,6 +315,7 @@ runner_submit(struct runner *r, const char *command_id,
 		strlcpy_p(t->execution_id, execution_id,
 		    sizeof(t->execution_id));
 	t->command = xstrdup(command);
+	t->envp = env_task(r, env);
 	t->timeout_ms = timeout_ms;
 	t->owner = owner;
 	for (i = 0; i < 2; i++) {
@@ -330,7 +375,7 @@ stop_task(struct task *t)
 
 /* The child: a new session, /dev/null in, our pipes out, nothing else. */
 static void __attribute__((noreturn))
-child_exec(struct runner *r, struct task *t, int outfd, int errfd)
+child_exec(struct task *t, int outfd, int errfd)
 {
 	struct sigaction	 sa;
 	sigset_t		 none;
@@ -368,7 +413,7 @@ child_exec(struct runner *r, struct task *t, int outfd, int errfd)
 	argv[1] = (char *)"-c";
 	argv[2] = t->command;
 	argv[3] = NULL;
-	execve("/bin/sh", argv, r->envp);
+	execve("/bin/sh", argv, t->envp);
 	dprintf(2, "pulse-worker: cannot run /bin/sh: %s\n", strerror(errno));
 	_exit(127);
 }
@@ -394,7 +439,7 @@ spawn(struct runner *r, struct task *t)
 		goto fail;
 	}
 	if (t->pid == 0)
-		child_exec(r, t, p[0][1], p[1][1]);
+		child_exec(t, p[0][1], p[1][1]);
 	for (i = 0; i < 2; i++) {
 		struct stream	*s = &t->out[i];
 

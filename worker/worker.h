@@ -29,6 +29,7 @@
 #define WORKER_SILENCE_MS	(3 * 25 * 1000)	/* 3 server ping intervals */
 #define WORKER_STOP_MS		9000		/* SIGTERM to exit, at most */
 #define WORKER_HTTP_TIMEOUT_S	10		/* one heartbeat request */
+#define WORKER_ATTEMPT_MAX	1000000		/* execute_command "attempt" */
 
 /* The stream indexes of a command's output. */
 #define STREAM_STDOUT	0
@@ -73,6 +74,7 @@ struct msg {
 	char		 worker_id[ID_LEN + 1];	/* "" when absent */
 	char		*command;
 	long long	 step_index;
+	long long	 attempt;	/* 0 when the server did not say */
 	long long	 timeout_ms;
 	char		*workflow_name;
 	struct wf_step	*steps;
@@ -160,7 +162,7 @@ struct runner	*runner_new(struct lws_context *, struct lws_vhost *, int,
 		     const struct runner_hooks *);
 void		 runner_free(struct runner *);
 struct task	*runner_submit(struct runner *, const char *, const char *,
-		     const char *, long long, void *);
+		     const char *, long long, char *const *, void *);
 struct task	*runner_find(struct runner *, const char *);
 int		 runner_cancel(struct runner *, const char *);
 void		 runner_stop_all(struct runner *, const char *);

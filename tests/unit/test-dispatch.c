@@ -214,7 +214,7 @@ main(void)
 	    n == 1 && strcmp(cmds[0].worker_id, wa) == 0 &&
 	    strcmp(cmds[0].command, "echo x") == 0 &&
 	    cmds[0].timeout_ms == 60000 && cmds[0].step_index == 0 &&
-	    strcmp(cmds[0].execution_id, ex) == 0);
+	    cmds[0].attempt == 1 && strcmp(cmds[0].execution_id, ex) == 0);
 	test_cond("claimed: sent with a deadline; the other still queued",
 	    strcmp(disp(ex, 0, 1), "sent") == 0 &&
 	    strcmp(disp(ex, 0, 7), "1") == 0 &&
@@ -433,7 +433,8 @@ main(void)
 	dispatch_cmds_free(cmds, n);
 	test_cond("a sent command the worker does not list is sent again",
 	    dispatch_redeliver(db, wa, NULL, 0, GRACE, &cmds, &n) == 0 &&
-	    n == 1 && !cmds[0].cancel && strcmp(cmds[0].id, cid) == 0);
+	    n == 1 && !cmds[0].cancel && strcmp(cmds[0].id, cid) == 0 &&
+	    cmds[0].attempt == 1);
 	dispatch_cmds_free(cmds, n);
 	running[0] = cid;
 	test_cond("one it lists as running is marked so, not sent again",

@@ -77,6 +77,25 @@ test_decode(void)
 	proto_msg_clear(&m);
 	free(s);
 
+	/* attempt (added for PULSE_ATTEMPT): optional, 0 when absent. */
+	s = execute(",\"command\":\"true\",\"attempt\":3");
+	rc = proto_decode(s, strlen(s), &m, err, sizeof(err));
+	test_cond("execute_command carries attempt", rc == 0 &&
+	    m.attempt == 3);
+	proto_msg_clear(&m);
+	free(s);
+	s = execute(",\"command\":\"true\"");
+	rc = proto_decode(s, strlen(s), &m, err, sizeof(err));
+	test_cond("attempt absent: 0", rc == 0 && m.attempt == 0);
+	proto_msg_clear(&m);
+	free(s);
+	s = execute(",\"command\":\"true\",\"attempt\":\"2\"");
+	test_cond("attempt not an integer: refused", refused(s, "attempt"));
+	free(s);
+	s = execute(",\"command\":\"true\",\"attempt\":-1");
+	test_cond("negative attempt: refused", refused(s, "attempt"));
+	free(s);
+
 	s = execute(",\"command\":\"true\"");
 	rc = proto_decode(s, strlen(s), &m, err, sizeof(err));
 	test_cond("timeout defaults to 300000 ms", rc == 0 &&

@@ -19,6 +19,7 @@
 #include "test.h"
 
 #define MAXDONE	16
+#define EID_T	"6f1c2a8e-5b3d-4e7f-9a01-23456789abcd"
 
 struct done {
 	char		 tag[32];
@@ -147,7 +148,7 @@ static struct task *
 submit(const char *id, const char *exec, const char *cmd, long long ms,
     const char *tag)
 {
-	return runner_submit(runner, id, exec, cmd, ms,
+	return runner_submit(runner, id, exec, cmd, ms, NULL,
 	    (void *)(uintptr_t)tag);
 }
 
@@ -318,6 +319,31 @@ main(void)
 	test_cond("own session and process group", p != NULL &&
 	    sscanf(p + 6, "%d %d %d", &pids[0], &pids[1], &pids[2]) == 3 &&
 	    pids[0] == pids[1] && pids[1] == pids[2]);
+	reset();
+
+	/*
+	 * Who the command is: the submitter's PULSE_* variables reach it;
+	 * ones in the worker's own environment never do.
+	 */
+	setenv("PULSE_ATTEMPT", "99", 1);
+	setenv("PULSE_COMMAND_ID", "stale", 1);
+	{
+		char	*env[] = { (char *)"PULSE_EXECUTION_ID=" EID_T,
+		    (char *)"PULSE_STEP_INDEX=7",
+		    (char *)"PULSE_WORKER_NAME=w-1", NULL };
+
+		runner_submit(runner, NULL, NULL, "echo \"$PULSE_EXECUTION_ID:"
+		    "$PULSE_STEP_INDEX:${PULSE_ATTEMPT-none}:"
+		    "${PULSE_COMMAND_ID-none}:$PULSE_WORKER_NAME\"", 5000, env,
+		    (void *)(uintptr_t)"ident");
+	}
+	test_cond("identity variables reach the command",
+	    run_until(1, 5000) && (d = find("ident")) != NULL &&
+	    strcmp(d->out[0], EID_T ":7:none:none:w-1\n") == 0);
+	if (d != NULL)
+		printf("# %s", d->out[0]);
+	unsetenv("PULSE_ATTEMPT");
+	unsetenv("PULSE_COMMAND_ID");
 	reset();
 
 	/* A refused start (journal unwritable) is reported, never run. */
