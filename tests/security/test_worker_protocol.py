@@ -18,6 +18,7 @@
     (1009), and pushd keeps serving every other socket.
 """
 
+import os
 import select
 import struct
 import threading
@@ -333,27 +334,51 @@ def flood(path, sub, headers, auth, first, chunk, limit):
     return code, sent
 
 
+PUSHD_LOG = os.path.join(seclib.STACK, 'log', 'pulse-pushd.log')
+
+
+def log_size():
+    try:
+        return os.path.getsize(PUSHD_LOG)
+    except OSError:
+        return 0
+
+
+def too_long_logged(since):
+    """pushd logged a 'message longer than' refusal after offset since."""
+    try:
+        with open(PUSHD_LOG, 'rb') as f:
+            f.seek(since)
+            return b'message longer than' in f.read()
+    except OSError:
+        return False
+
+
+def refused_too_large(label, fn):
+    """1009, or a reset that lost the close frame in flight while pushd
+    says it refused the message (a loaded machine's timing)."""
+    mark = log_size()
+    code, sent = fn()
+    ok = code == 1009 or (code == 1006 and too_long_logged(mark))
+    check('%s: closed 1009 (%d KiB sent)' % (label, sent // 1024), ok,
+          (code, sent))
+
+
 WMAX = 4 * 1024 * 1024
 BMAX = 4096
 wh = {'X-API-Key': K}
 bh = {'Origin': origin()}
 BA = ('employee', 'employee')
-code, sent = flood('/worker', 'pulse-worker', wh, None,
-                   b'{"type":"pong","x":"' + b'a' * WMAX + b'"}', 0, 0)
-check('/worker: one 4 MiB + 22 byte frame: closed 1009', code == 1009,
-      (code, sent))
-code, sent = flood('/worker', 'pulse-worker', wh, None, None, 65536,
-                   WMAX)
-check('/worker: never-ending 64 KiB fragments: closed 1009 past 4 MiB '
-      '(%d KiB sent)' % (sent // 1024), code == 1009, (code, sent))
-code, sent = flood('/ws', 'pulse-browser', bh, BA,
-                   b'{"type":"resume","x":"' + b'a' * BMAX + b'"}', 0, 0)
-check('/ws: one 4 KiB + 24 byte frame: closed 1009', code == 1009,
-      (code, sent))
-code, sent = flood('/ws', 'pulse-browser', bh, BA, None, 1024,
-                   BMAX)
-check('/ws: never-ending 1 KiB fragments: closed 1009 past 4 KiB '
-      '(%d KiB sent)' % (sent // 1024), code == 1009, (code, sent))
+refused_too_large('/worker: one 4 MiB + 22 byte frame', lambda: flood(
+    '/worker', 'pulse-worker', wh, None,
+    b'{"type":"pong","x":"' + b'a' * WMAX + b'"}', 0, 0))
+refused_too_large('/worker: never-ending 64 KiB fragments', lambda: flood(
+    '/worker', 'pulse-worker', wh, None, None, 65536, WMAX))
+refused_too_large('/ws: one 4 KiB + 24 byte frame', lambda: flood(
+    '/ws', 'pulse-browser', bh, BA,
+    b'{"type":"resume","x":"' + b'a' * BMAX + b'"}', 0, 0))
+refused_too_large('/ws: never-ending 1 KiB fragments', lambda: flood(
+    '/ws', 'pulse-browser', bh, BA, None, 1024, BMAX))
 
 # A frame header announcing 2^62 bytes, then silence: closed once the
 # announced size is over the limit, or held harmlessly; either way the
