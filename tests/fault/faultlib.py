@@ -686,3 +686,45 @@ class Invariants:
         ledger; pulse_test.done() already deletes workflows made through
         create_workflow when everything passed."""
         self.ledger.remove()
+
+
+# --- the stack ------------------------------------------------------------------
+
+def start_worker(name, groups='', **env):
+    """Start an extra worker through ctl; returns its row once online (or
+    None). Stop it with stop_worker()."""
+    from live import start_worker as _start
+    return _start(name, groups, **env)
+
+
+def stop_worker(name, forget=True):
+    """Stop an extra worker (SIGTERM, then KILL) and, with forget, delete
+    its row so the shared stack's worker list stays as it was."""
+    from pulse_test import CtlError, ctl, find_worker
+    try:
+        ctl('worker-stop', name)
+    except CtlError as e:
+        diag('worker-stop %s: %s' % (name, e))
+    if forget:
+        w = find_worker(name)
+        if w:
+            call('DELETE', '/api/workers/%s' % w['id'])
+
+
+def locals_online(timeout=90):
+    """heal the stack and wait for local-1 and local-2: what every fault
+    file leaves behind."""
+    from live import online
+    from pulse_test import ctl
+    try:
+        ctl('heal', timeout=180)
+    except Exception as e:
+        diag('heal: %s' % e)
+    return all(online(n, timeout) for n in ('local-1', 'local-2'))
+
+
+def current_step(eid):
+    r = call('GET', '/api/executions/%s' % eid)
+    if r[0] != 200 or not isinstance(r[2], dict):
+        return None
+    return r[2]
