@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <mysql.h>
 #include <errmsg.h>
@@ -31,6 +32,7 @@ struct db {
 	int			 connected;
 	int			 in_txn;
 	int			 txn_broken;	/* connection lost inside a txn */
+	int			 txn_slow;	/* ... after a whole time-out */
 
 	struct stmt		*stmts;
 	size_t			 nstmts;
@@ -404,6 +406,30 @@ fail:
 	return rc;
 }
 
+static long long
+db_ms(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * Whether a call that failed with a connection error is worth repeating
+ * on a new connection: only when a connection that was open died at once
+ * (a restarted server). One that could not be opened, or a server that
+ * let the time-out pass (frozen, or a network gone quiet), would only
+ * double the wait of a caller who gets an error all the same.
+ */
+static int
+db_worth_retry(const struct db *db, int was_up, long long since)
+{
+	/* A restarted server fails a call in milliseconds: half the
+	 * time-out tells the two apart with room for a slow machine. */
+	return was_up && db_ms() - since < (long long)db->p.timeout * 500;
+}
+
 static int
 exec_once(struct db *db, const char *sql, struct db_res **res,
     struct params *pp)
@@ -438,7 +464,8 @@ db_exec(struct db *db, const char *sql, struct db_res **res, const char *fmt,
 {
 	struct params	 pp;
 	va_list		 ap;
-	int		 rc;
+	long long	 since;
+	int		 rc, was_up;
 
 	if (res != NULL)
 		*res = NULL;
@@ -451,6 +478,8 @@ db_exec(struct db *db, const char *sql, struct db_res **res, const char *fmt,
 		db_seterr(db, CR_SERVER_LOST, "transaction lost its connection");
 		return -1;
 	}
+	was_up = db->connected;
+	since = db_ms();
 	if (exec_once(db, sql, res, &pp) == 0)
 		return 0;
 	if (!conn_error(db->errcode))
@@ -458,11 +487,14 @@ db_exec(struct db *db, const char *sql, struct db_res **res, const char *fmt,
 	if (db->in_txn) {
 		/* The server rolled the transaction back; db_txn decides. */
 		db->txn_broken = 1;
+		db->txn_slow = !db_worth_retry(db, 1, since);
 		db_disconnect(db);
 		db->in_txn = 1;
 		return -1;
 	}
 	db_disconnect(db);
+	if (!db_worth_retry(db, was_up, since))
+		return -1;
 	return exec_once(db, sql, res, &pp);
 }
 
@@ -516,14 +548,21 @@ simple_query(struct db *db, const char *q)
 int
 db_begin(struct db *db)
 {
+	long long	 since;
+
 	db->errcode = 0;
 	db->errmsg[0] = '\0';
 	db->txn_broken = 0;
+	db->txn_slow = 0;
 	if (!db->connected && db_connect(db) == -1)
 		return -1;
+	since = db_ms();
 	if (simple_query(db, "START TRANSACTION") == -1) {
-		if (!conn_error(db->errcode))
+		if (!conn_error(db->errcode) || !db_worth_retry(db, 1, since)) {
+			if (conn_error(db->errcode))
+				db_disconnect(db);
 			return -1;
+		}
 		/* Nothing was done yet: reconnecting is always safe here. */
 		db_disconnect(db);
 		if (db_connect(db) == -1 ||
@@ -584,9 +623,10 @@ db_txn(struct db *db, int (*fn)(struct db *, void *), void *arg)
 		rc = fn(db, arg);
 		if (rc == -1) {
 			unsigned code = db->errcode;
+			int	 slow = db->txn_slow;
 
 			db_rollback(db);
-			if (attempt == 0 && retryable(code)) {
+			if (attempt == 0 && retryable(code) && !slow) {
 				db_disconnect(db);
 				continue;
 			}
