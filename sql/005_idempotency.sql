@@ -1,4 +1,4 @@
--- Idempotency-Key on POST /api/executions (README "Retrying a start"): a
+-- Idempotency-Key on POST /api/executions (fcgi-api/openapi.json): a
 -- client that lost the answer to a start sends the same request with the
 -- same key again and gets the execution the first one created, never a
 -- second one. The key row is written in the transaction that creates the
