@@ -85,14 +85,18 @@ def keyed_answer(eid, step, resp, out):
     out.append((eid, res, seen))
 
 
-def waiting_on(pattern, n):
-    """At least n statements like pattern wait for a table lock."""
+def waiting_on(pattern, n, children=False):
+    """At least n statements like pattern wait for a table lock (and,
+    with children, n pulse-api children are busy), twice in a row: pushd
+    runs some of the same statements."""
     def probe():
         rows = sql("SELECT COUNT(*) FROM information_schema.PROCESSLIST "
                    "WHERE STATE LIKE '%%metadata lock%%' AND INFO LIKE "
                    "'%s'" % pattern)
-        return int(rows[0][0]) >= n
-    return wait_for(probe, 30, 0.05)
+        return int(rows[0][0]) >= n and \
+            (not children or len(busy_children()) >= n)
+    return wait_for(lambda: probe() and (time.sleep(0.2) or probe()), 30,
+                    0.05)
 
 
 def window(descr, jobs, after_commit):
@@ -109,7 +113,7 @@ def window(descr, jobs, after_commit):
     try:
         for t in threads:
             t.start()
-        stopped = waiting_on('INSERT INTO events%', len(jobs))
+        stopped = waiting_on('INSERT INTO events%', len(jobs), True)
         if after_commit and stopped:
             t2 = threading.Thread(
                 target=lambda: s2.run('LOCK TABLES executions WRITE;'))
@@ -117,7 +121,7 @@ def window(descr, jobs, after_commit):
             waiting_on('LOCK TABLES executions%', 1)
             s1.run('UNLOCK TABLES;')
             stopped = waiting_on('SELECT e.id, e.workflow_id, COALESCE%',
-                                 len(jobs))
+                                 len(jobs), True)
         check('%s: %d requests stop there' % (descr, len(jobs)), stopped)
         busy = busy_children()
         killed = kill9(busy)
