@@ -9,18 +9,33 @@
 
 #include "pjson.h"
 
+static size_t	utf8_seq(const unsigned char *, size_t);
+
 struct json_object *
 pjson_parse(const char *buf, size_t len, int depth, char *err, size_t errlen)
 {
 	struct json_tokener	*tok;
 	struct json_object	*obj;
 	enum json_tokener_error	 jerr;
-	size_t			 end;
+	size_t			 end, k;
 
 	if (len > (size_t)INT32_MAX) {
 		snprintf(err, errlen, "document too large");
 		return NULL;
 	}
+	/*
+	 * json-c's JSON_TOKENER_VALIDATE_UTF8 only counts continuation
+	 * bytes: overlong forms (C1 A9), UTF-16 surrogates (ED A0 80) and
+	 * values past U+10FFFF get through, and would reach our replies,
+	 * websocket frames and the database (found by tests/fuzz).
+	 */
+	for (end = 0; end < len; end += k)
+		if ((k = utf8_seq((const unsigned char *)buf + end,
+		    len - end)) == 0) {
+			snprintf(err, errlen, "invalid UTF-8 at offset %zu",
+			    end);
+			return NULL;
+		}
 	if ((tok = json_tokener_new_ex(depth)) == NULL) {
 		snprintf(err, errlen, "out of memory");
 		return NULL;
@@ -212,6 +227,18 @@ pjson_text(const char *s, size_t len)
 	o = json_object_new_string_len(buf, (int)o_len);
 	free(buf);
 	return o;
+}
+
+size_t
+pjson_utf8_prefix(const char *s, size_t max)
+{
+	size_t	 n = strlen(s);
+
+	if (n <= max)
+		return n;
+	while (max > 0 && ((unsigned char)s[max] & 0xc0) == 0x80)
+		max--;
+	return max;
 }
 
 struct json_object *

@@ -37,6 +37,10 @@ struct json_object *pjson_stringn(const char *, size_t);
  * sequences become U+FFFD so the document stays valid. */
 struct json_object *pjson_text(const char *, size_t);
 
+/* How many bytes of the UTF-8 string s to quote so that at most max are
+ * shown and no character is cut in two (a cut one is invalid UTF-8). */
+size_t	pjson_utf8_prefix(const char *s, size_t max);
+
 /* A SQL "YYYY-MM-DD HH:MM:SS[.fff]" UTC time as ISO-8601 "...T...Z", or
  * JSON null for NULL. */
 struct json_object *pjson_time(const char *);

@@ -83,8 +83,8 @@ body_only(struct request *req, const char *const *allowed)
 			if (strcmp(allowed[i], key) == 0)
 				break;
 		if (allowed[i] == NULL) {
-			reply_error_field(req, 400, key, "unknown field '%.64s'",
-			    key);
+			reply_error_field(req, 400, key, "unknown field '%.*s'",
+			    (int)pjson_utf8_prefix(key, 64), key);
 			return -1;
 		}
 	}

@@ -335,7 +335,9 @@ wmsg_parse(struct wmsg *m, const char *buf, size_t len, char *why,
 			m->any_time = wmsg_types[i].any_time;
 			return 0;
 		}
-	wmsg_fail(&w, "unknown message type '%.40s'", type);
+	/* The reason goes out in a close frame: UTF-8, 123 bytes at most. */
+	wmsg_fail(&w, "unknown message type '%.*s'",
+	    (int)pjson_utf8_prefix(type, 40), type);
 	wmsg_clear(m);
 	return -1;
 }

@@ -48,6 +48,24 @@ main(void)
 	test_cond("empty rejected", !parses(""));
 	test_cond("invalid UTF-8 rejected", !parses("[\"\xff\"]"));
 	test_cond("valid UTF-8 accepted", parses("[\"\xc3\xa9\"]"));
+	/* json-c lets these through; found by tests/fuzz (fuzz_api_body). */
+	test_cond("overlong UTF-8 rejected", !parses("[\"\xc1\xa9\"]") &&
+	    strstr(err, "invalid UTF-8 at offset 2") != NULL);
+	test_cond("overlong 3-byte UTF-8 rejected",
+	    !parses("[\"\xe0\x80\xaf\"]"));
+	test_cond("UTF-8 surrogate rejected", !parses("[\"\xed\xa0\x80\"]"));
+	test_cond("UTF-8 past U+10FFFF rejected",
+	    !parses("[\"\xf4\x90\x80\x80\"]") &&
+	    !parses("[\"\xf5\x80\x80\x80\"]"));
+	test_cond("invalid UTF-8 in a key rejected",
+	    !parses("{\"\xc0\x80\":1}"));
+	test_cond("4-byte UTF-8 accepted", parses("[\"\xf0\x9f\x98\x80\"]"));
+	test_cond("UTF-8 prefix: short string whole",
+	    pjson_utf8_prefix("ab\xc3\xa9", 10) == 4);
+	test_cond("UTF-8 prefix: cut before a character, not inside",
+	    pjson_utf8_prefix("ab\xc3\xa9x", 3) == 2 &&
+	    pjson_utf8_prefix("ab\xc3\xa9x", 4) == 4 &&
+	    pjson_utf8_prefix("\xf0\x9f\x98\x80\xf0\x9f\x98\x80", 6) == 4);
 	test_cond("trailing comma rejected", !parses("[1,2,]"));
 	test_cond("comments rejected", !parses("/* x */ {}"));
 	deep = nested(31);
