@@ -1,0 +1,87 @@
+#!/usr/bin/env python3
+"""kill -9 the worker agent while its commands run (DESIGN section 6 and
+8.6): each dispatch ends `lost`, or, when the agent comes back and finds
+the command finished, with the command's real result; never `succeeded`
+without a real exit 0.
+- agent dead past the deadline: the dispatch is lost, the execution fails;
+- agent back before the deadline, after its commands (one exiting 0, one
+  exiting 3) finished on their own: each ends lost or with its real exit
+  code and its complete output.
+DESIGN section 8's invariants are checked over all of them."""
+
+import time
+
+from faultlib import (GRACE_S, Invariants, locals_online, start_worker,
+                      stop_worker)
+from live import by_worker, wait_execution
+from pulse_test import (at_end, check, ctl, diag, done, require, unique,
+                        wait_for)
+
+name = unique('agent')
+require('worker %s online' % name, start_worker(name, '') is not None)
+at_end(lambda: stop_worker(name))
+inv = Invariants('agent-kill')
+
+
+def started(eid):
+    return wait_for(lambda: any(x[0] == eid for x in inv.ledger.entries()),
+                    30, 0.1)
+
+
+# 1. The agent stays dead past the deadline (4 s timeout + grace).
+e = inv.start([inv.execute('orphaned', seed=21, nbytes=20000, sleep_s=2,
+                           targets=[name], timeout_ms=4000)])
+require('execution started', e is not None)
+require('its command started', started(e['id']))
+ctl('worker-kill', name)
+x = wait_execution(e['id'], timeout=GRACE_S + 90)
+d = by_worker(x, 0).get(name, {})
+check('agent dead past the deadline: the dispatch is lost, no exit code',
+      d.get('status') == 'lost' and d.get('exit_code') is None, d)
+check('the execution failed saying the command was lost',
+      x['status'] == 'failed' and 'lost' in (x.get('error') or ''),
+      {'status': x['status'], 'error': x.get('error')})
+require('the agent comes back', start_worker(name, '') is not None)
+time.sleep(3)
+x = wait_execution(e['id'])
+d = by_worker(x, 0).get(name, {})
+check('... and its return changes nothing', d.get('status') == 'lost' and
+      x['status'] == 'failed', d)
+
+# 2. Killed while two commands run (exit 0 and exit 3), back once they
+#    finished, well before their deadline (20 s + grace).
+ok0 = inv.start([inv.execute('exits 0', seed=22, nbytes=50 * 1024,
+                             sleep_s=3, targets=[name], timeout_ms=20000)])
+bad3 = inv.start([inv.execute('exits 3', seed=23, nbytes=50 * 1024,
+                              sleep_s=3, exit_code=3, targets=[name],
+                              timeout_ms=20000)])
+require('two executions started', ok0 is not None and bad3 is not None)
+require('both commands started', started(ok0['id']) and started(bad3['id']))
+ctl('worker-kill', name)
+time.sleep(6)           # the commands finish without their agent
+require('the agent comes back', start_worker(name, '') is not None)
+for ex, code in ((ok0, 0), (bad3, 3)):
+    x = wait_execution(ex['id'], timeout=20 + GRACE_S + 90)
+    d = by_worker(x, 0).get(name, {})
+    diag('exit %d command: dispatch %s, exit code %s, %s bytes'
+         % (code, d.get('status'), d.get('exit_code'),
+            d.get('stdout_bytes')))
+    if d.get('status') == 'lost':
+        check('exit %d command: lost, with no exit code invented' % code,
+              d.get('exit_code') is None and x['status'] == 'failed', d)
+    else:
+        want = 'succeeded' if code == 0 else 'failed'
+        check('exit %d command: its real result came back (%s, exit %d, '
+              'all 51200 bytes)' % (code, want, code),
+              d.get('status') == want and d.get('exit_code') == code and
+              d.get('stdout_bytes') == 51200, d)
+    check('exit %d command: never succeeded without a real exit 0' % code,
+          d.get('status') != 'succeeded' or (code == 0 and
+                                             d.get('exit_code') == 0), d)
+
+ok = inv.check_all()
+stop_worker(name)
+check('local-1 and local-2 online', locals_online())
+if ok:
+    at_end(inv.cleanup)
+done()
