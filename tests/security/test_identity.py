@@ -20,7 +20,7 @@ import uuid
 
 import seclib
 import wsclient
-from pulse_test import (at_end, call, check, create_workflow, diag, done,
+from pulse_test import (at_end, call, check, create_workflow, done,
                         have_ctl, is_json_error, origin, prompt_step,
                         require, sql, start_execution, unique,
                         WORKER_API_KEY)

@@ -15,7 +15,7 @@ import uuid
 import seclib
 from pulse_test import (at_end, call, check, create_workflow, diag, done,
                         heartbeat, prompt_step, require, start_execution,
-                        unique, WORKER_API_KEY)
+                        unique)
 
 ROLES = (None, 'outsider', 'employee', 'admin')
 METHODS = ('GET', 'POST', 'PUT', 'DELETE', 'PATCH', 'HEAD', 'OPTIONS',

@@ -28,9 +28,8 @@ import uuid
 import seclib
 import wsclient
 from live import execute, online, run, wait_execution
-from pulse_test import (WORKER_API_KEY, at_end, call, check, create_workflow,
-                        diag, done, heartbeat, have_ctl, origin, require,
-                        sql, start_execution, unique)
+from pulse_test import (WORKER_API_KEY, at_end, call, check, diag, done,
+                        have_ctl, origin, require, sql, unique)
 
 require('PULSE_WORKER_API_KEY is set', WORKER_API_KEY != '')
 require('PULSE_CTL is set', have_ctl())
