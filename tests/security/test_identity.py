@@ -267,6 +267,8 @@ check('the nameless answer left no users row',
 # --- local users outside the socket group ---------------------------------
 stack = seclib.STACK
 require('PULSE_STACK is set', stack != '')
+require('running as root (to connect as other local users with setpriv)',
+        os.geteuid() == 0)
 pushd_before = seclib.pid_of('pushd-pid')
 socks = ['api.sock', 'pushd-browser.sock', 'pushd-worker.sock',
          'pushd-metrics.sock']
