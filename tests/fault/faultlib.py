@@ -195,6 +195,8 @@ class Invariants:
         self.cond_steps = {}        # workflow step index -> previous index
         self.floor = self._max_event()
         self.workflows = []
+        # One TAP check per invariant; a self-test swaps in a collector.
+        self.check = check
 
     # -- building -----------------------------------------------------------
 
@@ -365,13 +367,13 @@ class Invariants:
         ok = [self.inv1(st), self.inv2(st, ds, left),
               self.inv3(ds), self.inv4(ds), self.inv5(ds, expect_output),
               self.inv6(st, ds), self.inv7(ds, steps), self.inv8(steps),
-              self.inv9(st) if browser else check(
+              self.inv9(st) if browser else self.check(
                   'invariant 9 (browser catch-up): not asked', True)]
         return all(ok)
 
     def inv1(self, st):
         missing = sorted(e for e in self.acked if e not in st)
-        return check('invariant 1: all %d acknowledged executions exist'
+        return self.check('invariant 1: all %d acknowledged executions exist'
                      % len(self.acked), not missing,
                      'missing: %s' % missing[:20])
 
@@ -387,7 +389,7 @@ class Invariants:
         open_ds = [(d['id'], d['status']) for d in ds
                    if d['status'] in OPEN_DISPATCH and
                    st.get(d['execution_id'], {}).get('status') in FINAL]
-        return check('invariant 2: every execution final after the faults '
+        return self.check('invariant 2: every execution final after the faults '
                      'stopped (%d checked), no dispatch left open in a '
                      'final execution' % len(self.executions),
                      not stuck and not open_ds,
@@ -421,7 +423,7 @@ class Invariants:
         for x in seen:
             if x[0] in mine and x not in known:
                 unknown.append(':'.join(x))
-        return check('invariant 3: no command started twice for one attempt '
+        return self.check('invariant 3: no command started twice for one attempt '
                      '(%d ledger lines), every started dispatch in the '
                      'ledger' % len(entries),
                      not twice and not missing and not unknown,
@@ -464,7 +466,7 @@ class Invariants:
                 "AND JSON_VALUE(payload, '$.status') IN "
                 "('succeeded', 'failed', 'skipped') GROUP BY 1, 2, 3 "
                 "HAVING COUNT(*) > 1" % _in_list(chunk))
-        return check('invariant 4: one result per (execution, step, worker, '
+        return self.check('invariant 4: one result per (execution, step, worker, '
                      'attempt) over %d dispatches; no result event twice'
                      % len(ds), not dup and not twice and not differ and
                      not sev,
@@ -500,8 +502,8 @@ class Invariants:
                     bad.append({'id': d['id'], 'status': d['status'],
                                 'stored': have, 'not a prefix': True})
         if not expect_output:
-            return check('invariant 5: output not asked for', True)
-        return check('invariant 5: stored output equals the produced bytes '
+            return self.check('invariant 5: output not asked for', True)
+        return self.check('invariant 5: stored output equals the produced bytes '
                      '(%d dispatches, sha256)' % checked, not bad, bad[:10])
 
     def inv6(self, st, ds):
@@ -534,7 +536,7 @@ class Invariants:
                 if nots:
                     bad.append(('completed with unsuccessful dispatches',
                                 e, nots[:5]))
-        return check('invariant 6: exit codes are the real ones, nothing '
+        return self.check('invariant 6: exit codes are the real ones, nothing '
                      'lost recorded as success', not bad, bad[:10])
 
     def inv7(self, ds, steps):
@@ -569,7 +571,7 @@ class Invariants:
                     s['status'] == 'skipped':
                 bad.append(('step %d skipped though step %d succeeded'
                             % (i, i - 1), e))
-        return check('invariant 7: each step started after the previous '
+        return self.check('invariant 7: each step started after the previous '
                      "one's results were committed; conditions saw them",
                      not bad, bad[:10])
 
@@ -605,7 +607,7 @@ class Invariants:
                         after.get(k, {}).get('response') != s['response']:
                     bad.append(('a second answer changed it', k))
         n = sum(1 for s in steps if s['type'] == 'prompt')
-        return check('invariant 8: each prompt (%d) has at most one answer, '
+        return self.check('invariant 8: each prompt (%d) has at most one answer, '
                      'with who gave it; a second one gets 409' % n,
                      not bad, bad[:10])
 
@@ -621,7 +623,7 @@ class Invariants:
                                   headers={'Origin': origin()},
                                   auth=('admin', 'admin'), timeout=15)
         except Exception as e:
-            return check('invariant 9: a browser connects', False, str(e))
+            return self.check('invariant 9: a browser connects', False, str(e))
         try:
             hello = ws.recv_json(15)
             info['hello'] = hello
@@ -647,7 +649,7 @@ class Invariants:
             except Exception:
                 pass
         if not end or end.get('type') != 'resumed':
-            return check('invariant 9: a browser resuming from event %d '
+            return self.check('invariant 9: a browser resuming from event %d '
                          'catches up' % self.floor, False, info)
         top = int(end['last_event_id'])
         db_ids = []
@@ -674,7 +676,7 @@ class Invariants:
         if wrong:
             problems['last execution_status differs'] = list(
                 wrong.items())[:10]
-        return check('invariant 9: a browser resuming from event %d gets '
+        return self.check('invariant 9: a browser resuming from event %d gets '
                      'the %d events the database holds for these '
                      'executions, once, in order, ending on their status'
                      % (self.floor, len(db_ids)), not problems, problems)
