@@ -1,0 +1,483 @@
+"""Shared helpers of the PULSE benchmarks (bench/README.md), stdlib only.
+
+Each benchmark is one script: it starts its own stack in a temporary
+directory (./pulse-dev stack on the optimised build), measures, prints a
+table, writes bench/results/<name>.json, and stops everything it started.
+bench/run sets BENCH_QUICK, BENCH_TAP, BENCH_BIN (loadws) and BENCH_RESULTS.
+"""
+
+import atexit
+import base64
+import http.client
+import json
+import os
+import platform
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(HERE)
+QUICK = os.environ.get('BENCH_QUICK', '') == '1'
+TAP = os.environ.get('BENCH_TAP', '') == '1'
+TAP_N = os.environ.get('BENCH_TAP_N', '1')
+RESULTS = os.environ.get('BENCH_RESULTS', os.path.join(HERE, 'results'))
+LOADWS = os.environ.get('BENCH_LOADWS', os.path.join(RESULTS, 'loadws'))
+CLK_TCK = os.sysconf('SC_CLK_TCK')
+PAGE_KB = os.sysconf('SC_PAGE_SIZE') // 1024
+
+sys.path.insert(0, os.path.join(REPO, 'tests', 'integration'))
+
+
+def log(msg):
+    print('# ' + msg if TAP else msg, file=sys.stderr if TAP else sys.stdout,
+          flush=True)
+
+
+# --- numbers ------------------------------------------------------------
+
+def pct(values, p):
+    """The p-th percentile (nearest rank) of values; None if empty."""
+    if not values:
+        return None
+    v = sorted(values)
+    k = max(0, min(len(v) - 1, int(round(p / 100.0 * len(v) + 0.5)) - 1))
+    return v[k]
+
+
+def median(values):
+    return statistics.median(values) if values else None
+
+
+def fmt(v, unit=''):
+    if v is None:
+        return '-'
+    if isinstance(v, float):
+        if abs(v) >= 100:
+            s = '%.0f' % v
+        elif abs(v) >= 10:
+            s = '%.1f' % v
+        else:
+            s = '%.2f' % v
+    else:
+        s = str(v)
+    return s + (' ' + unit if unit else '')
+
+
+def table(title, headers, rows):
+    """Print a plain-text table (and return it as markdown)."""
+    cols = [[str(h)] + [str(r[i]) for r in rows] for i, h in
+            enumerate(headers)]
+    widths = [max(len(x) for x in c) for c in cols]
+    out = ['', title]
+    line = '  '.join(h.ljust(w) for h, w in zip(headers, widths))
+    out += [line, '-' * len(line)]
+    for r in rows:
+        out.append('  '.join(str(x).ljust(w) for x, w in zip(r, widths)))
+    text = '\n'.join(out)
+    if TAP:
+        print('\n'.join('# ' + l for l in text.splitlines()), flush=True)
+    else:
+        print(text, flush=True)
+    md = ['| ' + ' | '.join(headers) + ' |',
+          '|' + '|'.join('---' for _ in headers) + '|']
+    md += ['| ' + ' | '.join(str(x) for x in r) + ' |' for r in rows]
+    return '\n'.join(md)
+
+
+# --- processes ----------------------------------------------------------
+
+def rss_kb(pid):
+    """Resident set size of pid in KiB (None if gone)."""
+    try:
+        with open('/proc/%d/statm' % pid) as f:
+            return int(f.read().split()[1]) * PAGE_KB
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def cpu_ticks(pid):
+    """utime + stime of pid, in clock ticks."""
+    try:
+        with open('/proc/%d/stat' % pid) as f:
+            fields = f.read().rsplit(')', 1)[1].split()
+        return int(fields[11]) + int(fields[12])
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
+def children(pid):
+    try:
+        out = subprocess.run(['pgrep', '-P', str(pid)], capture_output=True,
+                             text=True).stdout
+        return [int(x) for x in out.split()]
+    except OSError:
+        return []
+
+
+def machine():
+    model = ''
+    try:
+        with open('/proc/cpuinfo') as f:
+            for line in f:
+                if line.startswith('model name'):
+                    model = line.split(':', 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    mem = 0
+    try:
+        with open('/proc/meminfo') as f:
+            mem = int(f.readline().split()[1]) // 1024
+    except OSError:
+        pass
+    return {'nproc': os.cpu_count(), 'cpu': model, 'ram_mb': mem,
+            'kernel': platform.release(),
+            'date': time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime()),
+            'load_at_start': os.getloadavg()[0]}
+
+
+# --- the stack ----------------------------------------------------------
+
+class Stack:
+    """A PULSE stack in a temporary directory, stopped at exit."""
+
+    def __init__(self, name):
+        self.dir = tempfile.mkdtemp(prefix='pb-%s.' % name, dir='/tmp')
+        os.chmod(self.dir, 0o755)
+        self.env = {}
+        self.started = False
+        atexit.register(self.stop)
+        for s in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            signal.signal(s, _die)
+
+    def start(self):
+        env = dict(os.environ, PULSE_BUILD='bench')
+        for k in ('PULSE_URL', 'PULSE_CTL', 'PULSE_STACK',
+                  'PULSE_ENV_FILE', 'PULSE_WORKER_API_KEY'):
+            env.pop(k, None)
+        self.started = True
+        # No flock around it: the stack's daemons would inherit the lock
+        # and hold every build on the machine for as long as they run.
+        # build/bench is built by this run alone (./pulse-dev bench).
+        r = subprocess.run([os.path.join(REPO, 'pulse-dev'), 'stack',
+                            self.dir], env=env, capture_output=True,
+                           stdin=subprocess.DEVNULL, text=True, timeout=900)
+        if r.returncode != 0:
+            raise RuntimeError('pulse-dev stack failed: %s' %
+                               (r.stderr[-2000:] or r.stdout[-2000:]))
+        with open(os.path.join(self.dir, 'test.env')) as f:
+            for line in f:
+                line = line.strip()
+                if '=' in line and not line.startswith('#'):
+                    k, v = line.split('=', 1)
+                    self.env[k] = v.strip('"')
+        self.url = self.env['PULSE_URL']
+        self.port = int(self.url.rsplit(':', 1)[1])
+        self.key = self.env['PULSE_WORKER_API_KEY']
+        self.bin = self.env['PULSE_BIN']
+        self.http = Http('127.0.0.1', self.port)
+        wait(lambda: self.http.get('/health')[0] == 200, 30, 'health')
+        return self
+
+    def ctl(self, *args, timeout=120):
+        r = subprocess.run([os.path.join(REPO, 'pulse-dev'), 'ctl', self.dir]
+                           + [str(a) for a in args], capture_output=True,
+                           text=True, timeout=timeout,
+                           env=dict(os.environ, PULSE_BUILD='bench'))
+        if r.returncode != 0:
+            raise RuntimeError('ctl %s: %s' % (args, r.stderr[-500:]))
+        return r.stdout
+
+    def sql(self, stmt):
+        return self.ctl('sql', stmt)
+
+    def pid(self, what):
+        try:
+            with open(os.path.join(self.dir, what + '.pid')) as f:
+                return int(f.read().strip())
+        except (OSError, ValueError):
+            return None
+
+    def api_pids(self):
+        master = self.pid('api')
+        return ([master] if master else []) + (children(master) if master
+                                                else [])
+
+    def worker_start(self, name, groups, **extra):
+        self.ctl('worker-start', name, groups,
+                 *['%s=%s' % kv for kv in extra.items()])
+
+    def online_workers(self):
+        r = self.http.get('/api/workers')
+        if r[0] != 200:
+            return set()
+        return {w['name'] for w in r[2] if w.get('status') == 'online'}
+
+    def wait_online(self, names, timeout=120):
+        names = set(names)
+        wait(lambda: names <= self.online_workers(), timeout,
+             'workers online')
+
+    def create_workflow(self, name, steps):
+        r = self.http.post('/api/workflows', {
+            'name': name, 'definition': {'steps': steps}})
+        if r[0] != 201:
+            raise RuntimeError('create workflow: %s %s' % (r[0], r[2]))
+        return r[2]['id']
+
+    def start_execution(self, wid, http=None):
+        r = (http or self.http).post('/api/executions', {'workflow_id': wid})
+        if r[0] != 201:
+            raise RuntimeError('start execution: %s %s' % (r[0], r[2]))
+        return r[2]['id']
+
+    def execution(self, eid):
+        return self.http.get('/api/executions/' + eid)[2]
+
+    def stop(self):
+        if not self.started:
+            return
+        self.started = False
+        try:
+            subprocess.run([os.path.join(REPO, 'pulse-dev'), 'ctl', self.dir,
+                            'stop'], capture_output=True, timeout=120)
+        except (OSError, subprocess.SubprocessError):
+            pass
+        if os.environ.get('BENCH_KEEP', '') != '1':
+            shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def _die(signum, frame):
+    sys.exit(128 + signum)
+
+
+def wait(fn, timeout, what, interval=0.05):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        try:
+            if fn():
+                return
+        except (OSError, http.client.HTTPException, ValueError):
+            pass
+        time.sleep(interval)
+    raise RuntimeError('timed out waiting for %s' % what)
+
+
+FINAL = ('completed', 'failed', 'cancelled')
+
+
+class Http:
+    """One keep-alive connection to nginx, signed in as admin."""
+
+    def __init__(self, host, port, user='admin', source=None):
+        self.host, self.port, self.source = host, port, source
+        self.auth = 'Basic ' + base64.b64encode(
+            ('%s:%s' % (user, user)).encode()).decode()
+        self.conn = None
+
+    def request(self, method, path, body=None):
+        for attempt in (0, 1):
+            if self.conn is None:
+                self.conn = http.client.HTTPConnection(
+                    self.host, self.port, timeout=60,
+                    source_address=(self.source, 0) if self.source else None)
+            headers = {'Authorization': self.auth}
+            data = None
+            if body is not None:
+                data = json.dumps(body).encode()
+                headers['Content-Type'] = 'application/json'
+            try:
+                self.conn.request(method, path, body=data, headers=headers)
+                r = self.conn.getresponse()
+                raw = r.read()
+            except (OSError, http.client.HTTPException):
+                self.conn.close()
+                self.conn = None
+                if attempt:
+                    raise
+                continue
+            try:
+                doc = json.loads(raw) if raw else None
+            except ValueError:
+                doc = raw
+            if r.getheader('Connection', '').lower() == 'close':
+                self.conn.close()
+                self.conn = None
+            return r.status, r, doc
+
+    def get(self, path):
+        return self.request('GET', path)
+
+    def post(self, path, body):
+        return self.request('POST', path, body)
+
+    def delete(self, path):
+        return self.request('DELETE', path)
+
+
+# --- results ------------------------------------------------------------
+
+class Result:
+    """Figures of one benchmark, written as JSON and shown in the summary.
+
+    figure(): one line of the summary: what, PULSE's value, the peer or
+    limit it is compared with, the target, and whether it is met
+    (None when there is no target).
+    """
+
+    def __init__(self, name, title):
+        self.name, self.title = name, title
+        self.doc = {'name': name, 'title': title, 'quick': QUICK,
+                    'machine': machine(), 'figures': [], 'tables': [],
+                    'notes': []}
+        self.t0 = time.monotonic()
+
+    def figure(self, what, value, peer='', target='', met=None):
+        self.doc['figures'].append({'figure': what, 'value': value,
+                                    'peer': peer, 'target': target,
+                                    'met': met})
+
+    def table(self, title, headers, rows, data=None):
+        md = table(title, headers, rows)
+        self.doc['tables'].append({'title': title, 'markdown': md,
+                                   'data': data})
+
+    def note(self, text):
+        self.doc['notes'].append(text)
+        log('note: ' + text)
+
+    def write(self):
+        self.doc['seconds'] = round(time.monotonic() - self.t0, 1)
+        os.makedirs(RESULTS, exist_ok=True)
+        path = os.path.join(RESULTS, self.name + '.json')
+        with open(path + '.tmp', 'w') as f:
+            json.dump(self.doc, f, indent=1, default=str)
+        os.replace(path + '.tmp', path)
+        return path
+
+
+def main(name, title, fn):
+    """Run fn(result) and report: one TAP line in --tap mode."""
+    res = Result(name, title)
+    log('== %s: %s%s' % (name, title, ' (quick)' if QUICK else ''))
+    try:
+        fn(res)
+        res.doc['ok'] = True
+        res.write()
+        if TAP:
+            print('ok %s - %s: %s' % (TAP_N, name, title), flush=True)
+        return 0
+    except Exception as e:  # the reason goes in the report
+        import traceback
+        traceback.print_exc()
+        res.doc['ok'] = False
+        res.doc['error'] = str(e)
+        res.write()
+        if TAP:
+            print('not ok %s - %s: %s (%s)' % (TAP_N, name, title,
+                                            str(e).replace('\n', ' ')[:200]),
+                  flush=True)
+        else:
+            print('FAILED: %s: %s' % (name, e), flush=True)
+        return 1
+
+
+class Fcgi:
+    """pulse-api's FastCGI socket, spoken to directly (one connection per
+    request, as nginx does), with the parameters nginx would set for the
+    dev SSO user admin. Used where nginx's per-user rate limit on
+    POST /api/executions (10/s) would measure the policy, not PULSE."""
+
+    def __init__(self, path, user='admin', groups='admin'):
+        self.path, self.user, self.groups = path, user, groups
+
+    @staticmethod
+    def _rec(t, rid, content):
+        import struct
+        out = b''
+        while True:
+            chunk, content = content[:65535], content[65535:]
+            pad = (8 - len(chunk) % 8) % 8
+            out += struct.pack('!BBHHBx', 1, t, rid, len(chunk), pad) + \
+                chunk + b'\0' * pad
+            if not content:
+                return out
+
+    @staticmethod
+    def _nv(k, v):
+        import struct
+        k, v = k.encode(), v.encode()
+
+        def ln(n):
+            return bytes([n]) if n < 128 else struct.pack('!I', n | 1 << 31)
+        return ln(len(k)) + ln(len(v)) + k + v
+
+    def request(self, method, path, body=None):
+        import socket
+        import struct
+        data = json.dumps(body).encode() if body is not None else b''
+        params = {
+            'REQUEST_METHOD': method, 'REQUEST_URI': path,
+            'DOCUMENT_URI': path.split('?')[0], 'SCRIPT_NAME':
+            path.split('?')[0], 'QUERY_STRING': path.partition('?')[2],
+            'CONTENT_TYPE': 'application/json' if body is not None else '',
+            'CONTENT_LENGTH': str(len(data)) if body is not None else '',
+            'SERVER_PROTOCOL': 'HTTP/1.1', 'REQUEST_SCHEME': 'http',
+            'GATEWAY_INTERFACE': 'CGI/1.1', 'SERVER_SOFTWARE': 'nginx',
+            'REMOTE_ADDR': '127.0.0.1', 'HTTP_HOST': '127.0.0.1',
+            'HTTP_REMOTE_USER': self.user, 'HTTP_REMOTE_GROUPS': self.groups,
+            'HTTP_REMOTE_NAME': self.user, 'HTTP_REMOTE_EMAIL':
+            self.user + '@pulse.local'}
+        msg = self._rec(1, 1, struct.pack('!HB5x', 1, 0))
+        msg += self._rec(4, 1, b''.join(self._nv(k, v) for k, v in
+                                        params.items())) + self._rec(4, 1, b'')
+        if data:
+            msg += self._rec(5, 1, data)
+        msg += self._rec(5, 1, b'')
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.settimeout(60)
+        try:
+            s.connect(self.path)
+            s.sendall(msg)
+            buf, out = b'', b''
+            while True:
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                buf += chunk
+                while len(buf) >= 8:
+                    _, t, _, n, pad = struct.unpack('!BBHHB', buf[:7])
+                    if len(buf) < 8 + n + pad:
+                        break
+                    if t == 6:
+                        out += buf[8:8 + n]
+                    buf = buf[8 + n + pad:]
+                    if t == 3:
+                        buf = b''
+                        chunk = None
+                        break
+                if chunk is None:
+                    break
+        finally:
+            s.close()
+        head, _, rest = out.partition(b'\r\n\r\n')
+        status = 200
+        for line in head.split(b'\r\n'):
+            if line.lower().startswith(b'status:'):
+                status = int(line.split()[1])
+        try:
+            doc = json.loads(rest) if rest else None
+        except ValueError:
+            doc = rest
+        return status, None, doc
+
+    def post(self, path, body):
+        return self.request('POST', path, body)
+
+    def get(self, path):
+        return self.request('GET', path)

@@ -1,0 +1,239 @@
+#!/usr/bin/env python3
+"""Benchmark 1: run `uptime` on N nodes and collect every output.
+
+PULSE: N real pulse-worker processes (group `fan`), a one-step workflow
+targeting the group; timed from POST /api/executions until the API shows
+the execution completed with N outputs (polled every 5 ms).
+Peers: clush, parallel-ssh, ansible -m raw and -m shell against N host
+aliases (node01..) of one private sshd on 127.0.0.1, through a private
+ssh_config with ControlMaster multiplexing, every master warmed first.
+"""
+
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+import benchlib as B
+
+NS = [10] if B.QUICK else [10, 50]
+RUNS = 3 if B.QUICK else 20
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(('127.0.0.1', 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+class Sshd:
+    """A private sshd on 127.0.0.1 with its own keys and N host aliases."""
+
+    def __init__(self, nmax):
+        self.dir = tempfile.mkdtemp(prefix='pb-ssh.', dir='/tmp')
+        d = self.dir
+        self.port = free_port()
+        self.proc = None
+        os.makedirs('/run/sshd', exist_ok=True)
+        for f in ('host_key', 'id_key'):
+            subprocess.run(['ssh-keygen', '-q', '-t', 'ed25519', '-N', '',
+                            '-f', os.path.join(d, f)], check=True)
+        with open(os.path.join(d, 'id_key.pub')) as f:
+            pub = f.read()
+        with open(os.path.join(d, 'authorized_keys'), 'w') as f:
+            f.write(pub)
+        with open(os.path.join(d, 'sshd_config'), 'w') as f:
+            f.write('\n'.join([
+                'Port %d' % self.port, 'ListenAddress 127.0.0.1',
+                'HostKey %s/host_key' % d,
+                'PidFile %s/sshd.pid' % d,
+                'AuthorizedKeysFile %s/authorized_keys' % d,
+                'PermitRootLogin prohibit-password',
+                'PasswordAuthentication no',
+                'KbdInteractiveAuthentication no', 'UsePAM no',
+                'StrictModes no', 'MaxStartups 500', 'MaxSessions 100',
+                'PrintMotd no', 'PrintLastLog no', 'UseDNS no',
+                'Subsystem sftp internal-sftp', 'LogLevel ERROR', '']))
+        self.config = os.path.join(d, 'ssh_config')
+        with open(self.config, 'w') as f:
+            f.write('\n'.join([
+                'Host node*', '  HostName 127.0.0.1',
+                '  Port %d' % self.port, '  User root',
+                '  IdentityFile %s/id_key' % d, '  IdentitiesOnly yes',
+                '  UserKnownHostsFile %s/known_hosts' % d,
+                '  StrictHostKeyChecking no', '  BatchMode yes',
+                '  ControlMaster auto', '  ControlPath %s/cm-%%n' % d,
+                '  ControlPersist 30m', '  LogLevel ERROR', '']))
+        self.hosts = ['node%02d' % i for i in range(1, nmax + 1)]
+        self.env = dict(os.environ, HOME=d)
+
+    def start(self):
+        self.proc = subprocess.Popen(
+            ['/usr/sbin/sshd', '-D', '-e', '-f',
+             os.path.join(self.dir, 'sshd_config')],
+            stdout=subprocess.DEVNULL,
+            stderr=open(os.path.join(self.dir, 'sshd.log'), 'w'))
+        B.wait(lambda: socket.create_connection(('127.0.0.1', self.port),
+                                                1).close() or True, 20,
+               'sshd')
+
+    def warm(self, hosts):
+        procs = [subprocess.Popen(['ssh', '-F', self.config, h, 'true'],
+                                  env=self.env) for h in hosts]
+        bad = [h for h, p in zip(hosts, procs) if p.wait(60) != 0]
+        if bad:
+            raise RuntimeError('ssh warm-up failed for %s' % bad[:5])
+
+    def stop(self):
+        if self.proc is None:
+            return
+        # The ControlPersist masters first (they are ssh clients of ours).
+        for h in self.hosts:
+            subprocess.run(['ssh', '-F', self.config, '-O', 'exit', h],
+                           capture_output=True, env=self.env)
+        self.proc.terminate()
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+        self.proc = None
+        subprocess.run(['rm', '-rf', self.dir])
+
+
+def peer_commands(ssh, n):
+    hosts = ssh.hosts[:n]
+    d = ssh.dir
+    with open(os.path.join(d, 'hosts'), 'w') as f:
+        f.write('\n'.join(hosts) + '\n')
+    with open(os.path.join(d, 'inventory'), 'w') as f:
+        f.write('[nodes]\n' + '\n'.join(hosts) + '\n')
+    with open(os.path.join(d, 'ansible.cfg'), 'w') as f:
+        f.write('[defaults]\nhost_key_checking = False\ngathering = '
+                'explicit\nforks = %d\ninterpreter_python = /usr/bin/python3'
+                '\nlocal_tmp = %s/ansible-local\nremote_tmp = '
+                '/tmp/.ansible-bench\n\n[ssh_connection]\npipelining = True\n'
+                'ssh_args = -F %s -o ControlMaster=auto -o '
+                'ControlPersist=30m\ncontrol_path_dir = %s/acp\n'
+                % (max(n, 5), d, ssh.config, d))
+    env = dict(ssh.env, ANSIBLE_CONFIG=os.path.join(d, 'ansible.cfg'),
+               ANSIBLE_HOME=os.path.join(d, 'ansible-home'))
+    spec = 'node[01-%02d]' % n
+    return [
+        ('clush', ['clush', '-w', spec, '-f', str(max(n, 64)), '-o',
+                   '-F %s' % ssh.config, 'uptime'], env,
+         lambda out: out.count(' up ') >= n),
+        ('parallel-ssh', ['parallel-ssh', '-h', os.path.join(d, 'hosts'),
+                          '-p', str(max(n, 64)), '-x', '-F %s' % ssh.config,
+                          '-i', 'uptime'], env,
+         lambda out: out.count('[SUCCESS]') == n and
+         out.count(' up ') >= n),
+        ('ansible -m raw', ['ansible', '-i', os.path.join(d, 'inventory'),
+                            'nodes', '-m', 'raw', '-a', 'uptime'], env,
+         lambda out: out.count(' up ') >= n and 'FAILED' not in out
+         and 'UNREACHABLE' not in out),
+        ('ansible -m shell', ['ansible', '-i', os.path.join(d, 'inventory'),
+                              'nodes', '-m', 'shell', '-a', 'uptime'], env,
+         lambda out: out.count(' up ') >= n and 'FAILED' not in out
+         and 'UNREACHABLE' not in out),
+    ]
+
+
+def time_peer(name, argv, env, ok, runs):
+    times = []
+    # One untimed run: ansible caches, the masters of its control dir.
+    for i in range(runs + 1):
+        t0 = time.monotonic()
+        r = subprocess.run(argv, capture_output=True, text=True, env=env,
+                           timeout=600)
+        dt = time.monotonic() - t0
+        if r.returncode != 0 or not ok(r.stdout + r.stderr):
+            raise RuntimeError('%s failed (rc %d): %s' % (
+                name, r.returncode, (r.stdout + r.stderr)[-800:]))
+        if i:
+            times.append(dt * 1000)
+    return times
+
+
+def time_pulse(stack, wid, n, runs):
+    times = []
+    for i in range(runs + 1):
+        t0 = time.monotonic()
+        eid = stack.start_execution(wid)
+        while True:
+            e = stack.execution(eid)
+            if e.get('status') in B.FINAL:
+                break
+            if time.monotonic() - t0 > 120:
+                raise RuntimeError('execution %s did not finish' % eid)
+            time.sleep(0.005)
+        dt = time.monotonic() - t0
+        outs = [r for s in e.get('steps', []) for r in
+                (s.get('results') or s.get('dispatches') or [])]
+        good = sum(1 for r in outs if ' up ' in (r.get('stdout') or ''))
+        if e['status'] != 'completed' or good != n:
+            raise RuntimeError('execution %s: %s with %d/%d outputs: %s' %
+                               (eid, e['status'], good, n, str(e)[:800]))
+        if i:
+            times.append(dt * 1000)
+    return times
+
+
+def run(res):
+    nmax = max(NS)
+    stack = B.Stack('fanout').start()
+    names = ['fan%02d' % i for i in range(1, nmax + 1)]
+    for name in names:
+        stack.worker_start(name, 'fan', HEARTBEAT_INTERVAL=30)
+    stack.wait_online(names)
+    ssh = Sshd(nmax)
+    try:
+        ssh.start()
+        ssh.warm(ssh.hosts)
+        rows, data = [], {}
+        for n in NS:
+            group = 'fan%d' % n
+            # The first n workers get their own group for this round.
+            wid = stack.create_workflow('bench fan-out %d' % n, [{
+                'name': 'uptime', 'type': 'execute', 'targets': names[:n],
+                'command': 'uptime'}])
+            pulse = time_pulse(stack, wid, n, RUNS)
+            data[n] = {'PULSE': pulse}
+            for name, argv, env, ok in peer_commands(ssh, n):
+                B.log('  N=%d %s' % (n, name))
+                data[n][name] = time_peer(name, argv, env, ok, RUNS)
+            fastest = min((B.pct(v, 50), k) for k, v in data[n].items()
+                          if k != 'PULSE')
+            for k, v in data[n].items():
+                p50 = B.pct(v, 50)
+                rows.append([n, k, B.fmt(p50, 'ms'), B.fmt(B.pct(v, 95),
+                                                          'ms'),
+                             B.fmt(p50 / B.pct(data[n]['PULSE'], 50), 'x')
+                             if k != 'PULSE' else '1'])
+            p50 = B.pct(pulse, 50)
+            ratio = fastest[0] / p50
+            res.figure('fan-out %d nodes, p50 (uptime, all outputs)' % n,
+                       B.fmt(p50, 'ms'),
+                       'fastest SSH peer %s %s' % (fastest[1],
+                                                   B.fmt(fastest[0], 'ms')),
+                       '<= 100 ms, >= 40x' if n == 50 else '',
+                       (p50 <= 100 and ratio >= 40) if n == 50 else None)
+            res.figure('fan-out %d nodes, speed-up over fastest SSH peer' % n,
+                       B.fmt(ratio, 'x'), fastest[1],
+                       '>= 40x' if n == 50 else '',
+                       ratio >= 40 if n == 50 else None)
+            del group
+        res.table('Fan-out: uptime on N nodes, %d runs each (PULSE: real '
+                  'pulse-workers; peers: one sshd, multiplexed, warmed)'
+                  % RUNS, ['N', 'tool', 'p50', 'p95', 'times PULSE p50'],
+                  rows, data)
+    finally:
+        ssh.stop()
+        stack.stop()
+
+
+if __name__ == '__main__':
+    sys.exit(B.main('fanout', 'fan-out vs SSH peers', run))
