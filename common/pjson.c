@@ -65,6 +65,14 @@ pjson_parse(const char *buf, size_t len, int depth, char *err, size_t errlen)
 		    "at offset %zu", end);
 		goto fail;
 	}
+	/*
+	 * json-c's null is a NULL pointer, our failure: say so, or callers
+	 * print an err never written (found by tests/fuzz).
+	 */
+	if (obj == NULL) {
+		snprintf(err, errlen, "the document is JSON null");
+		goto fail;
+	}
 	json_tokener_free(tok);
 	return obj;
 fail:

@@ -8,7 +8,10 @@
 #include <stddef.h>
 #include <json-c/json.h>
 
-/* Parse exactly len bytes; NULL and a message naming the offset on error. */
+/*
+ * Parse exactly len bytes of strict UTF-8; NULL and a message naming the
+ * offset on error. A document that is only JSON null is an error too.
+ */
 struct json_object *pjson_parse(const char *buf, size_t len, int depth,
 		    char *err, size_t errlen);
 

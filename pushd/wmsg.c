@@ -70,8 +70,16 @@ want_str(struct why *w, struct json_object *o, const char *type,
 	if (n < min || n > max)
 		return wmsg_fail(w, "%s: %s must be %zu to %zu bytes", type,
 		    key, min, max);
+	/*
+	 * A caller that takes the length gets every byte (command output may
+	 * hold NULs); one that takes a C string would see it end early: a
+	 * worker named "a\u0000b" would register as "a" (found by tests/fuzz).
+	 */
 	if (len != NULL)
 		*len = n;
+	else if (strlen(*out) != n)
+		return wmsg_fail(w, "%s: %s must not contain a NUL byte", type,
+		    key);
 	return 0;
 }
 
@@ -171,6 +179,8 @@ want_strings(struct why *w, struct json_object *o, const char *type,
 		if (!json_object_is_type(v, json_type_string) ||
 		    json_object_get_string_len(v) == 0 ||
 		    (size_t)json_object_get_string_len(v) > maxlen ||
+		    strlen(json_object_get_string(v)) !=
+		    (size_t)json_object_get_string_len(v) ||
 		    (ids && !id_valid(json_object_get_string(v)))) {
 			free(*out);
 			*out = NULL;

@@ -240,6 +240,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (size > API_BODY_MAX)
 		return 0;		/* request.c answers 413 first */
+	err[0] = '\0';
 	json = pjson_parse((const char *)data, size, API_JSON_DEPTH, err,
 	    sizeof(err));
 	if (json == NULL) {

@@ -46,6 +46,11 @@ main(void)
 	test_cond("truncated rejected", !parses("{\"a\":") &&
 	    strstr(err, "end of input") != NULL);
 	test_cond("empty rejected", !parses(""));
+	/* json-c's null is a NULL object: refused, with a message (fuzz). */
+	strcpy(err, "unchanged");
+	test_cond("null document rejected with a reason",
+	    !parses("null ") && strstr(err, "null") != NULL);
+	test_cond("null inside a document accepted", parses("{\"a\":null}"));
 	test_cond("invalid UTF-8 rejected", !parses("[\"\xff\"]"));
 	test_cond("valid UTF-8 accepted", parses("[\"\xc3\xa9\"]"));
 	/* json-c lets these through; found by tests/fuzz (fuzz_api_body). */

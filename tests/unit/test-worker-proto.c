@@ -117,6 +117,9 @@ test_decode(void)
 	test_cond("trailing garbage", refused("{\"type\":\"ping\"} x",
 	    "offset"));
 	test_cond("array at top", refused("[1]", "not a JSON object"));
+	/* json-c's null is a NULL object; the reason was never written. */
+	test_cond("null at top: refused with a reason",
+	    refused("null ", "JSON null"));
 	test_cond("no type", refused("{\"x\":1}", "type is missing"));
 	test_cond("type not a string", refused("{\"type\":7}",
 	    "type must be a string"));
