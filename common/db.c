@@ -20,6 +20,7 @@
 #include "xmalloc.h"
 
 #define DB_PARAMS_MAX	32
+#define DB_HOLD_MS	2000	/* after a time-out: fail at once */
 
 struct stmt {
 	const char	*sql;		/* static text; the cache key */
@@ -33,6 +34,7 @@ struct db {
 	int			 in_txn;
 	int			 txn_broken;	/* connection lost inside a txn */
 	int			 txn_slow;	/* ... after a whole time-out */
+	long long		 hold_until;	/* no connecting before (ms) */
 
 	struct stmt		*stmts;
 	size_t			 nstmts;
@@ -180,15 +182,62 @@ static const char *const session_sql[] = {
 	"SET SESSION innodb_lock_wait_timeout = 10",
 };
 
+static long long
+db_ms(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * Did a call that failed with a connection error take the whole time-out?
+ * A restarted server fails a call in milliseconds, a frozen one (or a
+ * network gone quiet) only when the time-out ends: half of it tells the
+ * two apart with room for a slow machine. After a time-out, connecting
+ * fails at once for DB_HOLD_MS: a pulse-api child then answers the
+ * requests queued behind it with 503 at once, instead of making each wait
+ * out its own time-out (48 requests on 4 children took 58 s, nearly
+ * nginx's 60 s).
+ */
+static int
+db_timed_out(struct db *db, long long since)
+{
+	if (db_ms() - since < (long long)db->p.timeout * 500)
+		return 0;
+	db->hold_until = db_ms() + DB_HOLD_MS;
+	return 1;
+}
+
+/*
+ * Whether such a call is worth repeating on a new connection: only when a
+ * connection that was open died at once. One that could not be opened,
+ * or a time-out, would only double the wait of a caller who gets an
+ * error all the same.
+ */
+static int
+db_worth_retry(struct db *db, int was_up, long long since)
+{
+	return !db_timed_out(db, since) && was_up;
+}
+
 int
 db_connect(struct db *db)
 {
 	unsigned	 t = db->p.timeout;
 	size_t		 i;
+	long long	 since;
 
 	if (db->connected)
 		return 0;
 	db_disconnect(db);
+	since = db_ms();
+	if (since < db->hold_until) {
+		db_seterr(db, CR_CONNECTION_ERROR, "connect: the server did not "
+		    "answer within %u s a moment ago", t);
+		return -1;
+	}
 	if ((db->my = mysql_init(NULL)) == NULL) {
 		db_seterr(db, CR_OUT_OF_MEMORY, "mysql_init failed");
 		return -1;
@@ -207,6 +256,7 @@ db_connect(struct db *db)
 		 * same for callers; keep the code so db_down() says "down". */
 		if (!conn_error(db->errcode))
 			db->errcode = CR_CONNECTION_ERROR;
+		db_timed_out(db, since);
 		mysql_close(db->my);
 		db->my = NULL;
 		return -1;
@@ -404,30 +454,6 @@ fail:
 	free(nulls);
 	db_res_free(res);
 	return rc;
-}
-
-static long long
-db_ms(void)
-{
-	struct timespec	 ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/*
- * Whether a call that failed with a connection error is worth repeating
- * on a new connection: only when a connection that was open died at once
- * (a restarted server). One that could not be opened, or a server that
- * let the time-out pass (frozen, or a network gone quiet), would only
- * double the wait of a caller who gets an error all the same.
- */
-static int
-db_worth_retry(const struct db *db, int was_up, long long since)
-{
-	/* A restarted server fails a call in milliseconds: half the
-	 * time-out tells the two apart with room for a slow machine. */
-	return was_up && db_ms() - since < (long long)db->p.timeout * 500;
 }
 
 static int
