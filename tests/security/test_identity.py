@@ -15,6 +15,7 @@ DESIGN section 6):
 """
 
 import os
+import subprocess
 import time
 import uuid
 
@@ -285,6 +286,22 @@ for s in socks:
     got = seclib.connect_as('nobody', path)
     check('%s admits nginx\'s user (nobody, group nogroup)' % s,
           got == 'ok', got)
+
+# The dev/test MariaDB: its root account is the OS root only (unix_socket
+# authentication); another local user gets nowhere as root, over the
+# socket or over TCP, even though the socket file itself is open to all.
+envf = os.path.join(stack, 'pulse.env')
+dbport = [l.split('=', 1)[1].strip() for l in open(envf)
+          if l.startswith('DB_PORT=')][-1]
+for how, args in (('socket', ['-S', os.path.join(stack, 'run', 'mysql.sock')]),
+                  ('TCP', ['-h', '127.0.0.1', '-P', dbport])):
+    p = subprocess.run(['setpriv', '--reuid=daemon', '--regid=daemon',
+                        '--clear-groups', 'mariadb', '--no-defaults', '-uroot']
+                       + args + ['-e', 'SELECT 1'],
+                       capture_output=True, text=True, timeout=30)
+    check('MariaDB refuses root to local user daemon over %s' % how,
+          p.returncode != 0 and ('1698' in p.stderr or '1045' in p.stderr),
+          (p.returncode, p.stderr.strip()))
 
 time.sleep(1)
 check('pushd survived connections that closed before a request',
