@@ -21,6 +21,9 @@
 #define AGENT_ENV_N	5
 #define AGENT_ENV_LEN	(ID_LEN + WORKER_NAME_MAX + 32)
 
+/* How often to look for results a keeper recorded while we were away. */
+#define AGENT_KEEP_SCAN_MS	1000
+
 /* Below this many queued bytes, output and spooled results may go out. */
 #define AGENT_QUEUE_SOFT	(256 * 1024)
 
@@ -47,6 +50,7 @@ struct agent {
 	char			**resend;	/* spooled ids still to send */
 	size_t			 nresend, iresend;
 	lws_sorted_usec_list_t	 sul_flush;
+	lws_sorted_usec_list_t	 sul_keep;
 	TAILQ_HEAD(, flow)	 flows;
 	int			 stopping;
 };
@@ -226,6 +230,56 @@ on_finished(struct task *t, const struct result *r, void *arg)
 	send_owned(a, m, len, 0);
 	if (runner_count(a->runner) == 0)
 		malloc_trim(0);
+}
+
+/*
+ * Commands that ended while no agent watched them (it was killed, it
+ * crashed): their keeper recorded how (runner.c). Spool and send that
+ * real result, as if the runner had reported it; the server takes it if
+ * the dispatch is still in flight and ignores it otherwise.
+ */
+static void
+kept_scan(struct agent *a)
+{
+	struct result	 res;
+	char		**ids, exec[ID_LEN + 1], *bufs[2], *m;
+	size_t		 n, i, len;
+
+	if (runner_kept_ids(a->runner, &ids, &n) == -1)
+		return;
+	for (i = 0; i < n; i++) {
+		if (runner_find(a->runner, ids[i]) != NULL)
+			continue;	/* ours: the runner reports it */
+		if (spool_has(a->spool, ids[i]) == 1) {
+			runner_keep_forget(a->runner, ids[i]);
+			continue;
+		}
+		if (runner_kept(a->runner, ids[i], &res, exec, bufs) == 0) {
+			res.worker_id = a->cfg.worker_id;
+			log_info("command %s: ended while no agent watched it; "
+			    "reporting what its keeper recorded", ids[i]);
+			log_result(&res);
+			m = proto_result(&res, WORKER_MSG_MAX, &len);
+			if (m != NULL) {
+				spool_put(a->spool, ids[i], m, len);
+				send_owned(a, m, len, 0);
+			}
+			runner_keep_forget(a->runner, ids[i]);
+		}
+		free(bufs[0]);
+		free(bufs[1]);
+	}
+	spool_list_free(ids, n);
+}
+
+static void
+keep_fire(lws_sorted_usec_list_t *sul)
+{
+	struct agent	*a = lws_container_of(sul, struct agent, sul_keep);
+
+	kept_scan(a);
+	lws_sul_schedule(a->ctx, 0, &a->sul_keep, keep_fire,
+	    AGENT_KEEP_SCAN_MS * LWS_US_PER_MS);
 }
 
 /* execute_workflow: the seed's one-worker workflows, run here in order. */
@@ -557,6 +611,7 @@ agent_new(struct lws_context *ctx, struct lws_vhost *vh,
 	    on_finished, NULL };
 	struct conn_hooks	 ch = { on_connected, on_message, on_room,
 	    NULL };
+	char			*keep;
 
 	a->ctx = ctx;
 	a->cfg = *cfg;
@@ -566,6 +621,11 @@ agent_new(struct lws_context *ctx, struct lws_vhost *vh,
 	ch.arg = a;
 	a->metrics = metrics_new();
 	a->runner = runner_new(ctx, vh, cfg->max_tasks, cfg->output_cap, &rh);
+	xasprintf(&keep, "%s/keep", spool_dir(spool));
+	if (runner_keep(a->runner, keep) == -1)
+		log_warnx("results of commands that outlive the agent will "
+		    "be lost");
+	free(keep);
 	a->conn = conn_new(a->ctx, cfg->ws_url, cfg->api_key, &ch);
 	a->hb = heartbeat_new(a->ctx, cfg->hb_url, cfg->api_key,
 	    cfg->heartbeat_s, agent_heartbeat_body, a);
@@ -575,6 +635,10 @@ agent_new(struct lws_context *ctx, struct lws_vhost *vh,
 void
 agent_start(struct agent *a)
 {
+	/* Spooled before the first connect, so they go out with the rest. */
+	kept_scan(a);
+	lws_sul_schedule(a->ctx, 0, &a->sul_keep, keep_fire,
+	    AGENT_KEEP_SCAN_MS * LWS_US_PER_MS);
 	conn_start(a->conn);
 	heartbeat_start(a->hb);
 }
@@ -620,6 +684,7 @@ agent_free(struct agent *a)
 	if (a == NULL)
 		return;
 	lws_sul_cancel(&a->sul_flush);
+	lws_sul_cancel(&a->sul_keep);
 	while ((f = TAILQ_FIRST(&a->flows)) != NULL) {
 		TAILQ_REMOVE(&a->flows, f, entry);
 		flow_free(f);

@@ -5,12 +5,17 @@
  * whole group. The runner knows nothing of the network: hooks say what
  * happened and its owner decides what to send.
  */
+#include <sys/resource.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -89,6 +94,7 @@ struct runner {
 	struct lws		*sigwsi;
 	sigset_t		 oldmask;
 	char			**envp;
+	char			*keepdir;	/* runner_keep(), or NULL */
 	int			 stopping;
 };
 
@@ -251,6 +257,7 @@ runner_free(struct runner *r)
 		close(r->sigfd);
 	sigprocmask(SIG_SETMASK, &r->oldmask, NULL);
 	free(r->envp);
+	free(r->keepdir);
 	free(r);
 }
 
@@ -373,6 +380,359 @@ stop_task(struct task *t)
 	    WORKER_KILL_GRACE_MS * LWS_US_PER_MS);
 }
 
+/* ------------------------------------------------------------ the keeper */
+
+/*
+ * A command whose result must outlive the agent (kill -9, a crash) runs
+ * under a keeper: a small process of the command's own session that
+ * relays its output to the agent's pipes, copies it (up to the cap) into
+ * WORKER_STATE_DIR/keep, and writes how the command ended there before
+ * it exits the same way. A restarted agent finds those files
+ * (runner_kept) and reports the real result instead of losing it.
+ */
+
+static void
+keep_path(const struct runner *r, const char *id, const char *ext,
+    char *buf, size_t len)
+{
+	snprintf(buf, len, "%s/%s.%s", r->keepdir, id, ext);
+}
+
+/* write(2) all of it; -1 when the other side is gone. */
+static int
+keep_write(int fd, const char *buf, size_t len)
+{
+	ssize_t	 n;
+
+	while (len > 0) {
+		n = write(fd, buf, len);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		buf += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/*
+ * Close every descriptor from 3 up but the n in keep: the agent's socket,
+ * journal and state-directory lock must not outlive it in the keeper.
+ */
+static void
+keep_close_others(const int *keep, size_t n)
+{
+	int	 sorted[4], lo = 3, t;
+	size_t	 i, j;
+
+	for (i = 0; i < n; i++)
+		sorted[i] = keep[i];
+	for (i = 1; i < n; i++)
+		for (j = i; j > 0 && sorted[j - 1] > sorted[j]; j--) {
+			t = sorted[j];
+			sorted[j] = sorted[j - 1];
+			sorted[j - 1] = t;
+		}
+	for (i = 0; i < n; i++) {
+		if (sorted[i] < lo)
+			continue;
+		if (sorted[i] > lo)
+			close_range((unsigned)lo, (unsigned)sorted[i] - 1, 0);
+		lo = sorted[i] + 1;
+	}
+	close_range((unsigned)lo, ~0U, 0);
+}
+
+/* The keeper's life: relay, copy, wait, record, exit as the command did. */
+static void __attribute__((noreturn))
+keep_relay(struct task *t, pid_t cmd, int in[2], int out[2])
+{
+	struct runner		*r = t->r;
+	struct pollfd		 pfd[2];
+	struct rlimit		 nocore = { 0, 0 };
+	unsigned long long	 total[2] = { 0, 0 };
+	char			 buf[16384], path[PATH_MAX], tmp[PATH_MAX];
+	int			 file[2], i, status = 0, reaped = 0, fd, sig;
+	long long		 start = mono_ms(), reaped_at = 0, dur;
+	ssize_t			 n;
+	size_t			 kept[2] = { 0, 0 }, k;
+
+	/* The agent's stop signals are for the command; SIGKILL ends us. */
+	signal(SIGPIPE, SIG_IGN);
+	signal(SIGTERM, SIG_IGN);
+	signal(SIGINT, SIG_IGN);
+	signal(SIGHUP, SIG_IGN);
+	{
+		int	 mine[4] = { in[0], in[1], out[0], out[1] };
+
+		keep_close_others(mine, 4);
+	}
+	for (i = 0; i < 2; i++) {
+		keep_path(r, t->command_id, i == 0 ? "out" : "err", path,
+		    sizeof(path));
+		file[i] = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+		    0600);
+		pfd[i].fd = in[i];
+		pfd[i].events = POLLIN;
+	}
+	for (;;) {
+		if (!reaped && waitpid(cmd, &status, WNOHANG) == cmd) {
+			reaped = 1;
+			reaped_at = mono_ms();
+		}
+		if (pfd[0].fd == -1 && pfd[1].fd == -1 && reaped)
+			break;
+		/* Pipes a background child holds: as long as the runner. */
+		if (reaped && mono_ms() - reaped_at >= WORKER_LINGER_MS)
+			break;
+		if (poll(pfd, 2, 100) == -1 && errno != EINTR)
+			break;
+		for (i = 0; i < 2; i++) {
+			if (pfd[i].fd == -1 || pfd[i].revents == 0)
+				continue;
+			n = read(pfd[i].fd, buf, sizeof(buf));
+			if (n == -1 && (errno == EINTR || errno == EAGAIN))
+				continue;
+			if (n <= 0) {
+				close(pfd[i].fd);
+				pfd[i].fd = -1;
+				continue;
+			}
+			total[i] += (unsigned long long)n;
+			if (out[i] != -1 &&
+			    keep_write(out[i], buf, (size_t)n) == -1) {
+				close(out[i]);	/* the agent is gone */
+				out[i] = -1;
+			}
+			k = r->cap - kept[i] < (size_t)n ? r->cap - kept[i] :
+			    (size_t)n;
+			if (file[i] != -1 && k > 0 &&
+			    keep_write(file[i], buf, k) == 0)
+				kept[i] += k;
+		}
+	}
+	if (!reaped)
+		waitpid(cmd, &status, 0);
+	dur = mono_ms() - start;
+	keep_path(r, t->command_id, "exit", path, sizeof(path));
+	keep_path(r, t->command_id, "exit.tmp", tmp, sizeof(tmp));
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd != -1) {
+		n = snprintf(buf, sizeof(buf), "%s %d %d %d %llu %llu %lld\n",
+		    t->execution_id[0] != '\0' ? t->execution_id : "-",
+		    WIFEXITED(status) ? 1 : 0,
+		    WIFEXITED(status) ? WEXITSTATUS(status) : -1,
+		    WIFSIGNALED(status) ? WTERMSIG(status) : 0, total[0],
+		    total[1], dur);
+		for (i = 0; i < 2; i++)
+			if (file[i] != -1)
+				fsync(file[i]);
+		if (keep_write(fd, buf, (size_t)n) == 0 && fsync(fd) == 0)
+			rename(tmp, path);
+		close(fd);
+	}
+	for (i = 0; i < 2; i++)
+		if (out[i] != -1)
+			close(out[i]);
+	if (WIFEXITED(status))
+		_exit(WEXITSTATUS(status));
+	sig = WIFSIGNALED(status) ? WTERMSIG(status) : SIGKILL;
+	setrlimit(RLIMIT_CORE, &nocore);
+	signal(sig, SIG_DFL);
+	{
+		sigset_t	 none;
+
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+	}
+	kill(getpid(), sig);
+	_exit(128 + sig);
+}
+
+/*
+ * In the child, after setsid(): fork the command under a keeper. The
+ * command returns with *outfd and *errfd replaced by pipes to the keeper;
+ * the keeper never returns. Without pipes or a fork, the command runs
+ * without one.
+ */
+static void
+keep_fork(struct task *t, int *outfd, int *errfd)
+{
+	int	 p[2][2] = { { -1, -1 }, { -1, -1 } }, in[2], out[2];
+	pid_t	 cmd;
+
+	if (pipe(p[0]) == -1 || pipe(p[1]) == -1)
+		goto fail;
+	cmd = fork();
+	if (cmd == -1)
+		goto fail;
+	if (cmd == 0) {
+		close(p[0][0]);
+		close(p[1][0]);
+		*outfd = p[0][1];
+		*errfd = p[1][1];
+		return;
+	}
+	close(p[0][1]);
+	close(p[1][1]);
+	in[0] = p[0][0];
+	in[1] = p[1][0];
+	out[0] = *outfd;
+	out[1] = *errfd;
+	keep_relay(t, cmd, in, out);
+fail:
+	if (p[0][0] != -1) {
+		close(p[0][0]);
+		close(p[0][1]);
+	}
+	if (p[1][0] != -1) {
+		close(p[1][0]);
+		close(p[1][1]);
+	}
+}
+
+/* Keep what commands with a command_id leave behind in dir (created). */
+int
+runner_keep(struct runner *r, const char *dir)
+{
+	if (mkdir(dir, 0700) == -1 && errno != EEXIST) {
+		log_warn("%s", dir);
+		return -1;
+	}
+	free(r->keepdir);
+	r->keepdir = xstrdup(dir);
+	return 0;
+}
+
+/* The result is spooled elsewhere: the keeper's files can go. */
+void
+runner_keep_forget(struct runner *r, const char *id)
+{
+	static const char *const ext[] = { "exit", "out", "err", "exit.tmp" };
+	char		 path[PATH_MAX];
+	size_t		 i;
+
+	if (r->keepdir == NULL || !id_valid(id))
+		return;
+	for (i = 0; i < sizeof(ext) / sizeof(ext[0]); i++) {
+		keep_path(r, id, ext[i], path, sizeof(path));
+		unlink(path);
+	}
+}
+
+/* Command ids with a recorded end in the keep directory. */
+int
+runner_kept_ids(struct runner *r, char ***out, size_t *np)
+{
+	DIR		*d;
+	struct dirent	*e;
+	char		**v = NULL, id[ID_LEN + 1];
+	size_t		 n = 0, len;
+
+	*out = NULL;
+	*np = 0;
+	if (r->keepdir == NULL)
+		return 0;
+	if ((d = opendir(r->keepdir)) == NULL)
+		return -1;
+	while ((e = readdir(d)) != NULL) {
+		len = strlen(e->d_name);
+		if (len != ID_LEN + 5 || strcmp(e->d_name + ID_LEN, ".exit") != 0)
+			continue;
+		memcpy(id, e->d_name, ID_LEN);
+		id[ID_LEN] = '\0';
+		if (!id_valid(id))
+			continue;
+		v = xreallocarray(v, n + 1, sizeof(*v));
+		v[n++] = xstrdup(id);
+	}
+	closedir(d);
+	*out = v;
+	*np = n;
+	return 0;
+}
+
+static char *
+keep_slurp(const char *path, size_t cap, size_t *lenp)
+{
+	char	*buf;
+	ssize_t	 n;
+	size_t	 len = 0;
+	int	 fd;
+
+	*lenp = 0;
+	buf = xmalloc(cap + 1);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd == -1)
+		return buf;
+	while (len < cap) {
+		n = read(fd, buf + len, cap - len);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		len += (size_t)n;
+	}
+	close(fd);
+	*lenp = len;
+	return buf;
+}
+
+/*
+ * The result a keeper recorded for id, as command_result wants it: res
+ * points into *exec (ID_LEN + 1 bytes) and bufs[0..1], which the caller
+ * frees. 0, or -1 when there is no complete record.
+ */
+int
+runner_kept(struct runner *r, const char *id, struct result *res,
+    char exec[ID_LEN + 1], char *bufs[2])
+{
+	char		 path[PATH_MAX], line[256], eid[64];
+	size_t		 len, i;
+	unsigned long long tot[2];
+	long long	 dur;
+	int		 exited, code, sig;
+	FILE		*f;
+	struct stat	 st;
+
+	bufs[0] = bufs[1] = NULL;
+	if (r->keepdir == NULL || !id_valid(id))
+		return -1;
+	keep_path(r, id, "exit", path, sizeof(path));
+	if ((f = fopen(path, "re")) == NULL)
+		return -1;
+	if (fgets(line, sizeof(line), f) == NULL ||
+	    sscanf(line, "%63s %d %d %d %llu %llu %lld", eid, &exited, &code,
+	    &sig, &tot[0], &tot[1], &dur) != 7) {
+		fclose(f);
+		return -1;
+	}
+	if (fstat(fileno(f), &st) == -1)
+		st.st_mtime = time(NULL);
+	fclose(f);
+	memset(res, 0, sizeof(*res));
+	exec[0] = '\0';
+	if (id_valid(eid))
+		strlcpy_p(exec, eid, ID_LEN + 1);
+	res->command_id = id;
+	res->execution_id = exec;
+	res->exited = exited != 0;
+	res->exit_code = exited ? code : 0;
+	res->signal = exited ? 0 : sig;
+	for (i = 0; i < 2; i++) {
+		keep_path(r, id, i == 0 ? "out" : "err", path, sizeof(path));
+		bufs[i] = keep_slurp(path, r->cap, &len);
+		res->out[i].buf = bufs[i];
+		res->out[i].len = len;
+		res->out[i].total = tot[i] > len ? tot[i] : len;
+		res->out[i].truncated = res->out[i].total > len;
+	}
+	res->duration_ms = dur;
+	res->finished_ms = (long long)st.st_mtime * 1000;
+	return 0;
+}
+
 /* The child: a new session, /dev/null in, our pipes out, nothing else. */
 static void __attribute__((noreturn))
 child_exec(struct task *t, int outfd, int errfd)
@@ -384,6 +744,8 @@ child_exec(struct task *t, int outfd, int errfd)
 	int			 fd, s;
 
 	setsid();
+	if (t->r->keepdir != NULL && t->command_id[0] != '\0')
+		keep_fork(t, &outfd, &errfd);
 	fd = open("/dev/null", O_RDONLY);
 	if (fd == -1 || dup2(fd, 0) == -1 || dup2(outfd, 1) == -1 ||
 	    dup2(errfd, 2) == -1)
@@ -648,6 +1010,9 @@ finish(struct task *t)
 	}
 	if (r->hooks.finished != NULL)
 		r->hooks.finished(t, &res, r->hooks.arg);
+	/* The hook spooled the result: the keeper's copy is not needed. */
+	if (t->command_id[0] != '\0')
+		runner_keep_forget(r, t->command_id);
 	task_free(t);
 	start_next(r);
 }

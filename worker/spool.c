@@ -185,6 +185,12 @@ fail:
 	return NULL;
 }
 
+const char *
+spool_dir(const struct spool *sp)
+{
+	return sp->dir;
+}
+
 void
 spool_free(struct spool *sp)
 {

@@ -131,6 +131,7 @@ int		 url_server(const char *, const char *, struct url *, char *,
 struct spool;
 struct spool	*spool_open(const char *, char *, size_t);
 void		 spool_free(struct spool *);
+const char	*spool_dir(const struct spool *);
 int		 spool_worker_id(struct spool *, char [ID_LEN + 1]);
 int		 spool_started(struct spool *, const char *);
 int		 spool_start(struct spool *, const char *);
@@ -164,6 +165,11 @@ void		 runner_free(struct runner *);
 struct task	*runner_submit(struct runner *, const char *, const char *,
 		     const char *, long long, char *const *, void *);
 struct task	*runner_find(struct runner *, const char *);
+int		 runner_keep(struct runner *, const char *);
+void		 runner_keep_forget(struct runner *, const char *);
+int		 runner_kept_ids(struct runner *, char ***, size_t *);
+int		 runner_kept(struct runner *, const char *, struct result *,
+		     char [ID_LEN + 1], char *[2]);
 int		 runner_cancel(struct runner *, const char *);
 void		 runner_stop_all(struct runner *, const char *);
 size_t		 runner_count(struct runner *);

@@ -5,8 +5,9 @@ the command finished, with the command's real result; never `succeeded`
 without a real exit 0.
 - agent dead past the deadline: the dispatch is lost, the execution fails;
 - agent back before the deadline, after its commands (one exiting 0, one
-  exiting 3) finished on their own: each ends lost or with its real exit
-  code and its complete output.
+  exiting 3) finished on their own: each ends with its real exit code and
+  its complete output, which the command's keeper recorded (runner.c);
+- agent back while the command still runs: its result when it ends.
 DESIGN section 8's invariants are checked over all of them."""
 
 import time
@@ -66,18 +67,33 @@ for ex, code in ((ok0, 0), (bad3, 3)):
     diag('exit %d command: dispatch %s, exit code %s, %s bytes'
          % (code, d.get('status'), d.get('exit_code'),
             d.get('stdout_bytes')))
-    if d.get('status') == 'lost':
-        check('exit %d command: lost, with no exit code invented' % code,
-              d.get('exit_code') is None and x['status'] == 'failed', d)
-    else:
-        want = 'succeeded' if code == 0 else 'failed'
-        check('exit %d command: its real result came back (%s, exit %d, '
-              'all 51200 bytes)' % (code, want, code),
-              d.get('status') == want and d.get('exit_code') == code and
-              d.get('stdout_bytes') == 51200, d)
+    # The keeper recorded how it ended: the returning agent reports it.
+    want = 'succeeded' if code == 0 else 'failed'
+    check('exit %d command: its real result came back (%s, exit %d, '
+          'all 51200 bytes), not lost' % (code, want, code),
+          d.get('status') == want and d.get('exit_code') == code and
+          d.get('stdout_bytes') == 51200, d)
     check('exit %d command: never succeeded without a real exit 0' % code,
           d.get('status') != 'succeeded' or (code == 0 and
                                              d.get('exit_code') == 0), d)
+
+# 3. Killed, and back while the command still runs (under its keeper):
+#    the result arrives when the command ends.
+e3 = inv.start([inv.execute('outlives two agents', seed=24,
+                            nbytes=50 * 1024, sleep_s=8, targets=[name],
+                            timeout_ms=30000)])
+require('third execution started', e3 is not None)
+require('its command started', started(e3['id']))
+ctl('worker-kill', name)
+time.sleep(2)
+require('the agent comes back while the command runs',
+        start_worker(name, '') is not None)
+x = wait_execution(e3['id'], timeout=30 + GRACE_S + 90)
+d = by_worker(x, 0).get(name, {})
+check('a command still running when its agent returns reports its real '
+      'result when it ends', x['status'] == 'completed' and
+      d.get('status') == 'succeeded' and d.get('exit_code') == 0 and
+      d.get('stdout_bytes') == 51200, d)
 
 ok = inv.check_all()
 stop_worker(name)

@@ -20,6 +20,7 @@
 
 #define MAXDONE	16
 #define EID_T	"6f1c2a8e-5b3d-4e7f-9a01-23456789abcd"
+#define CID_T	"0a1b2c3d-4e5f-4a6b-8c7d-8e9fa0b1c2d3"
 
 struct done {
 	char		 tag[32];
@@ -33,6 +34,10 @@ static struct lws_context	*ctx;
 static struct runner		*runner;
 static struct done		 done[MAXDONE];
 static int			 ndone, nrunning, maxrunning, refuse;
+/* What the keeper had recorded when a kept task finished. */
+static struct result		 kept;
+static char			 kept_exec[ID_LEN + 1], *kept_bufs[2];
+static int			 kept_rc = -2;
 static char			 order[64];
 static lws_sorted_usec_list_t	 sul_tick;
 
@@ -86,6 +91,13 @@ hook_finished(struct task *t, const struct result *r, void *arg)
 	}
 	d->r.message = NULL;
 	d->at_ms = now_ms();
+	/* The files are forgotten once this returns: read them now. */
+	if (strcmp(d->tag, "keep") == 0 || strcmp(d->tag, "keepto") == 0) {
+		free(kept_bufs[0]);
+		free(kept_bufs[1]);
+		kept_rc = runner_kept(runner, r->command_id, &kept, kept_exec,
+		    kept_bufs);
+	}
 }
 
 static void
@@ -345,6 +357,87 @@ main(void)
 	unsetenv("PULSE_ATTEMPT");
 	unsetenv("PULSE_COMMAND_ID");
 	reset();
+
+	/*
+	 * The keeper (a command that must outlive the agent): output and
+	 * exit code reach the runner as before, the same bytes and end are
+	 * recorded in the keep directory, and the files go once reported.
+	 */
+	{
+		char	 kdir[64], path[128];
+		char	**ids;
+		size_t	 nids;
+
+		snprintf(kdir, sizeof(kdir), "/tmp/test-keep-%d", (int)getpid());
+		test_cond("runner_keep creates its directory",
+		    runner_keep(runner, kdir) == 0);
+		runner_submit(runner, CID_T, EID_T, "printf 'out\\n'; "
+		    "head -c 3000 /dev/zero | tr '\\0' x; echo err >&2; "
+		    "echo $$ $(ps -o sid= -o pgid= -p $$) >&2; exit 3", 5000,
+		    NULL, (void *)(uintptr_t)"keep");
+		test_cond("kept command finished", run_until(1, 5000) &&
+		    (d = find("keep")) != NULL);
+		test_cond("its result through the keeper: exit 3, output "
+		    "capped at 1024 of 3004 bytes", d != NULL && d->r.exited &&
+		    d->r.exit_code == 3 && d->r.out[0].total == 3004 &&
+		    d->r.out[0].len == 1024 &&
+		    strncmp(d->out[0], "out\nxxx", 7) == 0 &&
+		    strncmp(d->out[1], "err\n", 4) == 0);
+		test_cond("the command is in the keeper's session and group",
+		    d != NULL && (p = strchr(d->out[1], '\n')) != NULL &&
+		    sscanf(p + 1, "%d %d %d", &pids[0], &pids[1], &pids[2]) ==
+		    3 && pids[1] == pids[2] && pids[0] != pids[1]);
+		test_cond("the keeper recorded the same end and bytes",
+		    kept_rc == 0 && kept.exited && kept.exit_code == 3 &&
+		    kept.out[0].total == 3004 && kept.out[0].len == 1024 &&
+		    kept.out[0].truncated && memcmp(kept.out[0].buf,
+		    d->out[0], 1024) == 0 && kept.out[1].total ==
+		    d->r.out[1].total && strcmp(kept_exec, EID_T) == 0);
+		snprintf(path, sizeof(path), "%s/%s.exit", kdir, CID_T);
+		test_cond("its files go once the result is reported",
+		    access(path, F_OK) == -1 &&
+		    runner_kept_ids(runner, &ids, &nids) == 0 && nids == 0);
+		spool_list_free(ids, nids);
+		reset();
+
+		/* Stopped at its deadline: the keeper reports that too. */
+		runner_submit(runner, CID_T, EID_T, "sleep 30", 300, NULL,
+		    (void *)(uintptr_t)"keepto");
+		test_cond("kept command timed out, killed by SIGTERM",
+		    run_until(1, 8000) && (d = find("keepto")) != NULL &&
+		    d->r.timed_out && !d->r.exited && d->r.signal == SIGTERM);
+		test_cond("the keeper recorded a signal, no exit code",
+		    kept_rc == 0 && !kept.exited && kept.signal == SIGTERM);
+		reset();
+
+		/* A record left by a keeper whose agent died: read back. */
+		snprintf(path, sizeof(path), "%s/%s.exit", kdir, CID_T);
+		f = fopen(path, "w");
+		fprintf(f, "%s 1 0 0 5 0 42\n", EID_T);
+		fclose(f);
+		snprintf(path, sizeof(path), "%s/%s.out", kdir, CID_T);
+		f = fopen(path, "w");
+		fputs("hello", f);
+		fclose(f);
+		test_cond("a left record is listed",
+		    runner_kept_ids(runner, &ids, &nids) == 0 && nids == 1 &&
+		    strcmp(ids[0], CID_T) == 0);
+		spool_list_free(ids, nids);
+		free(kept_bufs[0]);
+		free(kept_bufs[1]);
+		test_cond("... and read: exit 0, its 5 bytes, its duration",
+		    runner_kept(runner, CID_T, &kept, kept_exec, kept_bufs) ==
+		    0 && kept.exited && kept.exit_code == 0 &&
+		    kept.out[0].len == 5 && memcmp(kept.out[0].buf, "hello",
+		    5) == 0 && kept.out[1].len == 0 && kept.duration_ms == 42);
+		free(kept_bufs[0]);
+		free(kept_bufs[1]);
+		kept_bufs[0] = kept_bufs[1] = NULL;
+		runner_keep_forget(runner, CID_T);
+		test_cond("forgotten", runner_kept(runner, CID_T, &kept,
+		    kept_exec, kept_bufs) == -1);
+		rmdir(kdir);
+	}
 
 	/* A refused start (journal unwritable) is reported, never run. */
 	refuse = 1;
