@@ -70,10 +70,21 @@ def syscall_of(pid):
         return None
 
 
+def api_children():
+    """The pulse-api master's children, from /proc (no ctl: fast)."""
+    try:
+        with open(os.path.join(STACK, 'api.pid')) as f:
+            master = int(f.read().strip())
+        with open('/proc/%d/task/%d/children' % (master, master)) as f:
+            return [int(x) for x in f.read().split()]
+    except (OSError, ValueError):
+        return ctl_pids('api-children')
+
+
 def busy_children():
     """pulse-api children in the middle of a request right now."""
     out = []
-    for pid in ctl_pids('api-children'):
+    for pid in api_children():
         s = syscall_of(pid)
         if s is not None and s not in IDLE_SYSCALLS:
             out.append(pid)

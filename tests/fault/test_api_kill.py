@@ -85,18 +85,20 @@ def keyed_answer(eid, step, resp, out):
     out.append((eid, res, seen))
 
 
-def waiting_on(pattern, n, children=False):
+def waiting_on(watch, pattern, n, children=False):
     """At least n statements like pattern wait for a table lock (and,
     with children, n pulse-api children are busy), twice in a row: pushd
-    runs some of the same statements."""
+    runs some of the same statements. Asked on an open session: a
+    child's statement gives up after DB_TIMEOUT (5 s), so the whole
+    window must fit in that on a loaded machine."""
     def probe():
-        rows = sql("SELECT COUNT(*) FROM information_schema.PROCESSLIST "
-                   "WHERE STATE LIKE '%%metadata lock%%' AND INFO LIKE "
-                   "'%s'" % pattern)
-        return int(rows[0][0]) >= n and \
+        rows = watch.run("SELECT COUNT(*) FROM information_schema."
+                         "PROCESSLIST WHERE STATE LIKE '%%metadata lock%%' "
+                         "AND INFO LIKE '%s';" % pattern)
+        return int(rows[0]) >= n and \
             (not children or len(busy_children()) >= n)
-    return wait_for(lambda: probe() and (time.sleep(0.2) or probe()), 30,
-                    0.05)
+    return wait_for(lambda: probe() and (time.sleep(0.1) or probe()), 30,
+                    0.02)
 
 
 def window(descr, jobs, after_commit):
@@ -105,7 +107,7 @@ def window(descr, jobs, after_commit):
     their transaction; with after_commit, executions is locked meanwhile
     (its lock waits for their transactions), events unlocked, and they
     stop after COMMIT on the reply's first SELECT. Then unlock all."""
-    s1, s2 = Session(), Session()
+    s1, s2, watch = Session(), Session(), Session()
     s1.run('LOCK TABLES events WRITE;')
     threads = [threading.Thread(target=j) for j in jobs]
     t2 = None
@@ -113,15 +115,15 @@ def window(descr, jobs, after_commit):
     try:
         for t in threads:
             t.start()
-        stopped = waiting_on('INSERT INTO events%', len(jobs), True)
+        stopped = waiting_on(watch, 'INSERT INTO events%', len(jobs), True)
         if after_commit and stopped:
             t2 = threading.Thread(
                 target=lambda: s2.run('LOCK TABLES executions WRITE;'))
             t2.start()
-            waiting_on('LOCK TABLES executions%', 1)
+            waiting_on(watch, 'LOCK TABLES executions%', 1)
             s1.run('UNLOCK TABLES;')
-            stopped = waiting_on('SELECT e.id, e.workflow_id, COALESCE%',
-                                 len(jobs), True)
+            stopped = waiting_on(watch, 'SELECT e.id, e.workflow_id, '
+                                 'COALESCE%', len(jobs), True)
         check('%s: %d requests stop there' % (descr, len(jobs)), stopped)
         busy = busy_children()
         killed = kill9(busy)
@@ -134,8 +136,8 @@ def window(descr, jobs, after_commit):
         if t2 is not None:
             t2.join(60)
             s2.run('UNLOCK TABLES;')
-        s1.close()
-        s2.close()
+        for x in (s1, s2, watch):
+            x.close()
     for t in threads:
         t.join(300)
     wait_children(nchildren)
