@@ -45,18 +45,26 @@ pjson_parse(const char *buf, size_t len, int depth, char *err, size_t errlen)
 	    JSON_TOKENER_VALIDATE_UTF8);
 	obj = json_tokener_parse_ex(tok, buf, (int)len);
 	jerr = json_tokener_get_error(tok);
+	end = json_tokener_get_parse_end(tok);
 	if (obj == NULL && jerr == json_tokener_continue) {
-		snprintf(err, errlen, "unexpected end of input");
-		goto fail;
+		/*
+		 * A number or literal that ends the input ("1", "true") waits
+		 * for a delimiter; json-c's end of input is a NUL byte.
+		 */
+		obj = json_tokener_parse_ex(tok, "", 1);
+		if (json_tokener_get_error(tok) != json_tokener_success) {
+			snprintf(err, errlen, "unexpected end of input");
+			goto fail;
+		}
+		jerr = json_tokener_success;
+		end = len;
 	}
 	if (jerr != json_tokener_success) {
 		snprintf(err, errlen, "%s at offset %zu",
 		    jerr == json_tokener_error_depth ?
-		    "nested too deeply" : json_tokener_error_desc(jerr),
-		    json_tokener_get_parse_end(tok));
+		    "nested too deeply" : json_tokener_error_desc(jerr), end);
 		goto fail;
 	}
-	end = json_tokener_get_parse_end(tok);
 	while (end < len && (buf[end] == ' ' || buf[end] == '\t' ||
 	    buf[end] == '\n' || buf[end] == '\r'))
 		end++;

@@ -51,6 +51,17 @@ main(void)
 	test_cond("null document rejected with a reason",
 	    !parses("null ") && strstr(err, "null") != NULL);
 	test_cond("null inside a document accepted", parses("{\"a\":null}"));
+	strcpy(err, "unchanged");
+	test_cond("null document without a delimiter rejected as null",
+	    !parses("null") && strstr(err, "null") != NULL);
+	/* json-c waits for a delimiter after these: they end the input. */
+	test_cond("a number alone parses", parses("1") && parses("-1.5e3"));
+	test_cond("true alone parses", parses("true") && parses("false"));
+	test_cond("a cut literal is the end of input", !parses("tru") &&
+	    strstr(err, "end of input") != NULL && !parses("-") &&
+	    !parses("1e"));
+	test_cond("a number then garbage rejected", !parses("1x") &&
+	    !parses("1 2"));
 	test_cond("invalid UTF-8 rejected", !parses("[\"\xff\"]"));
 	test_cond("valid UTF-8 accepted", parses("[\"\xc3\xa9\"]"));
 	/* json-c lets these through; found by tests/fuzz (fuzz_api_body). */
