@@ -234,8 +234,8 @@ db_connect(struct db *db)
 	db_disconnect(db);
 	since = db_ms();
 	if (since < db->hold_until) {
-		db_seterr(db, CR_CONNECTION_ERROR, "connect: the server did not "
-		    "answer within %u s a moment ago", t);
+		db_seterr(db, CR_CONNECTION_ERROR, "connect: the server "
+		    "did not answer within %u s a moment ago", t);
 		return -1;
 	}
 	if ((db->my = mysql_init(NULL)) == NULL) {

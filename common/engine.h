@@ -18,7 +18,7 @@ enum engine_code {
 	ENGINE_INVALID,		/* the request itself is wrong: 400 */
 	ENGINE_CONFLICT,	/* not in a state that allows it: 409 */
 	ENGINE_DBERR,		/* see db_errmsg(); 503 when db_down() */
-	ENGINE_KEY_REUSED,	/* an idempotency key sent with another request */
+	ENGINE_KEY_REUSED,	/* idempotency key reused for another request */
 };
 
 struct engine_err {

@@ -190,8 +190,8 @@ executions_key(struct request *req, const char **key)
 		if (k[i] < 0x21 || k[i] > 0x7e)
 			break;
 	if (i == 0 || i > EXEC_IDEM_KEY_MAX || k[i] != '\0') {
-		reply_error_field(req, 400, "Idempotency-Key", "Idempotency-Key "
-		    "must be 1 to %d visible ASCII characters",
+		reply_error_field(req, 400, "Idempotency-Key",
+		    "Idempotency-Key must be 1 to %d visible ASCII characters",
 		    EXEC_IDEM_KEY_MAX);
 		return -1;
 	}
