@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <json-c/printbuf.h>
+
 #include "pjson.h"
 
 static size_t	utf8_seq(const unsigned char *, size_t);
@@ -255,6 +257,27 @@ pjson_utf8_prefix(const char *s, size_t max)
 	while (max > 0 && ((unsigned char)s[max] & 0xc0) == 0x80)
 		max--;
 	return max;
+}
+
+static int
+raw_print(struct json_object *o, struct printbuf *pb, int level, int flags)
+{
+	(void)level;
+	(void)flags;
+	return printbuf_memappend(pb, json_object_get_string(o),
+	    json_object_get_string_len(o));
+}
+
+struct json_object *
+pjson_raw(const char *text, size_t len)
+{
+	struct json_object	*o;
+
+	if (text == NULL)
+		return NULL;
+	o = json_object_new_string_len(text, (int)len);
+	json_object_set_serializer(o, raw_print, NULL, NULL);
+	return o;
 }
 
 struct json_object *

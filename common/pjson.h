@@ -44,6 +44,14 @@ struct json_object *pjson_text(const char *, size_t);
  * shown and no character is cut in two (a cut one is invalid UTF-8). */
 size_t	pjson_utf8_prefix(const char *s, size_t max);
 
+/*
+ * A value serialized as the given text, verbatim: for JSON the database
+ * has already checked (a JSON column's CHECK (json_valid(...))), so a
+ * reply embeds it without parsing it into objects and printing them
+ * again. Only for output; NULL text gives JSON null.
+ */
+struct json_object *pjson_raw(const char *, size_t);
+
 /* A SQL "YYYY-MM-DD HH:MM:SS[.fff]" UTC time as ISO-8601 "...T...Z", or
  * JSON null for NULL. */
 struct json_object *pjson_time(const char *);
