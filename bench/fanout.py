@@ -7,6 +7,12 @@ the execution completed with N outputs (polled every 5 ms).
 Peers: clush, parallel-ssh, ansible -m raw and -m shell against N host
 aliases (node01..) of one private sshd on 127.0.0.1, through a private
 ssh_config with ControlMaster multiplexing, every master warmed first.
+
+The SSH peers log in as a system user `pulsebench` (created when missing)
+whose shell is /bin/sh, like the `/bin/sh -c` a pulse-worker runs
+commands with: root's login shell here is bash, which sources a .bashrc
+for SSH commands, and this machine's runs `pyenv init` (2-3 s a command),
+which would measure that file, not the tools.
 """
 
 import os
@@ -20,6 +26,7 @@ import benchlib as B
 
 NS = [10] if B.QUICK else [10, 50]
 RUNS = 3 if B.QUICK else 20
+USER = 'pulsebench'
 
 
 def free_port():
@@ -34,7 +41,16 @@ class Sshd:
     """A private sshd on 127.0.0.1 with its own keys and N host aliases."""
 
     def __init__(self, nmax):
+        if subprocess.run(['id', USER], capture_output=True).returncode:
+            subprocess.run(['useradd', '--system', '--shell', '/bin/sh',
+                            '--no-create-home', USER], check=True)
+        # No password; '*' rather than useradd's '!', which sshd (without
+        # PAM) takes for a locked account and refuses even with a key.
+        # Home /tmp: sshd and ansible want one they can enter.
+        subprocess.run(['usermod', '-p', '*', '-d', '/tmp', USER],
+                       check=True)
         self.dir = tempfile.mkdtemp(prefix='pb-ssh.', dir='/tmp')
+        os.chmod(self.dir, 0o755)
         d = self.dir
         self.port = free_port()
         self.proc = None
@@ -52,7 +68,7 @@ class Sshd:
                 'HostKey %s/host_key' % d,
                 'PidFile %s/sshd.pid' % d,
                 'AuthorizedKeysFile %s/authorized_keys' % d,
-                'PermitRootLogin prohibit-password',
+                'PermitRootLogin no', 'AllowUsers %s' % USER,
                 'PasswordAuthentication no',
                 'KbdInteractiveAuthentication no', 'UsePAM no',
                 'StrictModes no', 'MaxStartups 500', 'MaxSessions 100',
@@ -62,7 +78,7 @@ class Sshd:
         with open(self.config, 'w') as f:
             f.write('\n'.join([
                 'Host node*', '  HostName 127.0.0.1',
-                '  Port %d' % self.port, '  User root',
+                '  Port %d' % self.port, '  User %s' % USER,
                 '  IdentityFile %s/id_key' % d, '  IdentitiesOnly yes',
                 '  UserKnownHostsFile %s/known_hosts' % d,
                 '  StrictHostKeyChecking no', '  BatchMode yes',
@@ -115,7 +131,7 @@ def peer_commands(ssh, n):
         f.write('[defaults]\nhost_key_checking = False\ngathering = '
                 'explicit\nforks = %d\ninterpreter_python = /usr/bin/python3'
                 '\nlocal_tmp = %s/ansible-local\nremote_tmp = '
-                '/tmp/.ansible-bench\n\n[ssh_connection]\npipelining = True\n'
+                '/tmp/.ansible-pulsebench\n\n[ssh_connection]\npipelining = True\n'
                 'ssh_args = -F %s -o ControlMaster=auto -o '
                 'ControlPersist=30m\ncontrol_path_dir = %s/acp\n'
                 % (max(n, 5), d, ssh.config, d))
