@@ -2,8 +2,10 @@
  * The command runner: /bin/sh -c in a process group of its own, at most
  * N at once and the rest in FIFO order, output pipes and SIGCHLD (a
  * signalfd) adopted into the lws loop, timeouts and cancels that kill the
- * whole group. The runner knows nothing of the network: hooks say what
- * happened and its owner decides what to send.
+ * whole group. A command with a command_id runs under a keeper that
+ * records its end on disk, so its result survives the agent. The runner
+ * knows nothing of the network: hooks say what happened and its owner
+ * decides what to send.
  */
 #include <sys/resource.h>
 #include <sys/signalfd.h>
