@@ -4,7 +4,8 @@
  * only), then through every body reader: POST/PUT /api/workflows (body.c
  * and workflow_from_json, as read_input() in api-workflows.c), POST
  * /api/executions, .../respond, POST /api/workers/:id/command and the
- * heartbeat. Beyond crashes it checks what a client would see: every
+ * heartbeat. Beyond crashes it checks what a client would see: a body is
+ * accepted exactly when it is RFC 8259 JSON within the limits, every
  * error response is valid UTF-8 JSON, and an accepted definition, stored
  * and read back as the API does, is accepted again with the same steps.
  */
@@ -16,6 +17,169 @@
 #include "id.h"
 #include "pjson.h"
 #include "workflow.h"
+
+/*
+ * An independent RFC 8259 recogniser, to hold pjson_parse to the
+ * standard both ways: json-c has its own ideas (it waited for a
+ * delimiter after "1"). Returns the nesting depth reached, -1 if the
+ * text is not one JSON value.
+ */
+struct rfc {
+	const unsigned char	*p, *end;
+	int			 depth, max;
+};
+
+static void
+rfc_ws(struct rfc *r)
+{
+	while (r->p < r->end && (*r->p == ' ' || *r->p == '\t' ||
+	    *r->p == '\n' || *r->p == '\r'))
+		r->p++;
+}
+
+static int
+rfc_lit(struct rfc *r, const char *lit)
+{
+	size_t	 n = strlen(lit);
+
+	if ((size_t)(r->end - r->p) < n || memcmp(r->p, lit, n) != 0)
+		return -1;
+	r->p += n;
+	return 0;
+}
+
+static int
+rfc_digits(struct rfc *r)
+{
+	const unsigned char	*start = r->p;
+
+	while (r->p < r->end && *r->p >= '0' && *r->p <= '9')
+		r->p++;
+	return r->p > start ? 0 : -1;
+}
+
+static int
+rfc_number(struct rfc *r)
+{
+	if (r->p < r->end && *r->p == '-')
+		r->p++;
+	if (r->p < r->end && *r->p == '0')
+		r->p++;
+	else if (rfc_digits(r) == -1)
+		return -1;
+	if (r->p < r->end && *r->p == '.') {
+		r->p++;
+		if (rfc_digits(r) == -1)
+			return -1;
+	}
+	if (r->p < r->end && (*r->p == 'e' || *r->p == 'E')) {
+		r->p++;
+		if (r->p < r->end && (*r->p == '+' || *r->p == '-'))
+			r->p++;
+		if (rfc_digits(r) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+static int
+rfc_string(struct rfc *r)
+{
+	int	 i;
+
+	if (r->p >= r->end || *r->p++ != '"')
+		return -1;
+	while (r->p < r->end && *r->p != '"') {
+		if (*r->p < 0x20)
+			return -1;
+		if (*r->p++ != '\\')
+			continue;
+		if (r->p >= r->end)
+			return -1;
+		if (strchr("\"\\/bfnrt", *r->p) != NULL && *r->p != '\0') {
+			r->p++;
+			continue;
+		}
+		if (*r->p++ != 'u')
+			return -1;
+		for (i = 0; i < 4; i++, r->p++)
+			if (r->p >= r->end || strchr("0123456789abcdefABCDEF",
+			    *r->p) == NULL || *r->p == '\0')
+				return -1;
+	}
+	if (r->p >= r->end)
+		return -1;
+	r->p++;
+	return 0;
+}
+
+static int
+rfc_value(struct rfc *r)
+{
+	unsigned char	 close;
+
+	rfc_ws(r);
+	if (r->p >= r->end)
+		return -1;
+	switch (*r->p) {
+	case '{':
+	case '[':
+		close = *r->p == '{' ? '}' : ']';
+		if (++r->depth > r->max)
+			r->max = r->depth;
+		r->p++;
+		rfc_ws(r);
+		if (r->p < r->end && *r->p == close) {
+			r->p++;
+			r->depth--;
+			return 0;
+		}
+		for (;;) {
+			if (close == '}') {
+				rfc_ws(r);
+				if (rfc_string(r) == -1)
+					return -1;
+				rfc_ws(r);
+				if (r->p >= r->end || *r->p++ != ':')
+					return -1;
+			}
+			if (rfc_value(r) == -1)
+				return -1;
+			rfc_ws(r);
+			if (r->p < r->end && *r->p == ',') {
+				r->p++;
+				continue;
+			}
+			if (r->p < r->end && *r->p == close) {
+				r->p++;
+				r->depth--;
+				return 0;
+			}
+			return -1;
+		}
+	case '"':
+		return rfc_string(r);
+	case 't':
+		return rfc_lit(r, "true");
+	case 'f':
+		return rfc_lit(r, "false");
+	case 'n':
+		return rfc_lit(r, "null");
+	default:
+		return rfc_number(r);
+	}
+}
+
+static int
+rfc_json(const uint8_t *data, size_t size)
+{
+	struct rfc	 r = { data, data + size, 0, 0 };
+
+	if (rfc_value(&r) == -1)
+		return -1;
+	rfc_ws(&r);
+	return r.p == r.end ? r.max : -1;
+}
 
 /* The one request.c function body.c calls: check the response body. */
 void
@@ -237,12 +401,24 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct json_object *json;
 	char		 err[256];
 	size_t		 i;
+	int		 depth;
 
 	if (size > API_BODY_MAX)
 		return 0;		/* request.c answers 413 first */
 	err[0] = '\0';
 	json = pjson_parse((const char *)data, size, API_JSON_DEPTH, err,
 	    sizeof(err));
+	/*
+	 * Valid JSON (of valid UTF-8, nested less deeply than the limit, not
+	 * a bare null) parses; anything else is refused.
+	 */
+	depth = rfc_json(data, size);
+	if (depth >= 0 && depth < API_JSON_DEPTH &&
+	    fuzz_utf8_valid((const char *)data, size) &&
+	    strstr(err, "JSON null") == NULL)
+		fuzz_assert(json != NULL);
+	if (depth == -1)
+		fuzz_assert(json == NULL);
 	if (json == NULL) {
 		/* The 400 quotes err: it must be text a client can read. */
 		fuzz_assert(err[0] != '\0');

@@ -57,9 +57,10 @@ main(void)
 	/* json-c waits for a delimiter after these: they end the input. */
 	test_cond("a number alone parses", parses("1") && parses("-1.5e3"));
 	test_cond("true alone parses", parses("true") && parses("false"));
-	test_cond("a cut literal is the end of input", !parses("tru") &&
-	    strstr(err, "end of input") != NULL && !parses("-") &&
-	    !parses("1e"));
+	test_cond("a cut literal or number refused", !parses("tru") &&
+	    strstr(err, "invalid literal at offset 0") != NULL &&
+	    !parses("-") && !parses("1e") &&
+	    strstr(err, "invalid number at offset 0") != NULL);
 	test_cond("a number then garbage rejected", !parses("1x") &&
 	    !parses("1 2"));
 	test_cond("invalid UTF-8 rejected", !parses("[\"\xff\"]"));
@@ -75,6 +76,23 @@ main(void)
 	    !parses("[\"\xf5\x80\x80\x80\"]"));
 	test_cond("invalid UTF-8 in a key rejected",
 	    !parses("{\"\xc0\x80\":1}"));
+	test_cond("raw control character in a string rejected",
+	    !parses("[\"a\nb\"]") && strstr(err, "control character") &&
+	    !parses("{\"a\\\\\":\"\t\"}"));
+	test_cond("escaped control characters and outside whitespace accepted",
+	    parses("[\"a\\nb\\\"\\u0001\"\n,\t\"\\\\\"]"));
+	test_cond("NaN and Infinity rejected", !parses("[NaN]") &&
+	    strstr(err, "invalid literal at offset 1") != NULL &&
+	    !parses("{\"a\":Infinity}") && !parses("[-Infinity]") &&
+	    strstr(err, "invalid number") != NULL);
+	test_cond("leading zeros and bare points rejected", !parses("[00]") &&
+	    !parses("[-01]") && !parses("[1.]") && !parses("[00.5]") &&
+	    !parses("[0.]") && !parses("[1.e5]") &&
+	    strstr(err, "invalid number") != NULL);
+	test_cond("RFC 8259 numbers accepted", parses("[0,-0,0.5,-0.5e-3,1E+9,"
+	    "10,123.456e7,0e0]"));
+	test_cond("digits and words inside strings are text",
+	    parses("[\"00 NaN 1. \\\"01\"]"));
 	test_cond("4-byte UTF-8 accepted", parses("[\"\xf0\x9f\x98\x80\"]"));
 	test_cond("UTF-8 prefix: short string whole",
 	    pjson_utf8_prefix("ab\xc3\xa9", 10) == 4);
