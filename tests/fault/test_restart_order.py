@@ -159,26 +159,7 @@ class Load(threading.Thread):
             time.sleep(0.5)
 
 
-class RestartInvariants(Invariants):
-    """A worker's SIGTERM can kill a command it started a millisecond
-    before, while the shell has not yet written its ledger line (seen:
-    "started (pid 4565)", then "signal 15: stopping"). Such a dispatch,
-    ended by a signal, was started once; it is left out of invariant 3's
-    "every started dispatch is in the ledger", which still checks every
-    other one and that no line appears twice."""
-
-    def inv3(self, ds):
-        seen = set(self.ledger.entries())
-        keep = [d for d in ds if d['signal'] is None or
-                (d['execution_id'], str(d['step_index']), str(d['attempt']),
-                 d['worker_name']) in seen]
-        if len(keep) != len(ds):
-            diag('invariant 3: %d dispatch(es) killed by a signal before '
-                 'their first line' % (len(ds) - len(keep)))
-        return super().inv3(keep)
-
-
-inv = RestartInvariants('restart-order')
+inv = Invariants('restart-order')
 # Running when the round starts (4 s), killed by its worker's drain or
 # finishing; then a step that runs only if it succeeded.
 wf = inv.workflow([inv.execute('long', seed=201, nbytes=20000, sleep_s=4,
