@@ -15,7 +15,6 @@ PULSE_FAULT_SEEDS (default "1 2 3") chooses the rounds.
 import os
 import random
 import signal
-import subprocess
 import sys
 import threading
 import time
@@ -35,8 +34,6 @@ from pulse_test import (call, check, ctl, diag, done, have_ctl,  # noqa: E402
 require('PULSE_CTL and PULSE_STACK are set', have_ctl() and STACK)
 require('workers local-1 and local-2 are online',
         online('local-1', 60) and online('local-2', 60))
-BIN = os.environ.get('PULSE_BIN') or open(os.path.join(STACK, 'bin')) \
-    .read().strip()
 SEEDS = [int(x) for x in os.environ.get('PULSE_FAULT_SEEDS', '1 2 3')
          .split()]
 WORKERS = {'local-1': 'demo', 'local-2': 'demo,db'}
@@ -93,18 +90,6 @@ def stop(c):
     return None
 
 
-def spawn(argv, log, pidname):
-    """Start a stack process as pulse-dev does (its ctl has no api-start
-    or nginx-start): detached, output to its log, pid in its pid file."""
-    with open(os.path.join(STACK, 'log', log), 'ab') as out:
-        p = subprocess.Popen(argv, stdout=out, stderr=out,
-                             stdin=subprocess.DEVNULL,
-                             start_new_session=True)
-    with open(os.path.join(STACK, pidname), 'w') as f:
-        f.write('%d\n' % p.pid)
-    return p
-
-
 def start(c):
     if c == 'mariadb':
         ctl('db-start', timeout=180)
@@ -113,24 +98,9 @@ def start(c):
     elif c in WORKERS:
         ctl('worker-start', c, WORKERS[c], timeout=60)
     elif c == 'api':
-        spawn([os.path.join(BIN, 'pulse-api'), '-e',
-               os.path.join(STACK, 'pulse.env')], 'pulse-api.log', 'api.pid')
-        wait_for(lambda: os.path.exists(os.path.join(STACK, 'run',
-                                                     'api.sock')), 30, 0.05)
+        ctl('api-start', timeout=60)
     elif c == 'nginx':
-        spawn(['nginx', '-c', os.path.join(STACK, 'nginx', 'nginx.conf'),
-               '-p', os.path.join(STACK, 'nginx'), '-e',
-               os.path.join(STACK, 'log', 'nginx-error.log'),
-               '-g', 'daemon off;'], 'nginx.log', 'nginx.pid')
-        wait_for(lambda: _answers(), 30, 0.05)
-
-
-def _answers():
-    try:
-        call('GET', '/health', user=None, timeout=5)
-        return True
-    except OSError:
-        return False
+        ctl('nginx-start', timeout=60)
 
 
 class Load(threading.Thread):
