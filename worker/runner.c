@@ -31,6 +31,7 @@
 
 #define RUNNER_READ_BUDGET	(64 * 1024)	/* per wakeup, for fairness */
 #define RUNNER_BUF_MIN		4096
+#define KEEP_SLACK_MS		2000	/* after the agent's own stop */
 
 /* What an adopted descriptor's opaque pointer leads to. */
 enum rfd_kind { RFD_PIPE, RFD_SIGCHLD };
@@ -446,6 +447,36 @@ keep_close_others(const int *keep, size_t n)
 	close_range((unsigned)lo, ~0U, 0);
 }
 
+/*
+ * How the command ended, atomically: "execution exited code signal
+ * stdout-bytes stderr-bytes duration-ms timed-out", read by runner_kept.
+ */
+static void
+keep_record(struct task *t, const int file[2], int status, int timed_out,
+    const unsigned long long total[2], long long dur)
+{
+	char	 buf[256], path[PATH_MAX], tmp[PATH_MAX];
+	int	 fd, i, n;
+
+	keep_path(t->r, t->command_id, "exit", path, sizeof(path));
+	keep_path(t->r, t->command_id, "exit.tmp", tmp, sizeof(tmp));
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd == -1)
+		return;
+	n = snprintf(buf, sizeof(buf), "%s %d %d %d %llu %llu %lld %d\n",
+	    t->execution_id[0] != '\0' ? t->execution_id : "-",
+	    WIFEXITED(status) ? 1 : 0,
+	    WIFEXITED(status) ? WEXITSTATUS(status) : -1,
+	    WIFSIGNALED(status) ? WTERMSIG(status) : 0, total[0], total[1],
+	    dur, timed_out);
+	for (i = 0; i < 2; i++)
+		if (file[i] != -1)
+			fsync(file[i]);
+	if (n > 0 && keep_write(fd, buf, (size_t)n) == 0 && fsync(fd) == 0)
+		rename(tmp, path);
+	close(fd);
+}
+
 /* The keeper's life: relay, copy, wait, record, exit as the command did. */
 static void __attribute__((noreturn))
 keep_relay(struct task *t, pid_t cmd, int in[2], int out[2])
@@ -454,9 +485,17 @@ keep_relay(struct task *t, pid_t cmd, int in[2], int out[2])
 	struct pollfd		 pfd[2];
 	struct rlimit		 nocore = { 0, 0 };
 	unsigned long long	 total[2] = { 0, 0 };
-	char			 buf[16384], path[PATH_MAX], tmp[PATH_MAX];
-	int			 file[2], i, status = 0, reaped = 0, fd, sig;
-	long long		 start = mono_ms(), reaped_at = 0, dur;
+	char			 buf[16384], path[PATH_MAX];
+	int			 file[2], i, status = 0, reaped = 0, sig;
+	int			 timed_out = 0;
+	long long		 start = mono_ms(), reaped_at = 0, kill_at = 0;
+	/*
+	 * With its agent gone nobody else stops the command at its timeout.
+	 * Later than the agent's own stop (SIGTERM, then SIGKILL after the
+	 * grace), so a live agent always acts first and reports a timeout.
+	 */
+	long long		 deadline = start + t->timeout_ms +
+	    WORKER_KILL_GRACE_MS + KEEP_SLACK_MS;
 	ssize_t			 n;
 	size_t			 kept[2] = { 0, 0 }, k;
 
@@ -482,6 +521,18 @@ keep_relay(struct task *t, pid_t cmd, int in[2], int out[2])
 		if (!reaped && waitpid(cmd, &status, WNOHANG) == cmd) {
 			reaped = 1;
 			reaped_at = mono_ms();
+		}
+		if (!reaped && !timed_out && mono_ms() >= deadline) {
+			timed_out = 1;
+			kill(0, SIGTERM);	/* the group; not us */
+			kill_at = mono_ms() + WORKER_KILL_GRACE_MS;
+		}
+		if (!reaped && timed_out && mono_ms() >= kill_at) {
+			/* SIGKILL takes us too: say so first. */
+			keep_record(t, file, SIGKILL, 1, total,
+			    mono_ms() - start);
+			kill(0, SIGKILL);
+			_exit(128 + SIGKILL);
 		}
 		if (pfd[0].fd == -1 && pfd[1].fd == -1 && reaped)
 			break;
@@ -516,24 +567,7 @@ keep_relay(struct task *t, pid_t cmd, int in[2], int out[2])
 	}
 	if (!reaped)
 		waitpid(cmd, &status, 0);
-	dur = mono_ms() - start;
-	keep_path(r, t->command_id, "exit", path, sizeof(path));
-	keep_path(r, t->command_id, "exit.tmp", tmp, sizeof(tmp));
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd != -1) {
-		n = snprintf(buf, sizeof(buf), "%s %d %d %d %llu %llu %lld\n",
-		    t->execution_id[0] != '\0' ? t->execution_id : "-",
-		    WIFEXITED(status) ? 1 : 0,
-		    WIFEXITED(status) ? WEXITSTATUS(status) : -1,
-		    WIFSIGNALED(status) ? WTERMSIG(status) : 0, total[0],
-		    total[1], dur);
-		for (i = 0; i < 2; i++)
-			if (file[i] != -1)
-				fsync(file[i]);
-		if (keep_write(fd, buf, (size_t)n) == 0 && fsync(fd) == 0)
-			rename(tmp, path);
-		close(fd);
-	}
+	keep_record(t, file, status, timed_out, total, mono_ms() - start);
 	for (i = 0; i < 2; i++)
 		if (out[i] != -1)
 			close(out[i]);
@@ -694,7 +728,7 @@ runner_kept(struct runner *r, const char *id, struct result *res,
 	size_t		 len, i;
 	unsigned long long tot[2];
 	long long	 dur;
-	int		 exited, code, sig;
+	int		 exited, code, sig, timed_out = 0;
 	FILE		*f;
 	struct stat	 st;
 
@@ -705,8 +739,8 @@ runner_kept(struct runner *r, const char *id, struct result *res,
 	if ((f = fopen(path, "re")) == NULL)
 		return -1;
 	if (fgets(line, sizeof(line), f) == NULL ||
-	    sscanf(line, "%63s %d %d %d %llu %llu %lld", eid, &exited, &code,
-	    &sig, &tot[0], &tot[1], &dur) != 7) {
+	    sscanf(line, "%63s %d %d %d %llu %llu %lld %d", eid, &exited,
+	    &code, &sig, &tot[0], &tot[1], &dur, &timed_out) < 7) {
 		fclose(f);
 		return -1;
 	}
@@ -719,9 +753,10 @@ runner_kept(struct runner *r, const char *id, struct result *res,
 		strlcpy_p(exec, eid, ID_LEN + 1);
 	res->command_id = id;
 	res->execution_id = exec;
-	res->exited = exited != 0;
-	res->exit_code = exited ? code : 0;
+	res->exited = exited != 0 && !timed_out;
+	res->exit_code = res->exited ? code : 0;
 	res->signal = exited ? 0 : sig;
+	res->timed_out = timed_out != 0;
 	for (i = 0; i < 2; i++) {
 		keep_path(r, id, i == 0 ? "out" : "err", path, sizeof(path));
 		bufs[i] = keep_slurp(path, r->cap, &len);

@@ -7,14 +7,17 @@ without a real exit 0.
 - agent back before the deadline, after its commands (one exiting 0, one
   exiting 3) finished on their own: each ends with its real exit code and
   its complete output, which the command's keeper recorded (runner.c);
-- agent back while the command still runs: its result when it ends.
+- agent back while the command still runs: its result when it ends;
+- agent dead past a command's timeout: the command's keeper stops it, and
+  the returning agent reports it timed out.
 DESIGN section 8's invariants are checked over all of them."""
 
+import os
 import time
 
 from faultlib import (GRACE_S, Invariants, locals_online, start_worker,
                       stop_worker)
-from live import by_worker, wait_execution
+from live import by_worker, pid_alive, wait_execution
 from pulse_test import (at_end, check, ctl, diag, done, require, unique,
                         wait_for)
 
@@ -94,6 +97,36 @@ check('a command still running when its agent returns reports its real '
       'result when it ends', x['status'] == 'completed' and
       d.get('status') == 'succeeded' and d.get('exit_code') == 0 and
       d.get('stdout_bytes') == 51200, d)
+
+# 4. With no agent to stop it, the keeper stops a command at its timeout
+#    (after the agent's own stop would have, so a live agent acts first),
+#    and a returning agent reports it timed out: never a success.
+pidfile = os.path.join(os.environ.get('PULSE_STACK', '/tmp'),
+                       'agent-kill-%s.pid' % name)
+e4 = inv.start([{'name': 'runaway', 'type': 'execute', 'targets': [name],
+                 'command': 'echo $$ > %s; exec sleep 300' % pidfile,
+                 'timeout': 3000}])
+require('fourth execution started', e4 is not None)
+require('the runaway command started',
+        wait_for(lambda: os.path.exists(pidfile) and
+                 open(pidfile).read().strip(), 30, 0.1))
+pid = int(open(pidfile).read().strip())
+ctl('worker-kill', name)
+check('with its agent dead, the command is stopped at its timeout (3 s '
+      '+ the agent\'s 5 s grace + 2 s)', wait_for(lambda: not pid_alive(pid),
+                                              40, 0.5), pid)
+require('the agent comes back', start_worker(name, '') is not None)
+x = wait_execution(e4['id'], timeout=GRACE_S + 90)
+d = by_worker(x, 0).get(name, {})
+check('... and that is its result: timed out (or lost), never a success',
+      d.get('status') in ('timed_out', 'lost') and
+      d.get('exit_code') is None and x['status'] == 'failed', d)
+diag('runaway command: dispatch %s, signal %s' % (d.get('status'),
+                                                  d.get('signal')))
+try:
+    os.unlink(pidfile)
+except OSError:
+    pass
 
 ok = inv.check_all()
 stop_worker(name)
