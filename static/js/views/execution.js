@@ -202,12 +202,17 @@ export class ExecutionView {
   async answer(p, opt, buttons) {
     for (const b of buttons) b.disabled = true;
     try {
-      await post(`/api/executions/${encodeURIComponent(this.id)}/respond`, { response: opt });
+      // The step pins the answer to this prompt: a retry can never answer
+      // the next one.
+      const body = typeof p.step === 'number' ? { response: opt, step: p.step } : { response: opt };
+      await post(`/api/executions/${encodeURIComponent(this.id)}/respond`, body);
       this.answered.add(p.step);
       if (this.exec) { this.exec.prompt = null; this.render(this.exec); }
     } catch (err) {
       if (err.status === 409) {
-        toast('This question was already answered.', 'info');
+        const a = err.body.answered;
+        toast(a && a.responded_by ? `This question was already answered by ${a.responded_by}: ${a.response}` :
+          'This question was already answered.', 'info');
         this.answered.add(p.step);
         if (this.exec) { this.exec.prompt = null; this.render(this.exec); }
       } else {
