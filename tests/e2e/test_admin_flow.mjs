@@ -15,7 +15,8 @@ run(async () => {
   const name = uniq('e2e-admin');
 
   await p.goto(URL + '/#/workflows');
-  await p.locator('[data-test=workflows] .card').first().waitFor();
+  // Cards, or the empty note on a stack with no workflow yet.
+  await p.locator('[data-test=workflows] .card, [data-test=workflows] .empty-card').first().waitFor();
   check('admin sees who they are', (await p.locator('#me').textContent()).includes('Admin User'));
   check('admin role shown', (await p.locator('[data-test=role]').textContent()) === 'admin');
   await p.locator('#live[data-state=live]').waitFor();
