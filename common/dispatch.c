@@ -716,28 +716,67 @@ record_stream(struct record *rec, int s)
 	return 0;
 }
 
+struct records {
+	struct record	*v;
+	size_t		 n;
+};
+
+static int
+records_txn(struct db *db, void *arg)
+{
+	struct records	*rs = arg;
+	size_t		 i;
+
+	for (i = 0; i < rs->n; i++) {
+		if (rs->v[i].code == DISPATCH_MALFORMED)
+			continue;
+		rs->v[i].exec_out[0] = '\0';
+		if (record_txn(db, &rs->v[i]) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+int
+dispatch_record_batch(struct db *db, size_t n, const char *const *worker_ids,
+    const struct dispatch_result *const *res, enum dispatch_code *codes,
+    char (*exec_out)[ID_LEN + 1])
+{
+	struct records	 rs;
+	size_t		 i;
+	int		 rv = 0;
+
+	rs.v = xcalloc(n, sizeof(*rs.v));
+	rs.n = n;
+	for (i = 0; i < n; i++) {
+		rs.v[i].worker_id = worker_ids[i];
+		rs.v[i].res = res[i];
+		rs.v[i].exec_out = exec_out[i];
+		exec_out[i][0] = '\0';
+		/* Decode before the transaction: it holds the row locks. */
+		if (record_stream(&rs.v[i], 0) == -1 ||
+		    record_stream(&rs.v[i], 1) == -1)
+			rs.v[i].code = DISPATCH_MALFORMED;
+	}
+	if (db_txn(db, records_txn, &rs) == -1)
+		rv = -1;
+	for (i = 0; i < n; i++) {
+		codes[i] = rs.v[i].code;
+		free(rs.v[i].bytes[0]);
+		free(rs.v[i].bytes[1]);
+	}
+	free(rs.v);
+	return rv;
+}
+
 int
 dispatch_record(struct db *db, const char *worker_id,
     const struct dispatch_result *res, enum dispatch_code *code,
     char exec_out[ID_LEN + 1])
 {
-	struct record	 rc;
-	int		 rv = 0;
+	char	(*out)[ID_LEN + 1] = (char (*)[ID_LEN + 1])exec_out;
 
-	memset(&rc, 0, sizeof(rc));
-	rc.worker_id = worker_id;
-	rc.res = res;
-	rc.exec_out = exec_out;
-	exec_out[0] = '\0';
-	/* Decode before the transaction: it holds the row lock. */
-	if (record_stream(&rc, 0) == -1 || record_stream(&rc, 1) == -1)
-		rc.code = DISPATCH_MALFORMED;
-	else if (db_txn(db, record_txn, &rc) == -1)
-		rv = -1;
-	*code = rc.code;
-	free(rc.bytes[0]);
-	free(rc.bytes[1]);
-	return rv;
+	return dispatch_record_batch(db, 1, &worker_id, &res, code, out);
 }
 
 /* ------------------------------------------------------------------ timers */

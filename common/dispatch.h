@@ -135,6 +135,16 @@ int	dispatch_record(struct db *, const char *worker_id,
 	    char exec_out[ID_LEN + 1]);
 
 /*
+ * dispatch_record() for n results in one transaction, so one disk flush
+ * for a step's worth of results instead of one each: codes[i] and
+ * exec_out[i] as dispatch_record() would give them.
+ */
+int	dispatch_record_batch(struct db *, size_t n,
+	    const char *const *worker_ids,
+	    const struct dispatch_result *const *res, enum dispatch_code *codes,
+	    char (*exec_out)[ID_LEN + 1]);
+
+/*
  * Timers, claimed with FOR UPDATE SKIP LOCKED so several pushd share them:
  * commands past their deadline, and queued ones no worker took within
  * timeout + grace_ms, become lost.

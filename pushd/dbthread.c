@@ -30,6 +30,7 @@
 #define DBT_HOLE_KEEP_MS	60000	/* later than that: still sent */
 #define DBT_HOLES_MAX		256
 #define DBT_OUTPUT_BATCH	64	/* chunks per transaction */
+#define DBT_RESULT_BATCH	200	/* results per transaction */
 #define DBT_RETRY_MS		500	/* database away: retry after */
 #define DBT_TIMERS_MS		1000
 #define DBT_STALE_MS		5000
@@ -324,15 +325,12 @@ dbt_started(struct job *j)
 	return 0;
 }
 
-static int
-dbt_result(struct job *j)
+/* What a recorded (or refused) result means for its worker. */
+static void
+dbt_result_done(struct job *j, enum dispatch_code code, const char *exec)
 {
 	struct json_object	*ack;
-	enum dispatch_code	 code;
-	char			 exec[ID_LEN + 1];
 
-	if (dispatch_record(dbt.db, j->worker_id, &j->res, &code, exec) == -1)
-		return dbt_failed("recording a result");
 	switch (code) {
 	case DISPATCH_OK:
 		dbt_want_advance(exec);
@@ -356,7 +354,57 @@ dbt_result(struct job *j)
 		    "command_result: stdout_b64/stderr_b64 is not base64");
 		break;
 	}
+}
+
+static int
+dbt_result(struct job *j)
+{
+	enum dispatch_code	 code;
+	char			 exec[ID_LEN + 1];
+
+	if (dispatch_record(dbt.db, j->worker_id, &j->res, &code, exec) == -1)
+		return dbt_failed("recording a result");
+	dbt_result_done(j, code, exec);
 	return 0;
+}
+
+/*
+ * Consecutive results in one transaction: a step on 1,000 workers sends
+ * 1,000 results at once, and one commit (a disk flush) each was 4 s of
+ * the step. If the batch fails for a reason of its own (not the database
+ * being away), each is tried alone so one bad result costs only itself.
+ * Returns how many jobs were handled, or -1 to try them all later.
+ */
+static int
+dbt_results(struct job *first)
+{
+	const char			*wids[DBT_RESULT_BATCH] = { NULL };
+	const struct dispatch_result	*res[DBT_RESULT_BATCH] = { NULL };
+	enum dispatch_code		 codes[DBT_RESULT_BATCH];
+	char				 exec[DBT_RESULT_BATCH][ID_LEN + 1];
+	struct job			*j, *jobs[DBT_RESULT_BATCH];
+	size_t				 n = 0, i;
+
+	for (j = first; j != NULL && j->type == JOB_RESULT &&
+	    n < DBT_RESULT_BATCH; j = TAILQ_NEXT(j, entry)) {
+		wids[n] = j->worker_id;
+		res[n] = &j->res;
+		jobs[n++] = j;
+	}
+	if (n == 1)
+		return dbt_result(first) == -1 ? -1 : 1;
+	if (dispatch_record_batch(dbt.db, n, wids, res, codes, exec) == -1) {
+		if (dbt_failed("recording results") == -1)
+			return -1;
+		/* Not the database: find the one at fault, alone. */
+		for (i = 0; i < n; i++)
+			if (dbt_result(jobs[i]) == -1)
+				return i == 0 ? -1 : (int)i;
+		return (int)n;
+	}
+	for (i = 0; i < n; i++)
+		dbt_result_done(jobs[i], codes[i], exec[i]);
+	return (int)n;
 }
 
 /*
@@ -604,8 +652,9 @@ dbt_jobs(void)
 	int		 rc, n;
 
 	while ((j = TAILQ_FIRST(&dbt.pending)) != NULL) {
-		if (j->type == JOB_OUTPUT) {
-			n = dbt_outputs(j);
+		if (j->type == JOB_OUTPUT || j->type == JOB_RESULT) {
+			n = j->type == JOB_OUTPUT ? dbt_outputs(j) :
+			    dbt_results(j);
 			if (n == -1)
 				return;
 			while (n-- > 0 && (j = TAILQ_FIRST(&dbt.pending)) !=
