@@ -20,7 +20,6 @@ import os
 import re
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 
@@ -98,7 +97,7 @@ def run(res):
         prompt = stack.create_workflow('bench api prompt', [B_PROMPT])
         auth = base64.b64encode(b'admin:admin').decode()
         base = stack.url
-        lua = os.path.join(tempfile.mkdtemp(prefix='pb-wrk.'), 'post.lua')
+        lua = os.path.join(stack.dir, 'post.lua')
         with open(lua, 'w') as f:
             f.write('wrk.method = "POST"\nwrk.body = \'{"workflow_id":"%s"}\''
                     '\nwrk.headers["Content-Type"] = "application/json"\n'

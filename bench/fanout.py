@@ -107,10 +107,22 @@ class Sshd:
     def stop(self):
         if self.proc is None:
             return
-        # The ControlPersist masters first (they are ssh clients of ours).
+        # The ControlPersist masters first (ssh clients of ours, ansible's
+        # included: they would outlive the run by ControlPersist), then
+        # sshd's session processes, which outlive its listener.
         for h in self.hosts:
             subprocess.run(['ssh', '-F', self.config, '-O', 'exit', h],
                            capture_output=True, env=self.env)
+        acp = os.path.join(self.dir, 'acp')
+        for sock in (os.listdir(acp) if os.path.isdir(acp) else []):
+            subprocess.run(['ssh', '-o', 'ControlPath=' + os.path.join(
+                acp, sock), '-O', 'exit', 'node'], capture_output=True,
+                env=self.env)
+        for pid in B.children(self.proc.pid):
+            try:
+                os.kill(pid, 15)
+            except OSError:
+                pass
         self.proc.terminate()
         try:
             self.proc.wait(10)

@@ -23,6 +23,8 @@ import time
 import benchlib as B
 
 NS = [100] if B.QUICK else [100, 1000, 5000]
+if os.environ.get('BENCH_SCALE_NS'):	# e.g. 1000 (one size, when profiling)
+    NS = [int(x) for x in os.environ['BENCH_SCALE_NS'].split(',')]
 RUNS = 3 if B.QUICK else 5
 NGINX_MAX = 1000
 
