@@ -661,10 +661,7 @@ runner_keep_forget(struct runner *r, const char *id)
 int
 runner_kept_ids(struct runner *r, char ***out, size_t *np)
 {
-	DIR		*d;
-	struct dirent	*e;
-	char		**v = NULL, id[ID_LEN + 1];
-	size_t		 n = 0, len;
+	DIR	*d;
 
 	*out = NULL;
 	*np = 0;
@@ -672,20 +669,7 @@ runner_kept_ids(struct runner *r, char ***out, size_t *np)
 		return 0;
 	if ((d = opendir(r->keepdir)) == NULL)
 		return -1;
-	while ((e = readdir(d)) != NULL) {
-		len = strlen(e->d_name);
-		if (len != ID_LEN + 5 || strcmp(e->d_name + ID_LEN, ".exit") != 0)
-			continue;
-		memcpy(id, e->d_name, ID_LEN);
-		id[ID_LEN] = '\0';
-		if (!id_valid(id))
-			continue;
-		v = xreallocarray(v, n + 1, sizeof(*v));
-		v[n++] = xstrdup(id);
-	}
-	closedir(d);
-	*out = v;
-	*np = n;
+	dir_ids(d, ".exit", out, np);
 	return 0;
 }
 

@@ -466,14 +466,39 @@ spool_remove(struct spool *sp, const char *id)
 	return 0;
 }
 
+/*
+ * The command ids named by the files "<id><ext>" in d, in no particular
+ * order; closes d. The spool and the keeper's directory both name their
+ * files this way.
+ */
+void
+dir_ids(DIR *d, const char *ext, char ***out, size_t *np)
+{
+	struct dirent	*de;
+	char		**v = NULL, id[ID_LEN + 1];
+	size_t		 n = 0, elen = strlen(ext);
+
+	while ((de = readdir(d)) != NULL) {
+		if (strlen(de->d_name) != ID_LEN + elen ||
+		    strcmp(de->d_name + ID_LEN, ext) != 0)
+			continue;
+		memcpy(id, de->d_name, ID_LEN);
+		id[ID_LEN] = '\0';
+		if (!id_valid(id))
+			continue;
+		v = xreallocarray(v, n + 1, sizeof(*v));
+		v[n++] = xstrdup(id);
+	}
+	closedir(d);
+	*out = v;
+	*np = n;
+}
+
 /* The command ids with a spooled result, in no particular order. */
 int
 spool_list(struct spool *sp, char ***out, size_t *np)
 {
 	DIR		*d;
-	struct dirent	*de;
-	char		**v = NULL, id[ID_LEN + 1];
-	size_t		 n = 0;
 	int		 fd;
 
 	*out = NULL;
@@ -487,20 +512,7 @@ spool_list(struct spool *sp, char ***out, size_t *np)
 		return -1;
 	}
 	rewinddir(d);
-	while ((de = readdir(d)) != NULL) {
-		if (strlen(de->d_name) != ID_LEN + 5 ||
-		    strcmp(de->d_name + ID_LEN, ".json") != 0)
-			continue;
-		memcpy(id, de->d_name, ID_LEN);
-		id[ID_LEN] = '\0';
-		if (!id_valid(id))
-			continue;
-		v = xreallocarray(v, n + 1, sizeof(*v));
-		v[n++] = xstrdup(id);
-	}
-	closedir(d);
-	*out = v;
-	*np = n;
+	dir_ids(d, ".json", out, np);
 	return 0;
 }
 

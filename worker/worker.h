@@ -9,6 +9,7 @@
 #include <sys/types.h>
 #include <sys/queue.h>
 
+#include <dirent.h>
 #include <stddef.h>
 
 #include <libwebsockets.h>
@@ -140,6 +141,7 @@ int		 spool_has(struct spool *, const char *);
 char		*spool_get(struct spool *, const char *, size_t *);
 int		 spool_remove(struct spool *, const char *);
 int		 spool_list(struct spool *, char ***, size_t *);
+void		 dir_ids(DIR *, const char *, char ***, size_t *);
 void		 spool_list_free(char **, size_t);
 int		 spool_compact(struct spool *, long long);
 
