@@ -26,6 +26,10 @@ import benchlib as B
 
 NS = [10] if B.QUICK else [10, 50]
 RUNS = 3 if B.QUICK else 20
+if os.environ.get('BENCH_FANOUT_NS'):	# e.g. 50 (one size, when profiling)
+    NS = [int(x) for x in os.environ['BENCH_FANOUT_NS'].split(',')]
+if os.environ.get('BENCH_RUNS'):
+    RUNS = int(os.environ['BENCH_RUNS'])
 USER = 'pulsebench'
 
 
