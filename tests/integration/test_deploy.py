@@ -25,6 +25,7 @@ import json
 import os
 import secrets
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -388,6 +389,9 @@ def systemd_tests(tmp, rel):
           r.returncode == 0 and not r.stdout.strip(), r.stdout)
 
 
+# pulse-dev's time limit ends a file with SIGTERM: unwind through the
+# finally below, so the daemons this file started do not outlive it.
+signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
 try:
     main()
 finally:
