@@ -5,7 +5,6 @@
  * browser that comes back with the last event id it saw gets what it
  * missed from the database, in order, before the live feed resumes.
  */
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -22,20 +21,8 @@
 #define BROWSERS_LOW_WATER	64	/* ask for more replay below this */
 
 static char	 browsers_why[124];
-
-static int browsers_fail(const char *, ...)
-    __attribute__((format(printf, 1, 2)));
-
-static int
-browsers_fail(const char *fmt, ...)
-{
-	va_list	 ap;
-
-	va_start(ap, fmt);
-	vsnprintf(browsers_why, sizeof(browsers_why), fmt, ap);
-	va_end(ap);
-	return -1;
-}
+#define browsers_fail(...) \
+	why_set(browsers_why, sizeof(browsers_why), __VA_ARGS__)
 
 /* ------------------------------------------------------------ admission */
 

@@ -239,6 +239,8 @@ struct server {
 extern struct server	 server;
 
 long long	 server_now_ms(void);
+int		 why_set(char *, size_t, const char *, ...)
+		    __attribute__((format(printf, 3, 4)));
 int		 server_init(const struct config *);
 void		 server_run(void);
 void		 server_free(void);

@@ -11,6 +11,8 @@
 
 #include <errno.h>
 #include <grp.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -45,6 +47,21 @@ static const lws_retry_bo_t server_browser_policy = {
 	.secs_since_valid_ping = 30,
 	.secs_since_valid_hangup = 75,
 };
+
+/*
+ * Why a socket's handshake or message is refused, into buf (a close
+ * reason: at most 123 bytes): -1, so a check can fail with one call.
+ */
+int
+why_set(char *buf, size_t len, const char *fmt, ...)
+{
+	va_list	 ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, len, fmt, ap);
+	va_end(ap);
+	return -1;
+}
 
 long long
 server_now_ms(void)

@@ -5,7 +5,6 @@
  * the socket with 1008. Results are acknowledged only once the db thread
  * has committed them.
  */
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -25,20 +24,8 @@ static struct idmap	 workers_by_id;	/* worker_id -> conn */
 
 /* Why the current message is refused, for the close frame and the log. */
 static char		 workers_why[124];
-
-static int workers_fail(const char *, ...)
-    __attribute__((format(printf, 1, 2)));
-
-static int
-workers_fail(const char *fmt, ...)
-{
-	va_list	 ap;
-
-	va_start(ap, fmt);
-	vsnprintf(workers_why, sizeof(workers_why), fmt, ap);
-	va_end(ap);
-	return -1;
-}
+#define workers_fail(...) \
+	why_set(workers_why, sizeof(workers_why), __VA_ARGS__)
 
 /* ------------------------------------------------------------ admission */
 
