@@ -383,6 +383,76 @@ stop_task(struct task *t)
 	    WORKER_KILL_GRACE_MS * LWS_US_PER_MS);
 }
 
+/*
+ * The child of sh_start(): /dev/null in, outfd and errfd out, nothing
+ * else open, every signal at its default and none blocked, then sh -c.
+ * It runs in its parent's memory (vfork) until execve, so it only makes
+ * system calls and never returns.
+ */
+static void __attribute__((noreturn))
+sh_exec(const struct task *t, int outfd, int errfd, int new_session)
+{
+	struct sigaction	 sa;
+	sigset_t		 none;
+	unsigned long		 ksa[8];
+	char			*argv[4];
+	int			 fd, s;
+
+	if (new_session)
+		setsid();
+	fd = open("/dev/null", O_RDONLY);
+	if (fd == -1 || dup2(fd, 0) == -1 || dup2(outfd, 1) == -1 ||
+	    dup2(errfd, 2) == -1)
+		_exit(126);
+	/* The worker's sockets, journal and other pipes stay behind. */
+	if (close_range(3, ~0U, 0) == -1)
+		for (fd = 3; fd < 65536; fd++)
+			close(fd);
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = SIG_DFL;
+	sigemptyset(&sa.sa_mask);
+	memset(ksa, 0, sizeof(ksa));
+	for (s = 1; s < NSIG; s++) {
+		if (s == SIGKILL || s == SIGSTOP)
+			continue;
+		/*
+		 * glibc refuses its own signals (32, 33), but an ignored
+		 * one would stay ignored across exec: ask the kernel. An
+		 * all-zero sigaction is SIG_DFL in every layout. (This is
+		 * why not posix_spawn(): it leaves those two ignored.)
+		 */
+		if (sigaction(s, &sa, NULL) == -1)
+			syscall(SYS_rt_sigaction, s, ksa, NULL, 8);
+	}
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	argv[0] = (char *)"sh";
+	argv[1] = (char *)"-c";
+	argv[2] = t->command;
+	argv[3] = NULL;
+	execve("/bin/sh", argv, t->envp);
+	dprintf(2, "pulse-worker: cannot run /bin/sh: %s\n", strerror(errno));
+	_exit(127);
+}
+
+/*
+ * Start sh -c the command, in a new session when new_session. vfork, not
+ * fork: a fork copies the page tables and then every page either side
+ * writes faults, measured on this kind of VM at 1.2 ms plus ~20 us a
+ * page, for every command. The child has its own signal dispositions
+ * (no CLONE_SIGHAND) and nothing here has a handler to run in it.
+ */
+static pid_t
+sh_start(const struct task *t, int outfd, int errfd, int new_session)
+{
+	pid_t	 pid;
+
+	pid = vfork();
+	if (pid == 0)
+		sh_exec(t, outfd, errfd, new_session);
+	return pid;
+}
+
 /* ------------------------------------------------------------ the keeper */
 
 /*
@@ -482,13 +552,16 @@ static void __attribute__((noreturn))
 keep_relay(struct task *t, pid_t cmd, int in[2], int out[2])
 {
 	struct runner		*r = t->r;
-	struct pollfd		 pfd[2];
+	struct pollfd		 pfd[3];
+	struct signalfd_siginfo	 si;
 	struct rlimit		 nocore = { 0, 0 };
+	sigset_t		 chld;
 	unsigned long long	 total[2] = { 0, 0 };
 	char			 buf[16384], path[PATH_MAX];
 	int			 file[2], i, status = 0, reaped = 0, sig;
 	int			 timed_out = 0;
-	long long		 start = mono_ms(), reaped_at = 0, kill_at = 0;
+	long long		 start = mono_ms(), reaped_at = 0, kill_at = 0,
+				 next, wait;
 	/*
 	 * With its agent gone nobody else stops the command at its timeout.
 	 * Later than the agent's own stop (SIGTERM, then SIGKILL after the
@@ -517,6 +590,16 @@ keep_relay(struct task *t, pid_t cmd, int in[2], int out[2])
 		pfd[i].fd = in[i];
 		pfd[i].events = POLLIN;
 	}
+	/*
+	 * SIGCHLD is blocked here (inherited from the agent), so a signalfd
+	 * wakes the poll the moment the command ends: polling for it on a
+	 * timer added up to that timer to every command (100 ms per uptime).
+	 */
+	sigemptyset(&chld);
+	sigaddset(&chld, SIGCHLD);
+	sigprocmask(SIG_BLOCK, &chld, NULL);
+	pfd[2].fd = signalfd(-1, &chld, SFD_NONBLOCK | SFD_CLOEXEC);
+	pfd[2].events = POLLIN;
 	for (;;) {
 		if (!reaped && waitpid(cmd, &status, WNOHANG) == cmd) {
 			reaped = 1;
@@ -539,8 +622,18 @@ keep_relay(struct task *t, pid_t cmd, int in[2], int out[2])
 		/* Pipes a background child holds: as long as the runner. */
 		if (reaped && mono_ms() - reaped_at >= WORKER_LINGER_MS)
 			break;
-		if (poll(pfd, 2, 100) == -1 && errno != EINTR)
+		/* Sleep until output, the command's end, or the next deadline. */
+		next = !reaped ? (timed_out ? kill_at : deadline) :
+		    reaped_at + WORKER_LINGER_MS;
+		wait = next - mono_ms();
+		if (pfd[2].fd == -1 && !reaped && wait > 100)
+			wait = 100;	/* no signalfd: look again soon */
+		if (poll(pfd, 3, wait < 0 ? 0 : wait > INT_MAX ? INT_MAX :
+		    (int)wait) == -1 && errno != EINTR)
 			break;
+		if (pfd[2].fd != -1 && pfd[2].revents != 0)
+			while (read(pfd[2].fd, &si, sizeof(si)) > 0)
+				;	/* drained; waitpid() says which */
 		for (i = 0; i < 2; i++) {
 			if (pfd[i].fd == -1 || pfd[i].revents == 0)
 				continue;
@@ -587,45 +680,32 @@ keep_relay(struct task *t, pid_t cmd, int in[2], int out[2])
 }
 
 /*
- * In the child, after setsid(): fork the command under a keeper. The
- * command returns with *outfd and *errfd replaced by pipes to the keeper;
- * the keeper never returns. Without pipes or a fork, the command runs
- * without one.
+ * The agent's child, after setsid(): become the command's keeper, with
+ * the command spawned into this session on pipes to us, and never
+ * return. outfd and errfd are the pipes to the agent.
  */
-static void
-keep_fork(struct task *t, int *outfd, int *errfd)
+static void __attribute__((noreturn))
+keep_run(struct task *t, int outfd, int errfd)
 {
 	int	 p[2][2] = { { -1, -1 }, { -1, -1 } }, in[2], out[2];
 	pid_t	 cmd;
 
-	if (pipe(p[0]) == -1 || pipe(p[1]) == -1)
-		goto fail;
-	cmd = fork();
-	if (cmd == -1)
-		goto fail;
-	if (cmd == 0) {
-		close(p[0][0]);
-		close(p[1][0]);
-		*outfd = p[0][1];
-		*errfd = p[1][1];
-		return;
+	if (pipe(p[0]) == -1 || pipe(p[1]) == -1) {
+		dprintf(errfd, "pulse-worker: pipe: %s\n", strerror(errno));
+		_exit(126);
 	}
+	cmd = sh_start(t, p[0][1], p[1][1], 0);
 	close(p[0][1]);
 	close(p[1][1]);
+	if (cmd == -1) {
+		dprintf(errfd, "pulse-worker: fork: %s\n", strerror(errno));
+		_exit(126);
+	}
 	in[0] = p[0][0];
 	in[1] = p[1][0];
-	out[0] = *outfd;
-	out[1] = *errfd;
+	out[0] = outfd;
+	out[1] = errfd;
 	keep_relay(t, cmd, in, out);
-fail:
-	if (p[0][0] != -1) {
-		close(p[0][0]);
-		close(p[0][1]);
-	}
-	if (p[1][0] != -1) {
-		close(p[1][0]);
-		close(p[1][1]);
-	}
 }
 
 /* Keep what commands with a command_id leave behind in dir (created). */
@@ -754,53 +834,6 @@ runner_kept(struct runner *r, const char *id, struct result *res,
 	return 0;
 }
 
-/* The child: a new session, /dev/null in, our pipes out, nothing else. */
-static void __attribute__((noreturn))
-child_exec(struct task *t, int outfd, int errfd)
-{
-	struct sigaction	 sa;
-	sigset_t		 none;
-	unsigned long		 ksa[8];
-	char			*argv[4];
-	int			 fd, s;
-
-	setsid();
-	if (t->r->keepdir != NULL && t->command_id[0] != '\0')
-		keep_fork(t, &outfd, &errfd);
-	fd = open("/dev/null", O_RDONLY);
-	if (fd == -1 || dup2(fd, 0) == -1 || dup2(outfd, 1) == -1 ||
-	    dup2(errfd, 2) == -1)
-		_exit(126);
-	/* The worker's sockets, journal and other pipes stay behind. */
-	if (close_range(3, ~0U, 0) == -1)
-		for (fd = 3; fd < 65536; fd++)
-			close(fd);
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = SIG_DFL;
-	sigemptyset(&sa.sa_mask);
-	memset(ksa, 0, sizeof(ksa));
-	for (s = 1; s < NSIG; s++) {
-		if (s == SIGKILL || s == SIGSTOP)
-			continue;
-		/*
-		 * glibc refuses its own signals (32, 33), but an ignored
-		 * one would stay ignored across exec: ask the kernel. An
-		 * all-zero sigaction is SIG_DFL in every layout.
-		 */
-		if (sigaction(s, &sa, NULL) == -1)
-			syscall(SYS_rt_sigaction, s, ksa, NULL, 8);
-	}
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
-	argv[0] = (char *)"sh";
-	argv[1] = (char *)"-c";
-	argv[2] = t->command;
-	argv[3] = NULL;
-	execve("/bin/sh", argv, t->envp);
-	dprintf(2, "pulse-worker: cannot run /bin/sh: %s\n", strerror(errno));
-	_exit(127);
-}
-
 static int
 spawn(struct runner *r, struct task *t)
 {
@@ -816,13 +849,21 @@ spawn(struct runner *r, struct task *t)
 		}
 	}
 	t->start_ms = mono_ms();
-	t->pid = fork();
-	if (t->pid == -1) {
+	if (r->keepdir != NULL && t->command_id[0] != '\0') {
+		/* The keeper runs our code: a fork it must be. */
+		t->pid = fork();
+		if (t->pid == -1) {
+			snprintf(msg, sizeof(msg), "fork: %s", strerror(errno));
+			goto fail;
+		}
+		if (t->pid == 0) {
+			setsid();
+			keep_run(t, p[0][1], p[1][1]);
+		}
+	} else if ((t->pid = sh_start(t, p[0][1], p[1][1], 1)) == -1) {
 		snprintf(msg, sizeof(msg), "fork: %s", strerror(errno));
 		goto fail;
 	}
-	if (t->pid == 0)
-		child_exec(t, p[0][1], p[1][1]);
 	for (i = 0; i < 2; i++) {
 		struct stream	*s = &t->out[i];
 

@@ -400,6 +400,19 @@ main(void)
 		spool_list_free(ids, nids);
 		reset();
 
+		/*
+		 * What a kept command inherits: the keeper ignores SIGTERM
+		 * and holds its files, the command must see none of that.
+		 */
+		runner_submit(runner, CID_T, EID_T, "ls /proc/self/fd | "
+		    "tr '\\n' ' '; grep -E '^Sig(Blk|Ign)' /proc/self/status "
+		    "| tr '\\n' ' '", 5000, NULL, (void *)(uintptr_t)"kenv");
+		test_cond("kept command: only fds 0-2, empty mask, nothing "
+		    "ignored", run_until(1, 5000) && (d = find("kenv")) !=
+		    NULL && strncmp(d->out[0], "0 1 2 3 SigBlk:\t"
+		    "0000000000000000 SigIgn:\t0000000000000000", 56) == 0);
+		reset();
+
 		/* Stopped at its deadline: the keeper reports that too. */
 		runner_submit(runner, CID_T, EID_T, "sleep 30", 300, NULL,
 		    (void *)(uintptr_t)"keepto");
