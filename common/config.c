@@ -60,6 +60,7 @@ static const struct key keys[] = {
 	S("PULSE_PUSHD_BROWSER_SOCKET", pushd_browser_socket,
 	    "/run/pulse/pushd-browser.sock"),
 	I("PULSE_POLL_INTERVAL_MS", poll_interval_ms, "50", 5, 10000),
+	I("PULSE_POLL_BUSY_MS", poll_busy_ms, "10", 1, 10000),
 	{ "PULSE_NODE_ID", K_STR, offsetof(struct config, node_id), "", 0, 64,
 	    NULL },
 	I("PULSE_DISPATCH_GRACE_MS", dispatch_grace_ms, "30000", 0, 3600000),

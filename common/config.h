@@ -32,6 +32,7 @@ struct config {
 	char	*pushd_worker_socket;
 	char	*pushd_browser_socket;
 	int	 poll_interval_ms;
+	int	 poll_busy_ms;		/* while work is coming */
 	char	*node_id;		/* this pushd, on workers.pushd_node */
 	int	 dispatch_grace_ms;	/* past a command's timeout: lost */
 	int	 worker_ping_s;		/* pushd pings workers this often */

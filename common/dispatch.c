@@ -49,6 +49,15 @@ static const char sql_cancel_candidates[] =
     "JOIN workers w ON w.id = d.worker_id WHERE d.cancel_requested = 1 "
     "AND d.cancel_sent_at IS NULL AND d.status IN ('sent', 'running') "
     "AND w.pushd_node = ? LIMIT 200";
+/* One round trip for an idle poll instead of two transactions. */
+static const char sql_pending[] =
+    "SELECT EXISTS (SELECT 1 FROM dispatches d JOIN workers w "
+    "ON w.id = d.worker_id WHERE d.status = 'queued' "
+    "AND w.pushd_node = ?), "
+    "EXISTS (SELECT 1 FROM dispatches d JOIN workers w "
+    "ON w.id = d.worker_id WHERE d.cancel_requested = 1 "
+    "AND d.cancel_sent_at IS NULL AND d.status IN ('sent', 'running') "
+    "AND w.pushd_node = ?)";
 static const char sql_cancel_sent[] =
     "UPDATE dispatches SET cancel_sent_at = NOW(3) WHERE id = ? "
     "AND status IN ('sent', 'running')";
@@ -336,6 +345,19 @@ dispatch_claim(struct db *db, const char *node, long long grace_ms,
 	return 0;
 }
 
+int
+dispatch_pending(struct db *db, const char *node, int *queued, int *cancels)
+{
+	struct db_res	*res;
+
+	if (db_exec(db, sql_pending, &res, "ss", node, node) == -1)
+		return -1;
+	*queued = db_res_int(res, 0, 0, 1) != 0;
+	*cancels = db_res_int(res, 0, 1, 1) != 0;
+	db_res_free(res);
+	return 0;
+}
+
 static int
 cancels_txn(struct db *db, void *arg)
 {
@@ -491,47 +513,20 @@ report_lock(struct db *db, const char *worker_id, const char *command_id,
 	return 1;
 }
 
-struct started {
-	const char		*worker_id;
-	const char		*command_id;
-	const char		*execution_id;
-	long long		 grace_ms;
-	enum dispatch_code	 code;
-};
-
+/* command_started: sent -> running. */
 static int
-started_txn(struct db *db, void *arg)
+started_one(struct db *db, struct dispatch_report *rp, long long grace_ms)
 {
-	struct started	*s = arg;
 	struct drow	 r;
 	int		 rc;
 
-	rc = report_lock(db, s->worker_id, s->command_id, s->execution_id, &r,
-	    &s->code);
+	rc = report_lock(db, rp->worker_id, rp->command_id, rp->execution_id,
+	    &r, &rp->code);
 	if (rc <= 0)
 		return rc;
-	s->code = strcmp(r.status, "sent") == 0 ? DISPATCH_OK : DISPATCH_STALE;
-	return mark_started(db, &r, s->grace_ms);
+	rp->code = strcmp(r.status, "sent") == 0 ? DISPATCH_OK : DISPATCH_STALE;
+	return mark_started(db, &r, grace_ms);
 }
-
-int
-dispatch_started(struct db *db, const char *worker_id, const char *command_id,
-    const char *execution_id, long long grace_ms, enum dispatch_code *code)
-{
-	struct started	 s = { worker_id, command_id, execution_id,
-	    grace_ms, DISPATCH_OK };
-	int		 rc;
-
-	rc = db_txn(db, started_txn, &s);
-	*code = s.code;
-	return rc == -1 ? -1 : 0;
-}
-
-struct chunks {
-	struct dispatch_chunk	*c;
-	size_t			 n;
-	long long		 grace_ms;
-};
 
 static int
 chunk_one(struct db *db, struct dispatch_chunk *ch, long long grace_ms)
@@ -582,39 +577,15 @@ chunk_one(struct db *db, struct dispatch_chunk *ch, long long grace_ms)
 	    p);
 }
 
-static int
-chunks_txn(struct db *db, void *arg)
-{
-	struct chunks	*cs = arg;
-	size_t		 i;
-
-	for (i = 0; i < cs->n; i++)
-		if (chunk_one(db, &cs->c[i], cs->grace_ms) == -1)
-			return -1;
-	return 0;
-}
-
-int
-dispatch_output(struct db *db, struct dispatch_chunk *c, size_t n,
-    long long grace_ms)
-{
-	struct chunks	 cs = { c, n, grace_ms };
-
-	return db_txn(db, chunks_txn, &cs) == -1 ? -1 : 0;
-}
-
 /* ---------------------------------------------------------------- results */
 
+/* A result's decoded streams, made before the transaction. */
 struct record {
-	const char			*worker_id;
-	const struct dispatch_result	*res;
 	unsigned char			*bytes[2];	/* decoded b64 */
 	const char			*out[2];
 	size_t				 outlen[2];
 	long long			 size[2];
 	int				 trunc[2];
-	enum dispatch_code		 code;
-	char				*exec_out;
 };
 
 static const char *
@@ -627,18 +598,17 @@ int_or_null(int has, long long v, char buf[24])
 }
 
 static int
-record_txn(struct db *db, void *arg)
+record_one(struct db *db, struct dispatch_report *rp, const struct record *rec)
 {
-	struct record			*rec = arg;
-	const struct dispatch_result	*res = rec->res;
+	const struct dispatch_result	*res = rp->res;
 	struct drow			 r;
 	const char			*status;
 	char				 ebuf[24], sbuf[24], dbuf[24],
 					 error[128];
 	int				 lock, ok, has_error = 1;
 
-	lock = report_lock(db, rec->worker_id, res->command_id,
-	    res->execution_id, &r, &rec->code);
+	lock = report_lock(db, rp->worker_id, res->command_id,
+	    res->execution_id, &r, &rp->code);
 	if (lock <= 0)
 		return lock;
 	ok = res->has_exit_code ? res->exit_code == 0 :
@@ -671,10 +641,10 @@ record_txn(struct db *db, void *arg)
 	    rec->out[1], rec->outlen[1], rec->size[1], (long long)rec->trunc[1],
 	    has_error ? error : NULL,
 	    int_or_null(res->has_duration, res->duration_ms, dbuf),
-	    r.id, rec->worker_id) == -1)
+	    r.id, rp->worker_id) == -1)
 		return -1;
 	if (db_affected(db) != 1) {
-		rec->code = DISPATCH_STALE;
+		rp->code = DISPATCH_STALE;
 		return 0;
 	}
 	if (db_exec(db, sql_chunks_clear, NULL, "s", r.id) == -1 ||
@@ -682,16 +652,15 @@ record_txn(struct db *db, void *arg)
 	    res->has_duration, res->duration_ms, has_error ? error : NULL) ==
 	    -1)
 		return -1;
-	rec->code = DISPATCH_OK;
-	strlcpy_p(rec->exec_out, r.execution_id, ID_LEN + 1);
+	rp->code = DISPATCH_OK;
+	strlcpy_p(rp->exec, r.execution_id, sizeof(rp->exec));
 	return 0;
 }
 
 /* The bytes of one stream: exact (base64) when given, else the text. */
 static int
-record_stream(struct record *rec, int s)
+record_stream(struct record *rec, const struct dispatch_result *res, int s)
 {
-	const struct dispatch_result *res = rec->res;
 	size_t	 len;
 
 	if (res->b64[s] != NULL) {
@@ -716,57 +685,108 @@ record_stream(struct record *rec, int s)
 	return 0;
 }
 
-struct records {
-	struct record	*v;
-	size_t		 n;
+/* ------------------------------------------------------------ any report */
+
+struct reports {
+	struct dispatch_report	*v;
+	struct record		*rec;
+	size_t			 n;
+	long long		 grace_ms;
 };
 
 static int
-records_txn(struct db *db, void *arg)
+reports_txn(struct db *db, void *arg)
 {
-	struct records	*rs = arg;
-	size_t		 i;
+	struct reports		*rs = arg;
+	struct dispatch_report	*rp;
+	size_t			 i;
+	int			 rc = 0;
 
-	for (i = 0; i < rs->n; i++) {
-		if (rs->v[i].code == DISPATCH_MALFORMED)
+	for (i = 0; i < rs->n && rc == 0; i++) {
+		rp = &rs->v[i];
+		rp->exec[0] = '\0';	/* db_txn may run this twice */
+		if (rp->code == DISPATCH_MALFORMED)
 			continue;
-		rs->v[i].exec_out[0] = '\0';
-		if (record_txn(db, &rs->v[i]) == -1)
-			return -1;
+		switch (rp->kind) {
+		case DISPATCH_R_STARTED:
+			rc = started_one(db, rp, rs->grace_ms);
+			break;
+		case DISPATCH_R_CHUNK:
+			rc = chunk_one(db, &rp->chunk, rs->grace_ms);
+			rp->code = rp->chunk.code;
+			break;
+		case DISPATCH_R_RESULT:
+			rc = record_one(db, rp, &rs->rec[i]);
+			break;
+		}
 	}
-	return 0;
+	return rc;
 }
 
 int
-dispatch_record_batch(struct db *db, size_t n, const char *const *worker_ids,
-    const struct dispatch_result *const *res, enum dispatch_code *codes,
-    char (*exec_out)[ID_LEN + 1])
+dispatch_reports(struct db *db, struct dispatch_report *v, size_t n,
+    long long grace_ms)
 {
-	struct records	 rs;
+	struct reports	 rs = { v, NULL, n, grace_ms };
 	size_t		 i;
-	int		 rv = 0;
+	int		 rv;
 
-	rs.v = xcalloc(n, sizeof(*rs.v));
-	rs.n = n;
+	rs.rec = xcalloc(n, sizeof(*rs.rec));
 	for (i = 0; i < n; i++) {
-		rs.v[i].worker_id = worker_ids[i];
-		rs.v[i].res = res[i];
-		rs.v[i].exec_out = exec_out[i];
-		exec_out[i][0] = '\0';
+		/* The caller marks what it could not decode. */
+		if (v[i].code != DISPATCH_MALFORMED)
+			v[i].code = DISPATCH_OK;
+		v[i].exec[0] = '\0';
 		/* Decode before the transaction: it holds the row locks. */
-		if (record_stream(&rs.v[i], 0) == -1 ||
-		    record_stream(&rs.v[i], 1) == -1)
-			rs.v[i].code = DISPATCH_MALFORMED;
+		if (v[i].kind == DISPATCH_R_RESULT &&
+		    (record_stream(&rs.rec[i], v[i].res, 0) == -1 ||
+		    record_stream(&rs.rec[i], v[i].res, 1) == -1))
+			v[i].code = DISPATCH_MALFORMED;
 	}
-	if (db_txn(db, records_txn, &rs) == -1)
-		rv = -1;
+	rv = db_txn(db, reports_txn, &rs);
 	for (i = 0; i < n; i++) {
-		codes[i] = rs.v[i].code;
-		free(rs.v[i].bytes[0]);
-		free(rs.v[i].bytes[1]);
+		free(rs.rec[i].bytes[0]);
+		free(rs.rec[i].bytes[1]);
 	}
-	free(rs.v);
-	return rv;
+	free(rs.rec);
+	return rv == -1 ? -1 : 0;
+}
+
+int
+dispatch_started(struct db *db, const char *worker_id, const char *command_id,
+    const char *execution_id, long long grace_ms, enum dispatch_code *code)
+{
+	struct dispatch_report	 rp;
+	int			 rc;
+
+	memset(&rp, 0, sizeof(rp));
+	rp.kind = DISPATCH_R_STARTED;
+	rp.worker_id = worker_id;
+	rp.command_id = command_id;
+	rp.execution_id = execution_id;
+	rc = dispatch_reports(db, &rp, 1, grace_ms);
+	*code = rp.code;
+	return rc;
+}
+
+int
+dispatch_output(struct db *db, struct dispatch_chunk *c, size_t n,
+    long long grace_ms)
+{
+	struct dispatch_report	*v = xcalloc(n, sizeof(*v));
+	size_t			 i;
+	int			 rc;
+
+	for (i = 0; i < n; i++) {
+		v[i].kind = DISPATCH_R_CHUNK;
+		v[i].worker_id = c[i].worker_id;
+		v[i].chunk = c[i];
+	}
+	rc = dispatch_reports(db, v, n, grace_ms);
+	for (i = 0; i < n; i++)
+		c[i].code = v[i].code;
+	free(v);
+	return rc;
 }
 
 int
@@ -774,9 +794,17 @@ dispatch_record(struct db *db, const char *worker_id,
     const struct dispatch_result *res, enum dispatch_code *code,
     char exec_out[ID_LEN + 1])
 {
-	char	(*out)[ID_LEN + 1] = (char (*)[ID_LEN + 1])exec_out;
+	struct dispatch_report	 rp;
+	int			 rc;
 
-	return dispatch_record_batch(db, 1, &worker_id, &res, code, out);
+	memset(&rp, 0, sizeof(rp));
+	rp.kind = DISPATCH_R_RESULT;
+	rp.worker_id = worker_id;
+	rp.res = res;
+	rc = dispatch_reports(db, &rp, 1, 0);
+	*code = rp.code;
+	strlcpy_p(exec_out, rp.exec, ID_LEN + 1);
+	return rc;
 }
 
 /* ------------------------------------------------------------------ timers */

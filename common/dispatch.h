@@ -69,6 +69,13 @@ int	dispatch_claim(struct db *, const char *node, long long grace_ms,
 	    size_t *);
 
 /*
+ * Is anything queued for, or a cancel unsent to, a worker of node? A
+ * plain read, so that an idle poll costs one round trip; the claim and
+ * the cancels below decide under their locks.
+ */
+int	dispatch_pending(struct db *, const char *node, int *queued,
+	    int *cancels);
+/*
  * Cancels requested for commands of workers here that were not yet sent
  * on their current connection: stamped and returned.
  */
@@ -134,16 +141,32 @@ int	dispatch_record(struct db *, const char *worker_id,
 	    const struct dispatch_result *, enum dispatch_code *,
 	    char exec_out[ID_LEN + 1]);
 
+/* Any report of a worker, for dispatch_reports(). */
+enum dispatch_report_kind {
+	DISPATCH_R_STARTED,
+	DISPATCH_R_CHUNK,
+	DISPATCH_R_RESULT,
+};
+struct dispatch_report {
+	enum dispatch_report_kind	 kind;
+	const char			*worker_id;
+	const char			*command_id;	/* STARTED */
+	const char			*execution_id;	/* STARTED, or NULL */
+	struct dispatch_chunk		 chunk;		/* CHUNK */
+	const struct dispatch_result	*res;		/* RESULT */
+	/* In: DISPATCH_MALFORMED skips it (it did not decode). Out: as
+	 * the single calls give it. */
+	enum dispatch_code		 code;
+	char				 exec[ID_LEN + 1]; /* RESULT, OK */
+};
 /*
- * dispatch_record() for n results in one transaction, so one disk flush
- * for a step's worth of results instead of one each: codes[i] and
- * exec_out[i] as dispatch_record() would give them.
+ * Record n reports, in order, in one transaction: the starts, output and
+ * results of a step on many workers arrive interleaved, and a commit (a
+ * disk flush) each made the DB thread the bottleneck of every fan-out.
+ * dispatch_started/output/record are this for one kind.
  */
-int	dispatch_record_batch(struct db *, size_t n,
-	    const char *const *worker_ids,
-	    const struct dispatch_result *const *res, enum dispatch_code *codes,
-	    char (*exec_out)[ID_LEN + 1]);
-
+int	dispatch_reports(struct db *, struct dispatch_report *, size_t n,
+	    long long grace_ms);
 /*
  * Timers, claimed with FOR UPDATE SKIP LOCKED so several pushd share them:
  * commands past their deadline, and queued ones no worker took within

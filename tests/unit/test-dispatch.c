@@ -427,6 +427,50 @@ main(void)
 	    strstr(disp(ex, 0, 6), "timed out") != NULL);
 	dispatch_cmds_free(cmds, n);
 
+	/*
+	 * A worker's reports as they come, interleaved, in one transaction
+	 * (dispatch_reports): each gets the code it would get alone, and a
+	 * foreign or undecodable one costs only itself.
+	 */
+	n = start_claim(wf1, ex, &cmds);
+	strlcpy_p(cid, n == 1 ? cmds[0].id : "", sizeof(cid));
+	dispatch_cmds_free(cmds, n);
+	{
+		struct dispatch_report	 rp[5];
+
+		memset(rp, 0, sizeof(rp));
+		rp[0].kind = DISPATCH_R_STARTED;
+		rp[0].worker_id = wa;
+		rp[0].command_id = cid;
+		rp[1].kind = DISPATCH_R_CHUNK;
+		rp[1].worker_id = wa;
+		rp[1].chunk = (struct dispatch_chunk){ wa, cid, DISPATCH_STDOUT,
+		    0, "ok\n", 3, DISPATCH_OK };
+		rp[2].kind = DISPATCH_R_STARTED;	/* someone else's */
+		rp[2].worker_id = wb;
+		rp[2].command_id = cid;
+		rp[3].kind = DISPATCH_R_CHUNK;		/* did not decode */
+		rp[3].worker_id = wa;
+		rp[3].code = DISPATCH_MALFORMED;
+		rp[3].chunk = (struct dispatch_chunk){ wa, cid, DISPATCH_STDOUT,
+		    3, "", 0, DISPATCH_OK };
+		result_init(&res, cid, 0);
+		res.execution_id = ex;
+		rp[4].kind = DISPATCH_R_RESULT;
+		rp[4].worker_id = wa;
+		rp[4].res = &res;
+		test_cond("a mixed batch: started, output, foreign, malformed, "
+		    "result", dispatch_reports(db, rp, 5, GRACE) == 0 &&
+		    rp[0].code == DISPATCH_OK && rp[1].code == DISPATCH_OK &&
+		    rp[2].code == DISPATCH_FOREIGN &&
+		    rp[3].code == DISPATCH_MALFORMED &&
+		    rp[4].code == DISPATCH_OK && strcmp(rp[4].exec, ex) == 0);
+		test_cond("... each recorded: succeeded, its events once",
+		    strcmp(disp(ex, 0, 1), "succeeded") == 0 &&
+		    events(ex, "dispatch_status", "running") == 1 &&
+		    events(ex, "command_output", NULL) == 1);
+	}
+
 	/* Redelivery on reconnect, then cancel. */
 	n = start_claim(wf1, ex, &cmds);
 	strlcpy_p(cid, n == 1 ? cmds[0].id : "", sizeof(cid));
