@@ -236,6 +236,13 @@ class Stack:
             raise RuntimeError('start execution: %s %s' % (r[0], r[2]))
         return r[2]['id']
 
+    def browser(self, user=('admin', 'admin')):
+        """A /ws socket through nginx, signed in, as the dashboard opens."""
+        import wsclient
+        return wsclient.connect('/ws', 'pulse-browser',
+                                headers={'Origin': self.url},
+                                host='127.0.0.1', port=self.port, auth=user)
+
     def execution(self, eid):
         return self.http.get('/api/executions/' + eid)[2]
 
