@@ -558,7 +558,8 @@ keep_relay(struct task *t, pid_t cmd, int in[2], int out[2])
 	sigset_t		 chld;
 	unsigned long long	 total[2] = { 0, 0 };
 	char			 buf[16384], path[PATH_MAX];
-	int			 file[2], i, status = 0, reaped = 0, sig;
+	int			 file[2], made[2] = { 0, 0 }, i, status = 0,
+				 reaped = 0, sig;
 	int			 timed_out = 0;
 	long long		 start = mono_ms(), reaped_at = 0, kill_at = 0,
 				 next, wait;
@@ -583,10 +584,9 @@ keep_relay(struct task *t, pid_t cmd, int in[2], int out[2])
 		keep_close_others(mine, 4);
 	}
 	for (i = 0; i < 2; i++) {
-		keep_path(r, t->command_id, i == 0 ? "out" : "err", path,
-		    sizeof(path));
-		file[i] = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
-		    0600);
+		/* Made at the first byte: most commands leave a stream
+		 * empty, and every file made and deleted here costs. */
+		file[i] = -1;
 		pfd[i].fd = in[i];
 		pfd[i].events = POLLIN;
 	}
@@ -653,6 +653,13 @@ keep_relay(struct task *t, pid_t cmd, int in[2], int out[2])
 			}
 			k = r->cap - kept[i] < (size_t)n ? r->cap - kept[i] :
 			    (size_t)n;
+			if (file[i] == -1 && !made[i] && k > 0) {
+				made[i] = 1;
+				keep_path(r, t->command_id, i == 0 ? "out" :
+				    "err", path, sizeof(path));
+				file[i] = open(path, O_WRONLY | O_CREAT |
+				    O_TRUNC | O_CLOEXEC, 0600);
+			}
 			if (file[i] != -1 && k > 0 &&
 			    keep_write(file[i], buf, k) == 0)
 				kept[i] += k;
