@@ -142,6 +142,26 @@ reset(void)
 	order[0] = '\0';
 }
 
+/* The state letter of /proc/PID/stat, or 0. */
+static char
+pid_state(pid_t pid)
+{
+	char	 path[64], buf[512], *p;
+	FILE	*f;
+	size_t	 n;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	if ((f = fopen(path, "r")) == NULL)
+		return 0;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	/* "pid (comm) S ...": comm may hold spaces and parentheses. */
+	if ((p = strrchr(buf, ')')) == NULL || p[1] != ' ')
+		return 0;
+	return p[2];
+}
+
 static int
 pid_gone(pid_t pid, long long ms)
 {
@@ -149,6 +169,13 @@ pid_gone(pid_t pid, long long ms)
 
 	while (now_ms() < end) {
 		if (kill(pid, 0) == -1 && errno == ESRCH)
+			return 1;
+		/*
+		 * Dead but not yet reaped: the orphan's new parent is this
+		 * machine's init, which reaps when it gets to it (seconds,
+		 * under load). A zombie has been killed all the same.
+		 */
+		if (pid_state(pid) == 'Z')
 			return 1;
 		usleep(20000);
 	}
