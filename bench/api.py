@@ -8,7 +8,7 @@ no worker work), a static dashboard file and GET /health, all in the
 same run; req/s, p50/p99 and the ratio to /health.
 
 Every /api/* and static request is signed in through nginx's auth_request
-to the dev SSO stand-in (HTTP basic, apr1 hashes), as a browser's would
+to the dev SSO stand-in (HTTP basic, salted SHA-1), as a browser's would
 be; /health is not. POST /api/executions through nginx meets the
 per-user rate limit (10/s, burst 20): the wrk row shows the policy at
 work (429s), and a second row starts executions straight on pulse-api's
