@@ -100,12 +100,16 @@ def rss_kb(pid):
         return None
 
 
-def cpu_ticks(pid):
-    """utime + stime of pid, in clock ticks."""
+def cpu_ticks(pid, reaped=False):
+    """utime + stime of pid, in clock ticks; with reaped, also that of
+    its children that ended and were waited for (a worker's commands)."""
     try:
         with open('/proc/%d/stat' % pid) as f:
             fields = f.read().rsplit(')', 1)[1].split()
-        return int(fields[11]) + int(fields[12])
+        n = int(fields[11]) + int(fields[12])
+        if reaped:
+            n += int(fields[13]) + int(fields[14])
+        return n
     except (OSError, ValueError, IndexError):
         return 0
 
@@ -207,6 +211,31 @@ class Stack:
         master = self.pid('api')
         return ([master] if master else []) + (children(master) if master
                                                 else [])
+
+    def cpu_parts(self):
+        """CPU seconds so far of each part of the stack: the server side
+        (nginx, pulse-api, pushd, MariaDB) and the workers, whose ended
+        commands (keeper, sh, the command) count with them."""
+        import glob
+        tick = float(CLK_TCK)
+        out = {}
+        for part in ('nginx', 'api'):
+            top = self.pid(part)
+            pids = ([top] + children(top)) if top else []
+            out[part] = sum(cpu_ticks(p, reaped=part == 'nginx')
+                            for p in pids) / tick
+        for part in ('pushd', 'mariadb'):
+            p = self.pid(part)
+            out[part] = cpu_ticks(p) / tick if p else 0.0
+        w = 0
+        for f in glob.glob(os.path.join(self.dir, 'worker-*.pid')):
+            try:
+                with open(f) as fh:
+                    w += cpu_ticks(int(fh.read().strip()), reaped=True)
+            except (OSError, ValueError):
+                pass
+        out['workers'] = w / tick
+        return out
 
     def worker_start(self, name, groups, **extra):
         self.ctl('worker-start', name, groups,

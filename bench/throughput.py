@@ -62,6 +62,7 @@ def run(res):
 
         threads = [threading.Thread(target=client, args=(k,))
                    for k in range(THREADS)]
+        cpu0 = stack.cpu_parts()
         t0 = time.monotonic()
         for t in threads:
             t.start()
@@ -76,6 +77,7 @@ def run(res):
                             "IN ('running', 'waiting')")
             return int(out.strip()) == 0
         B.wait(pending, 600, 'every execution to end', interval=0.5)
+        cpu1 = stack.cpu_parts()
         out = stack.sql(
             "SELECT status, TIMESTAMPDIFF(MICROSECOND, started_at, "
             "completed_at), UNIX_TIMESTAMP(started_at), "
@@ -106,6 +108,22 @@ def run(res):
                   [[len(started), len(lat), bad, B.fmt(rate),
                     B.fmt(len(started) / post_s), limited[0],
                     B.fmt(p50, 'ms'), B.fmt(p99, 'ms')]], data)
+        # Where the CPU went: the two cores are shared by the server side
+        # and the ten workers, which on a real fleet have hosts of their own.
+        per = {k: (cpu1[k] - cpu0[k]) * 1000.0 / len(lat) for k in cpu0}
+        server = per['nginx'] + per['api'] + per['pushd'] + per['mariadb']
+        data['cpu_ms_per_execution'] = per
+        res.table('CPU per completed execution (from the first start until '
+                  'the last ended; workers include their commands)',
+                  ['nginx', 'pulse-api', 'pushd', 'MariaDB', 'server side',
+                   'workers'],
+                  [[B.fmt(per['nginx'], 'ms'), B.fmt(per['api'], 'ms'),
+                    B.fmt(per['pushd'], 'ms'), B.fmt(per['mariadb'], 'ms'),
+                    B.fmt(server, 'ms'), B.fmt(per['workers'], 'ms')]], per)
+        res.figure('server-side CPU per execution (nginx, pulse-api, pushd, '
+                   'MariaDB)', B.fmt(server, 'ms'),
+                   'workers on this host: %s' % B.fmt(per['workers'], 'ms'),
+                   '', None)
         res.figure('execution throughput (10 workers, one-step)',
                    B.fmt(rate, '/s'), 'StackStorm ~13/s', '>= 100/s',
                    rate >= 100)
