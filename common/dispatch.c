@@ -752,21 +752,27 @@ dispatch_reports(struct db *db, struct dispatch_report *v, size_t n,
 	return rv == -1 ? -1 : 0;
 }
 
+/* dispatch_reports() of one report. */
+static int
+report_alone(struct db *db, struct dispatch_report *rp, long long grace_ms,
+    enum dispatch_code *code)
+{
+	int	 rc;
+
+	rc = dispatch_reports(db, rp, 1, grace_ms);
+	*code = rp->code;
+	return rc;
+}
+
 int
 dispatch_started(struct db *db, const char *worker_id, const char *command_id,
     const char *execution_id, long long grace_ms, enum dispatch_code *code)
 {
-	struct dispatch_report	 rp;
-	int			 rc;
+	struct dispatch_report	 rp = { .kind = DISPATCH_R_STARTED,
+	    .worker_id = worker_id, .command_id = command_id,
+	    .execution_id = execution_id };
 
-	memset(&rp, 0, sizeof(rp));
-	rp.kind = DISPATCH_R_STARTED;
-	rp.worker_id = worker_id;
-	rp.command_id = command_id;
-	rp.execution_id = execution_id;
-	rc = dispatch_reports(db, &rp, 1, grace_ms);
-	*code = rp.code;
-	return rc;
+	return report_alone(db, &rp, grace_ms, code);
 }
 
 int
@@ -794,15 +800,11 @@ dispatch_record(struct db *db, const char *worker_id,
     const struct dispatch_result *res, enum dispatch_code *code,
     char exec_out[ID_LEN + 1])
 {
-	struct dispatch_report	 rp;
+	struct dispatch_report	 rp = { .kind = DISPATCH_R_RESULT,
+	    .worker_id = worker_id, .res = res };
 	int			 rc;
 
-	memset(&rp, 0, sizeof(rp));
-	rp.kind = DISPATCH_R_RESULT;
-	rp.worker_id = worker_id;
-	rp.res = res;
-	rc = dispatch_reports(db, &rp, 1, 0);
-	*code = rp.code;
+	rc = report_alone(db, &rp, 0, code);
 	strlcpy_p(exec_out, rp.exec, ID_LEN + 1);
 	return rc;
 }
