@@ -431,7 +431,16 @@ sh_exec(const struct task *t, int outfd, int errfd, int new_session)
 	argv[2] = t->command;
 	argv[3] = NULL;
 	execve("/bin/sh", argv, t->envp);
-	dprintf(2, "pulse-worker: cannot run /bin/sh: %s\n", strerror(errno));
+	/* Still in the parent's memory: write(2) only, no stdio. */
+	{
+		static const char	 pre[] = "pulse-worker: cannot run "
+					    "/bin/sh: ";
+		const char		*e = strerror(errno);
+
+		if (write(2, pre, sizeof(pre) - 1) == -1 ||
+		    write(2, e, strlen(e)) == -1 || write(2, "\n", 1) == -1)
+			_exit(127);
+	}
 	_exit(127);
 }
 
