@@ -712,6 +712,7 @@ reports_txn(struct db *db, void *arg)
 			rc = started_one(db, rp, rs->grace_ms);
 			break;
 		case DISPATCH_R_CHUNK:
+			rp->chunk.worker_id = rp->worker_id;	/* one source */
 			rc = chunk_one(db, &rp->chunk, rs->grace_ms);
 			rp->code = rp->chunk.code;
 			break;

@@ -152,7 +152,8 @@ struct dispatch_report {
 	const char			*worker_id;
 	const char			*command_id;	/* STARTED */
 	const char			*execution_id;	/* STARTED, or NULL */
-	struct dispatch_chunk		 chunk;		/* CHUNK */
+	struct dispatch_chunk		 chunk;		/* CHUNK; its worker_id
+							 * is set from ours */
 	const struct dispatch_result	*res;		/* RESULT */
 	/* In: DISPATCH_MALFORMED skips it (it did not decode). Out: as
 	 * the single calls give it. */

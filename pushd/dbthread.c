@@ -211,8 +211,9 @@ dbt_send_cmds(struct dispatch_cmd *cmds, size_t n, uint64_t conn)
 		log_debug("%s %s to worker %s", c->cancel ? "cancel" :
 		    "command", c->id, c->worker_id);
 		dbt_send(to, m);
-		dbt_busy();
 	}
+	if (n > 0)
+		dbt_busy();
 	dispatch_cmds_free(cmds, n);
 }
 
@@ -416,7 +417,6 @@ dbt_report_fill(struct job *j, struct dispatch_report *rp,
 			rp->code = DISPATCH_MALFORMED;
 			len = 0;
 		}
-		rp->chunk.worker_id = j->worker_id;
 		rp->chunk.command_id = j->command_id;
 		rp->chunk.stream = j->stream;
 		rp->chunk.offset = j->offset;
@@ -671,8 +671,9 @@ dbt_jobs(void)
 	struct job	*j;
 	int		 rc, n;
 
-	while ((j = TAILQ_FIRST(&dbt.pending)) != NULL) {
+	if (!TAILQ_EMPTY(&dbt.pending))
 		dbt_busy();
+	while ((j = TAILQ_FIRST(&dbt.pending)) != NULL) {
 		if (dbt_is_report(j)) {
 			n = dbt_reports(j);
 			if (n == -1)
