@@ -267,8 +267,7 @@ def run(res):
         ssh.warm(ssh.hosts)
         rows, data = [], {}
         for n in NS:
-            group = 'fan%d' % n
-            # The first n workers get their own group for this round.
+            # The first n workers, by name.
             wid = stack.create_workflow('bench fan-out %d' % n, [{
                 'name': 'uptime', 'type': 'execute', 'targets': names[:n],
                 'command': 'uptime'}])
@@ -304,7 +303,6 @@ def run(res):
                        B.fmt(ratio, 'x'), fastest[1],
                        '>= 40x' if n == 50 else '',
                        ratio >= 40 if n == 50 else None)
-            del group
         res.table('Fan-out: uptime on N nodes, %d runs each (PULSE: real '
                   'pulse-workers; peers: one sshd, multiplexed, warmed)'
                   % RUNS, ['N', 'tool', 'p50', 'p95', 'times PULSE p50'],
