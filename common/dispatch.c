@@ -66,6 +66,11 @@ static const char sql_inflight[] =
     "cancel_requested, timeout_ms, command, attempt FROM dispatches "
     "WHERE worker_id = ? AND status IN ('sent', 'running') "
     "ORDER BY queued_at";
+/* A result without command_id (SPEC section 6): its open dispatch. */
+static const char sql_open_of[] =
+    "SELECT id FROM dispatches WHERE worker_id = ? AND execution_id = ? "
+    "AND status IN ('sent', 'running') AND (? IS NULL OR step_index = ?) "
+    "LIMIT 2";
 static const char sql_start[] =
     "UPDATE dispatches SET status = 'running', started_at = NOW(3), "
     "deadline_at = NOW(3) + INTERVAL (timeout_ms + ?) * 1000 MICROSECOND "
@@ -91,12 +96,16 @@ static const char sql_overdue[] =
     "cancel_requested, timeout_ms FROM dispatches "
     "WHERE status IN ('sent', 'running') AND deadline_at < NOW(3) "
     "LIMIT 100 FOR UPDATE SKIP LOCKED";
+static const char sql_worker_open[] =
+    "SELECT id, execution_id, worker_id, worker_name, status, step_index, "
+    "cancel_requested, timeout_ms FROM dispatches WHERE worker_id = ? "
+    "AND status IN ('queued', 'sent', 'running') FOR UPDATE";
+/* status is lost or timed_out; from status (sent or running) only. */
 static const char sql_lose[] =
-    "UPDATE dispatches SET status = 'lost', error = ?, stdout = ?, "
+    "UPDATE dispatches SET status = ?, error = ?, stdout = ?, "
     "stdout_bytes = ?, stderr = ?, stderr_bytes = ?, finished_at = NOW(3), "
     "duration_ms = TIMESTAMPDIFF(MICROSECOND, COALESCE(started_at, "
-    "sent_at), NOW(3)) DIV 1000 WHERE id = ? AND status IN ('sent', "
-    "'running')";
+    "sent_at), NOW(3)) DIV 1000 WHERE id = ? AND status = ?";
 static const char sql_untaken[] =
     "SELECT id, execution_id, worker_id, worker_name, status, step_index, "
     "cancel_requested, timeout_ms FROM dispatches WHERE status = 'queued' "
@@ -126,10 +135,6 @@ static const char sql_worker_offline[] =
 static const char sql_worker_touch[] =
     "UPDATE workers SET last_heartbeat = NOW() WHERE id = ? "
     "AND pushd_node = ?";
-static const char sql_worker_waiting[] =
-    "UPDATE dispatches SET deadline_at = GREATEST(deadline_at, NOW(3) + "
-    "INTERVAL (timeout_ms + ?) * 1000 MICROSECOND) "
-    "WHERE worker_id = ? AND status = 'sent' AND cancel_requested = 0";
 static const char sql_worker_revive[] =
     "UPDATE workers SET status = 'online' WHERE id = ? AND pushd_node = ? "
     "AND status <> 'online'";
@@ -284,6 +289,7 @@ struct claim {
 	void			*arg;
 	const char *const	*running;
 	size_t			 nrunning;
+	int			 journaled;
 	const char		*worker_id;
 	struct dispatch_cmd	*cmds;
 	size_t			 n;
@@ -454,7 +460,7 @@ redeliver_txn(struct db *db, void *arg)
 			if (db_exec(db, sql_cancel_sent, NULL, "s", r.id) == -1)
 				goto fail;
 			cmd_add(&c->cmds, &c->n, &r, NULL, 0);
-		} else if (strcmp(r.status, "sent") == 0 &&
+		} else if (c->journaled && strcmp(r.status, "sent") == 0 &&
 		    !listed(c->running, c->nrunning, r.id))
 			cmd_add(&c->cmds, &c->n, &r, res, i);
 	}
@@ -466,11 +472,12 @@ fail:
 
 int
 dispatch_redeliver(struct db *db, const char *worker_id,
-    const char *const *running, size_t nrunning, long long grace_ms,
-    struct dispatch_cmd **cmds, size_t *n)
+    const char *const *running, size_t nrunning, int journaled,
+    long long grace_ms, struct dispatch_cmd **cmds, size_t *n)
 {
 	struct claim	 c = { .worker_id = worker_id, .running = running,
-	    .nrunning = nrunning, .grace_ms = grace_ms };
+	    .nrunning = nrunning, .journaled = journaled,
+	    .grace_ms = grace_ms };
 
 	*cmds = NULL;
 	*n = 0;
@@ -487,7 +494,11 @@ dispatch_redeliver(struct db *db, const char *worker_id,
 
 /*
  * Lock the dispatch a worker reports on and sort out whose it is. 1: r is
- * this worker's and in flight; 0: *code says why not; -1: db error.
+ * this worker's and in flight; 0: *code says why not; -1: db error. A
+ * command that does not exist (its workflow or execution deleted, its
+ * execution past retention, a database restored from before it) is
+ * UNKNOWN, not FOREIGN: the worker may hold its result on disk, and must
+ * be told to forget it rather than be shut out (issue 11).
  */
 static int
 report_lock(struct db *db, const char *worker_id, const char *command_id,
@@ -498,8 +509,12 @@ report_lock(struct db *db, const char *worker_id, const char *command_id,
 	found = drow_lock(db, command_id, r);
 	if (found == -1)
 		return -1;
+	if (!found) {
+		*code = DISPATCH_UNKNOWN;
+		return 0;
+	}
 	/* Never sent to it (queued) is as foreign as another's. */
-	if (!found || strcmp(r->worker_id, worker_id) != 0 ||
+	if (strcmp(r->worker_id, worker_id) != 0 ||
 	    (execution_id != NULL &&
 	    strcmp(r->execution_id, execution_id) != 0) ||
 	    strcmp(r->status, "queued") == 0) {
@@ -597,6 +612,41 @@ int_or_null(int has, long long v, char buf[24])
 	return buf;
 }
 
+/*
+ * The command a result without command_id is for: the one dispatch of its
+ * execution (and step, when given) open on this worker. 1 with
+ * rp->command set, 0 with rp->code UNKNOWN or AMBIGUOUS, -1 on a db error.
+ */
+static int
+record_find(struct db *db, struct dispatch_report *rp)
+{
+	const struct dispatch_result	*res = rp->res;
+	struct db_res			*r;
+	char				 sbuf[24];
+	const char			*step;
+	size_t				 n;
+
+	if (res->execution_id == NULL) {	/* wmsg_fields() refuses it */
+		rp->code = DISPATCH_UNKNOWN;
+		return 0;
+	}
+	step = int_or_null(res->has_step, res->step_index, sbuf);
+	if (db_exec(db, sql_open_of, &r, "ssss", rp->worker_id,
+	    res->execution_id, step, step) == -1)
+		return -1;
+	n = db_res_rows(r);
+	if (n == 1)
+		strlcpy_p(rp->command, db_res_get(r, 0, 0),
+		    sizeof(rp->command));
+	db_res_free(r);
+	rp->open = (int)n;
+	if (n != 1) {
+		rp->code = n == 0 ? DISPATCH_UNKNOWN : DISPATCH_AMBIGUOUS;
+		return 0;
+	}
+	return 1;
+}
+
 static int
 record_one(struct db *db, struct dispatch_report *rp, const struct record *rec)
 {
@@ -607,7 +657,12 @@ record_one(struct db *db, struct dispatch_report *rp, const struct record *rec)
 					 error[128];
 	int				 lock, ok, has_error = 1;
 
-	lock = report_lock(db, rp->worker_id, res->command_id,
+	rp->command[0] = '\0';
+	if (res->command_id != NULL)
+		strlcpy_p(rp->command, res->command_id, sizeof(rp->command));
+	else if ((lock = record_find(db, rp)) <= 0)
+		return lock;
+	lock = report_lock(db, rp->worker_id, rp->command,
 	    res->execution_id, &r, &rp->code);
 	if (lock <= 0)
 		return lock;
@@ -858,41 +913,82 @@ dispatch_live_output(struct db *db, const char *dispatch_id, char *out[2],
 struct expire {
 	long long		 grace_ms;
 	struct dispatch_ids	*ids;
+	struct dispatch_cmd	*cancels;
+	size_t			 ncancels;
 };
 
+/*
+ * End one sent or running dispatch as status (lost or timed_out) with
+ * error, keeping what streamed in before it went quiet. 1 if it ended
+ * here, 0 if something else ended it first, -1 on a db error.
+ */
+static int
+lose_row(struct db *db, const struct drow *r, const char *status,
+    const char *error)
+{
+	char	*out[2];
+	size_t	 len[2];
+	int	 n;
+
+	if (dispatch_live_output(db, r->id, out, len) == -1)
+		return -1;
+	n = db_exec(db, sql_lose, NULL, "ssbibiss", status, error, out[0],
+	    len[0], (long long)len[0], out[1], len[1], (long long)len[1],
+	    r->id, r->status);
+	free(out[0]);
+	free(out[1]);
+	if (n == -1)
+		return -1;
+	if (db_affected(db) != 1)
+		return 0;
+	if (db_exec(db, sql_chunks_clear, NULL, "s", r->id) == -1 ||
+	    event_dispatch(db, r, status, 0, 0, 0, 0, error) == -1)
+		return -1;
+	return 1;
+}
+
+/*
+ * The deadline holds whatever the socket does: a worker that stays
+ * connected and never answers (a wedged agent, one that ignores the
+ * command) no longer keeps an execution running for ever.
+ */
 static int
 expire_overdue_txn(struct db *db, void *arg)
 {
 	struct expire	*e = arg;
 	struct db_res	*res;
 	struct drow	 r;
-	char		 error[512], *out[2];
-	size_t		 len[2], i;
+	const char	*status;
+	char		 error[512];
+	size_t		 i;
 	int		 rc = -1, n;
 
+	dispatch_cmds_free(e->cancels, e->ncancels);	/* a rerun */
+	e->cancels = NULL;
+	e->ncancels = 0;
 	if (db_exec(db, sql_overdue, &res, "") == -1)
 		return -1;
 	for (i = 0; i < db_res_rows(res); i++) {
 		drow_fill(&r, res, i);
-		snprintf(error, sizeof(error), "no result from worker '%s' by "
-		    "the deadline (timeout %lld ms + grace %lld ms)",
-		    r.worker_name, r.timeout_ms, e->grace_ms);
-		/* What streamed in before it went quiet is all there is. */
-		if (dispatch_live_output(db, r.id, out, len) == -1)
+		if (strcmp(r.status, "sent") == 0) {
+			status = "timed_out";
+			snprintf(error, sizeof(error), "worker '%s' never "
+			    "said it started the command within its timeout "
+			    "(%lld ms) + grace (%lld ms)", r.worker_name,
+			    r.timeout_ms, e->grace_ms);
+		} else {
+			status = "lost";
+			snprintf(error, sizeof(error), "no result from worker "
+			    "'%s' by the deadline (timeout %lld ms + grace "
+			    "%lld ms)", r.worker_name, r.timeout_ms,
+			    e->grace_ms);
+		}
+		if ((n = lose_row(db, &r, status, error)) == -1)
 			goto fail;
-		n = db_exec(db, sql_lose, NULL, "sbibis", error, out[0],
-		    len[0], (long long)len[0], out[1], len[1],
-		    (long long)len[1], r.id);
-		free(out[0]);
-		free(out[1]);
-		if (n == -1)
-			goto fail;
-		if (db_affected(db) != 1)
+		if (n == 0)
 			continue;
-		if (db_exec(db, sql_chunks_clear, NULL, "s", r.id) == -1 ||
-		    event_dispatch(db, &r, "lost", 0, 0, 0, 0, error) == -1)
-			goto fail;
 		ids_add(e->ids, r.execution_id);
+		cmd_add(&e->cancels, &e->ncancels, &r, NULL, 0);
 	}
 	rc = 0;
 fail:
@@ -933,14 +1029,58 @@ fail:
 }
 
 int
-dispatch_expire(struct db *db, long long grace_ms, struct dispatch_ids *ids)
+dispatch_expire(struct db *db, long long grace_ms, struct dispatch_ids *ids,
+    struct dispatch_cmd **cancels, size_t *n)
 {
-	struct expire	 e = { grace_ms, ids };
+	struct expire	 e = { grace_ms, ids, NULL, 0 };
+	int		 rc = 0;
 
-	if (db_txn(db, expire_overdue_txn, &e) == -1 ||
-	    db_txn(db, expire_untaken_txn, &e) == -1)
+	if (db_txn(db, expire_overdue_txn, &e) == -1) {
+		/* Rolled back: nothing ended, nothing to cancel. */
+		dispatch_cmds_free(e.cancels, e.ncancels);
+		e.cancels = NULL;
+		e.ncancels = 0;
+		rc = -1;
+	} else if (db_txn(db, expire_untaken_txn, &e) == -1)
+		rc = -1;
+	if (cancels != NULL) {
+		*cancels = e.cancels;
+		*n = e.ncancels;
+	} else
+		dispatch_cmds_free(e.cancels, e.ncancels);
+	return rc;
+}
+
+int
+dispatch_lose_worker(struct db *db, const char *worker_id, const char *reason,
+    struct dispatch_ids *ids)
+{
+	struct db_res	*res;
+	struct drow	 r;
+	size_t		 i;
+	int		 rc = -1, n;
+
+	if (db_exec(db, sql_worker_open, &res, "s", worker_id) == -1)
 		return -1;
-	return 0;
+	for (i = 0; i < db_res_rows(res); i++) {
+		drow_fill(&r, res, i);
+		if (strcmp(r.status, "queued") == 0) {
+			if (db_exec(db, sql_lose_queued, NULL, "ss", reason,
+			    r.id) == -1)
+				goto fail;
+			n = db_affected(db) == 1;
+			if (n && event_dispatch(db, &r, "lost", 0, 0, 0, 0,
+			    reason) == -1)
+				goto fail;
+		} else if ((n = lose_row(db, &r, "lost", reason)) == -1)
+			goto fail;
+		if (n)
+			ids_add(ids, r.execution_id);
+	}
+	rc = 0;
+fail:
+	db_res_free(res);
+	return rc;
 }
 
 static int
@@ -979,6 +1119,8 @@ struct wk {
 	const char			*node;
 	const struct dispatch_worker	*w;
 	int				 conflict;
+	char				*replaced;
+	struct dispatch_ids		*ids;
 };
 
 static int
@@ -986,6 +1128,7 @@ worker_online_txn(struct db *db, void *arg)
 {
 	struct wk		*k = arg;
 	struct registry_worker	 r;
+	char			 why[160];
 
 	memset(&r, 0, sizeof(r));
 	r.id = k->w->id;
@@ -995,19 +1138,59 @@ worker_online_txn(struct db *db, void *arg)
 	r.groups = k->w->groups;
 	r.ngroups = k->w->ngroups;
 	r.has_groups = k->w->has_groups;
-	return registry_online(db, &r, &k->conflict);
+	if (registry_online(db, &r, &k->conflict) == -1)
+		return -1;
+	strlcpy_p(k->replaced, r.replaced, ID_LEN + 1);
+	if (r.replaced[0] == '\0')
+		return 0;
+	snprintf(why, sizeof(why), "worker replaced by a new agent of the "
+	    "same name (%s)", k->w->id);
+	return dispatch_lose_worker(db, r.replaced, why, k->ids);
 }
 
 int
 dispatch_worker_online(struct db *db, const char *node,
-    const struct dispatch_worker *w, int *conflict)
+    const struct dispatch_worker *w, int *conflict, char *replaced,
+    struct dispatch_ids *ids)
 {
-	struct wk	 k = { node, w, 0 };
+	struct wk	 k = { node, w, 0, replaced, ids };
 
+	replaced[0] = '\0';
 	if (db_txn(db, worker_online_txn, &k) == -1)
 		return -1;
 	*conflict = k.conflict;
 	return 0;
+}
+
+static const char sql_node_workers[] =
+    "SELECT id FROM workers WHERE pushd_node = ?";
+static const char sql_node_detach[] =
+    "UPDATE workers SET pushd_node = NULL WHERE id = ? AND pushd_node = ?";
+
+int
+dispatch_worker_detach_others(struct db *db, const char *node,
+    dispatch_held_fn held, void *arg, size_t *n)
+{
+	struct db_res	*res;
+	size_t		 i;
+	int		 rc = -1;
+
+	*n = 0;
+	if (db_exec(db, sql_node_workers, &res, "s", node) == -1)
+		return -1;
+	for (i = 0; i < db_res_rows(res); i++) {
+		const char *id = db_res_get(res, i, 0);
+
+		if (held(id, arg))
+			continue;
+		if (db_exec(db, sql_node_detach, NULL, "ss", id, node) == -1)
+			goto fail;
+		*n += (size_t)db_affected(db);
+	}
+	rc = 0;
+fail:
+	db_res_free(res);
+	return rc;
 }
 
 struct wk_off {
@@ -1050,7 +1233,6 @@ dispatch_worker_offline(struct db *db, const char *node, const char *worker_id)
 
 struct touch {
 	const char		*node;
-	long long		 slack_ms;
 	const char *const	*ids;
 	size_t			 n;
 };
@@ -1063,14 +1245,13 @@ touch_txn(struct db *db, void *arg)
 
 	for (i = 0; i < t->n; i++) {
 		/*
-		 * A command sent but not started waits in the worker's own
-		 * queue (MAX_CONCURRENT_TASKS): not lost while it is here.
-		 * A cancelled one may never have arrived: its deadline holds.
+		 * No deadline moves here: a command waiting in the worker's
+		 * own queue (MAX_CONCURRENT_TASKS) counts against its
+		 * timeout, or a wedged agent that keeps its socket open
+		 * would hold its commands for ever (issue 11).
 		 */
 		if (db_exec(db, sql_worker_touch, NULL, "ss", t->ids[i],
 		    t->node) == -1 ||
-		    db_exec(db, sql_worker_waiting, NULL, "is", t->slack_ms,
-		    t->ids[i]) == -1 ||
 		    db_exec(db, sql_worker_revive, NULL, "ss", t->ids[i],
 		    t->node) == -1)
 			return -1;
@@ -1083,10 +1264,10 @@ touch_txn(struct db *db, void *arg)
 }
 
 int
-dispatch_worker_touch(struct db *db, const char *node, long long slack_ms,
+dispatch_worker_touch(struct db *db, const char *node,
     const char *const *ids, size_t n)
 {
-	struct touch	 t = { node, slack_ms, ids, n };
+	struct touch	 t = { node, ids, n };
 
 	if (n == 0)
 		return 0;

@@ -30,8 +30,10 @@ enum dispatch_stream {
 enum dispatch_code {
 	DISPATCH_OK = 0,	/* recorded */
 	DISPATCH_STALE,		/* duplicate or late: nothing changed */
-	DISPATCH_FOREIGN,	/* not a command of this worker */
+	DISPATCH_FOREIGN,	/* another worker's, or never sent to it */
 	DISPATCH_MALFORMED,	/* its bytes do not decode */
+	DISPATCH_UNKNOWN,	/* no such command (deleted, or never was) */
+	DISPATCH_AMBIGUOUS,	/* no command_id, and more than one fits */
 };
 
 /* Something to tell a worker: run a command, or cancel it. */
@@ -84,12 +86,16 @@ int	dispatch_cancels(struct db *, const char *node,
 
 /*
  * A worker (re)connected saying which commands still run there: those
- * are marked running; commands sent to it that it does not list are sent
- * again (it never starts one twice), and pending cancels are sent again.
+ * are marked running, and pending cancels are sent again. A worker that
+ * keeps a journal (journaled: it sent a running list, as pulse-worker
+ * does) also gets again the commands sent to it that it does not list:
+ * it never starts one twice. One that keeps none (a worker written from
+ * SPEC section 6) is never sent a command twice: what it did not answer
+ * ends at its deadline.
  */
 int	dispatch_redeliver(struct db *, const char *worker_id,
-	    const char *const *running, size_t nrunning, long long grace_ms,
-	    struct dispatch_cmd **, size_t *);
+	    const char *const *running, size_t nrunning, int journaled,
+	    long long grace_ms, struct dispatch_cmd **, size_t *);
 
 /* command_started: sent -> running; the deadline counts from now. */
 int	dispatch_started(struct db *, const char *worker_id,
@@ -111,10 +117,17 @@ struct dispatch_chunk {
 int	dispatch_output(struct db *, struct dispatch_chunk *, size_t n,
 	    long long grace_ms);
 
-/* A command_result as received (strings not NUL-terminated: lengths). */
+/*
+ * A command_result as received (strings not NUL-terminated: lengths).
+ * SPEC section 6 lists no command_id: without one, the command is the
+ * one open dispatch of execution_id on this worker (of step_index, when
+ * given); more than one is DISPATCH_AMBIGUOUS.
+ */
 struct dispatch_result {
-	const char	*command_id;
+	const char	*command_id;		/* NULL: find it */
 	const char	*execution_id;		/* NULL: not given */
+	int		 has_step;
+	long long	 step_index;
 	int		 success;
 	int		 has_exit_code;
 	long long	 exit_code;
@@ -135,7 +148,8 @@ struct dispatch_result {
 /*
  * Record a result of worker_id's command. DISPATCH_OK: stored, and
  * exec_out names the execution to advance; DISPATCH_STALE: it was already
- * final (ack it all the same).
+ * final, DISPATCH_UNKNOWN: there is no such command (ack both all the
+ * same: the worker may forget them).
  */
 int	dispatch_record(struct db *, const char *worker_id,
 	    const struct dispatch_result *, enum dispatch_code *,
@@ -159,6 +173,10 @@ struct dispatch_report {
 	 * the single calls give it. */
 	enum dispatch_code		 code;
 	char				 exec[ID_LEN + 1]; /* RESULT, OK */
+	char				 command[ID_LEN + 1]; /* RESULT: the
+							 * id it was for */
+	int				 open;		/* AMBIGUOUS: how
+							 * many fit */
 };
 /*
  * Record n reports, in order, in one transaction: the starts, output and
@@ -170,11 +188,22 @@ int	dispatch_reports(struct db *, struct dispatch_report *, size_t n,
 	    long long grace_ms);
 /*
  * Timers, claimed with FOR UPDATE SKIP LOCKED so several pushd share them:
- * commands past their deadline, and queued ones no worker took within
- * timeout + grace_ms, become lost.
+ * commands past their deadline (timeout + grace_ms from when they were
+ * sent, or from the start the worker reported) end whatever the socket
+ * does: timed_out if the worker never said it started, lost if it did;
+ * each is returned in *cancels (when not NULL) for a cancel_command.
+ * Queued ones no worker took within timeout + grace_ms become lost.
  */
 int	dispatch_expire(struct db *, long long grace_ms,
-	    struct dispatch_ids *);
+	    struct dispatch_ids *, struct dispatch_cmd **cancels, size_t *n);
+
+/*
+ * A worker is deleted or replaced by a new agent: its queued and in-flight
+ * commands end lost with reason, in the caller's transaction; their
+ * executions are added to ids for the caller to advance after the commit.
+ */
+int	dispatch_lose_worker(struct db *, const char *worker_id,
+	    const char *reason, struct dispatch_ids *);
 
 /* Executions whose wait step is due. */
 int	dispatch_due_waits(struct db *, struct dispatch_ids *);
@@ -201,21 +230,29 @@ struct dispatch_worker {
 
 /*
  * Upsert a connected worker: online, attached to node. *conflict is set
- * (and nothing changed) when its name belongs to another worker_id.
+ * (and nothing changed) when its name belongs to another worker_id that
+ * is online; an offline one is replaced (registry_online), its open
+ * commands end lost, their executions go into ids to advance, and
+ * replaced (ID_LEN + 1 bytes) names it.
  */
 int	dispatch_worker_online(struct db *, const char *node,
-	    const struct dispatch_worker *, int *conflict);
+	    const struct dispatch_worker *, int *conflict, char *replaced,
+	    struct dispatch_ids *ids);
+
+/*
+ * Workers on record as attached to node that held() says are not here (a
+ * pushd that crashed left them so): detached, so that no command is
+ * queued for a socket that is gone. *n says how many.
+ */
+int	dispatch_worker_detach_others(struct db *, const char *node,
+	    dispatch_held_fn held, void *arg, size_t *n);
 
 /* Its connection closed: offline and detached, if still attached here. */
 int	dispatch_worker_offline(struct db *, const char *node,
 	    const char *worker_id);
 
-/*
- * Connected workers are alive: refresh last_heartbeat, and push the
- * deadline of commands they hold but have not started to at least now +
- * timeout + slack_ms (one transaction).
- */
-int	dispatch_worker_touch(struct db *, const char *node, long long slack_ms,
+/* Connected workers are alive: refresh last_heartbeat (one transaction). */
+int	dispatch_worker_touch(struct db *, const char *node,
 	    const char *const *ids, size_t n);
 
 /* Online workers silent for stale_s seconds go offline; *n says how many. */

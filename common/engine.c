@@ -81,12 +81,18 @@ static const char sql_steps_cancel[] =
     "UPDATE execution_steps SET status = 'cancelled', reason = ?, "
     "finished_at = NOW(3) WHERE execution_id = ? "
     "AND status IN ('pending', 'running', 'waiting')";
+/*
+ * A target needs a command channel: online by heartbeat alone (no
+ * websocket on any pushd) it could never receive the command (issue 11).
+ */
 static const char sql_targets[] =
     "SELECT w.id, w.name FROM workers w WHERE w.status = 'online' "
+    "AND w.pushd_node IS NOT NULL "
     "AND (? = 'all' OR w.name = ? OR EXISTS (SELECT 1 FROM worker_groups g "
     "WHERE g.worker_id = w.id AND g.group_name = ?)) ORDER BY w.name";
 static const char sql_worker_get[] =
-    "SELECT id, name, status FROM workers WHERE id = ?";
+    "SELECT id, name, status, pushd_node IS NOT NULL FROM workers "
+    "WHERE id = ?";
 static const char sql_dispatch_insert[] =
     "INSERT INTO dispatches (id, execution_id, step_index, worker_id, "
     "worker_name, attempt, command, timeout_ms) "
@@ -482,8 +488,8 @@ start_execute(struct db *db, struct exec *ex, const struct step *st)
 		return -1;
 	if (n == 0) {
 		join_targets(st, names, sizeof(names));
-		snprintf(reason, sizeof(reason), "no online worker matches "
-		    "target %s", names);
+		snprintf(reason, sizeof(reason), "no online worker with a "
+		    "command channel matches target %s", names);
 		if (step_end(db, ex, "pending", "failed", reason) == -1)
 			return -1;
 		return 0;
@@ -953,6 +959,13 @@ command_txn(struct db *db, void *arg)
 	}
 	if (strcmp(db_res_get(res, 0, 2), "online") != 0) {
 		fail(c->err, ENGINE_CONFLICT, "worker '%s' is offline",
+		    db_res_get(res, 0, 1));
+		db_res_free(res);
+		return -1;
+	}
+	if (db_res_int(res, 0, 3, 0) == 0) {
+		fail(c->err, ENGINE_CONFLICT, "worker '%s' is online but has "
+		    "no command channel (its websocket is not connected)",
 		    db_res_get(res, 0, 1));
 		db_res_free(res);
 		return -1;

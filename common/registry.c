@@ -10,11 +10,19 @@
 
 #include "db.h"
 #include "engine.h"
+#include "id.h"
+#include "xmalloc.h"
 #include "pjson.h"
 #include "registry.h"
 
 static const char sql_by_name[] =
-    "SELECT id FROM workers WHERE name = ?";
+    "SELECT id, status FROM workers WHERE name = ? FOR UPDATE";
+/* CONCAT(LEFT(name, 200) ...) stays within VARCHAR(255) characters. */
+static const char sql_retire[] =
+    "UPDATE workers SET name = CONCAT(LEFT(name, 200), ' (replaced ', id, "
+    "')'), pushd_node = NULL, metadata = JSON_SET(COALESCE(metadata, '{}'), "
+    "'$.replaced_by', ?, '$.replaced_at', DATE_FORMAT(UTC_TIMESTAMP(), "
+    "'%Y-%m-%dT%H:%i:%sZ')) WHERE id = ? AND status = 'offline'";
 static const char sql_by_id[] =
     "SELECT status FROM workers WHERE id = ? FOR UPDATE";
 static const char sql_insert[] =
@@ -67,20 +75,50 @@ registry_groups(struct db *db, const struct registry_worker *w)
 	return 0;
 }
 
+/*
+ * The name belongs to old_id, which is offline: free it (see registry.h).
+ * 1 when retired, 0 when it went online meanwhile (a conflict after all).
+ */
+static int
+registry_retire(struct db *db, struct registry_worker *w, const char *old_id)
+{
+	if (db_exec(db, sql_retire, NULL, "ss", w->id, old_id) == -1)
+		return -1;
+	if (db_affected(db) != 1)
+		return 0;
+	if (db_exec(db, sql_groups_clear, NULL, "s", old_id) == -1 ||
+	    registry_event(db, old_id, "replaced") == -1)
+		return -1;
+	strlcpy_p(w->replaced, old_id, sizeof(w->replaced));
+	return 1;
+}
+
 int
-registry_online(struct db *db, const struct registry_worker *w, int *conflict)
+registry_online(struct db *db, struct registry_worker *w, int *conflict)
 {
 	struct db_res	*res;
-	int		 was_online = 0;
+	char		 old[ID_LEN + 1] = "";
+	int		 was_online = 0, offline = 0, rc;
 
 	*conflict = 0;
+	w->replaced[0] = '\0';
 	if (db_exec(db, sql_by_name, &res, "s", w->name) == -1)
 		return -1;
-	*conflict = db_res_rows(res) > 0 &&
-	    strcmp(db_res_get(res, 0, 0), w->id) != 0;
+	if (db_res_rows(res) > 0 && strcmp(db_res_get(res, 0, 0), w->id) != 0) {
+		strlcpy_p(old, db_res_get(res, 0, 0), sizeof(old));
+		offline = strcmp(db_res_get(res, 0, 1), "offline") == 0;
+	}
 	db_res_free(res);
-	if (*conflict)
-		return 0;
+	if (old[0] != '\0') {
+		if (!offline) {
+			*conflict = 1;
+			return 0;
+		}
+		if ((rc = registry_retire(db, w, old)) <= 0) {
+			*conflict = rc == 0;
+			return rc;
+		}
+	}
 	if (db_exec(db, sql_insert, NULL, "ss", w->id, w->name) == -1 ||
 	    db_exec(db, sql_by_id, &res, "s", w->id) == -1)
 		return -1;

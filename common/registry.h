@@ -8,6 +8,8 @@
 
 #include <stddef.h>
 
+#include "id.h"
+
 struct db;
 
 struct registry_worker {
@@ -20,16 +22,23 @@ struct registry_worker {
 	const char *const	 *groups;	/* when has_groups */
 	size_t			  ngroups;
 	int			  has_groups;
+	char			  replaced[ID_LEN + 1]; /* out: the offline
+						 * worker whose name it took,
+						 * or "" */
 };
 
 /*
  * Mark the worker online (creating it if new), in the caller's
  * transaction. Returns -1 on a db error; else 0, with *conflict set (and
- * nothing changed) when the name belongs to another worker_id. A change
- * of status writes a worker_update event.
+ * nothing changed) when the name belongs to another worker_id that is
+ * online. A name held by an offline worker is taken over (SPEC section 1:
+ * a server swaps its agent and keeps its .env, which names it): the old
+ * row is renamed "NAME (replaced ID)", loses its groups, records
+ * replaced_by in its metadata, and w->replaced names it, so that the
+ * caller ends its open commands (dispatch_lose_worker) in the same
+ * transaction. A change of status writes a worker_update event.
  */
-int	registry_online(struct db *, const struct registry_worker *,
-	    int *conflict);
+int	registry_online(struct db *, struct registry_worker *, int *conflict);
 
 /* The worker_update event, for every status change of a worker. */
 int	registry_event(struct db *, const char *worker_id, const char *status);

@@ -11,6 +11,7 @@
 #include "db.h"
 #include "engine.h"
 #include "id.h"
+#include "log.h"
 #include "pjson.h"
 #include "report.h"
 
@@ -57,6 +58,25 @@ reply_engine_error(struct request *req, const struct engine_err *err)
 		reply_db_error(req);
 		break;
 	}
+}
+
+/*
+ * After a commit that ended commands (a worker deleted or replaced):
+ * move their executions now rather than at pushd's next sweep. A failure
+ * is only logged: the sweep tries again, nothing is lost.
+ */
+void
+executions_advance(struct request *req, struct dispatch_ids *ids)
+{
+	struct engine_err	 err;
+	size_t			 i;
+
+	for (i = 0; i < ids->n; i++)
+		if (engine_advance(req->db, ids->id[i], &err) == -1 &&
+		    err.code != ENGINE_NOTFOUND)
+			log_warnx("advancing execution %s: %s", ids->id[i],
+			    err.msg);
+	dispatch_ids_clear(ids);
 }
 
 static struct json_object *

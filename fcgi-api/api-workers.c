@@ -10,12 +10,14 @@
 #include "db.h"
 #include "engine.h"
 #include "id.h"
+#include "log.h"
 #include "pjson.h"
 #include "registry.h"
+#include "xmalloc.h"
 
 static const char sql_list[] =
-    "SELECT id, name, status, last_heartbeat, metadata FROM workers "
-    "ORDER BY name";
+    "SELECT id, name, status, last_heartbeat, metadata, "
+    "pushd_node IS NOT NULL FROM workers ORDER BY name";
 static const char sql_delete[] = "DELETE FROM workers WHERE id = ?";
 
 #define WORKER_GROUPS_COUNT	64
@@ -47,6 +49,9 @@ workers_list(struct request *req)
 		json_object_object_add(o, "metadata", db_res_get(res, i, 4) ?
 		    pjson_parse(db_res_get(res, i, 4), db_res_len(res, i, 4),
 		    API_JSON_DEPTH, err, sizeof(err)) : NULL);
+		/* Online by heartbeat alone is no target (issue 11). */
+		json_object_object_add(o, "command_channel",
+		    json_object_new_boolean(db_res_int(res, i, 5, 0) != 0));
 		json_object_array_add(arr, o);
 	}
 	db_res_free(res);
@@ -62,6 +67,8 @@ struct beat {
 	const char	*groups[WORKER_GROUPS_COUNT];
 	size_t		 ngroups;
 	int		 conflict;
+	char		 replaced[ID_LEN + 1];
+	struct dispatch_ids advance;
 };
 
 static int
@@ -78,7 +85,14 @@ beat_txn(struct db *db, void *arg)
 	w.groups = b->groups;
 	w.ngroups = b->ngroups;
 	w.has_groups = 1;
-	return registry_online(db, &w, &b->conflict);
+	dispatch_ids_clear(&b->advance);	/* db_txn may run this twice */
+	if (registry_online(db, &w, &b->conflict) == -1)
+		return -1;
+	strlcpy_p(b->replaced, w.replaced, sizeof(b->replaced));
+	if (w.replaced[0] == '\0')
+		return 0;
+	return dispatch_lose_worker(db, w.replaced, "worker replaced by a "
+	    "new agent of the same name", &b->advance);
 }
 
 /* metadata.groups: an array of names, or the "a,b" string of WORKER_GROUPS. */
@@ -154,15 +168,20 @@ workers_heartbeat(struct request *req)
 	if (read_groups(req, meta, &b) == -1)
 		return 0;
 	if (db_txn(req->db, beat_txn, &b) == -1) {
+		dispatch_ids_clear(&b.advance);
 		reply_db_error(req);
 		return 0;
 	}
 	if (b.conflict) {
-		reply_error_field(req, 409, "name", "worker name '%s' is "
-		    "registered with another worker_id; delete the old worker "
-		    "first", b.name);
+		reply_error_field(req, 409, "name", "worker name '%s' is in "
+		    "use by another worker_id that is online; stop that agent "
+		    "or delete the worker first", b.name);
 		return 0;
 	}
+	if (b.replaced[0] != '\0')
+		log_info("worker '%s' (%s) replaces the offline worker %s of "
+		    "the same name", b.name, b.id, b.replaced);
+	executions_advance(req, &b.advance);
 	o = json_object_new_object();
 	json_object_object_add(o, "status", json_object_new_string("ok"));
 	json_object_object_add(o, "worker_id", json_object_new_string(b.id));
@@ -176,10 +195,27 @@ announce_deleted(struct db *db, const char *id)
 	return registry_event(db, id, "deleted");
 }
 
+/*
+ * Its queued and running commands end lost now: a worker that is gone
+ * would never answer, and one that comes back is not sent them again;
+ * a late result of one is acknowledged and changes nothing.
+ */
+static int
+lose_open_commands(struct db *db, const char *id, struct delete_ctx *ctx)
+{
+	char	 why[160];
+
+	snprintf(why, sizeof(why), "worker deleted by %.100s", ctx->user);
+	return dispatch_lose_worker(db, id, why, &ctx->advance);
+}
+
 int
 workers_delete(struct request *req)
 {
-	return delete_by_id(req, sql_delete, "worker", announce_deleted);
+	static const struct delete_ops ops = { "worker", sql_delete,
+	    lose_open_commands, announce_deleted };
+
+	return delete_by_id(req, &ops);
 }
 
 int

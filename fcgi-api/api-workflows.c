@@ -28,6 +28,12 @@ static const char sql_update[] =
 static const char sql_exists[] =
     "SELECT 1 FROM workflows WHERE id = ? FOR UPDATE";
 static const char sql_delete[] = "DELETE FROM workflows WHERE id = ?";
+/* The row lock makes a start wait (its foreign key check) until we end. */
+static const char sql_lock[] = "SELECT id FROM workflows WHERE id = ? "
+    "FOR UPDATE";
+static const char sql_unfinished[] =
+    "SELECT COUNT(*) FROM executions WHERE workflow_id = ? "
+    "AND status IN ('running', 'waiting')";
 
 static struct json_object *
 row_json(const struct db_res *r, size_t i)
@@ -244,8 +250,34 @@ announce_deleted(struct db *db, const char *id)
 	return event_workflow(db, "workflow_deleted", id);
 }
 
+/*
+ * Deleting a workflow deletes its executions (SPEC section 4): one that
+ * still runs would vanish under a command in flight, and its worker's
+ * result would come back for nothing. Refused until they end (issue 11).
+ */
+static int
+refuse_unfinished(struct db *db, const char *id, struct delete_ctx *ctx)
+{
+	struct db_res	*res;
+	long long	 n;
+
+	if (db_exec(db, sql_lock, NULL, "s", id) == -1 ||
+	    db_exec(db, sql_unfinished, &res, "s", id) == -1)
+		return -1;
+	n = db_res_int(res, 0, 0, 0);
+	db_res_free(res);
+	if (n > 0)
+		delete_refuse(ctx, "workflow has %lld unfinished execution%s "
+		    "(running or waiting): cancel %s first", n, n == 1 ? "" :
+		    "s", n == 1 ? "it" : "them");
+	return 0;
+}
+
 int
 workflows_delete(struct request *req)
 {
-	return delete_by_id(req, sql_delete, "workflow", announce_deleted);
+	static const struct delete_ops ops = { "workflow", sql_delete,
+	    refuse_unfinished, announce_deleted };
+
+	return delete_by_id(req, &ops);
 }

@@ -10,6 +10,7 @@
 
 #include <json-c/json.h>
 
+#include "dispatch.h"
 #include "pulse-limits.h"
 
 struct config;
@@ -109,8 +110,23 @@ void	 reply_error_field(struct request *, int status, const char *field,
 	    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
 /* delete.c: the row named by req->params[0], announced in the same txn. */
-int	 delete_by_id(struct request *, const char *sql, const char *what,
-	    int (*announce)(struct db *, const char *id));
+struct delete_ctx {
+	const char		*user;		/* who deletes */
+	char			 refuse[256];	/* set: 409 with this */
+	struct dispatch_ids	 advance;	/* executions to move after */
+};
+struct delete_ops {
+	const char	*what;			/* "worker" */
+	const char	*sql;			/* DELETE ... WHERE id = ? */
+	/* In the transaction, before the delete: -1 db error, else 0
+	 * (delete_refuse() to answer 409 and change nothing). */
+	int		(*before)(struct db *, const char *id,
+			    struct delete_ctx *);
+	int		(*announce)(struct db *, const char *id);
+};
+int	 delete_by_id(struct request *, const struct delete_ops *);
+void	 delete_refuse(struct delete_ctx *, const char *fmt, ...)
+	    __attribute__((format(printf, 2, 3)));
 
 /* api-executions.c */
 struct engine_err;
@@ -155,5 +171,6 @@ int	 executions_start(struct request *);
 int	 executions_respond(struct request *);
 int	 executions_cancel(struct request *);
 int	 executions_reply(struct request *, const char *id, int status);
+void	 executions_advance(struct request *, struct dispatch_ids *);
 
 #endif

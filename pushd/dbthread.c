@@ -41,6 +41,7 @@
 #define DBT_METRICS_MS		5000
 #define DBT_BUSY_MS		2000	/* fast polls after work */
 #define DBT_LATENCY_LAG		"2"	/* s: a finish may commit this late */
+#define DBT_UNKNOWN_SEEN	64	/* unknown command ids logged */
 
 static const char sql_events_max[] =
     "SELECT COALESCE(MAX(id), 0) FROM events";
@@ -98,7 +99,11 @@ static struct dbt {
 	char			 latency_wm[32];	/* finished_at seen */
 	struct dispatch_ids	 advance;	/* executions to move */
 	int			 claim_now;
+	int			 detached;	/* earlier run's workers */
 	long long		 busy_until;	/* poll fast until then */
+	/* Reports on commands that no longer exist, each logged once. */
+	char			 unknown[DBT_UNKNOWN_SEEN][ID_LEN + 1];
+	size_t			 nunknown;
 } dbt;
 
 /* ---------------------------------------------------------------- helpers */
@@ -146,6 +151,25 @@ dbt_held(const char *worker_id, void *arg)
 {
 	(void)arg;
 	return idmap_get(&dbt.held, worker_id, strlen(worker_id)) != NULL;
+}
+
+/*
+ * A worker reported on a command that does not exist (deleted with its
+ * workflow or execution, past retention, from before a restore): said
+ * once per command, however many chunks and resends follow.
+ */
+static void
+dbt_unknown(const struct job *j, const char *what, const char *command_id)
+{
+	size_t	 i;
+
+	for (i = 0; i < DBT_UNKNOWN_SEEN; i++)
+		if (strcmp(dbt.unknown[i], command_id) == 0)
+			return;
+	strlcpy_p(dbt.unknown[dbt.nunknown++ % DBT_UNKNOWN_SEEN], command_id,
+	    ID_LEN + 1);
+	log_info("worker %s: %s for command %s, which no longer exists: "
+	    "dropped", j->worker_id, what, command_id);
 }
 
 /* After a failure: is the database away (try later) or was it this job? */
@@ -295,8 +319,10 @@ dbt_connect(struct job *j)
 	struct idmap_node	*e;
 	size_t			 n;
 	int			 conflict;
+	char			 replaced[ID_LEN + 1];
 
-	if (dispatch_worker_online(dbt.db, dbt.node, &j->w, &conflict) == -1) {
+	if (dispatch_worker_online(dbt.db, dbt.node, &j->w, &conflict,
+	    replaced, &dbt.advance) == -1) {
 		if (dbt_failed("recording a worker") == -1)
 			return -1;	/* the database is away: retried */
 		/* Unregistered, it would never get a command: start over. */
@@ -305,17 +331,20 @@ dbt_connect(struct job *j)
 	}
 	if (conflict) {
 		log_warnx("worker '%s' (%s) refused: the name belongs to "
-		    "another worker_id", j->w.name, j->w.id);
+		    "another worker_id, which is online", j->w.name, j->w.id);
 		dbt_close(j->conn, LWS_CLOSE_STATUS_POLICY_VIOLATION,
-		    "worker name is registered with another worker_id; "
-		    "delete the old worker first");
+		    "worker name is in use by another worker_id that is "
+		    "online; stop that agent or delete the worker first");
 		return 0;
 	}
+	if (replaced[0] != '\0')
+		log_info("worker '%s' (%s) replaces the offline worker %s of "
+		    "the same name", j->w.name, j->w.id, replaced);
 	e = idmap_put(&dbt.held, j->w.id, ID_LEN);
 	e->num = j->conn;
 	outs_push(out_new(OUT_REGISTERED, j->conn));
 	if (dispatch_redeliver(dbt.db, j->w.id, j->running, j->nrunning,
-	    dbt.grace_ms, &cmds, &n) == -1)
+	    j->journaled, dbt.grace_ms, &cmds, &n) == -1)
 		return dbt_failed("resending commands");
 	dbt_send_cmds(cmds, n, j->conn);
 	dbt.claim_now = 1;
@@ -337,29 +366,62 @@ dbt_gone(struct job *j)
 	return 0;
 }
 
+/*
+ * result_ack: the worker may forget the result, because it is recorded
+ * now ("recorded"), was before ("duplicate"), or is for a command that no
+ * longer exists ("unknown"). The last must never close the socket: the
+ * agent keeps an unacknowledged result on disk and sends it again on
+ * every reconnect, so a refusal there wedged it for ever (issue 11).
+ */
+static void
+dbt_ack(struct job *j, const struct dispatch_report *rp, const char *status)
+{
+	struct json_object	*ack = json_object_new_object();
+	const char		*cid = rp->command[0] != '\0' ? rp->command :
+				    j->res.command_id;
+
+	json_object_object_add(ack, "type",
+	    json_object_new_string("result_ack"));
+	if (cid != NULL)
+		json_object_object_add(ack, "command_id",
+		    json_object_new_string(cid));
+	if (j->res.execution_id != NULL)
+		json_object_object_add(ack, "execution_id",
+		    json_object_new_string(j->res.execution_id));
+	json_object_object_add(ack, "status", json_object_new_string(status));
+	dbt_send(j->conn, ack);
+}
+
 /* What a recorded (or refused) result means for its worker. */
 static void
-dbt_result_done(struct job *j, enum dispatch_code code, const char *exec)
+dbt_result_done(struct job *j, const struct dispatch_report *rp)
 {
-	struct json_object	*ack;
-
-	switch (code) {
+	switch (rp->code) {
 	case DISPATCH_OK:
-		dbt_want_advance(exec);
-		/* FALLTHROUGH */
+		dbt_want_advance(rp->exec);
+		dbt_ack(j, rp, "recorded");
+		break;
 	case DISPATCH_STALE:
-		/* Stored now or before: either way the worker may forget it. */
-		ack = json_object_new_object();
-		json_object_object_add(ack, "type",
-		    json_object_new_string("result_ack"));
-		json_object_object_add(ack, "command_id",
-		    json_object_new_string(j->res.command_id));
-		dbt_send(j->conn, ack);
+		dbt_ack(j, rp, "duplicate");
+		break;
+	case DISPATCH_UNKNOWN:
+		if (j->res.command_id != NULL)
+			dbt_unknown(j, "a result", j->res.command_id);
+		else
+			log_info("worker %s: a result for execution %s, which "
+			    "has no open command on it: dropped",
+			    j->worker_id, j->res.execution_id);
+		dbt_ack(j, rp, "unknown");
 		break;
 	case DISPATCH_FOREIGN:
 		dbt_close(j->conn, LWS_CLOSE_STATUS_POLICY_VIOLATION,
 		    "command_result: %s is not a command of yours",
-		    j->res.command_id);
+		    rp->command);
+		break;
+	case DISPATCH_AMBIGUOUS:
+		dbt_close(j->conn, LWS_CLOSE_STATUS_POLICY_VIOLATION,
+		    "command_result: several commands of that execution are "
+		    "open here: send command_id");
 		break;
 	case DISPATCH_MALFORMED:
 		dbt_close(j->conn, LWS_CLOSE_STATUS_POLICY_VIOLATION,
@@ -376,7 +438,10 @@ dbt_report_done(struct job *j, const struct dispatch_report *rp)
 			    "command_output";
 
 	if (j->type == JOB_RESULT)
-		dbt_result_done(j, rp->code, rp->exec);
+		dbt_result_done(j, rp);
+	else if (rp->code == DISPATCH_UNKNOWN)
+		/* Still running after its workflow was deleted: harmless. */
+		dbt_unknown(j, what, j->command_id);
 	else if (rp->code == DISPATCH_FOREIGN)
 		dbt_close(j->conn, LWS_CLOSE_STATUS_POLICY_VIOLATION,
 		    "%s: %s is not a command of yours", what, j->command_id);
@@ -858,16 +923,33 @@ dbt_metrics(void)
 static void
 dbt_timers(long long now)
 {
-	const char	**ids, **p;
-	size_t		 n;
+	const char		**ids, **p;
+	struct dispatch_cmd	*cancels;
+	size_t			 n;
 
 	/* Every poll: a wait step of 10 s should last 10 s, not 11. */
 	if (dispatch_due_waits(dbt.db, &dbt.advance) == -1)
 		dbt_failed("waking wait steps");
 	if (now >= dbt.next_timers) {
 		dbt.next_timers = now + DBT_TIMERS_MS;
-		if (dispatch_expire(dbt.db, dbt.grace_ms, &dbt.advance) == -1)
+		if (dispatch_expire(dbt.db, dbt.grace_ms, &dbt.advance,
+		    &cancels, &n) == -1)
 			dbt_failed("expiring commands");
+		/* Past its deadline: the worker stops it, if it runs. */
+		dbt_send_cmds(cancels, n, 0);
+	}
+	if (!dbt.detached) {
+		/* Attached here by a pushd of this node that died. */
+		if (dispatch_worker_detach_others(dbt.db, dbt.node, dbt_held,
+		    NULL, &n) == -1)
+			dbt_failed("detaching workers of an earlier run");
+		else {
+			dbt.detached = 1;
+			if (n > 0)
+				log_info("%zu worker%s of an earlier run "
+				    "detached until they reconnect", n,
+				    n == 1 ? "" : "s");
+		}
 	}
 	if (now >= dbt.next_stale) {
 		dbt.next_stale = now + DBT_STALE_MS;
@@ -882,9 +964,8 @@ dbt_timers(long long now)
 		dbt.next_touch = now + DBT_TOUCH_MS;
 		ids = p = xreallocarray(NULL, dbt.held.n + 1, sizeof(*ids));
 		idmap_each(&dbt.held, dbt_touch_one, &p);
-		/* Slack past the next touch: queued there, never lost. */
-		if (dispatch_worker_touch(dbt.db, dbt.node, dbt.grace_ms +
-		    2 * DBT_TOUCH_MS, ids, dbt.held.n) == -1)
+		if (dispatch_worker_touch(dbt.db, dbt.node, ids,
+		    dbt.held.n) == -1)
 			dbt_failed("refreshing worker heartbeats");
 		free(ids);
 	}

@@ -118,6 +118,7 @@ struct job {
 	struct dispatch_worker	 w;		/* JOB_CONNECT */
 	const char		**running;
 	size_t			 nrunning;
+	int			 journaled;	/* it sent running */
 
 	const char		*command_id;	/* STARTED, OUTPUT */
 	const char		*execution_id;
@@ -296,6 +297,7 @@ struct wmsg {
 	int			 has_groups;
 	const char		**running;
 	size_t			 nrunning;
+	int			 has_running;	/* a journaling agent */
 
 	const char		*command_id;	/* STARTED, OUTPUT */
 	const char		*execution_id;	/* STARTED, WORKFLOW_RESULT */

@@ -4,6 +4,7 @@
  * target tests/fuzz/fuzz_pushd_wmsg.c runs exactly this code. workers.c
  * decides what a message may do on its connection and hands it on.
  */
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -211,7 +212,7 @@ fields_connect(struct why *w, struct wmsg *m)
 	    want_strings(w, o, type, "groups", DISPATCH_GROUPS_MAX,
 	    WF_TARGET_MAX, 0, &m->groups, &m->ngroups, &has) == -1 ||
 	    want_strings(w, o, type, "running", DISPATCH_RUNNING_MAX, ID_LEN,
-	    1, &m->running, &m->nrunning, &has) == -1)
+	    1, &m->running, &m->nrunning, &m->has_running) == -1)
 		return -1;
 	m->has_groups = m->groups != NULL;
 	return 0;
@@ -272,8 +273,14 @@ fields_result(struct why *w, struct wmsg *m)
 	size_t			 max = PUSHD_WORKER_MSG_MAX;
 	int			 s;
 
-	if (want_id(w, o, type, "command_id", 1, &r->command_id) == -1 ||
+	/*
+	 * SPEC section 6 lists no command_id: without it the execution (and
+	 * step_index, when sent) must say which command this is.
+	 */
+	if (want_id(w, o, type, "command_id", 0, &r->command_id) == -1 ||
 	    want_id(w, o, type, "execution_id", 0, &r->execution_id) == -1 ||
+	    want_int(w, o, type, "step_index", 0, INT_MAX, &r->step_index,
+	    &r->has_step) == -1 ||
 	    want_id(w, o, type, "worker_id", 0, &m->worker_id) == -1 ||
 	    want_bool(w, o, type, "success", 1, &r->success) == -1 ||
 	    want_int(w, o, type, "exit_code", -1000000, 1000000,
@@ -284,6 +291,9 @@ fields_result(struct why *w, struct wmsg *m)
 	    want_ms(w, o, type, "duration", &r->duration_ms,
 	    &r->has_duration) == -1)
 		return -1;
+	if (r->command_id == NULL && r->execution_id == NULL)
+		return wmsg_fail(w, "%s: command_id is missing, and "
+		    "execution_id too", type);
 	for (s = 0; s < 2; s++)
 		if (want_str(w, o, type, names[s][0], 0, 0, max, &r->text[s],
 		    &r->textlen[s]) == -1 ||

@@ -102,6 +102,7 @@ workers_connect(struct conn *c, struct wmsg *m)
 	j->w.ngroups = m->ngroups;
 	j->nrunning = m->nrunning;
 	j->running = wmsg_take_running(m);
+	j->journaled = m->has_running;
 	strlcpy_p(j->worker_id, m->worker_id, sizeof(j->worker_id));
 
 	/* One socket per worker: a reconnect replaces a half-dead one. */

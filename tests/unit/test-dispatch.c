@@ -69,6 +69,17 @@ static const char sql_exec_idle[] =
 static const char sql_far_deadline[] =
     "SELECT deadline_at > NOW(3) + INTERVAL 30 MINUTE FROM dispatches "
     "WHERE id = ?";
+static const char sql_worker_named[] =
+    "SELECT name = CONCAT('td-c (replaced ', id, ')'), "
+    "JSON_VALUE(metadata, '$.replaced_by') FROM workers WHERE id = ?";
+/* An open command in execution ? of worker ? (it never ran there). */
+static const char sql_open_for[] =
+    "INSERT INTO dispatches (id, execution_id, step_index, worker_id, "
+    "worker_name, attempt, command, timeout_ms, status, sent_at, "
+    "deadline_at) VALUES (UUID(), ?, 99, ?, 'td-c', 1, 'true', 1000, "
+    "'running', NOW(3), NOW(3) + INTERVAL 1 HOUR)";
+static const char sql_open_status[] =
+    "SELECT status FROM dispatches WHERE worker_id = ? AND step_index = 99";
 static const char sql_record_raw[] =
     "UPDATE dispatches SET status = 'succeeded', exit_code = 0, "
     "finished_at = NOW(3) WHERE execution_id = ?";
@@ -164,6 +175,18 @@ result_init(struct dispatch_result *r, const char *cid, long long code)
 	r->duration_ms = 7;
 }
 
+/* Is there a cancel_command for cid among cmds? */
+static int
+has_cancel(const struct dispatch_cmd *cmds, size_t n, const char *cid)
+{
+	size_t	 i;
+
+	for (i = 0; i < n; i++)
+		if (cmds[i].cancel && strcmp(cmds[i].id, cid) == 0)
+			return 1;
+	return 0;
+}
+
 /* Start one execution of wf and claim its commands: how many. */
 static size_t
 start_claim(const char *wf, char ex[ID_LEN + 1], struct dispatch_cmd **cmds)
@@ -183,6 +206,7 @@ main(void)
 	char			 wf[ID_LEN + 1], wf1[ID_LEN + 1],
 				 ex[ID_LEN + 1], ex2[ID_LEN + 1],
 				 wa[ID_LEN + 1], wb[ID_LEN + 1], wc[ID_LEN + 1],
+				 wd[ID_LEN + 1], replaced[ID_LEN + 1],
 				 other[ID_LEN + 1], exec_out[ID_LEN + 1],
 				 cid[ID_LEN + 1], b64[64];
 	struct dispatch_cmd	*cmds = NULL;
@@ -329,12 +353,13 @@ main(void)
 	    events(ex, "dispatch_status", "succeeded") == 1);
 	res.command_id = "00000000-0000-4000-8000-000000000000";
 	dispatch_record(db, wa, &res, &code, exec_out);
-	test_cond("a result for no command at all is foreign",
-	    code == DISPATCH_FOREIGN);
+	test_cond("a result for no command at all is unknown (acked, "
+	    "dropped)", code == DISPATCH_UNKNOWN);
 
 	/* The worker that never came: lost after timeout + grace. */
 	db_exec(db, sql_old_queue, NULL, "s", ex);
-	test_cond("expire", dispatch_expire(db, GRACE, &ids) == 0);
+	test_cond("expire", dispatch_expire(db, GRACE, &ids, NULL, NULL) ==
+	    0);
 	test_cond("a queued command no worker took is lost, with why",
 	    strcmp(disp(ex, 1, 1), "lost") == 0 &&
 	    strstr(disp(ex, 1, 6), "never took") != NULL);
@@ -364,11 +389,14 @@ main(void)
 	test_cond("output implies started",
 	    strcmp(disp(ex, 0, 1), "running") == 0);
 	db_exec(db, sql_old_deadline, NULL, "s", cid);
-	dispatch_expire(db, GRACE, &ids);
+	dispatch_expire(db, GRACE, &ids, &cmds, &n);
 	test_cond("past its deadline: lost, with why",
 	    strcmp(disp(ex, 0, 1), "lost") == 0 &&
 	    strstr(disp(ex, 0, 6), "deadline") != NULL &&
 	    events(ex, "dispatch_status", "lost") == 1);
+	test_cond("... and a cancel_command for it, whatever the socket does",
+	    has_cancel(cmds, n, cid));
+	dispatch_cmds_free(cmds, n);
 	{
 		struct json_object *rep = NULL, *d = NULL;
 
@@ -388,7 +416,10 @@ main(void)
 	    code == DISPATCH_STALE && strcmp(disp(ex, 0, 1), "lost") == 0);
 	dispatch_ids_clear(&ids);
 
-	/* Waiting in a connected worker's own queue is not lost. */
+	/*
+	 * A connected worker that never says it started: its deadline holds
+	 * (issue 11: a wedged agent held an execution for ever).
+	 */
 	n = start_claim(wf1, ex, &cmds);
 	strlcpy_p(cid, n == 1 ? cmds[0].id : "", sizeof(cid));
 	dispatch_cmds_free(cmds, n);
@@ -396,14 +427,50 @@ main(void)
 		const char *list[1] = { wa };
 
 		test_cond("a command sent to a connected worker, not started: "
-		    "its deadline moves on",
+		    "its deadline stays put",
+		    dispatch_worker_touch(db, NODE, list, 1) == 0 &&
 		    strcmp(cell(sql_far_deadline, "s", cid, NULL, NULL, 0, 0),
-		    "0") == 0 && dispatch_worker_touch(db, NODE, 3600000LL,
-		    list, 1) == 0 && strcmp(cell(sql_far_deadline, "s", cid,
-		    NULL, NULL, 0, 0), "1") == 0);
+		    "0") == 0);
 	}
+	db_exec(db, sql_old_deadline, NULL, "s", cid);
+	dispatch_expire(db, GRACE, &ids, &cmds, &n);
+	test_cond("never started by its deadline: timed_out, with why",
+	    strcmp(disp(ex, 0, 1), "timed_out") == 0 &&
+	    strstr(disp(ex, 0, 6), "never said it started") != NULL);
+	test_cond("... and the worker is told to cancel it",
+	    has_cancel(cmds, n, cid));
+	dispatch_cmds_free(cmds, n);
+	dispatch_ids_clear(&ids);
 	result_init(&res, cid, 0);
+	test_cond("a late result changes nothing",
+	    dispatch_record(db, wa, &res, &code, exec_out) == 0 &&
+	    code == DISPATCH_STALE && strcmp(disp(ex, 0, 1), "timed_out") ==
+	    0);
+
+	/* SPEC section 6's command_result has no command_id. */
+	n = start_claim(wf1, ex, &cmds);
+	strlcpy_p(cid, n == 1 ? cmds[0].id : "", sizeof(cid));
+	dispatch_cmds_free(cmds, n);
+	result_init(&res, NULL, 0);
+	res.execution_id = other;
 	dispatch_record(db, wa, &res, &code, exec_out);
+	test_cond("without command_id, for an execution with nothing open "
+	    "here: unknown", code == DISPATCH_UNKNOWN &&
+	    strcmp(disp(ex, 0, 1), "sent") == 0);
+	res.execution_id = ex;
+	res.has_step = 1;
+	res.step_index = 5;
+	dispatch_record(db, wa, &res, &code, exec_out);
+	test_cond("... or for another step_index: unknown",
+	    code == DISPATCH_UNKNOWN);
+	res.step_index = 0;
+	dispatch_record(db, wb, &res, &code, exec_out);
+	test_cond("... from a worker it was not sent to: unknown",
+	    code == DISPATCH_UNKNOWN && strcmp(disp(ex, 0, 1), "sent") == 0);
+	test_cond("without command_id, its one open command is found",
+	    dispatch_record(db, wa, &res, &code, exec_out) == 0 &&
+	    code == DISPATCH_OK && strcmp(exec_out, ex) == 0 &&
+	    strcmp(disp(ex, 0, 1), "succeeded") == 0);
 
 	/* Exit codes, timeouts, signals. */
 	n = start_claim(wf1, ex, &cmds);
@@ -475,14 +542,20 @@ main(void)
 	n = start_claim(wf1, ex, &cmds);
 	strlcpy_p(cid, n == 1 ? cmds[0].id : "", sizeof(cid));
 	dispatch_cmds_free(cmds, n);
-	test_cond("a sent command the worker does not list is sent again",
-	    dispatch_redeliver(db, wa, NULL, 0, GRACE, &cmds, &n) == 0 &&
+	test_cond("a worker without a journal is never sent it twice",
+	    dispatch_redeliver(db, wa, NULL, 0, 0, GRACE, &cmds, &n) == 0 &&
+	    n == 0 && strcmp(disp(ex, 0, 1), "sent") == 0);
+	dispatch_cmds_free(cmds, n);
+	test_cond("a sent command a journaling worker does not list is sent "
+	    "again", dispatch_redeliver(db, wa, NULL, 0, 1, GRACE, &cmds,
+	    &n) == 0 &&
 	    n == 1 && !cmds[0].cancel && strcmp(cmds[0].id, cid) == 0 &&
 	    cmds[0].attempt == 1);
 	dispatch_cmds_free(cmds, n);
 	running[0] = cid;
 	test_cond("one it lists as running is marked so, not sent again",
-	    dispatch_redeliver(db, wa, running, 1, GRACE, &cmds, &n) == 0 &&
+	    dispatch_redeliver(db, wa, running, 1, 1, GRACE, &cmds, &n) ==
+	    0 &&
 	    n == 0 && strcmp(disp(ex, 0, 1), "running") == 0);
 	dispatch_cmds_free(cmds, n);
 	engine_cancel(db, ex, "tester", &err);
@@ -495,7 +568,8 @@ main(void)
 	    n == 0);
 	dispatch_cmds_free(cmds, n);
 	test_cond("and again after a reconnect",
-	    dispatch_redeliver(db, wa, running, 1, GRACE, &cmds, &n) == 0 &&
+	    dispatch_redeliver(db, wa, running, 1, 1, GRACE, &cmds, &n) ==
+	    0 &&
 	    n == 1 && cmds[0].cancel);
 	dispatch_cmds_free(cmds, n);
 	result_init(&res, cid, 0);
@@ -546,7 +620,7 @@ main(void)
 	w.ngroups = 2;
 	w.has_groups = 1;
 	test_cond("a new worker is recorded online, attached here",
-	    dispatch_worker_online(db, NODE, &w, &conflict) == 0 &&
+	    dispatch_worker_online(db, NODE, &w, &conflict, replaced, &ids) == 0 &&
 	    !conflict && strcmp(cell(sql_worker_get, "s", wc, NULL, NULL, 0,
 	    0), "online") == 0 && strcmp(cell(sql_worker_get, "s", wc, NULL,
 	    NULL, 0, 1), NODE) == 0);
@@ -560,7 +634,7 @@ main(void)
 	    1);
 	w.id = other;
 	test_cond("its name under another worker_id is a conflict",
-	    dispatch_worker_online(db, NODE, &w, &conflict) == 0 &&
+	    dispatch_worker_online(db, NODE, &w, &conflict, replaced, &ids) == 0 &&
 	    conflict && strcmp(cell(sql_worker_get, "s", other, NULL, NULL, 0,
 	    0), "") == 0);
 	test_cond("offline from another node changes nothing",
@@ -575,7 +649,7 @@ main(void)
 	    "offline", NULL, 0, 0)) == 1);
 	w.id = wc;
 	test_cond("a reconnect attaches it again",
-	    dispatch_worker_online(db, NODE, &w, &conflict) == 0 &&
+	    dispatch_worker_online(db, NODE, &w, &conflict, replaced, &ids) == 0 &&
 	    strcmp(cell(sql_worker_get, "s", wc, NULL, NULL, 0, 1),
 	    NODE) == 0);
 	db_exec(db, sql_worker_status, NULL, "ss", "offline", wc);
@@ -584,7 +658,7 @@ main(void)
 
 		db_exec(db, sql_worker_old, NULL, "s", wc);
 		test_cond("a connected worker is kept alive (and online)",
-		    dispatch_worker_touch(db, NODE, GRACE, list, 1) == 0 &&
+		    dispatch_worker_touch(db, NODE, list, 1) == 0 &&
 		    strcmp(cell(sql_worker_get, "s", wc, NULL, NULL, 0, 5),
 		    "1") == 0 && strcmp(cell(sql_worker_get, "s", wc, NULL,
 		    NULL, 0, 0), "online") == 0);
@@ -595,6 +669,39 @@ main(void)
 	    strcmp(cell(sql_worker_get, "s", wc, NULL, NULL, 0, 0),
 	    "offline") == 0 && atoi(cell(sql_worker_events, "ss", wc,
 	    "offline", NULL, 0, 0)) == 2);
+
+	/*
+	 * A new agent (a new worker_id) with the name of an offline worker
+	 * takes it over (SPEC section 1: swap the program, keep the .env);
+	 * the old row stays, renamed, and its open commands end lost.
+	 */
+	db_exec(db, sql_open_for, NULL, "ss", ex, wc);
+	id_new(wd);
+	w.id = wd;
+	test_cond("a new worker_id takes the name of an offline worker",
+	    dispatch_worker_online(db, NODE, &w, &conflict, replaced,
+	    &ids) == 0 && !conflict && strcmp(replaced, wc) == 0 &&
+	    strcmp(cell(sql_worker_get, "s", wd, NULL, NULL, 0, 0),
+	    "online") == 0);
+	test_cond("the old row is renamed, loses its groups, says by whom",
+	    strcmp(cell(sql_worker_named, "s", wc, NULL, NULL, 0, 0),
+	    "1") == 0 && strcmp(cell(sql_worker_get, "s", wc, NULL, NULL, 0,
+	    4), "0") == 0 && strcmp(cell(sql_worker_named, "s", wc, NULL,
+	    NULL, 0, 1), wd) == 0);
+	test_cond("its open command ends lost, its execution to advance",
+	    strcmp(cell(sql_open_status, "s", wc, NULL, NULL, 0, 0),
+	    "lost") == 0 && ids_has(&ids, ex));
+	dispatch_ids_clear(&ids);
+	w.id = wc;
+	test_cond("the old agent coming back is now the one refused",
+	    dispatch_worker_online(db, NODE, &w, &conflict, replaced,
+	    &ids) == 0 && conflict && replaced[0] == '\0');
+
+	/* A pushd of this node died: its workers are attached to nothing. */
+	test_cond("workers of an earlier run of this node are detached",
+	    dispatch_worker_detach_others(db, NODE, held_none, NULL, &n) ==
+	    0 && n >= 1 && strcmp(cell(sql_worker_get, "s", wd, NULL, NULL,
+	    0, 1), "") == 0);
 	db_exec(db, sql_worker_status, NULL, "ss", "online", wa);
 
 	db_exec(db, sql_wf_clean, NULL, "");

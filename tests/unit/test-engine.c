@@ -13,9 +13,10 @@
 
 static const char sql_wf[] =
     "INSERT INTO workflows (id, name, definition) VALUES (?, ?, ?)";
+/* Attached to a pushd (a command channel), unless node is NULL. */
 static const char sql_worker[] =
-    "INSERT INTO workers (id, name, status, last_heartbeat) "
-    "VALUES (?, ?, ?, NOW())";
+    "INSERT INTO workers (id, name, status, last_heartbeat, pushd_node) "
+    "VALUES (?, ?, ?, NOW(), ?)";
 static const char sql_group[] =
     "INSERT INTO worker_groups (worker_id, group_name) VALUES (?, ?)";
 static const char sql_status[] =
@@ -120,7 +121,7 @@ int
 main(void)
 {
 	char	 wf[ID_LEN + 1], ex[ID_LEN + 1], w1[ID_LEN + 1],
-		 w2[ID_LEN + 1], w3[ID_LEN + 1];
+		 w2[ID_LEN + 1], w3[ID_LEN + 1], w4[ID_LEN + 1];
 	struct db_res *r;
 	struct json_object *rep;
 
@@ -221,11 +222,14 @@ main(void)
 	id_new(w1);
 	id_new(w2);
 	id_new(w3);
-	db_exec(db, sql_worker, NULL, "sss", w1, "et-a", "online");
-	db_exec(db, sql_worker, NULL, "sss", w2, "et-b", "online");
-	db_exec(db, sql_worker, NULL, "sss", w3, "et-c", "offline");
+	id_new(w4);
+	db_exec(db, sql_worker, NULL, "ssss", w1, "et-a", "online", "et-node");
+	db_exec(db, sql_worker, NULL, "ssss", w2, "et-b", "online", "et-node");
+	db_exec(db, sql_worker, NULL, "ssss", w3, "et-c", "offline", "et-node");
+	db_exec(db, sql_worker, NULL, "ssss", w4, "et-d", "online", NULL);
 	db_exec(db, sql_group, NULL, "ss", w2, "et-db");
 	db_exec(db, sql_group, NULL, "ss", w3, "et-db");
+	db_exec(db, sql_group, NULL, "ss", w4, "et-db");
 	workflow(wf, "{\"steps\":["
 	    "{\"name\":\"By name\",\"type\":\"execute\",\"targets\":[\"et-a\"],"
 	    "\"command\":\"true\"},"
@@ -245,7 +249,8 @@ main(void)
 	finish_step(ex, 0, "succeeded", 0);
 	engine_advance(db, ex, &err);
 	test_cond("step 2 after step 1 succeeded", exec_is(ex, "running", 1));
-	test_cond("group and name deduplicated, offline skipped",
+	test_cond("group and name deduplicated, offline and online without "
+	    "a command channel skipped",
 	    strcmp(dispatch_names(ex, 1), "et-b") == 0);
 	finish_step(ex, 1, "succeeded", 0);
 	engine_advance(db, ex, &err);

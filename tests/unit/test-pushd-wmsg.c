@@ -82,7 +82,8 @@ main(void)
 	    strcmp(m.worker_id, WID) == 0 &&
 	    strcmp(m.worker_name, "local-1") == 0 && m.has_groups &&
 	    m.ngroups == 2 && strcmp(m.groups[1], "db") == 0 &&
-	    m.nrunning == 1 && strcmp(m.running[0], CID) == 0);
+	    m.nrunning == 1 && strcmp(m.running[0], CID) == 0 &&
+	    m.has_running);
 	wmsg_clear(&m);
 
 	rc = decode("{\"type\":\"command_result\",\"command_id\":\"" CID "\","
@@ -92,6 +93,29 @@ main(void)
 	    rc == 0 && m.type == WMSG_RESULT && !m.any_time &&
 	    m.res.success && m.res.has_exit_code && m.res.textlen[0] == 3 &&
 	    memcmp(m.res.text[0], "a\0b", 3) == 0 && m.res.duration_ms == 1);
+	wmsg_clear(&m);
+
+	/* SPEC section 6 lists these fields only: no command_id. */
+	rc = decode("{\"type\":\"command_result\",\"execution_id\":\"" WID
+	    "\",\"worker_id\":\"" WID "\",\"success\":true,\"stdout\":\"x\","
+	    "\"stderr\":\"\",\"duration\":12,\"timestamp\":\"2026-01-01\"}",
+	    &m);
+	test_cond("command_result as SPEC lists it (no command_id) decodes",
+	    rc == 0 && m.res.command_id == NULL &&
+	    strcmp(m.res.execution_id, WID) == 0 && !m.res.has_step);
+	wmsg_clear(&m);
+	rc = decode("{\"type\":\"command_result\",\"execution_id\":\"" WID
+	    "\",\"step_index\":2,\"success\":false}", &m);
+	test_cond("... with step_index", rc == 0 && m.res.has_step &&
+	    m.res.step_index == 2);
+	wmsg_clear(&m);
+	test_cond("command_result with neither id refused", refused("{\"type\":"
+	    "\"command_result\",\"success\":true}", "command_id is missing, "
+	    "and execution_id too"));
+	rc = decode("{\"type\":\"worker_connect\",\"worker_id\":\"" WID "\","
+	    "\"worker_name\":\"spec\"}", &m);
+	test_cond("worker_connect without running: no journal", rc == 0 &&
+	    !m.has_running);
 	wmsg_clear(&m);
 
 	rc = decode("{\"type\":\"command_output\",\"command_id\":\"" CID "\","

@@ -37,7 +37,7 @@ cell(const char *sql, const char *id, int col)
 }
 
 static int
-online(struct db *d, const struct registry_worker *w, int *conflict)
+online(struct db *d, struct registry_worker *w, int *conflict)
 {
 	if (db_begin(d) == -1)
 		return -1;
