@@ -66,11 +66,12 @@ static const char sql_inflight[] =
     "cancel_requested, timeout_ms, command, attempt FROM dispatches "
     "WHERE worker_id = ? AND status IN ('sent', 'running') "
     "ORDER BY queued_at";
-/* A result without command_id (SPEC section 6): its open dispatch. */
+/* A result without command_id (SPEC section 6): the open ones first. */
 static const char sql_open_of[] =
-    "SELECT id FROM dispatches WHERE worker_id = ? AND execution_id = ? "
-    "AND status IN ('sent', 'running') AND (? IS NULL OR step_index = ?) "
-    "LIMIT 2";
+    "SELECT id, status IN ('sent', 'running') FROM dispatches "
+    "WHERE worker_id = ? AND execution_id = ? "
+    "AND (? IS NULL OR step_index = ?) "
+    "ORDER BY status IN ('sent', 'running') DESC LIMIT 2";
 static const char sql_start[] =
     "UPDATE dispatches SET status = 'running', started_at = NOW(3), "
     "deadline_at = NOW(3) + INTERVAL (timeout_ms + ?) * 1000 MICROSECOND "
@@ -615,7 +616,8 @@ int_or_null(int has, long long v, char buf[24])
 /*
  * The command a result without command_id is for: the one dispatch of its
  * execution (and step, when given) open on this worker. 1 with
- * rp->command set, 0 with rp->code UNKNOWN or AMBIGUOUS, -1 on a db error.
+ * rp->command set; 0 with rp->code STALE (it had some, all ended: a late
+ * or repeated result), UNKNOWN or AMBIGUOUS; -1 on a db error.
  */
 static int
 record_find(struct db *db, struct dispatch_report *rp)
@@ -634,17 +636,21 @@ record_find(struct db *db, struct dispatch_report *rp)
 	if (db_exec(db, sql_open_of, &r, "ssss", rp->worker_id,
 	    res->execution_id, step, step) == -1)
 		return -1;
-	n = db_res_rows(r);
-	if (n == 1)
+	for (n = 0; n < db_res_rows(r); n++)
+		if (db_res_int(r, n, 1, 0) == 0)
+			break;
+	rp->open = (int)n;
+	if (db_res_rows(r) == 0)
+		rp->code = DISPATCH_UNKNOWN;
+	else if (n == 0)
+		rp->code = DISPATCH_STALE;
+	else if (n > 1)
+		rp->code = DISPATCH_AMBIGUOUS;
+	else
 		strlcpy_p(rp->command, db_res_get(r, 0, 0),
 		    sizeof(rp->command));
 	db_res_free(r);
-	rp->open = (int)n;
-	if (n != 1) {
-		rp->code = n == 0 ? DISPATCH_UNKNOWN : DISPATCH_AMBIGUOUS;
-		return 0;
-	}
-	return 1;
+	return n == 1 ? 1 : 0;
 }
 
 static int

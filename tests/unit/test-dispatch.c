@@ -471,6 +471,9 @@ main(void)
 	    dispatch_record(db, wa, &res, &code, exec_out) == 0 &&
 	    code == DISPATCH_OK && strcmp(exec_out, ex) == 0 &&
 	    strcmp(disp(ex, 0, 1), "succeeded") == 0);
+	test_cond("... and the same again is stale, not unknown",
+	    dispatch_record(db, wa, &res, &code, exec_out) == 0 &&
+	    code == DISPATCH_STALE);
 
 	/* Exit codes, timeouts, signals. */
 	n = start_claim(wf1, ex, &cmds);

@@ -36,6 +36,12 @@ function pctText(v) {
   return v === null ? '—' : v.toFixed(v < 10 ? 1 : 0) + '%';
 }
 
+// Online by heartbeat alone: no websocket, so no command can reach it.
+// (An older pulse-api sends no command_channel: treat that as connected.)
+function noChannel(w) {
+  return w.status === 'online' && w.command_channel === false;
+}
+
 function runCommand(ctx, w) {
   const input = h('textarea', { id: 'cmd-input', class: 'input mono', rows: 3, required: true, autofocus: true,
     placeholder: 'uptime', spellcheck: 'false', 'aria-label': 'Command' });
@@ -135,6 +141,10 @@ export function workersView(ctx, main) {
         h('td', { 'data-label': 'Worker' }, h('div', { class: 'cell-title' }, w.name),
           info ? h('div', { class: 'muted small' }, info) : null),
         h('td', { 'data-label': 'Status' }, statusBadge(w.status),
+          // Heartbeats without a socket: online, but never a target.
+          noChannel(w) ? h('div', { class: 'small warn-text', 'data-test': 'no-channel',
+            title: 'Heartbeats arrive but its websocket is not connected: it receives no commands' },
+          'no command channel') : null,
           h('div', { class: 'muted small' }, 'heartbeat ', timeEl(w.last_heartbeat))),
         h('td', { 'data-label': 'Groups' }, groups.length ? groups.map((g) => h('span', { class: 'chip' }, g)) : h('span', { class: 'muted' }, '—')),
         h('td', { 'data-label': 'CPU' }, metric(smp.cpu, pctText(smp.cpu), r.cpu, 100, 'CPU')),
@@ -147,7 +157,9 @@ export function workersView(ctx, main) {
         h('td', { 'data-label': 'Tasks' }, (m.running ?? '—') + ' / ' + (m.max_concurrent_tasks ?? '—')),
         admin ? h('td', { class: 'actions' },
           h('button', { type: 'button', class: 'btn btn-small', 'data-test': 'command',
-            disabled: w.status !== 'online', title: w.status !== 'online' ? 'The worker is offline' : 'Run a command now',
+            disabled: w.status !== 'online' || noChannel(w),
+            title: w.status !== 'online' ? 'The worker is offline'
+              : noChannel(w) ? 'The worker has no command channel (its websocket is not connected)' : 'Run a command now',
             onclick: () => runCommand(ctx, w) }, 'Run command'),
           h('button', { type: 'button', class: 'btn btn-small btn-danger-ghost', 'data-test': 'delete',
             onclick: () => deleteWorker(ctx, w) }, 'Delete')) : null));
