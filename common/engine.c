@@ -90,6 +90,10 @@ static const char sql_targets[] =
     "AND w.pushd_node IS NOT NULL "
     "AND (? = 'all' OR w.name = ? OR EXISTS (SELECT 1 FROM worker_groups g "
     "WHERE g.worker_id = w.id AND g.group_name = ?)) ORDER BY w.name";
+/* "id:<uuid>": exactly that worker (a direct command, issue 12). */
+static const char sql_target_id[] =
+    "SELECT w.id, w.name FROM workers w WHERE w.id = ? "
+    "AND w.status = 'online' AND w.pushd_node IS NOT NULL";
 static const char sql_worker_get[] =
     "SELECT id, name, status, pushd_node IS NOT NULL FROM workers "
     "WHERE id = ?";
@@ -439,9 +443,16 @@ resolve_targets(struct db *db, const struct step *st, struct target **out,
 	for (i = 0; i < st->ntargets; i++) {
 		struct db_res	*res;
 		const char	*name = st->targets[i];
+		int		 rc;
 
-		if (db_exec(db, sql_targets, &res, "sss", name, name,
-		    name) == -1) {
+		if (strncmp(name, ENGINE_TARGET_ID, strlen(ENGINE_TARGET_ID)) ==
+		    0 && id_valid(name + strlen(ENGINE_TARGET_ID)))
+			rc = db_exec(db, sql_target_id, &res, "s",
+			    name + strlen(ENGINE_TARGET_ID));
+		else
+			rc = db_exec(db, sql_targets, &res, "sss", name, name,
+			    name);
+		if (rc == -1) {
 			targets_free(t, n);
 			return -1;
 		}
@@ -716,6 +727,7 @@ struct call {
 	const char		*response;
 	long long		 step;		/* respond: -1 or the prompt */
 	const char		*user;
+	int			 flags;		/* ENGINE_AS_ADMIN */
 	const char		*key;		/* Idempotency-Key or NULL */
 	int			 replayed;	/* key seen: id_out is old */
 	char			*id_out;
@@ -944,7 +956,8 @@ command_txn(struct db *db, void *arg)
 	struct call		*c = arg;
 	struct db_res		*res = NULL;
 	struct json_object	*def, *steps, *st, *targets;
-	char			 name[WF_STEP_NAME_MAX + 1];
+	char			 name[WF_STEP_NAME_MAX + 1],
+				 target[sizeof(ENGINE_TARGET_ID) + ID_LEN];
 	int			 rc;
 
 	if (!id_valid(c->worker_id))
@@ -970,15 +983,19 @@ command_txn(struct db *db, void *arg)
 		db_res_free(res);
 		return -1;
 	}
-	/* Target the worker by name: names are unique and it is what a
-	 * reader of the definition expects to see. */
+	/*
+	 * Target the worker by id: by name, any worker that claims a group
+	 * of that name would run it too (issue 12). The step's name says
+	 * which worker it is for a reader.
+	 */
 	snprintf(name, sizeof(name), "Command on %s", db_res_get(res, 0, 1));
+	snprintf(target, sizeof(target), "%s%s", ENGINE_TARGET_ID,
+	    db_res_get(res, 0, 0));
 	def = json_object_new_object();
 	steps = json_object_new_array();
 	st = json_object_new_object();
 	targets = json_object_new_array();
-	json_object_array_add(targets,
-	    json_object_new_string(db_res_get(res, 0, 1)));
+	json_object_array_add(targets, json_object_new_string(target));
 	json_object_object_add(st, "name", json_object_new_string(name));
 	json_object_object_add(st, "type", json_object_new_string("execute"));
 	json_object_object_add(st, "targets", targets);
@@ -1100,6 +1117,12 @@ cancel_txn(struct db *db, void *arg)
 
 	if (exec_lock(db, c->id, &ex, c->err) == -1)
 		return -1;
+	/* Only an admin may send one, so only an admin may stop one. */
+	if (strcmp(ex.kind, "command") == 0 && !(c->flags & ENGINE_AS_ADMIN)) {
+		fail(c->err, ENGINE_FORBIDDEN, "cancelling a direct command "
+		    "is for admins");
+		goto out;
+	}
 	if (strcmp(ex.status, "running") != 0 &&
 	    strcmp(ex.status, "waiting") != 0) {
 		fail(c->err, ENGINE_CONFLICT, "execution is already %s",
@@ -1122,9 +1145,10 @@ out:
 
 int
 engine_cancel(struct db *db, const char *execution_id, const char *user,
-    struct engine_err *err)
+    int flags, struct engine_err *err)
 {
-	struct call	 c = { .id = execution_id, .user = user, .err = err };
+	struct call	 c = { .id = execution_id, .user = user, .flags = flags,
+	    .err = err };
 
 	return run(db, cancel_txn, &c);
 }

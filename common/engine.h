@@ -19,6 +19,7 @@ enum engine_code {
 	ENGINE_CONFLICT,	/* not in a state that allows it: 409 */
 	ENGINE_DBERR,		/* see db_errmsg(); 503 when db_down() */
 	ENGINE_KEY_REUSED,	/* idempotency key reused for another request */
+	ENGINE_FORBIDDEN,	/* not for this user's role: 403 */
 };
 
 struct engine_err {
@@ -56,8 +57,20 @@ int	engine_respond_step(struct db *, const char *execution_id,
 	    long long step, const char *response, const char *user,
 	    struct engine_err *);
 
+/*
+ * Cancel a running or waiting execution. A direct command (kind
+ * "command") is an admin's: without ENGINE_AS_ADMIN it is
+ * ENGINE_FORBIDDEN.
+ */
+#define ENGINE_AS_ADMIN		0x01
+
+/*
+ * A step target "id:<worker uuid>" is exactly that worker, never a group
+ * (a plain target matches a worker name or a group name, as in version 1).
+ */
+#define ENGINE_TARGET_ID	"id:"
 int	engine_cancel(struct db *, const char *execution_id, const char *user,
-	    struct engine_err *);
+	    int flags, struct engine_err *);
 
 /* Move an execution as far as it can go now. Idempotent. */
 int	engine_advance(struct db *, const char *execution_id,

@@ -51,6 +51,9 @@ reply_engine_error(struct request *req, const struct engine_err *err)
 	case ENGINE_CONFLICT:
 		reply_error(req, 409, "%s", err->msg);
 		break;
+	case ENGINE_FORBIDDEN:
+		reply_error(req, 403, "%s", err->msg);
+		break;
 	case ENGINE_KEY_REUSED:
 		reply_error_field(req, 422, "Idempotency-Key", "%s", err->msg);
 		break;
@@ -331,8 +334,8 @@ executions_cancel(struct request *req)
 		reply_error(req, 404, "execution not found");
 		return 0;
 	}
-	if (engine_cancel(req->db, req->params[0], req->user.name, &err) ==
-	    -1) {
+	if (engine_cancel(req->db, req->params[0], req->user.name,
+	    req->user.role == ROLE_ADMIN ? ENGINE_AS_ADMIN : 0, &err) == -1) {
 		reply_engine_error(req, &err);
 		return 0;
 	}

@@ -47,12 +47,19 @@ class SpecWorker:
             hello['running'] = []
         self.ws.send_json(hello)
         self.seen = []
+        self.closed = None
 
     def recv_until(self, pred, timeout):
         """Messages until pred: answers pings as SPEC says; (match, seen)."""
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            m = self.ws.recv_json(max(0.1, deadline - time.monotonic()))
+        while time.monotonic() < deadline and self.closed is None:
+            try:
+                m = self.ws.recv_json(max(0.1, deadline - time.monotonic()))
+            except (wsclient.WSError, OSError) as e:
+                # Closed by pushd (e.g. 1008 and why): a failed check.
+                self.closed = str(e) or type(e).__name__
+                self.seen.append({'closed': self.closed})
+                return None
             if m is None:
                 continue
             self.seen.append(m)

@@ -120,7 +120,7 @@ finish_step(const char *id, int step, const char *status, int code)
 int
 main(void)
 {
-	char	 wf[ID_LEN + 1], ex[ID_LEN + 1], w1[ID_LEN + 1],
+	char	 wf[ID_LEN + 1], ex[ID_LEN + 1], ex2[ID_LEN + 1], w1[ID_LEN + 1],
 		 w2[ID_LEN + 1], w3[ID_LEN + 1], w4[ID_LEN + 1];
 	struct db_res *r;
 	struct json_object *rep;
@@ -193,9 +193,9 @@ main(void)
 	test_cond("start again", engine_start(db, wf, "alice", ex, &err) == 0);
 	engine_respond(db, ex, "Yes", "bob", &err);
 	test_cond("condition true runs step 2", exec_is(ex, "waiting", 1));
-	test_cond("cancel", engine_cancel(db, ex, "carol", &err) == 0 &&
+	test_cond("cancel", engine_cancel(db, ex, "carol", 0, &err) == 0 &&
 	    exec_is(ex, "cancelled", -1));
-	test_cond("cancel twice conflicts", engine_cancel(db, ex, "carol",
+	test_cond("cancel twice conflicts", engine_cancel(db, ex, "carol", 0,
 	    &err) == -1 && err.code == ENGINE_CONFLICT);
 	test_cond("cancelled step recorded",
 	    strcmp(step_field(ex, 1, 0), "cancelled") == 0);
@@ -269,13 +269,24 @@ main(void)
 	test_cond("advance twice is harmless",
 	    engine_advance(db, ex, &err) == 0 && exec_is(ex, "failed", 3));
 
-	/* Direct command. */
-	test_cond("command on an online worker", engine_start_command(db, w1,
-	    "uptime", 1000, "root", ex, &err) == 0 &&
-	    strcmp(dispatch_names(ex, 0), "et-a") == 0);
+	/* Direct command: that worker only, even if another has a group of
+	 * its name (issue 12). */
+	db_exec(db, sql_group, NULL, "ss", w2, "et-a");
+	test_cond("command on an online worker runs there only",
+	    engine_start_command(db, w1, "uptime", 1000, "root", ex, &err) ==
+	    0 && strcmp(dispatch_names(ex, 0), "et-a") == 0);
 	test_cond("command on an offline worker conflicts",
 	    engine_start_command(db, w3, "uptime", 1000, "root", ex,
 	    &err) == -1 && err.code == ENGINE_CONFLICT);
+	test_cond("command on a worker without a command channel conflicts",
+	    engine_start_command(db, w4, "uptime", 1000, "root", ex2,
+	    &err) == -1 && err.code == ENGINE_CONFLICT &&
+	    strstr(err.msg, "command channel") != NULL);
+	test_cond("an employee may not cancel a direct command (issue 12)",
+	    engine_cancel(db, ex, "emp", 0, &err) == -1 &&
+	    err.code == ENGINE_FORBIDDEN && exec_is(ex, "running", 0));
+	test_cond("an admin may", engine_cancel(db, ex, "root",
+	    ENGINE_AS_ADMIN, &err) == 0 && exec_is(ex, "cancelled", -1));
 
 	db_exec(db, sql_clean, NULL, "");
 	db_free(db);
