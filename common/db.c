@@ -16,6 +16,7 @@
 #include <errmsg.h>
 #include <mysqld_error.h>
 
+#include "config.h"
 #include "db.h"
 #include "xmalloc.h"
 
@@ -735,4 +736,20 @@ db_res_free(struct db_res *r)
 		free(r->cells[i].v);
 	free(r->cells);
 	free(r);
+}
+
+struct db *
+db_new_config(const struct config *cfg)
+{
+	struct db_params	 p;
+
+	memset(&p, 0, sizeof(p));
+	p.host = cfg->db_host;
+	p.port = (unsigned)cfg->db_port;
+	p.socket = cfg->db_socket[0] != '\0' ? cfg->db_socket : NULL;
+	p.user = cfg->db_user;
+	p.password = cfg->db_password;
+	p.name = cfg->db_name;
+	p.timeout = (unsigned)cfg->db_timeout;
+	return db_new(&p);
 }

@@ -22,6 +22,8 @@ struct db_params {
 };
 
 /* Creates a handle; connects lazily, so a process can start DB-less. */
+struct config;
+struct db	*db_new_config(const struct config *);	/* DB_* settings */
 struct db	*db_new(const struct db_params *);
 void		 db_free(struct db *);
 int		 db_connect(struct db *);

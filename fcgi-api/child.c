@@ -39,17 +39,7 @@ child_sigterm(int sig)
 struct db *
 child_db_new(const struct config *cfg)
 {
-	struct db_params	 p;
-
-	memset(&p, 0, sizeof(p));
-	p.host = cfg->db_host;
-	p.port = (unsigned)cfg->db_port;
-	p.socket = cfg->db_socket[0] != '\0' ? cfg->db_socket : NULL;
-	p.user = cfg->db_user;
-	p.password = cfg->db_password;
-	p.name = cfg->db_name;
-	p.timeout = (unsigned)cfg->db_timeout;
-	return db_new(&p);
+	return db_new_config(cfg);
 }
 
 /*

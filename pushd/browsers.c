@@ -137,16 +137,10 @@ browsers_send_json(struct conn *c, struct json_object *o)
 static void
 browsers_replay_ask(struct conn *c)
 {
-	struct job	*j = job_new(JOB_REPLAY, c->serial, NULL);
-
 	c->replay_next = 0;
-	j->gen = c->replay_gen;
-	j->from = c->replay_from;
-	j->to = c->replay_to;
-	if (jobs_push(j) == -1) {
-		job_free(j);
+	if (replay_ask(c->serial, c->replay_gen, c->replay_from,
+	    c->replay_to) == -1)
 		conn_close(c, 1013, "server busy: reconnect and resume", 0);
-	}
 }
 
 /* The next round of a replay, now or once the socket has drained. */
@@ -324,6 +318,31 @@ static const struct browsers_handler {
 	{ "ping",		browsers_ping },
 };
 
+/*
+ * A token bucket per socket: the dashboard sends a few messages a minute,
+ * a script that floods one is closed rather than allowed to keep pushd
+ * busy for everyone (issue 12).
+ */
+static int
+browsers_rate(struct conn *c)
+{
+	long long	 now = server_now_ms();
+
+	if (c->rate_ms == 0) {
+		c->rate_ms = now;
+		c->tokens = PUSHD_BROWSER_BURST;
+	}
+	c->tokens += (double)(now - c->rate_ms) * PUSHD_BROWSER_RATE / 1000;
+	if (c->tokens > PUSHD_BROWSER_BURST)
+		c->tokens = PUSHD_BROWSER_BURST;
+	c->rate_ms = now;
+	if (c->tokens < 1)
+		return browsers_fail("too many messages (at most %d a second)",
+		    PUSHD_BROWSER_RATE);
+	c->tokens -= 1;
+	return 0;
+}
+
 static int
 browsers_message(struct conn *c)
 {
@@ -333,6 +352,10 @@ browsers_message(struct conn *c)
 	size_t			 i;
 	int			 rc = -1;
 
+	if (browsers_rate(c) == -1) {
+		conn_rx_reset(c);
+		return -1;
+	}
 	msg = pjson_parse((const char *)c->rx, c->rxlen, PUSHD_BROWSER_DEPTH,
 	    perr, sizeof(perr));
 	conn_rx_reset(c);
@@ -414,8 +437,10 @@ browsers_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 			browsers_replay_ask(c);
 		return 0;
 	case LWS_CALLBACK_CLOSED:
-		if (c->serial != 0)
+		if (c->serial != 0) {
 			log_debug("browser %s disconnected", c->user);
+			replay_cancel(c->serial);	/* none for the gone */
+		}
 		conn_unregister(c);
 		return 0;
 	default:

@@ -546,45 +546,10 @@ dbt_reports(struct job *first)
 
 /* ------------------------------------------------------------------ feed */
 
-/* An events row as the browsers get it: the payload plus event_id. */
-static struct out *
-dbt_event_out(enum out_type type, uint64_t conn, const struct db_res *r,
-    size_t i)
-{
-	struct json_object	*p;
-	struct out		*o;
-	const char		*eid;
-	char			 perr[64];
-
-	p = pjson_parse(db_res_get(r, i, 3), db_res_len(r, i, 3), 64, perr,
-	    sizeof(perr));
-	if (p == NULL || !json_object_is_type(p, json_type_object)) {
-		log_warnx("event %s: payload unreadable: %s",
-		    db_res_get(r, i, 0), p == NULL ? perr : "not an object");
-		json_object_put(p);
-		return NULL;
-	}
-	o = out_new(type, conn);
-	o->event_id = db_res_int(r, i, 0, 0);
-	/* engine_event() puts the type in; a row written by hand may not. */
-	if (!json_object_object_get_ex(p, "type", NULL))
-		json_object_object_add(p, "type",
-		    json_object_new_string(db_res_get(r, i, 1)));
-	json_object_object_add(p, "event_id",
-	    json_object_new_int64(o->event_id));
-	o->msg = msg_json(p);
-	json_object_put(p);
-	o->is_output = strcmp(db_res_get(r, i, 1), "command_output") == 0;
-	eid = db_res_get(r, i, 2);
-	if (eid != NULL)
-		strlcpy_p(o->execution_id, eid, sizeof(o->execution_id));
-	return o;
-}
-
 static void
 dbt_forward(const struct db_res *r, size_t i)
 {
-	struct out	*o = dbt_event_out(OUT_EVENT, 0, r, i);
+	struct out	*o = out_event(OUT_EVENT, 0, r, i);
 
 	dbt_busy();
 	if (o != NULL)
@@ -697,35 +662,6 @@ dbt_tail(void)
 		dbt_failed("reading late events");
 }
 
-static int
-dbt_replay(struct job *j)
-{
-	struct db_res	*r;
-	struct out	*o, *end;
-	size_t		 i, rows;
-
-	if (db_exec(dbt.db, sql_events_range, &r, "ii", j->from, j->to) == -1)
-		return dbt_failed("replaying events");
-	rows = db_res_rows(r);
-	end = out_new(OUT_REPLAY_END, j->conn);
-	end->gen = j->gen;
-	end->event_id = j->to;
-	for (i = 0; i < rows && i < PUSHD_REPLAY_BATCH; i++) {
-		end->event_id = db_res_int(r, i, 0, 0);
-		o = dbt_event_out(OUT_REPLAY, j->conn, r, i);
-		if (o == NULL)
-			continue;
-		o->gen = j->gen;
-		outs_push(o);
-	}
-	end->more = i < rows;
-	if (!end->more)
-		end->event_id = j->to;
-	db_res_free(r);
-	outs_push(end);
-	return 0;
-}
-
 /*
  * Run the jobs in the order they came, stopping at the first that failed
  * because the database is away: it and the rest wait for the next try.
@@ -756,9 +692,6 @@ dbt_jobs(void)
 			break;
 		case JOB_GONE:
 			rc = dbt_gone(j);
-			break;
-		case JOB_REPLAY:
-			rc = dbt_replay(j);
 			break;
 		default:
 			rc = 0;
@@ -1006,6 +939,16 @@ dbt_main(void *arg)
 			wait = 0;
 		stopped = jobs_take(&dbt.pending, wait < 0 ? 0 : (int)wait);
 		now = server_now_ms();
+		/*
+		 * The backlog as it stands before this round works on it
+		 * (the metric read 0 through a four-hour backlog when it was
+		 * counted after the work; issue 12); jobs_depth() adds what
+		 * came since.
+		 */
+		TAILQ_FOREACH(j, &dbt.pending, entry)
+			njobs++;
+		metrics_db_jobs(njobs);
+		njobs = 0;
 		if (stopped && stop_by == 0)
 			stop_by = now + PUSHD_STOP_MS - 500;
 		/*
@@ -1049,10 +992,6 @@ dbt_main(void *arg)
 			clock_gettime(CLOCK_MONOTONIC, &t1);
 			metrics_poll((double)(t1.tv_sec - t0.tv_sec) +
 			    (t1.tv_nsec - t0.tv_nsec) / 1e9);
-			TAILQ_FOREACH(j, &dbt.pending, entry)
-				njobs++;
-			metrics_db_jobs(njobs);
-			njobs = 0;
 		}
 		/* An advance queued commands: send them now, not next poll. */
 		if (dbt.claim_now)
@@ -1081,7 +1020,6 @@ dbt_main(void *arg)
 int
 dbthread_start(const struct config *cfg, const char *node)
 {
-	struct db_params p;
 	int		 rc;
 
 	memset(&dbt, 0, sizeof(dbt));
@@ -1090,15 +1028,7 @@ dbthread_start(const struct config *cfg, const char *node)
 	dbt.grace_ms = cfg->dispatch_grace_ms;
 	TAILQ_INIT(&dbt.pending);
 	idmap_init(&dbt.held);
-	memset(&p, 0, sizeof(p));
-	p.host = cfg->db_host;
-	p.port = (unsigned)cfg->db_port;
-	p.socket = cfg->db_socket;
-	p.user = cfg->db_user;
-	p.password = cfg->db_password;
-	p.name = cfg->db_name;
-	p.timeout = (unsigned)cfg->db_timeout;
-	dbt.db = db_new(&p);
+	dbt.db = db_new_config(cfg);
 	rc = pthread_create(&dbt.thread, NULL, dbt_main, NULL);
 	if (rc != 0) {
 		errno = rc;

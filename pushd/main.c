@@ -120,6 +120,8 @@ main(int argc, char *argv[])
 	queue_init(server.ctx);
 	if (dbthread_start(&cfg, node) == -1)
 		fatalx("cannot start the database thread");
+	if (replay_start(&cfg) == -1)
+		fatalx("cannot start the replay thread");
 	rc = pthread_create(&sigthread, NULL, main_signals, &set);
 	if (rc != 0) {
 		errno = rc;
@@ -137,6 +139,10 @@ main(int argc, char *argv[])
 	rc = dbthread_join(1000);
 	if (rc == -1)
 		log_warnx("the database thread is still busy: exiting anyway");
+	if (replay_join(1000) == -1) {
+		log_warnx("the replay thread is still busy: exiting anyway");
+		rc = -1;	/* it may still push: keep the queue */
+	}
 	server_free();
 	if (rc == 0) {
 		queue_free();

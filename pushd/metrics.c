@@ -224,7 +224,9 @@ metrics_render(size_t *lenp)
 {
 	struct sbuf	 b;
 	struct conn	*c;
-	size_t		 browsers = 0, workers = 0, wq = 0, bq = 0, i;
+	size_t		 browsers = 0, workers = 0, wq = 0, bq = 0, i,
+			 jobs_waiting, replays_waiting;
+	uint64_t	 replays;
 	char		 label[64];
 
 	sbuf_init(&b, 16384, LWS_PRE);
@@ -238,6 +240,9 @@ metrics_render(size_t *lenp)
 		wq += c->q.n;
 	}
 
+	/* Their own locks, taken before ours: never one inside another. */
+	jobs_waiting = jobs_depth();
+	replay_counts(&replays_waiting, &replays);
 	pthread_mutex_lock(&metrics.mtx);
 	metrics.scrapes++;
 	if (metrics.have_db) {
@@ -277,17 +282,26 @@ metrics_render(size_t *lenp)
 	sbuf_printf(&b, "pulse_workers_connected %zu\n", workers);
 	head(&b, "pulse_queue_depth", "gauge",
 	    "Items waiting: dispatch (queued commands, database), db_jobs "
-	    "(for the database thread), worker_send and browser_send "
-	    "(messages not yet written to sockets).");
+	    "(for the database thread: handed over, and taken in its last "
+	    "round), replays (browsers' resumes, one at most each), "
+	    "worker_send and browser_send (messages not yet written to "
+	    "sockets).");
 	if (metrics.have_db)
 		sbuf_printf(&b, "pulse_queue_depth{queue=\"dispatch\"} %lld\n",
 		    metrics.db.queued);
 	sbuf_printf(&b, "pulse_queue_depth{queue=\"db_jobs\"} %zu\n",
-	    metrics.db_jobs);
+	    metrics.db_jobs + jobs_waiting);
+	sbuf_printf(&b, "pulse_queue_depth{queue=\"replays\"} %zu\n",
+	    replays_waiting);
 	sbuf_printf(&b, "pulse_queue_depth{queue=\"worker_send\"} %zu\n", wq);
 	sbuf_printf(&b, "pulse_queue_depth{queue=\"browser_send\"} %zu\n", bq);
+	head(&b, "pulse_replays_total", "counter",
+	    "Replay queries run for browsers that resumed (a batch each).");
+	sbuf_printf(&b, "pulse_replays_total %llu\n",
+	    (unsigned long long)replays);
 	head(&b, "pulse_db_errors_total", "counter",
-	    "Failed database operations of the database thread.");
+	    "Failed database operations of the database and replay "
+	    "threads.");
 	sbuf_printf(&b, "pulse_db_errors_total %llu\n",
 	    (unsigned long long)metrics.db_errors);
 	head(&b, "pulse_retention_deleted_total", "counter",

@@ -27,6 +27,8 @@ struct json_object;
 #define PUSHD_VERSION_MAX	64
 #define PUSHD_BROWSER_MSG_MAX	4096
 #define PUSHD_BROWSER_DEPTH	4
+#define PUSHD_BROWSER_RATE	20	/* messages a second, per socket */
+#define PUSHD_BROWSER_BURST	100	/* ... after a burst of this many */
 #define PUSHD_WORKER_Q_MSGS	65536		/* queued for a worker */
 #define PUSHD_WORKER_Q_BYTES	(64 * 1024 * 1024)
 #define PUSHD_BROWSER_Q_MSGS	4096		/* queued for a browser */
@@ -104,7 +106,6 @@ enum job_type {
 	JOB_STARTED,		/* command_started */
 	JOB_OUTPUT,		/* command_output */
 	JOB_RESULT,		/* command_result */
-	JOB_REPLAY,		/* a browser's resume: events from..to */
 };
 
 struct job {
@@ -128,9 +129,6 @@ struct job {
 	size_t			 b64len;
 
 	struct dispatch_result	 res;		/* JOB_RESULT */
-
-	uint64_t		 gen;		/* JOB_REPLAY */
-	long long		 from, to;
 };
 TAILQ_HEAD(jobq, job);
 
@@ -173,6 +171,11 @@ struct out	*out_new(enum out_type, uint64_t conn);
 void		 out_free(struct out *);
 void		 outs_push(struct out *);
 void		 outs_take(struct outq_list *);
+size_t		 jobs_depth(void);
+struct db_res;
+/* Row i of (id, type, execution_id, payload) as an out (NULL: unreadable). */
+struct out	*out_event(enum out_type, uint64_t conn, const struct db_res *,
+		    size_t i);
 
 /* --------------------------------------------------------------- server.c */
 
@@ -215,6 +218,8 @@ struct conn {
 	char			 (*subs)[ID_LEN + 1];
 	size_t			 nsubs;
 	long long		 floor;		/* has events up to here */
+	double			 tokens;	/* browsers_rate() */
+	long long		 rate_ms;
 	int			 replaying;
 	uint64_t		 replay_gen;
 	long long		 replay_to;
@@ -355,6 +360,15 @@ void	metrics_db_error(void);
 void	metrics_db_jobs(size_t);
 void	metrics_db_set(const struct metrics_db *);
 void	metrics_retention(size_t executions, size_t events, size_t workers);
+
+/* --------------------------------------------------------------- replay.c */
+
+int	replay_start(const struct config *);
+int	replay_join(int wait_ms);
+/* 0, or -1 when too many wait (the browser is told to come back). */
+int	replay_ask(uint64_t conn, uint64_t gen, long long from, long long to);
+void	replay_cancel(uint64_t conn);
+void	replay_counts(size_t *waiting, uint64_t *runs);
 
 /* ------------------------------------------------------------- dbthread.c */
 

@@ -10,6 +10,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "db.h"
+#include "log.h"
 #include "pjson.h"
 #include "pushd.h"
 #include "xmalloc.h"
@@ -19,6 +21,7 @@ static pthread_cond_t	 queue_cond;
 static struct jobq	 queue_jobs = TAILQ_HEAD_INITIALIZER(queue_jobs);
 static struct outq_list	 queue_outs = TAILQ_HEAD_INITIALIZER(queue_outs);
 static size_t		 queue_job_bytes;
+static size_t		 queue_njobs;	/* waiting, not yet taken */
 static int		 queue_stopped;
 static struct lws_context *queue_ctx;
 
@@ -192,9 +195,22 @@ jobs_push(struct job *j)
 	}
 	TAILQ_INSERT_TAIL(&queue_jobs, j, entry);
 	queue_job_bytes += j->size;
+	queue_njobs++;
 	pthread_cond_signal(&queue_cond);
 	pthread_mutex_unlock(&queue_mtx);
 	return 0;
+}
+
+/* Jobs handed over and not yet taken by the db thread. */
+size_t
+jobs_depth(void)
+{
+	size_t	 n;
+
+	pthread_mutex_lock(&queue_mtx);
+	n = queue_njobs;
+	pthread_mutex_unlock(&queue_mtx);
+	return n;
 }
 
 /* No more jobs: the db thread finishes what it has and returns. */
@@ -231,6 +247,7 @@ jobs_take(struct jobq *to, int timeout_ms)
 	}
 	TAILQ_CONCAT(to, &queue_jobs, entry);
 	queue_job_bytes = 0;
+	queue_njobs = 0;
 	stopped = queue_stopped;
 	pthread_mutex_unlock(&queue_mtx);
 	return stopped;
@@ -268,6 +285,41 @@ outs_push(struct out *o)
 	if (wake && queue_ctx != NULL)
 		lws_cancel_service(queue_ctx);
 	pthread_mutex_unlock(&queue_mtx);
+}
+
+/* An events row as the browsers get it: the payload plus event_id. */
+struct out *
+out_event(enum out_type type, uint64_t conn, const struct db_res *r,
+    size_t i)
+{
+	struct json_object	*p;
+	struct out		*o;
+	const char		*eid;
+	char			 perr[64];
+
+	p = pjson_parse(db_res_get(r, i, 3), db_res_len(r, i, 3), 64, perr,
+	    sizeof(perr));
+	if (p == NULL || !json_object_is_type(p, json_type_object)) {
+		log_warnx("event %s: payload unreadable: %s",
+		    db_res_get(r, i, 0), p == NULL ? perr : "not an object");
+		json_object_put(p);
+		return NULL;
+	}
+	o = out_new(type, conn);
+	o->event_id = db_res_int(r, i, 0, 0);
+	/* engine_event() puts the type in; a row written by hand may not. */
+	if (!json_object_object_get_ex(p, "type", NULL))
+		json_object_object_add(p, "type",
+		    json_object_new_string(db_res_get(r, i, 1)));
+	json_object_object_add(p, "event_id",
+	    json_object_new_int64(o->event_id));
+	o->msg = msg_json(p);
+	json_object_put(p);
+	o->is_output = strcmp(db_res_get(r, i, 1), "command_output") == 0;
+	eid = db_res_get(r, i, 2);
+	if (eid != NULL)
+		strlcpy_p(o->execution_id, eid, sizeof(o->execution_id));
+	return o;
 }
 
 /* The loop is ending: no more wake-ups into its context. */
