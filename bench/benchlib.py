@@ -160,7 +160,10 @@ class Stack:
             signal.signal(s, _die)
 
     def start(self):
-        env = dict(os.environ, PULSE_BUILD='bench')
+        # As with nginx's rate limit (throughput.py), the per-user cap
+        # on unfinished executions is policy: the benchmarks measure PULSE.
+        env = dict(os.environ, PULSE_BUILD='bench',
+                   PULSE_USER_EXECUTIONS_MAX='0')
         for k in ('PULSE_URL', 'PULSE_CTL', 'PULSE_STACK',
                   'PULSE_ENV_FILE', 'PULSE_WORKER_API_KEY'):
             env.pop(k, None)

@@ -70,6 +70,7 @@ static const struct key keys[] = {
 	I("WORKER_PRUNE_DAYS", worker_prune_days, "0", 0, 3650),
 	I("PULSE_RETENTION_INTERVAL_S", retention_interval_s, "60", 1, 86400),
 	S("PULSE_PUSHD_METRICS_SOCKET", pushd_metrics_socket, ""),
+	I("PULSE_USER_EXECUTIONS_MAX", user_executions_max, "50", 0, 100000),
 	{ "PULSE_DEBUG", K_BOOL, offsetof(struct config, log_debug), "0",
 	    0, 0, NULL },
 

@@ -36,6 +36,12 @@ static const char sql_event[] =
     "VALUES (?, ?, ?, ?)";
 static const char sql_wf_get[] =
     "SELECT name, definition FROM workflows WHERE id = ?";
+/* The user row serialises one user's starts, so the cap is exact. */
+static const char sql_user_lock[] =
+    "SELECT id FROM users WHERE username = ? FOR UPDATE";
+static const char sql_user_unfinished[] =
+    "SELECT COUNT(*) FROM executions WHERE started_by = ? "
+    "AND status IN ('running', 'waiting')";
 static const char sql_exec_insert[] =
     "INSERT INTO executions (id, workflow_id, kind, workflow_name, "
     "definition, status, started_by, started_at, current_step) "
@@ -790,6 +796,36 @@ step_prompt_json(const struct step *st)
 }
 
 /* Insert an execution and its steps, announce it, and advance it. */
+static int	engine_user_max;
+
+void
+engine_set_user_max(int max)
+{
+	engine_user_max = max;
+}
+
+/* -1 (with c->err) when c->user may not start more now. */
+static int
+user_capped(struct db *db, struct call *c)
+{
+	struct db_res	*res;
+	long long	 n;
+
+	if (engine_user_max <= 0 || c->user == NULL)
+		return 0;
+	if (db_exec(db, sql_user_lock, NULL, "s", c->user) == -1 ||
+	    db_exec(db, sql_user_unfinished, &res, "s", c->user) == -1)
+		return dberr(c->err, db);
+	n = db_res_int(res, 0, 0, 0);
+	db_res_free(res);
+	if (n >= engine_user_max)
+		return fail(c->err, ENGINE_LIMIT, "%s has %lld unfinished "
+		    "executions, the most one user may have "
+		    "(PULSE_USER_EXECUTIONS_MAX): wait for one to end, or "
+		    "cancel one", c->user, n);
+	return 0;
+}
+
 static int
 create_execution(struct db *db, struct call *c, const char *kind,
     const char *workflow_name, struct json_object *def)
@@ -802,6 +838,8 @@ create_execution(struct db *db, struct call *c, const char *kind,
 	int			 rc;
 
 	memset(&ex, 0, sizeof(ex));
+	if (user_capped(db, c) == -1)
+		return -1;
 	if (workflow_from_json(def, &ex.wf, &werr) == -1)
 		return fail(c->err, ENGINE_INVALID, "the workflow's definition "
 		    "is invalid: %s", werr.msg);

@@ -20,12 +20,21 @@ enum engine_code {
 	ENGINE_DBERR,		/* see db_errmsg(); 503 when db_down() */
 	ENGINE_KEY_REUSED,	/* idempotency key reused for another request */
 	ENGINE_FORBIDDEN,	/* not for this user's role: 403 */
+	ENGINE_LIMIT,		/* the user's cap on running work: 429 */
 };
 
 struct engine_err {
 	enum engine_code code;
 	char		 msg[320];
 };
+
+/*
+ * At most max unfinished (running or waiting) executions per user, 0 for
+ * no cap (PULSE_USER_EXECUTIONS_MAX): one user's scripts cannot fill
+ * every worker's queue ahead of everyone else (issue 12). Set once at
+ * start; a start past it is ENGINE_LIMIT.
+ */
+void	engine_set_user_max(int max);
 
 /* Start an execution of a stored workflow. */
 int	engine_start(struct db *, const char *workflow_id, const char *user,

@@ -41,6 +41,8 @@ static const char sql_answer_last[] =
 void
 reply_engine_error(struct request *req, const struct engine_err *err)
 {
+	struct json_object	*o;
+
 	switch (err->code) {
 	case ENGINE_NOTFOUND:
 		reply_error(req, 404, "%s", err->msg);
@@ -53,6 +55,12 @@ reply_engine_error(struct request *req, const struct engine_err *err)
 		break;
 	case ENGINE_FORBIDDEN:
 		reply_error(req, 403, "%s", err->msg);
+		break;
+	case ENGINE_LIMIT:
+		o = json_object_new_object();
+		json_object_object_add(o, "error",
+		    json_object_new_string(err->msg));
+		reply_json_headers(req, 429, "Retry-After: 10\r\n", o);
 		break;
 	case ENGINE_KEY_REUSED:
 		reply_error_field(req, 422, "Idempotency-Key", "%s", err->msg);

@@ -21,6 +21,7 @@
 #include "api.h"
 #include "config.h"
 #include "db.h"
+#include "engine.h"
 #include "log.h"
 #include "xmalloc.h"
 
@@ -223,6 +224,7 @@ child_main(const struct config *cfg, int listen_fd)
 	if (FCGX_InitRequest(&fcgx, listen_fd, 0) != 0)
 		fatalx("FCGX_InitRequest failed");
 	db = child_db_new(cfg);
+	engine_set_user_max(cfg->user_executions_max);
 	log_debug("child ready");
 
 	while (!child_quit) {

@@ -288,6 +288,27 @@ main(void)
 	test_cond("an admin may", engine_cancel(db, ex, "root",
 	    ENGINE_AS_ADMIN, &err) == 0 && exec_is(ex, "cancelled", -1));
 
+	/* The per-user cap on unfinished executions (issue 12). */
+	workflow(wf, "{\"steps\":[{\"name\":\"Ask\",\"type\":\"prompt\","
+	    "\"message\":\"?\",\"options\":[\"Yes\"]}]}");
+	engine_set_user_max(2);
+	test_cond("under the cap: starts",
+	    engine_start(db, wf, "et-capped", ex, &err) == 0 &&
+	    engine_start(db, wf, "et-capped", ex2, &err) == 0);
+	test_cond("past it: ENGINE_LIMIT, naming the setting",
+	    engine_start(db, wf, "et-capped", w4, &err) == -1 &&
+	    err.code == ENGINE_LIMIT &&
+	    strstr(err.msg, "PULSE_USER_EXECUTIONS_MAX") != NULL);
+	test_cond("another user is not held back",
+	    engine_start(db, wf, "et-other", w4, &err) == 0);
+	engine_cancel(db, w4, "et-other", 0, &err);
+	engine_cancel(db, ex, "et-capped", 0, &err);
+	test_cond("one ended: a start fits again",
+	    engine_start(db, wf, "et-capped", ex, &err) == 0);
+	engine_cancel(db, ex, "et-capped", 0, &err);
+	engine_cancel(db, ex2, "et-capped", 0, &err);
+	engine_set_user_max(0);
+
 	db_exec(db, sql_clean, NULL, "");
 	db_free(db);
 	config_free(&dbtest_cfg);
