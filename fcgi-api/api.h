@@ -88,6 +88,7 @@ void	 router_dispatch(struct request *);
 
 /* request.c */
 const char *request_header(struct request *, const char *cgi_name);
+int	 request_header_count(struct request *, const char *cgi_name);
 int	 request_read_body(struct request *);
 int	 request_query(struct request *, const char *name, char *buf,
 	    size_t len);

@@ -262,7 +262,9 @@ auth_check_origin(struct request *req)
 	const char	*scheme = auth_param(req, "REQUEST_SCHEME");
 	const char	*host = auth_param(req, "HTTP_HOST");
 
-	if (origin == NULL || ident_origin_ok(origin, scheme, host))
+	/* Two Origin headers: libfcgi would show us only the first. */
+	if (origin == NULL || (ident_origin_ok(origin, scheme, host) &&
+	    request_header_count(req, "HTTP_ORIGIN") == 1))
 		return 0;
 	log_debug("%s %s: Origin '%s' refused (scheme %s, host %s)",
 	    req->method, req->path, origin, scheme, host);

@@ -56,6 +56,20 @@ request_header(struct request *req, const char *cgi_name)
 	return FCGX_GetParam(cgi_name, req->fcgx->envp);
 }
 
+/* How many times nginx passed cgi_name (a repeated client header). */
+int
+request_header_count(struct request *req, const char *cgi_name)
+{
+	size_t	 n = strlen(cgi_name);
+	char	**e;
+	int	 count = 0;
+
+	for (e = req->fcgx->envp; e != NULL && *e != NULL; e++)
+		if (strncmp(*e, cgi_name, n) == 0 && (*e)[n] == '=')
+			count++;
+	return count;
+}
+
 static int
 hexval(int c)
 {

@@ -55,6 +55,22 @@ main(void)
 	test_cond("origin: null", !ident_origin_ok("null", "http",
 	    "p.example"));
 	test_cond("origin: empty", !ident_origin_ok("", "http", "p.example"));
+	/* Issue 12: only a trailing ":80" was looked at. */
+	test_cond("origin: a second port", !ident_origin_ok(
+	    "http://127.0.0.1:8080:80", "http", "127.0.0.1:8080"));
+	test_cond("origin: userinfo, path, space, bad port", !ident_origin_ok(
+	    "http://x@p.example", "http", "p.example") && !ident_origin_ok(
+	    "http://p.example/", "http", "p.example") && !ident_origin_ok(
+	    "http://p.example ", "http", "p.example") && !ident_origin_ok(
+	    "http://p.example:0", "http", "p.example:0") && !ident_origin_ok(
+	    "http://p.example:080", "http", "p.example:80") &&
+	    !ident_origin_ok("http://p.example:65536", "http",
+	    "p.example:65536"));
+	test_cond("origin: two origins joined", !ident_origin_ok(
+	    "http://p.example,http://p.example", "http", "p.example"));
+	test_cond("origin: IPv6", ident_origin_ok("http://[::1]:8080", "http",
+	    "[::1]:8080") && !ident_origin_ok("http://[::1]:8080", "http",
+	    "[::2]:8080"));
 
 	if (mkdtemp(dir) == NULL)
 		return 1;
