@@ -114,11 +114,15 @@ def commit_change(work, path, old, new, message):
     return git(work, 'rev-parse', 'HEAD')
 
 
-def push_event(url, secret, sha, ref='refs/heads/main', sign=True):
+def push_event(url, secret, sha, ref='refs/heads/main', sign=True,
+               delivery=None):
+    """A Gitea push event; each has a delivery id of its own unless one is
+    given (a replay sends the same one again)."""
     body = json.dumps({'ref': ref, 'before': '0' * 40, 'after': sha,
                        'repository': {'full_name': 'infra/pulse'}}).encode()
     headers = {'Content-Type': 'application/json',
-               'X-Gitea-Event': 'push'}
+               'X-Gitea-Event': 'push',
+               'X-Gitea-Delivery': delivery or secrets.token_hex(16)}
     if sign:
         headers['X-Gitea-Signature'] = hmac.new(
             secret.encode(), body, hashlib.sha256).hexdigest()
@@ -141,7 +145,12 @@ def main():
 
     # The git server.
     work = os.path.join(tmp, 'work')
-    a = snapshot(work)
+    a0 = snapshot(work)
+    # One commit more, so that an older commit than the deployed one
+    # exists (a replayed delivery of it must be refused).
+    a = commit_change(work, 'README.md', '# PULSE', '# PULSE\n',
+                      'deploy test: a commit after the snapshot')
+    require('a second commit', a is not None and a != a0)
     origin = os.path.join(tmp, 'origin.git')
     r = run('git', 'clone', '-q', '--bare', work, origin)
     require('bare repository seeded from the checkout', r.returncode == 0,
@@ -247,7 +256,8 @@ def main():
 
     # --- a signed push deploys ------------------------------------------
     t0 = time.monotonic()
-    st, body = push_event(hook, secret, a)
+    first = secrets.token_hex(16)
+    st, body = push_event(hook, secret, a, delivery=first)
     check('signed push event accepted (200)', st == 200, (st, body))
     outcome = wait_status(a)
     require('commit %s deployed (status %s, %.0f s)' %
@@ -333,6 +343,40 @@ def main():
           st == 200, (st, body))
     check('rollback is logged', 'rolled back: ' in deploy_log(),
           deploy_log()[-2000:])
+
+    # --- replays and older commits (issue 12) --------------------------
+    OLD = 'not newer than the current release'
+
+    def refusals(text, n):
+        """Wait until deploy.log says text n times; the log."""
+        wait_for(lambda: deploy_log().count(text) >= n, 120, 0.5)
+        return deploy_log()
+
+    st, body = push_event(hook, secret, a, delivery=first)
+    log = refusals('a replay, refused', 1)
+    check('the first delivery replayed: refused, nothing changed',
+          st == 200 and 'delivery %s was handled before' % first in log and
+          status()[:2] == ['refused', a] and current() == rel_a,
+          log[-1500:])
+    st, body = push_event(hook, secret, a0)
+    log = refusals(OLD, 1)
+    check('a fresh delivery of a commit older than the current release: '
+          'refused, nothing built',
+          st == 200 and status()[:2] == ['refused', a0] and
+          current() == rel_a and not any(
+              d.endswith('-' + a0[:12])
+              for d in os.listdir(os.path.join(root, 'releases'))),
+          log[-1500:])
+    st, body = push_event(hook, secret, a)
+    log = refusals(OLD, 2)
+    check('a fresh delivery of the serving commit, not the tip: refused',
+          st == 200 and status()[:2] == ['refused', a] and
+          current() == rel_a, log[-1500:])
+    r = run(os.path.join(REPO, 'deploy/pulse-deploy'), a0, env=env,
+            timeout=120)
+    check('by hand too, an older commit needs --rollback (exit 1, says so)',
+          r.returncode == 1 and '--rollback ' + a0 in r.stdout and
+          current() == rel_a, r.stdout[-1500:])
 
     backup_tests(tmp)
     systemd_tests(tmp, rel_a)
