@@ -431,6 +431,22 @@ def systemd_tests(tmp, rel):
     r = run('systemd-analyze', 'verify', '--man=no', *names)
     check('systemd-analyze verify: %d units, no complaint' % len(names),
           r.returncode == 0 and not r.stdout.strip(), r.stdout)
+    # The sockets trust whoever reaches them: their group is PULSE's own
+    # (issue 12), never www-data, which other web software shares.
+    groups = {}
+    for n in names:
+        with open(n) as f:
+            for line in f:
+                if line.startswith('SupplementaryGroups='):
+                    groups[os.path.basename(n)] = line.split('=', 1)[1].strip()
+    with open(os.path.join(REPO, 'deploy/pulse.env.example')) as f:
+        env_group = [ln.split('=', 1)[1].strip() for ln in f
+                     if ln.startswith('PULSE_SOCKET_GROUP=')]
+    check('pulse-api and pulse-pushd sockets: group pulse-web, in the '
+          'units and the example .env',
+          groups.get('pulse-api.service') == 'pulse-web' and
+          groups.get('pulse-pushd.service') == 'pulse-web' and
+          env_group == ['pulse-web'], (groups, env_group))
 
 
 # pulse-dev's time limit ends a file with SIGTERM: unwind through the
