@@ -866,7 +866,7 @@ expire_overdue_txn(struct db *db, void *arg)
 	struct expire	*e = arg;
 	struct db_res	*res;
 	struct drow	 r;
-	char		 error[512], *out[2];
+	char		 error[WORKER_NAME_MAX + 256], *out[2];
 	size_t		 len[2], i;
 	int		 rc = -1, n;
 
@@ -906,7 +906,7 @@ expire_untaken_txn(struct db *db, void *arg)
 	struct expire	*e = arg;
 	struct db_res	*res;
 	struct drow	 r;
-	char		 error[512];
+	char		 error[WORKER_NAME_MAX + 256];
 	size_t		 i;
 	int		 rc = -1;
 
