@@ -965,7 +965,7 @@ expire_overdue_txn(struct db *db, void *arg)
 	struct db_res	*res;
 	struct drow	 r;
 	const char	*status;
-	char		 error[512];
+	char		 error[WORKER_NAME_MAX + 256];
 	size_t		 i;
 	int		 rc = -1, n;
 
@@ -1008,7 +1008,7 @@ expire_untaken_txn(struct db *db, void *arg)
 	struct expire	*e = arg;
 	struct db_res	*res;
 	struct drow	 r;
-	char		 error[512];
+	char		 error[WORKER_NAME_MAX + 256];
 	size_t		 i;
 	int		 rc = -1;
 

@@ -10,6 +10,7 @@
 #include <json-c/printbuf.h>
 
 #include "pjson.h"
+#include "pulse-limits.h"
 
 static size_t	utf8_seq(const unsigned char *, size_t);
 
@@ -78,16 +79,36 @@ strict_number(const unsigned char *p, size_t len, size_t *i)
  * browser or MariaDB reads), 00, -01, 1. and 00.5. json-c checks the
  * structure; this checks the tokens.
  */
+/* pjson_utf8_prefix() of n bytes that need not end in a NUL. */
+static size_t
+prefix_n(const char *s, size_t n, size_t max)
+{
+	if (n <= max)
+		return n;
+	while (max > 0 && ((unsigned char)s[max] & 0xc0) == 0x80)
+		max--;
+	return max;
+}
+
 static int
 strict_check(const char *buf, size_t len, char *err, size_t errlen)
 {
 	const unsigned char	*p = (const unsigned char *)buf;
-	size_t			 i = 0, k, start;
-	int			 in_str = 0, esc = 0;
+	size_t			 i = 0, k, start, j;
+	size_t			 str = 0, key = 0, keylen = 0, last = 0, lastlen = 0;
+	int			 in_str = 0, esc = 0, is_value = 0;
 
 	while (i < len) {
 		if ((k = utf8_seq(p + i, len - i)) == 0) {
-			snprintf(err, errlen, "invalid UTF-8 at offset %zu", i);
+			/* Name the member when the bad bytes are its value. */
+			if (in_str && is_value)
+				snprintf(err, errlen, "invalid UTF-8 in "
+				    "\"%.*s\" at offset %zu",
+				    (int)prefix_n(buf + key, keylen, 64),
+				    buf + key, i);
+			else
+				snprintf(err, errlen, "invalid UTF-8 at offset "
+				    "%zu", i);
 			return -1;
 		}
 		if (in_str) {
@@ -100,11 +121,26 @@ strict_check(const char *buf, size_t len, char *err, size_t errlen)
 				esc = 0;
 			else if (p[i] == '\\')
 				esc = 1;
-			else if (p[i] == '"')
+			else if (p[i] == '"') {
 				in_str = 0;
+				last = str + 1;
+				lastlen = i - last;
+			}
 			i += k;
 		} else if (p[i] == '"') {
+			/*
+			 * A member's value when a ':' comes before it: its
+			 * key is then the string just before that ':'.
+			 */
+			for (j = i; j > 0 && (p[j - 1] == ' ' ||
+			    p[j - 1] == '\t' || p[j - 1] == '\n' ||
+			    p[j - 1] == '\r'); j--)
+				;
+			is_value = j > 0 && p[j - 1] == ':' && lastlen > 0;
+			key = last;
+			keylen = lastlen;
 			in_str = 1;
+			str = i;
 			i++;
 		} else if (is_letter(p[i])) {
 			for (start = i; i < len && is_letter(p[i]); i++)
@@ -348,6 +384,43 @@ pjson_text(const char *s, size_t len)
 	o = json_object_new_string_len(buf, (int)o_len);
 	free(buf);
 	return o;
+}
+
+int
+pjson_utf8_count(const char *s, size_t len, size_t *chars)
+{
+	const unsigned char	*p = (const unsigned char *)s;
+	size_t			 i, k, n = 0;
+
+	for (i = 0; i < len; i += k, n++)
+		if ((k = utf8_seq(p + i, len - i)) == 0)
+			return -1;
+	*chars = n;
+	return 0;
+}
+
+int
+pjson_check_name(const char *s, size_t len, size_t maxchars, char *why,
+    size_t whylen)
+{
+	size_t	 n;
+
+	/* Past 4 bytes a character it is too long whatever it holds. */
+	if (len > UTF8_BYTES(maxchars)) {
+		snprintf(why, whylen, "is longer than %zu characters",
+		    maxchars);
+		return -1;
+	}
+	if (pjson_utf8_count(s, len, &n) == -1) {
+		snprintf(why, whylen, "is not valid UTF-8");
+		return -1;
+	}
+	if (n > maxchars) {
+		snprintf(why, whylen, "is longer than %zu characters (%zu)",
+		    maxchars, n);
+		return -1;
+	}
+	return 0;
 }
 
 size_t

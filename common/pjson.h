@@ -40,6 +40,20 @@ struct json_object *pjson_stringn(const char *, size_t);
  * sequences become U+FFFD so the document stays valid. */
 struct json_object *pjson_text(const char *, size_t);
 
+/* The characters (code points) in len bytes of UTF-8: 0 and *chars, or
+ * -1 if the bytes are not valid UTF-8. */
+int	pjson_utf8_count(const char *, size_t len, size_t *chars);
+
+/*
+ * A name bound for a VARCHAR(n) column of a utf8mb4 table, which MariaDB
+ * counts in characters: valid UTF-8 of at most maxchars code points (so
+ * at most UTF8_BYTES(maxchars) bytes, checked first). 0, or -1 with the
+ * reason to append to the field's name in why ("is not valid UTF-8",
+ * "is longer than 255 characters (300)").
+ */
+int	pjson_check_name(const char *, size_t len, size_t maxchars,
+	    char *why, size_t whylen);
+
 /* How many bytes of the UTF-8 string s to quote so that at most max are
  * shown and no character is cut in two (a cut one is invalid UTF-8). */
 size_t	pjson_utf8_prefix(const char *s, size_t max);

@@ -5,6 +5,17 @@
 #ifndef PULSE_LIMITS_H
 #define PULSE_LIMITS_H
 
+/*
+ * Names stored in VARCHAR(255) columns of utf8mb4 tables (workflow, step,
+ * worker, group and user names, prompt options and answers): MariaDB
+ * counts characters there, so these limits count characters too (code
+ * points, *_CHARS), checked by pjson_check_name(). *_MAX is the same limit
+ * in bytes, UTF8_BYTES(*_CHARS) (4 bytes a character at most), for
+ * buffers and for the bound checked before counting.
+ */
+#define UTF8_BYTES(chars)	(4 * (chars))
+#define NAME_CHARS		255		/* VARCHAR(255) */
+
 /* HTTP requests reaching pulse-api. */
 #define API_BODY_MAX		(1024 * 1024)	/* bytes; 413 past it */
 #define API_JSON_DEPTH		32		/* nesting of any request body */
@@ -13,24 +24,31 @@
 #define API_HEADER_MAX		4096		/* any single header value */
 
 /* Identity as set by nginx from the SSO answer. */
-#define USER_NAME_MAX		255
-#define USER_DISPLAY_MAX	255
-#define USER_EMAIL_MAX		255
+#define USER_NAME_CHARS		NAME_CHARS
+#define USER_NAME_MAX		UTF8_BYTES(USER_NAME_CHARS)
+#define USER_DISPLAY_CHARS	NAME_CHARS
+#define USER_DISPLAY_MAX	UTF8_BYTES(USER_DISPLAY_CHARS)
+#define USER_EMAIL_CHARS	NAME_CHARS
+#define USER_EMAIL_MAX		UTF8_BYTES(USER_EMAIL_CHARS)
 #define USER_GROUPS_MAX		4096
 #define USER_GROUPS_COUNT	64
 
 /* Workflows. */
-#define WF_NAME_MAX		255
+#define WF_NAME_CHARS		NAME_CHARS
+#define WF_NAME_MAX		UTF8_BYTES(WF_NAME_CHARS)
 #define WF_DESCRIPTION_MAX	(16 * 1024)
 #define WF_DEFINITION_MAX	(512 * 1024)	/* serialized JSON bytes */
 #define WF_STEPS_MAX		256
-#define WF_STEP_NAME_MAX	255
+#define WF_STEP_NAME_CHARS	NAME_CHARS
+#define WF_STEP_NAME_MAX	UTF8_BYTES(WF_STEP_NAME_CHARS)
 #define WF_COMMAND_MAX		(64 * 1024)
 #define WF_TARGETS_MAX		256
-#define WF_TARGET_MAX		255
+#define WF_TARGET_CHARS		NAME_CHARS	/* worker or group name */
+#define WF_TARGET_MAX		UTF8_BYTES(WF_TARGET_CHARS)
 #define WF_MESSAGE_MAX		(4 * 1024)
 #define WF_OPTIONS_MAX		32
-#define WF_OPTION_MAX		255
+#define WF_OPTION_CHARS		NAME_CHARS	/* stored as response */
+#define WF_OPTION_MAX		UTF8_BYTES(WF_OPTION_CHARS)
 #define WF_TIMEOUT_DEFAULT	300000		/* ms */
 #define WF_TIMEOUT_MAX		(7 * 24 * 3600 * 1000LL)	/* ms */
 #define WF_DURATION_MAX		(7 * 24 * 3600 * 1000LL)	/* ms */
@@ -41,13 +59,15 @@
 #define COND_STRING_MAX		(64 * 1024)
 
 /* Executions and prompts. */
+#define EXEC_RESPONSE_CHARS	WF_OPTION_CHARS
 #define EXEC_RESPONSE_MAX	WF_OPTION_MAX
 #define EXEC_IDEM_KEY_MAX	255		/* Idempotency-Key bytes */
 #define EXEC_PAGE_DEFAULT	50
 #define EXEC_PAGE_MAX		200
 
 /* Workers. */
-#define WORKER_NAME_MAX		255
+#define WORKER_NAME_CHARS	NAME_CHARS
+#define WORKER_NAME_MAX		UTF8_BYTES(WORKER_NAME_CHARS)
 #define WORKER_METADATA_MAX	(64 * 1024)	/* serialized JSON bytes */
 #define WORKER_KEY_MAX		255
 #define OUTPUT_CAP_DEFAULT	(1024 * 1024)	/* bytes kept per stream */

@@ -15,7 +15,7 @@
 static const char sql_exec[] =
     "SELECT e.id, e.workflow_id, COALESCE(e.workflow_name, w.name), e.kind, "
     "e.status, e.started_by, e.started_at, e.completed_at, e.current_step, "
-    "e.error, e.prompt_response FROM executions e "
+    "e.error, e.prompt_response, e.logs FROM executions e "
     "LEFT JOIN workflows w ON w.id = e.workflow_id WHERE e.id = ?";
 static const char sql_steps[] =
     "SELECT step_index, name, type, status, reason, prompt, response, "
@@ -228,6 +228,17 @@ report_execution(struct db *db, const char *id, struct json_object **out)
 	}
 	json_object_object_add(o, "prompt", prompt);
 	json_object_object_add(o, "steps", steps);
+	/*
+	 * The seed's field, which its scripts read: what was frozen into
+	 * executions.logs when the execution ended (for rows the Node.js
+	 * PULSE wrote, its own log), else the steps as they are now, which
+	 * is what will be frozen. The column is checked JSON (json_valid).
+	 */
+	if (db_res_get(e, 0, 11) != NULL)
+		json_object_object_add(o, "logs", pjson_raw(db_res_get(e, 0, 11),
+		    db_res_len(e, 0, 11)));
+	else
+		json_object_object_add(o, "logs", json_object_get(steps));
 	db_res_free(e);
 	*out = o;
 	return 0;

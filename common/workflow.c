@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "cond.h"
+#include "pjson.h"
 #include "pulse-limits.h"
 #include "workflow.h"
 #include "xmalloc.h"
@@ -119,28 +120,37 @@ in_list(const char *const *list, size_t n, const char *s)
  */
 static int
 check_text(struct checker *ck, const char *field, const char *item,
-    struct json_object *v, size_t max)
+    struct json_object *v, size_t max, size_t maxchars)
 {
 	size_t	 len;
+	char	 why[64];
 
 	if (!json_object_is_type(v, json_type_string))
 		return fail(ck, field, "%s: %smust be a string", field, item);
 	len = (size_t)json_object_get_string_len(v);
 	if (len == 0)
 		return fail(ck, field, "%s: %smust not be empty", field, item);
-	if (len > max)
+	/* A name's bound is stated in characters, below. */
+	if (maxchars == 0 && len > max)
 		return fail(ck, field, "%s: %slonger than %zu bytes", field,
 		    item, max);
 	if (memchr(json_object_get_string(v), '\0', len) != NULL)
 		return fail(ck, field, "%s: %smust not contain a NUL byte",
 		    field, item);
+	if (maxchars > 0 && pjson_check_name(json_object_get_string(v), len,
+	    maxchars, why, sizeof(why)) == -1)
+		return fail(ck, field, "%s: %s%s", field, item, why);
 	return 0;
 }
 
-/* A text field: 1 and *out if present, 0 if absent and optional. */
+/*
+ * A text field: 1 and *out if present, 0 if absent and optional. maxchars:
+ * a name stored in a VARCHAR column, counted in characters; 0 for text
+ * bounded only in bytes.
+ */
 static int
 get_text(struct checker *ck, struct json_object *o, const char *field,
-    int required, size_t max, const char **out)
+    int required, size_t max, size_t maxchars, const char **out)
 {
 	struct json_object	*v;
 
@@ -150,7 +160,7 @@ get_text(struct checker *ck, struct json_object *o, const char *field,
 			return fail(ck, field, "%s: missing", field);
 		return 0;
 	}
-	if (check_text(ck, field, "", v, max) == -1)
+	if (check_text(ck, field, "", v, max, maxchars) == -1)
 		return -1;
 	*out = json_object_get_string(v);
 	return 1;
@@ -187,7 +197,8 @@ get_ms(struct checker *ck, struct json_object *o, const char *field,
 /* A required array of 1..maxcount texts, copied into *out. */
 static int
 get_texts(struct checker *ck, struct json_object *o, const char *field,
-    size_t maxcount, size_t maxlen, int distinct, char ***out, size_t *nout)
+    size_t maxcount, size_t maxlen, size_t maxchars, int distinct,
+    char ***out, size_t *nout)
 {
 	struct json_object	*a, *v;
 	char			 item[32];
@@ -208,7 +219,7 @@ get_texts(struct checker *ck, struct json_object *o, const char *field,
 	for (i = 0; i < n; i++) {
 		v = json_object_array_get_idx(a, i);
 		snprintf(item, sizeof(item), "item %zu ", i + 1);
-		if (check_text(ck, field, item, v, maxlen) == -1)
+		if (check_text(ck, field, item, v, maxlen, maxchars) == -1)
 			return -1;
 		for (j = 0; distinct && j < i; j++)
 			if (strcmp((*out)[j], json_object_get_string(v)) == 0)
@@ -289,7 +300,8 @@ get_condition(struct checker *ck, struct json_object *o, struct step *st)
 	const char		*src;
 	int			 rc;
 
-	if ((rc = get_text(ck, o, "condition", 0, COND_SOURCE_MAX, &src)) < 1)
+	if ((rc = get_text(ck, o, "condition", 0, COND_SOURCE_MAX, 0,
+	    &src)) < 1)
 		return rc;
 	if ((st->cond = cond_parse(src, strlen(src), &cerr)) == NULL)
 		return fail(ck, "condition", "condition: at column %d: %s",
@@ -306,7 +318,8 @@ step_from_json(struct checker *ck, struct json_object *o, struct step *st)
 
 	if (!json_object_is_type(o, json_type_object))
 		return fail(ck, "steps", "must be an object");
-	if (get_text(ck, o, "name", 1, WF_STEP_NAME_MAX, &s) == -1)
+	if (get_text(ck, o, "name", 1, WF_STEP_NAME_MAX,
+	    WF_STEP_NAME_CHARS, &s) == -1)
 		return -1;
 	st->name = xstrdup(s);
 	ck->name = st->name;
@@ -317,9 +330,9 @@ step_from_json(struct checker *ck, struct json_object *o, struct step *st)
 	switch (st->type) {
 	case STEP_EXECUTE:
 		if (get_texts(ck, o, "targets", WF_TARGETS_MAX, WF_TARGET_MAX,
-		    0, &st->targets, &st->ntargets) == -1)
+		    WF_TARGET_CHARS, 0, &st->targets, &st->ntargets) == -1)
 			return -1;
-		if (get_text(ck, o, "command", 1, WF_COMMAND_MAX, &s) == -1)
+		if (get_text(ck, o, "command", 1, WF_COMMAND_MAX, 0, &s) == -1)
 			return -1;
 		st->command = xstrdup(s);
 		st->timeout_ms = WF_TIMEOUT_DEFAULT;
@@ -328,11 +341,11 @@ step_from_json(struct checker *ck, struct json_object *o, struct step *st)
 			return -1;
 		break;
 	case STEP_PROMPT:
-		if (get_text(ck, o, "message", 1, WF_MESSAGE_MAX, &s) == -1)
+		if (get_text(ck, o, "message", 1, WF_MESSAGE_MAX, 0, &s) == -1)
 			return -1;
 		st->message = xstrdup(s);
 		if (get_texts(ck, o, "options", WF_OPTIONS_MAX, WF_OPTION_MAX,
-		    1, &st->options, &st->noptions) == -1)
+		    WF_OPTION_CHARS, 1, &st->options, &st->noptions) == -1)
 			return -1;
 		break;
 	case STEP_WAIT:

@@ -319,7 +319,7 @@ executions_respond(struct request *req)
 		return 0;
 	}
 	if (body_only(req, allowed) == -1 ||
-	    body_string(req, "response", EXEC_RESPONSE_MAX, 1, &resp) == -1 ||
+	    body_name(req, "response", EXEC_RESPONSE_CHARS, 1, &resp) == -1 ||
 	    body_int(req, "step", 0, WF_STEPS_MAX - 1, -1, &step) == -1)
 		return 0;
 	if (engine_respond_step(req->db, req->params[0], step, resp,

@@ -118,16 +118,30 @@ read_groups(struct request *req, struct json_object *meta, struct beat *b)
 	}
 	for (i = 0; i < n; i++) {
 		struct json_object *v = json_object_array_get_idx(g, i);
+		const char	*s;
+		size_t		 len;
+		char		 why[64];
 
 		if (!json_object_is_type(v, json_type_string) ||
-		    json_object_get_string_len(v) == 0 ||
-		    json_object_get_string_len(v) > WF_TARGET_MAX) {
+		    json_object_get_string_len(v) == 0) {
 			reply_error_field(req, 400, "metadata", "metadata."
-			    "groups[%zu] must be a non-empty name of at most "
-			    "%d bytes", i, WF_TARGET_MAX);
+			    "groups[%zu] must be a non-empty name", i);
 			return -1;
 		}
-		b->groups[b->ngroups++] = json_object_get_string(v);
+		s = json_object_get_string(v);
+		len = (size_t)json_object_get_string_len(v);
+		if (memchr(s, '\0', len) != NULL) {
+			reply_error_field(req, 400, "metadata", "metadata."
+			    "groups[%zu] contains a NUL byte", i);
+			return -1;
+		}
+		if (pjson_check_name(s, len, WF_TARGET_CHARS, why,
+		    sizeof(why)) == -1) {
+			reply_error_field(req, 400, "metadata", "metadata."
+			    "groups[%zu] %s", i, why);
+			return -1;
+		}
+		b->groups[b->ngroups++] = s;
 	}
 	return 0;
 }
@@ -144,7 +158,7 @@ workers_heartbeat(struct request *req)
 	memset(&b, 0, sizeof(b));
 	if (body_only(req, allowed) == -1 ||
 	    body_string(req, "worker_id", ID_LEN, 1, &b.id) == -1 ||
-	    body_string(req, "name", WORKER_NAME_MAX, 1, &b.name) == -1)
+	    body_name(req, "name", WORKER_NAME_CHARS, 1, &b.name) == -1)
 		return 0;
 	if (!id_valid(b.id)) {
 		reply_error_field(req, 400, "worker_id", "worker_id must be a "
@@ -203,9 +217,9 @@ announce_deleted(struct db *db, const char *id)
 static int
 lose_open_commands(struct db *db, const char *id, struct delete_ctx *ctx)
 {
-	char	 why[160];
+	char	 why[USER_NAME_MAX + 32];
 
-	snprintf(why, sizeof(why), "worker deleted by %.100s", ctx->user);
+	snprintf(why, sizeof(why), "worker deleted by %s", ctx->user);
 	return dispatch_lose_worker(db, id, why, &ctx->advance);
 }
 

@@ -132,7 +132,7 @@ read_input(struct request *req, struct wf_input *in)
 
 	memset(in, 0, sizeof(*in));
 	if (body_only(req, allowed) == -1 ||
-	    body_string(req, "name", WF_NAME_MAX, 1, &in->name) == -1 ||
+	    body_name(req, "name", WF_NAME_CHARS, 1, &in->name) == -1 ||
 	    body_string(req, "description", WF_DESCRIPTION_MAX, 0,
 	    &in->description) == -1)
 		return -1;

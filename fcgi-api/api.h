@@ -104,6 +104,8 @@ void	 reply_db_error(struct request *);
 /* body.c: typed body fields; on a bad field they reply 400 and return -1. */
 int	 body_string(struct request *, const char *key, size_t max,
 	    int required, const char **out);
+int	 body_name(struct request *, const char *key, size_t maxchars,
+	    int required, const char **out);
 int	 body_int(struct request *, const char *key, long long min,
 	    long long max, long long dflt, long long *out);
 int	 body_only(struct request *, const char *const *allowed);

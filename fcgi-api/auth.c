@@ -15,6 +15,7 @@
 #include "db.h"
 #include "id.h"
 #include "log.h"
+#include "pjson.h"
 #include "xmalloc.h"
 
 #define AUTH_CACHE_SLOTS	64
@@ -179,6 +180,19 @@ auth_upsert(struct request *req)
 	return 0;
 }
 
+/* One identity header from the SSO: 400 naming it if it will not fit. */
+static int
+auth_check_name(struct request *req, const char *header, const char *v,
+    size_t maxchars)
+{
+	char	 why[64];
+
+	if (pjson_check_name(v, strlen(v), maxchars, why, sizeof(why)) == 0)
+		return 0;
+	reply_error_field(req, 400, header, "identity: %s %s", header, why);
+	return -1;
+}
+
 /*
  * Fill req->user from the SSO values nginx set (all four, always: a
  * missing one means the client's own header could have got through, see
@@ -199,13 +213,16 @@ auth_identify(struct request *req)
 		reply_error(req, 401, "authentication required");
 		return -1;
 	}
-	if (strlen(name) > USER_NAME_MAX ||
-	    strlen(display) > USER_DISPLAY_MAX ||
-	    strlen(email) > USER_EMAIL_MAX ||
-	    strlen(groups) > USER_GROUPS_MAX) {
-		reply_error(req, 400, "identity too long (user, name and email "
-		    "up to %d bytes, groups up to %d)", USER_NAME_MAX,
-		    USER_GROUPS_MAX);
+	/* users.username, display_name and email are VARCHAR(255). */
+	if (auth_check_name(req, "Remote-User", name, USER_NAME_CHARS) == -1 ||
+	    auth_check_name(req, "Remote-Name", display,
+	    USER_DISPLAY_CHARS) == -1 ||
+	    auth_check_name(req, "Remote-Email", email,
+	    USER_EMAIL_CHARS) == -1)
+		return -1;
+	if (strlen(groups) > USER_GROUPS_MAX) {
+		reply_error(req, 400, "identity: Remote-Groups is longer than "
+		    "%d bytes", USER_GROUPS_MAX);
 		return -1;
 	}
 	strlcpy_p(u->name, name, sizeof(u->name));

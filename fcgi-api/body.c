@@ -9,6 +9,7 @@
 
 #include "api.h"
 #include "pjson.h"
+#include "pulse-limits.h"
 
 int
 body_string(struct request *req, const char *key, size_t max, int required,
@@ -47,6 +48,29 @@ body_string(struct request *req, const char *key, size_t max, int required,
 	if (strlen(*out) != len) {
 		reply_error_field(req, 400, key, "%s contains a NUL byte",
 		    key);
+		return -1;
+	}
+	return rc;
+}
+
+/*
+ * body_string() for a name stored in a VARCHAR column: valid UTF-8 of at
+ * most maxchars characters, as MariaDB counts them (a 200-character name
+ * of "é" is 400 bytes and fits VARCHAR(255)).
+ */
+int
+body_name(struct request *req, const char *key, size_t maxchars,
+    int required, const char **out)
+{
+	char	 why[64];
+	int	 rc;
+
+	/* The byte bound is pjson_check_name's, stated in characters. */
+	if ((rc = body_string(req, key, API_BODY_MAX, required, out)) != 1)
+		return rc;
+	if (pjson_check_name(*out, strlen(*out), maxchars, why,
+	    sizeof(why)) == -1) {
+		reply_error_field(req, 400, key, "%s %s", key, why);
 		return -1;
 	}
 	return rc;

@@ -84,6 +84,23 @@ want_str(struct why *w, struct json_object *o, const char *type,
 	return 0;
 }
 
+/* A name stored in a VARCHAR column: counted in characters, as MariaDB
+ * counts them (a worker named with 200 "é" is 400 bytes and fits). */
+static int
+want_name(struct why *w, struct json_object *o, const char *type,
+    const char *key, int req, size_t maxchars, const char **out)
+{
+	char	 why[64];
+
+	if (want_str(w, o, type, key, req, 1, UTF8_BYTES(maxchars), out,
+	    NULL) == -1)
+		return -1;
+	if (*out != NULL && pjson_check_name(*out, strlen(*out), maxchars,
+	    why, sizeof(why)) == -1)
+		return wmsg_fail(w, "%s: %s %s", type, key, why);
+	return 0;
+}
+
 static int
 want_id(struct why *w, struct json_object *o, const char *type,
     const char *key, int req, const char **out)
@@ -153,15 +170,19 @@ want_ms(struct why *w, struct json_object *o, const char *type,
 	return want_int(w, o, type, key, 0, 1000000000000000LL, out, has);
 }
 
-/* An array of at most max strings (ids when ids is set), into *out. */
+/*
+ * An array of at most max strings (ids when ids is set, else names of at
+ * most maxchars characters), into *out.
+ */
 static int
 want_strings(struct why *w, struct json_object *o, const char *type,
-    const char *key, size_t max, size_t maxlen, int ids, const char ***out,
+    const char *key, size_t max, size_t maxchars, int ids, const char ***out,
     size_t *n, int *has)
 {
 	struct json_object	*a, *v;
-	size_t			 i, len;
+	size_t			 i, len, maxlen;
 	int			 rc;
+	char			 why[64];
 
 	*n = 0;
 	*has = 0;
@@ -174,6 +195,7 @@ want_strings(struct why *w, struct json_object *o, const char *type,
 	if (len > max)
 		return wmsg_fail(w, "%s: %s has more than %zu items", type,
 		    key, max);
+	maxlen = ids ? ID_LEN : UTF8_BYTES(maxchars);
 	*out = xreallocarray(NULL, len + 1, sizeof(**out));
 	for (i = 0; i < len; i++) {
 		v = json_object_array_get_idx(a, i);
@@ -187,6 +209,14 @@ want_strings(struct why *w, struct json_object *o, const char *type,
 			*out = NULL;
 			return wmsg_fail(w, "%s: %s[%zu] must be a %s", type,
 			    key, i, ids ? "UUID" : "non-empty name");
+		}
+		if (!ids && pjson_check_name(json_object_get_string(v),
+		    (size_t)json_object_get_string_len(v), maxchars, why,
+		    sizeof(why)) == -1) {
+			free(*out);
+			*out = NULL;
+			return wmsg_fail(w, "%s: %s[%zu] %s", type, key, i,
+			    why);
 		}
 		(*out)[i] = json_object_get_string(v);
 	}
@@ -205,13 +235,13 @@ fields_connect(struct why *w, struct wmsg *m)
 	int			 has;
 
 	if (want_id(w, o, type, "worker_id", 1, &m->worker_id) == -1 ||
-	    want_str(w, o, type, "worker_name", 1, 1, WORKER_NAME_MAX,
-	    &m->worker_name, NULL) == -1 ||
+	    want_name(w, o, type, "worker_name", 1, WORKER_NAME_CHARS,
+	    &m->worker_name) == -1 ||
 	    want_str(w, o, type, "version", 0, 1, PUSHD_VERSION_MAX,
 	    &m->version, NULL) == -1 ||
 	    want_strings(w, o, type, "groups", DISPATCH_GROUPS_MAX,
-	    WF_TARGET_MAX, 0, &m->groups, &m->ngroups, &has) == -1 ||
-	    want_strings(w, o, type, "running", DISPATCH_RUNNING_MAX, ID_LEN,
+	    WF_TARGET_CHARS, 0, &m->groups, &m->ngroups, &has) == -1 ||
+	    want_strings(w, o, type, "running", DISPATCH_RUNNING_MAX, 0,
 	    1, &m->running, &m->nrunning, &m->has_running) == -1)
 		return -1;
 	m->has_groups = m->groups != NULL;

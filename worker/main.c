@@ -18,6 +18,7 @@
 
 #include "config.h"
 #include "log.h"
+#include "pjson.h"
 #include "worker.h"
 #include "xmalloc.h"
 
@@ -169,7 +170,8 @@ main(int argc, char *argv[])
 	lws_sock_file_fd_type	 u;
 	sigset_t		 set;
 	const char		*envfile = NULL;
-	char			 err[512], host[256], id[ID_LEN + 1], **groups;
+	char			 err[512], host[256], why[64], id[ID_LEN + 1];
+	char			**groups;
 	size_t			 ngroups;
 	int			 ch, debug = 0;
 
@@ -200,8 +202,10 @@ main(int argc, char *argv[])
 		free(cfg.worker_name);
 		cfg.worker_name = xstrdup(host);
 	}
-	if (strlen(cfg.worker_name) > WORKER_NAME_MAX)
-		fatalx("WORKER_NAME: longer than %d bytes", WORKER_NAME_MAX);
+	/* What the server takes: a name for workers.name, VARCHAR(255). */
+	if (pjson_check_name(cfg.worker_name, strlen(cfg.worker_name),
+	    WORKER_NAME_CHARS, why, sizeof(why)) == -1)
+		fatalx("WORKER_NAME: %s", why);
 	if (strlen(cfg.worker_api_key) > WORKER_KEY_MAX ||
 	    strpbrk(cfg.worker_api_key, "\r\n") != NULL)
 		fatalx("WORKER_API_KEY: not a usable header value");

@@ -583,13 +583,13 @@ proto_workflow_result(const char *execution_id, const char *worker_id,
 
 /*
  * WORKER_GROUPS: comma-separated names, blanks trimmed, empty entries and
- * repeats dropped. The server takes at most 64 names of 255 bytes.
+ * repeats dropped. The server takes at most 64 names of 255 characters.
  */
 int
 proto_groups(const char *s, char ***out, size_t *np, char *err,
     size_t errlen)
 {
-	char	**v = NULL;
+	char	**v = NULL, why[64];
 	size_t	 n = 0, i, len;
 
 	*out = NULL;
@@ -610,9 +610,11 @@ proto_groups(const char *s, char ***out, size_t *np, char *err,
 		len = (size_t)(e - b);
 		if (len == 0)
 			continue;
-		if (len > WF_TARGET_MAX) {
-			snprintf(err, errlen, "WORKER_GROUPS: a group name is "
-			    "longer than %d bytes", WF_TARGET_MAX);
+		/* What the server takes: a name for a VARCHAR(255). */
+		if (pjson_check_name(b, len, WF_TARGET_CHARS, why,
+		    sizeof(why)) == -1) {
+			snprintf(err, errlen, "WORKER_GROUPS: a group name %s",
+			    why);
 			goto fail;
 		}
 		name = xstrndup(b, len);

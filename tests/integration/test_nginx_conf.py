@@ -13,6 +13,12 @@ except the fixed paths without single sign-on (= /health,
 = /api/workers/heartbeat, = /worker, /metrics), which must set all four
 to "".
 
+Every location serving /api/ sends each error nginx makes itself (400,
+401, 403, 404, 413, 414, 429, 500, 502, 503, 504) to a location that
+answers it as application/json with an {"error"} body, and the server
+turns a request sent under /api/ that nginx decodes elsewhere ($request_uri
+vs $uri) into that JSON 404 (if ($pulse_api_escaped)).
+
 A named location (@name, which no client can request) is checked through
 the locations that hand requests to it (try_files ... @name): each of
 those must have an auth_request in effect, and the named location's four
@@ -162,6 +168,10 @@ class Level:
         tf = own('try_files')
         self.try_files = tf[-1] if tf else []
         self.proxy_pass = [a[0] for a in own('proxy_pass') if a]
+        self.error_page = own('error_page') or \
+            (parent.error_page if parent else [])
+        self.own_default_type = [a[0] for a in own('default_type') if a]
+        self.own_return = [a for a in own('return') if a]
 
 
 def locations(nodes, parent=None, where=''):
@@ -264,6 +274,72 @@ def problems(conf_text, prefix):
     return bad, seen
 
 
+# Errors nginx may answer itself under /api/, each of which must be JSON.
+API_ERRORS = ('400', '401', '403', '404', '413', '414', '429', '500', '502',
+              '503', '504')
+
+
+def is_api_location(key):
+    return re.match(r'^(= )?/api(/|$)', key) is not None or \
+        key in ('@pulse_exec_start', '= /.pulse-api-no-route')
+
+
+def json_error_problems(conf_text, prefix):
+    """Every /api/ location must send each of nginx's own errors to a
+    location answering it as application/json; and the server must turn
+    a request sent under /api/ but decoded elsewhere into that 404."""
+    files = split_dump(conf_text)
+    if not files:
+        return ['no "# configuration file" sections in nginx -T output'], []
+    tree = expand(parse(files[next(iter(files))]), files, prefix)
+    locs = list(locations(tree))
+    by_key = {key: lvl for _, key, lvl in locs}
+    bad, seen = [], []
+    # PULSE's site, not the dev SSO stand-in's server (whose own path
+    # happens to start with /api/).
+    sites = {d.split(' location ')[0] for d, k, _ in locs if k == '/api/'}
+    for descr, key, lvl in locs:
+        if not is_api_location(key) or \
+                descr.split(' location ')[0] not in sites:
+            continue
+        seen.append(key)
+        pages = {}
+        for a in lvl.error_page:
+            for code in a[:-1]:
+                pages[code] = a[-1]
+        for code in API_ERRORS:
+            target = pages.get(code)
+            tl = by_key.get(target if target and target.startswith('@')
+                            else '= %s' % target)
+            if target is None:
+                bad.append('%s: no error_page for %s' % (descr, code))
+            elif tl is None:
+                bad.append('%s: error_page %s goes to %s, which is not a '
+                           'location' % (descr, code, target))
+            elif tl.own_default_type != ['application/json'] or \
+                    not any(r[0] == code and len(r) > 1 and
+                            r[1].startswith('{"error"')
+                            for r in tl.own_return):
+                bad.append('%s: error_page %s goes to %s, which does not '
+                           'return %s with a JSON {"error"} body' % (
+                               descr, code, target, code))
+    servers = [k for n, a, k in tree_servers(tree)]
+    if not any(n == 'if' and a == ['($pulse_api_escaped)']
+               for srv in servers for n, a, k in srv):
+        bad.append('no server-level if ($pulse_api_escaped)')
+    return bad, seen
+
+
+def tree_servers(nodes):
+    for n, a, k in nodes:
+        if k is None:
+            continue
+        if n == 'server':
+            yield n, a, k
+        else:
+            yield from tree_servers(k)
+
+
 # --- rendering ----------------------------------------------------------
 
 def run(argv, **kw):
@@ -352,6 +428,11 @@ for label, make in (
     check('%s: every location reaching pulse-api or pushd sets all four '
           'Remote-* and has auth_request (%d checked)' % (label, len(seen)),
           seen and not bad, '\n'.join(bad))
+    jbad, jseen = json_error_problems(big_t.stdout, os.path.dirname(conf))
+    check('%s: every /api/ location answers nginx\'s own errors (%s) as '
+          'JSON, and /api/ URIs decoded elsewhere are a 404 (%d checked)'
+          % (label, ' '.join(API_ERRORS), len(jseen)),
+          jseen and not jbad, '\n'.join(jbad))
     if label == 'production':
         check('production: the TLS site and the plain redirect both load',
               'listen' in big_t.stdout and 'ssl_certificate' in big_t.stdout)
@@ -359,7 +440,8 @@ for label, make in (
 
 # --- the checker catches a missing line -----------------------------------
 
-def mutant(label, fname, pattern, nth_location, expect, repl=None):
+def mutant(label, fname, pattern, nth_location, expect, repl=None,
+           checker=problems):
     """Remove the line matching `pattern` inside the `nth_location` block
     of nginx/<fname> (a copy), or with repl replace what matched, render
     production, and expect a problem matching `expect`."""
@@ -371,7 +453,9 @@ def mutant(label, fname, pattern, nth_location, expect, repl=None):
         lines = f.read().split('\n')
     out, in_loc, removed = [], False, 0
     for line in lines:
-        if line.startswith('location ' + nth_location + ' {'):
+        if nth_location is None:
+            in_loc = True   # anywhere in the file
+        elif line.startswith('location ' + nth_location + ' {'):
             in_loc = True
         elif in_loc and line.startswith('}'):
             in_loc = False
@@ -384,7 +468,9 @@ def mutant(label, fname, pattern, nth_location, expect, repl=None):
     with open(path, 'w', encoding='utf-8') as f:
         f.write('\n'.join(out))
     conf = render_prod(tmp, ndir)
-    t, _, bad, _ = verify(conf, tmp)
+    t, big_t, bad, _ = verify(conf, tmp)
+    if checker is not problems:
+        bad, _ = checker(big_t.stdout, os.path.dirname(conf))
     caught = [b for b in bad if re.search(expect, b)]
     check('checker catches: %s' % label, removed == 1 and caught,
           'removed %d line(s); nginx -t rc %d; problems: %s' % (
@@ -422,6 +508,22 @@ mutant('HTTP_REMOTE_USER taken from the client in /api/',
        r'auth_request_set', repl='$http_remote_user')
 mutant('auth_request include removed from = /ws', 'pulse-locations.conf',
        r'authelia-authrequest\.conf', '= /ws', r'= /ws: no auth_request')
+
+mutant('api-errors.conf include removed from /api/', 'pulse-locations.conf',
+       r'api-errors\.conf', '/api/',
+       r'location /api/: (no error_page for|error_page) 401',
+       checker=json_error_problems)
+mutant('api-errors.conf include removed from @pulse_exec_start',
+       'pulse-locations.conf', r'api-errors\.conf', '@pulse_exec_start',
+       r'@pulse_exec_start: no error_page for 403',
+       checker=json_error_problems)
+mutant('JSON 401 page turned into HTML', 'pulse-locations.conf',
+       r'application/json', '@pulse_401', r'error_page 401 goes to '
+       r'@pulse_401, which does not return', checker=json_error_problems)
+mutant('escape check on another variable', 'pulse-locations.conf',
+       r'^if \(\$pulse_api_escaped\)', None,
+       r'no server-level if \(\$pulse_api_escaped\)',
+       repl='if ($pulse_request_under_api)', checker=json_error_problems)
 
 if os.environ.get('PULSE_TEST_KEEP'):
     diag('kept ' + top)

@@ -219,6 +219,17 @@ if check_status('create a one-step wait workflow', wf, 201):
                '/api/executions/{id}/respond',
                '/api/executions/%s/respond' % eid, 409,
                body={'response': 'Yes'})
+        # The seed's "logs" among them (SPEC section 4).
+        sch = deref(paths['/api/executions/{id}']['get']['responses']['200']
+                    ['content']['application/json']['schema'])
+        req = sch.get('required', [])
+        r = call('GET', '/api/executions/' + eid)
+        check('GET /api/executions/{id} requires "logs" in its schema',
+              'logs' in req and 'logs' in sch.get('properties', {}), sch)
+        check('GET /api/executions/{id} has every required field of its '
+              'schema', isinstance(r[2], dict) and
+              all(k in r[2] for k in req),
+              'required %s, got %s' % (req, r[2]))
     call('DELETE', '/api/workflows/' + wid)
 
 # 2xx answers have the documented required fields.

@@ -76,6 +76,12 @@ main(void)
 	    !parses("[\"\xf5\x80\x80\x80\"]"));
 	test_cond("invalid UTF-8 in a key rejected",
 	    !parses("{\"\xc0\x80\":1}"));
+	test_cond("invalid UTF-8 in a member's value names the member",
+	    !parses("{\"id\":\"x\", \"name\" :\n \"ab\xff\"}") &&
+	    strstr(err, "invalid UTF-8 in \"name\" at offset 24") != NULL);
+	test_cond("invalid UTF-8 in an array item names no member",
+	    !parses("{\"a\":[\"x\",\"\xff\"]}") &&
+	    strstr(err, "invalid UTF-8 at offset 11") != NULL);
 	test_cond("raw control character in a string rejected",
 	    !parses("[\"a\nb\"]") && strstr(err, "control character") &&
 	    !parses("{\"a\\\\\":\"\t\"}"));
@@ -174,6 +180,41 @@ main(void)
 	    "2026-11-29T18:00:01.123Z") == 0);
 	json_object_put(o);
 	test_cond("NULL time is JSON null", pjson_time(NULL) == NULL);
+
+	/* Names for VARCHAR(255) columns: characters, not bytes. */
+	{
+		char	 name[4 * 300 + 1], why[64];
+		size_t	 n, k;
+
+		for (k = 0; k < 300; k++)
+			memcpy(name + 2 * k, "\xc3\xa9", 2);
+		test_cond("pjson_utf8_count: 200 e-acute are 200 characters",
+		    pjson_utf8_count(name, 400, &n) == 0 && n == 200);
+		test_cond("pjson_utf8_count: invalid UTF-8 is -1",
+		    pjson_utf8_count("a\xff" "b", 3, &n) == -1 &&
+		    pjson_utf8_count("\xed\xa0\x80", 3, &n) == -1 &&
+		    pjson_utf8_count("\xc3", 1, &n) == -1);
+		test_cond("a name of 200 e-acute (400 bytes) fits 255",
+		    pjson_check_name(name, 400, 255, why, sizeof(why)) == 0);
+		test_cond("255 e-acute fit, 256 do not",
+		    pjson_check_name(name, 510, 255, why, sizeof(why)) == 0 &&
+		    pjson_check_name(name, 512, 255, why, sizeof(why)) == -1 &&
+		    strcmp(why, "is longer than 255 characters (256)") == 0);
+		for (k = 0; k < 256; k++)
+			memcpy(name + 4 * k, "\xf0\x9f\x98\x80", 4);
+		test_cond("255 4-byte characters (1020 bytes) fit, 256 do not",
+		    pjson_check_name(name, 1020, 255, why, sizeof(why)) == 0 &&
+		    pjson_check_name(name, 1024, 255, why, sizeof(why)) == -1 &&
+		    strcmp(why, "is longer than 255 characters") == 0);
+		memset(name, 'a', 256);
+		test_cond("256 ASCII characters do not fit",
+		    pjson_check_name(name, 256, 255, why, sizeof(why)) == -1 &&
+		    strcmp(why, "is longer than 255 characters (256)") == 0);
+		test_cond("invalid UTF-8 is refused as such",
+		    pjson_check_name("ab\xc1\xa9", 4, 255, why,
+		    sizeof(why)) == -1 &&
+		    strcmp(why, "is not valid UTF-8") == 0);
+	}
 	test_cond("short time is null", pjson_time("2026") == NULL);
 	test_report();
 }

@@ -48,13 +48,21 @@ decodes(const char *json, enum msg_type type)
 	return ok;
 }
 
+/*
+ * An execute_command message with extra members. Built in a buffer of our
+ * own rather than by xasprintf(&local): once inlined, gcc -O2 cannot tell
+ * that the pointer xasprintf stores is not the local's own address, and
+ * every write through the result was reported as a dangling pointer.
+ */
 static char *
 execute(const char *extra)
 {
-	char	*s;
+	static const char head[] = "{\"type\":\"execute_command\","
+	    "\"command_id\":\"" CID "\",\"execution_id\":\"" EID "\"";
+	size_t	 n = sizeof(head) + strlen(extra) + 1;
+	char	*s = xmalloc(n);
 
-	xasprintf(&s, "{\"type\":\"execute_command\",\"command_id\":\"" CID
-	    "\",\"execution_id\":\"" EID "\"%s}", extra);
+	snprintf(s, n, "%s%s}", head, extra);
 	return s;
 }
 

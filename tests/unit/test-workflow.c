@@ -76,6 +76,54 @@ set_str(struct json_object *def, int i, const char *key, size_t len, char c)
 	return def;
 }
 
+/* Set member key of step i to n copies of the UTF-8 character ch. */
+static struct json_object *
+set_chars(struct json_object *def, int i, const char *key, size_t n,
+    const char *ch)
+{
+	size_t	 k, w = strlen(ch);
+	char	*s;
+
+	if ((s = malloc(n * w + 1)) == NULL)
+		abort();
+	for (k = 0; k < n; k++)
+		memcpy(s + k * w, ch, w);
+	s[n * w] = '\0';
+	json_object_object_add(step_of(def, i), key,
+	    json_object_new_string_len(s, (int)(n * w)));
+	free(s);
+	return def;
+}
+
+/* Set member key of step i to one array of n copies of the string s. */
+static struct json_object *
+set_list(struct json_object *def, int i, const char *key, size_t n,
+    const char *s)
+{
+	struct json_object	*a = json_object_new_array();
+	size_t			 k;
+
+	for (k = 0; k < n; k++)
+		json_object_array_add(a, json_object_new_string(s));
+	json_object_object_add(step_of(def, i), key, a);
+	return def;
+}
+
+/* n copies of the UTF-8 character ch, as a new string. */
+static char *
+chars(size_t n, const char *ch)
+{
+	size_t	 k, w = strlen(ch);
+	char	*s;
+
+	if ((s = malloc(n * w + 1)) == NULL)
+		abort();
+	for (k = 0; k < n; k++)
+		memcpy(s + k * w, ch, w);
+	s[n * w] = '\0';
+	return s;
+}
+
 /* Set member key of step i to n distinct strings of len bytes. */
 static struct json_object *
 set_items(struct json_object *def, int i, const char *key, size_t n,
@@ -312,13 +360,33 @@ test_name(void)
 	test_cond("name with a NUL", bad(one("{`name`:`a\\u0000b`,"
 	    "`type`:`wait`,`duration`:1}"), 0, "name",
 	    "step 1: name: must not contain a NUL byte"));
-	def = set_str(one(WAIT "}"), 0, "name", WF_STEP_NAME_MAX, 'n');
-	test_cond("name of WF_STEP_NAME_MAX bytes", good(def, &wf) &&
+	def = set_str(one(WAIT "}"), 0, "name", WF_STEP_NAME_CHARS, 'n');
+	test_cond("name of WF_STEP_NAME_CHARS ASCII characters", good(def, &wf)
+	    && strlen(wf->steps[0].name) == WF_STEP_NAME_CHARS);
+	workflow_free(wf);
+	/* VARCHAR(255) in utf8mb4 holds 255 characters, not 255 bytes. */
+	def = set_chars(one(WAIT "}"), 0, "name", 200, "\xc3\xa9");
+	test_cond("name of 200 characters of e-acute (400 bytes)",
+	    good(def, &wf) && strlen(wf->steps[0].name) == 400);
+	workflow_free(wf);
+	def = set_chars(one(WAIT "}"), 0, "name", WF_STEP_NAME_CHARS,
+	    "\xf0\x9f\x98\x80");
+	test_cond("name of WF_STEP_NAME_CHARS 4-byte characters "
+	    "(WF_STEP_NAME_MAX bytes)", good(def, &wf) &&
 	    strlen(wf->steps[0].name) == WF_STEP_NAME_MAX);
 	workflow_free(wf);
-	test_cond("name one byte longer", bad(set_str(one(WAIT "}"), 0,
-	    "name", WF_STEP_NAME_MAX + 1, 'n'), 0, "name",
-	    "step 1: name: longer than 255 bytes"));
+	test_cond("name one character longer", bad(set_str(one(WAIT "}"), 0,
+	    "name", WF_STEP_NAME_CHARS + 1, 'n'), 0, "name",
+	    "step 1: name: is longer than 255 characters (256)"));
+	test_cond("name of 256 characters of e-acute", bad(set_chars(
+	    one(WAIT "}"), 0, "name", WF_STEP_NAME_CHARS + 1, "\xc3\xa9"), 0,
+	    "name", "step 1: name: is longer than 255 characters (256)"));
+	test_cond("name past WF_STEP_NAME_MAX bytes", bad(set_str(
+	    one(WAIT "}"), 0, "name", WF_STEP_NAME_MAX + 1, 'n'), 0, "name",
+	    "step 1: name: is longer than 255 characters"));
+	test_cond("name of invalid UTF-8", bad(set_str(one(WAIT "}"), 0,
+	    "name", 3, '\xff'), 0, "name",
+	    "step 1: name: is not valid UTF-8"));
 	test_cond("a long name is cut in messages", bad(set_str(one(
 	    "{`type`:`wat`}"), 0, "name", 200, 'n'), 0, "type",
 	    "step 1 (\"nnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnn"
@@ -402,6 +470,7 @@ test_execute(void)
 {
 	struct json_object	*def;
 	struct workflow		*wf = NULL;
+	char			*s;
 
 	test_cond("targets missing", bad(one("{`name`:`A`,`type`:`execute`,"
 	    "`command`:`ls`}"), 0, "targets",
@@ -425,18 +494,25 @@ test_execute(void)
 	    "`targets`:[`a\\u0000`],`command`:`ls`}"), 0, "targets",
 	    "step 1 (\"A\"): targets: item 1 must not contain a NUL byte"));
 	def = set_items(one(EXEC "}"), 0, "targets", WF_TARGETS_MAX,
-	    WF_TARGET_MAX);
-	test_cond("WF_TARGETS_MAX targets of WF_TARGET_MAX bytes",
+	    WF_TARGET_CHARS);
+	test_cond("WF_TARGETS_MAX targets of WF_TARGET_CHARS characters",
 	    good(def, &wf) && wf->steps[0].ntargets == WF_TARGETS_MAX &&
-	    strlen(wf->steps[0].targets[255]) == WF_TARGET_MAX &&
+	    strlen(wf->steps[0].targets[255]) == WF_TARGET_CHARS &&
 	    strncmp(wf->steps[0].targets[255], "00255x", 6) == 0);
 	workflow_free(wf);
+	s = chars(WF_TARGET_CHARS, "\xc3\xa9");
+	test_cond("a target of WF_TARGET_CHARS characters of e-acute",
+	    good(set_list(one(EXEC "}"), 0, "targets", 1, s), &wf) &&
+	    strcmp(wf->steps[0].targets[0], s) == 0);
+	workflow_free(wf);
+	free(s);
 	test_cond("one target more", bad(set_items(one(EXEC "}"), 0,
 	    "targets", WF_TARGETS_MAX + 1, 8), 0, "targets",
 	    "step 1 (\"A\"): targets: more than 256 items"));
-	test_cond("a target one byte longer", bad(set_items(one(EXEC "}"), 0,
-	    "targets", 3, WF_TARGET_MAX + 1), 0, "targets",
-	    "step 1 (\"A\"): targets: item 1 longer than 255 bytes"));
+	test_cond("a target one character longer", bad(set_items(
+	    one(EXEC "}"), 0, "targets", 3, WF_TARGET_CHARS + 1), 0, "targets",
+	    "step 1 (\"A\"): targets: item 1 is longer than 255 characters "
+	    "(256)"));
 	test_cond("repeated targets are allowed", loads(one("{`name`:`A`,"
 	    "`type`:`execute`,`targets`:[`web`,`web`],`command`:`ls`}")));
 
@@ -511,6 +587,7 @@ test_prompt(void)
 {
 	struct json_object	*def;
 	struct workflow		*wf = NULL;
+	char			*s;
 
 	test_cond("message missing", bad(one("{`name`:`P`,`type`:`prompt`,"
 	    "`options`:[`Yes`]}"), 0, "message",
@@ -559,17 +636,24 @@ test_prompt(void)
 	test_cond("one option is enough", loads(one("{`name`:`P`,"
 	    "`type`:`prompt`,`message`:`Go?`,`options`:[`OK`]}")));
 	def = set_items(one(PROMPT "}"), 0, "options", WF_OPTIONS_MAX,
-	    WF_OPTION_MAX);
-	test_cond("WF_OPTIONS_MAX options of WF_OPTION_MAX bytes",
+	    WF_OPTION_CHARS);
+	test_cond("WF_OPTIONS_MAX options of WF_OPTION_CHARS characters",
 	    good(def, &wf) && wf->steps[0].noptions == WF_OPTIONS_MAX &&
-	    strlen(wf->steps[0].options[31]) == WF_OPTION_MAX);
+	    strlen(wf->steps[0].options[31]) == WF_OPTION_CHARS);
 	workflow_free(wf);
+	s = chars(WF_OPTION_CHARS, "\xc3\xa9");
+	test_cond("an option of WF_OPTION_CHARS characters of e-acute",
+	    good(set_list(one(PROMPT "}"), 0, "options", 1, s), &wf) &&
+	    strcmp(wf->steps[0].options[0], s) == 0);
+	workflow_free(wf);
+	free(s);
 	test_cond("one option more", bad(set_items(one(PROMPT "}"), 0,
 	    "options", WF_OPTIONS_MAX + 1, 3), 0, "options",
 	    "step 1 (\"P\"): options: more than 32 items"));
-	test_cond("an option one byte longer", bad(set_items(one(PROMPT "}"),
-	    0, "options", 2, WF_OPTION_MAX + 1), 0, "options",
-	    "step 1 (\"P\"): options: item 1 longer than 255 bytes"));
+	test_cond("an option one character longer", bad(set_items(
+	    one(PROMPT "}"), 0, "options", 2, WF_OPTION_CHARS + 1), 0,
+	    "options", "step 1 (\"P\"): options: item 1 is longer than 255 "
+	    "characters (256)"));
 }
 
 static void
