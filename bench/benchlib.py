@@ -161,7 +161,7 @@ class Stack:
 
     def start(self):
         # As with nginx's rate limit (throughput.py), the per-user cap
-        # on unfinished executions is policy: the benchmarks measure PULSE.
+        # on running executions is policy: the benchmarks measure PULSE.
         env = dict(os.environ, PULSE_BUILD='bench',
                    PULSE_USER_EXECUTIONS_MAX='0')
         for k in ('PULSE_URL', 'PULSE_CTL', 'PULSE_STACK',

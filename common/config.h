@@ -41,7 +41,7 @@ struct config {
 	int	 worker_prune_days;	/* offline workers; 0: kept */
 	int	 retention_interval_s;	/* pushd's retention sweep */
 	char	*pushd_metrics_socket;	/* "": beside the browser one */
-	int	 user_executions_max;	/* unfinished per user; 0: no cap */
+	int	 user_executions_max;	/* running per user; 0: no cap */
 	int	 log_debug;
 
 	/* Worker (seed names). */

@@ -39,9 +39,10 @@ static const char sql_wf_get[] =
 /* The user row serialises one user's starts, so the cap is exact. */
 static const char sql_user_lock[] =
     "SELECT id FROM users WHERE username = ? FOR UPDATE";
-static const char sql_user_unfinished[] =
+/* Waiting on a prompt holds no worker: only running ones count. */
+static const char sql_user_running[] =
     "SELECT COUNT(*) FROM executions WHERE started_by = ? "
-    "AND status IN ('running', 'waiting')";
+    "AND status = 'running'";
 static const char sql_exec_insert[] =
     "INSERT INTO executions (id, workflow_id, kind, workflow_name, "
     "definition, status, started_by, started_at, current_step) "
@@ -814,12 +815,12 @@ user_capped(struct db *db, struct call *c)
 	if (engine_user_max <= 0 || c->user == NULL)
 		return 0;
 	if (db_exec(db, sql_user_lock, NULL, "s", c->user) == -1 ||
-	    db_exec(db, sql_user_unfinished, &res, "s", c->user) == -1)
+	    db_exec(db, sql_user_running, &res, "s", c->user) == -1)
 		return dberr(c->err, db);
 	n = db_res_int(res, 0, 0, 0);
 	db_res_free(res);
 	if (n >= engine_user_max)
-		return fail(c->err, ENGINE_LIMIT, "%s has %lld unfinished "
+		return fail(c->err, ENGINE_LIMIT, "%s has %lld running "
 		    "executions, the most one user may have "
 		    "(PULSE_USER_EXECUTIONS_MAX): wait for one to end, or "
 		    "cancel one", c->user, n);

@@ -29,10 +29,10 @@ struct engine_err {
 };
 
 /*
- * At most max unfinished (running or waiting) executions per user, 0 for
- * no cap (PULSE_USER_EXECUTIONS_MAX): one user's scripts cannot fill
- * every worker's queue ahead of everyone else (issue 12). Set once at
- * start; a start past it is ENGINE_LIMIT.
+ * At most max running executions per user (one waiting on a prompt holds
+ * no worker and does not count), 0 for no cap (PULSE_USER_EXECUTIONS_MAX):
+ * one user's scripts cannot fill every worker's queue ahead of everyone
+ * else (issue 12). Set once at start; a start past it is ENGINE_LIMIT.
  */
 void	engine_set_user_max(int max);
 

@@ -65,6 +65,20 @@
 #define EXEC_PAGE_DEFAULT	50
 #define EXEC_PAGE_MAX		200
 
+/*
+ * Output that one view of an execution carries (issue 12): each stream
+ * at most *_STREAM bytes and all of them together *_TOTAL, the rest left
+ * to GET /api/executions/:id/output/:command_id, which reads at most
+ * EXEC_OUTPUT_READ_MAX bytes a call. The copy frozen into executions.logs
+ * is smaller: it must always fit in one write (max_allowed_packet, 16 MiB
+ * by default), or an execution could never end.
+ */
+#define EXEC_VIEW_STREAM	(256 * 1024)
+#define EXEC_VIEW_TOTAL		(4 * 1024 * 1024)
+#define EXEC_LOG_STREAM		(64 * 1024)
+#define EXEC_LOG_TOTAL		(2 * 1024 * 1024)
+#define EXEC_OUTPUT_READ_MAX	(1024 * 1024)
+
 /* Workers. */
 #define WORKER_NAME_CHARS	NAME_CHARS
 #define WORKER_NAME_MAX		UTF8_BYTES(WORKER_NAME_CHARS)

@@ -3,6 +3,7 @@
  * tables, so a reader sees every step and every worker's output while the
  * execution runs; the same view is frozen into executions.logs at the end.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -42,26 +43,42 @@ str(const struct db_res *r, size_t row, size_t col)
 	return pjson_string_or_null(db_res_get(r, row, col));
 }
 
-/* One stream's output: stored once the result is in, else what streamed. */
+/*
+ * One stream's output, stored once the result is in, else what streamed:
+ * at most cap bytes, cut before a UTF-8 character rather than inside one;
+ * *more says the view holds less than there is.
+ */
 static struct json_object *
 output_json(const struct db_res *d, size_t i, size_t col, const char *live,
-    size_t livelen)
+    size_t livelen, size_t cap, int *more)
 {
-	if (db_res_get(d, i, col) != NULL)
-		return pjson_text(db_res_get(d, i, col), db_res_len(d, i, col));
-	if (live != NULL)
-		return pjson_text(live, livelen);
-	return json_object_new_string("");
+	const char	*p = live;
+	size_t		 n = livelen;
+
+	if (db_res_get(d, i, col) != NULL) {
+		p = db_res_get(d, i, col);
+		n = db_res_len(d, i, col);
+	}
+	*more = n > cap;
+	if (*more) {
+		n = cap;
+		while (n > 0 && ((unsigned char)p[n] & 0xc0) == 0x80)
+			n--;
+	}
+	if (p == NULL || n == 0)
+		return json_object_new_string("");
+	return pjson_text(p, n);
 }
 
 static struct json_object *
-dispatch_json(struct db *db, const struct db_res *d, size_t i)
+dispatch_json(struct db *db, const struct db_res *d, size_t i,
+    const char *execution_id, size_t cap)
 {
 	struct json_object *o = json_object_new_object();
 	const char	*status = db_res_get(d, i, 5);
-	char		*live[2] = { NULL, NULL };
+	char		*live[2] = { NULL, NULL }, url[128];
 	size_t		 livelen[2] = { 0, 0 };
-	int		 running;
+	int		 running, more[2];
 
 	/*
 	 * A command still running shows what it printed so far (nothing if
@@ -79,14 +96,14 @@ dispatch_json(struct db *db, const struct db_res *d, size_t i)
 	json_object_object_add(o, "exit_code", int_or_null(d, i, 6));
 	json_object_object_add(o, "signal", int_or_null(d, i, 7));
 	json_object_object_add(o, "stdout", output_json(d, i, 8, live[0],
-	    livelen[0]));
+	    livelen[0], cap, &more[0]));
 	json_object_object_add(o, "stdout_bytes", running ?
 	    json_object_new_int64((long long)livelen[0]) :
 	    int_or_null(d, i, 9));
 	json_object_object_add(o, "stdout_truncated",
 	    json_object_new_boolean(db_res_int(d, i, 10, 0) != 0));
 	json_object_object_add(o, "stderr", output_json(d, i, 11, live[1],
-	    livelen[1]));
+	    livelen[1], cap, &more[1]));
 	json_object_object_add(o, "stderr_bytes", running ?
 	    json_object_new_int64((long long)livelen[1]) :
 	    int_or_null(d, i, 12));
@@ -100,13 +117,25 @@ dispatch_json(struct db *db, const struct db_res *d, size_t i)
 	json_object_object_add(o, "finished_at",
 	    pjson_time(db_res_get(d, i, 18)));
 	json_object_object_add(o, "duration_ms", int_or_null(d, i, 19));
+	/* Past what this view carries: the rest, a piece at a time. */
+	json_object_object_add(o, "stdout_more",
+	    json_object_new_boolean(more[0]));
+	json_object_object_add(o, "stderr_more",
+	    json_object_new_boolean(more[1]));
+	if (more[0] || more[1]) {
+		snprintf(url, sizeof(url), "/api/executions/%s/output",
+		    execution_id);
+		json_object_object_add(o, "output_url",
+		    json_object_new_string(url));
+	}
 	free(live[0]);
 	free(live[1]);
 	return o;
 }
 
 static struct json_object *
-steps_json(struct db *db, const struct db_res *s, const struct db_res *d)
+steps_json(struct db *db, const struct db_res *s, const struct db_res *d,
+    const char *execution_id, size_t cap)
 {
 	struct json_object	*steps = json_object_new_array();
 	size_t			 i, j;
@@ -148,7 +177,8 @@ steps_json(struct db *db, const struct db_res *s, const struct db_res *d)
 			for (j = 0; j < db_res_rows(d); j++)
 				if (db_res_int(d, j, 0, -2) == idx)
 					json_object_array_add(ds,
-					    dispatch_json(db, d, j));
+					    dispatch_json(db, d, j,
+					    execution_id, cap));
 			json_object_object_add(o, "dispatches", ds);
 		}
 		json_object_array_add(steps, o);
@@ -156,17 +186,28 @@ steps_json(struct db *db, const struct db_res *s, const struct db_res *d)
 	return steps;
 }
 
+/*
+ * The steps with at most stream_max bytes of each output and total of
+ * them all: a step on many workers shows less of each (a 50 MB answer
+ * once kept the API's children busy for everyone, and a frozen log past
+ * max_allowed_packet kept an execution from ever ending; issue 12).
+ */
 static int
-load_steps(struct db *db, const char *id, struct json_object **out)
+load_steps(struct db *db, const char *id, size_t stream_max, size_t total,
+    struct json_object **out)
 {
 	struct db_res	*s = NULL, *d = NULL;
+	size_t		 cap;
 
 	if (db_exec(db, sql_steps, &s, "s", id) == -1 ||
 	    db_exec(db, sql_dispatches, &d, "s", id) == -1) {
 		db_res_free(s);
 		return -1;
 	}
-	*out = steps_json(db, s, d);
+	cap = db_res_rows(d) > 0 ? total / (2 * db_res_rows(d)) : total;
+	if (cap > stream_max)
+		cap = stream_max;
+	*out = steps_json(db, s, d, id, cap);
 	db_res_free(s);
 	db_res_free(d);
 	return 0;
@@ -175,7 +216,7 @@ load_steps(struct db *db, const char *id, struct json_object **out)
 int
 report_steps(struct db *db, const char *id, struct json_object **out)
 {
-	return load_steps(db, id, out);
+	return load_steps(db, id, EXEC_LOG_STREAM, EXEC_LOG_TOTAL, out);
 }
 
 int
@@ -192,7 +233,8 @@ report_execution(struct db *db, const char *id, struct json_object **out)
 		db_res_free(e);
 		return 1;
 	}
-	if (load_steps(db, id, &steps) == -1) {
+	if (load_steps(db, id, EXEC_VIEW_STREAM, EXEC_VIEW_TOTAL, &steps) ==
+	    -1) {
 		db_res_free(e);
 		return -1;
 	}

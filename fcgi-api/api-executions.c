@@ -122,26 +122,16 @@ summary_json(const struct db_res *r, size_t i)
 int
 executions_list(struct request *req)
 {
-	char			 lim[16], before[ID_LEN + 2], *end;
-	long long		 limit = EXEC_PAGE_DEFAULT;
+	char			 before[ID_LEN + 2];
+	long long		 limit;
 	struct db_res		*res = NULL, *cur = NULL;
 	struct json_object	*arr;
 	size_t			 i;
 	int			 rc;
 
-	rc = request_query(req, "limit", lim, sizeof(lim));
-	if (rc == 1) {
-		limit = strtoll(lim, &end, 10);
-		if (*lim == '\0' || *end != '\0' || limit < 1 ||
-		    limit > EXEC_PAGE_MAX) {
-			reply_error_field(req, 400, "limit", "limit must be an "
-			    "integer between 1 and %d", EXEC_PAGE_MAX);
-			return 0;
-		}
-	} else if (rc == -1) {
-		reply_error_field(req, 400, "limit", "limit is malformed");
+	if (request_query_int(req, "limit", 1, EXEC_PAGE_MAX,
+	    EXEC_PAGE_DEFAULT, &limit) == -1)
 		return 0;
-	}
 	rc = request_query(req, "before", before, sizeof(before));
 	if (rc == -1 || (rc == 1 && !id_valid(before))) {
 		reply_error_field(req, 400, "before", "before must be an "

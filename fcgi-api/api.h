@@ -89,6 +89,8 @@ void	 router_dispatch(struct request *);
 /* request.c */
 const char *request_header(struct request *, const char *cgi_name);
 int	 request_header_count(struct request *, const char *cgi_name);
+int	 request_query_int(struct request *, const char *name, long long min,
+	    long long max, long long dflt, long long *out);
 int	 request_read_body(struct request *);
 int	 request_query(struct request *, const char *name, char *buf,
 	    size_t len);
@@ -175,5 +177,8 @@ int	 executions_respond(struct request *);
 int	 executions_cancel(struct request *);
 int	 executions_reply(struct request *, const char *id, int status);
 void	 executions_advance(struct request *, struct dispatch_ids *);
+
+/* api-output.c */
+int	 executions_output(struct request *);
 
 #endif

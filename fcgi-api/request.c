@@ -313,3 +313,30 @@ reply_db_error(struct request *req)
 		reply_error(req, 500, "internal error");
 	}
 }
+
+/*
+ * ?name=N as an integer in [min, max], dflt when absent: 0, or -1 after a
+ * 400 naming the parameter.
+ */
+int
+request_query_int(struct request *req, const char *name, long long min,
+    long long max, long long dflt, long long *out)
+{
+	char	 buf[24], *end;
+	int	 rc;
+
+	*out = dflt;
+	rc = request_query(req, name, buf, sizeof(buf));
+	if (rc == 0)
+		return 0;
+	if (rc == 1) {
+		errno = 0;
+		*out = strtoll(buf, &end, 10);
+		if (buf[0] != '\0' && *end == '\0' && errno == 0 &&
+		    *out >= min && *out <= max)
+			return 0;
+	}
+	reply_error_field(req, 400, name, "%s must be an integer between "
+	    "%lld and %lld", name, min, max);
+	return -1;
+}

@@ -36,6 +36,8 @@ const struct route routes[] = {
 	{ "POST",	"/api/executions",	executions_start,
 	    ROUTE_ANY | ROUTE_BODY },
 	{ "GET",	"/api/executions/:id",	executions_get,	ROUTE_ANY },
+	{ "GET",	"/api/executions/:id/output", executions_output,
+	    ROUTE_ANY },
 	{ "POST",	"/api/executions/:id/respond", executions_respond,
 	    ROUTE_ANY | ROUTE_BODY },
 	{ "POST",	"/api/executions/:id/cancel", executions_cancel,

@@ -70,6 +70,7 @@ def endpoints():
         ('GET', '/api/executions', None, ANY, (200,)),
         ('POST', '/api/executions', {'workflow_id': wid}, ANY, (201,)),
         ('GET', '/api/executions/:id', None, ANY, (200,)),
+        ('GET', '/api/executions/:id/output', None, ANY, (200,)),
         ('POST', '/api/executions/:id/respond', {'response': 'Yes'}, ANY,
          (200,)),
         ('POST', '/api/executions/:id/cancel', {}, ANY, (200,)),

@@ -44,6 +44,7 @@ EXPECT = {
     ('GET', '/api/executions'): ((200,), 'any'),
     ('POST', '/api/executions'): ((201,), 'any'),
     ('GET', '/api/executions/:id'): ((200,), 'any'),
+    ('GET', '/api/executions/:id/output'): ((200,), 'any'),
     ('POST', '/api/executions/:id/respond'): ((200,), 'any'),
     ('POST', '/api/executions/:id/cancel'): ((200,), 'any'),
 }

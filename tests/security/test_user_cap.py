@@ -1,10 +1,10 @@
 #!/usr/bin/env python3
 """One user cannot fill every worker's queue (issue 12, item 12): at most
-PULSE_USER_EXECUTIONS_MAX (50 on the test stack, the default) unfinished
+PULSE_USER_EXECUTIONS_MAX (50 on the test stack, the default) running
 executions per user. The next start is 429 with Retry-After and a message
-naming the setting; other users are not held back; once one ends, a start
-fits again. Waiting executions (a prompt) hold no worker, so the test
-fills the cap without running a single command.
+naming the setting; one waiting on a prompt does not count; other users
+are not held back; once one ends, a start fits again. The executions run
+a long wait step, so the test fills the cap without running a command.
 """
 
 import time
@@ -15,17 +15,20 @@ from pulse_test import (call, check, create_workflow, done, prompt_step,
                         require)
 
 CAP = 50
-wf = create_workflow('cap', [prompt_step('Hold', options=('Go',))])
-require('a workflow that waits on a prompt', wf is not None)
+wf = create_workflow('cap', [{'name': 'Nap', 'type': 'wait',
+                              'duration': 3600000}])
+require('a workflow that runs for an hour without a worker', wf is not None)
+ask = create_workflow('cap-ask', [prompt_step('Hold', options=('Go',))])
+require('and one that waits on a prompt', ask is not None)
 
 
-def start(user):
+def start(user, workflow=None):
     """POST /api/executions, waiting out nginx's rate limit (429 without
     our message) so that only the cap can refuse."""
     deadline = time.monotonic() + 120
     while True:
         r = call('POST', '/api/executions', user=user,
-                 body={'workflow_id': wf['id']})
+                 body={'workflow_id': (workflow or wf)['id']})
         if r[0] != 429 or 'PULSE_USER_EXECUTIONS_MAX' in str(r[2]) or \
                 time.monotonic() > deadline:
             return r
@@ -34,20 +37,22 @@ def start(user):
 
 mine = [x['id'] for x in call('GET', '/api/executions?limit=200',
                               user='employee')[2]
-        if x['started_by'] == 'employee' and x['status'] in ('running',
-                                                             'waiting')]
+        if x['started_by'] == 'employee' and x['status'] == 'running']
 ids = []
 for _ in range(CAP - len(mine)):
     r = start('employee')
     if r[0] != 201:
         break
     ids.append(r[2]['id'])
-require('the employee reaches %d unfinished executions' % CAP,
+require('the employee reaches %d running executions' % CAP,
         len(mine) + len(ids) == CAP, (len(mine), len(ids)))
 r = start('employee')
 check('the next start: 429, naming the setting, with Retry-After',
       r[0] == 429 and 'PULSE_USER_EXECUTIONS_MAX' in str(r[2]) and
       r[1].get('Retry-After') is not None, r[:1] + r[2:])
+r = start('employee', ask)
+check('one that would wait on a prompt is capped too (it starts running)',
+      r[0] == 429, r[:1] + r[2:])
 r = start('admin')
 check('the admin is not held back by the employee (201)', r[0] == 201, r)
 if r[0] == 201:

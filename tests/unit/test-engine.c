@@ -120,7 +120,8 @@ finish_step(const char *id, int step, const char *status, int code)
 int
 main(void)
 {
-	char	 wf[ID_LEN + 1], ex[ID_LEN + 1], ex2[ID_LEN + 1], w1[ID_LEN + 1],
+	char	 wf[ID_LEN + 1], wf1[ID_LEN + 1], ex[ID_LEN + 1], ex2[ID_LEN + 1],
+		 asked[ID_LEN + 1], spare[ID_LEN + 1], w1[ID_LEN + 1],
 		 w2[ID_LEN + 1], w3[ID_LEN + 1], w4[ID_LEN + 1];
 	struct db_res *r;
 	struct json_object *rep;
@@ -288,25 +289,30 @@ main(void)
 	test_cond("an admin may", engine_cancel(db, ex, "root",
 	    ENGINE_AS_ADMIN, &err) == 0 && exec_is(ex, "cancelled", -1));
 
-	/* The per-user cap on unfinished executions (issue 12). */
-	workflow(wf, "{\"steps\":[{\"name\":\"Ask\",\"type\":\"prompt\","
+	/* The per-user cap on running executions (issue 12); one waiting on
+	 * a prompt holds no worker and does not count. */
+	workflow(wf1, "{\"steps\":[{\"name\":\"Ask\",\"type\":\"prompt\","
 	    "\"message\":\"?\",\"options\":[\"Yes\"]}]}");
+	engine_start(db, wf1, "et-capped", asked, &err);
+	workflow(wf, "{\"steps\":[{\"name\":\"Nap\",\"type\":\"wait\","
+	    "\"duration\":3600000}]}");
 	engine_set_user_max(2);
 	test_cond("under the cap: starts",
 	    engine_start(db, wf, "et-capped", ex, &err) == 0 &&
 	    engine_start(db, wf, "et-capped", ex2, &err) == 0);
 	test_cond("past it: ENGINE_LIMIT, naming the setting",
-	    engine_start(db, wf, "et-capped", w4, &err) == -1 &&
+	    engine_start(db, wf, "et-capped", spare, &err) == -1 &&
 	    err.code == ENGINE_LIMIT &&
 	    strstr(err.msg, "PULSE_USER_EXECUTIONS_MAX") != NULL);
 	test_cond("another user is not held back",
-	    engine_start(db, wf, "et-other", w4, &err) == 0);
-	engine_cancel(db, w4, "et-other", 0, &err);
+	    engine_start(db, wf, "et-other", spare, &err) == 0);
+	engine_cancel(db, spare, "et-other", 0, &err);
 	engine_cancel(db, ex, "et-capped", 0, &err);
 	test_cond("one ended: a start fits again",
 	    engine_start(db, wf, "et-capped", ex, &err) == 0);
 	engine_cancel(db, ex, "et-capped", 0, &err);
 	engine_cancel(db, ex2, "et-capped", 0, &err);
+	engine_cancel(db, asked, "et-capped", 0, &err);
 	engine_set_user_max(0);
 
 	db_exec(db, sql_clean, NULL, "");

@@ -293,13 +293,20 @@ export class ExecutionView {
         head: h('div', { class: 'dispatch-head' }),
         pre: h('pre', { class: 'output', tabindex: 0, 'aria-label': 'Output of ' + d.worker_name }),
         note: h('p', { class: 'muted small' }),
+        more: h('button', { type: 'button', class: 'btn btn-small', hidden: true, 'data-test': 'more-output' },
+          'Load the rest of the output'),
         have: { stdout: 0, stderr: 0 },
+        capped: { stdout: false, stderr: false },
+        read: { stdout: false, stderr: false },  // read to the end once it ended
+        filling: false,
         ansi: { stdout: new AnsiStream(), stderr: new AnsiStream() },
         empty: true,
       };
       o.emptyNote = h('span', { class: 'output-empty' }, 'waiting for output…');
       o.pre.append(o.emptyNote);
-      o.el = h('div', { class: 'dispatch', 'data-worker': d.worker_name, 'data-dispatch': d.id }, o.head, o.pre, o.note);
+      o.el = h('div', { class: 'dispatch', 'data-worker': d.worker_name, 'data-dispatch': d.id },
+        o.head, o.pre, o.note, o.more);
+      o.more.addEventListener('click', () => this.fill(o, d.id, o.el.dataset.status));
       this.outputs.set(d.id, o);
       if (v.dispatchBox.firstChild && !v.dispatchBox.firstChild.classList.contains('dispatch')) replace(v.dispatchBox);
       v.dispatchBox.append(o.el);
@@ -324,6 +331,14 @@ export class ExecutionView {
         o.have[stream] = bytes.length;
       }
     }
+    // The execution's JSON carries the first 256 KiB of a stream; the rest
+    // is read from the output endpoint when asked for (a step on many
+    // workers must not load megabytes each).
+    for (const stream of ['stdout', 'stderr']) {
+      if (d[stream + '_more'] && !o.filling && !o.read[stream]) o.capped[stream] = true;
+    }
+    o.url = d.output_url || o.url;
+    o.more.hidden = !(o.capped.stdout || o.capped.stderr) || !o.url;
     const trunc = ['stdout', 'stderr'].filter((x) => d[x + '_truncated'])
       .map((x) => `${x} truncated (${d[x + '_bytes']} bytes in all)`);
     o.note.textContent = trunc.join('; ');
@@ -341,9 +356,40 @@ export class ExecutionView {
     const offset = typeof m.offset === 'number' ? m.offset : o.have[m.stream];
     const have = o.have[m.stream];
     if (offset + bytes.length <= have) return;         // duplicate
-    if (offset > have) { this.refetchSoon(); return; }  // a gap: the REST copy fills it
+    if (offset > have) {                                // a gap: the REST copy fills it,
+      if (!o.capped[m.stream]) this.refetchSoon();      // unless past what it carries
+      return;
+    }
     this.write(o, m.stream, offset < have ? dec.decode(bytes.subarray(have - offset)) : m.data);
     o.have[m.stream] = offset + bytes.length;
+  }
+
+  // Everything past what was shown, a piece (at most 1 MiB) at a time.
+  async fill(o, id, status) {
+    if (o.filling || !o.url) return;
+    o.filling = true;
+    o.more.disabled = true;
+    try {
+      for (const stream of ['stdout', 'stderr']) {
+        for (let i = 0; o.capped[stream] && i < 64; i++) {
+          const q = new URLSearchParams({ command_id: id, stream, offset: String(o.have[stream]) });
+          const r = await get(o.url + '?' + q);
+          if (r.offset !== o.have[stream]) break;
+          this.write(o, stream, r.data);
+          o.have[stream] = r.next_offset ?? r.offset + byteLen(r.data);
+          if (r.next_offset === null || r.next_offset === undefined) {
+            o.capped[stream] = false;
+            o.read[stream] = DISPATCH_DONE.has(status);
+          }
+        }
+      }
+    } catch (err) {
+      toast('Could not load the output: ' + err.message, 'error');
+    } finally {
+      o.filling = false;
+      o.more.disabled = false;
+      o.more.hidden = !(o.capped.stdout || o.capped.stderr);
+    }
   }
 
   write(o, stream, text) {
