@@ -58,6 +58,10 @@ static const char sql_exec_set[] =
 static const char sql_exec_finish[] =
     "UPDATE executions SET status = ?, error = ?, current_step = ?, "
     "completed_at = NOW(3) WHERE id = ?";
+/* engine_abort(): without reading the definition, which may be the fault. */
+static const char sql_exec_abort[] =
+    "UPDATE executions SET status = 'failed', error = ?, "
+    "completed_at = NOW(3) WHERE id = ? AND status IN ('running', 'waiting')";
 static const char sql_exec_wait[] =
     "UPDATE executions SET status = 'waiting', current_step = ? "
     "WHERE id = ?";
@@ -1180,6 +1184,34 @@ cancel_txn(struct db *db, void *arg)
 out:
 	exec_clear(&ex);
 	return rc;
+}
+
+static int
+abort_txn(struct db *db, void *arg)
+{
+	struct call	*c = arg;
+
+	if (db_exec(db, sql_exec_abort, NULL, "ss", c->response, c->id) == -1)
+		return dberr(c->err, db);
+	if (db_affected(db) != 1)
+		return 1;	/* it ended meanwhile */
+	if (db_exec(db, sql_steps_cancel, NULL, "ss", c->response,
+	    c->id) == -1 ||
+	    db_exec(db, sql_dispatch_cancel, NULL, "s", c->id) == -1 ||
+	    db_exec(db, sql_dispatch_cancel_running, NULL, "s", c->id) == -1 ||
+	    event_status(db, c->id, "failed") == -1)
+		return dberr(c->err, db);
+	return 0;
+}
+
+int
+engine_abort(struct db *db, const char *execution_id, const char *reason,
+    struct engine_err *err)
+{
+	struct call	 c = { .id = execution_id, .response = reason,
+	    .err = err };
+
+	return run(db, abort_txn, &c);
 }
 
 int

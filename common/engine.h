@@ -81,6 +81,14 @@ int	engine_respond_step(struct db *, const char *execution_id,
 int	engine_cancel(struct db *, const char *execution_id, const char *user,
 	    int flags, struct engine_err *);
 
+/*
+ * End a running or waiting execution failed with reason, without reading
+ * its definition or writing its log: for one that cannot be moved any
+ * other way (a poison: the same non-connection error again and again).
+ */
+int	engine_abort(struct db *, const char *execution_id, const char *reason,
+	    struct engine_err *);
+
 /* Move an execution as far as it can go now. Idempotent. */
 int	engine_advance(struct db *, const char *execution_id,
 	    struct engine_err *);

@@ -42,6 +42,8 @@
 #define DBT_BUSY_MS		2000	/* fast polls after work */
 #define DBT_LATENCY_LAG		"2"	/* s: a finish may commit this late */
 #define DBT_UNKNOWN_SEEN	64	/* unknown command ids logged */
+#define DBT_POISON_TRIES	5	/* an execution that fails to move */
+#define DBT_POISON_SLOTS	64
 
 static const char sql_events_max[] =
     "SELECT COALESCE(MAX(id), 0) FROM events";
@@ -104,6 +106,12 @@ static struct dbt {
 	/* Reports on commands that no longer exist, each logged once. */
 	char			 unknown[DBT_UNKNOWN_SEEN][ID_LEN + 1];
 	size_t			 nunknown;
+	/* Executions whose advance failed, not for the database being away. */
+	struct {
+		char		 id[ID_LEN + 1];
+		int		 fails;
+	}			 poison[DBT_POISON_SLOTS];
+	size_t			 npoison;
 } dbt;
 
 /* ---------------------------------------------------------------- helpers */
@@ -279,6 +287,54 @@ dbt_claim(int look_first)
 	dbt_send_cmds(cmds, n, 0);
 }
 
+/*
+ * An execution failed to advance, not because the database is away: the
+ * sweep tries again, but the same failure DBT_POISON_TRIES times in a row
+ * (a definition that no longer parses, a write the server refuses) ends
+ * it failed with the reason, rather than retrying it for ever (issue 12).
+ */
+static void
+dbt_poison(const char *id, const struct engine_err *e)
+{
+	struct engine_err	 err;
+	size_t			 i;
+	char			 why[sizeof(e->msg) + 64];
+
+	for (i = 0; i < dbt.npoison; i++)
+		if (strcmp(dbt.poison[i].id, id) == 0)
+			break;
+	if (i == dbt.npoison) {
+		if (dbt.npoison == DBT_POISON_SLOTS)
+			i = (size_t)(server_now_ms() % DBT_POISON_SLOTS);
+		else
+			dbt.npoison++;
+		strlcpy_p(dbt.poison[i].id, id, ID_LEN + 1);
+		dbt.poison[i].fails = 0;
+	}
+	if (++dbt.poison[i].fails < DBT_POISON_TRIES)
+		return;
+	snprintf(why, sizeof(why), "could not be moved on after %d tries: %s",
+	    DBT_POISON_TRIES, e->msg);
+	if (engine_abort(dbt.db, id, why, &err) == -1) {
+		log_warnx("ending execution %s: %s", id, err.msg);
+		return;
+	}
+	log_warnx("execution %s failed: %s", id, why);
+	dbt.poison[i] = dbt.poison[--dbt.npoison];
+}
+
+static void
+dbt_unpoison(const char *id)
+{
+	size_t	 i;
+
+	for (i = 0; i < dbt.npoison; i++)
+		if (strcmp(dbt.poison[i].id, id) == 0) {
+			dbt.poison[i] = dbt.poison[--dbt.npoison];
+			return;
+		}
+}
+
 /* engine_advance() each execution a step of ours may have moved. */
 static void
 dbt_advance(void)
@@ -286,12 +342,20 @@ dbt_advance(void)
 	struct engine_err	 err;
 	size_t			 i;
 
-	for (i = 0; i < dbt.advance.n; i++)
-		if (engine_advance(dbt.db, dbt.advance.id[i], &err) == -1 &&
-		    err.code != ENGINE_NOTFOUND)
-			/* The sweep tries again; nothing is lost. */
-			log_warnx("advancing execution %s: %s",
-			    dbt.advance.id[i], err.msg);
+	for (i = 0; i < dbt.advance.n; i++) {
+		if (engine_advance(dbt.db, dbt.advance.id[i], &err) == 0) {
+			if (dbt.npoison > 0)
+				dbt_unpoison(dbt.advance.id[i]);
+			continue;
+		}
+		if (err.code == ENGINE_NOTFOUND)
+			continue;
+		/* The sweep tries again; nothing is lost. */
+		log_warnx("advancing execution %s: %s", dbt.advance.id[i],
+		    err.msg);
+		if (!db_down(dbt.db))
+			dbt_poison(dbt.advance.id[i], &err);
+	}
 	if (dbt.advance.n > 0)
 		dbt.claim_now = 1;
 	dispatch_ids_clear(&dbt.advance);
