@@ -44,6 +44,9 @@ static const char sql_worker_events[] =
     "'worker_update' AND JSON_VALUE(payload, '$.status') = ?";
 static const char sql_chunks[] =
     "SELECT COUNT(*) FROM dispatch_output WHERE dispatch_id = ?";
+static const char sql_chunk_bytes[] =
+    "SELECT COALESCE(SUM(LENGTH(data)), 0) FROM dispatch_output "
+    "WHERE dispatch_id = ?";
 static const char sql_old_queue[] =
     "UPDATE dispatches SET queued_at = NOW(3) - INTERVAL 1 HOUR "
     "WHERE execution_id = ? AND status = 'queued'";
@@ -280,6 +283,21 @@ main(void)
 	test_cond("the filled hole joins the rest",
 	    dispatch_live_output(db, cid, out, len) == 0 && len[0] == 14 &&
 	    memcmp(out[0], "hello wo after", 14) == 0);
+	free(out[0]);
+	free(out[1]);
+	/* Overlaps store only what is new (issue 12: they passed the cap). */
+	ch[0] = (struct dispatch_chunk){ wa, cid, DISPATCH_STDOUT, 1,
+	    "ello wo", 7, DISPATCH_OK };
+	ch[1] = (struct dispatch_chunk){ wa, cid, DISPATCH_STDOUT, 12,
+	    "erXYZ", 5, DISPATCH_OK };
+	test_cond("a chunk inside stored ones is stale, one past them adds its "
+	    "tail", dispatch_output(db, ch, 2, GRACE) == 0 &&
+	    ch[0].code == DISPATCH_STALE && ch[1].code == DISPATCH_OK &&
+	    strcmp(cell(sql_chunk_bytes, "s", cid, NULL, NULL, 0, 0),
+	    "17") == 0);
+	test_cond("overlapping chunks read back in place",
+	    dispatch_live_output(db, cid, out, len) == 0 && len[0] == 17 &&
+	    memcmp(out[0], "hello wo afterXYZ", 17) == 0);
 	free(out[0]);
 	free(out[1]);
 
