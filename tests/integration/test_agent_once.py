@@ -461,6 +461,19 @@ try:
         s.send({'type': 'result_ack', 'command_id': cid})
     check('the agent takes the acks (it still answers)', s.sync())
 
+    A2.send_signal(signal.SIGTERM)
+    try:
+        rc = A2.wait(30)
+    except subprocess.TimeoutExpired:
+        rc = 'still running'
+    check('the agent stops on SIGTERM with exit status 0', rc == 0, rc)
+    bad = []
+    for name in os.listdir(TMP):
+        if name.startswith('agent-'):
+            with open(os.path.join(TMP, name), errors='replace') as f:
+                bad += [line.strip() for line in f if 'Sanitizer' in line]
+    check('no sanitizer report in the agents\' logs', bad == [], bad[:5])
+
     ids = {'C1': C1, 'C2': C2, 'C3': C3, 'C4': C4, 'F1': F1, 'F2': F2,
            'F3': F3, 'F4': F4}
     with open(LEDGER) as f:
