@@ -79,18 +79,18 @@ static const char sql_chunk[] =
     "INSERT IGNORE INTO dispatch_output (dispatch_id, stream, byte_offset, "
     "data) VALUES (?, ?, ?, ?)";
 /*
- * What a stream already holds around a new chunk: the chunk just before
- * it, and those that start inside it (stored chunks never overlap).
+ * What a stream already holds where a new chunk goes, in one round trip:
+ * the chunk just before it and those that start inside it (stored chunks
+ * never overlap), by offset.
  */
-static const char sql_chunk_before[] =
-    "SELECT byte_offset + LENGTH(data) FROM dispatch_output "
+static const char sql_chunk_around[] =
+    "(SELECT byte_offset, byte_offset + LENGTH(data) FROM dispatch_output "
     "WHERE dispatch_id = ? AND stream = ? AND byte_offset < ? "
-    "ORDER BY byte_offset DESC LIMIT 1";
-static const char sql_chunks_within[] =
-    "SELECT byte_offset, byte_offset + LENGTH(data) FROM dispatch_output "
+    "ORDER BY byte_offset DESC LIMIT 1) UNION ALL "
+    "(SELECT byte_offset, byte_offset + LENGTH(data) FROM dispatch_output "
     "WHERE dispatch_id = ? AND stream = ? AND byte_offset >= ? "
     "AND byte_offset < ? ORDER BY byte_offset LIMIT "
-    DISPATCH_STR(DISPATCH_CHUNK_GAPS);
+    DISPATCH_STR(DISPATCH_CHUNK_GAPS) ") ORDER BY 1";
 static const char sql_chunks[] =
     "SELECT stream, byte_offset, data FROM dispatch_output "
     "WHERE dispatch_id = ? ORDER BY stream, byte_offset";
@@ -588,7 +588,7 @@ chunk_one(struct db *db, struct dispatch_chunk *ch, long long grace_ms)
 	struct drow	 r;
 	const char	*data = ch->data;
 	long long	 pos, end, off, stop;
-	size_t		 i, rows;
+	size_t		 i, rows, within;
 	int		 rc, stored = 0;
 
 	if ((ch->stream != DISPATCH_STDOUT && ch->stream != DISPATCH_STDERR) ||
@@ -609,24 +609,17 @@ chunk_one(struct db *db, struct dispatch_chunk *ch, long long grace_ms)
 	pos = ch->offset;
 	end = ch->len > (size_t)(DISPATCH_OUTPUT_MAX - pos) ?
 	    DISPATCH_OUTPUT_MAX : pos + (long long)ch->len;
-	if (db_exec(db, sql_chunk_before, &res, "sii", r.id,
-	    (long long)ch->stream, pos) == -1)
-		return -1;
-	if (db_res_rows(res) == 1 && db_res_int(res, 0, 0, 0) > pos)
-		pos = db_res_int(res, 0, 0, 0);
-	db_res_free(res);
-	if (pos >= end) {
-		ch->code = DISPATCH_STALE;
-		return 0;
-	}
-	if (db_exec(db, sql_chunks_within, &res, "siii", r.id,
-	    (long long)ch->stream, pos, end) == -1)
+	if (db_exec(db, sql_chunk_around, &res, "siisiii", r.id,
+	    (long long)ch->stream, pos, r.id, (long long)ch->stream, pos,
+	    end) == -1)
 		return -1;
 	/* Only what was looked at: a full answer may not be all of them. */
 	rows = db_res_rows(res);
-	if (rows == DISPATCH_CHUNK_GAPS &&
+	within = rows > 0 && db_res_int(res, 0, 0, pos) < pos ? rows - 1 : rows;
+	if (within == DISPATCH_CHUNK_GAPS &&
 	    db_res_int(res, rows - 1, 1, end) < end)
 		end = db_res_int(res, rows - 1, 1, end);
+	/* Store each gap between the stored chunks that [pos, end) spans. */
 	for (i = 0; i <= rows && pos < end; i++) {
 		stop = i < rows ? db_res_int(res, i, 0, end) : end;
 		if (stop > end)

@@ -196,7 +196,8 @@ main(void)
 	enum dispatch_code	 code;
 	const char		*running[1];
 	char			*out[2];
-	size_t			 n, len[2];
+	size_t			 n, len[2], i;
+	char			 many[140];
 	int			 conflict;
 
 	db = dbtest_open();
@@ -298,6 +299,26 @@ main(void)
 	test_cond("overlapping chunks read back in place",
 	    dispatch_live_output(db, cid, out, len) == 0 && len[0] == 17 &&
 	    memcmp(out[0], "hello wo afterXYZ", 17) == 0);
+	free(out[0]);
+	free(out[1]);
+	/*
+	 * One chunk over many small stored ones fills the gaps it was
+	 * checked against (64 stored chunks) and nothing past them.
+	 */
+	for (i = 0; i < 70; i++) {
+		ch[0] = (struct dispatch_chunk){ wa, cid, DISPATCH_STDERR,
+		    (long long)i * 2, "e", 1, DISPATCH_OK };
+		dispatch_output(db, ch, 1, GRACE);
+	}
+	memset(many, 'f', sizeof(many));
+	ch[0] = (struct dispatch_chunk){ wa, cid, DISPATCH_STDERR, 0, many,
+	    sizeof(many), DISPATCH_OK };
+	test_cond("a chunk over 70 small ones fills the 63 gaps among the "
+	    "first 64", dispatch_output(db, ch, 1, GRACE) == 0 &&
+	    ch[0].code == DISPATCH_OK &&
+	    strcmp(cell(sql_chunk_bytes, "s", cid, NULL, NULL, 0, 0),
+	    "150") == 0 && dispatch_live_output(db, cid, out, len) == 0 &&
+	    len[1] == 127 && out[1][125] == 'f' && out[1][126] == 'e');
 	free(out[0]);
 	free(out[1]);
 
