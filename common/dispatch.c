@@ -18,6 +18,11 @@
 #include "pulse-limits.h"
 #include "xmalloc.h"
 
+/* Stored chunks one new chunk is checked against; past them it is cut. */
+#define DISPATCH_CHUNK_GAPS	64
+#define DISPATCH_STR_(x)	#x
+#define DISPATCH_STR(x)		DISPATCH_STR_(x)
+
 /* One dispatch row as the checks need it. */
 struct drow {
 	char		 id[ID_LEN + 1];
@@ -79,6 +84,19 @@ static const char sql_start[] =
 static const char sql_chunk[] =
     "INSERT IGNORE INTO dispatch_output (dispatch_id, stream, byte_offset, "
     "data) VALUES (?, ?, ?, ?)";
+/*
+ * What a stream already holds where a new chunk goes, in one round trip:
+ * the chunk just before it and those that start inside it (stored chunks
+ * never overlap), by offset.
+ */
+static const char sql_chunk_around[] =
+    "(SELECT byte_offset, byte_offset + LENGTH(data) FROM dispatch_output "
+    "WHERE dispatch_id = ? AND stream = ? AND byte_offset < ? "
+    "ORDER BY byte_offset DESC LIMIT 1) UNION ALL "
+    "(SELECT byte_offset, byte_offset + LENGTH(data) FROM dispatch_output "
+    "WHERE dispatch_id = ? AND stream = ? AND byte_offset >= ? "
+    "AND byte_offset < ? ORDER BY byte_offset LIMIT "
+    DISPATCH_STR(DISPATCH_CHUNK_GAPS) ") ORDER BY 1";
 static const char sql_chunks[] =
     "SELECT stream, byte_offset, data FROM dispatch_output "
     "WHERE dispatch_id = ? ORDER BY stream, byte_offset";
@@ -544,13 +562,50 @@ started_one(struct db *db, struct dispatch_report *rp, long long grace_ms)
 	return mark_started(db, &r, grace_ms);
 }
 
+/* Store bytes [off, off + len) of a stream and tell the browsers. */
+static int
+chunk_store(struct db *db, const struct drow *r, int stream, long long off,
+    const char *data, size_t len)
+{
+	struct json_object	*p;
+
+	if (db_exec(db, sql_chunk, NULL, "siib", r->id, (long long)stream,
+	    off, data, len) == -1)
+		return -1;
+	if (db_affected(db) != 1)
+		return 1;
+	p = json_object_new_object();
+	json_object_object_add(p, "execution_id",
+	    json_object_new_string(r->execution_id));
+	json_object_object_add(p, "command_id", json_object_new_string(r->id));
+	json_object_object_add(p, "step", json_object_new_int(r->step));
+	json_object_object_add(p, "worker_id",
+	    json_object_new_string(r->worker_id));
+	json_object_object_add(p, "worker_name",
+	    json_object_new_string(r->worker_name));
+	json_object_object_add(p, "stream",
+	    json_object_new_string(stream_names[stream]));
+	json_object_object_add(p, "offset", json_object_new_int64(off));
+	json_object_object_add(p, "data", pjson_text(data, len));
+	return engine_event(db, "command_output", r->execution_id,
+	    r->worker_id, p);
+}
+
+/*
+ * A chunk stores only the bytes of its stream that no stored chunk holds
+ * and that lie below DISPATCH_OUTPUT_MAX, so a stream keeps at most the
+ * cap whatever offsets a worker sends (overlapping chunks once stored
+ * it many times over). A resent chunk fills holes and stores nothing else.
+ */
 static int
 chunk_one(struct db *db, struct dispatch_chunk *ch, long long grace_ms)
 {
-	struct json_object	*p;
-	struct drow		 r;
-	size_t			 len = ch->len;
-	int			 rc;
+	struct db_res	*res;
+	struct drow	 r;
+	const char	*data = ch->data;
+	long long	 pos, end, off, stop;
+	size_t		 i, rows, within;
+	int		 rc, stored = 0;
 
 	if ((ch->stream != DISPATCH_STDOUT && ch->stream != DISPATCH_STDERR) ||
 	    ch->offset < 0) {
@@ -567,30 +622,41 @@ chunk_one(struct db *db, struct dispatch_chunk *ch, long long grace_ms)
 	ch->code = DISPATCH_OK;
 	if (ch->offset >= DISPATCH_OUTPUT_MAX)
 		return 0;	/* past what we keep: the result says */
-	if (len > (size_t)(DISPATCH_OUTPUT_MAX - ch->offset))
-		len = (size_t)(DISPATCH_OUTPUT_MAX - ch->offset);
-	if (db_exec(db, sql_chunk, NULL, "siib", r.id, (long long)ch->stream,
-	    ch->offset, (const char *)ch->data, len) == -1)
+	pos = ch->offset;
+	end = ch->len > (size_t)(DISPATCH_OUTPUT_MAX - pos) ?
+	    DISPATCH_OUTPUT_MAX : pos + (long long)ch->len;
+	if (db_exec(db, sql_chunk_around, &res, "siisiii", r.id,
+	    (long long)ch->stream, pos, r.id, (long long)ch->stream, pos,
+	    end) == -1)
 		return -1;
-	if (db_affected(db) != 1) {
-		ch->code = DISPATCH_STALE;
-		return 0;
+	/* Only what was looked at: a full answer may not be all of them. */
+	rows = db_res_rows(res);
+	within = rows > 0 && db_res_int(res, 0, 0, pos) < pos ? rows - 1 : rows;
+	if (within == DISPATCH_CHUNK_GAPS &&
+	    db_res_int(res, rows - 1, 1, end) < end)
+		end = db_res_int(res, rows - 1, 1, end);
+	/* Store each gap between the stored chunks that [pos, end) spans. */
+	for (i = 0; i <= rows && pos < end; i++) {
+		stop = i < rows ? db_res_int(res, i, 0, end) : end;
+		if (stop > end)
+			stop = end;
+		if (stop > pos) {
+			off = pos - ch->offset;
+			rc = chunk_store(db, &r, ch->stream, pos, data + off,
+			    (size_t)(stop - pos));
+			if (rc == -1) {
+				db_res_free(res);
+				return -1;
+			}
+			stored |= rc == 0;
+		}
+		if (i < rows && db_res_int(res, i, 1, pos) > pos)
+			pos = db_res_int(res, i, 1, pos);
 	}
-	p = json_object_new_object();
-	json_object_object_add(p, "execution_id",
-	    json_object_new_string(r.execution_id));
-	json_object_object_add(p, "command_id", json_object_new_string(r.id));
-	json_object_object_add(p, "step", json_object_new_int(r.step));
-	json_object_object_add(p, "worker_id",
-	    json_object_new_string(r.worker_id));
-	json_object_object_add(p, "worker_name",
-	    json_object_new_string(r.worker_name));
-	json_object_object_add(p, "stream",
-	    json_object_new_string(stream_names[ch->stream]));
-	json_object_object_add(p, "offset", json_object_new_int64(ch->offset));
-	json_object_object_add(p, "data", pjson_text(ch->data, len));
-	return engine_event(db, "command_output", r.execution_id, r.worker_id,
-	    p);
+	db_res_free(res);
+	if (!stored)
+		ch->code = DISPATCH_STALE;
+	return 0;
 }
 
 /* ---------------------------------------------------------------- results */

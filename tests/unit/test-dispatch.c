@@ -44,6 +44,9 @@ static const char sql_worker_events[] =
     "'worker_update' AND JSON_VALUE(payload, '$.status') = ?";
 static const char sql_chunks[] =
     "SELECT COUNT(*) FROM dispatch_output WHERE dispatch_id = ?";
+static const char sql_chunk_bytes[] =
+    "SELECT COALESCE(SUM(LENGTH(data)), 0) FROM dispatch_output "
+    "WHERE dispatch_id = ?";
 static const char sql_old_queue[] =
     "UPDATE dispatches SET queued_at = NOW(3) - INTERVAL 1 HOUR "
     "WHERE execution_id = ? AND status = 'queued'";
@@ -217,7 +220,8 @@ main(void)
 	enum dispatch_code	 code;
 	const char		*running[1];
 	char			*out[2];
-	size_t			 n, len[2];
+	size_t			 n, len[2], i;
+	char			 many[140];
 	int			 conflict;
 
 	db = dbtest_open();
@@ -304,6 +308,41 @@ main(void)
 	test_cond("the filled hole joins the rest",
 	    dispatch_live_output(db, cid, out, len) == 0 && len[0] == 14 &&
 	    memcmp(out[0], "hello wo after", 14) == 0);
+	free(out[0]);
+	free(out[1]);
+	/* Overlaps store only what is new (issue 12: they passed the cap). */
+	ch[0] = (struct dispatch_chunk){ wa, cid, DISPATCH_STDOUT, 1,
+	    "ello wo", 7, DISPATCH_OK };
+	ch[1] = (struct dispatch_chunk){ wa, cid, DISPATCH_STDOUT, 12,
+	    "erXYZ", 5, DISPATCH_OK };
+	test_cond("a chunk inside stored ones is stale, one past them adds its "
+	    "tail", dispatch_output(db, ch, 2, GRACE) == 0 &&
+	    ch[0].code == DISPATCH_STALE && ch[1].code == DISPATCH_OK &&
+	    strcmp(cell(sql_chunk_bytes, "s", cid, NULL, NULL, 0, 0),
+	    "17") == 0);
+	test_cond("overlapping chunks read back in place",
+	    dispatch_live_output(db, cid, out, len) == 0 && len[0] == 17 &&
+	    memcmp(out[0], "hello wo afterXYZ", 17) == 0);
+	free(out[0]);
+	free(out[1]);
+	/*
+	 * One chunk over many small stored ones fills the gaps it was
+	 * checked against (64 stored chunks) and nothing past them.
+	 */
+	for (i = 0; i < 70; i++) {
+		ch[0] = (struct dispatch_chunk){ wa, cid, DISPATCH_STDERR,
+		    (long long)i * 2, "e", 1, DISPATCH_OK };
+		dispatch_output(db, ch, 1, GRACE);
+	}
+	memset(many, 'f', sizeof(many));
+	ch[0] = (struct dispatch_chunk){ wa, cid, DISPATCH_STDERR, 0, many,
+	    sizeof(many), DISPATCH_OK };
+	test_cond("a chunk over 70 small ones fills the 63 gaps among the "
+	    "first 64", dispatch_output(db, ch, 1, GRACE) == 0 &&
+	    ch[0].code == DISPATCH_OK &&
+	    strcmp(cell(sql_chunk_bytes, "s", cid, NULL, NULL, 0, 0),
+	    "150") == 0 && dispatch_live_output(db, cid, out, len) == 0 &&
+	    len[1] == 127 && out[1][125] == 'f' && out[1][126] == 'e');
 	free(out[0]);
 	free(out[1]);
 
