@@ -35,7 +35,7 @@ import time
 import seclib
 import wsclient
 from live import execute, online, run, wait_execution, execution
-from pulse_test import (at_end, check, diag, done, have_ctl, require, sql,
+from pulse_test import (at_end, call, check, diag, done, have_ctl, require, sql,
                         unique, WORKER_API_KEY)
 
 KiB = 1024
@@ -121,11 +121,32 @@ def told(cmd):
     return got
 
 
+def whole(d):
+    """d with its streams whole: the execution's JSON carries at most
+    256 KiB of each (issue 12); the rest comes from its output_url."""
+    if not d:
+        return d
+    for s in ('stdout', 'stderr'):
+        if not d.get(s + '_more'):
+            continue
+        text, offset = '', 0
+        while offset is not None:
+            r = call('GET', '%s?command_id=%s&stream=%s&offset=%d' %
+                     (d['output_url'], d['id'], s, offset))
+            if r[0] != 200:
+                diag('%s: %s %s' % (d['output_url'], r[0], r[2]))
+                break
+            text += r[2]['data']
+            offset = r[2]['next_offset']
+        d[s] = text
+    return d
+
+
 def live(eid):
     e = execution(eid)
     if not e or not e['steps'] or not e['steps'][0].get('dispatches'):
         return None
-    return e['steps'][0]['dispatches'][0]
+    return whole(e['steps'][0]['dispatches'][0])
 
 
 def live_is(eid, want):
@@ -164,7 +185,7 @@ def finish(label, eid, cmd, stdout='done\n', **extra):
     check('%s: the result is acknowledged on the same socket' % label,
           ack is not None, [m.get('type') for m in seen])
     x = wait_execution(eid, timeout=60)
-    d = x['steps'][0]['dispatches'][0] if x and x['steps'] and \
+    d = whole(x['steps'][0]['dispatches'][0]) if x and x['steps'] and \
         x['steps'][0].get('dispatches') else None
     check('%s: the execution completes with the result recorded' % label,
           x is not None and x['status'] == 'completed' and d is not None and
@@ -306,7 +327,7 @@ try:
         if x and x['status'] in ('completed', 'failed', 'cancelled'):
             break
         W.ws.recv_message(1.0)
-    d = x['steps'][0]['dispatches'][0] if x and x['steps'] and \
+    d = whole(x['steps'][0]['dispatches'][0]) if x and x['steps'] and \
         x['steps'][0].get('dispatches') else None
     check('lost: no result by the deadline, the dispatch is lost and the '
           'execution failed', d is not None and d['status'] == 'lost' and
