@@ -71,6 +71,7 @@ static const struct key keys[] = {
 	I("PULSE_RETENTION_INTERVAL_S", retention_interval_s, "60", 1, 86400),
 	S("PULSE_PUSHD_METRICS_SOCKET", pushd_metrics_socket, ""),
 	I("PULSE_USER_EXECUTIONS_MAX", user_executions_max, "50", 0, 100000),
+	I("PULSE_USER_SOCKETS_MAX", user_sockets_max, "100", 0, 1000000),
 	{ "PULSE_DEBUG", K_BOOL, offsetof(struct config, log_debug), "0",
 	    0, 0, NULL },
 

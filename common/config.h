@@ -42,6 +42,7 @@ struct config {
 	int	 retention_interval_s;	/* pushd's retention sweep */
 	char	*pushd_metrics_socket;	/* "": beside the browser one */
 	int	 user_executions_max;	/* running per user; 0: no cap */
+	int	 user_sockets_max;	/* browser sockets per user; 0: none */
 	int	 log_debug;
 
 	/* Worker (seed names). */

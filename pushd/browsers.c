@@ -53,6 +53,19 @@ browsers_origin_ok(const char *origin, const char *host, const char *proto)
 	    ident_origin_ok(origin, "https", host);
 }
 
+/* Open browser sockets of user on this pushd. */
+static size_t
+browsers_of(const char *user)
+{
+	const struct conn	*c;
+	size_t			 n = 0;
+
+	TAILQ_FOREACH(c, &server.browsers, entry)
+		if (!c->closing && strcmp(c->user, user) == 0)
+			n++;
+	return n;
+}
+
 /*
  * 0 and the user name (when c is not NULL) to accept; else an HTTP
  * status and why. Only this listener reads Remote-*: nginx sets all four
@@ -105,6 +118,18 @@ browsers_admit(struct lws *wsi, struct conn *c, const char **why)
 		    origin, host);
 		*why = "cross-origin websocket refused";
 		return 403;
+	}
+	/*
+	 * One user holding thousands of sockets once left too few file
+	 * descriptors for everyone else (issue 12): a dashboard needs one a
+	 * tab. Checked at the upgrade (c is NULL), before the socket counts.
+	 */
+	if (c == NULL && cfg->user_sockets_max > 0 &&
+	    browsers_of(user) >= (size_t)cfg->user_sockets_max) {
+		log_info("browser %s: refused, %d sockets open already "
+		    "(PULSE_USER_SOCKETS_MAX)", user, cfg->user_sockets_max);
+		*why = "too many open sockets for this user";
+		return 429;
 	}
 	if (c != NULL)
 		strlcpy_p(c->user, user, sizeof(c->user));
