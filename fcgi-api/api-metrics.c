@@ -158,7 +158,6 @@ metrics_get(struct request *req)
 	req->status = 200;
 	snprintf(head, sizeof(head), "Status: 200 OK\r\n"
 	    "Cache-Control: no-store\r\n"
-	    "X-Content-Type-Options: nosniff\r\n"
 	    "Content-Type: text/plain; version=0.0.4; charset=utf-8\r\n"
 	    "Content-Length: %zu\r\n\r\n", b.len);
 	FCGX_PutS(head, out);

@@ -241,10 +241,13 @@ reply_json_headers(struct request *req, int status, const char *extra,
 	req->replied = 1;
 	req->status = status;
 
-	/* snprintf, not FCGX_FPrintF: libfcgi's own printf lacks %zu. */
+	/*
+	 * snprintf, not FCGX_FPrintF: libfcgi's own printf lacks %zu. No
+	 * security headers here: nginx adds them to every response
+	 * (nginx/security-headers.conf), and a copy from us was sent twice.
+	 */
 	snprintf(head, sizeof(head), "Status: %d %s\r\n"
-	    "Cache-Control: no-store\r\n"
-	    "X-Content-Type-Options: nosniff\r\n",
+	    "Cache-Control: no-store\r\n",
 	    status, request_reason(status));
 	FCGX_PutS(head, out);
 	if (extra != NULL)
