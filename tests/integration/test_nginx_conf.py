@@ -433,6 +433,18 @@ for label, make in (
           'JSON, and /api/ URIs decoded elsewhere are a 404 (%d checked)'
           % (label, ' '.join(API_ERRORS), len(jseen)),
           jseen and not jbad, '\n'.join(jbad))
+    # Issue 12: half-open connections are dropped in seconds, not 60.
+    dump = big_t.stdout
+    check('%s: client_header_timeout and client_body_timeout 10s, '
+          'reset_timedout_connection on' % label,
+          re.search(r'^\s*client_header_timeout\s+10s;', dump, re.M) and
+          re.search(r'^\s*client_body_timeout\s+10s;', dump, re.M) and
+          re.search(r'^\s*reset_timedout_connection\s+on;', dump, re.M))
+    if label == 'development':
+        wc = re.search(r'^\s*worker_connections\s+(\d+);', dump, re.M)
+        check('development: worker_connections 16384 (production: see '
+              'deploy/README.md)', wc and int(wc.group(1)) >= 16384,
+              wc and wc.group(0))
     if label == 'production':
         check('production: the TLS site and the plain redirect both load',
               'listen' in big_t.stdout and 'ssl_certificate' in big_t.stdout)
