@@ -101,11 +101,10 @@ struct runner {
 	int			 stopping;
 };
 
-/* Names a command must not see: the worker's secrets, systemd's hooks. */
+/* Names a command must not see besides secrets: systemd's hooks. */
 static const char *const env_drop[] = {
-	"WORKER_API_KEY", "SECRET_KEY", "DB_PASSWORD", "NOTIFY_SOCKET",
-	"LISTEN_PID", "LISTEN_FDS", "LISTEN_FDNAMES", "WATCHDOG_PID",
-	"WATCHDOG_USEC",
+	"NOTIFY_SOCKET", "LISTEN_PID", "LISTEN_FDS", "LISTEN_FDNAMES",
+	"WATCHDOG_PID", "WATCHDOG_USEC",
 	/* Each command gets its own (runner_submit's env), never ours. */
 	"PULSE_EXECUTION_ID", "PULSE_STEP_INDEX", "PULSE_ATTEMPT",
 	"PULSE_COMMAND_ID", "PULSE_WORKER_NAME",
@@ -143,7 +142,7 @@ env_filter(void)
 		n++;
 	v = xcalloc(n + 1, sizeof(*v));
 	for (i = 0; i < n; i++) {
-		int	 drop = 0;
+		int	 drop = secret_entry(environ[i]);
 
 		for (k = 0; k < sizeof(env_drop) / sizeof(env_drop[0]); k++) {
 			size_t	 len = strlen(env_drop[k]);

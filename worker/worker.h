@@ -132,6 +132,10 @@ int		 url_server(const char *, const char *, struct url *, char *,
 /* redirect.c */
 void		 redirect_why(struct lws *, const char *, int, char *, size_t);
 
+/* secret.c */
+int		 secret_entry(const char *);
+void		 secret_scrub_environ(void);
+
 /* spool.c */
 struct spool;
 struct spool	*spool_open(const char *, char *, size_t);
