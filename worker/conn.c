@@ -67,7 +67,7 @@ conn_new(struct lws_context *ctx, const struct url *url, const char *key,
 
 	c->ctx = ctx;
 	c->url = url;
-	c->key = xstrdup(key);
+	c->key = secret_copy(key);
 	c->hooks = *hooks;
 	TAILQ_INIT(&c->q);
 	return c;
@@ -103,8 +103,7 @@ conn_free(struct conn *c)
 		lws_set_opaque_user_data(c->wsi, NULL);
 	queue_drop(c, 0);
 	free(c->rx);
-	explicit_bzero(c->key, strlen(c->key));
-	free(c->key);
+	secret_free(c->key);
 	free(c);
 }
 

@@ -41,7 +41,7 @@ heartbeat_new(struct lws_context *ctx, const struct url *url,
 
 	hb->ctx = ctx;
 	hb->url = url;
-	hb->key = xstrdup(key);
+	hb->key = secret_copy(key);
 	hb->interval_s = interval_s;
 	hb->body = body;
 	hb->arg = arg;
@@ -61,8 +61,7 @@ heartbeat_free(struct heartbeat *hb)
 		    LWS_TO_KILL_ASYNC);
 	}
 	free(hb->req);
-	explicit_bzero(hb->key, strlen(hb->key));
-	free(hb->key);
+	secret_free(hb->key);
 	free(hb);
 }
 

@@ -135,6 +135,8 @@ void		 redirect_why(struct lws *, const char *, int, char *, size_t);
 /* secret.c */
 int		 secret_entry(const char *);
 void		 secret_scrub_environ(void);
+char		*secret_copy(const char *);
+void		 secret_free(char *);
 
 /* spool.c */
 struct spool;

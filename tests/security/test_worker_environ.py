@@ -8,10 +8,13 @@ a secret. /proc/PID/environ shows the block the kernel set up at exec,
 which unsetenv() leaves as it was, so this fails unless the agent wipes
 those bytes. The agent still has its key: its heartbeats keep being
 accepted, and after pushd restarts its websocket reconnects and it runs
-the next command."""
+the next command. While a command runs, the memory of its keeper (a
+fork of the agent) holds no copy of the key: the agent keeps its copies
+in a page the kernel wipes in a child (MADV_WIPEONFORK)."""
 
 import base64
 import os
+import tempfile
 import uuid
 
 import seclib  # noqa: F401 (puts tests/integration on sys.path)
@@ -42,6 +45,33 @@ def chain_of(stdout):
             out.append((int(f[1]), base64.b64decode(f[2]) if len(f) > 2
                         else b''))
     return out
+
+
+def copies(pid, needle):
+    """How many copies of needle the memory of pid holds, leaving out
+    those of a whole environment block (\\0WORKER_API_KEY=<key>\\0): the
+    sanitizer runtime of a test build (ASan) keeps its own copy of the
+    initial environment, which production builds have no trace of."""
+    n = 0
+    with open('/proc/%d/maps' % pid) as maps, \
+            open('/proc/%d/mem' % pid, 'rb', 0) as mem:
+        for line in maps:
+            f = line.split()
+            lo, hi = (int(x, 16) for x in f[0].split('-'))
+            # Readable, and not ASan's terabytes of reserved shadow.
+            if f[1][0] != 'r' or hi - lo > 1 << 30:
+                continue
+            try:
+                mem.seek(lo)
+                data = mem.read(hi - lo)
+            except (OSError, OverflowError, ValueError):
+                continue
+            at = data.find(needle)
+            while at != -1:
+                if data[max(0, at - 16):at] != b'\0WORKER_API_KEY=':
+                    n += 1
+                at = data.find(needle, at + 1)
+    return n
 
 
 def last_heartbeat():
@@ -94,6 +124,27 @@ try:
     names = [p for p, env in chain
              if any(v.startswith(b'WORKER_API_KEY=') for v in env.split(b'\0'))]
     check('not even the name WORKER_API_KEY= is left', names == [], names)
+
+    # Nor is it in a keeper's memory (the test reads /proc/PID/mem as
+    # root), while the agent has it.
+    pidfile = os.path.join(tempfile.gettempdir(),
+                           'pulse-environ-%s.pid' % uuid.uuid4().hex)
+    e = run([execute('memory', 'echo $PPID > %s; sleep 300' % pidfile,
+                     [name], timeout=600000)], prefix='environ')
+    require('a command is running',
+            e is not None and wait_for(lambda: os.path.exists(pidfile) and
+                                       open(pidfile).read().strip(), 30))
+    keeper = int(open(pidfile).read().strip())
+    os.unlink(pidfile)
+    in_keeper = copies(keeper, WORKER_API_KEY.encode())
+    in_agent = copies(agent, WORKER_API_KEY.encode())
+    diag('copies of the key in memory: keeper %s, agent %s' % (
+        in_keeper, in_agent))
+    check("the keeper's memory holds no copy of the key", in_keeper == 0,
+          in_keeper)
+    check("the agent's does (the scan finds what is there)", in_agent >= 1,
+          in_agent)
+    call('POST', '/api/executions/%s/cancel' % e['id'], body={})
 
     # The key is still in the agent's memory: heartbeats are accepted...
     hb = last_heartbeat()

@@ -3,10 +3,12 @@
  * runs itself again with secrets in its initial environment (one of them
  * twice), shows that unsetenv() leaves the file as it was, then that
  * secret_scrub_environ() empties it of every secret, in a forked child
- * too, and keeps every other variable.
+ * too, and keeps every other variable; and that what secret_copy() holds
+ * is not in a forked child's memory.
  */
 #include <sys/wait.h>
 
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -84,6 +86,27 @@ child(void)
 	test_cond("other variables stay", environ_entry("PULSE_TEST_KEEP=yes") ==
 	    1 && getenv("PULSE_TEST_KEEP") != NULL &&
 	    strcmp(getenv("PULSE_TEST_KEEP"), "yes") == 0);
+
+	/* The copies the agent keeps: no forked child has them. */
+	{
+		char	*a = secret_copy(KEY), *b = secret_copy("");
+
+		fflush(stdout);
+		if ((pid = fork()) == 0)
+			_exit(a[0] == '\0' && memcmp(a, "\0\0\0\0", 4) == 0 ?
+			    0 : 1);
+		/* MADV_DONTFORK on old kernels: the child faults instead. */
+		test_cond("secret_copy(): a forked child reads no key there",
+		    pid > 0 && waitpid(pid, &status, 0) == pid &&
+		    ((WIFEXITED(status) && WEXITSTATUS(status) == 0) ||
+		    (WIFSIGNALED(status) && WTERMSIG(status) == SIGSEGV)));
+		test_cond("... while we still have it", strcmp(a, KEY) == 0 &&
+		    b[0] == '\0' && a != b);
+		secret_free(a);
+		test_cond("secret_free() zeroes it", a[0] == '\0' &&
+		    memcmp(a + 1, "\0\0\0", 3) == 0);
+		secret_free(b);
+	}
 
 	/* A keeper is a fork made later: it has the wiped block. */
 	fflush(stdout);
