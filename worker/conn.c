@@ -44,7 +44,8 @@ struct conn {
 	size_t			 qbytes;
 	char			*rx;
 	size_t			 rxlen, rxcap;
-	char			 last_err[160];
+	char			 last_err[REDIRECT_SHOW + 128];
+	char			 redirect[REDIRECT_SHOW + 128]; /* or "" */
 };
 
 static void	conn_connect(struct conn *);
@@ -66,7 +67,7 @@ conn_new(struct lws_context *ctx, const struct url *url, const char *key,
 
 	c->ctx = ctx;
 	c->url = url;
-	c->key = xstrdup(key);
+	c->key = secret_copy(key);
 	c->hooks = *hooks;
 	TAILQ_INIT(&c->q);
 	return c;
@@ -102,8 +103,7 @@ conn_free(struct conn *c)
 		lws_set_opaque_user_data(c->wsi, NULL);
 	queue_drop(c, 0);
 	free(c->rx);
-	explicit_bzero(c->key, strlen(c->key));
-	free(c->key);
+	secret_free(c->key);
 	free(c);
 }
 
@@ -153,13 +153,16 @@ conn_connect(struct conn *c)
 
 	if (c->stopping || c->wsi != NULL)
 		return;
+	c->redirect[0] = '\0';
 	memset(&i, 0, sizeof(i));
 	i.context = c->ctx;
 	i.address = c->url->host;
 	i.port = c->url->port;
 	i.path = c->url->path;
 	i.host = c->url->hosthdr;
-	i.ssl_connection = c->url->tls ? LCCSCF_USE_SSL : 0;
+	/* A redirect would take X-API-Key elsewhere: never follow one. */
+	i.ssl_connection = (c->url->tls ? LCCSCF_USE_SSL : 0) |
+	    LCCSCF_HTTP_NO_FOLLOW_REDIRECT;
 	i.protocol = "pulse-worker";
 	i.local_protocol_name = "pulse-worker";
 	i.alpn = "http/1.1";
@@ -392,7 +395,8 @@ conn_callback(struct lws *wsi, enum lws_callback_reasons reason,
     void *user, void *in, size_t len)
 {
 	struct conn	*c;
-	char		 why[160];
+	char		 why[sizeof(c->last_err)];
+	int		 status;
 
 	if (reason == LWS_CALLBACK_OPENSSL_LOAD_EXTRA_CLIENT_VERIFY_CERTS) {
 		conn_load_ca(user);
@@ -428,8 +432,23 @@ conn_callback(struct lws *wsi, enum lws_callback_reasons reason,
 			    (const char *)p + 2);
 		}
 		return 0;
+	case LWS_CALLBACK_ESTABLISHED_CLIENT_HTTP:
+		/* The upgrade's answer, before lws judges it: a 3xx? */
+		status = (int)lws_http_client_http_response(wsi);
+		if (status < 300 || status > 399)
+			return 0;
+		redirect_why(wsi, NULL, status, c->redirect,
+		    sizeof(c->redirect));
+		return -1;
+	case LWS_CALLBACK_CLIENT_HTTP_REDIRECT:
+		/* Only if lws ignored LCCSCF_HTTP_NO_FOLLOW_REDIRECT. */
+		redirect_why(wsi, in, (int)len, c->redirect,
+		    sizeof(c->redirect));
+		return -1;
 	case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
-		if (in != NULL && strstr(in, "unauthorized") != NULL)
+		if (c->redirect[0] != '\0')
+			snprintf(why, sizeof(why), "%s", c->redirect);
+		else if (in != NULL && strstr(in, "unauthorized") != NULL)
 			snprintf(why, sizeof(why), "the server refused "
 			    "WORKER_API_KEY (HTTP 401)");
 		else

@@ -28,7 +28,7 @@ struct heartbeat {
 	int			 sent, status, done;
 	char			 answer[HB_ANSWER_KEEP + 1];
 	size_t			 answerlen;
-	char			 state[HB_ANSWER_KEEP + 64];
+	char			 state[HB_ANSWER_KEEP + REDIRECT_SHOW + 128];
 	lws_sorted_usec_list_t	 sul_tick, sul_timeout;
 };
 
@@ -41,7 +41,7 @@ heartbeat_new(struct lws_context *ctx, const struct url *url,
 
 	hb->ctx = ctx;
 	hb->url = url;
-	hb->key = xstrdup(key);
+	hb->key = secret_copy(key);
 	hb->interval_s = interval_s;
 	hb->body = body;
 	hb->arg = arg;
@@ -61,8 +61,7 @@ heartbeat_free(struct heartbeat *hb)
 		    LWS_TO_KILL_ASYNC);
 	}
 	free(hb->req);
-	explicit_bzero(hb->key, strlen(hb->key));
-	free(hb->key);
+	secret_free(hb->key);
 	free(hb);
 }
 
@@ -149,7 +148,9 @@ hb_send(struct heartbeat *hb)
 	i.path = hb->url->path;
 	i.host = hb->url->hosthdr;
 	i.method = "POST";
-	i.ssl_connection = hb->url->tls ? LCCSCF_USE_SSL : 0;
+	/* A redirect would take X-API-Key elsewhere: never follow one. */
+	i.ssl_connection = (hb->url->tls ? LCCSCF_USE_SSL : 0) |
+	    LCCSCF_HTTP_NO_FOLLOW_REDIRECT;
 	i.protocol = "pulse-http";
 	i.local_protocol_name = "pulse-http";
 	i.alpn = "http/1.1";
@@ -233,7 +234,16 @@ heartbeat_callback(struct lws *wsi, enum lws_callback_reasons reason,
 		return 0;
 	case LWS_CALLBACK_ESTABLISHED_CLIENT_HTTP:
 		hb->status = (int)lws_http_client_http_response(wsi);
-		return 0;
+		if (hb->status < 300 || hb->status > 399)
+			return 0;
+		redirect_why(wsi, NULL, hb->status, buf, sizeof(buf));
+		hb_finish(hb, buf);
+		return -1;
+	case LWS_CALLBACK_CLIENT_HTTP_REDIRECT:
+		/* Only if lws ignored LCCSCF_HTTP_NO_FOLLOW_REDIRECT. */
+		redirect_why(wsi, in, (int)len, buf, sizeof(buf));
+		hb_finish(hb, buf);
+		return -1;
 	case LWS_CALLBACK_RECEIVE_CLIENT_HTTP:
 		p = buf + LWS_PRE;
 		n = (int)(sizeof(buf) - LWS_PRE);

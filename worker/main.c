@@ -194,6 +194,8 @@ main(int argc, char *argv[])
 	log_setdebug(debug);
 	main_config(envfile, &cfg);
 	log_setdebug(debug || cfg.log_debug);
+	/* cfg has its copies: commands must not find the originals. */
+	secret_scrub_environ();
 
 	if (cfg.worker_name[0] == '\0') {
 		if (gethostname(host, sizeof(host)) == -1)
@@ -283,6 +285,10 @@ main(int argc, char *argv[])
 	ac.api_key = cfg.worker_api_key;
 	ac.heartbeat_s = cfg.heartbeat_interval;
 	ms.agent = agent_new(ms.ctx, vh, &ac, spool);
+	/* The connection and the heartbeat hold the key now; no more copies. */
+	explicit_bzero(cfg.worker_api_key, strlen(cfg.worker_api_key));
+	explicit_bzero(cfg.secret_key, strlen(cfg.secret_key));
+	explicit_bzero(cfg.db_password, strlen(cfg.db_password));
 	log_info("worker %s (%s) starting: %s://%s%s, %d task(s) at once, "
 	    "state in %s", cfg.worker_name, id, ws.tls ? "wss" : "ws",
 	    ws.hosthdr, ws.path, cfg.max_concurrent_tasks,
@@ -302,7 +308,6 @@ main(int argc, char *argv[])
 	proto_groups_free(groups, ngroups);
 	url_clear(&ws);
 	url_clear(&hb);
-	explicit_bzero(cfg.worker_api_key, strlen(cfg.worker_api_key));
 	config_free(&cfg);
 	log_info("stopped");
 	return 0;

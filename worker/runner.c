@@ -7,6 +7,7 @@
  * knows nothing of the network: hooks say what happened and its owner
  * decides what to send.
  */
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
@@ -101,16 +102,16 @@ struct runner {
 	int			 stopping;
 };
 
-/* Names a command must not see: the worker's secrets, systemd's hooks. */
+/* Names a command must not see besides secrets: systemd's hooks. */
 static const char *const env_drop[] = {
-	"WORKER_API_KEY", "SECRET_KEY", "DB_PASSWORD", "NOTIFY_SOCKET",
-	"LISTEN_PID", "LISTEN_FDS", "LISTEN_FDNAMES", "WATCHDOG_PID",
-	"WATCHDOG_USEC",
+	"NOTIFY_SOCKET", "LISTEN_PID", "LISTEN_FDS", "LISTEN_FDNAMES",
+	"WATCHDOG_PID", "WATCHDOG_USEC",
 	/* Each command gets its own (runner_submit's env), never ours. */
 	"PULSE_EXECUTION_ID", "PULSE_STEP_INDEX", "PULSE_ATTEMPT",
 	"PULSE_COMMAND_ID", "PULSE_WORKER_NAME",
 };
 
+static int	keep_write(int, const char *, size_t);
 static void	start_next(struct runner *);
 static void	finish(struct task *);
 static void	env_task_free(struct runner *, char **);
@@ -143,7 +144,7 @@ env_filter(void)
 		n++;
 	v = xcalloc(n + 1, sizeof(*v));
 	for (i = 0; i < n; i++) {
-		int	 drop = 0;
+		int	 drop = secret_entry(environ[i]);
 
 		for (k = 0; k < sizeof(env_drop) / sizeof(env_drop[0]); k++) {
 			size_t	 len = strlen(env_drop[k]);
@@ -384,13 +385,56 @@ stop_task(struct task *t)
 }
 
 /*
- * The child of sh_start(): /dev/null in, outfd and errfd out, nothing
- * else open, every signal at its default and none blocked, then sh -c.
- * It runs in its parent's memory (vfork) until execve, so it only makes
- * system calls and never returns.
+ * The command goes to the shell on a descriptor, not on its command line:
+ * /proc/PID/cmdline of "sh -c <command>" is readable by every local user,
+ * and commands carry hostnames, paths and at times credentials. Standard
+ * input stays /dev/null (a command may read it), so the text is in a
+ * memfd that the child gets as fd 3 and the shell sources: "sh -c '.
+ * /dev/fd/3'" keeps $0 "sh", the exit status, the process group and the
+ * environment of sh -c. The text starts with "exec 3<&-; " on the
+ * command's own first line (line numbers stay): the shell reads the
+ * script through its own descriptor (dash: fd 10 and up, close-on-exec),
+ * so fd 3 is closed before the command runs and nothing it starts
+ * inherits it. A memfd, not a file in the state directory: nothing to
+ * clean up after a crash, never on disk.
+ */
+#define SH_SCRIPT_FD	3
+#define SH_SCRIPT_HEAD	"exec 3<&-; "
+
+/* The memfd holding command (close-on-exec, above 2), or -1 with errno. */
+static int
+sh_script(const char *command)
+{
+	size_t	 len = strlen(command);
+	int	 fd, hi;
+
+	if ((fd = memfd_create("pulse-command", MFD_CLOEXEC)) == -1)
+		return -1;
+	/* sh_exec() moves it to 3 after 0-2 are set: it must not be one. */
+	if (fd <= 2) {
+		hi = fcntl(fd, F_DUPFD_CLOEXEC, SH_SCRIPT_FD);
+		close(fd);
+		if ((fd = hi) == -1)
+			return -1;
+	}
+	if (keep_write(fd, SH_SCRIPT_HEAD, sizeof(SH_SCRIPT_HEAD) - 1) == -1 ||
+	    keep_write(fd, command, len) == -1 ||
+	    lseek(fd, 0, SEEK_SET) == -1) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/*
+ * The child of sh_start(): /dev/null in, outfd and errfd out, the script
+ * on fd 3, nothing else open, every signal at its default and none
+ * blocked, then sh. It runs in its parent's memory (vfork) until execve,
+ * so it only makes system calls and never returns.
  */
 static void __attribute__((noreturn))
-sh_exec(const struct task *t, int outfd, int errfd, int new_session)
+sh_exec(const struct task *t, int outfd, int errfd, int script,
+    int new_session)
 {
 	struct sigaction	 sa;
 	sigset_t		 none;
@@ -404,9 +448,13 @@ sh_exec(const struct task *t, int outfd, int errfd, int new_session)
 	if (fd == -1 || dup2(fd, 0) == -1 || dup2(outfd, 1) == -1 ||
 	    dup2(errfd, 2) == -1)
 		_exit(126);
+	/* dup2() onto itself would keep close-on-exec: clear it instead. */
+	if (script == SH_SCRIPT_FD ? fcntl(script, F_SETFD, 0) == -1 :
+	    dup2(script, SH_SCRIPT_FD) == -1)
+		_exit(126);
 	/* The worker's sockets, journal and other pipes stay behind. */
-	if (close_range(3, ~0U, 0) == -1)
-		for (fd = 3; fd < 65536; fd++)
+	if (close_range(SH_SCRIPT_FD + 1, ~0U, 0) == -1)
+		for (fd = SH_SCRIPT_FD + 1; fd < 65536; fd++)
 			close(fd);
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = SIG_DFL;
@@ -428,7 +476,7 @@ sh_exec(const struct task *t, int outfd, int errfd, int new_session)
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	argv[0] = (char *)"sh";
 	argv[1] = (char *)"-c";
-	argv[2] = t->command;
+	argv[2] = (char *)". /dev/fd/3";
 	argv[3] = NULL;
 	execve("/bin/sh", argv, t->envp);
 	/* Still in the parent's memory: write(2) only, no stdio. */
@@ -452,13 +500,14 @@ sh_exec(const struct task *t, int outfd, int errfd, int new_session)
  * (no CLONE_SIGHAND) and nothing here has a handler to run in it.
  */
 static pid_t
-sh_start(const struct task *t, int outfd, int errfd, int new_session)
+sh_start(const struct task *t, int outfd, int errfd, int script,
+    int new_session)
 {
 	pid_t	 pid;
 
 	pid = vfork();
 	if (pid == 0)
-		sh_exec(t, outfd, errfd, new_session);
+		sh_exec(t, outfd, errfd, script, new_session);
 	return pid;
 }
 
@@ -698,10 +747,11 @@ keep_relay(struct task *t, pid_t cmd, int in[2], int out[2])
 /*
  * The agent's child, after setsid(): become the command's keeper, with
  * the command spawned into this session on pipes to us, and never
- * return. outfd and errfd are the pipes to the agent.
+ * return. outfd and errfd are the pipes to the agent, script the
+ * command's text (sh_script).
  */
 static void __attribute__((noreturn))
-keep_run(struct task *t, int outfd, int errfd)
+keep_run(struct task *t, int outfd, int errfd, int script)
 {
 	int	 p[2][2] = { { -1, -1 }, { -1, -1 } }, in[2], out[2];
 	pid_t	 cmd;
@@ -710,7 +760,8 @@ keep_run(struct task *t, int outfd, int errfd)
 		dprintf(errfd, "pulse-worker: pipe: %s\n", strerror(errno));
 		_exit(126);
 	}
-	cmd = sh_start(t, p[0][1], p[1][1], 0);
+	cmd = sh_start(t, p[0][1], p[1][1], script, 0);
+	close(script);
 	close(p[0][1]);
 	close(p[1][1]);
 	if (cmd == -1) {
@@ -855,8 +906,13 @@ spawn(struct runner *r, struct task *t)
 {
 	lws_sock_file_fd_type	 u;
 	int			 p[2][2] = { { -1, -1 }, { -1, -1 } }, i;
+	int			 script;
 	char			 msg[128];
 
+	if ((script = sh_script(t->command)) == -1) {
+		snprintf(msg, sizeof(msg), "memfd: %s", strerror(errno));
+		goto fail;
+	}
 	for (i = 0; i < 2; i++) {
 		if (pipe2(p[i], O_CLOEXEC) == -1 ||
 		    fcntl(p[i][0], F_SETFL, O_NONBLOCK) == -1) {
@@ -874,12 +930,15 @@ spawn(struct runner *r, struct task *t)
 		}
 		if (t->pid == 0) {
 			setsid();
-			keep_run(t, p[0][1], p[1][1]);
+			keep_run(t, p[0][1], p[1][1], script);
 		}
-	} else if ((t->pid = sh_start(t, p[0][1], p[1][1], 1)) == -1) {
+	} else if ((t->pid = sh_start(t, p[0][1], p[1][1], script, 1)) ==
+	    -1) {
 		snprintf(msg, sizeof(msg), "fork: %s", strerror(errno));
 		goto fail;
 	}
+	/* The child has its copy, as fd 3 or in its keeper. */
+	close(script);
 	for (i = 0; i < 2; i++) {
 		struct stream	*s = &t->out[i];
 
@@ -902,6 +961,8 @@ spawn(struct runner *r, struct task *t)
 	    t->timeout_ms * LWS_US_PER_MS);
 	return 0;
 fail:
+	if (script != -1)
+		close(script);
 	for (i = 0; i < 2; i++) {
 		if (p[i][0] != -1)
 			close(p[i][0]);

@@ -31,6 +31,7 @@
 #define WORKER_STOP_MS		9000		/* SIGTERM to exit, at most */
 #define WORKER_HTTP_TIMEOUT_S	10		/* one heartbeat request */
 #define WORKER_ATTEMPT_MAX	1000000		/* execute_command "attempt" */
+#define REDIRECT_SHOW		200		/* bytes of a Location logged */
 
 /* The stream indexes of a command's output. */
 #define STREAM_STDOUT	0
@@ -127,6 +128,15 @@ int		 url_worker(const char *, const char *, struct url *, char *,
 		     size_t);
 int		 url_server(const char *, const char *, struct url *, char *,
 		     size_t);
+
+/* redirect.c */
+void		 redirect_why(struct lws *, const char *, int, char *, size_t);
+
+/* secret.c */
+int		 secret_entry(const char *);
+void		 secret_scrub_environ(void);
+char		*secret_copy(const char *);
+void		 secret_free(char *);
 
 /* spool.c */
 struct spool;

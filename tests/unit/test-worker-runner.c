@@ -2,7 +2,8 @@
  * Unit tests for worker/runner.c in a real lws loop, with real processes:
  * output cap with the true size, timeouts that kill the whole group (a
  * background child, and one that ignores SIGTERM), FIFO queueing under
- * MAX_CONCURRENT_TASKS, cancel, binary output, and what a child inherits.
+ * MAX_CONCURRENT_TASKS, cancel, binary output, what a child inherits, and
+ * the command's text off every command line.
  */
 #include <errno.h>
 #include <stdint.h>
@@ -361,6 +362,52 @@ main(void)
 	reset();
 
 	/*
+	 * The text goes to sh on fd 3, not on its command line (readable by
+	 * every local user in /proc/PID/cmdline); it behaves as under sh -c.
+	 */
+	submit(NULL, NULL, "tr '\\0' ' ' < /proc/$$/cmdline; echo; "
+	    ": marker-7e1f; echo \"$0\"; "
+	    "[ -e /dev/fd/3 ] && echo fd3-open || echo fd3-closed\n"
+	    "no-such-command-9f", 5000, "argv");
+	test_cond("command line ran", run_until(1, 5000) &&
+	    (d = find("argv")) != NULL && d->r.exited &&
+	    d->r.exit_code == 127);
+	if (d != NULL)
+		printf("# %s", d->out[0]);
+	test_cond("the shell's cmdline holds none of the command's text",
+	    d != NULL && strncmp(d->out[0], "sh -c . /dev/fd/3 \n", 19) == 0 &&
+	    strstr(d->out[0], "marker") == NULL);
+	test_cond("$0 is sh and line numbers are the command's own",
+	    d != NULL && strstr(d->out[0], "\nsh\n") != NULL &&
+	    strncmp(d->out[1], "sh: 2: ", 7) == 0);
+	test_cond("fd 3 is closed before the command's first word",
+	    d != NULL && strstr(d->out[0], "fd3-closed\n") != NULL);
+	reset();
+	submit(NULL, NULL, "echo before; if", 5000, "syntax");
+	test_cond("a syntax error: exit 2, nothing run, as sh -c",
+	    run_until(1, 5000) && (d = find("syntax")) != NULL &&
+	    d->r.exited && d->r.exit_code == 2 && d->out[0][0] == '\0' &&
+	    strstr(d->out[1], "Syntax error") != NULL);
+	reset();
+	{
+		/* Past a pipe's 64 KiB: a memfd has no such bound. */
+		size_t	 big = WF_COMMAND_MAX;
+		char	*cmd = xmalloc(big + 1);
+
+		memset(cmd, ' ', big);
+		memcpy(cmd, ": ", 2);
+		memcpy(cmd + big - 20, "\necho big-ok; exit 4", 20);
+		cmd[big] = '\0';
+		submit(NULL, NULL, cmd, 5000, "big");
+		free(cmd);
+	}
+	test_cond("a command of WF_COMMAND_MAX bytes runs whole",
+	    run_until(1, 5000) && (d = find("big")) != NULL &&
+	    d->r.exited && d->r.exit_code == 4 &&
+	    strcmp(d->out[0], "big-ok\n") == 0);
+	reset();
+
+	/*
 	 * Who the command is: the submitter's PULSE_* variables reach it;
 	 * ones in the worker's own environment never do.
 	 */
@@ -438,6 +485,17 @@ main(void)
 		    "ignored", run_until(1, 5000) && (d = find("kenv")) !=
 		    NULL && strncmp(d->out[0], "0 1 2 3 SigBlk:\t"
 		    "0000000000000000 SigIgn:\t0000000000000000", 56) == 0);
+		reset();
+
+		/* Under a keeper too: the text is on nobody's cmdline. */
+		runner_submit(runner, CID_T, EID_T, "tr '\\0' ' ' < "
+		    "/proc/$$/cmdline; echo; tr '\\0' ' ' < /proc/$PPID/cmdline;"
+		    " : marker-c3d2", 5000, NULL, (void *)(uintptr_t)"kargv");
+		test_cond("kept command: neither the shell's nor the keeper's "
+		    "cmdline holds its text", run_until(1, 5000) &&
+		    (d = find("kargv")) != NULL && d->r.exited &&
+		    strncmp(d->out[0], "sh -c . /dev/fd/3 \n", 19) == 0 &&
+		    strstr(d->out[0], "marker") == NULL);
 		reset();
 
 		/* Stopped at its deadline: the keeper reports that too. */
