@@ -101,10 +101,26 @@ static const char sql_targets[] =
     "AND w.pushd_node IS NOT NULL "
     "AND (? = 'all' OR w.name = ? OR EXISTS (SELECT 1 FROM worker_groups g "
     "WHERE g.worker_id = w.id AND g.group_name = ?)) ORDER BY w.name";
-/* "id:<uuid>": exactly that worker (a direct command, issue 12). */
+/*
+ * Prefixed targets say which they mean (issue 12): "id:<uuid>" exactly
+ * that worker (a direct command), "name:X" the worker named X, "group:X"
+ * the workers in group X. A plain X keeps its version-1 meaning, a worker
+ * name or a group name, and is refused when it is both.
+ */
 static const char sql_target_id[] =
     "SELECT w.id, w.name FROM workers w WHERE w.id = ? "
     "AND w.status = 'online' AND w.pushd_node IS NOT NULL";
+static const char sql_target_name[] =
+    "SELECT w.id, w.name FROM workers w WHERE w.name = ? "
+    "AND w.status = 'online' AND w.pushd_node IS NOT NULL";
+static const char sql_target_group[] =
+    "SELECT w.id, w.name FROM workers w WHERE w.status = 'online' "
+    "AND w.pushd_node IS NOT NULL AND EXISTS (SELECT 1 FROM worker_groups g "
+    "WHERE g.worker_id = w.id AND g.group_name = ?) ORDER BY w.name";
+static const char sql_target_both[] =
+    "SELECT EXISTS (SELECT 1 FROM workers WHERE name = ?) AND "
+    "EXISTS (SELECT 1 FROM worker_groups g JOIN workers w "
+    "ON w.id = g.worker_id WHERE g.group_name = ? AND w.name <> ?)";
 static const char sql_worker_get[] =
     "SELECT id, name, status, pushd_node IS NOT NULL FROM workers "
     "WHERE id = ?";
@@ -443,27 +459,69 @@ targets_free(struct target *t, size_t n)
 	free(t);
 }
 
-/* Online workers matching any of the step's targets, without repeats. */
+/* Is target s (a plain one) both a worker name and a group name? */
+int
+engine_target_ambiguous(struct db *db, const char *s, int *ambiguous)
+{
+	struct db_res	*res;
+
+	*ambiguous = 0;
+	if (strcmp(s, "all") == 0 || strncmp(s, ENGINE_TARGET_ID,
+	    strlen(ENGINE_TARGET_ID)) == 0 || strncmp(s, ENGINE_TARGET_NAME,
+	    strlen(ENGINE_TARGET_NAME)) == 0 || strncmp(s, ENGINE_TARGET_GROUP,
+	    strlen(ENGINE_TARGET_GROUP)) == 0)
+		return 0;
+	if (db_exec(db, sql_target_both, &res, "sss", s, s, s) == -1)
+		return -1;
+	*ambiguous = db_res_int(res, 0, 0, 0) != 0;
+	db_res_free(res);
+	return 0;
+}
+
+static int
+target_query(struct db *db, const char *s, struct db_res **res)
+{
+	size_t	 n;
+
+	if (strncmp(s, ENGINE_TARGET_ID, (n = strlen(ENGINE_TARGET_ID))) ==
+	    0 && id_valid(s + n))
+		return db_exec(db, sql_target_id, res, "s", s + n);
+	if (strncmp(s, ENGINE_TARGET_NAME, (n = strlen(ENGINE_TARGET_NAME))) ==
+	    0)
+		return db_exec(db, sql_target_name, res, "s", s + n);
+	if (strncmp(s, ENGINE_TARGET_GROUP,
+	    (n = strlen(ENGINE_TARGET_GROUP))) == 0)
+		return db_exec(db, sql_target_group, res, "s", s + n);
+	return db_exec(db, sql_targets, res, "sss", s, s, s);
+}
+
+/*
+ * Online workers matching any of the step's targets, without repeats.
+ * *ambiguous names a plain target that is both a worker and a group (the
+ * step fails rather than run on more servers than one of them meant).
+ */
 static int
 resolve_targets(struct db *db, const struct step *st, struct target **out,
-    size_t *nout)
+    size_t *nout, const char **ambiguous)
 {
 	struct target	*t = NULL;
 	size_t		 n = 0, i, r, k;
+	int		 both;
 
+	*ambiguous = NULL;
 	for (i = 0; i < st->ntargets; i++) {
 		struct db_res	*res;
 		const char	*name = st->targets[i];
-		int		 rc;
 
-		if (strncmp(name, ENGINE_TARGET_ID, strlen(ENGINE_TARGET_ID)) ==
-		    0 && id_valid(name + strlen(ENGINE_TARGET_ID)))
-			rc = db_exec(db, sql_target_id, &res, "s",
-			    name + strlen(ENGINE_TARGET_ID));
-		else
-			rc = db_exec(db, sql_targets, &res, "sss", name, name,
-			    name);
-		if (rc == -1) {
+		if (engine_target_ambiguous(db, name, &both) == -1) {
+			targets_free(t, n);
+			return -1;
+		}
+		if (both) {
+			*ambiguous = name;
+			break;
+		}
+		if (target_query(db, name, &res) == -1) {
 			targets_free(t, n);
 			return -1;
 		}
@@ -503,11 +561,23 @@ static int
 start_execute(struct db *db, struct exec *ex, const struct step *st)
 {
 	struct target	*t;
+	const char	*both;
 	size_t		 n, i;
 	char		 reason[512], names[256], did[ID_LEN + 1];
 
-	if (resolve_targets(db, st, &t, &n) == -1)
+	if (resolve_targets(db, st, &t, &n, &both) == -1)
 		return -1;
+	if (both != NULL) {
+		char	 why[3 * WF_TARGET_MAX + 128];
+
+		snprintf(why, sizeof(why), "target '%s' is both a worker name "
+		    "and a group name: write name:%s or group:%s", both, both,
+		    both);
+		targets_free(t, n);
+		if (step_end(db, ex, "pending", "failed", why) == -1)
+			return -1;
+		return 0;
+	}
 	if (n == 0) {
 		join_targets(st, names, sizeof(names));
 		snprintf(reason, sizeof(reason), "no online worker with a "

@@ -78,6 +78,16 @@ int	engine_respond_step(struct db *, const char *execution_id,
  * (a plain target matches a worker name or a group name, as in version 1).
  */
 #define ENGINE_TARGET_ID	"id:"
+#define ENGINE_TARGET_NAME	"name:"		/* that worker name only */
+#define ENGINE_TARGET_GROUP	"group:"	/* that group only */
+
+/*
+ * A plain target (no prefix, not "all") that names a worker and also a
+ * group of other workers is ambiguous: refused at save, and a step that
+ * meets one when it starts fails saying so.
+ */
+int	engine_target_ambiguous(struct db *, const char *target,
+	    int *ambiguous);
 int	engine_cancel(struct db *, const char *execution_id, const char *user,
 	    int flags, struct engine_err *);
 

@@ -120,6 +120,45 @@ struct wf_input {
 	int		 found;
 };
 
+/*
+ * A plain target that is both a worker's name and a group of other
+ * workers would run on more servers than one reading meant (issue 12):
+ * 400 naming the step, and how to say which.
+ */
+static int
+check_targets(struct request *req, const struct workflow *wf)
+{
+	struct json_object	*e;
+	size_t			 i, j;
+	int			 both;
+	char			 msg[3 * WF_TARGET_MAX + 128];
+
+	for (i = 0; i < wf->nsteps; i++)
+		for (j = 0; j < wf->steps[i].ntargets; j++) {
+			const char *t = wf->steps[i].targets[j];
+
+			if (engine_target_ambiguous(req->db, t, &both) == -1) {
+				reply_db_error(req);
+				return -1;
+			}
+			if (!both)
+				continue;
+			snprintf(msg, sizeof(msg), "step %zu: target '%s' is "
+			    "both a worker name and a group name: write "
+			    "name:%s or group:%s", i, t, t, t);
+			e = json_object_new_object();
+			json_object_object_add(e, "error",
+			    json_object_new_string(msg));
+			json_object_object_add(e, "field",
+			    json_object_new_string("targets"));
+			json_object_object_add(e, "step",
+			    json_object_new_int((int)i));
+			reply_error_obj(req, 400, e);
+			return -1;
+		}
+	return 0;
+}
+
 static int
 read_input(struct request *req, struct wf_input *in)
 {
@@ -153,6 +192,10 @@ read_input(struct request *req, struct wf_input *in)
 		json_object_object_add(e, "step", werr.step < 0 ? NULL :
 		    json_object_new_int(werr.step));
 		reply_error_obj(req, 400, e);
+		return -1;
+	}
+	if (check_targets(req, wf) == -1) {
+		workflow_free(wf);
 		return -1;
 	}
 	workflow_free(wf);
