@@ -784,6 +784,56 @@ record_one(struct db *db, struct dispatch_report *rp, const struct record *rec)
 	return 0;
 }
 
+struct unstorable {
+	const char	*worker_id;
+	const char	*command_id;
+	const char	*reason;
+	int		 ended;
+	char		 exec[ID_LEN + 1];
+};
+
+static const char sql_unstorable[] =
+    "UPDATE dispatches SET status = 'failed', error = ?, "
+    "started_at = COALESCE(started_at, sent_at), finished_at = NOW(3) "
+    "WHERE id = ? AND worker_id = ? AND status IN ('sent', 'running')";
+
+static int
+unstorable_txn(struct db *db, void *arg)
+{
+	struct unstorable	*u = arg;
+	struct drow		 r;
+	int			 found;
+
+	u->ended = 0;
+	found = drow_lock(db, u->command_id, &r);
+	if (found <= 0)
+		return found;
+	if (db_exec(db, sql_unstorable, NULL, "sss", u->reason, r.id,
+	    u->worker_id) == -1)
+		return -1;
+	if (db_affected(db) != 1)
+		return 0;
+	u->ended = 1;
+	strlcpy_p(u->exec, r.execution_id, sizeof(u->exec));
+	return event_dispatch(db, &r, "failed", 0, 0, 0, 0, u->reason);
+}
+
+int
+dispatch_result_unstorable(struct db *db, const char *worker_id,
+    const char *command_id, const char *reason, int *ended,
+    char exec_out[ID_LEN + 1])
+{
+	struct unstorable	 u = { worker_id, command_id, reason, 0, "" };
+
+	*ended = 0;
+	exec_out[0] = '\0';
+	if (db_txn(db, unstorable_txn, &u) == -1)
+		return -1;
+	*ended = u.ended;
+	strlcpy_p(exec_out, u.exec, ID_LEN + 1);
+	return 0;
+}
+
 /* The bytes of one stream: exact (base64) when given, else the text. */
 static int
 record_stream(struct record *rec, const struct dispatch_result *res, int s)

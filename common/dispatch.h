@@ -155,6 +155,17 @@ int	dispatch_record(struct db *, const char *worker_id,
 	    const struct dispatch_result *, enum dispatch_code *,
 	    char exec_out[ID_LEN + 1]);
 
+/*
+ * A result that cannot be stored for a reason of its own (the batch and
+ * then it alone failed, the database up): its command ends failed with
+ * reason, so that neither the worker nor the execution waits for a write
+ * that will never succeed. *ended: whether it was still open here;
+ * exec_out names its execution to advance.
+ */
+int	dispatch_result_unstorable(struct db *, const char *worker_id,
+	    const char *command_id, const char *reason, int *ended,
+	    char exec_out[ID_LEN + 1]);
+
 /* Any report of a worker, for dispatch_reports(). */
 enum dispatch_report_kind {
 	DISPATCH_R_STARTED,

@@ -494,6 +494,36 @@ dbt_result_done(struct job *j, const struct dispatch_report *rp)
 	}
 }
 
+/*
+ * A result that failed twice (in its batch, then alone) for a reason of
+ * its own: the worker would send it again on every reconnect and the
+ * execution would wait for it until the deadline. It ends its command
+ * failed with the reason, and the worker is told to forget it (issue 12).
+ */
+static void
+dbt_unstorable(struct job *j)
+{
+	struct dispatch_report	 rp;
+	char			 why[256], exec[ID_LEN + 1];
+	int			 ended;
+
+	memset(&rp, 0, sizeof(rp));
+	if (j->res.command_id == NULL)
+		return;		/* not resolved: it stays the worker's */
+	snprintf(why, sizeof(why), "the worker's result could not be "
+	    "stored: %.180s", db_errmsg(dbt.db));
+	if (dispatch_result_unstorable(dbt.db, j->worker_id,
+	    j->res.command_id, why, &ended, exec) == -1) {
+		dbt_failed("ending a command whose result cannot be stored");
+		return;
+	}
+	log_warnx("worker %s: command %s: %s", j->worker_id,
+	    j->res.command_id, why);
+	if (ended)
+		dbt_want_advance(exec);
+	dbt_ack(j, &rp, "refused");
+}
+
 /* What became of a start or an output chunk, told to its worker. */
 static void
 dbt_report_done(struct job *j, const struct dispatch_report *rp)
@@ -600,7 +630,9 @@ dbt_reports(struct job *first)
 				rc = i == 0 ? -1 : (int)i;
 				break;
 			}
-			/* else dropped, logged: a result comes again */
+			else if (jobs[i]->type == JOB_RESULT)
+				dbt_unstorable(jobs[i]);
+			/* else dropped, logged: live output, a start */
 		}
 	}
 	for (i = 0; i < n; i++)
