@@ -13,6 +13,10 @@ export const HERE = dirname(fileURLToPath(import.meta.url));
 export const SHOTS = process.env.PULSE_SCREENSHOTS || join(HERE, '..', 'artifacts', 'screenshots');
 const CHROMIUM = process.env.PULSE_CHROMIUM || '/usr/bin/chromium';
 
+// A wait for something a user would see ends here only for a hung test:
+// no check is about how long it took.
+export const DEADLINE_MS = 60000;
+
 let count = 0;
 let failed = 0;
 const cleanups = [];
@@ -34,6 +38,13 @@ export function check(descr, cond, info) {
     if (info !== undefined) diag(typeof info === 'string' ? info : JSON.stringify(info, null, 1).slice(0, 1500));
   }
   return !!cond;
+}
+
+// A result that was not checked, and why: `ok N - descr # SKIP reason`.
+// It counts against the plan, not as a pass; ./pulse-dev test shows it.
+export function skip(descr, reason) {
+  count++;
+  console.log(`ok ${count} - ${String(descr).replace(/#/g, '\\#')} # SKIP ${String(reason).replace(/\n/g, ' ')}`);
 }
 
 class Stop extends Error {}

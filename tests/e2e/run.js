@@ -15,12 +15,18 @@ let failed = 0;
 for (const f of files) {
   console.log('# ' + f);
   const r = spawnSync(process.execPath, [join(here, f.replace(/^.*\//, ''))], { encoding: 'utf8', cwd: here, timeout: 300000 });
-  const out = (r.stdout || '') + (r.stderr || '');
+  // TAP is counted from stdout only, against the file's plan, as
+  // ./pulse-dev test does; stderr is shown, never counted.
+  const out = r.stdout || '';
   process.stdout.write(out);
-  const ok = (out.match(/^ok /gm) || []).length;
-  const bad = (out.match(/^not ok /gm) || []).length;
+  if (r.stderr) process.stderr.write(r.stderr);
+  const ok = (out.match(/^ok( |$)/gm) || []).length;
+  const bad = (out.match(/^not ok( |$)/gm) || []).length;
+  const plans = out.match(/^1\.\.\d+/gm) || [];
+  const planned = plans.length === 1 && Number(plans[0].slice(3)) === ok + bad;
+  if (!planned) console.log(`# ${f}: ${ok + bad} results, plan ${plans.join(' ') || 'missing'}`);
   passed += ok;
-  failed += bad + (r.status !== 0 && bad === 0 ? 1 : 0);
+  failed += bad + ((r.status !== 0 && bad === 0) || !planned ? 1 : 0);
 }
 console.log(`${passed} passed, ${failed} failed`);
 process.exit(failed ? 1 : 0);

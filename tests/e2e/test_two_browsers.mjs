@@ -1,6 +1,7 @@
 // Two browsers on the same execution: one answers the prompt, the other's
-// prompt disappears within a second.
-import { browser, call, check, createWorkflow, page, problems, run, shot, uniq, URL, workersReady } from './lib.js';
+// prompt disappears by itself (pushed, no reload). The wait only ends a hung
+// test; how long it took is printed, not checked.
+import { browser, call, check, createWorkflow, diag, DEADLINE_MS, page, problems, run, shot, uniq, URL, workersReady } from './lib.js';
 
 run(async () => {
   await workersReady(['local-2']);
@@ -19,17 +20,20 @@ run(async () => {
   const q2 = p2.locator('[data-test=prompt]');
   await Promise.all([q1.waitFor(), q2.waitFor()]);
   await Promise.all([p1.locator('#live[data-state=live]').waitFor(), p2.locator('#live[data-state=live]').waitFor()]);
-  check('both browsers show the prompt', true);
+  check('both browsers show the prompt with its options',
+    (await q1.locator('button').allTextContents()).join(',') === 'Go,Stop' &&
+    (await q2.locator('button').allTextContents()).join(',') === 'Go,Stop');
   await shot(p2, 'two-01-phone-prompt');
   await q1.locator('button', { hasText: 'Go' }).click();
   const t0 = Date.now();
   let gone = true;
   try {
-    await q2.waitFor({ state: 'detached', timeout: 1000 });
+    await q2.waitFor({ state: 'detached', timeout: DEADLINE_MS });
   } catch (e) {
     gone = false;
   }
-  check('the other browser\'s prompt disappears within a second', gone, 'still there after ' + (Date.now() - t0) + ' ms');
+  diag(`the other browser's prompt went after ${Date.now() - t0} ms`);
+  check('the other browser\'s prompt disappears by itself', gone, 'still there after ' + (Date.now() - t0) + ' ms');
   check('and the answering browser\'s too', (await q1.count()) === 0);
   await p2.locator('.exec-badge[data-status=completed]').waitFor({ timeout: 30000 });
   check('the other browser sees it complete', (await p2.locator('li.step[data-step="0"]').textContent()).includes('Answered Go by admin'));

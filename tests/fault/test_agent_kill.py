@@ -10,14 +10,17 @@ without a real exit 0.
 - agent back while the command still runs: its result when it ends;
 - agent dead past a command's timeout: the command's keeper stops it, and
   the returning agent reports it timed out.
-DESIGN section 8's invariants are checked over all of them."""
+DESIGN section 8's invariants are checked over all of them. The test waits
+for evidence, not for time: the ledger (a command started), the keeper's
+files in the worker's state directory (a command ended, its result was
+acknowledged) and the agent's log; gates (faultlib.Gate) decide when a
+command ends."""
 
 import os
-import time
 
-from faultlib import (GRACE_S, Invariants, locals_online, start_worker,
+from faultlib import (GRACE_S, Gate, Invariants, locals_online, start_worker,
                       stop_worker)
-from live import by_worker, pid_alive, wait_execution
+from live import by_worker, execution, pid_alive, wait_execution
 from pulse_test import (at_end, check, ctl, diag, done, require, unique,
                         wait_for)
 
@@ -27,9 +30,48 @@ at_end(lambda: stop_worker(name))
 inv = Invariants('agent-kill')
 
 
+STACK = os.environ.get('PULSE_STACK', '/tmp')
+STATE = os.path.join(STACK, 'workers', name)    # pulse-dev worker_start
+LOG = os.path.join(STACK, 'log', 'worker-%s.log' % name)
+
+
 def started(eid):
     return wait_for(lambda: any(x[0] == eid for x in inv.ledger.entries()),
-                    30, 0.1)
+                    60, 0.1)
+
+
+def command_id(eid):
+    """The id of the execution's one dispatch (the command's id on the
+    worker)."""
+    x = execution(eid) or {}
+    ds = (x.get('steps') or [{}])[0].get('dispatches') or []
+    return ds[0]['id'] if ds else None
+
+
+def kept_end(cid):
+    """The keeper recorded how the command ended (runner.c)."""
+    return os.path.exists(os.path.join(STATE, 'keep', cid + '.exit'))
+
+
+def log_size():
+    try:
+        return os.path.getsize(LOG)
+    except OSError:
+        return 0
+
+
+def reported_kept(cid, mark):
+    """The returning agent found the keeper's record and sent it, and
+    the server acknowledged it (the agent dropped it from its spool)."""
+    try:
+        with open(LOG) as f:
+            f.seek(mark)
+            said = 'command %s: ended while no agent watched it' % cid \
+                in f.read()
+    except OSError:
+        said = False
+    return said and not os.path.exists(os.path.join(STATE, 'spool',
+                                                    cid + '.json'))
 
 
 # 1. The agent stays dead past the deadline (4 s timeout + grace).
@@ -37,6 +79,7 @@ e = inv.start([inv.execute('orphaned', seed=21, nbytes=20000, sleep_s=2,
                            targets=[name], timeout_ms=4000)])
 require('execution started', e is not None)
 require('its command started', started(e['id']))
+cid = command_id(e['id'])
 ctl('worker-kill', name)
 x = wait_execution(e['id'], timeout=GRACE_S + 90)
 d = by_worker(x, 0).get(name, {})
@@ -45,8 +88,11 @@ check('agent dead past the deadline: the dispatch is lost, no exit code',
 check('the execution failed saying the command was lost',
       x['status'] == 'failed' and 'lost' in (x.get('error') or ''),
       {'status': x['status'], 'error': x.get('error')})
+mark = log_size()
 require('the agent comes back', start_worker(name, '') is not None)
-time.sleep(3)
+check('the returning agent reported what the keeper recorded, and it was '
+      'acknowledged', cid and wait_for(lambda: reported_kept(cid, mark), 120,
+                                       0.2), cid)
 x = wait_execution(e['id'])
 d = by_worker(x, 0).get(name, {})
 check('... and its return changes nothing', d.get('status') == 'lost' and
@@ -54,15 +100,22 @@ check('... and its return changes nothing', d.get('status') == 'lost' and
 
 # 2. Killed while two commands run (exit 0 and exit 3), back once they
 #    finished, well before their deadline (20 s + grace).
+gate2 = Gate('agent-2')
+at_end(gate2.remove)
 ok0 = inv.start([inv.execute('exits 0', seed=22, nbytes=50 * 1024,
-                             sleep_s=3, targets=[name], timeout_ms=20000)])
+                             gate=gate2.path, targets=[name],
+                             timeout_ms=20000)])
 bad3 = inv.start([inv.execute('exits 3', seed=23, nbytes=50 * 1024,
-                              sleep_s=3, exit_code=3, targets=[name],
+                              gate=gate2.path, exit_code=3, targets=[name],
                               timeout_ms=20000)])
 require('two executions started', ok0 is not None and bad3 is not None)
 require('both commands started', started(ok0['id']) and started(bad3['id']))
+cids = [command_id(ok0['id']), command_id(bad3['id'])]
 ctl('worker-kill', name)
-time.sleep(6)           # the commands finish without their agent
+gate2.open()
+require('both commands ended without their agent (their keepers recorded '
+        'it)', all(cids) and wait_for(lambda: all(kept_end(c) for c in cids),
+                                      60, 0.1), cids)
 require('the agent comes back', start_worker(name, '') is not None)
 for ex, code in ((ok0, 0), (bad3, 3)):
     x = wait_execution(ex['id'], timeout=20 + GRACE_S + 90)
@@ -82,15 +135,19 @@ for ex, code in ((ok0, 0), (bad3, 3)):
 
 # 3. Killed, and back while the command still runs (under its keeper):
 #    the result arrives when the command ends.
+gate3 = Gate('agent-3')
+at_end(gate3.remove)
 e3 = inv.start([inv.execute('outlives two agents', seed=24,
-                            nbytes=50 * 1024, sleep_s=8, targets=[name],
+                            nbytes=50 * 1024, gate=gate3.path, targets=[name],
                             timeout_ms=30000)])
 require('third execution started', e3 is not None)
 require('its command started', started(e3['id']))
+cid3 = command_id(e3['id'])
 ctl('worker-kill', name)
-time.sleep(2)
-require('the agent comes back while the command runs',
-        start_worker(name, '') is not None)
+require('the agent comes back', start_worker(name, '') is not None)
+check('... while the command still runs (its keeper recorded no end)',
+      cid3 and not kept_end(cid3), cid3)
+gate3.open()
 x = wait_execution(e3['id'], timeout=30 + GRACE_S + 90)
 d = by_worker(x, 0).get(name, {})
 check('a command still running when its agent returns reports its real '
@@ -113,8 +170,8 @@ require('the runaway command started',
 pid = int(open(pidfile).read().strip())
 ctl('worker-kill', name)
 check('with its agent dead, the command is stopped at its timeout (3 s '
-      '+ the agent\'s 5 s grace + 2 s)', wait_for(lambda: not pid_alive(pid),
-                                              40, 0.5), pid)
+      '+ the agent\'s 5 s grace), by its keeper',
+      wait_for(lambda: not pid_alive(pid), 120, 0.5), pid)
 require('the agent comes back', start_worker(name, '') is not None)
 x = wait_execution(e4['id'], timeout=GRACE_S + 90)
 d = by_worker(x, 0).get(name, {})

@@ -55,6 +55,16 @@ def pidfile(name):
         return None
 
 
+def running(pid):
+    """The process exists and is not a zombie: a pid file alone does not
+    say a component is measured."""
+    try:
+        with open('/proc/%d/stat' % pid) as f:
+            return f.read().rsplit(')', 1)[1].split()[0] != 'Z'
+    except (OSError, IndexError):
+        return False
+
+
 def proc_fds(pid):
     try:
         return len(os.listdir('/proc/%d/fd' % pid))
@@ -74,8 +84,8 @@ def proc_rss_kb(pid):
 
 
 def measure():
-    """{component: (fds, rss_kb)} summed over its processes, plus the
-    database's connections."""
+    """{component: (fds, rss_kb, live processes)} summed over its
+    running processes, plus the database's connections."""
     groups = {
         'pushd': [pidfile('pushd')],
         'api': [pidfile('api')] + ctl_pids('api-children'),
@@ -86,7 +96,7 @@ def measure():
     }
     out = {}
     for k, pids in groups.items():
-        pids = [p for p in pids if p]
+        pids = [p for p in pids if p and running(p)]
         fds = [proc_fds(p) for p in pids]
         rss = [proc_rss_kb(p) for p in pids]
         out[k] = (sum(x or 0 for x in fds), sum(x or 0 for x in rss),
@@ -254,12 +264,14 @@ after = measure()
 diag('after:  %s' % after)
 for k in ('pushd', 'api', 'mariadbd', 'local-1', 'local-2', mine):
     b, a = base[k], after[k]
+    check('%s: running before and after (%d and %d live processes)'
+          % (k, b[2], a[2]), b[2] > 0 and a[2] > 0, (b, a))
     check('%s: file descriptors flat (%d before, %d after, slack %d)'
-          % (k, b[0], a[0], FD_SLACK), a[0] <= b[0] + FD_SLACK and a[2] > 0,
-          (b, a))
+          % (k, b[0], a[0], FD_SLACK), a[0] <= b[0] + FD_SLACK and
+          a[2] > 0 and b[2] > 0, (b, a))
     check('%s: memory flat (%d KB before, %d KB after, slack %d KB)'
-          % (k, b[1], a[1], RSS_SLACK_KB), a[1] <= b[1] + RSS_SLACK_KB,
-          (b, a))
+          % (k, b[1], a[1], RSS_SLACK_KB), a[1] <= b[1] + RSS_SLACK_KB and
+          a[2] > 0 and b[2] > 0, (b, a))
 check('database connections flat (%d before, %d after, slack %d)'
       % (base['db connections'], after['db connections'], CONN_SLACK),
       after['db connections'] <= base['db connections'] + CONN_SLACK,

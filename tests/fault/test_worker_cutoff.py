@@ -90,7 +90,13 @@ def log_says_again():
 
 check('the worker sent its late result again after the cut',
       wait_for(log_says_again, 60, 0.5))
-time.sleep(5)
+# Taken: pushd acknowledged it, and the worker dropped it from its spool.
+ds = (x.get('steps') or [{}])[0].get('dispatches') or [{}]
+spooled = os.path.join(stack, 'workers', name, 'spool',
+                       '%s.json' % ds[0].get('id'))
+check('pushd acknowledged the late result (the worker\'s spool let it go)',
+      ds[0].get('id') and wait_for(lambda: not os.path.exists(spooled), 120,
+                                   0.2), spooled)
 rows = sql("SELECT status, COALESCE(exit_code, 'none'), "
            "COALESCE(stdout_bytes, 0) FROM dispatches "
            "WHERE execution_id = '%s'" % e2['id'])

@@ -6,7 +6,11 @@ nginx, as a user would, and prints TAP:
     ok 1 - GET /health answers 200
     not ok 2 - ...
     #   diagnostic
-    1..2
+    ok 3 - ... # SKIP why it could not be checked here
+    1..3
+
+TAP goes to stdout only; ./pulse-dev test counts it against the plan and
+keeps stderr (tracebacks, tools' chatter) in a file of its own.
 
 Configuration, by environment only:
     PULSE_URL   base URL of the stack, e.g. http://127.0.0.1:18080
@@ -71,6 +75,17 @@ def check(descr, cond, info=None):
             diag(info if isinstance(info, str) else _short(info))
     sys.stdout.flush()
     return bool(cond)
+
+
+def skip(descr, reason):
+    """One TAP result that was not checked, and why: `ok N - descr # SKIP
+    reason`. It counts against the plan, not as a pass; ./pulse-dev test
+    shows every skip and the reason."""
+    global _count
+    _count += 1
+    print('ok %d - %s # SKIP %s' % (_count, descr.replace('#', '\\#'),
+                                     reason.replace('\n', ' ')))
+    sys.stdout.flush()
 
 
 def check_status(descr, r, *codes):

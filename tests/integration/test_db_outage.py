@@ -1,12 +1,15 @@
 #!/usr/bin/env python3
 """MariaDB goes away and comes back: /health and the API say 503 while it
 is away, and recover by themselves, without pulse-api being restarted
-(STACK-NOTES: reconnect and re-prepare, never MYSQL_OPT_RECONNECT)."""
+(STACK-NOTES: reconnect and re-prepare, never MYSQL_OPT_RECONNECT).
+The waits end only a hung test (DEADLINE_S); how long they took is not a
+check."""
 
 from pulse_test import (CtlError, call, check, check_status, ctl, ctl_pids,
                         done, have_ctl, is_json_error, prompt_step, require,
                         unique, wait_for)
 
+DEADLINE_S = 120
 require('PULSE_CTL is set', have_ctl())
 master = ctl_pids('api-master')
 require('api-master gives one pid', len(master) == 1, master)
@@ -32,7 +35,7 @@ try:
     except CtlError as e:
         require('db-stop', False, str(e))
 
-    r = wait_for(health_503, 10) or health()
+    r = wait_for(health_503, DEADLINE_S) or health()
     check_status('/health with the database stopped', r, 503)
     d = r[2] if isinstance(r[2], dict) else {}
     check('/health says "database": "disconnected"',
@@ -69,14 +72,15 @@ def recovered():
     return r[0] == 200 and d.get('database') == 'connected'
 
 
-check('/health recovers within 10 s', wait_for(recovered, 10, 0.25))
+check('/health recovers by itself', wait_for(recovered, DEADLINE_S, 0.25))
 results = [call('GET', '/health', user=None) for _ in range(4 * n)]
 check('/health is 200 "connected" on every child',
       all(x[0] == 200 and isinstance(x[2], dict) and
           x[2].get('database') == 'connected' for x in results),
       [x[0] for x in results])
-ok = wait_for(lambda: call('GET', '/api/workflows')[0] == 200, 10, 0.25)
-check('GET /api/workflows recovers within 10 s', ok)
+ok = wait_for(lambda: call('GET', '/api/workflows')[0] == 200, DEADLINE_S,
+              0.25)
+check('GET /api/workflows recovers by itself', ok)
 
 # Every child must have re-prepared its statements, not only one.
 results = [call('GET', '/api/workflows') for _ in range(4 * n)]

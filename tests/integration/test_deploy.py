@@ -167,7 +167,7 @@ def main():
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     procs.append(('nginx', nginx))
     health = 'http://127.0.0.1:%d/health' % port
-    require('nginx answers', wait_for(lambda: http('GET', health)[0], 10))
+    require('nginx answers', wait_for(lambda: http('GET', health)[0], 120))
 
     api_pid = os.path.join(tmp, 'api.pid')
     api_pidfile.append(api_pid)

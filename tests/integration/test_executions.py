@@ -213,7 +213,7 @@ def final(eid):
     return g if g.get('status') in FINAL else None
 
 
-e = wait_for(lambda: final(started[-1]), 10) or get(started[-1])
+e = wait_for(lambda: final(started[-1]), 120) or get(started[-1])
 check('it ends failed', e.get('status') == 'failed', e)
 msgs = ' '.join(str(x) for x in [e.get('error')] +
                 [s.get('reason') for s in e.get('steps') or []])

@@ -29,7 +29,7 @@ e = run([execute('slow', 'echo run >> %s; sleep 4; echo finished' % ledger,
                  [name], timeout=60000)])
 require('started', e is not None)
 require('the command behind the proxy started',
-        wait_for(lambda: os.path.exists(ledger), 15))
+        wait_for(lambda: os.path.exists(ledger), 120))
 proxy.cut()
 time.sleep(3)
 proxy.restore()
@@ -75,7 +75,7 @@ marker = tempfile.mktemp(prefix='pulse-victim-')
 e = run([execute('long', 'touch %s; sleep 30; echo never' % marker, [name],
                  timeout=3000)])
 require('the victim\'s command started',
-        wait_for(lambda: os.path.exists(marker), 15))
+        wait_for(lambda: os.path.exists(marker), 120))
 ctl('worker-kill', name)
 e = wait_execution(e['id'], timeout=120)
 d = by_worker(e, 0).get(name, {})

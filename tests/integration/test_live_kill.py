@@ -24,14 +24,14 @@ check('killed by a signal', isinstance(d.get('signal'), int), d)
 pid = int(open(pidfile).read().strip()) if os.path.exists(pidfile) else 0
 check('the background child was started', pid > 0)
 check('the background child is gone too',
-      wait_for(lambda: not pid_alive(pid), 10), pid)
+      wait_for(lambda: not pid_alive(pid), 120), pid)
 check('error names the timeout', 'timed_out' in (e.get('error') or ''),
       e.get('error'))
 
 os.unlink(pidfile) if os.path.exists(pidfile) else None
 e = run([execute('hang', cmd, ['local-1'], timeout=600000)])
 ok = wait_for(lambda: os.path.exists(pidfile) and
-              open(pidfile).read().strip(), 15)
+              open(pidfile).read().strip(), 120)
 require('cancel target started', ok)
 pid = int(open(pidfile).read().strip())
 t0 = time.monotonic()
@@ -39,7 +39,7 @@ r = call('POST', '/api/executions/%s/cancel' % e['id'], body={})
 check_status('cancel', r, 200)
 check('execution cancelled', r[2]['status'] == 'cancelled', r[2])
 check('cancel kills the background child',
-      wait_for(lambda: not pid_alive(pid), 15), pid)
+      wait_for(lambda: not pid_alive(pid), 120), pid)
 
 
 def dispatch_final():

@@ -12,7 +12,8 @@ import time
 import urllib.parse
 
 from live import execute, online, run, wait_execution
-from pulse_test import URL, check, diag, done, require, sql, wait_for
+from pulse_test import (URL, check, diag, done, require, skip, sql,
+                        wait_for)
 
 NAME = r'[a-zA-Z_:][a-zA-Z0-9_:]*'
 LABEL = r'[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\\n]|\\[\\"n])*"'
@@ -205,8 +206,8 @@ def seen_online():
         else None
 
 
-check('workers by status: at least 2 online (database, within 10 s)',
-      wait_for(seen_online, 12, 0.5) is not None)
+check('workers by status: at least 2 online (database)',
+      wait_for(seen_online, 120, 0.5) is not None)
 
 # --- pulse-api ----------------------------------------------------------------
 
@@ -222,13 +223,24 @@ if a1 is not None:
           at1.get('pulse_api_request_duration_seconds') == 'histogram')
 
 # Not from an address the site does not list (dev: 127.0.0.1 only).
+# Reaching nginx from 127.0.0.2 needs that address on this machine's
+# loopback; without it the two checks are skipped, and say so.
 try:
-    st, _h, _b = fetch('/metrics', source='127.0.0.2')
-    check('/metrics from 127.0.0.2 is refused (403)', st == 403, st)
-    st, _h, _b = fetch('/metrics/api', source='127.0.0.2')
-    check('/metrics/api from 127.0.0.2 is refused (403)', st == 403, st)
+    with socket.socket() as probe:
+        probe.bind(('127.0.0.2', 0))
+    other = None
 except OSError as e:
-    diag('cannot connect from 127.0.0.2 (%s): not checked' % e)
+    other = 'cannot bind 127.0.0.2 on this machine (%s)' % e
+for path in ('/metrics', '/metrics/api'):
+    descr = '%s from 127.0.0.2 is refused (403)' % path
+    if other:
+        skip(descr, other)
+        continue
+    try:
+        st = fetch(path, source='127.0.0.2')[0]
+    except OSError as e:
+        st = 'no answer: %s' % e
+    check(descr, st == 403, st)
 
 # --- work happens -------------------------------------------------------------
 

@@ -19,8 +19,8 @@ import time
 import seclib
 import wsclient
 from pulse_test import (URL, at_end, call, check, create_workflow, done,
-                        heartbeat, origin, prompt_step, require,
-                        start_execution, unique)
+                        have_ctl, heartbeat, origin, prompt_step, require,
+                        sql, start_execution, unique)
 
 OWN = origin()
 host_port = OWN.split('://', 1)[1]
@@ -31,6 +31,8 @@ FOREIGN = ['http://evil.example', 'null', 'https://' + host_port,
            OWN + ', http://evil.example']
 
 # --- fixtures: what a forged request would change -------------------------
+require('PULSE_CTL is set (executions are counted in the database)',
+        have_ctl())
 wf = create_workflow('csrf', [prompt_step('Ask')])
 require('fixture: a workflow', wf is not None)
 WID = wf['id']
@@ -47,7 +49,11 @@ def snapshot():
     w = call('GET', '/api/workflows/' + WID)[2]
     e = call('GET', '/api/executions/' + EID)[2]
     workers = [x['id'] for x in call('GET', '/api/workers')[2]]
-    n_exec = len(call('GET', '/api/executions?limit=200')[2] or [])
+    # Counted in the database, not on a page of the list (which holds at
+    # most 200): every execution, and this workflow's, whatever else the
+    # stack has run.
+    n_exec = sql("SELECT COUNT(*), COALESCE(SUM(workflow_id = '%s'), 0) "
+                 "FROM executions" % WID)
     return (json.dumps(w, sort_keys=True), e.get('status'),
             e.get('steps', [{}])[0].get('response'), WKID in workers,
             n_exec, sorted(x['name'] for x in call('GET',

@@ -10,10 +10,16 @@
     worker's cap, marked truncated with the true byte count; the worker
     and pushd serve other executions meanwhile and their RSS stays
     bounded (printed);
-  - a flood of starts from one user (wrk, 64 connections; 1,000/s where
-    the machine allows, its rate is printed): nginx's
-    per-user limit answers 429, while another user starting executions
-    and everyone's GET /health and reads go on unaffected.
+  - a flood of starts from one user (wrk, 64 connections, for 6 s; the
+    rate it reached is printed, never checked: it is this machine's):
+    nginx's per-user limit (10/s, bursts of 20) lets through no more than
+    the burst plus the rate over the time the flood took, answers the rest
+    429 with a Retry-After, and after that many seconds the user starts
+    executions again (the bucket refilled); meanwhile another user
+    starting executions and everyone's GET /health and reads go on
+    unaffected. Nothing here depends on the state an earlier file left
+    the limiter in: the bound holds from any state, and the refill is
+    waited for as Retry-After says.
 """
 
 import http.client
@@ -30,7 +36,8 @@ import seclib
 from live import execute, online, run, wait_execution
 from pulse_test import (URL, at_end, auth_header, call, check, create_workflow,
                         diag, done, have_ctl, heartbeat, is_json_error,
-                        prompt_step, require, unique, WORKER_API_KEY)
+                        prompt_step, require, unique, wait_for,
+                        WORKER_API_KEY)
 
 MiB = 1024 * 1024
 require('PULSE_CTL is set', have_ctl())
@@ -254,6 +261,7 @@ check('the worker and pushd are the same processes',
 
 WRK_LUA = r"""
 counts = {}
+retry = {}
 local threads = {}
 function setup(thread) table.insert(threads, thread) end
 function init(args)
@@ -264,11 +272,18 @@ function init(args)
 end
 function response(status, headers, body)
   counts[status] = (counts[status] or 0) + 1
+  if status == 429 then
+    local v = headers["Retry-After"] or headers["retry-after"] or "none"
+    retry[v] = (retry[v] or 0) + 1
+  end
 end
 function done(summary, latency, requests)
   for _, t in ipairs(threads) do
     for k, v in pairs(t:get("counts")) do
       io.write(string.format("STATUS %d %d\n", k, v))
+    end
+    for k, v in pairs(t:get("retry")) do
+      io.write(string.format("RETRY %s %d\n", k, v))
     end
   end
   local e = summary.errors
@@ -293,7 +308,8 @@ def have_wrk():
 
 def flood_wrk(user, seconds):
     """As many starts as wrk can send in `seconds` from 64 kept-alive
-    connections: ({status: count}, errors, elapsed)."""
+    connections: ({status: count}, {Retry-After of the 429s: count},
+    errors, elapsed)."""
     with tempfile.NamedTemporaryFile('w', suffix='.lua',
                                      delete=False) as f:
         f.write(WRK_LUA)
@@ -307,16 +323,18 @@ def flood_wrk(user, seconds):
         elapsed = time.monotonic() - t0
     finally:
         os.unlink(f.name)
-    counts, errors = {}, 0
+    counts, retry, errors = {}, {}, 0
     for line in p.stdout.splitlines():
         w = line.split()
         if w[:1] == ['STATUS']:
             counts[int(w[1])] = counts.get(int(w[1]), 0) + int(w[2])
+        elif w[:1] == ['RETRY']:
+            retry[w[1]] = retry.get(w[1], 0) + int(w[2])
         elif w[:1] == ['ERRORS']:
             errors = int(w[1])
     if not counts:
         diag('wrk: %s %s' % (p.stdout[-500:], p.stderr[-500:]))
-    return counts, errors, elapsed
+    return counts, retry, errors, elapsed
 
 
 bystander = {'admin_start': [], 'health': [], 'employee_get': []}
@@ -333,27 +351,29 @@ def bystanders():
         time.sleep(0.25)
 
 
-time.sleep(3)   # the bucket of earlier starts drains
+require('wrk is installed (the load generator)', have_wrk())
 bt = threading.Thread(target=bystanders)
 bt.start()
-require('wrk is installed (the load generator)', have_wrk())
-counts, errors, elapsed = flood_wrk('employee', 6)
+counts, retry, errors, elapsed = flood_wrk('employee', 6)
 stop.set()
 bt.join(60)
 total = sum(counts.values())
 n201 = counts.get(201, 0)
 n429 = counts.get(429, 0)
 other = {k: v for k, v in counts.items() if k not in (201, 429)}
-diag('flood: %d requests in %.2f s (%.0f/s; this machine\'s ceiling under '
-     'its load, not the limit\'s): %d x 201, %d x 429, other %s, %d socket '
-     'errors' % (total, elapsed, total / elapsed, n201, n429, other, errors))
-check('the flood sent hundreds of requests (%d)' % total, total >= 300)
-check('the flooding user gets 429s', n429 > 0, n429)
-# 10 a second plus a burst of 20: what the limit lets through in the
-# time the flood took, with one second of slack for the clock's edges.
+diag('flood: %d requests in %.2f s (%.0f/s; this machine\'s figure, not '
+     'the limit\'s): %d x 201, %d x 429 (Retry-After: %s), other %s, %d '
+     'socket errors' % (total, elapsed, total / max(elapsed, 0.001), n201,
+                        n429, retry, other, errors))
+# 10 a second plus a burst of 20: the most the limit lets through in the
+# time the flood took (one second more for the clock's edges), from any
+# state of the bucket. A slower machine only sends fewer.
 allowed = 20 + 10 * (elapsed + 1)
 check('the flooding user got at most %d starts through (burst 20 + 10/s)'
       % allowed, n201 <= allowed, n201)
+check('requests past that were answered 429', n429 > 0, (n201, n429))
+check('every 429 says when to come back: Retry-After: 1',
+      n429 > 0 and retry == {'1': n429}, retry)
 check('every flood request was answered 201 or 429', other == {}, other)
 check('another user starting executions meanwhile: all 201 (%d)'
       % len(bystander['admin_start']),
@@ -366,10 +386,21 @@ check('the flooding user\'s own reads meanwhile: all 200 (%d)'
       % len(bystander['employee_get']),
       bystander['employee_get'] and
       set(bystander['employee_get']) == {200}, bystander['employee_get'])
-time.sleep(3)   # leave the bucket empty for whoever runs next
-r = call('POST', '/api/executions', user='employee',
-         body={'workflow_id': WID})
-check('a moment later the employee starts executions again (201)',
-      r[0] == 201, r[0])
+
+
+def start_after_retry():
+    """Start as the flooding user, as a client told to wait would: a
+    429 says how long; wait that long and try again."""
+    r = call('POST', '/api/executions', user='employee',
+             body={'workflow_id': WID})
+    if r[0] == 429:
+        time.sleep(int(r[1].get('Retry-After') or 1))
+        return None
+    return r
+
+
+r = wait_for(start_after_retry, 120, 0) or (0, {}, None)
+check('the bucket refills: after Retry-After the employee starts '
+      'executions again (201)', r[0] == 201, r[0])
 # The workflow's deletion at the end takes its executions with it.
 done()
