@@ -6,6 +6,7 @@
  */
 #include <limits.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -92,8 +93,8 @@ want_name(struct why *w, struct json_object *o, const char *type,
 {
 	char	 why[64];
 
-	if (want_str(w, o, type, key, req, 1, UTF8_BYTES(maxchars), out,
-	    NULL) == -1)
+	/* The bound in bytes is pjson_check_name's, said in characters. */
+	if (want_str(w, o, type, key, req, 1, SIZE_MAX, out, NULL) == -1)
 		return -1;
 	if (*out != NULL && pjson_check_name(*out, strlen(*out), maxchars,
 	    why, sizeof(why)) == -1)
