@@ -162,6 +162,13 @@ db_down(const struct db *db)
 	return !db->connected || conn_error(db->errcode);
 }
 
+int
+db_transient(const struct db *db)
+{
+	/* 1205 lock wait timeout, 1213 deadlock (after db_txn's retry). */
+	return db_down(db) || db->errcode == 1205 || db->errcode == 1213;
+}
+
 static void
 err_from_mysql(struct db *db)
 {

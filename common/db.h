@@ -66,6 +66,9 @@ int		 db_txn(struct db *, int (*fn)(struct db *, void *), void *arg);
 unsigned	 db_errcode(const struct db *);
 const char	*db_errmsg(const struct db *);
 int		 db_down(const struct db *);	/* server unreachable */
+/* Down, or a lock that another transaction held: the same work may well
+ * succeed if tried again, so it is no fault of the work itself. */
+int		 db_transient(const struct db *);
 void		 db_seterr(struct db *, unsigned code, const char *fmt, ...)
 		    __attribute__((format(printf, 3, 4)));
 

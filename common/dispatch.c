@@ -467,8 +467,16 @@ redeliver_txn(struct db *db, void *arg)
 		if (found == -1)
 			return -1;
 		/* Someone else's id is the worker's confusion, not news. */
-		if (found && strcmp(r.worker_id, c->worker_id) == 0 &&
-		    mark_started(db, &r, c->grace_ms) == -1)
+		if (!found || strcmp(r.worker_id, c->worker_id) != 0)
+			continue;
+		/*
+		 * Ended here while the worker was away (its deadline passed):
+		 * it still runs or waits there, so it is told to stop. The
+		 * cancel sent at the deadline had no socket to go to.
+		 */
+		if (is_final(r.status))
+			cmd_add(&c->cmds, &c->n, &r, NULL, 0);
+		else if (mark_started(db, &r, c->grace_ms) == -1)
 			return -1;
 	}
 	if (db_exec(db, sql_inflight, &res, "s", c->worker_id) == -1)

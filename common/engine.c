@@ -172,6 +172,8 @@ fail(struct engine_err *err, enum engine_code code, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
 	va_end(ap);
+	/* It may be stored (executions.error): whole characters only. */
+	pjson_utf8_trim(err->msg);
 	return -1;
 }
 
@@ -439,6 +441,7 @@ step_condition(struct db *db, struct exec *ex, const struct step *st)
 	else
 		snprintf(reason, sizeof(reason), "condition could not be "
 		    "evaluated: %s", cerr);
+	pjson_utf8_trim(reason);	/* a long condition is cut */
 	return step_end(db, ex, "pending", "skipped", reason) == -1 ? -1 : 0;
 }
 
@@ -554,6 +557,7 @@ join_targets(const struct step *st, char *buf, size_t len)
 	for (i = 0; i < st->ntargets && o + 1 < len; i++)
 		o += snprintf(buf + o, len - o, "%s'%s'", i ? ", " : "",
 		    st->targets[i]);
+	pjson_utf8_trim(buf);
 }
 
 /* Queue one dispatch per target. 1: queued; 0: failed (recorded). */
@@ -636,6 +640,7 @@ execute_outcome(struct db *db, struct exec *ex, const char **status,
 				snprintf(reason, rlen, "%s on worker '%s'%s%s",
 				    s, db_res_get(res, i, 2), why ? ": " : "",
 				    why ? why : "");
+			pjson_utf8_trim(reason);	/* long names */
 		}
 	}
 	if (done == db_res_rows(res))
@@ -783,6 +788,7 @@ failed:
 			snprintf(reason, sizeof(reason), "%s",
 			    db_res_get(res, 0, 0) ? db_res_get(res, 0, 0) :
 			    "failed");
+			pjson_utf8_trim(reason);
 			db_res_free(res);
 			return fail_execution(db, ex, st, reason);
 		}
@@ -1071,7 +1077,9 @@ command_txn(struct db *db, void *arg)
 	struct json_object	*def, *steps, *st, *targets;
 	char			 name[WF_STEP_NAME_MAX + 1],
 				 target[sizeof(ENGINE_TARGET_ID) + ID_LEN];
-	int			 rc;
+	const char		*wname;
+	size_t			 n;
+	int			 rc, k;
 
 	if (!id_valid(c->worker_id))
 		return fail(c->err, ENGINE_NOTFOUND, "no worker %s",
@@ -1101,7 +1109,12 @@ command_txn(struct db *db, void *arg)
 	 * of that name would run it too (issue 12). The step's name says
 	 * which worker it is for a reader.
 	 */
-	snprintf(name, sizeof(name), "Command on %s", db_res_get(res, 0, 1));
+	wname = db_res_get(res, 0, 1);
+	for (n = 0, k = 0; wname[n] != '\0'; n++)
+		if (((unsigned char)wname[n] & 0xc0) != 0x80 &&
+		    ++k > WF_STEP_NAME_CHARS - (int)strlen("Command on "))
+			break;	/* a step name has 255 characters at most */
+	snprintf(name, sizeof(name), "Command on %.*s", (int)n, wname);
 	snprintf(target, sizeof(target), "%s%s", ENGINE_TARGET_ID,
 	    db_res_get(res, 0, 0));
 	def = json_object_new_object();
@@ -1280,8 +1293,13 @@ engine_abort(struct db *db, const char *execution_id, const char *reason,
 {
 	struct call	 c = { .id = execution_id, .response = reason,
 	    .err = err };
+	int		 rc;
 
-	return run(db, abort_txn, &c);
+	err->code = ENGINE_OK;
+	err->msg[0] = '\0';
+	if ((rc = db_txn(db, abort_txn, &c)) == -1 && err->code == ENGINE_OK)
+		dberr(err, db);
+	return rc;	/* 1: it had ended meanwhile */
 }
 
 int

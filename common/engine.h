@@ -97,7 +97,7 @@ int	engine_cancel(struct db *, const char *execution_id, const char *user,
  * other way (a poison: the same non-connection error again and again).
  */
 int	engine_abort(struct db *, const char *execution_id, const char *reason,
-	    struct engine_err *);
+	    struct engine_err *);	/* 0 ended, 1 had ended, -1 error */
 
 /* Move an execution as far as it can go now. Idempotent. */
 int	engine_advance(struct db *, const char *execution_id,

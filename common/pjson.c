@@ -487,3 +487,21 @@ pjson_time(const char *ts)
 	out[n] = '\0';
 	return json_object_new_string(out);
 }
+
+void
+pjson_utf8_trim(char *s)
+{
+	size_t		 n = strlen(s), j = n, need;
+	unsigned char	 lead;
+
+	while (j > 0 && n - j < 3 && ((unsigned char)s[j - 1] & 0xc0) == 0x80)
+		j--;
+	if (j == 0)
+		return;
+	lead = (unsigned char)s[j - 1];
+	if (lead < 0xc0)
+		return;		/* ASCII, or stray continuations: not ours */
+	need = lead >= 0xf0 ? 4 : lead >= 0xe0 ? 3 : 2;
+	if (n - (j - 1) < need)
+		s[j - 1] = '\0';
+}

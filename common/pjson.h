@@ -57,6 +57,11 @@ int	pjson_check_name(const char *, size_t len, size_t maxchars,
 /* How many bytes of the UTF-8 string s to quote so that at most max are
  * shown and no character is cut in two (a cut one is invalid UTF-8). */
 size_t	pjson_utf8_prefix(const char *s, size_t max);
+/*
+ * Drop an incomplete UTF-8 sequence at the end of s, as snprintf leaves
+ * when it cuts text: a column in utf8mb4 refuses the whole write (1366).
+ */
+void	pjson_utf8_trim(char *s);
 
 /*
  * A value serialized as the given text, verbatim: for JSON the database

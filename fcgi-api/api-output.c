@@ -93,9 +93,16 @@ output_reply(struct request *req, const char *eid, const char *cid,
 	size_t			 n = avail < limit ? avail : limit;
 	int			 more = offset + (long long)n < stored;
 
-	if (more && n < avail)
+	if (more && n < avail) {
 		while (n > 0 && ((unsigned char)p[n] & 0xc0) == 0x80)
 			n--;
+		/* A limit shorter than the first character: that one whole,
+		 * or next_offset would never move. */
+		if (n == 0)
+			for (n = 1; n < avail &&
+			    ((unsigned char)p[n] & 0xc0) == 0x80; n++)
+				;
+	}
 	json_object_object_add(o, "execution_id", json_object_new_string(eid));
 	json_object_object_add(o, "command_id", json_object_new_string(cid));
 	json_object_object_add(o, "stream", json_object_new_string(stream));

@@ -298,6 +298,7 @@ dbt_poison(const char *id, const struct engine_err *e)
 {
 	struct engine_err	 err;
 	size_t			 i;
+	int			 rc;
 	char			 why[sizeof(e->msg) + 64];
 
 	for (i = 0; i < dbt.npoison; i++)
@@ -315,11 +316,12 @@ dbt_poison(const char *id, const struct engine_err *e)
 		return;
 	snprintf(why, sizeof(why), "could not be moved on after %d tries: %s",
 	    DBT_POISON_TRIES, e->msg);
-	if (engine_abort(dbt.db, id, why, &err) == -1) {
+	if ((rc = engine_abort(dbt.db, id, why, &err)) == -1) {
 		log_warnx("ending execution %s: %s", id, err.msg);
 		return;
 	}
-	log_warnx("execution %s failed: %s", id, why);
+	if (rc == 0)
+		log_warnx("execution %s failed: %s", id, why);
 	dbt.poison[i] = dbt.poison[--dbt.npoison];
 }
 
@@ -353,7 +355,7 @@ dbt_advance(void)
 		/* The sweep tries again; nothing is lost. */
 		log_warnx("advancing execution %s: %s", dbt.advance.id[i],
 		    err.msg);
-		if (!db_down(dbt.db))
+		if (!db_transient(dbt.db))
 			dbt_poison(dbt.advance.id[i], &err);
 	}
 	if (dbt.advance.n > 0)
@@ -501,27 +503,27 @@ dbt_result_done(struct job *j, const struct dispatch_report *rp)
  * failed with the reason, and the worker is told to forget it (issue 12).
  */
 static void
-dbt_unstorable(struct job *j)
+dbt_unstorable(struct job *j, struct dispatch_report *rp)
 {
-	struct dispatch_report	 rp;
-	char			 why[256], exec[ID_LEN + 1];
-	int			 ended;
+	const char	*cid = j->res.command_id != NULL ? j->res.command_id :
+			    rp->command;
+	char		 why[256], exec[ID_LEN + 1];
+	int		 ended;
 
-	memset(&rp, 0, sizeof(rp));
-	if (j->res.command_id == NULL)
+	if (cid == NULL || cid[0] == '\0')
 		return;		/* not resolved: it stays the worker's */
 	snprintf(why, sizeof(why), "the worker's result could not be "
-	    "stored: %.180s", db_errmsg(dbt.db));
-	if (dispatch_result_unstorable(dbt.db, j->worker_id,
-	    j->res.command_id, why, &ended, exec) == -1) {
+	    "stored: %s", db_errmsg(dbt.db));
+	pjson_utf8_trim(why);	/* the error column is utf8mb4 */
+	if (dispatch_result_unstorable(dbt.db, j->worker_id, cid, why, &ended,
+	    exec) == -1) {
 		dbt_failed("ending a command whose result cannot be stored");
 		return;
 	}
-	log_warnx("worker %s: command %s: %s", j->worker_id,
-	    j->res.command_id, why);
+	log_warnx("worker %s: command %s: %s", j->worker_id, cid, why);
 	if (ended)
 		dbt_want_advance(exec);
-	dbt_ack(j, &rp, "refused");
+	dbt_ack(j, rp, "refused");
 }
 
 /* What became of a start or an output chunk, told to its worker. */
@@ -630,8 +632,9 @@ dbt_reports(struct job *first)
 				rc = i == 0 ? -1 : (int)i;
 				break;
 			}
-			else if (jobs[i]->type == JOB_RESULT)
-				dbt_unstorable(jobs[i]);
+			else if (jobs[i]->type == JOB_RESULT &&
+			    !db_transient(dbt.db))
+				dbt_unstorable(jobs[i], &rp[i]);
 			/* else dropped, logged: live output, a start */
 		}
 	}

@@ -480,6 +480,15 @@ main(void)
 	    has_cancel(cmds, n, cid));
 	dispatch_cmds_free(cmds, n);
 	dispatch_ids_clear(&ids);
+	{
+		const char *list[1] = { cid };
+
+		test_cond("a reconnect still listing it as running: it is "
+		    "told to cancel it (the deadline's cancel had no socket)",
+		    dispatch_redeliver(db, wa, list, 1, 1, GRACE, &cmds, &n) ==
+		    0 && has_cancel(cmds, n, cid));
+		dispatch_cmds_free(cmds, n);
+	}
 	result_init(&res, cid, 0);
 	test_cond("a late result changes nothing",
 	    dispatch_record(db, wa, &res, &code, exec_out) == 0 &&

@@ -17,6 +17,7 @@ static const char sql_wf[] =
 static const char sql_worker[] =
     "INSERT INTO workers (id, name, status, last_heartbeat, pushd_node) "
     "VALUES (?, ?, ?, NOW(), ?)";
+static const char sql_worker_del[] = "DELETE FROM workers WHERE id = ?";
 static const char sql_group[] =
     "INSERT INTO worker_groups (worker_id, group_name) VALUES (?, ?)";
 static const char sql_status[] =
@@ -283,6 +284,24 @@ main(void)
 	    engine_start_command(db, w4, "uptime", 1000, "root", ex2,
 	    &err) == -1 && err.code == ENGINE_CONFLICT &&
 	    strstr(err.msg, "command channel") != NULL);
+	{
+		/* A worker name of 255 characters, two bytes each: the step
+		 * name "Command on ..." is cut to 255 characters, whole ones. */
+		char	 longname[2 * 255 + 1], lid[ID_LEN + 1];
+		size_t	 i;
+
+		for (i = 0; i < 255; i++)
+			memcpy(longname + 2 * i, "\xc3\xa9", 2);
+		longname[2 * 255] = '\0';
+		id_new(lid);
+		db_exec(db, sql_worker, NULL, "ssss", lid, longname, "online",
+		    "et-node");
+		test_cond("a direct command to a worker named with 255 "
+		    "characters starts", engine_start_command(db, lid, "true",
+		    1000, "root", spare, &err) == 0);
+		engine_cancel(db, spare, "root", ENGINE_AS_ADMIN, &err);
+		db_exec(db, sql_worker_del, NULL, "s", lid);
+	}
 	test_cond("an employee may not cancel a direct command (issue 12)",
 	    engine_cancel(db, ex, "emp", 0, &err) == -1 &&
 	    err.code == ENGINE_FORBIDDEN && exec_is(ex, "running", 0));

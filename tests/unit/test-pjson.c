@@ -216,5 +216,20 @@ main(void)
 		    strcmp(why, "is not valid UTF-8") == 0);
 	}
 	test_cond("short time is null", pjson_time("2026") == NULL);
+	{
+		char	 t1[] = "ab\xc3", t2[] = "ab\xe2\x82",
+			 t3[] = "ab\xe2\x82\xac", t4[] = "ab\xf0\x9f\x98",
+			 t5[] = "abc";
+
+		pjson_utf8_trim(t1);
+		pjson_utf8_trim(t2);
+		pjson_utf8_trim(t3);
+		pjson_utf8_trim(t4);
+		pjson_utf8_trim(t5);
+		test_cond("utf8_trim drops a cut character, keeps whole ones",
+		    strcmp(t1, "ab") == 0 && strcmp(t2, "ab") == 0 &&
+		    strcmp(t3, "ab\xe2\x82\xac") == 0 &&
+		    strcmp(t4, "ab") == 0 && strcmp(t5, "abc") == 0);
+	}
 	test_report();
 }
