@@ -44,6 +44,7 @@
 #define DBT_UNKNOWN_SEEN	64	/* unknown command ids logged */
 #define DBT_POISON_TRIES	5	/* an execution that fails to move */
 #define DBT_POISON_SLOTS	64
+#define DBT_REATTACH_MS		60000	/* an earlier run's workers: back? */
 
 static const char sql_events_max[] =
     "SELECT COALESCE(MAX(id), 0) FROM events";
@@ -101,7 +102,8 @@ static struct dbt {
 	char			 latency_wm[32];	/* finished_at seen */
 	struct dispatch_ids	 advance;	/* executions to move */
 	int			 claim_now;
-	int			 detached;	/* earlier run's workers */
+	long long		 detach_at;	/* earlier run's workers */
+	int			 detached;
 	long long		 busy_until;	/* poll fast until then */
 	/* Reports on commands that no longer exist, each logged once. */
 	char			 unknown[DBT_UNKNOWN_SEEN][ID_LEN + 1];
@@ -970,8 +972,15 @@ dbt_timers(long long now)
 		/* Past its deadline: the worker stops it, if it runs. */
 		dbt_send_cmds(cancels, n, 0);
 	}
-	if (!dbt.detached) {
-		/* Attached here by a pushd of this node that died. */
+	if (dbt.detach_at == 0)
+		dbt.detach_at = now + DBT_REATTACH_MS;
+	if (!dbt.detached && now >= dbt.detach_at) {
+		/*
+		 * Attached here by a pushd of this node that died, and not
+		 * back within a minute: no command channel. Not at once: a
+		 * restarted pushd has its workers back in seconds, and steps
+		 * that start meanwhile should wait for them, not skip them.
+		 */
 		if (dispatch_worker_detach_others(dbt.db, dbt.node, dbt_held,
 		    NULL, &n) == -1)
 			dbt_failed("detaching workers of an earlier run");

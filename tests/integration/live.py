@@ -63,13 +63,15 @@ def by_worker(e, index):
 
 
 def online(name, timeout=30):
-    """Wait until worker `name` is online; returns its row."""
+    """Wait until worker `name` is online with a command channel (its
+    websocket connected: only then is it a target); returns its row."""
     def probe():
         r = call('GET', '/api/workers')
         if r[0] != 200:
             return None
         for w in r[2]:
-            if w['name'] == name and w['status'] == 'online':
+            if w['name'] == name and w['status'] == 'online' and \
+                    w.get('command_channel', True):
                 return w
         return None
     return wait_for(probe, timeout, 0.2)
