@@ -7,6 +7,7 @@
  * accepted message holds only what its type promises, within limits,
  * with output bytes that decode as the db thread decodes them.
  */
+#include <limits.h>
 #include <string.h>
 
 #include "base64.h"
@@ -82,8 +83,11 @@ check_fields(const struct wmsg *m)
 		decode_b64(m->b64, m->b64len);
 		break;
 	case WMSG_RESULT:
-		check_id(r->command_id, 1);
-		check_id(r->execution_id, 0);
+		/* SPEC section 6 sends no command_id: the execution says. */
+		check_id(r->command_id, 0);
+		check_id(r->execution_id, r->command_id == NULL);
+		fuzz_assert(!r->has_step || (r->step_index >= 0 &&
+		    r->step_index <= INT_MAX));
 		check_id(m->worker_id, 0);
 		fuzz_assert(r->success == 0 || r->success == 1);
 		fuzz_assert(!r->has_duration || r->duration_ms >= 0);
