@@ -16,6 +16,9 @@
 #include "usock.h"
 #include "xmalloc.h"
 
+#define USOCK_WAIT_TRIES	30	/* x 100 ms: a dying owner's listener */
+#define USOCK_WAIT_US		100000
+
 int
 usock_addr(const char *path, struct sockaddr_un *sun, char *err,
     size_t errlen)
@@ -40,9 +43,15 @@ usock_live(const struct sockaddr_un *sun)
 {
 	int	 fd, live;
 
-	if ((fd = socket(AF_UNIX, SOCK_STREAM, 0)) == -1)
+	/*
+	 * Non-blocking: a listener whose queue is full (busy, or dying and
+	 * no longer accepting) makes a blocking connect wait for ever; it is
+	 * live all the same (EAGAIN).
+	 */
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0)) == -1)
 		return 1;	/* cannot tell: do not remove it */
-	live = connect(fd, (const struct sockaddr *)sun, sizeof(*sun)) == 0;
+	live = connect(fd, (const struct sockaddr *)sun, sizeof(*sun)) == 0 ||
+	    errno == EAGAIN;
 	close(fd);
 	return live;
 }
@@ -52,6 +61,7 @@ usock_clear(const char *path, int *removed, char *err, size_t errlen)
 {
 	struct sockaddr_un	 sun;
 	struct stat		 sb;
+	int			 tries;
 
 	*removed = 0;
 	if (usock_addr(path, &sun, err, errlen) == -1)
@@ -66,7 +76,14 @@ usock_clear(const char *path, int *removed, char *err, size_t errlen)
 		snprintf(err, errlen, "%s exists and is not a socket", path);
 		return -1;
 	}
-	if (usock_live(&sun)) {
+	/*
+	 * A process killed a moment ago may hold its listener until its
+	 * last thread is gone (its main thread already a zombie): give it a
+	 * few seconds rather than fail the restart that follows a crash.
+	 */
+	for (tries = 0; tries < USOCK_WAIT_TRIES && usock_live(&sun); tries++)
+		usleep(USOCK_WAIT_US);
+	if (tries == USOCK_WAIT_TRIES) {
 		snprintf(err, errlen, "another process is listening on %s",
 		    path);
 		return -1;

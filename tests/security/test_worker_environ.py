@@ -83,9 +83,12 @@ def last_heartbeat():
 
 
 def gone(pid):
+    """Dead, all its threads too: a zombie main thread can wait for its
+    other threads, which still hold its sockets."""
     try:
         with open('/proc/%d/stat' % pid) as f:
-            return f.read().rsplit(')', 1)[1].split()[0] == 'Z'
+            zombie = f.read().rsplit(')', 1)[1].split()[0] == 'Z'
+        return zombie and len(os.listdir('/proc/%d/task' % pid)) <= 1
     except OSError:
         return True
 
