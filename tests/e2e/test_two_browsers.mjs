@@ -1,7 +1,7 @@
 // Two browsers on the same execution: one answers the prompt, the other's
 // prompt disappears by itself (pushed, no reload). The wait only ends a hung
 // test; how long it took is printed, not checked.
-import { browser, call, check, createWorkflow, diag, DEADLINE_MS, page, problems, run, shot, uniq, URL, workersReady } from './lib.js';
+import { browser, call, check, createWorkflow, diag, DEADLINE_MS, page, problems, run, shot, uniq, URL, waitFor, workersReady } from './lib.js';
 
 run(async () => {
   await workersReady(['local-2']);
@@ -36,7 +36,13 @@ run(async () => {
   check('the other browser\'s prompt disappears by itself', gone, 'still there after ' + (Date.now() - t0) + ' ms');
   check('and the answering browser\'s too', (await q1.count()) === 0);
   await p2.locator('.exec-badge[data-status=completed]').waitFor({ timeout: 30000 });
-  check('the other browser sees it complete', (await p2.locator('li.step[data-step="0"]').textContent()).includes('Answered Go by admin'));
+  // The badge comes with the last event; the answer's step may render a
+  // moment later (from its own event or the refetch each event asks for):
+  // wait for what the user will see, the wait only ends a hung test.
+  const step0 = p2.locator('li.step[data-step="0"]');
+  const answered = await waitFor(async () => (await step0.textContent()).includes('Answered Go by admin'), DEADLINE_MS);
+  check('the other browser sees it complete, with who answered what', answered === true,
+    await step0.textContent());
   await shot(p2, 'two-02-phone-done');
   check('no problems in either browser', problems(p1).length + problems(p2).length === 0, p1.problems.concat(p2.problems));
 });
