@@ -5,11 +5,17 @@
 const PING_MS = 25000;
 const BACKOFF_MIN = 500;
 const BACKOFF_MAX = 15000;
+// How far below the newest id a late event can be (pushd: DBT_HOLES_MAX, 256).
+const LATE_WINDOW = 300;
 
 export class Live {
   constructor() {
     this.ws = null;
     this.lastEventId = null;
+    // Ids seen near the newest: pushd sends an event whose transaction
+    // committed late after newer ones (up to 256 ids back), and such an
+    // event is new here, not a replay's overlap.
+    this.seen = new Set();
     this.handlers = new Map();
     this.subs = new Map();  // execution id -> reference count
     this.state = 'connecting';
@@ -115,10 +121,15 @@ export class Live {
       break;
     }
     if (typeof m.event_id === 'number') {
-      if (this.lastEventId !== null && m.event_id <= this.lastEventId) {
-        return;  // already seen (replay overlap)
+      if (this.seen.has(m.event_id) ||
+          (this.lastEventId !== null && m.event_id <= this.lastEventId - LATE_WINDOW)) {
+        return;  // already seen (replay overlap), or too old to be late
       }
+      this.seen.add(m.event_id);
       if (this.lastEventId === null || m.event_id > this.lastEventId) this.lastEventId = m.event_id;
+      if (this.seen.size > 4 * LATE_WINDOW) {
+        for (const id of this.seen) if (id <= this.lastEventId - LATE_WINDOW) this.seen.delete(id);
+      }
     }
     this.emit(m.type, m);
     this.emit('*', m);
