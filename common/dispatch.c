@@ -243,14 +243,9 @@ drow_lock(struct db *db, const char *id, struct drow *r)
 	return found;
 }
 
-/*
- * The dispatch_status event: a command's state as browsers follow it
- * live. exit_code and duration only when known (has_* nonzero).
- */
-static int
-event_dispatch(struct db *db, const struct drow *r, const char *status,
-    int has_exit, long long exit_code, int has_dur, long long duration,
-    const char *error)
+/* What every event about one command says of it. */
+static struct json_object *
+drow_event_json(const struct drow *r)
 {
 	struct json_object *p = json_object_new_object();
 
@@ -262,6 +257,20 @@ event_dispatch(struct db *db, const struct drow *r, const char *status,
 	    json_object_new_string(r->worker_id));
 	json_object_object_add(p, "worker_name",
 	    json_object_new_string(r->worker_name));
+	return p;
+}
+
+/*
+ * The dispatch_status event: a command's state as browsers follow it
+ * live. exit_code and duration only when known (has_* nonzero).
+ */
+static int
+event_dispatch(struct db *db, const struct drow *r, const char *status,
+    int has_exit, long long exit_code, int has_dur, long long duration,
+    const char *error)
+{
+	struct json_object *p = drow_event_json(r);
+
 	json_object_object_add(p, "status", json_object_new_string(status));
 	if (has_exit)
 		json_object_object_add(p, "exit_code",
@@ -582,15 +591,7 @@ chunk_store(struct db *db, const struct drow *r, int stream, long long off,
 		return -1;
 	if (db_affected(db) != 1)
 		return 1;
-	p = json_object_new_object();
-	json_object_object_add(p, "execution_id",
-	    json_object_new_string(r->execution_id));
-	json_object_object_add(p, "command_id", json_object_new_string(r->id));
-	json_object_object_add(p, "step", json_object_new_int(r->step));
-	json_object_object_add(p, "worker_id",
-	    json_object_new_string(r->worker_id));
-	json_object_object_add(p, "worker_name",
-	    json_object_new_string(r->worker_name));
+	p = drow_event_json(r);
 	json_object_object_add(p, "stream",
 	    json_object_new_string(stream_names[stream]));
 	json_object_object_add(p, "offset", json_object_new_int64(off));

@@ -1153,18 +1153,9 @@ dbthread_start(const struct config *cfg, const char *node)
 int
 dbthread_join(int wait_ms)
 {
-	struct timespec	 ts;
-
 	if (!dbt.started)
 		return 0;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	ts.tv_sec += wait_ms / 1000;
-	ts.tv_nsec += (long)(wait_ms % 1000) * 1000000;
-	if (ts.tv_nsec >= 1000000000) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000;
-	}
-	if (pthread_timedjoin_np(dbt.thread, NULL, &ts) != 0)
+	if (thread_join_ms(dbt.thread, wait_ms) == -1)
 		return -1;
 	dbt.started = 0;
 	return 0;

@@ -9,6 +9,8 @@
 
 #include <sys/queue.h>
 
+#include <pthread.h>
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -172,6 +174,7 @@ void		 out_free(struct out *);
 void		 outs_push(struct out *);
 void		 outs_take(struct outq_list *);
 size_t		 jobs_depth(void);
+int		 thread_join_ms(pthread_t, int wait_ms);
 struct db_res;
 /* Row i of (id, type, execution_id, payload) as an out (NULL: unreadable). */
 struct out	*out_event(enum out_type, uint64_t conn, const struct db_res *,

@@ -338,3 +338,19 @@ outs_take(struct outq_list *to)
 	TAILQ_CONCAT(to, &queue_outs, entry);
 	pthread_mutex_unlock(&queue_mtx);
 }
+
+/* Join t, waiting up to wait_ms: 0 once joined, -1 if it is still busy. */
+int
+thread_join_ms(pthread_t t, int wait_ms)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += wait_ms / 1000;
+	ts.tv_nsec += (long)(wait_ms % 1000) * 1000000;
+	if (ts.tv_nsec >= 1000000000) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000;
+	}
+	return pthread_timedjoin_np(t, NULL, &ts) == 0 ? 0 : -1;
+}

@@ -228,7 +228,6 @@ replay_start(const struct config *cfg)
 int
 replay_join(int wait_ms)
 {
-	struct timespec	 ts;
 	struct ask	*a;
 
 	if (!rp.started)
@@ -242,14 +241,7 @@ replay_join(int wait_ms)
 	rp.n = 0;
 	pthread_cond_signal(&rp.cond);
 	pthread_mutex_unlock(&rp.mtx);
-	clock_gettime(CLOCK_REALTIME, &ts);
-	ts.tv_sec += wait_ms / 1000;
-	ts.tv_nsec += (long)(wait_ms % 1000) * 1000000;
-	if (ts.tv_nsec >= 1000000000) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000;
-	}
-	if (pthread_timedjoin_np(rp.thread, NULL, &ts) != 0)
+	if (thread_join_ms(rp.thread, wait_ms) == -1)
 		return -1;
 	rp.started = 0;
 	return 0;
