@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "log.h"
 #include "pjson.h"
@@ -345,7 +346,7 @@ static void
 flow_next(struct flow *f)
 {
 	struct wf_step	*st;
-	char		 msg[128];
+	char		 msg[128], *why;
 
 	for (; f->cur < f->nsteps; f->cur++) {
 		st = &f->steps[f->cur];
@@ -357,6 +358,14 @@ flow_next(struct flow *f)
 		if (st->type == WF_STEP_WAIT) {
 			lws_sul_schedule(f->a->ctx, 0, &f->sul_wait,
 			    flow_wait_done, st->duration_ms * LWS_US_PER_MS);
+			return;
+		}
+		if (f->a->cfg.allow != NULL &&
+		    allow_match(f->a->cfg.allow, st->command) == 0) {
+			xasprintf(&why, "step %zu (%s) %s", f->cur, st->name,
+			    allow_reason(f->a->cfg.allow));
+			flow_end(f, 0, why);
+			free(why);
 			return;
 		}
 		f->task = flow_submit(f, st);
@@ -509,6 +518,39 @@ execute_env(struct agent *a, const struct msg *m,
 	return v;
 }
 
+/*
+ * WORKER_ALLOW_FILE has no rule for it: never forked, never journaled as
+ * started; its result is spooled and sent like any other, so the server
+ * hears of the refusal across a reconnect. The command is not logged: it
+ * may carry a secret, and the server has it.
+ */
+static void
+refuse(struct agent *a, const struct msg *m)
+{
+	struct result	 r;
+	struct timespec	 ts;
+	const char	*why = allow_reason(a->cfg.allow);
+	char		*buf;
+	size_t		 len;
+
+	log_warnx("command %s: %s", m->command_id, why);
+	memset(&r, 0, sizeof(r));
+	r.command_id = m->command_id;
+	r.execution_id = m->execution_id;
+	r.worker_id = a->cfg.worker_id;
+	r.refused = 1;
+	r.out[STREAM_STDERR].buf = why;
+	r.out[STREAM_STDERR].len = strlen(why);
+	r.out[STREAM_STDERR].total = r.out[STREAM_STDERR].len;
+	r.out[STREAM_STDOUT].buf = "";
+	clock_gettime(CLOCK_REALTIME, &ts);
+	r.finished_ms = (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	if ((buf = proto_result(&r, WORKER_MSG_MAX, &len)) == NULL)
+		return;		/* cannot be: it is a few hundred bytes */
+	spool_put(a->spool, m->command_id, buf, len);
+	send_owned(a, buf, len, 0);
+}
+
 static void
 do_execute(struct agent *a, struct msg *m)
 {
@@ -548,6 +590,11 @@ do_execute(struct agent *a, struct msg *m)
 		    m->command_id, rc == 1 ? "it was started here before "
 		    "and its result is already acknowledged or lost" :
 		    "the journal cannot be read");
+		return;
+	}
+	if (a->cfg.allow != NULL && allow_match(a->cfg.allow, m->command) ==
+	    0) {
+		refuse(a, m);
 		return;
 	}
 	t = runner_submit(a->runner, m->command_id, m->execution_id,

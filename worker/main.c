@@ -157,6 +157,30 @@ main_config(const char *envfile, struct config *cfg)
 		fatalx("%s", err);
 }
 
+/*
+ * WORKER_ALLOW_FILE, when set, is read now and for good: anything wrong
+ * with it stops the agent (README "Allow-list"), never "allow all".
+ */
+static struct allow *
+main_allow(const char *path)
+{
+	struct allow	*allow;
+	char		 err[512];
+
+	if (path[0] == '\0')
+		return NULL;
+	allow = allow_load(path, geteuid(), err, sizeof(err));
+	if (allow == NULL)
+		fatalx("WORKER_ALLOW_FILE: %s", err);
+	if (allow_rules(allow) == 0)
+		log_warnx("WORKER_ALLOW_FILE %s has no rules: every command "
+		    "will be refused", path);
+	else
+		log_info("WORKER_ALLOW_FILE %s: %zu rule(s); a command that "
+		    "matches none is refused", path, allow_rules(allow));
+	return allow;
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -166,6 +190,7 @@ main(int argc, char *argv[])
 	struct config		 cfg;
 	struct url		 ws, hb;
 	struct spool		*spool;
+	struct allow		*allow;
 	struct lws_vhost	*vh;
 	lws_sock_file_fd_type	 u;
 	sigset_t		 set;
@@ -223,6 +248,7 @@ main(int argc, char *argv[])
 	    sizeof(err)) == -1)
 		fatalx("%s", err);
 
+	allow = main_allow(cfg.worker_allow_file);
 	spool = spool_open(cfg.worker_state_dir, err, sizeof(err));
 	if (spool == NULL)
 		fatalx("%s", err);
@@ -284,6 +310,7 @@ main(int argc, char *argv[])
 	ac.hb_url = &hb;
 	ac.api_key = cfg.worker_api_key;
 	ac.heartbeat_s = cfg.heartbeat_interval;
+	ac.allow = allow;
 	ms.agent = agent_new(ms.ctx, vh, &ac, spool);
 	/* The connection and the heartbeat hold the key now; no more copies. */
 	explicit_bzero(cfg.worker_api_key, strlen(cfg.worker_api_key));
@@ -305,6 +332,7 @@ main(int argc, char *argv[])
 	agent_free(ms.agent);
 	lws_context_destroy(ms.ctx);
 	spool_free(spool);
+	allow_free(allow);
 	proto_groups_free(groups, ngroups);
 	url_clear(&ws);
 	url_clear(&hb);

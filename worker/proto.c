@@ -355,7 +355,7 @@ int
 proto_result_success(const struct result *r)
 {
 	return r->exited && r->exit_code == 0 && !r->timed_out &&
-	    !r->cancelled && r->message == NULL;
+	    !r->cancelled && !r->refused && r->message == NULL;
 }
 
 /* Is buf valid UTF-8? pjson_text hands the bytes back unchanged iff so. */
@@ -431,6 +431,10 @@ result_json(const struct result *r, const size_t tkeep[2],
 	if (r->message != NULL)
 		json_object_object_add(o, "message",
 		    json_object_new_string(r->message));
+	/* Absent otherwise: a version-1 server reads none. */
+	if (r->refused)
+		json_object_object_add(o, "status",
+		    json_object_new_string("refused"));
 	return o;
 }
 

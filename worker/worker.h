@@ -32,6 +32,9 @@
 #define WORKER_HTTP_TIMEOUT_S	10		/* one heartbeat request */
 #define WORKER_ATTEMPT_MAX	1000000		/* execute_command "attempt" */
 #define REDIRECT_SHOW		200		/* bytes of a Location logged */
+#define ALLOW_LINE_MAX		4096		/* WORKER_ALLOW_FILE: a line */
+#define ALLOW_RULES_MAX		1000		/* its rules */
+#define ALLOW_FILE_MAX		(1024 * 1024)	/* its bytes */
 
 /* The stream indexes of a command's output. */
 #define STREAM_STDOUT	0
@@ -93,6 +96,7 @@ struct result {
 	int		 signal;	/* 0 when none */
 	int		 timed_out;
 	int		 cancelled;
+	int		 refused;	/* by WORKER_ALLOW_FILE: never run */
 	const char	*message;	/* why the worker stopped it, or NULL */
 	struct {
 		const char	*buf;
@@ -103,6 +107,17 @@ struct result {
 	long long	 duration_ms;
 	long long	 finished_ms;	/* wall clock, for "timestamp" */
 };
+
+/* allow.c */
+struct allow;
+struct allow	*allow_load(const char *, uid_t, char *, size_t);
+struct allow	*allow_parse(const char *, size_t, const char *, char *,
+		     size_t);
+void		 allow_free(struct allow *);
+size_t		 allow_rules(const struct allow *);
+const char	*allow_path(const struct allow *);
+const char	*allow_reason(const struct allow *);
+int		 allow_match(const struct allow *, const char *);
 
 /* proto.c */
 int		 proto_decode(const char *, size_t, struct msg *, char *,
@@ -250,6 +265,7 @@ struct agent_config {
 	const struct url *hb_url;
 	const char	*api_key;
 	int		 heartbeat_s;
+	const struct allow *allow;	/* WORKER_ALLOW_FILE, or NULL */
 };
 struct agent	*agent_new(struct lws_context *, struct lws_vhost *,
 		     const struct agent_config *, struct spool *);
