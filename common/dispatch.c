@@ -735,7 +735,7 @@ record_one(struct db *db, struct dispatch_report *rp, const struct record *rec)
 	struct drow			 r;
 	const char			*status;
 	char				 ebuf[24], sbuf[24], dbuf[24],
-					 error[128];
+					 error[DISPATCH_REFUSAL_MAX + 1];
 	int				 lock, ok, has_error = 1;
 
 	rp->command[0] = '\0';
@@ -749,7 +749,19 @@ record_one(struct db *db, struct dispatch_report *rp, const struct record *rec)
 		return lock;
 	ok = res->has_exit_code ? res->exit_code == 0 :
 	    res->success && !res->has_signal;
-	if (res->timed_out) {
+	if (res->refused) {
+		/* The worker's own words (its allow-list file), bounded. */
+		status = "refused";
+		if (rec->outlen[1] == 0)
+			snprintf(error, sizeof(error), "refused by the "
+			    "worker's allow-list");
+		else
+			snprintf(error, sizeof(error), "%.*s",
+			    (int)(rec->outlen[1] < DISPATCH_REFUSAL_MAX ?
+			    rec->outlen[1] : DISPATCH_REFUSAL_MAX),
+			    rec->out[1]);
+		pjson_utf8_trim(error);
+	} else if (res->timed_out) {
 		status = "timed_out";
 		snprintf(error, sizeof(error), "timed out after %lld ms",
 		    r.timeout_ms);

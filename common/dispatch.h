@@ -20,6 +20,8 @@ struct db;
 #define DISPATCH_BATCH_MAX	200		/* rows one poll handles */
 #define DISPATCH_GROUPS_MAX	64		/* groups of one worker */
 #define DISPATCH_RUNNING_MAX	1024		/* ids in worker_connect */
+#define DISPATCH_REFUSAL_MAX	512		/* bytes of a refusal kept as
+						 * its error */
 
 enum dispatch_stream {
 	DISPATCH_STDOUT = 0,
@@ -134,6 +136,7 @@ struct dispatch_result {
 	int		 has_signal;
 	long long	 signal;
 	int		 timed_out;
+	int		 refused;		/* by the worker's allow-list */
 	const char	*text[2];		/* stdout, stderr as text */
 	size_t		 textlen[2];
 	const char	*b64[2];		/* exact bytes, or NULL */

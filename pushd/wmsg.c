@@ -302,6 +302,7 @@ fields_result(struct why *w, struct wmsg *m)
 	struct json_object	*o = m->json;
 	struct dispatch_result	*r = &m->res;
 	size_t			 max = PUSHD_WORKER_MSG_MAX;
+	const char		*status;
 	int			 s;
 
 	/*
@@ -320,8 +321,22 @@ fields_result(struct why *w, struct wmsg *m)
 	    &r->has_signal) == -1 ||
 	    want_bool(w, o, type, "timed_out", 0, &r->timed_out) == -1 ||
 	    want_ms(w, o, type, "duration", &r->duration_ms,
-	    &r->has_duration) == -1)
+	    &r->has_duration) == -1 ||
+	    want_str(w, o, type, "status", 0, 1, 32, &status, NULL) == -1)
 		return -1;
+	/*
+	 * "refused": the worker's allow-list kept the command from running
+	 * (SPEC section 12). Other values are a newer agent's: ignored.
+	 */
+	if (status != NULL && strcmp(status, "refused") == 0) {
+		if (r->success || (r->has_exit_code && r->exit_code != -1) ||
+		    r->has_signal || r->timed_out)
+			return wmsg_fail(w, "%s: a refused command did not "
+			    "run: no success, exit code, signal or timeout",
+			    type);
+		r->refused = 1;
+		r->has_exit_code = 0;
+	}
 	if (r->command_id == NULL && r->execution_id == NULL)
 		return wmsg_fail(w, "%s: command_id is missing, and "
 		    "execution_id too", type);

@@ -67,12 +67,68 @@ reason_ok(const char *s)
 	return 1;
 }
 
+/* command_result "status" (SPEC section 12: the worker's allow-list). */
+static void
+test_status(void)
+{
+	struct wmsg	 m;
+	int		 rc;
+
+	rc = decode("{\"type\":\"command_result\",\"command_id\":\"" CID "\","
+	    "\"success\":false,\"exit_code\":null,\"status\":\"refused\","
+	    "\"stderr\":\"refused by WORKER_ALLOW_FILE (/etc/a): no rule "
+	    "matches\"}", &m);
+	test_cond("status refused decodes", rc == 0 && m.res.refused &&
+	    !m.res.success && !m.res.has_exit_code);
+	wmsg_clear(&m);
+	rc = decode("{\"type\":\"command_result\",\"command_id\":\"" CID "\","
+	    "\"success\":false,\"exit_code\":-1,\"status\":\"refused\"}",
+	    &m);
+	test_cond("status refused with exit code -1: no exit code kept",
+	    rc == 0 && m.res.refused && !m.res.has_exit_code);
+	wmsg_clear(&m);
+	rc = decode("{\"type\":\"command_result\",\"command_id\":\"" CID "\","
+	    "\"success\":false,\"exit_code\":1,\"status\":\"finished\"}",
+	    &m);
+	test_cond("another status is ignored", rc == 0 && !m.res.refused &&
+	    m.res.has_exit_code && m.res.exit_code == 1);
+	wmsg_clear(&m);
+	rc = decode("{\"type\":\"command_result\",\"command_id\":\"" CID "\","
+	    "\"success\":false}", &m);
+	test_cond("no status: not refused", rc == 0 && !m.res.refused);
+	wmsg_clear(&m);
+	test_cond("refused with success true: refused",
+	    refused("{\"type\":\"command_result\",\"command_id\":\"" CID
+	    "\",\"success\":true,\"status\":\"refused\"}",
+	    "a refused command did not run"));
+	test_cond("refused with exit code 0: refused",
+	    refused("{\"type\":\"command_result\",\"command_id\":\"" CID
+	    "\",\"success\":false,\"exit_code\":0,\"status\":\"refused\"}",
+	    "a refused command did not run"));
+	test_cond("refused with a signal: refused",
+	    refused("{\"type\":\"command_result\",\"command_id\":\"" CID
+	    "\",\"success\":false,\"signal\":9,\"status\":\"refused\"}",
+	    "a refused command did not run"));
+	test_cond("a status that is not a string: refused",
+	    refused("{\"type\":\"command_result\",\"command_id\":\"" CID
+	    "\",\"success\":false,\"status\":1}", "status must be a string"));
+	test_cond("a status over 32 bytes: refused",
+	    refused("{\"type\":\"command_result\",\"command_id\":\"" CID
+	    "\",\"success\":false,\"status\":\"refusedrefusedrefusedrefused"
+	    "refused\"}", "status must be 1 to 32 bytes"));
+	test_cond("an empty status: refused",
+	    refused("{\"type\":\"command_result\",\"command_id\":\"" CID
+	    "\",\"success\":false,\"status\":\"\"}", "status must be"));
+}
+
 int
 main(void)
 {
 	struct wmsg	 m;
 	char		*s;
 	int		 rc;
+
+	test_status();
 
 	rc = decode("{\"type\":\"worker_connect\",\"worker_id\":\"" WID "\","
 	    "\"worker_name\":\"local-1\",\"groups\":[\"demo\",\"db\"],"

@@ -10,7 +10,7 @@ const enc = new TextEncoder();
 const dec = new TextDecoder();
 const ENDED = new Set(['completed', 'failed', 'cancelled']);
 const STEP_DONE = new Set(['succeeded', 'failed', 'skipped', 'cancelled']);
-const DISPATCH_DONE = new Set(['succeeded', 'failed', 'cancelled', 'timed_out', 'lost', 'error']);
+const DISPATCH_DONE = new Set(['succeeded', 'failed', 'cancelled', 'timed_out', 'lost', 'error', 'refused']);
 const STEP_ICONS = {
   pending: '○', running: '◐', waiting: '?', succeeded: '✓', failed: '✕', skipped: '↷', cancelled: '⊘',
 };
@@ -320,7 +320,17 @@ export class ExecutionView {
       exit,
       d.signal ? h('span', { class: 'exit exit-bad' }, 'signal ' + d.signal) : null,
       d.duration_ms !== null && d.duration_ms !== undefined ? h('span', { class: 'muted' }, fmtDuration(d.duration_ms)) : null,
-      d.error ? h('span', { class: 'dispatch-error' }, d.error) : null);
+      d.error && d.status !== 'refused' ? h('span', { class: 'dispatch-error' }, d.error) : null);
+    // The host's owner said no (WORKER_ALLOW_FILE): not a failure of the
+    // command, which never ran; say so on its own line, as text.
+    if (!o.refused && d.status === 'refused') {
+      o.refused = h('p', { class: 'dispatch-refused', 'data-test': 'refused' });
+      o.head.after(o.refused);
+    }
+    if (o.refused) {
+      o.refused.hidden = d.status !== 'refused';
+      o.refused.textContent = "refused by the worker's allow-list: " + (d.error || 'no rule matches this command');
+    }
     // Splice whatever the server holds beyond what the stream gave us.
     for (const stream of ['stdout', 'stderr']) {
       const text = d[stream];
