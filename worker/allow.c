@@ -10,7 +10,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,20 +58,8 @@ never(unsigned char c)
 	return c == '\0' || strchr(ALLOW_NEVER, c) != NULL;
 }
 
-static int
-seterr(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int
-seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list	 ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return -1;
-}
+/* Say why in buf, and fail: return FAIL(why, whylen, "...", ...); */
+#define FAIL(buf, len, ...)	(snprintf((buf), (len), __VA_ARGS__), -1)
 
 static void
 rule_clear(struct rule *r)
@@ -165,7 +152,7 @@ class_parse(struct rule *r, const char *s, size_t len, size_t *i,
 	}
 	for (;;) {
 		if (j >= len)
-			return seterr(why, whylen, "unterminated [ class");
+			return FAIL(why, whylen, "unterminated [ class");
 		if (s[j] == ']' && !first)
 			break;
 		first = 0;
@@ -174,17 +161,17 @@ class_parse(struct rule *r, const char *s, size_t len, size_t *i,
 			    !(s[end] == ':' && s[end + 1] == ']'); end++)
 				;
 			if (end + 1 >= len)
-				return seterr(why, whylen,
+				return FAIL(why, whylen,
 				    "unterminated [: :] in a [ class");
 			if (class_named(s + j + 2, end - j - 2, set) == -1)
-				return seterr(why, whylen, "unknown class "
+				return FAIL(why, whylen, "unknown class "
 				    "[:%.*s:]", (int)(end - j - 2), s + j + 2);
 			j = end + 2;
 			continue;
 		}
 		if (s[j] == '\\') {
 			if (++j >= len)
-				return seterr(why, whylen,
+				return FAIL(why, whylen,
 				    "unterminated [ class");
 		}
 		lo = (unsigned char)s[j++];
@@ -192,11 +179,11 @@ class_parse(struct rule *r, const char *s, size_t len, size_t *i,
 		if (j + 1 < len && s[j] == '-' && s[j + 1] != ']') {
 			j++;
 			if (s[j] == '\\' && ++j >= len)
-				return seterr(why, whylen,
+				return FAIL(why, whylen,
 				    "unterminated [ class");
 			hi = (unsigned char)s[j++];
 			if (hi < lo)
-				return seterr(why, whylen, "the range %c-%c "
+				return FAIL(why, whylen, "the range %c-%c "
 				    "in a [ class is reversed", lo, hi);
 		}
 		for (c = lo; c <= hi; c++)
@@ -233,7 +220,7 @@ rule_parse(const char *s, size_t len, struct rule *r, char *why,
 			q = (unsigned char)s[i++];
 			for (;;) {
 				if (i >= len)
-					return seterr(why, whylen,
+					return FAIL(why, whylen,
 					    "unterminated %c quote", q);
 				if ((unsigned char)s[i] == q)
 					break;
@@ -246,7 +233,7 @@ rule_parse(const char *s, size_t len, struct rule *r, char *why,
 			break;
 		case '\\':
 			if (i + 1 >= len)
-				return seterr(why, whylen,
+				return FAIL(why, whylen,
 				    "a trailing backslash escapes nothing");
 			rule_add(r, &cap, TOK_LIT, (unsigned char)s[i + 1]);
 			i += 2;
@@ -261,7 +248,7 @@ rule_parse(const char *s, size_t len, struct rule *r, char *why,
 			break;
 		case '[':
 			if (r->ncls >= ALLOW_LINE_MAX)
-				return seterr(why, whylen, "too many classes");
+				return FAIL(why, whylen, "too many classes");
 			rule_add(r, &cap, TOK_CLASS, 0);
 			if (class_parse(r, s, len, &i, why, whylen) == -1)
 				return -1;
@@ -350,7 +337,7 @@ allow_parse(const char *buf, size_t len, const char *name, char *err,
 			nl = buf + len;
 		n = (size_t)(nl - line);
 		if (n > ALLOW_LINE_MAX) {
-			seterr(err, errlen, "%s line %d: longer than %d bytes",
+			snprintf(err, errlen, "%s line %d: longer than %d bytes",
 			    name, lineno, ALLOW_LINE_MAX);
 			goto fail;
 		}
@@ -366,20 +353,20 @@ allow_parse(const char *buf, size_t len, const char *name, char *err,
 			continue;
 		for (i = 0; i < n; i++) {
 			if (line[i] == '\0') {
-				seterr(err, errlen, "%s line %d: a NUL byte",
+				snprintf(err, errlen, "%s line %d: a NUL byte",
 				    name, lineno);
 				goto fail;
 			}
 			if (((unsigned char)line[i] < 0x20 && line[i] !=
 			    '\t') || line[i] == 0x7f) {
-				seterr(err, errlen, "%s line %d: a control "
+				snprintf(err, errlen, "%s line %d: a control "
 				    "character (0x%02x)", name, lineno,
 				    (unsigned char)line[i]);
 				goto fail;
 			}
 		}
 		if (a->nrules == ALLOW_RULES_MAX) {
-			seterr(err, errlen, "%s line %d: more than %d rules",
+			snprintf(err, errlen, "%s line %d: more than %d rules",
 			    name, lineno, ALLOW_RULES_MAX);
 			goto fail;
 		}
@@ -387,7 +374,7 @@ allow_parse(const char *buf, size_t len, const char *name, char *err,
 		r.line = lineno;
 		if (rule_parse(line, n, &r, why, sizeof(why)) == -1) {
 			rule_clear(&r);
-			seterr(err, errlen, "%s line %d: %s", name, lineno,
+			snprintf(err, errlen, "%s line %d: %s", name, lineno,
 			    why);
 			goto fail;
 		}
@@ -417,30 +404,30 @@ allow_load(const char *path, uid_t self, char *err, size_t errlen)
 	int		 fd;
 
 	if (path[0] != '/') {
-		seterr(err, errlen, "%s: not an absolute path", path);
+		snprintf(err, errlen, "%s: not an absolute path", path);
 		return NULL;
 	}
 	/* O_NONBLOCK: a FIFO put there must not hang the start. */
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	if (fd == -1) {
-		seterr(err, errlen, "%s: %s", path, strerror(errno));
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
 		return NULL;
 	}
 	if (fstat(fd, &st) == -1) {
-		seterr(err, errlen, "%s: %s", path, strerror(errno));
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
 		goto fail;
 	}
 	if (!S_ISREG(st.st_mode)) {
-		seterr(err, errlen, "%s: not a regular file", path);
+		snprintf(err, errlen, "%s: not a regular file", path);
 		goto fail;
 	}
 	if (st.st_mode & (S_IWGRP | S_IWOTH)) {
-		seterr(err, errlen, "%s: writable by its group or by others "
+		snprintf(err, errlen, "%s: writable by its group or by others "
 		    "(mode %04o)", path, (unsigned)(st.st_mode & 07777));
 		goto fail;
 	}
 	if (st.st_uid != 0 && st.st_uid != self) {
-		seterr(err, errlen, "%s: owned by uid %u, neither root nor "
+		snprintf(err, errlen, "%s: owned by uid %u, neither root nor "
 		    "this agent's user (uid %u)", path, (unsigned)st.st_uid,
 		    (unsigned)self);
 		goto fail;
@@ -451,14 +438,14 @@ allow_load(const char *path, uid_t self, char *err, size_t errlen)
 		if (n == -1 && errno == EINTR)
 			continue;
 		if (n == -1) {
-			seterr(err, errlen, "%s: %s", path, strerror(errno));
+			snprintf(err, errlen, "%s: %s", path, strerror(errno));
 			goto fail;
 		}
 		if (n == 0)
 			break;
 		len += (size_t)n;
 		if (len > ALLOW_FILE_MAX) {
-			seterr(err, errlen, "%s: larger than %d bytes", path,
+			snprintf(err, errlen, "%s: larger than %d bytes", path,
 			    ALLOW_FILE_MAX);
 			goto fail;
 		}
