@@ -170,9 +170,12 @@ def _recv_some(sock, deadline):
 
 
 class WebSocket:
-    """One client websocket: frames out are masked, frames in are not."""
+    """One client websocket: frames out are masked, frames in are not.
+    With server=True, the other end of one (a stand-in for pushd): frames
+    out are not masked, frames in must be (RFC 6455 section 5.1)."""
 
-    def __init__(self, sock, buffered=b'', subprotocol=None):
+    def __init__(self, sock, buffered=b'', subprotocol=None, server=False):
+        self.server = server
         self.sock = sock
         self.buf = bytearray(buffered)
         self.subprotocol = subprotocol
@@ -183,8 +186,10 @@ class WebSocket:
 
     # --- sending
 
-    def send_frame(self, opcode, payload, fin=True, mask=True, rsv=0):
+    def send_frame(self, opcode, payload, fin=True, mask=None, rsv=0):
         """One raw frame; tests use it for fragments and bad frames."""
+        if mask is None:
+            mask = not self.server
         if isinstance(payload, str):
             payload = payload.encode()
         b0 = (0x80 if fin else 0) | (rsv << 4) | opcode
@@ -330,13 +335,22 @@ class WebSocket:
                 return None
             n = struct.unpack('!Q', bytes(self.buf[2:10]))[0]
             off = 10
-        if b1 & 0x80:
-            raise WSError('the server masked a frame')
+        if bool(b1 & 0x80) != self.server:
+            raise WSError('the %s masked a frame' % (
+                'client never' if self.server else 'server'))
+        key = None
+        if self.server:
+            if not self._fill(off + 4, deadline):
+                return None
+            key = bytes(self.buf[off:off + 4])
+            off += 4
         # A frame that started arriving gets 30 s more to finish.
         if not self._fill(off + n, max(deadline, time.monotonic()) + 30):
             raise WSError('frame of %d bytes never completed' % n)
         payload = bytes(self.buf[off:off + n])
         del self.buf[:off + n]
+        if key is not None:
+            payload = _mask(payload, key)
         return bool(b0 & 0x80), b0 & 0x0f, payload
 
     # --- closing
