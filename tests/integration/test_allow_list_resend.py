@@ -13,7 +13,9 @@ that does not acknowledge the refusal at first:
   - the same execute_command again: the same result again, still not run;
   - after result_ack, a reconnect brings nothing, the spool holds nothing
     and the journal of started commands never named it; the file the
-    command would have created does not exist.
+    command would have created does not exist;
+  - a seed-style execute_workflow whose second step is refused ends
+    failed with the reason, that step not run.
 """
 
 import base64
@@ -230,6 +232,20 @@ try:
     require('the agent reconnects once more', hello is not None)
     check('after result_ack a reconnect brings nothing for it',
           c.sync() and c.of('command_result', cid) == [], c.seen)
+
+    # A seed-style execute_workflow: its steps meet the same list.
+    eid = str(uuid.uuid4())
+    c.ws.send_json({'type': 'execute_workflow', 'execution_id': eid,
+                    'workflow': {'name': 'wf', 'steps': [
+                        {'name': 'ok', 'type': 'execute', 'command': 'true'},
+                        {'name': 'bad', 'type': 'execute',
+                         'command': 'touch %s' % RAN}]}})
+    wr = c.wait(lambda m: m.get('type') == 'workflow_result' and
+                m.get('execution_id') == eid)
+    check('execute_workflow: the allowed step runs, the refused one ends '
+          'it failed, saying why',
+          wr is not None and wr.get('success') is False and
+          wr.get('message') == 'step 1 (bad) ' + reason, wr)
 
     try:
         with open(os.path.join(STATE, 'started')) as f:
