@@ -329,7 +329,7 @@ export class ExecutionView {
     }
     if (o.refused) {
       o.refused.hidden = d.status !== 'refused';
-      o.refused.textContent = "refused by the worker's allow-list: " + (d.error || 'no rule matches this command');
+      o.refused.textContent = `refused by the worker's allow-list: ${d.error || 'no rule matches this command'}`;
     }
     // Splice whatever the server holds beyond what the stream gave us.
     for (const stream of ['stdout', 'stderr']) {
