@@ -26,9 +26,9 @@ import tempfile
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
-from live import execution, online, run, execute, wait_execution  # noqa
+from live import online, run, execute, wait_execution  # noqa
 from pulse_test import (at_end, check, ctl, diag, done, find_worker,  # noqa
-                        require, skip, unique, wait_for, URL,
+                        require, skip, unique, URL,
                         WORKER_API_KEY)
 
 BIN = os.environ.get('PULSE_BIN', '')

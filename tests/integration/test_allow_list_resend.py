@@ -20,6 +20,7 @@ that does not acknowledge the refusal at first:
 
 import base64
 import hashlib
+import http.server
 import json
 import os
 import queue
@@ -38,10 +39,9 @@ sys.path.insert(0, HERE)
 import wsclient  # noqa: E402
 from pulse_test import at_end, check, diag, done, require  # noqa: E402
 
-BIN = os.environ.get('PULSE_BIN', '')
-AGENT = os.path.join(BIN, 'pulse-worker')
-require('PULSE_BIN has pulse-worker', BIN != '' and os.access(AGENT, os.X_OK),
-        AGENT)
+AGENT = os.path.join(os.environ.get('PULSE_BIN') or '/nonexistent',
+                     'pulse-worker')
+require('PULSE_BIN has pulse-worker', os.access(AGENT, os.X_OK), AGENT)
 TMP = tempfile.mkdtemp(prefix='pulse-allow-resend.')
 STATE = os.path.join(TMP, 'state')
 ALLOW = os.path.join(TMP, 'allow.list')
@@ -52,81 +52,68 @@ with open(ALLOW, 'w') as f:
 os.chmod(ALLOW, 0o644)
 
 
-class Stub:
-    """ws://127.0.0.1:PORT/worker and the HTTP calls of an agent; each
-    websocket goes on .socks, the server end of it."""
+class Stub(http.server.BaseHTTPRequestHandler):
+    """ws://127.0.0.1:PORT/worker and the HTTP calls of an agent. Each
+    websocket goes on SOCKS as the server end of it; its thread holds the
+    connection until the test lets it go (Conn.drop)."""
 
-    def __init__(self):
-        self.lsock = socket.create_server(('127.0.0.1', 0))
-        self.port = self.lsock.getsockname()[1]
-        self.socks = queue.Queue()
-        threading.Thread(target=self._accept, daemon=True).start()
+    protocol_version = 'HTTP/1.1'
 
-    def _accept(self):
-        while True:
-            try:
-                c, _ = self.lsock.accept()
-            except OSError:
-                return
-            threading.Thread(target=self._serve, args=(c,),
-                             daemon=True).start()
+    def log_message(self, *args):
+        pass
 
-    def _serve(self, c):
-        try:
-            c.settimeout(30)
-            buf = b''
-            while b'\r\n\r\n' not in buf and len(buf) < 65536:
-                d = c.recv(65536)
-                if not d:
-                    break
-                buf += d
-            head, _, rest = buf.partition(b'\r\n\r\n')
-            lines = head.decode('iso-8859-1').split('\r\n')
-            method, path = (lines[0].split(' ') + ['', ''])[:2]
-            hdr = dict((k.strip().lower(), v.strip()) for k, _, v in
-                       (x.partition(':') for x in lines[1:]))
-            if hdr.get('upgrade', '').lower() == 'websocket':
-                acc = base64.b64encode(hashlib.sha1(
-                    (hdr['sec-websocket-key'] + wsclient.GUID).encode()
-                ).digest()).decode()
-                c.sendall(('HTTP/1.1 101 Switching Protocols\r\n'
-                           'Upgrade: websocket\r\nConnection: Upgrade\r\n'
-                           'Sec-WebSocket-Accept: %s\r\n'
-                           'Sec-WebSocket-Protocol: pulse-worker\r\n\r\n'
-                           % acc).encode())
-                c.settimeout(None)
-                self.socks.put(wsclient.WebSocket(c, rest, 'pulse-worker',
-                                                  server=True))
-                return
-            n = int(hdr.get('content-length') or 0)
-            while len(rest) < n:
-                d = c.recv(65536)
-                if not d:
-                    break
-                rest += d
-            status, body = '200 OK', {'status': 'ok'}
-            if method == 'POST' and path == '/api/workers/enroll':
-                # The contract's answer, for agents that enroll first.
-                req = json.loads(rest or b'{}')
-                status, body = '201 Created', {
-                    'worker_id': req.get('worker_id') or str(uuid.uuid4()),
-                    'name': req.get('name'), 'key': KEY,
-                    'state': 'accepted', 'groups': []}
-            data = json.dumps(body).encode()
-            c.sendall(('HTTP/1.1 %s\r\nContent-Type: application/json\r\n'
-                       'Content-Length: %d\r\nConnection: close\r\n\r\n'
-                       % (status, len(data))).encode() + data)
-        except (OSError, ValueError, KeyError) as e:
-            diag('stub: %s' % e)
-        c.close()
+    def reply(self, code, body):
+        data = json.dumps(body).encode()
+        self.send_response(code)
+        self.send_header('Content-Type', 'application/json')
+        self.send_header('Content-Length', str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def do_GET(self):
+        if self.headers.get('Upgrade', '').lower() != 'websocket':
+            self.reply(404, {'error': 'not found'})
+            return
+        digest = hashlib.sha1((self.headers['Sec-WebSocket-Key'] +
+                               wsclient.GUID).encode()).digest()
+        self.send_response(101)
+        self.send_header('Upgrade', 'websocket')
+        self.send_header('Connection', 'Upgrade')
+        self.send_header('Sec-WebSocket-Accept',
+                         base64.b64encode(digest).decode())
+        self.send_header('Sec-WebSocket-Protocol', 'pulse-worker')
+        self.end_headers()
+        gone = threading.Event()
+        SOCKS.put((wsclient.WebSocket(self.connection, b'', 'pulse-worker',
+                                      server=True), gone))
+        gone.wait()
+        self.close_connection = True
+
+    def do_POST(self):
+        n = int(self.headers.get('Content-Length') or 0)
+        req = json.loads(self.rfile.read(n) or b'{}')
+        if self.path == '/api/workers/enroll':
+            # The contract's answer, for agents that enroll first.
+            self.reply(201, {
+                'worker_id': req.get('worker_id') or str(uuid.uuid4()),
+                'name': req.get('name'), 'key': KEY, 'state': 'accepted',
+                'groups': []})
+        else:
+            self.reply(200, {'status': 'ok'})
 
 
 class Conn:
     """One connection of the agent, with everything it sent on it."""
 
-    def __init__(self, ws):
+    def __init__(self, ws, gone):
         self.ws = ws
+        self.gone = gone
         self.seen = []
+
+    def drop(self):
+        """The connection drops, as a network would drop it."""
+        self.ws.sock.shutdown(socket.SHUT_RDWR)
+        self.gone.set()
 
     def wait(self, pred, timeout=60, since=0):
         """The first message from index since on with pred(), reading
@@ -154,11 +141,14 @@ class Conn:
                 m.get('command_id') == cid]
 
 
-stub = Stub()
+SOCKS = queue.Queue()
+stub = http.server.ThreadingHTTPServer(('127.0.0.1', 0), Stub)
+stub.daemon_threads = True
+threading.Thread(target=stub.serve_forever, daemon=True).start()
 env = {
     'PATH': '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
     'HOME': TMP,
-    'PULSE_SERVER': 'http://127.0.0.1:%d' % stub.port,
+    'PULSE_SERVER': 'http://127.0.0.1:%d' % stub.server_address[1],
     'WORKER_API_KEY': KEY,
     'WORKER_NAME': 'allow-' + uuid.uuid4().hex[:8],
     'WORKER_STATE_DIR': STATE,
@@ -176,7 +166,7 @@ with open(LOG, 'wb') as logf:
 
 def connection():
     try:
-        c = Conn(stub.socks.get(timeout=60))
+        c = Conn(*SOCKS.get(timeout=60))
     except queue.Empty:
         return None, None
     return c, c.wait(lambda m: m.get('type') == 'worker_connect')
@@ -210,7 +200,7 @@ try:
     check('its result waits in the spool until acknowledged',
           os.path.exists(os.path.join(STATE, 'spool', cid + '.json')))
 
-    c.ws.sock.close()                   # the connection drops, no ack
+    c.drop()                            # no ack
     c, hello = connection()
     require('the agent reconnects', hello is not None)
     again = result_of(c, cid)
@@ -227,7 +217,7 @@ try:
     c.ws.send_json({'type': 'result_ack', 'command_id': cid})
     check('acknowledged: the spool lets it go', c.sync() and
           not os.path.exists(os.path.join(STATE, 'spool', cid + '.json')))
-    c.ws.sock.close()
+    c.drop()
     c, hello = connection()
     require('the agent reconnects once more', hello is not None)
     check('after result_ack a reconnect brings nothing for it',
@@ -268,7 +258,7 @@ finally:
         except subprocess.TimeoutExpired:
             agent.kill()
             agent.wait(10)
-    stub.lsock.close()
+    stub.shutdown()
 
 check('the agent stops cleanly on SIGTERM', agent.returncode == 0,
       agent.returncode)
