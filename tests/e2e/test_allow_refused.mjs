@@ -3,7 +3,7 @@
 // says "refused by the worker's allow-list: <reason>", and the reason is
 // text (an allow-list file named with markup shows the markup, never
 // makes an element of it); the step reads failed with why.
-import { mkdtempSync, writeFileSync, chmodSync } from 'node:fs';
+import { mkdtempSync, writeFileSync, chmodSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { browser, call, check, ctl, DEADLINE_MS, page, problems, require, run, shot, uniq, URL,
@@ -12,6 +12,7 @@ import { browser, call, check, ctl, DEADLINE_MS, page, problems, require, run, s
 run(async () => {
   const dir = mkdtempSync(join(tmpdir(), 'pulse-e2e-allow.'));
   chmodSync(dir, 0o755);
+  atEnd(() => rmSync(dir, { recursive: true, force: true }));
   // A file name with markup in it: it must reach the page as text.
   const file = join(dir, 'allow-<img src=x onerror=window.__pwned=1>.list');
   writeFileSync(file, '# nothing but uptime\nuptime\n');
