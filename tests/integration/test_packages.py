@@ -310,6 +310,22 @@ r = run([exe, '-h'], env={'PATH': '/usr/bin:/bin'})
 check('the unpacked pulse-worker runs: -h prints its usage',
       r.returncode == 2 and r.stderr.startswith('usage: pulse-worker'),
       'rc %d: %s' % (r.returncode, r.stderr[-500:]))
+# Started by hand before it is configured, the packaged agent with the
+# packaged worker.env stops at once, naming what to set: it never goes
+# looking for a server (PULSE_SERVER is a placeholder, there is no token).
+wstate = os.path.join(tmp, 'wstate')
+os.mkdir(wstate, 0o700)
+try:
+    r = run([exe, '-e', conf], timeout=20,
+            env={'PATH': '/usr/bin:/bin', 'WORKER_STATE_DIR': wstate})
+    rc, err = r.returncode, r.stderr
+except subprocess.TimeoutExpired:
+    rc, err = None, 'still running after 20 s'
+check('the agent with worker.env as shipped stops at once, naming '
+      'PULSE_SERVER or PULSE_ENROLL_TOKEN, and stores no key',
+      rc not in (0, None) and re.search(r'PULSE_SERVER|PULSE_ENROLL_TOKEN', err)
+      and not os.path.exists(os.path.join(wstate, 'key')),
+      'rc %s: %s' % (rc, err[-800:]))
 api = os.path.join(sroot, 'usr/bin/pulse-api')
 for path in (sconf, conf):
     r = run([api, '-e', path, '--check-config'],
