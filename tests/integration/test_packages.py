@@ -137,8 +137,10 @@ if not os.environ.get('PULSE_PACKAGE_DIR'):
     after = worktree()
     check('nothing was written into the checkout (git status, ignored '
           'files too, is the same before and after)', before == after,
-          '\n'.join(sorted(set((after or '').splitlines()) -
-                           set((before or '').splitlines())))[:2000])
+          '\n'.join(['+ ' + x for x in sorted(
+              set((after or '').splitlines()) - set((before or '').splitlines()))] +
+              ['- ' + x for x in sorted(
+              set((before or '').splitlines()) - set((after or '').splitlines()))])[:2000])
 
 version = ac_version()
 debs = {}
