@@ -303,6 +303,12 @@ check('pulse-api.service migrates from /usr/share/pulse/sql and starts '
       'ExecStartPre=/usr/bin/pulse-api --migrate /usr/share/pulse/sql' in api_unit
       and re.search(r'^ExecStart=/usr/bin/pulse-api$', api_unit, re.M), api_unit)
 
+with open(os.path.join(sroot, 'usr/share/pulse/nginx/pulse.conf')) as f:
+    site = f.read()
+check('the example nginx site serves /usr/share/pulse/static and names no '
+      '/usr/local path', 'root\t\t/usr/share/pulse/static;' in site and
+      '/usr/local' not in site, re.findall(r'.*(?:root|/usr/local).*', site))
+
 # The packaged programs run from the unpacked trees (their libraries
 # resolve), and the one config parser they share accepts every key the
 # conffiles set: pulse-api --check-config with each file. The socket group
