@@ -142,6 +142,35 @@ if not os.environ.get('PULSE_PACKAGE_DIR'):
               ['- ' + x for x in sorted(
               set((before or '').splitlines()) - set((after or '').splitlines()))])[:2000])
 
+# --- Build-Depends ------------------------------------------------------------
+# Complete for what configure.ac checks (a library added there, libcurl
+# say, must be added to debian/control too), and each installed by
+# ./pulse-dev's PACKAGES, so that `./pulse-dev package` on a fresh Debian
+# finds them: dpkg-buildpackage refuses to build with one missing.
+with open(os.path.join(REPO, 'debian', 'control')) as f:
+    m = re.search(r'^Build-Depends:(.*?)(?=^\S)', f.read(), re.M | re.S)
+bdeps = [[re.sub(r'[\s(\[].*', '', alt.strip()) for alt in dep.split('|')]
+         for dep in (m.group(1).split(',') if m else []) if dep.strip()]
+with open(os.path.join(REPO, 'configure.ac')) as f:
+    modules = re.findall(r'PKG_CHECK_MODULES\(\[\w+\],\s*\[([\w.+-]+)', f.read())
+unlisted = []
+for mod in modules:
+    pc = run(['pkg-config', '--path', mod]).stdout.strip()
+    owner = run(['dpkg', '-S', os.path.realpath(pc) if pc else mod])
+    pkg = owner.stdout.split(':')[0] if owner.returncode == 0 else None
+    if not pkg or not any(pkg in alts for alts in bdeps):
+        unlisted.append('%s (%s)' % (mod, pkg or 'no .pc file found'))
+check('Build-Depends names the package of every pkg-config module '
+      'configure.ac checks (%d)' % len(modules), modules and not unlisted,
+      unlisted)
+with open(os.path.join(REPO, 'pulse-dev')) as f:
+    m = re.search(r'^PACKAGES=\((.*?)\)', f.read(), re.M | re.S)
+packages = set(m.group(1).split()) if m else set()
+packages |= {'debhelper-compat'} if 'debhelper' in packages else set()
+absent = ['|'.join(alts) for alts in bdeps if not packages & set(alts)]
+check('./pulse-dev installs every Build-Depends (PACKAGES)', bdeps and
+      not absent, absent)
+
 version = ac_version()
 debs = {}
 for pkg in ('pulse-worker', 'pulse-server'):
