@@ -30,7 +30,7 @@ import subprocess
 import tempfile
 import time
 
-from pulse_test import check, diag, done, require
+from pulse_test import at_end, check, diag, done, require
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.normpath(os.path.join(HERE, '..', '..'))
@@ -111,6 +111,9 @@ def maint_script(deb, name, tmp):
 
 
 tmp = tempfile.mkdtemp(prefix='pulse-packages.', dir='/tmp')
+# Kept after a failure, to look at (the packages are in OUTDIR there).
+at_end(lambda: shutil.rmtree(tmp, ignore_errors=True))
+diag('scratch directory: %s' % tmp)
 out = os.environ.get('PULSE_PACKAGE_DIR') or os.path.join(tmp, 'out')
 
 
@@ -431,5 +434,4 @@ check('dpkg --purge removes it, its conffile and its state (key included)',
       not os.path.exists(os.path.join(inst, 'usr/bin/pulse-worker')),
       r.stdout + r.stderr)
 
-shutil.rmtree(tmp, ignore_errors=True)
 done()
