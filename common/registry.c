@@ -101,6 +101,7 @@ registry_online(struct db *db, struct registry_worker *w, int *conflict)
 	int		 was_online = 0, offline = 0, rc;
 
 	*conflict = 0;
+	w->created = 0;
 	w->replaced[0] = '\0';
 	if (db_exec(db, sql_by_name, &res, "s", w->name) == -1)
 		return -1;
@@ -119,8 +120,11 @@ registry_online(struct db *db, struct registry_worker *w, int *conflict)
 			return rc;
 		}
 	}
-	if (db_exec(db, sql_insert, NULL, "ss", w->id, w->name) == -1 ||
-	    db_exec(db, sql_by_id, &res, "s", w->id) == -1)
+	if (db_exec(db, sql_insert, NULL, "ss", w->id, w->name) == -1)
+		return -1;
+	/* ON DUPLICATE KEY UPDATE id = id counts 0 rows for a known id. */
+	w->created = db_affected(db) == 1;
+	if (db_exec(db, sql_by_id, &res, "s", w->id) == -1)
 		return -1;
 	if (db_res_rows(res) > 0)
 		was_online = strcmp(db_res_get(res, 0, 0), "online") == 0;
