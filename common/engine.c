@@ -1318,18 +1318,19 @@ cancel_txn(struct db *db, void *arg)
 		    ex.status);
 		goto out;
 	}
+	d = json_object_new_object();
+	json_object_object_add(d, "kind", json_object_new_string(ex.kind));
+	json_object_object_add(d, "status_before",
+	    json_object_new_string(ex.status));
 	snprintf(why, sizeof(why), "cancelled by %s", c->user ? c->user : "?");
 	if (db_exec(db, sql_steps_cancel, NULL, "ss", why, ex.id) == -1 ||
 	    db_exec(db, sql_dispatch_cancel, NULL, "s", ex.id) == -1 ||
 	    db_exec(db, sql_dispatch_cancel_running, NULL, "s", ex.id) == -1 ||
 	    finish_execution(db, &ex, "cancelled", why) == -1) {
 		dberr(c->err, db);
+		json_object_put(d);
 		goto out;
 	}
-	d = json_object_new_object();
-	json_object_object_add(d, "kind", json_object_new_string(ex.kind));
-	json_object_object_add(d, "status_before",
-	    json_object_new_string(ex.status));
 	rc = call_audit(db, c, "execution.cancel", "execution", ex.id, d);
 out:
 	exec_clear(&ex);

@@ -25,6 +25,7 @@ static const char sql_retire[] =
     "'%Y-%m-%dT%H:%i:%sZ')) WHERE id = ? AND status = 'offline'";
 static const char sql_by_id[] =
     "SELECT status FROM workers WHERE id = ? FOR UPDATE";
+static const char sql_exists[] = "SELECT 1 FROM workers WHERE id = ?";
 static const char sql_insert[] =
     "INSERT INTO workers (id, name, status, last_heartbeat, metadata) "
     "VALUES (?, ?, 'offline', NOW(), '{}') ON DUPLICATE KEY UPDATE id = id";
@@ -120,11 +121,18 @@ registry_online(struct db *db, struct registry_worker *w, int *conflict)
 			return rc;
 		}
 	}
-	if (db_exec(db, sql_insert, NULL, "ss", w->id, w->name) == -1)
+	/*
+	 * Whether this call creates the row (the audit's worker.enroll): the
+	 * insert cannot say, as CLIENT_FOUND_ROWS counts a duplicate as one
+	 * row too. Two first beats of one new id at the same instant may
+	 * both believe it; nothing else can.
+	 */
+	if (db_exec(db, sql_exists, &res, "s", w->id) == -1)
 		return -1;
-	/* ON DUPLICATE KEY UPDATE id = id counts 0 rows for a known id. */
-	w->created = db_affected(db) == 1;
-	if (db_exec(db, sql_by_id, &res, "s", w->id) == -1)
+	w->created = db_res_rows(res) == 0;
+	db_res_free(res);
+	if (db_exec(db, sql_insert, NULL, "ss", w->id, w->name) == -1 ||
+	    db_exec(db, sql_by_id, &res, "s", w->id) == -1)
 		return -1;
 	if (db_res_rows(res) > 0)
 		was_online = strcmp(db_res_get(res, 0, 0), "online") == 0;
