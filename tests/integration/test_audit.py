@@ -18,9 +18,10 @@ import re
 import threading
 import uuid
 
-from pulse_test import (call, check, check_status, diag, done, error_of,
-                        find_worker, heartbeat, prompt_step, require, sql,
-                        start_execution, unique, wait_for, have_ctl, at_end)
+from pulse_test import (at_end, call, check, check_status, done,
+                        find_worker, have_ctl, heartbeat, prompt_step,
+                        require, route_table, sql, start_execution, unique,
+                        wait_for)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROUTER = os.path.join(HERE, '..', '..', 'fcgi-api', 'router.c')
@@ -30,17 +31,6 @@ MUTATING = ('POST', 'PUT', 'PATCH', 'DELETE')
 SPOOF = {'X-Forwarded-For': '10.9.8.7', 'X-Real-IP': '10.9.8.6',
          'Forwarded': 'for=10.9.8.5'}
 PEER = '127.0.0.1'
-
-
-def route_table(path):
-    with open(path, encoding='utf-8') as f:
-        src = f.read()
-    m = re.search(r'const struct route\s+routes\[\]\s*=\s*\{(.*?)\n\};',
-                  src, re.S)
-    if m is None:
-        return None
-    return [(meth, pat) for meth, pat in
-            re.findall(r'\{\s*"([A-Z]+)"\s*,\s*"([^"]+)"', m.group(1))]
 
 
 def audit_page(query=''):
