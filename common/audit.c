@@ -365,7 +365,8 @@ verify_row(const struct db_res *r, size_t i, long long *last_id,
     struct audit_verify *v)
 {
 	long long	 id = db_res_int(r, i, 0, 0);
-	const char	*prev = db_res_get(r, i, 9), *hash = db_res_get(r, i, 10);
+	const char	*prev = db_res_get(r, i, 9);
+	const char	*hash = db_res_get(r, i, 10);
 	char		*groups, *details, *row, want[AUDIT_HASH_LEN + 1];
 	int		 rc = -1;
 
@@ -409,7 +410,8 @@ int
 audit_verify(struct db *db, struct audit_verify *v)
 {
 	struct db_res	*res = NULL;
-	char		 last_hash[AUDIT_HASH_LEN + 1], head_hash[AUDIT_HASH_LEN + 1];
+	char		 last_hash[AUDIT_HASH_LEN + 1];
+	char		 head_hash[AUDIT_HASH_LEN + 1];
 	long long	 last_id = 0, head_id, after = 0;
 	size_t		 i, n;
 
