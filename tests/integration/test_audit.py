@@ -209,6 +209,24 @@ check('every mutating route in router.c has an audit entry here '
 check('every entry here is a route of router.c',
       set(ROUTES) <= set(mutating), sorted(set(ROUTES) - set(mutating)))
 
+# client_addr is nginx's $remote_addr: no config believes a header for it.
+NGINX = os.path.join(HERE, '..', '..', 'nginx')
+confs = {}
+for d, _, files in os.walk(NGINX):
+    for f in files:
+        if f.endswith(('.conf', '.in')):
+            with open(os.path.join(d, f), encoding='utf-8') as fh:
+                confs[os.path.relpath(os.path.join(d, f), NGINX)] = fh.read()
+code = {k: '\n'.join(line.split('#')[0] for line in v.splitlines())
+        for k, v in confs.items()}
+check('nginx/: no real_ip directive (a header never sets the address)',
+      not [k for k, v in code.items() if re.search(r'\breal_ip', v)],
+      [k for k, v in code.items() if re.search(r'\breal_ip', v)])
+check('nginx/: REMOTE_ADDR is set once, to $remote_addr',
+      [(k, v) for k in sorted(code) for v in re.findall(
+          r'fastcgi_param\s+REMOTE_ADDR\s+(\S+);', code[k])] ==
+      [('fastcgi-params.conf', '$remote_addr')])
+
 admin_groups = groups_of('admin')
 require('the admin has groups to record', isinstance(admin_groups, list),
         admin_groups)
