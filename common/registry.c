@@ -25,6 +25,7 @@ static const char sql_retire[] =
     "'%Y-%m-%dT%H:%i:%sZ')) WHERE id = ? AND status = 'offline'";
 static const char sql_by_id[] =
     "SELECT status FROM workers WHERE id = ? FOR UPDATE";
+static const char sql_exists[] = "SELECT 1 FROM workers WHERE id = ?";
 static const char sql_insert[] =
     "INSERT INTO workers (id, name, status, last_heartbeat, metadata) "
     "VALUES (?, ?, 'offline', NOW(), '{}') ON DUPLICATE KEY UPDATE id = id";
@@ -101,6 +102,7 @@ registry_online(struct db *db, struct registry_worker *w, int *conflict)
 	int		 was_online = 0, offline = 0, rc;
 
 	*conflict = 0;
+	w->created = 0;
 	w->replaced[0] = '\0';
 	if (db_exec(db, sql_by_name, &res, "s", w->name) == -1)
 		return -1;
@@ -119,6 +121,16 @@ registry_online(struct db *db, struct registry_worker *w, int *conflict)
 			return rc;
 		}
 	}
+	/*
+	 * Whether this call creates the row (the audit's worker.enroll): the
+	 * insert cannot say, as CLIENT_FOUND_ROWS counts a duplicate as one
+	 * row too. Two first beats of one new id at the same instant may
+	 * both believe it; nothing else can.
+	 */
+	if (db_exec(db, sql_exists, &res, "s", w->id) == -1)
+		return -1;
+	w->created = db_res_rows(res) == 0;
+	db_res_free(res);
 	if (db_exec(db, sql_insert, NULL, "ss", w->id, w->name) == -1 ||
 	    db_exec(db, sql_by_id, &res, "s", w->id) == -1)
 		return -1;

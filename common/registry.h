@@ -22,6 +22,7 @@ struct registry_worker {
 	const char *const	 *groups;	/* when has_groups */
 	size_t			  ngroups;
 	int			  has_groups;
+	int			  created;	/* out: this call made the row */
 	char			  replaced[ID_LEN + 1]; /* out: the offline
 						 * worker whose name it took,
 						 * or "" */

@@ -76,7 +76,8 @@ def fresh_execution():
 ADMIN_ONLY = {('DELETE', '/api/workers/:id'),
               ('POST', '/api/workers/:id/command'),
               ('POST', '/api/workflows'), ('PUT', '/api/workflows/:id'),
-              ('DELETE', '/api/workflows/:id')}
+              ('DELETE', '/api/workflows/:id'),
+              ('GET', '/api/audit'), ('GET', '/api/audit/verify')}
 PUBLIC = {'/health', '/metrics/api'}
 
 
@@ -126,7 +127,7 @@ for label, hdrs in VARIANTS.items():
                 ident = pattern.replace(':id', {
                     'workers': local1, 'workflows': WID}.get(
                     pattern.split('/')[2] if pattern.count('/') > 2
-                    else '', 'X'))
+                    else '', 'X')).replace(':n', '1')
                 if pattern.startswith('/api/executions/:id'):
                     ident = pattern.replace(':id', fresh_execution()
                                             if w is None and m == method
