@@ -59,8 +59,8 @@ static const char sql_state_of[] =
 static const char sql_enroll_fill[] =
     "UPDATE workers SET state = IF(?, 'accepted', state), "
     "requested_groups = JSON_EXTRACT(?, '$'), "
-    "metadata = JSON_SET(COALESCE(metadata, '{}'), '$.version', ?) "
-    "WHERE id = ?";
+    "metadata = IF(? IS NULL, COALESCE(metadata, '{}'), "
+    "JSON_SET(COALESCE(metadata, '{}'), '$.version', ?)) WHERE id = ?";
 static const char sql_lock[] =
     "SELECT state, replaces, name, requested_groups, "
     "EXISTS (SELECT 1 FROM worker_keys k WHERE k.worker_id = w.id) "
@@ -295,8 +295,8 @@ registry_enroll(struct db *db, struct registry_enroll *e)
 		if (candidate != NULL)
 			e->accept = 0;
 	}
-	if (db_exec(db, sql_enroll_fill, NULL, "isss", (long long)e->accept,
-	    e->requested, e->version, e->id) == -1)
+	if (db_exec(db, sql_enroll_fill, NULL, "issss", (long long)e->accept,
+	    e->requested, e->version, e->version, e->id) == -1)
 		goto out;
 	if (e->granted != NULL && e->accept &&
 	    registry_set_groups(db, e->id, e->granted) == -1)
