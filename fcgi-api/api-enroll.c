@@ -349,14 +349,22 @@ enroll_txn(struct db *db, void *arg)
 	return enroll_audit(db, en);
 }
 
+static int
+enroll_shared_ok(struct request *req)
+{
+	const char	*want = req->cfg->worker_api_key;
+	const char	*got = request_header(req, "HTTP_X_API_KEY");
+
+	/* An empty configured key would match an empty header: refuse. */
+	return want != NULL && *want != '\0' && got != NULL &&
+	    ident_key_equal(got, want);
+}
+
 /* Token or shared key: which; else en->refused says why. */
 static void
 enroll_auth(struct request *req, const char *token, struct enroll *en,
     char thash[WKEY_HASH_LEN + 1])
 {
-	const char	*want = req->cfg->worker_api_key;
-	const char	*got = request_header(req, "HTTP_X_API_KEY");
-
 	if (token != NULL) {
 		if (!wkey_valid(token))
 			snprintf(en->refused, sizeof(en->refused), "unknown "
@@ -365,8 +373,7 @@ enroll_auth(struct request *req, const char *token, struct enroll *en,
 		en->token_hash = thash;
 		return;
 	}
-	if (want == NULL || *want == '\0' || got == NULL ||
-	    !ident_key_equal(got, want))
+	if (!enroll_shared_ok(req))
 		snprintf(en->refused, sizeof(en->refused), "no enrollment "
 		    "token, and no valid shared API key");
 }
@@ -392,6 +399,17 @@ workers_enroll(struct request *req)
 
 	memset(&en, 0, sizeof(en));
 	key[0] = '\0';
+	/*
+	 * No token and no shared key: no credential at all, answered before
+	 * anything else is read (as the heartbeat's router check is), with
+	 * no audit row: that would let anyone write the trail.
+	 */
+	if (pjson_get_string(req->json, "token", &token, NULL) == 0 &&
+	    !enroll_shared_ok(req)) {
+		reply_error(req, 401, "key refused: no enrollment token, and no "
+		    "valid shared API key");
+		return 0;
+	}
 	if (body_only(req, allowed) == -1 ||
 	    body_name(req, "name", WORKER_NAME_CHARS, 1, &en.e.name) == -1 ||
 	    body_groups(req, "groups", 0, &groups) == -1)
