@@ -14,7 +14,6 @@
 #include "dispatch.h"
 #include "engine.h"
 #include "pjson.h"
-#include "audit.h"
 #include "registry.h"
 #include "trust.h"
 #include "pulse-limits.h"
@@ -1258,42 +1257,25 @@ struct wk {
 
 /*
  * A worker_connect that created its worker (worker.enroll) or whose key
- * was refused (worker.key_refused): the actor is the worker as it names
- * itself; pushd sees no client address of its own (nginx's is in the
- * access log).
+ * was refused (worker.key_refused); pushd sees no client address of its
+ * own (nginx's is in its access log).
  */
 static int
 worker_audit(struct db *db, const struct dispatch_worker *w)
 {
-	struct audit_actor	 who;
-	struct json_object	*d = json_object_new_object(), *g;
-	char			 name[WORKER_NAME_MAX + 8];
-	size_t			 i;
+	struct json_object	*d = json_object_new_object();
 	int			 rc;
 
-	snprintf(name, sizeof(name), "worker:%s", w->name);
-	who.name = name;
-	who.groups = NULL;
-	who.client_addr = NULL;
-	g = json_object_new_array();
-	for (i = 0; i < w->ngroups; i++)
-		json_object_array_add(g, json_object_new_string(w->groups[i]));
 	json_object_object_add(d, "name", json_object_new_string(w->name));
-	json_object_object_add(d, "requested_groups", g);
+	json_object_object_add(d, "requested_groups",
+	    registry_names(w->groups, w->ngroups));
 	json_object_object_add(d, "via", json_object_new_string(
 	    w->key_hash != NULL ? "websocket, own key" :
 	    "websocket, shared key"));
-	if (w->refused[0] != '\0') {
-		json_object_object_add(d, "reason",
-		    json_object_new_string(w->refused));
-		rc = audit_append(db, &who, "worker.key_refused", "worker",
-		    w->id, d);
-	} else {
+	if (w->refused[0] == '\0')
 		json_object_object_add(d, "state",
 		    json_object_new_string(w->state));
-		rc = audit_append(db, &who, "worker.enroll", "worker", w->id,
-		    d);
-	}
+	rc = registry_audit(db, w->name, NULL, w->id, w->refused, d);
 	json_object_put(d);
 	return rc;
 }

@@ -9,7 +9,6 @@
 #include <string.h>
 
 #include "api.h"
-#include "audit.h"
 #include "config.h"
 #include "db.h"
 #include "id.h"
@@ -248,15 +247,10 @@ struct enroll {
 static int
 enroll_audit(struct db *db, struct enroll *en)
 {
-	struct audit_actor	 who;
 	struct json_object	*d = json_object_new_object();
-	char			 name[WORKER_NAME_MAX + 8], err[128];
+	char			 err[128];
 	int			 rc;
 
-	snprintf(name, sizeof(name), "worker:%s", en->e.name);
-	who.name = name;
-	who.groups = NULL;
-	who.client_addr = request_header(en->req, "REMOTE_ADDR");
 	json_object_object_add(d, "name", json_object_new_string(en->e.name));
 	json_object_object_add(d, "via", json_object_new_string(
 	    en->token_hash != NULL ? "token" : "shared key"));
@@ -266,21 +260,16 @@ enroll_audit(struct db *db, struct enroll *en)
 	json_object_object_add(d, "requested_groups", pjson_parse(
 	    en->e.requested, strlen(en->e.requested), API_JSON_DEPTH, err,
 	    sizeof(err)));
-	if (en->refused[0] != '\0') {
-		json_object_object_add(d, "reason",
-		    json_object_new_string(en->refused));
-		rc = audit_append(db, &who, "worker.key_refused", "worker",
-		    en->e.id, d);
-	} else {
+	if (en->refused[0] == '\0') {
 		json_object_object_add(d, "state",
 		    json_object_new_string(en->e.state));
 		if (en->e.accept && en->e.granted != NULL)
 			json_object_object_add(d, "groups", pjson_parse(
 			    en->e.granted, strlen(en->e.granted),
 			    API_JSON_DEPTH, err, sizeof(err)));
-		rc = audit_append(db, &who, "worker.enroll", "worker",
-		    en->e.id, d);
 	}
+	rc = registry_audit(db, en->e.name, request_header(en->req,
+	    "REMOTE_ADDR"), en->e.id, en->refused, d);
 	json_object_put(d);
 	return rc;
 }

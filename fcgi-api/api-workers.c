@@ -141,35 +141,21 @@ struct beat {
 static int
 beat_audit(struct db *db, struct beat *b)
 {
-	struct audit_actor	 who;
-	struct json_object	*d = json_object_new_object(), *g;
-	char			 name[WORKER_NAME_MAX + 8];
-	size_t			 i;
+	struct json_object	*d = json_object_new_object();
 	int			 rc;
 
-	snprintf(name, sizeof(name), "worker:%s", b->name);
-	who.name = name;
-	who.groups = NULL;
-	who.client_addr = request_header(b->req, "REMOTE_ADDR");
-	g = json_object_new_array();
-	for (i = 0; i < b->ngroups; i++)
-		json_object_array_add(g, json_object_new_string(b->groups[i]));
 	json_object_object_add(d, "name", json_object_new_string(b->name));
-	json_object_object_add(d, "groups", g);
+	json_object_object_add(d, "groups", registry_names(b->groups,
+	    b->ngroups));
 	json_object_object_add(d, "via", json_object_new_string("heartbeat"));
 	if (b->replaced[0] != '\0')
 		json_object_object_add(d, "replaced",
 		    json_object_new_string(b->replaced));
-	if (b->refused[0] != '\0') {
-		json_object_object_add(d, "reason",
-		    json_object_new_string(b->refused));
-		rc = audit_append(db, &who, "worker.key_refused", "worker",
-		    b->id, d);
-		json_object_put(d);
-		return rc;
-	}
-	json_object_object_add(d, "state", json_object_new_string(b->state));
-	rc = audit_append(db, &who, "worker.enroll", "worker", b->id, d);
+	if (b->refused[0] == '\0')
+		json_object_object_add(d, "state",
+		    json_object_new_string(b->state));
+	rc = registry_audit(db, b->name, request_header(b->req, "REMOTE_ADDR"),
+	    b->id, b->refused, d);
 	json_object_put(d);
 	return rc;
 }
