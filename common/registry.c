@@ -340,6 +340,10 @@ registry_enroll(struct db *db, struct registry_enroll *e)
 		    sizeof(e->name_out));
 	}
 	db_res_free(res);
+	/* A version-1 worker that now has a key: its shared-key socket, if
+	 * any, is closed, and only the key gets in again. */
+	if (!e->created && trust_event(db, e->id, "enroll") == -1)
+		goto out;
 	rc = registry_event(db, e->id, "enrolled");
 out:
 	free(me.name);

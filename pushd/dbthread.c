@@ -814,6 +814,14 @@ dbt_trust_one(const char *worker_id, const char *kind)
 		dbt_refuse(conn);
 		dbt_close(conn, LWS_CLOSE_STATUS_POLICY_VIOLATION,
 		    kind[0] == 'r' ? "worker revoked" : "worker deleted");
+	} else if (strcmp(kind, "enroll") == 0) {
+		/* It was keyless, so this socket came with the shared key,
+		 * which may no longer act as it. */
+		log_info("worker %s enrolled: closing its shared-key socket",
+		    worker_id);
+		dbt_refuse(conn);
+		dbt_close(conn, LWS_CLOSE_STATUS_POLICY_VIOLATION,
+		    "worker enrolled: reconnect with its own key");
 	} else if (strcmp(kind, "rotate") == 0)
 		dbt_offer(worker_id, conn);
 	else if (strcmp(kind, "accept") == 0) {

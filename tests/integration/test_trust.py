@@ -473,6 +473,22 @@ r = call('POST', '/api/workers/%s/rotate' % p_id,
          headers={'Content-Type': 'application/json'})
 check('rotating a keyless (version-1) worker: 409', r[0] == 409, r)
 
+# --- a version-1 worker enrolls with the shared key and its own id ---------
+row = worker_row(p_id)
+r = enroll_raw(p_name, [pgroup], worker_id=p_id)
+check('a keyless accepted worker enrolls with its id: 201, still '
+      'accepted, its granted groups kept', r[0] == 201 and
+      r[2]['worker_id'] == p_id and r[2]['state'] == 'accepted' and
+      r[2]['groups'] == row['groups'] and r[2]['name'] == p_name, r)
+p_key = r[2].get('key', '')
+ok, c = closed_with(wp, 'reconnect with its own key')
+check('its shared-key socket is closed (1008)', ok, c)
+x = WsWorker(p_name, [], worker_id=p_id)
+ok, c = closed_with(x, 'already enrolled')
+check('the shared key can no longer act as it', ok, c)
+wp = WsWorker(p_name, [], key=p_key, worker_id=p_id)
+check('its own key can', wp.state() == 'accepted')
+
 # --- the audit trail ------------------------------------------------------------
 
 
