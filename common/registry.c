@@ -231,23 +231,21 @@ registry_online(struct db *db, struct registry_worker *w, int *conflict)
 	if (old[0] != '\0') {
 		if (me.known && strcmp(me.replaces, old) == 0)
 			name = me.name;		/* a candidate keeps its name */
-		else if (w->auto_accept && !w->keyed && !old_keyed &&
-		    !me.known) {
-			/* Version 1: take an offline worker's name at once. */
-			if (!offline || (rc = registry_retire(db, w, old)) <= 0) {
-				*conflict = offline ? rc == 0 : 1;
-				rc = offline ? rc : 0;
-				goto out;
-			}
-		} else if (!me.known && !w->auto_accept)
-			candidate = old;
-		else if (!me.known && w->auto_accept && old_keyed)
-			candidate = old;
-		else {
+		else if (me.known || (w->auto_accept && !old_keyed &&
+		    !offline)) {
+			/* Not its name to take; an online one keeps it. */
 			*conflict = 1;
 			rc = 0;
 			goto out;
-		}
+		} else if (w->auto_accept && !old_keyed) {
+			/* Version 1: take an offline worker's name at once. */
+			if ((rc = registry_retire(db, w, old)) <= 0) {
+				*conflict = rc == 0;
+				goto out;
+			}
+			rc = -1;
+		} else
+			candidate = old;
 	}
 	w->created = !me.known;
 	if (!me.known) {

@@ -393,7 +393,7 @@ workers_enroll(struct request *req)
 	 * anything else is read (as the heartbeat's router check is), with
 	 * no audit row: that would let anyone write the trail.
 	 */
-	if (pjson_get_string(req->json, "token", &token, NULL) == 0 &&
+	if (pjson_get_string(req->json, "token", &token, NULL) != 1 &&
 	    !enroll_shared_ok(req)) {
 		reply_error(req, 401, "key refused: no enrollment token, and no "
 		    "valid shared API key");
