@@ -55,6 +55,9 @@ static const char sql_groups_add[] =
     "INSERT IGNORE INTO worker_groups (worker_id, group_name) "
     "SELECT ?, j.g FROM JSON_TABLE(?, '$[*]' COLUMNS (g VARCHAR(255) "
     "PATH '$')) j";
+static const char sql_granted[] =
+    "SELECT JSON_ARRAYAGG(group_name ORDER BY group_name) "
+    "FROM worker_groups WHERE worker_id = ?";
 static const char sql_state_of[] =
     "SELECT state, name FROM workers WHERE id = ?";
 static const char sql_enroll_fill[] =
@@ -110,6 +113,26 @@ registry_audit(struct db *db, const char *name, const char *client_addr,
 		    json_object_new_string(why));
 	return audit_append(db, &who, "worker.key_refused", "worker",
 	    worker_id, details);
+}
+
+int
+registry_granted(struct db *db, const char *worker_id,
+    struct json_object **out)
+{
+	struct db_res	*res;
+	const char	*g;
+	char		 err[128];
+
+	*out = NULL;
+	if (db_exec(db, sql_granted, &res, "s", worker_id) == -1)
+		return -1;
+	g = db_res_get(res, 0, 0);
+	if (g != NULL)
+		*out = pjson_parse(g, strlen(g), 4, err, sizeof(err));
+	if (*out == NULL)
+		*out = json_object_new_array();
+	db_res_free(res);
+	return 0;
 }
 
 struct json_object *

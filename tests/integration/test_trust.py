@@ -283,6 +283,16 @@ check('a revoked worker\'s heartbeat: 401', r[0] == 401 and
 check('a revoked worker cannot be commanded',
       command(b_id)[0] == 409)
 
+# A revocation whose trust event pushd never saw (written by hand here, as
+# a late commit would leave it): the periodic check still closes it.
+s_id, s_key = enroll_accepted(pre + '-sql')
+ws_ = WsWorker(pre + '-sql', [], key=s_key, worker_id=s_id)
+ws_.state()
+sql("UPDATE workers SET state = 'revoked' WHERE id = '%s'" % s_id)
+ok, c = closed_with(ws_, 'worker revoked', timeout=15)
+check('a revoked worker without its trust event: closed within the '
+      'periodic check (10 s)', ok, c)
+
 # --- pending until accepted --------------------------------------------------
 pgroup = unique('pg')
 p_name = pre + '-p'
@@ -519,6 +529,9 @@ check('refused keys audited as worker.key_refused with the reason',
 check('worker.revoke audited', 'worker.revoke' in actions(b_id))
 check('worker.accept and worker.groups audited',
       'worker.accept' in actions(p_id) and 'worker.groups' in actions(p_id))
+acc = [e for e in audit(p_id) if e['action'] == 'worker.accept']
+check('worker.accept says what it granted (by default, what it asked for)',
+      len(acc) == 1 and acc[0]['details'].get('groups') == [pgroup], acc)
 acc = [e for e in audit(cand_id) if e['action'] == 'worker.accept']
 check('accepting a candidate names the worker it replaced',
       len(acc) == 1 and acc[0]['details'].get('replaced') == a_id, acc)
