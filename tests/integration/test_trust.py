@@ -540,6 +540,26 @@ r = call('GET', '/api/audit/verify')
 check('the audit chain still holds', r[0] == 200 and r[2].get('ok') is True,
       r[2])
 
+# --- nginx limits enrollment per address -------------------------------------
+# Requests without any credential: 401 each, nothing written; past the
+# burst (nginx/pulse-http.conf: 200, then 20 a second) nginx answers 429.
+codes = []
+t0 = time.monotonic()
+for _ in range(400):
+    codes.append(call('POST', '/api/workers/enroll', user=None,
+                      body={'name': 'flood'})[0])
+    if codes[-1] == 429:
+        break
+diag('enroll flood: %d requests in %.2f s, first 429 after %d' % (
+    len(codes), time.monotonic() - t0, codes.index(429) if 429 in codes
+    else -1))
+check('a flood of enrollments from one address is cut off with 429',
+      429 in codes and set(codes[:codes.index(429)]) == {401} and
+      codes.index(429) >= 200, codes[-5:])
+time.sleep(11)  # the bucket refills (20/s) for whatever runs next
+check('after a pause it answers again', call(
+    'POST', '/api/workers/enroll', user=None, body={'name': 'x'})[0] == 401)
+
 for x in (wp, wr, wc):
     x.close()
 for wid in call_cleanup + [p_id]:
