@@ -384,8 +384,8 @@ workers_enroll(struct request *req)
 	 */
 	if (pjson_get_string(req->json, "token", &token, NULL) != 1 &&
 	    !enroll_shared_ok(req)) {
-		reply_error(req, 401, "key refused: no enrollment token, and no "
-		    "valid shared API key");
+		reply_error(req, 401, "key refused: no enrollment token, and "
+		    "no valid shared API key");
 		return 0;
 	}
 	if (body_only(req, allowed) == -1 ||

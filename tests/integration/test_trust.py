@@ -402,7 +402,7 @@ check('an employee cannot accept', call(
     'POST', '/api/workers/%s/accept' % p_id, user='employee',
     headers={'Content-Type': 'application/json'})[0] == 403)
 
-# --- heartbeats ----------------------------------------------------------------
+# --- heartbeats --------------------------------------------------------------
 
 
 def beat(wid, key, header_id, name):
@@ -462,7 +462,7 @@ check('... and its socket closed 1008 "worker revoked"',
 check('the candidate is told it is accepted',
       (wc.next('worker_state', 5) or {}).get('state') == 'accepted')
 
-# --- rotation ------------------------------------------------------------------
+# --- rotation ----------------------------------------------------------------
 r_name = pre + '-rot'
 r_id, k1 = enroll_accepted(r_name, [group])
 wr = WsWorker(r_name, [], key=k1, worker_id=r_id)
@@ -526,7 +526,7 @@ check('the shared key can no longer act as it', ok, c)
 wp = WsWorker(p_name, [], key=p_key, worker_id=p_id)
 check('its own key can', wp.state() == 'accepted')
 
-# --- the audit trail ------------------------------------------------------------
+# --- the audit trail ---------------------------------------------------------
 
 
 def audit(target):
