@@ -38,14 +38,17 @@
  * verify uses) the previous hash, "[", the new id and the rest of the
  * row, which this file serialises; it keeps the previous hash in a
  * session variable for the second, which copies the head into the row.
+ * The parts are hashed as bytes (CAST AS BINARY): the head's hash is an
+ * ascii column and the row is utf8mb4 text, and CONCAT of the two
+ * refuses to mix their collations (1271) as soon as a name is not ASCII.
  * The hash is assigned before the id so that the SQL_MODE
  * SIMULTANEOUS_ASSIGNMENT, which changes what a later assignment in
  * the list sees, makes no difference.
  */
 static const char sql_head_advance[] =
-    "UPDATE audit_head SET last_hash = SHA2(CONCAT(@pulse_audit_prev := "
-    "last_hash, '[', last_id + 1, ?), 256), last_id = last_id + 1 "
-    "WHERE id = 1";
+    "UPDATE audit_head SET last_hash = SHA2(CONCAT(CAST((@pulse_audit_prev "
+    ":= last_hash) AS BINARY), '[', last_id + 1, CAST(? AS BINARY)), 256), "
+    "last_id = last_id + 1 WHERE id = 1";
 static const char sql_insert[] =
     "INSERT INTO audit_log (id, at, actor, actor_groups, client_addr, "
     "action, target_type, target_id, details, prev_hash, hash) "
