@@ -328,6 +328,77 @@ def wait(fn, timeout, what, interval=0.05):
 FINAL = ('completed', 'failed', 'cancelled')
 
 
+def enroll(stack, prefix, n, groups=('bench',), threads=16):
+    """Enroll n workers named PREFIX-00001.. through nginx, as agents do
+    (POST /api/workers/enroll with one token of n uses, granting groups).
+    nginx limits enrollments per client address (10/s, burst 50): that is
+    policy, so every 40 requests go out from a fresh loopback address
+    (127.0.0.0/8 is all ours) and what is measured is PULSE. Returns
+    (path of an "id key name" file for loadws -K, seconds taken)."""
+    import threading
+    r = stack.http.post('/api/enrollment-tokens', {
+        'groups': list(groups), 'uses': n, 'expires_in': 3600000})
+    if r[0] != 201:
+        raise RuntimeError('enrollment token: %s %s' % (r[0], r[2]))
+    token = r[2]['token']
+    out = [None] * n
+    errors = []
+    nextaddr = [0]
+    lock = threading.Lock()
+
+    def fresh_addr():
+        with lock:
+            nextaddr[0] += 1
+            k = nextaddr[0]
+        return '127.%d.%d.%d' % (10 + k // 65536, (k // 256) % 256,
+                                 1 + k % 250)
+
+    def one(t):
+        conn, used = None, 0
+        for i in range(t, n, threads):
+            if conn is None or used == 40:
+                if conn is not None:
+                    conn.close()
+                conn = http.client.HTTPConnection(
+                    '127.0.0.1', stack.port, timeout=60,
+                    source_address=(fresh_addr(), 0))
+                used = 0
+            name = '%s-%05d' % (prefix, i + 1)
+            body = json.dumps({'name': name, 'groups': list(groups),
+                               'version': 'bench', 'token': token})
+            try:
+                conn.request('POST', '/api/workers/enroll', body=body,
+                             headers={'Content-Type': 'application/json'})
+                resp = conn.getresponse()
+                doc = json.loads(resp.read() or b'null')
+            except (OSError, http.client.HTTPException, ValueError) as e:
+                errors.append('%s: %s' % (name, e))
+                return
+            used += 1
+            if resp.status != 201:
+                errors.append('%s: %s %s' % (name, resp.status, doc))
+                return
+            out[i] = '%s %s %s' % (doc['worker_id'], doc['key'], name)
+        if conn is not None:
+            conn.close()
+
+    t0 = time.monotonic()
+    ts = [threading.Thread(target=one, args=(t,)) for t in range(threads)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    took = time.monotonic() - t0
+    if errors:
+        raise RuntimeError('enroll: %d failed, first: %s' %
+                           (len(errors), errors[0]))
+    path = os.path.join(stack.dir, 'keys-%s' % prefix)
+    with open(path, 'w') as f:
+        os.fchmod(f.fileno(), 0o600)
+        f.write('\n'.join(out) + '\n')
+    return path, took
+
+
 class Http:
     """One keep-alive connection to nginx, signed in as admin."""
 

@@ -111,8 +111,9 @@ def run(res):
         peak_pushd.done()
 
         # pushd with SIM simulated workers connected (through nginx).
+        keys, _ = B.enroll(stack, 'fpsim', SIM)
         peak_pushd = Peak(lambda: [stack.pid('pushd')])
-        load = subprocess.Popen([B.LOADWS, 'worker', '-k', stack.key, '-n',
+        load = subprocess.Popen([B.LOADWS, 'worker', '-K', keys, '-n',
                                  str(SIM), '-p', 'fpsim', '-H', '127.0.0.1',
                                  '-P', str(stack.port)],
                                 stdin=subprocess.PIPE,

@@ -2,10 +2,14 @@
  * loadws: many websockets from one single-threaded libwebsockets client,
  * for the benchmarks (bench/README.md).
  *
- *   loadws worker  -H HOST -P PORT | -U SOCKET  -k KEY -n N -p PREFIX [-g GROUP]
+ *   loadws worker  -H HOST -P PORT | -U SOCKET  -k KEY | -K FILE  -n N
+ *                  -p PREFIX [-g GROUP]
  *       N simulated pulse-workers: worker_connect, then every
  *       execute_command answered at once with a successful command_result,
- *       every ping with a pong.
+ *       every ping with a pong. With -k every socket presents the shared
+ *       key under a random id (a version-1 worker); with -K socket i is
+ *       the enrolled worker of line i of FILE ("id key name", as
+ *       benchlib.enroll writes it) and presents its own key and id.
  *   loadws browser -H HOST -P PORT -a USER:PASS -n N [-e EXECUTION] -o FILE
  *       N dashboards on /ws (pulse-browser), each subscribed to EXECUTION;
  *       the wall-clock arrival time (us) of every event on every socket is
@@ -45,6 +49,7 @@ struct sock {
 	int		 state;	/* 0 idle, 1 connecting, 2 up, 3 dead */
 	char		 id[37];
 	char		 name[64];
+	char		 key[64];	/* its own key (-K), or "" */
 	struct qmsg	*qhead, *qtail;
 	char		*rx;
 	size_t		 rxlen, rxcap;
@@ -60,6 +65,7 @@ struct arrival {
 static int		 browser_mode;
 static const char	*host = "127.0.0.1", *usock, *key, *auth_b64;
 static const char	*prefix = "load", *group = "bench", *execution;
+static const char	*keyfile;
 static const char	*outfile;
 static int		 port, nsocks;
 static struct sock	*socks;
@@ -350,6 +356,16 @@ callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 			    "authorization:", (unsigned char *)buf,
 			    (int)strlen(buf), p, end))
 				return -1;
+		} else if (s->key[0] != '\0') {
+			if (lws_add_http_header_by_name(wsi,
+			    (const unsigned char *)"x-api-key:",
+			    (const unsigned char *)s->key, (int)strlen(s->key),
+			    p, end) ||
+			    lws_add_http_header_by_name(wsi,
+			    (const unsigned char *)"x-worker-id:",
+			    (const unsigned char *)s->id, (int)strlen(s->id),
+			    p, end))
+				return -1;
 		} else if (lws_add_http_header_by_name(wsi,
 		    (const unsigned char *)"x-api-key:",
 		    (const unsigned char *)key, (int)strlen(key), p, end))
@@ -439,7 +455,7 @@ static void
 usage(void)
 {
 	fprintf(stderr, "usage: loadws worker|browser [-H host] [-P port] "
-	    "[-U unix-socket] [-k key] [-a user:pass] [-n count] "
+	    "[-U unix-socket] [-k key | -K keyfile] [-a user:pass] [-n count] "
 	    "[-p prefix] [-g group] [-e execution] [-o file]\n");
 	exit(2);
 }
@@ -454,6 +470,35 @@ b64(const char *s)
 	    (int)(len * 2 + 8)) < 0)
 		abort();
 	return out;
+}
+
+/* -K: "id key name" per line, one line per socket, all of them. */
+static void
+read_keys(const char *path)
+{
+	FILE	*f = fopen(path, "r");
+	char	 line[256];
+	int	 i = 0;
+
+	if (f == NULL) {
+		fprintf(stderr, "loadws: %s: %s\n", path, strerror(errno));
+		exit(1);
+	}
+	while (i < nsocks && fgets(line, sizeof(line), f) != NULL) {
+		if (sscanf(line, "%36s %63s %63s", socks[i].id, socks[i].key,
+		    socks[i].name) != 3) {
+			fprintf(stderr, "loadws: %s line %d: want 'id key "
+			    "name'\n", path, i + 1);
+			exit(1);
+		}
+		i++;
+	}
+	fclose(f);
+	if (i < nsocks) {
+		fprintf(stderr, "loadws: %s has %d workers, -n asks for %d\n",
+		    path, i, nsocks);
+		exit(1);
+	}
 }
 
 int
@@ -473,12 +518,13 @@ main(int argc, char **argv)
 	else if (strcmp(argv[1], "worker") != 0)
 		usage();
 	optind = 2;
-	while ((ch = getopt(argc, argv, "H:P:U:k:a:n:p:g:e:o:")) != -1) {
+	while ((ch = getopt(argc, argv, "H:P:U:k:K:a:n:p:g:e:o:")) != -1) {
 		switch (ch) {
 		case 'H': host = optarg; break;
 		case 'P': port = atoi(optarg); break;
 		case 'U': usock = optarg; break;
 		case 'k': key = optarg; break;
+		case 'K': keyfile = optarg; break;
 		case 'a': auth = optarg; break;
 		case 'n': nsocks = atoi(optarg); break;
 		case 'p': prefix = optarg; break;
@@ -489,7 +535,8 @@ main(int argc, char **argv)
 		}
 	}
 	if (nsocks <= 0 || (usock == NULL && port <= 0) ||
-	    (!browser_mode && key == NULL) || (browser_mode && auth == NULL))
+	    (!browser_mode && key == NULL && keyfile == NULL) ||
+	    (browser_mode && auth == NULL))
 		usage();
 	if (auth != NULL)
 		auth_b64 = b64(auth);
@@ -519,6 +566,8 @@ main(int argc, char **argv)
 		snprintf(socks[i].name, sizeof(socks[i].name), "%s-%05d",
 		    prefix, i + 1);
 	}
+	if (keyfile != NULL)
+		read_keys(keyfile);
 
 	memset(&info, 0, sizeof(info));
 	info.port = CONTEXT_PORT_NO_LISTEN;

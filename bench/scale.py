@@ -2,7 +2,7 @@
 """Benchmark 2: the scale of fan-out.
 
 N simulated workers (bench/loadws.c: one process, N websockets, every
-execute_command answered at once) and one workflow with a single step
+execute_command answered at once), each enrolled first with its own key and one workflow with a single step
 targeting `all`: the time from POST /api/executions until the API shows
 it completed, and pushd's resident memory per worker connection
 ((RSS with N connected - RSS of a fresh pushd) / N). pushd is restarted
@@ -61,7 +61,10 @@ def run(res):
             pid = restart_pushd(stack)
             base = B.rss_kb(pid)
             prefix = 'sim%d' % n
-            argv = [B.LOADWS, 'worker', '-k', stack.key, '-n', str(n),
+            # Enrolled workers on their own keys, as a version-2 fleet
+            # runs (a shared-key worker would be pending: never commanded).
+            keys, _ = B.enroll(stack, prefix, n)
+            argv = [B.LOADWS, 'worker', '-K', keys, '-n', str(n),
                     '-p', prefix]
             via = 'nginx'
             if n > NGINX_MAX:
