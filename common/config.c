@@ -84,6 +84,7 @@ static const struct key keys[] = {
 	S("WORKER_STATE_DIR", worker_state_dir, "/var/lib/pulse-worker"),
 	{ "WORKER_OUTPUT_CAP", K_LONG, offsetof(struct config, output_cap),
 	    "1048576", 1024, 64L * 1024 * 1024, NULL },
+	S("PULSE_ENROLL_TOKEN", enroll_token, ""),
 };
 
 #define NKEYS	(sizeof(keys) / sizeof(keys[0]))

@@ -56,6 +56,7 @@ struct config {
 	char	*worker_groups;
 	char	*worker_state_dir;
 	long	 output_cap;		/* bytes per stream */
+	char	*enroll_token;		/* PULSE_ENROLL_TOKEN: a secret */
 };
 
 /*

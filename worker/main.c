@@ -39,7 +39,7 @@ static int	main_signal_callback(struct lws *, enum lws_callback_reasons,
 
 static const struct lws_protocols protocols[] = {
 	{ "pulse-worker", conn_callback, 0, 0, 0, NULL, 0 },
-	{ "pulse-http", heartbeat_callback, 0, 0, 0, NULL, 0 },
+	{ "pulse-http", http_callback, 0, 0, 0, NULL, 0 },
 	{ "pulse-pipe", runner_callback, 0, 0, 0, NULL, 0 },
 	{ "pulse-signal", main_signal_callback, 0, 0, 0, NULL, 0 },
 	{ NULL, NULL, 0, 0, 0, NULL, 0 }
@@ -132,6 +132,11 @@ main_signal_callback(struct lws *wsi, enum lws_callback_reasons reason,
 	if (ms == NULL)
 		return -1;
 	while (read(ms->sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+		if (ms->agent == NULL) {	/* still enrolling */
+			log_info("signal %u: stopping", si.ssi_signo);
+			ms->quit = 1;
+			continue;
+		}
 		if (ms->stopping) {
 			log_warnx("signal %u again: exiting now", si.ssi_signo);
 			ms->quit = 1;
@@ -146,6 +151,93 @@ main_signal_callback(struct lws *wsi, enum lws_callback_reasons reason,
 		main_poll(&ms->sul_poll);
 	}
 	return 0;
+}
+
+/*
+ * Who this worker is: its own key and id from the state directory, else
+ * what enrollment will give (main_enroll). 1 when it must enroll.
+ */
+static int
+main_identity(struct spool *spool, const struct config *cfg,
+    struct identity *who)
+{
+	char	 key[PROTO_KEY_LEN + 1];
+	int	 rc_id, rc_key;
+
+	memset(who, 0, sizeof(*who));
+	if ((rc_id = spool_worker_id_load(spool, who->worker_id)) == -1 ||
+	    (rc_key = spool_key_load(spool, key)) == -1)
+		fatalx("WORKER_STATE_DIR: cannot read this worker's identity");
+	if (rc_key == 0) {
+		if (rc_id != 0)
+			fatalx("%s/key has no worker_id beside it: restore it, "
+			    "or remove the key and enroll again",
+			    spool_dir(spool));
+		who->key = secret_copy(key);
+		who->own = 1;
+		explicit_bzero(key, sizeof(key));
+		log_info("using this worker's own key (%s/key)",
+		    spool_dir(spool));
+		return 0;
+	}
+	if (cfg->enroll_token[0] != '\0' && !proto_key_valid(
+	    cfg->enroll_token)) {
+		log_warnx("PULSE_ENROLL_TOKEN is not an enrollment token (%d "
+		    "characters of base64url)", PROTO_KEY_LEN);
+		exit(ENROLL_EXIT_REFUSED);
+	}
+	if (cfg->enroll_token[0] == '\0' && cfg->worker_api_key[0] == '\0') {
+		log_warnx("no key in %s/key, no PULSE_ENROLL_TOKEN and no "
+		    "WORKER_API_KEY: this worker cannot enroll; ask an admin "
+		    "for an enrollment token and set PULSE_ENROLL_TOKEN",
+		    spool_dir(spool));
+		exit(ENROLL_EXIT_REFUSED);
+	}
+	return 1;
+}
+
+/* The secrets the configuration read, once their holders have copies. */
+static void
+main_wipe(struct config *cfg)
+{
+	explicit_bzero(cfg->worker_api_key, strlen(cfg->worker_api_key));
+	explicit_bzero(cfg->enroll_token, strlen(cfg->enroll_token));
+	explicit_bzero(cfg->secret_key, strlen(cfg->secret_key));
+	explicit_bzero(cfg->db_password, strlen(cfg->db_password));
+}
+
+/* Run the loop until enrolled; exits on a refusal, 0 on a signal. */
+static int
+main_enroll(struct main_state *ms, struct spool *spool, struct config *cfg,
+    char **groups, size_t ngroups, struct identity *who)
+{
+	struct enroll_request	 r;
+	struct enroll		*e;
+	struct url		 u;
+	char			 err[512];
+	int			 state = 0;
+
+	if (url_server(cfg->pulse_server, "/api/workers/enroll", &u, err,
+	    sizeof(err)) == -1)
+		fatalx("%s", err);
+	memset(&r, 0, sizeof(r));
+	r.name = cfg->worker_name;
+	r.groups = groups;
+	r.ngroups = ngroups;
+	r.token = cfg->enroll_token;
+	r.shared_key = cfg->worker_api_key;
+	e = enroll_new(ms->ctx, &u, spool, &r, who);
+	main_wipe(cfg);
+	while (!ms->quit && (state = enroll_done(e)) == 0)
+		if (lws_service(ms->ctx, 0) < 0)
+			break;
+	enroll_free(e);
+	url_clear(&u);
+	if (state == ENROLL_REFUSED)
+		exit(ENROLL_EXIT_REFUSED);
+	if (state == ENROLL_FAILED)
+		exit(1);
+	return state == ENROLL_OK ? 0 : -1;
 }
 
 static void
@@ -165,15 +257,16 @@ main(int argc, char *argv[])
 	struct main_state	 ms;
 	struct config		 cfg;
 	struct url		 ws, hb;
+	struct identity		 who;
 	struct spool		*spool;
 	struct lws_vhost	*vh;
 	lws_sock_file_fd_type	 u;
 	sigset_t		 set;
 	const char		*envfile = NULL;
-	char			 err[512], host[256], why[64], id[ID_LEN + 1];
+	char			 err[512], host[256], why[64];
 	char			**groups;
 	size_t			 ngroups;
-	int			 ch, debug = 0;
+	int			 ch, debug = 0, enrol;
 
 	main_stdio();
 	log_init("pulse-worker", 0);
@@ -211,9 +304,6 @@ main(int argc, char *argv[])
 	if (strlen(cfg.worker_api_key) > WORKER_KEY_MAX ||
 	    strpbrk(cfg.worker_api_key, "\r\n") != NULL)
 		fatalx("WORKER_API_KEY: not a usable header value");
-	if (cfg.worker_api_key[0] == '\0')
-		log_warnx("WORKER_API_KEY is empty: the server will refuse "
-		    "this worker");
 	if (proto_groups(cfg.worker_groups, &groups, &ngroups, err,
 	    sizeof(err)) == -1)
 		fatalx("%s", err);
@@ -226,8 +316,7 @@ main(int argc, char *argv[])
 	spool = spool_open(cfg.worker_state_dir, err, sizeof(err));
 	if (spool == NULL)
 		fatalx("%s", err);
-	if (spool_worker_id(spool, id) == -1)
-		fatalx("WORKER_STATE_DIR: cannot get a worker id");
+	enrol = main_identity(spool, &cfg, &who);
 
 	signal(SIGHUP, SIG_IGN);
 	signal(SIGPIPE, SIG_IGN);
@@ -272,9 +361,14 @@ main(int argc, char *argv[])
 	if (ms.sigwsi == NULL)
 		fatalx("cannot add the signal descriptor to the loop");
 	lws_set_opaque_user_data(ms.sigwsi, &ms);
+	if (enrol && main_enroll(&ms, spool, &cfg, groups, ngroups,
+	    &who) == -1)
+		goto done;
+	/* The identity holds what is needed now; no more copies. */
+	main_wipe(&cfg);
 
 	memset(&ac, 0, sizeof(ac));
-	ac.worker_id = id;
+	ac.worker_id = who.worker_id;
 	ac.name = cfg.worker_name;
 	ac.groups = groups;
 	ac.ngroups = ngroups;
@@ -282,15 +376,11 @@ main(int argc, char *argv[])
 	ac.output_cap = (size_t)cfg.output_cap;
 	ac.ws_url = &ws;
 	ac.hb_url = &hb;
-	ac.api_key = cfg.worker_api_key;
+	ac.ident = &who;
 	ac.heartbeat_s = cfg.heartbeat_interval;
 	ms.agent = agent_new(ms.ctx, vh, &ac, spool);
-	/* The connection and the heartbeat hold the key now; no more copies. */
-	explicit_bzero(cfg.worker_api_key, strlen(cfg.worker_api_key));
-	explicit_bzero(cfg.secret_key, strlen(cfg.secret_key));
-	explicit_bzero(cfg.db_password, strlen(cfg.db_password));
 	log_info("worker %s (%s) starting: %s://%s%s, %d task(s) at once, "
-	    "state in %s", cfg.worker_name, id, ws.tls ? "wss" : "ws",
+	    "state in %s", cfg.worker_name, who.worker_id, ws.tls ? "wss" : "ws",
 	    ws.hosthdr, ws.path, cfg.max_concurrent_tasks,
 	    cfg.worker_state_dir);
 	agent_start(ms.agent);
@@ -299,11 +389,13 @@ main(int argc, char *argv[])
 		if (lws_service(ms.ctx, 0) < 0)
 			break;
 
+done:
 	lws_sul_cancel(&ms.sul_poll);
 	lws_sul_cancel(&ms.sul_deadline);
 	lws_set_opaque_user_data(ms.sigwsi, NULL);
 	agent_free(ms.agent);
 	lws_context_destroy(ms.ctx);
+	secret_free(who.key);
 	spool_free(spool);
 	proto_groups_free(groups, ngroups);
 	url_clear(&ws);

@@ -26,7 +26,7 @@ static int	 secret_used[SECRET_SLOTS];
 
 /* Every variable the agent treats as secret (the config keys that are). */
 static const char *const secret_names[] = {
-	"WORKER_API_KEY", "SECRET_KEY", "DB_PASSWORD",
+	"WORKER_API_KEY", "SECRET_KEY", "DB_PASSWORD", "PULSE_ENROLL_TOKEN",
 };
 
 /* 1 when entry ("NAME=value") names a secret. */
