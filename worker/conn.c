@@ -171,20 +171,8 @@ conn_connect(struct conn *c)
 	c->redirect[0] = '\0';
 	c->closewhy[0] = '\0';
 	c->refused = 0;
-	memset(&i, 0, sizeof(i));
-	i.context = c->ctx;
-	i.address = c->url->host;
-	i.port = c->url->port;
-	i.path = c->url->path;
-	i.host = c->url->hosthdr;
 	/* A redirect would take X-API-Key elsewhere: never follow one. */
-	i.ssl_connection = (c->url->tls ? LCCSCF_USE_SSL : 0) |
-	    LCCSCF_HTTP_NO_FOLLOW_REDIRECT;
-	i.protocol = "pulse-worker";
-	i.local_protocol_name = "pulse-worker";
-	i.alpn = "http/1.1";
-	i.pwsi = &c->wsi;
-	i.opaque_user_data = c;
+	redirect_client_info(&i, c->ctx, c->url, "pulse-worker", &c->wsi, c);
 	log_debug("websocket: connecting to %s://%s%s", c->url->tls ? "wss" :
 	    "ws", c->url->hosthdr, c->url->path);
 	if (lws_client_connect_via_info(&i) == NULL) {

@@ -142,20 +142,8 @@ http_post(struct http *h, const char *body, size_t len,
 	h->answerlen = 0;
 	h->busy = 1;
 
-	memset(&i, 0, sizeof(i));
-	i.context = h->ctx;
-	i.address = h->url->host;
-	i.port = h->url->port;
-	i.path = h->url->path;
-	i.host = h->url->hosthdr;
+	redirect_client_info(&i, h->ctx, h->url, "pulse-http", &h->wsi, h);
 	i.method = "POST";
-	i.ssl_connection = (h->url->tls ? LCCSCF_USE_SSL : 0) |
-	    LCCSCF_HTTP_NO_FOLLOW_REDIRECT;
-	i.protocol = "pulse-http";
-	i.local_protocol_name = "pulse-http";
-	i.alpn = "http/1.1";
-	i.pwsi = &h->wsi;
-	i.opaque_user_data = h;
 	if (lws_client_connect_via_info(&i) == NULL) {
 		h->wsi = NULL;
 		h->busy = 0;

@@ -254,6 +254,26 @@ decode_workflow(struct json_object *o, struct msg *m, char *err,
 	return 0;
 }
 
+/* A JSON object of at most max bytes from the server ("what" it is). */
+static struct json_object *
+parse_object(const char *buf, size_t len, size_t max, const char *what,
+    char *err, size_t errlen)
+{
+	struct json_object	*root;
+
+	if (len > max) {
+		snprintf(err, errlen, "%s longer than %zu bytes", what, max);
+		return NULL;
+	}
+	root = pjson_parse(buf, len, WORKER_JSON_DEPTH, err, errlen);
+	if (root != NULL && !json_object_is_type(root, json_type_object)) {
+		snprintf(err, errlen, "%s is not a JSON object", what);
+		json_object_put(root);
+		return NULL;
+	}
+	return root;
+}
+
 int
 proto_decode(const char *buf, size_t len, struct msg *m, char *err,
     size_t errlen)
@@ -264,18 +284,9 @@ proto_decode(const char *buf, size_t len, struct msg *m, char *err,
 	int			 rc = -1;
 
 	memset(m, 0, sizeof(*m));
-	if (len > WORKER_MSG_MAX) {
-		snprintf(err, errlen, "message longer than %d bytes",
-		    WORKER_MSG_MAX);
-		return -1;
-	}
-	root = pjson_parse(buf, len, WORKER_JSON_DEPTH, err, errlen);
+	root = parse_object(buf, len, WORKER_MSG_MAX, "message", err, errlen);
 	if (root == NULL)
 		return -1;
-	if (!json_object_is_type(root, json_type_object)) {
-		snprintf(err, errlen, "message is not a JSON object");
-		goto fail;
-	}
 	if (get_str(root, "type", WORKER_TYPE_MAX, 1, &type, err,
 	    errlen) != 1)
 		goto fail;
@@ -983,18 +994,10 @@ proto_enroll_answer(const char *buf, size_t len, struct enroll_answer *ea,
 	int			 rc = -1;
 
 	memset(ea, 0, sizeof(*ea));
-	if (len > ENROLL_ANSWER_MAX) {
-		snprintf(err, errlen, "answer longer than %d bytes",
-		    ENROLL_ANSWER_MAX);
-		return -1;
-	}
-	root = pjson_parse(buf, len, WORKER_JSON_DEPTH, err, errlen);
+	root = parse_object(buf, len, ENROLL_ANSWER_MAX, "answer", err,
+	    errlen);
 	if (root == NULL)
 		return -1;
-	if (!json_object_is_type(root, json_type_object)) {
-		snprintf(err, errlen, "answer is not a JSON object");
-		goto fail;
-	}
 	if (get_id(root, "worker_id", 1, ea->worker_id, err, errlen) != 1 ||
 	    get_str(root, "key", PROTO_KEY_LEN, 1, &k, err, errlen) != 1)
 		goto fail;

@@ -164,6 +164,9 @@ int		 url_server(const char *, const char *, struct url *, char *,
 		     size_t);
 
 /* redirect.c */
+void		 redirect_client_info(struct lws_client_connect_info *,
+		     struct lws_context *, const struct url *, const char *,
+		     struct lws **, void *);
 void		 redirect_why(struct lws *, const char *, int, char *, size_t);
 
 /* secret.c */
