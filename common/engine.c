@@ -95,7 +95,7 @@ static const char sql_steps_cancel[] =
  */
 static const char sql_targets[] =
     "SELECT w.id, w.name FROM workers w WHERE w.status = 'online' "
-    "AND w.pushd_node IS NOT NULL "
+    "AND w.pushd_node IS NOT NULL AND w.state = 'accepted' "
     "AND (? = 'all' OR w.name = ? OR EXISTS (SELECT 1 FROM worker_groups g "
     "WHERE g.worker_id = w.id AND g.group_name = ?)) ORDER BY w.name";
 /*
@@ -106,21 +106,31 @@ static const char sql_targets[] =
  */
 static const char sql_target_id[] =
     "SELECT w.id, w.name FROM workers w WHERE w.id = ? "
-    "AND w.status = 'online' AND w.pushd_node IS NOT NULL";
+    "AND w.status = 'online' AND w.pushd_node IS NOT NULL "
+    "AND w.state = 'accepted'";
 static const char sql_target_name[] =
     "SELECT w.id, w.name FROM workers w WHERE w.name = ? "
-    "AND w.status = 'online' AND w.pushd_node IS NOT NULL";
+    "AND w.status = 'online' AND w.pushd_node IS NOT NULL "
+    "AND w.state = 'accepted'";
 static const char sql_target_group[] =
     "SELECT w.id, w.name FROM workers w WHERE w.status = 'online' "
-    "AND w.pushd_node IS NOT NULL AND EXISTS (SELECT 1 FROM worker_groups g "
+    "AND w.pushd_node IS NOT NULL AND w.state = 'accepted' "
+    "AND EXISTS (SELECT 1 FROM worker_groups g "
     "WHERE g.worker_id = w.id AND g.group_name = ?) ORDER BY w.name";
 static const char sql_target_both[] =
     "SELECT EXISTS (SELECT 1 FROM workers WHERE name = ?) AND "
     "EXISTS (SELECT 1 FROM worker_groups g JOIN workers w "
     "ON w.id = g.worker_id WHERE g.group_name = ? AND w.name <> ?)";
 static const char sql_worker_get[] =
-    "SELECT id, name, status, pushd_node IS NOT NULL FROM workers "
+    "SELECT id, name, status, pushd_node IS NOT NULL, state FROM workers "
     "WHERE id = ?";
+/*
+ * A target that names a worker (by id, name or a plain name) which is
+ * pending or revoked: the step says so rather than "no online worker".
+ */
+static const char sql_target_untrusted[] =
+    "SELECT name, state FROM workers WHERE state <> 'accepted' "
+    "AND (id = ? OR name = ?) LIMIT 1";
 static const char sql_dispatch_insert[] =
     "INSERT INTO dispatches (id, execution_id, step_index, worker_id, "
     "worker_name, attempt, command, timeout_ms) "
@@ -496,13 +506,44 @@ target_query(struct db *db, const char *s, struct db_res **res)
 }
 
 /*
+ * A target that found no worker: does it name one that is pending or
+ * revoked? Then why says so (SPEC section 12: never commanded).
+ */
+static int
+target_untrusted(struct db *db, const char *s, char *why, size_t len)
+{
+	struct db_res	*res;
+	size_t		 n;
+
+	if (why[0] != '\0' || strcmp(s, "all") == 0 || strncmp(s,
+	    ENGINE_TARGET_GROUP, strlen(ENGINE_TARGET_GROUP)) == 0)
+		return 0;
+	if (strncmp(s, ENGINE_TARGET_ID, (n = strlen(ENGINE_TARGET_ID))) == 0)
+		s += n;
+	else if (strncmp(s, ENGINE_TARGET_NAME,
+	    (n = strlen(ENGINE_TARGET_NAME))) == 0)
+		s += n;
+	if (db_exec(db, sql_target_untrusted, &res, "ss", s, s) == -1)
+		return -1;
+	if (db_res_rows(res) > 0)
+		snprintf(why, len, "worker '%s' is %s: an admin must accept it "
+		    "before it is sent commands", db_res_get(res, 0, 0),
+		    db_res_get(res, 0, 1));
+	db_res_free(res);
+	pjson_utf8_trim(why);
+	return 0;
+}
+
+/*
  * Online workers matching any of the step's targets, without repeats.
  * *ambiguous names a plain target that is both a worker and a group (the
- * step fails rather than run on more servers than one of them meant).
+ * step fails rather than run on more servers than one of them meant);
+ * untrusted says why a target that names a worker found none, if that
+ * worker is pending or revoked.
  */
 static int
 resolve_targets(struct db *db, const struct step *st, struct target **out,
-    size_t *nout, const char **ambiguous)
+    size_t *nout, const char **ambiguous, char *untrusted, size_t ulen)
 {
 	struct target	*t = NULL;
 	size_t		 n = 0, i, r, k;
@@ -522,6 +563,12 @@ resolve_targets(struct db *db, const struct step *st, struct target **out,
 			break;
 		}
 		if (target_query(db, name, &res) == -1) {
+			targets_free(t, n);
+			return -1;
+		}
+		if (db_res_rows(res) == 0 && target_untrusted(db, name,
+		    untrusted, ulen) == -1) {
+			db_res_free(res);
 			targets_free(t, n);
 			return -1;
 		}
@@ -565,9 +612,17 @@ start_execute(struct db *db, struct exec *ex, const struct step *st)
 	const char	*both;
 	size_t		 n, i;
 	char		 reason[512], names[256], did[ID_LEN + 1];
+	char		 untrusted[WORKER_NAME_MAX + 96] = "";
 
-	if (resolve_targets(db, st, &t, &n, &both) == -1)
+	if (resolve_targets(db, st, &t, &n, &both, untrusted,
+	    sizeof(untrusted)) == -1)
 		return -1;
+	if (untrusted[0] != '\0') {
+		targets_free(t, n);
+		if (step_end(db, ex, "pending", "failed", untrusted) == -1)
+			return -1;
+		return 0;
+	}
 	if (both != NULL) {
 		char	 why[3 * WF_TARGET_MAX + 128];
 
@@ -1091,6 +1146,13 @@ command_txn(struct db *db, void *arg)
 		db_res_free(res);
 		return fail(c->err, ENGINE_NOTFOUND, "no worker %s",
 		    c->worker_id);
+	}
+	if (strcmp(db_res_get(res, 0, 4), "accepted") != 0) {
+		fail(c->err, ENGINE_CONFLICT, "worker '%s' is %s: an admin must "
+		    "accept it before it is sent commands",
+		    db_res_get(res, 0, 1), db_res_get(res, 0, 4));
+		db_res_free(res);
+		return -1;
 	}
 	if (strcmp(db_res_get(res, 0, 2), "online") != 0) {
 		fail(c->err, ENGINE_CONFLICT, "worker '%s' is offline",

@@ -22,9 +22,22 @@ const struct route routes[] = {
 	{ "GET",	"/api/workers",		workers_list,	ROUTE_ANY },
 	{ "POST",	"/api/workers/heartbeat", workers_heartbeat,
 	    ROUTE_WORKER | ROUTE_BODY },
+	{ "POST",	"/api/workers/enroll",	workers_enroll,
+	    ROUTE_PUBLIC | ROUTE_BODY },
 	{ "DELETE",	"/api/workers/:id",	workers_delete,	ROUTE_ADMIN },
 	{ "POST",	"/api/workers/:id/command", workers_command,
 	    ROUTE_ADMIN | ROUTE_BODY },
+	{ "POST",	"/api/workers/:id/accept", workers_accept,
+	    ROUTE_ADMIN | ROUTE_BODY_OPT },
+	{ "POST",	"/api/workers/:id/revoke", workers_revoke, ROUTE_ADMIN },
+	{ "POST",	"/api/workers/:id/rotate", workers_rotate, ROUTE_ADMIN },
+	{ "PUT",	"/api/workers/:id/groups", workers_groups,
+	    ROUTE_ADMIN | ROUTE_BODY },
+	{ "GET",	"/api/enrollment-tokens", tokens_list,	ROUTE_ADMIN },
+	{ "POST",	"/api/enrollment-tokens", tokens_create,
+	    ROUTE_ADMIN | ROUTE_BODY },
+	{ "DELETE",	"/api/enrollment-tokens/:id", tokens_revoke,
+	    ROUTE_ADMIN },
 	{ "GET",	"/api/workflows",	workflows_list,	ROUTE_ANY },
 	{ "POST",	"/api/workflows",	workflows_create,
 	    ROUTE_ADMIN | ROUTE_BODY },
@@ -149,9 +162,10 @@ router_is_json(const char *ct)
 	return *ct == '\0' || *ct == ';';
 }
 
-/* Content-Type, size, syntax and shape of a JSON object body. */
+/* Content-Type, size, syntax and shape of a JSON object body; with
+ * optional, no body at all reads as {}. */
 static int
-router_body(struct request *req)
+router_body(struct request *req, int optional)
 {
 	char	 err[256];
 
@@ -161,6 +175,10 @@ router_body(struct request *req)
 	}
 	if (request_read_body(req) == -1)
 		return -1;
+	if (req->bodylen == 0 && optional) {
+		req->json = json_object_new_object();
+		return 0;
+	}
 	if (req->bodylen == 0) {
 		reply_error(req, 400, "request body required");
 		return -1;
@@ -196,14 +214,16 @@ router_check(struct request *req, const struct route *rt)
 	if (router_mutating(req->method) && !(rt->flags & ROUTE_WORKER) &&
 	    auth_check_origin(req) == -1)
 		return -1;
-	if ((rt->flags & ROUTE_BODY) && router_body(req) == -1)
+	if ((rt->flags & (ROUTE_BODY | ROUTE_BODY_OPT)) &&
+	    router_body(req, !(rt->flags & ROUTE_BODY)) == -1)
 		return -1;
 	/*
 	 * A bodiless POST (cancel) still needs the JSON type: an HTML form
 	 * on another site cannot send it without a CORS preflight, which
 	 * we never answer.
 	 */
-	if (!(rt->flags & ROUTE_BODY) && strcmp(req->method, "DELETE") != 0 &&
+	if (!(rt->flags & (ROUTE_BODY | ROUTE_BODY_OPT)) &&
+	    strcmp(req->method, "DELETE") != 0 &&
 	    router_mutating(req->method) &&
 	    !router_is_json(request_header(req, "CONTENT_TYPE"))) {
 		reply_error(req, 415, "Content-Type must be application/json");
