@@ -1255,17 +1255,12 @@ struct wk {
 	struct dispatch_ids		*ids;
 };
 
-static const char sql_rotation_wanted[] =
-    "SELECT rotation_requested_at IS NOT NULL FROM workers WHERE id = ? "
-    "AND state = 'accepted'";
-
 static int
 worker_online_txn(struct db *db, void *arg)
 {
 	struct wk		*k = arg;
 	struct dispatch_worker	*w = k->w;
 	struct registry_worker	 r;
-	struct db_res		*res;
 	char			 why[160];
 	int			 keyed;
 
@@ -1289,12 +1284,9 @@ worker_online_txn(struct db *db, void *arg)
 	if (registry_online(db, &r, &k->conflict) == -1)
 		return -1;
 	strlcpy_p(w->state, r.state, sizeof(w->state));
-	if (keyed && !k->conflict) {
-		if (db_exec(db, sql_rotation_wanted, &res, "s", w->id) == -1)
-			return -1;
-		w->rotate = db_res_int(res, 0, 0, 0) != 0;
-		db_res_free(res);
-	}
+	if (keyed && !k->conflict &&
+	    trust_rotation_wanted(db, w->id, &w->rotate) == -1)
+		return -1;
 	strlcpy_p(k->replaced, r.replaced, ID_LEN + 1);
 	if (r.replaced[0] == '\0')
 		return 0;

@@ -186,6 +186,7 @@ registry_online(struct db *db, struct registry_worker *w, int *conflict)
 	int			 offline = 0, old_keyed = 0, rc = -1;
 
 	*conflict = 0;
+	w->created = 0;
 	w->replaced[0] = '\0';
 	w->state[0] = '\0';
 	if (db_exec(db, sql_by_name, &res, "s", w->name) == -1)
@@ -219,6 +220,7 @@ registry_online(struct db *db, struct registry_worker *w, int *conflict)
 			goto out;
 		}
 	}
+	w->created = !me.known;
 	if (!me.known) {
 		const char *state = w->auto_accept && candidate == NULL ?
 		    "accepted" : "pending";

@@ -25,6 +25,7 @@ struct registry_worker {
 	int			  has_groups;
 	int			  keyed;	/* it has keys of its own */
 	int			  auto_accept;	/* WORKER_AUTO_ACCEPT */
+	int			  created;	/* out: this call made the row */
 	char			  replaced[ID_LEN + 1]; /* out: the offline
 						 * worker whose name it took,
 						 * or "" */

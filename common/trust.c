@@ -35,6 +35,10 @@ static const char sql_rotation_done[] =
 static const char sql_all_die[] =
     "UPDATE worker_keys SET revoked_at = NOW(3) WHERE worker_id = ? "
     "AND revoked_at IS NULL";
+static const char sql_rotation_wanted[] =
+    "SELECT rotation_requested_at IS NOT NULL AND EXISTS (SELECT 1 FROM "
+    "worker_keys k WHERE k.worker_id = w.id AND k.revoked_at IS NULL) "
+    "FROM workers w WHERE w.id = ? AND w.state = 'accepted'";
 static const char sql_event[] =
     "INSERT INTO worker_trust_events (worker_id, kind) VALUES (?, ?)";
 
@@ -143,6 +147,18 @@ trust_key_offer(struct db *db, const char *worker_id, char key[WKEY_LEN + 1],
 	    db_exec(db, sql_offer_add, NULL, "ss", worker_id, hash) == -1)
 		return -1;
 	*key_id = (long long)db_insert_id(db);
+	return 0;
+}
+
+int
+trust_rotation_wanted(struct db *db, const char *worker_id, int *wanted)
+{
+	struct db_res	*res;
+
+	if (db_exec(db, sql_rotation_wanted, &res, "s", worker_id) == -1)
+		return -1;
+	*wanted = db_res_int(res, 0, 0, 0) != 0;
+	db_res_free(res);
 	return 0;
 }
 

@@ -47,6 +47,9 @@ int	trust_key_offer(struct db *, const char *worker_id,
 int	trust_key_ack(struct db *, const char *worker_id, long long key_id,
 	    int *ok);
 
+/* Does an accepted worker with keys wait for a rotation's offer? */
+int	trust_rotation_wanted(struct db *, const char *worker_id, int *wanted);
+
 /* Every key of the worker dies (revocation). */
 int	trust_keys_revoke(struct db *, const char *worker_id);
 

@@ -10,6 +10,7 @@
 
 #include "api.h"
 #include "config.h"
+#include "audit.h"
 #include "db.h"
 #include "engine.h"
 #include "id.h"
@@ -129,7 +130,40 @@ struct beat {
 	char		 state[16];
 	char		 replaced[ID_LEN + 1];
 	struct dispatch_ids advance;
+	struct request	*req;
 };
+
+/*
+ * The beat that created its worker (router.c: a routine beat writes no
+ * audit row). The actor is the worker itself, as the shared key proves
+ * no person.
+ */
+static int
+beat_audit(struct db *db, struct beat *b)
+{
+	struct audit_actor	 who;
+	struct json_object	*d = json_object_new_object(), *g;
+	char			 name[WORKER_NAME_MAX + 8];
+	size_t			 i;
+	int			 rc;
+
+	snprintf(name, sizeof(name), "worker:%s", b->name);
+	who.name = name;
+	who.groups = NULL;
+	who.client_addr = request_header(b->req, "REMOTE_ADDR");
+	g = json_object_new_array();
+	for (i = 0; i < b->ngroups; i++)
+		json_object_array_add(g, json_object_new_string(b->groups[i]));
+	json_object_object_add(d, "name", json_object_new_string(b->name));
+	json_object_object_add(d, "groups", g);
+	json_object_object_add(d, "via", json_object_new_string("heartbeat"));
+	if (b->replaced[0] != '\0')
+		json_object_object_add(d, "replaced",
+		    json_object_new_string(b->replaced));
+	rc = audit_append(db, &who, "worker.enroll", "worker", b->id, d);
+	json_object_put(d);
+	return rc;
+}
 
 static int
 beat_txn(struct db *db, void *arg)
@@ -158,10 +192,11 @@ beat_txn(struct db *db, void *arg)
 		return -1;
 	strlcpy_p(b->state, w.state, sizeof(b->state));
 	strlcpy_p(b->replaced, w.replaced, sizeof(b->replaced));
-	if (w.replaced[0] == '\0')
-		return 0;
-	return dispatch_lose_worker(db, w.replaced, "worker replaced by a "
-	    "new agent of the same name", &b->advance);
+	if (w.replaced[0] != '\0' && dispatch_lose_worker(db, w.replaced,
+	    "worker replaced by a new agent of the same name",
+	    &b->advance) == -1)
+		return -1;
+	return w.created && !b->conflict ? beat_audit(db, b) : 0;
 }
 
 /* metadata.groups: an array of names, or the "a,b" string of WORKER_GROUPS. */
@@ -225,6 +260,7 @@ workers_heartbeat(struct request *req)
 	int			 rc;
 
 	memset(&b, 0, sizeof(b));
+	b.req = req;
 	if (body_only(req, allowed) == -1 ||
 	    body_string(req, "worker_id", ID_LEN, 1, &b.id) == -1 ||
 	    body_name(req, "name", WORKER_NAME_CHARS, 1, &b.name) == -1)
@@ -322,6 +358,7 @@ int
 workers_command(struct request *req)
 {
 	static const char *const allowed[] = { "command", "timeout", NULL };
+	struct audit_actor	 who;
 	struct engine_err	 err;
 	const char		*cmd;
 	long long		 timeout;
@@ -336,8 +373,9 @@ workers_command(struct request *req)
 	    body_int(req, "timeout", 1, WF_TIMEOUT_MAX, WF_TIMEOUT_DEFAULT,
 	    &timeout) == -1)
 		return 0;
+	api_actor(req, &who);
 	if (engine_start_command(req->db, req->params[0], cmd, timeout,
-	    req->user.name, id, &err) == -1) {
+	    req->user.name, id, &err, &who) == -1) {
 		reply_engine_error(req, &err);
 		return 0;
 	}

@@ -65,6 +65,8 @@ struct request {
 	int			 worker_shared;	/* the shared key */
 	char			 worker_id[ID_LEN + 1];	/* X-Worker-Id */
 	char			 worker_key_hash[WKEY_HASH_LEN + 1];
+	char			*actor_groups;	/* api_actor()'s JSON, freed
+						 * when the request ends */
 	int			 replied;	/* a response was written */
 	int			 status;	/* for the access log */
 };
@@ -77,6 +79,16 @@ struct route {
 	route_fn	 fn;
 	int		 flags;
 };
+
+/* api-audit.c: the audit row of a mutating route, written last in the
+ * transaction of its change (common/audit.h). */
+struct audit_actor;
+void	 api_actor(struct request *, struct audit_actor *);
+int	 api_audit(struct request *, const char *action,
+	    const char *target_type, const char *target_id,
+	    struct json_object *details);
+int	 audit_list(struct request *);
+int	 audit_verify_get(struct request *);
 
 /* migrate.c: apply sql/NNN_*.sql files not yet in schema_migrations. */
 int	 migrate_run(struct db *, const char *dir, char *err, size_t errlen);
@@ -188,6 +200,13 @@ int	 workflows_get(struct request *);
 int	 workflows_create(struct request *);
 int	 workflows_update(struct request *);
 int	 workflows_delete(struct request *);
+
+/* api-versions.c: the numbered versions every save of a workflow keeps. */
+int	 versions_add(struct db *, const char *workflow_id, long long version,
+	    const char *name, const char *description, const char *def,
+	    size_t deflen, const char *user);
+int	 versions_list(struct request *);
+int	 versions_get(struct request *);
 
 /* api-executions.c */
 int	 executions_list(struct request *);
