@@ -156,19 +156,19 @@ def steps_done():
     r = call('GET', '/api/executions/%s' % ex['id'])
     if r[0] != 200:
         return 0
-    return sum(1 for s in r[2]['steps'] if s['status'] == 'completed')
+    return sum(1 for s in r[2]['steps'] if s['status'] == 'succeeded')
 
 
 check('a few steps ran before the rotation',
       wait_for(lambda: steps_done() >= 3 or None, 60, 0.05) is not None)
-r = call('POST', '/api/workers/%s/rotate' % WID)
+r = call('POST', '/api/workers/%s/rotate' % WID, body={})
 check('POST /api/workers/:id/rotate answers 200', r[0] == 200, r[2])
 rotated_at = steps_done()
 diag('rotated after %d of %d steps' % (rotated_at, STEPS))
 fin = wait_execution(ex['id'], timeout=120)
 check('every step completed through the rotation (none lost)',
       fin is not None and fin['status'] == 'completed' and
-      all(s['status'] == 'completed' for s in fin['steps']),
+      all(s['status'] == 'succeeded' for s in fin['steps']),
       [(s['name'], s['status']) for s in (fin or {}).get('steps', [])])
 check('the rotation happened while commands ran', rotated_at < STEPS,
       rotated_at)
@@ -205,7 +205,7 @@ check('... and runs commands', e is not None and
 
 # --- revoke --------------------------------------------------------------
 mark = len(read(LOG))
-r = call('POST', '/api/workers/%s/revoke' % WID)
+r = call('POST', '/api/workers/%s/revoke' % WID, body={})
 check('POST /api/workers/:id/revoke answers 200 (revoked)',
       r[0] == 200 and isinstance(r[2], dict) and
       r[2].get('state') == 'revoked', r[2])
