@@ -308,7 +308,7 @@ conn_append_headers(struct conn *c, struct lws *wsi, void *in, size_t len)
 }
 
 static int
-conn_receive(struct conn *c, struct lws *wsi, const char *in, size_t len)
+conn_receive(struct conn *c, struct lws *wsi, char *in, size_t len)
 {
 	silence_reset(c);
 	if (lws_is_first_fragment(wsi))
@@ -327,6 +327,8 @@ conn_receive(struct conn *c, struct lws *wsi, const char *in, size_t len)
 	}
 	memcpy(c->rx + c->rxlen, in, len);
 	c->rxlen += len;
+	/* A rotate_key's key must not stay in lws's buffers either. */
+	explicit_bzero(in, len);
 	if (!lws_is_final_fragment(wsi))
 		return 0;
 	if (lws_frame_is_binary(wsi))

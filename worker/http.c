@@ -223,7 +223,9 @@ http_callback(struct lws *wsi, enum lws_callback_reasons reason,
 	case LWS_CALLBACK_RECEIVE_CLIENT_HTTP:
 		p = buf + LWS_PRE;
 		n = (int)(sizeof(buf) - LWS_PRE);
-		return lws_http_client_read(wsi, &p, &n) < 0 ? -1 : 0;
+		n = lws_http_client_read(wsi, &p, &n) < 0 ? -1 : 0;
+		explicit_bzero(buf, sizeof(buf));
+		return n;
 	case LWS_CALLBACK_RECEIVE_CLIENT_HTTP_READ:
 		/* Past the ceiling the rest is read and dropped. */
 		if (h->answerlen < h->max) {
@@ -233,6 +235,12 @@ http_callback(struct lws *wsi, enum lws_callback_reasons reason,
 			memcpy(h->answer + h->answerlen, in, (size_t)n);
 			h->answerlen += (size_t)n;
 		}
+		/*
+		 * An enrollment answer holds a key: lws frees its buffer
+		 * (a heap block a later fork, a command's keeper, would
+		 * copy) unwiped, so it is wiped here once consumed.
+		 */
+		explicit_bzero(in, len);
 		return 0;
 	case LWS_CALLBACK_COMPLETED_CLIENT_HTTP:
 		http_finish(h, NULL);

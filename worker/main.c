@@ -132,11 +132,6 @@ main_signal_callback(struct lws *wsi, enum lws_callback_reasons reason,
 	if (ms == NULL)
 		return -1;
 	while (read(ms->sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
-		if (ms->agent == NULL) {	/* still enrolling */
-			log_info("signal %u: stopping", si.ssi_signo);
-			ms->quit = 1;
-			continue;
-		}
 		if (ms->stopping) {
 			log_warnx("signal %u again: exiting now", si.ssi_signo);
 			ms->quit = 1;
@@ -206,7 +201,55 @@ main_wipe(struct config *cfg)
 	explicit_bzero(cfg->db_password, strlen(cfg->db_password));
 }
 
-/* Run the loop until enrolled; exits on a refusal, 0 on a signal. */
+/*
+ * One lws context; OpenSSL only for wss:// or https:// (it costs
+ * megabytes). The enrollment's is destroyed once it is over: lws's
+ * buffers held the answer, the key in it, and are wiped as they are
+ * freed (secret_wipe_freed).
+ */
+static struct lws_context *
+main_context(const struct config *cfg, int tls)
+{
+	struct lws_context_creation_info info;
+	struct lws_context	*ctx;
+
+	memset(&info, 0, sizeof(info));
+	info.port = CONTEXT_PORT_NO_LISTEN;
+	info.protocols = protocols;
+	info.gid = -1;
+	info.uid = -1;
+	/* lws sizes its tables by ulimit -n otherwise: 320 KB at 20000. */
+	info.fd_limit_per_thread = 128 + 4 * (unsigned)cfg->max_concurrent_tasks;
+	if (tls)
+		info.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT |
+		    LWS_SERVER_OPTION_DISABLE_OS_CA_CERTS;
+	ctx = lws_create_context(&info);
+	if (ctx == NULL)
+		fatalx("cannot create the libwebsockets context");
+	return ctx;
+}
+
+/* While enrolling, the signal descriptor is looked at 10 times a second. */
+static void
+main_enroll_signal(lws_sorted_usec_list_t *sul)
+{
+	struct main_state	*ms = lws_container_of(sul, struct main_state,
+	    sul_poll);
+	struct signalfd_siginfo	 si;
+
+	while (read(ms->sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+		log_info("signal %u: stopping", si.ssi_signo);
+		ms->quit = 1;
+	}
+	if (!ms->quit)
+		lws_sul_schedule(ms->ctx, 0, &ms->sul_poll,
+		    main_enroll_signal, MAIN_STOP_POLL_MS * LWS_US_PER_MS);
+}
+
+/*
+ * Enroll in a context of its own until enrolled (0), stopped by a signal
+ * (-1); exits on a refusal.
+ */
 static int
 main_enroll(struct main_state *ms, struct spool *spool, struct config *cfg,
     char **groups, size_t ngroups, struct identity *who)
@@ -220,6 +263,8 @@ main_enroll(struct main_state *ms, struct spool *spool, struct config *cfg,
 	if (url_server(cfg->pulse_server, "/api/workers/enroll", &u, err,
 	    sizeof(err)) == -1)
 		fatalx("%s", err);
+	ms->ctx = main_context(cfg, u.tls);
+	main_enroll_signal(&ms->sul_poll);
 	memset(&r, 0, sizeof(r));
 	r.name = cfg->worker_name;
 	r.groups = groups;
@@ -232,6 +277,9 @@ main_enroll(struct main_state *ms, struct spool *spool, struct config *cfg,
 		if (lws_service(ms->ctx, 0) < 0)
 			break;
 	enroll_free(e);
+	lws_sul_cancel(&ms->sul_poll);
+	lws_context_destroy(ms->ctx);
+	ms->ctx = NULL;
 	url_clear(&u);
 	if (state == ENROLL_REFUSED)
 		exit(ENROLL_EXIT_REFUSED);
@@ -252,7 +300,6 @@ main_config(const char *envfile, struct config *cfg)
 int
 main(int argc, char *argv[])
 {
-	struct lws_context_creation_info info;
 	struct agent_config	 ac;
 	struct main_state	 ms;
 	struct config		 cfg;
@@ -270,6 +317,7 @@ main(int argc, char *argv[])
 
 	main_stdio();
 	log_init("pulse-worker", 0);
+	secret_wipe_freed();
 	while ((ch = getopt(argc, argv, "de:h")) != -1) {
 		switch (ch) {
 		case 'd':
@@ -338,20 +386,10 @@ main(int argc, char *argv[])
 
 	lws_set_log_level(LLL_ERR | LLL_WARN | (debug ? LLL_NOTICE : 0),
 	    main_lws_log);
-	memset(&info, 0, sizeof(info));
-	info.port = CONTEXT_PORT_NO_LISTEN;
-	info.protocols = protocols;
-	info.gid = -1;
-	info.uid = -1;
-	/* lws sizes its tables by ulimit -n otherwise: 320 KB at 20000. */
-	info.fd_limit_per_thread = 128 + 4 * (unsigned)cfg.max_concurrent_tasks;
-	/* OpenSSL costs megabytes: only load it for wss:// or https://. */
-	if (ws.tls || hb.tls)
-		info.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT |
-		    LWS_SERVER_OPTION_DISABLE_OS_CA_CERTS;
-	ms.ctx = lws_create_context(&info);
-	if (ms.ctx == NULL)
-		fatalx("cannot create the libwebsockets context");
+	if (enrol && main_enroll(&ms, spool, &cfg, groups, ngroups,
+	    &who) == -1)
+		goto done;
+	ms.ctx = main_context(&cfg, ws.tls || hb.tls);
 	vh = lws_get_vhost_by_name(ms.ctx, "default");
 	if (vh == NULL)
 		fatalx("no libwebsockets vhost");
@@ -361,9 +399,6 @@ main(int argc, char *argv[])
 	if (ms.sigwsi == NULL)
 		fatalx("cannot add the signal descriptor to the loop");
 	lws_set_opaque_user_data(ms.sigwsi, &ms);
-	if (enrol && main_enroll(&ms, spool, &cfg, groups, ngroups,
-	    &who) == -1)
-		goto done;
 	/* The identity holds what is needed now; no more copies. */
 	main_wipe(&cfg);
 
@@ -389,12 +424,12 @@ main(int argc, char *argv[])
 		if (lws_service(ms.ctx, 0) < 0)
 			break;
 
-done:
 	lws_sul_cancel(&ms.sul_poll);
 	lws_sul_cancel(&ms.sul_deadline);
 	lws_set_opaque_user_data(ms.sigwsi, NULL);
 	agent_free(ms.agent);
 	lws_context_destroy(ms.ctx);
+done:
 	secret_free(who.key);
 	spool_free(spool);
 	proto_groups_free(groups, ngroups);

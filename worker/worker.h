@@ -174,6 +174,7 @@ int		 secret_entry(const char *);
 void		 secret_scrub_environ(void);
 char		*secret_copy(const char *);
 void		 secret_free(char *);
+void		 secret_wipe_freed(void);
 
 /* spool.c */
 struct spool;
