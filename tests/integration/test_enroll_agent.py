@@ -15,6 +15,8 @@ this test made through the API) or directly (to see an exit status):
     with the new key is taken;
   - restarted after the rotation: it reconnects with the new key;
   - revoked: its log shows the refusal and it gets no command any more;
+    restarted, it is refused again and neither enrolls again nor falls
+    back to the shared key;
   - a used-up token: a second agent stops with exit status 78 and the
     server's reason in its log.
 """
@@ -226,6 +228,25 @@ time.sleep(1)
 log = read(LOG)[mark:]
 check('... and its log shows no command after the revoke',
       'started (pid' not in log, log[-1500:])
+stop()
+
+# Restarted while revoked: refused again, and it neither enrolls again nor
+# tries another key (its environment has the shared key to tempt it).
+mark = len(read(LOG))
+ctl('worker-start', NAME, GROUP,
+    'WORKER_API_KEY=' + os.environ.get('PULSE_WORKER_API_KEY', ''))
+seen = wait_for(lambda: 'an admin must act' in read(LOG)[mark:] or None,
+                30, 0.1)
+log = read(LOG)[mark:]
+check('restarted while revoked, it is refused and says so',
+      seen is not None, log[-1500:])
+check('... without enrolling again or falling back to the shared key',
+      'using this worker\'s own key' in log and 'enroll' not in log and
+      read(KEYFILE).strip() == KEY2, log[-1500:])
+w = find_worker(NAME)
+check('... and stays revoked, not online',
+      w is not None and w.get('state') == 'revoked' and
+      w.get('status') != 'online', w)
 stop()
 
 # --- a used-up token -----------------------------------------------------
