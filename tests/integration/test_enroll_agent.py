@@ -14,6 +14,8 @@ this test made through the API) or directly (to see an exit status):
     key file changed, a heartbeat with the old key is refused (401), one
     with the new key is taken;
   - restarted after the rotation: it reconnects with the new key;
+  - a rotated key it cannot store is not acked: the old key keeps
+    working, and after a restart the offer comes again and is taken;
   - revoked: its log shows the refusal and it gets no command any more;
     restarted, it is refused again and neither enrolls again nor falls
     back to the shared key;
@@ -205,6 +207,38 @@ check('... and runs commands', e is not None and
       e['status'] == 'completed' and
       (stdout_of(e) or '').strip() == 'rotated')
 
+# --- a new key that cannot be stored is not acked ------------------------
+# key.tmp as a directory: the agent cannot write the new key (even as root).
+os.mkdir(os.path.join(SDIR, 'key.tmp'))
+mark = len(read(LOG))
+r = call('POST', '/api/workers/%s/rotate' % WID, body={})
+check('a second rotation is offered', r[0] == 200, r[2])
+seen = wait_for(lambda: 'cannot be stored' in read(LOG)[mark:] or None,
+                30, 0.1)
+check('the agent cannot store the new key, says so, does not ack it',
+      seen is not None and 'not acknowledged' in read(LOG)[mark:],
+      read(LOG)[mark:][-1500:])
+w = find_worker(NAME)
+check('... so the rotation stays pending',
+      w is not None and w.get('rotation') == 'pending', w)
+check('... the key file is unchanged', read(KEYFILE).strip() == KEY2)
+check('... and the current key still works: a heartbeat',
+      heartbeat(WID, KEY2) == 200)
+e = one_command('unstored', 'echo still')
+check('... and a command', e is not None and e['status'] == 'completed' and
+      (stdout_of(e) or '').strip() == 'still')
+os.rmdir(os.path.join(SDIR, 'key.tmp'))
+stop()
+ctl('worker-start', NAME, GROUP)
+w = wait_for(lambda: (lambda x: x if x and x.get('rotation') is None and
+                      x.get('status') == 'online' else None)(
+                          find_worker(NAME)), 60, 0.2)
+KEY3 = read(KEYFILE).strip()
+check('restarted, it is offered the new key again, stores and acks it',
+      w is not None and len(KEY3) == 43 and KEY3 not in (KEY1, KEY2),
+      find_worker(NAME))
+check('... and the key it replaced is refused', heartbeat(WID, KEY2) == 401)
+
 # --- revoke --------------------------------------------------------------
 mark = len(read(LOG))
 r = call('POST', '/api/workers/%s/revoke' % WID, body={})
@@ -242,7 +276,7 @@ check('restarted while revoked, it is refused and says so',
       seen is not None, log[-1500:])
 check('... without enrolling again or falling back to the shared key',
       'using this worker\'s own key' in log and 'enroll' not in log and
-      read(KEYFILE).strip() == KEY2, log[-1500:])
+      read(KEYFILE).strip() == KEY3, log[-1500:])
 w = find_worker(NAME)
 check('... and stays revoked, not online',
       w is not None and w.get('state') == 'revoked' and
