@@ -19,6 +19,8 @@ this test made through the API) or directly (to see an exit status):
   - revoked: its log shows the refusal and it gets no command any more;
     restarted, it is refused again and neither enrolls again nor falls
     back to the shared key;
+  - a version-1 agent's state directory (an id, no key) enrolls under
+    that id;
   - a used-up token: a second agent stops with exit status 78 and the
     server's reason in its log.
 """
@@ -282,6 +284,28 @@ check('... and stays revoked, not online',
       w is not None and w.get('state') == 'revoked' and
       w.get('status') != 'online', w)
 stop()
+
+# --- a version-1 agent's state directory: it keeps its id ----------------
+V1 = unique('enr-v1')
+V1ID = str(uuid.uuid4())
+r = call('POST', '/api/workers/heartbeat', user=None,
+                        body={'worker_id': V1ID, 'name': V1, 'metadata': {}},
+                        headers={'X-API-Key': os.environ.get(
+                            'PULSE_WORKER_API_KEY', '')})
+check('a version-1 worker (shared key, no key of its own) is known',
+      r[0] == 200 and (find_worker(V1) or {}).get('has_key') is False, r)
+at_end(lambda: call('DELETE', '/api/workers/%s' % V1ID))
+os.makedirs(os.path.join(STACK, 'workers', V1), exist_ok=True)
+with open(os.path.join(STACK, 'workers', V1, 'worker_id'), 'w') as f:
+    f.write(V1ID + '\n')
+ctl('worker-start', V1, GROUP)
+w = online(V1, 60)
+check('upgraded to this agent with a token, it enrolls under its own id',
+      w is not None and w['id'] == V1ID and w.get('has_key') is True and
+      w.get('state') == 'accepted' and w.get('groups') == [GROUP], w)
+check('... having sent that id', 'as worker ' + V1ID in read(
+    os.path.join(STACK, 'log', 'worker-%s.log' % V1)))
+ctl('worker-stop', V1)
 
 # --- a used-up token -----------------------------------------------------
 tmp = tempfile.mkdtemp(prefix='pulse-enroll-used.')
