@@ -80,6 +80,16 @@ struct route {
 	int		 flags;
 };
 
+/* dbjson.c: a result row as a JSON object, one entry per column. */
+struct db_res;
+enum dbjson_kind { DBJSON_STRING, DBJSON_INT, DBJSON_TIME, DBJSON_RAW };
+struct dbjson_col {
+	const char		*name;		/* NULL ends the table */
+	enum dbjson_kind	 kind;
+};
+struct json_object *dbjson_row(const struct db_res *, size_t row,
+	    const struct dbjson_col *);
+
 /* api-audit.c: the audit row of a mutating route, written last in the
  * transaction of its change (common/audit.h). */
 struct audit_actor;

@@ -60,6 +60,9 @@ static const char sql_trust_max[] =
 static const char sql_trust_after[] =
     "SELECT id, worker_id, kind FROM worker_trust_events WHERE id > ? "
     "ORDER BY id LIMIT 500";
+/* What a trust event told, asked again now and then (dbt_untrusted). */
+static const char sql_revoked_here[] =
+    "SELECT id FROM workers WHERE pushd_node = ? AND state = 'revoked'";
 static const char sql_m_workers[] =
     "SELECT status, COUNT(*) FROM workers GROUP BY status";
 static const char sql_m_executions[] =
@@ -814,6 +817,14 @@ dbt_trust_one(const char *worker_id, const char *kind)
 		dbt_refuse(conn);
 		dbt_close(conn, LWS_CLOSE_STATUS_POLICY_VIOLATION,
 		    kind[0] == 'r' ? "worker revoked" : "worker deleted");
+	} else if (strcmp(kind, "enroll") == 0) {
+		/* It was keyless, so this socket came with the shared key,
+		 * which may no longer act as it. */
+		log_info("worker %s enrolled: closing its shared-key socket",
+		    worker_id);
+		dbt_refuse(conn);
+		dbt_close(conn, LWS_CLOSE_STATUS_POLICY_VIOLATION,
+		    "worker enrolled: reconnect with its own key");
 	} else if (strcmp(kind, "rotate") == 0)
 		dbt_offer(worker_id, conn);
 	else if (strcmp(kind, "accept") == 0) {
@@ -859,6 +870,26 @@ dbt_trust(void)
 		dbt.trust_cursor = id;
 		dbt_trust_one(db_res_get(r, i, 1), db_res_get(r, i, 2));
 	}
+	db_res_free(r);
+}
+
+/*
+ * The backstop of dbt_trust(): a revocation whose event committed later
+ * than DBT_HOLE_WAIT_MS after its id was taken was passed over; its
+ * worker, still held here, is closed at the next DBT_TOUCH_MS.
+ */
+static void
+dbt_untrusted(void)
+{
+	struct db_res	*r;
+	size_t		 i;
+
+	if (db_exec(dbt.db, sql_revoked_here, &r, "s", dbt.node) == -1) {
+		dbt_failed("looking for revoked workers");
+		return;
+	}
+	for (i = 0; i < db_res_rows(r); i++)
+		dbt_trust_one(db_res_get(r, i, 0), "revoke");
 	db_res_free(r);
 }
 
@@ -1226,6 +1257,7 @@ dbt_timers(long long now)
 	}
 	if (now >= dbt.next_touch) {
 		dbt.next_touch = now + DBT_TOUCH_MS;
+		dbt_untrusted();
 		ids = p = xreallocarray(NULL, dbt.held.n + 1, sizeof(*ids));
 		idmap_each(&dbt.held, dbt_touch_one, &p);
 		if (dispatch_worker_touch(dbt.db, dbt.node, ids,
