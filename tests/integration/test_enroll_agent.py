@@ -19,6 +19,8 @@ this test made through the API) or directly (to see an exit status):
   - revoked: its log shows the refusal and it gets no command any more;
     restarted, it is refused again and neither enrolls again nor falls
     back to the shared key;
+  - the shared key alone: enrolled pending (its log says it waits), runs
+    commands once an admin accepts it;
   - a version-1 agent's state directory (an id, no key) enrolls under
     that id;
   - a used-up token: a second agent stops with exit status 78 and the
@@ -284,6 +286,38 @@ check('... and stays revoked, not online',
       w is not None and w.get('state') == 'revoked' and
       w.get('status') != 'online', w)
 stop()
+
+# --- the shared key: pending until an admin accepts ----------------------
+SH = unique('enr-shared')
+SHLOG = os.path.join(STACK, 'log', 'worker-%s.log' % SH)
+ctl('worker-start', SH, GROUP,
+    'WORKER_API_KEY=' + os.environ.get('PULSE_WORKER_API_KEY', ''))
+w = wait_for(lambda: (lambda x: x if x and x.get('has_key') else None)(
+    find_worker(SH)), 60, 0.2)
+at_end(lambda: call('DELETE', '/api/workers/%s' % (
+    (find_worker(SH) or {}).get('id', 'none'))))
+check('an agent with only the shared key enrolls pending, asking for its '
+      'groups', w is not None and w.get('state') == 'pending' and
+      w.get('requested_groups') == [GROUP] and w.get('groups') == [], w)
+check('... and its log says it waits for an admin',
+      wait_for(lambda: 'pending: waiting for an admin to accept this '
+               'worker' in read(SHLOG) or None, 30, 0.2) is not None,
+      read(SHLOG)[-1500:])
+st = os.stat(os.path.join(STACK, 'workers', SH, 'key')) if w else None
+check('... with its own key stored (mode 0600)',
+      st is not None and stat.S_IMODE(st.st_mode) == 0o600)
+r = call('POST', '/api/workers/%s/accept' % (w or {}).get('id'), body={})
+check('an admin accepts it', r[0] == 200, r[2])
+check('... and its log says so', wait_for(
+    lambda: 'accepted' in read(SHLOG).split('waiting for an admin')[-1] or
+    None, 30, 0.2) is not None, read(SHLOG)[-1500:])
+e = run([execute('shared', 'echo accepted', targets=(SH,), timeout=60000)],
+        prefix='enr')
+e = e and wait_execution(e['id'], timeout=60)
+check('... then it runs commands on its own key',
+      e is not None and e['status'] == 'completed' and
+      (stdout_of(e) or '').strip() == 'accepted', e)
+ctl('worker-stop', SH)
 
 # --- a version-1 agent's state directory: it keeps its id ----------------
 V1 = unique('enr-v1')
