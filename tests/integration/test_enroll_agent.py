@@ -28,6 +28,7 @@ this test made through the API) or directly (to see an exit status):
 """
 
 import os
+import re
 import stat
 import subprocess
 import sys
@@ -308,9 +309,10 @@ check('... with its own key stored (mode 0600)',
       st is not None and stat.S_IMODE(st.st_mode) == 0o600)
 r = call('POST', '/api/workers/%s/accept' % (w or {}).get('id'), body={})
 check('an admin accepts it', r[0] == 200, r[2])
-check('... and its log says so', wait_for(
-    lambda: 'accepted' in read(SHLOG).split('waiting for an admin')[-1] or
-    None, 30, 0.2) is not None, read(SHLOG)[-1500:])
+check('... and its log says so (worker_state)', wait_for(
+    lambda: re.search(r'\]: accepted$', read(SHLOG).split(
+        'waiting for an admin')[-1], re.M) or None, 30, 0.2) is not None,
+    read(SHLOG)[-1500:])
 e = run([execute('shared', 'echo accepted', targets=(SH,), timeout=60000)],
         prefix='enr')
 e = e and wait_execution(e['id'], timeout=60)
