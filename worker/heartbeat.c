@@ -117,7 +117,8 @@ hb_done(const struct http_answer *a, void *arg)
 		    text);
 	}
 	hb_outcome(hb, state);
-	if (a->error == NULL && a->status == 401)
+	/* Sent with the key a rotation has since replaced: not refused. */
+	if (a->error == NULL && a->status == 401 && a->gen == hb->who->gen)
 		hb_refused(hb);
 	else
 		hb->refusals = 0;

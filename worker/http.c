@@ -24,6 +24,7 @@ struct http {
 	unsigned char		*req;	/* LWS_PRE bytes, then the body */
 	size_t			 reqlen;
 	int			 busy, sent, status;
+	unsigned		 gen;		/* who->gen in the headers */
 	char			*answer;	/* max + 1 bytes */
 	size_t			 answerlen;
 	char			 why[REDIRECT_SHOW + 128];
@@ -94,6 +95,7 @@ http_finish(struct http *h, const char *error)
 	if (error != NULL)
 		a.error = error;
 	else {
+		a.gen = h->gen;
 		a.status = h->status;
 		a.body = h->answer;
 		a.len = h->answerlen;
@@ -173,6 +175,8 @@ http_headers(struct http *h, struct lws *wsi, void *in, size_t len)
 	if (http_header(wsi, "content-type:", "application/json", p, end) ||
 	    http_header(wsi, "content-length:", clen, p, end))
 		return -1;
+	if (h->who != NULL)
+		h->gen = h->who->gen;
 	if (h->who != NULL && h->who->key != NULL &&
 	    http_header(wsi, "x-api-key:", h->who->key, p, end))
 		return -1;

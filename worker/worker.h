@@ -272,6 +272,7 @@ struct http_answer {
 	const char	*body;		/* NUL-terminated, at most max bytes */
 	size_t		 len;
 	const char	*error;		/* no answer: why, or NULL */
+	unsigned	 gen;		/* the identity's gen it was sent with */
 };
 struct http	*http_new(struct lws_context *, const struct url *, size_t);
 void		 http_free(struct http *);
