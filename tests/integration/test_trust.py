@@ -16,6 +16,7 @@
   (key_ack, or a reconnect with the offered key as the ack; offered again
   to a worker that was offline)."""
 
+import threading
 import time
 import uuid
 
@@ -123,6 +124,32 @@ r = enroll_raw(pre + '-c', [], token=tok['token'])
 check('a used-up token: 401 saying so', r[0] == 401 and
       'used up' in error_of(r[2]), r)
 check('... and nothing was created', names_like(pre + '-c') == [])
+
+# The last uses, raced for: one UPDATE decides each, so exactly `uses`
+# workers come in, whatever the timing.
+t_race = make_token([group], uses=3)[2]
+race = []
+
+
+def racer(i):
+    race.append(enroll_raw('%s-race-%d' % (pre, i), [],
+                           token=t_race['token']))
+
+
+threads = [threading.Thread(target=racer, args=(i,)) for i in range(12)]
+for th in threads:
+    th.start()
+for th in threads:
+    th.join()
+won = [x for x in race if x[0] == 201]
+check('12 enrollments racing for a token of 3 uses: 3 succeed, 9 are 401 '
+      'used up', len(won) == 3 and sum(
+          1 for x in race if x[0] == 401 and 'used up' in error_of(x[2]))
+      == 9, [x[0] for x in race])
+check('... and exactly 3 workers exist',
+      len(names_like(pre + '-race-')) == 3, names_like(pre + '-race-'))
+for x in won:
+    call_cleanup.append(x[2]['worker_id'])
 
 r = make_token([group], uses=5)
 t2 = r[2]
