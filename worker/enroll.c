@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "config.h"
 #include "log.h"
 #include "pulse-autoconf.h"
 #include "worker.h"
@@ -141,6 +142,50 @@ enroll_send(lws_sorted_usec_list_t *sul)
 	if (http_post(e->http, e->body, e->len, &e->cred, enroll_answered,
 	    e) == -1)
 		enroll_retry(e, "cannot start a connection");
+}
+
+/*
+ * Who this worker is: its own key and id from the state directory, else
+ * what enrollment will give (enroll_new). 1 when it must enroll; exits
+ * (78) when it cannot.
+ */
+int
+enroll_identity(struct spool *spool, const struct config *cfg,
+    struct identity *who)
+{
+	char	 key[PROTO_KEY_LEN + 1];
+	int	 rc_id, rc_key;
+
+	memset(who, 0, sizeof(*who));
+	if ((rc_id = spool_worker_id_load(spool, who->worker_id)) == -1 ||
+	    (rc_key = spool_key_load(spool, key)) == -1)
+		fatalx("WORKER_STATE_DIR: cannot read this worker's identity");
+	if (rc_key == 0) {
+		if (rc_id != 0)
+			fatalx("%s/key has no worker_id beside it: restore it, "
+			    "or remove the key and enroll again",
+			    spool_dir(spool));
+		who->key = secret_copy(key);
+		who->own = 1;
+		explicit_bzero(key, sizeof(key));
+		log_info("using this worker's own key (%s/key)",
+		    spool_dir(spool));
+		return 0;
+	}
+	if (cfg->enroll_token[0] != '\0' && !proto_key_valid(
+	    cfg->enroll_token)) {
+		log_warnx("PULSE_ENROLL_TOKEN is not an enrollment token (%d "
+		    "characters of base64url)", PROTO_KEY_LEN);
+		exit(ENROLL_EXIT_REFUSED);
+	}
+	if (cfg->enroll_token[0] == '\0' && cfg->worker_api_key[0] == '\0') {
+		log_warnx("no key in %s/key, no PULSE_ENROLL_TOKEN and no "
+		    "WORKER_API_KEY: this worker cannot enroll; ask an admin "
+		    "for an enrollment token and set PULSE_ENROLL_TOKEN",
+		    spool_dir(spool));
+		exit(ENROLL_EXIT_REFUSED);
+	}
+	return 1;
 }
 
 /*

@@ -148,49 +148,6 @@ main_signal_callback(struct lws *wsi, enum lws_callback_reasons reason,
 	return 0;
 }
 
-/*
- * Who this worker is: its own key and id from the state directory, else
- * what enrollment will give (main_enroll). 1 when it must enroll.
- */
-static int
-main_identity(struct spool *spool, const struct config *cfg,
-    struct identity *who)
-{
-	char	 key[PROTO_KEY_LEN + 1];
-	int	 rc_id, rc_key;
-
-	memset(who, 0, sizeof(*who));
-	if ((rc_id = spool_worker_id_load(spool, who->worker_id)) == -1 ||
-	    (rc_key = spool_key_load(spool, key)) == -1)
-		fatalx("WORKER_STATE_DIR: cannot read this worker's identity");
-	if (rc_key == 0) {
-		if (rc_id != 0)
-			fatalx("%s/key has no worker_id beside it: restore it, "
-			    "or remove the key and enroll again",
-			    spool_dir(spool));
-		who->key = secret_copy(key);
-		who->own = 1;
-		explicit_bzero(key, sizeof(key));
-		log_info("using this worker's own key (%s/key)",
-		    spool_dir(spool));
-		return 0;
-	}
-	if (cfg->enroll_token[0] != '\0' && !proto_key_valid(
-	    cfg->enroll_token)) {
-		log_warnx("PULSE_ENROLL_TOKEN is not an enrollment token (%d "
-		    "characters of base64url)", PROTO_KEY_LEN);
-		exit(ENROLL_EXIT_REFUSED);
-	}
-	if (cfg->enroll_token[0] == '\0' && cfg->worker_api_key[0] == '\0') {
-		log_warnx("no key in %s/key, no PULSE_ENROLL_TOKEN and no "
-		    "WORKER_API_KEY: this worker cannot enroll; ask an admin "
-		    "for an enrollment token and set PULSE_ENROLL_TOKEN",
-		    spool_dir(spool));
-		exit(ENROLL_EXIT_REFUSED);
-	}
-	return 1;
-}
-
 /* The secrets the configuration read, once their holders have copies. */
 static void
 main_wipe(struct config *cfg)
@@ -364,7 +321,7 @@ main(int argc, char *argv[])
 	spool = spool_open(cfg.worker_state_dir, err, sizeof(err));
 	if (spool == NULL)
 		fatalx("%s", err);
-	enrol = main_identity(spool, &cfg, &who);
+	enrol = enroll_identity(spool, &cfg, &who);
 
 	signal(SIGHUP, SIG_IGN);
 	signal(SIGPIPE, SIG_IGN);

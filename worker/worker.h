@@ -304,6 +304,9 @@ struct enroll_request {
 	const char	*shared_key;	/* WORKER_API_KEY, or "" */
 };
 struct enroll;
+struct config;
+int		 enroll_identity(struct spool *, const struct config *,
+		     struct identity *);
 struct enroll	*enroll_new(struct lws_context *, const struct url *,
 		     struct spool *, const struct enroll_request *,
 		     struct identity *);
