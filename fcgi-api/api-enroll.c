@@ -55,30 +55,23 @@ static const char sql_token_why[] =
 
 /* ------------------------------------------------------------ tokens */
 
+/* A token as GET shows it, in TOKEN_COLS' order; never the token. */
+static const struct dbjson_col token_cols[] = {
+	{ "id", DBJSON_STRING },
+	{ "groups", DBJSON_RAW },
+	{ "uses_left", DBJSON_INT },
+	{ "expires_at", DBJSON_TIME },
+	{ "created_by", DBJSON_STRING },
+	{ "created_at", DBJSON_TIME },
+	{ "revoked_at", DBJSON_TIME },
+	{ "state", DBJSON_STRING },
+	{ NULL, DBJSON_STRING }
+};
+
 static struct json_object *
 tokens_row(const struct db_res *res, size_t i)
 {
-	struct json_object	*o = json_object_new_object();
-	const char		*g = db_res_get(res, i, 1);
-	char			 err[128];
-
-	json_object_object_add(o, "id",
-	    pjson_string_or_null(db_res_get(res, i, 0)));
-	json_object_object_add(o, "groups", g == NULL ? NULL :
-	    pjson_parse(g, strlen(g), API_JSON_DEPTH, err, sizeof(err)));
-	json_object_object_add(o, "uses_left",
-	    json_object_new_int64(db_res_int(res, i, 2, 0)));
-	json_object_object_add(o, "expires_at",
-	    pjson_time(db_res_get(res, i, 3)));
-	json_object_object_add(o, "created_by",
-	    pjson_string_or_null(db_res_get(res, i, 4)));
-	json_object_object_add(o, "created_at",
-	    pjson_time(db_res_get(res, i, 5)));
-	json_object_object_add(o, "revoked_at",
-	    pjson_time(db_res_get(res, i, 6)));
-	json_object_object_add(o, "state",
-	    pjson_string_or_null(db_res_get(res, i, 7)));
-	return o;
+	return dbjson_row(res, i, token_cols);
 }
 
 struct token_new {
@@ -391,8 +384,8 @@ workers_enroll(struct request *req)
 	 */
 	if (pjson_get_string(req->json, "token", &token, NULL) != 1 &&
 	    !enroll_shared_ok(req)) {
-		reply_error(req, 401, "key refused: no enrollment token, and no "
-		    "valid shared API key");
+		reply_error(req, 401, "key refused: no enrollment token, and "
+		    "no valid shared API key");
 		return 0;
 	}
 	if (body_only(req, allowed) == -1 ||

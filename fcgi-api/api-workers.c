@@ -281,7 +281,7 @@ workers_heartbeat(struct request *req)
 	}
 	if (read_groups(req, meta, &b) == -1)
 		return 0;
-	if (!req->worker_shared && strcmp(b.id, req->worker_id) != 0) {
+	if (req->worker_id[0] != '\0' && strcmp(b.id, req->worker_id) != 0) {
 		reply_error_field(req, 401, "worker_id", "worker_id does not "
 		    "match the key");
 		return 0;

@@ -63,7 +63,7 @@ struct request {
 	struct user		 user;
 	/* ROUTE_WORKER: who the key says it is (trust_check() decides). */
 	int			 worker_shared;	/* the shared key */
-	char			 worker_id[ID_LEN + 1];	/* X-Worker-Id */
+	char			 worker_id[ID_LEN + 1]; /* X-Worker-Id, or "" */
 	char			 worker_key_hash[WKEY_HASH_LEN + 1];
 	char			*actor_groups;	/* api_actor()'s JSON, freed
 						 * when the request ends */

@@ -402,7 +402,7 @@ check('an employee cannot accept', call(
     'POST', '/api/workers/%s/accept' % p_id, user='employee',
     headers={'Content-Type': 'application/json'})[0] == 403)
 
-# --- heartbeats ----------------------------------------------------------------
+# --- heartbeats --------------------------------------------------------------
 
 
 def beat(wid, key, header_id, name):
@@ -426,6 +426,14 @@ r = beat(a_id, 'B' * 43, a_id, name_a)
 check('heartbeat with a wrong key: 401', r[0] == 401, r)
 check('heartbeat of a keyless worker with the shared key: 200',
       beat(p_id, WORKER_API_KEY, None, p_name)[0] == 200)
+check('... and with its X-Worker-Id too: 200',
+      beat(p_id, WORKER_API_KEY, p_id, p_name)[0] == 200)
+r = beat(p_id, WORKER_API_KEY, a_id, p_name)
+check('the shared key with an X-Worker-Id that is not the body\'s: 401',
+      r[0] == 401 and 'does not match' in error_of(r[2]), r)
+r = beat(a_id, WORKER_API_KEY, a_id, name_a)
+check('the shared key with an enrolled worker\'s X-Worker-Id: 401',
+      r[0] == 401 and 'already enrolled' in error_of(r[2]), r)
 nid = str(uuid.uuid4())
 r = beat(nid, WORKER_API_KEY, None, pre + '-hb')
 check('a new id\'s heartbeat with the shared key: 200, pending',
@@ -462,7 +470,7 @@ check('... and its socket closed 1008 "worker revoked"',
 check('the candidate is told it is accepted',
       (wc.next('worker_state', 5) or {}).get('state') == 'accepted')
 
-# --- rotation ------------------------------------------------------------------
+# --- rotation ----------------------------------------------------------------
 r_name = pre + '-rot'
 r_id, k1 = enroll_accepted(r_name, [group])
 wr = WsWorker(r_name, [], key=k1, worker_id=r_id)
@@ -526,7 +534,7 @@ check('the shared key can no longer act as it', ok, c)
 wp = WsWorker(p_name, [], key=p_key, worker_id=p_id)
 check('its own key can', wp.state() == 'accepted')
 
-# --- the audit trail ------------------------------------------------------------
+# --- the audit trail ---------------------------------------------------------
 
 
 def audit(target):
