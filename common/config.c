@@ -89,6 +89,7 @@ static const struct key keys[] = {
 	{ "WORKER_OUTPUT_CAP", K_LONG, offsetof(struct config, output_cap),
 	    "1048576", 1024, 64L * 1024 * 1024, NULL },
 	S("WORKER_ALLOW_FILE", worker_allow_file, ""),
+	S("PULSE_ENROLL_TOKEN", enroll_token, ""),
 };
 
 #define NKEYS	(sizeof(keys) / sizeof(keys[0]))

@@ -58,6 +58,7 @@ struct config {
 	char	*worker_state_dir;
 	long	 output_cap;		/* bytes per stream */
 	char	*worker_allow_file;	/* "": every command may run */
+	char	*enroll_token;		/* PULSE_ENROLL_TOKEN: a secret */
 };
 
 /*

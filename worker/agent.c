@@ -606,6 +606,35 @@ do_execute(struct agent *a, struct msg *m)
 		    runner_count(a->runner));
 }
 
+/*
+ * rotate_key: the new key is on disk before it is used or acked, so a
+ * crash at any point leaves a key the server takes (the old one until
+ * the ack, the offered one after it, or as the ack). Unstored, it is not
+ * acked: the server keeps the old key and offers the new one again.
+ */
+static void
+do_rotate(struct agent *a, struct msg *m)
+{
+	struct identity	*who = a->cfg.ident;
+	char		*out;
+	size_t		 len;
+
+	if (spool_key_store(a->spool, m->key) == -1) {
+		log_warnx("rotate_key %s: the new key cannot be stored in %s/key;"
+		    " not acknowledged, the current key stays in use",
+		    m->key_id, spool_dir(a->spool));
+		return;
+	}
+	secret_free(who->key);
+	who->key = secret_copy(m->key);
+	who->own = 1;
+	who->gen++;
+	out = proto_key_ack(m->key_id, a->cfg.worker_id, &len);
+	send_owned(a, out, len, 0);
+	log_info("rotate_key %s: new key stored in %s/key and used from now on;"
+	    " acknowledged", m->key_id, spool_dir(a->spool));
+}
+
 static void
 on_message(const char *buf, size_t len, void *arg)
 {
@@ -638,6 +667,18 @@ on_message(const char *buf, size_t len, void *arg)
 		break;
 	case MSG_EXECUTE_WORKFLOW:
 		flow_start(a, &m);
+		break;
+	case MSG_ROTATE_KEY:
+		do_rotate(a, &m);
+		break;
+	case MSG_WORKER_STATE:
+		tame(m.state, type, sizeof(type));
+		if (strcmp(m.state, "pending") == 0)
+			log_warnx("pending: waiting for an admin to accept this "
+			    "worker (it gets no commands until then)");
+		else
+			log_info("%s", strcmp(m.state, "accepted") == 0 ?
+			    "accepted" : type);
 		break;
 	case MSG_UNKNOWN:
 		/* A newer server may say more than we know. */
@@ -673,8 +714,8 @@ agent_new(struct lws_context *ctx, struct lws_vhost *vh,
 		log_warnx("results of commands that outlive the agent will "
 		    "be lost");
 	free(keep);
-	a->conn = conn_new(a->ctx, cfg->ws_url, cfg->api_key, &ch);
-	a->hb = heartbeat_new(a->ctx, cfg->hb_url, cfg->api_key,
+	a->conn = conn_new(a->ctx, cfg->ws_url, cfg->ident, &ch);
+	a->hb = heartbeat_new(a->ctx, cfg->hb_url, cfg->ident,
 	    cfg->heartbeat_s, agent_heartbeat_body, a);
 	return a;
 }

@@ -1,5 +1,5 @@
 /*
- * The websocket to pulse-pushd: connect with the API key, reassemble and
+ * The websocket to pulse-pushd: connect with the worker's key, reassemble and
  * bound incoming messages, send a queue of outgoing ones a fragment per
  * WRITEABLE, notice a silent server, and reconnect with jittered
  * exponential backoff for as long as the worker runs.
@@ -20,6 +20,8 @@
 #define CONN_BACKOFF_MAX_MS	30000
 #define CONN_JITTER_PCT		30	/* each delay is +-30 % */
 #define CONN_STABLE_MS		10000	/* up this long: backoff restarts */
+#define CONN_REFUSED_MIN_MS	60000	/* a refused key: retry this late */
+#define CONN_REFUSED_MAX_MS	600000
 #define CONN_FRAG		(32 * 1024) /* bytes per lws_write() */
 #define CONN_RX_KEEP		(64 * 1024) /* rx buffer kept between msgs */
 
@@ -33,7 +35,10 @@ struct qmsg {
 struct conn {
 	struct lws_context	*ctx;
 	const struct url	*url;
-	char			*key;
+	const struct identity	*who;
+	unsigned		 gen;		/* who->gen this socket sent */
+	int			 refused;	/* this attempt: key refused */
+	unsigned		 refusals;	/* in a row */
 	struct conn_hooks	 hooks;
 	struct lws		*wsi;
 	int			 up, stopping;
@@ -46,6 +51,7 @@ struct conn {
 	size_t			 rxlen, rxcap;
 	char			 last_err[REDIRECT_SHOW + 128];
 	char			 redirect[REDIRECT_SHOW + 128]; /* or "" */
+	char			 closewhy[REDIRECT_SHOW + 128]; /* or "" */
 };
 
 static void	conn_connect(struct conn *);
@@ -60,14 +66,14 @@ conn_now_ms(void)
 }
 
 struct conn *
-conn_new(struct lws_context *ctx, const struct url *url, const char *key,
-    const struct conn_hooks *hooks)
+conn_new(struct lws_context *ctx, const struct url *url,
+    const struct identity *who, const struct conn_hooks *hooks)
 {
 	struct conn	*c = xcalloc(1, sizeof(*c));
 
 	c->ctx = ctx;
 	c->url = url;
-	c->key = secret_copy(key);
+	c->who = who;
 	c->hooks = *hooks;
 	TAILQ_INIT(&c->q);
 	return c;
@@ -103,7 +109,6 @@ conn_free(struct conn *c)
 		lws_set_opaque_user_data(c->wsi, NULL);
 	queue_drop(c, 0);
 	free(c->rx);
-	secret_free(c->key);
 	free(c);
 }
 
@@ -113,21 +118,31 @@ conn_retry_cb(lws_sorted_usec_list_t *sul)
 	conn_connect(lws_container_of(sul, struct conn, sul_retry));
 }
 
-/* min(30 s, 0.5 s * 2^tries), then +-30 %, so a fleet does not stampede. */
+/*
+ * min(30 s, 0.5 s * 2^tries), then +-30 %, so a fleet does not stampede.
+ * A refused key waits for an admin, not for a server: 60 s doubling to
+ * 10 min, with the same key (never another one).
+ */
 static void
 conn_retry(struct conn *c, const char *why)
 {
 	unsigned	 rnd = 0;
-	long long	 ms = CONN_BACKOFF_MIN_MS;
+	long long	 ms = CONN_BACKOFF_MIN_MS, max = CONN_BACKOFF_MAX_MS;
 	unsigned	 i;
 
 	if (c->stopping)
 		return;
-	for (i = 0; i < c->tries && ms < CONN_BACKOFF_MAX_MS; i++)
+	if (c->refused) {
+		ms = CONN_REFUSED_MIN_MS;
+		max = CONN_REFUSED_MAX_MS;
+	}
+	for (i = 0; i < (c->refused ? c->refusals - 1 : c->tries) && ms < max;
+	    i++)
 		ms *= 2;
-	if (ms > CONN_BACKOFF_MAX_MS)
-		ms = CONN_BACKOFF_MAX_MS;
-	c->tries++;
+	if (ms > max)
+		ms = max;
+	if (!c->refused)
+		c->tries++;
 	lws_get_random(c->ctx, &rnd, sizeof(rnd));
 	ms = ms * (100 - CONN_JITTER_PCT + (long long)(rnd %
 	    (2 * CONN_JITTER_PCT + 1))) / 100;
@@ -135,9 +150,9 @@ conn_retry(struct conn *c, const char *why)
 	/* The same failure again and again is news only once. */
 	if (strcmp(why, c->last_err) != 0)
 		log_warnx("websocket %s://%s%s: %s; retrying in %.1f s (and "
-		    "again with backoff, up to %d s)", c->url->tls ? "wss" :
+		    "again with backoff, up to %lld s)", c->url->tls ? "wss" :
 		    "ws", c->url->hosthdr, c->url->path, why, ms / 1000.0,
-		    CONN_BACKOFF_MAX_MS / 1000);
+		    max / 1000);
 	else
 		log_debug("websocket: %s; retrying in %.1f s", why,
 		    ms / 1000.0);
@@ -154,20 +169,10 @@ conn_connect(struct conn *c)
 	if (c->stopping || c->wsi != NULL)
 		return;
 	c->redirect[0] = '\0';
-	memset(&i, 0, sizeof(i));
-	i.context = c->ctx;
-	i.address = c->url->host;
-	i.port = c->url->port;
-	i.path = c->url->path;
-	i.host = c->url->hosthdr;
+	c->closewhy[0] = '\0';
+	c->refused = 0;
 	/* A redirect would take X-API-Key elsewhere: never follow one. */
-	i.ssl_connection = (c->url->tls ? LCCSCF_USE_SSL : 0) |
-	    LCCSCF_HTTP_NO_FOLLOW_REDIRECT;
-	i.protocol = "pulse-worker";
-	i.local_protocol_name = "pulse-worker";
-	i.alpn = "http/1.1";
-	i.pwsi = &c->wsi;
-	i.opaque_user_data = c;
+	redirect_client_info(&i, c->ctx, c->url, "pulse-worker", &c->wsi, c);
 	log_debug("websocket: connecting to %s://%s%s", c->url->tls ? "wss" :
 	    "ws", c->url->hosthdr, c->url->path);
 	if (lws_client_connect_via_info(&i) == NULL) {
@@ -287,16 +292,23 @@ static int
 conn_append_headers(struct conn *c, struct lws *wsi, void *in, size_t len)
 {
 	unsigned char	**p = in, *end = *p + len;
+	const char	*key = c->who->key != NULL ? c->who->key : "";
 
+	c->gen = c->who->gen;
 	if (lws_add_http_header_by_name(wsi, (const unsigned char *)
-	    "x-api-key:", (const unsigned char *)c->key, (int)strlen(c->key),
+	    "x-api-key:", (const unsigned char *)key, (int)strlen(key),
 	    p, end))
+		return -1;
+	if (c->who->own && lws_add_http_header_by_name(wsi,
+	    (const unsigned char *)"x-worker-id:",
+	    (const unsigned char *)c->who->worker_id,
+	    (int)strlen(c->who->worker_id), p, end))
 		return -1;
 	return 0;
 }
 
 static int
-conn_receive(struct conn *c, struct lws *wsi, const char *in, size_t len)
+conn_receive(struct conn *c, struct lws *wsi, char *in, size_t len)
 {
 	silence_reset(c);
 	if (lws_is_first_fragment(wsi))
@@ -315,6 +327,8 @@ conn_receive(struct conn *c, struct lws *wsi, const char *in, size_t len)
 	}
 	memcpy(c->rx + c->rxlen, in, len);
 	c->rxlen += len;
+	/* A rotate_key's key must not stay in lws's buffers either. */
+	explicit_bzero(in, len);
 	if (!lws_is_final_fragment(wsi))
 		return 0;
 	if (lws_frame_is_binary(wsi))
@@ -322,6 +336,8 @@ conn_receive(struct conn *c, struct lws *wsi, const char *in, size_t len)
 		    c->rxlen);
 	else
 		c->hooks.message(c->rx, c->rxlen, c->hooks.arg);
+	/* A rotate_key carried a key: no copy of it stays behind. */
+	explicit_bzero(c->rx, c->rxlen);
 	c->rxlen = 0;
 	/* One big message must not keep the worker big. */
 	if (c->rxcap > CONN_RX_KEEP) {
@@ -374,11 +390,34 @@ conn_writeable(struct conn *c, struct lws *wsi)
 	return 0;
 }
 
+/*
+ * The server refused our key (401 at the upgrade, or 1008 "key refused"
+ * or "worker revoked" after it). A key rotated since this socket sent
+ * the old one is not refused: the next connection presents the new one.
+ */
+static void
+conn_refused(struct conn *c, const char *what, char *why, size_t len)
+{
+	if (c->gen != c->who->gen) {
+		snprintf(why, len, "%.80s (with the key from before the "
+		    "rotation; reconnecting with the new one)", what);
+		return;
+	}
+	c->refused = 1;
+	c->refusals++;
+	snprintf(why, len, "%.80s: this worker's key is revoked, rotated away "
+	    "or unknown to the server; an admin must act (no other key is "
+	    "tried)", what);
+}
+
 static void
 conn_down(struct conn *c, const char *why)
 {
-	if (c->up && conn_now_ms() - c->up_since >= CONN_STABLE_MS)
+	if (c->up && conn_now_ms() - c->up_since >= CONN_STABLE_MS &&
+	    !c->refused)
 		c->tries = 0;
+	if (!c->refused)
+		c->refusals = 0;
 	if (c->up)
 		log_info("websocket: disconnected (%s)", why);
 	c->up = 0;
@@ -426,10 +465,21 @@ conn_callback(struct lws *wsi, enum lws_callback_reasons reason,
 	case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
 		if (len >= 2) {
 			const unsigned char *p = in;
+			int code = p[0] << 8 | p[1];
 
 			log_info("websocket: the server closed the connection "
-			    "(%d %.*s)", p[0] << 8 | p[1], (int)(len - 2),
+			    "(%d %.*s)", code, (int)(len - 2),
 			    (const char *)p + 2);
+			if (code == LWS_CLOSE_STATUS_POLICY_VIOLATION &&
+			    ((len - 2 >= 11 && memcmp(p + 2, "key refused",
+			    11) == 0) || (len - 2 >= 14 && memcmp(p + 2,
+			    "worker revoked", 14) == 0))) {
+				snprintf(why, sizeof(why), "closed 1008 %.*s",
+				    (int)(len - 2 > 64 ? 64 : len - 2),
+				    (const char *)p + 2);
+				conn_refused(c, why, c->closewhy,
+				    sizeof(c->closewhy));
+			}
 		}
 		return 0;
 	case LWS_CALLBACK_ESTABLISHED_CLIENT_HTTP:
@@ -449,15 +499,16 @@ conn_callback(struct lws *wsi, enum lws_callback_reasons reason,
 		if (c->redirect[0] != '\0')
 			snprintf(why, sizeof(why), "%s", c->redirect);
 		else if (in != NULL && strstr(in, "unauthorized") != NULL)
-			snprintf(why, sizeof(why), "the server refused "
-			    "WORKER_API_KEY (HTTP 401)");
+			conn_refused(c, "HTTP 401 at the upgrade", why,
+			    sizeof(why));
 		else
 			snprintf(why, sizeof(why), "%s", in != NULL ?
 			    (const char *)in : "connection failed");
 		conn_down(c, why);
 		return 0;
 	case LWS_CALLBACK_CLIENT_CLOSED:
-		conn_down(c, "connection closed");
+		conn_down(c, c->closewhy[0] != '\0' ? c->closewhy :
+		    "connection closed");
 		return 0;
 	default:
 		return 0;

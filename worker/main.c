@@ -39,7 +39,7 @@ static int	main_signal_callback(struct lws *, enum lws_callback_reasons,
 
 static const struct lws_protocols protocols[] = {
 	{ "pulse-worker", conn_callback, 0, 0, 0, NULL, 0 },
-	{ "pulse-http", heartbeat_callback, 0, 0, 0, NULL, 0 },
+	{ "pulse-http", http_callback, 0, 0, 0, NULL, 0 },
 	{ "pulse-pipe", runner_callback, 0, 0, 0, NULL, 0 },
 	{ "pulse-signal", main_signal_callback, 0, 0, 0, NULL, 0 },
 	{ NULL, NULL, 0, 0, 0, NULL, 0 }
@@ -148,6 +148,103 @@ main_signal_callback(struct lws *wsi, enum lws_callback_reasons reason,
 	return 0;
 }
 
+/* The secrets the configuration read, once their holders have copies. */
+static void
+main_wipe(struct config *cfg)
+{
+	explicit_bzero(cfg->worker_api_key, strlen(cfg->worker_api_key));
+	explicit_bzero(cfg->enroll_token, strlen(cfg->enroll_token));
+	explicit_bzero(cfg->secret_key, strlen(cfg->secret_key));
+	explicit_bzero(cfg->db_password, strlen(cfg->db_password));
+}
+
+/*
+ * One lws context; OpenSSL only for wss:// or https:// (it costs
+ * megabytes). The enrollment's is destroyed once it is over: lws's
+ * buffers held the answer, the key in it, and are wiped as they are
+ * freed (secret_wipe_freed).
+ */
+static struct lws_context *
+main_context(const struct config *cfg, int tls)
+{
+	struct lws_context_creation_info info;
+	struct lws_context	*ctx;
+
+	memset(&info, 0, sizeof(info));
+	info.port = CONTEXT_PORT_NO_LISTEN;
+	info.protocols = protocols;
+	info.gid = -1;
+	info.uid = -1;
+	/* lws sizes its tables by ulimit -n otherwise: 320 KB at 20000. */
+	info.fd_limit_per_thread = 128 + 4 * (unsigned)cfg->max_concurrent_tasks;
+	if (tls)
+		info.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT |
+		    LWS_SERVER_OPTION_DISABLE_OS_CA_CERTS;
+	ctx = lws_create_context(&info);
+	if (ctx == NULL)
+		fatalx("cannot create the libwebsockets context");
+	return ctx;
+}
+
+/* While enrolling, the signal descriptor is looked at 10 times a second. */
+static void
+main_enroll_signal(lws_sorted_usec_list_t *sul)
+{
+	struct main_state	*ms = lws_container_of(sul, struct main_state,
+	    sul_poll);
+	struct signalfd_siginfo	 si;
+
+	while (read(ms->sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+		log_info("signal %u: stopping", si.ssi_signo);
+		ms->quit = 1;
+	}
+	if (!ms->quit)
+		lws_sul_schedule(ms->ctx, 0, &ms->sul_poll,
+		    main_enroll_signal, MAIN_STOP_POLL_MS * LWS_US_PER_MS);
+}
+
+/*
+ * Enroll in a context of its own until enrolled (0), stopped by a signal
+ * (-1); exits on a refusal.
+ */
+static int
+main_enroll(struct main_state *ms, struct spool *spool, struct config *cfg,
+    char **groups, size_t ngroups, struct identity *who)
+{
+	struct enroll_request	 r;
+	struct enroll		*e;
+	struct url		 u;
+	char			 err[512];
+	int			 state = 0;
+
+	if (url_server(cfg->pulse_server, "/api/workers/enroll", &u, err,
+	    sizeof(err)) == -1)
+		fatalx("%s", err);
+	ms->ctx = main_context(cfg, u.tls);
+	main_enroll_signal(&ms->sul_poll);
+	memset(&r, 0, sizeof(r));
+	r.name = cfg->worker_name;
+	r.groups = groups;
+	r.ngroups = ngroups;
+	r.token = cfg->enroll_token;
+	r.shared_key = cfg->worker_api_key;
+	e = enroll_new(ms->ctx, &u, spool, &r, who);
+	main_wipe(cfg);
+	while (!ms->quit && (state = enroll_done(e)) == 0)
+		if (lws_service(ms->ctx, 0) < 0)
+			break;
+	enroll_free(e);
+	lws_sul_cancel(&ms->sul_poll);
+	lws_context_destroy(ms->ctx);
+	ms->ctx = NULL;
+	url_clear(&u);
+	if (state == ENROLL_REFUSED)
+		exit(ENROLL_EXIT_REFUSED);
+	if (state == ENROLL_FAILED)
+		exit(1);
+	return state == ENROLL_OK ? 0 : -1;
+}
+
 static void
 main_config(const char *envfile, struct config *cfg)
 {
@@ -184,24 +281,25 @@ main_allow(const char *path)
 int
 main(int argc, char *argv[])
 {
-	struct lws_context_creation_info info;
 	struct agent_config	 ac;
 	struct main_state	 ms;
 	struct config		 cfg;
 	struct url		 ws, hb;
+	struct identity		 who;
 	struct spool		*spool;
 	struct allow		*allow;
 	struct lws_vhost	*vh;
 	lws_sock_file_fd_type	 u;
 	sigset_t		 set;
 	const char		*envfile = NULL;
-	char			 err[512], host[256], why[64], id[ID_LEN + 1];
+	char			 err[512], host[256], why[64];
 	char			**groups;
 	size_t			 ngroups;
-	int			 ch, debug = 0;
+	int			 ch, debug = 0, enrol;
 
 	main_stdio();
 	log_init("pulse-worker", 0);
+	secret_wipe_freed();
 	while ((ch = getopt(argc, argv, "de:h")) != -1) {
 		switch (ch) {
 		case 'd':
@@ -236,9 +334,6 @@ main(int argc, char *argv[])
 	if (strlen(cfg.worker_api_key) > WORKER_KEY_MAX ||
 	    strpbrk(cfg.worker_api_key, "\r\n") != NULL)
 		fatalx("WORKER_API_KEY: not a usable header value");
-	if (cfg.worker_api_key[0] == '\0')
-		log_warnx("WORKER_API_KEY is empty: the server will refuse "
-		    "this worker");
 	if (proto_groups(cfg.worker_groups, &groups, &ngroups, err,
 	    sizeof(err)) == -1)
 		fatalx("%s", err);
@@ -252,8 +347,7 @@ main(int argc, char *argv[])
 	spool = spool_open(cfg.worker_state_dir, err, sizeof(err));
 	if (spool == NULL)
 		fatalx("%s", err);
-	if (spool_worker_id(spool, id) == -1)
-		fatalx("WORKER_STATE_DIR: cannot get a worker id");
+	enrol = enroll_identity(spool, &cfg, &who);
 
 	signal(SIGHUP, SIG_IGN);
 	signal(SIGPIPE, SIG_IGN);
@@ -275,20 +369,10 @@ main(int argc, char *argv[])
 
 	lws_set_log_level(LLL_ERR | LLL_WARN | (debug ? LLL_NOTICE : 0),
 	    main_lws_log);
-	memset(&info, 0, sizeof(info));
-	info.port = CONTEXT_PORT_NO_LISTEN;
-	info.protocols = protocols;
-	info.gid = -1;
-	info.uid = -1;
-	/* lws sizes its tables by ulimit -n otherwise: 320 KB at 20000. */
-	info.fd_limit_per_thread = 128 + 4 * (unsigned)cfg.max_concurrent_tasks;
-	/* OpenSSL costs megabytes: only load it for wss:// or https://. */
-	if (ws.tls || hb.tls)
-		info.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT |
-		    LWS_SERVER_OPTION_DISABLE_OS_CA_CERTS;
-	ms.ctx = lws_create_context(&info);
-	if (ms.ctx == NULL)
-		fatalx("cannot create the libwebsockets context");
+	if (enrol && main_enroll(&ms, spool, &cfg, groups, ngroups,
+	    &who) == -1)
+		goto done;
+	ms.ctx = main_context(&cfg, ws.tls || hb.tls);
 	vh = lws_get_vhost_by_name(ms.ctx, "default");
 	if (vh == NULL)
 		fatalx("no libwebsockets vhost");
@@ -298,9 +382,11 @@ main(int argc, char *argv[])
 	if (ms.sigwsi == NULL)
 		fatalx("cannot add the signal descriptor to the loop");
 	lws_set_opaque_user_data(ms.sigwsi, &ms);
+	/* The identity holds what is needed now; no more copies. */
+	main_wipe(&cfg);
 
 	memset(&ac, 0, sizeof(ac));
-	ac.worker_id = id;
+	ac.worker_id = who.worker_id;
 	ac.name = cfg.worker_name;
 	ac.groups = groups;
 	ac.ngroups = ngroups;
@@ -308,16 +394,12 @@ main(int argc, char *argv[])
 	ac.output_cap = (size_t)cfg.output_cap;
 	ac.ws_url = &ws;
 	ac.hb_url = &hb;
-	ac.api_key = cfg.worker_api_key;
+	ac.ident = &who;
 	ac.heartbeat_s = cfg.heartbeat_interval;
 	ac.allow = allow;
 	ms.agent = agent_new(ms.ctx, vh, &ac, spool);
-	/* The connection and the heartbeat hold the key now; no more copies. */
-	explicit_bzero(cfg.worker_api_key, strlen(cfg.worker_api_key));
-	explicit_bzero(cfg.secret_key, strlen(cfg.secret_key));
-	explicit_bzero(cfg.db_password, strlen(cfg.db_password));
 	log_info("worker %s (%s) starting: %s://%s%s, %d task(s) at once, "
-	    "state in %s", cfg.worker_name, id, ws.tls ? "wss" : "ws",
+	    "state in %s", cfg.worker_name, who.worker_id, ws.tls ? "wss" : "ws",
 	    ws.hosthdr, ws.path, cfg.max_concurrent_tasks,
 	    cfg.worker_state_dir);
 	agent_start(ms.agent);
@@ -331,6 +413,8 @@ main(int argc, char *argv[])
 	lws_set_opaque_user_data(ms.sigwsi, NULL);
 	agent_free(ms.agent);
 	lws_context_destroy(ms.ctx);
+done:
+	secret_free(who.key);
 	spool_free(spool);
 	allow_free(allow);
 	proto_groups_free(groups, ngroups);

@@ -30,6 +30,10 @@ static int	decode_command_id(struct json_object *, struct msg *, char *,
 		    size_t);
 static int	decode_workflow(struct json_object *, struct msg *, char *,
 		    size_t);
+static int	decode_rotate_key(struct json_object *, struct msg *, char *,
+		    size_t);
+static int	decode_worker_state(struct json_object *, struct msg *, char *,
+		    size_t);
 
 /* Routing is a table: a new message type is one row and one function. */
 static const struct msg_kind msg_kinds[] = {
@@ -38,6 +42,8 @@ static const struct msg_kind msg_kinds[] = {
 	{ "cancel_command",	MSG_CANCEL_COMMAND,	decode_command_id },
 	{ "result_ack",		MSG_RESULT_ACK,		decode_command_id },
 	{ "execute_workflow",	MSG_EXECUTE_WORKFLOW,	decode_workflow },
+	{ "rotate_key",		MSG_ROTATE_KEY,		decode_rotate_key },
+	{ "worker_state",	MSG_WORKER_STATE,	decode_worker_state },
 };
 
 /*
@@ -248,6 +254,26 @@ decode_workflow(struct json_object *o, struct msg *m, char *err,
 	return 0;
 }
 
+/* A JSON object of at most max bytes from the server ("what" it is). */
+static struct json_object *
+parse_object(const char *buf, size_t len, size_t max, const char *what,
+    char *err, size_t errlen)
+{
+	struct json_object	*root;
+
+	if (len > max) {
+		snprintf(err, errlen, "%s longer than %zu bytes", what, max);
+		return NULL;
+	}
+	root = pjson_parse(buf, len, WORKER_JSON_DEPTH, err, errlen);
+	if (root != NULL && !json_object_is_type(root, json_type_object)) {
+		snprintf(err, errlen, "%s is not a JSON object", what);
+		json_object_put(root);
+		return NULL;
+	}
+	return root;
+}
+
 int
 proto_decode(const char *buf, size_t len, struct msg *m, char *err,
     size_t errlen)
@@ -258,18 +284,9 @@ proto_decode(const char *buf, size_t len, struct msg *m, char *err,
 	int			 rc = -1;
 
 	memset(m, 0, sizeof(*m));
-	if (len > WORKER_MSG_MAX) {
-		snprintf(err, errlen, "message longer than %d bytes",
-		    WORKER_MSG_MAX);
-		return -1;
-	}
-	root = pjson_parse(buf, len, WORKER_JSON_DEPTH, err, errlen);
+	root = parse_object(buf, len, WORKER_MSG_MAX, "message", err, errlen);
 	if (root == NULL)
 		return -1;
-	if (!json_object_is_type(root, json_type_object)) {
-		snprintf(err, errlen, "message is not a JSON object");
-		goto fail;
-	}
 	if (get_str(root, "type", WORKER_TYPE_MAX, 1, &type, err,
 	    errlen) != 1)
 		goto fail;
@@ -295,6 +312,7 @@ proto_msg_clear(struct msg *m)
 {
 	size_t	 i;
 
+	explicit_bzero(m->key, sizeof(m->key));
 	free(m->command);
 	free(m->workflow_name);
 	for (i = 0; i < m->nsteps; i++) {
@@ -832,3 +850,209 @@ url_server(const char *server, const char *suffix, struct url *u, char *err,
 	url_append(u, suffix);
 	return 0;
 }
+
+/*
+ * Issue 13: the worker's own key and enrollment (README "Onboarding a
+ * worker"). A key is 32 random bytes in base64url without padding; it
+ * becomes a header value, so nothing else may pass for one.
+ */
+int
+proto_key_valid(const char *k)
+{
+	size_t	 i;
+
+	for (i = 0; k[i] != '\0'; i++)
+		if (!isalnum((unsigned char)k[i]) && k[i] != '-' &&
+		    k[i] != '_')
+			return 0;
+	return i == PROTO_KEY_LEN;
+}
+
+/* A key_id names a stored key to the server: short, plain characters. */
+static int
+key_id_valid(const char *s)
+{
+	size_t	 i;
+
+	for (i = 0; s[i] != '\0'; i++)
+		if (!isalnum((unsigned char)s[i]) && s[i] != '-' &&
+		    s[i] != '_')
+			return 0;
+	return i > 0 && i <= PROTO_KEY_ID_MAX;
+}
+
+/*
+ * rotate_key {"key","key_id"}: the key is copied into the message (wiped
+ * by proto_msg_clear) and wiped in the parsed JSON, which is freed
+ * without zeroing. key_id may come as a string or a number.
+ */
+static int
+decode_rotate_key(struct json_object *o, struct msg *m, char *err,
+    size_t errlen)
+{
+	struct json_object	*v;
+	const char		*k;
+	long long		 n;
+
+	if (get_str(o, "key", PROTO_KEY_LEN, 1, &k, err, errlen) != 1)
+		return -1;
+	if (!proto_key_valid(k)) {
+		snprintf(err, errlen, "key is not %d characters of base64url",
+		    PROTO_KEY_LEN);
+		return -1;
+	}
+	memcpy(m->key, k, PROTO_KEY_LEN + 1);
+	explicit_bzero((char *)k, PROTO_KEY_LEN);
+	if (json_object_object_get_ex(o, "key_id", &v) &&
+	    json_object_is_type(v, json_type_int)) {
+		n = json_object_get_int64(v);
+		if (n < 0) {
+			snprintf(err, errlen, "key_id must not be negative");
+			return -1;
+		}
+		snprintf(m->key_id, sizeof(m->key_id), "%lld", n);
+		return 0;
+	}
+	if (get_str(o, "key_id", PROTO_KEY_ID_MAX, 1, &k, err, errlen) != 1)
+		return -1;
+	if (!key_id_valid(k)) {
+		snprintf(err, errlen, "key_id must be 1 to %d letters, digits, "
+		    "'-' or '_'", PROTO_KEY_ID_MAX);
+		return -1;
+	}
+	strlcpy_p(m->key_id, k, sizeof(m->key_id));
+	return 0;
+}
+
+/* worker_state {"state","worker_id"}: what an admin decided about us. */
+static int
+decode_worker_state(struct json_object *o, struct msg *m, char *err,
+    size_t errlen)
+{
+	const char	*st;
+
+	if (get_str(o, "state", PROTO_STATE_MAX, 1, &st, err, errlen) != 1)
+		return -1;
+	strlcpy_p(m->state, st, sizeof(m->state));
+	return get_id(o, "worker_id", 0, m->worker_id, err, errlen) == -1 ?
+	    -1 : 0;
+}
+
+char *
+proto_key_ack(const char *key_id, const char *worker_id, size_t *lenp)
+{
+	struct json_object	*o = new_msg("key_ack");
+
+	json_object_object_add(o, "key_id", json_object_new_string(key_id));
+	json_object_object_add(o, "worker_id",
+	    json_object_new_string(worker_id));
+	return take_json(o, lenp);
+}
+
+/*
+ * The body of POST /api/workers/enroll. worker_id (the state directory's,
+ * from before this agent had a key) and token may be "": left out. The
+ * string holds the token: the caller wipes it.
+ */
+char *
+proto_enroll_request(const char *name, char *const *groups, size_t ngroups,
+    const char *version, const char *worker_id, const char *token,
+    size_t *lenp)
+{
+	struct json_object	*o = json_object_new_object(), *v;
+	const char		*s;
+	char			*out;
+	size_t			 n;
+
+	json_object_object_add(o, "name", json_object_new_string(name));
+	json_object_object_add(o, "groups", string_array(groups, ngroups));
+	json_object_object_add(o, "version", json_object_new_string(version));
+	if (worker_id[0] != '\0')
+		json_object_object_add(o, "worker_id",
+		    json_object_new_string(worker_id));
+	if (token[0] != '\0')
+		json_object_object_add(o, "token",
+		    json_object_new_string(token));
+	s = pjson_str(o, &n);
+	out = xmemdup(s, n + 1);
+	/* json-c's own copies of the token would be freed unwiped. */
+	explicit_bzero((char *)s, n);
+	if (json_object_object_get_ex(o, "token", &v))
+		explicit_bzero((char *)json_object_get_string(v),
+		    (size_t)json_object_get_string_len(v));
+	json_object_put(o);
+	*lenp = n;
+	return out;
+}
+
+/*
+ * The answer to an enrollment (201): worker_id a UUID, key a worker key,
+ * state a word. The key is wiped in the parsed JSON as it is copied.
+ */
+int
+proto_enroll_answer(const char *buf, size_t len, struct enroll_answer *ea,
+    char *err, size_t errlen)
+{
+	struct json_object	*root;
+	const char		*k, *st;
+	int			 rc = -1;
+
+	memset(ea, 0, sizeof(*ea));
+	root = parse_object(buf, len, ENROLL_ANSWER_MAX, "answer", err,
+	    errlen);
+	if (root == NULL)
+		return -1;
+	if (get_id(root, "worker_id", 1, ea->worker_id, err, errlen) != 1 ||
+	    get_str(root, "key", PROTO_KEY_LEN, 1, &k, err, errlen) != 1)
+		goto fail;
+	if (!proto_key_valid(k)) {
+		snprintf(err, errlen, "key is not %d characters of base64url",
+		    PROTO_KEY_LEN);
+		goto fail;
+	}
+	memcpy(ea->key, k, PROTO_KEY_LEN + 1);
+	explicit_bzero((char *)k, PROTO_KEY_LEN);
+	switch (get_str(root, "state", PROTO_STATE_MAX, 0, &st, err,
+	    errlen)) {
+	case -1:
+		goto fail;
+	case 1:
+		strlcpy_p(ea->state, st, sizeof(ea->state));
+		break;
+	}
+	rc = 0;
+fail:
+	json_object_put(root);
+	if (rc == -1)
+		explicit_bzero(ea, sizeof(*ea));
+	return rc;
+}
+
+/*
+ * What a refusing server said, for the log: the "error" member of a JSON
+ * answer, else the text itself; printable, at most outlen - 1 bytes.
+ */
+void
+proto_error_text(const char *buf, size_t len, char *out, size_t outlen)
+{
+	struct json_object	*root = NULL;
+	const char		*s = buf;
+	size_t			 n = len, i;
+	char			 err[64];
+
+	out[0] = '\0';
+	if (buf == NULL || outlen == 0)
+		return;
+	if (len > 0 && len <= ENROLL_ANSWER_MAX &&
+	    (root = pjson_parse(buf, len, WORKER_JSON_DEPTH, err,
+	    sizeof(err))) != NULL &&
+	    pjson_get_string(root, "error", &s, &n) != 1) {
+		s = buf;
+		n = len;
+	}
+	for (i = 0; i < n && i + 1 < outlen; i++)
+		out[i] = isprint((unsigned char)s[i]) ? s[i] : ' ';
+	out[i] = '\0';
+	json_object_put(root);
+}
+

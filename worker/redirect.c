@@ -12,6 +12,30 @@
 #include "xmalloc.h"
 
 /*
+ * A client connection to url that never follows a redirect: the
+ * websocket, the heartbeat and enrollment all start theirs here.
+ */
+void
+redirect_client_info(struct lws_client_connect_info *i,
+    struct lws_context *ctx, const struct url *url, const char *protocol,
+    struct lws **pwsi, void *opaque)
+{
+	memset(i, 0, sizeof(*i));
+	i->context = ctx;
+	i->address = url->host;
+	i->port = url->port;
+	i->path = url->path;
+	i->host = url->hosthdr;
+	i->ssl_connection = (url->tls ? LCCSCF_USE_SSL : 0) |
+	    LCCSCF_HTTP_NO_FOLLOW_REDIRECT;
+	i->protocol = protocol;
+	i->local_protocol_name = protocol;
+	i->alpn = "http/1.1";
+	i->pwsi = pwsi;
+	i->opaque_user_data = opaque;
+}
+
+/*
  * Why a 3xx answer from the server is refused, for the log: the status
  * and where it pointed (location, or the answer's Location header; made
  * printable and cut short).

@@ -9,9 +9,12 @@
  */
 #include <sys/mman.h>
 
+#include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#include <openssl/crypto.h>
 
 #include "log.h"
 #include "worker.h"
@@ -26,7 +29,7 @@ static int	 secret_used[SECRET_SLOTS];
 
 /* Every variable the agent treats as secret (the config keys that are). */
 static const char *const secret_names[] = {
-	"WORKER_API_KEY", "SECRET_KEY", "DB_PASSWORD",
+	"WORKER_API_KEY", "SECRET_KEY", "DB_PASSWORD", "PULSE_ENROLL_TOKEN",
 };
 
 /* 1 when entry ("NAME=value") names a secret. */
@@ -134,3 +137,74 @@ secret_free(char *p)
 	explicit_bzero(p, SECRET_SLOT);
 	secret_used[i] = 0;
 }
+
+/*
+ * Memory that libwebsockets and OpenSSL free is wiped first: their
+ * buffers held the enrollment answer and rotate_key messages (a key),
+ * and a freed block stays in the heap that a command's keeper, forked
+ * later, copies. A realloc moves through a new block so that the old
+ * one is wiped too.
+ */
+static void *
+wipe_realloc(void *p, size_t size)
+{
+	void	*n;
+	size_t	 old;
+
+	if (p == NULL)
+		return size == 0 ? NULL : malloc(size);
+	old = malloc_usable_size(p);
+	if (size == 0) {
+		explicit_bzero(p, old);
+		free(p);
+		return NULL;
+	}
+	if ((n = malloc(size)) == NULL)
+		return NULL;
+	memcpy(n, p, old < size ? old : size);
+	explicit_bzero(p, old);
+	free(p);
+	return n;
+}
+
+static void *
+wipe_lws(void *p, size_t size, const char *reason)
+{
+	(void)reason;
+	return wipe_realloc(p, size);
+}
+
+static void *
+wipe_ssl_malloc(size_t size, const char *file, int line)
+{
+	(void)file;
+	(void)line;
+	return malloc(size);
+}
+
+static void *
+wipe_ssl_realloc(void *p, size_t size, const char *file, int line)
+{
+	(void)file;
+	(void)line;
+	return wipe_realloc(p, size);
+}
+
+static void
+wipe_ssl_free(void *p, const char *file, int line)
+{
+	(void)file;
+	(void)line;
+	wipe_realloc(p, 0);
+}
+
+/* Before anything is allocated by either library. */
+void
+secret_wipe_freed(void)
+{
+	lws_set_allocator(wipe_lws);
+	if (CRYPTO_set_mem_functions(wipe_ssl_malloc, wipe_ssl_realloc,
+	    wipe_ssl_free) != 1)
+		log_warnx("OpenSSL's buffers are freed without being wiped");
+}
+

@@ -1,8 +1,9 @@
 /*
- * The worker's state directory: its persistent id, the journal of every
- * command_id it ever started (so none starts twice) and the spool of
- * results the server has not acknowledged yet (so none is lost). Every
- * file is replaced atomically: write a temporary, fsync, rename, fsync.
+ * The worker's state directory: its persistent id and its own key, the
+ * journal of every command_id it ever started (so none starts twice) and
+ * the spool of results the server has not acknowledged yet (so none is
+ * lost). Every file is replaced atomically: write a temporary, fsync,
+ * rename, fsync the directory.
  */
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -23,7 +24,7 @@
 #define SPOOL_JOURNAL		"started"
 #define SPOOL_JOURNAL_TMP	"started.tmp"
 #define SPOOL_ID		"worker_id"
-#define SPOOL_ID_TMP		"worker_id.tmp"
+#define SPOOL_KEY		"key"
 /*
  * A journal entry must outlive any chance of the server sending the same
  * command again: the longest timeout (7 days) plus a day.
@@ -87,11 +88,13 @@ atomic_write(int dirfd, const char *name, const char *buf, size_t len)
 	int	 fd, saved;
 
 	snprintf(tmp, sizeof(tmp), "%s.tmp", name);
-	fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
-	    0600);
+	fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC |
+	    O_NOFOLLOW, 0600);
 	if (fd == -1)
 		return -1;
-	if (write_all(fd, buf, len) == -1 || fsync(fd) == -1) {
+	/* A stale temporary keeps its mode through O_TRUNC: 0600 it is. */
+	if (fchmod(fd, 0600) == -1 || write_all(fd, buf, len) == -1 ||
+	    fsync(fd) == -1) {
 		saved = errno;
 		close(fd);
 		unlinkat(dirfd, tmp, 0);
@@ -208,46 +211,141 @@ spool_free(struct spool *sp)
 	free(sp);
 }
 
-/* The id this worker has had since its first start; made once. */
+/*
+ * The id stored in the state directory: 0 read, 1 there is none yet, -1
+ * unreadable or not a UUID (logged).
+ */
 int
-spool_worker_id(struct spool *sp, char out[ID_LEN + 1])
+spool_worker_id_load(struct spool *sp, char out[ID_LEN + 1])
 {
-	char	 buf[ID_LEN + 8], line[ID_LEN + 2];
+	char	 buf[ID_LEN + 8];
 	ssize_t	 n;
 	int	 fd;
 
 	fd = openat(sp->dirfd, SPOOL_ID, O_RDONLY | O_CLOEXEC);
-	if (fd == -1 && errno != ENOENT) {
+	if (fd == -1 && errno == ENOENT)
+		return 1;
+	if (fd == -1) {
 		log_warn("%s/%s", sp->dir, SPOOL_ID);
 		return -1;
 	}
-	if (fd != -1) {
-		n = read(fd, buf, sizeof(buf) - 1);
-		close(fd);
-		if (n < 0) {
-			log_warn("%s/%s", sp->dir, SPOOL_ID);
-			return -1;
-		}
-		buf[n] = '\0';
-		if (n > 0 && buf[n - 1] == '\n')
-			buf[n - 1] = '\0';
-		if (!id_valid(buf)) {
-			log_warnx("%s/%s does not hold a UUID; restore it, or "
-			    "remove it to register as a new worker", sp->dir,
-			    SPOOL_ID);
-			return -1;
-		}
-		memcpy(out, buf, ID_LEN + 1);
-		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n < 0) {
+		log_warn("%s/%s", sp->dir, SPOOL_ID);
+		return -1;
 	}
-	id_new(out);
-	snprintf(line, sizeof(line), "%s\n", out);
+	buf[n] = '\0';
+	if (n > 0 && buf[n - 1] == '\n')
+		buf[n - 1] = '\0';
+	if (!id_valid(buf)) {
+		log_warnx("%s/%s does not hold a UUID; restore it, or remove it "
+		    "to register as a new worker", sp->dir, SPOOL_ID);
+		return -1;
+	}
+	memcpy(out, buf, ID_LEN + 1);
+	return 0;
+}
+
+/* Store id (the server's, at enrollment) as this worker's; durable on 0. */
+int
+spool_worker_id_store(struct spool *sp, const char *id)
+{
+	char	 line[ID_LEN + 2];
+
+	if (!id_valid(id)) {
+		log_warnx("%s/%s: not storing a worker id that is not a UUID",
+		    sp->dir, SPOOL_ID);
+		return -1;
+	}
+	snprintf(line, sizeof(line), "%s\n", id);
 	if (atomic_write(sp->dirfd, SPOOL_ID, line, strlen(line)) == -1) {
 		log_warn("%s/%s", sp->dir, SPOOL_ID);
 		return -1;
 	}
+	return 0;
+}
+
+/* The id this worker has had since its first start; made once. */
+int
+spool_worker_id(struct spool *sp, char out[ID_LEN + 1])
+{
+	int	 rc;
+
+	if ((rc = spool_worker_id_load(sp, out)) != 1)
+		return rc;
+	id_new(out);
+	if (spool_worker_id_store(sp, out) == -1)
+		return -1;
 	log_info("new worker id %s saved in %s/%s", out, sp->dir, SPOOL_ID);
 	return 0;
+}
+
+/*
+ * The worker's own key (WORKER_STATE_DIR/key): 0 read into out (a
+ * secret: the caller wipes it), 1 there is none, -1 unreadable or not a
+ * key (logged, without its bytes). A key others may read is used, with a
+ * warning: refusing it would take the worker off line for a chmod.
+ */
+int
+spool_key_load(struct spool *sp, char out[PROTO_KEY_LEN + 1])
+{
+	char		 buf[PROTO_KEY_LEN + 8];
+	struct stat	 sb;
+	ssize_t		 n;
+	int		 fd, rc = -1;
+
+	fd = openat(sp->dirfd, SPOOL_KEY, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd == -1 && errno == ENOENT)
+		return 1;
+	if (fd == -1) {
+		log_warn("%s/%s", sp->dir, SPOOL_KEY);
+		return -1;
+	}
+	if (fstat(fd, &sb) == 0 && (sb.st_mode & 077) != 0)
+		log_warnx("%s/%s is readable by others (mode %03o): chmod 600 "
+		    "it", sp->dir, SPOOL_KEY, (unsigned)(sb.st_mode & 0777));
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n < 0) {
+		log_warn("%s/%s", sp->dir, SPOOL_KEY);
+		goto done;
+	}
+	buf[n] = '\0';
+	if (n > 0 && buf[n - 1] == '\n')
+		buf[n - 1] = '\0';
+	if (!proto_key_valid(buf)) {
+		log_warnx("%s/%s does not hold a worker key (43 characters of "
+		    "base64url); restore it, or remove it and enroll again",
+		    sp->dir, SPOOL_KEY);
+		goto done;
+	}
+	memcpy(out, buf, PROTO_KEY_LEN + 1);
+	rc = 0;
+done:
+	explicit_bzero(buf, sizeof(buf));
+	return rc;
+}
+
+/* Store key as this worker's own, mode 0600; durable when this returns 0. */
+int
+spool_key_store(struct spool *sp, const char *key)
+{
+	char	 line[PROTO_KEY_LEN + 2];
+	int	 rc = 0;
+
+	if (!proto_key_valid(key)) {
+		log_warnx("%s/%s: not storing a malformed key", sp->dir,
+		    SPOOL_KEY);
+		return -1;
+	}
+	snprintf(line, sizeof(line), "%s\n", key);
+	if (atomic_write(sp->dirfd, SPOOL_KEY, line, strlen(line)) == -1) {
+		log_warn("%s/%s", sp->dir, SPOOL_KEY);
+		rc = -1;
+	}
+	explicit_bzero(line, sizeof(line));
+	return rc;
 }
 
 /* A journal line: "<command_id> <unix seconds>\n"; anything else is junk. */

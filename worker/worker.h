@@ -35,6 +35,10 @@
 #define ALLOW_LINE_MAX		4096		/* WORKER_ALLOW_FILE: a line */
 #define ALLOW_RULES_MAX		1000		/* its rules */
 #define ALLOW_FILE_MAX		(1024 * 1024)	/* its bytes */
+#define PROTO_KEY_LEN		43	/* a worker key: 32 bytes, base64url */
+#define PROTO_KEY_ID_MAX	32	/* bytes of a rotate_key "key_id" */
+#define PROTO_STATE_MAX		16	/* bytes of a worker_state "state" */
+#define ENROLL_ANSWER_MAX	4096	/* bytes of an enrollment answer */
 
 /* The stream indexes of a command's output. */
 #define STREAM_STDOUT	0
@@ -68,7 +72,9 @@ enum msg_type {
 	MSG_EXECUTE_COMMAND,
 	MSG_CANCEL_COMMAND,
 	MSG_RESULT_ACK,
-	MSG_EXECUTE_WORKFLOW
+	MSG_EXECUTE_WORKFLOW,
+	MSG_ROTATE_KEY,
+	MSG_WORKER_STATE
 };
 
 struct msg {
@@ -84,6 +90,27 @@ struct msg {
 	char		*workflow_name;
 	struct wf_step	*steps;
 	size_t		 nsteps;
+	char		 key[PROTO_KEY_LEN + 1];	/* rotate_key; wiped */
+	char		 key_id[PROTO_KEY_ID_MAX + 1];
+	char		 state[PROTO_STATE_MAX + 1];	/* worker_state */
+};
+
+/*
+ * Who the agent is to the server. Every request reads it when it goes
+ * out, so a rotated key is used from the next connection on.
+ */
+struct identity {
+	char		 worker_id[ID_LEN + 1];	/* "" before enrollment */
+	char		*key;		/* secret_copy(), or NULL: none */
+	int		 own;		/* key is this worker's: X-Worker-Id too */
+	unsigned	 gen;		/* bumped at every rotation */
+};
+
+/* What POST /api/workers/enroll answered (201), checked. */
+struct enroll_answer {
+	char	 worker_id[ID_LEN + 1];
+	char	 key[PROTO_KEY_LEN + 1];	/* a secret: wipe it */
+	char	 state[PROTO_STATE_MAX + 1];
 };
 
 /* What a finished command reports (the command_result message). */
@@ -137,6 +164,13 @@ void		 proto_timestamp(long long, char *, size_t);
 int		 proto_groups(const char *, char ***, size_t *, char *,
 		     size_t);
 void		 proto_groups_free(char **, size_t);
+int		 proto_key_valid(const char *);
+char		*proto_key_ack(const char *, const char *, size_t *);
+char		*proto_enroll_request(const char *, char *const *, size_t,
+		     const char *, const char *, const char *, size_t *);
+int		 proto_enroll_answer(const char *, size_t,
+		     struct enroll_answer *, char *, size_t);
+void		 proto_error_text(const char *, size_t, char *, size_t);
 int		 url_parse(const char *, struct url *, char *, size_t);
 void		 url_clear(struct url *);
 int		 url_worker(const char *, const char *, struct url *, char *,
@@ -145,6 +179,9 @@ int		 url_server(const char *, const char *, struct url *, char *,
 		     size_t);
 
 /* redirect.c */
+void		 redirect_client_info(struct lws_client_connect_info *,
+		     struct lws_context *, const struct url *, const char *,
+		     struct lws **, void *);
 void		 redirect_why(struct lws *, const char *, int, char *, size_t);
 
 /* secret.c */
@@ -152,6 +189,7 @@ int		 secret_entry(const char *);
 void		 secret_scrub_environ(void);
 char		*secret_copy(const char *);
 void		 secret_free(char *);
+void		 secret_wipe_freed(void);
 
 /* spool.c */
 struct spool;
@@ -159,6 +197,10 @@ struct spool	*spool_open(const char *, char *, size_t);
 void		 spool_free(struct spool *);
 const char	*spool_dir(const struct spool *);
 int		 spool_worker_id(struct spool *, char [ID_LEN + 1]);
+int		 spool_worker_id_load(struct spool *, char [ID_LEN + 1]);
+int		 spool_worker_id_store(struct spool *, const char *);
+int		 spool_key_load(struct spool *, char [PROTO_KEY_LEN + 1]);
+int		 spool_key_store(struct spool *, const char *);
 int		 spool_started(struct spool *, const char *);
 int		 spool_start(struct spool *, const char *);
 int		 spool_put(struct spool *, const char *, const char *, size_t);
@@ -226,7 +268,7 @@ struct conn_hooks {
 #define CONN_FRONT	0x2	/* before everything queued */
 
 struct conn	*conn_new(struct lws_context *, const struct url *,
-		     const char *, const struct conn_hooks *);
+		     const struct identity *, const struct conn_hooks *);
 void		 conn_free(struct conn *);
 void		 conn_start(struct conn *);
 void		 conn_stop(struct conn *);
@@ -237,14 +279,54 @@ size_t		 conn_queued(const struct conn *);
 int		 conn_callback(struct lws *, enum lws_callback_reasons,
 		     void *, void *, size_t);
 
+/* http.c */
+struct http;
+/* How a request ended: an HTTP status and the answer, or an error. */
+struct http_answer {
+	int		 status;	/* 0 when error is set */
+	const char	*body;		/* NUL-terminated, at most max bytes */
+	size_t		 len;
+	const char	*error;		/* no answer: why, or NULL */
+	unsigned	 gen;		/* the identity's gen it was sent with */
+};
+struct http	*http_new(struct lws_context *, const struct url *, size_t);
+void		 http_free(struct http *);
+int		 http_busy(const struct http *);
+int		 http_post(struct http *, const char *, size_t,
+		     const struct identity *,
+		     void (*)(const struct http_answer *, void *), void *);
+int		 http_callback(struct lws *, enum lws_callback_reasons,
+		     void *, void *, size_t);
+
 /* heartbeat.c */
 struct heartbeat;
 struct heartbeat *heartbeat_new(struct lws_context *, const struct url *,
-		     const char *, int, char *(*)(void *, size_t *), void *);
+		     const struct identity *, int,
+		     char *(*)(void *, size_t *), void *);
 void		 heartbeat_free(struct heartbeat *);
 void		 heartbeat_start(struct heartbeat *);
-int		 heartbeat_callback(struct lws *, enum lws_callback_reasons,
-		     void *, void *, size_t);
+
+/* enroll.c */
+#define ENROLL_EXIT_REFUSED	78	/* EX_CONFIG: the server said no */
+#define ENROLL_OK		1	/* enroll_done(): id and key stored */
+#define ENROLL_REFUSED		2	/* the server said no (logged) */
+#define ENROLL_FAILED		3	/* the key could not be stored */
+struct enroll_request {
+	const char	*name;
+	char *const	*groups;
+	size_t		 ngroups;
+	const char	*token;		/* PULSE_ENROLL_TOKEN, or "" */
+	const char	*shared_key;	/* WORKER_API_KEY, or "" */
+};
+struct enroll;
+struct config;
+int		 enroll_identity(struct spool *, const struct config *,
+		     struct identity *);
+struct enroll	*enroll_new(struct lws_context *, const struct url *,
+		     struct spool *, const struct enroll_request *,
+		     struct identity *);
+void		 enroll_free(struct enroll *);
+int		 enroll_done(const struct enroll *);
 
 /* metrics.c */
 struct metrics;
@@ -263,7 +345,7 @@ struct agent_config {
 	size_t		 output_cap;
 	const struct url *ws_url;
 	const struct url *hb_url;
-	const char	*api_key;
+	struct identity	*ident;		/* rotate_key changes its key */
 	int		 heartbeat_s;
 	const struct allow *allow;	/* WORKER_ALLOW_FILE, or NULL */
 };

@@ -26,6 +26,7 @@ queued before it has run.
 
 import base64
 import hashlib
+import json
 import os
 import queue
 import shlex
@@ -52,6 +53,9 @@ AGENT = os.path.join(BIN, 'pulse-worker')
 require('PULSE_BIN has pulse-worker', BIN != '' and os.access(AGENT, os.X_OK),
         AGENT)
 KEY = uuid.uuid4().hex
+# The agent enrolls with KEY (the shared key) at its first start and gets
+# OWN, its own key, which it sends (with its id) from then on.
+OWN = base64.urlsafe_b64encode(os.urandom(32)).decode().rstrip('=')
 TMP = tempfile.mkdtemp(prefix='pulse-agent-once.')
 STATE = os.path.join(TMP, 'state')
 LEDGER = os.path.join(TMP, 'ledger')
@@ -89,9 +93,10 @@ class Peer(wsclient.WebSocket):
 
 
 class Server:
-    """ws://127.0.0.1:PORT/worker (key and subprotocol checked) and
-    POST /api/workers/heartbeat; each accepted websocket is put on
-    .conns for the test to drive."""
+    """ws://127.0.0.1:PORT/worker (key, id and subprotocol checked),
+    POST /api/workers/enroll (the shared key gets OWN) and POST
+    /api/workers/heartbeat; each accepted websocket is put on .conns for
+    the test to drive."""
 
     def __init__(self):
         self.lsock = socket.socket()
@@ -100,6 +105,7 @@ class Server:
         self.port = self.lsock.getsockname()[1]
         self.conns = queue.Queue()
         self.heartbeats = 0
+        self.enrolled = []      # the worker ids given out
         threading.Thread(target=self._accept, daemon=True).start()
 
     def _accept(self):
@@ -132,7 +138,7 @@ class Server:
             if h.get('upgrade', '').lower() == 'websocket':
                 subs = [s.strip() for s in
                         h.get('sec-websocket-protocol', '').split(',')]
-                if path != '/worker' or h.get('x-api-key') != KEY or \
+                if path != '/worker' or not self._own(h) or \
                         'pulse-worker' not in subs:
                     diag('refused an upgrade: %s %s' % (method, path))
                     c.sendall(b'HTTP/1.1 401 Unauthorized\r\n'
@@ -158,9 +164,17 @@ class Server:
                     break
                 rest += d
             if method == 'POST' and path == '/api/workers/heartbeat' and \
-                    h.get('x-api-key') == KEY:
+                    self._own(h):
                 self.heartbeats += 1
                 status, body = '200 OK', b'{"status":"ok"}'
+            elif method == 'POST' and path == '/api/workers/enroll' and \
+                    h.get('x-api-key') == KEY:
+                req = json.loads(rest[:n].decode())
+                wid = req.get('worker_id') or str(uuid.uuid4())
+                self.enrolled.append(wid)
+                status, body = '201 Created', json.dumps({
+                    'worker_id': wid, 'name': req['name'], 'key': OWN,
+                    'state': 'accepted', 'groups': []}).encode()
             else:
                 status, body = '404 Not Found', b'{"error":"not found"}'
             c.sendall(('HTTP/1.1 %s\r\nContent-Type: application/json\r\n'
@@ -170,6 +184,10 @@ class Server:
         except (OSError, ValueError, KeyError) as e:
             diag('server: %s' % e)
             c.close()
+
+    def _own(self, h):
+        return h.get('x-api-key') == OWN and \
+            h.get('x-worker-id') in self.enrolled
 
     def close(self):
         self.lsock.close()
@@ -473,6 +491,8 @@ try:
             with open(os.path.join(TMP, name), errors='replace') as f:
                 bad += [line.strip() for line in f if 'Sanitizer' in line]
     check('no sanitizer report in the agents\' logs', bad == [], bad[:5])
+    check('enrolled once; the restarted agent used its stored key',
+          server.enrolled == [WID], server.enrolled)
 
     ids = {'C1': C1, 'C2': C2, 'C3': C3, 'C4': C4, 'F1': F1, 'F2': F2,
            'F3': F3, 'F4': F4}

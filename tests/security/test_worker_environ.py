@@ -1,15 +1,16 @@
 #!/usr/bin/env python3
 """A command cannot read the agent's secrets from /proc/PID/environ.
 
-A real agent started with WORKER_API_KEY, SECRET_KEY and DB_PASSWORD in
-its environment runs a command that reads /proc/PID/environ of itself
-and of every ancestor up to the agent (its keeper included): none holds
-a secret. /proc/PID/environ shows the block the kernel set up at exec,
+A real agent started with PULSE_ENROLL_TOKEN (which it enrolls with),
+WORKER_API_KEY, SECRET_KEY and DB_PASSWORD in its environment runs a
+command that reads /proc/PID/environ of itself and of every ancestor up
+to the agent (its keeper included): none holds a secret, nor the key the
+agent got by enrolling. /proc/PID/environ shows the block the kernel set up at exec,
 which unsetenv() leaves as it was, so this fails unless the agent wipes
 those bytes. The agent still has its key: its heartbeats keep being
 accepted, and after pushd restarts its websocket reconnects and it runs
 the next command. While a command runs, the memory of its keeper (a
-fork of the agent) holds no copy of the key: the agent keeps its copies
+fork of the agent) holds no copy of the worker's own key: the agent keeps its copies
 in a page the kernel wipes in a child (MADV_WIPEONFORK)."""
 
 import base64
@@ -24,6 +25,7 @@ from pulse_test import WORKER_API_KEY, call, check, ctl, diag, done, \
     require, wait_for
 
 name = 'environ-%s' % uuid.uuid4().hex[:8]
+STACK = os.environ.get('PULSE_STACK', '')
 secret_key = 'secret-key-%s' % uuid.uuid4().hex
 db_password = 'db-password-%s' % uuid.uuid4().hex
 require('the stack has a worker key', len(WORKER_API_KEY) >= 16)
@@ -102,9 +104,17 @@ def stop():
 
 
 try:
+    r = call('POST', '/api/enrollment-tokens', body={'groups': []})
+    require('an enrollment token', r[0] == 201, r[2])
+    token = r[2]['token']
     require('agent online', start_worker(
-        name, '', SECRET_KEY=secret_key, DB_PASSWORD=db_password,
+        name, '', PULSE_ENROLL_TOKEN=token, WORKER_API_KEY=WORKER_API_KEY,
+        SECRET_KEY=secret_key, DB_PASSWORD=db_password,
         HEARTBEAT_INTERVAL=1) is not None)
+    with open(os.path.join(STACK, 'workers', name, 'key')) as f:
+        own = f.read().strip()
+    require('it enrolled: its own key is in its state directory',
+            len(own) == 43)
     agent = int(ctl('worker-pid', name).split()[0])
     e = run([execute('environ', environ_chain(agent), [name],
                      timeout=30000)], prefix='environ')
@@ -119,14 +129,18 @@ try:
     check('every environ in it was read',
           all(env for _, env in chain), [(p, len(v)) for p, v in chain])
     for what, value in (('WORKER_API_KEY', WORKER_API_KEY),
+                        ('PULSE_ENROLL_TOKEN', token),
+                        ('its own key', own),
                         ('SECRET_KEY', secret_key),
                         ('DB_PASSWORD', db_password)):
         leaks = [p for p, env in chain if value.encode() in env]
         check('%s in no environ (the command, keeper, agent)' % what,
               leaks == [], leaks)
     names = [p for p, env in chain
-             if any(v.startswith(b'WORKER_API_KEY=') for v in env.split(b'\0'))]
-    check('not even the name WORKER_API_KEY= is left', names == [], names)
+             if any(v.startswith((b'WORKER_API_KEY=', b'PULSE_ENROLL_TOKEN='))
+                    for v in env.split(b'\0'))]
+    check('not even the names WORKER_API_KEY=, PULSE_ENROLL_TOKEN= are left',
+          names == [], names)
 
     # Nor is it in a keeper's memory (the test reads /proc/PID/mem as
     # root), while the agent has it.
@@ -139,8 +153,8 @@ try:
                                        open(pidfile).read().strip(), 30))
     keeper = int(open(pidfile).read().strip())
     os.unlink(pidfile)
-    in_keeper = copies(keeper, WORKER_API_KEY.encode())
-    in_agent = copies(agent, WORKER_API_KEY.encode())
+    in_keeper = copies(keeper, own.encode())
+    in_agent = copies(agent, own.encode())
     diag('copies of the key in memory: keeper %s, agent %s' % (
         in_keeper, in_agent))
     check("the keeper's memory holds no copy of the key", in_keeper == 0,

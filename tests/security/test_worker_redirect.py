@@ -2,13 +2,16 @@
 """A real pulse-worker never follows a redirect with its key.
 
 Its PULSE_SERVER and PULSE_WS point at a listener of this test (A) that
-answers the heartbeat and the websocket upgrade with 301, 302, 303, 307
-and 308 to a second listener (B) or to another path of A. B must never
-see a request (let alone X-API-Key), A never the redirected path; the
-agent logs each refusal with the Location and never the key, and keeps
+answers the enrollment (twice, then 201 with the worker's own key), the
+heartbeat and the websocket upgrade with 301, 302, 303, 307 and 308 to a
+second listener (B) or to another path of A. B must never see a request
+(let alone X-API-Key, shared or own), A never the redirected path; the
+agent logs each refusal with the Location and never a key, and keeps
 trying A on its normal schedule."""
 
+import base64
 import http.server
+import json
 import os
 import threading
 import uuid
@@ -64,13 +67,25 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
 def redirector(target):
     """Answers the n-th request to a path with CODES[n % 5]: even ones to
-    B (another host:port), odd ones to a path of A itself."""
+    B (another host:port), odd ones to a path of A itself; the third
+    enrollment is answered 201 with OWN."""
     counts = {}
 
     def answer(server, h):
         with server.lock:
             n = counts.get(h.path, 0)
             counts[h.path] = n + 1
+        if h.path == ENROLL and n >= 2:
+            body = json.dumps({'worker_id': WID, 'name': name, 'key': OWN,
+                               'state': 'accepted', 'groups': []}).encode()
+            h.send_response(201)
+            h.send_header('Content-Type', 'application/json')
+            h.send_header('Content-Length', str(len(body)))
+            h.send_header('Connection', 'close')
+            h.end_headers()
+            h.wfile.write(body)
+            h.close_connection = True
+            return
         if n % 2 == 0:
             loc = 'http://127.0.0.1:%d%s' % (target.port, h.path)
         else:
@@ -95,6 +110,9 @@ def sink(server, h):
 
 
 HB = '/api/workers/heartbeat'
+ENROLL = '/api/workers/enroll'
+WID = str(uuid.uuid4())
+OWN = base64.urlsafe_b64encode(os.urandom(32)).decode().rstrip('=')
 
 
 def enough():
@@ -112,7 +130,8 @@ def read_log():
 
 def logged():
     text = read_log()
-    return ('http://127.0.0.1:%d%s' % (b.port, HB) in text and
+    return ('http://127.0.0.1:%d%s' % (b.port, ENROLL) in text and
+            'http://127.0.0.1:%d%s' % (b.port, HB) in text and
             'http://127.0.0.1:%d/worker' % b.port in text)
 
 
@@ -139,8 +158,14 @@ try:
           wait_for(enough, 90, 0.2), [(m, p) for m, p, _ in a.requests()])
     hb = a.requests(HB)
     ws = a.requests('/worker')
-    check('A got the key on its own paths (the configured server)',
-          hb and ws and all(h.get('x-api-key') == key
+    en = a.requests(ENROLL)
+    check('it enrolled at A after two refused redirects', len(en) == 3,
+          len(en))
+    check('A got the shared key on enrollment, the own key and id on '
+          'its other paths (the configured server)',
+          all(h.get('x-api-key') == key for _, _, h in en) and
+          hb and ws and all(h.get('x-api-key') == OWN and
+                            h.get('x-worker-id') == WID
                             for _, _, h in hb + ws))
     check('the websocket requests are upgrades',
           all(h.get('upgrade', '').lower() == 'websocket'
@@ -154,7 +179,8 @@ try:
           [p for _, p, _ in a.requests()])
     check('the agent logs both refusals with their Location',
           wait_for(logged, 30, 0.2), read_log()[-3000:])
-    check('the log never holds the key', key not in read_log())
+    check('the log never holds a key', key not in read_log() and
+          OWN not in read_log())
     check('the agent is still running', not gone(pid))
 
     # More attempts keep coming on the normal schedule, none goes to B.

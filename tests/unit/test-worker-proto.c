@@ -1,7 +1,8 @@
 /*
  * Unit tests for worker/proto.c: every kind of malformed server message
  * is refused with a reason, unknown types pass for forward compatibility,
- * results carry exact bytes and fit the 4 MiB message limit.
+ * results carry exact bytes and fit the 4 MiB message limit; rotate_key,
+ * worker_state and the enrollment answer are checked before use.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +16,7 @@
 
 #define CID	"11111111-1111-4111-8111-111111111111"
 #define EID	"22222222-2222-4222-8222-222222222222"
+#define KEY	"abcdefghijklmnopqrstuvwxyz-_0123456789ABCDE"
 
 static int
 refused(const char *json, const char *why)
@@ -412,10 +414,185 @@ test_groups_urls(void)
 	    "ws://h/a b", &u, err, sizeof(err)) == -1);
 }
 
+static void
+test_rotate(void)
+{
+	struct msg	 m;
+	char		 err[256], *s;
+	const char	*j;
+	size_t		 len;
+	const char	*ok = "{\"type\":\"rotate_key\",\"key\":\"" KEY "\","
+			    "\"key_id\":\"17\"}";
+	int		 rc;
+
+	rc = proto_decode(ok, strlen(ok), &m, err, sizeof(err));
+	test_cond("rotate_key decodes", rc == 0 && m.type == MSG_ROTATE_KEY &&
+	    strcmp(m.key, KEY) == 0 && strcmp(m.key_id, "17") == 0);
+	proto_msg_clear(&m);
+	test_cond("rotate_key: the key is wiped by proto_msg_clear",
+	    m.key[0] == '\0' && m.key[PROTO_KEY_LEN - 1] == '\0');
+	j = "{\"type\":\"rotate_key\",\"key\":\"" KEY "\",\"key_id\":42}";
+	rc = proto_decode(j, strlen(j), &m, err, sizeof(err));
+	test_cond("rotate_key: a numeric key_id", rc == 0 &&
+	    strcmp(m.key_id, "42") == 0);
+	proto_msg_clear(&m);
+	test_cond("rotate_key without key: refused", refused(
+	    "{\"type\":\"rotate_key\",\"key_id\":\"1\"}", "key is missing"));
+	test_cond("rotate_key with a short key: refused", refused(
+	    "{\"type\":\"rotate_key\",\"key\":\"abc\",\"key_id\":\"1\"}",
+	    "base64url"));
+	test_cond("rotate_key with a long key: refused", refused(
+	    "{\"type\":\"rotate_key\",\"key\":\"" KEY "A\",\"key_id\":\"1\"}",
+	    "longer than"));
+	test_cond("rotate_key with CR LF in the key: refused", refused(
+	    "{\"type\":\"rotate_key\",\"key\":"
+	    "\"abcdefghijklmnopqrstuvwxyz-_0123456789ABC\\r\\n\","
+	    "\"key_id\":\"1\"}", "base64url"));
+	test_cond("rotate_key with padding: refused", refused(
+	    "{\"type\":\"rotate_key\",\"key\":"
+	    "\"abcdefghijklmnopqrstuvwxyz-_0123456789ABC=\",\"key_id\":\"1\"}",
+	    "base64url"));
+	test_cond("rotate_key without key_id: refused", refused(
+	    "{\"type\":\"rotate_key\",\"key\":\"" KEY "\"}",
+	    "key_id is missing"));
+	test_cond("rotate_key with a key_id of spaces: refused", refused(
+	    "{\"type\":\"rotate_key\",\"key\":\"" KEY "\",\"key_id\":\"1 2\"}",
+	    "key_id"));
+	test_cond("rotate_key with a negative key_id: refused", refused(
+	    "{\"type\":\"rotate_key\",\"key\":\"" KEY "\",\"key_id\":-1}",
+	    "key_id"));
+	test_cond("rotate_key with a key_id of 33 bytes: refused", refused(
+	    "{\"type\":\"rotate_key\",\"key\":\"" KEY "\",\"key_id\":"
+	    "\"123456789012345678901234567890123\"}", "key_id"));
+
+	s = proto_key_ack("17", CID, &len);
+	test_cond("key_ack", strcmp(s, "{\"type\":\"key_ack\",\"key_id\":"
+	    "\"17\",\"worker_id\":\"" CID "\"}") == 0 && len == strlen(s));
+	free(s);
+
+	j = "{\"type\":\"worker_state\",\"state\":\"pending\","
+	    "\"worker_id\":\"" CID "\"}";
+	rc = proto_decode(j, strlen(j), &m, err, sizeof(err));
+	test_cond("worker_state decodes", rc == 0 &&
+	    m.type == MSG_WORKER_STATE && strcmp(m.state, "pending") == 0 &&
+	    strcmp(m.worker_id, CID) == 0);
+	proto_msg_clear(&m);
+	test_cond("worker_state without state: refused", refused(
+	    "{\"type\":\"worker_state\"}", "state is missing"));
+	test_cond("worker_state with a long state: refused", refused(
+	    "{\"type\":\"worker_state\",\"state\":\"12345678901234567\"}",
+	    "longer than"));
+	test_cond("an unknown type still passes", decodes(
+	    "{\"type\":\"rotate_keys_v9\",\"x\":1}", MSG_UNKNOWN));
+	test_cond("proto_key_valid", proto_key_valid(KEY) &&
+	    !proto_key_valid("") && !proto_key_valid(KEY "A") &&
+	    !proto_key_valid("abcdefghijklmnopqrstuvwxyz+/0123456789ABCDE"));
+}
+
+static int
+answer_refused(const char *json, const char *why)
+{
+	struct enroll_answer	 ea;
+	char			 err[256];
+
+	err[0] = '\0';
+	if (proto_enroll_answer(json, strlen(json), &ea, err,
+	    sizeof(err)) != -1)
+		return 0;
+	if (strstr(err, why) == NULL) {
+		printf("# '%s' refused with '%s'\n", json, err);
+		return 0;
+	}
+	return ea.key[0] == '\0';
+}
+
+static void
+test_enroll(void)
+{
+	struct enroll_answer	 ea;
+	struct json_object	*o, *v;
+	char			 g0[] = "web", g1[] = "db", err[256], *s,
+				*big, out[32];
+	char			*groups[2] = { g0, g1 };
+	const char		*t, *j;
+	size_t			 len;
+	int			 rc;
+
+	s = proto_enroll_request("web-01", groups, 2, "2.0", CID, KEY, &len);
+	o = pjson_parse(s, len, 8, err, sizeof(err));
+	test_cond("enroll request: name, groups, version, worker_id, token",
+	    o != NULL && pjson_get_string(o, "name", &t, &len) == 1 &&
+	    strcmp(t, "web-01") == 0 &&
+	    json_object_object_get_ex(o, "groups", &v) &&
+	    json_object_array_length(v) == 2 &&
+	    strcmp(json_object_get_string(json_object_array_get_idx(v, 1)),
+	    "db") == 0 && pjson_get_string(o, "version", &t, &len) == 1 &&
+	    pjson_get_string(o, "worker_id", &t, &len) == 1 &&
+	    strcmp(t, CID) == 0 && pjson_get_string(o, "token", &t, &len) ==
+	    1 && strcmp(t, KEY) == 0);
+	json_object_put(o);
+	free(s);
+	s = proto_enroll_request("web-01", NULL, 0, "2.0", "", "", &len);
+	test_cond("enroll request without id or token leaves them out",
+	    strcmp(s, "{\"name\":\"web-01\",\"groups\":[],\"version\":"
+	    "\"2.0\"}") == 0);
+	free(s);
+
+	j = "{\"worker_id\":\"" CID "\",\"name\":\"web-01\",\"key\":\""
+	    KEY "\",\"state\":\"accepted\",\"groups\":[\"web\"]}";
+	rc = proto_enroll_answer(j, strlen(j), &ea, err, sizeof(err));
+	test_cond("enroll answer parsed", rc == 0 &&
+	    strcmp(ea.worker_id, CID) == 0 && strcmp(ea.key, KEY) == 0 &&
+	    strcmp(ea.state, "accepted") == 0);
+	j = "{\"worker_id\":\"" CID "\",\"key\":\"" KEY "\"}";
+	test_cond("enroll answer: state may be absent", proto_enroll_answer(j,
+	    strlen(j), &ea, err, sizeof(err)) == 0 && ea.state[0] == '\0');
+	test_cond("enroll answer without key: refused", answer_refused(
+	    "{\"worker_id\":\"" CID "\",\"state\":\"accepted\"}",
+	    "key is missing"));
+	test_cond("enroll answer with a short key: refused", answer_refused(
+	    "{\"worker_id\":\"" CID "\",\"key\":\"abc\"}", "base64url"));
+	test_cond("enroll answer with a key of 44: refused", answer_refused(
+	    "{\"worker_id\":\"" CID "\",\"key\":\"" KEY "A\"}", "longer"));
+	test_cond("enroll answer with a key that is a number: refused",
+	    answer_refused("{\"worker_id\":\"" CID "\",\"key\":7}",
+	    "must be a string"));
+	test_cond("enroll answer without worker_id: refused", answer_refused(
+	    "{\"key\":\"" KEY "\"}", "worker_id is missing"));
+	test_cond("enroll answer with a worker_id path: refused",
+	    answer_refused("{\"worker_id\":\"../../etc/passwd\",\"key\":\""
+	    KEY "\"}", "worker_id"));
+	test_cond("enroll answer not an object: refused", answer_refused(
+	    "[1]", "not a JSON object"));
+	test_cond("enroll answer not JSON: refused", answer_refused(
+	    "<html>", ""));
+	test_cond("enroll answer with trailing garbage: refused",
+	    answer_refused("{\"worker_id\":\"" CID "\",\"key\":\"" KEY
+	    "\"} x", ""));
+	big = xcalloc(1, ENROLL_ANSWER_MAX + 2);
+	memset(big, ' ', ENROLL_ANSWER_MAX + 1);
+	big[0] = '{';
+	big[ENROLL_ANSWER_MAX] = '}';
+	test_cond("enroll answer over the ceiling: refused",
+	    answer_refused(big, "longer than"));
+	free(big);
+
+	j = "{\"error\":\"token used up\"}";
+	proto_error_text(j, strlen(j), out, sizeof(out));
+	test_cond("error text: the error member", strcmp(out,
+	    "token used up") == 0);
+	j = "bad\r\ngateway and more text than fits";
+	proto_error_text(j, strlen(j), out, sizeof(out));
+	test_cond("error text: plain, printable, cut", strcmp(out,
+	    "bad  gateway and more text than") == 0);
+}
+
 int
 main(void)
 {
 	test_decode();
+	test_rotate();
+	test_enroll();
 	test_result();
 	test_groups_urls();
 	test_report();

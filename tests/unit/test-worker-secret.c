@@ -22,6 +22,7 @@
 #define SKEY	"secret-key-6a2b"
 #define DBPW	"db-password-93c1"
 #define PROBE	"probe-value-5d7e"
+#define ETOK	"enroll-token-3f9a"
 
 extern char	**environ;
 
@@ -70,7 +71,8 @@ child(void)
 	test_cond("the secrets are in /proc/self/environ at start",
 	    environ_has("WORKER_API_KEY=" KEY) == 1 &&
 	    environ_has("WORKER_API_KEY=" KEY2) == 1 &&
-	    environ_has(SKEY) == 1 && environ_has(DBPW) == 1);
+	    environ_has(SKEY) == 1 && environ_has(DBPW) == 1 &&
+	    environ_has(ETOK) == 1);
 	unsetenv("PULSE_TEST_PROBE");
 	test_cond("unsetenv() leaves /proc/self/environ as it was",
 	    getenv("PULSE_TEST_PROBE") == NULL && environ_has(PROBE) == 1);
@@ -81,6 +83,9 @@ child(void)
 	    environ_entry("WORKER_API_KEY=") == 0);
 	test_cond("... nor SECRET_KEY or DB_PASSWORD",
 	    environ_has(SKEY) == 0 && environ_has(DBPW) == 0);
+	test_cond("... nor PULSE_ENROLL_TOKEN", environ_has(ETOK) == 0 &&
+	    environ_entry("PULSE_ENROLL_TOKEN=") == 0 &&
+	    getenv("PULSE_ENROLL_TOKEN") == NULL);
 	test_cond("... nor in environ", getenv("WORKER_API_KEY") == NULL &&
 	    getenv("SECRET_KEY") == NULL && getenv("DB_PASSWORD") == NULL);
 	test_cond("other variables stay", environ_entry("PULSE_TEST_KEEP=yes") ==
@@ -130,7 +135,7 @@ main(int argc, char *argv[])
 	/* Again, with the secrets in the block the kernel sets up. */
 	while (environ[n] != NULL)
 		n++;
-	env = calloc(n + 8, sizeof(*env));
+	env = calloc(n + 9, sizeof(*env));
 	if (env == NULL)
 		return 1;
 	for (i = 0; i < n; i++)
@@ -141,6 +146,7 @@ main(int argc, char *argv[])
 	env[n++] = (char *)"WORKER_API_KEY=" KEY2;
 	env[n++] = (char *)"SECRET_KEY=" SKEY;
 	env[n++] = (char *)"DB_PASSWORD=" DBPW;
+	env[n++] = (char *)"PULSE_ENROLL_TOKEN=" ETOK;
 	env[n++] = (char *)"PULSE_TEST_PROBE=" PROBE;
 	execve("/proc/self/exe", argv, env);
 	perror("execve");

@@ -1,6 +1,6 @@
 /*
  * Unit tests for worker/spool.c: the state directory, the persistent id,
- * the started journal (durable, torn lines repaired, compacted) and the
+ * the worker's own key (0600, atomic, checked), the started journal (durable, torn lines repaired, compacted) and the
  * result spool (atomic files, ids checked before they become paths).
  */
 #include <sys/stat.h>
@@ -19,6 +19,8 @@
 #define ID1	"11111111-1111-4111-8111-111111111111"
 #define ID2	"22222222-2222-4222-8222-222222222222"
 #define ID3	"33333333-3333-4333-8333-333333333333"
+#define KEY1	"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+#define KEY2	"abcdefghijklmnopqrstuvwxyz-_0123456789ABCDE"
 
 static char	 base[64];
 
@@ -52,6 +54,56 @@ append(const char *p, const char *text)
 
 	fputs(text, f);
 	fclose(f);
+}
+
+/* The key file: absent, stored 0600 atomically, replaced, checked. */
+static void
+test_key(const char *dir)
+{
+	struct spool	*sp;
+	struct stat	 sb;
+	char		 key[PROTO_KEY_LEN + 1], id[ID_LEN + 1], err[256], *s;
+
+	sp = spool_open(dir, err, sizeof(err));
+	test_cond("no key yet", sp != NULL && spool_key_load(sp, key) == 1);
+	test_cond("key stored", spool_key_store(sp, KEY1) == 0 &&
+	    stat(path("key"), &sb) == 0 && (sb.st_mode & 0777) == 0600 &&
+	    access(path("key.tmp"), F_OK) == -1);
+	test_cond("key read back", spool_key_load(sp, key) == 0 &&
+	    strcmp(key, KEY1) == 0);
+	/* A stale key.tmp left 0644 by someone must not make the key 0644. */
+	append(path("key.tmp"), "junk");
+	chmod(path("key.tmp"), 0644);
+	test_cond("key replaced whole, still 0600", spool_key_store(sp,
+	    KEY2) == 0 && spool_key_load(sp, key) == 0 &&
+	    strcmp(key, KEY2) == 0 && stat(path("key"), &sb) == 0 &&
+	    (sb.st_mode & 0777) == 0600);
+	s = slurp(path("key"));
+	test_cond("key file is the key and a newline",
+	    strcmp(s, KEY2 "\n") == 0);
+	free(s);
+	test_cond("a malformed key is not stored", spool_key_store(sp,
+	    "short") == -1 && spool_key_store(sp, KEY1 "x") == -1 &&
+	    spool_key_store(sp, "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\n")
+	    == -1 && spool_key_store(sp,
+	    "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=") == -1 &&
+	    spool_key_load(sp, key) == 0 && strcmp(key, KEY2) == 0);
+	append(path("key"), "more");
+	test_cond("a damaged key file is refused", spool_key_load(sp, key) ==
+	    -1);
+	unlink(path("key"));
+
+	unlink(path("worker_id"));
+	test_cond("no worker id: load says so, makes none",
+	    spool_worker_id_load(sp, id) == 1 &&
+	    access(path("worker_id"), F_OK) == -1);
+	test_cond("the server's id stored", spool_worker_id_store(sp, ID2) ==
+	    0 && spool_worker_id_load(sp, id) == 0 && strcmp(id, ID2) == 0 &&
+	    access(path("worker_id.tmp"), F_OK) == -1);
+	test_cond("a non-UUID id is not stored",
+	    spool_worker_id_store(sp, "../x") == -1 &&
+	    spool_worker_id_load(sp, id) == 0 && strcmp(id, ID2) == 0);
+	spool_free(sp);
 }
 
 int
@@ -136,6 +188,8 @@ main(void)
 	    10) == 0 && spool_started(sp, ID1) == 0 &&
 	    spool_start(sp, ID2) == 0 && spool_started(sp, ID2) == 1);
 	spool_free(sp);
+
+	test_key(dir);
 
 	append(path("worker_id"), "garbage");
 	sp = spool_open(dir, err, sizeof(err));
