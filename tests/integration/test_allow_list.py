@@ -67,6 +67,7 @@ touch OUT/allowed-[0-9]
 echo allowed-*
   touch 'OUT/q*'
 printf \'%s\\n\' quoted\ blank
+touch OUT/end-* OUT/end-z
 '''.replace('OUT', OUT).replace("'\n", "' \t\r\n"))  # blanks, CRLF
 
 started = []
@@ -150,7 +151,7 @@ try:
     require('an agent with WORKER_ALLOW_FILE comes online',
             start(W, RULES) is not None, log_of(W)[-800:])
     check('its log says how many rules it read',
-          ('WORKER_ALLOW_FILE %s: 4 rule(s)' % RULES) in log_of(W),
+          ('WORKER_ALLOW_FILE %s: 5 rule(s)' % RULES) in log_of(W),
           log_of(W)[-800:])
 
     e = finish(run_on(W, 'touch %s' % q(out('allowed-1'))))
@@ -190,12 +191,16 @@ try:
             'echo allowed-1\ntouch %s' % out('newline'),
         "'*' inside quotes in a rule does not match other text":
             'touch %s/qx' % OUT,
+        "a '#' in a * position makes the rule's tail a comment":
+            'touch %s # %s' % (out('end-x'), out('end-z')),
+        "a backslash in a * position joins the rule's tail to a word":
+            'touch %s\\  %s' % (out('end-a'), out('end-z')),
         'a command that carries a secret':
             'touch %s # %s' % (out('secret'), SECRET),
     }
     files = ['other', 'allowed-', 'appended', 'allowed-2', 'semicolon', 'and',
              'pipe', 'subst', 'backtick', 'redirect', 'newline',
-             'qx', 'secret']
+             'qx', 'secret', 'end-x', 'end-a ', 'end-z']
     started_e = {k: run_on(W, c) for k, c in refused.items()}
     ended = {k: finish(v) for k, v in started_e.items()}
     # A command after them, on the same agent: when it is done, anything

