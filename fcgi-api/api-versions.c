@@ -14,13 +14,16 @@
 #include "db.h"
 #include "id.h"
 
+#define VERSIONS_PAGE_DEFAULT	200
+#define VERSIONS_PAGE_MAX	1000
+
 static const char sql_add[] =
     "INSERT INTO workflow_versions (workflow_id, version, name, "
     "description, definition, created_by, created_at) "
     "VALUES (?, ?, ?, ?, ?, ?, NOW(3))";
 static const char sql_list[] =
     "SELECT version, name, created_by, created_at FROM workflow_versions "
-    "WHERE workflow_id = ? ORDER BY version DESC";
+    "WHERE workflow_id = ? AND version < ? ORDER BY version DESC LIMIT ?";
 static const char sql_get[] =
     "SELECT workflow_id, version, name, description, definition, "
     "created_by, created_at FROM workflow_versions "
@@ -52,13 +55,21 @@ versions_list(struct request *req)
 {
 	struct db_res		*res;
 	struct json_object	*arr;
+	long long		 limit, before;
 	size_t			 i, n;
 
 	if (!id_valid(req->params[0])) {
 		reply_error(req, 404, "workflow not found");
 		return 0;
 	}
-	if (db_exec(req->db, sql_list, &res, "s", req->params[0]) == -1) {
+	/* A workflow saved by a script every minute has many: pages. */
+	if (request_query_int(req, "limit", 1, VERSIONS_PAGE_MAX,
+	    VERSIONS_PAGE_DEFAULT, &limit) == -1 ||
+	    request_query_int(req, "before", 2, (long long)INT32_MAX + 1,
+	    (long long)INT32_MAX + 1, &before) == -1)
+		return 0;
+	if (db_exec(req->db, sql_list, &res, "sii", req->params[0], before,
+	    limit) == -1) {
 		reply_db_error(req);
 		return 0;
 	}

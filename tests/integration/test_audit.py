@@ -606,6 +606,19 @@ r = call('GET', '/api/workflows/%s/versions' % wv['id'], user='employee')
 check('versions list (any user): 2 then 1, who and when',
       r[0] == 200 and [x['version'] for x in r[2]] == [2, 1] and
       all(x['created_by'] == 'admin' and x['created_at'] for x in r[2]), r)
+base = '/api/workflows/%s/versions' % wv['id']
+r = call('GET', base + '?limit=1')
+check('versions ?limit=1: the newest only',
+      r[0] == 200 and [x['version'] for x in r[2]] == [2], r)
+r = call('GET', base + '?limit=1&before=2')
+check('versions ?before=2: the next page, version 1',
+      r[0] == 200 and [x['version'] for x in r[2]] == [1], r)
+for q, field in (('limit=0', 'limit'), ('limit=1001', 'limit'),
+                 ('limit=x', 'limit'), ('before=1', 'before'),
+                 ('before=-5', 'before')):
+    r = call('GET', base + '?' + q)
+    check('versions ?%s: 400 naming %s' % (q, field),
+          r[0] == 400 and field in str(r[2]), r)
 r1 = call('GET', '/api/workflows/%s/versions/1' % wv['id'])
 r2 = call('GET', '/api/workflows/%s/versions/2' % wv['id'])
 check('version 1 is the definition the first execution ran',
