@@ -328,6 +328,17 @@ def wait(fn, timeout, what, interval=0.05):
 FINAL = ('completed', 'failed', 'cancelled')
 
 
+def end_load(load, timeout=30):
+    """Stop a loadws started with stdin=PIPE: closing its stdin is its
+    signal to print its stats and exit; kill it if it does not."""
+    load.stdin.close()
+    try:
+        load.wait(timeout)
+    except subprocess.TimeoutExpired:
+        load.kill()
+        load.wait()
+
+
 def enroll(stack, prefix, n, groups=('bench',), threads=16):
     """Enroll n workers named PREFIX-00001.. through nginx, as agents do
     (POST /api/workers/enroll with one token of n uses, granting groups).

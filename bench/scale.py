@@ -104,12 +104,7 @@ def run(res):
                         times.append(dt)
                 rss_loaded = B.rss_kb(pid)
             finally:
-                load.stdin.close()
-                try:
-                    load.wait(30)
-                except subprocess.TimeoutExpired:
-                    load.kill()
-                    load.wait()
+                B.end_load(load)
             B.wait(lambda: online(stack, prefix) == 0, 120,
                    'simulated workers offline', interval=0.25)
             per = (rss - base) / n

@@ -39,19 +39,13 @@ def connect_all(stack, keys, prefix):
         B.wait(lambda: online(stack, prefix) >= N, 300,
                '%d enrolled workers online' % N, interval=0.1)
     except Exception:
-        load.stdin.close()
-        load.wait(30)
+        B.end_load(load)
         raise
     return load, time.monotonic() - t0
 
 
 def stop_load(stack, load, prefix):
-    load.stdin.close()
-    try:
-        load.wait(30)
-    except subprocess.TimeoutExpired:
-        load.kill()
-        load.wait()
+    B.end_load(load)
     B.wait(lambda: online(stack, prefix) == 0, 120, 'workers offline',
            interval=0.1)
 
