@@ -97,7 +97,10 @@ async function deleteWorker(ctx, w) {
   const ok = await confirmModal({
     title: 'Delete worker',
     message: h('span', null, 'Delete worker ', h('strong', null, w.name),
-      '? It disappears from the list; if the agent is still running, its next heartbeat registers it again.'),
+      '? It disappears from the list; ',
+      // An enrolled worker's key goes with its row (issue 13).
+      w.has_key ? 'its key is deleted with it, so its agent comes back only by enrolling again.'
+        : 'if the agent is still running, its next heartbeat registers it again.'),
     confirm: 'Delete worker',
     danger: true,
   });
