@@ -74,6 +74,10 @@ static const struct key keys[] = {
 	I("PULSE_USER_SOCKETS_MAX", user_sockets_max, "100", 0, 1000000),
 	{ "PULSE_DEBUG", K_BOOL, offsetof(struct config, log_debug), "0",
 	    0, 0, NULL },
+	/* Version-1 trust: a worker with the shared key is accepted at once
+	 * with the groups it asks for (SPEC section 12; weaker). */
+	{ "WORKER_AUTO_ACCEPT", K_BOOL, offsetof(struct config,
+	    worker_auto_accept), "false", 0, 0, NULL },
 
 	S("PULSE_SERVER", pulse_server, "http://127.0.0.1:8080"),
 	S("PULSE_WS", pulse_ws, ""),

@@ -44,6 +44,7 @@ struct config {
 	int	 user_executions_max;	/* running per user; 0: no cap */
 	int	 user_sockets_max;	/* browser sockets per user; 0: none */
 	int	 log_debug;
+	int	 worker_auto_accept;	/* shared key: accepted at once */
 
 	/* Worker (seed names). */
 	char	*pulse_server;

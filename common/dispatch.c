@@ -15,6 +15,7 @@
 #include "engine.h"
 #include "pjson.h"
 #include "registry.h"
+#include "trust.h"
 #include "pulse-limits.h"
 #include "xmalloc.h"
 
@@ -43,7 +44,7 @@ static const char sql_candidates[] =
     "d.step_index, d.cancel_requested, d.timeout_ms, d.command, d.attempt "
     "FROM workers w JOIN dispatches d ON d.worker_id = w.id "
     "AND d.status = 'queued' WHERE w.pushd_node = ? "
-    "ORDER BY d.queued_at LIMIT 200";
+    "AND w.state = 'accepted' ORDER BY d.queued_at LIMIT 200";
 static const char sql_claim[] =
     "UPDATE dispatches SET status = 'sent', sent_at = NOW(3), "
     "deadline_at = NOW(3) + INTERVAL (timeout_ms + ?) * 1000 MICROSECOND "
@@ -58,7 +59,7 @@ static const char sql_cancel_candidates[] =
 static const char sql_pending[] =
     "SELECT EXISTS (SELECT 1 FROM dispatches d JOIN workers w "
     "ON w.id = d.worker_id WHERE d.status = 'queued' "
-    "AND w.pushd_node = ?), "
+    "AND w.pushd_node = ? AND w.state = 'accepted'), "
     "EXISTS (SELECT 1 FROM dispatches d JOIN workers w "
     "ON w.id = d.worker_id WHERE d.cancel_requested = 1 "
     "AND d.cancel_sent_at IS NULL AND d.status IN ('sent', 'running') "
@@ -1248,7 +1249,7 @@ dispatch_sweep(struct db *db, int idle_s, struct dispatch_ids *ids)
 
 struct wk {
 	const char			*node;
-	const struct dispatch_worker	*w;
+	struct dispatch_worker		*w;
 	int				 conflict;
 	char				*replaced;
 	struct dispatch_ids		*ids;
@@ -1258,35 +1259,51 @@ static int
 worker_online_txn(struct db *db, void *arg)
 {
 	struct wk		*k = arg;
+	struct dispatch_worker	*w = k->w;
 	struct registry_worker	 r;
 	char			 why[160];
+	int			 keyed;
 
+	k->conflict = 0;
+	w->rotate = 0;
+	if (trust_check(db, w->id, w->key_hash, w->refused, NULL,
+	    &keyed) == -1)
+		return -1;
+	if (w->refused[0] != '\0')
+		return 1;
 	memset(&r, 0, sizeof(r));
-	r.id = k->w->id;
-	r.name = k->w->name;
+	r.id = w->id;
+	r.name = w->name;
 	r.node = k->node;
-	r.version = k->w->version;
-	r.groups = k->w->groups;
-	r.ngroups = k->w->ngroups;
-	r.has_groups = k->w->has_groups;
+	r.version = w->version;
+	r.groups = w->groups;
+	r.ngroups = w->ngroups;
+	r.has_groups = w->has_groups;
+	r.keyed = keyed;
+	r.auto_accept = w->auto_accept;
 	if (registry_online(db, &r, &k->conflict) == -1)
+		return -1;
+	strlcpy_p(w->state, r.state, sizeof(w->state));
+	if (keyed && !k->conflict &&
+	    trust_rotation_wanted(db, w->id, &w->rotate) == -1)
 		return -1;
 	strlcpy_p(k->replaced, r.replaced, ID_LEN + 1);
 	if (r.replaced[0] == '\0')
 		return 0;
 	snprintf(why, sizeof(why), "worker replaced by a new agent of the "
-	    "same name (%s)", k->w->id);
+	    "same name (%s)", w->id);
 	return dispatch_lose_worker(db, r.replaced, why, k->ids);
 }
 
 int
 dispatch_worker_online(struct db *db, const char *node,
-    const struct dispatch_worker *w, int *conflict, char *replaced,
+    struct dispatch_worker *w, int *conflict, char *replaced,
     struct dispatch_ids *ids)
 {
 	struct wk	 k = { node, w, 0, replaced, ids };
 
 	replaced[0] = '\0';
+	w->refused[0] = '\0';
 	if (db_txn(db, worker_online_txn, &k) == -1)
 		return -1;
 	*conflict = k.conflict;

@@ -229,25 +229,34 @@ int	dispatch_sweep(struct db *, int idle_s, struct dispatch_ids *);
 int	dispatch_live_output(struct db *, const char *dispatch_id,
 	    char *out[2], size_t len[2]);
 
-/* A worker as worker_connect describes it. */
+/* A worker as worker_connect describes it, and the key it came with. */
 struct dispatch_worker {
 	const char	*id;
 	const char	*name;
 	const char	*version;		/* NULL: not given */
-	const char	*groups[DISPATCH_GROUPS_MAX];
+	const char	*groups[DISPATCH_GROUPS_MAX];	/* requested */
 	size_t		 ngroups;
 	int		 has_groups;
+	const char	*key_hash;		/* its own key's; NULL: the
+						 * shared key */
+	int		 auto_accept;		/* WORKER_AUTO_ACCEPT */
+	char		 refused[128];		/* out: why the key may not
+						 * act as it, or "" */
+	char		 state[16];		/* out: pending|accepted */
+	int		 rotate;		/* out: a key is to be offered */
 };
 
 /*
- * Upsert a connected worker: online, attached to node. *conflict is set
- * (and nothing changed) when its name belongs to another worker_id that
- * is online; an offline one is replaced (registry_online), its open
- * commands end lost, their executions go into ids to advance, and
- * replaced (ID_LEN + 1 bytes) names it.
+ * Upsert a connected worker: online, attached to node, once trust_check()
+ * says its key may act as it (else w->refused says why and nothing
+ * changed). *conflict is set (and nothing changed) when its name belongs
+ * to another worker that registry_online() will not let it take; one
+ * replaced at once (version 1, WORKER_AUTO_ACCEPT) has its open commands
+ * end lost, their executions go into ids to advance, and replaced
+ * (ID_LEN + 1 bytes) names it.
  */
 int	dispatch_worker_online(struct db *, const char *node,
-	    const struct dispatch_worker *, int *conflict, char *replaced,
+	    struct dispatch_worker *, int *conflict, char *replaced,
 	    struct dispatch_ids *ids);
 
 /*

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "audit.h"
 #include "cond.h"
 #include "db.h"
 #include "engine.h"
@@ -35,15 +36,15 @@ static const char sql_event[] =
     "INSERT INTO events (type, execution_id, worker_id, payload) "
     "VALUES (?, ?, ?, ?)";
 static const char sql_wf_get[] =
-    "SELECT name, definition FROM workflows WHERE id = ?";
+    "SELECT name, definition, version FROM workflows WHERE id = ?";
 /* Waiting on a prompt holds no worker: only running ones count. */
 static const char sql_user_running[] =
     "SELECT COUNT(*) FROM executions WHERE started_by = ? "
     "AND status = 'running'";
 static const char sql_exec_insert[] =
-    "INSERT INTO executions (id, workflow_id, kind, workflow_name, "
-    "definition, status, started_by, started_at, current_step) "
-    "VALUES (?, ?, ?, ?, ?, 'running', ?, NOW(3), 0)";
+    "INSERT INTO executions (id, workflow_id, workflow_version, kind, "
+    "workflow_name, definition, status, started_by, started_at, "
+    "current_step) VALUES (?, ?, ?, ?, ?, ?, 'running', ?, NOW(3), 0)";
 static const char sql_step_insert[] =
     "INSERT INTO execution_steps (execution_id, step_index, name, type, "
     "prompt) VALUES (?, ?, ?, ?, ?)";
@@ -95,7 +96,7 @@ static const char sql_steps_cancel[] =
  */
 static const char sql_targets[] =
     "SELECT w.id, w.name FROM workers w WHERE w.status = 'online' "
-    "AND w.pushd_node IS NOT NULL "
+    "AND w.pushd_node IS NOT NULL AND w.state = 'accepted' "
     "AND (? = 'all' OR w.name = ? OR EXISTS (SELECT 1 FROM worker_groups g "
     "WHERE g.worker_id = w.id AND g.group_name = ?)) ORDER BY w.name";
 /*
@@ -106,21 +107,31 @@ static const char sql_targets[] =
  */
 static const char sql_target_id[] =
     "SELECT w.id, w.name FROM workers w WHERE w.id = ? "
-    "AND w.status = 'online' AND w.pushd_node IS NOT NULL";
+    "AND w.status = 'online' AND w.pushd_node IS NOT NULL "
+    "AND w.state = 'accepted'";
 static const char sql_target_name[] =
     "SELECT w.id, w.name FROM workers w WHERE w.name = ? "
-    "AND w.status = 'online' AND w.pushd_node IS NOT NULL";
+    "AND w.status = 'online' AND w.pushd_node IS NOT NULL "
+    "AND w.state = 'accepted'";
 static const char sql_target_group[] =
     "SELECT w.id, w.name FROM workers w WHERE w.status = 'online' "
-    "AND w.pushd_node IS NOT NULL AND EXISTS (SELECT 1 FROM worker_groups g "
+    "AND w.pushd_node IS NOT NULL AND w.state = 'accepted' "
+    "AND EXISTS (SELECT 1 FROM worker_groups g "
     "WHERE g.worker_id = w.id AND g.group_name = ?) ORDER BY w.name";
 static const char sql_target_both[] =
     "SELECT EXISTS (SELECT 1 FROM workers WHERE name = ?) AND "
     "EXISTS (SELECT 1 FROM worker_groups g JOIN workers w "
     "ON w.id = g.worker_id WHERE g.group_name = ? AND w.name <> ?)";
 static const char sql_worker_get[] =
-    "SELECT id, name, status, pushd_node IS NOT NULL FROM workers "
+    "SELECT id, name, status, pushd_node IS NOT NULL, state FROM workers "
     "WHERE id = ?";
+/*
+ * A target that names a worker (by id, name or a plain name) which is
+ * pending or revoked: the step says so rather than "no online worker".
+ */
+static const char sql_target_untrusted[] =
+    "SELECT name, state FROM workers WHERE state <> 'accepted' "
+    "AND (id = ? OR name = ?) LIMIT 1";
 static const char sql_dispatch_insert[] =
     "INSERT INTO dispatches (id, execution_id, step_index, worker_id, "
     "worker_name, attempt, command, timeout_ms) "
@@ -496,13 +507,44 @@ target_query(struct db *db, const char *s, struct db_res **res)
 }
 
 /*
+ * A target that found no worker: does it name one that is pending or
+ * revoked? Then why says so (SPEC section 12: never commanded).
+ */
+static int
+target_untrusted(struct db *db, const char *s, char *why, size_t len)
+{
+	struct db_res	*res;
+	size_t		 n;
+
+	if (why[0] != '\0' || strcmp(s, "all") == 0 || strncmp(s,
+	    ENGINE_TARGET_GROUP, strlen(ENGINE_TARGET_GROUP)) == 0)
+		return 0;
+	if (strncmp(s, ENGINE_TARGET_ID, (n = strlen(ENGINE_TARGET_ID))) == 0)
+		s += n;
+	else if (strncmp(s, ENGINE_TARGET_NAME,
+	    (n = strlen(ENGINE_TARGET_NAME))) == 0)
+		s += n;
+	if (db_exec(db, sql_target_untrusted, &res, "ss", s, s) == -1)
+		return -1;
+	if (db_res_rows(res) > 0)
+		snprintf(why, len, "worker '%s' is %s: an admin must accept it "
+		    "before it is sent commands", db_res_get(res, 0, 0),
+		    db_res_get(res, 0, 1));
+	db_res_free(res);
+	pjson_utf8_trim(why);
+	return 0;
+}
+
+/*
  * Online workers matching any of the step's targets, without repeats.
  * *ambiguous names a plain target that is both a worker and a group (the
- * step fails rather than run on more servers than one of them meant).
+ * step fails rather than run on more servers than one of them meant);
+ * untrusted says why a target that names a worker found none, if that
+ * worker is pending or revoked.
  */
 static int
 resolve_targets(struct db *db, const struct step *st, struct target **out,
-    size_t *nout, const char **ambiguous)
+    size_t *nout, const char **ambiguous, char *untrusted, size_t ulen)
 {
 	struct target	*t = NULL;
 	size_t		 n = 0, i, r, k;
@@ -522,6 +564,12 @@ resolve_targets(struct db *db, const struct step *st, struct target **out,
 			break;
 		}
 		if (target_query(db, name, &res) == -1) {
+			targets_free(t, n);
+			return -1;
+		}
+		if (db_res_rows(res) == 0 && target_untrusted(db, name,
+		    untrusted, ulen) == -1) {
+			db_res_free(res);
 			targets_free(t, n);
 			return -1;
 		}
@@ -565,9 +613,17 @@ start_execute(struct db *db, struct exec *ex, const struct step *st)
 	const char	*both;
 	size_t		 n, i;
 	char		 reason[512], names[256], did[ID_LEN + 1];
+	char		 untrusted[WORKER_NAME_MAX + 96] = "";
 
-	if (resolve_targets(db, st, &t, &n, &both) == -1)
+	if (resolve_targets(db, st, &t, &n, &both, untrusted,
+	    sizeof(untrusted)) == -1)
 		return -1;
+	if (untrusted[0] != '\0') {
+		targets_free(t, n);
+		if (step_end(db, ex, "pending", "failed", untrusted) == -1)
+			return -1;
+		return 0;
+	}
 	if (both != NULL) {
 		char	 why[3 * WF_TARGET_MAX + 128];
 
@@ -816,7 +872,27 @@ struct call {
 	int			 replayed;	/* key seen: id_out is old */
 	char			*id_out;
 	struct engine_err	*err;
+	const struct audit_actor *audit;	/* NULL: no audit row */
+	long long		 version;	/* of the workflow run, or 0 */
 };
+
+/*
+ * The call's audit row, last in its transaction (the chain head stays
+ * locked until the commit). Takes details.
+ */
+static int
+call_audit(struct db *db, struct call *c, const char *action,
+    const char *target_type, const char *target_id,
+    struct json_object *details)
+{
+	int	 rc = 0;
+
+	if (c->audit != NULL)
+		rc = audit_append(db, c->audit, action, target_type,
+		    target_id, details);
+	json_object_put(details);
+	return rc == -1 ? dberr(c->err, db) : 0;
+}
 
 static int
 advance_txn(struct db *db, void *arg)
@@ -927,9 +1003,16 @@ create_execution(struct db *db, struct call *c, const char *kind,
 		    "is invalid: %s", werr.msg);
 	id_new(c->id_out);
 	s = pjson_str(def, &len);
-	if (db_exec(db, sql_exec_insert, NULL, "sssbbs", c->id_out,
-	    c->workflow_id, kind, workflow_name, strlen(workflow_name), s, len,
-	    c->user) == -1)
+	/* A direct command has no workflow and so no version: NULL. */
+	if (c->version > 0)
+		rc = db_exec(db, sql_exec_insert, NULL, "ssisbbs", c->id_out,
+		    c->workflow_id, c->version, kind, workflow_name,
+		    strlen(workflow_name), s, len, c->user);
+	else
+		rc = db_exec(db, sql_exec_insert, NULL, "ssnsbbs", c->id_out,
+		    c->workflow_id, kind, workflow_name,
+		    strlen(workflow_name), s, len, c->user);
+	if (rc == -1)
 		goto dbfail;
 	for (i = 0; i < ex.wf->nsteps; i++) {
 		const struct step *st = &ex.wf->steps[i];
@@ -1038,12 +1121,25 @@ start_txn(struct db *db, void *arg)
 		db_res_free(res);
 		return rc == 1 ? 0 : -1;
 	}
+	c->version = db_res_int(res, 0, 2, 0);
 	rc = create_execution(db, c, "workflow", db_res_get(res, 0, 0), def);
 	json_object_put(def);
-	db_res_free(res);
 	if (rc == 0 && c->key != NULL && db_exec(db, sql_key_bind, NULL, "sss",
 	    c->id_out, c->user, c->key) == -1)
-		return dberr(c->err, db);
+		rc = dberr(c->err, db);
+	if (rc == 0) {
+		struct json_object *d = json_object_new_object();
+
+		json_object_object_add(d, "workflow_id",
+		    json_object_new_string(c->workflow_id));
+		json_object_object_add(d, "workflow_name",
+		    json_object_new_string(db_res_get(res, 0, 0)));
+		json_object_object_add(d, "workflow_version",
+		    json_object_new_int64(c->version));
+		rc = call_audit(db, c, "execution.start", "execution",
+		    c->id_out, d);
+	}
+	db_res_free(res);
 	return rc;
 }
 
@@ -1052,16 +1148,16 @@ engine_start(struct db *db, const char *workflow_id, const char *user,
     char id_out[ID_LEN + 1], struct engine_err *err)
 {
 	return engine_start_keyed(db, workflow_id, user, NULL, id_out, NULL,
-	    err);
+	    err, NULL);
 }
 
 int
 engine_start_keyed(struct db *db, const char *workflow_id, const char *user,
     const char *key, char id_out[ID_LEN + 1], int *replayed,
-    struct engine_err *err)
+    struct engine_err *err, const struct audit_actor *audit)
 {
 	struct call	 c = { .workflow_id = workflow_id, .user = user,
-	    .key = key, .id_out = id_out, .err = err };
+	    .key = key, .id_out = id_out, .err = err, .audit = audit };
 	int		 rc;
 
 	rc = run(db, start_txn, &c);
@@ -1091,6 +1187,13 @@ command_txn(struct db *db, void *arg)
 		db_res_free(res);
 		return fail(c->err, ENGINE_NOTFOUND, "no worker %s",
 		    c->worker_id);
+	}
+	if (strcmp(db_res_get(res, 0, 4), "accepted") != 0) {
+		fail(c->err, ENGINE_CONFLICT, "worker '%s' is %s: an admin must "
+		    "accept it before it is sent commands",
+		    db_res_get(res, 0, 1), db_res_get(res, 0, 4));
+		db_res_free(res);
+		return -1;
 	}
 	if (strcmp(db_res_get(res, 0, 2), "online") != 0) {
 		fail(c->err, ENGINE_CONFLICT, "worker '%s' is offline",
@@ -1134,6 +1237,20 @@ command_txn(struct db *db, void *arg)
 	json_object_object_add(def, "steps", steps);
 	rc = create_execution(db, c, "command", name, def);
 	json_object_put(def);
+	if (rc == 0) {
+		struct json_object *d = json_object_new_object();
+
+		json_object_object_add(d, "execution_id",
+		    json_object_new_string(c->id_out));
+		json_object_object_add(d, "worker_name",
+		    json_object_new_string(wname));
+		json_object_object_add(d, "command",
+		    json_object_new_string(c->command));
+		json_object_object_add(d, "timeout",
+		    json_object_new_int64(c->timeout_ms));
+		rc = call_audit(db, c, "worker.command", "worker",
+		    c->worker_id, d);
+	}
 	db_res_free(res);
 	return rc;
 }
@@ -1141,11 +1258,11 @@ command_txn(struct db *db, void *arg)
 int
 engine_start_command(struct db *db, const char *worker_id, const char *command,
     long long timeout_ms, const char *user, char id_out[ID_LEN + 1],
-    struct engine_err *err)
+    struct engine_err *err, const struct audit_actor *audit)
 {
 	struct call	 c = { .worker_id = worker_id, .command = command,
 	    .timeout_ms = timeout_ms, .user = user, .id_out = id_out,
-	    .err = err };
+	    .err = err, .audit = audit };
 
 	return run(db, command_txn, &c);
 }
@@ -1158,7 +1275,7 @@ respond_txn(struct db *db, void *arg)
 	const struct step	*st;
 	struct json_object	*p;
 	size_t			 i;
-	int			 rc = -1;
+	int			 rc = -1, answered;
 
 	if (exec_lock(db, c->id, &ex, c->err) == -1)
 		return -1;
@@ -1198,7 +1315,7 @@ respond_txn(struct db *db, void *arg)
 	if (engine_event(db, "execution_response", ex.id, NULL, p) == -1 ||
 	    event_step(db, ex.id, ex.current, "succeeded", NULL) == -1)
 		goto dbfail;
-	ex.current++;
+	answered = ex.current++;
 	if (db_exec(db, sql_exec_answer, NULL, "sis", c->response,
 	    (long long)ex.current, ex.id) == -1)
 		goto dbfail;
@@ -1208,7 +1325,11 @@ respond_txn(struct db *db, void *arg)
 	if (event_status(db, ex.id, "running") == -1 ||
 	    advance_locked(db, &ex) == -1)
 		goto dbfail;
-	rc = 0;
+	p = json_object_new_object();
+	json_object_object_add(p, "step", json_object_new_int(answered));
+	json_object_object_add(p, "response",
+	    json_object_new_string(c->response));
+	rc = call_audit(db, c, "execution.respond", "execution", ex.id, p);
 	goto out;
 dbfail:
 	dberr(c->err, db);
@@ -1221,15 +1342,17 @@ int
 engine_respond(struct db *db, const char *execution_id, const char *response,
     const char *user, struct engine_err *err)
 {
-	return engine_respond_step(db, execution_id, -1, response, user, err);
+	return engine_respond_step(db, execution_id, -1, response, user, err,
+	    NULL);
 }
 
 int
 engine_respond_step(struct db *db, const char *execution_id, long long step,
-    const char *response, const char *user, struct engine_err *err)
+    const char *response, const char *user, struct engine_err *err,
+    const struct audit_actor *audit)
 {
 	struct call	 c = { .id = execution_id, .response = response,
-	    .step = step, .user = user, .err = err };
+	    .step = step, .user = user, .err = err, .audit = audit };
 
 	return run(db, respond_txn, &c);
 }
@@ -1237,10 +1360,11 @@ engine_respond_step(struct db *db, const char *execution_id, long long step,
 static int
 cancel_txn(struct db *db, void *arg)
 {
-	struct call	*c = arg;
-	struct exec	 ex;
-	char		 why[300];
-	int		 rc = -1;
+	struct call		*c = arg;
+	struct exec		 ex;
+	struct json_object	*d;
+	char			 why[300];
+	int			 rc = -1;
 
 	if (exec_lock(db, c->id, &ex, c->err) == -1)
 		return -1;
@@ -1256,15 +1380,20 @@ cancel_txn(struct db *db, void *arg)
 		    ex.status);
 		goto out;
 	}
+	d = json_object_new_object();
+	json_object_object_add(d, "kind", json_object_new_string(ex.kind));
+	json_object_object_add(d, "status_before",
+	    json_object_new_string(ex.status));
 	snprintf(why, sizeof(why), "cancelled by %s", c->user ? c->user : "?");
 	if (db_exec(db, sql_steps_cancel, NULL, "ss", why, ex.id) == -1 ||
 	    db_exec(db, sql_dispatch_cancel, NULL, "s", ex.id) == -1 ||
 	    db_exec(db, sql_dispatch_cancel_running, NULL, "s", ex.id) == -1 ||
 	    finish_execution(db, &ex, "cancelled", why) == -1) {
 		dberr(c->err, db);
+		json_object_put(d);
 		goto out;
 	}
-	rc = 0;
+	rc = call_audit(db, c, "execution.cancel", "execution", ex.id, d);
 out:
 	exec_clear(&ex);
 	return rc;
@@ -1305,10 +1434,10 @@ engine_abort(struct db *db, const char *execution_id, const char *reason,
 
 int
 engine_cancel(struct db *db, const char *execution_id, const char *user,
-    int flags, struct engine_err *err)
+    int flags, struct engine_err *err, const struct audit_actor *audit)
 {
 	struct call	 c = { .id = execution_id, .user = user, .flags = flags,
-	    .err = err };
+	    .err = err, .audit = audit };
 
 	return run(db, cancel_txn, &c);
 }

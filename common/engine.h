@@ -9,8 +9,16 @@
 
 #include "id.h"
 
+struct audit_actor;
 struct db;
 struct json_object;
+
+/*
+ * The entry points that record an outside fact take the audit actor
+ * (common/audit.h) whose row they write last in their transaction:
+ * execution.start, worker.command, execution.respond, execution.cancel.
+ * NULL writes none (the engine's own tests, internal moves).
+ */
 
 enum engine_code {
 	ENGINE_OK = 0,
@@ -50,12 +58,13 @@ int	engine_start(struct db *, const char *workflow_id, const char *user,
 #define ENGINE_KEY_TTL_HOURS	24
 int	engine_start_keyed(struct db *, const char *workflow_id,
 	    const char *user, const char *key, char id_out[ID_LEN + 1],
-	    int *replayed, struct engine_err *);
+	    int *replayed, struct engine_err *, const struct audit_actor *);
 
 /* Start a one-step execution running command on one worker. */
 int	engine_start_command(struct db *, const char *worker_id,
 	    const char *command, long long timeout_ms, const char *user,
-	    char id_out[ID_LEN + 1], struct engine_err *);
+	    char id_out[ID_LEN + 1], struct engine_err *,
+	    const struct audit_actor *);
 
 /* Answer the pending prompt; response must be one of its options. */
 int	engine_respond(struct db *, const char *execution_id,
@@ -64,7 +73,7 @@ int	engine_respond(struct db *, const char *execution_id,
  * a retried answer can never answer the next prompt. */
 int	engine_respond_step(struct db *, const char *execution_id,
 	    long long step, const char *response, const char *user,
-	    struct engine_err *);
+	    struct engine_err *, const struct audit_actor *);
 
 /*
  * Cancel a running or waiting execution. A direct command (kind
@@ -89,7 +98,7 @@ int	engine_respond_step(struct db *, const char *execution_id,
 int	engine_target_ambiguous(struct db *, const char *target,
 	    int *ambiguous);
 int	engine_cancel(struct db *, const char *execution_id, const char *user,
-	    int flags, struct engine_err *);
+	    int flags, struct engine_err *, const struct audit_actor *);
 
 /*
  * End a running or waiting execution failed with reason, without reading

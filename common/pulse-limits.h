@@ -83,6 +83,7 @@
 #define WORKER_NAME_CHARS	NAME_CHARS
 #define WORKER_NAME_MAX		UTF8_BYTES(WORKER_NAME_CHARS)
 #define WORKER_METADATA_MAX	(64 * 1024)	/* serialized JSON bytes */
+#define WORKER_GROUPS_COUNT	64		/* asked for or granted */
 #define WORKER_KEY_MAX		255
 #define OUTPUT_CAP_DEFAULT	(1024 * 1024)	/* bytes kept per stream */
 

@@ -2,8 +2,11 @@
  * Worker rows. A worker may heartbeat over HTTP and connect its websocket
  * at the same moment, so creating the row must not fail when the other
  * path created it first: the insert is a no-op on any duplicate, and the
- * update that follows, locked by id, decides.
+ * update that follows, locked by id, decides. The admin's decisions on a
+ * worker (accept, revoke, rotate, its groups) are written here too, each
+ * with the worker_trust_events row that tells every pushd.
  */
+#include <stdio.h>
 #include <string.h>
 
 #include <json-c/json.h>
@@ -14,9 +17,11 @@
 #include "xmalloc.h"
 #include "pjson.h"
 #include "registry.h"
+#include "trust.h"
 
 static const char sql_by_name[] =
-    "SELECT id, status FROM workers WHERE name = ? FOR UPDATE";
+    "SELECT w.id, w.status, EXISTS (SELECT 1 FROM worker_keys k "
+    "WHERE k.worker_id = w.id) FROM workers w WHERE w.name = ? FOR UPDATE";
 /* CONCAT(LEFT(name, 200) ...) stays within VARCHAR(255) characters. */
 static const char sql_retire[] =
     "UPDATE workers SET name = CONCAT(LEFT(name, 200), ' (replaced ', id, "
@@ -24,10 +29,13 @@ static const char sql_retire[] =
     "'$.replaced_by', ?, '$.replaced_at', DATE_FORMAT(UTC_TIMESTAMP(), "
     "'%Y-%m-%dT%H:%i:%sZ')) WHERE id = ? AND status = 'offline'";
 static const char sql_by_id[] =
-    "SELECT status FROM workers WHERE id = ? FOR UPDATE";
+    "SELECT status, state, replaces, name FROM workers WHERE id = ? "
+    "FOR UPDATE";
 static const char sql_insert[] =
-    "INSERT INTO workers (id, name, status, last_heartbeat, metadata) "
-    "VALUES (?, ?, 'offline', NOW(), '{}') ON DUPLICATE KEY UPDATE id = id";
+    "INSERT INTO workers (id, name, status, last_heartbeat, metadata, state, "
+    "replaces) VALUES (?, IF(? IS NULL, ?, CONCAT(LEFT(?, 200), "
+    "' (candidate ', LEFT(?, 8), ')')), 'offline', NOW(), '{}', ?, ?) "
+    "ON DUPLICATE KEY UPDATE id = id";
 static const char sql_update[] =
     "UPDATE workers SET name = ?, status = 'online', last_heartbeat = NOW(), "
     "pushd_node = COALESCE(?, pushd_node), "
@@ -38,10 +46,39 @@ static const char sql_version[] =
 static const char sql_meta_groups[] =
     "UPDATE workers SET metadata = JSON_SET(COALESCE(metadata, '{}'), "
     "'$.groups', JSON_EXTRACT(?, '$')) WHERE id = ?";
+static const char sql_requested[] =
+    "UPDATE workers SET requested_groups = JSON_EXTRACT(?, '$') WHERE id = ?";
 static const char sql_groups_clear[] =
     "DELETE FROM worker_groups WHERE worker_id = ?";
 static const char sql_groups_add[] =
-    "INSERT IGNORE INTO worker_groups (worker_id, group_name) VALUES (?, ?)";
+    "INSERT IGNORE INTO worker_groups (worker_id, group_name) "
+    "SELECT ?, j.g FROM JSON_TABLE(?, '$[*]' COLUMNS (g VARCHAR(255) "
+    "PATH '$')) j";
+static const char sql_state_of[] =
+    "SELECT state, name FROM workers WHERE id = ?";
+static const char sql_enroll_fill[] =
+    "UPDATE workers SET state = IF(?, 'accepted', state), "
+    "requested_groups = JSON_EXTRACT(?, '$'), "
+    "metadata = IF(? IS NULL, COALESCE(metadata, '{}'), "
+    "JSON_SET(COALESCE(metadata, '{}'), '$.version', ?)) WHERE id = ?";
+static const char sql_lock[] =
+    "SELECT state, replaces, name, requested_groups, "
+    "EXISTS (SELECT 1 FROM worker_keys k WHERE k.worker_id = w.id) "
+    "FROM workers w WHERE id = ? FOR UPDATE";
+static const char sql_set_state[] =
+    "UPDATE workers SET state = ? WHERE id = ?";
+static const char sql_revoke[] =
+    "UPDATE workers SET state = 'revoked', rotation_requested_at = NULL "
+    "WHERE id = ?";
+static const char sql_rotate[] =
+    "UPDATE workers SET rotation_requested_at = NOW(3) WHERE id = ?";
+static const char sql_old_retire[] =
+    "UPDATE workers SET name = CONCAT(LEFT(name, 200), ' (replaced ', "
+    "LEFT(id, 8), ')'), state = 'revoked', rotation_requested_at = NULL "
+    "WHERE id = ?";
+static const char sql_take_name[] =
+    "UPDATE workers SET name = ?, replaces = NULL, state = 'accepted' "
+    "WHERE id = ?";
 
 int
 registry_event(struct db *db, const char *worker_id, const char *status)
@@ -53,26 +90,42 @@ registry_event(struct db *db, const char *worker_id, const char *status)
 	return engine_event(db, "worker_update", NULL, worker_id, p);
 }
 
+/* The granted groups: exactly those of the JSON array text. */
 static int
-registry_groups(struct db *db, const struct registry_worker *w)
+registry_set_groups(struct db *db, const char *id, const char *granted)
+{
+	if (db_exec(db, sql_groups_clear, NULL, "s", id) == -1)
+		return -1;
+	return db_exec(db, sql_groups_add, NULL, "ss", id, granted);
+}
+
+/* What the agent asks for; granted only to a version-1 worker under
+ * WORKER_AUTO_ACCEPT. */
+static int
+registry_requested(struct db *db, const struct registry_worker *w)
 {
 	struct json_object	*arr = json_object_new_array();
+	const char		*text;
 	size_t			 i;
-	int			 rc;
+	int			 rc = -1;
 
 	for (i = 0; i < w->ngroups; i++)
 		json_object_array_add(arr, json_object_new_string(w->groups[i]));
+	text = pjson_str(arr, NULL);
 	/* Heartbeat metadata carries its own groups; pushd's does not. */
-	rc = w->metadata == NULL ? db_exec(db, sql_meta_groups, NULL, "ss",
-	    pjson_str(arr, NULL), w->id) : 0;
+	if (w->metadata == NULL && db_exec(db, sql_meta_groups, NULL, "ss",
+	    text, w->id) == -1)
+		goto fail;
+	if (db_exec(db, sql_requested, NULL, "ss", text, w->id) == -1)
+		goto fail;
+	if (w->auto_accept && !w->keyed &&
+	    strcmp(w->state, "accepted") == 0 &&
+	    registry_set_groups(db, w->id, text) == -1)
+		goto fail;
+	rc = 0;
+fail:
 	json_object_put(arr);
-	if (rc == -1 || db_exec(db, sql_groups_clear, NULL, "s", w->id) == -1)
-		return -1;
-	for (i = 0; i < w->ngroups; i++)
-		if (db_exec(db, sql_groups_add, NULL, "ss", w->id,
-		    w->groups[i]) == -1)
-			return -1;
-	return 0;
+	return rc;
 }
 
 /*
@@ -93,58 +146,338 @@ registry_retire(struct db *db, struct registry_worker *w, const char *old_id)
 	return 1;
 }
 
+/* The row of id as it stands, locked; *known 0 if none. */
+struct registry_row {
+	int	 known;
+	int	 online;
+	char	 state[16];
+	char	 replaces[ID_LEN + 1];
+	char	*name;
+};
+
+static int
+registry_row(struct db *db, const char *id, struct registry_row *r)
+{
+	struct db_res	*res;
+
+	memset(r, 0, sizeof(*r));
+	if (db_exec(db, sql_by_id, &res, "s", id) == -1)
+		return -1;
+	if (db_res_rows(res) > 0) {
+		r->known = 1;
+		r->online = strcmp(db_res_get(res, 0, 0), "online") == 0;
+		strlcpy_p(r->state, db_res_get(res, 0, 1), sizeof(r->state));
+		if (db_res_get(res, 0, 2) != NULL)
+			strlcpy_p(r->replaces, db_res_get(res, 0, 2),
+			    sizeof(r->replaces));
+		r->name = xstrdup(db_res_get(res, 0, 3));
+	}
+	db_res_free(res);
+	return 0;
+}
+
 int
 registry_online(struct db *db, struct registry_worker *w, int *conflict)
 {
-	struct db_res	*res;
-	char		 old[ID_LEN + 1] = "";
-	int		 was_online = 0, offline = 0, rc;
+	struct db_res		*res;
+	struct registry_row	 me;
+	const char		*name = w->name, *candidate = NULL;
+	char			 old[ID_LEN + 1] = "";
+	int			 offline = 0, old_keyed = 0, rc = -1;
 
 	*conflict = 0;
+	w->created = 0;
 	w->replaced[0] = '\0';
+	w->state[0] = '\0';
 	if (db_exec(db, sql_by_name, &res, "s", w->name) == -1)
 		return -1;
 	if (db_res_rows(res) > 0 && strcmp(db_res_get(res, 0, 0), w->id) != 0) {
 		strlcpy_p(old, db_res_get(res, 0, 0), sizeof(old));
 		offline = strcmp(db_res_get(res, 0, 1), "offline") == 0;
+		old_keyed = db_res_int(res, 0, 2, 0) != 0;
 	}
 	db_res_free(res);
+	if (registry_row(db, w->id, &me) == -1)
+		return -1;
 	if (old[0] != '\0') {
-		if (!offline) {
+		if (me.known && strcmp(me.replaces, old) == 0)
+			name = me.name;		/* a candidate keeps its name */
+		else if (w->auto_accept && !w->keyed && !old_keyed &&
+		    !me.known) {
+			/* Version 1: take an offline worker's name at once. */
+			if (!offline || (rc = registry_retire(db, w, old)) <= 0) {
+				*conflict = offline ? rc == 0 : 1;
+				rc = offline ? rc : 0;
+				goto out;
+			}
+		} else if (!me.known && !w->auto_accept)
+			candidate = old;
+		else if (!me.known && w->auto_accept && old_keyed)
+			candidate = old;
+		else {
 			*conflict = 1;
-			return 0;
-		}
-		if ((rc = registry_retire(db, w, old)) <= 0) {
-			*conflict = rc == 0;
-			return rc;
+			rc = 0;
+			goto out;
 		}
 	}
-	if (db_exec(db, sql_insert, NULL, "ss", w->id, w->name) == -1 ||
-	    db_exec(db, sql_by_id, &res, "s", w->id) == -1)
-		return -1;
-	if (db_res_rows(res) > 0)
-		was_online = strcmp(db_res_get(res, 0, 0), "online") == 0;
+	w->created = !me.known;
+	if (!me.known) {
+		const char *state = w->auto_accept && candidate == NULL ?
+		    "accepted" : "pending";
+
+		if (db_exec(db, sql_insert, NULL, "sssssss", w->id, candidate,
+		    w->name, w->name, w->id, state, candidate) == -1)
+			goto out;
+	}
+	if (db_exec(db, sql_state_of, &res, "s", w->id) == -1)
+		goto out;
+	if (db_res_rows(res) > 0) {
+		strlcpy_p(w->state, db_res_get(res, 0, 0), sizeof(w->state));
+		if (candidate != NULL) {
+			free(me.name);
+			me.name = xstrdup(db_res_get(res, 0, 1));
+			name = me.name;
+		}
+	}
 	db_res_free(res);
 	/*
 	 * The row is locked now. If the insert found the name taken by
 	 * another id in the meantime, our id has no row (nothing matches),
 	 * or renaming to that name breaks the unique key: the conflict.
 	 */
-	if (db_exec(db, sql_update, NULL, "ssbs", w->name, w->node,
+	if (db_exec(db, sql_update, NULL, "ssbs", name, w->node,
 	    w->metadata, w->metalen, w->id) == -1) {
 		if (db_errcode(db) != 1062)	/* ER_DUP_ENTRY */
-			return -1;
+			goto out;
 		*conflict = 1;
-		return 0;
+		rc = 0;
+		goto out;
 	}
 	if (db_affected(db) == 0) {
 		*conflict = 1;
-		return 0;
+		rc = 0;
+		goto out;
 	}
 	if (w->version != NULL && db_exec(db, sql_version, NULL, "ss",
 	    w->version, w->id) == -1)
+		goto out;
+	if (w->has_groups && registry_requested(db, w) == -1)
+		goto out;
+	rc = me.online ? 0 : registry_event(db, w->id, "online");
+out:
+	free(me.name);
+	return rc;
+}
+
+int
+registry_enroll(struct db *db, struct registry_enroll *e)
+{
+	struct db_res		*res;
+	struct registry_row	 me;
+	const char		*candidate = NULL;
+	int			 rc = -1;
+
+	e->created = 0;
+	if (registry_row(db, e->id, &me) == -1)
 		return -1;
-	if (w->has_groups && registry_groups(db, w) == -1)
+	if (!me.known) {
+		if (db_exec(db, sql_by_name, &res, "s", e->name) == -1)
+			goto out;
+		if (db_res_rows(res) > 0)
+			candidate = db_res_get(res, 0, 0);
+		if (db_exec(db, sql_insert, NULL, "sssssss", e->id, candidate,
+		    e->name, e->name, e->id, e->accept && candidate == NULL ?
+		    "accepted" : "pending", candidate) == -1) {
+			db_res_free(res);
+			goto out;
+		}
+		db_res_free(res);
+		e->created = 1;
+		/* A candidate waits for an admin, whatever let it in. */
+		if (candidate != NULL)
+			e->accept = 0;
+	}
+	if (db_exec(db, sql_enroll_fill, NULL, "issss", (long long)e->accept,
+	    e->requested, e->version, e->version, e->id) == -1)
+		goto out;
+	if (e->granted != NULL && e->accept &&
+	    registry_set_groups(db, e->id, e->granted) == -1)
+		goto out;
+	if (db_exec(db, sql_state_of, &res, "s", e->id) == -1)
+		goto out;
+	if (db_res_rows(res) > 0) {
+		strlcpy_p(e->state, db_res_get(res, 0, 0), sizeof(e->state));
+		strlcpy_p(e->name_out, db_res_get(res, 0, 1),
+		    sizeof(e->name_out));
+	}
+	db_res_free(res);
+	rc = registry_event(db, e->id, "enrolled");
+out:
+	free(me.name);
+	return rc;
+}
+
+/* The row of an admin's decision, locked: -1 db error, 0 none, 1 found. */
+struct registry_locked {
+	char	 state[16];
+	char	 replaces[ID_LEN + 1];
+	char	 name[WORKER_NAME_MAX + 1];
+	char	*requested;
+	int	 keyed;
+};
+
+static int
+registry_lock(struct db *db, const char *id, struct registry_locked *l)
+{
+	struct db_res	*res;
+	int		 found;
+
+	memset(l, 0, sizeof(*l));
+	if (db_exec(db, sql_lock, &res, "s", id) == -1)
 		return -1;
-	return was_online ? 0 : registry_event(db, w->id, "online");
+	found = db_res_rows(res) > 0;
+	if (found) {
+		strlcpy_p(l->state, db_res_get(res, 0, 0), sizeof(l->state));
+		if (db_res_get(res, 0, 1) != NULL)
+			strlcpy_p(l->replaces, db_res_get(res, 0, 1),
+			    sizeof(l->replaces));
+		strlcpy_p(l->name, db_res_get(res, 0, 2), sizeof(l->name));
+		l->requested = xstrdup(db_res_get(res, 0, 3) != NULL ?
+		    db_res_get(res, 0, 3) : "[]");
+		l->keyed = db_res_int(res, 0, 4, 0) != 0;
+	}
+	db_res_free(res);
+	return found;
+}
+
+/* The name a candidate asked for: its stored name without the suffix. */
+static void
+registry_wanted_name(const struct registry_locked *c, const char *id,
+    char *out, size_t len)
+{
+	char	 suffix[32];
+	size_t	 n = strlen(c->name), s;
+
+	snprintf(suffix, sizeof(suffix), " (candidate %.8s)", id);
+	s = strlen(suffix);
+	strlcpy_p(out, c->name, len);
+	if (n > s && strcmp(c->name + n - s, suffix) == 0 && n - s < len)
+		out[n - s] = '\0';
+}
+
+/* The worker the candidate replaces dies; the candidate takes its name. */
+static int
+registry_take_over(struct db *db, const char *id,
+    const struct registry_locked *c, char replaced[ID_LEN + 1])
+{
+	struct registry_locked	 old;
+	char			 name[WORKER_NAME_MAX + 1];
+	int			 found;
+
+	if ((found = registry_lock(db, c->replaces, &old)) == -1)
+		return -1;
+	registry_wanted_name(c, id, name, sizeof(name));
+	if (found) {
+		strlcpy_p(name, old.name, sizeof(name));
+		free(old.requested);
+		if (db_exec(db, sql_old_retire, NULL, "s", c->replaces) == -1 ||
+		    trust_keys_revoke(db, c->replaces) == -1 ||
+		    trust_event(db, c->replaces, "revoke") == -1 ||
+		    registry_event(db, c->replaces, "revoked") == -1)
+			return -1;
+		strlcpy_p(replaced, c->replaces, ID_LEN + 1);
+	}
+	return db_exec(db, sql_take_name, NULL, "ss", name, id);
+}
+
+int
+registry_accept(struct db *db, const char *id, const char *granted,
+    int *found, char *why, char replaced[ID_LEN + 1])
+{
+	struct registry_locked	 l;
+	int			 rc = -1;
+
+	why[0] = '\0';
+	replaced[0] = '\0';
+	if ((*found = registry_lock(db, id, &l)) <= 0)
+		return *found;
+	if (strcmp(l.state, "revoked") == 0) {
+		snprintf(why, TRUST_WHY_MAX, "worker is revoked: it must "
+		    "enroll again");
+		rc = 0;
+		goto out;
+	}
+	if (strcmp(l.state, "accepted") == 0 && l.replaces[0] == '\0') {
+		/* Again: only groups given now change what it has. */
+		rc = granted == NULL ? 0 : registry_grant(db, id, granted,
+		    found, why);
+		goto out;
+	}
+	if (l.replaces[0] != '\0') {
+		if (registry_take_over(db, id, &l, replaced) == -1)
+			goto out;
+	} else if (db_exec(db, sql_set_state, NULL, "ss", "accepted", id) == -1)
+		goto out;
+	if (registry_set_groups(db, id, granted != NULL ? granted :
+	    l.requested) == -1 || trust_event(db, id, "accept") == -1 ||
+	    registry_event(db, id, "accepted") == -1)
+		goto out;
+	rc = 0;
+out:
+	free(l.requested);
+	return rc;
+}
+
+int
+registry_revoke(struct db *db, const char *id, int *found, char *why)
+{
+	struct registry_locked	 l;
+
+	why[0] = '\0';
+	if ((*found = registry_lock(db, id, &l)) <= 0)
+		return *found;
+	free(l.requested);
+	if (db_exec(db, sql_revoke, NULL, "s", id) == -1 ||
+	    trust_keys_revoke(db, id) == -1 ||
+	    trust_event(db, id, "revoke") == -1)
+		return -1;
+	return registry_event(db, id, "revoked");
+}
+
+int
+registry_rotate(struct db *db, const char *id, int *found, char *why)
+{
+	struct registry_locked	 l;
+
+	why[0] = '\0';
+	if ((*found = registry_lock(db, id, &l)) <= 0)
+		return *found;
+	free(l.requested);
+	if (strcmp(l.state, "revoked") == 0) {
+		snprintf(why, TRUST_WHY_MAX, "worker is revoked");
+		return 0;
+	}
+	if (!l.keyed) {
+		snprintf(why, TRUST_WHY_MAX, "worker has no key of its own (a "
+		    "version-1 agent using the shared key): nothing to rotate");
+		return 0;
+	}
+	if (db_exec(db, sql_rotate, NULL, "s", id) == -1)
+		return -1;
+	return trust_event(db, id, "rotate");
+}
+
+int
+registry_grant(struct db *db, const char *id, const char *granted,
+    int *found, char *why)
+{
+	struct registry_locked	 l;
+
+	why[0] = '\0';
+	if ((*found = registry_lock(db, id, &l)) <= 0)
+		return *found;
+	free(l.requested);
+	if (registry_set_groups(db, id, granted) == -1)
+		return -1;
+	return trust_event(db, id, "groups");
 }

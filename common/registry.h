@@ -9,6 +9,7 @@
 #include <stddef.h>
 
 #include "id.h"
+#include "pulse-limits.h"
 
 struct db;
 
@@ -19,28 +20,81 @@ struct registry_worker {
 	const char		 *metadata;	/* JSON object; NULL: keep */
 	size_t			  metalen;
 	const char		 *version;	/* into metadata; NULL: keep */
-	const char *const	 *groups;	/* when has_groups */
+	const char *const	 *groups;	/* requested, when has_groups */
 	size_t			  ngroups;
 	int			  has_groups;
+	int			  keyed;	/* it has keys of its own */
+	int			  auto_accept;	/* WORKER_AUTO_ACCEPT */
+	int			  created;	/* out: this call made the row */
 	char			  replaced[ID_LEN + 1]; /* out: the offline
 						 * worker whose name it took,
 						 * or "" */
+	char			  state[16];	/* out: pending|accepted */
 };
 
 /*
  * Mark the worker online (creating it if new), in the caller's
- * transaction. Returns -1 on a db error; else 0, with *conflict set (and
- * nothing changed) when the name belongs to another worker_id that is
- * online. A name held by an offline worker is taken over (SPEC section 1:
- * a server swaps its agent and keeps its .env, which names it): the old
- * row is renamed "NAME (replaced ID)", loses its groups, records
- * replaced_by in its metadata, and w->replaced names it, so that the
- * caller ends its open commands (dispatch_lose_worker) in the same
- * transaction. A change of status writes a worker_update event.
+ * transaction; trust_check() has said that the caller may act as it.
+ * Returns -1 on a db error; else 0, with *conflict set (and nothing
+ * changed) when the name belongs to another worker that is online, or
+ * that this known worker may not take.
+ *
+ * A new worker is pending, or accepted when auto_accept (version 1); one
+ * whose name belongs to another worker is a replacement candidate:
+ * pending, stored as "NAME (candidate ID8)" with replaces naming that
+ * worker, until an admin accepts it (registry_accept). Only with
+ * auto_accept does a keyless worker take over the name of an offline
+ * keyless one at once, as version 1 did (SPEC section 1): the old row is
+ * renamed "NAME (replaced ID)", loses its groups, records replaced_by in
+ * its metadata, and w->replaced names it, so that the caller ends its
+ * open commands (dispatch_lose_worker) in the same transaction.
+ *
+ * The groups a worker asks for go to requested_groups only: what it is
+ * granted is the admin's (or its token's) decision. Only a keyless worker
+ * under auto_accept is granted what it asks, as in version 1. A change of
+ * status writes a worker_update event.
  */
 int	registry_online(struct db *, struct registry_worker *, int *conflict);
 
 /* The worker_update event, for every status change of a worker. */
 int	registry_event(struct db *, const char *worker_id, const char *status);
+
+/* What POST /api/workers/enroll creates or completes. */
+struct registry_enroll {
+	const char		 *id;		/* in: given or new */
+	const char		 *name;
+	const char		 *version;	/* NULL: none */
+	const char		 *requested;	/* JSON array text */
+	const char		 *granted;	/* JSON array text, or NULL:
+						 * keep (none for a new row) */
+	int			  accept;	/* accepted at once */
+	char			  name_out[WORKER_NAME_MAX + 1];
+	char			  state[16];	/* out */
+	int			  created;	/* out: a new row */
+};
+
+/*
+ * Create the row of an enrolling worker, or complete a keyless (version
+ * 1) one of that id. The caller has checked the id with trust_check().
+ * A new worker whose name another worker holds is a replacement
+ * candidate, as in registry_online; its stored name goes to name_out.
+ */
+int	registry_enroll(struct db *, struct registry_enroll *);
+
+/*
+ * Admin decisions, each in the caller's transaction, each writing its
+ * worker_trust_events row. granted: a JSON array text of group names,
+ * or NULL for the groups the worker asked for. *found is 0 when there is
+ * no such worker; *why (TRUST_WHY_MAX bytes) set: refused (409).
+ * Accepting a replacement candidate revokes the worker it replaces,
+ * renames that one "NAME (replaced ID8)" and gives the candidate its
+ * name; *replaced names it so that the caller ends its open commands.
+ */
+int	registry_accept(struct db *, const char *id, const char *granted,
+	    int *found, char *why, char replaced[ID_LEN + 1]);
+int	registry_revoke(struct db *, const char *id, int *found, char *why);
+int	registry_rotate(struct db *, const char *id, int *found, char *why);
+int	registry_grant(struct db *, const char *id, const char *granted,
+	    int *found, char *why);
 
 #endif

@@ -16,7 +16,8 @@
 static const char sql_exec[] =
     "SELECT e.id, e.workflow_id, COALESCE(e.workflow_name, w.name), e.kind, "
     "e.status, e.started_by, e.started_at, e.completed_at, e.current_step, "
-    "e.error, e.prompt_response, e.logs FROM executions e "
+    "e.error, e.prompt_response, e.logs, e.workflow_version "
+    "FROM executions e "
     "LEFT JOIN workflows w ON w.id = e.workflow_id WHERE e.id = ?";
 static const char sql_steps[] =
     "SELECT step_index, name, type, status, reason, prompt, response, "
@@ -244,6 +245,10 @@ report_execution(struct db *db, const char *id, struct json_object **out)
 	json_object_object_add(o, "id", str(e, 0, 0));
 	json_object_object_add(o, "workflow_id", str(e, 0, 1));
 	json_object_object_add(o, "workflow_name", str(e, 0, 2));
+	/* The numbered version it ran (GET /api/workflows/:id/versions/:n);
+	 * null: started before versions were kept, or a direct command. */
+	json_object_object_add(o, "workflow_version", db_res_get(e, 0, 12) ?
+	    json_object_new_int64(db_res_int(e, 0, 12, 0)) : NULL);
 	json_object_object_add(o, "kind", str(e, 0, 3));
 	json_object_object_add(o, "status", str(e, 0, 4));
 	json_object_object_add(o, "started_by", str(e, 0, 5));

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "api.h"
+#include "audit.h"
 #include "db.h"
 #include "engine.h"
 #include "id.h"
@@ -228,6 +229,7 @@ int
 executions_start(struct request *req)
 {
 	static const char *const allowed[] = { "workflow_id", NULL };
+	struct audit_actor	 who;
 	struct engine_err	 err;
 	struct json_object	*o;
 	const char		*wid, *key;
@@ -238,8 +240,9 @@ executions_start(struct request *req)
 	    body_only(req, allowed) == -1 ||
 	    body_string(req, "workflow_id", ID_LEN + 64, 1, &wid) == -1)
 		return 0;
+	api_actor(req, &who);
 	if (engine_start_keyed(req->db, wid, req->user.name, key, id,
-	    &replayed, &err) == -1) {
+	    &replayed, &err, &who) == -1) {
 		reply_engine_error(req, &err);
 		return 0;
 	}
@@ -300,6 +303,7 @@ int
 executions_respond(struct request *req)
 {
 	static const char *const allowed[] = { "response", "step", NULL };
+	struct audit_actor	 who;
 	struct engine_err	 err;
 	const char		*resp;
 	long long		 step;
@@ -312,8 +316,9 @@ executions_respond(struct request *req)
 	    body_name(req, "response", EXEC_RESPONSE_CHARS, 1, &resp) == -1 ||
 	    body_int(req, "step", 0, WF_STEPS_MAX - 1, -1, &step) == -1)
 		return 0;
+	api_actor(req, &who);
 	if (engine_respond_step(req->db, req->params[0], step, resp,
-	    req->user.name, &err) == -1) {
+	    req->user.name, &err, &who) == -1) {
 		if (err.code == ENGINE_CONFLICT)
 			executions_answered(req, step, &err);
 		else
@@ -326,14 +331,17 @@ executions_respond(struct request *req)
 int
 executions_cancel(struct request *req)
 {
+	struct audit_actor	 who;
 	struct engine_err	 err;
 
 	if (!id_valid(req->params[0])) {
 		reply_error(req, 404, "execution not found");
 		return 0;
 	}
+	api_actor(req, &who);
 	if (engine_cancel(req->db, req->params[0], req->user.name,
-	    req->user.role == ROLE_ADMIN ? ENGINE_AS_ADMIN : 0, &err) == -1) {
+	    req->user.role == ROLE_ADMIN ? ENGINE_AS_ADMIN : 0, &err,
+	    &who) == -1) {
 		reply_engine_error(req, &err);
 		return 0;
 	}

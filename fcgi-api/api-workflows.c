@@ -1,7 +1,8 @@
 /*
  * /api/workflows: list, read, create, replace, delete. A definition is
  * checked by workflow_from_json() before it is stored, so everything in
- * the table is something the engine can run.
+ * the table is something the engine can run. Every save is also a new
+ * numbered version (api-versions.c) and an audit row, in its transaction.
  */
 #include <stdio.h>
 #include <string.h>
@@ -15,18 +16,20 @@
 
 static const char sql_list[] =
     "SELECT id, name, description, definition, created_by, created_at, "
-    "updated_at FROM workflows ORDER BY name, id";
+    "updated_at, version FROM workflows ORDER BY name, id";
 static const char sql_get[] =
     "SELECT id, name, description, definition, created_by, created_at, "
-    "updated_at FROM workflows WHERE id = ?";
+    "updated_at, version FROM workflows WHERE id = ?";
 static const char sql_insert[] =
     "INSERT INTO workflows (id, name, description, definition, created_by) "
     "VALUES (?, ?, ?, ?, ?)";
 static const char sql_update[] =
-    "UPDATE workflows SET name = ?, description = ?, definition = ? "
-    "WHERE id = ?";
-static const char sql_exists[] =
-    "SELECT 1 FROM workflows WHERE id = ? FOR UPDATE";
+    "UPDATE workflows SET name = ?, description = ?, definition = ?, "
+    "version = ? WHERE id = ?";
+/* What the update replaces: the audit row's "before". */
+static const char sql_before[] =
+    "SELECT name, description, definition, version FROM workflows "
+    "WHERE id = ? FOR UPDATE";
 static const char sql_delete[] = "DELETE FROM workflows WHERE id = ?";
 /* The row lock makes a start wait (its foreign key check) until we end. */
 static const char sql_lock[] = "SELECT id FROM workflows WHERE id = ? "
@@ -59,6 +62,8 @@ row_json(const struct db_res *r, size_t i)
 	    db_res_get(r, i, 5)));
 	json_object_object_add(o, "updated_at", pjson_time(
 	    db_res_get(r, i, 6)));
+	json_object_object_add(o, "version",
+	    json_object_new_int64(db_res_int(r, i, 7, 1)));
 	return o;
 }
 
@@ -118,7 +123,26 @@ struct wf_input {
 	size_t		 deflen;
 	const char	*user;
 	int		 found;
+	struct request	*req;
 };
+
+/* name, description and definition (parsed: valid, it was stored) as
+ * an audit row shows them. */
+static struct json_object *
+wf_json(const char *name, const char *description, const char *def,
+    size_t deflen, long long version)
+{
+	struct json_object	*o = json_object_new_object();
+	char			 err[64];
+
+	json_object_object_add(o, "name", pjson_string_or_null(name));
+	json_object_object_add(o, "description",
+	    pjson_string_or_null(description));
+	json_object_object_add(o, "definition", def == NULL ? NULL :
+	    pjson_parse(def, deflen, API_JSON_DEPTH, err, sizeof(err)));
+	json_object_object_add(o, "version", json_object_new_int64(version));
+	return o;
+}
 
 /*
  * A plain target that is both a worker's name and a group of other
@@ -206,6 +230,7 @@ read_input(struct request *req, struct wf_input *in)
 		return -1;
 	}
 	in->user = req->user.name;
+	in->req = req;
 	return 0;
 }
 
@@ -221,12 +246,20 @@ event_workflow(struct db *db, const char *type, const char *id)
 static int
 create_txn(struct db *db, void *arg)
 {
-	struct wf_input	*in = arg;
+	struct wf_input		*in = arg;
+	struct json_object	*d;
+	int			 rc;
 
 	if (db_exec(db, sql_insert, NULL, "sssbs", in->id, in->name,
-	    in->description, in->def, in->deflen, in->user) == -1)
+	    in->description, in->def, in->deflen, in->user) == -1 ||
+	    versions_add(db, in->id, 1, in->name, in->description, in->def,
+	    in->deflen, in->user) == -1 ||
+	    event_workflow(db, "workflow_created", in->id) == -1)
 		return -1;
-	return event_workflow(db, "workflow_created", in->id);
+	d = wf_json(in->name, in->description, in->def, in->deflen, 1);
+	rc = api_audit(in->req, "workflow.create", "workflow", in->id, d);
+	json_object_put(d);
+	return rc;
 }
 
 int
@@ -249,19 +282,36 @@ workflows_create(struct request *req)
 static int
 update_txn(struct db *db, void *arg)
 {
-	struct wf_input	*in = arg;
-	struct db_res	*res;
+	struct wf_input		*in = arg;
+	struct db_res		*res;
+	struct json_object	*d;
+	long long		 version;
+	int			 rc = -1;
 
-	if (db_exec(db, sql_exists, &res, "s", in->id) == -1)
+	if (db_exec(db, sql_before, &res, "s", in->id) == -1)
 		return -1;
-	in->found = db_res_rows(res) > 0;
-	db_res_free(res);
-	if (!in->found)
+	if ((in->found = db_res_rows(res) > 0) == 0) {
+		db_res_free(res);
 		return 1;
-	if (db_exec(db, sql_update, NULL, "ssbs", in->name, in->description,
-	    in->def, in->deflen, in->id) == -1)
-		return -1;
-	return event_workflow(db, "workflow_updated", in->id);
+	}
+	version = db_res_int(res, 0, 3, 1) + 1;
+	d = json_object_new_object();
+	json_object_object_add(d, "before", wf_json(db_res_get(res, 0, 0),
+	    db_res_get(res, 0, 1), db_res_get(res, 0, 2),
+	    db_res_len(res, 0, 2), version - 1));
+	db_res_free(res);
+	json_object_object_add(d, "after", wf_json(in->name, in->description,
+	    in->def, in->deflen, version));
+	if (db_exec(db, sql_update, NULL, "ssbis", in->name, in->description,
+	    in->def, in->deflen, version, in->id) == -1 ||
+	    versions_add(db, in->id, version, in->name, in->description,
+	    in->def, in->deflen, in->user) == -1 ||
+	    event_workflow(db, "workflow_updated", in->id) == -1)
+		goto out;
+	rc = api_audit(in->req, "workflow.update", "workflow", in->id, d);
+out:
+	json_object_put(d);
+	return rc;
 }
 
 int

@@ -11,7 +11,9 @@
 #include <json-c/json.h>
 
 #include "dispatch.h"
+#include "id.h"
 #include "pulse-limits.h"
+#include "wkey.h"
 
 struct config;
 struct db;
@@ -23,6 +25,7 @@ struct FCGX_Request;
 #define ROUTE_ANY	0x04	/* any user with a role */
 #define ROUTE_ADMIN	0x08	/* admins only */
 #define ROUTE_BODY	0x10	/* a JSON object body, parsed into req->json */
+#define ROUTE_BODY_OPT	0x20	/* ... or none: req->json is then {} */
 
 enum role {
 	ROLE_NONE = 0,
@@ -58,6 +61,12 @@ struct request {
 
 	const struct route	*route;		/* the one taken, or NULL */
 	struct user		 user;
+	/* ROUTE_WORKER: who the key says it is (trust_check() decides). */
+	int			 worker_shared;	/* the shared key */
+	char			 worker_id[ID_LEN + 1];	/* X-Worker-Id */
+	char			 worker_key_hash[WKEY_HASH_LEN + 1];
+	char			*actor_groups;	/* api_actor()'s JSON, freed
+						 * when the request ends */
 	int			 replied;	/* a response was written */
 	int			 status;	/* for the access log */
 };
@@ -70,6 +79,16 @@ struct route {
 	route_fn	 fn;
 	int		 flags;
 };
+
+/* api-audit.c: the audit row of a mutating route, written last in the
+ * transaction of its change (common/audit.h). */
+struct audit_actor;
+void	 api_actor(struct request *, struct audit_actor *);
+int	 api_audit(struct request *, const char *action,
+	    const char *target_type, const char *target_id,
+	    struct json_object *details);
+int	 audit_list(struct request *);
+int	 audit_verify_get(struct request *);
 
 /* migrate.c: apply sql/NNN_*.sql files not yet in schema_migrations. */
 int	 migrate_run(struct db *, const char *dir, char *err, size_t errlen);
@@ -111,6 +130,8 @@ int	 body_name(struct request *, const char *key, size_t maxchars,
 int	 body_int(struct request *, const char *key, long long min,
 	    long long max, long long dflt, long long *out);
 int	 body_only(struct request *, const char *const *allowed);
+int	 body_groups(struct request *, const char *key, int required,
+	    struct json_object **out);
 void	 reply_error_field(struct request *, int status, const char *field,
 	    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
@@ -161,6 +182,17 @@ int	 workers_list(struct request *);
 int	 workers_heartbeat(struct request *);
 int	 workers_delete(struct request *);
 int	 workers_command(struct request *);
+int	 workers_accept(struct request *);
+int	 workers_revoke(struct request *);
+int	 workers_rotate(struct request *);
+int	 workers_groups(struct request *);
+int	 workers_reply(struct request *, const char *id, int status);
+
+/* api-enroll.c */
+int	 tokens_create(struct request *);
+int	 tokens_list(struct request *);
+int	 tokens_revoke(struct request *);
+int	 workers_enroll(struct request *);
 
 /* api-workflows.c */
 int	 workflows_list(struct request *);
@@ -168,6 +200,13 @@ int	 workflows_get(struct request *);
 int	 workflows_create(struct request *);
 int	 workflows_update(struct request *);
 int	 workflows_delete(struct request *);
+
+/* api-versions.c: the numbered versions every save of a workflow keeps. */
+int	 versions_add(struct db *, const char *workflow_id, long long version,
+	    const char *name, const char *description, const char *def,
+	    size_t deflen, const char *user);
+int	 versions_list(struct request *);
+int	 versions_get(struct request *);
 
 /* api-executions.c */
 int	 executions_list(struct request *);

@@ -16,6 +16,7 @@
 #include "id.h"
 #include "log.h"
 #include "pjson.h"
+#include "wkey.h"
 #include "xmalloc.h"
 
 #define AUTH_CACHE_SLOTS	64
@@ -251,18 +252,39 @@ auth_identify(struct request *req)
 	return 0;
 }
 
+/*
+ * A worker's request (heartbeat): an enrolled worker sends its own key and
+ * X-Worker-Id, a version-1 one the shared key alone. Here only the shape
+ * and the shared key are checked; whether this key may act as that worker
+ * is trust_check()'s answer, in the handler's transaction.
+ */
 int
 auth_worker_key(struct request *req)
 {
 	const char	*want = req->cfg->worker_api_key;
 	const char	*got = request_header(req, "HTTP_X_API_KEY");
+	const char	*id = request_header(req, "HTTP_X_WORKER_ID");
 
+	req->worker_shared = 0;
+	req->worker_id[0] = '\0';
+	req->worker_key_hash[0] = '\0';
+	if (got != NULL && id != NULL) {
+		if (!id_valid(id) || !wkey_valid(got)) {
+			reply_error(req, 401, "invalid worker key or "
+			    "X-Worker-Id");
+			return -1;
+		}
+		strlcpy_p(req->worker_id, id, sizeof(req->worker_id));
+		wkey_hash(got, req->worker_key_hash);
+		return 0;
+	}
 	/* An empty configured key would match an empty header: refuse. */
 	if (want == NULL || *want == '\0' || got == NULL ||
 	    !ident_key_equal(got, want)) {
 		reply_error(req, 401, "invalid or missing API key");
 		return -1;
 	}
+	req->worker_shared = 1;
 	return 0;
 }
 

@@ -130,3 +130,64 @@ reply_error_field(struct request *req, int status, const char *field,
 	json_object_object_add(o, "field", json_object_new_string(field));
 	reply_error_obj(req, status, o);
 }
+
+/*
+ * A list of group names (what a worker asks for, what an admin grants):
+ * an array of at most WORKER_GROUPS_COUNT names, each a target name, no
+ * repeats. *out is a new array (the caller puts it), or NULL if absent.
+ */
+int
+body_groups(struct request *req, const char *key, int required,
+    struct json_object **out)
+{
+	struct json_object	*a, *v;
+	size_t			 i, k, n;
+	const char		*s;
+	char			 why[64];
+	int			 rc;
+
+	*out = NULL;
+	rc = pjson_get_array(req->json, key, &a);
+	if (rc == -1 || (rc == 0 && required)) {
+		reply_error_field(req, 400, key, "%s must be an array of group "
+		    "names", key);
+		return -1;
+	}
+	if (rc == 0)
+		return 0;
+	if ((n = json_object_array_length(a)) > WORKER_GROUPS_COUNT) {
+		reply_error_field(req, 400, key, "%s has more than %d groups",
+		    key, WORKER_GROUPS_COUNT);
+		return -1;
+	}
+	for (i = 0; i < n; i++) {
+		v = json_object_array_get_idx(a, i);
+		if (!json_object_is_type(v, json_type_string) ||
+		    json_object_get_string_len(v) == 0) {
+			reply_error_field(req, 400, key, "%s[%zu] must be a "
+			    "non-empty name", key, i);
+			return -1;
+		}
+		s = json_object_get_string(v);
+		if (strlen(s) != (size_t)json_object_get_string_len(v)) {
+			reply_error_field(req, 400, key, "%s[%zu] contains a "
+			    "NUL byte", key, i);
+			return -1;
+		}
+		if (pjson_check_name(s, strlen(s), WF_TARGET_CHARS, why,
+		    sizeof(why)) == -1) {
+			reply_error_field(req, 400, key, "%s[%zu] %s", key, i,
+			    why);
+			return -1;
+		}
+		for (k = 0; k < i; k++)
+			if (strcmp(s, json_object_get_string(
+			    json_object_array_get_idx(a, k))) == 0) {
+				reply_error_field(req, 400, key, "%s[%zu] "
+				    "repeats '%s'", key, i, s);
+				return -1;
+			}
+	}
+	*out = json_object_get(a);
+	return 0;
+}

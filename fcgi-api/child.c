@@ -170,6 +170,7 @@ child_handle(struct request *req, FCGX_Request *fcgx,
 	    req->user.name[0] != '\0' ? req->user.name : "-", us / 1000);
 
 	free(req->body);
+	free(req->actor_groups);
 	json_object_put(req->json);
 	req->body = NULL;
 	req->json = NULL;

@@ -4,6 +4,7 @@
  * unfinished executions) or end what depends on the row (a worker's open
  * commands), the row and its announcement in one transaction; then the
  * executions that changed are advanced and {"deleted": true, "id"}.
+ * The audit row ("<what>.delete") is the transaction's last write.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -34,6 +35,7 @@ static int
 delete_txn(struct db *db, void *arg)
 {
 	struct del	*d = arg;
+	char		 action[64];
 
 	/* db_txn may run this twice: start from nothing. */
 	d->ctx.refuse[0] = '\0';
@@ -49,7 +51,10 @@ delete_txn(struct db *db, void *arg)
 		return -1;
 	if ((d->found = db_affected(db) > 0) == 0)
 		return 1;
-	return d->ops->announce(db, d->id);
+	if (d->ops->announce(db, d->id) == -1)
+		return -1;
+	snprintf(action, sizeof(action), "%s.delete", d->ops->what);
+	return api_audit(d->req, action, d->ops->what, d->id, NULL);
 }
 
 int

@@ -23,6 +23,7 @@
 #include "pjson.h"
 #include "pushd.h"
 #include "retention.h"
+#include "trust.h"
 #include "xmalloc.h"
 
 #define DBT_TAIL_BATCH		1000	/* events per feed query */
@@ -54,6 +55,11 @@ static const char sql_events_after[] =
 static const char sql_events_range[] =
     "SELECT id, type, execution_id, payload FROM events "
     "WHERE id > ? AND id <= ? ORDER BY id LIMIT 1000";
+static const char sql_trust_max[] =
+    "SELECT COALESCE(MAX(id), 0) FROM worker_trust_events";
+static const char sql_trust_after[] =
+    "SELECT id, worker_id, kind FROM worker_trust_events WHERE id > ? "
+    "ORDER BY id LIMIT 500";
 static const char sql_m_workers[] =
     "SELECT status, COUNT(*) FROM workers GROUP BY status";
 static const char sql_m_executions[] =
@@ -84,6 +90,12 @@ static struct dbt {
 	int			 started;
 	struct jobq		 pending;	/* taken, not yet done */
 	struct idmap		 held;		/* worker_id -> serial */
+	struct idmap		 refused;	/* serials whose key was
+						 * refused: nothing more from
+						 * them is taken */
+	int			 trust_ready;
+	long long		 trust_cursor;	/* last trust event seen */
+	long long		 trust_gap_since;
 	long long		 grace_ms;
 	long long		 retry_at;	/* db away until then */
 	int			 away;		/* logged that */
@@ -380,6 +392,81 @@ dbt_want_advance(const char *id)
 
 /* ------------------------------------------------------------------- jobs */
 
+/* From now on nothing from this socket is taken (a refused key). */
+static void
+dbt_refuse(uint64_t conn)
+{
+	idmap_put(&dbt.refused, &conn, sizeof(conn));
+}
+
+static int
+dbt_is_refused(uint64_t conn)
+{
+	return idmap_get(&dbt.refused, &conn, sizeof(conn)) != NULL;
+}
+
+static void
+dbt_worker_state(uint64_t conn, const char *worker_id, const char *state)
+{
+	struct json_object	*m = json_object_new_object();
+
+	json_object_object_add(m, "type", json_object_new_string(
+	    "worker_state"));
+	json_object_object_add(m, "state", json_object_new_string(state));
+	json_object_object_add(m, "worker_id",
+	    json_object_new_string(worker_id));
+	dbt_send(conn, m);
+}
+
+struct dbt_offer {
+	const char	*worker_id;
+	int		 wanted;
+	char		 key[WKEY_LEN + 1];
+	long long	 key_id;
+};
+
+static int
+dbt_offer_txn(struct db *db, void *arg)
+{
+	struct dbt_offer	*o = arg;
+
+	if (trust_rotation_wanted(db, o->worker_id, &o->wanted) == -1)
+		return -1;
+	if (!o->wanted)
+		return 0;
+	return trust_key_offer(db, o->worker_id, o->key, &o->key_id);
+}
+
+/*
+ * An admin asked for a new key: made here, stored hashed and not active
+ * until the worker acknowledges it (or reconnects with it), and sent over
+ * the one channel that is the worker's own.
+ */
+static void
+dbt_offer(const char *worker_id, uint64_t conn)
+{
+	struct dbt_offer	 o;
+	struct json_object	*m;
+	char			 kid[32];
+
+	memset(&o, 0, sizeof(o));
+	o.worker_id = worker_id;
+	if (db_txn(dbt.db, dbt_offer_txn, &o) == -1) {
+		dbt_failed("offering a new key");
+		return;
+	}
+	if (!o.wanted)
+		return;
+	snprintf(kid, sizeof(kid), "%lld", o.key_id);
+	m = json_object_new_object();
+	json_object_object_add(m, "type", json_object_new_string("rotate_key"));
+	json_object_object_add(m, "key", json_object_new_string(o.key));
+	json_object_object_add(m, "key_id", json_object_new_string(kid));
+	explicit_bzero(o.key, sizeof(o.key));
+	dbt_send(conn, m);
+	log_info("worker %s: new key %s offered", worker_id, kid);
+}
+
 static int
 dbt_connect(struct job *j)
 {
@@ -394,15 +481,25 @@ dbt_connect(struct job *j)
 		if (dbt_failed("recording a worker") == -1)
 			return -1;	/* the database is away: retried */
 		/* Unregistered, it would never get a command: start over. */
+		dbt_refuse(j->conn);
 		dbt_close(j->conn, 1013, "could not register; reconnect");
+		return 0;
+	}
+	if (j->w.refused[0] != '\0') {
+		log_warnx("worker '%s' (%s): key refused: %s", j->w.name,
+		    j->w.id, j->w.refused);
+		dbt_refuse(j->conn);
+		dbt_close(j->conn, LWS_CLOSE_STATUS_POLICY_VIOLATION,
+		    "key refused: %s", j->w.refused);
 		return 0;
 	}
 	if (conflict) {
 		log_warnx("worker '%s' (%s) refused: the name belongs to "
-		    "another worker_id, which is online", j->w.name, j->w.id);
+		    "another worker", j->w.name, j->w.id);
+		dbt_refuse(j->conn);
 		dbt_close(j->conn, LWS_CLOSE_STATUS_POLICY_VIOLATION,
-		    "worker name is in use by another worker_id that is "
-		    "online; stop that agent or delete the worker first");
+		    "worker name is in use by another worker that is online "
+		    "or that this one may not replace");
 		return 0;
 	}
 	if (replaced[0] != '\0')
@@ -411,6 +508,12 @@ dbt_connect(struct job *j)
 	e = idmap_put(&dbt.held, j->w.id, ID_LEN);
 	e->num = j->conn;
 	outs_push(out_new(OUT_REGISTERED, j->conn));
+	dbt_worker_state(j->conn, j->w.id, j->w.state);
+	if (strcmp(j->w.state, "accepted") != 0)
+		log_info("worker '%s' (%s) is %s: it waits for an admin to "
+		    "accept it", j->w.name, j->w.id, j->w.state);
+	if (j->w.rotate)
+		dbt_offer(j->w.id, j->conn);
 	if (dispatch_redeliver(dbt.db, j->w.id, j->running, j->nrunning,
 	    j->journaled, dbt.grace_ms, &cmds, &n) == -1)
 		return dbt_failed("resending commands");
@@ -419,11 +522,43 @@ dbt_connect(struct job *j)
 	return 0;
 }
 
+struct dbt_ack {
+	const char	*worker_id;
+	long long	 key_id;
+	int		 ok;
+};
+
+static int
+dbt_ack_txn(struct db *db, void *arg)
+{
+	struct dbt_ack	*a = arg;
+
+	return trust_key_ack(db, a->worker_id, a->key_id, &a->ok);
+}
+
+/* key_ack: the offered key is the worker's one key now. */
+static int
+dbt_key_ack(struct job *j)
+{
+	struct dbt_ack	 a = { j->worker_id, j->key_id, 0 };
+
+	if (db_txn(dbt.db, dbt_ack_txn, &a) == -1)
+		return dbt_failed("activating a new key");
+	if (a.ok)
+		log_info("worker %s: key %lld acknowledged, the old one is "
+		    "revoked", j->worker_id, j->key_id);
+	else
+		log_warnx("worker %s: key_ack for key %lld, which is no open "
+		    "offer of its own: ignored", j->worker_id, j->key_id);
+	return 0;
+}
+
 static int
 dbt_gone(struct job *j)
 {
 	struct idmap_node	*e;
 
+	idmap_del(&dbt.refused, &j->conn, sizeof(j->conn));
 	e = idmap_get(&dbt.held, j->worker_id, ID_LEN);
 	/* A newer socket of the same worker took over: not gone. */
 	if (e == NULL || e->num != j->conn)
@@ -612,6 +747,7 @@ dbt_reports(struct job *first)
 	int				 rc;
 
 	for (j = first; j != NULL && dbt_is_report(j) &&
+	    !dbt_is_refused(j->conn) &&
 	    n < DBT_REPORT_BATCH && bytes < DBT_REPORT_BYTES;
 	    j = TAILQ_NEXT(j, entry)) {
 		dbt_report_fill(j, &rp[n], &bufs[n]);
@@ -643,6 +779,75 @@ dbt_reports(struct job *first)
 	for (i = 0; i < n; i++)
 		free(bufs[i]);
 	return rc;
+}
+
+/* ----------------------------------------------------------------- trust */
+
+/* One worker_trust_events row, for a worker whose socket is here. */
+static void
+dbt_trust_one(const char *worker_id, const char *kind)
+{
+	struct idmap_node	*e;
+	uint64_t		 conn;
+
+	if ((e = idmap_get(&dbt.held, worker_id, strlen(worker_id))) == NULL)
+		return;
+	conn = e->num;
+	if (strcmp(kind, "revoke") == 0 || strcmp(kind, "delete") == 0) {
+		log_info("worker %s %s: closing its socket", worker_id,
+		    kind[0] == 'r' ? "revoked" : "deleted");
+		dbt_refuse(conn);
+		dbt_close(conn, LWS_CLOSE_STATUS_POLICY_VIOLATION,
+		    kind[0] == 'r' ? "worker revoked" : "worker deleted");
+	} else if (strcmp(kind, "rotate") == 0)
+		dbt_offer(worker_id, conn);
+	else if (strcmp(kind, "accept") == 0) {
+		dbt_worker_state(conn, worker_id, "accepted");
+		dbt.claim_now = 1;
+	} else if (strcmp(kind, "groups") == 0)
+		dbt.claim_now = 1;
+}
+
+/*
+ * Follow worker_trust_events from where this pushd started: a revocation
+ * closes the socket within a poll or two (SPEC section 12: within 1 s).
+ * An id not committed yet is waited for up to DBT_HOLE_WAIT_MS, then
+ * passed (its transaction was rolled back).
+ */
+static void
+dbt_trust(void)
+{
+	struct db_res	*r;
+	long long	 now = server_now_ms(), id;
+	size_t		 i;
+
+	if (!dbt.trust_ready) {
+		if (db_exec(dbt.db, sql_trust_max, &r, "") == -1) {
+			dbt_failed("reading worker trust events");
+			return;
+		}
+		dbt.trust_cursor = db_res_int(r, 0, 0, 0);
+		db_res_free(r);
+		dbt.trust_ready = 1;
+	}
+	if (db_exec(dbt.db, sql_trust_after, &r, "i", dbt.trust_cursor) ==
+	    -1) {
+		dbt_failed("reading worker trust events");
+		return;
+	}
+	for (i = 0; i < db_res_rows(r); i++) {
+		id = db_res_int(r, i, 0, 0);
+		if (id != dbt.trust_cursor + 1) {
+			if (dbt.trust_gap_since == 0)
+				dbt.trust_gap_since = now;
+			if (now - dbt.trust_gap_since < DBT_HOLE_WAIT_MS)
+				break;
+		}
+		dbt.trust_gap_since = 0;
+		dbt.trust_cursor = id;
+		dbt_trust_one(db_res_get(r, i, 1), db_res_get(r, i, 2));
+	}
+	db_res_free(r);
 }
 
 /* ------------------------------------------------------------------ feed */
@@ -776,6 +981,12 @@ dbt_jobs(void)
 	if (!TAILQ_EMPTY(&dbt.pending))
 		dbt_busy();
 	while ((j = TAILQ_FIRST(&dbt.pending)) != NULL) {
+		/* Queued behind a connect whose key was refused: dropped. */
+		if (j->type != JOB_GONE && dbt_is_refused(j->conn)) {
+			TAILQ_REMOVE(&dbt.pending, j, entry);
+			job_free(j);
+			continue;
+		}
 		if (dbt_is_report(j)) {
 			n = dbt_reports(j);
 			if (n == -1)
@@ -793,6 +1004,9 @@ dbt_jobs(void)
 			break;
 		case JOB_GONE:
 			rc = dbt_gone(j);
+			break;
+		case JOB_KEY_ACK:
+			rc = dbt_key_ack(j);
 			break;
 		default:
 			rc = 0;
@@ -1093,6 +1307,7 @@ dbt_main(void *arg)
 			next_poll = now + (now < dbt.busy_until ?
 			    dbt.cfg->poll_busy_ms : dbt.cfg->poll_interval_ms);
 			clock_gettime(CLOCK_MONOTONIC, &t0);
+			dbt_trust();
 			dbt_claim(1);
 			dbt_tail();
 			dbt_timers(now);
@@ -1118,6 +1333,7 @@ dbt_main(void *arg)
 	}
 	dispatch_ids_clear(&dbt.advance);
 	idmap_free(&dbt.held);
+	idmap_free(&dbt.refused);
 	db_free(dbt.db);
 	dbt.db = NULL;
 	mysql_thread_end();
@@ -1136,6 +1352,7 @@ dbthread_start(const struct config *cfg, const char *node)
 	dbt.grace_ms = cfg->dispatch_grace_ms;
 	TAILQ_INIT(&dbt.pending);
 	idmap_init(&dbt.held);
+	idmap_init(&dbt.refused);
 	dbt.db = db_new_config(cfg);
 	rc = pthread_create(&dbt.thread, NULL, dbt_main, NULL);
 	if (rc != 0) {
@@ -1143,6 +1360,7 @@ dbthread_start(const struct config *cfg, const char *node)
 		log_warn("pthread_create");
 		db_free(dbt.db);
 		idmap_free(&dbt.held);
+		idmap_free(&dbt.refused);
 		return -1;
 	}
 	dbt.started = 1;

@@ -19,6 +19,7 @@
 #include "dispatch.h"
 #include "id.h"
 #include "pulse-limits.h"
+#include "wkey.h"
 
 struct config;
 struct json_object;
@@ -108,6 +109,7 @@ enum job_type {
 	JOB_STARTED,		/* command_started */
 	JOB_OUTPUT,		/* command_output */
 	JOB_RESULT,		/* command_result */
+	JOB_KEY_ACK,		/* key_ack */
 };
 
 struct job {
@@ -119,6 +121,9 @@ struct job {
 	struct json_object	*msg;		/* owns the strings */
 
 	struct dispatch_worker	 w;		/* JOB_CONNECT */
+	char			 key_hash[WKEY_HASH_LEN + 1]; /* its own
+						 * key's, or "": shared */
+	long long		 key_id;	/* JOB_KEY_ACK */
 	const char		**running;
 	size_t			 nrunning;
 	int			 journaled;	/* it sent running */
@@ -209,7 +214,10 @@ struct conn {
 	long long		 last_rx_ms;	/* monotonic */
 	long long		 since_ms;
 
-	/* Workers. */
+	/* Workers: the key from the handshake, then who it is. */
+	int			 key_shared;	/* WORKER_API_KEY */
+	char			 key_worker[ID_LEN + 1];	/* X-Worker-Id */
+	char			 key_hash[WKEY_HASH_LEN + 1];
 	enum worker_state	 wstate;
 	int			 replaced;	/* a newer one took over */
 	char			 worker_id[ID_LEN + 1];
@@ -288,6 +296,7 @@ enum wmsg_type {
 	WMSG_RESULT,		/* command_result */
 	WMSG_WORKFLOW_RESULT,	/* workflow_result (older agents) */
 	WMSG_PONG,		/* pong */
+	WMSG_KEY_ACK,		/* key_ack: a rotated key is stored */
 };
 
 struct wmsg {
@@ -296,8 +305,9 @@ struct wmsg {
 	int			 any_time;	/* may precede worker_connect */
 	struct json_object	*json;		/* owns every string below */
 
-	const char		*worker_id;	/* CONNECT; RESULT, PONG: NULL
+	const char		*worker_id;	/* CONNECT; any other: NULL
 						   when not given */
+	long long		 key_id;	/* KEY_ACK */
 	const char		*worker_name;	/* CONNECT */
 	const char		*version;
 	const char		**groups;

@@ -28,6 +28,7 @@ static const struct {
 	{ "command_result",	WMSG_RESULT,		0 },
 	{ "workflow_result",	WMSG_WORKFLOW_RESULT,	0 },
 	{ "pong",		WMSG_PONG,		1 },
+	{ "key_ack",		WMSG_KEY_ACK,		0 },
 };
 
 /* Where a refusal is written; set for one wmsg_parse/wmsg_fields call. */
@@ -256,7 +257,8 @@ fields_started(struct why *w, struct wmsg *m)
 
 	if (want_id(w, m->json, type, "command_id", 1, &m->command_id) == -1 ||
 	    want_id(w, m->json, type, "execution_id", 0,
-	    &m->execution_id) == -1)
+	    &m->execution_id) == -1 ||
+	    want_id(w, m->json, type, "worker_id", 0, &m->worker_id) == -1)
 		return -1;
 	return 0;
 }
@@ -270,6 +272,7 @@ fields_output(struct why *w, struct wmsg *m)
 	int			 has;
 
 	if (want_id(w, o, type, "command_id", 1, &m->command_id) == -1 ||
+	    want_id(w, o, type, "worker_id", 0, &m->worker_id) == -1 ||
 	    want_str(w, o, type, "stream", 1, 0, 16, &stream, NULL) == -1 ||
 	    want_int(w, o, type, "offset", 0, 1LL << 50, &m->offset,
 	    &has) == -1 ||
@@ -358,6 +361,31 @@ fields_pong(struct why *w, struct wmsg *m)
 	    &m->worker_id, NULL);
 }
 
+/* key_ack: the key_id of a rotate_key, as sent (a string of digits). */
+static int
+fields_key_ack(struct why *w, struct wmsg *m)
+{
+	static const char	 type[] = "key_ack";
+	const char		*k;
+	size_t			 n;
+	int			 has;
+
+	if (want_id(w, m->json, type, "worker_id", 0, &m->worker_id) == -1)
+		return -1;
+	if (pjson_get_string(m->json, "key_id", &k, &n) == 1) {
+		if (n == 0 || n > 18 || strspn(k, "0123456789") != n)
+			return wmsg_fail(w, "%s: key_id must be a number", type);
+		m->key_id = strtoll(k, NULL, 10);
+		return 0;
+	}
+	if (want_int(w, m->json, type, "key_id", 1, LLONG_MAX, &m->key_id,
+	    &has) == -1)
+		return -1;
+	if (!has)
+		return wmsg_fail(w, "%s: key_id is missing", type);
+	return 0;
+}
+
 /* ------------------------------------------------------------- public */
 
 int
@@ -411,6 +439,8 @@ wmsg_fields(struct wmsg *m, char *why, size_t whylen)
 		return fields_workflow_result(&w, m);
 	case WMSG_PONG:
 		return fields_pong(&w, m);
+	case WMSG_KEY_ACK:
+		return fields_key_ack(&w, m);
 	}
 	return wmsg_fail(&w, "unknown message type");
 }

@@ -14,6 +14,7 @@
 #include "log.h"
 #include "pjson.h"
 #include "pushd.h"
+#include "wkey.h"
 #include "xmalloc.h"
 
 #define WORKERS_PROTOCOL	"pulse-worker"
@@ -29,15 +30,64 @@ static char		 workers_why[124];
 
 /* ------------------------------------------------------------ admission */
 
+/* What the handshake's key says; the db thread checks it at worker_connect. */
+struct admit {
+	int	 shared;			/* WORKER_API_KEY */
+	char	 worker[ID_LEN + 1];		/* X-Worker-Id, or "" */
+	char	 hash[WKEY_HASH_LEN + 1];	/* its own key's */
+};
+
+/*
+ * The key: the shared one (a version-1 agent, or one enrolling), or a
+ * worker's own key with X-Worker-Id. Only its shape can be judged here,
+ * in the loop; whether it is that worker's live key is the database's
+ * answer at worker_connect (dbthread.c), before anything from the socket
+ * is taken. 0, or the HTTP status with why.
+ */
+static int
+workers_key(struct lws *wsi, const char **why, struct admit *a)
+{
+	const char	*want = server.cfg->worker_api_key;
+	char		 key[WORKER_KEY_MAX + 2], id[ID_LEN + 2];
+	int		 klen, idlen, rc = 0;
+
+	memset(a, 0, sizeof(*a));
+	klen = header_copy(wsi, "x-api-key:", key, sizeof(key));
+	idlen = header_copy(wsi, "x-worker-id:", id, sizeof(id));
+	if (klen <= 0) {
+		*why = "invalid or missing API key";
+		return 401;
+	}
+	/* An empty configured key would match an empty header: refuse. */
+	if (*want != '\0' && ident_key_equal(key, want))
+		a->shared = 1;
+	else if (idlen <= 0) {
+		*why = "invalid or missing API key";
+		rc = 401;
+	} else if (!wkey_valid(key)) {
+		*why = "key refused: not a worker key";
+		rc = 401;
+	} else
+		wkey_hash(key, a->hash);
+	explicit_bzero(key, sizeof(key));
+	if (rc == 0 && idlen > 0) {
+		if (!id_valid(id)) {
+			*why = "X-Worker-Id must be a UUID";
+			return 401;
+		}
+		strlcpy_p(a->worker, id, sizeof(a->worker));
+	}
+	return rc;
+}
+
 /*
  * The handshake: path, subprotocol, key. 0 to accept; else the HTTP status
  * and why. Remote-* headers mean nothing here and are never read.
  */
 static int
-workers_admit(struct lws *wsi, const char **why)
+workers_admit(struct lws *wsi, const char **why, struct admit *a)
 {
-	const char	*want = server.cfg->worker_api_key;
-	char		 path[64], proto[64], key[WORKER_KEY_MAX + 2];
+	char		 path[64], proto[64];
 
 	if (server.stopping) {
 		*why = "server stopping";
@@ -55,15 +105,7 @@ workers_admit(struct lws *wsi, const char **why)
 		*why = "the websocket subprotocol must be " WORKERS_PROTOCOL;
 		return 400;
 	}
-	/* An empty configured key would match an empty header: refuse. */
-	if (header_copy(wsi, "x-api-key:", key, sizeof(key)) <= 0 ||
-	    *want == '\0' || !ident_key_equal(key, want)) {
-		explicit_bzero(key, sizeof(key));
-		*why = "invalid or missing API key";
-		return 401;
-	}
-	explicit_bzero(key, sizeof(key));
-	return 0;
+	return workers_key(wsi, why, a);
 }
 
 /* ------------------------------------------------------------- messages */
@@ -87,11 +129,13 @@ workers_push(struct job *j, struct wmsg *m)
 static int
 workers_connect(struct conn *c, struct wmsg *m)
 {
-	struct idmap_node	*e;
-	struct conn		*old;
 	struct job		*j;
 	size_t			 i;
 
+	/* The id comes from the key: a worker key names its worker. */
+	if (c->key_worker[0] != '\0' && strcmp(m->worker_id,
+	    c->key_worker) != 0)
+		return workers_fail("worker_id does not match the key");
 	j = job_new(JOB_CONNECT, c->serial, NULL);
 	j->w.id = m->worker_id;
 	j->w.name = m->worker_name;
@@ -100,28 +144,49 @@ workers_connect(struct conn *c, struct wmsg *m)
 	for (i = 0; i < m->ngroups; i++)
 		j->w.groups[i] = m->groups[i];
 	j->w.ngroups = m->ngroups;
+	if (!c->key_shared) {
+		strlcpy_p(j->key_hash, c->key_hash, sizeof(j->key_hash));
+		j->w.key_hash = j->key_hash;
+	}
+	j->w.auto_accept = server.cfg->worker_auto_accept;
 	j->nrunning = m->nrunning;
 	j->running = wmsg_take_running(m);
 	j->journaled = m->has_running;
 	strlcpy_p(j->worker_id, m->worker_id, sizeof(j->worker_id));
 
+	/*
+	 * An older socket of this worker is replaced only once the database
+	 * has said that this key may act as it (workers_registered): until
+	 * then this one may be an impostor.
+	 */
+	strlcpy_p(c->worker_id, m->worker_id, sizeof(c->worker_id));
+	strlcpy_p(c->worker_name, m->worker_name, sizeof(c->worker_name));
+	c->wstate = WORKER_CONNECTING;
+	c->last_ping_ms = server_now_ms();
+	return workers_push(j, m);
+}
+
+/* The database took the key: this socket is the worker's now. */
+static void
+workers_registered(struct conn *c)
+{
+	struct idmap_node	*e;
+	struct conn		*old;
+
 	/* One socket per worker: a reconnect replaces a half-dead one. */
-	e = idmap_get(&workers_by_id, m->worker_id, ID_LEN);
+	e = idmap_get(&workers_by_id, c->worker_id, ID_LEN);
 	old = e != NULL ? e->ptr : NULL;
 	if (old != NULL && old != c) {
 		old->replaced = 1;
 		conn_close(old, LWS_CLOSE_STATUS_POLICY_VIOLATION,
 		    "replaced by a newer connection", 0);
 		log_info("worker %s: a new connection replaces the old one",
-		    m->worker_name);
+		    c->worker_name);
 	}
-	strlcpy_p(c->worker_id, m->worker_id, sizeof(c->worker_id));
-	strlcpy_p(c->worker_name, m->worker_name, sizeof(c->worker_name));
-	e = idmap_put(&workers_by_id, m->worker_id, ID_LEN);
+	e = idmap_put(&workers_by_id, c->worker_id, ID_LEN);
 	e->ptr = c;
-	c->wstate = WORKER_CONNECTING;
-	c->last_ping_ms = server_now_ms();
-	return workers_push(j, m);
+	c->wstate = WORKER_ONLINE;
+	log_info("worker %s (%s) connected", c->worker_name, c->worker_id);
 }
 
 static int
@@ -158,8 +223,6 @@ workers_result(struct conn *c, struct wmsg *m)
 	struct dispatch_result	*r = &m->res;
 	struct job		*j;
 
-	if (m->worker_id != NULL && strcmp(m->worker_id, c->worker_id) != 0)
-		return workers_fail("command_result: for another worker");
 	j = job_new(JOB_RESULT, c->serial, c->worker_id);
 	j->res = *r;
 	j->size += r->textlen[0] + r->textlen[1] + r->b64len[0] + r->b64len[1];
@@ -174,6 +237,16 @@ workers_workflow_result(struct conn *c, struct wmsg *m)
 	log_info("worker %s: workflow_result for %s ignored (none was sent)",
 	    c->worker_name, m->execution_id);
 	return 0;
+}
+
+/* The worker stored the key a rotate_key offered. */
+static int
+workers_key_ack(struct conn *c, struct wmsg *m)
+{
+	struct job	*j = job_new(JOB_KEY_ACK, c->serial, c->worker_id);
+
+	j->key_id = m->key_id;
+	return workers_push(j, m);
 }
 
 /* One whole message: 0, or -1 with workers_why set (close with 1008). */
@@ -194,6 +267,9 @@ workers_message(struct conn *c)
 		rc = workers_fail("worker_connect sent twice");
 	else if (wmsg_fields(&m, workers_why, sizeof(workers_why)) == -1)
 		rc = -1;
+	else if (m.type != WMSG_CONNECT && m.worker_id != NULL &&
+	    c->worker_id[0] != '\0' && strcmp(m.worker_id, c->worker_id) != 0)
+		rc = workers_fail("worker_id does not match the key");
 	else {
 		switch (m.type) {
 		case WMSG_CONNECT:
@@ -213,6 +289,9 @@ workers_message(struct conn *c)
 			break;
 		case WMSG_PONG:
 			rc = 0;
+			break;
+		case WMSG_KEY_ACK:
+			rc = workers_key_ack(c, &m);
 			break;
 		}
 	}
@@ -248,15 +327,22 @@ workers_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user,
     void *in, size_t len)
 {
 	struct conn	*c = user;
+	struct admit	 a;
 	const char	*why;
 	int		 complete, status;
 
 	switch (reason) {
 	case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
 		/* Checked at CONFIRM_UPGRADE already; this is the last door. */
-		return workers_admit(wsi, &why) == 0 ? 0 : -1;
+		return workers_admit(wsi, &why, &a) == 0 ? 0 : -1;
 	case LWS_CALLBACK_ESTABLISHED:
+		/* The headers are still there; what the key says is kept. */
+		if (workers_admit(wsi, &why, &a) != 0)
+			return -1;
 		conn_register(c, wsi, CONN_WORKER);
+		c->key_shared = a.shared;
+		strlcpy_p(c->key_worker, a.worker, sizeof(c->key_worker));
+		strlcpy_p(c->key_hash, a.hash, sizeof(c->key_hash));
 		c->wstate = WORKER_HELLO;
 		return 0;
 	case LWS_CALLBACK_RECEIVE:
@@ -305,6 +391,7 @@ static int
 workers_http_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user,
     void *in, size_t len)
 {
+	struct admit	 a;
 	const char	*why;
 	int		 status;
 
@@ -315,7 +402,7 @@ workers_http_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 	case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
 		return server_wake();
 	case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
-		status = workers_admit(wsi, &why);
+		status = workers_admit(wsi, &why, &a);
 		if (status == 0)
 			return 0;
 		return upgrade_refuse(wsi, status, why);
@@ -355,11 +442,8 @@ workers_out(struct out *o)
 		conn_close(c, o->code, o->reason, 0);
 		break;
 	case OUT_REGISTERED:
-		if (c->wstate == WORKER_CONNECTING) {
-			c->wstate = WORKER_ONLINE;
-			log_info("worker %s (%s) connected", c->worker_name,
-			    c->worker_id);
-		}
+		if (c->wstate == WORKER_CONNECTING && !c->closing)
+			workers_registered(c);
 		break;
 	default:
 		break;

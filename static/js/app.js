@@ -1,6 +1,7 @@
 // PULSE dashboard: start-up, who am I, the live connection indicator and the
 // hash router (#/workers, #/workflows, #/workflows/ID, #/workflows/new,
-// #/workflows/ID/edit, #/executions, #/executions/ID).
+// #/workflows/ID/edit, #/workflows/ID/versions/N (its history), #/executions,
+// #/executions/ID, #/audit for admins).
 import { ApiError, get } from './api.js';
 import { h, replace, tickTimes } from './dom.js';
 import { Live } from './live.js';
@@ -9,6 +10,7 @@ import { workersView } from './views/workers.js';
 import { workflowsView, workflowView, workflowEditView } from './views/workflows.js';
 import { executionsView } from './views/executions.js';
 import { executionPage } from './views/execution.js';
+import { auditView } from './views/audit.js';
 
 const routes = [
   [/^\/workers$/, 'workers', workersView],
@@ -16,8 +18,10 @@ const routes = [
   [/^\/workflows\/new$/, 'workflows', (ctx, el) => workflowEditView(ctx, el, null)],
   [/^\/workflows\/([\w-]+)\/edit$/, 'workflows', (ctx, el, id) => workflowEditView(ctx, el, id)],
   [/^\/workflows\/([\w-]+)$/, 'workflows', workflowView],
+  [/^\/workflows\/([\w-]+)\/versions\/(\d+)$/, 'workflows', workflowView],
   [/^\/executions$/, 'executions', executionsView],
   [/^\/executions\/([\w-]+)$/, 'executions', executionPage],
+  [/^\/audit$/, 'audit', auditView],
 ];
 
 const LIVE_LABELS = {
@@ -103,6 +107,7 @@ async function boot() {
   document.getElementById('nav').hidden = false;
   document.getElementById('live').hidden = false;
   renderMe(user);
+  document.querySelector('#nav [data-nav="audit"]').hidden = !user.is_admin;
   const live = new Live();
   renderLive(live);
   const workers = new WorkerStore(live);

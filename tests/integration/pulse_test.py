@@ -360,3 +360,127 @@ def sql(statement):
     """Rows of a SQL statement run by the stack's client: lists of str."""
     out = ctl('sql', statement)
     return [line.split('\t') for line in out.splitlines() if line != '']
+
+
+# --- worker identity (SPEC section 12) -------------------------------------
+
+def make_token(groups=(), uses=1, expires_in=None, user='admin'):
+    """POST /api/enrollment-tokens; returns the response (token in [2])."""
+    body = {'groups': list(groups), 'uses': uses}
+    if expires_in is not None:
+        body['expires_in'] = expires_in
+    return call('POST', '/api/enrollment-tokens', user=user, body=body)
+
+
+def enroll_raw(name, groups=(), token=None, worker_id=None, key=None,
+               version='test'):
+    """POST /api/workers/enroll as an agent would (no SSO): with token in
+    the body, else X-API-Key `key` (default: the stack's shared key)."""
+    body = {'name': name, 'groups': list(groups), 'version': version}
+    if token is not None:
+        body['token'] = token
+    if worker_id is not None:
+        body['worker_id'] = worker_id
+    headers = {} if token is not None else \
+        {'X-API-Key': WORKER_API_KEY if key is None else key}
+    return call('POST', '/api/workers/enroll', user=None, body=body,
+                headers=headers)
+
+
+def enroll(name, groups=(), token=None, worker_id=None):
+    """Enroll a worker (with a token: accepted at once; without, by the
+    shared key: pending) and return (worker_id, key); deleted at the end
+    of a passing run."""
+    r = enroll_raw(name, groups, token=token, worker_id=worker_id)
+    if r[0] != 201 or not isinstance(r[2], dict):
+        raise AssertionError('enroll %s: %s %s' % (name, r[0], _short(r[2])))
+    wid = r[2]['worker_id']
+    at_end(lambda: call('DELETE', '/api/workers/' + wid))
+    return wid, r[2]['key']
+
+
+def enroll_accepted(name, groups=()):
+    """A worker accepted with exactly these groups, by a one-use token."""
+    r = make_token(groups)
+    if r[0] != 201:
+        raise AssertionError('token: %s %s' % (r[0], _short(r[2])))
+    return enroll(name, groups, token=r[2]['token'])
+
+
+def accept(worker_id, groups=None):
+    """POST /api/workers/:id/accept (default: the groups it asked for)."""
+    if groups is None:
+        return call('POST', '/api/workers/%s/accept' % worker_id,
+                    headers={'Content-Type': 'application/json'})
+    return call('POST', '/api/workers/%s/accept' % worker_id,
+                body={'groups': list(groups)})
+
+
+def accept_if_pending(name, timeout=30):
+    """The stack's own shared-key agents (local-1, local-2) start pending
+    unless WORKER_AUTO_ACCEPT: accept the one called name once it shows."""
+    w = wait_for(lambda: find_worker(name), timeout)
+    if w and w.get('state') == 'pending':
+        accept(w['id'])
+    return w
+
+
+class WsWorker:
+    """A worker that is only a websocket on /worker: the test decides what
+    it says. key/worker_id are its own (enrolled); key=None is the shared
+    key (a version-1 agent), which sends no X-Worker-Id."""
+
+    def __init__(self, name, groups=(), key=None, worker_id=None,
+                 header_id=None, hello=True, running=()):
+        import wsclient
+        self.id = worker_id or str(uuid.uuid4())
+        self.name = name
+        headers = {'X-API-Key': WORKER_API_KEY if key is None else key}
+        if key is not None or header_id is not None:
+            headers['X-Worker-Id'] = header_id or self.id
+        self.ws = wsclient.connect('/worker', 'pulse-worker',
+                                   headers=headers)
+        if hello:
+            self.ws.send_json({'type': 'worker_connect',
+                               'worker_id': self.id, 'worker_name': name,
+                               'groups': list(groups),
+                               'version': 'trust-test',
+                               'running': list(running)})
+
+    def state(self, timeout=10):
+        """The state in the worker_state message pushd sends after
+        worker_connect, or None."""
+        m, _ = self.ws.recv_until(
+            lambda x: x.get('type') == 'worker_state', timeout)
+        return m.get('state') if m else None
+
+    def next(self, mtype, timeout=10):
+        m, _ = self.ws.recv_until(lambda x: x.get('type') == mtype, timeout)
+        return m
+
+    def next_command(self, timeout=10):
+        return self.next('execute_command', timeout)
+
+    def result(self, cmd, stdout='', success=True, exit_code=0, **extra):
+        msg = {'type': 'command_result', 'command_id': cmd['command_id'],
+               'execution_id': cmd['execution_id'], 'worker_id': self.id,
+               'success': success, 'exit_code': exit_code, 'signal': None,
+               'timed_out': False, 'stdout': stdout, 'stderr': '',
+               'stdout_bytes': len(stdout.encode()), 'stderr_bytes': 0,
+               'stdout_truncated': False, 'stderr_truncated': False,
+               'duration': 5, 'timestamp': '2026-01-01T00:00:00Z'}
+        msg.update(extra)
+        return msg
+
+    def send(self, msg):
+        self.ws.send_json(msg)
+
+    def closed(self, timeout=5):
+        """(code, reason) once pushd closes the socket, or None."""
+        return self.ws.wait_closed(timeout)
+
+    def close(self):
+        try:
+            self.ws.close()
+        except OSError:
+            pass

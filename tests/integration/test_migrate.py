@@ -1,11 +1,17 @@
 #!/usr/bin/env python3
 """Migrations: running them again applies nothing and changes nothing; a
 migration whose record is lost (an interrupted run) applies again cleanly,
-because every statement in sql/ is written to be re-runnable."""
+because every statement in sql/ is written to be re-runnable; a version-1
+database (migrated to 005, with data) upgrades with its data intact and
+every workflow gets its version 1."""
 
 import glob
 import os
 import re
+import shutil
+import subprocess
+import tempfile
+import uuid
 
 from pulse_test import check, ctl, done, require, sql, have_ctl
 
@@ -43,4 +49,98 @@ check('every migration in sql/ is applied',
       (sorted(present), sorted(applied)))
 check('the seed tables are all there', {'users', 'workers', 'workflows',
       'executions'} <= {t[0] for t in sql('SHOW TABLES')})
+
+
+# --- a version-1 database upgrades with its data intact --------------------
+# A database of its own in the stack's server, migrated to the last
+# version-1 schema (005), given workflows and executions as version 1
+# wrote them, then migrated to now: 007 must keep every row and give each
+# workflow its version 1 (SPEC section 13), executions of before none.
+V1_LAST = 5
+V1DB = 'pulse_v1mig'
+env_file = os.environ.get('PULSE_ENV_FILE', '')
+bindir = os.environ.get('PULSE_BIN', '')
+require('PULSE_ENV_FILE and PULSE_BIN are set', env_file and bindir)
+
+
+def migrate(sqldir, envpath):
+    p = subprocess.run([os.path.join(bindir, 'pulse-api'), '-e', envpath,
+                        '--migrate', sqldir], capture_output=True,
+                       text=True, timeout=120)
+    return p.returncode, p.stdout + p.stderr
+
+
+def v1sql(stmt):
+    return sql('USE %s; %s' % (V1DB, stmt))
+
+
+tmp = tempfile.mkdtemp()
+try:
+    with open(env_file) as f:
+        env = re.sub(r'(?m)^DB_NAME=.*$', 'DB_NAME=' + V1DB, f.read())
+    envpath = os.path.join(tmp, 'v1.env')
+    with open(envpath, 'w') as f:
+        f.write(env)
+    v1dir = os.path.join(tmp, 'sql')
+    os.mkdir(v1dir)
+    for p in sorted(glob.glob(os.path.join(top, 'sql', '*.sql'))):
+        if int(os.path.basename(p)[:3]) <= V1_LAST:
+            shutil.copy(p, v1dir)
+    sql('DROP DATABASE IF EXISTS %s' % V1DB)
+    sql('CREATE DATABASE %s' % V1DB)
+    for host in ('localhost', '127.0.0.1'):
+        sql("GRANT ALL PRIVILEGES ON %s.* TO 'pulse'@'%s'" % (V1DB, host))
+    rc, out = migrate(v1dir, envpath)
+    require('a fresh database migrates to version 1 (%03d)' % V1_LAST,
+            rc == 0, out)
+    defs = {
+        'v1-wf-a': '{"steps": [{"name": "a", "type": "wait", "duration": 0}]}',
+        'v1-wf-b': '{"steps": [{"name": "b", "type": "prompt", "message": '
+                   '"ok?", "options": ["Yes", "No"]}]}',
+    }
+    ids = {}
+    for name, d in sorted(defs.items()):
+        ids[name] = str(uuid.uuid4())
+        v1sql("INSERT INTO workflows (id, name, description, definition, "
+              "created_by) VALUES ('%s', '%s', 'from v1', '%s', 'alice')"
+              % (ids[name], name, d))
+    execs = [str(uuid.uuid4()) for _ in range(3)]
+    for i, eid in enumerate(execs):
+        v1sql("INSERT INTO executions (id, workflow_id, kind, workflow_name, "
+              "definition, status, started_by, started_at, completed_at) "
+              "SELECT '%s', id, 'workflow', name, definition, 'completed', "
+              "'bob', NOW(3), NOW(3) FROM workflows WHERE name = 'v1-wf-a'"
+              % eid)
+    before_wf = v1sql('SELECT id, name, description, definition, created_by '
+                      'FROM workflows ORDER BY id')
+    before_ex = v1sql('SELECT id, workflow_id, status, started_by, '
+                      'definition FROM executions ORDER BY id')
+    rc, out = migrate(os.path.join(top, 'sql'), envpath)
+    check('the version-1 database migrates to now', rc == 0 and
+          'migration 007_audit.sql applied' in out, out)
+    check('its workflows are intact', v1sql(
+        'SELECT id, name, description, definition, created_by FROM '
+        'workflows ORDER BY id') == before_wf)
+    check('its executions are intact', v1sql(
+        'SELECT id, workflow_id, status, started_by, definition FROM '
+        'executions ORDER BY id') == before_ex)
+    vers = v1sql('SELECT w.id, v.version, v.name, v.created_by, '
+                 'v.definition = w.definition, w.version FROM workflows w '
+                 'JOIN workflow_versions v ON v.workflow_id = w.id '
+                 'ORDER BY w.id')
+    check('each workflow has version 1 = its definition, by its author',
+          sorted(vers) == sorted([[ids[n], '1', n, 'alice', '1', '1']
+                                  for n in defs]), vers)
+    check('executions of before have no version (NULL)', v1sql(
+        'SELECT COUNT(*) FROM executions WHERE workflow_version IS NULL')
+        == [[str(len(execs))]])
+    check('the audit chain starts empty at its head', v1sql(
+        'SELECT last_id, last_hash = REPEAT(\'0\', 64) FROM audit_head') ==
+        [['0', '1']])
+    rc, out = migrate(os.path.join(top, 'sql'), envpath)
+    check('migrating again changes nothing', rc == 0 and '(0 applied' in out
+          and len(v1sql('SELECT * FROM workflow_versions')) == len(defs), out)
+finally:
+    sql('DROP DATABASE IF EXISTS %s' % V1DB)
+    shutil.rmtree(tmp, ignore_errors=True)
 done()

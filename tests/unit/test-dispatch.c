@@ -609,7 +609,7 @@ main(void)
 	    0 &&
 	    n == 0 && strcmp(disp(ex, 0, 1), "running") == 0);
 	dispatch_cmds_free(cmds, n);
-	engine_cancel(db, ex, "tester", ENGINE_AS_ADMIN, &err);
+	engine_cancel(db, ex, "tester", ENGINE_AS_ADMIN, &err, NULL);
 	test_cond("cancel asks the worker",
 	    dispatch_cancels(db, NODE, held_all, NULL, &cmds, &n) == 0 &&
 	    n == 1 && cmds[0].cancel && strcmp(cmds[0].id, cid) == 0);

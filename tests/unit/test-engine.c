@@ -195,10 +195,10 @@ main(void)
 	test_cond("start again", engine_start(db, wf, "alice", ex, &err) == 0);
 	engine_respond(db, ex, "Yes", "bob", &err);
 	test_cond("condition true runs step 2", exec_is(ex, "waiting", 1));
-	test_cond("cancel", engine_cancel(db, ex, "carol", 0, &err) == 0 &&
+	test_cond("cancel", engine_cancel(db, ex, "carol", 0, &err, NULL) == 0 &&
 	    exec_is(ex, "cancelled", -1));
 	test_cond("cancel twice conflicts", engine_cancel(db, ex, "carol", 0,
-	    &err) == -1 && err.code == ENGINE_CONFLICT);
+	    &err, NULL) == -1 && err.code == ENGINE_CONFLICT);
 	test_cond("cancelled step recorded",
 	    strcmp(step_field(ex, 1, 0), "cancelled") == 0);
 
@@ -275,14 +275,14 @@ main(void)
 	 * its name (issue 12). */
 	db_exec(db, sql_group, NULL, "ss", w2, "et-a");
 	test_cond("command on an online worker runs there only",
-	    engine_start_command(db, w1, "uptime", 1000, "root", ex, &err) ==
+	    engine_start_command(db, w1, "uptime", 1000, "root", ex, &err, NULL) ==
 	    0 && strcmp(dispatch_names(ex, 0), "et-a") == 0);
 	test_cond("command on an offline worker conflicts",
 	    engine_start_command(db, w3, "uptime", 1000, "root", ex,
-	    &err) == -1 && err.code == ENGINE_CONFLICT);
+	    &err, NULL) == -1 && err.code == ENGINE_CONFLICT);
 	test_cond("command on a worker without a command channel conflicts",
 	    engine_start_command(db, w4, "uptime", 1000, "root", ex2,
-	    &err) == -1 && err.code == ENGINE_CONFLICT &&
+	    &err, NULL) == -1 && err.code == ENGINE_CONFLICT &&
 	    strstr(err.msg, "command channel") != NULL);
 	{
 		/* A worker name of 255 characters, two bytes each: the step
@@ -298,15 +298,15 @@ main(void)
 		    "et-node");
 		test_cond("a direct command to a worker named with 255 "
 		    "characters starts", engine_start_command(db, lid, "true",
-		    1000, "root", spare, &err) == 0);
-		engine_cancel(db, spare, "root", ENGINE_AS_ADMIN, &err);
+		    1000, "root", spare, &err, NULL) == 0);
+		engine_cancel(db, spare, "root", ENGINE_AS_ADMIN, &err, NULL);
 		db_exec(db, sql_worker_del, NULL, "s", lid);
 	}
 	test_cond("an employee may not cancel a direct command (issue 12)",
-	    engine_cancel(db, ex, "emp", 0, &err) == -1 &&
+	    engine_cancel(db, ex, "emp", 0, &err, NULL) == -1 &&
 	    err.code == ENGINE_FORBIDDEN && exec_is(ex, "running", 0));
 	test_cond("an admin may", engine_cancel(db, ex, "root",
-	    ENGINE_AS_ADMIN, &err) == 0 && exec_is(ex, "cancelled", -1));
+	    ENGINE_AS_ADMIN, &err, NULL) == 0 && exec_is(ex, "cancelled", -1));
 
 	/* The per-user cap on running executions (issue 12); one waiting on
 	 * a prompt holds no worker and does not count. */
@@ -325,13 +325,13 @@ main(void)
 	    strstr(err.msg, "PULSE_USER_EXECUTIONS_MAX") != NULL);
 	test_cond("another user is not held back",
 	    engine_start(db, wf, "et-other", spare, &err) == 0);
-	engine_cancel(db, spare, "et-other", 0, &err);
-	engine_cancel(db, ex, "et-capped", 0, &err);
+	engine_cancel(db, spare, "et-other", 0, &err, NULL);
+	engine_cancel(db, ex, "et-capped", 0, &err, NULL);
 	test_cond("one ended: a start fits again",
 	    engine_start(db, wf, "et-capped", ex, &err) == 0);
-	engine_cancel(db, ex, "et-capped", 0, &err);
-	engine_cancel(db, ex2, "et-capped", 0, &err);
-	engine_cancel(db, asked, "et-capped", 0, &err);
+	engine_cancel(db, ex, "et-capped", 0, &err, NULL);
+	engine_cancel(db, ex2, "et-capped", 0, &err, NULL);
+	engine_cancel(db, asked, "et-capped", 0, &err, NULL);
 	engine_set_user_max(0);
 
 	db_exec(db, sql_clean, NULL, "");

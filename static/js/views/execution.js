@@ -166,7 +166,10 @@ export class ExecutionView {
     replace(this.meta,
       h('span', null, 'started by ', h('strong', null, e.started_by || '—'), ' ', timeEl(e.started_at)),
       h('span', null, 'duration ', h('span', { class: 'exec-duration', 'data-since': ENDED.has(e.status) ? null : e.started_at }, fmtDuration(dur))),
-      !this.compact && e.workflow_id && !isCmd ? h('a', { href: '#/workflows/' + encodeURIComponent(e.workflow_id) }, 'workflow') : null);
+      !this.compact && e.workflow_id && !isCmd ? h('a', { href: '#/workflows/' + encodeURIComponent(e.workflow_id) }, 'workflow') : null,
+      !isCmd && e.workflow_version ? h('a', { class: 'exec-version', 'data-test': 'exec-version',
+        href: '#/workflows/' + encodeURIComponent(e.workflow_id) + '/versions/' + e.workflow_version }, 'version ' + e.workflow_version)
+        : !isCmd ? h('span', { class: 'muted', 'data-test': 'exec-version' }, 'version: before versions were kept') : null);
     this.cancelBtn.hidden = ENDED.has(e.status);
     this.errorLine.hidden = !e.error;
     this.errorLine.textContent = e.error || '';

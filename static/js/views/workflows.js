@@ -4,6 +4,7 @@
 import { ApiError, del, get, post, put } from '../api.js';
 import { h, replace, timeEl, fmtDuration, toast, debounce } from '../dom.js';
 import { confirmModal } from '../modal.js';
+import { diffLines } from '../diff.js';
 import { executionsTable } from './executions.js';
 
 const TYPE_ICONS = { execute: '▶', prompt: '?', wait: '⏱' };
@@ -153,9 +154,66 @@ export function workflowsView(ctx, main) {
   return () => { reload.cancel(); offs.forEach((f) => f()); };
 }
 
+// ------------------------------------------------------------------ history
+
+// A version as the text the diff compares: pretty-printed JSON of what a
+// save stores (name, description, definition).
+function versionText(v) {
+  return JSON.stringify({ name: v.name, description: v.description ?? null, definition: v.definition }, null, 2);
+}
+
+function diffView(older, newer) {
+  const lines = diffLines(older === null ? '' : versionText(older), versionText(newer));
+  if (lines === null) return h('p', { class: 'muted' }, 'The versions differ in too many lines to compare here.');
+  const added = lines.filter((l) => l.op === '+').length;
+  const removed = lines.filter((l) => l.op === '-').length;
+  const cls = { ' ': 'diff-same', '-': 'diff-del', '+': 'diff-add' };
+  return h('div', { class: 'diff-wrap' },
+    h('p', { class: 'muted small', 'data-test': 'diff-summary' },
+      older === null ? `Version ${newer.version}: the first version.` : `Version ${older.version} → ${newer.version}: `,
+      h('span', { class: 'diff-add-text' }, '+' + added), ' ', h('span', { class: 'diff-del-text' }, '−' + removed)),
+    h('pre', { class: 'diff', 'data-test': 'diff' }, lines.map((l) =>
+      h('div', { class: ['diff-line', cls[l.op]], 'data-op': l.op },
+        h('span', { class: 'diff-num', 'aria-hidden': 'true' }, l.a ? String(l.a) : ''),
+        h('span', { class: 'diff-num', 'aria-hidden': 'true' }, l.b ? String(l.b) : ''),
+        h('span', { class: 'diff-op' }, l.op), l.text))));
+}
+
+// The versions of a workflow, newest first; choosing one shows what it
+// changed against the version before it.
+function historyView(id, selected) {
+  const list = h('ol', { class: 'versions', 'data-test': 'versions' });
+  const shown = h('div', { class: 'version-diff' }, h('p', { class: 'loading' }, 'Loading…'));
+  const cache = new Map();
+  const fetchVersion = (n) => {
+    if (!cache.has(n)) cache.set(n, get(`/api/workflows/${encodeURIComponent(id)}/versions/${n}`));
+    return cache.get(n);
+  };
+  const choose = async (n) => {
+    for (const li of list.children) li.setAttribute('aria-current', li.dataset.version === String(n) ? 'true' : 'false');
+    replace(shown, h('p', { class: 'loading' }, 'Loading…'));
+    try {
+      const [newer, older] = await Promise.all([fetchVersion(n), n > 1 ? fetchVersion(n - 1).catch(() => null) : null]);
+      replace(shown, diffView(older, newer));
+    } catch (e) {
+      replace(shown, h('p', { class: 'form-error' }, 'Could not load version ' + n + ': ' + e.message));
+    }
+  };
+  get(`/api/workflows/${encodeURIComponent(id)}/versions`).then((vs) => {
+    replace(list, vs.map((v) => h('li', { 'data-version': String(v.version) },
+      h('button', { type: 'button', class: 'btn btn-small version-btn', 'data-test': 'version', onclick: () => choose(v.version) },
+        'Version ' + v.version),
+      ' ', h('span', { class: 'muted small' }, 'by ', v.created_by || '—', ' ', timeEl(v.created_at)))));
+    const want = vs.some((v) => v.version === selected) ? selected : vs.length ? vs[0].version : null;
+    if (want !== null) choose(want);
+    else replace(shown, h('p', { class: 'muted' }, 'No versions.'));
+  }).catch((e) => replace(shown, h('p', { class: 'form-error' }, 'Could not load the history: ' + e.message)));
+  return h('div', { class: 'history' }, list, shown);
+}
+
 // ------------------------------------------------------------------ one
 
-export function workflowView(ctx, main, id) {
+export function workflowView(ctx, main, id, versionArg) {
   const admin = !!ctx.user.is_admin;
   const body = h('div', null, h('p', { class: 'loading' }, 'Loading…'));
   replace(main, h('nav', { class: 'crumbs', 'aria-label': 'Breadcrumb' }, h('a', { href: '#/workflows' }, 'Workflows')), body);
@@ -172,6 +230,26 @@ export function workflowView(ctx, main, id) {
     const startBtn = h('button', { type: 'button', class: 'btn btn-primary', 'data-test': 'start' }, 'Start');
     startBtn.addEventListener('click', () => startExecution(wf, startBtn));
     const recent = h('div', { class: 'table-wrap' });
+    const stepsPanel = h('div', { role: 'tabpanel', id: 'wf-panel-steps', 'aria-labelledby': 'wf-tab-steps' },
+      stepsView(stepsOf(wf)),
+      h('h2', { class: 'section-title' }, 'Recent executions'),
+      recent);
+    const historyPanel = h('div', { role: 'tabpanel', id: 'wf-panel-history', 'aria-labelledby': 'wf-tab-history', hidden: true });
+    const tab = (key, label, panel) => h('button', { type: 'button', role: 'tab', class: 'tab', id: 'wf-tab-' + key,
+      'aria-controls': panel.id, 'data-test': 'tab-' + key }, label);
+    const tabSteps = tab('steps', 'Steps', stepsPanel);
+    const tabHistory = tab('history', 'History (version ' + (wf.version || 1) + ')', historyPanel);
+    const select = (which) => {
+      const hist = which === 'history';
+      tabSteps.setAttribute('aria-selected', String(!hist));
+      tabHistory.setAttribute('aria-selected', String(hist));
+      stepsPanel.hidden = hist;
+      historyPanel.hidden = !hist;
+      if (hist) replace(historyPanel, historyView(wf.id, versionArg ? Number(versionArg) : null));
+    };
+    tabSteps.addEventListener('click', () => select('steps'));
+    tabHistory.addEventListener('click', () => select('history'));
+    select(versionArg ? 'history' : 'steps');
     replace(body,
       h('div', { class: 'page-head' }, h('h1', null, wf.name),
         h('div', { class: 'head-actions' },
@@ -181,11 +259,9 @@ export function workflowView(ctx, main, id) {
             onclick: () => deleteWorkflow(wf, () => { location.hash = '#/workflows'; }) }, 'Delete') : null)),
       wf.description ? h('p', { class: 'lead' }, wf.description) : null,
       h('p', { class: 'muted small' }, summary(wf), wf.created_by ? ' · created by ' + wf.created_by : '',
-        ' · updated ', timeEl(wf.updated_at || wf.created_at)),
-      h('h2', { class: 'section-title' }, 'Steps'),
-      stepsView(stepsOf(wf)),
-      h('h2', { class: 'section-title' }, 'Recent executions'),
-      recent);
+        ' · updated ', timeEl(wf.updated_at || wf.created_at), ' · version ' + (wf.version || 1)),
+      h('div', { class: 'tabs', role: 'tablist', 'aria-label': 'Workflow' }, tabSteps, tabHistory),
+      stepsPanel, historyPanel);
     try {
       const ex = (await get('/api/executions?limit=200')).filter((e) => e.workflow_id === wf.id).slice(0, 10);
       replace(recent, executionsTable(ex, 'This workflow has not run yet.'));

@@ -1,0 +1,59 @@
+/*
+ * Who may act as a worker (SPEC section 12): its own keys (worker_keys,
+ * stored hashed, rotated by offer and acknowledgement) or, for a worker
+ * that has none, the shared WORKER_API_KEY; and the worker_trust_events
+ * log through which every pushd learns of a revocation, a deletion, a
+ * rotation or an acceptance. Used by pulse-api and pulse-pushd; every
+ * call runs in the caller's transaction.
+ */
+#ifndef PULSE_TRUST_H
+#define PULSE_TRUST_H
+
+#include <stddef.h>
+
+#include "wkey.h"
+
+struct db;
+
+#define TRUST_WHY_MAX	128
+
+/*
+ * May the presented key act as worker_id? key_hash is the hash of the
+ * worker's own key, or NULL for the shared key (which the caller has
+ * compared already): that may act only as an unknown or keyless worker.
+ * The worker row is locked. Returns -1 on a db error; else 0 with why ""
+ * (yes) or the reason (no). *acked (may be NULL) is set when the key was
+ * the one a rotation offered: presenting it is its acknowledgement, and
+ * it is active now. *keyed says whether the worker has keys of its own.
+ */
+int	trust_check(struct db *, const char *worker_id, const char *key_hash,
+	    char why[TRUST_WHY_MAX], int *acked, int *keyed);
+
+/* A new active key for worker_id (enrollment). */
+int	trust_key_add(struct db *, const char *worker_id, const char *key_hash);
+
+/*
+ * A rotation's offer: any earlier unacknowledged offer dies, a new key is
+ * made and stored (not active until acknowledged). key_id names it.
+ */
+int	trust_key_offer(struct db *, const char *worker_id,
+	    char key[WKEY_LEN + 1], long long *key_id);
+
+/*
+ * The worker acknowledged offer key_id: it becomes its one active key,
+ * the others die, the rotation is over. *ok is 0 when key_id is no open
+ * offer of this worker (superseded, or never made).
+ */
+int	trust_key_ack(struct db *, const char *worker_id, long long key_id,
+	    int *ok);
+
+/* Does an accepted worker with keys wait for a rotation's offer? */
+int	trust_rotation_wanted(struct db *, const char *worker_id, int *wanted);
+
+/* Every key of the worker dies (revocation). */
+int	trust_keys_revoke(struct db *, const char *worker_id);
+
+/* One row for the pushd: revoke, delete, rotate, accept, groups. */
+int	trust_event(struct db *, const char *worker_id, const char *kind);
+
+#endif

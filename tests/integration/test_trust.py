@@ -1,0 +1,480 @@
+#!/usr/bin/env python3
+"""Per-worker identity (SPEC section 12), against the real stack:
+- enrollment tokens: shown once, uses counted, expiry, used-up, revoked and
+  unknown tokens refused (401 with the reason) with nothing created; every
+  bad field a 400 naming it;
+- a worker key names its worker: the shared key cannot act as an enrolled
+  worker, worker A's key cannot claim B's id in any message, and a result
+  for B's command sent on A's socket is not recorded;
+- revoke mid-command: the socket is closed within 1 s, nothing it sends
+  afterwards is taken, its key is dead;
+- a pending shared-key worker gets nothing from `all`, a group, its name
+  or a direct command until an admin accepts it, then runs;
+- the groups a worker asks for never widen the groups it was granted;
+- heartbeats: own key with X-Worker-Id, shared key only for keyless ids;
+- a replacement candidate and its acceptance; key rotation over the socket
+  (key_ack, or a reconnect with the offered key as the ack; offered again
+  to a worker that was offline)."""
+
+import time
+import uuid
+
+import wsclient
+from live import run, execute, wait_execution, by_worker
+from pulse_test import (URL, WORKER_API_KEY, WsWorker, accept, call, check,
+                        diag, done, enroll, enroll_accepted, enroll_raw,
+                        error_of, find_worker, make_token, require, sql,
+                        unique, wait_for)
+
+assert URL
+
+
+def worker_row(wid):
+    r = call('GET', '/api/workers')
+    for w in r[2] if isinstance(r[2], list) else []:
+        if w.get('id') == wid:
+            return w
+    return None
+
+
+def names_like(prefix):
+    r = call('GET', '/api/workers')
+    return [w['name'] for w in r[2] if w['name'].startswith(prefix)]
+
+
+def closed_with(w, text, timeout=5):
+    c = w.closed(timeout)
+    return c is not None and c[0] == 1008 and text in (c[1] or ''), c
+
+
+def dispatch_of(eid, timeout=10):
+    def probe():
+        e = call('GET', '/api/executions/%s' % eid)[2]
+        ds = e['steps'][0].get('dispatches') or [] if isinstance(e, dict) \
+            else []
+        return ds[0] if ds else None
+    return wait_for(probe, timeout)
+
+
+def command(wid, cmd='echo hi', timeout=60):
+    return call('POST', '/api/workers/%s/command' % wid,
+                body={'command': cmd, 'timeout': timeout})
+
+
+# --- tokens ------------------------------------------------------------------
+group = unique('tg')
+r = make_token([group], uses=2, expires_in=600000)
+require('POST /api/enrollment-tokens: 201', r[0] == 201, r)
+tok = r[2]
+check('the token: 43 characters of base64url',
+      isinstance(tok.get('token'), str) and len(tok['token']) == 43 and
+      all(c.isalnum() or c in '-_' for c in tok['token']), tok)
+check('the token answer: id, groups, uses_left, expires_at',
+      tok.get('groups') == [group] and tok.get('uses_left') == 2 and
+      isinstance(tok.get('expires_at'), str), tok)
+r = call('GET', '/api/enrollment-tokens')
+mine = [t for t in r[2] if t.get('id') == tok['id']] \
+    if isinstance(r[2], list) else []
+check('GET /api/enrollment-tokens lists it, without the token',
+      len(mine) == 1 and 'token' not in mine[0], mine)
+check('the token is stored hashed, never as itself',
+      sql("SELECT COUNT(*) FROM enrollment_tokens WHERE token_hash = '%s'"
+          % tok['token']) == [['0']] and
+      sql("SELECT COUNT(*) FROM enrollment_tokens WHERE token_hash = "
+          "SHA2('%s', 256)" % tok['token']) == [['1']])
+check('an employee cannot create tokens',
+      make_token([group], user='employee')[0] == 403)
+check('an employee cannot list tokens',
+      call('GET', '/api/enrollment-tokens', user='employee')[0] == 403)
+
+for body, field in (({'uses': 0}, 'uses'), ({'uses': 10001}, 'uses'),
+                    ({'uses': 'x'}, 'uses'), ({'expires_in': 1000},
+                                              'expires_in'),
+                    ({'expires_in': 2592000001}, 'expires_in'),
+                    ({'groups': 'web'}, 'groups'), ({'groups': ['']},
+                                                    'groups'),
+                    ({'groups': ['a', 'a']}, 'groups'),
+                    ({'bogus': 1}, 'bogus')):
+    r = call('POST', '/api/enrollment-tokens', body=body)
+    check('token %s: 400 naming %s' % (body, field), r[0] == 400 and
+          isinstance(r[2], dict) and r[2].get('field') == field, r[2])
+
+# --- enrollment by token ---------------------------------------------------
+pre = unique('tr')
+name_a, name_b = pre + '-a', pre + '-b'
+r = enroll_raw(name_a, ['asked-for'], token=tok['token'])
+require('enroll A with the token: 201', r[0] == 201, r)
+a_id, a_key = r[2]['worker_id'], r[2]['key']
+check('enroll answers worker_id, name, key, state accepted, the token\'s '
+      'groups', r[2].get('name') == name_a and r[2].get('state') ==
+      'accepted' and r[2].get('groups') == [group] and len(a_key) == 43,
+      r[2])
+call_cleanup = []
+r = enroll_raw(name_b, [], token=tok['token'])
+require('enroll B with the same token (2 uses): 201', r[0] == 201, r)
+b_id, b_key = r[2]['worker_id'], r[2]['key']
+for wid in (a_id, b_id):
+    call_cleanup.append(wid)
+r = call('GET', '/api/enrollment-tokens')
+t = [x for x in r[2] if x['id'] == tok['id']][0]
+check('the token\'s uses are counted: 0 left, state used',
+      t['uses_left'] == 0 and t['state'] == 'used', t)
+r = enroll_raw(pre + '-c', [], token=tok['token'])
+check('a used-up token: 401 saying so', r[0] == 401 and
+      'used up' in error_of(r[2]), r)
+check('... and nothing was created', names_like(pre + '-c') == [])
+
+r = make_token([group], uses=5)
+t2 = r[2]
+sql("UPDATE enrollment_tokens SET expires_at = NOW(3) - INTERVAL 1 SECOND "
+    "WHERE id = '%s'" % t2['id'])
+r = enroll_raw(pre + '-exp', [], token=t2['token'])
+check('an expired token: 401 saying so', r[0] == 401 and
+      'expired' in error_of(r[2]), r)
+check('... nothing created, no use taken',
+      names_like(pre + '-exp') == [] and
+      sql("SELECT uses_left FROM enrollment_tokens WHERE id = '%s'"
+          % t2['id']) == [['5']])
+
+t3 = make_token([group], uses=5)[2]
+r = call('DELETE', '/api/enrollment-tokens/' + t3['id'])
+check('DELETE /api/enrollment-tokens/:id: 200, revoked',
+      r[0] == 200 and r[2].get('state') == 'revoked', r)
+r = enroll_raw(pre + '-rev', [], token=t3['token'])
+check('a revoked token: 401 saying so', r[0] == 401 and
+      'revoked' in error_of(r[2]), r)
+check('... and nothing was created', names_like(pre + '-rev') == [])
+r = enroll_raw(pre + '-unk', [], token='A' * 43)
+check('an unknown token: 401', r[0] == 401 and 'unknown' in error_of(r[2]),
+      r)
+r = enroll_raw(pre + '-bad', [], key='not-the-key')
+check('no token and a wrong shared key: 401, nothing created',
+      r[0] == 401 and names_like(pre + '-bad') == [], r)
+check('DELETE of an unknown token: 404',
+      call('DELETE', '/api/enrollment-tokens/' + str(uuid.uuid4()))[0] ==
+      404)
+
+for body, field in (({}, 'name'), ({'name': ''}, 'name'),
+                    ({'name': 'x', 'groups': 'a'}, 'groups'),
+                    ({'name': 'x', 'worker_id': 'nope'}, 'worker_id'),
+                    ({'name': 'x', 'version': 5}, 'version'),
+                    ({'name': 'x', 'token': 5}, 'token'),
+                    ({'name': 'x', 'bogus': 1}, 'bogus')):
+    r = call('POST', '/api/workers/enroll', user=None, body=body,
+             headers={'X-API-Key': WORKER_API_KEY})
+    check('enroll %s: 400 naming %s' % (body, field), r[0] == 400 and
+          isinstance(r[2], dict) and r[2].get('field') == field, r[2])
+r = enroll_raw(pre + '-again', [], worker_id=a_id)
+check('enrolling an id that has a key: 401 "already enrolled"',
+      r[0] == 401 and 'already enrolled' in error_of(r[2]), r)
+check('the key is stored hashed',
+      sql("SELECT COUNT(*) FROM worker_keys WHERE worker_id = '%s' AND "
+          "key_hash = SHA2('%s', 256)" % (a_id, a_key)) == [['1']])
+
+w = worker_row(a_id)
+check('worker JSON: state, groups (granted), requested_groups, replaces, '
+      'has_key, rotation', w is not None and w.get('state') == 'accepted'
+      and w.get('groups') == [group] and w.get('requested_groups') ==
+      ['asked-for'] and w.get('replaces') is None and
+      w.get('has_key') is True and w.get('rotation') is None, w)
+
+# --- the key names the worker ----------------------------------------------
+wa = WsWorker(name_a, [group], key=a_key, worker_id=a_id)
+check('A connects with its own key: worker_state accepted',
+      wa.state() == 'accepted')
+wb = WsWorker(name_b, [], key=b_key, worker_id=b_id)
+check('B connects with its own key', wb.state() == 'accepted')
+
+imp = WsWorker(name_a, [group], worker_id=a_id)  # shared key, A's id
+ok, c = closed_with(imp, 'key refused')
+check('the shared key claiming enrolled A\'s id: closed 1008 "key '
+      'refused"', ok, c)
+wa.send({'type': 'pong'})
+row = worker_row(a_id)
+check('... and A\'s own socket is still the one on record',
+      row['status'] == 'online' and row['command_channel'], row)
+
+x = WsWorker(name_b, [], key=a_key, worker_id=b_id, header_id=a_id)
+ok, c = closed_with(x, 'worker_id does not match the key')
+check('A\'s key with worker_connect for B: closed 1008 "worker_id does '
+      'not match the key"', ok, c)
+x = WsWorker(name_b, [], key=a_key, worker_id=b_id)
+ok, c = closed_with(x, 'key refused')
+check('A\'s key presented as B (X-Worker-Id B): closed 1008 "key refused"',
+      ok, c)
+try:
+    wsclient.connect('/worker', 'pulse-worker',
+                     headers={'X-API-Key': 'x' * 43, 'X-Worker-Id': 'nope'})
+    refused = None
+except wsclient.HandshakeRefused as e:
+    refused = e.status
+check('a malformed X-Worker-Id: 401 at the handshake', refused == 401)
+
+# B's command; A reports on it (claiming B, then as itself).
+r = command(b_id, 'echo real')
+require('a command for B', r[0] == 201, r)
+cmd_b = wb.next_command()
+require('B receives it', cmd_b is not None)
+x = WsWorker(name_a + '-x', [], key=a_key, worker_id=a_id)
+x.state()
+row = worker_row(a_id)
+x.send(dict(x.result(cmd_b, 'forged\n'), worker_id=b_id))
+ok, c = closed_with(x, 'worker_id does not match the key')
+check('A\'s socket sending a result with B\'s worker_id: closed 1008', ok, c)
+x = WsWorker(name_a, [], key=a_key, worker_id=a_id)
+x.state()
+x.send(x.result(cmd_b, 'forged\n'))
+c = x.closed(5)
+check('A\'s socket sending a result for B\'s command as itself: closed '
+      '1008', c is not None and c[0] == 1008, c)
+for mtype, extra in (('command_started', {}),
+                     ('command_output', {'stream': 'stdout', 'offset': 0,
+                                         'data': 'Zm9yZ2Vk'}),
+                     ('pong', {}), ('key_ack', {'key_id': '1'})):
+    x = WsWorker(name_a, [], key=a_key, worker_id=a_id)
+    x.state()
+    msg = {'type': mtype, 'worker_id': b_id,
+           'command_id': cmd_b['command_id'],
+           'execution_id': cmd_b['execution_id']}
+    msg.update(extra)
+    if mtype in ('pong', 'key_ack'):
+        msg.pop('command_id')
+        msg.pop('execution_id')
+    x.send(msg)
+    ok, c = closed_with(x, 'worker_id does not match the key')
+    check('A\'s socket: %s claiming B: closed 1008' % mtype, ok, c)
+wb.send(wb.result(cmd_b, 'real\n'))
+e = wait_execution(cmd_b['execution_id'])
+d = e['steps'][0]['dispatches'][0]
+check('only B\'s own result was recorded', d['stdout'] == 'real\n' and
+      d['status'] == 'succeeded', d)
+
+# --- revoke mid-command ------------------------------------------------------
+wa = WsWorker(name_a, [group], key=a_key, worker_id=a_id)
+wa.state()
+r = command(b_id, 'sleep 30')
+cmd = wb.next_command()
+require('B is running a command', cmd is not None)
+t0 = time.monotonic()
+r = call('POST', '/api/workers/%s/revoke' % b_id,
+         headers={'Content-Type': 'application/json'})
+check('POST /api/workers/:id/revoke: 200, state revoked',
+      r[0] == 200 and r[2].get('state') == 'revoked', r)
+c = wb.closed(5)
+took = time.monotonic() - t0
+diag('revoke -> socket closed in %.3f s' % took)
+check('revoked: B\'s socket closed 1008 "worker revoked" within 1 s',
+      c is not None and c[0] == 1008 and 'revoked' in c[1] and took <= 1.0,
+      (c, took))
+x = WsWorker(name_b, [], key=b_key, worker_id=b_id)
+x.send(x.result(cmd, 'after revoke\n'))
+ok, c = closed_with(x, 'key refused')
+check('B reconnecting with its revoked key: closed 1008 "key refused"', ok,
+      c)
+e = wait_execution(cmd['execution_id'])
+d = e['steps'][0]['dispatches'][0]
+check('the result sent after the revocation was not accepted',
+      d['status'] == 'lost' and d.get('stdout') != 'after revoke\n', d)
+r = call('POST', '/api/workers/heartbeat', user=None,
+         body={'worker_id': b_id, 'name': name_b, 'metadata': {}},
+         headers={'X-API-Key': b_key, 'X-Worker-Id': b_id})
+check('a revoked worker\'s heartbeat: 401', r[0] == 401 and
+      'revoked' in error_of(r[2]), r)
+check('a revoked worker cannot be commanded',
+      command(b_id)[0] == 409)
+
+# --- pending until accepted --------------------------------------------------
+pgroup = unique('pg')
+p_name = pre + '-p'
+wp = WsWorker(p_name, [pgroup])  # the shared key, a new id: version 1
+check('a new shared-key worker is told it is pending', wp.state() ==
+      'pending')
+p_id = wp.id
+row = wait_for(lambda: worker_row(p_id), 10)
+check('it is listed: pending, online, no groups granted, its request kept',
+      row is not None and row['state'] == 'pending' and
+      row['status'] == 'online' and row['groups'] == [] and
+      row['requested_groups'] == [pgroup] and row['has_key'] is False, row)
+e = run([execute('all', 'echo hi', ['all'], timeout=5)], prefix='trust')
+got = wp.next_command(3)
+check('a pending worker gets nothing from `all`', got is None, got)
+e = wait_execution(e['id'])
+check('... and is no dispatch of it', p_name not in by_worker(e, 0),
+      list(by_worker(e, 0)))
+e = wait_execution(run([execute('g', 'echo hi', ['group:' + pgroup])],
+                       prefix='trust')['id'])
+check('a group step finds no pending worker (fails)',
+      e['status'] == 'failed' and wp.next_command(1) is None,
+      e['steps'][0])
+e = wait_execution(run([execute('n', 'echo hi', [p_name])],
+                       prefix='trust')['id'])
+check('a step naming a pending worker fails saying it is pending',
+      e['status'] == 'failed' and 'pending' in
+      (e['steps'][0].get('error') or e['steps'][0].get('reason') or
+       str(e['steps'][0])), e['steps'][0])
+r = command(p_id)
+check('a direct command to a pending worker: 409 saying pending',
+      r[0] == 409 and 'pending' in error_of(r[2]), r)
+r = accept(p_id)
+check('POST /api/workers/:id/accept: 200, accepted with the groups it '
+      'asked for', r[0] == 200 and r[2]['state'] == 'accepted' and
+      r[2]['groups'] == [pgroup], r)
+m = wp.next('worker_state', 5)
+check('the worker is told: worker_state accepted',
+      m is not None and m.get('state') == 'accepted', m)
+e = run([execute('g', 'echo hi', ['group:' + pgroup])], prefix='trust')
+cmd = wp.next_command(10)
+check('accepted, it runs its group\'s step', cmd is not None)
+if cmd:
+    wp.send(wp.result(cmd, 'hi\n'))
+e = wait_execution(e['id'])
+check('... to the end', e['status'] == 'completed', e['status'])
+
+# --- requested groups never widen granted ones -----------------------------
+wider = unique('wide')
+wp.close()
+wp = WsWorker(p_name, [pgroup, wider], worker_id=p_id)
+wp.state()
+row = worker_row(p_id)
+check('asking for more groups on reconnect changes the request only',
+      row['requested_groups'] == [pgroup, wider] and
+      row['groups'] == [pgroup], row)
+e = wait_execution(run([execute('w', 'echo hi', ['group:' + wider])],
+                       prefix='trust')['id'])
+check('... the new group has no worker', e['status'] == 'failed' and
+      wp.next_command(1) is None, e['status'])
+wa.close()
+wa = WsWorker(name_a, [group, wider], key=a_key, worker_id=a_id)
+wa.state()
+check('an enrolled worker asking for more groups gets none',
+      worker_row(a_id)['groups'] == [group], worker_row(a_id))
+r = call('PUT', '/api/workers/%s/groups' % p_id, body={'groups': [wider]})
+check('PUT /api/workers/:id/groups: the admin grants', r[0] == 200 and
+      r[2]['groups'] == [wider], r)
+for body, field in (({}, 'groups'), ({'groups': 'x'}, 'groups'),
+                    ({'groups': [1]}, 'groups'), ({'groups': [], 'x': 1},
+                                                  'x')):
+    r = call('PUT', '/api/workers/%s/groups' % p_id, body=body)
+    check('groups %s: 400 naming %s' % (body, field), r[0] == 400 and
+          r[2].get('field') == field, r[2])
+check('accept/revoke/rotate/groups of an unknown worker: 404',
+      accept(str(uuid.uuid4()))[0] == 404 and
+      call('PUT', '/api/workers/%s/groups' % uuid.uuid4(),
+           body={'groups': []})[0] == 404)
+check('an employee cannot accept', call(
+    'POST', '/api/workers/%s/accept' % p_id, user='employee',
+    headers={'Content-Type': 'application/json'})[0] == 403)
+
+# --- heartbeats ----------------------------------------------------------------
+
+
+def beat(wid, key, header_id, name):
+    h = {'X-API-Key': key}
+    if header_id:
+        h['X-Worker-Id'] = header_id
+    return call('POST', '/api/workers/heartbeat', user=None,
+                body={'worker_id': wid, 'name': name, 'metadata': {}},
+                headers=h)
+
+
+check('heartbeat with its own key and X-Worker-Id: 200',
+      beat(a_id, a_key, a_id, name_a)[0] == 200)
+r = beat(a_id, WORKER_API_KEY, None, name_a)
+check('heartbeat of an enrolled worker with the shared key: 401',
+      r[0] == 401 and 'already enrolled' in error_of(r[2]), r)
+r = beat(p_id, a_key, a_id, p_name)
+check('heartbeat with A\'s key for another worker_id: 401',
+      r[0] == 401 and 'does not match' in error_of(r[2]), r)
+r = beat(a_id, 'B' * 43, a_id, name_a)
+check('heartbeat with a wrong key: 401', r[0] == 401, r)
+check('heartbeat of a keyless worker with the shared key: 200',
+      beat(p_id, WORKER_API_KEY, None, p_name)[0] == 200)
+nid = str(uuid.uuid4())
+r = beat(nid, WORKER_API_KEY, None, pre + '-hb')
+check('a new id\'s heartbeat with the shared key: 200, pending',
+      r[0] == 200 and r[2].get('state') == 'pending', r)
+call('DELETE', '/api/workers/' + nid)
+
+# --- replacement candidate ---------------------------------------------------
+t4 = make_token([group])[2]
+r = enroll_raw(name_a, [group], token=t4['token'])
+require('enrolling a new worker under A\'s name: 201', r[0] == 201, r)
+cand_id, cand_key = r[2]['worker_id'], r[2]['key']
+call_cleanup.append(cand_id)
+check('it is a replacement candidate: pending, its own name, replaces A',
+      r[2]['state'] == 'pending' and r[2]['name'] != name_a and
+      worker_row(cand_id)['replaces'] == a_id, (r[2], worker_row(cand_id)))
+check('A is untouched meanwhile', worker_row(a_id)['state'] == 'accepted'
+      and worker_row(a_id)['name'] == name_a)
+wc = WsWorker(name_a, [group], key=cand_key, worker_id=cand_id)
+check('the candidate connects, pending', wc.state() == 'pending')
+check('the candidate keeps its own name while pending',
+      worker_row(cand_id)['name'] != name_a)
+t0 = time.monotonic()
+r = accept(cand_id)
+check('accepting the candidate: 200, it takes the name, accepted',
+      r[0] == 200 and r[2]['name'] == name_a and r[2]['state'] ==
+      'accepted' and r[2]['replaces'] is None, r)
+old = worker_row(a_id)
+check('the worker it replaces is revoked and renamed "NAME (replaced '
+      'ID8)"', old['state'] == 'revoked' and
+      old['name'] == '%s (replaced %s)' % (name_a, a_id[:8]), old)
+c = wa.closed(5)
+check('... and its socket closed 1008 "worker revoked"',
+      c is not None and c[0] == 1008 and 'revoked' in c[1], c)
+check('the candidate is told it is accepted',
+      (wc.next('worker_state', 5) or {}).get('state') == 'accepted')
+
+# --- rotation ------------------------------------------------------------------
+r_name = pre + '-rot'
+r_id, k1 = enroll_accepted(r_name, [group])
+wr = WsWorker(r_name, [], key=k1, worker_id=r_id)
+wr.state()
+r = call('POST', '/api/workers/%s/rotate' % r_id,
+         headers={'Content-Type': 'application/json'})
+check('POST /api/workers/:id/rotate: 200, rotation pending',
+      r[0] == 200 and r[2].get('rotation') == 'pending', r)
+m = wr.next('rotate_key', 5)
+require('the worker is offered a new key over its socket', m is not None and
+        len(m.get('key', '')) == 43 and m.get('key_id'), m)
+k2 = m['key']
+wr.send({'type': 'key_ack', 'key_id': m['key_id'], 'worker_id': r_id})
+check('key_ack: the rotation is over',
+      wait_for(lambda: worker_row(r_id)['rotation'] is None, 5))
+x = WsWorker(r_name, [], key=k1, worker_id=r_id)
+ok, c = closed_with(x, 'key refused')
+check('the old key is dead after the ack', ok, c)
+wr.close()
+wr = WsWorker(r_name, [], key=k2, worker_id=r_id)
+check('the new key works', wr.state() == 'accepted')
+call('POST', '/api/workers/%s/rotate' % r_id,
+     headers={'Content-Type': 'application/json'})
+m = wr.next('rotate_key', 5)
+require('a second rotation offers a key', m is not None, m)
+k3 = m['key']
+wr.close()
+wr = WsWorker(r_name, [], key=k3, worker_id=r_id)
+check('reconnecting with the offered key counts as the ack',
+      wr.state() == 'accepted' and
+      wait_for(lambda: worker_row(r_id)['rotation'] is None, 5))
+x = WsWorker(r_name, [], key=k2, worker_id=r_id)
+ok, c = closed_with(x, 'key refused')
+check('... and the key before it is dead', ok, c)
+wr.close()
+time.sleep(0.5)
+call('POST', '/api/workers/%s/rotate' % r_id,
+     headers={'Content-Type': 'application/json'})
+wr = WsWorker(r_name, [], key=k3, worker_id=r_id)
+wr.state()
+m = wr.next('rotate_key', 5)
+check('a worker offline at rotate time gets the offer when it connects',
+      m is not None and len(m.get('key', '')) == 43, m)
+r = call('POST', '/api/workers/%s/rotate' % p_id,
+         headers={'Content-Type': 'application/json'})
+check('rotating a keyless (version-1) worker: 409', r[0] == 409, r)
+
+for x in (wp, wr, wc):
+    x.close()
+for wid in call_cleanup + [p_id]:
+    call('DELETE', '/api/workers/' + wid)
+done()
