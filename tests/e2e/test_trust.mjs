@@ -164,6 +164,8 @@ run(async () => {
     check('enrolled with the token: accepted with the token\'s groups, not the claimed ones',
       aw.state === 'accepted' && same(aw.groups, ['trust-web', 'trust-db']), aw);
     await arow.waitFor({ timeout: DEADLINE_MS });
+    const spent = await waitFor(async () => (await tokRow.locator('td').nth(1).textContent()) === '1', DEADLINE_MS);
+    check('the token list follows its enrollment: 1 use left, without a reload', !!spent, await tokRow.textContent());
     const keyFile = join(STACK, 'workers', aname, 'key');
     const key0 = readFileSync(keyFile, 'utf8');
     // Frozen, the agent cannot ack: the rotation stays pending on screen.

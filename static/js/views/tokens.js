@@ -4,7 +4,7 @@
 // revoke one. The token lives only in the dialog that shows it: closing the
 // dialog drops it, and no list or reload can show it again.
 import { del, get, post } from '../api.js';
-import { h, replace, timeEl, parseTime, toast } from '../dom.js';
+import { debounce, h, replace, timeEl, parseTime, toast } from '../dom.js';
 import { openModal, confirmModal } from '../modal.js';
 import { chips, parseGroups } from './trust.js';
 
@@ -116,8 +116,9 @@ async function revokeToken(t, reload) {
   reload();
 }
 
-// tokensSection() -> the section element; it loads its list itself.
-export function tokensSection() {
+// tokensSection(ctx) -> {el, destroy}; it loads its list itself, and again
+// on a worker_update (an enrollment spends a use).
+export function tokensSection(ctx) {
   const body = h('tbody');
   const err = h('p', { class: 'form-error', role: 'alert', hidden: true });
   const load = async () => {
@@ -132,7 +133,7 @@ export function tokensSection() {
     }
     list = Array.isArray(list) ? list : (list && Array.isArray(list.tokens) ? list.tokens : []);
     const rows = list.map((t) => {
-      const st = tokenState(t);
+      const st = t.state === 'used' ? 'used up' : (t.state || tokenState(t));
       return h('tr', { 'data-token': t.id, 'data-state': st },
         h('td', { 'data-label': 'Groups' }, chips(Array.isArray(t.groups) ? t.groups : [], 'none')),
         h('td', { 'data-label': 'Uses left' }, String(t.uses_left ?? '—')),
@@ -161,5 +162,6 @@ export function tokensSection() {
         h('th', null, 'Created'), h('th', null, 'State'), h('th', null, h('span', { class: 'sr-only' }, 'Actions')))),
       body)));
   load();
-  return section;
+  const off = ctx.live.on('worker_update', debounce(load, 500));
+  return { el: section, destroy: off };
 }

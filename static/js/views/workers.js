@@ -127,11 +127,12 @@ export function workersView(ctx, main) {
       h('th', null, 'Tasks'), admin ? h('th', null, h('span', { class: 'sr-only' }, 'Actions')) : null)),
     body);
   const errorBox = h('p', { class: 'form-error', hidden: true });
+  const tokens = admin ? tokensSection(ctx) : null;
   replace(main,
     h('div', { class: 'page-head' }, h('h1', null, 'Workers'), summary, filter),
     errorBox,
     h('div', { class: 'table-wrap' }, table),
-    admin ? tokensSection() : null);
+    tokens && tokens.el);
   let rotationPoll = null;
 
   const render = (store) => {
@@ -194,5 +195,5 @@ export function workersView(ctx, main) {
   const off = ctx.workers.onChange(render);
   render(ctx.workers);
   ctx.workers.load();
-  return () => { off(); clearTimeout(rotationPoll); };
+  return () => { off(); clearTimeout(rotationPoll); if (tokens) tokens.destroy(); };
 }
