@@ -11,6 +11,7 @@
 //  - a real agent enrolled with the token: Rotate key shows "rotation
 //    pending" while the agent is frozen, and the note goes once it runs on
 //    and acks the new key (its key file changed); Revoke makes it revoked;
+//  - Revoke token: the row reads revoked and the token no longer enrolls;
 //  - an employee sees states and groups but no action and no tokens.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -203,6 +204,12 @@ run(async () => {
   const rw = await worker((w) => w.id === aw.id);
   check('the API agrees: revoked', rw && rw.state === 'revoked', rw);
   await shot(p, 'trust-08-revoked');
+  await tokRow.locator('[data-test=token-revoke]').click();
+  await p.locator('#modal [data-test=token-revoke-confirm]').click();
+  await p.locator(`tr[data-token="${tok.id}"][data-state=revoked]`).waitFor({ timeout: DEADLINE_MS });
+  check('Revoke token: its row reads revoked, with no Revoke left', (await tokRow.locator('[data-test=token-revoke]').count()) === 0);
+  const late = await enroll({ name: uniq('e2e-late'), groups: [], token }, {});
+  check('... and the API refuses it (401)', late.status === 401, late);
   check('admin: no dialogs, page errors or console errors', problems(p, ALLOW).length === 0, p.problems);
 
   // --- an employee: states and groups, no action, no tokens

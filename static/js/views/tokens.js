@@ -5,8 +5,7 @@
 // dialog drops it, and no list or reload can show it again.
 import { del, get, post } from '../api.js';
 import { debounce, h, replace, timeEl, parseTime, toast } from '../dom.js';
-import { openModal, confirmModal } from '../modal.js';
-import { chips, parseGroups } from './trust.js';
+import { actionDialog, chips, parseGroups } from './trust.js';
 
 const HOUR = 3600000;
 const EXPIRIES = [['1 hour', HOUR], ['24 hours', 24 * HOUR], ['7 days', 7 * 24 * HOUR], ['30 days', 30 * 24 * HOUR]];
@@ -69,51 +68,38 @@ function createDialog(onCreated) {
     required: true, 'data-test': 'token-uses' });
   const expiry = h('select', { id: 'tok-expiry', class: 'input input-narrow', 'data-test': 'token-expiry' },
     EXPIRIES.map(([label, ms]) => h('option', { value: String(ms), selected: ms === 24 * HOUR }, label)));
-  const err = h('p', { class: 'form-error trust-error', role: 'alert', 'data-test': 'action-error', hidden: true });
-  const ok = h('button', { type: 'submit', class: 'btn btn-primary', 'data-test': 'token-create' }, 'Create token');
-  const cancel = h('button', { type: 'button', class: 'btn', onclick: () => m.close('cancel') }, 'Cancel');
-  const form = h('form', { class: 'form', onsubmit: async (ev) => {
-    ev.preventDefault();
-    ok.disabled = true;
-    err.hidden = true;
-    try {
+  actionDialog({
+    title: 'New enrollment token',
+    body: h('div', { class: 'form' },
+      h('div', { class: 'form-field' }, h('label', { for: 'tok-groups' }, 'Groups'), groups,
+        h('p', { class: 'hint' }, 'Comma-separated: every worker that enrolls with this token gets exactly these groups.')),
+      h('div', { class: 'form-row' },
+        h('label', { for: 'tok-uses' }, 'Servers'), uses,
+        h('label', { for: 'tok-expiry' }, 'Expires after'), expiry)),
+    confirm: 'Create token', test: 'token-create',
+    act: async (m) => {
       const t = await post('/api/enrollment-tokens', {
         groups: parseGroups(groups.value), uses: Number(uses.value), expires_in: Number(expiry.value),
       });
       showToken(m, t);
       onCreated();
-    } catch (e) {
-      err.textContent = e.message;
-      err.hidden = false;
-      ok.disabled = false;
-    }
-  } },
-  h('div', { class: 'form-field' }, h('label', { for: 'tok-groups' }, 'Groups'), groups,
-    h('p', { class: 'hint' }, 'Comma-separated: every worker that enrolls with this token gets exactly these groups.')),
-  h('div', { class: 'form-row' },
-    h('label', { for: 'tok-uses' }, 'Servers'), uses,
-    h('label', { for: 'tok-expiry' }, 'Expires after'), expiry),
-  h('div', { class: 'modal-actions' }, err, cancel, ok));
-  const m = openModal({ title: 'New enrollment token', body: form });
-  m.form = form;
+      return true;
+    },
+  });
 }
 
-async function revokeToken(t, reload) {
-  const ok = await confirmModal({
+function revokeToken(t, reload) {
+  actionDialog({
     title: 'Revoke enrollment token',
-    message: h('span', null, 'Revoke this token (groups ', chips(t.groups || [], 'none'),
+    body: h('p', { class: 'modal-text' }, 'Revoke this token (groups ', chips(t.groups || [], 'none'),
       ')? No server can enroll with it any more; workers that already enrolled with it keep their own keys.'),
-    confirm: 'Revoke token',
-    danger: true,
+    confirm: 'Revoke token', danger: true, test: 'token-revoke-confirm',
+    act: async () => {
+      await del('/api/enrollment-tokens/' + encodeURIComponent(t.id));
+      toast('Revoked the token', 'ok');
+      reload();
+    },
   });
-  if (!ok) return;
-  try {
-    await del('/api/enrollment-tokens/' + encodeURIComponent(t.id));
-    toast('Revoked the token', 'ok');
-  } catch (e) {
-    toast('Could not revoke the token: ' + e.message, 'error');
-  }
-  reload();
 }
 
 // tokensSection(ctx) -> {el, destroy}; it loads its list itself, and again

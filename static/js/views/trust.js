@@ -89,9 +89,10 @@ export function groupsInfo(w) {
   ];
 }
 
-// actionDialog: a dialog whose confirm button runs act(); a refusal keeps
-// it open with the server's message beside the button.
-function actionDialog({ title, body, confirm, danger = false, test, act }) {
+// actionDialog: a dialog whose confirm button runs act(m); a refusal keeps
+// it open with the server's message beside the button, and so does an act
+// that returns true (it has put something else in m.form).
+export function actionDialog({ title, body, confirm, danger = false, test, act }) {
   const err = h('p', { class: 'form-error trust-error', role: 'alert', 'data-test': 'action-error', hidden: true });
   const ok = h('button', { type: 'submit', class: ['btn', danger ? 'btn-danger' : 'btn-primary'], 'data-test': test }, confirm);
   const cancel = h('button', { type: 'button', class: 'btn', onclick: () => m.close('cancel'),
@@ -101,8 +102,7 @@ function actionDialog({ title, body, confirm, danger = false, test, act }) {
     ok.disabled = true;
     err.hidden = true;
     try {
-      await act();
-      m.close('ok');
+      if (!(await act(m))) m.close('ok');
     } catch (e) {
       err.textContent = e.message;
       err.hidden = false;
@@ -111,6 +111,7 @@ function actionDialog({ title, body, confirm, danger = false, test, act }) {
     }
   } }, body, h('div', { class: 'modal-actions' }, err, cancel, ok));
   const m = openModal({ title, body: form });
+  m.form = form;
   return m;
 }
 
