@@ -4,7 +4,7 @@
 //  - a shared-key enrollment appears pending, "not commanded until
 //    accepted", with the groups it asked for; Accept with edited groups
 //    makes the row accepted with those groups (and the asked-for ones shown
-//    beside them);
+//    beside them), and an employee's open page follows without a reload;
 //  - a replacement candidate reads "replacement for <old name>", its Accept
 //    dialog says what happens to the old worker, and accepting it swaps them;
 //  - a refused action shows the server's message beside its button;
@@ -37,6 +37,9 @@ run(async () => {
   const b = await browser();
   const p = await page(b, 'admin');
   const row = (id) => p.locator(`tr[data-worker-id="${id}"]`);
+  // An employee's page, open all along: it follows the admin's changes.
+  const e = await page(b, 'employee');
+  await e.goto(URL + '/#/workers');
 
   // --- an enrollment token, shown once
   await p.goto(URL + '/#/workers');
@@ -80,6 +83,7 @@ run(async () => {
   atEnd(() => call('DELETE', '/api/workers/' + pid));
   const prow = row(pid);
   await prow.waitFor({ timeout: DEADLINE_MS });
+  await e.locator(`tr[data-worker-id="${pid}"][data-state=pending]`).waitFor({ timeout: DEADLINE_MS });
   check('its row reads pending', (await prow.getAttribute('data-state')) === 'pending' &&
     (await prow.locator('[data-test=state]').textContent()) === 'pending');
   check('... "not commanded until accepted"',
@@ -102,6 +106,9 @@ run(async () => {
   check('... and what the agent asked for beside them',
     (await prow.locator('[data-test=requested]').textContent()).includes('asked-a'));
   check('... and no "not commanded" note', (await prow.locator('[data-test=not-target]').count()) === 0);
+  const seen = await e.locator(`tr[data-worker-id="${pid}"][data-state=accepted]`)
+    .waitFor({ timeout: DEADLINE_MS }).then(() => true, () => false);
+  check('an employee\'s open Workers page follows: accepted, without a reload', seen);
   const pw = await worker((w) => w.id === pid);
   check('the API agrees: accepted with the edited groups', pw && pw.state === 'accepted' && same(pw.groups, ['granted-x', 'asked-b']), pw);
 
@@ -213,8 +220,7 @@ run(async () => {
   check('admin: no dialogs, page errors or console errors', problems(p, ALLOW).length === 0, p.problems);
 
   // --- an employee: states and groups, no action, no tokens
-  const e = await page(b, 'employee');
-  await e.goto(URL + '/#/workers');
+  await e.reload();
   const erow = e.locator(`tr[data-worker-id="${pid}"]`);
   await erow.waitFor({ timeout: DEADLINE_MS });
   check('employee sees the state', (await erow.locator('[data-test=state]').textContent()) === 'revoked');
