@@ -48,6 +48,8 @@ function showToken(m, t) {
   const env = 'PULSE_SERVER=' + location.origin + '\nPULSE_ENROLL_TOKEN=' + t.token + '\n';
   const close = h('button', { type: 'button', class: 'btn btn-primary', autofocus: true, onclick: () => m.close('done') }, 'Done');
   m.el.classList.add('modal-wide');
+  // Closed, the dialog stays in the page: take the token out of it.
+  m.el.addEventListener('close', () => replace(m.form), { once: true });
   replace(m.form, h('div', { class: 'form', 'data-test': 'token-once' },
     h('div', { class: 'banner trust-banner' },
       'Copy the token now: it is shown only this once. PULSE keeps only its hash.'),
