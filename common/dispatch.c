@@ -1255,6 +1255,31 @@ struct wk {
 	struct dispatch_ids		*ids;
 };
 
+/*
+ * A worker_connect that created its worker (worker.enroll) or whose key
+ * was refused (worker.key_refused); pushd sees no client address of its
+ * own (nginx's is in its access log).
+ */
+static int
+worker_audit(struct db *db, const struct dispatch_worker *w)
+{
+	struct json_object	*d = json_object_new_object();
+	int			 rc;
+
+	json_object_object_add(d, "name", json_object_new_string(w->name));
+	json_object_object_add(d, "requested_groups",
+	    registry_names(w->groups, w->ngroups));
+	json_object_object_add(d, "via", json_object_new_string(
+	    w->key_hash != NULL ? "websocket, own key" :
+	    "websocket, shared key"));
+	if (w->refused[0] == '\0')
+		json_object_object_add(d, "state",
+		    json_object_new_string(w->state));
+	rc = registry_audit(db, w->name, NULL, w->id, w->refused, d);
+	json_object_put(d);
+	return rc;
+}
+
 static int
 worker_online_txn(struct db *db, void *arg)
 {
@@ -1270,7 +1295,7 @@ worker_online_txn(struct db *db, void *arg)
 	    &keyed) == -1)
 		return -1;
 	if (w->refused[0] != '\0')
-		return 1;
+		return worker_audit(db, w) == -1 ? -1 : 1;
 	memset(&r, 0, sizeof(r));
 	r.id = w->id;
 	r.name = w->name;
@@ -1288,11 +1313,13 @@ worker_online_txn(struct db *db, void *arg)
 	    trust_rotation_wanted(db, w->id, &w->rotate) == -1)
 		return -1;
 	strlcpy_p(k->replaced, r.replaced, ID_LEN + 1);
-	if (r.replaced[0] == '\0')
-		return 0;
-	snprintf(why, sizeof(why), "worker replaced by a new agent of the "
-	    "same name (%s)", w->id);
-	return dispatch_lose_worker(db, r.replaced, why, k->ids);
+	if (r.replaced[0] != '\0') {
+		snprintf(why, sizeof(why), "worker replaced by a new agent of "
+		    "the same name (%s)", w->id);
+		if (dispatch_lose_worker(db, r.replaced, why, k->ids) == -1)
+			return -1;
+	}
+	return r.created && !k->conflict ? worker_audit(db, w) : 0;
 }
 
 int

@@ -11,6 +11,7 @@
 
 #include <json-c/json.h>
 
+#include "audit.h"
 #include "db.h"
 #include "engine.h"
 #include "id.h"
@@ -90,6 +91,38 @@ registry_event(struct db *db, const char *worker_id, const char *status)
 	return engine_event(db, "worker_update", NULL, worker_id, p);
 }
 
+int
+registry_audit(struct db *db, const char *name, const char *client_addr,
+    const char *worker_id, const char *why, struct json_object *details)
+{
+	struct audit_actor	 who;
+	char			 actor[WORKER_NAME_MAX + 8];
+
+	snprintf(actor, sizeof(actor), "worker:%s", name);
+	who.name = actor;
+	who.groups = NULL;
+	who.client_addr = client_addr;
+	if (why == NULL || *why == '\0')
+		return audit_append(db, &who, "worker.enroll", "worker",
+		    worker_id, details);
+	if (details != NULL)
+		json_object_object_add(details, "reason",
+		    json_object_new_string(why));
+	return audit_append(db, &who, "worker.key_refused", "worker",
+	    worker_id, details);
+}
+
+struct json_object *
+registry_names(const char *const *v, size_t n)
+{
+	struct json_object	*arr = json_object_new_array();
+	size_t			 i;
+
+	for (i = 0; i < n; i++)
+		json_object_array_add(arr, json_object_new_string(v[i]));
+	return arr;
+}
+
 /* The granted groups: exactly those of the JSON array text. */
 static int
 registry_set_groups(struct db *db, const char *id, const char *granted)
@@ -104,14 +137,10 @@ registry_set_groups(struct db *db, const char *id, const char *granted)
 static int
 registry_requested(struct db *db, const struct registry_worker *w)
 {
-	struct json_object	*arr = json_object_new_array();
-	const char		*text;
-	size_t			 i;
+	struct json_object	*arr = registry_names(w->groups, w->ngroups);
+	const char		*text = pjson_str(arr, NULL);
 	int			 rc = -1;
 
-	for (i = 0; i < w->ngroups; i++)
-		json_object_array_add(arr, json_object_new_string(w->groups[i]));
-	text = pjson_str(arr, NULL);
 	/* Heartbeat metadata carries its own groups; pushd's does not. */
 	if (w->metadata == NULL && db_exec(db, sql_meta_groups, NULL, "ss",
 	    text, w->id) == -1)
@@ -311,6 +340,10 @@ registry_enroll(struct db *db, struct registry_enroll *e)
 		    sizeof(e->name_out));
 	}
 	db_res_free(res);
+	/* A version-1 worker that now has a key: its shared-key socket, if
+	 * any, is closed, and only the key gets in again. */
+	if (!e->created && trust_event(db, e->id, "enroll") == -1)
+		goto out;
 	rc = registry_event(db, e->id, "enrolled");
 out:
 	free(me.name);

@@ -56,6 +56,18 @@ struct registry_worker {
  */
 int	registry_online(struct db *, struct registry_worker *, int *conflict);
 
+/*
+ * The audit row of a worker acting as itself (no person signs in on its
+ * routes): worker.enroll, or worker.key_refused when why is set (added to
+ * details as "reason"). The actor is "worker:NAME"; details is borrowed
+ * and may be NULL. Never give it a key or a token.
+ */
+struct json_object;
+int	registry_audit(struct db *, const char *name, const char *client_addr,
+	    const char *worker_id, const char *why, struct json_object *details);
+/* A JSON array of the n names (a new object). */
+struct json_object *registry_names(const char *const *, size_t n);
+
 /* The worker_update event, for every status change of a worker. */
 int	registry_event(struct db *, const char *worker_id, const char *status);
 

@@ -50,7 +50,7 @@ static const char sql_token_use[] =
     "WHERE token_hash = ? AND uses_left > 0 AND expires_at > NOW(3) "
     "AND revoked_at IS NULL";
 static const char sql_token_why[] =
-    "SELECT revoked_at IS NOT NULL, expires_at <= NOW(3), `groups` "
+    "SELECT revoked_at IS NOT NULL, expires_at <= NOW(3), `groups`, id "
     "FROM enrollment_tokens WHERE token_hash = ?";
 static const char sql_granted[] =
     "SELECT JSON_ARRAYAGG(group_name ORDER BY group_name) "
@@ -87,19 +87,32 @@ tokens_row(const struct db_res *res, size_t i)
 struct token_new {
 	char			 id[ID_LEN + 1];
 	char			 hash[WKEY_HASH_LEN + 1];
-	const char		*groups;
+	struct json_object	*groups;
 	long long		 uses;
 	long long		 expires_in;
-	const char		*user;
+	struct request		*req;
 };
 
 static int
 token_create_txn(struct db *db, void *arg)
 {
 	struct token_new	*t = arg;
+	struct json_object	*d;
+	int			 rc;
 
-	return db_exec(db, sql_token_insert, NULL, "sssiis", t->id, t->hash,
-	    t->groups, t->uses, t->expires_in, t->user);
+	if (db_exec(db, sql_token_insert, NULL, "sssiis", t->id, t->hash,
+	    pjson_str(t->groups, NULL), t->uses, t->expires_in,
+	    t->req->user.name) == -1)
+		return -1;
+	/* What the token grants; never the token. */
+	d = json_object_new_object();
+	json_object_object_add(d, "groups", json_object_get(t->groups));
+	json_object_object_add(d, "uses", json_object_new_int64(t->uses));
+	json_object_object_add(d, "expires_in",
+	    json_object_new_int64(t->expires_in));
+	rc = api_audit(t->req, "token.create", "enrollment_token", t->id, d);
+	json_object_put(d);
+	return rc;
 }
 
 int
@@ -131,8 +144,8 @@ tokens_create(struct request *req)
 	}
 	id_new(t.id);
 	wkey_hash(token, t.hash);
-	t.groups = pjson_str(groups, NULL);
-	t.user = req->user.name;
+	t.groups = groups;
+	t.req = req;
 	if (db_txn(req->db, token_create_txn, &t) == -1 ||
 	    db_exec(req->db, sql_token_one, &res, "s", t.id) == -1) {
 		explicit_bzero(token, sizeof(token));
@@ -174,6 +187,7 @@ tokens_list(struct request *req)
 struct token_revoke {
 	const char	*id;
 	int		 found;
+	struct request	*req;
 };
 
 static int
@@ -183,14 +197,16 @@ token_revoke_txn(struct db *db, void *arg)
 
 	if (db_exec(db, sql_token_revoke, NULL, "s", t->id) == -1)
 		return -1;
-	t->found = db_affected(db) > 0;
-	return 0;
+	if ((t->found = db_affected(db) > 0) == 0)
+		return 1;
+	return api_audit(t->req, "token.revoke", "enrollment_token", t->id,
+	    NULL);
 }
 
 int
 tokens_revoke(struct request *req)
 {
-	struct token_revoke	 t = { req->params[0], 0 };
+	struct token_revoke	 t = { req->params[0], 0, req };
 	struct db_res		*res;
 
 	if (!id_valid(t.id)) {
@@ -219,7 +235,44 @@ struct enroll {
 	char			 hash[WKEY_HASH_LEN + 1];	/* the key's */
 	char			 refused[TRUST_WHY_MAX];
 	char			*token_groups;
+	char			 token_id[ID_LEN + 1];
+	struct request		*req;
 };
+
+/*
+ * worker.enroll, or worker.key_refused with the reason: the actor is the
+ * worker as it names itself (no person signs in here), the address the
+ * one nginx saw. Never the token or the key.
+ */
+static int
+enroll_audit(struct db *db, struct enroll *en)
+{
+	struct json_object	*d = json_object_new_object();
+	char			 err[128];
+	int			 rc;
+
+	json_object_object_add(d, "name", json_object_new_string(en->e.name));
+	json_object_object_add(d, "via", json_object_new_string(
+	    en->token_hash != NULL ? "token" : "shared key"));
+	if (en->token_id[0] != '\0')
+		json_object_object_add(d, "token_id",
+		    json_object_new_string(en->token_id));
+	json_object_object_add(d, "requested_groups", pjson_parse(
+	    en->e.requested, strlen(en->e.requested), API_JSON_DEPTH, err,
+	    sizeof(err)));
+	if (en->refused[0] == '\0') {
+		json_object_object_add(d, "state",
+		    json_object_new_string(en->e.state));
+		if (en->e.accept && en->e.granted != NULL)
+			json_object_object_add(d, "groups", pjson_parse(
+			    en->e.granted, strlen(en->e.granted),
+			    API_JSON_DEPTH, err, sizeof(err)));
+	}
+	rc = registry_audit(db, en->e.name, request_header(en->req,
+	    "REMOTE_ADDR"), en->e.id, en->refused, d);
+	json_object_put(d);
+	return rc;
+}
 
 /*
  * The token after its use was counted (used: the rows that changed): its
@@ -241,6 +294,9 @@ enroll_token(struct db *db, struct enroll *en, unsigned long long used)
 		why = "enrollment token expired";
 	else if (used != 1)
 		why = "enrollment token used up";
+	if (db_res_rows(res) > 0)
+		strlcpy_p(en->token_id, db_res_get(res, 0, 3),
+		    sizeof(en->token_id));
 	if (why != NULL)
 		snprintf(en->refused, sizeof(en->refused), "%s", why);
 	else {
@@ -257,53 +313,65 @@ enroll_txn(struct db *db, void *arg)
 	struct enroll	*en = arg;
 
 	en->refused[0] = '\0';
+	en->token_id[0] = '\0';
 	/* An id that has a key is that worker's alone (trust_check). */
 	if (trust_check(db, en->e.id, NULL, en->refused, NULL, NULL) == -1)
 		return -1;
+	/* Refused: nothing was written but the audit row. */
 	if (en->refused[0] != '\0')
-		return 1;
+		return enroll_audit(db, en) == -1 ? -1 : 1;
 	if (en->token_hash != NULL) {
 		if (db_exec(db, sql_token_use, NULL, "s", en->token_hash) ==
 		    -1 || enroll_token(db, en, db_affected(db)) == -1)
 			return -1;
 		if (en->refused[0] != '\0')
-			return 1;	/* nothing was written */
+			return enroll_audit(db, en) == -1 ? -1 : 1;
 		en->e.accept = 1;
 		en->e.granted = en->token_groups;
 	} else {
 		en->e.accept = en->auto_accept;
 		en->e.granted = en->e.requested;
 	}
-	if (registry_enroll(db, &en->e) == -1)
+	if (registry_enroll(db, &en->e) == -1 ||
+	    trust_key_add(db, en->e.id, en->hash) == -1)
 		return -1;
-	return trust_key_add(db, en->e.id, en->hash);
+	return enroll_audit(db, en);
 }
 
-/* Token or shared key: which, or 401 (nothing more is read). */
 static int
-enroll_auth(struct request *req, const char *token, struct enroll *en,
-    char thash[WKEY_HASH_LEN + 1])
+enroll_shared_ok(struct request *req)
 {
 	const char	*want = req->cfg->worker_api_key;
 	const char	*got = request_header(req, "HTTP_X_API_KEY");
 
+	/* An empty configured key would match an empty header: refuse. */
+	return want != NULL && *want != '\0' && got != NULL &&
+	    ident_key_equal(got, want);
+}
+
+/* Token or shared key: which; else en->refused says why. */
+static void
+enroll_auth(struct request *req, const char *token, struct enroll *en,
+    char thash[WKEY_HASH_LEN + 1])
+{
 	if (token != NULL) {
-		if (!wkey_valid(token)) {
-			reply_error(req, 401, "key refused: unknown enrollment "
-			    "token");
-			return -1;
-		}
+		if (!wkey_valid(token))
+			snprintf(en->refused, sizeof(en->refused), "unknown "
+			    "enrollment token");
 		wkey_hash(token, thash);
 		en->token_hash = thash;
-		return 0;
+		return;
 	}
-	if (want == NULL || *want == '\0' || got == NULL ||
-	    !ident_key_equal(got, want)) {
-		reply_error(req, 401, "key refused: no enrollment token, and "
-		    "no valid shared API key");
-		return -1;
-	}
-	return 0;
+	if (!enroll_shared_ok(req))
+		snprintf(en->refused, sizeof(en->refused), "no enrollment "
+		    "token, and no valid shared API key");
+}
+
+/* A refusal found before the enrollment's transaction: its audit row. */
+static int
+enroll_refused_txn(struct db *db, void *arg)
+{
+	return enroll_audit(db, arg);
 }
 
 int
@@ -320,6 +388,17 @@ workers_enroll(struct request *req)
 
 	memset(&en, 0, sizeof(en));
 	key[0] = '\0';
+	/*
+	 * No token and no shared key: no credential at all, answered before
+	 * anything else is read (as the heartbeat's router check is), with
+	 * no audit row: that would let anyone write the trail.
+	 */
+	if (pjson_get_string(req->json, "token", &token, NULL) == 0 &&
+	    !enroll_shared_ok(req)) {
+		reply_error(req, 401, "key refused: no enrollment token, and no "
+		    "valid shared API key");
+		return 0;
+	}
 	if (body_only(req, allowed) == -1 ||
 	    body_name(req, "name", WORKER_NAME_CHARS, 1, &en.e.name) == -1 ||
 	    body_groups(req, "groups", 0, &groups) == -1)
@@ -334,8 +413,6 @@ workers_enroll(struct request *req)
 		    "UUID");
 		goto out;
 	}
-	if (enroll_auth(req, token, &en, thash) == -1)
-		goto out;
 	if (wid != NULL)
 		strlcpy_p(id, wid, sizeof(id));
 	else
@@ -344,6 +421,16 @@ workers_enroll(struct request *req)
 		groups = json_object_new_array();
 	en.e.id = id;
 	en.e.requested = pjson_str(groups, NULL);
+	en.req = req;
+	enroll_auth(req, token, &en, thash);
+	if (en.refused[0] != '\0') {
+		if (db_txn(req->db, enroll_refused_txn, &en) == -1)
+			log_warnx("enrollment refused (%s), and its audit row "
+			    "not written: %s", en.refused,
+			    db_errmsg(req->db));
+		reply_error(req, 401, "key refused: %s", en.refused);
+		goto out;
+	}
 	en.auto_accept = req->cfg->worker_auto_accept;
 	if (wkey_new(key) == -1) {
 		reply_error(req, 500, "no random bytes for a key");

@@ -135,32 +135,27 @@ struct beat {
 
 /*
  * The beat that created its worker (router.c: a routine beat writes no
- * audit row). The actor is the worker itself, as the shared key proves
- * no person.
+ * audit row), or one whose key was refused. The actor is the worker
+ * itself, as the shared key proves no person.
  */
 static int
 beat_audit(struct db *db, struct beat *b)
 {
-	struct audit_actor	 who;
-	struct json_object	*d = json_object_new_object(), *g;
-	char			 name[WORKER_NAME_MAX + 8];
-	size_t			 i;
+	struct json_object	*d = json_object_new_object();
 	int			 rc;
 
-	snprintf(name, sizeof(name), "worker:%s", b->name);
-	who.name = name;
-	who.groups = NULL;
-	who.client_addr = request_header(b->req, "REMOTE_ADDR");
-	g = json_object_new_array();
-	for (i = 0; i < b->ngroups; i++)
-		json_object_array_add(g, json_object_new_string(b->groups[i]));
 	json_object_object_add(d, "name", json_object_new_string(b->name));
-	json_object_object_add(d, "groups", g);
+	json_object_object_add(d, "groups", registry_names(b->groups,
+	    b->ngroups));
 	json_object_object_add(d, "via", json_object_new_string("heartbeat"));
 	if (b->replaced[0] != '\0')
 		json_object_object_add(d, "replaced",
 		    json_object_new_string(b->replaced));
-	rc = audit_append(db, &who, "worker.enroll", "worker", b->id, d);
+	if (b->refused[0] == '\0')
+		json_object_object_add(d, "state",
+		    json_object_new_string(b->state));
+	rc = registry_audit(db, b->name, request_header(b->req, "REMOTE_ADDR"),
+	    b->id, b->refused, d);
 	json_object_put(d);
 	return rc;
 }
@@ -178,7 +173,7 @@ beat_txn(struct db *db, void *arg)
 	    &keyed) == -1)
 		return -1;
 	if (b->refused[0] != '\0')
-		return 1;
+		return beat_audit(db, b) == -1 ? -1 : 1;
 	w.id = b->id;
 	w.name = b->name;
 	w.metadata = b->meta;
@@ -391,10 +386,18 @@ enum decision {
 	DECIDE_GROUPS,
 };
 
+static const char *const decide_action[] = {
+	[DECIDE_ACCEPT] = "worker.accept",
+	[DECIDE_REVOKE] = "worker.revoke",
+	[DECIDE_ROTATE] = "worker.rotate",
+	[DECIDE_GROUPS] = "worker.groups",
+};
+
 struct decide {
 	enum decision		 what;
 	const char		*id;
-	const char		*granted;	/* JSON array text, or NULL */
+	struct json_object	*granted;	/* array, or NULL */
+	struct request		*req;
 	const char		*user;
 	int			 found;
 	char			 why[TRUST_WHY_MAX];
@@ -405,15 +408,18 @@ struct decide {
 static int
 decide_txn(struct db *db, void *arg)
 {
-	struct decide	*d = arg;
-	char		 why[USER_NAME_MAX + 64];
-	int		 rc = -1;
+	struct decide		*d = arg;
+	struct json_object	*det;
+	const char		*granted = d->granted != NULL ?
+				    pjson_str(d->granted, NULL) : NULL;
+	char			 why[USER_NAME_MAX + 64];
+	int			 rc = -1;
 
 	dispatch_ids_clear(&d->advance);
 	d->replaced[0] = '\0';
 	switch (d->what) {
 	case DECIDE_ACCEPT:
-		rc = registry_accept(db, d->id, d->granted, &d->found, d->why,
+		rc = registry_accept(db, d->id, granted, &d->found, d->why,
 		    d->replaced);
 		break;
 	case DECIDE_REVOKE:
@@ -423,7 +429,7 @@ decide_txn(struct db *db, void *arg)
 		rc = registry_rotate(db, d->id, &d->found, d->why);
 		break;
 	case DECIDE_GROUPS:
-		rc = registry_grant(db, d->id, d->granted, &d->found, d->why);
+		rc = registry_grant(db, d->id, granted, &d->found, d->why);
 		break;
 	}
 	if (rc == -1)
@@ -434,14 +440,24 @@ decide_txn(struct db *db, void *arg)
 	 * taken: what it had open ends now. */
 	if (d->what == DECIDE_REVOKE) {
 		snprintf(why, sizeof(why), "worker revoked by %s", d->user);
-		return dispatch_lose_worker(db, d->id, why, &d->advance);
-	}
-	if (d->replaced[0] != '\0') {
+		rc = dispatch_lose_worker(db, d->id, why, &d->advance);
+	} else if (d->replaced[0] != '\0') {
 		snprintf(why, sizeof(why), "worker replaced (accepted by %s)",
 		    d->user);
-		return dispatch_lose_worker(db, d->replaced, why, &d->advance);
+		rc = dispatch_lose_worker(db, d->replaced, why, &d->advance);
 	}
-	return 0;
+	if (rc == -1)
+		return -1;
+	det = json_object_new_object();
+	if (d->granted != NULL)
+		json_object_object_add(det, "groups",
+		    json_object_get(d->granted));
+	if (d->replaced[0] != '\0')
+		json_object_object_add(det, "replaced",
+		    json_object_new_string(d->replaced));
+	rc = api_audit(d->req, decide_action[d->what], "worker", d->id, det);
+	json_object_put(det);
+	return rc;
 }
 
 static int
@@ -454,7 +470,8 @@ workers_decide(struct request *req, enum decision what,
 	d.what = what;
 	d.id = req->params[0];
 	d.user = req->user.name;
-	d.granted = granted != NULL ? pjson_str(granted, NULL) : NULL;
+	d.req = req;
+	d.granted = granted;
 	if (!id_valid(d.id)) {
 		reply_error(req, 404, "worker not found");
 		goto out;

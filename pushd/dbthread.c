@@ -781,6 +781,21 @@ dbt_reports(struct job *first)
 	return rc;
 }
 
+/* Where a follower of a log table starts: after its last id now. */
+static int
+dbt_start_at(const char *sql, long long *cursor, const char *what)
+{
+	struct db_res	*r;
+
+	if (db_exec(dbt.db, sql, &r, "") == -1) {
+		dbt_failed(what);
+		return -1;
+	}
+	*cursor = db_res_int(r, 0, 0, 0);
+	db_res_free(r);
+	return 0;
+}
+
 /* ----------------------------------------------------------------- trust */
 
 /* One worker_trust_events row, for a worker whose socket is here. */
@@ -799,6 +814,14 @@ dbt_trust_one(const char *worker_id, const char *kind)
 		dbt_refuse(conn);
 		dbt_close(conn, LWS_CLOSE_STATUS_POLICY_VIOLATION,
 		    kind[0] == 'r' ? "worker revoked" : "worker deleted");
+	} else if (strcmp(kind, "enroll") == 0) {
+		/* It was keyless, so this socket came with the shared key,
+		 * which may no longer act as it. */
+		log_info("worker %s enrolled: closing its shared-key socket",
+		    worker_id);
+		dbt_refuse(conn);
+		dbt_close(conn, LWS_CLOSE_STATUS_POLICY_VIOLATION,
+		    "worker enrolled: reconnect with its own key");
 	} else if (strcmp(kind, "rotate") == 0)
 		dbt_offer(worker_id, conn);
 	else if (strcmp(kind, "accept") == 0) {
@@ -822,12 +845,9 @@ dbt_trust(void)
 	size_t		 i;
 
 	if (!dbt.trust_ready) {
-		if (db_exec(dbt.db, sql_trust_max, &r, "") == -1) {
-			dbt_failed("reading worker trust events");
+		if (dbt_start_at(sql_trust_max, &dbt.trust_cursor,
+		    "reading worker trust events") == -1)
 			return;
-		}
-		dbt.trust_cursor = db_res_int(r, 0, 0, 0);
-		db_res_free(r);
 		dbt.trust_ready = 1;
 	}
 	if (db_exec(dbt.db, sql_trust_after, &r, "i", dbt.trust_cursor) ==
@@ -926,12 +946,9 @@ dbt_tail(void)
 	size_t		 i, rows;
 
 	if (!dbt.feed_ready) {
-		if (db_exec(dbt.db, sql_events_max, &r, "") == -1) {
-			dbt_failed("reading the event feed");
+		if (dbt_start_at(sql_events_max, &dbt.cursor,
+		    "reading the event feed") == -1)
 			return;
-		}
-		dbt.cursor = db_res_int(r, 0, 0, 0);
-		db_res_free(r);
 		dbt.feed_ready = 1;
 		o = out_new(OUT_CURSOR, 0);
 		o->event_id = dbt.cursor;

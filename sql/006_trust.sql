@@ -51,8 +51,8 @@ CREATE TABLE IF NOT EXISTS enrollment_tokens (
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;
 
 -- Append-only: what every pushd must act on for a worker it may hold
--- (revoke, delete: close its socket; rotate: offer a key; accept: tell it;
--- groups). Each pushd reads the rows after the last id it saw. No foreign
+-- (revoke, delete, enroll of a keyless worker: close its socket; rotate:
+-- offer a key; accept: tell it; groups). Each pushd reads the rows after the last id it saw. No foreign
 -- key: a delete outlives its worker.
 CREATE TABLE IF NOT EXISTS worker_trust_events (
 	id BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY,

@@ -18,9 +18,11 @@ import re
 import threading
 import uuid
 
-from pulse_test import (call, check, check_status, diag, done, error_of,
-                        find_worker, heartbeat, prompt_step, require, sql,
-                        start_execution, unique, wait_for, have_ctl, at_end)
+from pulse_test import (accept_if_pending, call, check, check_status, diag,
+                        done, enroll_accepted, enroll_raw, error_of,
+                        find_worker, heartbeat, make_token, prompt_step,
+                        require, sql, start_execution, unique, wait_for,
+                        have_ctl, at_end)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROUTER = os.path.join(HERE, '..', '..', 'fcgi-api', 'router.c')
@@ -122,12 +124,79 @@ def e_worker_delete():
 def e_worker_command():
     w = wait_for(lambda: find_worker('local-1'), 10)
     require('set-up: the stack worker local-1 is there', w, w)
+    accept_if_pending('local-1')	# a shared-key agent: pending at first
     return ('POST', '/api/workers/%s/command' % w['id'],
             {'command': 'true', 'timeout': 10000},
             {'action': 'worker.command', 'target_type': 'worker',
              'target_id': w['id'],
              'details': lambda d: d.get('command') == 'true' and
              d.get('worker_name') == 'local-1'})
+
+
+def e_worker_enroll():
+    name = unique('aud-enr')
+    return ('POST', '/api/workers/enroll', {'name': name, 'groups': ['g1']},
+            {'action': 'worker.enroll', 'target_type': 'worker',
+             'target_id': lambda r: r[2]['worker_id'],
+             'actor': 'worker:' + name, 'user': None,
+             'details': lambda d: d.get('name') == name and
+             d.get('via') == 'shared key' and d.get('state') == 'pending' and
+             d.get('requested_groups') == ['g1']},
+            lambda r: at_end(lambda: call('DELETE', '/api/workers/' +
+                                          r[2]['worker_id'])))
+
+
+def pending_worker():
+    r = enroll_raw(unique('aud-pend'), ['g1'])
+    require('set-up: a pending worker', r[0] == 201, r)
+    wid = r[2]['worker_id']
+    at_end(lambda: call('DELETE', '/api/workers/' + wid))
+    return wid
+
+
+def e_worker_accept():
+    wid = pending_worker()
+    return ('POST', '/api/workers/%s/accept' % wid, {'groups': ['g2']},
+            {'action': 'worker.accept', 'target_type': 'worker',
+             'target_id': wid,
+             'details': lambda d: d.get('groups') == ['g2']})
+
+
+def e_worker_revoke():
+    wid = pending_worker()
+    return ('POST', '/api/workers/%s/revoke' % wid, None,
+            {'action': 'worker.revoke', 'target_type': 'worker',
+             'target_id': wid})
+
+
+def e_worker_rotate():
+    wid, _ = enroll_accepted(unique('aud-rot'))
+    return ('POST', '/api/workers/%s/rotate' % wid, None,
+            {'action': 'worker.rotate', 'target_type': 'worker',
+             'target_id': wid})
+
+
+def e_worker_groups():
+    wid = pending_worker()
+    return ('PUT', '/api/workers/%s/groups' % wid, {'groups': ['g3']},
+            {'action': 'worker.groups', 'target_type': 'worker',
+             'target_id': wid,
+             'details': lambda d: d.get('groups') == ['g3']})
+
+
+def e_token_create():
+    return ('POST', '/api/enrollment-tokens', {'groups': ['g1'], 'uses': 3},
+            {'action': 'token.create', 'target_type': 'enrollment_token',
+             'target_id': lambda r: r[2]['id'],
+             'details': lambda d: d.get('groups') == ['g1'] and
+             d.get('uses') == 3 and 'token' not in d})
+
+
+def e_token_revoke():
+    tid = make_token(['g1'])[2]['id']
+    return ('DELETE', '/api/enrollment-tokens/' + tid, None,
+            {'action': 'token.revoke', 'target_type': 'enrollment_token',
+             'target_id': tid})
 
 
 def e_workflow_create():
@@ -200,6 +269,13 @@ ROUTES = {
     ('POST', '/api/workers/heartbeat'): e_heartbeat,
     ('DELETE', '/api/workers/:id'): e_worker_delete,
     ('POST', '/api/workers/:id/command'): e_worker_command,
+    ('POST', '/api/workers/enroll'): e_worker_enroll,
+    ('POST', '/api/workers/:id/accept'): e_worker_accept,
+    ('POST', '/api/workers/:id/revoke'): e_worker_revoke,
+    ('POST', '/api/workers/:id/rotate'): e_worker_rotate,
+    ('PUT', '/api/workers/:id/groups'): e_worker_groups,
+    ('POST', '/api/enrollment-tokens'): e_token_create,
+    ('DELETE', '/api/enrollment-tokens/:id'): e_token_revoke,
     ('POST', '/api/workflows'): e_workflow_create,
     ('PUT', '/api/workflows/:id'): e_workflow_update,
     ('DELETE', '/api/workflows/:id'): e_workflow_delete,

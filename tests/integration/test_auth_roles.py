@@ -11,8 +11,8 @@ import uuid
 
 from pulse_test import (at_end, call, check, check_status, create_workflow,
                         done, error_of, find_worker, heartbeat, is_json_error,
-                        prompt_step, require, start_execution, unique,
-                        WORKER_API_KEY)
+                        make_token, prompt_step, require, start_execution,
+                        unique, WORKER_API_KEY)
 
 require('PULSE_WORKER_API_KEY is set', WORKER_API_KEY != '')
 
@@ -60,6 +60,16 @@ def endpoints():
         ('POST', '/api/workers/:id/command',
          {'command': 'true', 'timeout': 1000}, ADMIN, None),
         ('DELETE', '/api/workers/:del', None, ADMIN, (200, 204)),
+        ('POST', '/api/workers/:id/accept', {}, ADMIN, (200,)),
+        ('PUT', '/api/workers/:id/groups', {'groups': ['authz']}, ADMIN,
+         (200,)),
+        # A keyless (version-1) worker has no key to rotate: 409.
+        ('POST', '/api/workers/:id/rotate', {}, ADMIN, None),
+        ('POST', '/api/workers/:id/revoke', {}, ADMIN, (200,)),
+        ('GET', '/api/enrollment-tokens', None, ADMIN, (200,)),
+        ('POST', '/api/enrollment-tokens', {'groups': ['authz']}, ADMIN,
+         (201,)),
+        ('DELETE', '/api/enrollment-tokens/:id', None, ADMIN, (200,)),
         ('GET', '/api/workflows', None, ANY, (200,)),
         ('GET', '/api/workflows/:id', None, ANY, (200,)),
         ('POST', '/api/workflows',
@@ -75,7 +85,9 @@ def endpoints():
          (200,)),
         ('POST', '/api/executions/:id/cancel', {}, ANY, (200,)),
     ]
-    ids = {'workers': (worker, worker_del), 'workflows': (wid, wid_del)}
+    token = make_token(['authz'])[2]['id']
+    ids = {'workers': (worker, worker_del), 'workflows': (wid, wid_del),
+           'enrollment-tokens': (token, token)}
     out = []
     for method, pattern, body, who, ok in rows:
         noun = pattern.split('/')[2]
@@ -135,6 +147,13 @@ for role in ('admin', 'employee', 'outsider', None):
                    'name': unique('authz-nokey'), 'metadata': {}})
     check_status('heartbeat without key as %s' % (role or 'no credentials'),
                  r, 401)
+
+# Enrollment ignores SSO too: no token and no X-API-Key is 401 for all.
+for role in ('admin', 'employee', 'outsider', None):
+    r = call('POST', '/api/workers/enroll', user=role,
+             body={'name': unique('authz-enroll')})
+    check_status('enroll without token or key as %s'
+                 % (role or 'no credentials'), r, 401)
 
 # Wrong password is not signed in.
 r = call('GET', '/api/user', user=('admin', 'not-the-password'))

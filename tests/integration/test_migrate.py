@@ -53,9 +53,10 @@ check('the seed tables are all there', {'users', 'workers', 'workflows',
 
 # --- a version-1 database upgrades with its data intact --------------------
 # A database of its own in the stack's server, migrated to the last
-# version-1 schema (005), given workflows and executions as version 1
-# wrote them, then migrated to now: 007 must keep every row and give each
-# workflow its version 1 (SPEC section 13), executions of before none.
+# version-1 schema (005), given workflows, executions and workers as
+# version 1 wrote them, then migrated to now: 007 must keep every row and
+# give each workflow its version 1 (SPEC section 13), executions of before
+# none; 006 keeps every worker accepted with its groups (section 12).
 V1_LAST = 5
 V1DB = 'pulse_v1mig'
 env_file = os.environ.get('PULSE_ENV_FILE', '')
@@ -111,6 +112,14 @@ try:
               "SELECT '%s', id, 'workflow', name, definition, 'completed', "
               "'bob', NOW(3), NOW(3) FROM workflows WHERE name = 'v1-wf-a'"
               % eid)
+    # Version-1 workers with their groups (WORKER_GROUPS): 006 keeps them
+    # accepted, their groups now the granted ones (SPEC section 12).
+    wk = [str(uuid.uuid4()) for _ in range(2)]
+    for i, w in enumerate(wk):
+        v1sql("INSERT INTO workers (id, name, status, metadata) VALUES "
+              "('%s', 'v1-worker-%d', 'offline', '{}')" % (w, i))
+        v1sql("INSERT INTO worker_groups (worker_id, group_name) VALUES "
+              "('%s', 'web'), ('%s', 'g%d')" % (w, w, i))
     before_wf = v1sql('SELECT id, name, description, definition, created_by '
                       'FROM workflows ORDER BY id')
     before_ex = v1sql('SELECT id, workflow_id, status, started_by, '
@@ -134,6 +143,20 @@ try:
     check('executions of before have no version (NULL)', v1sql(
         'SELECT COUNT(*) FROM executions WHERE workflow_version IS NULL')
         == [[str(len(execs))]])
+    check('version-1 workers stay accepted, without keys (the shared key '
+          'still serves them)', sorted(v1sql(
+              "SELECT id, state, requested_groups IS NULL, replaces IS NULL, "
+              "(SELECT COUNT(*) FROM worker_keys k WHERE k.worker_id = w.id) "
+              "FROM workers w WHERE name LIKE 'v1-worker-%'")) ==
+          sorted([[w, 'accepted', '1', '1', '0'] for w in wk]))
+    check('their groups are kept as granted groups', sorted(v1sql(
+        "SELECT worker_id, group_name FROM worker_groups WHERE worker_id "
+        "IN ('%s', '%s')" % tuple(wk))) == sorted(
+        [[wk[0], 'web'], [wk[0], 'g0'], [wk[1], 'web'], [wk[1], 'g1']]))
+    check('the trust tables exist, empty', v1sql(
+        'SELECT (SELECT COUNT(*) FROM worker_keys) + (SELECT COUNT(*) FROM '
+        'enrollment_tokens) + (SELECT COUNT(*) FROM worker_trust_events)') ==
+        [['0']])
     check('the audit chain starts empty at its head', v1sql(
         'SELECT last_id, last_hash = REPEAT(\'0\', 64) FROM audit_head') ==
         [['0', '1']])

@@ -150,6 +150,9 @@ online = wait_for(lambda: (lambda x: x if x and x.get('status') == 'online'
                            else None)(find_worker(sname)), 30)
 check('worker_connect named with 200 characters of e-acute: online',
       online, find_worker(sname))
+check('... its 255-character group kept as asked for (pending: none '
+      'granted)', online and online.get('requested_groups') ==
+      ['grp-' + E * 251] and online.get('groups') == [], online)
 ws.close()
 if online:
     call('DELETE', '/api/workers/' + online['id'])

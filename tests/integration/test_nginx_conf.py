@@ -10,8 +10,8 @@ development config (nginx/dev/render) pass `nginx -t`, and in what
     and takes the four values from that auth request's auth_request_set
     variables;
 except the fixed paths without single sign-on (= /health,
-= /api/workers/heartbeat, = /worker, /metrics), which must set all four
-to "".
+= /api/workers/heartbeat, = /api/workers/enroll, = /worker, /metrics),
+which must set all four to "".
 
 Every location serving /api/ sends each error nginx makes itself (400,
 401, 403, 404, 413, 414, 429, 500, 502, 503, 504) to a location that
@@ -47,15 +47,16 @@ REPO = os.path.normpath(os.path.join(HERE, '..', '..'))
 NGINX_DIR = os.path.join(REPO, 'nginx')
 
 # Locations that reach the backends without single sign-on, by design.
-NO_SSO = {'= /health', '= /api/workers/heartbeat', '= /worker', '= /metrics/api',
-          '/metrics', '= /metrics'}
+NO_SSO = {'= /health', '= /api/workers/heartbeat', '= /api/workers/enroll',
+          '= /worker', '= /metrics/api', '/metrics', '= /metrics'}
 FASTCGI_REMOTE = ('HTTP_REMOTE_USER', 'HTTP_REMOTE_GROUPS',
                   'HTTP_REMOTE_NAME', 'HTTP_REMOTE_EMAIL')
 PROXY_REMOTE = ('remote-user', 'remote-groups', 'remote-name',
                 'remote-email')
 # Locations the checker must find, or it is not looking at PULSE's site.
 EXPECTED = {'/api/', '= /api/executions', '@pulse_exec_start', '= /health',
-            '= /api/workers/heartbeat', '= /ws', '= /worker'}
+            '= /api/workers/heartbeat', '= /api/workers/enroll', '= /ws',
+            '= /worker'}
 NGINX = shutil.which('nginx') or '/usr/sbin/nginx'
 
 

@@ -13,7 +13,11 @@
   - deleting a workflow with an unfinished execution is 409; deleting a
     worker ends its open commands at once;
   - a worker that only heartbeats is no target (command_channel false);
-  - a new agent with an offline worker's name takes it over, visibly.
+  - a new agent with a known worker's name is a replacement candidate,
+    pending until an admin accepts it; then it takes the name, visibly.
+Such a worker uses the shared WORKER_API_KEY (version 1): it is pending
+until an admin accepts it through the API (SPEC section 12), then served
+exactly as before.
 """
 
 import atexit
@@ -23,8 +27,9 @@ import uuid
 
 import wsclient
 from live import execute, execution, online, run, wait_execution, wait_for
-from pulse_test import (WORKER_API_KEY, at_end, call, check, ctl, diag,
-                        done, have_ctl, heartbeat, require, sql, unique)
+from pulse_test import (WORKER_API_KEY, accept, accept_if_pending, at_end,
+                        call, check, ctl, diag, done, have_ctl, heartbeat,
+                        require, sql, unique)
 
 require('PULSE_WORKER_API_KEY is set', WORKER_API_KEY != '')
 require('PULSE_CTL is set', have_ctl())
@@ -117,10 +122,21 @@ def forget(w):
     at_end(lambda: call('DELETE', '/api/workers/' + w.id))
 
 
+def admit(w):
+    """The admin accepts a new shared-key worker (it comes in pending)."""
+    row = wait_for(lambda: worker_row(worker_id=w.id), 30)
+    r = accept(w.id)
+    return row, r
+
+
 # --- a SPEC-only worker's result ----------------------------------------------
 S = SpecWorker(unique('ow-spec'))
 forget(S)
 require('the SPEC-only worker gets a command channel', channel_up(S.id))
+row, r = admit(S)
+check('with the shared key it came in pending; the admin accepts it',
+      row is not None and row.get('state') == 'pending' and r[0] == 200 and
+      r[2].get('state') == 'accepted', (row, r))
 e = run([execute('Spec', 'echo spec', [S.name])], prefix='ow-spec')
 require('an execution targets it', e is not None)
 cmd = S.command()
@@ -162,6 +178,7 @@ check('its late answer to the first still counts',
 J = SpecWorker(unique('ow-journal'), journal=True)
 forget(J)
 require('a journaling worker is online', channel_up(J.id))
+admit(J)
 ej = run([execute('Again', 'echo j', [J.name], timeout=600000)],
          prefix='ow-journal')
 cj = J.command()
@@ -179,6 +196,7 @@ J.ack()
 D = SpecWorker(unique('ow-silent'))
 forget(D)
 require('a silent worker is online', channel_up(D.id))
+admit(D)
 ed = run([execute('Silent', 'sleep 1', [D.name], timeout=1000)],
          prefix='ow-silent')
 cd = D.command()
@@ -205,6 +223,7 @@ check('a late result is acknowledged and changes nothing',
 W = SpecWorker(unique('ow-deleted'))
 forget(W)
 require('a worker to delete is online', channel_up(W.id))
+admit(W)
 ew = run([execute('Long', 'sleep 600', [W.name], timeout=600000)],
          prefix='ow-delw')
 require('it receives a command', W.command() is not None)
@@ -223,6 +242,7 @@ hb_id = str(uuid.uuid4())
 r = heartbeat(HB, worker_id=hb_id)
 require('a heartbeat-only worker registers', r[0] == 200, r)
 at_end(lambda: call('DELETE', '/api/workers/' + hb_id))
+require('the admin accepts it', accept(hb_id)[0] == 200)
 row = worker_row(HB)
 check('it is online without a command channel',
       row is not None and row['status'] == 'online' and
@@ -239,10 +259,11 @@ r = call('POST', '/api/workers/%s/command' % hb_id, body={'command': 'true'})
 check('a direct command to it: 409 naming the missing channel',
       r[0] == 409 and 'command channel' in str(r[2]), r)
 
-# --- a new agent for an offline worker's name ---------------------------------
+# --- a new agent under a known worker's name ---------------------------------
 N = unique('ow-swap')
 R1 = SpecWorker(N)
 require('the old agent is online', channel_up(R1.id))
+admit(R1)
 old_id = R1.id
 R1.close()
 require('and goes offline when it stops', wait_for(
@@ -251,32 +272,38 @@ require('and goes offline when it stops', wait_for(
 R2 = SpecWorker(N)
 forget(R2)
 at_end(lambda: call('DELETE', '/api/workers/' + old_id))
-check('a new agent (new worker_id) with that name comes online',
-      channel_up(R2.id) and (worker_row(N) or {}).get('id') == R2.id,
-      R2.seen)
+require('a new agent (new worker_id) with that name connects',
+        channel_up(R2.id), R2.seen)
+cand = worker_row(worker_id=R2.id)
+check('it is a replacement candidate: pending, under a name of its own, '
+      'naming the worker it would replace',
+      cand is not None and cand['state'] == 'pending' and
+      cand['name'] != N and cand['replaces'] == old_id, cand)
+check('the old worker keeps its name meanwhile',
+      (worker_row(N) or {}).get('id') == old_id, worker_row(N))
+r = accept(R2.id)
+check('accepted, the new agent takes the name',
+      r[0] == 200 and r[2]['name'] == N and r[2]['state'] == 'accepted', r)
 old = worker_row(worker_id=old_id)
-check('the old row stays, renamed, offline, saying who replaced it',
-      old is not None and old['name'] == '%s (replaced %s)' % (N, old_id) and
-      old['status'] == 'offline' and
-      (old.get('metadata') or {}).get('replaced_by') == R2.id, old)
-r = heartbeat(N, worker_id=str(uuid.uuid4()))
-check('a third agent while the new one is online: 409 naming the name',
-      r[0] == 409 and 'online' in str(r[2]), r)
-R2.close()
-wait_for(lambda: (worker_row(worker_id=R2.id) or {}).get('status') ==
-         'offline', 30)
+check('the old row stays, renamed "NAME (replaced ID8)", revoked',
+      old is not None and old['name'] == '%s (replaced %s)' %
+      (N, old_id[:8]) and old['state'] == 'revoked', old)
 r3 = str(uuid.uuid4())
 r = heartbeat(N, worker_id=r3)
-at_end(lambda: call('DELETE', '/api/workers/' + R2.id))
 at_end(lambda: call('DELETE', '/api/workers/' + r3))
-check('once it is offline, a heartbeat of a new agent takes the name too',
-      r[0] == 200 and (worker_row(N) or {}).get('id') == r3, r)
+check('a third agent\'s heartbeat with that name: a pending candidate, the '
+      'name stays with the accepted one', r[0] == 200 and
+      r[2].get('state') == 'pending' and
+      (worker_row(N) or {}).get('id') == R2.id and
+      (worker_row(worker_id=r3) or {}).get('replaces') == R2.id, r)
+R2.close()
 
 # --- a real pulse-worker whose command vanished --------------------------------
 AG = unique('ow-agent')
 ctl('worker-start', AG, 'ow')
 atexit.register(lambda: ctl('worker-stop', AG))	# pass or fail
 require('a real pulse-worker is online', online(AG, 60) is not None)
+accept_if_pending(AG)
 ag_id = worker_row(AG)['id']
 at_end(lambda: call('DELETE', '/api/workers/' + ag_id))
 ea = run([execute('Slow', 'sleep 3; echo vanished', [AG])], prefix='ow-agent')

@@ -473,6 +473,60 @@ r = call('POST', '/api/workers/%s/rotate' % p_id,
          headers={'Content-Type': 'application/json'})
 check('rotating a keyless (version-1) worker: 409', r[0] == 409, r)
 
+# --- a version-1 worker enrolls with the shared key and its own id ---------
+row = worker_row(p_id)
+r = enroll_raw(p_name, [pgroup], worker_id=p_id)
+check('a keyless accepted worker enrolls with its id: 201, still '
+      'accepted, its granted groups kept', r[0] == 201 and
+      r[2]['worker_id'] == p_id and r[2]['state'] == 'accepted' and
+      r[2]['groups'] == row['groups'] and r[2]['name'] == p_name, r)
+p_key = r[2].get('key', '')
+ok, c = closed_with(wp, 'reconnect with its own key')
+check('its shared-key socket is closed (1008)', ok, c)
+x = WsWorker(p_name, [], worker_id=p_id)
+ok, c = closed_with(x, 'already enrolled')
+check('the shared key can no longer act as it', ok, c)
+wp = WsWorker(p_name, [], key=p_key, worker_id=p_id)
+check('its own key can', wp.state() == 'accepted')
+
+# --- the audit trail ------------------------------------------------------------
+
+
+def audit(target):
+    r = call('GET', '/api/audit?target=%s&limit=100' % target)
+    return r[2].get('entries', []) if isinstance(r[2], dict) else []
+
+
+def actions(target):
+    return [e['action'] for e in audit(target)]
+
+
+ea = audit(tok['id'])
+check('token.create audited, without the token',
+      [e['action'] for e in ea] == ['token.create'] and
+      tok['token'] not in str(ea) and ea[0]['details'].get('uses') == 2, ea)
+check('token.revoke audited', 'token.revoke' in actions(t3['id']))
+ea = audit(a_id)
+enr = [e for e in ea if e['action'] == 'worker.enroll']
+check('worker.enroll audited, by the worker, via its token, no key',
+      len(enr) == 1 and enr[0]['actor'] == 'worker:' + name_a and
+      enr[0]['details'].get('token_id') == tok['id'] and
+      a_key not in str(ea), enr)
+ref = [e for e in ea if e['action'] == 'worker.key_refused']
+check('refused keys audited as worker.key_refused with the reason',
+      len(ref) >= 2 and all(e['details'].get('reason') for e in ref) and
+      WORKER_API_KEY not in str(ea), ref)
+check('worker.revoke audited', 'worker.revoke' in actions(b_id))
+check('worker.accept and worker.groups audited',
+      'worker.accept' in actions(p_id) and 'worker.groups' in actions(p_id))
+acc = [e for e in audit(cand_id) if e['action'] == 'worker.accept']
+check('accepting a candidate names the worker it replaced',
+      len(acc) == 1 and acc[0]['details'].get('replaced') == a_id, acc)
+check('worker.rotate audited', actions(r_id).count('worker.rotate') >= 3)
+r = call('GET', '/api/audit/verify')
+check('the audit chain still holds', r[0] == 200 and r[2].get('ok') is True,
+      r[2])
+
 for x in (wp, wr, wc):
     x.close()
 for wid in call_cleanup + [p_id]:

@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Workers over HTTP: the heartbeat's API key, what GET /api/workers shows
-(and never shows), deleting a worker (SPEC sections 3, 4 and 8)."""
+(and never shows), deleting a worker (SPEC sections 3, 4 and 8); a new
+worker with the shared key is pending and granted nothing (section 12)."""
 
 import json
 import uuid
@@ -64,6 +65,11 @@ check('last_heartbeat is ISO-8601', is_iso8601(w.get('last_heartbeat')), w)
 md = w.get('metadata') if isinstance(w.get('metadata'), dict) else {}
 check('metadata kept as sent',
       all(md.get(k) == v for k, v in META.items()), md)
+check('a new shared-key worker is pending (SPEC section 12)',
+      w.get('state') == 'pending' and w.get('has_key') is False, w)
+check('the groups it sends are asked for, not granted',
+      w.get('requested_groups') == ['web', 'itest'] and
+      w.get('groups') == [], w)
 
 body_text = json.dumps(r[2])
 check('GET /api/workers never shows api_key',

@@ -11,8 +11,8 @@ import uuid
 
 import wsclient
 from live import online, run, execute, wait_execution
-from pulse_test import (URL, call, check, create_workflow, done, origin,
-                        prompt_step, require, WORKER_API_KEY)
+from pulse_test import (URL, accept_if_pending, call, check, create_workflow,
+                        done, origin, prompt_step, require, WORKER_API_KEY)
 
 ORIGIN = origin()
 
@@ -98,6 +98,8 @@ ws.close()
 
 # --- worker_update -------------------------------------------------------
 require('local-1 online', online('local-1') is not None)
+# The stack's agent uses the shared key: pending unless accepted.
+accept_if_pending('local-1')
 
 # --- /ws refusals ----------------------------------------------------------
 check('no login: refused', refused(lambda: browser(user=None)) == 401)

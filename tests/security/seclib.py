@@ -12,15 +12,14 @@ import os
 import re
 import subprocess
 import sys
-import uuid
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.normpath(os.path.join(HERE, '..', '..'))
 sys.path.insert(0, os.path.join(REPO, 'tests', 'integration'))
 
 import wsclient  # noqa: E402
-from pulse_test import (WORKER_API_KEY, call, ctl, diag,  # noqa: E402
-                        wait_for)
+from pulse_test import (WsWorker, call, ctl, diag,  # noqa: E402
+                        enroll_accepted, wait_for)
 
 STACK = os.environ.get('PULSE_STACK', '')
 
@@ -53,22 +52,24 @@ def worker_id_of(name):
     return None
 
 
-class FakeWorker:
+class FakeWorker(WsWorker):
     """A worker that is only a websocket: the test decides what it says.
 
-    It connects through nginx's /worker with the stack's key, says
-    worker_connect with its own id, name and groups, and then reads the
-    execute_command messages pushd sends it."""
+    By default it enrolls as a real agent would with a one-use token that
+    grants `groups` (SPEC section 12), then connects through nginx's
+    /worker with its own key and X-Worker-Id and says worker_connect; it
+    is accepted, so pushd sends it the execute_command messages of its
+    steps. key/worker_id: an identity enrolled before (a reconnect).
+    shared=True: a version-1 agent with the shared key and a new id,
+    which the server keeps pending until an admin accepts it."""
 
-    def __init__(self, name, groups=(), key=None, worker_id=None):
-        self.id = worker_id or str(uuid.uuid4())
-        self.name = name
-        self.ws = wsclient.connect(
-            '/worker', 'pulse-worker',
-            headers={'X-API-Key': WORKER_API_KEY if key is None else key})
-        self.ws.send_json({'type': 'worker_connect', 'worker_id': self.id,
-                           'worker_name': name, 'groups': list(groups),
-                           'version': 'security-test', 'running': []})
+    def __init__(self, name, groups=(), key=None, worker_id=None,
+                 shared=False):
+        if not shared and key is None:
+            worker_id, key = enroll_accepted(name, groups)
+        self.key = key
+        WsWorker.__init__(self, name, groups, key=None if shared else key,
+                          worker_id=worker_id)
 
     def online(self, timeout=30):
         def probe():
@@ -81,23 +82,7 @@ class FakeWorker:
 
     def next_command(self, timeout=30):
         """The next execute_command (pings answered), or None."""
-        m, _ = self.ws.recv_until(
-            lambda x: x.get('type') == 'execute_command', timeout)
-        return m
-
-    def result(self, cmd, stdout='', success=True, exit_code=0, **extra):
-        msg = {'type': 'command_result', 'command_id': cmd['command_id'],
-               'execution_id': cmd['execution_id'], 'worker_id': self.id,
-               'success': success, 'exit_code': exit_code, 'signal': None,
-               'timed_out': False, 'stdout': stdout, 'stderr': '',
-               'stdout_bytes': len(stdout.encode()), 'stderr_bytes': 0,
-               'stdout_truncated': False, 'stderr_truncated': False,
-               'duration': 5, 'timestamp': '2026-01-01T00:00:00Z'}
-        msg.update(extra)
-        return msg
-
-    def close(self):
-        self.ws.close()
+        return WsWorker.next_command(self, timeout)
 
     def delete(self):
         """Remove the worker row (as the admin would)."""

@@ -19,8 +19,8 @@ import time
 import seclib
 import wsclient
 from pulse_test import (URL, at_end, call, check, create_workflow, done,
-                        have_ctl, heartbeat, origin, prompt_step, require,
-                        sql, start_execution, unique)
+                        have_ctl, heartbeat, make_token, origin, prompt_step,
+                        require, sql, start_execution, unique)
 
 OWN = origin()
 host_port = OWN.split('://', 1)[1]
@@ -54,7 +54,11 @@ def snapshot():
     # stack has run.
     n_exec = sql("SELECT COUNT(*), COALESCE(SUM(workflow_id = '%s'), 0) "
                  "FROM executions" % WID)
-    return (json.dumps(w, sort_keys=True), e.get('status'),
+    toks = [(t['id'], t['state']) for t in
+            call('GET', '/api/enrollment-tokens')[2]]
+    wk = [(x['id'], x['state'], x['groups']) for x in
+          call('GET', '/api/workers')[2] if x['id'] == WKID]
+    return (json.dumps(w, sort_keys=True), e.get('status'), toks, wk,
             e.get('steps', [{}])[0].get('response'), WKID in workers,
             n_exec, sorted(x['name'] for x in call('GET',
                                                   '/api/workflows')[2]))
@@ -69,12 +73,18 @@ BODIES = {
     '/api/executions': {'workflow_id': WID},
     '/api/executions/:id/respond': {'response': 'Yes'},
     '/api/executions/:id/cancel': {},
+    '/api/workers/enroll': {'name': unique('csrf-enroll')},
+    '/api/workers/:id/groups': {'groups': ['csrf']},
 }
+
+
+TID = make_token(['csrf'])[2]['id']
 
 
 def path_of(pattern):
     return pattern.replace(':id', {'workers': WKID, 'workflows': WID,
-                                   'executions': EID}.get(
+                                   'executions': EID,
+                                   'enrollment-tokens': TID}.get(
         pattern.split('/')[2] if pattern.count('/') > 2 else '', ''))
 
 

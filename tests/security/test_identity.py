@@ -73,18 +73,20 @@ def fresh_execution():
     return e['id']
 
 
-ADMIN_ONLY = {('DELETE', '/api/workers/:id'),
-              ('POST', '/api/workers/:id/command'),
-              ('POST', '/api/workflows'), ('PUT', '/api/workflows/:id'),
-              ('DELETE', '/api/workflows/:id')}
+table = seclib.routes()
+require('router.c route table parsed', len(table) >= 10)
+# What router.c says is for admins only.
+ADMIN_ONLY = {(m, p) for m, p, flags in table if 'ROUTE_ADMIN' in flags}
 PUBLIC = {'/health', '/metrics/api'}
+# No SSO: the worker's key, or an enrollment token (SPEC section 12).
+WORKER_ROUTES = {'/api/workers/heartbeat', '/api/workers/enroll'}
 
 
 def want(role, method, pattern):
     """Status the REAL user gets; the spoofed headers must not change it."""
     if pattern in PUBLIC:
         return 200
-    if pattern == '/api/workers/heartbeat':
+    if pattern in WORKER_ROUTES:
         return 401
     if role is None:
         return 401
@@ -111,9 +113,6 @@ def body_for(pattern):
     }.get(pattern, {})
 
 
-table = seclib.routes()
-require('router.c route table parsed', len(table) >= 10)
-
 # Every route, its own method and one it lacks, for each role and variant.
 # Employees' allowed writes use fresh executions; what they record is
 # checked below.
@@ -138,7 +137,7 @@ for label, hdrs in VARIANTS.items():
                                              role or 'nobody')
                 if m != method:
                     exp = (401,) if role is None and pattern not in PUBLIC \
-                        and pattern != '/api/workers/heartbeat' else (405,)
+                        and pattern not in WORKER_ROUTES else (405,)
                     check(descr + ' -> %s' % exp[0], r[0] in exp,
                           'got %s %s' % (r[0], r[2]))
                 elif w is not None:

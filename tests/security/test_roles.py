@@ -14,8 +14,8 @@ import uuid
 
 import seclib
 from pulse_test import (at_end, call, check, create_workflow, diag, done,
-                        heartbeat, prompt_step, require, start_execution,
-                        unique)
+                        enroll_accepted, heartbeat, make_token, prompt_step,
+                        require, start_execution, unique)
 
 ROLES = (None, 'outsider', 'employee', 'admin')
 METHODS = ('GET', 'POST', 'PUT', 'DELETE', 'PATCH', 'HEAD', 'OPTIONS',
@@ -34,6 +34,15 @@ EXPECT = {
     ('GET', '/api/openapi.json'): ((200,), 'any'),
     ('GET', '/api/workers'): ((200,), 'any'),
     ('POST', '/api/workers/heartbeat'): ((200,), 'worker'),
+    # No SSO: a token in the body or X-API-Key; SSO alone is neither.
+    ('POST', '/api/workers/enroll'): ((201,), 'enroll'),
+    ('POST', '/api/workers/:id/accept'): ((200,), 'admin'),
+    ('POST', '/api/workers/:id/revoke'): ((200,), 'admin'),
+    ('POST', '/api/workers/:id/rotate'): ((200,), 'admin'),
+    ('PUT', '/api/workers/:id/groups'): ((200,), 'admin'),
+    ('GET', '/api/enrollment-tokens'): ((200,), 'admin'),
+    ('POST', '/api/enrollment-tokens'): ((201,), 'admin'),
+    ('DELETE', '/api/enrollment-tokens/:id'): ((200,), 'admin'),
     ('DELETE', '/api/workers/:id'): ((200, 204), 'admin'),
     ('POST', '/api/workers/:id/command'): ((201,), 'admin'),
     ('GET', '/api/workflows'): ((200,), 'any'),
@@ -54,7 +63,7 @@ def expected(role, who, ok):
     """Statuses allowed for role on a route whose successes are ok."""
     if who == 'public':
         return ok
-    if who == 'worker':
+    if who in ('worker', 'enroll'):
         return (401,)   # SSO credentials are no API key
     if role is None:
         return (401,)
@@ -81,7 +90,8 @@ check('the security table and router.c list the same %d routes'
 for m, p, flags in table:
     who = EXPECT.get((m, p), (None, None))[1]
     want = {'public': 'ROUTE_PUBLIC', 'worker': 'ROUTE_WORKER',
-            'admin': 'ROUTE_ADMIN', 'any': 'ROUTE_ANY'}.get(who)
+            'enroll': 'ROUTE_PUBLIC', 'admin': 'ROUTE_ADMIN',
+            'any': 'ROUTE_ANY'}.get(who)
     check('%s %s: router.c flags %s agree with the table (%s)'
           % (m, p, '|'.join(sorted(flags)), who), want in flags)
 
@@ -100,6 +110,11 @@ def fresh_worker():
     require('fixture: heartbeat of %s' % name, r[0] == 200, r)
     wid = seclib.worker_id_of(name)
     at_end(lambda: call('DELETE', '/api/workers/%s' % wid))
+    return wid
+
+
+def fresh_enrolled():
+    wid, _ = enroll_accepted(unique('roles-enrolled'))
     return wid
 
 
@@ -123,13 +138,22 @@ def request_for(method, pattern, role):
     allowed = expected(role, EXPECT[(method, pattern)][1], OK) is OK
     if pattern == '/api/workers/:id':
         wkid = fresh_worker() if allowed else local1
+    if pattern.startswith('/api/workers/:id/') and \
+            not pattern.endswith('/command'):
+        # Accept, revoke, rotate, groups: an enrolled worker of its own,
+        # never the stack's local-1.
+        wkid = fresh_enrolled() if allowed else str(uuid.uuid4())
+    tid = str(uuid.uuid4())
+    if pattern == '/api/enrollment-tokens/:id' and allowed:
+        tid = make_token([])[2]['id']
     if pattern == '/api/workflows/:id' and method == 'DELETE':
         wid = fresh_workflow() if allowed else WID
     if pattern.startswith('/api/executions/:id'):
         eid = fresh_execution()
     noun = pattern.split('/')[2] if pattern.count('/') > 2 else ''
     path = pattern.replace(':id', {'workers': wkid, 'workflows': wid,
-                                   'executions': eid}.get(noun, ''))
+                                   'executions': eid,
+                                   'enrollment-tokens': tid}.get(noun, ''))
     if method in ('POST', 'PUT', 'PATCH'):
         body = {
             '/api/workers/heartbeat': {'worker_id': str(uuid.uuid4()),
@@ -137,6 +161,8 @@ def request_for(method, pattern, role):
                                        'metadata': {}},
             '/api/workers/:id/command': {'command': 'true',
                                          'timeout': 5000},
+            '/api/workers/enroll': {'name': unique('roles-enroll')},
+            '/api/workers/:id/groups': {'groups': ['roles']},
             '/api/workflows': {'name': unique('roles-new'),
                                'definition': {'steps': [
                                    prompt_step('Ask')]}},
@@ -170,16 +196,18 @@ for role in ROLES:
     for pattern in patterns:
         methods_of = {m for m, p in EXPECT if p == pattern}
         public = pattern in ('/health', '/metrics/api',
-                             '/api/workers/heartbeat')
+                             '/api/workers/heartbeat', '/api/workers/enroll')
         for method in METHODS:
             if method in methods_of:
                 ok, who = EXPECT[(method, pattern)]
                 want = expected(role, who, ok)
             elif method == 'TRACE':
                 want = (405,)           # nginx refuses TRACE itself
-            elif pattern == '/api/workers/heartbeat' and method == 'DELETE':
-                # DELETE /api/workers/:id with the id "heartbeat", on the
-                # location nginx leaves without SSO: no identity, 401.
+            elif pattern in ('/api/workers/heartbeat',
+                             '/api/workers/enroll') and method == 'DELETE':
+                # DELETE /api/workers/:id with the id "heartbeat" (or
+                # "enroll"), on the location nginx leaves without SSO: no
+                # identity, 401.
                 want = (401,)
             elif role is None and not public:
                 want = (401,)           # nginx signs in first

@@ -3,13 +3,14 @@
 (README "The worker protocol", DESIGN sections 4, 6 and 8):
   - keys: missing, empty, wrong, nearly right, sent elsewhere (query,
     Authorization): 401 before any upgrade, heartbeat included;
-  - one shared WORKER_API_KEY (SPEC section 3) makes every key holder a
-    worker, so what the design promises is that a worker reports only on
-    commands dispatched to IT: results, starts and output for another
-    worker's command (under its own id, or claiming the other's id in
-    the message) close the socket with 1008 and change nothing; one for
-    a command that does not exist is acknowledged as unknown and stored
-    nowhere; a new worker id cannot take over an online worker's name;
+  - each worker has its own key (SPEC section 12; the fakes here enroll
+    with a token), and a worker reports only on commands dispatched to
+    IT: results, starts and output for another worker's command (under
+    its own id, or claiming the other's id in the message) close the
+    socket with 1008 and change nothing; one for a command that does not
+    exist is acknowledged as unknown and stored nowhere; a new worker id
+    with the shared key cannot take an online worker's name: it is only a
+    pending replacement candidate, never sent that worker's commands;
   - replayed results: the same result 50 times at once, a different one
     afterwards, and again after a reconnect: one result stored, the next
     step dispatched once, one completion;
@@ -29,12 +30,14 @@ import uuid
 import seclib
 import wsclient
 from live import execute, online, run, wait_execution
-from pulse_test import (WORKER_API_KEY, at_end, call, check, diag, done,
-                        have_ctl, origin, require, sql, unique)
+from pulse_test import (WORKER_API_KEY, accept_if_pending, at_end, call,
+                        check, diag, done, have_ctl, origin, require, sql,
+                        unique, wait_for)
 
 require('PULSE_WORKER_API_KEY is set', WORKER_API_KEY != '')
 require('PULSE_CTL is set', have_ctl())
 require('local-1 online', online('local-1', 60) is not None)
+accept_if_pending('local-1')	# the stack's shared-key agent
 PUSHD = seclib.pid_of('pushd-pid')
 diag('pushd pid %s, RSS %s KiB at start' % (PUSHD, seclib.rss_kib(PUSHD)
                                             if PUSHD else None))
@@ -163,13 +166,28 @@ d = x['steps'][0]['dispatches'][0]
 check('A\'s own result is the one stored', x['status'] == 'completed' and
       d['stdout'] == 'real\n' and d['status'] == 'succeeded', d)
 
-# A new worker id may not take a registered worker's name.
-thief = seclib.FakeWorker('local-1', groups=('demo', 'db'))
-check('a new worker_id claiming the name local-1: closed 1008',
-      closed_code(thief.ws) == 1008)
+# A new worker id may not take a registered worker's name: with the shared
+# key it is only a replacement candidate, pending, until an admin accepts.
+l1_id = seclib.worker_id_of('local-1')
+thief = seclib.FakeWorker('local-1', groups=('demo', 'db'), shared=True)
+at_end(thief.delete)
+check('a new worker_id claiming the name local-1 is told: pending',
+      thief.state() == 'pending')
+row = wait_for(lambda: [w for w in call('GET', '/api/workers')[2]
+                        if w['id'] == thief.id], 10)
+check('... a replacement candidate under a name of its own, granted '
+      'nothing', row and row[0]['state'] == 'pending' and
+      row[0]['name'] != 'local-1' and row[0]['replaces'] == l1_id and
+      row[0]['groups'] == [], row)
+e = run([execute('Thief', 'true', ['local-1'])], prefix='wp-thief')
+check('... and a step for local-1 never reaches it',
+      thief.next_command(3) is None)
+if e:
+    wait_execution(e['id'], timeout=60)
 l1 = online('local-1', 10)
 check('local-1 keeps its id and stays online',
-      l1 is not None and l1['id'] == seclib.worker_id_of('local-1'), l1)
+      l1 is not None and l1['id'] == l1_id, l1)
+thief.close()
 
 # --- replayed results ---------------------------------------------------------
 R = fake('wp-replay')
@@ -217,7 +235,7 @@ m, _ = R.ws.recv_until(lambda x: x.get('type') == 'result_ack', 10)
 check('a different result for a finished command is acknowledged, '
       'not stored', m is not None)
 R.close()
-R2 = seclib.FakeWorker(R.name, worker_id=R.id)
+R2 = seclib.FakeWorker(R.name, worker_id=R.id, key=R.key)
 fakes.append(R2)
 require('R reconnects', R2.online())
 R2.ws.send_json(R2.result(c1, stdout='third\n'))

@@ -58,6 +58,7 @@ static const char sql_worker_get[] =
     "JSON_LENGTH(metadata, '$.groups'), "
     "(SELECT COUNT(*) FROM worker_groups g WHERE g.worker_id = w.id), "
     "last_heartbeat > NOW() - INTERVAL 1 MINUTE FROM workers w WHERE id = ?";
+static const char sql_worker_delete[] = "DELETE FROM workers WHERE id = ?";
 static const char sql_worker_old[] =
     "UPDATE workers SET last_heartbeat = NOW() - INTERVAL 1 HOUR "
     "WHERE id = ?";
@@ -670,6 +671,27 @@ main(void)
 	w.groups[1] = "td-g2";
 	w.ngroups = 2;
 	w.has_groups = 1;
+	/* SPEC section 12: with the shared key a new worker is pending and
+	 * granted nothing; a key that is not the worker's is refused. */
+	id_new(wd);
+	w.id = wd;
+	w.name = "td-pending";
+	test_cond("a new shared-key worker is pending",
+	    dispatch_worker_online(db, NODE, &w, &conflict, replaced, &ids) ==
+	    0 && !conflict && w.refused[0] == '\0' &&
+	    strcmp(w.state, "pending") == 0);
+	test_cond("... and granted none of the groups it asks for",
+	    strcmp(cell(sql_worker_get, "s", wd, NULL, NULL, 0, 4), "0") == 0);
+	w.key_hash = "0000000000000000000000000000000000000000000000000000000000000000";
+	test_cond("a key that is not its own is refused, saying why",
+	    dispatch_worker_online(db, NODE, &w, &conflict, replaced, &ids) ==
+	    0 && strcmp(w.refused, "unknown or revoked key") == 0);
+	w.key_hash = NULL;
+	db_exec(db, sql_worker_delete, NULL, "s", wd);
+	/* The rest is version 1's behaviour: WORKER_AUTO_ACCEPT=true. */
+	w.auto_accept = 1;
+	w.id = wc;
+	w.name = "td-c";
 	test_cond("a new worker is recorded online, attached here",
 	    dispatch_worker_online(db, NODE, &w, &conflict, replaced, &ids) == 0 &&
 	    !conflict && strcmp(cell(sql_worker_get, "s", wc, NULL, NULL, 0,

@@ -16,6 +16,10 @@ static const char sql_row[] =
 static const char sql_groups[] =
     "SELECT GROUP_CONCAT(group_name ORDER BY group_name) FROM worker_groups "
     "WHERE worker_id = ?";
+static const char sql_trust[] =
+    "SELECT state, CONCAT_WS(',', JSON_VALUE(requested_groups, '$[0]'), "
+    "JSON_VALUE(requested_groups, '$[1]')), replaces, name "
+    "FROM workers WHERE id = ?";
 static const char sql_events[] =
     "SELECT COUNT(*) FROM events WHERE worker_id = ? AND type = "
     "'worker_update'";
@@ -77,8 +81,12 @@ main(void)
 	    strcmp(cell(sql_row, id, 2), "node-a") == 0);
 	test_cond("version kept in metadata",
 	    strcmp(cell(sql_row, id, 3), "1.2.3") == 0);
-	test_cond("groups recorded",
-	    strcmp(cell(sql_groups, id, 0), "db,demo") == 0);
+	test_cond("new, it is pending (SPEC section 12)",
+	    strcmp(cell(sql_trust, id, 0), "pending") == 0 &&
+	    strcmp(w.state, "pending") == 0);
+	test_cond("the groups it asks for are requested",
+	    strcmp(cell(sql_trust, id, 1), "db,demo") == 0);
+	test_cond("... and not granted", cell(sql_groups, id, 0)[0] == '\0');
 	test_cond("one worker_update event",
 	    strcmp(cell(sql_events, id, 0), "1") == 0);
 	w.node = NULL;
@@ -91,9 +99,40 @@ main(void)
 	    strcmp(cell(sql_row, id, 2), "node-a") == 0);
 
 	w.id = id2;
-	test_cond("another id with the same name conflicts",
+	test_cond("another id with the same name is no conflict",
+	    online(db, &w, &conflict) == 0 && !conflict);
+	test_cond("it is a pending replacement candidate naming the other",
+	    strcmp(cell(sql_trust, id2, 0), "pending") == 0 &&
+	    strcmp(cell(sql_trust, id2, 2), id) == 0);
+	test_cond("under a name of its own",
+	    strncmp(cell(sql_trust, id2, 3), "rg-one (candidate ", 18) == 0);
+	test_cond("registering it again keeps that name",
+	    online(db, &w, &conflict) == 0 && !conflict &&
+	    strncmp(cell(sql_trust, id2, 3), "rg-one (candidate ", 18) == 0);
+	id_new(id2);
+	w.id = id2;
+	w.auto_accept = 1;
+	test_cond("with WORKER_AUTO_ACCEPT, an online name conflicts",
 	    online(db, &w, &conflict) == 0 && conflict);
 	test_cond("and creates nothing", cell(sql_row, id2, 0)[0] == '\0');
+	w.name = "rg-auto";
+	test_cond("with WORKER_AUTO_ACCEPT a new keyless worker is accepted",
+	    online(db, &w, &conflict) == 0 && !conflict &&
+	    strcmp(cell(sql_trust, id2, 0), "accepted") == 0);
+	test_cond("... and granted what it asks (version 1)",
+	    strcmp(cell(sql_groups, id2, 0), "db,demo") == 0);
+	w.keyed = 1;
+	w.ngroups = 1;
+	w.groups = groups + 1;
+	test_cond("a worker with a key of its own asks again",
+	    online(db, &w, &conflict) == 0 && !conflict);
+	test_cond("... which changes its request, not its groups",
+	    strcmp(cell(sql_trust, id2, 1), "demo") == 0 &&
+	    strcmp(cell(sql_groups, id2, 0), "db,demo") == 0);
+	w.keyed = 0;
+	w.auto_accept = 0;
+	w.groups = groups;
+	w.ngroups = 2;
 
 	w.id = id;
 	w.name = "rg-renamed";
