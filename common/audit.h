@@ -17,7 +17,7 @@ struct db;
 struct audit_actor {
 	const char	*name;		/* "alice", "worker:web-01", "system" */
 	const char	*groups;	/* JSON array text, or NULL */
-	const char	*client_addr;	/* what nginx saw (REMOTE_ADDR), or NULL */
+	const char	*client_addr;	/* nginx's REMOTE_ADDR, or NULL */
 };
 
 /*

@@ -243,7 +243,7 @@ struct dispatch_worker {
 	char		 refused[128];		/* out: why the key may not
 						 * act as it, or "" */
 	char		 state[16];		/* out: pending|accepted */
-	int		 rotate;		/* out: a key is to be offered */
+	int		 rotate;		/* out: a key to offer */
 };
 
 /*

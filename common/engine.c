@@ -1189,8 +1189,8 @@ command_txn(struct db *db, void *arg)
 		    c->worker_id);
 	}
 	if (strcmp(db_res_get(res, 0, 4), "accepted") != 0) {
-		fail(c->err, ENGINE_CONFLICT, "worker '%s' is %s: an admin must "
-		    "accept it before it is sent commands",
+		fail(c->err, ENGINE_CONFLICT, "worker '%s' is %s: an admin "
+		    "must accept it before it is sent commands",
 		    db_res_get(res, 0, 1), db_res_get(res, 0, 4));
 		db_res_free(res);
 		return -1;

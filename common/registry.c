@@ -55,6 +55,9 @@ static const char sql_groups_add[] =
     "INSERT IGNORE INTO worker_groups (worker_id, group_name) "
     "SELECT ?, j.g FROM JSON_TABLE(?, '$[*]' COLUMNS (g VARCHAR(255) "
     "PATH '$')) j";
+static const char sql_granted[] =
+    "SELECT JSON_ARRAYAGG(group_name ORDER BY group_name) "
+    "FROM worker_groups WHERE worker_id = ?";
 static const char sql_state_of[] =
     "SELECT state, name FROM workers WHERE id = ?";
 static const char sql_enroll_fill[] =
@@ -110,6 +113,26 @@ registry_audit(struct db *db, const char *name, const char *client_addr,
 		    json_object_new_string(why));
 	return audit_append(db, &who, "worker.key_refused", "worker",
 	    worker_id, details);
+}
+
+int
+registry_granted(struct db *db, const char *worker_id,
+    struct json_object **out)
+{
+	struct db_res	*res;
+	const char	*g;
+	char		 err[128];
+
+	*out = NULL;
+	if (db_exec(db, sql_granted, &res, "s", worker_id) == -1)
+		return -1;
+	g = db_res_get(res, 0, 0);
+	if (g != NULL)
+		*out = pjson_parse(g, strlen(g), 4, err, sizeof(err));
+	if (*out == NULL)
+		*out = json_object_new_array();
+	db_res_free(res);
+	return 0;
 }
 
 struct json_object *
@@ -231,23 +254,21 @@ registry_online(struct db *db, struct registry_worker *w, int *conflict)
 	if (old[0] != '\0') {
 		if (me.known && strcmp(me.replaces, old) == 0)
 			name = me.name;		/* a candidate keeps its name */
-		else if (w->auto_accept && !w->keyed && !old_keyed &&
-		    !me.known) {
-			/* Version 1: take an offline worker's name at once. */
-			if (!offline || (rc = registry_retire(db, w, old)) <= 0) {
-				*conflict = offline ? rc == 0 : 1;
-				rc = offline ? rc : 0;
-				goto out;
-			}
-		} else if (!me.known && !w->auto_accept)
-			candidate = old;
-		else if (!me.known && w->auto_accept && old_keyed)
-			candidate = old;
-		else {
+		else if (me.known || (w->auto_accept && !old_keyed &&
+		    !offline)) {
+			/* Not its name to take; an online one keeps it. */
 			*conflict = 1;
 			rc = 0;
 			goto out;
-		}
+		} else if (w->auto_accept && !old_keyed) {
+			/* Version 1: take an offline worker's name at once. */
+			if ((rc = registry_retire(db, w, old)) <= 0) {
+				*conflict = rc == 0;
+				goto out;
+			}
+			rc = -1;
+		} else
+			candidate = old;
 	}
 	w->created = !me.known;
 	if (!me.known) {

@@ -64,7 +64,11 @@ int	registry_online(struct db *, struct registry_worker *, int *conflict);
  */
 struct json_object;
 int	registry_audit(struct db *, const char *name, const char *client_addr,
-	    const char *worker_id, const char *why, struct json_object *details);
+	    const char *worker_id, const char *why,
+	    struct json_object *details);
+/* The groups a worker is granted: *out a new JSON array, in name order. */
+int	registry_granted(struct db *, const char *worker_id,
+	    struct json_object **out);
 /* A JSON array of the n names (a new object). */
 struct json_object *registry_names(const char *const *, size_t n);
 

@@ -17,7 +17,7 @@
 
 #define AUDIT_LIMIT_DEFAULT	50
 #define AUDIT_LIMIT_MAX		500
-#define AUDIT_ACTOR_MAX		(USER_NAME_MAX + 16)	/* "worker:NAME" */
+#define AUDIT_ACTOR_MAX		(USER_NAME_MAX + 16)	/* worker:NAME */
 #define AUDIT_ACTION_MAX	64
 #define AUDIT_TARGET_MAX	UTF8_BYTES(NAME_CHARS)
 
@@ -64,35 +64,15 @@ api_audit(struct request *req, const char *action, const char *target_type,
 	    details);
 }
 
-static struct json_object *
-entry_json(const struct db_res *r, size_t i)
-{
-	struct json_object	*o = json_object_new_object();
-
-	json_object_object_add(o, "id",
-	    json_object_new_int64(db_res_int(r, i, 0, 0)));
-	json_object_object_add(o, "at", pjson_time(db_res_get(r, i, 1)));
-	json_object_object_add(o, "actor",
-	    pjson_string_or_null(db_res_get(r, i, 2)));
-	/* JSON the server wrote in canonical form: embedded as stored. */
-	json_object_object_add(o, "actor_groups",
-	    pjson_raw(db_res_get(r, i, 3), db_res_len(r, i, 3)));
-	json_object_object_add(o, "client_addr",
-	    pjson_string_or_null(db_res_get(r, i, 4)));
-	json_object_object_add(o, "action",
-	    pjson_string_or_null(db_res_get(r, i, 5)));
-	json_object_object_add(o, "target_type",
-	    pjson_string_or_null(db_res_get(r, i, 6)));
-	json_object_object_add(o, "target_id",
-	    pjson_string_or_null(db_res_get(r, i, 7)));
-	json_object_object_add(o, "details",
-	    pjson_raw(db_res_get(r, i, 8), db_res_len(r, i, 8)));
-	json_object_object_add(o, "prev_hash",
-	    pjson_string_or_null(db_res_get(r, i, 9)));
-	json_object_object_add(o, "hash",
-	    pjson_string_or_null(db_res_get(r, i, 10)));
-	return o;
-}
+/* JSON the server wrote in canonical form is embedded as stored. */
+static const struct dbjson_col entry_cols[] = {
+	{ "id", DBJSON_INT }, { "at", DBJSON_TIME }, { "actor", DBJSON_STRING },
+	{ "actor_groups", DBJSON_RAW }, { "client_addr", DBJSON_STRING },
+	{ "action", DBJSON_STRING }, { "target_type", DBJSON_STRING },
+	{ "target_id", DBJSON_STRING }, { "details", DBJSON_RAW },
+	{ "prev_hash", DBJSON_STRING }, { "hash", DBJSON_STRING },
+	{ NULL, DBJSON_STRING }
+};
 
 /* ?name= as text of at most len - 1 bytes: 0 (NULL when absent), or -1
  * after a 400 naming it. An empty value is no filter. */
@@ -160,7 +140,7 @@ audit_list(struct request *req)
 	n = db_res_rows(res);
 	arr = json_object_new_array_ext((int)n);
 	for (i = 0; i < n; i++)
-		json_object_array_add(arr, entry_json(res, i));
+		json_object_array_add(arr, dbjson_row(res, i, entry_cols));
 	o = json_object_new_object();
 	json_object_object_add(o, "entries", arr);
 	/* A full page may have more behind it: the cursor for the next. */

@@ -52,36 +52,26 @@ static const char sql_token_use[] =
 static const char sql_token_why[] =
     "SELECT revoked_at IS NOT NULL, expires_at <= NOW(3), `groups`, id "
     "FROM enrollment_tokens WHERE token_hash = ?";
-static const char sql_granted[] =
-    "SELECT JSON_ARRAYAGG(group_name ORDER BY group_name) "
-    "FROM worker_groups WHERE worker_id = ?";
 
 /* ------------------------------------------------------------ tokens */
+
+/* A token as GET shows it, in TOKEN_COLS' order; never the token. */
+static const struct dbjson_col token_cols[] = {
+	{ "id", DBJSON_STRING },
+	{ "groups", DBJSON_RAW },
+	{ "uses_left", DBJSON_INT },
+	{ "expires_at", DBJSON_TIME },
+	{ "created_by", DBJSON_STRING },
+	{ "created_at", DBJSON_TIME },
+	{ "revoked_at", DBJSON_TIME },
+	{ "state", DBJSON_STRING },
+	{ NULL, DBJSON_STRING }
+};
 
 static struct json_object *
 tokens_row(const struct db_res *res, size_t i)
 {
-	struct json_object	*o = json_object_new_object();
-	const char		*g = db_res_get(res, i, 1);
-	char			 err[128];
-
-	json_object_object_add(o, "id",
-	    pjson_string_or_null(db_res_get(res, i, 0)));
-	json_object_object_add(o, "groups", g == NULL ? NULL :
-	    pjson_parse(g, strlen(g), API_JSON_DEPTH, err, sizeof(err)));
-	json_object_object_add(o, "uses_left",
-	    json_object_new_int64(db_res_int(res, i, 2, 0)));
-	json_object_object_add(o, "expires_at",
-	    pjson_time(db_res_get(res, i, 3)));
-	json_object_object_add(o, "created_by",
-	    pjson_string_or_null(db_res_get(res, i, 4)));
-	json_object_object_add(o, "created_at",
-	    pjson_time(db_res_get(res, i, 5)));
-	json_object_object_add(o, "revoked_at",
-	    pjson_time(db_res_get(res, i, 6)));
-	json_object_object_add(o, "state",
-	    pjson_string_or_null(db_res_get(res, i, 7)));
-	return o;
+	return dbjson_row(res, i, token_cols);
 }
 
 struct token_new {
@@ -380,11 +370,10 @@ workers_enroll(struct request *req)
 	static const char *const allowed[] = { "name", "groups", "version",
 	    "worker_id", "token", NULL };
 	struct enroll		 en;
-	struct json_object	*groups = NULL, *o, *granted;
-	struct db_res		*res = NULL;
-	const char		*token, *wid, *g;
+	struct json_object	*groups = NULL, *o, *granted = NULL;
+	const char		*token, *wid;
 	char			 id[ID_LEN + 1], key[WKEY_LEN + 1];
-	char			 thash[WKEY_HASH_LEN + 1], err[128];
+	char			 thash[WKEY_HASH_LEN + 1];
 
 	memset(&en, 0, sizeof(en));
 	key[0] = '\0';
@@ -393,10 +382,10 @@ workers_enroll(struct request *req)
 	 * anything else is read (as the heartbeat's router check is), with
 	 * no audit row: that would let anyone write the trail.
 	 */
-	if (pjson_get_string(req->json, "token", &token, NULL) == 0 &&
+	if (pjson_get_string(req->json, "token", &token, NULL) != 1 &&
 	    !enroll_shared_ok(req)) {
-		reply_error(req, 401, "key refused: no enrollment token, and no "
-		    "valid shared API key");
+		reply_error(req, 401, "key refused: no enrollment token, and "
+		    "no valid shared API key");
 		return 0;
 	}
 	if (body_only(req, allowed) == -1 ||
@@ -438,8 +427,8 @@ workers_enroll(struct request *req)
 	}
 	wkey_hash(key, en.hash);
 	if (db_txn(req->db, enroll_txn, &en) == -1 ||
-	    (en.refused[0] == '\0' && db_exec(req->db, sql_granted, &res,
-	    "s", id) == -1)) {
+	    (en.refused[0] == '\0' && registry_granted(req->db, id,
+	    &granted) == -1)) {
 		reply_db_error(req);
 		goto out;
 	}
@@ -449,9 +438,6 @@ workers_enroll(struct request *req)
 		reply_error(req, 401, "key refused: %s", en.refused);
 		goto out;
 	}
-	g = db_res_get(res, 0, 0);
-	granted = g != NULL ? pjson_parse(g, strlen(g), API_JSON_DEPTH, err,
-	    sizeof(err)) : json_object_new_array();
 	log_info("worker '%s' (%s) enrolled with %s: %s", en.e.name_out, id,
 	    en.token_hash != NULL ? "a token" : "the shared key", en.e.state);
 	o = json_object_new_object();
@@ -462,10 +448,11 @@ workers_enroll(struct request *req)
 	json_object_object_add(o, "key", json_object_new_string(key));
 	json_object_object_add(o, "state", json_object_new_string(en.e.state));
 	json_object_object_add(o, "groups", granted);
+	granted = NULL;
 	reply_json(req, 201, o);
 out:
 	explicit_bzero(key, sizeof(key));
-	db_res_free(res);
+	json_object_put(granted);
 	free(en.token_groups);
 	json_object_put(groups);
 	return 0;

@@ -13,7 +13,6 @@
 #include "api.h"
 #include "db.h"
 #include "id.h"
-#include "pjson.h"
 
 static const char sql_add[] =
     "INSERT INTO workflow_versions (workflow_id, version, name, "
@@ -26,6 +25,18 @@ static const char sql_get[] =
     "SELECT workflow_id, version, name, description, definition, "
     "created_by, created_at FROM workflow_versions "
     "WHERE workflow_id = ? AND version = ?";
+
+static const struct dbjson_col list_cols[] = {
+	{ "version", DBJSON_INT }, { "name", DBJSON_STRING },
+	{ "created_by", DBJSON_STRING }, { "created_at", DBJSON_TIME },
+	{ NULL, DBJSON_STRING }
+};
+static const struct dbjson_col get_cols[] = {
+	{ "workflow_id", DBJSON_STRING }, { "version", DBJSON_INT },
+	{ "name", DBJSON_STRING }, { "description", DBJSON_STRING },
+	{ "definition", DBJSON_RAW }, { "created_by", DBJSON_STRING },
+	{ "created_at", DBJSON_TIME }, { NULL, DBJSON_STRING }
+};
 
 int
 versions_add(struct db *db, const char *workflow_id, long long version,
@@ -40,7 +51,7 @@ int
 versions_list(struct request *req)
 {
 	struct db_res		*res;
-	struct json_object	*arr, *o;
+	struct json_object	*arr;
 	size_t			 i, n;
 
 	if (!id_valid(req->params[0])) {
@@ -58,18 +69,8 @@ versions_list(struct request *req)
 		return 0;
 	}
 	arr = json_object_new_array_ext((int)n);
-	for (i = 0; i < n; i++) {
-		o = json_object_new_object();
-		json_object_object_add(o, "version",
-		    json_object_new_int64(db_res_int(res, i, 0, 0)));
-		json_object_object_add(o, "name",
-		    pjson_string_or_null(db_res_get(res, i, 1)));
-		json_object_object_add(o, "created_by",
-		    pjson_string_or_null(db_res_get(res, i, 2)));
-		json_object_object_add(o, "created_at",
-		    pjson_time(db_res_get(res, i, 3)));
-		json_object_array_add(arr, o);
-	}
+	for (i = 0; i < n; i++)
+		json_object_array_add(arr, dbjson_row(res, i, list_cols));
 	db_res_free(res);
 	reply_json(req, 200, arr);
 	return 0;
@@ -101,21 +102,7 @@ versions_get(struct request *req)
 		reply_error(req, 404, "version not found");
 		return 0;
 	}
-	o = json_object_new_object();
-	json_object_object_add(o, "workflow_id",
-	    pjson_string_or_null(db_res_get(res, 0, 0)));
-	json_object_object_add(o, "version",
-	    json_object_new_int64(db_res_int(res, 0, 1, 0)));
-	json_object_object_add(o, "name",
-	    pjson_string_or_null(db_res_get(res, 0, 2)));
-	json_object_object_add(o, "description",
-	    pjson_string_or_null(db_res_get(res, 0, 3)));
-	json_object_object_add(o, "definition",
-	    pjson_raw(db_res_get(res, 0, 4), db_res_len(res, 0, 4)));
-	json_object_object_add(o, "created_by",
-	    pjson_string_or_null(db_res_get(res, 0, 5)));
-	json_object_object_add(o, "created_at",
-	    pjson_time(db_res_get(res, 0, 6)));
+	o = dbjson_row(res, 0, get_cols);
 	db_res_free(res);
 	reply_json(req, 200, o);
 	return 0;

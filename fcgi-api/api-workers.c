@@ -281,7 +281,7 @@ workers_heartbeat(struct request *req)
 	}
 	if (read_groups(req, meta, &b) == -1)
 		return 0;
-	if (!req->worker_shared && strcmp(b.id, req->worker_id) != 0) {
+	if (req->worker_id[0] != '\0' && strcmp(b.id, req->worker_id) != 0) {
 		reply_error_field(req, 401, "worker_id", "worker_id does not "
 		    "match the key");
 		return 0;
@@ -449,9 +449,16 @@ decide_txn(struct db *db, void *arg)
 	if (rc == -1)
 		return -1;
 	det = json_object_new_object();
-	if (d->granted != NULL)
-		json_object_object_add(det, "groups",
-		    json_object_get(d->granted));
+	if (d->what == DECIDE_ACCEPT || d->what == DECIDE_GROUPS) {
+		struct json_object	*g;
+
+		/* What it holds now: given, or (accept) what it asked. */
+		if (registry_granted(db, d->id, &g) == -1) {
+			json_object_put(det);
+			return -1;
+		}
+		json_object_object_add(det, "groups", g);
+	}
 	if (d->replaced[0] != '\0')
 		json_object_object_add(det, "replaced",
 		    json_object_new_string(d->replaced));

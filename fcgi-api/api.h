@@ -63,7 +63,7 @@ struct request {
 	struct user		 user;
 	/* ROUTE_WORKER: who the key says it is (trust_check() decides). */
 	int			 worker_shared;	/* the shared key */
-	char			 worker_id[ID_LEN + 1];	/* X-Worker-Id */
+	char			 worker_id[ID_LEN + 1]; /* X-Worker-Id, or "" */
 	char			 worker_key_hash[WKEY_HASH_LEN + 1];
 	char			*actor_groups;	/* api_actor()'s JSON, freed
 						 * when the request ends */
@@ -79,6 +79,16 @@ struct route {
 	route_fn	 fn;
 	int		 flags;
 };
+
+/* dbjson.c: a result row as a JSON object, one entry per column. */
+struct db_res;
+enum dbjson_kind { DBJSON_STRING, DBJSON_INT, DBJSON_TIME, DBJSON_RAW };
+struct dbjson_col {
+	const char		*name;		/* NULL ends the table */
+	enum dbjson_kind	 kind;
+};
+struct json_object *dbjson_row(const struct db_res *, size_t row,
+	    const struct dbjson_col *);
 
 /* api-audit.c: the audit row of a mutating route, written last in the
  * transaction of its change (common/audit.h). */

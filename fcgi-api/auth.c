@@ -254,9 +254,10 @@ auth_identify(struct request *req)
 
 /*
  * A worker's request (heartbeat): an enrolled worker sends its own key and
- * X-Worker-Id, a version-1 one the shared key alone. Here only the shape
- * and the shared key are checked; whether this key may act as that worker
- * is trust_check()'s answer, in the handler's transaction.
+ * X-Worker-Id, a version-1 one the shared key (X-Worker-Id optional, as on
+ * the socket). Here only the shape and the shared key are checked; whether
+ * this key may act as that worker is trust_check()'s answer, in the
+ * handler's transaction.
  */
 int
 auth_worker_key(struct request *req)
@@ -268,23 +269,24 @@ auth_worker_key(struct request *req)
 	req->worker_shared = 0;
 	req->worker_id[0] = '\0';
 	req->worker_key_hash[0] = '\0';
-	if (got != NULL && id != NULL) {
-		if (!id_valid(id) || !wkey_valid(got)) {
-			reply_error(req, 401, "invalid worker key or "
-			    "X-Worker-Id");
+	if (id != NULL) {
+		if (!id_valid(id)) {
+			reply_error(req, 401, "X-Worker-Id must be a UUID");
 			return -1;
 		}
 		strlcpy_p(req->worker_id, id, sizeof(req->worker_id));
-		wkey_hash(got, req->worker_key_hash);
-		return 0;
 	}
 	/* An empty configured key would match an empty header: refuse. */
-	if (want == NULL || *want == '\0' || got == NULL ||
-	    !ident_key_equal(got, want)) {
+	if (got != NULL && want != NULL && *want != '\0' &&
+	    ident_key_equal(got, want)) {
+		req->worker_shared = 1;
+		return 0;
+	}
+	if (got == NULL || id == NULL || !wkey_valid(got)) {
 		reply_error(req, 401, "invalid or missing API key");
 		return -1;
 	}
-	req->worker_shared = 1;
+	wkey_hash(got, req->worker_key_hash);
 	return 0;
 }
 

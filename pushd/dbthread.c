@@ -60,6 +60,9 @@ static const char sql_trust_max[] =
 static const char sql_trust_after[] =
     "SELECT id, worker_id, kind FROM worker_trust_events WHERE id > ? "
     "ORDER BY id LIMIT 500";
+/* What a trust event told, asked again now and then (dbt_untrusted). */
+static const char sql_revoked_here[] =
+    "SELECT id FROM workers WHERE pushd_node = ? AND state = 'revoked'";
 static const char sql_m_workers[] =
     "SELECT status, COUNT(*) FROM workers GROUP BY status";
 static const char sql_m_executions[] =
@@ -870,6 +873,26 @@ dbt_trust(void)
 	db_res_free(r);
 }
 
+/*
+ * The backstop of dbt_trust(): a revocation whose event committed later
+ * than DBT_HOLE_WAIT_MS after its id was taken was passed over; its
+ * worker, still held here, is closed at the next DBT_TOUCH_MS.
+ */
+static void
+dbt_untrusted(void)
+{
+	struct db_res	*r;
+	size_t		 i;
+
+	if (db_exec(dbt.db, sql_revoked_here, &r, "s", dbt.node) == -1) {
+		dbt_failed("looking for revoked workers");
+		return;
+	}
+	for (i = 0; i < db_res_rows(r); i++)
+		dbt_trust_one(db_res_get(r, i, 0), "revoke");
+	db_res_free(r);
+}
+
 /* ------------------------------------------------------------------ feed */
 
 static void
@@ -1234,6 +1257,7 @@ dbt_timers(long long now)
 	}
 	if (now >= dbt.next_touch) {
 		dbt.next_touch = now + DBT_TOUCH_MS;
+		dbt_untrusted();
 		ids = p = xreallocarray(NULL, dbt.held.n + 1, sizeof(*ids));
 		idmap_each(&dbt.held, dbt_touch_one, &p);
 		if (dispatch_worker_touch(dbt.db, dbt.node, ids,

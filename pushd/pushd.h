@@ -216,7 +216,7 @@ struct conn {
 
 	/* Workers: the key from the handshake, then who it is. */
 	int			 key_shared;	/* WORKER_API_KEY */
-	char			 key_worker[ID_LEN + 1];	/* X-Worker-Id */
+	char			 key_worker[ID_LEN + 1]; /* X-Worker-Id */
 	char			 key_hash[WKEY_HASH_LEN + 1];
 	enum worker_state	 wstate;
 	int			 replaced;	/* a newer one took over */

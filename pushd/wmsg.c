@@ -374,7 +374,8 @@ fields_key_ack(struct why *w, struct wmsg *m)
 		return -1;
 	if (pjson_get_string(m->json, "key_id", &k, &n) == 1) {
 		if (n == 0 || n > 18 || strspn(k, "0123456789") != n)
-			return wmsg_fail(w, "%s: key_id must be a number", type);
+			return wmsg_fail(w, "%s: key_id must be a number",
+			    type);
 		m->key_id = strtoll(k, NULL, 10);
 		return 0;
 	}

@@ -328,6 +328,24 @@ def find_worker(name, user='admin'):
     return None
 
 
+# --- the route table -------------------------------------------------------
+
+ROUTER_C = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..',
+                        '..', 'fcgi-api', 'router.c')
+
+
+def route_table(path=ROUTER_C):
+    """(METHOD, /path/:param) for each row of `routes[]` in router.c, in
+    table order; None when the table is not found."""
+    with open(path, encoding='utf-8') as f:
+        src = f.read()
+    m = re.search(r'const struct route\s+routes\[\]\s*=\s*\{(.*?)\n\};',
+                  src, re.S)
+    if m is None:
+        return None
+    return re.findall(r'\{\s*"([A-Z]+)"\s*,\s*"([^"]+)"', m.group(1))
+
+
 # --- stack control --------------------------------------------------------
 
 class CtlError(Exception):

@@ -8,6 +8,7 @@ import os
 import re
 import uuid
 
+import pulse_test
 from pulse_test import (call, check, check_status, done, error_of, require,
                         unique)
 
@@ -21,19 +22,13 @@ BODILESS = {('POST', '/api/executions/{id}/cancel'),
             ('POST', '/api/workers/{id}/rotate')}
 
 
-def route_table(path):
+def route_table_doc(path):
     """(METHOD, /path/{param}) for each row of `routes[]` in router.c."""
-    with open(path, encoding='utf-8') as f:
-        src = f.read()
-    m = re.search(r'const struct route\s+routes\[\]\s*=\s*\{(.*?)\n\};',
-                  src, re.S)
-    if m is None:
+    rows = pulse_test.route_table(path)
+    if rows is None:
         return None
-    rows = set()
-    for meth, pat in re.findall(r'\{\s*"([A-Z]+)"\s*,\s*"([^"]+)"',
-                                m.group(1)):
-        rows.add((meth, re.sub(r':([A-Za-z_][A-Za-z0-9_]*)', r'{\1}', pat)))
-    return rows
+    return {(meth, re.sub(r':([A-Za-z_][A-Za-z0-9_]*)', r'{\1}', pat))
+            for meth, pat in rows}
 
 
 r = call('GET', '/api/openapi.json', user='employee')
@@ -108,7 +103,7 @@ def deref(node):
 
 # --- the route table and the document describe the same API -------------
 
-table = route_table(ROUTER)
+table = route_table_doc(ROUTER)
 require('routes[] parsed from fcgi-api/router.c', table, ROUTER)
 documented = set()
 for p, item in paths.items():

@@ -125,7 +125,7 @@ for label, hdrs in VARIANTS.items():
                 ident = pattern.replace(':id', {
                     'workers': local1, 'workflows': WID}.get(
                     pattern.split('/')[2] if pattern.count('/') > 2
-                    else '', 'X'))
+                    else '', 'X')).replace(':n', '1')
                 if pattern.startswith('/api/executions/:id'):
                     ident = pattern.replace(':id', fresh_execution()
                                             if w is None and m == method

@@ -56,6 +56,10 @@ EXPECT = {
     ('GET', '/api/executions/:id/output'): ((200,), 'any'),
     ('POST', '/api/executions/:id/respond'): ((200,), 'any'),
     ('POST', '/api/executions/:id/cancel'): ((200,), 'any'),
+    ('GET', '/api/workflows/:id/versions'): ((200,), 'any'),
+    ('GET', '/api/workflows/:id/versions/:n'): ((200,), 'any'),
+    ('GET', '/api/audit'): ((200,), 'admin'),
+    ('GET', '/api/audit/verify'): ((200,), 'admin'),
 }
 
 
@@ -154,6 +158,7 @@ def request_for(method, pattern, role):
     path = pattern.replace(':id', {'workers': wkid, 'workflows': wid,
                                    'executions': eid,
                                    'enrollment-tokens': tid}.get(noun, ''))
+    path = path.replace(':n', '1')      # version 1: every workflow has it
     if method in ('POST', 'PUT', 'PATCH'):
         body = {
             '/api/workers/heartbeat': {'worker_id': str(uuid.uuid4()),

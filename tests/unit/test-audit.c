@@ -33,9 +33,12 @@ test_canonical(void)
 	    "[\"ops\",\"admins\"],\"127.0.0.1\",\"workflow.update\","
 	    "\"workflow\",\"w-1\",{\"a\":{\"b\":2.50,\"y\":[true,null,"
 	    "\"q\\\"\\u000a/\"]},\"z\":1,\"\xc3\xa9\":\"\xc3\xa9\"}]") == 0);
-	audit_hash("0000000000000000000000000000000000000000000000000000000000000000", "abc", 3, hex);
-	test_cond("hash is lowercase hex of 64",
-	    strlen(hex) == 64 && strspn(hex, "0123456789abcdef") == 64);
+	audit_hash("00000000000000000000000000000000"
+	    "00000000000000000000000000000000", "abc", 3, hex);
+	/* python3: hashlib.sha256(b'0' * 64 + b'abc').hexdigest() */
+	test_cond("hash = SHA-256(prev hex || text), lowercase hex",
+	    strcmp(hex, "b64374d04ef9c4f39fddb1e0d6be38a0130f6c057fc0f4ee467"
+	    "ea0e18bc758f1") == 0);
 	free(row);
 	who.groups = NULL;
 	who.client_addr = NULL;

@@ -682,7 +682,8 @@ main(void)
 	    strcmp(w.state, "pending") == 0);
 	test_cond("... and granted none of the groups it asks for",
 	    strcmp(cell(sql_worker_get, "s", wd, NULL, NULL, 0, 4), "0") == 0);
-	w.key_hash = "0000000000000000000000000000000000000000000000000000000000000000";
+	w.key_hash = "00000000000000000000000000000000"
+	    "00000000000000000000000000000000";
 	test_cond("a key that is not its own is refused, saying why",
 	    dispatch_worker_online(db, NODE, &w, &conflict, replaced, &ids) ==
 	    0 && strcmp(w.refused, "unknown or revoked key") == 0);

@@ -275,8 +275,8 @@ main(void)
 	 * its name (issue 12). */
 	db_exec(db, sql_group, NULL, "ss", w2, "et-a");
 	test_cond("command on an online worker runs there only",
-	    engine_start_command(db, w1, "uptime", 1000, "root", ex, &err, NULL) ==
-	    0 && strcmp(dispatch_names(ex, 0), "et-a") == 0);
+	    engine_start_command(db, w1, "uptime", 1000, "root", ex, &err,
+	    NULL) == 0 && strcmp(dispatch_names(ex, 0), "et-a") == 0);
 	test_cond("command on an offline worker conflicts",
 	    engine_start_command(db, w3, "uptime", 1000, "root", ex,
 	    &err, NULL) == -1 && err.code == ENGINE_CONFLICT);

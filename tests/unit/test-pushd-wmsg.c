@@ -129,6 +129,26 @@ main(void)
 	    m.type == WMSG_PONG && m.any_time);
 	wmsg_clear(&m);
 
+	test_cond("key_ack decodes, key_id as a string",
+	    decode("{\"type\":\"key_ack\",\"key_id\":\"42\",\"worker_id\":"
+	    "\"" WID "\"}", &m) == 0 && m.type == WMSG_KEY_ACK &&
+	    m.key_id == 42 && strcmp(m.worker_id, WID) == 0 && !m.any_time);
+	wmsg_clear(&m);
+	test_cond("key_ack decodes, key_id as a number",
+	    decode("{\"type\":\"key_ack\",\"key_id\":7}", &m) == 0 &&
+	    m.key_id == 7);
+	wmsg_clear(&m);
+	test_cond("key_ack without key_id", refused("{\"type\":\"key_ack\"}",
+	    "key_ack: key_id is missing"));
+	test_cond("key_ack with a key_id that is no number",
+	    refused("{\"type\":\"key_ack\",\"key_id\":\"4x\"}",
+	    "key_id must be a number"));
+	test_cond("key_ack with a key_id of 0", refused("{\"type\":"
+	    "\"key_ack\",\"key_id\":0}", "out of range"));
+	test_cond("command_started's worker_id must be a UUID",
+	    refused("{\"type\":\"command_started\",\"command_id\":\"" CID
+	    "\",\"worker_id\":\"x\"}", "must be a UUID"));
+
 	test_cond("not JSON", refused("{", "not JSON"));
 	test_cond("no type", refused("{\"a\":1}", "object with a type"));
 	test_cond("unknown type", refused("{\"type\":\"hello\"}",
