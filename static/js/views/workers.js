@@ -1,10 +1,17 @@
-// Workers: status, heartbeat age, groups, metrics with sparklines of the
-// heartbeats seen while the page is open; admin: direct command and delete.
+// Workers: status, trust state, heartbeat age, groups, metrics with
+// sparklines of the heartbeats seen while the page is open; admin: accept,
+// groups, rotate, revoke (views/trust.js), direct command, delete, and the
+// enrollment tokens (views/tokens.js).
 import { ApiError, del, post } from '../api.js';
 import { h, s, replace, timeEl, fmtBytes, statusBadge, toast } from '../dom.js';
 import { openModal, confirmModal } from '../modal.js';
 import { samplesOf } from '../store.js';
 import { ExecutionView } from './execution.js';
+import { commandable, grantedGroups, groupsInfo, replacesNote, stateInfo, trustActions } from './trust.js';
+import { tokensSection } from './tokens.js';
+
+// While a key rotation waits for its ack, look again this often.
+const ROTATION_POLL_MS = 2000;
 
 export function sparkline(values, max, label) {
   const W = 72;
@@ -90,7 +97,10 @@ async function deleteWorker(ctx, w) {
   const ok = await confirmModal({
     title: 'Delete worker',
     message: h('span', null, 'Delete worker ', h('strong', null, w.name),
-      '? It disappears from the list; if the agent is still running, its next heartbeat registers it again.'),
+      '? It disappears from the list; ',
+      // An enrolled worker's key goes with its row (issue 13).
+      w.has_key ? 'its key is deleted with it, so its agent comes back only by enrolling again.'
+        : 'if the agent is still running, its next heartbeat registers it again.'),
     confirm: 'Delete worker',
     danger: true,
   });
@@ -117,36 +127,41 @@ export function workersView(ctx, main) {
       h('th', null, 'Tasks'), admin ? h('th', null, h('span', { class: 'sr-only' }, 'Actions')) : null)),
     body);
   const errorBox = h('p', { class: 'form-error', hidden: true });
+  const tokens = admin ? tokensSection(ctx) : null;
   replace(main,
     h('div', { class: 'page-head' }, h('h1', null, 'Workers'), summary, filter),
     errorBox,
-    h('div', { class: 'table-wrap' }, table));
+    h('div', { class: 'table-wrap' }, table),
+    tokens && tokens.el);
+  let rotationPoll = null;
 
   const render = (store) => {
     errorBox.hidden = !store.error;
     if (store.error) errorBox.textContent = 'Could not load workers: ' + store.error.message;
     const q = filter.value.trim().toLowerCase();
     const list = [...store.list].sort((a, b) => String(a.name).localeCompare(String(b.name)));
+    const byId = new Map(list.map((w) => [w.id, w]));
     const online = list.filter((w) => w.status === 'online').length;
-    summary.textContent = `${online} of ${list.length} online`;
+    const pending = list.filter((w) => w.state === 'pending').length;
+    summary.textContent = `${online} of ${list.length} online` + (pending ? `, ${pending} pending acceptance` : '');
     const rows = [];
     for (const w of list) {
       const m = w.metadata || {};
-      const groups = Array.isArray(m.groups) ? m.groups : [];
+      const groups = grantedGroups(w);
       if (q && !String(w.name).toLowerCase().includes(q) && !groups.some((g) => String(g).toLowerCase().includes(q))) continue;
       const r = store.rings.get(w.id) || {};
       const smp = samplesOf(w);
       const info = [m.hostname, m.os, m.version && 'v' + m.version].filter(Boolean).join(' · ');
-      rows.push(h('tr', { 'data-worker': w.name },
-        h('td', { 'data-label': 'Worker' }, h('div', { class: 'cell-title' }, w.name),
+      rows.push(h('tr', { 'data-worker': w.name, 'data-worker-id': w.id, 'data-state': w.state || null },
+        h('td', { 'data-label': 'Worker' }, h('div', { class: 'cell-title' }, w.name), replacesNote(w, byId),
           info ? h('div', { class: 'muted small' }, info) : null),
-        h('td', { 'data-label': 'Status' }, statusBadge(w.status),
+        h('td', { 'data-label': 'Status' }, statusBadge(w.status), ' ', stateInfo(w),
           // Heartbeats without a socket: online, but never a target.
           noChannel(w) ? h('div', { class: 'small warn-text', 'data-test': 'no-channel',
             title: 'Heartbeats arrive but its websocket is not connected: it receives no commands' },
           'no command channel') : null,
           h('div', { class: 'muted small' }, 'heartbeat ', timeEl(w.last_heartbeat))),
-        h('td', { 'data-label': 'Groups' }, groups.length ? groups.map((g) => h('span', { class: 'chip' }, g)) : h('span', { class: 'muted' }, '—')),
+        h('td', { 'data-label': 'Groups' }, groupsInfo(w)),
         h('td', { 'data-label': 'CPU' }, metric(smp.cpu, pctText(smp.cpu), r.cpu, 100, 'CPU')),
         h('td', { 'data-label': 'Memory' }, metric(smp.mem,
           pctText(smp.mem) + (m.memory ? ' of ' + fmtBytes(m.memory.total) : ''), r.mem, 100, 'Memory')),
@@ -155,24 +170,30 @@ export function workersView(ctx, main) {
         h('td', { 'data-label': 'Disk' }, metric(smp.disk,
           pctText(smp.disk) + (m.disk ? ' of ' + fmtBytes(m.disk.total) : ''), r.disk, 100, 'Disk')),
         h('td', { 'data-label': 'Tasks' }, (m.running ?? '—') + ' / ' + (m.max_concurrent_tasks ?? '—')),
-        admin ? h('td', { class: 'actions' },
+        admin ? h('td', { class: 'actions' }, h('div', { class: 'trust-actions' }, trustActions(ctx, w, byId),
           h('button', { type: 'button', class: 'btn btn-small', 'data-test': 'command',
-            disabled: w.status !== 'online' || noChannel(w),
-            title: w.status !== 'online' ? 'The worker is offline'
+            disabled: !commandable(w) || w.status !== 'online' || noChannel(w),
+            title: !commandable(w) ? 'Only an accepted worker is commanded'
+              : w.status !== 'online' ? 'The worker is offline'
               : noChannel(w) ? 'The worker has no command channel (its websocket is not connected)' : 'Run a command now',
             onclick: () => runCommand(ctx, w) }, 'Run command'),
           h('button', { type: 'button', class: 'btn btn-small btn-danger-ghost', 'data-test': 'delete',
-            onclick: () => deleteWorker(ctx, w) }, 'Delete')) : null));
+            onclick: () => deleteWorker(ctx, w) }, 'Delete'))) : null));
     }
     if (rows.length === 0) {
       rows.push(h('tr', null, h('td', { class: 'empty', colspan: admin ? 9 : 8 },
         store.list.length ? 'No worker matches the filter.' : 'No workers yet. Start pulse-worker on a server and it appears here.')));
     }
     replace(body, rows);
+    // A rotation ends at the agent's ack, which no event announces: look
+    // again soon while one is pending (one GET, only on this page).
+    clearTimeout(rotationPoll);
+    rotationPoll = list.some((w) => w.rotation === 'pending')
+      ? setTimeout(() => store.load(), ROTATION_POLL_MS) : null;
   };
   filter.addEventListener('input', () => render(ctx.workers));
   const off = ctx.workers.onChange(render);
   render(ctx.workers);
   ctx.workers.load();
-  return off;
+  return () => { off(); clearTimeout(rotationPoll); if (tokens) tokens.destroy(); };
 }
