@@ -7,6 +7,7 @@
  */
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "api.h"
 #include "config.h"
@@ -127,6 +128,8 @@ struct beat {
 	int		 auto_accept;
 	int		 conflict;
 	char		 refused[TRUST_WHY_MAX];
+	int		 audited;	/* the refusal wrote its row */
+	int		 name_kept;	/* it asked for another name */
 	char		 state[16];
 	char		 replaced[ID_LEN + 1];
 	struct dispatch_ids advance;
@@ -135,8 +138,9 @@ struct beat {
 
 /*
  * The beat that created its worker (router.c: a routine beat writes no
- * audit row), or one whose key was refused. The actor is the worker
- * itself, as the shared key proves no person.
+ * audit row), or one whose key was refused (registry_refused: only for a
+ * worker on record, at most once in ten minutes). The actor is the
+ * worker itself, as the shared key proves no person.
  */
 static int
 beat_audit(struct db *db, struct beat *b)
@@ -154,8 +158,12 @@ beat_audit(struct db *db, struct beat *b)
 	if (b->refused[0] == '\0')
 		json_object_object_add(d, "state",
 		    json_object_new_string(b->state));
-	rc = registry_audit(db, b->name, request_header(b->req, "REMOTE_ADDR"),
-	    b->id, b->refused, d);
+	if (b->refused[0] != '\0')
+		rc = registry_refused(db, b->id, request_header(b->req,
+		    "REMOTE_ADDR"), b->refused, d, &b->audited);
+	else
+		rc = registry_audit(db, b->name, request_header(b->req,
+		    "REMOTE_ADDR"), b->id, NULL, d);
 	json_object_put(d);
 	return rc;
 }
@@ -187,6 +195,7 @@ beat_txn(struct db *db, void *arg)
 		return -1;
 	strlcpy_p(b->state, w.state, sizeof(b->state));
 	strlcpy_p(b->replaced, w.replaced, sizeof(b->replaced));
+	b->name_kept = w.name_kept;
 	if (w.replaced[0] != '\0' && dispatch_lose_worker(db, w.replaced,
 	    "worker replaced by a new agent of the same name",
 	    &b->advance) == -1)
@@ -245,6 +254,28 @@ read_groups(struct request *req, struct json_object *meta, struct beat *b)
 	return 0;
 }
 
+/*
+ * Logging what anyone can send without limit: at most one line in
+ * LOG_EVERY_S per process; *quiet counts the lines left out (reset once
+ * by the caller once it writes one).
+ */
+#define LOG_EVERY_S	10
+static time_t	 refused_logged, renamed_logged;
+static unsigned	 refused_quiet, renamed_quiet;
+
+static int
+log_due(time_t *last, unsigned *quiet)
+{
+	time_t	 now = time(NULL);
+
+	if (*last != 0 && now - *last < LOG_EVERY_S) {
+		(*quiet)++;
+		return 0;
+	}
+	*last = now;
+	return 1;
+}
+
 int
 workers_heartbeat(struct request *req)
 {
@@ -294,7 +325,11 @@ workers_heartbeat(struct request *req)
 		return 0;
 	}
 	if (b.refused[0] != '\0') {
-		log_info("heartbeat of worker %s refused: %s", b.id, b.refused);
+		if (b.audited || log_due(&refused_logged, &refused_quiet)) {
+			log_info("heartbeat of worker %s refused: %s (%u more "
+			    "not logged)", b.id, b.refused, refused_quiet);
+			refused_quiet = 0;
+		}
 		reply_error(req, 401, "key refused: %s", b.refused);
 		return 0;
 	}
@@ -308,6 +343,12 @@ workers_heartbeat(struct request *req)
 	if (b.replaced[0] != '\0')
 		log_info("worker '%s' (%s) replaces the offline worker %s of "
 		    "the same name", b.name, b.id, b.replaced);
+	if (b.name_kept && log_due(&renamed_logged, &renamed_quiet)) {
+		log_warnx("worker %s sent the name '%s': a worker with its "
+		    "own key keeps the name it enrolled with (%u more not "
+		    "logged)", b.id, b.name, renamed_quiet);
+		renamed_quiet = 0;
+	}
 	executions_advance(req, &b.advance);
 	o = json_object_new_object();
 	json_object_object_add(o, "status", json_object_new_string("ok"));

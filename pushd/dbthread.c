@@ -505,6 +505,9 @@ dbt_connect(struct job *j)
 		    "or that this one may not replace");
 		return 0;
 	}
+	if (j->w.name_kept)
+		log_warnx("worker %s connected as '%s': a worker with its own "
+		    "key keeps the name it enrolled with", j->w.id, j->w.name);
 	if (replaced[0] != '\0')
 		log_info("worker '%s' (%s) replaces the offline worker %s of "
 		    "the same name", j->w.name, j->w.id, replaced);
