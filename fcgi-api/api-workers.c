@@ -7,7 +7,6 @@
  */
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 #include "api.h"
 #include "config.h"
@@ -254,27 +253,9 @@ read_groups(struct request *req, struct json_object *meta, struct beat *b)
 	return 0;
 }
 
-/*
- * Logging what anyone can send without limit: at most one line in
- * LOG_EVERY_S per process; *quiet counts the lines left out (reset once
- * by the caller once it writes one).
- */
+/* At most one line per 10 s per process about what anyone can send. */
 #define LOG_EVERY_S	10
-static time_t	 refused_logged, renamed_logged;
-static unsigned	 refused_quiet, renamed_quiet;
-
-static int
-log_due(time_t *last, unsigned *quiet)
-{
-	time_t	 now = time(NULL);
-
-	if (*last != 0 && now - *last < LOG_EVERY_S) {
-		(*quiet)++;
-		return 0;
-	}
-	*last = now;
-	return 1;
-}
+static struct log_every	 refused_log, renamed_log;
 
 int
 workers_heartbeat(struct request *req)
@@ -283,6 +264,7 @@ workers_heartbeat(struct request *req)
 	    NULL };
 	struct beat		 b;
 	struct json_object	*meta = NULL, *o;
+	unsigned		 quiet;
 	int			 rc;
 
 	memset(&b, 0, sizeof(b));
@@ -325,11 +307,9 @@ workers_heartbeat(struct request *req)
 		return 0;
 	}
 	if (b.refused[0] != '\0') {
-		if (b.audited || log_due(&refused_logged, &refused_quiet)) {
+		if (log_every(&refused_log, LOG_EVERY_S, &quiet))
 			log_info("heartbeat of worker %s refused: %s (%u more "
-			    "not logged)", b.id, b.refused, refused_quiet);
-			refused_quiet = 0;
-		}
+			    "not logged)", b.id, b.refused, quiet);
 		reply_error(req, 401, "key refused: %s", b.refused);
 		return 0;
 	}
@@ -343,12 +323,10 @@ workers_heartbeat(struct request *req)
 	if (b.replaced[0] != '\0')
 		log_info("worker '%s' (%s) replaces the offline worker %s of "
 		    "the same name", b.name, b.id, b.replaced);
-	if (b.name_kept && log_due(&renamed_logged, &renamed_quiet)) {
+	if (b.name_kept && log_every(&renamed_log, LOG_EVERY_S, &quiet))
 		log_warnx("worker %s sent the name '%s': a worker with its "
 		    "own key keeps the name it enrolled with (%u more not "
-		    "logged)", b.id, b.name, renamed_quiet);
-		renamed_quiet = 0;
-	}
+		    "logged)", b.id, b.name, quiet);
 	executions_advance(req, &b.advance);
 	o = json_object_new_object();
 	json_object_object_add(o, "status", json_object_new_string("ok"));
