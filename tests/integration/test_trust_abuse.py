@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """What a key the server refuses, or a name a keyed worker claims, may not do.
 
-- Anyone can send a well-formed key and any worker id: 50 heartbeats and 50
-  /worker sockets with random keys and ids write no audit row (the trail
+- Anyone can send a well-formed key and any worker id: 50 heartbeats, 50
+  /worker sockets and 50 enrollments with random keys, tokens and ids
+  write no audit row (the trail
   is never pruned, and every row locks its head). A known worker's refused
   key writes worker.key_refused at most once in ten minutes, with the name
   on record as the actor, however often it is retried, by either path.
@@ -18,7 +19,7 @@ import uuid
 
 from live import run, execute, wait_execution
 from pulse_test import (WORKER_API_KEY, WsWorker, call, check, done,
-                        enroll_accepted, heartbeat, sql, unique, wait_for)
+                        enroll_accepted, enroll_raw, heartbeat, sql, unique, wait_for)
 
 
 def random_key():
@@ -75,7 +76,11 @@ check('50 heartbeats with random keys and ids: all 401', codes == {401},
 ok = all(socket_refused(random_key(), str(uuid.uuid4()), unique('flood'))
          for _ in range(50))
 check('50 /worker sockets with random keys and ids: all refused', ok)
-check('... and none of the 100 wrote an audit row',
+codes = {enroll_raw(unique('flood'), token=random_key(),
+                   worker_id=str(uuid.uuid4()))[0] for _ in range(50)}
+check('50 enrollments with random tokens and ids: all 401', codes == {401},
+      codes)
+check('... and none of the 150 wrote an audit row',
       refused_rows() == before, (before, refused_rows()))
 
 # --- refusals for a known worker: one row per ten minutes ------------------
@@ -100,6 +105,10 @@ check('... by the name on record, not the one sent',
       len(ref) == 1 and ref[0]['actor'] == 'worker:' + kname and
       ref[0]['details'].get('name') == kname and
       ref[0]['details'].get('reason'), ref)
+r = enroll_raw(unique('again'), worker_id=kid)
+check('... enrolling again with its id: 401', r[0] == 401, r)
+check('10 refusals by three paths: still one row', refused_rows(kid) == 1,
+      refused_rows(kid))
 r = keyed_beat(kid, kkey, kname)
 check('its own key still works', r[0] == 200, r)
 
