@@ -19,7 +19,8 @@ import uuid
 
 from live import run, execute, wait_execution
 from pulse_test import (WORKER_API_KEY, WsWorker, call, check, done,
-                        enroll_accepted, enroll_raw, heartbeat, sql, unique, wait_for)
+                        enroll_accepted, enroll_raw, heartbeat, sql, unique,
+                        wait_for, worker_by_id)
 
 
 def random_key():
@@ -54,14 +55,6 @@ def socket_refused(key, wid, name):
     c = w.closed(5)
     w.close()
     return c is not None and c[0] == 1008 and 'key refused' in (c[1] or '')
-
-
-def worker_row(wid):
-    r = call('GET', '/api/workers')
-    for w in r[2] if isinstance(r[2], list) else []:
-        if w.get('id') == wid:
-            return w
-    return None
 
 
 # --- refusals by anyone: no audit row --------------------------------------
@@ -131,13 +124,13 @@ victim = unique('victim')   # a name no worker holds (say, deleted)
 aid, akey = enroll_accepted(aname, ['abuse-web'])
 r = keyed_beat(aid, akey, victim)
 check('a keyed heartbeat under another name: still 200', r[0] == 200, r)
-w = worker_row(aid)
+w = worker_by_id(aid)
 check('... its name does not change', w is not None and
       w.get('name') == aname, w)
 a = WsWorker(victim, ['abuse-web'], key=akey, worker_id=aid)
 check('a keyed worker_connect under another name: accepted',
       a.state() == 'accepted')
-w = worker_row(aid)
+w = worker_by_id(aid)
 check('... its name does not change', w is not None and
       w.get('name') == aname and w.get('status') == 'online', w)
 r = call('GET', '/api/workers')
@@ -163,7 +156,7 @@ if cmd is not None:
     check('... and completes', x is not None and
           x['status'] == 'completed', x)
 a.close()
-wait_for(lambda: (worker_row(aid) or {}).get('status') == 'offline', 10)
+wait_for(lambda: (worker_by_id(aid) or {}).get('status') == 'offline', 10)
 
 # A version-1 worker (the shared key, no key of its own) keeps version-1
 # behaviour: its name is its identity, so a new name renames it.
@@ -171,7 +164,7 @@ v1 = str(uuid.uuid4())
 n1, n2 = unique('v1a'), unique('v1b')
 r1 = heartbeat(n1, worker_id=v1)
 r2 = heartbeat(n2, worker_id=v1)
-w = worker_row(v1)
+w = worker_by_id(v1)
 check('a keyless worker still renames itself by heartbeat',
       r1[0] == 200 and r2[0] == 200 and w is not None and
       w.get('name') == n2, (r1, r2, w))
