@@ -1269,14 +1269,15 @@ struct wk {
 
 /*
  * A worker_connect that created its worker (worker.enroll) or whose key
- * was refused (worker.key_refused); pushd sees no client address of its
- * own (nginx's is in its access log).
+ * was refused (worker.key_refused, only for a worker on record and at most
+ * once in ten minutes: registry_refused); pushd sees no client address of
+ * its own (nginx's is in its access log).
  */
 static int
 worker_audit(struct db *db, const struct dispatch_worker *w)
 {
 	struct json_object	*d = json_object_new_object();
-	int			 rc;
+	int			 rc, audited;
 
 	json_object_object_add(d, "name", json_object_new_string(w->name));
 	json_object_object_add(d, "requested_groups",
@@ -1287,7 +1288,11 @@ worker_audit(struct db *db, const struct dispatch_worker *w)
 	if (w->refused[0] == '\0')
 		json_object_object_add(d, "state",
 		    json_object_new_string(w->state));
-	rc = registry_audit(db, w->name, NULL, w->id, w->refused, d);
+	if (w->refused[0] != '\0')
+		rc = registry_refused(db, w->id, NULL, w->refused, d,
+		    &audited);
+	else
+		rc = registry_audit(db, w->name, NULL, w->id, NULL, d);
 	json_object_put(d);
 	return rc;
 }
@@ -1321,6 +1326,7 @@ worker_online_txn(struct db *db, void *arg)
 	if (registry_online(db, &r, &k->conflict) == -1)
 		return -1;
 	strlcpy_p(w->state, r.state, sizeof(w->state));
+	w->name_kept = r.name_kept;
 	if (keyed && !k->conflict &&
 	    trust_rotation_wanted(db, w->id, &w->rotate) == -1)
 		return -1;

@@ -247,6 +247,9 @@ struct dispatch_worker {
 						 * act as it, or "" */
 	char		 state[16];		/* out: pending|accepted */
 	int		 rotate;		/* out: a key to offer */
+	int		 name_kept;		/* out: it has a key and
+						 * asked for another name,
+						 * ignored (registry.h) */
 };
 
 /*

@@ -106,3 +106,18 @@ fatalx(const char *fmt, ...)
 	va_end(ap);
 	exit(1);
 }
+
+int
+log_every(struct log_every *e, int every_s, unsigned *skipped)
+{
+	time_t	 now = time(NULL);
+
+	if (e->last != 0 && now - e->last < every_s) {
+		e->skipped++;
+		return 0;
+	}
+	e->last = now;
+	*skipped = e->skipped;
+	e->skipped = 0;
+	return 1;
+}

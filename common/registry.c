@@ -80,6 +80,13 @@ static const char sql_old_retire[] =
     "UPDATE workers SET name = CONCAT(LEFT(name, 200), ' (replaced ', "
     "LEFT(id, 8), ')'), state = 'revoked', rotation_requested_at = NULL "
     "WHERE id = ?";
+/* At most one worker.key_refused row per worker every ten minutes. */
+static const char sql_refused_due[] =
+    "UPDATE workers SET key_refused_at = NOW(3) WHERE id = ? AND "
+    "(key_refused_at IS NULL OR key_refused_at <= NOW(3) - INTERVAL 600 "
+    "SECOND)";
+static const char sql_name_of[] =
+    "SELECT name FROM workers WHERE id = ?";
 static const char sql_take_name[] =
     "UPDATE workers SET name = ?, replaces = NULL, state = 'accepted' "
     "WHERE id = ?";
@@ -113,6 +120,35 @@ registry_audit(struct db *db, const char *name, const char *client_addr,
 		    json_object_new_string(why));
 	return audit_append(db, &who, "worker.key_refused", "worker",
 	    worker_id, details);
+}
+
+int
+registry_refused(struct db *db, const char *worker_id,
+    const char *client_addr, const char *why, struct json_object *details,
+    int *written)
+{
+	struct db_res	*res;
+	char		 name[WORKER_NAME_MAX + 1] = "";
+	int		 rc;
+
+	*written = 0;
+	if (db_exec(db, sql_refused_due, NULL, "s", worker_id) == -1)
+		return -1;
+	if (db_affected(db) != 1)
+		return 0;	/* unknown, or written within the window */
+	if (db_exec(db, sql_name_of, &res, "s", worker_id) == -1)
+		return -1;
+	if (db_res_rows(res) > 0)
+		strlcpy_p(name, db_res_get(res, 0, 0), sizeof(name));
+	db_res_free(res);
+	/* The name on record: the one in the request is the caller's say. */
+	if (details != NULL)
+		json_object_object_add(details, "name",
+		    json_object_new_string(name));
+	if ((rc = registry_audit(db, name, client_addr, worker_id, why,
+	    details)) == 0)
+		*written = 1;
+	return rc;
 }
 
 int
@@ -239,8 +275,27 @@ registry_online(struct db *db, struct registry_worker *w, int *conflict)
 
 	*conflict = 0;
 	w->created = 0;
+	w->name_kept = 0;
 	w->replaced[0] = '\0';
 	w->state[0] = '\0';
+	if (w->keyed) {
+		/*
+		 * Its name was fixed when it enrolled (or an admin accepted
+		 * it): what an agent claims afterwards never widens what it
+		 * receives (SPEC section 12), so another name here would
+		 * take a deleted worker's name: commands or a group's name.
+		 */
+		if (registry_row(db, w->id, &me) == -1)
+			return -1;
+		if (!me.known) {
+			*conflict = 1;	/* deleted meanwhile */
+			return 0;
+		}
+		strlcpy_p(w->state, me.state, sizeof(w->state));
+		name = me.name;
+		w->name_kept = strcmp(w->name, me.name) != 0;
+		goto update;
+	}
 	if (db_exec(db, sql_by_name, &res, "s", w->name) == -1)
 		return -1;
 	if (db_res_rows(res) > 0 && strcmp(db_res_get(res, 0, 0), w->id) != 0) {
@@ -290,6 +345,7 @@ registry_online(struct db *db, struct registry_worker *w, int *conflict)
 		}
 	}
 	db_res_free(res);
+update:
 	/*
 	 * The row is locked now. If the insert found the name taken by
 	 * another id in the meantime, our id has no row (nothing matches),

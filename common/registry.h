@@ -30,6 +30,9 @@ struct registry_worker {
 						 * worker whose name it took,
 						 * or "" */
 	char			  state[16];	/* out: pending|accepted */
+	int			  name_kept;	/* out: a keyed worker asked
+						 * for another name; it keeps
+						 * its own */
 };
 
 /*
@@ -66,6 +69,18 @@ struct json_object;
 int	registry_audit(struct db *, const char *name, const char *client_addr,
 	    const char *worker_id, const char *why,
 	    struct json_object *details);
+/*
+ * The worker.key_refused row of a refused key, written only for a worker
+ * on record and at most once per worker every ten minutes (sql/008):
+ * anyone can present a well-formed key and any id, so an unknown id
+ * writes nothing, and a stale agent retrying forever or a flood against a
+ * known id cannot grow the trail, which is never pruned. The actor and
+ * details' "name" are the name on record, not the request's. *written
+ * says whether a row was written (else the caller only logs).
+ */
+int	registry_refused(struct db *, const char *worker_id,
+	    const char *client_addr, const char *why,
+	    struct json_object *details, int *written);
 /* The groups a worker is granted: *out a new JSON array, in name order. */
 int	registry_granted(struct db *, const char *worker_id,
 	    struct json_object **out);

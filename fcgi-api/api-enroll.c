@@ -231,15 +231,17 @@ struct enroll {
 
 /*
  * worker.enroll, or worker.key_refused with the reason: the actor is the
- * worker as it names itself (no person signs in here), the address the
- * one nginx saw. Never the token or the key.
+ * worker (no person signs in here), the address the one nginx saw. Never
+ * the token or the key. A refusal is audited only for a worker on record,
+ * once in ten minutes (registry_refused): anyone can send a token and an
+ * id, so a wrong token for a new id is only logged.
  */
 static int
 enroll_audit(struct db *db, struct enroll *en)
 {
 	struct json_object	*d = json_object_new_object();
 	char			 err[128];
-	int			 rc;
+	int			 rc, written;
 
 	json_object_object_add(d, "name", json_object_new_string(en->e.name));
 	json_object_object_add(d, "via", json_object_new_string(
@@ -258,8 +260,12 @@ enroll_audit(struct db *db, struct enroll *en)
 			    en->e.granted, strlen(en->e.granted),
 			    API_JSON_DEPTH, err, sizeof(err)));
 	}
-	rc = registry_audit(db, en->e.name, request_header(en->req,
-	    "REMOTE_ADDR"), en->e.id, en->refused, d);
+	if (en->refused[0] != '\0')
+		rc = registry_refused(db, en->e.id, request_header(en->req,
+		    "REMOTE_ADDR"), en->refused, d, &written);
+	else
+		rc = registry_audit(db, en->e.name, request_header(en->req,
+		    "REMOTE_ADDR"), en->e.id, NULL, d);
 	json_object_put(d);
 	return rc;
 }
@@ -357,6 +363,9 @@ enroll_auth(struct request *req, const char *token, struct enroll *en,
 		    "token, and no valid shared API key");
 }
 
+/* Refusals are logged at most once in 10 s per process: anyone can try. */
+static struct log_every	 refused_log;
+
 /* A refusal found before the enrollment's transaction: its audit row. */
 static int
 enroll_refused_txn(struct db *db, void *arg)
@@ -374,6 +383,7 @@ workers_enroll(struct request *req)
 	const char		*token, *wid;
 	char			 id[ID_LEN + 1], key[WKEY_LEN + 1];
 	char			 thash[WKEY_HASH_LEN + 1];
+	unsigned		 quiet;
 
 	memset(&en, 0, sizeof(en));
 	key[0] = '\0';
@@ -417,6 +427,9 @@ workers_enroll(struct request *req)
 			log_warnx("enrollment refused (%s), and its audit row "
 			    "not written: %s", en.refused,
 			    db_errmsg(req->db));
+		else if (log_every(&refused_log, 10, &quiet))
+			log_info("enrollment of '%s' (%s) refused: %s (%u more "
+			    "not logged)", en.e.name, id, en.refused, quiet);
 		reply_error(req, 401, "key refused: %s", en.refused);
 		goto out;
 	}
@@ -433,8 +446,9 @@ workers_enroll(struct request *req)
 		goto out;
 	}
 	if (en.refused[0] != '\0') {
-		log_info("enrollment of '%s' (%s) refused: %s", en.e.name, id,
-		    en.refused);
+		if (log_every(&refused_log, 10, &quiet))
+			log_info("enrollment of '%s' (%s) refused: %s (%u more "
+			    "not logged)", en.e.name, id, en.refused, quiet);
 		reply_error(req, 401, "key refused: %s", en.refused);
 		goto out;
 	}

@@ -127,6 +127,8 @@ struct beat {
 	int		 auto_accept;
 	int		 conflict;
 	char		 refused[TRUST_WHY_MAX];
+	int		 audited;	/* the refusal wrote its row */
+	int		 name_kept;	/* it asked for another name */
 	char		 state[16];
 	char		 replaced[ID_LEN + 1];
 	struct dispatch_ids advance;
@@ -135,8 +137,9 @@ struct beat {
 
 /*
  * The beat that created its worker (router.c: a routine beat writes no
- * audit row), or one whose key was refused. The actor is the worker
- * itself, as the shared key proves no person.
+ * audit row), or one whose key was refused (registry_refused: only for a
+ * worker on record, at most once in ten minutes). The actor is the
+ * worker itself, as the shared key proves no person.
  */
 static int
 beat_audit(struct db *db, struct beat *b)
@@ -154,8 +157,12 @@ beat_audit(struct db *db, struct beat *b)
 	if (b->refused[0] == '\0')
 		json_object_object_add(d, "state",
 		    json_object_new_string(b->state));
-	rc = registry_audit(db, b->name, request_header(b->req, "REMOTE_ADDR"),
-	    b->id, b->refused, d);
+	if (b->refused[0] != '\0')
+		rc = registry_refused(db, b->id, request_header(b->req,
+		    "REMOTE_ADDR"), b->refused, d, &b->audited);
+	else
+		rc = registry_audit(db, b->name, request_header(b->req,
+		    "REMOTE_ADDR"), b->id, NULL, d);
 	json_object_put(d);
 	return rc;
 }
@@ -187,6 +194,7 @@ beat_txn(struct db *db, void *arg)
 		return -1;
 	strlcpy_p(b->state, w.state, sizeof(b->state));
 	strlcpy_p(b->replaced, w.replaced, sizeof(b->replaced));
+	b->name_kept = w.name_kept;
 	if (w.replaced[0] != '\0' && dispatch_lose_worker(db, w.replaced,
 	    "worker replaced by a new agent of the same name",
 	    &b->advance) == -1)
@@ -245,6 +253,10 @@ read_groups(struct request *req, struct json_object *meta, struct beat *b)
 	return 0;
 }
 
+/* At most one line per 10 s per process about what anyone can send. */
+#define LOG_EVERY_S	10
+static struct log_every	 refused_log, renamed_log;
+
 int
 workers_heartbeat(struct request *req)
 {
@@ -252,6 +264,7 @@ workers_heartbeat(struct request *req)
 	    NULL };
 	struct beat		 b;
 	struct json_object	*meta = NULL, *o;
+	unsigned		 quiet;
 	int			 rc;
 
 	memset(&b, 0, sizeof(b));
@@ -294,7 +307,9 @@ workers_heartbeat(struct request *req)
 		return 0;
 	}
 	if (b.refused[0] != '\0') {
-		log_info("heartbeat of worker %s refused: %s", b.id, b.refused);
+		if (log_every(&refused_log, LOG_EVERY_S, &quiet))
+			log_info("heartbeat of worker %s refused: %s (%u more "
+			    "not logged)", b.id, b.refused, quiet);
 		reply_error(req, 401, "key refused: %s", b.refused);
 		return 0;
 	}
@@ -308,6 +323,10 @@ workers_heartbeat(struct request *req)
 	if (b.replaced[0] != '\0')
 		log_info("worker '%s' (%s) replaces the offline worker %s of "
 		    "the same name", b.name, b.id, b.replaced);
+	if (b.name_kept && log_every(&renamed_log, LOG_EVERY_S, &quiet))
+		log_warnx("worker %s sent the name '%s': a worker with its "
+		    "own key keeps the name it enrolled with (%u more not "
+		    "logged)", b.id, b.name, quiet);
 	executions_advance(req, &b.advance);
 	o = json_object_new_object();
 	json_object_object_add(o, "status", json_object_new_string("ok"));

@@ -473,6 +473,8 @@ dbt_offer(const char *worker_id, uint64_t conn)
 static int
 dbt_connect(struct job *j)
 {
+	static struct log_every	 refused_log;	/* the db thread's alone */
+	unsigned		 quiet;
 	struct dispatch_cmd	*cmds;
 	struct idmap_node	*e;
 	size_t			 n;
@@ -489,8 +491,11 @@ dbt_connect(struct job *j)
 		return 0;
 	}
 	if (j->w.refused[0] != '\0') {
-		log_warnx("worker '%s' (%s): key refused: %s", j->w.name,
-		    j->w.id, j->w.refused);
+		/* Anyone can present a key: not a line for each. */
+		if (log_every(&refused_log, 10, &quiet))
+			log_warnx("worker '%s' (%s): key refused: %s (%u more "
+			    "not logged)", j->w.name, j->w.id, j->w.refused,
+			    quiet);
 		dbt_refuse(j->conn);
 		dbt_close(j->conn, LWS_CLOSE_STATUS_POLICY_VIOLATION,
 		    "key refused: %s", j->w.refused);
@@ -505,6 +510,9 @@ dbt_connect(struct job *j)
 		    "or that this one may not replace");
 		return 0;
 	}
+	if (j->w.name_kept)
+		log_warnx("worker %s connected as '%s': a worker with its own "
+		    "key keeps the name it enrolled with", j->w.id, j->w.name);
 	if (replaced[0] != '\0')
 		log_info("worker '%s' (%s) replaces the offline worker %s of "
 		    "the same name", j->w.name, j->w.id, replaced);

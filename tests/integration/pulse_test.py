@@ -334,6 +334,15 @@ ROUTER_C = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..',
                         '..', 'fcgi-api', 'router.c')
 
 
+def worker_by_id(wid, user='admin'):
+    """The worker of that id in GET /api/workers, or None."""
+    r = call('GET', '/api/workers', user=user)
+    for w in r[2] if isinstance(r[2], list) else []:
+        if w.get('id') == wid:
+            return w
+    return None
+
+
 def route_table(path=ROUTER_C):
     """(METHOD, /path/:param) for each row of `routes[]` in router.c, in
     table order; None when the table is not found."""

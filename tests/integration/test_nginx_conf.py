@@ -11,7 +11,10 @@ development config (nginx/dev/render) pass `nginx -t`, and in what
     variables;
 except the fixed paths without single sign-on (= /health,
 = /api/workers/heartbeat, = /api/workers/enroll, = /worker, /metrics),
-which must set all four to "".
+which must set all four to "". Those a worker sends to (= /worker,
+= /api/workers/heartbeat, = /api/workers/enroll) have a limit_req in
+effect: anyone can present a key there, and each refusal costs the
+database a transaction.
 
 Every location serving /api/ sends each error nginx makes itself (400,
 401, 403, 404, 413, 414, 429, 500, 502, 503, 504) to a location that
@@ -57,6 +60,9 @@ PROXY_REMOTE = ('remote-user', 'remote-groups', 'remote-name',
 EXPECTED = {'/api/', '= /api/executions', '@pulse_exec_start', '= /health',
             '= /api/workers/heartbeat', '= /api/workers/enroll', '= /ws',
             '= /worker'}
+# Anyone can present a key here: each must be rate-limited per address.
+RATE_LIMITED = {'= /api/workers/heartbeat', '= /api/workers/enroll',
+                '= /worker'}
 NGINX = shutil.which('nginx') or '/usr/sbin/nginx'
 
 
@@ -173,6 +179,8 @@ class Level:
             (parent.error_page if parent else [])
         self.own_default_type = [a[0] for a in own('default_type') if a]
         self.own_return = [a for a in own('return') if a]
+        self.limit_req = own('limit_req') or \
+            (parent.limit_req if parent else [])
 
 
 def locations(nodes, parent=None, where=''):
@@ -252,6 +260,8 @@ def problems(conf_text, prefix):
                                                        len(values[w])))
         if key in named:
             continue    # checked through the locations entering it
+        if key in RATE_LIMITED and not lvl.limit_req:
+            bad.append('%s: no limit_req in effect' % descr)
         sso = lvl.auth_request != 'off'
         if key in NO_SSO:
             for w in want:

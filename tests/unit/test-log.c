@@ -101,5 +101,21 @@ main(void)
 	p = xcalloc(0, 0);
 	test_cond("xcalloc(0, 0) gives a pointer", p != NULL);
 	free(p);
+
+	{
+		struct log_every e = { 0, 0 };
+		unsigned	 skipped = 99, i, due = 0;
+
+		test_cond("log_every: the first line is due, none skipped",
+		    log_every(&e, 3600, &skipped) == 1 && skipped == 0);
+		for (i = 0; i < 5; i++)
+			due += log_every(&e, 3600, &skipped);
+		test_cond("log_every: none more within the interval",
+		    due == 0 && e.skipped == 5);
+		e.last -= 3600;
+		test_cond("log_every: due again after it, counting the 5 "
+		    "left out", log_every(&e, 3600, &skipped) == 1 &&
+		    skipped == 5 && e.skipped == 0);
+	}
 	test_report();
 }
