@@ -19,17 +19,22 @@ static const char sql_live_keys[] =
 static const char sql_key_add[] =
     "INSERT INTO worker_keys (worker_id, key_hash, activated_at) "
     "VALUES (?, ?, NOW(3))";
-static const char sql_offer_drop[] =
-    "UPDATE worker_keys SET revoked_at = NOW(3) WHERE worker_id = ? "
-    "AND activated_at IS NULL AND revoked_at IS NULL";
 static const char sql_offer_add[] =
     "INSERT INTO worker_keys (worker_id, key_hash) VALUES (?, ?)";
 static const char sql_activate[] =
     "UPDATE worker_keys SET activated_at = NOW(3) WHERE id = ? "
     "AND worker_id = ? AND activated_at IS NULL AND revoked_at IS NULL";
+/*
+ * At an ack only the keys made before the acked one die: a later offer
+ * may be on its way to the worker still, which then switches to it.
+ */
+static const char sql_older_die[] =
+    "UPDATE worker_keys SET revoked_at = NOW(3) WHERE worker_id = ? "
+    "AND id < ? AND revoked_at IS NULL";
+/* At a connect every key but the one presented dies (trust_connected). */
 static const char sql_others_die[] =
     "UPDATE worker_keys SET revoked_at = NOW(3) WHERE worker_id = ? "
-    "AND id <> ? AND revoked_at IS NULL";
+    "AND key_hash <> ? AND revoked_at IS NULL";
 static const char sql_rotation_done[] =
     "UPDATE workers SET rotation_requested_at = NULL WHERE id = ?";
 static const char sql_all_die[] =
@@ -50,7 +55,7 @@ trust_key_ack(struct db *db, const char *worker_id, long long key_id, int *ok)
 		return -1;
 	if (db_affected(db) != 1)
 		return 0;
-	if (db_exec(db, sql_others_die, NULL, "si", worker_id, key_id) == -1 ||
+	if (db_exec(db, sql_older_die, NULL, "si", worker_id, key_id) == -1 ||
 	    db_exec(db, sql_rotation_done, NULL, "s", worker_id) == -1)
 		return -1;
 	*ok = 1;
@@ -143,11 +148,21 @@ trust_key_offer(struct db *db, const char *worker_id, char key[WKEY_LEN + 1],
 		return -1;
 	}
 	wkey_hash(key, hash);
-	if (db_exec(db, sql_offer_drop, NULL, "s", worker_id) == -1 ||
-	    db_exec(db, sql_offer_add, NULL, "ss", worker_id, hash) == -1)
+	/*
+	 * Earlier offers live on: the worker may have stored one already
+	 * and lose its socket before this one arrives (an admin's double
+	 * click). The ack, or the next connect, ends them.
+	 */
+	if (db_exec(db, sql_offer_add, NULL, "ss", worker_id, hash) == -1)
 		return -1;
 	*key_id = (long long)db_insert_id(db);
 	return 0;
+}
+
+int
+trust_connected(struct db *db, const char *worker_id, const char *key_hash)
+{
+	return db_exec(db, sql_others_die, NULL, "ss", worker_id, key_hash);
 }
 
 int
