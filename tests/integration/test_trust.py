@@ -518,6 +518,87 @@ r = call('POST', '/api/workers/%s/rotate' % p_id,
          headers={'Content-Type': 'application/json'})
 check('rotating a keyless (version-1) worker: 409', r[0] == 409, r)
 
+
+def rotate(wid):
+    return call('POST', '/api/workers/%s/rotate' % wid,
+                headers={'Content-Type': 'application/json'})
+
+
+def state_of(w):
+    """Its worker_state, or how the socket was closed instead."""
+    try:
+        return w.state()
+    except wsclient.Closed as e:
+        return str(e)
+
+
+def live_keys(wid):
+    return int(sql("SELECT COUNT(*) FROM worker_keys WHERE worker_id = '%s' "
+                   "AND revoked_at IS NULL" % wid)[0][0])
+
+
+# Two rotations before the ack (an admin's double click): the worker may
+# have stored the first offer and lost its socket before the second came.
+d_name = pre + '-dbl'
+d_id, d0 = enroll_accepted(d_name, [group])
+wd = WsWorker(d_name, [], key=d0, worker_id=d_id)
+wd.state()
+rotate(d_id)
+m1 = wd.next('rotate_key', 5)
+rotate(d_id)
+m2 = wd.next('rotate_key', 5)
+require('two rotations in a row: two offers', m1 is not None and
+        m2 is not None and m1['key'] != m2['key'], (m1, m2))
+wd.close()
+wd = WsWorker(d_name, [], key=m1['key'], worker_id=d_id)
+st = state_of(wd)
+check('the first offered key still gets in after a second offer',
+      st == 'accepted', st)
+check('... as the ack: one live key, the rotation over',
+      live_keys(d_id) == 1 and
+      wait_for(lambda: worker_row(d_id)['rotation'] is None, 5),
+      (live_keys(d_id), worker_row(d_id)))
+for k in (d0, m2['key']):
+    ok, c = closed_with(WsWorker(d_name, [], key=k, worker_id=d_id),
+                        'key refused')
+    check('... the old key and the second offer are dead', ok, c)
+# Both offers arrive, acked in order: the first ack leaves the second
+# offer (already on its way) live, so the worker ends on it.
+wd.close()
+wd = WsWorker(d_name, [], key=m1['key'], worker_id=d_id)
+wd.state()
+rotate(d_id)
+m3 = wd.next('rotate_key', 5)
+rotate(d_id)
+m4 = wd.next('rotate_key', 5)
+require('two more offers', m3 is not None and m4 is not None, (m3, m4))
+wd.send({'type': 'key_ack', 'key_id': m3['key_id'], 'worker_id': d_id})
+wd.send({'type': 'key_ack', 'key_id': m4['key_id'], 'worker_id': d_id})
+check('acked in order: the worker ends on the second offer, its only key',
+      wait_for(lambda: live_keys(d_id) == 1 and
+               worker_row(d_id)['rotation'] is None, 5) and
+      state_of(WsWorker(d_name, [], key=m4['key'], worker_id=d_id)) ==
+      'accepted', live_keys(d_id))
+
+# A rotation asked for while the worker is pending is offered at the
+# accept, on the socket it has, not at its next connect.
+q_name = pre + '-pend-rot'
+q_id, q_key = enroll(q_name, [group])  # the shared key: pending
+wq = WsWorker(q_name, [], key=q_key, worker_id=q_id)
+check('a shared-key enrollment connects pending', wq.state() == 'pending')
+r = rotate(q_id)
+check('rotating a pending worker with a key: 200, pending',
+      r[0] == 200 and r[2].get('rotation') == 'pending', r)
+check('... no offer while it is pending', wq.next('rotate_key', 1) is None)
+accept(q_id)
+check('accepted: told so', (wq.next('worker_state', 5) or {}).get(
+    'state') == 'accepted')
+m = wq.next('rotate_key', 5)
+check('... and offered the new key on the same socket',
+      m is not None and len(m.get('key', '')) == 43, m)
+wq.close()
+wd.close()
+
 # --- a version-1 worker enrolls with the shared key and its own id ---------
 row = worker_row(p_id)
 r = enroll_raw(p_name, [pgroup], worker_id=p_id)
