@@ -253,6 +253,8 @@ enroll_audit(struct db *db, struct enroll *en)
 	if (en->refused[0] == '\0') {
 		json_object_object_add(d, "state",
 		    json_object_new_string(en->e.state));
+		json_object_object_add(d, "existing",
+		    json_object_new_boolean(!en->e.created));
 		if (en->e.accept && en->e.granted != NULL)
 			json_object_object_add(d, "groups", pjson_parse(
 			    en->e.granted, strlen(en->e.granted),
@@ -320,6 +322,7 @@ enroll_txn(struct db *db, void *arg)
 		en->e.granted = en->token_groups;
 	} else {
 		en->e.accept = en->auto_accept;
+		en->e.keep_state = en->auto_accept;
 		en->e.granted = en->e.requested;
 	}
 	if (registry_enroll(db, &en->e) == -1 ||

@@ -532,6 +532,11 @@ def state_of(w):
         return str(e)
 
 
+def audit(target):
+    r = call('GET', '/api/audit?target=%s&limit=100' % target)
+    return r[2].get('entries', []) if isinstance(r[2], dict) else []
+
+
 def live_keys(wid):
     return int(sql("SELECT COUNT(*) FROM worker_keys WHERE worker_id = '%s' "
                    "AND revoked_at IS NULL" % wid)[0][0])
@@ -600,11 +605,13 @@ wq.close()
 wd.close()
 
 # --- a version-1 worker enrolls with the shared key and its own id ---------
+# Its id proves nothing (GET /api/workers lists it to every signed-in
+# user), so it waits for an admin again, with the groups it was granted.
 row = worker_row(p_id)
 r = enroll_raw(p_name, [pgroup], worker_id=p_id)
-check('a keyless accepted worker enrolls with its id: 201, still '
-      'accepted, its granted groups kept', r[0] == 201 and
-      r[2]['worker_id'] == p_id and r[2]['state'] == 'accepted' and
+check('a keyless accepted worker enrolls with its id: 201, pending, its '
+      'granted groups kept', r[0] == 201 and
+      r[2]['worker_id'] == p_id and r[2]['state'] == 'pending' and
       r[2]['groups'] == row['groups'] and r[2]['name'] == p_name, r)
 p_key = r[2].get('key', '')
 ok, c = closed_with(wp, 'reconnect with its own key')
@@ -613,14 +620,47 @@ x = WsWorker(p_name, [], worker_id=p_id)
 ok, c = closed_with(x, 'already enrolled')
 check('the shared key can no longer act as it', ok, c)
 wp = WsWorker(p_name, [], key=p_key, worker_id=p_id)
-check('its own key can', wp.state() == 'accepted')
+check('its own key can: pending', wp.state() == 'pending')
+r = accept(p_id, row['groups'])
+check('one admin accept: accepted, its groups as they were',
+      r[0] == 200 and r[2]['state'] == 'accepted' and
+      r[2]['groups'] == row['groups'], r)
+check('... and it is told', (wp.next('worker_state', 5) or {}).get(
+    'state') == 'accepted')
+enr = [e for e in audit(p_id) if e['action'] == 'worker.enroll']
+check('the enrollment is audited as into an existing worker',
+      len(enr) >= 1 and enr[0]['details'].get('existing') is True and
+      enr[0]['details'].get('state') == 'pending', enr)
+
+# The hijack: a token holder names an accepted keyless worker's id.
+v_name, vgroup = pre + '-v1', unique('vg')
+wv = WsWorker(v_name, [vgroup])  # a version-1 agent: the shared key
+wv.state()
+v_id = wv.id
+accept(v_id, [vgroup])
+check('an accepted version-1 worker', (wv.next('worker_state', 5) or {}).get(
+    'state') == 'accepted')
+evil = make_token([unique('evil')])[2]
+r = enroll_raw(pre + '-evil', [], token=evil['token'], worker_id=v_id)
+check('a token enrollment naming its id: 201 but pending, the token\'s '
+      'groups not granted', r[0] == 201 and r[2]['state'] == 'pending' and
+      r[2]['groups'] == [vgroup], r)
+v_key = r[2].get('key', '')
+ok, c = closed_with(wv, 'reconnect with its own key')
+check('the real version-1 agent\'s socket is closed', ok, c)
+wh = WsWorker(v_name, [], key=v_key, worker_id=v_id)
+check('the hijacker connects pending', wh.state() == 'pending')
+r = command(v_id)
+check('... and is sent no command (409 pending)', r[0] == 409 and
+      'pending' in error_of(r[2]), r)
+e = wait_execution(run([execute('g', 'echo hi', ['group:' + vgroup])],
+                       prefix='trust')['id'])
+check('... not even its group\'s (the step fails)',
+      e['status'] == 'failed' and wh.next_command(1) is None, e['status'])
+wh.close()
+call('DELETE', '/api/workers/' + v_id)
 
 # --- the audit trail ---------------------------------------------------------
-
-
-def audit(target):
-    r = call('GET', '/api/audit?target=%s&limit=100' % target)
-    return r[2].get('entries', []) if isinstance(r[2], dict) else []
 
 
 def actions(target):
@@ -647,7 +687,7 @@ check('worker.accept and worker.groups audited',
       'worker.accept' in actions(p_id) and 'worker.groups' in actions(p_id))
 acc = [e for e in audit(p_id) if e['action'] == 'worker.accept']
 check('worker.accept says what it granted (by default, what it asked for)',
-      len(acc) == 1 and acc[0]['details'].get('groups') == [pgroup], acc)
+      len(acc) == 2 and acc[-1]['details'].get('groups') == [pgroup], acc)
 acc = [e for e in audit(cand_id) if e['action'] == 'worker.accept']
 check('accepting a candidate names the worker it replaced',
       len(acc) == 1 and acc[0]['details'].get('replaced') == a_id, acc)
