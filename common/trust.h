@@ -29,8 +29,23 @@ struct db;
 int	trust_check(struct db *, const char *worker_id, const char *key_hash,
 	    char why[TRUST_WHY_MAX], int *acked, int *keyed);
 
-/* A new active key for worker_id (enrollment). */
-int	trust_key_add(struct db *, const char *worker_id, const char *key_hash);
+/*
+ * A new active key for worker_id (enrollment); token_id: the token that
+ * enrolled it, or NULL (the shared key).
+ */
+int	trust_key_add(struct db *, const char *worker_id, const char *key_hash,
+	    const char *token_id);
+
+/*
+ * An enrollment asked again after its 201 was lost: the same worker_id and
+ * token. When the worker's one live key came from this token (not revoked)
+ * and was never used (no connect or heartbeat), that key dies and
+ * key_hash takes its place, *retry = 1; the token is not used again. Else
+ * *retry = 0: the worker is enrolled and the retry is refused. The caller
+ * has locked the worker row (trust_check).
+ */
+int	trust_enroll_retry(struct db *, const char *worker_id,
+	    const char *token_hash, const char *key_hash, int *retry);
 
 /*
  * A rotation's offer: a new key is made and stored (not active until
