@@ -72,6 +72,13 @@ def read(path):
         return ''
 
 
+def uuid_ok(s):
+    try:
+        return str(uuid.UUID(s)) == s
+    except ValueError:
+        return False
+
+
 def heartbeat(wid, key):
     return call('POST', '/api/workers/heartbeat', user=None,
                 body={'worker_id': wid, 'name': NAME, 'metadata': {}},
@@ -391,6 +398,10 @@ check('... and the agent\'s log has that reason',
 check('... and the token is not in its log', tok not in ulog)
 check('... and no key file was written',
       not os.path.exists(os.path.join(tmp, 'state', 'key')))
+check('... but its id was stored before it asked (a lost answer is asked '
+      'again under the same id)', uuid_ok(read(os.path.join(
+          tmp, 'state', 'worker_id')).strip()), read(os.path.join(
+              tmp, 'state', 'worker_id')))
 check('no sanitizer report in the agents\' logs',
       'Sanitizer' not in read(LOG) and 'Sanitizer' not in ulog)
 done()

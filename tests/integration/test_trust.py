@@ -125,6 +125,40 @@ check('a used-up token: 401 saying so', r[0] == 401 and
       'used up' in error_of(r[2]), r)
 check('... and nothing was created', names_like(pre + '-c') == [])
 
+# A 201 lost on its way (a reset, a proxy timeout): the agent asks again
+# with the id it stored first and the same token.
+t_lost = make_token([group], uses=1)[2]
+l_name, l_id = pre + '-lost', str(uuid.uuid4())
+r = enroll_raw(l_name, [], token=t_lost['token'], worker_id=l_id)
+require('enroll with a one-use token and its own id: 201', r[0] == 201 and
+        r[2]['worker_id'] == l_id, r)
+lost_key = r[2]['key']  # the answer that never arrived
+call_cleanup.append(l_id)
+r = enroll_raw(l_name, [], token=t_lost['token'], worker_id=l_id)
+check('asked again (same id, same used-up token): 201, the same worker, '
+      'accepted, a new key', r[0] == 201 and r[2].get('worker_id') == l_id
+      and r[2].get('state') == 'accepted' and r[2].get('groups') == [group]
+      and r[2].get('key') not in (None, lost_key), r)
+l_key = r[2].get('key', '')
+check('... one worker', names_like(l_name) == [l_name], names_like(l_name))
+t = [x for x in call('GET', '/api/enrollment-tokens')[2]
+     if x['id'] == t_lost['id']][0]
+check('... the token not used again (uses_left 0, not below)',
+      t['uses_left'] == 0, t)
+ok, c = closed_with(WsWorker(l_name, [], key=lost_key, worker_id=l_id),
+                    'key refused')
+check('... the lost key is dead', ok, c)
+wl = WsWorker(l_name, [], key=l_key, worker_id=l_id)
+check('... the new one gets in', wl.state() == 'accepted')
+wl.close()
+r = enroll_raw(l_name, [], token=t_lost['token'], worker_id=l_id)
+check('once its key was used, the same request: 401 already enrolled',
+      r[0] == 401 and 'already enrolled' in error_of(r[2]), r)
+r = enroll_raw(pre + '-lost2', [], token=make_token([group])[2]['token'],
+               worker_id=l_id)
+check('another token naming that id: 401 already enrolled',
+      r[0] == 401 and 'already enrolled' in error_of(r[2]), r)
+
 # The last uses, raced for: one UPDATE decides each, so exactly `uses`
 # workers come in, whatever the timing.
 t_race = make_token([group], uses=3)[2]
@@ -682,6 +716,11 @@ ref = [e for e in ea if e['action'] == 'worker.key_refused']
 check('refused keys audited as worker.key_refused with the reason',
       len(ref) >= 2 and all(e['details'].get('reason') for e in ref) and
       WORKER_API_KEY not in str(ea), ref)
+enr = [e for e in audit(l_id) if e['action'] == 'worker.enroll']
+check('the retry is audited as one (retry: true), the first one not',
+      len(enr) == 2 and enr[0]['details'].get('retry') is True and
+      enr[0]['details'].get('token_id') == t_lost['id'] and
+      'retry' not in enr[1]['details'], enr)
 check('worker.revoke audited', 'worker.revoke' in actions(b_id))
 check('worker.accept and worker.groups audited',
       'worker.accept' in actions(p_id) and 'worker.groups' in actions(p_id))
