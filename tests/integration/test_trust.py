@@ -474,6 +474,26 @@ check('a new id\'s heartbeat with the shared key: 200, pending',
       r[0] == 200 and r[2].get('state') == 'pending', r)
 call('DELETE', '/api/workers/' + nid)
 
+# A keyless replacement candidate (a version-1 agent presenting the name of
+# an offline worker) enrolled with a token stays pending: only an admin's
+# accept does the takeover.
+x_name = pre + '-x'
+x_id, _ = enroll_accepted(x_name, [group])
+nid = str(uuid.uuid4())
+r = beat(nid, WORKER_API_KEY, None, x_name)
+check('a keyless candidate for an offline worker\'s name: pending',
+      r[0] == 200 and r[2].get('state') == 'pending' and
+      worker_row(nid)['replaces'] == x_id, (r, worker_row(nid)))
+r = enroll_raw(x_name, [], token=make_token([group])[2]['token'],
+               worker_id=nid)
+row = worker_row(nid)
+check('... enrolled with a token: still pending, still a candidate, '
+      'no groups', r[0] == 201 and r[2].get('state') == 'pending' and
+      row['state'] == 'pending' and row['replaces'] == x_id and
+      row['groups'] == [] and worker_row(x_id)['state'] == 'accepted',
+      (r, row))
+call('DELETE', '/api/workers/' + nid)
+
 # --- replacement candidate ---------------------------------------------------
 t4 = make_token([group])[2]
 r = enroll_raw(name_a, [group], token=t4['token'])
