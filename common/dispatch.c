@@ -1313,6 +1313,9 @@ worker_online_txn(struct db *db, void *arg)
 		return -1;
 	if (w->refused[0] != '\0')
 		return worker_audit(db, w) == -1 ? -1 : 1;
+	if (w->key_hash != NULL && trust_connected(db, w->id,
+	    w->key_hash) == -1)
+		return -1;
 	memset(&r, 0, sizeof(r));
 	r.id = w->id;
 	r.name = w->name;

@@ -60,8 +60,9 @@ static const char sql_granted[] =
     "FROM worker_groups WHERE worker_id = ?";
 static const char sql_state_of[] =
     "SELECT state, name FROM workers WHERE id = ?";
+/* An existing row that does not keep its state waits for an admin. */
 static const char sql_enroll_fill[] =
-    "UPDATE workers SET state = IF(?, 'accepted', state), "
+    "UPDATE workers SET state = IF(?, state, 'pending'), "
     "requested_groups = JSON_EXTRACT(?, '$'), "
     "metadata = IF(? IS NULL, COALESCE(metadata, '{}'), "
     "JSON_SET(COALESCE(metadata, '{}'), '$.version', ?)) WHERE id = ?";
@@ -403,8 +404,17 @@ registry_enroll(struct db *db, struct registry_enroll *e)
 		if (candidate != NULL)
 			e->accept = 0;
 	}
-	if (db_exec(db, sql_enroll_fill, NULL, "issss", (long long)e->accept,
-	    e->requested, e->version, e->version, e->id) == -1)
+	/*
+	 * An existing (keyless) id is no proof of being that worker: its
+	 * UUID is listed to every signed-in user. So enrolling into it never
+	 * accepts it, nor grants the token's groups: it becomes pending (the
+	 * shared key under WORKER_AUTO_ACCEPT keeps its state, as a version-1
+	 * connect would) and an admin decides.
+	 */
+	if (!e->created)
+		e->accept = 0;
+	if (db_exec(db, sql_enroll_fill, NULL, "issss", (long long)(e->created ||
+	    e->keep_state), e->requested, e->version, e->version, e->id) == -1)
 		goto out;
 	if (e->granted != NULL && e->accept &&
 	    registry_set_groups(db, e->id, e->granted) == -1)

@@ -98,7 +98,11 @@ struct registry_enroll {
 	const char		 *requested;	/* JSON array text */
 	const char		 *granted;	/* JSON array text, or NULL:
 						 * keep (none for a new row) */
-	int			  accept;	/* accepted at once */
+	int			  accept;	/* a new row: accepted at once */
+	int			  keep_state;	/* an existing row keeps its
+						 * state (the shared key under
+						 * WORKER_AUTO_ACCEPT); else it
+						 * becomes pending */
 	char			  name_out[WORKER_NAME_MAX + 1];
 	char			  state[16];	/* out */
 	int			  created;	/* out: a new row */
@@ -106,7 +110,9 @@ struct registry_enroll {
 
 /*
  * Create the row of an enrolling worker, or complete a keyless (version
- * 1) one of that id. The caller has checked the id with trust_check().
+ * 1) one of that id, which then waits for an admin (keep_state aside)
+ * with its granted groups kept. The caller has checked the id with
+ * trust_check().
  * A new worker whose name another worker holds is a replacement
  * candidate, as in registry_online; its stored name goes to name_out.
  */

@@ -49,6 +49,8 @@ static const char sql_token_use[] =
     "UPDATE enrollment_tokens SET uses_left = uses_left - 1 "
     "WHERE token_hash = ? AND uses_left > 0 AND expires_at > NOW(3) "
     "AND revoked_at IS NULL";
+static const char sql_enrolled[] =
+    "SELECT state, name FROM workers WHERE id = ?";
 static const char sql_token_why[] =
     "SELECT revoked_at IS NOT NULL, expires_at <= NOW(3), `groups`, id "
     "FROM enrollment_tokens WHERE token_hash = ?";
@@ -226,6 +228,8 @@ struct enroll {
 	char			 refused[TRUST_WHY_MAX];
 	char			*token_groups;
 	char			 token_id[ID_LEN + 1];
+	int			 retry;		/* a lost answer asked again */
+	struct json_object	*granted;	/* the answer's groups */
 	struct request		*req;
 };
 
@@ -255,6 +259,11 @@ enroll_audit(struct db *db, struct enroll *en)
 	if (en->refused[0] == '\0') {
 		json_object_object_add(d, "state",
 		    json_object_new_string(en->e.state));
+		json_object_object_add(d, "existing",
+		    json_object_new_boolean(!en->e.created));
+		if (en->retry)
+			json_object_object_add(d, "retry",
+			    json_object_new_boolean(1));
 		if (en->e.accept && en->e.granted != NULL)
 			json_object_object_add(d, "groups", pjson_parse(
 			    en->e.granted, strlen(en->e.granted),
@@ -303,16 +312,56 @@ enroll_token(struct db *db, struct enroll *en, unsigned long long used)
 	return 0;
 }
 
+/*
+ * The same worker_id and token again, its key never used: the 201 was
+ * lost on its way (trust_enroll_retry). The worker is answered as it is
+ * now; the token is not used again.
+ */
+static int
+enroll_retry(struct db *db, struct enroll *en)
+{
+	struct db_res	*res;
+
+	if (trust_enroll_retry(db, en->e.id, en->token_hash, en->hash,
+	    &en->retry) == -1)
+		return -1;
+	if (!en->retry)
+		return 0;
+	en->refused[0] = '\0';
+	if (db_exec(db, sql_enrolled, &res, "s", en->e.id) == -1)
+		return -1;
+	strlcpy_p(en->e.state, db_res_get(res, 0, 0), sizeof(en->e.state));
+	strlcpy_p(en->e.name_out, db_res_get(res, 0, 1),
+	    sizeof(en->e.name_out));
+	db_res_free(res);
+	if (db_exec(db, sql_token_why, &res, "s", en->token_hash) == -1)
+		return -1;
+	strlcpy_p(en->token_id, db_res_get(res, 0, 3), sizeof(en->token_id));
+	db_res_free(res);
+	en->e.created = 0;
+	en->e.accept = 0;
+	return 0;
+}
+
 static int
 enroll_txn(struct db *db, void *arg)
 {
 	struct enroll	*en = arg;
+	int		 keyed;
 
 	en->refused[0] = '\0';
 	en->token_id[0] = '\0';
+	en->retry = 0;
+	json_object_put(en->granted);	/* db_txn may run this twice */
+	en->granted = NULL;
 	/* An id that has a key is that worker's alone (trust_check). */
-	if (trust_check(db, en->e.id, NULL, en->refused, NULL, NULL) == -1)
+	if (trust_check(db, en->e.id, NULL, en->refused, NULL, &keyed) == -1)
 		return -1;
+	if (en->refused[0] != '\0' && keyed && en->token_hash != NULL &&
+	    enroll_retry(db, en) == -1)
+		return -1;
+	if (en->retry)
+		goto answer;
 	/* Refused: nothing was written but the audit row. */
 	if (en->refused[0] != '\0')
 		return enroll_audit(db, en) == -1 ? -1 : 1;
@@ -326,10 +375,19 @@ enroll_txn(struct db *db, void *arg)
 		en->e.granted = en->token_groups;
 	} else {
 		en->e.accept = en->auto_accept;
+		en->e.keep_state = en->auto_accept;
 		en->e.granted = en->e.requested;
 	}
 	if (registry_enroll(db, &en->e) == -1 ||
-	    trust_key_add(db, en->e.id, en->hash) == -1)
+	    trust_key_add(db, en->e.id, en->hash, en->token_hash != NULL ?
+	    en->token_id : NULL) == -1)
+		return -1;
+answer:
+	/*
+	 * The answer's groups are read here, before the commit: after it,
+	 * a failure would answer 5xx for an enrollment that took place.
+	 */
+	if (registry_granted(db, en->e.id, &en->granted) == -1)
 		return -1;
 	return enroll_audit(db, en);
 }
@@ -379,7 +437,7 @@ workers_enroll(struct request *req)
 	static const char *const allowed[] = { "name", "groups", "version",
 	    "worker_id", "token", NULL };
 	struct enroll		 en;
-	struct json_object	*groups = NULL, *o, *granted = NULL;
+	struct json_object	*groups = NULL, *o;
 	const char		*token, *wid;
 	char			 id[ID_LEN + 1], key[WKEY_LEN + 1];
 	char			 thash[WKEY_HASH_LEN + 1];
@@ -439,9 +497,7 @@ workers_enroll(struct request *req)
 		goto out;
 	}
 	wkey_hash(key, en.hash);
-	if (db_txn(req->db, enroll_txn, &en) == -1 ||
-	    (en.refused[0] == '\0' && registry_granted(req->db, id,
-	    &granted) == -1)) {
+	if (db_txn(req->db, enroll_txn, &en) == -1) {
 		reply_db_error(req);
 		goto out;
 	}
@@ -452,8 +508,10 @@ workers_enroll(struct request *req)
 		reply_error(req, 401, "key refused: %s", en.refused);
 		goto out;
 	}
-	log_info("worker '%s' (%s) enrolled with %s: %s", en.e.name_out, id,
-	    en.token_hash != NULL ? "a token" : "the shared key", en.e.state);
+	log_info("worker '%s' (%s) enrolled with %s: %s%s", en.e.name_out, id,
+	    en.token_hash != NULL ? "a token" : "the shared key", en.e.state,
+	    en.retry ? " (asked again, its first key never used: replaced)" :
+	    "");
 	o = json_object_new_object();
 	json_object_object_add(o, "worker_id", json_object_new_string(id));
 	json_object_object_add(o, "name",
@@ -461,12 +519,12 @@ workers_enroll(struct request *req)
 	/* Shown once: the server keeps only its hash. */
 	json_object_object_add(o, "key", json_object_new_string(key));
 	json_object_object_add(o, "state", json_object_new_string(en.e.state));
-	json_object_object_add(o, "groups", granted);
-	granted = NULL;
+	json_object_object_add(o, "groups", en.granted);
+	en.granted = NULL;
 	reply_json(req, 201, o);
 out:
 	explicit_bzero(key, sizeof(key));
-	json_object_put(granted);
+	json_object_put(en.granted);
 	free(en.token_groups);
 	json_object_put(groups);
 	return 0;

@@ -837,6 +837,8 @@ dbt_trust_one(const char *worker_id, const char *kind)
 		dbt_offer(worker_id, conn);
 	else if (strcmp(kind, "accept") == 0) {
 		dbt_worker_state(conn, worker_id, "accepted");
+		/* A rotation asked for while it was pending waits no more. */
+		dbt_offer(worker_id, conn);
 		dbt.claim_now = 1;
 	} else if (strcmp(kind, "groups") == 0)
 		dbt.claim_now = 1;

@@ -185,6 +185,13 @@ enroll_identity(struct spool *spool, const struct config *cfg,
 		    spool_dir(spool));
 		exit(ENROLL_EXIT_REFUSED);
 	}
+	/*
+	 * Its id is chosen and stored before the first request: should the
+	 * 201 be lost, the same id and token asked again get a key for the
+	 * same worker, not a second worker and a second use of the token.
+	 */
+	if (rc_id != 0 && spool_worker_id(spool, who->worker_id) == -1)
+		fatalx("WORKER_STATE_DIR: cannot store this worker's id");
 	return 1;
 }
 

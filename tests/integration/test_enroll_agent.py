@@ -22,7 +22,7 @@ this test made through the API) or directly (to see an exit status):
   - the shared key alone: enrolled pending (its log says it waits), runs
     commands once an admin accepts it;
   - a version-1 agent's state directory (an id, no key) enrolls under
-    that id;
+    that id, pending until an admin accepts it again (its groups kept);
   - a used-up token: a second agent stops with exit status 78 and the
     server's reason in its log.
 """
@@ -70,6 +70,13 @@ def read(path):
             return f.read()
     except OSError:
         return ''
+
+
+def uuid_ok(s):
+    try:
+        return str(uuid.UUID(s)) == s
+    except ValueError:
+        return False
 
 
 def heartbeat(wid, key):
@@ -331,16 +338,29 @@ r = call('POST', '/api/workers/heartbeat', user=None,
 check('a version-1 worker (shared key, no key of its own) is known',
       r[0] == 200 and (find_worker(V1) or {}).get('has_key') is False, r)
 at_end(lambda: call('DELETE', '/api/workers/%s' % V1ID))
+r = call('POST', '/api/workers/%s/accept' % V1ID, body={'groups': [GROUP]})
+check('... and accepted by an admin', r[0] == 200 and
+      r[2].get('state') == 'accepted', r[2])
 os.makedirs(os.path.join(STACK, 'workers', V1), exist_ok=True)
 with open(os.path.join(STACK, 'workers', V1, 'worker_id'), 'w') as f:
     f.write(V1ID + '\n')
 ctl('worker-start', V1, GROUP)
 w = online(V1, 60)
-check('upgraded to this agent with a token, it enrolls under its own id',
+check('upgraded to this agent with a token, it enrolls under its own id, '
+      'pending again (an existing id proves nothing), its groups kept',
       w is not None and w['id'] == V1ID and w.get('has_key') is True and
-      w.get('state') == 'accepted' and w.get('groups') == [GROUP], w)
+      w.get('state') == 'pending' and w.get('groups') == [GROUP], w)
 check('... having sent that id', 'as worker ' + V1ID in read(
     os.path.join(STACK, 'log', 'worker-%s.log' % V1)))
+r = call('POST', '/api/workers/%s/accept' % V1ID, body={})
+check('one admin accept, and it is accepted on its own key',
+      r[0] == 200 and r[2].get('state') == 'accepted' and
+      r[2].get('groups') == [GROUP], r[2])
+e = run([execute('v1', 'echo upgraded', targets=(V1,), timeout=60000)],
+        prefix='enr')
+e = e and wait_execution(e['id'], timeout=60)
+check('... and runs commands', e is not None and e['status'] ==
+      'completed' and (stdout_of(e) or '').strip() == 'upgraded', e)
 ctl('worker-stop', V1)
 
 # --- a used-up token -----------------------------------------------------
@@ -378,6 +398,10 @@ check('... and the agent\'s log has that reason',
 check('... and the token is not in its log', tok not in ulog)
 check('... and no key file was written',
       not os.path.exists(os.path.join(tmp, 'state', 'key')))
+check('... but its id was stored before it asked (a lost answer is asked '
+      'again under the same id)', uuid_ok(read(os.path.join(
+          tmp, 'state', 'worker_id')).strip()), read(os.path.join(
+              tmp, 'state', 'worker_id')))
 check('no sanitizer report in the agents\' logs',
       'Sanitizer' not in read(LOG) and 'Sanitizer' not in ulog)
 done()

@@ -117,6 +117,40 @@ check('a used-up token: 401 saying so', r[0] == 401 and
       'used up' in error_of(r[2]), r)
 check('... and nothing was created', names_like(pre + '-c') == [])
 
+# A 201 lost on its way (a reset, a proxy timeout): the agent asks again
+# with the id it stored first and the same token.
+t_lost = make_token([group], uses=1)[2]
+l_name, l_id = pre + '-lost', str(uuid.uuid4())
+r = enroll_raw(l_name, [], token=t_lost['token'], worker_id=l_id)
+require('enroll with a one-use token and its own id: 201', r[0] == 201 and
+        r[2]['worker_id'] == l_id, r)
+lost_key = r[2]['key']  # the answer that never arrived
+call_cleanup.append(l_id)
+r = enroll_raw(l_name, [], token=t_lost['token'], worker_id=l_id)
+check('asked again (same id, same used-up token): 201, the same worker, '
+      'accepted, a new key', r[0] == 201 and r[2].get('worker_id') == l_id
+      and r[2].get('state') == 'accepted' and r[2].get('groups') == [group]
+      and r[2].get('key') not in (None, lost_key), r)
+l_key = r[2].get('key', '')
+check('... one worker', names_like(l_name) == [l_name], names_like(l_name))
+t = [x for x in call('GET', '/api/enrollment-tokens')[2]
+     if x['id'] == t_lost['id']][0]
+check('... the token not used again (uses_left 0, not below)',
+      t['uses_left'] == 0, t)
+ok, c = closed_with(WsWorker(l_name, [], key=lost_key, worker_id=l_id),
+                    'key refused')
+check('... the lost key is dead', ok, c)
+wl = WsWorker(l_name, [], key=l_key, worker_id=l_id)
+check('... the new one gets in', wl.state() == 'accepted')
+wl.close()
+r = enroll_raw(l_name, [], token=t_lost['token'], worker_id=l_id)
+check('once its key was used, the same request: 401 already enrolled',
+      r[0] == 401 and 'already enrolled' in error_of(r[2]), r)
+r = enroll_raw(pre + '-lost2', [], token=make_token([group])[2]['token'],
+               worker_id=l_id)
+check('another token naming that id: 401 already enrolled',
+      r[0] == 401 and 'already enrolled' in error_of(r[2]), r)
+
 # The last uses, raced for: one UPDATE decides each, so exactly `uses`
 # workers come in, whatever the timing.
 t_race = make_token([group], uses=3)[2]
@@ -432,6 +466,26 @@ check('a new id\'s heartbeat with the shared key: 200, pending',
       r[0] == 200 and r[2].get('state') == 'pending', r)
 call('DELETE', '/api/workers/' + nid)
 
+# A keyless replacement candidate (a version-1 agent presenting the name of
+# an offline worker) enrolled with a token stays pending: only an admin's
+# accept does the takeover.
+x_name = pre + '-x'
+x_id, _ = enroll_accepted(x_name, [group])
+nid = str(uuid.uuid4())
+r = beat(nid, WORKER_API_KEY, None, x_name)
+check('a keyless candidate for an offline worker\'s name: pending',
+      r[0] == 200 and r[2].get('state') == 'pending' and
+      worker_by_id(nid)['replaces'] == x_id, (r, worker_by_id(nid)))
+r = enroll_raw(x_name, [], token=make_token([group])[2]['token'],
+               worker_id=nid)
+row = worker_by_id(nid)
+check('... enrolled with a token: still pending, still a candidate, '
+      'no groups', r[0] == 201 and r[2].get('state') == 'pending' and
+      row['state'] == 'pending' and row['replaces'] == x_id and
+      row['groups'] == [] and worker_by_id(x_id)['state'] == 'accepted',
+      (r, row))
+call('DELETE', '/api/workers/' + nid)
+
 # --- replacement candidate ---------------------------------------------------
 t4 = make_token([group])[2]
 r = enroll_raw(name_a, [group], token=t4['token'])
@@ -510,12 +564,100 @@ r = call('POST', '/api/workers/%s/rotate' % p_id,
          headers={'Content-Type': 'application/json'})
 check('rotating a keyless (version-1) worker: 409', r[0] == 409, r)
 
+
+def rotate(wid):
+    return call('POST', '/api/workers/%s/rotate' % wid,
+                headers={'Content-Type': 'application/json'})
+
+
+def state_of(w):
+    """Its worker_state, or how the socket was closed instead."""
+    try:
+        return w.state()
+    except wsclient.Closed as e:
+        return str(e)
+
+
+def audit(target):
+    r = call('GET', '/api/audit?target=%s&limit=100' % target)
+    return r[2].get('entries', []) if isinstance(r[2], dict) else []
+
+
+def live_keys(wid):
+    return int(sql("SELECT COUNT(*) FROM worker_keys WHERE worker_id = '%s' "
+                   "AND revoked_at IS NULL" % wid)[0][0])
+
+
+# Two rotations before the ack (an admin's double click): the worker may
+# have stored the first offer and lost its socket before the second came.
+d_name = pre + '-dbl'
+d_id, d0 = enroll_accepted(d_name, [group])
+wd = WsWorker(d_name, [], key=d0, worker_id=d_id)
+wd.state()
+rotate(d_id)
+m1 = wd.next('rotate_key', 5)
+rotate(d_id)
+m2 = wd.next('rotate_key', 5)
+require('two rotations in a row: two offers', m1 is not None and
+        m2 is not None and m1['key'] != m2['key'], (m1, m2))
+wd.close()
+wd = WsWorker(d_name, [], key=m1['key'], worker_id=d_id)
+st = state_of(wd)
+check('the first offered key still gets in after a second offer',
+      st == 'accepted', st)
+check('... as the ack: one live key, the rotation over',
+      live_keys(d_id) == 1 and
+      wait_for(lambda: worker_by_id(d_id)['rotation'] is None, 5),
+      (live_keys(d_id), worker_by_id(d_id)))
+for k in (d0, m2['key']):
+    ok, c = closed_with(WsWorker(d_name, [], key=k, worker_id=d_id),
+                        'key refused')
+    check('... the old key and the second offer are dead', ok, c)
+# Both offers arrive, acked in order: the first ack leaves the second
+# offer (already on its way) live, so the worker ends on it.
+wd.close()
+wd = WsWorker(d_name, [], key=m1['key'], worker_id=d_id)
+wd.state()
+rotate(d_id)
+m3 = wd.next('rotate_key', 5)
+rotate(d_id)
+m4 = wd.next('rotate_key', 5)
+require('two more offers', m3 is not None and m4 is not None, (m3, m4))
+wd.send({'type': 'key_ack', 'key_id': m3['key_id'], 'worker_id': d_id})
+wd.send({'type': 'key_ack', 'key_id': m4['key_id'], 'worker_id': d_id})
+check('acked in order: the worker ends on the second offer, its only key',
+      wait_for(lambda: live_keys(d_id) == 1 and
+               worker_by_id(d_id)['rotation'] is None, 5) and
+      state_of(WsWorker(d_name, [], key=m4['key'], worker_id=d_id)) ==
+      'accepted', live_keys(d_id))
+
+# A rotation asked for while the worker is pending is offered at the
+# accept, on the socket it has, not at its next connect.
+q_name = pre + '-pend-rot'
+q_id, q_key = enroll(q_name, [group])  # the shared key: pending
+wq = WsWorker(q_name, [], key=q_key, worker_id=q_id)
+check('a shared-key enrollment connects pending', wq.state() == 'pending')
+r = rotate(q_id)
+check('rotating a pending worker with a key: 200, pending',
+      r[0] == 200 and r[2].get('rotation') == 'pending', r)
+check('... no offer while it is pending', wq.next('rotate_key', 1) is None)
+accept(q_id)
+check('accepted: told so', (wq.next('worker_state', 5) or {}).get(
+    'state') == 'accepted')
+m = wq.next('rotate_key', 5)
+check('... and offered the new key on the same socket',
+      m is not None and len(m.get('key', '')) == 43, m)
+wq.close()
+wd.close()
+
 # --- a version-1 worker enrolls with the shared key and its own id ---------
+# Its id proves nothing (GET /api/workers lists it to every signed-in
+# user), so it waits for an admin again, with the groups it was granted.
 row = worker_by_id(p_id)
 r = enroll_raw(p_name, [pgroup], worker_id=p_id)
-check('a keyless accepted worker enrolls with its id: 201, still '
-      'accepted, its granted groups kept', r[0] == 201 and
-      r[2]['worker_id'] == p_id and r[2]['state'] == 'accepted' and
+check('a keyless accepted worker enrolls with its id: 201, pending, its '
+      'granted groups kept', r[0] == 201 and
+      r[2]['worker_id'] == p_id and r[2]['state'] == 'pending' and
       r[2]['groups'] == row['groups'] and r[2]['name'] == p_name, r)
 p_key = r[2].get('key', '')
 ok, c = closed_with(wp, 'reconnect with its own key')
@@ -524,14 +666,47 @@ x = WsWorker(p_name, [], worker_id=p_id)
 ok, c = closed_with(x, 'already enrolled')
 check('the shared key can no longer act as it', ok, c)
 wp = WsWorker(p_name, [], key=p_key, worker_id=p_id)
-check('its own key can', wp.state() == 'accepted')
+check('its own key can: pending', wp.state() == 'pending')
+r = accept(p_id, row['groups'])
+check('one admin accept: accepted, its groups as they were',
+      r[0] == 200 and r[2]['state'] == 'accepted' and
+      r[2]['groups'] == row['groups'], r)
+check('... and it is told', (wp.next('worker_state', 5) or {}).get(
+    'state') == 'accepted')
+enr = [e for e in audit(p_id) if e['action'] == 'worker.enroll']
+check('the enrollment is audited as into an existing worker',
+      len(enr) >= 1 and enr[0]['details'].get('existing') is True and
+      enr[0]['details'].get('state') == 'pending', enr)
+
+# The hijack: a token holder names an accepted keyless worker's id.
+v_name, vgroup = pre + '-v1', unique('vg')
+wv = WsWorker(v_name, [vgroup])  # a version-1 agent: the shared key
+wv.state()
+v_id = wv.id
+accept(v_id, [vgroup])
+check('an accepted version-1 worker', (wv.next('worker_state', 5) or {}).get(
+    'state') == 'accepted')
+evil = make_token([unique('evil')])[2]
+r = enroll_raw(pre + '-evil', [], token=evil['token'], worker_id=v_id)
+check('a token enrollment naming its id: 201 but pending, the token\'s '
+      'groups not granted', r[0] == 201 and r[2]['state'] == 'pending' and
+      r[2]['groups'] == [vgroup], r)
+v_key = r[2].get('key', '')
+ok, c = closed_with(wv, 'reconnect with its own key')
+check('the real version-1 agent\'s socket is closed', ok, c)
+wh = WsWorker(v_name, [], key=v_key, worker_id=v_id)
+check('the hijacker connects pending', wh.state() == 'pending')
+r = command(v_id)
+check('... and is sent no command (409 pending)', r[0] == 409 and
+      'pending' in error_of(r[2]), r)
+e = wait_execution(run([execute('g', 'echo hi', ['group:' + vgroup])],
+                       prefix='trust')['id'])
+check('... not even its group\'s (the step fails)',
+      e['status'] == 'failed' and wh.next_command(1) is None, e['status'])
+wh.close()
+call('DELETE', '/api/workers/' + v_id)
 
 # --- the audit trail ---------------------------------------------------------
-
-
-def audit(target):
-    r = call('GET', '/api/audit?target=%s&limit=100' % target)
-    return r[2].get('entries', []) if isinstance(r[2], dict) else []
 
 
 def actions(target):
@@ -556,12 +731,17 @@ ref = [e for e in ea if e['action'] == 'worker.key_refused']
 check('refused keys audited as worker.key_refused with the reason, once',
       len(ref) == 1 and all(e['details'].get('reason') for e in ref) and
       WORKER_API_KEY not in str(ea), ref)
+enr = [e for e in audit(l_id) if e['action'] == 'worker.enroll']
+check('the retry is audited as one (retry: true), the first one not',
+      len(enr) == 2 and enr[0]['details'].get('retry') is True and
+      enr[0]['details'].get('token_id') == t_lost['id'] and
+      'retry' not in enr[1]['details'], enr)
 check('worker.revoke audited', 'worker.revoke' in actions(b_id))
 check('worker.accept and worker.groups audited',
       'worker.accept' in actions(p_id) and 'worker.groups' in actions(p_id))
 acc = [e for e in audit(p_id) if e['action'] == 'worker.accept']
 check('worker.accept says what it granted (by default, what it asked for)',
-      len(acc) == 1 and acc[0]['details'].get('groups') == [pgroup], acc)
+      len(acc) == 2 and acc[-1]['details'].get('groups') == [pgroup], acc)
 acc = [e for e in audit(cand_id) if e['action'] == 'worker.accept']
 check('accepting a candidate names the worker it replaced',
       len(acc) == 1 and acc[0]['details'].get('replaced') == a_id, acc)
