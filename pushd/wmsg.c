@@ -392,6 +392,9 @@ fields_key_ack(struct why *w, struct wmsg *m)
 			return wmsg_fail(w, "%s: key_id must be a number",
 			    type);
 		m->key_id = strtoll(k, NULL, 10);
+		if (m->key_id < 1)
+			return wmsg_fail(w, "%s: key_id must be a number",
+			    type);
 		return 0;
 	}
 	if (want_int(w, m->json, type, "key_id", 1, LLONG_MAX, &m->key_id,

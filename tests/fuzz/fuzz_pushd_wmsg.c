@@ -105,6 +105,10 @@ check_fields(const struct wmsg *m)
 		if (m->worker_id != NULL)
 			check_str(m->worker_id, 0, ID_LEN);
 		break;
+	case WMSG_KEY_ACK:
+		check_id(m->worker_id, 0);
+		fuzz_assert(m->key_id >= 1);
+		break;
 	default:
 		fuzz_assert(!"unknown message type");
 	}

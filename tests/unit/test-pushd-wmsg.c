@@ -201,6 +201,8 @@ main(void)
 	    "key_id must be a number"));
 	test_cond("key_ack with a key_id of 0", refused("{\"type\":"
 	    "\"key_ack\",\"key_id\":0}", "out of range"));
+	test_cond("key_ack with a key_id of \"0\"", refused("{\"type\":"
+	    "\"key_ack\",\"key_id\":\"00\"}", "key_id must be a number"));
 	test_cond("command_started's worker_id must be a UUID",
 	    refused("{\"type\":\"command_started\",\"command_id\":\"" CID
 	    "\",\"worker_id\":\"x\"}", "must be a UUID"));
