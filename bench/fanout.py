@@ -35,6 +35,9 @@ if os.environ.get('BENCH_FANOUT_NS'):	# e.g. 50 (one size, when profiling)
     NS = [int(x) for x in os.environ['BENCH_FANOUT_NS'].split(',')]
 if os.environ.get('BENCH_RUNS'):
     RUNS = int(os.environ['BENCH_RUNS'])
+# BENCH_FANOUT_PEERS=0: PULSE and the floor only (before/after comparisons
+# of PULSE itself, where the SSH peers would only add minutes).
+PEERS = os.environ.get('BENCH_FANOUT_PEERS', '1') != '0'
 USER = 'pulsebench'
 
 
@@ -261,10 +264,11 @@ def run(res):
     for name in names:
         stack.worker_start(name, 'fan', HEARTBEAT_INTERVAL=30)
     stack.wait_online(names)
-    ssh = Sshd(nmax)
+    ssh = Sshd(nmax) if PEERS else None
     try:
-        ssh.start()
-        ssh.warm(ssh.hosts)
+        if ssh is not None:
+            ssh.start()
+            ssh.warm(ssh.hosts)
         rows, data = [], {}
         for n in NS:
             # The first n workers, by name.
@@ -274,11 +278,12 @@ def run(res):
             pulse = time_pulse(stack, wid, n, RUNS)
             data[n] = {'PULSE': pulse}
             floor = time_floor(n, RUNS)
-            for name, argv, env, ok in peer_commands(ssh, n):
+            for name, argv, env, ok in (peer_commands(ssh, n)
+                                        if ssh is not None else []):
                 B.log('  N=%d %s' % (n, name))
                 data[n][name] = time_peer(name, argv, env, ok, RUNS)
-            fastest = min((B.pct(v, 50), k) for k, v in data[n].items()
-                          if k != 'PULSE')
+            fastest = min(((B.pct(v, 50), k) for k, v in data[n].items()
+                           if k != 'PULSE'), default=None)
             data[n]['floor: %d x sh -c uptime, no tool' % n] = floor
             for k, v in data[n].items():
                 p50 = B.pct(v, 50)
@@ -287,28 +292,33 @@ def run(res):
                              B.fmt(p50 / B.pct(data[n]['PULSE'], 50), 'x')
                              if k != 'PULSE' else '1'])
             p50 = B.pct(pulse, 50)
-            ratio = fastest[0] / p50
-            res.figure('fan-out %d nodes, p50 (uptime, all outputs)' % n,
-                       B.fmt(p50, 'ms'),
-                       'fastest SSH peer %s %s' % (fastest[1],
-                                                   B.fmt(fastest[0], 'ms')),
-                       '<= 100 ms, >= 40x' if n == 50 else '',
-                       (p50 <= 100 and ratio >= 40) if n == 50 else None)
+            if fastest is not None:
+                ratio = fastest[0] / p50
+                res.figure('fan-out %d nodes, p50 (uptime, all outputs)' % n,
+                           B.fmt(p50, 'ms'), 'fastest SSH peer %s %s'
+                           % (fastest[1], B.fmt(fastest[0], 'ms')),
+                           '<= 100 ms, >= 40x' if n == 50 else '',
+                           (p50 <= 100 and ratio >= 40) if n == 50 else None)
+            else:
+                res.figure('fan-out %d nodes, p50 (uptime, all outputs)' % n,
+                           B.fmt(p50, 'ms'), 'SSH peers not run', '', None)
             res.figure('fan-out %d nodes: %d x sh -c uptime spawned at once '
                        '(floor, no tool)' % (n, n), B.fmt(B.pct(floor, 50),
                                                      'ms'),
                        'PULSE %s above it' % B.fmt(p50 - B.pct(floor, 50),
                                                    'ms'), '', None)
-            res.figure('fan-out %d nodes, speed-up over fastest SSH peer' % n,
-                       B.fmt(ratio, 'x'), fastest[1],
-                       '>= 40x' if n == 50 else '',
-                       ratio >= 40 if n == 50 else None)
+            if fastest is not None:
+                res.figure('fan-out %d nodes, speed-up over fastest SSH peer'
+                           % n, B.fmt(ratio, 'x'), fastest[1],
+                           '>= 40x' if n == 50 else '',
+                           ratio >= 40 if n == 50 else None)
         res.table('Fan-out: uptime on N nodes, %d runs each (PULSE: real '
                   'pulse-workers; peers: one sshd, multiplexed, warmed)'
                   % RUNS, ['N', 'tool', 'p50', 'p95', 'times PULSE p50'],
                   rows, data)
     finally:
-        ssh.stop()
+        if ssh is not None:
+            ssh.stop()
         stack.stop()
 
 
