@@ -297,13 +297,47 @@ env_of(size_t n, size_t len, size_t last)
 	return s;
 }
 
+/* Envs refused, and the words their error must hold. */
+static const struct {
+	const char	*what, *entries, *why;
+} bad_env[] = {
+	{ "env an array: refused", "[]", "env must be an object" },
+	{ "env a string: refused", "\"A=1\"", "env must be an object" },
+	{ "name PATH: refused", "{\"PATH\":\"/tmp\"}",
+	    "env: 'PATH' is not PULSE_PARAM_" },
+	{ "name LD_PRELOAD: refused",
+	    "{\"PULSE_PARAM_A\":\"1\",\"LD_PRELOAD\":\"/tmp/x.so\"}",
+	    "'LD_PRELOAD'" },
+	{ "name without a suffix: refused", "{\"PULSE_PARAM_\":\"1\"}",
+	    "'PULSE_PARAM_' is not" },
+	{ "lower case: refused", "{\"PULSE_PARAM_a\":\"1\"}",
+	    "'PULSE_PARAM_a'" },
+	{ "a '-' in the name: refused", "{\"PULSE_PARAM_A-B\":\"1\"}",
+	    "'PULSE_PARAM_A-B'" },
+	{ "'=' in the name: refused", "{\"PULSE_PARAM_A=B\":\"1\"}",
+	    "'PULSE_PARAM_A=B'" },
+	{ "a prefix in lower case: refused", "{\"pulse_param_A\":\"1\"}",
+	    "'pulse_param_A'" },
+	{ "a newline in the name is shown tamed",
+	    "{\"PULSE_PARAM_A\\nB\":\"1\"}", "'PULSE_PARAM_A?B'" },
+	{ "a number: refused, naming the entry",
+	    "{\"PULSE_PARAM_A\":\"x\",\"PULSE_PARAM_N\":5}",
+	    "env: PULSE_PARAM_N must be a string" },
+	{ "null value: refused", "{\"PULSE_PARAM_N\":null}",
+	    "PULSE_PARAM_N must be a string" },
+	{ "an object value: refused", "{\"PULSE_PARAM_N\":{}}",
+	    "PULSE_PARAM_N must be a string" },
+	{ "a NUL in a value: refused", "{\"PULSE_PARAM_S\":\"a\\u0000b\"}",
+	    "env: PULSE_PARAM_S contains a NUL byte" },
+};
+
 static void
 test_env(void)
 {
 	struct msg	 m;
 	char		 err[256], *s, name[128];
 	char		 suffix[PULSE_ENV_NAME_MAX + 2];
-	size_t		 total;
+	size_t		 total, i;
 	int		 rc;
 
 	/* Older messages: no env, or null, decode exactly as before. */
@@ -334,29 +368,9 @@ test_env(void)
 	    strcmp(m.env[3], "PULSE_PARAM_U=h\xc3\xa9") == 0);
 	proto_msg_clear(&m);
 
-	test_cond("env an array: refused", env_refused("[]",
-	    "env must be an object"));
-	test_cond("env a string: refused", env_refused("\"A=1\"",
-	    "env must be an object"));
-
-	/* Names. */
-	test_cond("name PATH: refused", env_refused("{\"PATH\":\"/tmp\"}",
-	    "env: 'PATH' is not PULSE_PARAM_"));
-	test_cond("name LD_PRELOAD: refused", env_refused(
-	    "{\"PULSE_PARAM_A\":\"1\",\"LD_PRELOAD\":\"/tmp/x.so\"}",
-	    "'LD_PRELOAD'"));
-	test_cond("name without a suffix: refused", env_refused(
-	    "{\"PULSE_PARAM_\":\"1\"}", "'PULSE_PARAM_' is not"));
-	test_cond("lower case: refused", env_refused("{\"PULSE_PARAM_a\":"
-	    "\"1\"}", "'PULSE_PARAM_a'"));
-	test_cond("a '-' in the name: refused", env_refused(
-	    "{\"PULSE_PARAM_A-B\":\"1\"}", "'PULSE_PARAM_A-B'"));
-	test_cond("'=' in the name: refused", env_refused(
-	    "{\"PULSE_PARAM_A=B\":\"1\"}", "'PULSE_PARAM_A=B'"));
-	test_cond("a prefix in lower case: refused", env_refused(
-	    "{\"pulse_param_A\":\"1\"}", "'pulse_param_A'"));
-	test_cond("a newline in the name is shown tamed", env_refused(
-	    "{\"PULSE_PARAM_A\\nB\":\"1\"}", "'PULSE_PARAM_A?B'"));
+	for (i = 0; i < sizeof(bad_env) / sizeof(bad_env[0]); i++)
+		test_cond(bad_env[i].what, env_refused(bad_env[i].entries,
+		    bad_env[i].why));
 	memset(suffix, 'N', sizeof(suffix) - 1);
 	suffix[sizeof(suffix) - 1] = '\0';
 	snprintf(name, sizeof(name), "{\"PULSE_PARAM_%.*s\":\"1\"}",
@@ -369,17 +383,6 @@ test_env(void)
 	test_cond("a 65-character suffix: refused", env_refused(name,
 	    "1 to 64 of A-Z, 0-9, _"));
 
-	/* Values. */
-	test_cond("a number: refused, naming the entry", env_refused(
-	    "{\"PULSE_PARAM_A\":\"x\",\"PULSE_PARAM_N\":5}",
-	    "env: PULSE_PARAM_N must be a string"));
-	test_cond("null value: refused", env_refused(
-	    "{\"PULSE_PARAM_N\":null}", "PULSE_PARAM_N must be a string"));
-	test_cond("an object value: refused", env_refused(
-	    "{\"PULSE_PARAM_N\":{}}", "PULSE_PARAM_N must be a string"));
-	test_cond("a NUL in a value: refused", env_refused(
-	    "{\"PULSE_PARAM_S\":\"a\\u0000b\"}",
-	    "env: PULSE_PARAM_S contains a NUL byte"));
 	rc = env_decode("{\"PULSE_PARAM_PW\":\"s3cret\",\"PULSE_PARAM_X\":1}",
 	    &m, err, sizeof(err));
 	test_cond("the error never shows a value", rc == 1 &&
