@@ -87,4 +87,20 @@
 #define WORKER_KEY_MAX		255
 #define OUTPUT_CAP_DEFAULT	(1024 * 1024)	/* bytes kept per stream */
 
+/*
+ * The execute_command message's "env" (issue 14, SPEC section 14): the
+ * parameters a command gets as PULSE_PARAM_<NAME>. At most PULSE_ENV_MAX
+ * entries, each name the prefix and 1 to PULSE_ENV_NAME_MAX of [A-Z0-9_],
+ * each value at most PULSE_ENV_VALUE_MAX bytes (the longest string
+ * parameter; Linux execve() takes no single NAME=value over 128 KiB,
+ * MAX_ARG_STRLEN), and the names and values together (bytes of NAME plus
+ * bytes of value, summed) at most PULSE_ENV_TOTAL_MAX: far below what
+ * execve() takes in all (ARG_MAX, 2 MiB, shared with the command).
+ */
+#define PULSE_ENV_PREFIX	"PULSE_PARAM_"
+#define PULSE_ENV_MAX		64
+#define PULSE_ENV_NAME_MAX	64		/* characters after the prefix */
+#define PULSE_ENV_VALUE_MAX	(64 * 1024)
+#define PULSE_ENV_TOTAL_MAX	(256 * 1024)
+
 #endif

@@ -484,13 +484,16 @@ on_room(void *arg)
 
 /*
  * Who a command is, for the command itself (README "Worker"): only what
- * the server said; PULSE_ATTEMPT is absent when it did not say.
+ * the server said; PULSE_ATTEMPT is absent when it did not say. Then
+ * its parameters, PULSE_PARAM_* (the message's env, checked by
+ * proto_decode).
  */
 static char **
 execute_env(struct agent *a, const struct msg *m,
-    char env[AGENT_ENV_N][AGENT_ENV_LEN], char *v[AGENT_ENV_N + 1])
+    char env[AGENT_ENV_N][AGENT_ENV_LEN],
+    char *v[AGENT_ENV_N + PULSE_ENV_MAX + 1])
 {
-	size_t		 n = 0;
+	size_t		 n = 0, i;
 
 	snprintf(env[n], sizeof(env[n]), "PULSE_EXECUTION_ID=%s",
 	    m->execution_id);
@@ -514,31 +517,38 @@ execute_env(struct agent *a, const struct msg *m,
 	    a->cfg.name);
 	v[n] = env[n];
 	n++;
+	for (i = 0; i < m->nenv && i < PULSE_ENV_MAX; i++)
+		v[n++] = m->env[i];
 	v[n] = NULL;
 	return v;
 }
 
 /*
- * WORKER_ALLOW_FILE has no rule for it: never forked, never journaled as
- * started; its result is spooled and sent like any other, so the server
- * hears of the refusal across a reconnect. The command is not logged: it
- * may carry a secret, and the server has it.
+ * A command that is answered without running: WORKER_ALLOW_FILE has no
+ * rule for it (refused), or its message's env is bad (rejected, status
+ * failed). Never forked, never journaled as started; its result is
+ * spooled and sent like any other, so the server hears of it across a
+ * reconnect. The command is not logged: it may carry a secret, and the
+ * server has it. why goes out as stderr (and, rejected, as message).
  */
 static void
-refuse(struct agent *a, const struct msg *m)
+answer_unrun(struct agent *a, const struct msg *m, const char *why,
+    int refused)
 {
 	struct result	 r;
 	struct timespec	 ts;
-	const char	*why = allow_reason(a->cfg.allow);
 	char		*buf;
 	size_t		 len;
 
-	log_warnx("command %s: %s", m->command_id, why);
+	log_warnx("command %s: %s%s", m->command_id, why, refused ? "" :
+	    "; not run");
 	memset(&r, 0, sizeof(r));
 	r.command_id = m->command_id;
 	r.execution_id = m->execution_id;
 	r.worker_id = a->cfg.worker_id;
-	r.refused = 1;
+	r.refused = refused;
+	r.rejected = !refused;
+	r.message = refused ? NULL : why;
 	r.out[STREAM_STDERR].buf = why;
 	r.out[STREAM_STDERR].len = strlen(why);
 	r.out[STREAM_STDERR].total = r.out[STREAM_STDERR].len;
@@ -555,7 +565,7 @@ static void
 do_execute(struct agent *a, struct msg *m)
 {
 	char		 env[AGENT_ENV_N][AGENT_ENV_LEN];
-	char		*envp[AGENT_ENV_N + 1];
+	char		*envp[AGENT_ENV_N + PULSE_ENV_MAX + 1];
 	struct task	*t;
 	char		*buf;
 	size_t		 len;
@@ -592,9 +602,13 @@ do_execute(struct agent *a, struct msg *m)
 		    "the journal cannot be read");
 		return;
 	}
+	if (m->env_error != NULL) {
+		answer_unrun(a, m, m->env_error, 0);
+		return;
+	}
 	if (a->cfg.allow != NULL && allow_match(a->cfg.allow, m->command) ==
 	    0) {
-		refuse(a, m);
+		answer_unrun(a, m, allow_reason(a->cfg.allow), 1);
 		return;
 	}
 	t = runner_submit(a->runner, m->command_id, m->execution_id,

@@ -144,11 +144,115 @@ decode_command_id(struct json_object *o, struct msg *m, char *err,
 	    0 : -1;
 }
 
+/* An env name for a message: at most 80 bytes, printable ASCII. */
+static void
+tame_name(const char *s, char *out, size_t outlen)
+{
+	size_t	 i;
+
+	for (i = 0; s[i] != '\0' && i < 80 && i + 1 < outlen; i++)
+		out[i] = s[i] > ' ' && s[i] < 0x7f ? s[i] : '?';
+	out[i] = '\0';
+}
+
+/* PULSE_PARAM_ and 1 to PULSE_ENV_NAME_MAX of [A-Z0-9_]. */
+static int
+env_name_valid(const char *s)
+{
+	size_t	 plen = strlen(PULSE_ENV_PREFIX), i;
+
+	if (strncmp(s, PULSE_ENV_PREFIX, plen) != 0)
+		return 0;
+	for (i = plen; s[i] != '\0'; i++)
+		if (!(s[i] >= 'A' && s[i] <= 'Z') &&
+		    !(s[i] >= '0' && s[i] <= '9') && s[i] != '_')
+			return 0;
+	return i > plen && i - plen <= PULSE_ENV_NAME_MAX;
+}
+
+/*
+ * execute_command "env" (issue 14): the parameters the command gets in
+ * its environment, checked whole before anything runs. The error names
+ * the entry, never its value (a value may be a secret). m->env is
+ * "NAME=value" strings, NULL-ended, in the message's order.
+ */
+static int
+decode_env(struct json_object *o, struct msg *m, char *err, size_t errlen)
+{
+	struct json_object	*env;
+	char			 name[96];
+	size_t			 n, total = 0, klen, vlen;
+	int			 rc;
+
+	if ((rc = pjson_get_object(o, "env", &env)) == 0)
+		return 0;
+	if (rc == -1) {
+		snprintf(err, errlen, "env must be an object");
+		return -1;
+	}
+	if ((n = (size_t)json_object_object_length(env)) > PULSE_ENV_MAX) {
+		snprintf(err, errlen, "env has more than %d entries",
+		    PULSE_ENV_MAX);
+		return -1;
+	}
+	m->env = xcalloc(n + 1, sizeof(*m->env));
+	json_object_object_foreach(env, key, val) {
+		tame_name(key, name, sizeof(name));
+		klen = strlen(key);
+		if (!env_name_valid(key)) {
+			snprintf(err, errlen, "env: '%s' is not %s and 1 to %d "
+			    "of A-Z, 0-9, _", name, PULSE_ENV_PREFIX,
+			    PULSE_ENV_NAME_MAX);
+			return -1;
+		}
+		if (!json_object_is_type(val, json_type_string)) {
+			snprintf(err, errlen, "env: %s must be a string", name);
+			return -1;
+		}
+		vlen = (size_t)json_object_get_string_len(val);
+		if (vlen > PULSE_ENV_VALUE_MAX) {
+			snprintf(err, errlen, "env: %s is longer than %d bytes",
+			    name, PULSE_ENV_VALUE_MAX);
+			return -1;
+		}
+		if (strlen(json_object_get_string(val)) != vlen) {
+			snprintf(err, errlen, "env: %s contains a NUL byte",
+			    name);
+			return -1;
+		}
+		total += klen + vlen;
+		if (total > PULSE_ENV_TOTAL_MAX) {
+			snprintf(err, errlen, "env: %s takes env past %d bytes",
+			    name, PULSE_ENV_TOTAL_MAX);
+			return -1;
+		}
+		xasprintf(&m->env[m->nenv++], "%s=%s", key,
+		    json_object_get_string(val));
+	}
+	return 0;
+}
+
+static void
+env_free(struct msg *m)
+{
+	size_t	 i;
+
+	for (i = 0; i < m->nenv; i++) {
+		/* Values may be secrets: the freed memory holds none. */
+		explicit_bzero(m->env[i], strlen(m->env[i]));
+		free(m->env[i]);
+	}
+	free(m->env);
+	m->env = NULL;
+	m->nenv = 0;
+}
+
 static int
 decode_execute(struct json_object *o, struct msg *m, char *err,
     size_t errlen)
 {
 	const char	*cmd;
+	char		 why[256];
 
 	if (get_id(o, "command_id", 1, m->command_id, err, errlen) != 1 ||
 	    get_id(o, "execution_id", 1, m->execution_id, err, errlen) != 1 ||
@@ -166,6 +270,15 @@ decode_execute(struct json_object *o, struct msg *m, char *err,
 		return -1;
 	}
 	m->command = xstrdup(cmd);
+	/*
+	 * A bad env is not a malformed message: the command is known, so it
+	 * is answered (failed, never run) rather than ignored and left to
+	 * time out. A server that sends no env is answered as before.
+	 */
+	if (decode_env(o, m, why, sizeof(why)) == -1) {
+		env_free(m);
+		m->env_error = xstrdup(why);
+	}
 	return 0;
 }
 
@@ -314,6 +427,8 @@ proto_msg_clear(struct msg *m)
 
 	explicit_bzero(m->key, sizeof(m->key));
 	free(m->command);
+	env_free(m);
+	free(m->env_error);
 	free(m->workflow_name);
 	for (i = 0; i < m->nsteps; i++) {
 		free(m->steps[i].name);
@@ -373,7 +488,7 @@ int
 proto_result_success(const struct result *r)
 {
 	return r->exited && r->exit_code == 0 && !r->timed_out &&
-	    !r->cancelled && !r->refused && r->message == NULL;
+	    !r->cancelled && !r->refused && !r->rejected && r->message == NULL;
 }
 
 /* Is buf valid UTF-8? pjson_text hands the bytes back unchanged iff so. */
@@ -453,6 +568,9 @@ result_json(const struct result *r, const size_t tkeep[2],
 	if (r->refused)
 		json_object_object_add(o, "status",
 		    json_object_new_string("refused"));
+	else if (r->rejected)
+		json_object_object_add(o, "status",
+		    json_object_new_string("failed"));
 	return o;
 }
 

@@ -111,6 +111,19 @@ static const char *const env_drop[] = {
 	"PULSE_COMMAND_ID", "PULSE_WORKER_NAME",
 };
 
+/*
+ * And no parameter (PULSE_PARAM_*) of ours: a command's parameters are
+ * the server's alone (the message's env), so one it sends replaces ours
+ * and one it leaves out is unset, as SPEC section 14 says, rather than
+ * whatever the worker happened to be started with.
+ */
+static int
+env_param(const char *entry)
+{
+	return strncmp(entry, PULSE_ENV_PREFIX,
+	    sizeof(PULSE_ENV_PREFIX) - 1) == 0;
+}
+
 static int	keep_write(int, const char *, size_t);
 static void	start_next(struct runner *);
 static void	finish(struct task *);
@@ -144,7 +157,8 @@ env_filter(void)
 		n++;
 	v = xcalloc(n + 1, sizeof(*v));
 	for (i = 0; i < n; i++) {
-		int	 drop = secret_entry(environ[i]);
+		int	 drop = secret_entry(environ[i]) ||
+		    env_param(environ[i]);
 
 		for (k = 0; k < sizeof(env_drop) / sizeof(env_drop[0]); k++) {
 			size_t	 len = strlen(env_drop[k]);
@@ -296,8 +310,11 @@ env_task_free(struct runner *r, char **v)
 		return;
 	while (r->envp[n] != NULL)
 		n++;
-	for (; v[n] != NULL; n++)
+	/* PULSE_PARAM_* values may be secrets: wiped before free. */
+	for (; v[n] != NULL; n++) {
+		explicit_bzero(v[n], strlen(v[n]));
 		free(v[n]);
+	}
 	free(v);
 }
 
@@ -305,7 +322,8 @@ env_task_free(struct runner *r, char **v)
  * Queue a command; it starts now if a slot is free. command_id may be
  * NULL for work that has none (workflow steps). env adds "NAME=value"
  * strings (NULL-ended, or NULL) to the command's environment: who it is
- * (PULSE_EXECUTION_ID...). NULL when stopping.
+ * (PULSE_EXECUTION_ID...) and its parameters (PULSE_PARAM_*). NULL when
+ * stopping.
  */
 struct task *
 runner_submit(struct runner *r, const char *command_id,

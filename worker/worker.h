@@ -87,6 +87,10 @@ struct msg {
 	long long	 step_index;
 	long long	 attempt;	/* 0 when the server did not say */
 	long long	 timeout_ms;
+	char		**env;		/* "PULSE_PARAM_X=value"..., NULL-ended */
+	size_t		 nenv;
+	char		*env_error;	/* a bad env: why (the command is
+					 * answered failed, never run) */
 	char		*workflow_name;
 	struct wf_step	*steps;
 	size_t		 nsteps;
@@ -124,6 +128,7 @@ struct result {
 	int		 timed_out;
 	int		 cancelled;
 	int		 refused;	/* by WORKER_ALLOW_FILE: never run */
+	int		 rejected;	/* a bad message (env): never run */
 	const char	*message;	/* why the worker stopped it, or NULL */
 	struct {
 		const char	*buf;

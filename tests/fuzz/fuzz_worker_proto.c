@@ -3,7 +3,8 @@
  * (worker/proto.c: proto_decode). Beyond crashes it checks that an
  * accepted message is what agent.c may act on without looking again
  * (ids are UUIDs, commands non-empty C strings, numbers within the
- * limits, a workflow's steps complete), that a refusal says why, and
+ * limits, a workflow's steps complete, an env of checked PULSE_PARAM_*
+ * entries or else a reason), that a refusal says why, and
  * that decoding the same bytes twice gives the same answer. The same
  * bytes, as a C string, also go through the configuration parsers the
  * worker runs on its environment (WORKER_GROUPS, PULSE_SERVER, PULSE_WS).
@@ -13,6 +14,42 @@
 #include "fuzz.h"
 #include "worker.h"
 #include "xmalloc.h"
+
+/*
+ * The env of an execute_command (issue 14): accepted, it is what the
+ * child gets as it is (PULSE_PARAM_ names, no '=' in them, within every
+ * limit, NULL-ended); refused, nothing of it is left and the error says
+ * why, and the command is still whole, to be answered failed.
+ */
+static void
+check_env(const struct msg *m)
+{
+	size_t	 i, plen = strlen(PULSE_ENV_PREFIX), total = 0, nlen;
+	const char *eq;
+
+	if (m->env_error != NULL) {
+		fuzz_assert(m->env_error[0] != '\0');
+		fuzz_assert(m->env == NULL && m->nenv == 0);
+		return;
+	}
+	fuzz_assert(m->nenv <= PULSE_ENV_MAX);
+	fuzz_assert(m->env != NULL || m->nenv == 0);
+	if (m->env == NULL)
+		return;
+	fuzz_assert(m->env[m->nenv] == NULL);
+	for (i = 0; i < m->nenv; i++) {
+		fuzz_assert(strncmp(m->env[i], PULSE_ENV_PREFIX, plen) == 0);
+		eq = strchr(m->env[i], '=');
+		fuzz_assert(eq != NULL);
+		nlen = (size_t)(eq - m->env[i]);
+		fuzz_assert(nlen > plen && nlen - plen <= PULSE_ENV_NAME_MAX);
+		fuzz_assert(strspn(m->env[i] + plen, "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+		    "0123456789_") == nlen - plen);
+		fuzz_assert(strlen(eq + 1) <= PULSE_ENV_VALUE_MAX);
+		total += strlen(m->env[i]) - 1;
+	}
+	fuzz_assert(total <= PULSE_ENV_TOTAL_MAX);
+}
 
 static void
 check_msg(const struct msg *m)
@@ -30,6 +67,7 @@ check_msg(const struct msg *m)
 		fuzz_assert(strlen(m->command) <= WF_COMMAND_MAX);
 		fuzz_assert(m->step_index >= 0 && m->step_index <= WF_STEPS_MAX);
 		fuzz_assert(m->timeout_ms >= 1 && m->timeout_ms <= WF_TIMEOUT_MAX);
+		check_env(m);
 		break;
 	case MSG_CANCEL_COMMAND:
 	case MSG_RESULT_ACK:
@@ -113,6 +151,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (rc == 0) {
 		check_msg(&m);
 		fuzz_assert(m.type == m2.type && m.nsteps == m2.nsteps);
+		fuzz_assert(m.nenv == m2.nenv && (m.env_error == NULL) ==
+		    (m2.env_error == NULL));
+		fuzz_assert(m.env_error == NULL ||
+		    strcmp(m.env_error, m2.env_error) == 0);
 		proto_msg_clear(&m);
 		proto_msg_clear(&m2);
 	} else {
@@ -120,7 +162,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		fuzz_assert(err[0] != '\0' && strcmp(err, err2) == 0);
 		/* A refused message leaves nothing to free. */
 		fuzz_assert(m.command == NULL && m.steps == NULL &&
-		    m.workflow_name == NULL);
+		    m.workflow_name == NULL && m.env == NULL &&
+		    m.env_error == NULL);
 	}
 	config_strings(data, size);
 	return 0;

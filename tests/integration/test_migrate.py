@@ -3,7 +3,8 @@
 migration whose record is lost (an interrupted run) applies again cleanly,
 because every statement in sql/ is written to be re-runnable; a version-1
 database (migrated to 005, with data) upgrades with its data intact and
-every workflow gets its version 1."""
+every workflow gets its version 1, and the language's columns (010)
+hold on the old rows what a version-1 row always meant."""
 
 import glob
 import os
@@ -112,6 +113,17 @@ try:
               "SELECT '%s', id, 'workflow', name, definition, 'completed', "
               "'bob', NOW(3), NOW(3) FROM workflows WHERE name = 'v1-wf-a'"
               % eid)
+    # A step and a dispatch of each, as version 1 wrote them: 010 must
+    # give them the defaults that say what a version-1 row always meant.
+    for i, eid in enumerate(execs):
+        v1sql("INSERT INTO execution_steps (execution_id, step_index, name, "
+              "type, status) VALUES ('%s', 0, 'a', 'execute', 'completed')"
+              % eid)
+        v1sql("INSERT INTO dispatches (id, execution_id, step_index, "
+              "worker_id, worker_name, command, timeout_ms, status, "
+              "exit_code) VALUES ('%s', '%s', 0, '%s', 'v1-worker', "
+              "'echo %d', 60000, 'completed', 0)"
+              % (str(uuid.uuid4()), eid, str(uuid.uuid4()), i))
     # Version-1 workers with their groups (WORKER_GROUPS): 006 keeps them
     # accepted, their groups now the granted ones (SPEC section 12).
     wk = [str(uuid.uuid4()) for _ in range(2)]
@@ -124,6 +136,8 @@ try:
                       'FROM workflows ORDER BY id')
     before_ex = v1sql('SELECT id, workflow_id, status, started_by, '
                       'definition FROM executions ORDER BY id')
+    before_st = v1sql('SELECT * FROM execution_steps ORDER BY execution_id')
+    before_di = v1sql('SELECT * FROM dispatches ORDER BY id')
     rc, out = migrate(os.path.join(top, 'sql'), envpath)
     check('the version-1 database migrates to now', rc == 0 and
           'migration 007_audit.sql applied' in out, out)
@@ -133,6 +147,50 @@ try:
     check('its executions are intact', v1sql(
         'SELECT id, workflow_id, status, started_by, definition FROM '
         'executions ORDER BY id') == before_ex)
+    # 010 (SPEC section 14) adds columns only: the old rows keep every
+    # value they had, the new columns hold the version-1 meaning.
+    n = len(before_st[0])
+    check('its steps and dispatches are intact (010 only adds columns)',
+          [r[:n] for r in v1sql('SELECT * FROM execution_steps ORDER BY '
+                                'execution_id')] == before_st and
+          [r[:len(before_di[0])] for r in v1sql(
+              'SELECT * FROM dispatches ORDER BY id')] == before_di)
+    check('old executions: no params, no parent, depth 0, phase main, '
+          'no failed steps, no failure', sorted(v1sql(
+              "SELECT id, params IS NULL, parent_execution_id IS NULL, "
+              "parent_step IS NULL, depth, phase, failed_steps, "
+              "failure IS NULL FROM executions")) ==
+          sorted([[e, '1', '1', '1', '0', 'main', '0', '1'] for e in execs]))
+    check('old steps: top level, phase main, no targets, no batch, no '
+          'failures, no child', sorted(v1sql(
+              "SELECT execution_id, parent_index IS NULL, phase, "
+              "targets IS NULL, batch_index IS NULL, batch_count IS NULL, "
+              "failures, child_execution_id IS NULL FROM execution_steps")) ==
+          sorted([[e, '1', 'main', '1', '1', '1', '0', '1'] for e in execs]))
+    check('old dispatches: not_before, batch and env NULL', v1sql(
+        "SELECT COUNT(*), SUM(not_before IS NULL), SUM(batch IS NULL), "
+        "SUM(env IS NULL) FROM dispatches") == [['3', '3', '3', '3']])
+    check('010 adds its two indexes', sorted(v1sql(
+        "SELECT DISTINCT table_name, index_name FROM information_schema."
+        "statistics WHERE table_schema = '%s' AND index_name IN "
+        "('idx_executions_parent', 'idx_dispatches_due')" % V1DB)) ==
+        [['dispatches', 'idx_dispatches_due'],
+         ['executions', 'idx_executions_parent']])
+    check('a new row gets the same defaults', v1sql(
+        "INSERT INTO executions (id, kind, status, started_by) VALUES "
+        "('%s', 'command', 'running', 'carol'); SELECT depth, phase, "
+        "failed_steps FROM executions WHERE started_by = 'carol'; DELETE "
+        "FROM executions WHERE started_by = 'carol'" % uuid.uuid4())
+        == [['0', 'main', '0']])
+    schema_q = ("SELECT table_name, column_name, column_type, is_nullable, "
+                "column_default FROM information_schema.columns WHERE "
+                "table_schema = '%s' ORDER BY table_name, column_name" % V1DB)
+    index_q = ("SELECT table_name, index_name, seq_in_index, column_name "
+               "FROM information_schema.statistics WHERE table_schema = '%s' "
+               "ORDER BY table_name, index_name, seq_in_index" % V1DB)
+    schema1, index1 = v1sql(schema_q), v1sql(index_q)
+    data1 = [v1sql('SELECT * FROM %s ORDER BY 1' % t) for t in
+             ('executions', 'execution_steps', 'dispatches')]
     vers = v1sql('SELECT w.id, v.version, v.name, v.created_by, '
                  'v.definition = w.definition, w.version FROM workflows w '
                  'JOIN workflow_versions v ON v.workflow_id = w.id '
@@ -163,6 +221,18 @@ try:
     rc, out = migrate(os.path.join(top, 'sql'), envpath)
     check('migrating again changes nothing', rc == 0 and '(0 applied' in out
           and len(v1sql('SELECT * FROM workflow_versions')) == len(defs), out)
+    check('migrating again leaves the columns and indexes as they were',
+          v1sql(schema_q) == schema1 and v1sql(index_q) == index1)
+    check('migrating again leaves the rows as they were', [
+        v1sql('SELECT * FROM %s ORDER BY 1' % t) for t in
+        ('executions', 'execution_steps', 'dispatches')] == data1)
+    # Lose 010's record, as an interrupted run would: it runs again in
+    # full over its own columns and changes nothing (IF NOT EXISTS).
+    v1sql("DELETE FROM schema_migrations WHERE name LIKE '010%'")
+    rc, out = migrate(os.path.join(top, 'sql'), envpath)
+    check('010 applied twice changes nothing', rc == 0 and
+          'migration 010_language.sql applied' in out and
+          v1sql(schema_q) == schema1 and v1sql(index_q) == index1, out)
 finally:
     sql('DROP DATABASE IF EXISTS %s' % V1DB)
     shutil.rmtree(tmp, ignore_errors=True)

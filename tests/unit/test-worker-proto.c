@@ -225,6 +225,232 @@ test_decode(void)
 	free(big);
 }
 
+/*
+ * execute_command with env {entries} (issue 14). 0: decoded and the env
+ * accepted; 1: decoded, the env refused with err holding why (the ids
+ * kept, to answer with); -1: the message refused as a whole.
+ */
+static int
+env_decode(const char *entries, struct msg *m, char *err, size_t errlen)
+{
+	char	*s, *extra;
+	int	 rc;
+
+	xasprintf(&extra, ",\"command\":\"true\",\"env\":%s", entries);
+	s = execute(extra);
+	free(extra);
+	err[0] = '\0';
+	rc = proto_decode(s, strlen(s), m, err, errlen);
+	free(s);
+	if (rc == -1)
+		return -1;
+	if (m->env_error == NULL)
+		return 0;
+	snprintf(err, errlen, "%s", m->env_error);
+	return 1;
+}
+
+/* env refused with why in the error, the ids still there, no env left. */
+static int
+env_refused(const char *entries, const char *why)
+{
+	struct msg	 m;
+	char		 err[256];
+	int		 rc, ok;
+
+	rc = env_decode(entries, &m, err, sizeof(err));
+	if (rc != 1) {
+		printf("# env %.60s: rc %d: %s\n", entries, rc, err);
+		if (rc == 0)
+			proto_msg_clear(&m);
+		return 0;
+	}
+	ok = strstr(err, why) != NULL && m.env == NULL && m.nenv == 0 &&
+	    strcmp(m.command_id, CID) == 0 && strcmp(m.execution_id, EID) == 0;
+	if (!ok)
+		printf("# env %.60s: '%s'\n", entries, err);
+	proto_msg_clear(&m);
+	return ok;
+}
+
+/*
+ * An env object of n entries PULSE_PARAM_V<i>, each value len bytes but
+ * the last, last bytes.
+ */
+static char *
+env_of(size_t n, size_t len, size_t last)
+{
+	char	*s, *v;
+	size_t	 i, o = 0, max = len > last ? len : last;
+	size_t	 cap = 2 + n * (max + 40);
+
+	s = xmalloc(cap);
+	v = xmalloc(max + 1);
+	memset(v, 'v', max);
+	s[o++] = '{';
+	for (i = 0; i < n; i++)
+		o += (size_t)snprintf(s + o, cap - o, "%s\"PULSE_PARAM_V%zu\":"
+		    "\"%.*s\"", i > 0 ? "," : "", i,
+		    (int)(i + 1 < n ? len : last), v);
+	snprintf(s + o, cap - o, "}");
+	free(v);
+	return s;
+}
+
+/* Envs refused, and the words their error must hold. */
+static const struct {
+	const char	*what, *entries, *why;
+} bad_env[] = {
+	{ "env an array: refused", "[]", "env must be an object" },
+	{ "env a string: refused", "\"A=1\"", "env must be an object" },
+	{ "name PATH: refused", "{\"PATH\":\"/tmp\"}",
+	    "env: 'PATH' is not PULSE_PARAM_" },
+	{ "name LD_PRELOAD: refused",
+	    "{\"PULSE_PARAM_A\":\"1\",\"LD_PRELOAD\":\"/tmp/x.so\"}",
+	    "'LD_PRELOAD'" },
+	{ "name without a suffix: refused", "{\"PULSE_PARAM_\":\"1\"}",
+	    "'PULSE_PARAM_' is not" },
+	{ "lower case: refused", "{\"PULSE_PARAM_a\":\"1\"}",
+	    "'PULSE_PARAM_a'" },
+	{ "a '-' in the name: refused", "{\"PULSE_PARAM_A-B\":\"1\"}",
+	    "'PULSE_PARAM_A-B'" },
+	{ "'=' in the name: refused", "{\"PULSE_PARAM_A=B\":\"1\"}",
+	    "'PULSE_PARAM_A=B'" },
+	{ "a prefix in lower case: refused", "{\"pulse_param_A\":\"1\"}",
+	    "'pulse_param_A'" },
+	{ "a newline in the name is shown tamed",
+	    "{\"PULSE_PARAM_A\\nB\":\"1\"}", "'PULSE_PARAM_A?B'" },
+	{ "a number: refused, naming the entry",
+	    "{\"PULSE_PARAM_A\":\"x\",\"PULSE_PARAM_N\":5}",
+	    "env: PULSE_PARAM_N must be a string" },
+	{ "null value: refused", "{\"PULSE_PARAM_N\":null}",
+	    "PULSE_PARAM_N must be a string" },
+	{ "an object value: refused", "{\"PULSE_PARAM_N\":{}}",
+	    "PULSE_PARAM_N must be a string" },
+	{ "a NUL in a value: refused", "{\"PULSE_PARAM_S\":\"a\\u0000b\"}",
+	    "env: PULSE_PARAM_S contains a NUL byte" },
+};
+
+static void
+test_env(void)
+{
+	struct msg	 m;
+	char		 err[256], *s, name[128];
+	char		 suffix[PULSE_ENV_NAME_MAX + 2];
+	size_t		 total, i;
+	int		 rc;
+
+	/* Older messages: no env, or null, decode exactly as before. */
+	s = execute(",\"command\":\"true\"");
+	rc = proto_decode(s, strlen(s), &m, err, sizeof(err));
+	test_cond("env absent: no env, no error", rc == 0 && m.env == NULL &&
+	    m.nenv == 0 && m.env_error == NULL);
+	proto_msg_clear(&m);
+	free(s);
+	rc = env_decode("null", &m, err, sizeof(err));
+	test_cond("env null: as absent", rc == 0 && m.env == NULL &&
+	    m.nenv == 0);
+	proto_msg_clear(&m);
+	rc = env_decode("{}", &m, err, sizeof(err));
+	test_cond("env {}: no entries", rc == 0 && m.nenv == 0 &&
+	    m.env != NULL && m.env[0] == NULL);
+	proto_msg_clear(&m);
+
+	rc = env_decode("{\"PULSE_PARAM_VERSION\":\"1.2.3\","
+	    "\"PULSE_PARAM_Q\":\"it's \\\"$(id)\\\" `id`\\n a\\tb \\\\\","
+	    "\"PULSE_PARAM_EMPTY\":\"\",\"PULSE_PARAM_U\":\"h\\u00e9\"}",
+	    &m, err, sizeof(err));
+	test_cond("env decodes to NAME=value, in order, exactly", rc == 0 &&
+	    m.nenv == 4 && m.env[4] == NULL &&
+	    strcmp(m.env[0], "PULSE_PARAM_VERSION=1.2.3") == 0 &&
+	    strcmp(m.env[1], "PULSE_PARAM_Q=it's \"$(id)\" `id`\n a\tb \\") ==
+	    0 && strcmp(m.env[2], "PULSE_PARAM_EMPTY=") == 0 &&
+	    strcmp(m.env[3], "PULSE_PARAM_U=h\xc3\xa9") == 0);
+	proto_msg_clear(&m);
+
+	for (i = 0; i < sizeof(bad_env) / sizeof(bad_env[0]); i++)
+		test_cond(bad_env[i].what, env_refused(bad_env[i].entries,
+		    bad_env[i].why));
+	memset(suffix, 'N', sizeof(suffix) - 1);
+	suffix[sizeof(suffix) - 1] = '\0';
+	snprintf(name, sizeof(name), "{\"PULSE_PARAM_%.*s\":\"1\"}",
+	    PULSE_ENV_NAME_MAX, suffix);
+	rc = env_decode(name, &m, err, sizeof(err));
+	test_cond("a 64-character suffix: accepted", rc == 0 &&
+	    m.nenv == 1);
+	proto_msg_clear(&m);
+	snprintf(name, sizeof(name), "{\"PULSE_PARAM_%s\":\"1\"}", suffix);
+	test_cond("a 65-character suffix: refused", env_refused(name,
+	    "1 to 64 of A-Z, 0-9, _"));
+
+	rc = env_decode("{\"PULSE_PARAM_PW\":\"s3cret\",\"PULSE_PARAM_X\":1}",
+	    &m, err, sizeof(err));
+	test_cond("the error never shows a value", rc == 1 &&
+	    strstr(err, "s3cret") == NULL && strstr(err, "PULSE_PARAM_X"));
+	proto_msg_clear(&m);
+
+	/* Sizes: 64 entries, 256 KiB of names and values. */
+	s = env_of(PULSE_ENV_MAX, 1, 1);
+	rc = env_decode(s, &m, err, sizeof(err));
+	test_cond("64 entries: accepted", rc == 0 && m.nenv == 64 &&
+	    strcmp(m.env[63], "PULSE_PARAM_V63=v") == 0);
+	proto_msg_clear(&m);
+	free(s);
+	s = env_of(PULSE_ENV_MAX + 1, 1, 1);
+	test_cond("65 entries: refused", env_refused(s,
+	    "env has more than 64 entries"));
+	free(s);
+	s = env_of(1, 0, PULSE_ENV_VALUE_MAX);
+	rc = env_decode(s, &m, err, sizeof(err));
+	test_cond("a 64 KiB value: accepted", rc == 0 && m.nenv == 1 &&
+	    strlen(m.env[0]) == 14 + 1 + PULSE_ENV_VALUE_MAX);
+	proto_msg_clear(&m);
+	free(s);
+	s = env_of(1, 0, PULSE_ENV_VALUE_MAX + 1);
+	test_cond("a value of 64 KiB + 1: refused", env_refused(s,
+	    "env: PULSE_PARAM_V0 is longer than 65536 bytes"));
+	free(s);
+	/* Four names of 14 bytes, three 64 KiB values; the last fills up. */
+	total = PULSE_ENV_TOTAL_MAX - 4 * 14 - 3 * PULSE_ENV_VALUE_MAX;
+	s = env_of(4, PULSE_ENV_VALUE_MAX, total);
+	rc = env_decode(s, &m, err, sizeof(err));
+	test_cond("exactly 256 KiB: accepted", rc == 0 && m.nenv == 4 &&
+	    strlen(m.env[3]) == 14 + 1 + total);
+	proto_msg_clear(&m);
+	free(s);
+	s = env_of(4, PULSE_ENV_VALUE_MAX, total + 1);
+	test_cond("one byte over 256 KiB: refused at the entry past it",
+	    env_refused(s, "env: PULSE_PARAM_V3 takes env past 262144 bytes"));
+	free(s);
+
+	/* The bad env is still a command to answer: a failed result. */
+	{
+		struct result	 r;
+		size_t		 len;
+
+		memset(&r, 0, sizeof(r));
+		r.command_id = CID;
+		r.execution_id = EID;
+		r.worker_id = CID;
+		r.rejected = 1;
+		r.message = "env: PULSE_PARAM_N must be a string";
+		r.out[0].buf = "";
+		r.out[1].buf = r.message;
+		r.out[1].len = r.out[1].total = strlen(r.message);
+		s = proto_result(&r, WORKER_MSG_MAX, &len);
+		test_cond("a rejected command's result: status failed, no "
+		    "success, no exit code, the error as message and stderr",
+		    !proto_result_success(&r) &&
+		    strstr(s, "\"status\":\"failed\"") != NULL &&
+		    strstr(s, "\"success\":false") != NULL &&
+		    strstr(s, "\"exit_code\":null") != NULL &&
+		    strstr(s, "\"message\":\"env: PULSE_PARAM_N must be a "
+		    "string\"") != NULL &&
+		    strstr(s, "\"stderr\":\"env: PULSE_PARAM_N") != NULL);
+		free(s);
+	}
+}
+
 /* The bytes of stdout as the server would rebuild them from a result. */
 static int
 result_bytes(const char *json, size_t len, const char *stream,
@@ -591,6 +817,7 @@ int
 main(void)
 {
 	test_decode();
+	test_env();
 	test_rotate();
 	test_enroll();
 	test_result();

@@ -229,6 +229,9 @@ main(void)
 	long long		 t0;
 
 	setenv("WORKER_API_KEY", "s3cret", 1);
+	/* Parameters the worker was started with: never the command's. */
+	setenv("PULSE_PARAM_OLD", "from-the-worker", 1);
+	setenv("PULSE_PARAM_STRAY", "from-the-worker", 1);
 	lws_set_log_level(LLL_ERR, NULL);
 	memset(&info, 0, sizeof(info));
 	info.port = CONTEXT_PORT_NO_LISTEN;
@@ -448,6 +451,77 @@ main(void)
 	unsetenv("PULSE_ATTEMPT");
 	unsetenv("PULSE_COMMAND_ID");
 	reset();
+
+	/*
+	 * Parameters (issue 14): the message's env, decoded as the agent
+	 * decodes it, reaches the command byte for byte, whatever sh would
+	 * make of the text in a command line: the value is never parsed.
+	 */
+	{
+		static const char want[] = "it's \"$(touch /tmp/pulse-no)\" "
+		    "`id` ${HOME} $((1+1)) \\n\\ 'q' ; | & * ~ #\n"
+		    "second line\n\n  \ttabbed  ";
+		static const char wire[] = "{\"type\":\"execute_command\","
+		    "\"command_id\":\"" CID_T "\",\"execution_id\":\"" EID_T
+		    "\",\"command\":\"printf %s \\\"$PULSE_PARAM_X\\\"\","
+		    "\"env\":{\"PULSE_PARAM_X\":\"it's \\\"$(touch "
+		    "/tmp/pulse-no)\\\" `id` ${HOME} $((1+1)) \\\\n\\\\ "
+		    "'q' ; | & * ~ #\\nsecond line\\n\\n  \\ttabbed  \"}}";
+		struct msg	 m;
+		char		 err[256];
+
+		unlink("/tmp/pulse-no");
+		test_cond("a command message with env decodes",
+		    proto_decode(wire, strlen(wire), &m, err,
+		    sizeof(err)) == 0 && m.env_error == NULL && m.nenv == 1);
+		runner_submit(runner, NULL, NULL, m.command, 5000, m.env,
+		    (void *)(uintptr_t)"param");
+		proto_msg_clear(&m);
+		test_cond("printf %s \"$PULSE_PARAM_X\" prints the value "
+		    "exactly: quotes, $(), backticks, newlines, spaces",
+		    run_until(1, DEADLINE_MS) && (d = find("param")) != NULL &&
+		    d->r.exited && d->r.exit_code == 0 &&
+		    d->r.out[0].len == strlen(want) &&
+		    memcmp(d->out[0], want, strlen(want)) == 0);
+		if (d != NULL)
+			diag(d->out[0]);
+		test_cond("nothing in the value ran", access("/tmp/pulse-no",
+		    F_OK) == -1);
+		reset();
+	}
+	{
+		char	*env[5] = { (char *)"PULSE_PARAM_OLD=from-the-server" };
+		size_t	 i, pre = strlen("PULSE_PARAM_BIGn=");
+
+		/* Three values of 64 KiB: the most one value may be. */
+		for (i = 1; i <= 3; i++) {
+			env[i] = xmalloc(pre + PULSE_ENV_VALUE_MAX + 1);
+			snprintf(env[i], pre + 1, "PULSE_PARAM_BIG%zu=", i);
+			memset(env[i] + pre, (int)('a' + i), PULSE_ENV_VALUE_MAX);
+			env[i][pre + PULSE_ENV_VALUE_MAX] = '\0';
+		}
+		env[4] = NULL;
+		runner_submit(runner, NULL, NULL, "env | grep -c "
+		    "'^PULSE_PARAM_OLD='; printf '%s|%s|' \"$PULSE_PARAM_OLD\" "
+		    "\"${PULSE_PARAM_STRAY-unset}\"; printf %s "
+		    "\"$PULSE_PARAM_BIG1$PULSE_PARAM_BIG2$PULSE_PARAM_BIG3\" | "
+		    "wc -c; printf %s \"$PULSE_PARAM_BIG2\" | "
+		    "tr -d c | wc -c; printf %s \"$PULSE_PARAM_BIG3\" | wc -c",
+		    5000, env, (void *)(uintptr_t)"override");
+		for (i = 1; i <= 3; i++)
+			free(env[i]);
+		test_cond("the server's PULSE_PARAM_OLD replaces the worker's "
+		    "(once), the worker's own PULSE_PARAM_STRAY is unset, "
+		    "three 64 KiB values arrive whole",
+		    run_until(1, DEADLINE_MS) &&
+		    (d = find("override")) != NULL &&
+		    strcmp(d->out[0], "1\nfrom-the-server|unset|196608\n0\n"
+		    "65536\n")
+		    == 0);
+		if (d != NULL)
+			diag(d->out[0]);
+		reset();
+	}
 
 	/*
 	 * The keeper (a command that must outlive the agent): output and
