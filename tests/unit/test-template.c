@@ -1,0 +1,356 @@
+/*
+ * Templates (common/template.c): the save-time checker with its offsets
+ * and messages, the expander, the size limit, and the quoting, proven by
+ * running /bin/sh on every expansion of a corpus of shell syntax and
+ * comparing the bytes printed with the value.
+ */
+#include <sys/wait.h>
+
+#include <json-c/json.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "params.h"
+#include "pulse-limits.h"
+#include "template.h"
+#include "test.h"
+
+static struct params *ps;
+
+static int
+check_ok(const char *src)
+{
+	struct template_err	 err;
+
+	if (template_check(src, strlen(src), ps, &err) == -1) {
+		printf("# %s: at %zu: %s\n", src, err.off, err.msg);
+		return 0;
+	}
+	return 1;
+}
+
+static int
+check_fails(const char *src, size_t off, const char *msg)
+{
+	struct template_err	 err;
+
+	if (template_check(src, strlen(src), ps, &err) == 0) {
+		printf("# accepted: %s\n", src);
+		return 0;
+	}
+	if (err.off != off || strcmp(err.msg, msg) != 0) {
+		printf("# %s\n#   got: %zu %s\n#  want: %zu %s\n", src, err.off,
+		    err.msg, off, msg);
+		return 0;
+	}
+	return 1;
+}
+
+static int
+expands(struct json_object *r, const char *src, const char *want)
+{
+	struct template_err	 err;
+	char			*out;
+	size_t			 len;
+
+	if (template_expand(src, strlen(src), r, "6f1c7c1e-1111-4222-8333-"
+	    "444455556666", "alice", WF_COMMAND_MAX, &out, &len, &err) == -1) {
+		printf("# %s: %s\n", src, err.msg);
+		return 0;
+	}
+	if (strcmp(out, want) != 0 || strlen(out) != len) {
+		printf("# %s\n#   got: %s\n#  want: %s\n", src, out, want);
+		free(out);
+		return 0;
+	}
+	free(out);
+	return 1;
+}
+
+static void
+test_check(void)
+{
+	char	 buf[512];
+
+	test_cond("plain text", check_ok("echo hi } { }} {x}"));
+	test_cond("empty source", check_ok(""));
+	test_cond("a parameter", check_ok("deploy {{ params.version }}"));
+	test_cond("no spaces", check_ok("deploy {{params.version}}"));
+	test_cond("many spaces and tabs", check_ok("{{ \t params.n \t }}"));
+	test_cond("execution.id and started_by",
+	    check_ok("{{execution.id}} {{ execution.started_by }}"));
+	test_cond("adjacent", check_ok("{{params.n}}{{params.n}}"));
+	test_cond("unknown parameter", check_fails("echo {{ params.nope }}", 5,
+	    "unknown parameter 'nope'"));
+	test_cond("parameter names are case-sensitive",
+	    check_fails("{{params.VERSION}}", 0, "unknown parameter 'VERSION'"));
+	test_cond("unknown root", check_fails("x {{ env.HOME }}", 2,
+	    "unknown name 'env.HOME' (params.NAME, execution.id or "
+	    "execution.started_by)"));
+	test_cond("unknown execution member", check_fails(
+	    "{{ execution.status }}", 0, "unknown name 'execution.status' "
+	    "(params.NAME, execution.id or execution.started_by)"));
+	test_cond("a bare name", check_fails("{{ version }}", 0,
+	    "unknown name 'version' (params.NAME, execution.id or "
+	    "execution.started_by)"));
+	test_cond("params with nothing after the dot", check_fails(
+	    "{{ params. }}", 0, "'params.' is not params.NAME with NAME an "
+	    "identifier"));
+	test_cond("params.a.b", check_fails("{{ params.a.b }}", 0,
+	    "'params.a.b' is not params.NAME with NAME an identifier"));
+	test_cond("params . n (spaces inside the path)", check_fails(
+	    "{{ params . n }}", 0, "unknown name 'params . n' (params.NAME, "
+	    "execution.id or execution.started_by)"));
+	test_cond("unterminated", check_fails("echo {{ params.n", 5,
+	    "unterminated '{{' (no '}}' within 128 bytes)"));
+	test_cond("unterminated at the very end", check_fails("echo {{", 5,
+	    "unterminated '{{' (no '}}' within 128 bytes)"));
+	test_cond("one brace is not a close", check_fails("{{ params.n }", 0,
+	    "unterminated '{{' (no '}}' within 128 bytes)"));
+	test_cond("empty", check_fails("a {{}} b", 2, "empty '{{ }}'"));
+	test_cond("blank", check_fails("a {{ \t }}", 2, "empty '{{ }}'"));
+	test_cond("the first problem wins", check_fails(
+	    "{{params.n}} {{x}} {{", 13, "unknown name 'x' (params.NAME, "
+	    "execution.id or execution.started_by)"));
+	test_cond("no escape: {{ \"{{\" }} is a template", check_fails(
+	    "{{ \"{{\" }}", 0, "unknown name '\"{{\"' (params.NAME, "
+	    "execution.id or execution.started_by)"));
+	test_cond("control bytes and invalid UTF-8 quoted safely",
+	    check_fails("{{ a\nb\xff }}", 0, "unknown name 'a?b?' (params.NAME, "
+	    "execution.id or execution.started_by)"));
+	test_cond("a long name is cut", check_fails(
+	    "{{ abcdefghijabcdefghijabcdefghijabcdefghijXYZ }}", 0,
+	    "unknown name 'abcdefghijabcdefghijabcdefghijabcdefghij...' "
+	    "(params.NAME, execution.id or execution.started_by)"));
+	/* '}}' must come within PULSE_TEMPLATE_EXPR_MAX bytes. */
+	memset(buf, ' ', sizeof(buf));
+	memcpy(buf, "{{", 2);
+	memcpy(buf + 2 + PULSE_TEMPLATE_EXPR_MAX - 8, "params.n", 8);
+	memcpy(buf + 2 + PULSE_TEMPLATE_EXPR_MAX, "}}", 3);
+	test_cond("128 bytes between the braces", check_ok(buf));
+	memcpy(buf + 2 + PULSE_TEMPLATE_EXPR_MAX - 8, " params.n", 9);
+	memcpy(buf + 3 + PULSE_TEMPLATE_EXPR_MAX, "}}", 3);
+	test_cond("129 refused", check_fails(buf, 0,
+	    "unterminated '{{' (no '}}' within 128 bytes)"));
+	test_cond("with no params declared", template_check("{{params.n}}", 12,
+	    NULL, NULL) == -1 && template_check("{{execution.id}}", 16, NULL,
+	    NULL) == 0);
+}
+
+static void
+test_expand(void)
+{
+	struct json_object	*r;
+	struct template_err	 err;
+	char			*out, big[64];
+	size_t			 len;
+
+	r = json_tokener_parse("{\"version\":\"1.2\",\"n\":-5,\"ratio\":0.1,"
+	    "\"dry\":true,\"off\":false,\"q\":\"it's a 'test'\",\"e\":\"\"}");
+	test_cond("no templates: unchanged", expands(r, "echo } {", "echo } {"));
+	test_cond("a string", expands(r, "deploy {{ params.version }} now",
+	    "deploy '1.2' now"));
+	test_cond("an integer", expands(r, "{{params.n}}", "'-5'"));
+	test_cond("a number", expands(r, "{{params.ratio}}", "'0.1'"));
+	test_cond("booleans", expands(r, "{{params.dry}} {{params.off}}",
+	    "'true' 'false'"));
+	test_cond("quotes", expands(r, "echo {{params.q}}",
+	    "echo 'it'\\''s a '\\''test'\\'''"));
+	test_cond("empty string", expands(r, "x{{params.e}}y", "x''y"));
+	test_cond("absent parameter", expands(r, "x{{params.missing}}y",
+	    "x''y"));
+	test_cond("execution", expands(r, "{{execution.id}} by "
+	    "{{ execution.started_by }}", "'6f1c7c1e-1111-4222-8333-"
+	    "444455556666' by 'alice'"));
+	test_cond("NULL resolved: every parameter absent", expands(NULL,
+	    "a{{params.version}}b", "a''b"));
+	test_cond("adjacent", expands(r, "{{params.n}}{{params.n}}",
+	    "'-5''-5'"));
+	test_cond("expand refuses what check refuses",
+	    template_expand("{{ bad }}", 9, r, "id", "u", 100, &out, &len,
+	    &err) == -1 && out == NULL && err.off == 0 &&
+	    strncmp(err.msg, "unknown name", 12) == 0);
+	test_cond("expand: unterminated", template_expand("ab {{", 5, r, "id",
+	    "u", 100, &out, &len, &err) == -1 && err.off == 3);
+	test_cond("NULL execution and user give ''", template_expand(
+	    "{{execution.id}}{{execution.started_by}}", 40, r, NULL, NULL, 100,
+	    &out, &len, &err) == 0 && strcmp(out, "''''") == 0);
+	free(out);
+	test_cond("exactly the limit", template_expand("ab{{params.n}}", 14, r,
+	    "i", "u", 6, &out, &len, &err) == 0 && len == 6 &&
+	    strcmp(out, "ab'-5'") == 0);
+	free(out);
+	test_cond("one past the limit", template_expand("ab{{params.n}}", 14,
+	    r, "i", "u", 5, &out, &len, &err) == -1 && out == NULL &&
+	    strcmp(err.msg, "expanded text longer than 5 bytes") == 0);
+	test_cond("past the limit in the text after the last template",
+	    template_expand("{{params.n}}abc", 15, r, "i", "u", 6, &out, &len,
+	    &err) == -1);
+	memset(big, 'x', sizeof(big));
+	test_cond("a source with no NUL terminator", template_expand(big,
+	    sizeof(big), r, "i", "u", 64, &out, &len, &err) == 0 && len == 64 &&
+	    out[64] == '\0');
+	free(out);
+	test_cond("bytes after a NUL in the source are kept", template_expand(
+	    "a\0{{params.n}}", 14, r, "i", "u", 100, &out, &len, &err) == 0 &&
+	    len == 6 && memcmp(out, "a\0'-5'", 6) == 0);
+	free(out);
+	json_object_put(r);
+
+	test_cond("quote: plain", template_quote(NULL, "abc", 3) == 5);
+	test_cond("quote: empty", template_quote(NULL, "", 0) == 2);
+	test_cond("quote: one quote is 6 bytes", template_quote(NULL, "'", 1)
+	    == 6);
+	{
+		char	 q[16];
+		size_t	 n = template_quote(q, "a'b", 3);
+
+		test_cond("quote: a'b", n == 8 && memcmp(q, "'a'\\''b'", 8) == 0);
+	}
+}
+
+/*
+ * Run /bin/sh -c cmd, with stdout captured: the bytes printed, and what
+ * $# was (the harness prints it on stderr, kept apart).
+ */
+static int
+run_sh(const char *cmd, char **outp, size_t *outlen)
+{
+	int	 fd[2], status;
+	pid_t	 pid;
+	char	*buf = NULL;
+	size_t	 len = 0, cap = 0;
+	ssize_t	 n;
+
+	if (pipe(fd) == -1)
+		return -1;
+	if ((pid = fork()) == -1)
+		return -1;
+	if (pid == 0) {
+		close(fd[0]);
+		dup2(fd[1], 1);
+		execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+		_exit(127);
+	}
+	close(fd[1]);
+	for (;;) {
+		if (len + 4096 > cap) {
+			cap = cap ? cap * 2 : 8192;
+			buf = realloc(buf, cap);
+		}
+		n = read(fd[0], buf + len, cap - len);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		len += (size_t)n;
+	}
+	close(fd[0]);
+	if (waitpid(pid, &status, 0) == -1 || !WIFEXITED(status) ||
+	    WEXITSTATUS(status) != 0) {
+		free(buf);
+		return -1;
+	}
+	*outp = buf;
+	*outlen = len;
+	return 0;
+}
+
+/*
+ * The value v expanded into a real shell command, run: printf prints the
+ * value's bytes exactly, and a second command shows the template was one
+ * argument.
+ */
+static int
+sh_roundtrip(const char *v, size_t vlen)
+{
+	struct json_object	*r = json_object_new_object();
+	struct template_err	 err;
+	const char		*srcs[2] = {
+		"printf %s {{ params.v }}",
+		"set -- {{params.v}}; printf %s $#",
+	};
+	char			*cmd, *got;
+	size_t			 len, glen;
+	int			 ok = 1, i;
+
+	json_object_object_add(r, "v", json_object_new_string_len(v,
+	    (int)vlen));
+	for (i = 0; i < 2 && ok; i++) {
+		if (template_expand(srcs[i], strlen(srcs[i]), r, "id", "u",
+		    WF_COMMAND_MAX, &cmd, &len, &err) == -1) {
+			printf("# expand: %s\n", err.msg);
+			ok = 0;
+			break;
+		}
+		if (run_sh(cmd, &got, &glen) == -1) {
+			printf("# sh failed: %s\n", cmd);
+			ok = 0;
+		} else if (i == 0 && (glen != vlen || memcmp(got, v, vlen))) {
+			printf("# sh printed %zu bytes for %zu: %s\n", glen, vlen,
+			    cmd);
+			ok = 0;
+		} else if (i == 1 && (glen != 1 || got[0] != '1')) {
+			printf("# not one argument: %s\n", cmd);
+			ok = 0;
+		}
+		if (ok)
+			free(got);
+		free(cmd);
+	}
+	json_object_put(r);
+	return ok;
+}
+
+static void
+test_shell(void)
+{
+	static const char *const corpus[] = {
+		"", "plain", "two words", "it's", "''", "'", "\"", "\"'\"",
+		"`id`", "$(id)", "$HOME", "${HOME}", "$((1+2))", "a;b", "a|b",
+		"a&b", "a&&b||c", "line1\nline2", "\n", "\ttab\t", "* ? [a-z]",
+		"~", "~root", "\\", "\\'", "'\\''", "a\\nb", "!", "#comment",
+		"> /tmp/pulse-template-should-not-exist", "< /etc/passwd",
+		"$(rm -rf /tmp/pulse-template-should-not-exist)", "%s %d %%",
+		"-n", "--", "-e \\n", "{a,b}", "a=b", "()", "(", ")", "{", "}",
+		"{{ params.v }}", "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80",
+		"\xe2\x80\x8b\xc2\xa0", "'$(id)'\"`id`\"", "\r\n", " leading",
+		"trailing ", "   ", "a'b'c'd", "''''''''", "\x01\x02\x1f\x7f",
+	};
+	char	 buf[300], desc[64];
+	size_t	 i, n;
+
+	for (i = 0; i < sizeof(corpus) / sizeof(corpus[0]); i++) {
+		snprintf(desc, sizeof(desc), "sh gives back corpus value %zu", i);
+		test_cond(desc, sh_roundtrip(corpus[i], strlen(corpus[i])));
+	}
+	/* Every byte but NUL (a value never holds one) in one value. */
+	for (i = 1, n = 0; i < 256; i++)
+		buf[n++] = (char)i;
+	test_cond("sh gives back bytes 1..255", sh_roundtrip(buf, n));
+	test_cond("nothing wrote the file a value named",
+	    access("/tmp/pulse-template-should-not-exist", F_OK) == -1);
+}
+
+int
+main(void)
+{
+	struct json_object	*o;
+	struct params_err	 err;
+
+	o = json_tokener_parse("[{\"name\":\"version\",\"type\":\"string\"},"
+	    "{\"name\":\"n\",\"type\":\"integer\"}]");
+	if (params_from_json(o, &ps, &err) == -1) {
+		printf("Bail out! %s\n", err.msg);
+		return 1;
+	}
+	json_object_put(o);
+	test_check();
+	test_expand();
+	test_shell();
+	params_free(ps);
+	test_report();
+}
