@@ -259,7 +259,7 @@ eval(struct eval *e, const struct node *n, struct val *out)
 	struct json_object	*o;
 	struct val		 rhs;
 	size_t			 i;
-	int			 b;
+	int			 b, found;
 
 	memset(out, 0, sizeof(*out));
 	switch (n->kind) {
@@ -267,7 +267,15 @@ eval(struct eval *e, const struct node *n, struct val *out)
 		*out = n->lit;
 		return 0;
 	case N_IDENT:
-		if (!json_object_object_get_ex(e->ctx, n->str, &o))
+		found = json_object_object_get_ex(e->ctx, n->str, &o);
+		if (!found && strcmp(n->str, COND_PARAMS) == 0) {
+			/* A workflow without params: params.x is undefined. */
+			if (e->no_params == NULL)
+				e->no_params = json_object_new_object();
+			o = e->no_params;
+			found = 1;
+		}
+		if (!found)
 			return eval_error(e, n, "unknown identifier '%s'",
 			    n->str);
 		cond_val_from_json(o, out);
@@ -334,11 +342,27 @@ cond_eval(const struct cond *c, struct json_object *ctx, int *result,
 		return -1;
 	}
 	e.ctx = ctx;
+	e.no_params = NULL;
 	e.err = err;
 	e.errlen = errlen;
-	if (eval(&e, c->root, &v) == -1)
+	if (eval(&e, c->root, &v) == -1) {
+		json_object_put(e.no_params);
 		return -1;
+	}
 	*result = cond_truthy(&v);
 	cond_val_clear(&v);
+	json_object_put(e.no_params);
 	return 0;
+}
+
+void
+cond_set_params(struct json_object *ctx, struct json_object *params)
+{
+	if (ctx == NULL || !json_object_is_type(ctx, json_type_object))
+		return;
+	if (params == NULL)
+		json_object_object_del(ctx, COND_PARAMS);
+	else
+		json_object_object_add(ctx, COND_PARAMS,
+		    json_object_get(params));
 }

@@ -122,6 +122,7 @@ struct parser {
 
 struct eval {
 	struct json_object	*ctx;
+	struct json_object	*no_params;	/* {} when ctx has no params */
 	char			*err;
 	size_t			 errlen;
 };

@@ -10,6 +10,7 @@
 
 #include "cond-context.h"
 #include "cond.h"
+#include "params.h"
 #include "pulse-limits.h"
 #include "test.h"
 
@@ -1078,6 +1079,85 @@ test_limits(void)
 	json_object_put(c);
 }
 
+/*
+ * params: the execution's resolved parameters, as the engine hands them
+ * over (params_resolve(), then cond_set_params()), and an empty object
+ * when there are none, so params.x of a parameter not given is undefined.
+ */
+static void
+test_params(void)
+{
+	struct json_object	*decl, *given, *resolved, *c;
+	struct params		*ps;
+	struct params_err	 perr;
+	int			 ok;
+
+	decl = json_tokener_parse("[{\"name\":\"env\",\"type\":\"choice\","
+	    "\"options\":[\"dev\",\"prod\"]},{\"name\":\"n\",\"type\":"
+	    "\"integer\",\"default\":5},{\"name\":\"ratio\",\"type\":"
+	    "\"number\"},{\"name\":\"dry\",\"type\":\"boolean\"},"
+	    "{\"name\":\"version\",\"type\":\"string\"},"
+	    "{\"name\":\"note\",\"type\":\"string\"}]");
+	given = json_tokener_parse("{\"env\":\"prod\",\"ratio\":\"0.1\","
+	    "\"dry\":\"false\",\"version\":\"1.2.3\"}");
+	ok = params_from_json(decl, &ps, &perr) == 0 &&
+	    params_resolve(ps, given, &resolved, &perr) == 0;
+	test_cond("params resolve for the condition tests", ok);
+	if (!ok) {
+		printf("# %s\n", perr.msg);
+		return;
+	}
+	c = json_tokener_parse(ctx_json);
+	cond_set_params(c, resolved);
+	json_object_put(resolved);	/* c holds its own reference */
+	test_cond("params.env === 'prod'", eval_in(c, "params.env === 'prod'")
+	    == 1);
+	test_cond("params.env !== 'dev'", eval_in(c, "params.env !== 'dev'")
+	    == 1);
+	test_cond("a default: params.n === 5 and > 3",
+	    eval_in(c, "params.n === 5 && params.n > 3") == 1);
+	test_cond("a normalised number", eval_in(c, "params.ratio === 0.1 && "
+	    "params.ratio < 1") == 1);
+	test_cond("a normalised boolean", eval_in(c, "params.dry === false && "
+	    "!params.dry") == 1);
+	test_cond("string methods", eval_in(c, "params.version.startsWith('1.')"
+	    " && params.version.length === 5") == 1);
+	test_cond("index access", eval_in(c, "params['env'] == 'prod'") == 1);
+	test_cond("not given: undefined", eval_in(c, "params.note === undefined"
+	    " && !params.note && params.note == null") == 1);
+	test_cond("not declared: undefined too",
+	    eval_in(c, "params.nope === undefined") == 1);
+	test_cond("member of undefined is undefined",
+	    eval_in(c, "params.nope.deeper === undefined") == 1);
+	test_cond("method on undefined is an error", eval_fails_in(c,
+	    "params.note.trim()", "at column 13: trim() called on undefined"));
+	test_cond("params beside state", eval_in(c, "params.env === 'prod' && "
+	    "state.steps[0].status === 'succeeded'") == 1);
+	test_cond("params.__proto__ refused", eval_in(c, "params.__proto__")
+	    == -2);
+
+	/* Without params: an empty object, whatever the context. */
+	cond_set_params(c, NULL);
+	test_cond("no params: params.x is undefined",
+	    eval_in(c, "params.env === undefined") == 1);
+	test_cond("no params: params is an object, truthy",
+	    eval_in(c, "params") == 1 && eval_in(c, "params.length") == 0);
+	test_cond("no context at all: params.x is undefined",
+	    eval_in(NULL, "params.env === undefined") == 1);
+	test_cond("no context at all: other names still unknown",
+	    eval_fails_in(NULL, "state.x", "at column 1: unknown identifier "
+	    "'state'"));
+	test_cond("params compared to itself", eval_in(c, "params === params")
+	    == 1);
+	cond_set_params(c, NULL);
+	test_cond("removing twice is fine", eval_in(c, "!params.x") == 1);
+	cond_set_params(NULL, NULL);	/* no context: nothing to do */
+	json_object_put(c);
+	params_free(ps);
+	json_object_put(decl);
+	json_object_put(given);
+}
+
 int
 main(void)
 {
@@ -1100,6 +1180,7 @@ main(void)
 	test_forbidden();
 	test_eval_errors();
 	test_limits();
+	test_params();
 	json_object_put(ctx);
 	test_report();
 }
