@@ -523,7 +523,7 @@ read_options(struct param *p, struct json_object *v, const char *field,
 {
 	struct json_object	*o;
 	const char		*s;
-	char			 f[96];
+	char			 f[128];	/* field and "[63]" */
 	size_t			 n, i, j, len;
 
 	if (!json_object_is_type(v, json_type_array)) {

@@ -4,7 +4,6 @@
  * random value in, so the jitter is a pure function tests can pin.
  */
 #include <json-c/json.h>
-#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -52,16 +51,22 @@ read_int(struct json_object *o, const char *key, int64_t min, int64_t max,
 	return 1;
 }
 
-/* delay * backoff^n, capped at PULSE_RETRY_DELAY_MAX_MS. */
+/*
+ * delay * backoff^n, capped at PULSE_RETRY_DELAY_MAX_MS. n past
+ * PULSE_RETRY_ATTEMPTS_MAX counts as that: no try goes further, and the
+ * loop stays short. A loop rather than pow() keeps libm out of every
+ * program that links libcommon.
+ */
 static uint32_t
 grown(const struct retry *r, int n)
 {
-	double	 d;
+	double	 d = r->delay_ms;
+	int	 i;
 
-	if (r->delay_ms == 0)
-		return 0;	/* not 0 * inf = NaN for a huge n */
-	d = r->delay_ms * pow(r->backoff, n);
-
+	if (n > PULSE_RETRY_ATTEMPTS_MAX)
+		n = PULSE_RETRY_ATTEMPTS_MAX;
+	for (i = 0; i < n && d > 0 && d < PULSE_RETRY_DELAY_MAX_MS; i++)
+		d *= r->backoff;
 	return d < PULSE_RETRY_DELAY_MAX_MS ? (uint32_t)d :
 	    PULSE_RETRY_DELAY_MAX_MS;
 }

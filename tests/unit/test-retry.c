@@ -138,7 +138,8 @@ test_delay(void)
 	    retry_delay_ms(&r, 0, 0) == 900 &&
 	    retry_delay_ms(&r, -5, UINT32_MAX) == 1100);
 	test_cond("a huge attempt stays at max_delay",
-	    retry_delay_ms(&r, 1000000, 0x80000000) == 60000);
+	    retry_delay_ms(&r, 1000000, 0x80000000) == 60000 &&
+	    retry_delay_ms(&r, 2147483647, 0x80000000) == 60000);
 
 	/* Every random value of the fake source, every attempt. */
 	ok = 1;
@@ -181,6 +182,10 @@ test_delay(void)
 	test_cond("an hour, jittered past it by at most 10 %",
 	    retry_delay_ms(&r, 10, UINT32_MAX) == 3960000 &&
 	    retry_delay_ms(&r, 10, 0) == 3240000);
+	reads("{\"attempts\":3,\"delay\":1000,\"backoff\":1.5}", &r);
+	test_cond("backoff 1, any attempt: the delay",
+	    reads("{\"attempts\":10,\"delay\":700}", &r) &&
+	    retry_delay_ms(&r, 2147483647, 0x80000000) == 700);
 	reads("{\"attempts\":3,\"delay\":1000,\"backoff\":1.5}", &r);
 	test_cond("backoff 1.5", retry_delay_ms(&r, 1, 0x80000000) == 1000 &&
 	    retry_delay_ms(&r, 2, 0x80000000) == 1500 &&
