@@ -4,32 +4,11 @@
  * elements, never a loop over the targets.
  */
 #include <json-c/json.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "batch.h"
 #include "pjson.h"
-
-static void	bfail(struct batch_err *, const char *, const char *, ...)
-		    __attribute__((format(printf, 3, 4)));
-
-static void
-bfail(struct batch_err *err, const char *field, const char *fmt, ...)
-{
-	va_list	 ap;
-	int	 n;
-
-	if (err == NULL)
-		return;
-	snprintf(err->field, sizeof(err->field), "%s", field);
-	n = snprintf(err->msg, sizeof(err->msg), "%s: ", err->field);
-	if (n > 0 && (size_t)n < sizeof(err->msg)) {
-		va_start(ap, fmt);
-		vsnprintf(err->msg + n, sizeof(err->msg) - (size_t)n, fmt, ap);
-		va_end(ap);
-	}
-}
 
 /*
  * N (min..max) or "P%" (pmin..100) into *a. The message says both forms,
@@ -37,7 +16,7 @@ bfail(struct batch_err *err, const char *field, const char *fmt, ...)
  */
 static int
 read_amount(struct json_object *v, uint32_t min, uint32_t pmin,
-    struct batch_amount *a, const char *field, struct batch_err *err)
+    struct batch_amount *a, const char *field, struct fielderr *err)
 {
 	const char	*s;
 	size_t		 len, i;
@@ -70,13 +49,13 @@ read_amount(struct json_object *v, uint32_t min, uint32_t pmin,
 	a->value = p;
 	return 0;
 bad:
-	bfail(err, field, "must be an integer from %u to %d or a percentage "
+	fielderr_set(err, field, "must be an integer from %u to %d or a percentage "
 	    "from \"%u%%\" to \"100%%\"", min, PULSE_BATCH_SIZE_MAX, pmin);
 	return -1;
 }
 
 int
-batch_from_json(struct json_object *o, struct batch *b, struct batch_err *err)
+batch_from_json(struct json_object *o, struct batch *b, struct fielderr *err)
 {
 	struct json_object	*v;
 	char			 f[64];
@@ -84,10 +63,9 @@ batch_from_json(struct json_object *o, struct batch *b, struct batch_err *err)
 	int64_t			 ms;
 
 	memset(b, 0, sizeof(*b));
-	if (err != NULL)
-		err->field[0] = err->msg[0] = '\0';
+	fielderr_clear(err);
 	if (!json_object_is_type(o, json_type_object)) {
-		bfail(err, "batch", "must be an object");
+		fielderr_set(err, "batch", "must be an object");
 		return -1;
 	}
 	json_object_object_foreach(o, key, val) {
@@ -98,17 +76,17 @@ batch_from_json(struct json_object *o, struct batch *b, struct batch_err *err)
 			continue;
 		len = pjson_utf8_prefix(key, 32);
 		snprintf(f, sizeof(f), "batch.%.*s", (int)len, key);
-		bfail(err, f, "unknown key (size, max_failures, pause)");
+		fielderr_set(err, f, "unknown key (size, max_failures, pause)");
 		return -1;
 	}
 	if (!json_object_object_get_ex(o, "size", &v)) {
-		bfail(err, "batch.size", "required");
+		fielderr_set(err, "batch.size", "required");
 		return -1;
 	}
 	if (json_object_is_type(v, json_type_array)) {
 		n = json_object_array_length(v);
 		if (n == 0 || n > PULSE_BATCH_LIST_MAX) {
-			bfail(err, "batch.size", "a list of 1 to %d sizes",
+			fielderr_set(err, "batch.size", "a list of 1 to %d sizes",
 			    PULSE_BATCH_LIST_MAX);
 			return -1;
 		}
@@ -132,7 +110,7 @@ batch_from_json(struct json_object *o, struct batch *b, struct batch_err *err)
 		ms = json_object_get_int64(v);
 		if (!json_object_is_type(v, json_type_int) || ms < 0 ||
 		    ms > PULSE_BATCH_PAUSE_MAX_MS) {
-			bfail(err, "batch.pause", "must be an integer from 0 "
+			fielderr_set(err, "batch.pause", "must be an integer from 0 "
 			    "to %d (ms)", PULSE_BATCH_PAUSE_MAX_MS);
 			return -1;
 		}

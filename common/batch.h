@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "fielderr.h"
 #include "pulse-limits.h"
 
 struct json_object;
@@ -27,11 +28,6 @@ struct batch {
 	uint32_t		 pause_ms;	/* default 0 */
 };
 
-struct batch_err {
-	char	field[64];	/* "batch.size[2]" */
-	char	msg[200];	/* "batch.size[2]: must be 1 to 100000 ..." */
-};
-
 /*
  * Read a `batch` object into *b: size required (N 1..PULSE_BATCH_SIZE_MAX,
  * "P%" 1..100, or a list of 1..PULSE_BATCH_LIST_MAX of those),
@@ -40,7 +36,7 @@ struct batch_err {
  * digits and '%' only ("5%", not "5.5%", " 5%" or "+5%"). 0 or -1.
  */
 int		 batch_from_json(struct json_object *, struct batch *b,
-		    struct batch_err *err);
+		    struct fielderr *err);
 
 /*
  * With total targets: how many batches, the size of batch k (0-based; 0

@@ -67,28 +67,6 @@ static const char *const *const type_keys[] = {
 	[PARAM_CHOICE] = choice_keys,
 };
 
-static void	fail_at(struct params_err *, const char *, const char *, ...)
-		    __attribute__((format(printf, 3, 4)));
-
-/* err->field = field, err->msg = "field: " and the rest. */
-static void
-fail_at(struct params_err *err, const char *field, const char *fmt, ...)
-{
-	va_list	 ap;
-	int	 n;
-
-	if (err == NULL)
-		return;
-	snprintf(err->field, sizeof(err->field), "%s", field);
-	n = snprintf(err->msg, sizeof(err->msg), "%s: ", err->field);
-	if (n > 0 && (size_t)n < sizeof(err->msg)) {
-		va_start(ap, fmt);
-		vsnprintf(err->msg + n, sizeof(err->msg) - (size_t)n, fmt, ap);
-		va_end(ap);
-	}
-	pjson_utf8_trim(err->msg);
-}
-
 static int
 in_keys(const char *const *keys, const char *k)
 {
@@ -379,7 +357,7 @@ value_check(const struct param *p, struct json_object *v,
 
 static int
 read_range(struct param *p, struct json_object *o, const char *key,
-    const char *field, struct params_err *err)
+    const char *field, struct fielderr *err)
 {
 	struct json_object	*v;
 	enum json_type		 t;
@@ -390,7 +368,7 @@ read_range(struct param *p, struct json_object *o, const char *key,
 	t = json_object_get_type(v);
 	if (p->type == PARAM_INTEGER) {
 		if (t != json_type_int) {
-			fail_at(err, field, "must be an integer");
+			fielderr_set(err, field, "must be an integer");
 			return -1;
 		}
 		if (is_min)
@@ -399,11 +377,11 @@ read_range(struct param *p, struct json_object *o, const char *key,
 			p->imax = json_object_get_int64(v);
 	} else {
 		if (t != json_type_int && t != json_type_double) {
-			fail_at(err, field, "must be a number");
+			fielderr_set(err, field, "must be a number");
 			return -1;
 		}
 		if (!isfinite(json_object_get_double(v))) {
-			fail_at(err, field, "must be a finite number");
+			fielderr_set(err, field, "must be a finite number");
 			return -1;
 		}
 		if (is_min)
@@ -415,6 +393,32 @@ read_range(struct param *p, struct json_object *o, const char *key,
 		p->has_min = 1;
 	else
 		p->has_max = 1;
+	return 0;
+}
+
+/*
+ * A string member of a declaration: 1 to max bytes (0 to max when
+ * may_be_empty) of UTF-8 without NUL, into *s and *len. 0 or -1.
+ */
+static int
+read_text(struct json_object *v, size_t max, int may_be_empty,
+    const char **s, size_t *len, const char *field, struct fielderr *err)
+{
+	if (!json_object_is_type(v, json_type_string)) {
+		fielderr_set(err, field, "must be a string");
+		return -1;
+	}
+	*s = json_object_get_string(v);
+	*len = (size_t)json_object_get_string_len(v);
+	if ((*len == 0 && !may_be_empty) || *len > max) {
+		fielderr_set(err, field, "must be %d to %zu bytes",
+		    !may_be_empty, max);
+		return -1;
+	}
+	if (memchr(*s, '\0', *len) != NULL || !utf8_ok(*s, *len)) {
+		fielderr_set(err, field, "must be valid UTF-8 without NUL");
+		return -1;
+	}
 	return 0;
 }
 
@@ -463,28 +467,16 @@ parens_balanced(const char *s, size_t len)
 
 static int
 read_pattern(struct param *p, struct json_object *v, const char *field,
-    struct params_err *err)
+    struct fielderr *err)
 {
 	const char	*s;
 	char		*full, why[128];
 	size_t		 len, i;
 	int		 rc;
 
-	if (!json_object_is_type(v, json_type_string)) {
-		fail_at(err, field, "must be a string");
+	if (read_text(v, PULSE_PARAM_PATTERN_MAX, 0, &s, &len, field,
+	    err) == -1)
 		return -1;
-	}
-	s = json_object_get_string(v);
-	len = (size_t)json_object_get_string_len(v);
-	if (len == 0 || len > PULSE_PARAM_PATTERN_MAX) {
-		fail_at(err, field, "must be 1 to %d bytes",
-		    PULSE_PARAM_PATTERN_MAX);
-		return -1;
-	}
-	if (memchr(s, '\0', len) != NULL || !utf8_ok(s, len)) {
-		fail_at(err, field, "must be valid UTF-8 without NUL");
-		return -1;
-	}
 	/*
 	 * A back-reference makes matching exponential in the value's length
 	 * (and values reach 64 KiB); ERE as POSIX defines it has none.
@@ -493,7 +485,7 @@ read_pattern(struct param *p, struct json_object *v, const char *field,
 		if (s[i] != '\\')
 			continue;
 		if (s[i + 1] >= '1' && s[i + 1] <= '9') {
-			fail_at(err, field,
+			fielderr_set(err, field,
 			    "back-references (\\%c) are not allowed",
 			    s[i + 1]);
 			return -1;
@@ -501,7 +493,7 @@ read_pattern(struct param *p, struct json_object *v, const char *field,
 		i++;
 	}
 	if (parens_balanced(s, len) == -1) {
-		fail_at(err, field, "has unbalanced parentheses");
+		fielderr_set(err, field, "has unbalanced parentheses");
 		return -1;
 	}
 	xasprintf(&full, "^(%s)$", s);
@@ -510,7 +502,7 @@ read_pattern(struct param *p, struct json_object *v, const char *field,
 	if (rc != 0) {
 		regerror(rc, &p->re, why, sizeof(why));
 		regfree(&p->re);
-		fail_at(err, field, "does not compile: %s", why);
+		fielderr_set(err, field, "does not compile: %s", why);
 		return -1;
 	}
 	p->pattern = xstrndup(s, len);
@@ -519,7 +511,7 @@ read_pattern(struct param *p, struct json_object *v, const char *field,
 
 static int
 read_options(struct param *p, struct json_object *v, const char *field,
-    struct params_err *err)
+    struct fielderr *err)
 {
 	struct json_object	*o;
 	const char		*s;
@@ -527,12 +519,12 @@ read_options(struct param *p, struct json_object *v, const char *field,
 	size_t			 n, i, j, len;
 
 	if (!json_object_is_type(v, json_type_array)) {
-		fail_at(err, field, "must be an array of strings");
+		fielderr_set(err, field, "must be an array of strings");
 		return -1;
 	}
 	n = json_object_array_length(v);
 	if (n == 0 || n > PULSE_PARAM_OPTIONS_MAX) {
-		fail_at(err, field, "must hold 1 to %d options",
+		fielderr_set(err, field, "must hold 1 to %d options",
 		    PULSE_PARAM_OPTIONS_MAX);
 		return -1;
 	}
@@ -540,24 +532,12 @@ read_options(struct param *p, struct json_object *v, const char *field,
 	for (i = 0; i < n; i++) {
 		snprintf(f, sizeof(f), "%s[%zu]", field, i);
 		o = json_object_array_get_idx(v, i);
-		if (!json_object_is_type(o, json_type_string)) {
-			fail_at(err, f, "must be a string");
+		if (read_text(o, PULSE_PARAM_OPTION_MAX, 0, &s, &len, f,
+		    err) == -1)
 			return -1;
-		}
-		s = json_object_get_string(o);
-		len = (size_t)json_object_get_string_len(o);
-		if (len == 0 || len > PULSE_PARAM_OPTION_MAX) {
-			fail_at(err, f, "must be 1 to %d bytes",
-			    PULSE_PARAM_OPTION_MAX);
-			return -1;
-		}
-		if (memchr(s, '\0', len) != NULL || !utf8_ok(s, len)) {
-			fail_at(err, f, "must be valid UTF-8 without NUL");
-			return -1;
-		}
 		for (j = 0; j < p->noptions; j++)
 			if (strcmp(p->options[j], s) == 0) {
-				fail_at(err, f, "repeats option %zu", j);
+				fielderr_set(err, f, "repeats option %zu", j);
 				return -1;
 			}
 		p->options[p->noptions++] = xstrndup(s, len);
@@ -567,7 +547,7 @@ read_options(struct param *p, struct json_object *v, const char *field,
 
 static int
 read_param(struct params *ps, size_t idx, struct json_object *o,
-    struct params_err *err)
+    struct fielderr *err)
 {
 	struct param		*p = &ps->v[idx];
 	struct json_object	*v;
@@ -579,32 +559,32 @@ read_param(struct params *ps, size_t idx, struct json_object *o,
 
 	snprintf(f, sizeof(f), "params[%zu]", idx);
 	if (!json_object_is_type(o, json_type_object)) {
-		fail_at(err, f, "must be an object");
+		fielderr_set(err, f, "must be an object");
 		return -1;
 	}
 	/* name */
 	snprintf(f, sizeof(f), "params[%zu].name", idx);
 	if (!json_object_object_get_ex(o, "name", &v)) {
-		fail_at(err, f, "required");
+		fielderr_set(err, f, "required");
 		return -1;
 	}
 	s = json_object_get_string(v);
 	len = json_object_is_type(v, json_type_string) ?
 	    (size_t)json_object_get_string_len(v) : 0;
 	if (!json_object_is_type(v, json_type_string) || !is_ident(s, len)) {
-		fail_at(err, f, "must be an identifier "
+		fielderr_set(err, f, "must be an identifier "
 		    "([A-Za-z_][A-Za-z0-9_]*, at most %d bytes)",
 		    PULSE_PARAM_NAME_MAX);
 		return -1;
 	}
 	for (i = 0; i < idx; i++) {
 		if (strcmp(ps->v[i].name, s) == 0) {
-			fail_at(err, f, "repeats the name of params[%zu]", i);
+			fielderr_set(err, f, "repeats the name of params[%zu]", i);
 			return -1;
 		}
 		if (strcasecmp(ps->v[i].name, s) == 0) {
 			params_env_name(s, env, sizeof(env));
-			fail_at(err, f, "is the name of params[%zu] once "
+			fielderr_set(err, f, "is the name of params[%zu] once "
 			    "upper-cased (both would be %s)", i, env);
 			return -1;
 		}
@@ -613,7 +593,7 @@ read_param(struct params *ps, size_t idx, struct json_object *o,
 	/* type */
 	snprintf(f, sizeof(f), "params[%zu].type", idx);
 	if (!json_object_object_get_ex(o, "type", &v)) {
-		fail_at(err, f, "required");
+		fielderr_set(err, f, "required");
 		return -1;
 	}
 	s = json_object_get_string(v);
@@ -622,7 +602,7 @@ read_param(struct params *ps, size_t idx, struct json_object *o,
 		    strcmp(s, type_names[i]) == 0)
 			break;
 	if (i == NTYPES) {
-		fail_at(err, f, "must be string, integer, number, boolean "
+		fielderr_set(err, f, "must be string, integer, number, boolean "
 		    "or choice");
 		return -1;
 	}
@@ -636,27 +616,20 @@ read_param(struct params *ps, size_t idx, struct json_object *o,
 			continue;
 		len = pjson_utf8_prefix(key, 40);
 		snprintf(g, sizeof(g), "params[%zu].%.*s", idx, (int)len, key);
-		fail_at(err, g, "unknown key for a parameter of type %s",
+		fielderr_set(err, g, "unknown key for a parameter of type %s",
 		    type_names[p->type]);
 		return -1;
 	}
 	if (json_object_object_get_ex(o, "description", &v)) {
 		snprintf(f, sizeof(f), "params[%zu].description", idx);
-		s = json_object_get_string(v);
-		len = json_object_is_type(v, json_type_string) ?
-		    (size_t)json_object_get_string_len(v) : 0;
-		if (!json_object_is_type(v, json_type_string) ||
-		    len > PULSE_PARAM_DESCRIPTION_MAX ||
-		    memchr(s, '\0', len) != NULL || !utf8_ok(s, len)) {
-			fail_at(err, f, "must be valid UTF-8 text of at most "
-			    "%d bytes", PULSE_PARAM_DESCRIPTION_MAX);
+		if (read_text(v, PULSE_PARAM_DESCRIPTION_MAX, 1, &s, &len, f,
+		    err) == -1)
 			return -1;
-		}
 	}
 	if (json_object_object_get_ex(o, "required", &v)) {
 		snprintf(f, sizeof(f), "params[%zu].required", idx);
 		if (!json_object_is_type(v, json_type_boolean)) {
-			fail_at(err, f, "must be true or false");
+			fielderr_set(err, f, "must be true or false");
 			return -1;
 		}
 		p->required = json_object_get_boolean(v);
@@ -668,7 +641,7 @@ read_param(struct params *ps, size_t idx, struct json_object *o,
 			ml = json_object_get_int64(v);
 			if (!json_object_is_type(v, json_type_int) || ml < 1 ||
 			    ml > PULSE_PARAM_STRING_MAX) {
-				fail_at(err, f, "must be an integer from 1 to "
+				fielderr_set(err, f, "must be an integer from 1 to "
 				    "%d", PULSE_PARAM_STRING_MAX);
 				return -1;
 			}
@@ -691,14 +664,14 @@ read_param(struct params *ps, size_t idx, struct json_object *o,
 		if (p->has_min && p->has_max &&
 		    (p->type == PARAM_INTEGER ? p->imin > p->imax :
 		    p->dmin > p->dmax)) {
-			fail_at(err, f, "less than min");
+			fielderr_set(err, f, "less than min");
 			return -1;
 		}
 		break;
 	case PARAM_CHOICE:
 		snprintf(f, sizeof(f), "params[%zu].options", idx);
 		if (!json_object_object_get_ex(o, "options", &v)) {
-			fail_at(err, f, "required for a choice");
+			fielderr_set(err, f, "required for a choice");
 			return -1;
 		}
 		if (read_options(p, v, f, err) == -1)
@@ -710,7 +683,7 @@ read_param(struct params *ps, size_t idx, struct json_object *o,
 	if (json_object_object_get_ex(o, "default", &v)) {
 		snprintf(f, sizeof(f), "params[%zu].default", idx);
 		if (value_check(p, v, &p->def, why, sizeof(why)) == -1) {
-			fail_at(err, f, "%s", why);
+			fielderr_set(err, f, "%s", why);
 			return -1;
 		}
 	}
@@ -719,25 +692,24 @@ read_param(struct params *ps, size_t idx, struct json_object *o,
 
 int
 params_from_json(struct json_object *arr, struct params **out,
-    struct params_err *err)
+    struct fielderr *err)
 {
 	struct params	*ps;
 	size_t		 n, i;
 
 	*out = NULL;
-	if (err != NULL)
-		err->field[0] = err->msg[0] = '\0';
+	fielderr_clear(err);
 	if (arr == NULL) {
 		*out = xcalloc(1, sizeof(**out));
 		return 0;
 	}
 	if (!json_object_is_type(arr, json_type_array)) {
-		fail_at(err, "params", "must be an array");
+		fielderr_set(err, "params", "must be an array");
 		return -1;
 	}
 	n = json_object_array_length(arr);
 	if (n > PULSE_PARAMS_MAX) {
-		fail_at(err, "params", "more than %d parameters",
+		fielderr_set(err, "params", "more than %d parameters",
 		    PULSE_PARAMS_MAX);
 		return -1;
 	}
@@ -781,7 +753,7 @@ given_field(const char *key, char *buf, size_t len)
 
 int
 params_resolve(const struct params *ps, struct json_object *given,
-    struct json_object **resolved, struct params_err *err)
+    struct json_object **resolved, struct fielderr *err)
 {
 	struct json_object	*res = NULL, *v, *norm;
 	const struct param	*p;
@@ -789,10 +761,9 @@ params_resolve(const struct params *ps, struct json_object *given,
 	size_t			 i, n = params_count(ps);
 
 	*resolved = NULL;
-	if (err != NULL)
-		err->field[0] = err->msg[0] = '\0';
+	fielderr_clear(err);
 	if (given != NULL && !json_object_is_type(given, json_type_object)) {
-		fail_at(err, "params", "must be an object");
+		fielderr_set(err, "params", "must be an object");
 		return -1;
 	}
 	if (given != NULL) {
@@ -801,7 +772,7 @@ params_resolve(const struct params *ps, struct json_object *given,
 			if (params_find(ps, key, strlen(key)) != -1)
 				continue;
 			given_field(key, f, sizeof(f));
-			fail_at(err, f, "unknown parameter");
+			fielderr_set(err, f, "unknown parameter");
 			return -1;
 		}
 	}
@@ -813,7 +784,7 @@ params_resolve(const struct params *ps, struct json_object *given,
 		    json_object_object_get_ex(given, p->name, &v) &&
 		    !json_object_is_type(v, json_type_null)) {
 			if (value_check(p, v, &norm, why, sizeof(why)) == -1) {
-				fail_at(err, f, "%s", why);
+				fielderr_set(err, f, "%s", why);
 				goto fail;
 			}
 			json_object_object_add(res, p->name, norm);
@@ -821,7 +792,7 @@ params_resolve(const struct params *ps, struct json_object *given,
 			json_object_object_add(res, p->name,
 			    json_object_get(p->def));
 		else if (p->required) {
-			fail_at(err, f, "required");
+			fielderr_set(err, f, "required");
 			goto fail;
 		}
 	}
@@ -894,7 +865,7 @@ params_env_name(const char *name, char *buf, size_t len)
 
 int
 params_env(struct json_object *resolved, struct json_object **env,
-    struct params_err *err)
+    struct fielderr *err)
 {
 	struct json_object	*e;
 	char			 name[PARAMS_ENV_NAME_BUF], buf[PARAMS_TEXT_BUF];
@@ -903,38 +874,37 @@ params_env(struct json_object *resolved, struct json_object **env,
 	size_t			 len, total = 0, count = 0;
 
 	*env = NULL;
-	if (err != NULL)
-		err->field[0] = err->msg[0] = '\0';
+	fielderr_clear(err);
 	if (resolved == NULL) {
 		*env = json_object_new_object();
 		return 0;
 	}
 	if (!json_object_is_type(resolved, json_type_object)) {
-		fail_at(err, "params", "must be an object");
+		fielderr_set(err, "params", "must be an object");
 		return -1;
 	}
 	e = json_object_new_object();
 	json_object_object_foreach(resolved, key, val) {
 		given_field(key, f, sizeof(f));
 		if (params_env_name(key, name, sizeof(name)) == -1) {
-			fail_at(err, f, "is not a parameter name");
+			fielderr_set(err, f, "is not a parameter name");
 			goto fail;
 		}
 		if (params_text(val, &s, &len, buf) == -1 ||
 		    memchr(s, '\0', len) != NULL) {
-			fail_at(err, f, "has no text for the environment");
+			fielderr_set(err, f, "has no text for the environment");
 			goto fail;
 		}
 		total += strlen(name) + len;
 		if (++count > PULSE_ENV_COUNT_MAX ||
 		    total > PULSE_ENV_TOTAL_MAX) {
-			fail_at(err, f, "the environment would pass %d entries"
+			fielderr_set(err, f, "the environment would pass %d entries"
 			    " or %d bytes", PULSE_ENV_COUNT_MAX,
 			    PULSE_ENV_TOTAL_MAX);
 			goto fail;
 		}
 		if (json_object_object_get_ex(e, name, NULL)) {
-			fail_at(err, f, "is %s once more", name);
+			fielderr_set(err, f, "is %s once more", name);
 			goto fail;
 		}
 		json_object_object_add(e, name, json_object_new_string_len(s,

@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "fielderr.h"
 #include "pulse-limits.h"
 
 struct json_object;
@@ -17,17 +18,6 @@ struct params;			/* parsed declarations; opaque */
 
 enum param_type {
 	PARAM_STRING, PARAM_INTEGER, PARAM_NUMBER, PARAM_BOOLEAN, PARAM_CHOICE,
-};
-
-/*
- * What went wrong: field names it ("params[2].pattern" at save,
- * "params.version" at a start) and msg is the whole message, field first
- * ("params.version: does not match pattern ^[0-9.]+$"). Both are valid
- * UTF-8 and never quote a value given at a start (it may be a secret).
- */
-struct params_err {
-	char	field[96];
-	char	msg[256];
 };
 
 /*
@@ -39,7 +29,7 @@ struct params_err {
  * err filled.
  */
 int		 params_from_json(struct json_object *, struct params **out,
-		    struct params_err *err);
+		    struct fielderr *err);
 void		 params_free(struct params *);
 
 /* Declarations, in the order written. */
@@ -58,10 +48,12 @@ int		 params_find(const struct params *, const char *name,
  * On success *resolved is a new object holding only declared names, each
  * normalised (integer: JSON integer; number: JSON double; boolean: JSON
  * boolean; string and choice: JSON string); a parameter neither given nor
- * defaulted is absent. On failure -1 and err->msg begins "params.NAME: ".
+ * defaulted is absent. On failure -1 and err->msg begins "params.NAME: "
+ * ("params.version: does not match pattern [0-9.]+"); no message ever
+ * quotes a value given (it may be a secret).
  */
 int		 params_resolve(const struct params *, struct json_object *given,
-		    struct json_object **resolved, struct params_err *err);
+		    struct json_object **resolved, struct fielderr *err);
 
 /*
  * The text of a resolved value, as templates insert it (before quoting)
@@ -82,7 +74,7 @@ int		 params_text(struct json_object *value, const char **s,
  * (names and values), or holds a value params_text() cannot write.
  */
 int		 params_env(struct json_object *resolved,
-		    struct json_object **env, struct params_err *err);
+		    struct json_object **env, struct fielderr *err);
 
 /* "PULSE_PARAM_" and name upper-cased into buf; -1 if it does not fit. */
 #define PARAMS_ENV_PREFIX	"PULSE_PARAM_"

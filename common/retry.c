@@ -4,37 +4,16 @@
  * random value in, so the jitter is a pure function tests can pin.
  */
 #include <json-c/json.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "pjson.h"
 #include "retry.h"
 
-static void	rfail(struct retry_err *, const char *, const char *, ...)
-		    __attribute__((format(printf, 3, 4)));
-
-static void
-rfail(struct retry_err *err, const char *field, const char *fmt, ...)
-{
-	va_list	 ap;
-	int	 n;
-
-	if (err == NULL)
-		return;
-	snprintf(err->field, sizeof(err->field), "%s", field);
-	n = snprintf(err->msg, sizeof(err->msg), "%s: ", err->field);
-	if (n > 0 && (size_t)n < sizeof(err->msg)) {
-		va_start(ap, fmt);
-		vsnprintf(err->msg + n, sizeof(err->msg) - (size_t)n, fmt, ap);
-		va_end(ap);
-	}
-}
-
 /* An integer member from min to max: 1 read, 0 absent, -1 bad. */
 static int
 read_int(struct json_object *o, const char *key, int64_t min, int64_t max,
-    uint32_t *out, const char *field, struct retry_err *err)
+    uint32_t *out, const char *field, struct fielderr *err)
 {
 	struct json_object	*v;
 	int64_t			 n;
@@ -43,7 +22,7 @@ read_int(struct json_object *o, const char *key, int64_t min, int64_t max,
 		return 0;
 	n = json_object_get_int64(v);
 	if (!json_object_is_type(v, json_type_int) || n < min || n > max) {
-		rfail(err, field, "must be an integer from %lld to %lld",
+		fielderr_set(err, field, "must be an integer from %lld to %lld",
 		    (long long)min, (long long)max);
 		return -1;
 	}
@@ -72,7 +51,7 @@ grown(const struct retry *r, int n)
 }
 
 int
-retry_from_json(struct json_object *o, struct retry *r, struct retry_err *err)
+retry_from_json(struct json_object *o, struct retry *r, struct fielderr *err)
 {
 	struct json_object	*v;
 	char			 f[48];
@@ -83,10 +62,9 @@ retry_from_json(struct json_object *o, struct retry *r, struct retry_err *err)
 	memset(r, 0, sizeof(*r));
 	r->delay_ms = PULSE_RETRY_DELAY_DEFAULT_MS;
 	r->backoff = 1;
-	if (err != NULL)
-		err->field[0] = err->msg[0] = '\0';
+	fielderr_clear(err);
 	if (!json_object_is_type(o, json_type_object)) {
-		rfail(err, "retry", "must be an object");
+		fielderr_set(err, "retry", "must be an object");
 		return -1;
 	}
 	json_object_object_foreach(o, key, val) {
@@ -97,14 +75,14 @@ retry_from_json(struct json_object *o, struct retry *r, struct retry_err *err)
 			continue;
 		len = pjson_utf8_prefix(key, 24);
 		snprintf(f, sizeof(f), "retry.%.*s", (int)len, key);
-		rfail(err, f, "unknown key (attempts, delay, backoff, "
+		fielderr_set(err, f, "unknown key (attempts, delay, backoff, "
 		    "max_delay)");
 		return -1;
 	}
 	if ((rc = read_int(o, "attempts", 0, PULSE_RETRY_ATTEMPTS_MAX,
 	    &r->attempts, "retry.attempts", err)) != 1) {
 		if (rc == 0)
-			rfail(err, "retry.attempts", "required");
+			fielderr_set(err, "retry.attempts", "required");
 		return -1;
 	}
 	if (read_int(o, "delay", 0, PULSE_RETRY_DELAY_MAX_MS, &r->delay_ms,
@@ -115,7 +93,7 @@ retry_from_json(struct json_object *o, struct retry *r, struct retry_err *err)
 		if ((!json_object_is_type(v, json_type_int) &&
 		    !json_object_is_type(v, json_type_double)) ||
 		    !(b >= 1 && b <= PULSE_RETRY_BACKOFF_MAX)) {
-			rfail(err, "retry.backoff", "must be a number from 1 "
+			fielderr_set(err, "retry.backoff", "must be a number from 1 "
 			    "to %d", PULSE_RETRY_BACKOFF_MAX);
 			return -1;
 		}

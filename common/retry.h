@@ -7,6 +7,7 @@
 
 #include <stdint.h>
 
+#include "fielderr.h"
 #include "pulse-limits.h"
 
 struct json_object;
@@ -18,11 +19,6 @@ struct retry {
 	uint32_t	 max_delay_ms;	/* ceiling before jitter */
 };
 
-struct retry_err {
-	char	field[48];	/* "retry.backoff" */
-	char	msg[200];	/* "retry.backoff: must be a number from 1 to 10" */
-};
-
 /*
  * Read a `retry` object: attempts required (integer 0..10), delay
  * (integer ms 0..PULSE_RETRY_DELAY_MAX_MS, default
@@ -32,7 +28,7 @@ struct retry_err {
  * key refused. 0, or -1 and err.
  */
 int		 retry_from_json(struct json_object *, struct retry *r,
-		    struct retry_err *err);
+		    struct fielderr *err);
 
 /*
  * The wait in ms before the try after try number attempt (1 = the first

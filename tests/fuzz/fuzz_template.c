@@ -138,7 +138,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	const char		*in = (const char *)data, *nul, *src;
 	struct json_object	*r, *o;
 	struct template_err	 err, err2;
-	struct params_err	 perr;
+	struct fielderr	 perr;
 	char			*out, *q;
 	size_t			 vlen = size, slen = 0, len, max, qlen;
 	int			 rc, rc2;

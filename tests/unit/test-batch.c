@@ -9,39 +9,20 @@
 #include <string.h>
 
 #include "batch.h"
+#include "fielderr-check.h"
 #include "pulse-limits.h"
 #include "test.h"
 
 static int
-reads(const char *json, struct batch *b)
+read_batch(struct json_object *o, void *out, struct fielderr *err)
 {
-	struct json_object	*o = json_tokener_parse(json);
-	struct batch_err	 err;
-	int			 rc;
-
-	rc = batch_from_json(o, b, &err);
-	if (rc == -1)
-		printf("# %s: %s\n", json, err.msg);
-	json_object_put(o);
-	return rc == 0;
+	return batch_from_json(o, out, err);
 }
 
 static int
-fails(const char *json, const char *msg)
+reads(const char *json, struct batch *out)
 {
-	struct json_object	*o = json_tokener_parse(json);
-	struct batch_err	 err;
-	struct batch		 b;
-	int			 rc;
-
-	rc = batch_from_json(o, &b, &err);
-	json_object_put(o);
-	if (rc != -1 || strcmp(err.msg, msg) != 0) {
-		printf("# %s\n#   got: %s\n#  want: %s\n", json,
-		    rc == -1 ? err.msg : "(accepted)", msg);
-		return 0;
-	}
-	return 1;
+	return fielderr_check(read_batch, json, out, NULL);
 }
 
 #define SIZE_MSG(f) f ": must be an integer from 1 to 100000 or a " \
@@ -49,10 +30,53 @@ fails(const char *json, const char *msg)
 #define FAIL_MSG "batch.max_failures: must be an integer from 0 to 100000 " \
 	"or a percentage from \"0%\" to \"100%\""
 
+/* What is refused, with the message: one row each. */
+static const struct fielderr_case refused[] = {
+	{ "not an object", "[1]", "batch: must be an object" },
+	{ "size required", "{}", "batch.size: required" },
+	{ "size 0", "{\"size\":0}", SIZE_MSG("batch.size") },
+	{ "size negative", "{\"size\":-1}", SIZE_MSG("batch.size") },
+	{ "size past the max", "{\"size\":100001}", SIZE_MSG("batch.size") },
+	{ "size 0%", "{\"size\":\"0%\"}", SIZE_MSG("batch.size") },
+	{ "size 101%", "{\"size\":\"101%\"}", SIZE_MSG("batch.size") },
+	{ "size 1000%", "{\"size\":\"1000%\"}", SIZE_MSG("batch.size") },
+	{ "size 5.5%", "{\"size\":\"5.5%\"}", SIZE_MSG("batch.size") },
+	{ "size ' 5%'", "{\"size\":\" 5%\"}", SIZE_MSG("batch.size") },
+	{ "size '+5%'", "{\"size\":\"+5%\"}", SIZE_MSG("batch.size") },
+	{ "size '05%'", "{\"size\":\"05%\"}", SIZE_MSG("batch.size") },
+	{ "size '%'", "{\"size\":\"%\"}", SIZE_MSG("batch.size") },
+	{ "size '5'", "{\"size\":\"5\"}", SIZE_MSG("batch.size") },
+	{ "size '5 %'", "{\"size\":\"5 %\"}", SIZE_MSG("batch.size") },
+	{ "size 2.0", "{\"size\":2.0}", SIZE_MSG("batch.size") },
+	{ "size true", "{\"size\":true}", SIZE_MSG("batch.size") },
+	{ "size null", "{\"size\":null}", SIZE_MSG("batch.size") },
+	{ "size empty list", "{\"size\":[]}",
+	    "batch.size: a list of 1 to 16 sizes" },
+	{ "size 17 items", "{\"size\":[1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1]}",
+	    "batch.size: a list of 1 to 16 sizes" },
+	{ "a bad list item named", "{\"size\":[1,\"10%\",\"0%\"]}",
+	    SIZE_MSG("batch.size[2]") },
+	{ "a nested list", "{\"size\":[[1]]}", SIZE_MSG("batch.size[0]") },
+	{ "max_failures negative", "{\"size\":1,\"max_failures\":-1}",
+	    FAIL_MSG },
+	{ "max_failures 101%", "{\"size\":1,\"max_failures\":\"101%\"}",
+	    FAIL_MSG },
+	{ "max_failures a list", "{\"size\":1,\"max_failures\":[1]}",
+	    FAIL_MSG },
+	{ "pause negative", "{\"size\":1,\"pause\":-1}",
+	    "batch.pause: must be an integer from 0 to 86400000 (ms)" },
+	{ "pause past a day", "{\"size\":1,\"pause\":86400001}",
+	    "batch.pause: must be an integer from 0 to 86400000 (ms)" },
+	{ "pause a string", "{\"size\":1,\"pause\":\"1s\"}",
+	    "batch.pause: must be an integer from 0 to 86400000 (ms)" },
+	{ "unknown key", "{\"size\":1,\"parallel\":2}",
+	    "batch.parallel: unknown key (size, max_failures, pause)" },
+};
+
 static void
 test_read(void)
 {
-	struct batch	 b;
+	struct batch	 b, scratch;
 
 	test_cond("size N", reads("{\"size\":5}", &b) && b.nsize == 1 &&
 	    !b.size[0].percent && b.size[0].value == 5 &&
@@ -76,54 +100,7 @@ test_read(void)
 	    reads("{\"size\":[1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1]}", &b) &&
 	    b.nsize == 16);
 
-	test_cond("not an object", fails("[1]", "batch: must be an object"));
-	test_cond("size required", fails("{}", "batch.size: required"));
-	test_cond("size 0", fails("{\"size\":0}", SIZE_MSG("batch.size")));
-	test_cond("size negative", fails("{\"size\":-1}", SIZE_MSG("batch.size")));
-	test_cond("size past the max", fails("{\"size\":100001}",
-	    SIZE_MSG("batch.size")));
-	test_cond("size 0%", fails("{\"size\":\"0%\"}", SIZE_MSG("batch.size")));
-	test_cond("size 101%", fails("{\"size\":\"101%\"}",
-	    SIZE_MSG("batch.size")));
-	test_cond("size 1000%", fails("{\"size\":\"1000%\"}",
-	    SIZE_MSG("batch.size")));
-	test_cond("size 5.5%", fails("{\"size\":\"5.5%\"}",
-	    SIZE_MSG("batch.size")));
-	test_cond("size ' 5%'", fails("{\"size\":\" 5%\"}",
-	    SIZE_MSG("batch.size")));
-	test_cond("size '+5%'", fails("{\"size\":\"+5%\"}",
-	    SIZE_MSG("batch.size")));
-	test_cond("size '05%'", fails("{\"size\":\"05%\"}",
-	    SIZE_MSG("batch.size")));
-	test_cond("size '%'", fails("{\"size\":\"%\"}", SIZE_MSG("batch.size")));
-	test_cond("size '5'", fails("{\"size\":\"5\"}", SIZE_MSG("batch.size")));
-	test_cond("size '5 %'", fails("{\"size\":\"5 %\"}",
-	    SIZE_MSG("batch.size")));
-	test_cond("size 2.0", fails("{\"size\":2.0}", SIZE_MSG("batch.size")));
-	test_cond("size true", fails("{\"size\":true}", SIZE_MSG("batch.size")));
-	test_cond("size null", fails("{\"size\":null}", SIZE_MSG("batch.size")));
-	test_cond("size empty list", fails("{\"size\":[]}",
-	    "batch.size: a list of 1 to 16 sizes"));
-	test_cond("size 17 items", fails("{\"size\":[1,1,1,1,1,1,1,1,1,1,1,1,"
-	    "1,1,1,1,1]}", "batch.size: a list of 1 to 16 sizes"));
-	test_cond("a bad list item named", fails("{\"size\":[1,\"10%\",\"0%\"]}",
-	    SIZE_MSG("batch.size[2]")));
-	test_cond("a nested list", fails("{\"size\":[[1]]}",
-	    SIZE_MSG("batch.size[0]")));
-	test_cond("max_failures negative", fails("{\"size\":1,"
-	    "\"max_failures\":-1}", FAIL_MSG));
-	test_cond("max_failures 101%", fails("{\"size\":1,"
-	    "\"max_failures\":\"101%\"}", FAIL_MSG));
-	test_cond("max_failures a list", fails("{\"size\":1,"
-	    "\"max_failures\":[1]}", FAIL_MSG));
-	test_cond("pause negative", fails("{\"size\":1,\"pause\":-1}",
-	    "batch.pause: must be an integer from 0 to 86400000 (ms)"));
-	test_cond("pause past a day", fails("{\"size\":1,\"pause\":86400001}",
-	    "batch.pause: must be an integer from 0 to 86400000 (ms)"));
-	test_cond("pause a string", fails("{\"size\":1,\"pause\":\"1s\"}",
-	    "batch.pause: must be an integer from 0 to 86400000 (ms)"));
-	test_cond("unknown key", fails("{\"size\":1,\"parallel\":2}",
-	    "batch.parallel: unknown key (size, max_failures, pause)"));
+	FIELDERR_TABLE(read_batch, &scratch, refused);
 }
 
 /* The reference: walk the targets, one batch at a time. */

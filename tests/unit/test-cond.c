@@ -1089,7 +1089,7 @@ test_params(void)
 {
 	struct json_object	*decl, *given, *resolved, *c;
 	struct params		*ps;
-	struct params_err	 perr;
+	struct fielderr	 perr;
 	int			 ok;
 
 	decl = json_tokener_parse("[{\"name\":\"env\",\"type\":\"choice\","

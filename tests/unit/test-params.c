@@ -30,7 +30,7 @@ save_fails(const char *decl, const char *msg)
 {
 	struct json_object	*o = J(decl);
 	struct params		*ps = (struct params *)1;
-	struct params_err	 err;
+	struct fielderr	 err;
 	int			 rc;
 
 	memset(&err, 0, sizeof(err));
@@ -54,7 +54,7 @@ save_fails_prefix(const char *decl, const char *prefix)
 {
 	struct json_object	*o = J(decl);
 	struct params		*ps = NULL;
-	struct params_err	 err;
+	struct fielderr	 err;
 	int			 rc;
 
 	rc = params_from_json(o, &ps, &err);
@@ -73,7 +73,7 @@ decl(const char *s)
 {
 	struct json_object	*o = J(s);
 	struct params		*ps = NULL;
-	struct params_err	 err;
+	struct fielderr	 err;
 
 	if (params_from_json(o, &ps, &err) == -1) {
 		printf("# refused: %s: %s\n", s, err.msg);
@@ -90,7 +90,7 @@ static const char *
 resolve(const struct params *ps, const char *given)
 {
 	struct json_object	*g = given != NULL ? J(given) : NULL, *r;
-	struct params_err	 err;
+	struct fielderr	 err;
 
 	if (params_resolve(ps, g, &r, &err) == -1) {
 		snprintf(out, sizeof(out), "ERR %s", err.msg);
@@ -224,16 +224,20 @@ test_declarations(void)
 	test_cond("required not a boolean", save_fails(
 	    "[{\"name\":\"a\",\"type\":\"string\",\"required\":1}]",
 	    "params[0].required: must be true or false"));
-	test_cond("description not a string", save_fails_prefix(
+	test_cond("description not a string", save_fails(
 	    "[{\"name\":\"a\",\"type\":\"string\",\"description\":1}]",
-	    "params[0].description: must be valid UTF-8 text"));
+	    "params[0].description: must be a string"));
+	test_cond("description empty is fine", (ps = decl(
+	    "[{\"name\":\"a\",\"type\":\"string\",\"description\":\"\"}]"))
+	    != NULL);
+	params_free(ps);
 	o = (size_t)snprintf(buf, sizeof(buf), "[{\"name\":\"a\",\"type\":"
 	    "\"string\",\"description\":\"");
 	for (i = 0; i <= PULSE_PARAM_DESCRIPTION_MAX; i++)
 		buf[o++] = 'd';
 	snprintf(buf + o, sizeof(buf) - o, "\"}]");
-	test_cond("description too long", save_fails_prefix(buf,
-	    "params[0].description: must be valid UTF-8 text"));
+	test_cond("description too long", save_fails(buf,
+	    "params[0].description: must be 0 to 4096 bytes"));
 	test_cond("max_length 0", save_fails(
 	    "[{\"name\":\"a\",\"type\":\"string\",\"max_length\":0}]",
 	    "params[0].max_length: must be an integer from 1 to 65536"));
@@ -510,7 +514,7 @@ static int
 env_is(const char *resolved, const char *want)
 {
 	struct json_object	*r = J(resolved), *e;
-	struct params_err	 err;
+	struct fielderr	 err;
 	char			 got[4096];
 
 	if (params_env(r, &e, &err) == -1)
@@ -532,7 +536,7 @@ static void
 test_env(void)
 {
 	struct json_object	*e, *v;
-	struct params_err	 err;
+	struct fielderr	 err;
 	char			 name[PARAMS_ENV_NAME_BUF], buf[PARAMS_TEXT_BUF];
 	char			*big;
 	const char		*s;

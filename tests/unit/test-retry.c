@@ -8,40 +8,21 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "fielderr-check.h"
 #include "pulse-limits.h"
 #include "retry.h"
 #include "test.h"
 
 static int
-reads(const char *json, struct retry *r)
+read_retry(struct json_object *o, void *out, struct fielderr *err)
 {
-	struct json_object	*o = json_tokener_parse(json);
-	struct retry_err	 err;
-	int			 rc;
-
-	rc = retry_from_json(o, r, &err);
-	if (rc == -1)
-		printf("# %s: %s\n", json, err.msg);
-	json_object_put(o);
-	return rc == 0;
+	return retry_from_json(o, out, err);
 }
 
 static int
-fails(const char *json, const char *msg)
+reads(const char *json, struct retry *out)
 {
-	struct json_object	*o = json_tokener_parse(json);
-	struct retry_err	 err;
-	struct retry		 r;
-	int			 rc;
-
-	rc = retry_from_json(o, &r, &err);
-	json_object_put(o);
-	if (rc != -1 || strcmp(err.msg, msg) != 0) {
-		printf("# %s\n#   got: %s\n#  want: %s\n", json,
-		    rc == -1 ? err.msg : "(accepted)", msg);
-		return 0;
-	}
-	return 1;
+	return fielderr_check(read_retry, json, out, NULL);
 }
 
 /* A fake random source: a fixed sequence covering both ends. */
@@ -50,10 +31,43 @@ static const uint32_t randoms[] = {
 };
 #define NRANDOM	(sizeof(randoms) / sizeof(randoms[0]))
 
+/* What is refused, with the message: one row each. */
+static const struct fielderr_case refused[] = {
+	{ "not an object", "3", "retry: must be an object" },
+	{ "attempts required", "{\"delay\":5}", "retry.attempts: required" },
+	{ "attempts 11", "{\"attempts\":11}",
+	    "retry.attempts: must be an integer from 0 to 10" },
+	{ "attempts -1", "{\"attempts\":-1}",
+	    "retry.attempts: must be an integer from 0 to 10" },
+	{ "attempts a string", "{\"attempts\":\"3\"}",
+	    "retry.attempts: must be an integer from 0 to 10" },
+	{ "attempts 1.5", "{\"attempts\":1.5}",
+	    "retry.attempts: must be an integer from 0 to 10" },
+	{ "delay past an hour", "{\"attempts\":1,\"delay\":3600001}",
+	    "retry.delay: must be an integer from 0 to 3600000" },
+	{ "delay negative", "{\"attempts\":1,\"delay\":-1}",
+	    "retry.delay: must be an integer from 0 to 3600000" },
+	{ "backoff below 1", "{\"attempts\":1,\"backoff\":0.5}",
+	    "retry.backoff: must be a number from 1 to 10" },
+	{ "backoff past 10", "{\"attempts\":1,\"backoff\":10.5}",
+	    "retry.backoff: must be a number from 1 to 10" },
+	{ "backoff a string", "{\"attempts\":1,\"backoff\":\"2\"}",
+	    "retry.backoff: must be a number from 1 to 10" },
+	{ "backoff NaN", "{\"attempts\":1,\"backoff\":NaN}",
+	    "retry.backoff: must be a number from 1 to 10" },
+	{ "max_delay below delay",
+	    "{\"attempts\":1,\"delay\":500,\"max_delay\":499}",
+	    "retry.max_delay: must be an integer from 500 to 3600000" },
+	{ "max_delay past an hour", "{\"attempts\":1,\"max_delay\":3600001}",
+	    "retry.max_delay: must be an integer from 1000 to 3600000" },
+	{ "unknown key", "{\"attempts\":1,\"jitter\":0}",
+	    "retry.jitter: unknown key (attempts, delay, backoff, max_delay)" },
+};
+
 static void
 test_read(void)
 {
-	struct retry	 r;
+	struct retry	 r, scratch;
 
 	test_cond("attempts only: defaults", reads("{\"attempts\":3}", &r) &&
 	    r.attempts == 3 && r.delay_ms == 1000 && r.backoff == 1 &&
@@ -71,38 +85,7 @@ test_read(void)
 	    "\"backoff\":10,\"max_delay\":0}", &r) && r.attempts == 0 &&
 	    r.delay_ms == 0 && r.max_delay_ms == 0);
 
-	test_cond("not an object", fails("3", "retry: must be an object"));
-	test_cond("attempts required", fails("{\"delay\":5}",
-	    "retry.attempts: required"));
-	test_cond("attempts 11", fails("{\"attempts\":11}",
-	    "retry.attempts: must be an integer from 0 to 10"));
-	test_cond("attempts -1", fails("{\"attempts\":-1}",
-	    "retry.attempts: must be an integer from 0 to 10"));
-	test_cond("attempts a string", fails("{\"attempts\":\"3\"}",
-	    "retry.attempts: must be an integer from 0 to 10"));
-	test_cond("attempts 1.5", fails("{\"attempts\":1.5}",
-	    "retry.attempts: must be an integer from 0 to 10"));
-	test_cond("delay past an hour", fails("{\"attempts\":1,"
-	    "\"delay\":3600001}", "retry.delay: must be an integer from 0 to "
-	    "3600000"));
-	test_cond("delay negative", fails("{\"attempts\":1,\"delay\":-1}",
-	    "retry.delay: must be an integer from 0 to 3600000"));
-	test_cond("backoff below 1", fails("{\"attempts\":1,\"backoff\":0.5}",
-	    "retry.backoff: must be a number from 1 to 10"));
-	test_cond("backoff past 10", fails("{\"attempts\":1,\"backoff\":10.5}",
-	    "retry.backoff: must be a number from 1 to 10"));
-	test_cond("backoff a string", fails("{\"attempts\":1,\"backoff\":\"2\"}",
-	    "retry.backoff: must be a number from 1 to 10"));
-	test_cond("backoff NaN", fails("{\"attempts\":1,\"backoff\":NaN}",
-	    "retry.backoff: must be a number from 1 to 10"));
-	test_cond("max_delay below delay", fails("{\"attempts\":1,"
-	    "\"delay\":500,\"max_delay\":499}", "retry.max_delay: must be an "
-	    "integer from 500 to 3600000"));
-	test_cond("max_delay past an hour", fails("{\"attempts\":1,"
-	    "\"max_delay\":3600001}", "retry.max_delay: must be an integer "
-	    "from 1000 to 3600000"));
-	test_cond("unknown key", fails("{\"attempts\":1,\"jitter\":0}",
-	    "retry.jitter: unknown key (attempts, delay, backoff, max_delay)"));
+	FIELDERR_TABLE(read_retry, &scratch, refused);
 }
 
 /* base within +-10 %: exactly [base - base/10, base + base/10]. */

@@ -339,7 +339,7 @@ int
 main(void)
 {
 	struct json_object	*o;
-	struct params_err	 err;
+	struct fielderr	 err;
 
 	o = json_tokener_parse("[{\"name\":\"version\",\"type\":\"string\"},"
 	    "{\"name\":\"n\",\"type\":\"integer\"}]");
