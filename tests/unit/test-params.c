@@ -12,6 +12,11 @@
 #include "pulse-limits.h"
 #include "test.h"
 
+/* A table row: what is given and what must come of it. */
+struct row {
+	const char	*desc, *a, *b;
+};
+
 static struct json_object *
 J(const char *s)
 {
@@ -118,6 +123,28 @@ resolves(const struct params *ps, const char *given, const char *want)
 	return 1;
 }
 
+#define NROWS(a)	(sizeof(a) / sizeof((a)[0]))
+
+/* Each row's declarations a refused with exactly the message b. */
+static void
+save_fails_rows(const struct row *rows, size_t n)
+{
+	size_t	 i;
+
+	for (i = 0; i < n; i++)
+		test_cond(rows[i].desc, save_fails(rows[i].a, rows[i].b));
+}
+
+/* Each row's values a resolved against ps into b (or "ERR msg"). */
+static void
+resolves_rows(const struct params *ps, const struct row *rows, size_t n)
+{
+	size_t	 i;
+
+	for (i = 0; i < n; i++)
+		test_cond(rows[i].desc, resolves(ps, rows[i].a, rows[i].b));
+}
+
 static void
 test_declarations(void)
 {
@@ -156,12 +183,21 @@ test_declarations(void)
 	    params_find(ps, "x", 1) == -1 && params_find(NULL, "x", 1) == -1);
 	params_free(ps);
 
-	test_cond("params not an array", save_fails("{}",
-	    "params: must be an array"));
-	test_cond("a declaration not an object", save_fails("[1]",
-	    "params[0]: must be an object"));
-	test_cond("name required", save_fails("[{\"type\":\"string\"}]",
-	    "params[0].name: required"));
+	{
+		static const struct row rows[] = {
+			{ "params not an array",
+			    "{}",
+			    "params: must be an array" },
+			{ "a declaration not an object",
+			    "[1]",
+			    "params[0]: must be an object" },
+			{ "name required",
+			    "[{\"type\":\"string\"}]",
+			    "params[0].name: required" },
+		};
+
+		save_fails_rows(rows, NROWS(rows));
+	}
 	test_cond("name not an identifier", save_fails_prefix(
 	    "[{\"name\":\"1a\",\"type\":\"string\"}]",
 	    "params[0].name: must be an identifier"));
@@ -188,45 +224,61 @@ test_declarations(void)
 	snprintf(buf + o + 1, sizeof(buf) - o - 1, "\",\"type\":\"string\"}]");
 	test_cond("65-byte name refused", save_fails_prefix(buf,
 	    "params[0].name: must be an identifier"));
-	test_cond("names distinct", save_fails(
-	    "[{\"name\":\"a\",\"type\":\"string\"},"
-	    "{\"name\":\"b\",\"type\":\"string\"},"
-	    "{\"name\":\"a\",\"type\":\"integer\"}]",
-	    "params[2].name: repeats the name of params[0]"));
-	test_cond("names distinct upper-cased", save_fails(
-	    "[{\"name\":\"my_Var\",\"type\":\"string\"},"
-	    "{\"name\":\"MY_var\",\"type\":\"string\"}]",
-	    "params[1].name: is the name of params[0] once upper-cased "
-	    "(both would be PULSE_PARAM_MY_VAR)"));
-	test_cond("type required", save_fails("[{\"name\":\"a\"}]",
-	    "params[0].type: required"));
-	test_cond("type unknown", save_fails(
-	    "[{\"name\":\"a\",\"type\":\"float\"}]",
-	    "params[0].type: must be string, integer, number, boolean or "
-	    "choice"));
-	test_cond("unknown key", save_fails(
-	    "[{\"name\":\"a\",\"type\":\"string\",\"secret\":true}]",
-	    "params[0].secret: unknown key for a parameter of type string"));
-	test_cond("pattern on an integer", save_fails(
-	    "[{\"name\":\"a\",\"type\":\"integer\",\"pattern\":\"x\"}]",
-	    "params[0].pattern: unknown key for a parameter of type integer"));
-	test_cond("options on a string", save_fails(
-	    "[{\"name\":\"a\",\"type\":\"string\",\"options\":[\"x\"]}]",
-	    "params[0].options: unknown key for a parameter of type string"));
-	test_cond("min on a boolean", save_fails(
-	    "[{\"name\":\"a\",\"type\":\"boolean\",\"min\":0}]",
-	    "params[0].min: unknown key for a parameter of type boolean"));
-	test_cond("max_length on a choice", save_fails(
-	    "[{\"name\":\"a\",\"type\":\"choice\",\"options\":[\"x\"],"
-	    "\"max_length\":3}]",
-	    "params[0].max_length: unknown key for a parameter of type "
-	    "choice"));
-	test_cond("required not a boolean", save_fails(
-	    "[{\"name\":\"a\",\"type\":\"string\",\"required\":1}]",
-	    "params[0].required: must be true or false"));
-	test_cond("description not a string", save_fails(
-	    "[{\"name\":\"a\",\"type\":\"string\",\"description\":1}]",
-	    "params[0].description: must be a string"));
+	{
+		static const struct row rows[] = {
+			{ "names distinct",
+			    "[{\"name\":\"a\",\"type\":\"string\"},"
+			    "{\"name\":\"b\",\"type\":\"string\"},"
+			    "{\"name\":\"a\",\"type\":\"integer\"}]",
+			    "params[2].name: repeats the name of params[0]" },
+			{ "names distinct upper-cased",
+			    "[{\"name\":\"my_Var\",\"type\":\"string\"},"
+			    "{\"name\":\"MY_var\",\"type\":\"string\"}]",
+			    "params[1].name: is the name of params[0] once "
+			    "upper-cased (both would be PULSE_PARAM_MY_VAR)" },
+			{ "type required",
+			    "[{\"name\":\"a\"}]",
+			    "params[0].type: required" },
+			{ "type unknown",
+			    "[{\"name\":\"a\",\"type\":\"float\"}]",
+			    "params[0].type: must be string, integer, number,"
+			    " boolean or choice" },
+			{ "unknown key",
+			    "[{\"name\":\"a\",\"type\":\"string\","
+			    "\"secret\":true}]",
+			    "params[0].secret: unknown key for a parameter "
+			    "of type string" },
+			{ "pattern on an integer",
+			    "[{\"name\":\"a\",\"type\":\"integer\","
+			    "\"pattern\":\"x\"}]",
+			    "params[0].pattern: unknown key for a parameter "
+			    "of type integer" },
+			{ "options on a string",
+			    "[{\"name\":\"a\",\"type\":\"string\","
+			    "\"options\":[\"x\"]}]",
+			    "params[0].options: unknown key for a parameter "
+			    "of type string" },
+			{ "min on a boolean",
+			    "[{\"name\":\"a\",\"type\":\"boolean\",\"min\":0}]",
+			    "params[0].min: unknown key for a parameter of "
+			    "type boolean" },
+			{ "max_length on a choice",
+			    "[{\"name\":\"a\",\"type\":\"choice\","
+			    "\"options\":[\"x\"],\"max_length\":3}]",
+			    "params[0].max_length: unknown key for a "
+			    "parameter of type choice" },
+			{ "required not a boolean",
+			    "[{\"name\":\"a\",\"type\":\"string\","
+			    "\"required\":1}]",
+			    "params[0].required: must be true or false" },
+			{ "description not a string",
+			    "[{\"name\":\"a\",\"type\":\"string\","
+			    "\"description\":1}]",
+			    "params[0].description: must be a string" },
+		};
+
+		save_fails_rows(rows, NROWS(rows));
+	}
 	test_cond("description empty is fine", (ps = decl(
 	    "[{\"name\":\"a\",\"type\":\"string\",\"description\":\"\"}]"))
 	    != NULL);
@@ -272,39 +324,55 @@ test_declarations(void)
 	test_cond("... and matches a backslash and 1",
 	    resolves(ps, "{\"a\":\"a\\\\1\"}", "{\"a\":\"a\\\\1\"}"));
 	params_free(ps);
-	test_cond("pattern empty", save_fails(
-	    "[{\"name\":\"a\",\"type\":\"string\",\"pattern\":\"\"}]",
-	    "params[0].pattern: must be 1 to 1024 bytes"));
-	test_cond("pattern not a string", save_fails(
-	    "[{\"name\":\"a\",\"type\":\"string\",\"pattern\":1}]",
-	    "params[0].pattern: must be a string"));
-	test_cond("min not an integer", save_fails(
-	    "[{\"name\":\"a\",\"type\":\"integer\",\"min\":1.5}]",
-	    "params[0].min: must be an integer"));
-	test_cond("max not a number", save_fails(
-	    "[{\"name\":\"a\",\"type\":\"number\",\"max\":\"3\"}]",
-	    "params[0].max: must be a number"));
-	test_cond("max below min", save_fails(
-	    "[{\"name\":\"a\",\"type\":\"integer\",\"min\":3,\"max\":2}]",
-	    "params[0].max: less than min"));
-	test_cond("max below min (number)", save_fails(
-	    "[{\"name\":\"a\",\"type\":\"number\",\"min\":0.5,\"max\":0.25}]",
-	    "params[0].max: less than min"));
-	test_cond("choice needs options", save_fails(
-	    "[{\"name\":\"a\",\"type\":\"choice\"}]",
-	    "params[0].options: required for a choice"));
-	test_cond("options empty", save_fails(
-	    "[{\"name\":\"a\",\"type\":\"choice\",\"options\":[]}]",
-	    "params[0].options: must hold 1 to 64 options"));
-	test_cond("options not strings", save_fails(
-	    "[{\"name\":\"a\",\"type\":\"choice\",\"options\":[\"x\",2]}]",
-	    "params[0].options[1]: must be a string"));
-	test_cond("options repeat", save_fails(
-	    "[{\"name\":\"a\",\"type\":\"choice\",\"options\":[\"x\",\"y\","
-	    "\"x\"]}]", "params[0].options[2]: repeats option 0"));
-	test_cond("option empty", save_fails(
-	    "[{\"name\":\"a\",\"type\":\"choice\",\"options\":[\"\"]}]",
-	    "params[0].options[0]: must be 1 to 1024 bytes"));
+	{
+		static const struct row rows[] = {
+			{ "pattern empty",
+			    "[{\"name\":\"a\",\"type\":\"string\","
+			    "\"pattern\":\"\"}]",
+			    "params[0].pattern: must be 1 to 1024 bytes" },
+			{ "pattern not a string",
+			    "[{\"name\":\"a\",\"type\":\"string\","
+			    "\"pattern\":1}]",
+			    "params[0].pattern: must be a string" },
+			{ "min not an integer",
+			    "[{\"name\":\"a\",\"type\":\"integer\","
+			    "\"min\":1.5}]",
+			    "params[0].min: must be an integer" },
+			{ "max not a number",
+			    "[{\"name\":\"a\",\"type\":\"number\","
+			    "\"max\":\"3\"}]",
+			    "params[0].max: must be a number" },
+			{ "max below min",
+			    "[{\"name\":\"a\",\"type\":\"integer\",\"min\":3,"
+			    "\"max\":2}]",
+			    "params[0].max: less than min" },
+			{ "max below min (number)",
+			    "[{\"name\":\"a\",\"type\":\"number\","
+			    "\"min\":0.5,\"max\":0.25}]",
+			    "params[0].max: less than min" },
+			{ "choice needs options",
+			    "[{\"name\":\"a\",\"type\":\"choice\"}]",
+			    "params[0].options: required for a choice" },
+			{ "options empty",
+			    "[{\"name\":\"a\",\"type\":\"choice\","
+			    "\"options\":[]}]",
+			    "params[0].options: must hold 1 to 64 options" },
+			{ "options not strings",
+			    "[{\"name\":\"a\",\"type\":\"choice\","
+			    "\"options\":[\"x\",2]}]",
+			    "params[0].options[1]: must be a string" },
+			{ "options repeat",
+			    "[{\"name\":\"a\",\"type\":\"choice\","
+			    "\"options\":[\"x\",\"y\",\"x\"]}]",
+			    "params[0].options[2]: repeats option 0" },
+			{ "option empty",
+			    "[{\"name\":\"a\",\"type\":\"choice\","
+			    "\"options\":[\"\"]}]",
+			    "params[0].options[0]: must be 1 to 1024 bytes" },
+		};
+
+		save_fails_rows(rows, NROWS(rows));
+	}
 	o = (size_t)snprintf(buf, sizeof(buf), "[{\"name\":\"a\",\"type\":"
 	    "\"choice\",\"options\":[");
 	for (i = 0; i <= PULSE_PARAM_OPTIONS_MAX; i++)
@@ -315,24 +383,33 @@ test_declarations(void)
 	    "params[0].options: must hold 1 to 64 options"));
 
 	/* Defaults are checked like values. */
-	test_cond("default of the wrong type", save_fails(
-	    "[{\"name\":\"a\",\"type\":\"integer\",\"default\":\"x\"}]",
-	    "params[0].default: must be an integer"));
-	test_cond("default past max", save_fails(
-	    "[{\"name\":\"a\",\"type\":\"integer\",\"max\":3,\"default\":4}]",
-	    "params[0].default: greater than max 3"));
-	test_cond("default not matching the pattern", save_fails(
-	    "[{\"name\":\"a\",\"type\":\"string\",\"pattern\":\"[a-z]+\","
-	    "\"default\":\"A\"}]",
-	    "params[0].default: does not match pattern [a-z]+"));
-	test_cond("default not an option", save_fails(
-	    "[{\"name\":\"a\",\"type\":\"choice\",\"options\":[\"x\"],"
-	    "\"default\":\"y\"}]",
-	    "params[0].default: is not one of the options"));
-	test_cond("default too long", save_fails(
-	    "[{\"name\":\"a\",\"type\":\"string\",\"max_length\":2,"
-	    "\"default\":\"abc\"}]",
-	    "params[0].default: longer than max_length (2 bytes)"));
+	{
+		static const struct row rows[] = {
+			{ "default of the wrong type",
+			    "[{\"name\":\"a\",\"type\":\"integer\","
+			    "\"default\":\"x\"}]",
+			    "params[0].default: must be an integer" },
+			{ "default past max",
+			    "[{\"name\":\"a\",\"type\":\"integer\",\"max\":3,"
+			    "\"default\":4}]",
+			    "params[0].default: greater than max 3" },
+			{ "default not matching the pattern",
+			    "[{\"name\":\"a\",\"type\":\"string\","
+			    "\"pattern\":\"[a-z]+\",\"default\":\"A\"}]",
+			    "params[0].default: does not match pattern [a-z]+" },
+			{ "default not an option",
+			    "[{\"name\":\"a\",\"type\":\"choice\","
+			    "\"options\":[\"x\"],\"default\":\"y\"}]",
+			    "params[0].default: is not one of the options" },
+			{ "default too long",
+			    "[{\"name\":\"a\",\"type\":\"string\","
+			    "\"max_length\":2,\"default\":\"abc\"}]",
+			    "params[0].default: longer than max_length (2 "
+			    "bytes)" },
+		};
+
+		save_fails_rows(rows, NROWS(rows));
+	}
 	test_cond("default boolean as a string is fine",
 	    (ps = decl("[{\"name\":\"a\",\"type\":\"boolean\","
 	    "\"default\":\"true\"}]")) != NULL &&
@@ -375,92 +452,116 @@ test_resolve(void)
 	    "\"prod\"]},"
 	    "{\"name\":\"note\",\"type\":\"string\"}]");
 
-	test_cond("required, defaults filled, optional absent",
-	    resolves(ps, "{\"version\":\"1.2\"}",
-	    "{\"version\":\"1.2\",\"n\":2,\"dry\":false}"));
-	test_cond("NULL given: required missing", resolves(ps, NULL,
-	    "ERR params.version: required"));
-	test_cond("null counts as not given", resolves(ps,
-	    "{\"version\":\"1\",\"n\":null}",
-	    "{\"version\":\"1\",\"n\":2,\"dry\":false}"));
-	test_cond("given not an object", resolves(ps, "[1]",
-	    "ERR params: must be an object"));
-	test_cond("unknown parameter", resolves(ps,
-	    "{\"version\":\"1\",\"nope\":1}", "ERR params.nope: unknown parameter"));
-	test_cond("unknown parameter with odd bytes", resolves(ps,
-	    "{\"a b\\u00e9\\n\":1}", "ERR params.a?b???: unknown parameter"));
-	test_cond("name case matters", resolves(ps,
-	    "{\"VERSION\":\"1\"}", "ERR params.VERSION: unknown parameter"));
-	test_cond("pattern matched against the whole value", resolves(ps,
-	    "{\"version\":\"1.2x\"}",
-	    "ERR params.version: does not match pattern [0-9.]+"));
-	test_cond("pattern: no match inside", resolves(ps,
-	    "{\"version\":\"x1\"}",
-	    "ERR params.version: does not match pattern [0-9.]+"));
-	test_cond("max_length", resolves(ps, "{\"version\":\"12345678901\"}",
-	    "ERR params.version: longer than max_length (10 bytes)"));
-	test_cond("string of the wrong type", resolves(ps, "{\"version\":1}",
-	    "ERR params.version: must be a string"));
-	test_cond("all values normalised", resolves(ps,
-	    "{\"version\":\"1.0\",\"n\":\"-5\",\"ratio\":\"2.5e2\","
-	    "\"dry\":\"true\",\"env\":\"prod\",\"note\":\"it's\"}",
-	    "{\"version\":\"1.0\",\"n\":-5,\"ratio\":250.0,\"dry\":true,"
-	    "\"env\":\"prod\",\"note\":\"it's\"}"));
-	test_cond("an integer ratio becomes a number", resolves(ps,
-	    "{\"version\":\"1\",\"ratio\":3}",
-	    "{\"version\":\"1\",\"n\":2,\"ratio\":3.0,\"dry\":false}"));
-	test_cond("integer below min", resolves(ps,
-	    "{\"version\":\"1\",\"n\":-6}", "ERR params.n: less than min -5"));
-	test_cond("integer above max", resolves(ps,
-	    "{\"version\":\"1\",\"n\":\"6\"}", "ERR params.n: greater than max 5"));
-	test_cond("integer as a float", resolves(ps,
-	    "{\"version\":\"1\",\"n\":1.5}", "ERR params.n: must be an integer"));
-	test_cond("integer text with a sign", resolves(ps,
-	    "{\"version\":\"1\",\"n\":\"+1\"}", "ERR params.n: must be an integer"));
-	test_cond("integer text with spaces", resolves(ps,
-	    "{\"version\":\"1\",\"n\":\" 1\"}", "ERR params.n: must be an integer"));
-	test_cond("integer text empty", resolves(ps,
-	    "{\"version\":\"1\",\"n\":\"\"}", "ERR params.n: must be an integer"));
-	test_cond("integer text too big", resolves(ps,
-	    "{\"version\":\"1\",\"n\":\"99999999999999999999\"}",
-	    "ERR params.n: must be an integer"));
-	test_cond("integer as a boolean", resolves(ps,
-	    "{\"version\":\"1\",\"n\":true}", "ERR params.n: must be an integer"));
-	test_cond("number below min", resolves(ps,
-	    "{\"version\":\"1\",\"ratio\":-2}",
-	    "ERR params.ratio: less than min -1.5"));
-	test_cond("number above max", resolves(ps,
-	    "{\"version\":\"1\",\"ratio\":\"1e7\"}",
-	    "ERR params.ratio: greater than max 1000000"));
-	test_cond("number text not JSON syntax", resolves(ps,
-	    "{\"version\":\"1\",\"ratio\":\"0x10\"}",
-	    "ERR params.ratio: must be a number"));
-	test_cond("number text inf", resolves(ps,
-	    "{\"version\":\"1\",\"ratio\":\"inf\"}",
-	    "ERR params.ratio: must be a number"));
-	test_cond("number text .5", resolves(ps,
-	    "{\"version\":\"1\",\"ratio\":\".5\"}",
-	    "ERR params.ratio: must be a number"));
-	test_cond("number text 1e999 overflows", resolves(ps,
-	    "{\"version\":\"1\",\"ratio\":\"1e999\"}",
-	    "ERR params.ratio: must be a number"));
-	test_cond("boolean other text", resolves(ps,
-	    "{\"version\":\"1\",\"dry\":\"yes\"}",
-	    "ERR params.dry: must be true or false"));
-	test_cond("boolean as 1", resolves(ps,
-	    "{\"version\":\"1\",\"dry\":1}",
-	    "ERR params.dry: must be true or false"));
-	test_cond("choice not an option", resolves(ps,
-	    "{\"version\":\"1\",\"env\":\"Prod\"}",
-	    "ERR params.env: is not one of the options"));
-	test_cond("choice not a string", resolves(ps,
-	    "{\"version\":\"1\",\"env\":1}", "ERR params.env: must be a string"));
-	test_cond("string with NUL", resolves(ps,
-	    "{\"version\":\"1\",\"note\":\"a\\u0000b\"}",
-	    "ERR params.note: contains NUL"));
-	test_cond("string of invalid UTF-8", resolves(ps,
-	    "{\"version\":\"1\",\"note\":\"\xff\"}",
-	    "ERR params.note: is not valid UTF-8"));
+	{
+		static const struct row rows[] = {
+			{ "required, defaults filled, optional absent",
+			    "{\"version\":\"1.2\"}",
+			    "{\"version\":\"1.2\",\"n\":2,\"dry\":false}" },
+			{ "NULL given: required missing",
+			    NULL,
+			    "ERR params.version: required" },
+			{ "null counts as not given",
+			    "{\"version\":\"1\",\"n\":null}",
+			    "{\"version\":\"1\",\"n\":2,\"dry\":false}" },
+			{ "given not an object",
+			    "[1]",
+			    "ERR params: must be an object" },
+			{ "unknown parameter",
+			    "{\"version\":\"1\",\"nope\":1}",
+			    "ERR params.nope: unknown parameter" },
+			{ "unknown parameter with odd bytes",
+			    "{\"a b\\u00e9\\n\":1}",
+			    "ERR params.a?b???: unknown parameter" },
+			{ "name case matters",
+			    "{\"VERSION\":\"1\"}",
+			    "ERR params.VERSION: unknown parameter" },
+			{ "pattern matched against the whole value",
+			    "{\"version\":\"1.2x\"}",
+			    "ERR params.version: does not match pattern [0-9.]+" },
+			{ "pattern: no match inside",
+			    "{\"version\":\"x1\"}",
+			    "ERR params.version: does not match pattern [0-9.]+" },
+			{ "max_length",
+			    "{\"version\":\"12345678901\"}",
+			    "ERR params.version: longer than max_length (10 "
+			    "bytes)" },
+			{ "string of the wrong type",
+			    "{\"version\":1}",
+			    "ERR params.version: must be a string" },
+			{ "all values normalised",
+			    "{\"version\":\"1.0\",\"n\":\"-5\","
+			    "\"ratio\":\"2.5e2\",\"dry\":\"true\","
+			    "\"env\":\"prod\",\"note\":\"it's\"}",
+			    "{\"version\":\"1.0\",\"n\":-5,\"ratio\":250.0,"
+			    "\"dry\":true,\"env\":\"prod\",\"note\":\"it's\"}" },
+			{ "an integer ratio becomes a number",
+			    "{\"version\":\"1\",\"ratio\":3}",
+			    "{\"version\":\"1\",\"n\":2,\"ratio\":3.0,"
+			    "\"dry\":false}" },
+			{ "integer below min",
+			    "{\"version\":\"1\",\"n\":-6}",
+			    "ERR params.n: less than min -5" },
+			{ "integer above max",
+			    "{\"version\":\"1\",\"n\":\"6\"}",
+			    "ERR params.n: greater than max 5" },
+			{ "integer as a float",
+			    "{\"version\":\"1\",\"n\":1.5}",
+			    "ERR params.n: must be an integer" },
+			{ "integer text with a sign",
+			    "{\"version\":\"1\",\"n\":\"+1\"}",
+			    "ERR params.n: must be an integer" },
+			{ "integer text with spaces",
+			    "{\"version\":\"1\",\"n\":\" 1\"}",
+			    "ERR params.n: must be an integer" },
+			{ "integer text empty",
+			    "{\"version\":\"1\",\"n\":\"\"}",
+			    "ERR params.n: must be an integer" },
+			{ "integer text too big",
+			    "{\"version\":\"1\",\"n\":\"99999999999999999999\"}",
+			    "ERR params.n: must be an integer" },
+			{ "integer as a boolean",
+			    "{\"version\":\"1\",\"n\":true}",
+			    "ERR params.n: must be an integer" },
+			{ "number below min",
+			    "{\"version\":\"1\",\"ratio\":-2}",
+			    "ERR params.ratio: less than min -1.5" },
+			{ "number above max",
+			    "{\"version\":\"1\",\"ratio\":\"1e7\"}",
+			    "ERR params.ratio: greater than max 1000000" },
+			{ "number text not JSON syntax",
+			    "{\"version\":\"1\",\"ratio\":\"0x10\"}",
+			    "ERR params.ratio: must be a number" },
+			{ "number text inf",
+			    "{\"version\":\"1\",\"ratio\":\"inf\"}",
+			    "ERR params.ratio: must be a number" },
+			{ "number text .5",
+			    "{\"version\":\"1\",\"ratio\":\".5\"}",
+			    "ERR params.ratio: must be a number" },
+			{ "number text 1e999 overflows",
+			    "{\"version\":\"1\",\"ratio\":\"1e999\"}",
+			    "ERR params.ratio: must be a number" },
+			{ "boolean other text",
+			    "{\"version\":\"1\",\"dry\":\"yes\"}",
+			    "ERR params.dry: must be true or false" },
+			{ "boolean as 1",
+			    "{\"version\":\"1\",\"dry\":1}",
+			    "ERR params.dry: must be true or false" },
+			{ "choice not an option",
+			    "{\"version\":\"1\",\"env\":\"Prod\"}",
+			    "ERR params.env: is not one of the options" },
+			{ "choice not a string",
+			    "{\"version\":\"1\",\"env\":1}",
+			    "ERR params.env: must be a string" },
+			{ "string with NUL",
+			    "{\"version\":\"1\",\"note\":\"a\\u0000b\"}",
+			    "ERR params.note: contains NUL" },
+			{ "string of invalid UTF-8",
+			    "{\"version\":\"1\",\"note\":\"\xff\"}",
+			    "ERR params.note: is not valid UTF-8" },
+		};
+
+		resolves_rows(ps, rows, NROWS(rows));
+	}
 	test_cond("the value is never quoted back", strstr(resolve(ps,
 	    "{\"version\":\"s3cr3t-x\"}"), "s3cr3t") == NULL);
 

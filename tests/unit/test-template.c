@@ -18,6 +18,19 @@
 #include "template.h"
 #include "test.h"
 
+/* Table rows: a source and what must come of it. */
+struct row {
+	const char	*desc, *a, *b;
+};
+struct crow {
+	const char	*desc, *a;
+};
+struct frow {
+	const char	*desc, *src;
+	size_t		 off;
+	const char	*msg;
+};
+
 static struct params *ps;
 
 static int
@@ -75,56 +88,105 @@ test_check(void)
 {
 	char	 buf[512];
 
-	test_cond("plain text", check_ok("echo hi } { }} {x}"));
-	test_cond("empty source", check_ok(""));
-	test_cond("a parameter", check_ok("deploy {{ params.version }}"));
-	test_cond("no spaces", check_ok("deploy {{params.version}}"));
-	test_cond("many spaces and tabs", check_ok("{{ \t params.n \t }}"));
-	test_cond("execution.id and started_by",
-	    check_ok("{{execution.id}} {{ execution.started_by }}"));
-	test_cond("adjacent", check_ok("{{params.n}}{{params.n}}"));
-	test_cond("unknown parameter", check_fails("echo {{ params.nope }}", 5,
-	    "unknown parameter 'nope'"));
-	test_cond("parameter names are case-sensitive",
-	    check_fails("{{params.VERSION}}", 0, "unknown parameter 'VERSION'"));
-	test_cond("unknown root", check_fails("x {{ env.HOME }}", 2,
-	    "unknown name 'env.HOME' (params.NAME, execution.id or "
-	    "execution.started_by)"));
-	test_cond("unknown execution member", check_fails(
-	    "{{ execution.status }}", 0, "unknown name 'execution.status' "
-	    "(params.NAME, execution.id or execution.started_by)"));
-	test_cond("a bare name", check_fails("{{ version }}", 0,
-	    "unknown name 'version' (params.NAME, execution.id or "
-	    "execution.started_by)"));
-	test_cond("params with nothing after the dot", check_fails(
-	    "{{ params. }}", 0, "'params.' is not params.NAME with NAME an "
-	    "identifier"));
-	test_cond("params.a.b", check_fails("{{ params.a.b }}", 0,
-	    "'params.a.b' is not params.NAME with NAME an identifier"));
-	test_cond("params . n (spaces inside the path)", check_fails(
-	    "{{ params . n }}", 0, "unknown name 'params . n' (params.NAME, "
-	    "execution.id or execution.started_by)"));
-	test_cond("unterminated", check_fails("echo {{ params.n", 5,
-	    "unterminated '{{' (no '}}' within 128 bytes)"));
-	test_cond("unterminated at the very end", check_fails("echo {{", 5,
-	    "unterminated '{{' (no '}}' within 128 bytes)"));
-	test_cond("one brace is not a close", check_fails("{{ params.n }", 0,
-	    "unterminated '{{' (no '}}' within 128 bytes)"));
-	test_cond("empty", check_fails("a {{}} b", 2, "empty '{{ }}'"));
-	test_cond("blank", check_fails("a {{ \t }}", 2, "empty '{{ }}'"));
-	test_cond("the first problem wins", check_fails(
-	    "{{params.n}} {{x}} {{", 13, "unknown name 'x' (params.NAME, "
-	    "execution.id or execution.started_by)"));
-	test_cond("no escape: {{ \"{{\" }} is a template", check_fails(
-	    "{{ \"{{\" }}", 0, "unknown name '\"{{\"' (params.NAME, "
-	    "execution.id or execution.started_by)"));
-	test_cond("control bytes and invalid UTF-8 quoted safely",
-	    check_fails("{{ a\nb\xff }}", 0, "unknown name 'a?b?' (params.NAME, "
-	    "execution.id or execution.started_by)"));
-	test_cond("a long name is cut", check_fails(
-	    "{{ abcdefghijabcdefghijabcdefghijabcdefghijXYZ }}", 0,
-	    "unknown name 'abcdefghijabcdefghijabcdefghijabcdefghij...' "
-	    "(params.NAME, execution.id or execution.started_by)"));
+	{
+		static const struct crow rows[] = {
+			{ "plain text", "echo hi } { }} {x}" },
+			{ "empty source", "" },
+			{ "a parameter", "deploy {{ params.version }}" },
+			{ "no spaces", "deploy {{params.version}}" },
+			{ "many spaces and tabs", "{{ \t params.n \t }}" },
+			{ "execution.id and started_by",
+			    "{{execution.id}} {{ execution.started_by }}" },
+			{ "adjacent", "{{params.n}}{{params.n}}" },
+		};
+		size_t	 r;
+
+		for (r = 0; r < sizeof(rows) / sizeof(rows[0]); r++)
+			test_cond(rows[r].desc,
+			    check_ok(rows[r].a));
+	}
+	{
+		static const struct frow rows[] = {
+			{ "unknown parameter",
+			    "echo {{ params.nope }}",
+			    5,
+			    "unknown parameter 'nope'" },
+			{ "parameter names are case-sensitive",
+			    "{{params.VERSION}}",
+			    0,
+			    "unknown parameter 'VERSION'" },
+			{ "unknown root",
+			    "x {{ env.HOME }}",
+			    2,
+			    "unknown name 'env.HOME' (params.NAME, "
+			    "execution.id or execution.started_by)" },
+			{ "unknown execution member",
+			    "{{ execution.status }}",
+			    0,
+			    "unknown name 'execution.status' (params.NAME, "
+			    "execution.id or execution.started_by)" },
+			{ "a bare name",
+			    "{{ version }}",
+			    0,
+			    "unknown name 'version' (params.NAME, "
+			    "execution.id or execution.started_by)" },
+			{ "params with nothing after the dot",
+			    "{{ params. }}",
+			    0,
+			    "'params.' is not params.NAME with NAME an "
+			    "identifier" },
+			{ "params.a.b",
+			    "{{ params.a.b }}",
+			    0,
+			    "'params.a.b' is not params.NAME with NAME an "
+			    "identifier" },
+			{ "params . n (spaces inside the path)",
+			    "{{ params . n }}",
+			    0,
+			    "unknown name 'params . n' (params.NAME, "
+			    "execution.id or execution.started_by)" },
+			{ "unterminated",
+			    "echo {{ params.n",
+			    5,
+			    "unterminated '{{' (no '}}' within 128 bytes)" },
+			{ "unterminated at the very end",
+			    "echo {{",
+			    5,
+			    "unterminated '{{' (no '}}' within 128 bytes)" },
+			{ "one brace is not a close",
+			    "{{ params.n }",
+			    0,
+			    "unterminated '{{' (no '}}' within 128 bytes)" },
+			{ "empty", "a {{}} b", 2, "empty '{{ }}'" },
+			{ "blank", "a {{ \t }}", 2, "empty '{{ }}'" },
+			{ "the first problem wins",
+			    "{{params.n}} {{x}} {{",
+			    13,
+			    "unknown name 'x' (params.NAME, execution.id or "
+			    "execution.started_by)" },
+			{ "no escape: {{ \"{{\" }} is a template",
+			    "{{ \"{{\" }}",
+			    0,
+			    "unknown name '\"{{\"' (params.NAME, "
+			    "execution.id or execution.started_by)" },
+			{ "control bytes and invalid UTF-8 quoted safely",
+			    "{{ a\nb\xff }}",
+			    0,
+			    "unknown name 'a?b?' (params.NAME, execution.id "
+			    "or execution.started_by)" },
+			{ "a long name is cut",
+			    "{{ abcdefghijabcdefghijabcdefghijabcdefghijXYZ }}",
+			    0,
+			    "unknown name 'abcdefghijabcdefghijabcdefghijabcd"
+			    "efghij...' (params.NAME, execution.id or "
+			    "execution.started_by)" },
+		};
+		size_t	 r;
+
+		for (r = 0; r < sizeof(rows) / sizeof(rows[0]); r++)
+			test_cond(rows[r].desc,
+			    check_fails(rows[r].src, rows[r].off, rows[r].msg));
+	}
 	/* '}}' must come within PULSE_TEMPLATE_EXPR_MAX bytes. */
 	memset(buf, ' ', sizeof(buf));
 	memcpy(buf, "{{", 2);
