@@ -295,6 +295,14 @@ value_check(const struct param *p, struct json_object *v,
 			snprintf(why, whylen, "must be an integer");
 			return -1;
 		}
+		/*
+		 * json-c saturates an integer past int64 to these two, so
+		 * they cannot be told from a value far out of range.
+		 */
+		if (iv == INT64_MAX || iv == INT64_MIN) {
+			snprintf(why, whylen, "is out of range");
+			return -1;
+		}
 		if (p->has_min && iv < p->imin) {
 			snprintf(why, whylen, "less than min %" PRId64,
 			    p->imin);

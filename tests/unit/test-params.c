@@ -562,6 +562,13 @@ test_resolve(void)
 
 		resolves_rows(ps, rows, NROWS(rows));
 	}
+	test_cond("an integer past int64 (json-c saturates it)", resolves(ps,
+	    "{\"version\":\"1\",\"n\":99999999999999999999}",
+	    "ERR params.n: is out of range") && resolves(ps,
+	    "{\"version\":\"1\",\"n\":-99999999999999999999}",
+	    "ERR params.n: is out of range") && resolves(ps,
+	    "{\"version\":\"1\",\"n\":\"9223372036854775807\"}",
+	    "ERR params.n: is out of range"));
 	test_cond("the value is never quoted back", strstr(resolve(ps,
 	    "{\"version\":\"s3cr3t-x\"}"), "s3cr3t") == NULL);
 
