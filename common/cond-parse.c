@@ -443,3 +443,36 @@ cond_free(struct cond *c)
 	free(c->nodes);
 	free(c);
 }
+
+int
+cond_check_params(const struct cond *c, int (*known)(const char *, size_t,
+    void *), void *arg, struct cond_error *err)
+{
+	const struct node	*n, *base, *m;
+	size_t			 i;
+
+	if (err != NULL) {
+		err->pos = 0;
+		err->msg[0] = '\0';
+	}
+	if (c == NULL)
+		return 0;
+	/* In parse order, so the first unknown name is the leftmost. */
+	for (i = 0; i < c->nnodes; i++) {
+		n = c->nodes[i];
+		if (n->kind != N_POSTFIX || n->nkids < 2)
+			continue;
+		base = n->kids[0];
+		m = n->kids[1];
+		if (base->kind != N_IDENT || strcmp(base->str, COND_PARAMS) != 0 ||
+		    m->kind != N_MEMBER || known(m->str, m->len, arg))
+			continue;
+		if (err != NULL) {
+			err->pos = m->pos;
+			snprintf(err->msg, sizeof(err->msg),
+			    "unknown parameter '%.*s'", QUOTE_MAX, m->str);
+		}
+		return -1;
+	}
+	return 0;
+}

@@ -49,4 +49,15 @@ int		 cond_eval(const struct cond *, struct json_object *ctx,
 void		 cond_set_params(struct json_object *ctx,
 		    struct json_object *params);
 
+/*
+ * At save: every params.NAME the condition reads (a member written with
+ * a dot; params['x'] is not looked at) is known to known(name, len, arg),
+ * which returns nonzero for a declared name (a wrapper around
+ * params_find()). 0, or -1 with err at the first unknown one:
+ * "unknown parameter 'x'".
+ */
+int		 cond_check_params(const struct cond *,
+		    int (*known)(const char *, size_t, void *), void *arg,
+		    struct cond_error *err);
+
 #endif

@@ -1079,6 +1079,32 @@ test_limits(void)
 	json_object_put(c);
 }
 
+static int
+known_param(const char *name, size_t len, void *arg)
+{
+	return params_find(arg, name, len) != -1;
+}
+
+/* src checks against ps: pos 0 and msg NULL for "passes". */
+static int
+check_params(struct params *ps, const char *src, int pos, const char *msg)
+{
+	struct cond_error	 err;
+	struct cond		*c;
+	int			 rc;
+
+	if ((c = cond_parse(src, strlen(src), NULL)) == NULL)
+		return 0;
+	rc = cond_check_params(c, known_param, ps, &err);
+	cond_free(c);
+	if (msg == NULL ? rc != 0 : rc != -1 || err.pos != pos ||
+	    strcmp(err.msg, msg) != 0) {
+		printf("# %s: rc %d at %d: %s\n", src, rc, err.pos, err.msg);
+		return 0;
+	}
+	return 1;
+}
+
 /*
  * params: the execution's resolved parameters, as the engine hands them
  * over (params_resolve(), then cond_set_params()), and an empty object
@@ -1152,6 +1178,26 @@ test_params(void)
 	cond_set_params(c, NULL);
 	test_cond("removing twice is fine", eval_in(c, "!params.x") == 1);
 	cond_set_params(NULL, NULL);	/* no context: nothing to do */
+
+	/* At save: the names read are declared. */
+	test_cond("check: declared names pass",
+	    check_params(ps, "params.env === 'prod' && params['nope'] !== 1 "
+	    "&& params.n > 1", 0, NULL));
+	test_cond("check: an unknown name, with its column",
+	    check_params(ps, "params.env === 'prod' || params.nope", 33,
+	    "unknown parameter 'nope'"));
+	test_cond("check: the leftmost unknown name",
+	    check_params(ps, "(params.a || params.b).length", 9,
+	    "unknown parameter 'a'"));
+	test_cond("check: inside a method argument",
+	    check_params(ps, "state.stdout.includes(params.vers)", 30,
+	    "unknown parameter 'vers'"));
+	test_cond("check: state.params is not params",
+	    check_params(ps, "state.params.x === undefined", 0, NULL));
+	test_cond("check: a bare params is fine",
+	    check_params(ps, "!params", 0, NULL));
+	test_cond("check: names are case-sensitive",
+	    check_params(ps, "params.ENV", 8, "unknown parameter 'ENV'"));
 	json_object_put(c);
 	params_free(ps);
 	json_object_put(decl);
