@@ -156,7 +156,7 @@ next_tmpl(const char *src, size_t len, size_t *pos, struct tmpl *t,
 
 int
 template_check(const char *src, size_t len, const struct params *ps,
-    struct template_err *err)
+    int flags, struct template_err *err)
 {
 	struct tmpl	 t;
 	size_t		 pos = 0;
@@ -174,6 +174,8 @@ template_check(const char *src, size_t len, const struct params *ps,
 			return -1;
 		}
 	}
+	if (rc == 0 && (flags & TEMPLATE_SH))
+		rc = template_sh_check(src, len, err);
 	return rc;
 }
 

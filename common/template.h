@@ -21,11 +21,22 @@ struct template_err {
 /*
  * Check src (len bytes) at save: every "{{" closed by "}}" within
  * PULSE_TEMPLATE_EXPR_MAX bytes, not empty, naming a declared parameter
- * of ps (NULL: none declared) or execution.id / execution.started_by.
+ * of ps (NULL: none declared) or execution.id / execution.started_by;
+ * with TEMPLATE_SH (an execute step's command) also template_sh_check().
  * 0, or -1 with the first problem in err. The caller puts the step and
  * field in front ("steps[2].command: at byte 14: unknown parameter 'x'").
  */
+#define TEMPLATE_SH	0x1	/* src is a sh command: template_sh_check() */
 int	template_check(const char *src, size_t len, const struct params *ps,
+	    int flags, struct template_err *err);
+
+/*
+ * Whether every template of a sh command sits where its single-quoted
+ * value stays one literal word: in a plain word, not inside '...', "...",
+ * `...`, $((...)), a here-document or a comment, nor right after a
+ * backslash or a '$' (template-sh.c says why). 0, or -1 with err.
+ */
+int	template_sh_check(const char *src, size_t len,
 	    struct template_err *err);
 
 /*

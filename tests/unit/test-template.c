@@ -38,7 +38,7 @@ check_ok(const char *src)
 {
 	struct template_err	 err;
 
-	if (template_check(src, strlen(src), ps, &err) == -1) {
+	if (template_check(src, strlen(src), ps, 0, &err) == -1) {
 		printf("# %s: at %zu: %s\n", src, err.off, err.msg);
 		return 0;
 	}
@@ -50,7 +50,7 @@ check_fails(const char *src, size_t off, const char *msg)
 {
 	struct template_err	 err;
 
-	if (template_check(src, strlen(src), ps, &err) == 0) {
+	if (template_check(src, strlen(src), ps, 0, &err) == 0) {
 		printf("# accepted: %s\n", src);
 		return 0;
 	}
@@ -198,8 +198,8 @@ test_check(void)
 	test_cond("129 refused", check_fails(buf, 0,
 	    "unterminated '{{' (no '}}' within 128 bytes)"));
 	test_cond("with no params declared", template_check("{{params.n}}", 12,
-	    NULL, NULL) == -1 && template_check("{{execution.id}}", 16, NULL,
-	    NULL) == 0);
+	    NULL, 0, NULL) == -1 && template_check("{{execution.id}}", 16, NULL,
+	    0, NULL) == 0);
 }
 
 static void
@@ -397,6 +397,200 @@ test_shell(void)
 	    access("/tmp/pulse-template-should-not-exist", F_OK) == -1);
 }
 
+/*
+ * Templates in a sh command (TEMPLATE_SH): refused where the quoting
+ * would not hold, and every command accepted really keeps a hostile value
+ * one literal word when /bin/sh runs it.
+ */
+static char mark[64];
+
+static const char *const hostile[] = {
+	"$(touch MARK)", "`touch MARK`", "'; touch MARK; '", "\"; touch MARK; \"",
+	"a\ntouch MARK", "}'\"$(touch MARK)\"{", "EOF\ntouch MARK\nEOF",
+	"# x\ntouch MARK", "\\", "))", "'$((1+1))'", "$((1+1))", "${HOME}",
+	"*", "~", "a b\tc", "'", "\"", "{{ params.v }}", "",
+};
+
+/* value with MARK replaced by the marker file's path */
+static size_t
+hostile_value(size_t i, char *buf, size_t len)
+{
+	const char	*h = hostile[i], *m;
+	size_t		 n;
+
+	if ((m = strstr(h, "MARK")) == NULL)
+		return (size_t)snprintf(buf, len, "%s", h);
+	n = (size_t)(m - h);
+	return (size_t)snprintf(buf, len, "%.*s%s%s", (int)n, h, mark, m + 4);
+}
+
+/* cmd (with V for the value) run by sh prints want with V the value. */
+static int
+sh_runs(const char *src, const char *want)
+{
+	struct json_object	*r;
+	struct template_err	 err;
+	char			 v[256], exp[1024], *cmd, *got;
+	size_t			 i, len, glen, vlen, o, k;
+	int			 ok = 1;
+
+	if (template_check(src, strlen(src), ps, TEMPLATE_SH, &err) == -1) {
+		printf("# refused: %s: at %zu: %s\n", src, err.off, err.msg);
+		return 0;
+	}
+	for (i = 0; i < sizeof(hostile) / sizeof(hostile[0]) && ok; i++) {
+		vlen = hostile_value(i, v, sizeof(v));
+		for (k = o = 0; want[k] != '\0'; k++) {
+			if (want[k] == 'V') {
+				memcpy(exp + o, v, vlen);
+				o += vlen;
+			} else
+				exp[o++] = want[k];
+		}
+		r = json_object_new_object();
+		json_object_object_add(r, "v", json_object_new_string(v));
+		if (template_expand(src, strlen(src), r, "id", "u", 4096, &cmd,
+		    &len, &err) == -1 || run_sh(cmd, &got, &glen) == -1) {
+			printf("# expand or sh failed: %s\n", src);
+			ok = 0;
+			json_object_put(r);
+			break;
+		}
+		if (glen != o || memcmp(got, exp, o) != 0 ||
+		    access(mark, F_OK) == 0) {
+			printf("# %s: value %zu printed %.*s\n", cmd, i, (int)glen,
+			    got);
+			ok = 0;
+		}
+		unlink(mark);
+		free(got);
+		free(cmd);
+		json_object_put(r);
+	}
+	return ok;
+}
+
+static void
+test_sh(void)
+{
+	static const struct crow accepted[] = {
+		{ "a bare word", "printf %s {{params.v}}" },
+		{ "quotes elsewhere", "printf '%s|' {{params.v}} 'x'" },
+		{ "inside $( )", "x=$(printf %s {{params.v}}); printf %s \"$x\"" },
+		{ "in $( ) inside double quotes",
+		    "x=\"$(printf %s {{params.v}}.)\"; printf %s \"${x%.}\"" },
+		{ "inside an unquoted ${ }",
+		    "printf %s ${PULSE_UNSET_X:-{{params.v}}}" },
+		{ "glued to text", "printf %s a{{params.v}}b" },
+		{ "before a comment", "printf %s {{params.v}} # note" },
+		{ "after a here-document",
+		    "cat <<EOF\nhi 'x\"\nEOF\nprintf %s {{params.v}}" },
+		{ "escaped quotes before it",
+		    "printf %s \\' \\\" {{params.v}}" },
+	};
+	static const char *const accepted_out[] = {
+		"V", "V|x|", "V", "V", "V", "aVb", "V", NULL, "'\"V",
+	};
+	static const struct frow refused[] = {
+		{ "single quotes", "echo '{{params.v}}'", 6,
+		    "a template inside single quotes is not quoted safely: "
+		    "write it bare, as a word of its own; its value is quoted "
+		    "for you" },
+		{ "double quotes", "echo \"a {{params.v}}\"", 8,
+		    "a template inside double quotes is not quoted safely: "
+		    "write it bare, as a word of its own; its value is quoted "
+		    "for you" },
+		{ "backquotes", "echo `echo {{params.v}}`", 11,
+		    "a template inside backquotes is not quoted safely: write "
+		    "it bare, as a word of its own; its value is quoted for "
+		    "you" },
+		{ "arithmetic", "echo $(( {{params.n}} + 1 ))", 9,
+		    "a template inside $(( )) is not quoted safely: write it "
+		    "bare, as a word of its own; its value is quoted for you" },
+		{ "a here-document", "cat <<EOF\nx {{params.v}}\nEOF", 12,
+		    "a template inside a here-document is not quoted safely: "
+		    "write it bare, as a word of its own; its value is quoted "
+		    "for you" },
+		{ "a quoted here-document", "cat <<-'E F'\n\t{{params.v}}\n\tE F\n"
+		    "echo {{params.v}}", 14,
+		    "a template inside a here-document is not quoted safely: "
+		    "write it bare, as a word of its own; its value is quoted "
+		    "for you" },
+		{ "a comment", "echo hi # {{params.v}}", 10,
+		    "a template inside a comment is not quoted safely: write it "
+		    "bare, as a word of its own; its value is quoted for you" },
+		{ "after a backslash", "echo \\{{params.v}}", 6,
+		    "a template inside a backslash is not quoted safely: write "
+		    "it bare, as a word of its own; its value is quoted for "
+		    "you" },
+		{ "after a $", "echo ${{params.v}}", 6,
+		    "a template inside a '$' is not quoted safely: write it "
+		    "bare, as a word of its own; its value is quoted for you" },
+		{ "${ } inside double quotes", "echo \"${X:-{{params.v}}}\"", 11,
+		    "a template inside double quotes is not quoted safely: "
+		    "write it bare, as a word of its own; its value is quoted "
+		    "for you" },
+		{ "double quotes in $( ) in double quotes",
+		    "echo \"$(echo \"{{params.v}}\")\"", 14,
+		    "a template inside double quotes is not quoted safely: "
+		    "write it bare, as a word of its own; its value is quoted "
+		    "for you" },
+		{ "a backslash in double quotes", "echo \"\\{{params.v}}\"", 7,
+		    "a template inside a backslash is not quoted safely: write "
+		    "it bare, as a word of its own; its value is quoted for "
+		    "you" },
+		{ "single quotes after a good one",
+		    "echo {{params.v}} '{{params.v}}'", 19,
+		    "a template inside single quotes is not quoted safely: "
+		    "write it bare, as a word of its own; its value is quoted "
+		    "for you" },
+	};
+	struct template_err	 err;
+	char			 desc[128];
+	size_t			 i;
+
+	snprintf(mark, sizeof(mark), "/tmp/pulse-test-template-%d",
+	    (int)getpid());
+	for (i = 0; i < sizeof(accepted) / sizeof(accepted[0]); i++) {
+		snprintf(desc, sizeof(desc), "sh: %s: accepted, and sh keeps "
+		    "every hostile value one word", accepted[i].desc);
+		test_cond(desc, sh_runs(accepted[i].a, accepted_out[i] != NULL ?
+		    accepted_out[i] : "hi 'x\"\nV"));
+	}
+	for (i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+		memset(&err, 0, sizeof(err));
+		snprintf(desc, sizeof(desc), "sh: refused in %s",
+		    refused[i].desc);
+		test_cond(desc, template_check(refused[i].src,
+		    strlen(refused[i].src), ps, TEMPLATE_SH, &err) == -1 &&
+		    err.off == refused[i].off &&
+		    strcmp(err.msg, refused[i].msg) == 0);
+		if (err.off != refused[i].off ||
+		    strcmp(err.msg, refused[i].msg) != 0)
+			printf("#   got %zu: %s\n", err.off, err.msg);
+		test_cond("... and accepted without TEMPLATE_SH",
+		    template_check(refused[i].src, strlen(refused[i].src), ps,
+		    0, NULL) == 0);
+	}
+	/* Why: in double quotes a value runs. */
+	{
+		struct json_object	*r = json_object_new_object();
+		char			*cmd, *got = NULL;
+		size_t			 len, glen = 0;
+
+		json_object_object_add(r, "v",
+		    json_object_new_string("$(echo RAN)"));
+		test_cond("sh: why double quotes are refused: the value runs",
+		    template_expand("printf %s \"{{params.v}}\"", 24, r, "i",
+		    "u", 4096, &cmd, &len, &err) == 0 &&
+		    run_sh(cmd, &got, &glen) == 0 && glen == 5 &&
+		    memcmp(got, "'RAN'", 5) == 0);
+		free(got);
+		free(cmd);
+		json_object_put(r);
+	}
+}
+
 int
 main(void)
 {
@@ -404,7 +598,8 @@ main(void)
 	struct fielderr	 err;
 
 	o = json_tokener_parse("[{\"name\":\"version\",\"type\":\"string\"},"
-	    "{\"name\":\"n\",\"type\":\"integer\"}]");
+	    "{\"name\":\"n\",\"type\":\"integer\"},"
+	    "{\"name\":\"v\",\"type\":\"string\"}]");
 	if (params_from_json(o, &ps, &err) == -1) {
 		printf("Bail out! %s\n", err.msg);
 		return 1;
@@ -413,6 +608,7 @@ main(void)
 	test_check();
 	test_expand();
 	test_shell();
+	test_sh();
 	params_free(ps);
 	test_report();
 }
