@@ -6,8 +6,14 @@
  * here-document or a comment sh does not read our quotes at all; after a
  * backslash or a '$' the first quote is not a quote. So a command is
  * scanned as sh would tokenise it, and a template anywhere but in a plain
- * word (at top level, in $(...) or in an unquoted ${...}) is refused at
+ * word (at top level or in $(...)) is refused at
  * save, where the author can still drop the quotes around it.
+ *
+ * bash (/bin/sh on some systems) also evaluates a value as an arithmetic
+ * expression, running any $(...) in an array subscript, quoted or not:
+ * in (( )), [[ ]], let and ${a[...]}, so those are refused too. What no
+ * scan of the text can see is left to the author: a variable declared
+ * -i, eval, sh -c, a script that takes its argument as code.
  *
  * The scanner keeps a stack of the quoting contexts it is in. Where it
  * cannot follow sh (case patterns closing a $( early, and the like) it
@@ -32,6 +38,8 @@ enum ctx {
 	C_ARITH,	/* $((...)) */
 	C_PARAM,	/* ${...} in a plain word */
 	C_PARAM_DQ,	/* ${...} inside "..." */
+	C_TEST,		/* bash's [[ ... ]] */
+	C_LET,		/* bash's let ..., to the end of the command */
 };
 
 struct frame {
@@ -58,7 +66,8 @@ struct scan {
 static const char *const where[] = {
 	[C_WORD] = NULL, [C_SQ] = "single quotes",
 	[C_DQ] = "double quotes", [C_BQ] = "backquotes",
-	[C_ARITH] = "$(( ))", [C_PARAM] = NULL, [C_PARAM_DQ] = "double quotes",
+	[C_ARITH] = "$(( )) or (( ))", [C_PARAM] = "${ }",
+	[C_PARAM_DQ] = "double quotes", [C_TEST] = "[[ ]]", [C_LET] = "let",
 };
 
 static int
@@ -220,6 +229,21 @@ step_word(struct scan *sc, struct frame *f)
 	}
 	if (c == '\n' && sc->nhd > 0)
 		return heredoc_bodies(sc);
+	if (f->k == C_WORD && word_start(sc, sc->i)) {
+		if (at(sc, sc->i, "((")) {
+			sc->i += 2;
+			return push(sc, C_ARITH, 0);
+		}
+		if (at(sc, sc->i, "[[")) {
+			sc->i += 2;
+			return push(sc, C_TEST, 0);
+		}
+		if (at(sc, sc->i, "let") && sc->i + 3 < sc->len &&
+		    (sc->s[sc->i + 3] == ' ' || sc->s[sc->i + 3] == '\t')) {
+			sc->i += 3;
+			return push(sc, C_LET, 0);
+		}
+	}
 	if (at(sc, sc->i, "<<") && !at(sc, sc->i, "<<<"))
 		return heredoc_note(sc);
 	if (f->k == C_WORD && f->cmdsub && c == '(')
@@ -314,6 +338,17 @@ template_sh_check(const char *src, size_t len, struct template_err *err)
 				sc.i++;		/* the second ')' */
 			}
 			sc.i++;
+			continue;
+		case C_TEST:
+			if (at(&sc, sc.i, "]]"))
+				sc.n--;
+			sc.i += c == '\\' ? 2 : 1;
+			continue;
+		case C_LET:
+			if (strchr("\n;&|", c) != NULL)
+				sc.n--;		/* the word context reads c */
+			else
+				sc.i += c == '\\' ? 2 : 1;
 			continue;
 		case C_DQ:
 		case C_PARAM_DQ:

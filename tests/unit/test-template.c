@@ -274,8 +274,11 @@ test_expand(void)
 	}
 }
 
+/* The shell run_sh() runs: /bin/sh, then bash too where there is one. */
+static const char *shell = "/bin/sh";
+
 /*
- * Run /bin/sh -c cmd, with stdout captured: the bytes printed, and what
+ * Run shell -c cmd, with stdout captured: the bytes printed, and what
  * $# was (the harness prints it on stderr, kept apart).
  */
 static int
@@ -294,7 +297,7 @@ run_sh(const char *cmd, char **outp, size_t *outlen)
 	if (pid == 0) {
 		close(fd[0]);
 		dup2(fd[1], 1);
-		execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+		execl(shell, shell, "-c", cmd, (char *)NULL);
 		_exit(127);
 	}
 	close(fd[1]);
@@ -409,6 +412,7 @@ static const char *const hostile[] = {
 	"a\ntouch MARK", "}'\"$(touch MARK)\"{", "EOF\ntouch MARK\nEOF",
 	"# x\ntouch MARK", "\\", "))", "'$((1+1))'", "$((1+1))", "${HOME}",
 	"*", "~", "a b\tc", "'", "\"", "{{ params.v }}", "",
+	"a[$(touch MARK)]", "x[`touch MARK`]",
 };
 
 /* value with MARK replaced by the marker file's path */
@@ -479,17 +483,19 @@ test_sh(void)
 		{ "inside $( )", "x=$(printf %s {{params.v}}); printf %s \"$x\"" },
 		{ "in $( ) inside double quotes",
 		    "x=\"$(printf %s {{params.v}}.)\"; printf %s \"${x%.}\"" },
-		{ "inside an unquoted ${ }",
-		    "printf %s ${PULSE_UNSET_X:-{{params.v}}}" },
 		{ "glued to text", "printf %s a{{params.v}}b" },
 		{ "before a comment", "printf %s {{params.v}} # note" },
 		{ "after a here-document",
 		    "cat <<EOF\nhi 'x\"\nEOF\nprintf %s {{params.v}}" },
+		{ "after a let, in the next command",
+		    "let x=1 2>/dev/null; printf %s {{params.v}}" },
+		{ "a word that starts with let",
+		    "letx=1; printf %s {{params.v}}" },
 		{ "escaped quotes before it",
 		    "printf %s \\' \\\" {{params.v}}" },
 	};
 	static const char *const accepted_out[] = {
-		"V", "V|x|", "V", "V", "V", "aVb", "V", NULL, "'\"V",
+		"V", "V|x|", "V", "V", "aVb", "V", NULL, "V", "V", "'\"V",
 	};
 	static const struct frow refused[] = {
 		{ "single quotes", "echo '{{params.v}}'", 6,
@@ -505,8 +511,9 @@ test_sh(void)
 		    "it bare, as a word of its own; its value is quoted for "
 		    "you" },
 		{ "arithmetic", "echo $(( {{params.n}} + 1 ))", 9,
-		    "a template inside $(( )) is not quoted safely: write it "
-		    "bare, as a word of its own; its value is quoted for you" },
+		    "a template inside $(( )) or (( )) is not quoted safely: "
+		    "write it bare, as a word of its own; its value is quoted "
+		    "for you" },
 		{ "a here-document", "cat <<EOF\nx {{params.v}}\nEOF", 12,
 		    "a template inside a here-document is not quoted safely: "
 		    "write it bare, as a word of its own; its value is quoted "
@@ -516,6 +523,19 @@ test_sh(void)
 		    "a template inside a here-document is not quoted safely: "
 		    "write it bare, as a word of its own; its value is quoted "
 		    "for you" },
+		{ "(( ))", "(( {{params.n}} > 1 )) && echo", 3,
+		    "a template inside $(( )) or (( )) is not quoted safely: "
+		    "write it bare, as a word of its own; its value is quoted "
+		    "for you" },
+		{ "[[ ]]", "[[ {{params.n}} -eq 1 ]]", 3,
+		    "a template inside [[ ]] is not quoted safely: write it "
+		    "bare, as a word of its own; its value is quoted for you" },
+		{ "let", "true; let x={{params.n}}+1", 12,
+		    "a template inside let is not quoted safely: write it bare, "
+		    "as a word of its own; its value is quoted for you" },
+		{ "${ }", "echo ${a[{{params.n}}]}", 9,
+		    "a template inside ${ } is not quoted safely: write it bare, "
+		    "as a word of its own; its value is quoted for you" },
 		{ "a comment", "echo hi # {{params.v}}", 10,
 		    "a template inside a comment is not quoted safely: write it "
 		    "bare, as a word of its own; its value is quoted for you" },
@@ -547,16 +567,26 @@ test_sh(void)
 	};
 	struct template_err	 err;
 	char			 desc[128];
-	size_t			 i;
+	size_t			 i, k;
 
 	snprintf(mark, sizeof(mark), "/tmp/pulse-test-template-%d",
 	    (int)getpid());
-	for (i = 0; i < sizeof(accepted) / sizeof(accepted[0]); i++) {
-		snprintf(desc, sizeof(desc), "sh: %s: accepted, and sh keeps "
-		    "every hostile value one word", accepted[i].desc);
-		test_cond(desc, sh_runs(accepted[i].a, accepted_out[i] != NULL ?
-		    accepted_out[i] : "hi 'x\"\nV"));
+	for (k = 0; k < 2; k++) {
+		shell = k == 0 ? "/bin/sh" : "/bin/bash";
+		if (access(shell, X_OK) == -1) {
+			printf("# no %s here\n", shell);
+			continue;
+		}
+		for (i = 0; i < sizeof(accepted) / sizeof(accepted[0]); i++) {
+			snprintf(desc, sizeof(desc), "%s: %s: accepted, every "
+			    "hostile value kept one word", shell,
+			    accepted[i].desc);
+			test_cond(desc, sh_runs(accepted[i].a,
+			    accepted_out[i] != NULL ? accepted_out[i] :
+			    "hi 'x\"\nV"));
+		}
 	}
+	shell = "/bin/sh";
 	for (i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
 		memset(&err, 0, sizeof(err));
 		snprintf(desc, sizeof(desc), "sh: refused in %s",
