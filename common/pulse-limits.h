@@ -103,4 +103,28 @@
 #define PULSE_ENV_VALUE_MAX	(64 * 1024)
 #define PULSE_ENV_TOTAL_MAX	(256 * 1024)
 
+/*
+ * The workflow language of issue 14 (SPEC.md section 14): parameters,
+ * templates, retries and batches (common/params.c, template.c, retry.c,
+ * batch.c).
+ */
+#define PULSE_PARAMS_MAX		32	/* declared by one workflow */
+#define PULSE_PARAM_NAME_MAX		64	/* [A-Za-z_][A-Za-z0-9_]{0,63} */
+#define PULSE_PARAM_DESCRIPTION_MAX	(4 * 1024)	/* bytes */
+#define PULSE_PARAM_STRING_DEFAULT	1024	/* max_length when not given */
+#define PULSE_PARAM_STRING_MAX		65536	/* ceiling of max_length */
+#define PULSE_PARAM_PATTERN_MAX		1024	/* bytes of a pattern */
+#define PULSE_PARAM_OPTIONS_MAX		64	/* a choice's options */
+#define PULSE_PARAM_OPTION_MAX		1024	/* bytes of one option */
+/* A template's {{ ... }}: longer is an error, not a search. */
+#define PULSE_TEMPLATE_EXPR_MAX		128
+#define PULSE_RETRY_ATTEMPTS_MAX	10	/* extra tries after the first */
+#define PULSE_RETRY_DELAY_DEFAULT_MS	1000
+#define PULSE_RETRY_DELAY_MAX_MS	3600000
+#define PULSE_RETRY_BACKOFF_MAX		10	/* multiplier, 1..10 */
+#define PULSE_RETRY_JITTER_PCT		10	/* +- around each delay */
+#define PULSE_BATCH_SIZE_MAX		100000	/* a batch's N, a failure count */
+#define PULSE_BATCH_LIST_MAX		16	/* sizes in a list */
+#define PULSE_BATCH_PAUSE_MAX_MS	86400000
+
 #endif

@@ -10,6 +10,7 @@
 
 #include "cond-context.h"
 #include "cond.h"
+#include "params.h"
 #include "pulse-limits.h"
 #include "test.h"
 
@@ -1078,6 +1079,131 @@ test_limits(void)
 	json_object_put(c);
 }
 
+static int
+known_param(const char *name, size_t len, void *arg)
+{
+	return params_find(arg, name, len) != -1;
+}
+
+/* src checks against ps: pos 0 and msg NULL for "passes". */
+static int
+check_params(struct params *ps, const char *src, int pos, const char *msg)
+{
+	struct cond_error	 err;
+	struct cond		*c;
+	int			 rc;
+
+	if ((c = cond_parse(src, strlen(src), NULL)) == NULL)
+		return 0;
+	rc = cond_check_params(c, known_param, ps, &err);
+	cond_free(c);
+	if (msg == NULL ? rc != 0 : rc != -1 || err.pos != pos ||
+	    strcmp(err.msg, msg) != 0) {
+		printf("# %s: rc %d at %d: %s\n", src, rc, err.pos, err.msg);
+		return 0;
+	}
+	return 1;
+}
+
+/*
+ * params: the execution's resolved parameters, as the engine hands them
+ * over (params_resolve(), then cond_set_params()), and an empty object
+ * when there are none, so params.x of a parameter not given is undefined.
+ */
+static void
+test_params(void)
+{
+	struct json_object	*decl, *given, *resolved, *c;
+	struct params		*ps;
+	struct fielderr	 perr;
+	int			 ok;
+
+	decl = json_tokener_parse("[{\"name\":\"env\",\"type\":\"choice\","
+	    "\"options\":[\"dev\",\"prod\"]},{\"name\":\"n\",\"type\":"
+	    "\"integer\",\"default\":5},{\"name\":\"ratio\",\"type\":"
+	    "\"number\"},{\"name\":\"dry\",\"type\":\"boolean\"},"
+	    "{\"name\":\"version\",\"type\":\"string\"},"
+	    "{\"name\":\"note\",\"type\":\"string\"}]");
+	given = json_tokener_parse("{\"env\":\"prod\",\"ratio\":\"0.1\","
+	    "\"dry\":\"false\",\"version\":\"1.2.3\"}");
+	ok = params_from_json(decl, &ps, &perr) == 0 &&
+	    params_resolve(ps, given, &resolved, &perr) == 0;
+	test_cond("params resolve for the condition tests", ok);
+	if (!ok) {
+		printf("# %s\n", perr.msg);
+		return;
+	}
+	c = json_tokener_parse(ctx_json);
+	cond_set_params(c, resolved);
+	json_object_put(resolved);	/* c holds its own reference */
+	test_cond("params.env === 'prod'", eval_in(c, "params.env === 'prod'")
+	    == 1);
+	test_cond("params.env !== 'dev'", eval_in(c, "params.env !== 'dev'")
+	    == 1);
+	test_cond("a default: params.n === 5 and > 3",
+	    eval_in(c, "params.n === 5 && params.n > 3") == 1);
+	test_cond("a normalised number", eval_in(c, "params.ratio === 0.1 && "
+	    "params.ratio < 1") == 1);
+	test_cond("a normalised boolean", eval_in(c, "params.dry === false && "
+	    "!params.dry") == 1);
+	test_cond("string methods", eval_in(c, "params.version.startsWith('1.')"
+	    " && params.version.length === 5") == 1);
+	test_cond("index access", eval_in(c, "params['env'] == 'prod'") == 1);
+	test_cond("not given: undefined", eval_in(c, "params.note === undefined"
+	    " && !params.note && params.note == null") == 1);
+	test_cond("not declared: undefined too",
+	    eval_in(c, "params.nope === undefined") == 1);
+	test_cond("member of undefined is undefined",
+	    eval_in(c, "params.nope.deeper === undefined") == 1);
+	test_cond("method on undefined is an error", eval_fails_in(c,
+	    "params.note.trim()", "at column 13: trim() called on undefined"));
+	test_cond("params beside state", eval_in(c, "params.env === 'prod' && "
+	    "state.steps[0].status === 'succeeded'") == 1);
+	test_cond("params.__proto__ refused", eval_in(c, "params.__proto__")
+	    == -2);
+
+	/* Without params: an empty object, whatever the context. */
+	cond_set_params(c, NULL);
+	test_cond("no params: params.x is undefined",
+	    eval_in(c, "params.env === undefined") == 1);
+	test_cond("no params: params is an object, truthy",
+	    eval_in(c, "params") == 1 && eval_in(c, "params.length") == 0);
+	test_cond("no context at all: params.x is undefined",
+	    eval_in(NULL, "params.env === undefined") == 1);
+	test_cond("no context at all: other names still unknown",
+	    eval_fails_in(NULL, "state.x", "at column 1: unknown identifier "
+	    "'state'"));
+	test_cond("params compared to itself", eval_in(c, "params === params")
+	    == 1);
+	cond_set_params(c, NULL);
+	test_cond("removing twice is fine", eval_in(c, "!params.x") == 1);
+	cond_set_params(NULL, NULL);	/* no context: nothing to do */
+
+	/* At save: the names read are declared. */
+	test_cond("check: declared names pass",
+	    check_params(ps, "params.env === 'prod' && params['nope'] !== 1 "
+	    "&& params.n > 1", 0, NULL));
+	test_cond("check: an unknown name, with its column",
+	    check_params(ps, "params.env === 'prod' || params.nope", 33,
+	    "unknown parameter 'nope'"));
+	test_cond("check: the leftmost unknown name",
+	    check_params(ps, "(params.a || params.b).length", 9,
+	    "unknown parameter 'a'"));
+	test_cond("check: inside a method argument",
+	    check_params(ps, "state.stdout.includes(params.vers)", 30,
+	    "unknown parameter 'vers'"));
+	test_cond("check: state.params is not params",
+	    check_params(ps, "state.params.x === undefined", 0, NULL));
+	test_cond("check: a bare params is fine",
+	    check_params(ps, "!params", 0, NULL));
+	test_cond("check: names are case-sensitive",
+	    check_params(ps, "params.ENV", 8, "unknown parameter 'ENV'"));
+	json_object_put(c);
+	params_free(ps);
+	json_object_put(decl);
+	json_object_put(given);
+}
+
 int
 main(void)
 {
@@ -1100,6 +1226,7 @@ main(void)
 	test_forbidden();
 	test_eval_errors();
 	test_limits();
+	test_params();
 	json_object_put(ctx);
 	test_report();
 }
