@@ -13,6 +13,7 @@
 #include "base64.h"
 #include "fuzz.h"
 #include "pushd.h"
+#include "wmsg.h"
 #include "xmalloc.h"
 
 /* The reason buffer of workers.c (workers_why). */
