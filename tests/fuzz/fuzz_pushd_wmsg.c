@@ -12,6 +12,7 @@
 
 #include "base64.h"
 #include "fuzz.h"
+#include "pulse-limits.h"
 #include "pushd.h"
 #include "wmsg.h"
 #include "xmalloc.h"
