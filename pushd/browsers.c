@@ -9,20 +9,53 @@
 #include <string.h>
 #include <strings.h>
 
+#include "browsers.h"
 #include "config.h"
 #include "ident.h"
 #include "log.h"
 #include "pjson.h"
-#include "pushd.h"
+#include "pulse-limits.h"
+#include "replay.h"
 #include "xmalloc.h"
 
 #define BROWSERS_PROTOCOL	"pulse-browser"
 #define BROWSERS_PATH		"/ws"
 #define BROWSERS_LOW_WATER	64	/* ask for more replay below this */
 
-static char	 browsers_why[124];
+/* A browser's socket: lws's per-session data, zeroed by lws. */
+struct bconn {
+	struct conn		 c;		/* first: conn.c's part */
+	TAILQ_ENTRY(bconn)	 entry;
+	/* Identity from the handshake, then the feed. */
+	char			 user[USER_NAME_MAX + 1];
+	char			 (*subs)[ID_LEN + 1];
+	size_t			 nsubs;
+	long long		 floor;		/* has events up to here */
+	double			 tokens;	/* browsers_rate() */
+	long long		 rate_ms;
+	int			 replaying;
+	uint64_t		 replay_gen;
+	long long		 replay_to;
+	int			 replay_next;	/* ask more once drained */
+	long long		 replay_from;
+};
+TAILQ_HEAD(bconnq, bconn);
+
+static const struct config	*browsers_cfg;
+static struct bconnq		 browsers_all =
+    TAILQ_HEAD_INITIALIZER(browsers_all);
+static int			 browsers_feed_ready;	/* cursor known */
+static long long		 browsers_cursor;	/* last event id sent */
+
+static char	 browsers_why[PUSHD_WHY_MAX];
 #define browsers_fail(...) \
-	why_set(browsers_why, sizeof(browsers_why), __VA_ARGS__)
+	pushd_why(browsers_why, sizeof(browsers_why), __VA_ARGS__)
+
+static struct bconn *
+browsers_of(struct conn *c)
+{
+	return (struct bconn *)c;
+}
 
 /* ------------------------------------------------------------ admission */
 
@@ -55,13 +88,13 @@ browsers_origin_ok(const char *origin, const char *host, const char *proto)
 
 /* Open browser sockets of user on this pushd. */
 static size_t
-browsers_of(const char *user)
+browsers_of_user(const char *user)
 {
-	const struct conn	*c;
+	const struct bconn	*c;
 	size_t			 n = 0;
 
-	TAILQ_FOREACH(c, &server.browsers, entry)
-		if (!c->closing && strcmp(c->user, user) == 0)
+	TAILQ_FOREACH(c, &browsers_all, entry)
+		if (!c->c.closing && strcmp(c->user, user) == 0)
 			n++;
 	return n;
 }
@@ -74,15 +107,15 @@ browsers_of(const char *user)
 static int
 browsers_admit(struct lws *wsi, struct conn *c, const char **why)
 {
-	const struct config *cfg = server.cfg;
+	const struct config *cfg = browsers_cfg;
 	char		 path[64], proto[64], user[USER_NAME_MAX + 1],
 			 groups[USER_GROUPS_MAX + 1], origin[512], host[512],
 			 fwd[16];
 	int		 n;
 
-	if (server.stopping || !server.feed_ready) {
-		*why = server.stopping ? "server stopping" :
-		    "starting: the event feed is not ready yet";
+	/* conn.c refused it already if the server is stopping. */
+	if (!browsers_feed_ready) {
+		*why = "starting: the event feed is not ready yet";
 		return 503;
 	}
 	if (browsers_token(wsi, WSI_TOKEN_GET_URI, path, sizeof(path)) == -1 ||
@@ -95,9 +128,9 @@ browsers_admit(struct lws *wsi, struct conn *c, const char **why)
 		*why = "the websocket subprotocol must be " BROWSERS_PROTOCOL;
 		return 400;
 	}
-	n = header_copy(wsi, "remote-user:", user, sizeof(user));
+	n = conn_header(wsi, "remote-user:", user, sizeof(user));
 	if (n == -1 ||
-	    header_copy(wsi, "remote-groups:", groups, sizeof(groups)) == -1) {
+	    conn_header(wsi, "remote-groups:", groups, sizeof(groups)) == -1) {
 		*why = "identity too long";
 		return 400;
 	}
@@ -112,7 +145,7 @@ browsers_admit(struct lws *wsi, struct conn *c, const char **why)
 	}
 	if (browsers_token(wsi, WSI_TOKEN_ORIGIN, origin, sizeof(origin)) ==
 	    -1 || browsers_token(wsi, WSI_TOKEN_HOST, host, sizeof(host)) ==
-	    -1 || header_copy(wsi, "x-forwarded-proto:", fwd, sizeof(fwd)) ==
+	    -1 || conn_header(wsi, "x-forwarded-proto:", fwd, sizeof(fwd)) ==
 	    -1 || !browsers_origin_ok(origin, host, fwd)) {
 		log_info("browser %s: origin '%s' refused (host '%s')", user,
 		    origin, host);
@@ -125,21 +158,22 @@ browsers_admit(struct lws *wsi, struct conn *c, const char **why)
 	 * tab. Checked at the upgrade (c is NULL), before the socket counts.
 	 */
 	if (c == NULL && cfg->user_sockets_max > 0 &&
-	    browsers_of(user) >= (size_t)cfg->user_sockets_max) {
+	    browsers_of_user(user) >= (size_t)cfg->user_sockets_max) {
 		log_info("browser %s: refused, %d sockets open already "
 		    "(PULSE_USER_SOCKETS_MAX)", user, cfg->user_sockets_max);
 		*why = "too many open sockets for this user";
 		return 429;
 	}
 	if (c != NULL)
-		strlcpy_p(c->user, user, sizeof(c->user));
+		strlcpy_p(browsers_of(c)->user, user,
+		    sizeof(browsers_of(c)->user));
 	return 0;
 }
 
 /* ------------------------------------------------------------- the feed */
 
 static int
-browsers_subscribed(const struct conn *c, const char *execution_id)
+browsers_subscribed(const struct bconn *c, const char *execution_id)
 {
 	size_t	 i;
 
@@ -150,37 +184,38 @@ browsers_subscribed(const struct conn *c, const char *execution_id)
 }
 
 static void
-browsers_send_json(struct conn *c, struct json_object *o)
+browsers_send_json(struct bconn *c, struct json_object *o)
 {
 	struct msg	*m = msg_json(o);
 
 	json_object_put(o);
-	conn_send(c, m);
+	conn_send(&c->c, m);
 	msg_unref(m);
 }
 
 static void
-browsers_replay_ask(struct conn *c)
+browsers_replay_ask(struct bconn *c)
 {
 	c->replay_next = 0;
-	if (replay_ask(c->serial, c->replay_gen, c->replay_from,
+	if (replay_ask(c->c.serial, c->replay_gen, c->replay_from,
 	    c->replay_to) == -1)
-		conn_close(c, 1013, "server busy: reconnect and resume", 0);
+		conn_close(&c->c, 1013, "server busy: reconnect and resume",
+		    0);
 }
 
 /* The next round of a replay, now or once the socket has drained. */
 static void
-browsers_replay_next(struct conn *c, long long from, long long to)
+browsers_replay_next(struct bconn *c, long long from, long long to)
 {
 	c->replay_from = from;
 	c->replay_to = to;
 	c->replay_next = 1;
-	if (c->q.n < BROWSERS_LOW_WATER)
+	if (c->c.q.n < BROWSERS_LOW_WATER)
 		browsers_replay_ask(c);
 }
 
 static void
-browsers_replay_done(struct conn *c)
+browsers_replay_done(struct bconn *c)
 {
 	struct json_object *o = json_object_new_object();
 
@@ -192,39 +227,51 @@ browsers_replay_done(struct conn *c)
 	browsers_send_json(c, o);
 }
 
+/* A browser's socket by serial, or NULL (gone, or not a browser's). */
+static struct bconn *
+browsers_find(uint64_t serial)
+{
+	struct conn	*c = conn_find(serial);
+
+	return c == NULL || c->kind != &browsers_kind ? NULL : browsers_of(c);
+}
+
 void
 browsers_out(struct out *o)
 {
-	struct conn	*c;
+	struct bconn	*c;
 
 	switch (o->type) {
+	case OUT_CURSOR:
+		browsers_cursor = o->event_id;
+		browsers_feed_ready = 1;
+		break;
 	case OUT_EVENT:
-		if (o->event_id > server.cursor)
-			server.cursor = o->event_id;
+		if (o->event_id > browsers_cursor)
+			browsers_cursor = o->event_id;
 		/* A replaying browser gets this from the database, in order. */
-		TAILQ_FOREACH(c, &server.browsers, entry)
-			if (!c->closing && !c->replaying &&
+		TAILQ_FOREACH(c, &browsers_all, entry)
+			if (!c->c.closing && !c->replaying &&
 			    o->event_id > c->floor && (!o->is_output ||
 			    browsers_subscribed(c, o->execution_id)))
-				conn_send(c, o->msg);
+				conn_send(&c->c, o->msg);
 		break;
 	case OUT_REPLAY:
-		c = conn_find(o->conn);
-		if (c == NULL || c->kind != CONN_BROWSER || !c->replaying ||
-		    c->replay_gen != o->gen)
+		c = browsers_find(o->conn);
+		if (c == NULL || !c->replaying || c->replay_gen != o->gen)
 			break;
 		if (!o->is_output || browsers_subscribed(c, o->execution_id))
-			conn_send(c, o->msg);
+			conn_send(&c->c, o->msg);
 		break;
 	case OUT_REPLAY_END:
-		c = conn_find(o->conn);
-		if (c == NULL || c->kind != CONN_BROWSER || !c->replaying ||
-		    c->replay_gen != o->gen || c->closing)
+		c = browsers_find(o->conn);
+		if (c == NULL || !c->replaying || c->replay_gen != o->gen ||
+		    c->c.closing)
 			break;
 		if (o->more)
 			browsers_replay_next(c, o->event_id, c->replay_to);
-		else if (server.cursor > c->replay_to)
-			browsers_replay_next(c, c->replay_to, server.cursor);
+		else if (browsers_cursor > c->replay_to)
+			browsers_replay_next(c, c->replay_to, browsers_cursor);
 		else
 			browsers_replay_done(c);
 		break;
@@ -245,7 +292,7 @@ browsers_want_id(struct json_object *o, const char *type, const char **id)
 }
 
 static int
-browsers_subscribe(struct conn *c, struct json_object *o)
+browsers_subscribe(struct bconn *c, struct json_object *o)
 {
 	const char	*id;
 
@@ -265,7 +312,7 @@ browsers_subscribe(struct conn *c, struct json_object *o)
 }
 
 static int
-browsers_unsubscribe(struct conn *c, struct json_object *o)
+browsers_unsubscribe(struct bconn *c, struct json_object *o)
 {
 	const char	*id;
 	size_t		 i;
@@ -288,7 +335,7 @@ browsers_unsubscribe(struct conn *c, struct json_object *o)
  * (each at most PUSHD_REPLAY_BATCH, the next once the socket drained).
  */
 static int
-browsers_resume(struct conn *c, struct json_object *o)
+browsers_resume(struct bconn *c, struct json_object *o)
 {
 	struct json_object *r;
 	long long	 last;
@@ -297,7 +344,7 @@ browsers_resume(struct conn *c, struct json_object *o)
 		return browsers_fail("resume: last_event_id must be an "
 		    "integer >= 0");
 	c->replay_gen++;
-	if (last >= server.cursor) {
+	if (last >= browsers_cursor) {
 		/* Nothing to replay (or it saw more on another pushd). */
 		c->floor = last;
 		c->replaying = 1;
@@ -305,25 +352,25 @@ browsers_resume(struct conn *c, struct json_object *o)
 		browsers_replay_done(c);
 		return 0;
 	}
-	if (server.cursor - last > PUSHD_REPLAY_MAX) {
+	if (browsers_cursor - last > PUSHD_REPLAY_MAX) {
 		c->replaying = 0;
-		c->floor = server.cursor;
+		c->floor = browsers_cursor;
 		r = json_object_new_object();
 		json_object_object_add(r, "type",
 		    json_object_new_string("resync"));
 		json_object_object_add(r, "last_event_id",
-		    json_object_new_int64(server.cursor));
+		    json_object_new_int64(browsers_cursor));
 		browsers_send_json(c, r);
 		return 0;
 	}
 	c->replaying = 1;
 	c->floor = last;
-	browsers_replay_next(c, last, server.cursor);
+	browsers_replay_next(c, last, browsers_cursor);
 	return 0;
 }
 
 static int
-browsers_ping(struct conn *c, struct json_object *o)
+browsers_ping(struct bconn *c, struct json_object *o)
 {
 	struct json_object *r = json_object_new_object();
 
@@ -335,7 +382,7 @@ browsers_ping(struct conn *c, struct json_object *o)
 
 static const struct browsers_handler {
 	const char	*type;
-	int		(*fn)(struct conn *, struct json_object *);
+	int		(*fn)(struct bconn *, struct json_object *);
 } browsers_handlers[] = {
 	{ "subscribe",		browsers_subscribe },
 	{ "unsubscribe",	browsers_unsubscribe },
@@ -349,9 +396,9 @@ static const struct browsers_handler {
  * busy for everyone (issue 12).
  */
 static int
-browsers_rate(struct conn *c)
+browsers_rate(struct bconn *c)
 {
-	long long	 now = server_now_ms();
+	long long	 now = pushd_now_ms();
 
 	if (c->rate_ms == 0) {
 		c->rate_ms = now;
@@ -369,7 +416,7 @@ browsers_rate(struct conn *c)
 }
 
 static int
-browsers_message(struct conn *c)
+browsers_handle(struct bconn *c, const char *text, size_t len)
 {
 	struct json_object	*msg;
 	const char		*type;
@@ -377,13 +424,9 @@ browsers_message(struct conn *c)
 	size_t			 i;
 	int			 rc = -1;
 
-	if (browsers_rate(c) == -1) {
-		conn_rx_reset(c);
+	if (browsers_rate(c) == -1)
 		return -1;
-	}
-	msg = pjson_parse((const char *)c->rx, c->rxlen, PUSHD_BROWSER_DEPTH,
-	    perr, sizeof(perr));
-	conn_rx_reset(c);
+	msg = pjson_parse(text, len, PUSHD_BROWSER_DEPTH, perr, sizeof(perr));
 	if (msg == NULL)
 		return browsers_fail("not JSON: %s", perr);
 	if (!json_object_is_type(msg, json_type_object) ||
@@ -406,117 +449,116 @@ out:
 /* ------------------------------------------------------------ callbacks */
 
 static void
-browsers_hello(struct conn *c)
+browsers_hello(struct bconn *c)
 {
 	struct json_object *o = json_object_new_object();
 
 	/* From here on it gets every event after this id: none twice. */
-	c->floor = server.cursor;
+	c->floor = browsers_cursor;
 	json_object_object_add(o, "type", json_object_new_string("hello"));
 	json_object_object_add(o, "user", json_object_new_string(c->user));
 	json_object_object_add(o, "last_event_id",
-	    json_object_new_int64(server.cursor));
+	    json_object_new_int64(browsers_cursor));
 	browsers_send_json(c, o);
 }
 
+/* One whole message: 0, or 1008 with why. */
 static int
-browsers_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user,
-    void *in, size_t len)
+browsers_message(struct conn *c, const char *text, size_t len,
+    const char **why)
 {
-	struct conn	*c = user;
-	const char	*why;
-	int		 complete, status;
-
-	switch (reason) {
-	case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
-		return browsers_admit(wsi, c, &why) == 0 ? 0 : -1;
-	case LWS_CALLBACK_ESTABLISHED:
-		conn_register(c, wsi, CONN_BROWSER);
-		log_debug("browser %s connected", c->user);
-		browsers_hello(c);
+	*why = browsers_why;
+	if (browsers_handle(browsers_of(c), text, len) == 0)
 		return 0;
-	case LWS_CALLBACK_RECEIVE:
-		if (c->closing)
-			return 0;
-		if (lws_frame_is_binary(wsi)) {
-			status = LWS_CLOSE_STATUS_UNACCEPTABLE_OPCODE;
-			browsers_fail("messages are JSON text frames");
-			goto close;
-		}
-		if (conn_rx(c, in, len, PUSHD_BROWSER_MSG_MAX, &complete) ==
-		    -1) {
-			status = LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE;
-			browsers_fail("message longer than %d bytes",
-			    PUSHD_BROWSER_MSG_MAX);
-			goto close;
-		}
-		if (!complete || browsers_message(c) == 0)
-			return 0;
-		status = LWS_CLOSE_STATUS_POLICY_VIOLATION;
-		goto close;
-	case LWS_CALLBACK_SERVER_WRITEABLE:
-		if (conn_writeable(c) == -1)
-			return -1;
-		if (c->replay_next && !c->closing &&
-		    c->q.n < BROWSERS_LOW_WATER)
-			browsers_replay_ask(c);
-		return 0;
-	case LWS_CALLBACK_CLOSED:
-		if (c->serial != 0) {
-			log_debug("browser %s disconnected", c->user);
-			replay_cancel(c->serial);	/* none for the gone */
-		}
-		conn_unregister(c);
-		return 0;
-	default:
-		return 0;
-	}
-close:
-	log_info("browser %s: closing: %s", c->user, browsers_why);
-	lws_close_reason(wsi, (enum lws_close_status)status,
-	    (unsigned char *)browsers_why, strlen(browsers_why));
-	return -1;
+	return LWS_CLOSE_STATUS_POLICY_VIOLATION;
 }
 
 static int
-browsers_http_cb(struct lws *wsi, enum lws_callback_reasons reason,
-    void *user, void *in, size_t len)
+browsers_open(struct conn *cn)
 {
-	const char	*why;
-	int		 status;
+	struct bconn	*c = browsers_of(cn);
 
-	(void)user;
-	(void)in;
-	(void)len;
-	switch (reason) {
-	case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
-		status = browsers_admit(wsi, NULL, &why);
-		if (status == 0)
-			return 0;
-		return upgrade_refuse(wsi, status, why);
-	case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
-		return -1;
-	case LWS_CALLBACK_HTTP:
-		if (lws_return_http_status(wsi, HTTP_STATUS_NOT_FOUND, NULL))
-			return -1;
-		return lws_http_transaction_completed(wsi);
-	default:
-		return 0;
-	}
+	TAILQ_INSERT_TAIL(&browsers_all, c, entry);
+	log_debug("browser %s connected", c->user);
+	browsers_hello(c);
+	return 0;
 }
+
+/* Its socket drained: the next round of a replay may be asked for. */
+static void
+browsers_written(struct conn *cn)
+{
+	struct bconn	*c = browsers_of(cn);
+
+	if (c->replay_next && !cn->closing && cn->q.n < BROWSERS_LOW_WATER)
+		browsers_replay_ask(c);
+}
+
+static void
+browsers_closed(struct conn *cn)
+{
+	struct bconn	*c = browsers_of(cn);
+
+	TAILQ_REMOVE(&browsers_all, c, entry);
+	log_debug("browser %s disconnected", c->user);
+	replay_cancel(cn->serial);	/* none for the gone */
+	free(c->subs);
+	c->subs = NULL;
+}
+
+static const char *
+browsers_name(const struct conn *c)
+{
+	return ((const struct bconn *)c)->user;
+}
+
+const struct conn_kind browsers_kind = {
+	.noun = "browser",
+	.msg_max = PUSHD_BROWSER_MSG_MAX,
+	.q_msgs = PUSHD_BROWSER_Q_MSGS,
+	.q_bytes = PUSHD_BROWSER_Q_BYTES,
+	.warn = 0,
+	.admit = browsers_admit,
+	.open = browsers_open,
+	.message = browsers_message,
+	.written = browsers_written,
+	.close = browsers_closed,
+	.name = browsers_name,
+};
 
 const struct lws_protocols browsers_protocols[] = {
-	{ "pulse-pushd-http", browsers_http_cb, 0, 0, 0, NULL, 0 },
-	{ BROWSERS_PROTOCOL, browsers_cb, sizeof(struct conn),
-	    PUSHD_BROWSER_MSG_MAX, 0, NULL, PUSHD_TX_CHUNK },
+	{ "pulse-pushd-http", conn_http_cb, 0, 0, 0, (void *)&browsers_kind,
+	    0 },
+	{ BROWSERS_PROTOCOL, conn_ws_cb, sizeof(struct bconn),
+	    PUSHD_BROWSER_MSG_MAX, 0, (void *)&browsers_kind, PUSHD_TX_CHUNK },
 	{ NULL, NULL, 0, 0, 0, NULL, 0 }
 };
 
 void
+browsers_init(const struct config *cfg)
+{
+	browsers_cfg = cfg;
+}
+
+void
 browsers_close_all(void)
 {
-	struct conn	*c;
+	struct bconn	*c;
 
-	TAILQ_FOREACH(c, &server.browsers, entry)
-		conn_close(c, LWS_CLOSE_STATUS_GOINGAWAY, "server stopping", 0);
+	TAILQ_FOREACH(c, &browsers_all, entry)
+		conn_close(&c->c, LWS_CLOSE_STATUS_GOINGAWAY,
+		    "server stopping", 0);
+}
+
+/* For the metrics page: open sockets, and what waits for all. */
+void
+browsers_counts(size_t *open, size_t *queued)
+{
+	const struct bconn	*c;
+
+	*open = *queued = 0;
+	TAILQ_FOREACH(c, &browsers_all, entry) {
+		(*open)++;
+		*queued += c->c.q.n;
+	}
 }

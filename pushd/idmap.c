@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "pushd.h"
+#include "idmap.h"
 #include "xmalloc.h"
 
 #define IDMAP_MIN	64

@@ -16,7 +16,10 @@
 
 #include "config.h"
 #include "log.h"
-#include "pushd.h"
+#include "dbthread.h"
+#include "queue.h"
+#include "replay.h"
+#include "server.h"
 #include "xmalloc.h"
 
 static void __attribute__((noreturn))
@@ -117,7 +120,6 @@ main(int argc, char *argv[])
 
 	if (server_init(&cfg) == -1)
 		fatalx("cannot start the websocket loop");
-	queue_init(server.ctx);
 	if (dbthread_start(&cfg, node) == -1)
 		fatalx("cannot start the database thread");
 	if (replay_start(&cfg) == -1)

@@ -17,7 +17,7 @@
 #include <unistd.h>
 
 #include "log.h"
-#include "pushd.h"
+#include "metrics.h"
 #include "sbuf.h"
 #include "xmalloc.h"
 
@@ -56,12 +56,14 @@ static struct {
 	int			 have_db;
 	struct metrics_db	 db;
 	time_t			 started;
+	void			(*gauges)(struct metrics_loop *);
 } metrics = { .mtx = PTHREAD_MUTEX_INITIALIZER };
 
 void
-metrics_init(void)
+metrics_init(void (*gauges)(struct metrics_loop *))
 {
 	metrics.started = time(NULL);
+	metrics.gauges = gauges;
 }
 
 static void
@@ -222,27 +224,16 @@ process_render(struct sbuf *b)
 static unsigned char *
 metrics_render(size_t *lenp)
 {
-	struct sbuf	 b;
-	struct conn	*c;
-	size_t		 browsers = 0, workers = 0, wq = 0, bq = 0, i,
-			 jobs_waiting, replays_waiting;
-	uint64_t	 replays;
+	struct sbuf		 b;
+	struct metrics_loop	 loop;
+	size_t			 i;
 	char		 label[64];
 
 	sbuf_init(&b, 16384, LWS_PRE);
-	TAILQ_FOREACH(c, &server.browsers, entry) {
-		browsers++;
-		bq += c->q.n;
-	}
-	TAILQ_FOREACH(c, &server.workers, entry) {
-		if (c->wstate == WORKER_ONLINE)
-			workers++;
-		wq += c->q.n;
-	}
-
 	/* Their own locks, taken before ours: never one inside another. */
-	jobs_waiting = jobs_depth();
-	replay_counts(&replays_waiting, &replays);
+	memset(&loop, 0, sizeof(loop));
+	if (metrics.gauges != NULL)
+		metrics.gauges(&loop);
 	pthread_mutex_lock(&metrics.mtx);
 	metrics.scrapes++;
 	if (metrics.have_db) {
@@ -276,10 +267,10 @@ metrics_render(size_t *lenp)
 	    metrics_poll_bounds, NPOLL);
 	head(&b, "pulse_browsers_connected", "gauge",
 	    "Browser websockets open on this pushd.");
-	sbuf_printf(&b, "pulse_browsers_connected %zu\n", browsers);
+	sbuf_printf(&b, "pulse_browsers_connected %zu\n", loop.browsers);
 	head(&b, "pulse_workers_connected", "gauge",
 	    "Registered worker websockets open on this pushd.");
-	sbuf_printf(&b, "pulse_workers_connected %zu\n", workers);
+	sbuf_printf(&b, "pulse_workers_connected %zu\n", loop.workers);
 	head(&b, "pulse_queue_depth", "gauge",
 	    "Items waiting: dispatch (queued commands, database), db_jobs "
 	    "(for the database thread: handed over, and taken in its last "
@@ -290,15 +281,17 @@ metrics_render(size_t *lenp)
 		sbuf_printf(&b, "pulse_queue_depth{queue=\"dispatch\"} %lld\n",
 		    metrics.db.queued);
 	sbuf_printf(&b, "pulse_queue_depth{queue=\"db_jobs\"} %zu\n",
-	    metrics.db_jobs + jobs_waiting);
+	    metrics.db_jobs + loop.jobs);
 	sbuf_printf(&b, "pulse_queue_depth{queue=\"replays\"} %zu\n",
-	    replays_waiting);
-	sbuf_printf(&b, "pulse_queue_depth{queue=\"worker_send\"} %zu\n", wq);
-	sbuf_printf(&b, "pulse_queue_depth{queue=\"browser_send\"} %zu\n", bq);
+	    loop.replays_waiting);
+	sbuf_printf(&b, "pulse_queue_depth{queue=\"worker_send\"} %zu\n",
+	    loop.worker_q);
+	sbuf_printf(&b, "pulse_queue_depth{queue=\"browser_send\"} %zu\n",
+	    loop.browser_q);
 	head(&b, "pulse_replays_total", "counter",
 	    "Replay queries run for browsers that resumed (a batch each).");
 	sbuf_printf(&b, "pulse_replays_total %llu\n",
-	    (unsigned long long)replays);
+	    (unsigned long long)loop.replays);
 	head(&b, "pulse_db_errors_total", "counter",
 	    "Failed database operations of the database and replay "
 	    "threads.");

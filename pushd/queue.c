@@ -14,6 +14,7 @@
 #include "log.h"
 #include "pjson.h"
 #include "pushd.h"
+#include "queue.h"
 #include "xmalloc.h"
 
 static pthread_mutex_t	 queue_mtx = PTHREAD_MUTEX_INITIALIZER;

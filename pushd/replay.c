@@ -20,7 +20,10 @@
 #include "config.h"
 #include "db.h"
 #include "log.h"
+#include "metrics.h"
 #include "pushd.h"
+#include "queue.h"
+#include "replay.h"
 #include "xmalloc.h"
 
 #define REPLAY_ASKS_MAX		4096	/* connections waiting for one */

@@ -1,9 +1,9 @@
 /*
  * The loop: one lws context with three vhosts on unix sockets that only
- * nginx reaches (workers, browsers, metrics), the table of live sockets, their
- * bounded send queues, the one place the db thread's messages come in
- * (LWS_CALLBACK_EVENT_WAIT_CANCELLED), the once-a-second tick, and the
- * orderly stop on SIGTERM.
+ * nginx reaches (workers, browsers, metrics), the one place the db
+ * thread's messages come in (handed on to workers.c or browsers.c), the
+ * once-a-second tick, and the orderly stop on SIGTERM. The top of pushd:
+ * it knows each protocol; the sockets themselves are conn.c's.
  */
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -11,19 +11,30 @@
 
 #include <errno.h>
 #include <grp.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "browsers.h"
 #include "config.h"
+#include "conn.h"
 #include "log.h"
-#include "pushd.h"
+#include "metrics.h"
+#include "queue.h"
+#include "replay.h"
+#include "server.h"
 #include "usock.h"
+#include "workers.h"
 #include "xmalloc.h"
 
-struct server	 server;
+static struct {
+	const struct config	*cfg;
+	struct lws_context	*ctx;
+	int			 stopping;
+	int			 db_done;
+	long long		 stop_at_ms;
+	int			 quit;
+} server;
 
 /* The socket files we made, to remove only ours when we stop. */
 struct server_sock {
@@ -47,30 +58,6 @@ static const lws_retry_bo_t server_browser_policy = {
 	.secs_since_valid_ping = 30,
 	.secs_since_valid_hangup = 75,
 };
-
-/*
- * Why a socket's handshake or message is refused, into buf (a close
- * reason: at most 123 bytes): -1, so a check can fail with one call.
- */
-int
-why_set(char *buf, size_t len, const char *fmt, ...)
-{
-	va_list	 ap;
-
-	va_start(ap, fmt);
-	vsnprintf(buf, len, fmt, ap);
-	va_end(ap);
-	return -1;
-}
-
-long long
-server_now_ms(void)
-{
-	struct timespec	 ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* ---------------------------------------------------------------- sockets */
 
@@ -136,214 +123,16 @@ server_unlink_sockets(void)
 	}
 }
 
-/* -------------------------------------------------------------- connections */
-
-void
-conn_register(struct conn *c, struct lws *wsi, enum conn_kind kind)
-{
-	struct idmap_node	*e;
-
-	c->wsi = wsi;
-	c->kind = kind;
-	c->serial = ++server.next_serial;
-	c->since_ms = c->last_rx_ms = server_now_ms();
-	e = idmap_put(&server.conns, &c->serial, sizeof(c->serial));
-	e->ptr = c;
-	if (kind == CONN_WORKER)
-		TAILQ_INSERT_TAIL(&server.workers, c, entry);
-	else
-		TAILQ_INSERT_TAIL(&server.browsers, c, entry);
-}
-
-void
-conn_unregister(struct conn *c)
-{
-	if (c->serial == 0)
-		return;
-	idmap_del(&server.conns, &c->serial, sizeof(c->serial));
-	if (c->kind == CONN_WORKER)
-		TAILQ_REMOVE(&server.workers, c, entry);
-	else
-		TAILQ_REMOVE(&server.browsers, c, entry);
-	outq_clear(&c->q);
-	conn_rx_reset(c);
-	free(c->subs);
-	c->subs = NULL;
-	c->serial = 0;
-	/* The last socket gone may be what a stop waits for. */
-	if (server.stopping)
-		server_check_stop();
-}
-
-struct conn *
-conn_find(uint64_t serial)
-{
-	struct idmap_node	*e;
-
-	e = idmap_get(&server.conns, &serial, sizeof(serial));
-	return e == NULL ? NULL : e->ptr;
-}
-
-/*
- * Queue a message for c. A socket that does not keep up is dropped (its
- * peer reconnects and catches up from the database) rather than let its
- * queue grow or slow anyone else: -1 then.
- */
-int
-conn_send(struct conn *c, struct msg *m)
-{
-	size_t	 max_msgs, max_bytes;
-
-	if (c->closing)
-		return -1;
-	if (c->kind == CONN_WORKER) {
-		max_msgs = PUSHD_WORKER_Q_MSGS;
-		max_bytes = PUSHD_WORKER_Q_BYTES;
-	} else {
-		max_msgs = PUSHD_BROWSER_Q_MSGS;
-		max_bytes = PUSHD_BROWSER_Q_BYTES;
-	}
-	if (outq_push(&c->q, m, max_msgs, max_bytes) == -1) {
-		log_warnx("%s %s: %zu messages (%zu bytes) not taken: "
-		    "dropping the connection", c->kind == CONN_WORKER ?
-		    "worker" : "browser", c->kind == CONN_WORKER ?
-		    c->worker_name : c->user, c->q.n, c->q.bytes);
-		outq_clear(&c->q);
-		c->closing = 1;
-		c->close_code = LWS_CLOSE_STATUS_POLICY_VIOLATION;
-		strlcpy_p(c->close_reason, "too slow: reconnect",
-		    sizeof(c->close_reason));
-		/* It is not reading: a close frame would only wait too. */
-		lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK,
-		    LWS_TO_KILL_ASYNC);
-		return -1;
-	}
-	lws_callback_on_writable(c->wsi);
-	return 0;
-}
-
-/*
- * Close c with a code and reason, after what is queued when flush is set
- * (acks on shutdown), else now. The first reason given wins.
- */
-void
-conn_close(struct conn *c, int code, const char *reason, int flush)
-{
-	if (c->closing)
-		return;
-	c->closing = 1;
-	c->close_flush = flush;
-	c->close_code = code;
-	strlcpy_p(c->close_reason, reason, sizeof(c->close_reason));
-	if (!flush)
-		outq_clear(&c->q);
-	/* A peer that never reads cannot hold the socket open. */
-	lws_set_timeout(c->wsi, PENDING_TIMEOUT_CLOSE_SEND, 5);
-	lws_callback_on_writable(c->wsi);
-}
-
-/* LWS_CALLBACK_SERVER_WRITEABLE: one message per call, as lws wants. */
-int
-conn_writeable(struct conn *c)
-{
-	struct msg	*m;
-
-	if (c->closing && (!c->close_flush || c->q.n == 0)) {
-		lws_close_reason(c->wsi, (enum lws_close_status)c->close_code,
-		    (unsigned char *)c->close_reason, strlen(c->close_reason));
-		return -1;
-	}
-	m = outq_peek(&c->q);
-	if (m == NULL)
-		return 0;
-	if (lws_write(c->wsi, m->data, m->len, LWS_WRITE_TEXT) < (int)m->len)
-		return -1;
-	outq_pop(&c->q);
-	if (c->q.n > 0 || c->closing)
-		lws_callback_on_writable(c->wsi);
-	return 0;
-}
-
-void
-conn_rx_reset(struct conn *c)
-{
-	free(c->rx);
-	c->rx = NULL;
-	c->rxlen = c->rxcap = 0;
-}
-
-/*
- * Gather one message from its fragments. 0 with *complete set when the
- * whole message is in c->rx (NUL-terminated, rxlen bytes); -1 when it is
- * longer than max.
- */
-int
-conn_rx(struct conn *c, const void *in, size_t len, size_t max, int *complete)
-{
-	*complete = 0;
-	c->last_rx_ms = server_now_ms();
-	if (lws_is_first_fragment(c->wsi))
-		c->rxlen = 0;
-	if (len > max - c->rxlen)
-		return -1;
-	if (c->rxlen + len + 1 > c->rxcap) {
-		size_t	 cap = c->rxcap ? c->rxcap : 4096;
-
-		while (cap < c->rxlen + len + 1)
-			cap *= 2;
-		c->rx = xrealloc(c->rx, cap);
-		c->rxcap = cap;
-	}
-	memcpy(c->rx + c->rxlen, in, len);
-	c->rxlen += len;
-	c->rx[c->rxlen] = '\0';
-	if (lws_is_final_fragment(c->wsi) &&
-	    lws_remaining_packet_payload(c->wsi) == 0)
-		*complete = 1;
-	return 0;
-}
-
-/*
- * A request header by lws token or, when name is set, by its lower-case
- * name with the colon ("x-api-key:"). Its length (0: absent), or -1 when
- * it does not fit len - 1 bytes.
- */
-int
-header_copy(struct lws *wsi, const char *name, char *buf, size_t len)
-{
-	int	 n;
-
-	buf[0] = '\0';
-	n = lws_hdr_custom_length(wsi, name, (int)strlen(name));
-	if (n <= 0)
-		return 0;
-	if ((size_t)n >= len)
-		return -1;
-	if (lws_hdr_custom_copy(wsi, buf, (int)len, name,
-	    (int)strlen(name)) < 0)
-		return -1;
-	return n;
-}
-
-/* Answer an upgrade request with an HTTP error instead (CONFIRM_UPGRADE). */
-int
-upgrade_refuse(struct lws *wsi, int status, const char *why)
-{
-	log_debug("upgrade refused: %d %s", status, why);
-	if (lws_return_http_status(wsi, (unsigned int)status, why) != 0)
-		return -1;
-	return 1;
-}
-
 /* ------------------------------------------------------------- the loop */
 
 static void
 server_begin_stop(void)
 {
-	long long	 now = server_now_ms();
+	long long	 now = pushd_now_ms();
 
 	server.stopping = 1;
 	server.stop_at_ms = now + PUSHD_STOP_MS;
+	conn_stop();
 	server_unlink_sockets();
 	/* The db thread records what it has (results: then acked) and quits. */
 	jobs_stop();
@@ -353,7 +142,7 @@ server_begin_stop(void)
 static void
 server_check_stop(void)
 {
-	long long	 now = server_now_ms();
+	long long	 now = pushd_now_ms();
 
 	if (!server_closing && (server.db_done || now >= server.stop_at_ms)) {
 		if (!server.db_done)
@@ -365,8 +154,7 @@ server_check_stop(void)
 		workers_close_all();
 		browsers_close_all();
 	}
-	if (server_closing && ((TAILQ_EMPTY(&server.workers) &&
-	    TAILQ_EMPTY(&server.browsers)) || now >= server_close_at))
+	if (server_closing && (conn_count() == 0 || now >= server_close_at))
 		server.quit = 1;
 }
 
@@ -376,19 +164,15 @@ server_drain(void)
 {
 	struct outq_list	 l = TAILQ_HEAD_INITIALIZER(l);
 	struct out		*o;
-	struct conn		*c;
 
 	outs_take(&l);
 	while ((o = TAILQ_FIRST(&l)) != NULL) {
 		TAILQ_REMOVE(&l, o, entry);
 		switch (o->type) {
-		case OUT_CURSOR:
-			server.cursor = o->event_id;
-			server.feed_ready = 1;
-			break;
 		case OUT_DB_DONE:
 			server.db_done = 1;
 			break;
+		case OUT_CURSOR:
 		case OUT_EVENT:
 		case OUT_REPLAY:
 		case OUT_REPLAY_END:
@@ -397,10 +181,7 @@ server_drain(void)
 		case OUT_SEND:
 		case OUT_CLOSE:
 		case OUT_REGISTERED:
-			c = conn_find(o->conn);
-			/* Gone: the peer will reconnect. */
-			if (c != NULL && c->kind == CONN_WORKER)
-				workers_out(o);
+			workers_out(o);
 			break;
 		}
 		out_free(o);
@@ -415,7 +196,7 @@ server_drain(void)
 static void
 server_tick(lws_sorted_usec_list_t *sul)
 {
-	long long	 now = server_now_ms();
+	long long	 now = pushd_now_ms();
 
 	workers_tick(now);
 	if (server.stopping)
@@ -423,13 +204,22 @@ server_tick(lws_sorted_usec_list_t *sul)
 	lws_sul_schedule(server.ctx, 0, sul, server_tick, LWS_US_PER_SEC);
 }
 
-/* The one place the db thread's wake-ups are handled (they reach every
- * protocol of every vhost): the worker vhost's HTTP protocol. */
-int
-server_wake(void)
+/* A socket went: the last one may be what a stop waits for. */
+static void
+server_gone(void)
 {
-	server_drain();
-	return 0;
+	if (server.stopping)
+		server_check_stop();
+}
+
+/* What only the loop knows, for the metrics page. */
+static void
+server_gauges(struct metrics_loop *m)
+{
+	browsers_counts(&m->browsers, &m->browser_q);
+	workers_counts(&m->workers, &m->worker_q);
+	m->jobs = jobs_depth();
+	replay_counts(&m->replays_waiting, &m->replays);
 }
 
 /* Called from main's signal thread: the one cross-thread lws call. */
@@ -483,10 +273,11 @@ server_init(const struct config *cfg)
 
 	memset(&server, 0, sizeof(server));
 	server.cfg = cfg;
-	idmap_init(&server.conns);
-	workers_init();
-	TAILQ_INIT(&server.workers);
-	TAILQ_INIT(&server.browsers);
+	/* The db thread's wake-ups reach every protocol of every vhost:
+	 * they are handled once, on the worker vhost's HTTP protocol. */
+	conn_init(&workers_kind, server_drain, server_gone);
+	workers_init(cfg);
+	browsers_init(cfg);
 	lws_set_log_level(cfg->log_debug ? LLL_ERR | LLL_WARN | LLL_NOTICE :
 	    LLL_ERR, server_lws_log);
 
@@ -511,12 +302,13 @@ server_init(const struct config *cfg)
 	server_socks[2].key = "PULSE_PUSHD_METRICS_SOCKET";
 	server_socks[2].path = server_metrics_path(cfg);
 	server_vhost(&server_socks[2], "metrics", metrics_protocols, NULL);
-	metrics_init();
+	metrics_init(server_gauges);
 	lws_sul_schedule(server.ctx, 0, &server_tick_sul, server_tick,
 	    LWS_US_PER_SEC);
 	log_info("listening for workers on %s, browsers on %s, metrics on %s",
 	    cfg->pushd_worker_socket, cfg->pushd_browser_socket,
 	    server_socks[2].path);
+	queue_init(server.ctx);
 	return 0;
 }
 
@@ -537,5 +329,5 @@ server_free(void)
 		lws_context_destroy(server.ctx);
 	server.ctx = NULL;
 	workers_free();
-	idmap_free(&server.conns);
+	conn_free();
 }

@@ -12,8 +12,11 @@
 #include <string.h>
 
 #include "base64.h"
+#include "id.h"
 #include "pjson.h"
+#include "pulse-limits.h"
 #include "pushd.h"
+#include "wmsg.h"
 #include "xmalloc.h"
 
 /* The table of message types, and whether each may precede worker_connect. */

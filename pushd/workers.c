@@ -10,10 +10,14 @@
 
 #include "base64.h"
 #include "config.h"
+#include "conn.h"
+#include "idmap.h"
 #include "ident.h"
 #include "log.h"
 #include "pjson.h"
-#include "pushd.h"
+#include "pulse-limits.h"
+#include "workers.h"
+#include "wmsg.h"
 #include "wkey.h"
 #include "xmalloc.h"
 
@@ -21,12 +25,37 @@
 #define WORKERS_PATH		"/worker"
 #define CLOSE_TRY_AGAIN		1013	/* RFC 6455: try again later */
 
-static struct idmap	 workers_by_id;	/* worker_id -> conn */
+enum worker_state {
+	WORKER_HELLO,		/* upgraded, waiting for worker_connect */
+	WORKER_CONNECTING,	/* the db thread records it */
+	WORKER_ONLINE,		/* on record: commands may come */
+};
+
+/* A worker's socket: lws's per-session data, zeroed by lws. */
+struct wconn {
+	struct conn		 c;		/* first: conn.c's part */
+	TAILQ_ENTRY(wconn)	 entry;
+	/* The key from the handshake, then who it is. */
+	int			 key_shared;	/* WORKER_API_KEY */
+	char			 key_worker[ID_LEN + 1]; /* X-Worker-Id */
+	char			 key_hash[WKEY_HASH_LEN + 1];
+	enum worker_state	 wstate;
+	int			 replaced;	/* a newer one took over */
+	char			 worker_id[ID_LEN + 1];
+	char			 worker_name[WORKER_NAME_MAX + 1];
+	long long		 last_ping_ms;
+};
+TAILQ_HEAD(wconnq, wconn);
+
+static const struct config	*workers_cfg;
+static struct wconnq		 workers_all =
+    TAILQ_HEAD_INITIALIZER(workers_all);
+static struct idmap		 workers_by_id;	/* worker_id -> wconn */
 
 /* Why the current message is refused, for the close frame and the log. */
-static char		 workers_why[124];
+static char		 workers_why[PUSHD_WHY_MAX];
 #define workers_fail(...) \
-	why_set(workers_why, sizeof(workers_why), __VA_ARGS__)
+	pushd_why(workers_why, sizeof(workers_why), __VA_ARGS__)
 
 /* ------------------------------------------------------------ admission */
 
@@ -36,6 +65,12 @@ struct admit {
 	char	 worker[ID_LEN + 1];		/* X-Worker-Id, or "" */
 	char	 hash[WKEY_HASH_LEN + 1];	/* its own key's */
 };
+
+static struct wconn *
+workers_of(struct conn *c)
+{
+	return (struct wconn *)c;
+}
 
 /*
  * The key: the shared one (a version-1 agent, or one enrolling), or a
@@ -47,13 +82,13 @@ struct admit {
 static int
 workers_key(struct lws *wsi, const char **why, struct admit *a)
 {
-	const char	*want = server.cfg->worker_api_key;
+	const char	*want = workers_cfg->worker_api_key;
 	char		 key[WORKER_KEY_MAX + 2], id[ID_LEN + 2];
 	int		 klen, idlen, rc = 0;
 
 	memset(a, 0, sizeof(*a));
-	klen = header_copy(wsi, "x-api-key:", key, sizeof(key));
-	idlen = header_copy(wsi, "x-worker-id:", id, sizeof(id));
+	klen = conn_header(wsi, "x-api-key:", key, sizeof(key));
+	idlen = conn_header(wsi, "x-worker-id:", id, sizeof(id));
 	if (klen <= 0) {
 		*why = "invalid or missing API key";
 		return 401;
@@ -82,17 +117,17 @@ workers_key(struct lws *wsi, const char **why, struct admit *a)
 
 /*
  * The handshake: path, subprotocol, key. 0 to accept; else the HTTP status
- * and why. Remote-* headers mean nothing here and are never read.
+ * and why. Remote-* headers mean nothing here and are never read. The
+ * connection (c not NULL) keeps what the key says.
  */
 static int
-workers_admit(struct lws *wsi, const char **why, struct admit *a)
+workers_admit(struct lws *wsi, struct conn *c, const char **why)
 {
+	struct wconn	*w;
+	struct admit	 a;
 	char		 path[64], proto[64];
+	int		 rc;
 
-	if (server.stopping) {
-		*why = "server stopping";
-		return 503;
-	}
 	if (lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI) >=
 	    (int)sizeof(path) || lws_hdr_copy(wsi, path, sizeof(path),
 	    WSI_TOKEN_GET_URI) < 0 || strcmp(path, WORKERS_PATH) != 0) {
@@ -105,7 +140,13 @@ workers_admit(struct lws *wsi, const char **why, struct admit *a)
 		*why = "the websocket subprotocol must be " WORKERS_PROTOCOL;
 		return 400;
 	}
-	return workers_key(wsi, why, a);
+	if ((rc = workers_key(wsi, why, &a)) != 0 || c == NULL)
+		return rc;
+	w = workers_of(c);
+	w->key_shared = a.shared;
+	strlcpy_p(w->key_worker, a.worker, sizeof(w->key_worker));
+	strlcpy_p(w->key_hash, a.hash, sizeof(w->key_hash));
+	return 0;
 }
 
 /* ------------------------------------------------------------- messages */
@@ -127,7 +168,7 @@ workers_push(struct job *j, struct wmsg *m)
 }
 
 static int
-workers_connect(struct conn *c, struct wmsg *m)
+workers_connect(struct wconn *c, struct wmsg *m)
 {
 	struct job		*j;
 	size_t			 i;
@@ -136,7 +177,7 @@ workers_connect(struct conn *c, struct wmsg *m)
 	if (c->key_worker[0] != '\0' && strcmp(m->worker_id,
 	    c->key_worker) != 0)
 		return workers_fail("worker_id does not match the key");
-	j = job_new(JOB_CONNECT, c->serial, NULL);
+	j = job_new(JOB_CONNECT, c->c.serial, NULL);
 	j->w.id = m->worker_id;
 	j->w.name = m->worker_name;
 	j->w.version = m->version;
@@ -148,7 +189,7 @@ workers_connect(struct conn *c, struct wmsg *m)
 		strlcpy_p(j->key_hash, c->key_hash, sizeof(j->key_hash));
 		j->w.key_hash = j->key_hash;
 	}
-	j->w.auto_accept = server.cfg->worker_auto_accept;
+	j->w.auto_accept = workers_cfg->worker_auto_accept;
 	j->nrunning = m->nrunning;
 	j->running = wmsg_take_running(m);
 	j->journaled = m->has_running;
@@ -162,23 +203,23 @@ workers_connect(struct conn *c, struct wmsg *m)
 	strlcpy_p(c->worker_id, m->worker_id, sizeof(c->worker_id));
 	strlcpy_p(c->worker_name, m->worker_name, sizeof(c->worker_name));
 	c->wstate = WORKER_CONNECTING;
-	c->last_ping_ms = server_now_ms();
+	c->last_ping_ms = pushd_now_ms();
 	return workers_push(j, m);
 }
 
 /* The database took the key: this socket is the worker's now. */
 static void
-workers_registered(struct conn *c)
+workers_registered(struct wconn *c)
 {
 	struct idmap_node	*e;
-	struct conn		*old;
+	struct wconn		*old;
 
 	/* One socket per worker: a reconnect replaces a half-dead one. */
 	e = idmap_get(&workers_by_id, c->worker_id, ID_LEN);
 	old = e != NULL ? e->ptr : NULL;
 	if (old != NULL && old != c) {
 		old->replaced = 1;
-		conn_close(old, LWS_CLOSE_STATUS_POLICY_VIOLATION,
+		conn_close(&old->c, LWS_CLOSE_STATUS_POLICY_VIOLATION,
 		    "replaced by a newer connection", 0);
 		log_info("worker %s: a new connection replaces the old one",
 		    c->worker_name);
@@ -190,9 +231,9 @@ workers_registered(struct conn *c)
 }
 
 static int
-workers_started(struct conn *c, struct wmsg *m)
+workers_started(struct wconn *c, struct wmsg *m)
 {
-	struct job	*j = job_new(JOB_STARTED, c->serial, c->worker_id);
+	struct job	*j = job_new(JOB_STARTED, c->c.serial, c->worker_id);
 
 	j->command_id = m->command_id;
 	j->execution_id = m->execution_id;
@@ -200,9 +241,9 @@ workers_started(struct conn *c, struct wmsg *m)
 }
 
 static int
-workers_output(struct conn *c, struct wmsg *m)
+workers_output(struct wconn *c, struct wmsg *m)
 {
-	struct job	*j = job_new(JOB_OUTPUT, c->serial, c->worker_id);
+	struct job	*j = job_new(JOB_OUTPUT, c->c.serial, c->worker_id);
 
 	j->command_id = m->command_id;
 	j->stream = m->stream;
@@ -218,12 +259,12 @@ workers_output(struct conn *c, struct wmsg *m)
 }
 
 static int
-workers_result(struct conn *c, struct wmsg *m)
+workers_result(struct wconn *c, struct wmsg *m)
 {
 	struct dispatch_result	*r = &m->res;
 	struct job		*j;
 
-	j = job_new(JOB_RESULT, c->serial, c->worker_id);
+	j = job_new(JOB_RESULT, c->c.serial, c->worker_id);
 	j->res = *r;
 	j->size += r->textlen[0] + r->textlen[1] + r->b64len[0] + r->b64len[1];
 	return workers_push(j, m);
@@ -232,7 +273,7 @@ workers_result(struct conn *c, struct wmsg *m)
 /* We never send execute_workflow (the engine sends steps one by one);
  * an older agent's answer is checked and noted. */
 static int
-workers_workflow_result(struct conn *c, struct wmsg *m)
+workers_workflow_result(struct wconn *c, struct wmsg *m)
 {
 	log_info("worker %s: workflow_result for %s ignored (none was sent)",
 	    c->worker_name, m->execution_id);
@@ -241,26 +282,29 @@ workers_workflow_result(struct conn *c, struct wmsg *m)
 
 /* The worker stored the key a rotate_key offered. */
 static int
-workers_key_ack(struct conn *c, struct wmsg *m)
+workers_key_ack(struct wconn *c, struct wmsg *m)
 {
-	struct job	*j = job_new(JOB_KEY_ACK, c->serial, c->worker_id);
+	struct job	*j = job_new(JOB_KEY_ACK, c->c.serial, c->worker_id);
 
 	j->key_id = m->key_id;
 	return workers_push(j, m);
 }
 
-/* One whole message: 0, or -1 with workers_why set (close with 1008). */
+/*
+ * One whole message: 0, or the close status with why: 1013 when the
+ * server is busy (the worker comes back and sends it again), else 1008.
+ */
 static int
-workers_message(struct conn *c)
+workers_message(struct conn *cn, const char *text, size_t len,
+    const char **why)
 {
+	struct wconn	*c = workers_of(cn);
 	struct wmsg	 m;
-	int		 rc;
+	int		 rc = -1;
 
-	rc = wmsg_parse(&m, (const char *)c->rx, c->rxlen, workers_why,
-	    sizeof(workers_why));
-	conn_rx_reset(c);
-	if (rc == -1)
-		return -1;
+	*why = workers_why;
+	if (wmsg_parse(&m, text, len, workers_why, sizeof(workers_why)) == -1)
+		return LWS_CLOSE_STATUS_POLICY_VIOLATION;
 	if (!m.any_time && c->wstate == WORKER_HELLO)
 		rc = workers_fail("%s before worker_connect", m.type_name);
 	else if (m.type == WMSG_CONNECT && c->wstate != WORKER_HELLO)
@@ -296,153 +340,97 @@ workers_message(struct conn *c)
 		}
 	}
 	wmsg_clear(&m);
-	return rc;
+	if (rc == 0)
+		return 0;
+	return strncmp(workers_why, "server busy", 11) == 0 ?
+	    CLOSE_TRY_AGAIN : LWS_CLOSE_STATUS_POLICY_VIOLATION;
 }
 
 /* ------------------------------------------------------------ callbacks */
 
 static int
-workers_closed(struct conn *c)
+workers_open(struct conn *cn)
 {
+	struct wconn	*c = workers_of(cn);
+
+	c->wstate = WORKER_HELLO;
+	TAILQ_INSERT_TAIL(&workers_all, c, entry);
+	return 0;
+}
+
+static void
+workers_closed(struct conn *cn)
+{
+	struct wconn		*c = workers_of(cn);
 	struct idmap_node	*e;
 	struct job		*j;
 
-	if (c->serial == 0)
-		return 0;
+	TAILQ_REMOVE(&workers_all, c, entry);
 	if (c->worker_id[0] != '\0' && !c->replaced) {
 		e = idmap_get(&workers_by_id, c->worker_id, ID_LEN);
 		if (e != NULL && e->ptr == c)
 			idmap_del(&workers_by_id, c->worker_id, ID_LEN);
 		log_info("worker %s disconnected", c->worker_name);
-		j = job_new(JOB_GONE, c->serial, c->worker_id);
+		j = job_new(JOB_GONE, c->c.serial, c->worker_id);
 		if (jobs_push(j) == -1)
 			job_free(j);	/* stopping: it will reconnect */
 	}
-	conn_unregister(c);
-	return 0;
 }
 
-static int
-workers_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user,
-    void *in, size_t len)
+static const char *
+workers_name(const struct conn *cn)
 {
-	struct conn	*c = user;
-	struct admit	 a;
-	const char	*why;
-	int		 complete, status;
+	const struct wconn	*c = (const struct wconn *)cn;
 
-	switch (reason) {
-	case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
-		/* Checked at CONFIRM_UPGRADE already; this is the last door. */
-		return workers_admit(wsi, &why, &a) == 0 ? 0 : -1;
-	case LWS_CALLBACK_ESTABLISHED:
-		/* The headers are still there; what the key says is kept. */
-		if (workers_admit(wsi, &why, &a) != 0)
-			return -1;
-		conn_register(c, wsi, CONN_WORKER);
-		c->key_shared = a.shared;
-		strlcpy_p(c->key_worker, a.worker, sizeof(c->key_worker));
-		strlcpy_p(c->key_hash, a.hash, sizeof(c->key_hash));
-		c->wstate = WORKER_HELLO;
-		return 0;
-	case LWS_CALLBACK_RECEIVE:
-		if (c->closing)
-			return 0;
-		if (lws_frame_is_binary(wsi)) {
-			status = LWS_CLOSE_STATUS_UNACCEPTABLE_OPCODE;
-			workers_fail("messages are JSON text frames");
-			goto close;
-		}
-		if (conn_rx(c, in, len, PUSHD_WORKER_MSG_MAX, &complete) ==
-		    -1) {
-			status = LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE;
-			workers_fail("message longer than %d bytes",
-			    PUSHD_WORKER_MSG_MAX);
-			goto close;
-		}
-		if (!complete)
-			return 0;
-		if (workers_message(c) == 0)
-			return 0;
-		status = strncmp(workers_why, "server busy", 11) == 0 ?
-		    CLOSE_TRY_AGAIN : LWS_CLOSE_STATUS_POLICY_VIOLATION;
-		goto close;
-	case LWS_CALLBACK_SERVER_WRITEABLE:
-		return conn_writeable(c);
-	case LWS_CALLBACK_CLOSED:
-		return workers_closed(c);
-	default:
-		return 0;
-	}
-close:
-	log_warnx("worker %s: closing: %s", c->worker_name[0] ? c->worker_name :
-	    "(before worker_connect)", workers_why);
-	lws_close_reason(wsi, (enum lws_close_status)status,
-	    (unsigned char *)workers_why, strlen(workers_why));
-	return -1;
+	return c->worker_name[0] != '\0' ? c->worker_name :
+	    "(before worker_connect)";
 }
 
-/*
- * The vhost's HTTP side: refuses upgrades that fail admission with a
- * status before any websocket exists, answers plain requests 404, and is
- * where the db thread's wake-ups are handled.
- */
-static int
-workers_http_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user,
-    void *in, size_t len)
-{
-	struct admit	 a;
-	const char	*why;
-	int		 status;
+const struct conn_kind workers_kind = {
+	.noun = "worker",
+	.msg_max = PUSHD_WORKER_MSG_MAX,
+	.q_msgs = PUSHD_WORKER_Q_MSGS,
+	.q_bytes = PUSHD_WORKER_Q_BYTES,
+	.warn = 1,
+	.admit = workers_admit,
+	.open = workers_open,
+	.message = workers_message,
+	.written = NULL,
+	.close = workers_closed,
+	.name = workers_name,
+};
 
-	(void)user;
-	(void)in;
-	(void)len;
-	switch (reason) {
-	case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
-		return server_wake();
-	case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
-		status = workers_admit(wsi, &why, &a);
-		if (status == 0)
-			return 0;
-		return upgrade_refuse(wsi, status, why);
-	case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
-		return -1;
-	case LWS_CALLBACK_HTTP:
-		if (lws_return_http_status(wsi, HTTP_STATUS_NOT_FOUND, NULL))
-			return -1;
-		return lws_http_transaction_completed(wsi);
-	default:
-		return 0;
-	}
-}
-
+/* The vhost's HTTP side is where the db thread's wake-ups are handled. */
 const struct lws_protocols workers_protocols[] = {
-	{ "pulse-pushd-http", workers_http_cb, 0, 0, 0, NULL, 0 },
-	{ WORKERS_PROTOCOL, workers_cb, sizeof(struct conn), PUSHD_RX_CHUNK,
-	    0, NULL, PUSHD_TX_CHUNK },
+	{ "pulse-pushd-http", conn_http_cb, 0, 0, 0, (void *)&workers_kind,
+	    0 },
+	{ WORKERS_PROTOCOL, conn_ws_cb, sizeof(struct wconn), PUSHD_RX_CHUNK,
+	    0, (void *)&workers_kind, PUSHD_TX_CHUNK },
 	{ NULL, NULL, 0, 0, 0, NULL, 0 }
 };
 
 /* ------------------------------------------------ from the db thread */
 
+/* A message for one worker's socket; gone: the peer will reconnect. */
 void
 workers_out(struct out *o)
 {
-	struct conn	*c = conn_find(o->conn);
+	struct conn	*cn = conn_find(o->conn);
+	struct wconn	*c;
 
-	if (c == NULL)
+	if (cn == NULL || cn->kind != &workers_kind)
 		return;
+	c = workers_of(cn);
 	switch (o->type) {
 	case OUT_SEND:
-		conn_send(c, o->msg);
+		conn_send(cn, o->msg);
 		break;
 	case OUT_CLOSE:
 		log_warnx("worker %s: closing: %s", c->worker_name, o->reason);
-		conn_close(c, o->code, o->reason, 0);
+		conn_close(cn, o->code, o->reason, 0);
 		break;
 	case OUT_REGISTERED:
-		if (c->wstate == WORKER_CONNECTING && !c->closing)
+		if (c->wstate == WORKER_CONNECTING && !cn->closing)
 			workers_registered(c);
 		break;
 	default:
@@ -461,24 +449,24 @@ workers_tick(long long now)
 {
 	static const char	 ping[] = "{\"type\":\"ping\"}";
 	struct msg		*m = NULL;
-	struct conn		*c, *next;
-	long long		 every = (long long)server.cfg->worker_ping_s *
+	struct wconn		*c, *next;
+	long long		 every = (long long)workers_cfg->worker_ping_s *
 	    1000;
 
-	for (c = TAILQ_FIRST(&server.workers); c != NULL; c = next) {
+	for (c = TAILQ_FIRST(&workers_all); c != NULL; c = next) {
 		next = TAILQ_NEXT(c, entry);
-		if (c->closing)
+		if (c->c.closing)
 			continue;
 		if (c->wstate == WORKER_HELLO) {
-			if (now - c->since_ms > PUSHD_HELLO_S * 1000LL)
-				conn_close(c, LWS_CLOSE_STATUS_POLICY_VIOLATION,
+			if (now - c->c.since_ms > PUSHD_HELLO_S * 1000LL)
+				conn_close(&c->c, LWS_CLOSE_STATUS_POLICY_VIOLATION,
 				    "no worker_connect", 0);
 			continue;
 		}
-		if (now - c->last_rx_ms > 3 * every) {
+		if (now - c->c.last_rx_ms > 3 * every) {
 			log_warnx("worker %s: silent for %lld s: closing",
-			    c->worker_name, (now - c->last_rx_ms) / 1000);
-			conn_close(c, LWS_CLOSE_STATUS_GOINGAWAY,
+			    c->worker_name, (now - c->c.last_rx_ms) / 1000);
+			conn_close(&c->c, LWS_CLOSE_STATUS_GOINGAWAY,
 			    "no answer to ping", 0);
 			continue;
 		}
@@ -486,15 +474,16 @@ workers_tick(long long now)
 			if (m == NULL)
 				m = msg_new(ping, sizeof(ping) - 1);
 			c->last_ping_ms = now;
-			conn_send(c, m);
+			conn_send(&c->c, m);
 		}
 	}
 	msg_unref(m);
 }
 
 void
-workers_init(void)
+workers_init(const struct config *cfg)
 {
+	workers_cfg = cfg;
 	idmap_init(&workers_by_id);
 }
 
@@ -507,8 +496,23 @@ workers_free(void)
 void
 workers_close_all(void)
 {
-	struct conn	*c;
+	struct wconn	*c;
 
-	TAILQ_FOREACH(c, &server.workers, entry)
-		conn_close(c, LWS_CLOSE_STATUS_GOINGAWAY, "server stopping", 1);
+	TAILQ_FOREACH(c, &workers_all, entry)
+		conn_close(&c->c, LWS_CLOSE_STATUS_GOINGAWAY, "server stopping",
+		    1);
+}
+
+/* For the metrics page: registered sockets, and what waits for all. */
+void
+workers_counts(size_t *online, size_t *queued)
+{
+	const struct wconn	*c;
+
+	*online = *queued = 0;
+	TAILQ_FOREACH(c, &workers_all, entry) {
+		if (c->wstate == WORKER_ONLINE)
+			(*online)++;
+		*queued += c->c.q.n;
+	}
 }

@@ -12,7 +12,9 @@
 
 #include "base64.h"
 #include "fuzz.h"
+#include "pulse-limits.h"
 #include "pushd.h"
+#include "wmsg.h"
 #include "xmalloc.h"
 
 /* The reason buffer of workers.c (workers_why). */

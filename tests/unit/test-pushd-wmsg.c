@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "pushd.h"
+#include "wmsg.h"
 #include "xmalloc.h"
 #include "test.h"
 

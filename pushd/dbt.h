@@ -1,0 +1,131 @@
+/*
+ * The database thread's private header: its state, one struct the files
+ * dbthread.c, dbt-jobs.c, dbt-poll.c, dbt-timers.c and dbt-trust.c share
+ * (only that thread touches it), and what each of them offers the others.
+ */
+#ifndef DBT_H
+#define DBT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <libwebsockets.h>
+
+#include "dispatch.h"
+#include "id.h"
+#include "idmap.h"
+#include "pushd.h"
+#include "queue.h"
+#include "retention.h"
+
+struct config;
+struct db;
+struct json_object;
+
+#define DBT_TAIL_BATCH		1000	/* events per feed query */
+#define DBT_HOLE_WAIT_MS	1000	/* an id may commit this late */
+#define DBT_HOLE_KEEP_MS	60000	/* later than that: still sent */
+#define DBT_HOLES_MAX		256
+#define DBT_REPORT_BATCH	200	/* reports per transaction */
+#define DBT_REPORT_BYTES	(16 * 1024 * 1024)	/* ... and their bytes */
+#define DBT_RETRY_MS		500	/* database away: retry after */
+#define DBT_TIMERS_MS		1000
+#define DBT_STALE_MS		5000
+#define DBT_TOUCH_MS		10000
+#define DBT_SWEEP_MS		30000
+#define DBT_SWEEP_IDLE_S	10
+#define DBT_RETAIN_MORE_MS	200	/* a full batch: the next one soon */
+#define DBT_METRICS_MS		5000
+#define DBT_BUSY_MS		2000	/* fast polls after work */
+#define DBT_LATENCY_LAG		"2"	/* s: a finish may commit this late */
+#define DBT_UNKNOWN_SEEN	64	/* unknown command ids logged */
+#define DBT_POISON_TRIES	5	/* an execution that fails to move */
+#define DBT_POISON_SLOTS	64
+#define DBT_REATTACH_MS		60000	/* an earlier run's workers: back? */
+
+/* An event id skipped over while its transaction had not committed. */
+struct dbt_hole {
+	long long	 id;
+	long long	 since_ms;
+};
+
+struct dbt {
+	const struct config	*cfg;
+	char			 node[256];
+	struct db		*db;
+	pthread_t		 thread;
+	int			 started;
+	struct jobq		 pending;	/* taken, not yet done */
+	struct idmap		 held;		/* worker_id -> serial */
+	struct idmap		 refused;	/* serials whose key was
+						 * refused: nothing more from
+						 * them is taken */
+	int			 trust_ready;
+	long long		 trust_cursor;	/* last trust event seen */
+	long long		 trust_gap_since;
+	long long		 grace_ms;
+	long long		 retry_at;	/* db away until then */
+	int			 away;		/* logged that */
+
+	int			 feed_ready;
+	long long		 cursor;	/* last event id sent on */
+	long long		 gap_since;
+	struct dbt_hole		 holes[DBT_HOLES_MAX];
+	size_t			 nholes;
+
+	long long		 next_timers, next_stale, next_touch,
+				 next_sweep, next_retain, next_metrics;
+	struct retention_counts	 retained;	/* this sweep, so far */
+	size_t			 retain_rounds;
+	long long		 retain_ms;	/* time in the database */
+	char			 latency_wm[32];	/* finished_at seen */
+	struct dispatch_ids	 advance;	/* executions to move */
+	int			 claim_now;
+	long long		 detach_at;	/* earlier run's workers */
+	int			 detached;
+	long long		 busy_until;	/* poll fast until then */
+	/* Reports on commands that no longer exist, each logged once. */
+	char			 unknown[DBT_UNKNOWN_SEEN][ID_LEN + 1];
+	size_t			 nunknown;
+	/* Executions whose advance failed, not for the database being away. */
+	struct {
+		char		 id[ID_LEN + 1];
+		int		 fails;
+	}			 poison[DBT_POISON_SLOTS];
+	size_t			 npoison;
+};
+
+extern struct dbt	 dbt;
+
+/* dbthread.c */
+void	dbt_close(uint64_t conn, int code, const char *fmt, ...)
+	    __attribute__((format(printf, 3, 4)));
+void	dbt_send(uint64_t conn, struct json_object *msg);
+void	dbt_busy(void);
+int	dbt_held(const char *worker_id, void *arg);
+int	dbt_failed(const char *what);
+int	dbt_start_at(const char *sql, long long *cursor, const char *what);
+void	dbt_refuse(uint64_t conn);
+int	dbt_is_refused(uint64_t conn);
+
+/* dbt-jobs.c */
+void	dbt_jobs(void);
+
+/* dbt-poll.c */
+void	dbt_send_cmds(struct dispatch_cmd *cmds, size_t n, uint64_t conn);
+void	dbt_claim(int look_first);
+void	dbt_advance(void);
+void	dbt_want_advance(const char *id);
+void	dbt_tail(void);
+
+/* dbt-timers.c */
+void	dbt_timers(long long now);
+
+/* dbt-trust.c */
+void	dbt_worker_state(uint64_t conn, const char *worker_id,
+	    const char *state);
+void	dbt_offer(const char *worker_id, uint64_t conn);
+void	dbt_trust(void);
+void	dbt_untrusted(void);
+
+#endif
