@@ -12,7 +12,7 @@
 #include "base64.h"
 #include "db.h"
 #include "dispatch.h"
-#include "engine.h"
+#include "events.h"
 #include "pjson.h"
 #include "registry.h"
 #include "trust.h"
@@ -282,7 +282,7 @@ event_dispatch(struct db *db, const struct drow *r, const char *status,
 	if (error != NULL)
 		json_object_object_add(p, "error",
 		    json_object_new_string(error));
-	return engine_event(db, "dispatch_status", r->execution_id,
+	return events_append(db, "dispatch_status", r->execution_id,
 	    r->worker_id, p);
 }
 
@@ -597,7 +597,7 @@ chunk_store(struct db *db, const struct drow *r, int stream, long long off,
 	    json_object_new_string(stream_names[stream]));
 	json_object_object_add(p, "offset", json_object_new_int64(off));
 	json_object_object_add(p, "data", pjson_text(data, len));
-	return engine_event(db, "command_output", r->execution_id,
+	return events_append(db, "command_output", r->execution_id,
 	    r->worker_id, p);
 }
 

@@ -14,6 +14,7 @@
 #include "cond.h"
 #include "db.h"
 #include "engine.h"
+#include "events.h"
 #include "pjson.h"
 #include "pulse-limits.h"
 #include "report.h"
@@ -32,9 +33,6 @@ struct exec {
 	struct workflow	*wf;
 };
 
-static const char sql_event[] =
-    "INSERT INTO events (type, execution_id, worker_id, payload) "
-    "VALUES (?, ?, ?, ?)";
 static const char sql_wf_get[] =
     "SELECT name, definition, version FROM workflows WHERE id = ?";
 /* Waiting on a prompt holds no worker: only running ones count. */
@@ -191,45 +189,6 @@ dberr(struct engine_err *err, struct db *db)
 	return fail(err, ENGINE_DBERR, "%s", db_errmsg(db));
 }
 
-int
-engine_event(struct db *db, const char *type, const char *execution_id,
-    const char *worker_id, struct json_object *payload)
-{
-	size_t	 len;
-	const char *s;
-	int	 rc;
-
-	json_object_object_add(payload, "type", json_object_new_string(type));
-	s = pjson_str(payload, &len);
-	rc = db_exec(db, sql_event, NULL, "sssb", type, execution_id,
-	    worker_id, s, len);
-	json_object_put(payload);
-	return rc;
-}
-
-static int
-event_status(struct db *db, const char *id, const char *status)
-{
-	struct json_object *p = json_object_new_object();
-
-	json_object_object_add(p, "execution_id", json_object_new_string(id));
-	json_object_object_add(p, "status", json_object_new_string(status));
-	return engine_event(db, "execution_status", id, NULL, p);
-}
-
-static int
-event_step(struct db *db, const char *id, int step, const char *status,
-    const char *reason)
-{
-	struct json_object *p = json_object_new_object();
-
-	json_object_object_add(p, "execution_id", json_object_new_string(id));
-	json_object_object_add(p, "step", json_object_new_int(step));
-	json_object_object_add(p, "status", json_object_new_string(status));
-	json_object_object_add(p, "reason", pjson_string_or_null(reason));
-	return engine_event(db, "step_status", id, NULL, p);
-}
-
 static void
 exec_clear(struct exec *ex)
 {
@@ -314,7 +273,7 @@ finish_execution(struct db *db, struct exec *ex, const char *status,
 	json_object_put(logs);
 	if (rc == -1)
 		return -1;
-	return event_status(db, ex->id, status);
+	return events_status(db, ex->id, status);
 }
 
 /* End the current step with status from `from`; 0, or -1 on db error. */
@@ -325,7 +284,7 @@ step_end(struct db *db, struct exec *ex, const char *from, const char *status,
 	if (db_exec(db, sql_step_end, NULL, "sssis", status, reason, ex->id,
 	    (long long)ex->current, from) == -1)
 		return -1;
-	return event_step(db, ex->id, ex->current, status, reason);
+	return events_step(db, ex->id, ex->current, status, reason);
 }
 
 /* The `state` of DESIGN.md section 5, from what the database holds. */
@@ -736,9 +695,9 @@ prompt_wait(struct db *db, struct exec *ex, const struct step *st)
 	p = json_object_new_object();
 	json_object_object_add(p, "execution_id", json_object_new_string(ex->id));
 	json_object_object_add(p, "prompt", prompt);
-	if (engine_event(db, "execution_prompt", ex->id, NULL, p) == -1)
+	if (events_append(db, "execution_prompt", ex->id, NULL, p) == -1)
 		return -1;
-	return event_status(db, ex->id, "waiting");
+	return events_status(db, ex->id, "waiting");
 }
 
 /* The heart of DESIGN.md section 4; runs with the execution locked. */
@@ -784,7 +743,7 @@ advance_locked(struct db *db, struct exec *ex)
 				if (db_exec(db, sql_step_begin, NULL, "siisi",
 				    "running", (long long)-1, (long long)-1,
 				    ex->id, (long long)ex->current) == -1 ||
-				    event_step(db, ex->id, ex->current,
+				    events_step(db, ex->id, ex->current,
 				    "running", NULL) == -1)
 					return -1;
 				goto save;
@@ -792,7 +751,7 @@ advance_locked(struct db *db, struct exec *ex)
 				if (db_exec(db, sql_step_begin, NULL, "siisi",
 				    "waiting", (long long)-1, (long long)-1,
 				    ex->id, (long long)ex->current) == -1 ||
-				    event_step(db, ex->id, ex->current,
+				    events_step(db, ex->id, ex->current,
 				    "waiting", NULL) == -1)
 					return -1;
 				return prompt_wait(db, ex, st);
@@ -801,7 +760,7 @@ advance_locked(struct db *db, struct exec *ex)
 				    "running", st->duration_ms,
 				    st->duration_ms, ex->id,
 				    (long long)ex->current) == -1 ||
-				    event_step(db, ex->id, ex->current,
+				    events_step(db, ex->id, ex->current,
 				    "running", NULL) == -1)
 					return -1;
 				if (st->duration_ms > 0)
@@ -1030,7 +989,7 @@ create_execution(struct db *db, struct call *c, const char *kind,
 	    json_object_new_string(c->id_out));
 	json_object_object_add(p, "workflow_id",
 	    pjson_string_or_null(c->workflow_id));
-	if (engine_event(db, "execution_started", c->id_out, NULL, p) == -1)
+	if (events_append(db, "execution_started", c->id_out, NULL, p) == -1)
 		goto dbfail;
 	strlcpy_p(ex.id, c->id_out, sizeof(ex.id));
 	strlcpy_p(ex.status, "running", sizeof(ex.status));
@@ -1312,8 +1271,8 @@ respond_txn(struct db *db, void *arg)
 	    json_object_new_string(c->response));
 	json_object_object_add(p, "responded_by",
 	    pjson_string_or_null(c->user));
-	if (engine_event(db, "execution_response", ex.id, NULL, p) == -1 ||
-	    event_step(db, ex.id, ex.current, "succeeded", NULL) == -1)
+	if (events_append(db, "execution_response", ex.id, NULL, p) == -1 ||
+	    events_step(db, ex.id, ex.current, "succeeded", NULL) == -1)
 		goto dbfail;
 	answered = ex.current++;
 	if (db_exec(db, sql_exec_answer, NULL, "sis", c->response,
@@ -1322,7 +1281,7 @@ respond_txn(struct db *db, void *arg)
 	free(ex.prompt_response);
 	ex.prompt_response = xstrdup(c->response);
 	strlcpy_p(ex.status, "running", sizeof(ex.status));
-	if (event_status(db, ex.id, "running") == -1 ||
+	if (events_status(db, ex.id, "running") == -1 ||
 	    advance_locked(db, &ex) == -1)
 		goto dbfail;
 	p = json_object_new_object();
@@ -1412,7 +1371,7 @@ abort_txn(struct db *db, void *arg)
 	    c->id) == -1 ||
 	    db_exec(db, sql_dispatch_cancel, NULL, "s", c->id) == -1 ||
 	    db_exec(db, sql_dispatch_cancel_running, NULL, "s", c->id) == -1 ||
-	    event_status(db, c->id, "failed") == -1)
+	    events_status(db, c->id, "failed") == -1)
 		return dberr(c->err, db);
 	return 0;
 }

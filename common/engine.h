@@ -11,7 +11,6 @@
 
 struct audit_actor;
 struct db;
-struct json_object;
 
 /*
  * The entry points that record an outside fact take the audit actor
@@ -111,9 +110,5 @@ int	engine_abort(struct db *, const char *execution_id, const char *reason,
 /* Move an execution as far as it can go now. Idempotent. */
 int	engine_advance(struct db *, const char *execution_id,
 	    struct engine_err *);
-
-/* Append an event to the feed pushd broadcasts (payload: owned). */
-int	engine_event(struct db *, const char *type, const char *execution_id,
-	    const char *worker_id, struct json_object *payload);
 
 #endif

@@ -13,7 +13,7 @@
 
 #include "audit.h"
 #include "db.h"
-#include "engine.h"
+#include "events.h"
 #include "id.h"
 #include "xmalloc.h"
 #include "pjson.h"
@@ -99,7 +99,7 @@ registry_event(struct db *db, const char *worker_id, const char *status)
 
 	json_object_object_add(p, "worker_id", json_object_new_string(worker_id));
 	json_object_object_add(p, "status", json_object_new_string(status));
-	return engine_event(db, "worker_update", NULL, worker_id, p);
+	return events_append(db, "worker_update", NULL, worker_id, p);
 }
 
 int
