@@ -147,24 +147,6 @@ static const char sql_idle[] =
     "WHERE s.execution_id = e.id AND s.step_index = e.current_step "
     "AND s.wake_at > NOW(3)) LIMIT 100";
 
-static const char sql_worker_attached[] =
-    "SELECT status FROM workers WHERE id = ? AND pushd_node = ? FOR UPDATE";
-static const char sql_worker_offline[] =
-    "UPDATE workers SET status = 'offline', pushd_node = NULL "
-    "WHERE id = ? AND pushd_node = ?";
-static const char sql_worker_touch[] =
-    "UPDATE workers SET last_heartbeat = NOW() WHERE id = ? "
-    "AND pushd_node = ?";
-static const char sql_worker_revive[] =
-    "UPDATE workers SET status = 'online' WHERE id = ? AND pushd_node = ? "
-    "AND status <> 'online'";
-static const char sql_workers_silent[] =
-    "SELECT id FROM workers WHERE status = 'online' AND (last_heartbeat IS "
-    "NULL OR last_heartbeat < NOW() - INTERVAL ? SECOND) "
-    "LIMIT 100 FOR UPDATE SKIP LOCKED";
-static const char sql_worker_stale[] =
-    "UPDATE workers SET status = 'offline', pushd_node = NULL WHERE id = ? "
-    "AND status = 'online'";
 
 static const char *const stream_names[2] = { "stdout", "stderr" };
 
@@ -1257,6 +1239,43 @@ dispatch_sweep(struct db *db, int idle_s, struct dispatch_ids *ids)
 	return ids_select(db, sql_idle, "i", idle_s, ids);
 }
 
+/* ------------------------------------------------------- engine's writes */
+
+static const char sql_dispatch_insert[] =
+    "INSERT INTO dispatches (id, execution_id, step_index, worker_id, "
+    "worker_name, attempt, command, timeout_ms) "
+    "VALUES (?, ?, ?, ?, ?, 1, ?, ?)";
+static const char sql_dispatch_cancel[] =
+    "UPDATE dispatches SET status = 'cancelled', finished_at = NOW(3), "
+    "error = 'execution cancelled' WHERE execution_id = ? "
+    "AND status = 'queued'";
+static const char sql_dispatch_cancel_running[] =
+    "UPDATE dispatches SET cancel_requested = 1 WHERE execution_id = ? "
+    "AND status IN ('sent', 'running')";
+
+int
+dispatch_queue(struct db *db, const char *execution_id, int step,
+    const char *worker_id, const char *worker_name, const char *command,
+    long long timeout_ms)
+{
+	char	 did[ID_LEN + 1];
+
+	id_new(did);
+	return db_exec(db, sql_dispatch_insert, NULL, "ssisssi", did,
+	    execution_id, (long long)step, worker_id, worker_name, command,
+	    timeout_ms);
+}
+
+int
+dispatch_cancel_execution(struct db *db, const char *execution_id)
+{
+	if (db_exec(db, sql_dispatch_cancel, NULL, "s", execution_id) == -1 ||
+	    db_exec(db, sql_dispatch_cancel_running, NULL, "s",
+	    execution_id) == -1)
+		return -1;
+	return 0;
+}
+
 /* ---------------------------------------------------------------- workers */
 
 struct wk {
@@ -1358,35 +1377,12 @@ dispatch_worker_online(struct db *db, const char *node,
 	return 0;
 }
 
-static const char sql_node_workers[] =
-    "SELECT id FROM workers WHERE pushd_node = ?";
-static const char sql_node_detach[] =
-    "UPDATE workers SET pushd_node = NULL WHERE id = ? AND pushd_node = ?";
 
 int
 dispatch_worker_detach_others(struct db *db, const char *node,
     dispatch_held_fn held, void *arg, size_t *n)
 {
-	struct db_res	*res;
-	size_t		 i;
-	int		 rc = -1;
-
-	*n = 0;
-	if (db_exec(db, sql_node_workers, &res, "s", node) == -1)
-		return -1;
-	for (i = 0; i < db_res_rows(res); i++) {
-		const char *id = db_res_get(res, i, 0);
-
-		if (held(id, arg))
-			continue;
-		if (db_exec(db, sql_node_detach, NULL, "ss", id, node) == -1)
-			goto fail;
-		*n += (size_t)db_affected(db);
-	}
-	rc = 0;
-fail:
-	db_res_free(res);
-	return rc;
+	return registry_detach_others(db, node, held, arg, n);
 }
 
 struct wk_off {
@@ -1394,29 +1390,12 @@ struct wk_off {
 	const char	*id;
 };
 
-/*
- * Detached as well: a worker on no pushd has no commands claimed for it,
- * even while its HTTP heartbeats keep it online.
- */
 static int
 worker_offline_txn(struct db *db, void *arg)
 {
 	struct wk_off	*o = arg;
-	struct db_res	*res;
-	int		 was_online;
 
-	if (db_exec(db, sql_worker_attached, &res, "ss", o->id, o->node) == -1)
-		return -1;
-	/* Attached elsewhere by now: not ours to say. */
-	if (db_res_rows(res) == 0) {
-		db_res_free(res);
-		return 0;
-	}
-	was_online = strcmp(db_res_get(res, 0, 0), "online") == 0;
-	db_res_free(res);
-	if (db_exec(db, sql_worker_offline, NULL, "ss", o->id, o->node) == -1)
-		return -1;
-	return was_online ? registry_event(db, o->id, "offline") : 0;
+	return registry_offline(db, o->node, o->id);
 }
 
 int
@@ -1439,23 +1418,15 @@ touch_txn(struct db *db, void *arg)
 	struct touch	*t = arg;
 	size_t		 i;
 
-	for (i = 0; i < t->n; i++) {
-		/*
-		 * No deadline moves here: a command waiting in the worker's
-		 * own queue (MAX_CONCURRENT_TASKS) counts against its
-		 * timeout, or a wedged agent that keeps its socket open
-		 * would hold its commands for ever (issue 11).
-		 */
-		if (db_exec(db, sql_worker_touch, NULL, "ss", t->ids[i],
-		    t->node) == -1 ||
-		    db_exec(db, sql_worker_revive, NULL, "ss", t->ids[i],
-		    t->node) == -1)
+	/*
+	 * No deadline moves here: a command waiting in the worker's own
+	 * queue (MAX_CONCURRENT_TASKS) counts against its timeout, or a
+	 * wedged agent that keeps its socket open would hold its commands
+	 * for ever (issue 11).
+	 */
+	for (i = 0; i < t->n; i++)
+		if (registry_touch(db, t->node, t->ids[i]) == -1)
 			return -1;
-		/* Marked stale while connected here (a slow poll): undo. */
-		if (db_affected(db) == 1 &&
-		    registry_event(db, t->ids[i], "online") == -1)
-			return -1;
-	}
 	return 0;
 }
 
@@ -1479,29 +1450,9 @@ static int
 stale_txn(struct db *db, void *arg)
 {
 	struct stale	*s = arg;
-	struct db_res	*res;
-	size_t		 i;
-	int		 rc = -1;
 
 	s->n = 0;
-	if (db_exec(db, sql_workers_silent, &res, "i",
-	    (long long)s->secs) == -1)
-		return -1;
-	for (i = 0; i < db_res_rows(res); i++) {
-		const char *id = db_res_get(res, i, 0);
-
-		if (db_exec(db, sql_worker_stale, NULL, "s", id) == -1)
-			goto fail;
-		if (db_affected(db) != 1)
-			continue;
-		if (registry_event(db, id, "offline") == -1)
-			goto fail;
-		s->n++;
-	}
-	rc = 0;
-fail:
-	db_res_free(res);
-	return rc;
+	return registry_stale(db, s->secs, &s->n);
 }
 
 int

@@ -13,6 +13,7 @@
 #include "audit.h"
 #include "cond.h"
 #include "db.h"
+#include "dispatch.h"
 #include "engine.h"
 #include "events.h"
 #include "pjson.h"
@@ -130,20 +131,9 @@ static const char sql_worker_get[] =
 static const char sql_target_untrusted[] =
     "SELECT name, state FROM workers WHERE state <> 'accepted' "
     "AND (id = ? OR name = ?) LIMIT 1";
-static const char sql_dispatch_insert[] =
-    "INSERT INTO dispatches (id, execution_id, step_index, worker_id, "
-    "worker_name, attempt, command, timeout_ms) "
-    "VALUES (?, ?, ?, ?, ?, 1, ?, ?)";
 static const char sql_dispatch_states[] =
     "SELECT status, exit_code, worker_name, error FROM dispatches "
     "WHERE execution_id = ? AND step_index = ? ORDER BY worker_name";
-static const char sql_dispatch_cancel[] =
-    "UPDATE dispatches SET status = 'cancelled', finished_at = NOW(3), "
-    "error = 'execution cancelled' WHERE execution_id = ? "
-    "AND status = 'queued'";
-static const char sql_dispatch_cancel_running[] =
-    "UPDATE dispatches SET cancel_requested = 1 WHERE execution_id = ? "
-    "AND status IN ('sent', 'running')";
 /* Idempotency keys (sql/005): created_at is their expiry clock. */
 static const char sql_key_expire[] =
     "DELETE FROM idempotency_keys WHERE username = ? AND idem_key = ? "
@@ -571,7 +561,7 @@ start_execute(struct db *db, struct exec *ex, const struct step *st)
 	struct target	*t;
 	const char	*both;
 	size_t		 n, i;
-	char		 reason[512], names[256], did[ID_LEN + 1];
+	char		 reason[512], names[256];
 	char		 untrusted[WORKER_NAME_MAX + 96] = "";
 
 	if (resolve_targets(db, st, &t, &n, &both, untrusted,
@@ -603,10 +593,8 @@ start_execute(struct db *db, struct exec *ex, const struct step *st)
 		return 0;
 	}
 	for (i = 0; i < n; i++) {
-		id_new(did);
-		if (db_exec(db, sql_dispatch_insert, NULL, "ssisssi", did,
-		    ex->id, (long long)ex->current, t[i].id, t[i].name,
-		    st->command, st->timeout_ms) == -1)
+		if (dispatch_queue(db, ex->id, ex->current, t[i].id,
+		    t[i].name, st->command, st->timeout_ms) == -1)
 			goto fail;
 	}
 	targets_free(t, n);
@@ -1345,8 +1333,7 @@ cancel_txn(struct db *db, void *arg)
 	    json_object_new_string(ex.status));
 	snprintf(why, sizeof(why), "cancelled by %s", c->user ? c->user : "?");
 	if (db_exec(db, sql_steps_cancel, NULL, "ss", why, ex.id) == -1 ||
-	    db_exec(db, sql_dispatch_cancel, NULL, "s", ex.id) == -1 ||
-	    db_exec(db, sql_dispatch_cancel_running, NULL, "s", ex.id) == -1 ||
+	    dispatch_cancel_execution(db, ex.id) == -1 ||
 	    finish_execution(db, &ex, "cancelled", why) == -1) {
 		dberr(c->err, db);
 		json_object_put(d);
@@ -1369,8 +1356,7 @@ abort_txn(struct db *db, void *arg)
 		return 1;	/* it ended meanwhile */
 	if (db_exec(db, sql_steps_cancel, NULL, "ss", c->response,
 	    c->id) == -1 ||
-	    db_exec(db, sql_dispatch_cancel, NULL, "s", c->id) == -1 ||
-	    db_exec(db, sql_dispatch_cancel_running, NULL, "s", c->id) == -1 ||
+	    dispatch_cancel_execution(db, c->id) == -1 ||
 	    events_status(db, c->id, "failed") == -1)
 		return dberr(c->err, db);
 	return 0;

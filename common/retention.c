@@ -29,8 +29,6 @@ static const char sql_old_workers[] =
     "SELECT id FROM workers WHERE status = 'offline' "
     "AND COALESCE(last_heartbeat, created_at) < NOW() - INTERVAL ? DAY "
     "LIMIT ? FOR UPDATE SKIP LOCKED";
-static const char sql_delete_worker[] =
-    "DELETE FROM workers WHERE id = ? AND status = 'offline'";
 
 /* Idempotency keys live a day (sql/005), whatever RETENTION_DAYS says:
  * a client retries within minutes, and a key kept for longer only makes
@@ -48,17 +46,6 @@ prune_execution(struct db *db, const char *id)
 	if (db_exec(db, sql_delete_execution, NULL, "s", id) == -1)
 		return -1;
 	return db_affected(db) == 1;
-}
-
-static int
-prune_worker(struct db *db, const char *id)
-{
-	if (db_exec(db, sql_delete_worker, NULL, "s", id) == -1)
-		return -1;
-	if (db_affected(db) != 1)
-		return 0;
-	/* As DELETE /api/workers/:id: the dashboards drop it. */
-	return registry_event(db, id, "deleted") == -1 ? -1 : 1;
 }
 
 struct batch {
@@ -131,7 +118,7 @@ retention_sweep(struct db *db, int days, int worker_days, size_t batch,
 	if (db_affected(db) >= batch)
 		c->more = 1;
 	if (worker_days > 0 && retention_batch(db, sql_old_workers,
-	    prune_worker, worker_days, batch, &c->workers,
+	    registry_prune, worker_days, batch, &c->workers,
 	    &c->more) == -1)
 		return -1;
 	return 0;

@@ -371,7 +371,7 @@ int
 workflows_delete(struct request *req)
 {
 	static const struct delete_ops ops = { "workflow", sql_delete,
-	    refuse_unfinished, announce_deleted };
+	    NULL, refuse_unfinished, announce_deleted };
 
 	return delete_by_id(req, &ops);
 }
