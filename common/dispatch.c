@@ -1327,7 +1327,7 @@ worker_online_txn(struct db *db, void *arg)
 
 	k->conflict = 0;
 	w->rotate = 0;
-	if (trust_check(db, w->id, w->key_hash, w->refused, NULL,
+	if (registry_check(db, w->id, w->key_hash, w->refused, NULL,
 	    &keyed) == -1)
 		return -1;
 	if (w->refused[0] != '\0')

@@ -632,10 +632,35 @@ static const char sql_worker_stale[] =
     "UPDATE workers SET status = 'offline', pushd_node = NULL WHERE id = ? "
     "AND status = 'online'";
 
-int
-registry_rotation_done(struct db *db, const char *worker_id)
+/* An offered key acked: no rotation is asked for any more. */
+static int
+rotation_done(struct db *db, const char *worker_id)
 {
 	return db_exec(db, sql_rotation_done, NULL, "s", worker_id);
+}
+
+int
+registry_check(struct db *db, const char *worker_id, const char *key_hash,
+    char why[TRUST_WHY_MAX], int *acked, int *keyed)
+{
+	int	 ok = 0;
+
+	if (trust_check(db, worker_id, key_hash, why, &ok, keyed) == -1 ||
+	    (ok && rotation_done(db, worker_id) == -1))
+		return -1;
+	if (acked != NULL)
+		*acked = ok;
+	return 0;
+}
+
+int
+registry_key_ack(struct db *db, const char *worker_id, long long key_id,
+    int *ok)
+{
+	if (trust_key_ack(db, worker_id, key_id, ok) == -1 ||
+	    (*ok && rotation_done(db, worker_id) == -1))
+		return -1;
+	return 0;
 }
 
 int

@@ -138,8 +138,15 @@ int	registry_grant(struct db *, const char *id, const char *granted,
  * registry.c is the only writer of the workers table (DESIGN.md section
  * 9): the other modules change a worker row through these.
  */
-/* An offered key was acked: no rotation is asked for any more. */
-int	registry_rotation_done(struct db *, const char *worker_id);
+/*
+ * trust_check() and trust_key_ack() (trust.h), and when they acked an
+ * offered key, the worker's rotation request is cleared: trust.c writes
+ * the keys, this the worker row. Same arguments and results.
+ */
+int	registry_check(struct db *, const char *worker_id,
+	    const char *key_hash, char why[128], int *acked, int *keyed);
+int	registry_key_ack(struct db *, const char *worker_id,
+	    long long key_id, int *ok);
 /* DELETE /api/workers/:id: *found says whether there was a row. */
 int	registry_delete(struct db *, const char *id, int *found);
 /* Retention: an offline worker by id, with its "deleted" event. 1 deleted,

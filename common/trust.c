@@ -8,7 +8,6 @@
 #include <string.h>
 
 #include "db.h"
-#include "registry.h"
 #include "trust.h"
 
 static const char sql_worker[] =
@@ -69,8 +68,7 @@ trust_key_ack(struct db *db, const char *worker_id, long long key_id, int *ok)
 		return -1;
 	if (db_affected(db) != 1)
 		return 0;
-	if (db_exec(db, sql_older_die, NULL, "si", worker_id, key_id) == -1 ||
-	    registry_rotation_done(db, worker_id) == -1)
+	if (db_exec(db, sql_older_die, NULL, "si", worker_id, key_id) == -1)
 		return -1;
 	*ok = 1;
 	return 0;

@@ -175,7 +175,7 @@ beat_txn(struct db *db, void *arg)
 
 	memset(&w, 0, sizeof(w));
 	dispatch_ids_clear(&b->advance);	/* db_txn may run this twice */
-	if (trust_check(db, b->id, b->key_hash, b->refused, NULL,
+	if (registry_check(db, b->id, b->key_hash, b->refused, NULL,
 	    &keyed) == -1)
 		return -1;
 	if (b->refused[0] != '\0')

@@ -22,6 +22,7 @@
 #include "log.h"
 #include "pjson.h"
 #include "pushd.h"
+#include "registry.h"
 #include "retention.h"
 #include "trust.h"
 #include "xmalloc.h"
@@ -544,7 +545,7 @@ dbt_ack_txn(struct db *db, void *arg)
 {
 	struct dbt_ack	*a = arg;
 
-	return trust_key_ack(db, a->worker_id, a->key_id, &a->ok);
+	return registry_key_ack(db, a->worker_id, a->key_id, &a->ok);
 }
 
 /* key_ack: the offered key is the worker's one key now. */
