@@ -15,6 +15,7 @@
 #include "events.h"
 #include "pjson.h"
 #include "registry.h"
+#include "status.h"
 #include "trust.h"
 #include "pulse-limits.h"
 #include "xmalloc.h"
@@ -31,6 +32,7 @@ struct drow {
 	char		 worker_id[ID_LEN + 1];
 	char		 worker_name[WORKER_NAME_MAX + 1];
 	char		 status[16];
+	enum dispatch_status st;	/* DISP_STATUS_COUNT: not known */
 	int		 step;
 	int		 cancel_requested;
 	long long	 timeout_ms;
@@ -182,13 +184,6 @@ ids_add(struct dispatch_ids *ids, const char *id)
 	strlcpy_p(ids->id[ids->n++], id, ID_LEN + 1);
 }
 
-static int
-is_final(const char *status)
-{
-	return strcmp(status, "queued") != 0 && strcmp(status, "sent") != 0 &&
-	    strcmp(status, "running") != 0;
-}
-
 /* Columns 0-7 of sql_lock and its look-alikes into r. */
 static void
 drow_fill(struct drow *r, const struct db_res *res, size_t i)
@@ -203,6 +198,9 @@ drow_fill(struct drow *r, const struct db_res *res, size_t i)
 	s = db_res_get(res, i, 3);
 	strlcpy_p(r->worker_name, s ? s : "", sizeof(r->worker_name));
 	strlcpy_p(r->status, db_res_get(res, i, 4), sizeof(r->status));
+	/* A status this build does not know is a final one. */
+	if (dispatch_status_from(r->status, &r->st) == -1)
+		r->st = DISP_STATUS_COUNT;
 	r->step = (int)db_res_int(res, i, 5, 0);
 	r->cancel_requested = db_res_int(res, i, 6, 0) != 0;
 	r->timeout_ms = db_res_int(res, i, 7, 0);
@@ -334,7 +332,8 @@ claim_txn(struct db *db, void *arg)
 			goto fail;
 		if (db_affected(db) != 1)
 			continue;	/* cancelled meanwhile */
-		if (event_dispatch(db, &r, "sent", 0, 0, 0, 0, NULL) == -1)
+		if (event_dispatch(db, &r, dispatch_status_name(DISP_SENT), 0,
+		    0, 0, 0, NULL) == -1)
 			goto fail;
 		cmd_add(&c->cmds, &c->n, &r, res, i);
 	}
@@ -423,7 +422,7 @@ dispatch_cancels(struct db *db, const char *node, dispatch_held_fn held,
 static int
 mark_started(struct db *db, struct drow *r, long long grace_ms)
 {
-	if (strcmp(r->status, "sent") != 0)
+	if (r->st != DISP_SENT)
 		return 0;
 	if (db_exec(db, sql_start, NULL, "is", grace_ms, r->id) == -1)
 		return -1;
@@ -466,7 +465,7 @@ redeliver_txn(struct db *db, void *arg)
 		 * it still runs or waits there, so it is told to stop. The
 		 * cancel sent at the deadline had no socket to go to.
 		 */
-		if (is_final(r.status))
+		if (dispatch_status_final(r.st))
 			cmd_add(&c->cmds, &c->n, &r, NULL, 0);
 		else if (mark_started(db, &r, c->grace_ms) == -1)
 			return -1;
@@ -479,7 +478,7 @@ redeliver_txn(struct db *db, void *arg)
 			if (db_exec(db, sql_cancel_sent, NULL, "s", r.id) == -1)
 				goto fail;
 			cmd_add(&c->cmds, &c->n, &r, NULL, 0);
-		} else if (c->journaled && strcmp(r.status, "sent") == 0 &&
+		} else if (c->journaled && r.st == DISP_SENT &&
 		    !listed(c->running, c->nrunning, r.id))
 			cmd_add(&c->cmds, &c->n, &r, res, i);
 	}
@@ -536,11 +535,11 @@ report_lock(struct db *db, const char *worker_id, const char *command_id,
 	if (strcmp(r->worker_id, worker_id) != 0 ||
 	    (execution_id != NULL &&
 	    strcmp(r->execution_id, execution_id) != 0) ||
-	    strcmp(r->status, "queued") == 0) {
+	    r->st == DISP_QUEUED) {
 		*code = DISPATCH_FOREIGN;
 		return 0;
 	}
-	if (is_final(r->status)) {
+	if (dispatch_status_final(r->st)) {
 		*code = DISPATCH_STALE;
 		return 0;
 	}
@@ -558,7 +557,7 @@ started_one(struct db *db, struct dispatch_report *rp, long long grace_ms)
 	    &r, &rp->code);
 	if (rc <= 0)
 		return rc;
-	rp->code = strcmp(r.status, "sent") == 0 ? DISPATCH_OK : DISPATCH_STALE;
+	rp->code = r.st == DISP_SENT ? DISPATCH_OK : DISPATCH_STALE;
 	return mark_started(db, &r, grace_ms);
 }
 
@@ -734,7 +733,7 @@ record_one(struct db *db, struct dispatch_report *rp, const struct record *rec)
 	    res->success && !res->has_signal;
 	if (res->refused) {
 		/* The worker's own words (its allow-list file), bounded. */
-		status = "refused";
+		status = dispatch_status_name(DISP_REFUSED);
 		if (rec->outlen[1] == 0)
 			snprintf(error, sizeof(error), "refused by the "
 			    "worker's allow-list");
@@ -745,17 +744,17 @@ record_one(struct db *db, struct dispatch_report *rp, const struct record *rec)
 			    rec->out[1]);
 		pjson_utf8_trim(error);
 	} else if (res->timed_out) {
-		status = "timed_out";
+		status = dispatch_status_name(DISP_TIMED_OUT);
 		snprintf(error, sizeof(error), "timed out after %lld ms",
 		    r.timeout_ms);
 	} else if (ok) {
-		status = "succeeded";
+		status = dispatch_status_name(DISP_SUCCEEDED);
 		has_error = 0;
 	} else if (r.cancel_requested) {
-		status = "cancelled";
+		status = dispatch_status_name(DISP_CANCELLED);
 		snprintf(error, sizeof(error), "cancelled");
 	} else {
-		status = "failed";
+		status = dispatch_status_name(DISP_FAILED);
 		if (res->has_signal)
 			snprintf(error, sizeof(error), "killed by signal %lld",
 			    res->signal);
@@ -819,7 +818,8 @@ unstorable_txn(struct db *db, void *arg)
 		return 0;
 	u->ended = 1;
 	strlcpy_p(u->exec, r.execution_id, sizeof(u->exec));
-	return event_dispatch(db, &r, "failed", 0, 0, 0, 0, u->reason);
+	return event_dispatch(db, &r, dispatch_status_name(DISP_FAILED), 0, 0,
+	    0, 0, u->reason);
 }
 
 int
@@ -1096,14 +1096,14 @@ expire_overdue_txn(struct db *db, void *arg)
 		return -1;
 	for (i = 0; i < db_res_rows(res); i++) {
 		drow_fill(&r, res, i);
-		if (strcmp(r.status, "sent") == 0) {
-			status = "timed_out";
+		if (r.st == DISP_SENT) {
+			status = dispatch_status_name(DISP_TIMED_OUT);
 			snprintf(error, sizeof(error), "worker '%s' never "
 			    "said it started the command within its timeout "
 			    "(%lld ms) + grace (%lld ms)", r.worker_name,
 			    r.timeout_ms, e->grace_ms);
 		} else {
-			status = "lost";
+			status = dispatch_status_name(DISP_LOST);
 			snprintf(error, sizeof(error), "no result from worker "
 			    "'%s' by the deadline (timeout %lld ms + grace "
 			    "%lld ms)", r.worker_name, r.timeout_ms,
@@ -1144,7 +1144,8 @@ expire_untaken_txn(struct db *db, void *arg)
 			goto fail;
 		if (db_affected(db) != 1)
 			continue;
-		if (event_dispatch(db, &r, "lost", 0, 0, 0, 0, error) == -1)
+		if (event_dispatch(db, &r, dispatch_status_name(DISP_LOST), 0,
+		    0, 0, 0, error) == -1)
 			goto fail;
 		ids_add(e->ids, r.execution_id);
 	}
@@ -1181,6 +1182,7 @@ int
 dispatch_lose_worker(struct db *db, const char *worker_id, const char *reason,
     struct dispatch_ids *ids)
 {
+	const char	*lost = dispatch_status_name(DISP_LOST);
 	struct db_res	*res;
 	struct drow	 r;
 	size_t		 i;
@@ -1190,15 +1192,15 @@ dispatch_lose_worker(struct db *db, const char *worker_id, const char *reason,
 		return -1;
 	for (i = 0; i < db_res_rows(res); i++) {
 		drow_fill(&r, res, i);
-		if (strcmp(r.status, "queued") == 0) {
+		if (r.st == DISP_QUEUED) {
 			if (db_exec(db, sql_lose_queued, NULL, "ss", reason,
 			    r.id) == -1)
 				goto fail;
 			n = db_affected(db) == 1;
-			if (n && event_dispatch(db, &r, "lost", 0, 0, 0, 0,
+			if (n && event_dispatch(db, &r, lost, 0, 0, 0, 0,
 			    reason) == -1)
 				goto fail;
-		} else if ((n = lose_row(db, &r, "lost", reason)) == -1)
+		} else if ((n = lose_row(db, &r, lost, reason)) == -1)
 			goto fail;
 		if (n)
 			ids_add(ids, r.execution_id);
