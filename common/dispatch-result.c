@@ -1,7 +1,7 @@
 /*
- * Part of the dispatch module (dispatch.c says what it owns): what workers
- * report of a command (started, output chunks, the result), and the
- * output as it streamed in.
+ * Part of the dispatch module, the only writer of dispatches (dispatch.c
+ * says what it owns): what workers report of a command (started, output
+ * chunks, the result), and the output as it streamed in.
  */
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,7 +1,8 @@
 /*
- * Part of the dispatch module (dispatch.c says what it owns): the timers
- * pushd's sweep runs, commands past their deadline or never taken, a
- * worker's open commands when it is gone, and the executions to advance.
+ * Part of the dispatch module, the only writer of dispatches (dispatch.c
+ * says what it owns): the timers pushd's sweep runs, commands past their
+ * deadline or never taken, a worker's open commands when it is gone, and
+ * the executions to advance.
  */
 #include <stdio.h>
 #include <stdlib.h>
