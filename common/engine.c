@@ -311,7 +311,7 @@ engine_advance_locked(struct db *db, struct exec *ex)
 				return -1;
 			if (p.status == STEP_RUNNING)
 				break;		/* not yet */
-			status = (enum step_status)p.status;
+			status = p.status;
 			reason = p.reason;
 			if (engine_step_end(db, ex, STEP_RUNNING, status,
 			    reason[0] ? reason : NULL) == -1)

@@ -15,6 +15,8 @@
 
 #include <stddef.h>
 
+#include "status.h"
+
 struct db;
 struct exec;
 struct json_object;
@@ -31,8 +33,8 @@ enum step_kind {
 /* What poll says of a running step. */
 struct step_poll {
 	int	 due;		/* in: its wake_at has passed (wait) */
-	int	 status;	/* out: enum step_status; STEP_RUNNING: not
-				 * yet, else how it ended */
+	enum step_status status; /* out: STEP_RUNNING: not yet, else
+				 * how it ended */
 	char	 reason[512];	/* out: why it failed, or "" */
 };
 
