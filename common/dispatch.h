@@ -253,6 +253,17 @@ struct dispatch_worker {
 };
 
 /*
+ * The engine's writes (dispatch.c is the only writer of dispatches):
+ * queue one command for a step on a worker (status queued, attempt 1);
+ * cancel an execution's commands: queued ones end cancelled now, sent and
+ * running ones are asked to stop (cancel_requested).
+ */
+int	dispatch_queue(struct db *, const char *execution_id, int step,
+	    const char *worker_id, const char *worker_name,
+	    const char *command, long long timeout_ms);
+int	dispatch_cancel_execution(struct db *, const char *execution_id);
+
+/*
  * Upsert a connected worker: online, attached to node, once trust_check()
  * says its key may act as it (else w->refused says why and nothing
  * changed). *conflict is set (and nothing changed) when its name belongs

@@ -3,6 +3,30 @@
  * code that moves an execution; the other entry points record an outside
  * fact (a start, an answer, a cancel) and then advance, all in one
  * transaction with the execution row locked.
+ *
+ * The layers of common/ (DESIGN.md section 9), each using only those
+ * below it; tests/unit/layering.py fails the build's tests when a file
+ * below the engine includes engine.h or engine-int.h, or when the include
+ * graph of common/ (or pushd/) has a cycle:
+ *
+ *   callers    fcgi-api/, pushd/: engine.h's entry points, and the
+ *              modules below for what is not an execution's move.
+ *   engine     engine.c (advance, transactions), engine-start.c,
+ *              engine-answer.c, engine-targets.c (reads workers),
+ *              engine-state.c, the step types step-*.c with step.c's
+ *              table, engine-int.h (their shared insides). Writes
+ *              executions, execution_steps and idempotency keys.
+ *   owners     one writer per table: dispatch*.c dispatches (and
+ *              dispatch_output), registry.c workers, events.c events,
+ *              audit.c the audit log, trust.c worker keys and trust
+ *              events. retention.c prunes events and workers through
+ *              their owners (ended executions and old idempotency keys
+ *              itself).
+ *   checks     workflow.c and wfcheck.c (definitions), step.h (the step
+ *              type table's shape), cond*.c (conditions), status.c
+ *              (status names).
+ *   base       db.c, pjson.c, id.c, xmalloc.c, log.c, config.c, sbuf.c,
+ *              base64.c, wkey.c, pulse-limits.h.
  */
 #ifndef PULSE_ENGINE_H
 #define PULSE_ENGINE_H
@@ -11,7 +35,6 @@
 
 struct audit_actor;
 struct db;
-struct json_object;
 
 /*
  * The entry points that record an outside fact take the audit actor
@@ -111,9 +134,5 @@ int	engine_abort(struct db *, const char *execution_id, const char *reason,
 /* Move an execution as far as it can go now. Idempotent. */
 int	engine_advance(struct db *, const char *execution_id,
 	    struct engine_err *);
-
-/* Append an event to the feed pushd broadcasts (payload: owned). */
-int	engine_event(struct db *, const char *type, const char *execution_id,
-	    const char *worker_id, struct json_object *payload);
 
 #endif

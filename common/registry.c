@@ -13,7 +13,7 @@
 
 #include "audit.h"
 #include "db.h"
-#include "engine.h"
+#include "events.h"
 #include "id.h"
 #include "xmalloc.h"
 #include "pjson.h"
@@ -99,7 +99,7 @@ registry_event(struct db *db, const char *worker_id, const char *status)
 
 	json_object_object_add(p, "worker_id", json_object_new_string(worker_id));
 	json_object_object_add(p, "status", json_object_new_string(status));
-	return engine_event(db, "worker_update", NULL, worker_id, p);
+	return events_append(db, "worker_update", NULL, worker_id, p);
 }
 
 int
@@ -600,4 +600,174 @@ registry_grant(struct db *db, const char *id, const char *granted,
 	if (registry_set_groups(db, id, granted) == -1)
 		return -1;
 	return trust_event(db, id, "groups");
+}
+
+/* -------------------------------------- writes for the other modules */
+
+static const char sql_rotation_done[] =
+    "UPDATE workers SET rotation_requested_at = NULL WHERE id = ?";
+static const char sql_delete[] = "DELETE FROM workers WHERE id = ?";
+static const char sql_delete_offline[] =
+    "DELETE FROM workers WHERE id = ? AND status = 'offline'";
+static const char sql_node_workers[] =
+    "SELECT id FROM workers WHERE pushd_node = ?";
+static const char sql_node_detach[] =
+    "UPDATE workers SET pushd_node = NULL WHERE id = ? AND pushd_node = ?";
+static const char sql_worker_attached[] =
+    "SELECT status FROM workers WHERE id = ? AND pushd_node = ? FOR UPDATE";
+static const char sql_worker_offline[] =
+    "UPDATE workers SET status = 'offline', pushd_node = NULL "
+    "WHERE id = ? AND pushd_node = ?";
+static const char sql_worker_touch[] =
+    "UPDATE workers SET last_heartbeat = NOW() WHERE id = ? "
+    "AND pushd_node = ?";
+static const char sql_worker_revive[] =
+    "UPDATE workers SET status = 'online' WHERE id = ? AND pushd_node = ? "
+    "AND status <> 'online'";
+static const char sql_workers_silent[] =
+    "SELECT id FROM workers WHERE status = 'online' AND (last_heartbeat IS "
+    "NULL OR last_heartbeat < NOW() - INTERVAL ? SECOND) "
+    "LIMIT 100 FOR UPDATE SKIP LOCKED";
+static const char sql_worker_stale[] =
+    "UPDATE workers SET status = 'offline', pushd_node = NULL WHERE id = ? "
+    "AND status = 'online'";
+
+/* An offered key acked: no rotation is asked for any more. */
+static int
+rotation_done(struct db *db, const char *worker_id)
+{
+	return db_exec(db, sql_rotation_done, NULL, "s", worker_id);
+}
+
+int
+registry_check(struct db *db, const char *worker_id, const char *key_hash,
+    char why[TRUST_WHY_MAX], int *acked, int *keyed)
+{
+	int	 ok = 0;
+
+	if (trust_check(db, worker_id, key_hash, why, &ok, keyed) == -1 ||
+	    (ok && rotation_done(db, worker_id) == -1))
+		return -1;
+	if (acked != NULL)
+		*acked = ok;
+	return 0;
+}
+
+int
+registry_key_ack(struct db *db, const char *worker_id, long long key_id,
+    int *ok)
+{
+	if (trust_key_ack(db, worker_id, key_id, ok) == -1 ||
+	    (*ok && rotation_done(db, worker_id) == -1))
+		return -1;
+	return 0;
+}
+
+int
+registry_delete(struct db *db, const char *id, int *found)
+{
+	*found = 0;
+	if (db_exec(db, sql_delete, NULL, "s", id) == -1)
+		return -1;
+	*found = db_affected(db) > 0;
+	return 0;
+}
+
+int
+registry_prune(struct db *db, const char *id)
+{
+	if (db_exec(db, sql_delete_offline, NULL, "s", id) == -1)
+		return -1;
+	if (db_affected(db) != 1)
+		return 0;
+	/* As DELETE /api/workers/:id: the dashboards drop it. */
+	return registry_event(db, id, "deleted") == -1 ? -1 : 1;
+}
+
+int
+registry_detach_others(struct db *db, const char *node,
+    int (*held)(const char *, void *), void *arg, size_t *n)
+{
+	struct db_res	*res;
+	size_t		 i;
+	int		 rc = -1;
+
+	*n = 0;
+	if (db_exec(db, sql_node_workers, &res, "s", node) == -1)
+		return -1;
+	for (i = 0; i < db_res_rows(res); i++) {
+		const char *id = db_res_get(res, i, 0);
+
+		if (held(id, arg))
+			continue;
+		if (db_exec(db, sql_node_detach, NULL, "ss", id, node) == -1)
+			goto fail;
+		*n += (size_t)db_affected(db);
+	}
+	rc = 0;
+fail:
+	db_res_free(res);
+	return rc;
+}
+
+/*
+ * Detached as well: a worker on no pushd has no commands claimed for it,
+ * even while its HTTP heartbeats keep it online.
+ */
+int
+registry_offline(struct db *db, const char *node, const char *id)
+{
+	struct db_res	*res;
+	int		 was_online;
+
+	if (db_exec(db, sql_worker_attached, &res, "ss", id, node) == -1)
+		return -1;
+	/* Attached elsewhere by now: not ours to say. */
+	if (db_res_rows(res) == 0) {
+		db_res_free(res);
+		return 0;
+	}
+	was_online = strcmp(db_res_get(res, 0, 0), "online") == 0;
+	db_res_free(res);
+	if (db_exec(db, sql_worker_offline, NULL, "ss", id, node) == -1)
+		return -1;
+	return was_online ? registry_event(db, id, "offline") : 0;
+}
+
+int
+registry_touch(struct db *db, const char *node, const char *id)
+{
+	if (db_exec(db, sql_worker_touch, NULL, "ss", id, node) == -1 ||
+	    db_exec(db, sql_worker_revive, NULL, "ss", id, node) == -1)
+		return -1;
+	/* Marked stale while connected here (a slow poll): undo. */
+	if (db_affected(db) == 1 && registry_event(db, id, "online") == -1)
+		return -1;
+	return 0;
+}
+
+int
+registry_stale(struct db *db, int secs, size_t *n)
+{
+	struct db_res	*res;
+	size_t		 i;
+	int		 rc = -1;
+
+	if (db_exec(db, sql_workers_silent, &res, "i", (long long)secs) == -1)
+		return -1;
+	for (i = 0; i < db_res_rows(res); i++) {
+		const char *id = db_res_get(res, i, 0);
+
+		if (db_exec(db, sql_worker_stale, NULL, "s", id) == -1)
+			goto fail;
+		if (db_affected(db) != 1)
+			continue;
+		if (registry_event(db, id, "offline") == -1)
+			goto fail;
+		(*n)++;
+	}
+	rc = 0;
+fail:
+	db_res_free(res);
+	return rc;
 }

@@ -134,4 +134,35 @@ int	registry_rotate(struct db *, const char *id, int *found, char *why);
 int	registry_grant(struct db *, const char *id, const char *granted,
 	    int *found, char *why);
 
+/*
+ * registry.c is the only writer of the workers table (DESIGN.md section
+ * 9): the other modules change a worker row through these.
+ */
+/*
+ * trust_check() and trust_key_ack() (trust.h), and when they acked an
+ * offered key, the worker's rotation request is cleared: trust.c writes
+ * the keys, this the worker row. Same arguments and results.
+ */
+int	registry_check(struct db *, const char *worker_id,
+	    const char *key_hash, char why[128], int *acked, int *keyed);
+int	registry_key_ack(struct db *, const char *worker_id,
+	    long long key_id, int *ok);
+/* DELETE /api/workers/:id: *found says whether there was a row. */
+int	registry_delete(struct db *, const char *id, int *found);
+/* Retention: an offline worker by id, with its "deleted" event. 1 deleted,
+ * 0 gone or back online meanwhile, -1 error. */
+int	registry_prune(struct db *, const char *id);
+/* Workers attached to node that held() says are not here: detached; *n
+ * says how many (dispatch_worker_detach_others). */
+int	registry_detach_others(struct db *, const char *node,
+	    int (*held)(const char *worker_id, void *), void *arg, size_t *n);
+/* Its connection to node closed: offline and detached, if still attached
+ * there (an "offline" event if it was online). */
+int	registry_offline(struct db *, const char *node, const char *id);
+/* A worker connected to node is alive: last_heartbeat now; online again
+ * if a slow poll had marked it stale. */
+int	registry_touch(struct db *, const char *node, const char *id);
+/* Online workers silent for secs go offline; *n counts them up. */
+int	registry_stale(struct db *, int secs, size_t *n);
+
 #endif

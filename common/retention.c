@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "db.h"
+#include "events.h"
 #include "registry.h"
 #include "retention.h"
 
@@ -24,13 +25,10 @@ static const char sql_delete_execution[] =
 static const char sql_old_events[] =
     "SELECT id FROM events WHERE created_at < NOW(3) - INTERVAL ? DAY "
     "LIMIT ? FOR UPDATE SKIP LOCKED";
-static const char sql_delete_event[] = "DELETE FROM events WHERE id = ?";
 static const char sql_old_workers[] =
     "SELECT id FROM workers WHERE status = 'offline' "
     "AND COALESCE(last_heartbeat, created_at) < NOW() - INTERVAL ? DAY "
     "LIMIT ? FOR UPDATE SKIP LOCKED";
-static const char sql_delete_worker[] =
-    "DELETE FROM workers WHERE id = ? AND status = 'offline'";
 
 /* Idempotency keys live a day (sql/005), whatever RETENTION_DAYS says:
  * a client retries within minutes, and a key kept for longer only makes
@@ -39,10 +37,20 @@ static const char sql_delete_keys[] =
     "DELETE FROM idempotency_keys "
     "WHERE created_at < NOW(3) - INTERVAL 24 HOUR LIMIT ?";
 
+/* Delete one old row by id: 1 deleted, 0 gone meanwhile, -1 error. */
+typedef int (*prune_fn)(struct db *, const char *id);
+
+static int
+prune_execution(struct db *db, const char *id)
+{
+	if (db_exec(db, sql_delete_execution, NULL, "s", id) == -1)
+		return -1;
+	return db_affected(db) == 1;
+}
+
 struct batch {
 	const char	*select;
-	const char	*delete;
-	int		 is_worker;
+	prune_fn	 prune;
 	long long	 days;
 	long long	 limit;
 	size_t		 seen, deleted;
@@ -61,16 +69,11 @@ batch_txn(struct db *db, void *arg)
 		return -1;
 	b->seen = db_res_rows(res);
 	for (i = 0; i < b->seen; i++) {
-		const char *id = db_res_get(res, i, 0);
+		int	 rc1 = b->prune(db, db_res_get(res, i, 0));
 
-		if (db_exec(db, b->delete, NULL, "s", id) == -1)
+		if (rc1 == -1)
 			goto fail;
-		if (db_affected(db) != 1)
-			continue;
-		/* As DELETE /api/workers/:id: the dashboards drop it. */
-		if (b->is_worker && registry_event(db, id, "deleted") == -1)
-			goto fail;
-		b->deleted++;
+		b->deleted += (size_t)rc1;
 	}
 	rc = 0;
 fail:
@@ -79,15 +82,14 @@ fail:
 }
 
 static int
-retention_batch(struct db *db, const char *select, const char *delete,
-    int is_worker, int days, size_t limit, size_t *deleted, int *more)
+retention_batch(struct db *db, const char *select, prune_fn prune, int days,
+    size_t limit, size_t *deleted, int *more)
 {
 	struct batch	 b;
 
 	memset(&b, 0, sizeof(b));
 	b.select = select;
-	b.delete = delete;
-	b.is_worker = is_worker;
+	b.prune = prune;
 	b.days = days;
 	b.limit = (long long)limit;
 	if (db_txn(db, batch_txn, &b) == -1)
@@ -104,10 +106,10 @@ retention_sweep(struct db *db, int days, int worker_days, size_t batch,
 {
 	if (batch == 0)
 		batch = RETENTION_BATCH;
-	if (retention_batch(db, sql_old_executions, sql_delete_execution, 0,
-	    days, batch, &c->executions, &c->more) == -1)
+	if (retention_batch(db, sql_old_executions, prune_execution, days,
+	    batch, &c->executions, &c->more) == -1)
 		return -1;
-	if (retention_batch(db, sql_old_events, sql_delete_event, 0, days,
+	if (retention_batch(db, sql_old_events, events_prune, days,
 	    batch, &c->events, &c->more) == -1)
 		return -1;
 	if (db_exec(db, sql_delete_keys, NULL, "i", (long long)batch) == -1)
@@ -116,7 +118,7 @@ retention_sweep(struct db *db, int days, int worker_days, size_t batch,
 	if (db_affected(db) >= batch)
 		c->more = 1;
 	if (worker_days > 0 && retention_batch(db, sql_old_workers,
-	    sql_delete_worker, 1, worker_days, batch, &c->workers,
+	    registry_prune, worker_days, batch, &c->workers,
 	    &c->more) == -1)
 		return -1;
 	return 0;

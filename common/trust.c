@@ -50,8 +50,6 @@ static const char sql_older_die[] =
 static const char sql_others_die[] =
     "UPDATE worker_keys SET revoked_at = NOW(3) WHERE worker_id = ? "
     "AND key_hash <> ? AND revoked_at IS NULL";
-static const char sql_rotation_done[] =
-    "UPDATE workers SET rotation_requested_at = NULL WHERE id = ?";
 static const char sql_all_die[] =
     "UPDATE worker_keys SET revoked_at = NOW(3) WHERE worker_id = ? "
     "AND revoked_at IS NULL";
@@ -70,8 +68,7 @@ trust_key_ack(struct db *db, const char *worker_id, long long key_id, int *ok)
 		return -1;
 	if (db_affected(db) != 1)
 		return 0;
-	if (db_exec(db, sql_older_die, NULL, "si", worker_id, key_id) == -1 ||
-	    db_exec(db, sql_rotation_done, NULL, "s", worker_id) == -1)
+	if (db_exec(db, sql_older_die, NULL, "si", worker_id, key_id) == -1)
 		return -1;
 	*ok = 1;
 	return 0;

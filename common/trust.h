@@ -25,6 +25,7 @@ struct db;
  * (yes) or the reason (no). *acked (may be NULL) is set when the key was
  * the one a rotation offered: presenting it is its acknowledgement, and
  * it is active now. *keyed says whether the worker has keys of its own.
+ * Callers use registry_check(), which then ends the rotation request.
  */
 int	trust_check(struct db *, const char *worker_id, const char *key_hash,
 	    char why[TRUST_WHY_MAX], int *acked, int *keyed);
@@ -58,8 +59,9 @@ int	trust_key_offer(struct db *, const char *worker_id,
 /*
  * The worker acknowledged offer key_id: it becomes its active key, every
  * older key dies (a newer offer may still be on its way to the worker
- * and stays), the rotation is over. *ok is 0 when key_id is no open
- * offer of this worker (superseded, or never made).
+ * and stays). *ok is 0 when key_id is no open offer of this worker
+ * (superseded, or never made). The worker row's rotation request is
+ * registry.c's: call registry_key_ack(), which ends the rotation too.
  */
 int	trust_key_ack(struct db *, const char *worker_id, long long key_id,
 	    int *ok);

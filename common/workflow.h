@@ -7,17 +7,16 @@
 
 #include <stddef.h>
 
+#include "step.h"
+#include "wfcheck.h"
+
 struct json_object;
 struct cond;
 
-enum step_type {
-	STEP_EXECUTE,
-	STEP_PROMPT,
-	STEP_WAIT,
-};
+/* enum step_kind and the step types: step.h. */
 
 struct step {
-	enum step_type	  type;
+	enum step_kind	  type;
 	char		 *name;
 	char		**targets;	/* execute */
 	size_t		  ntargets;
@@ -36,15 +35,11 @@ struct workflow {
 	size_t		 nsteps;
 };
 
-struct workflow_error {
-	int	step;		/* 0-based index of the step at fault, -1 if none */
-	char	field[32];	/* "steps", "name", "type", "condition", ... */
-	char	msg[320];	/* whole human-readable message */
-};
+/* struct workflow_error: wfcheck.h. */
 
 int		 workflow_from_json(struct json_object *definition,
 		    struct workflow **out, struct workflow_error *err);
 void		 workflow_free(struct workflow *);
-const char	*step_type_name(enum step_type);
+const char	*step_type_name(enum step_kind);
 
 #endif

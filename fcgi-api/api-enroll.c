@@ -355,7 +355,7 @@ enroll_txn(struct db *db, void *arg)
 	json_object_put(en->granted);	/* db_txn may run this twice */
 	en->granted = NULL;
 	/* An id that has a key is that worker's alone (trust_check). */
-	if (trust_check(db, en->e.id, NULL, en->refused, NULL, &keyed) == -1)
+	if (registry_check(db, en->e.id, NULL, en->refused, NULL, &keyed) == -1)
 		return -1;
 	if (en->refused[0] != '\0' && keyed && en->token_hash != NULL &&
 	    enroll_retry(db, en) == -1)

@@ -30,7 +30,6 @@
     "FROM worker_groups g WHERE g.worker_id = w.id) FROM workers w "
 static const char sql_list[] = WORKER_COLS "ORDER BY w.name";
 static const char sql_one[] = WORKER_COLS "WHERE w.id = ?";
-static const char sql_delete[] = "DELETE FROM workers WHERE id = ?";
 
 static struct json_object *
 workers_json_cell(const struct db_res *res, size_t i, size_t col,
@@ -176,7 +175,7 @@ beat_txn(struct db *db, void *arg)
 
 	memset(&w, 0, sizeof(w));
 	dispatch_ids_clear(&b->advance);	/* db_txn may run this twice */
-	if (trust_check(db, b->id, b->key_hash, b->refused, NULL,
+	if (registry_check(db, b->id, b->key_hash, b->refused, NULL,
 	    &keyed) == -1)
 		return -1;
 	if (b->refused[0] != '\0')
@@ -362,8 +361,8 @@ lose_open_commands(struct db *db, const char *id, struct delete_ctx *ctx)
 int
 workers_delete(struct request *req)
 {
-	static const struct delete_ops ops = { "worker", sql_delete,
-	    lose_open_commands, announce_deleted };
+	static const struct delete_ops ops = { "worker", NULL,
+	    registry_delete, lose_open_commands, announce_deleted };
 
 	return delete_by_id(req, &ops);
 }

@@ -10,6 +10,7 @@
 #include "api.h"
 #include "db.h"
 #include "engine.h"
+#include "events.h"
 #include "id.h"
 #include "pjson.h"
 #include "workflow.h"
@@ -240,7 +241,7 @@ event_workflow(struct db *db, const char *type, const char *id)
 	struct json_object *p = json_object_new_object();
 
 	json_object_object_add(p, "workflow_id", json_object_new_string(id));
-	return engine_event(db, type, NULL, NULL, p);
+	return events_append(db, type, NULL, NULL, p);
 }
 
 static int
@@ -370,7 +371,7 @@ int
 workflows_delete(struct request *req)
 {
 	static const struct delete_ops ops = { "workflow", sql_delete,
-	    refuse_unfinished, announce_deleted };
+	    NULL, refuse_unfinished, announce_deleted };
 
 	return delete_by_id(req, &ops);
 }

@@ -154,6 +154,8 @@ struct delete_ctx {
 struct delete_ops {
 	const char	*what;			/* "worker" */
 	const char	*sql;			/* DELETE ... WHERE id = ? */
+	/* Or, for a table another module owns, its delete (NULL: sql). */
+	int		(*remove)(struct db *, const char *id, int *found);
 	/* In the transaction, before the delete: -1 db error, else 0
 	 * (delete_refuse() to answer 409 and change nothing). */
 	int		(*before)(struct db *, const char *id,

@@ -47,9 +47,15 @@ delete_txn(struct db *db, void *arg)
 		if (d->ctx.refuse[0] != '\0')
 			return 1;
 	}
-	if (db_exec(db, d->ops->sql, NULL, "s", d->id) == -1)
-		return -1;
-	if ((d->found = db_affected(db) > 0) == 0)
+	if (d->ops->remove != NULL) {
+		if (d->ops->remove(db, d->id, &d->found) == -1)
+			return -1;
+	} else {
+		if (db_exec(db, d->ops->sql, NULL, "s", d->id) == -1)
+			return -1;
+		d->found = db_affected(db) > 0;
+	}
+	if (!d->found)
 		return 1;
 	if (d->ops->announce(db, d->id) == -1)
 		return -1;

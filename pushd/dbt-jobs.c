@@ -14,7 +14,7 @@
 #include "dispatch.h"
 #include "log.h"
 #include "pjson.h"
-#include "trust.h"
+#include "registry.h"
 #include "xmalloc.h"
 
 /*
@@ -110,7 +110,7 @@ dbt_ack_txn(struct db *db, void *arg)
 {
 	struct dbt_ack	*a = arg;
 
-	return trust_key_ack(db, a->worker_id, a->key_id, &a->ok);
+	return registry_key_ack(db, a->worker_id, a->key_id, &a->ok);
 }
 
 /* key_ack: the offered key is the worker's one key now. */

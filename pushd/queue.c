@@ -308,7 +308,7 @@ out_event(enum out_type type, uint64_t conn, const struct db_res *r,
 	}
 	o = out_new(type, conn);
 	o->event_id = db_res_int(r, i, 0, 0);
-	/* engine_event() puts the type in; a row written by hand may not. */
+	/* events_append() puts the type in; a row written by hand may not. */
 	if (!json_object_object_get_ex(p, "type", NULL))
 		json_object_object_add(p, "type",
 		    json_object_new_string(db_res_get(r, i, 1)));

@@ -426,7 +426,7 @@ test_type(void)
 	    "execute") == 0 && strcmp(step_type_name(STEP_PROMPT), "prompt")
 	    == 0 && strcmp(step_type_name(STEP_WAIT), "wait") == 0);
 	test_cond("step_type_name of garbage",
-	    strcmp(step_type_name((enum step_type)42), "unknown") == 0);
+	    strcmp(step_type_name((enum step_kind)42), "unknown") == 0);
 }
 
 static void
