@@ -25,7 +25,14 @@ struct exec {
 	char		 id[ID_LEN + 1];
 	enum exec_status status;	/* EXEC_STATUS_COUNT: not known */
 	char		 kind[16];
-	int		 current;
+	int		 current;	/* executions.current_step: the top-level step */
+	/*
+	 * The step in hand, its step_index: what begin, poll and the
+	 * engine_step_* helpers work on. engine_advance_locked() sets it to
+	 * current; a step that holds others (a parallel group) sets it to each
+	 * of theirs in turn.
+	 */
+	int		 at;
 	char		*workflow_id;
 	char		*prompt_response;
 	char		*started_by;

@@ -110,6 +110,7 @@ engine_exec_lock(struct db *db, const char *id, struct exec *ex,
 		ex->status = EXEC_STATUS_COUNT;
 	strlcpy_p(ex->kind, db_res_get(res, 0, 1), sizeof(ex->kind));
 	ex->current = (int)db_res_int(res, 0, 2, 0);
+	ex->at = ex->current;
 	if ((s = db_res_get(res, 0, 3)) != NULL)
 		ex->workflow_id = xstrdup(s);
 	if ((s = db_res_get(res, 0, 5)) != NULL)
@@ -167,10 +168,10 @@ engine_step_end(struct db *db, struct exec *ex, enum step_status from,
     enum step_status to, const char *reason)
 {
 	if (db_exec(db, sql_step_end, NULL, "sssis", step_status_name(to),
-	    reason, ex->id, (long long)ex->current,
+	    reason, ex->id, (long long)ex->at,
 	    step_status_name(from)) == -1)
 		return -1;
-	return events_step(db, ex->id, ex->current, step_status_name(to),
+	return events_step(db, ex->id, ex->at, step_status_name(to),
 	    reason);
 }
 
@@ -179,14 +180,14 @@ engine_step_begin(struct db *db, struct exec *ex, enum step_status status,
     long long wake_ms)
 {
 	if (db_exec(db, sql_step_begin, NULL, "siisi", step_status_name(status),
-	    wake_ms, wake_ms, ex->id, (long long)ex->current) == -1)
+	    wake_ms, wake_ms, ex->id, (long long)ex->at) == -1)
 		return -1;
-	return events_step(db, ex->id, ex->current, step_status_name(status),
+	return events_step(db, ex->id, ex->at, step_status_name(status),
 	    NULL);
 }
 
 /*
- * Decide whether the current step runs. 1: run it; 0: skipped (recorded);
+ * Decide whether the step in hand (ex->at) runs. 1: run it; 0: skipped (recorded);
  * -1: db error.
  */
 static int
@@ -245,7 +246,7 @@ fail_execution(struct db *db, struct exec *ex, const struct step *st,
 	return engine_finish(db, ex, EXEC_FAILED, msg);
 }
 
-/* The current step's status and whether its wake_at has passed. */
+/* The status of the step in hand and whether its wake_at has passed. */
 static int
 step_load(struct db *db, struct exec *ex, enum step_status *status,
     int *due)
@@ -254,11 +255,11 @@ step_load(struct db *db, struct exec *ex, enum step_status *status,
 	int		 rc = 0;
 
 	if (db_exec(db, sql_step_get, &res, "si", ex->id,
-	    (long long)ex->current) == -1)
+	    (long long)ex->at) == -1)
 		return -1;
 	if (db_res_rows(res) == 0) {
 		db_seterr(db, 0, "execution %s has no step %d", ex->id,
-		    ex->current);
+		    ex->at);
 		rc = -1;
 	} else if (step_status_from(db_res_get(res, 0, 0), status) == -1)
 		*status = STEP_SUCCEEDED;	/* not known: move on, as v1 */
@@ -292,6 +293,7 @@ engine_advance_locked(struct db *db, struct exec *ex)
 		if ((size_t)ex->current >= ex->wf->nsteps)
 			return engine_finish(db, ex, EXEC_COMPLETED, NULL);
 		st = &ex->wf->steps[ex->current];
+		ex->at = ex->current;
 		type = step_type_of(st->type);
 		if (step_load(db, ex, &status, &due) == -1)
 			return -1;

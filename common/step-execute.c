@@ -89,7 +89,7 @@ queue_targets(struct db *db, struct exec *ex, const struct step *st)
 		goto out;
 	}
 	for (i = 0; i < n; i++)
-		if (dispatch_queue(db, ex->id, ex->current, t[i].id,
+		if (dispatch_queue(db, ex->id, ex->at, t[i].id,
 		    t[i].name, st->command, st->timeout_ms) == -1)
 			goto out;
 	rc = 1;
@@ -124,7 +124,7 @@ execute_poll(struct db *db, struct exec *ex, const struct step *st,
 
 	(void)st;
 	if (db_exec(db, sql_dispatch_states, &res, "si", ex->id,
-	    (long long)ex->current) == -1)
+	    (long long)ex->at) == -1)
 		return -1;
 	p->status = STEP_RUNNING;
 	reason[0] = '\0';

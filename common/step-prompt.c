@@ -43,7 +43,7 @@ prompt_wait(struct db *db, struct exec *ex, const struct step *st)
 	struct json_object	*p, *prompt, *opts;
 	size_t			 i;
 
-	if (db_exec(db, sql_exec_wait, NULL, "is", (long long)ex->current,
+	if (db_exec(db, sql_exec_wait, NULL, "is", (long long)ex->at,
 	    ex->id) == -1)
 		return -1;
 	ex->status = EXEC_WAITING;
@@ -55,7 +55,7 @@ prompt_wait(struct db *db, struct exec *ex, const struct step *st)
 	json_object_object_add(prompt, "message",
 	    json_object_new_string(st->message));
 	json_object_object_add(prompt, "options", opts);
-	json_object_object_add(prompt, "step", json_object_new_int(ex->current));
+	json_object_object_add(prompt, "step", json_object_new_int(ex->at));
 	p = json_object_new_object();
 	json_object_object_add(p, "execution_id", json_object_new_string(ex->id));
 	json_object_object_add(p, "prompt", prompt);
