@@ -329,10 +329,10 @@ test_top_level(void)
 	    "steps", "steps: more than 256 steps"));
 	test_cond("unknown top-level key", bad(J("{`steps`:[" EXEC "}],"
 	    "`name`:`x`}"), -1, "name", "unknown field 'name' in the "
-	    "definition (only \"steps\" is allowed)"));
+	    "definition (allowed: steps, params, allowed_groups)"));
 	test_cond("misspelt steps", bad(J("{`stpes`:[]}"), -1, "stpes",
-	    "unknown field 'stpes' in the definition (only \"steps\" is "
-	    "allowed)"));
+	    "unknown field 'stpes' in the definition (allowed: steps, "
+	    "params, allowed_groups)"));
 	test_cond("step a number", bad(J("{`steps`:[1]}"), 0, "steps",
 	    "step 1: must be an object"));
 	test_cond("second step a string", bad(J("{`steps`:[" EXEC "},`x`]}"),
