@@ -1,7 +1,8 @@
 /*
  * Inside params.c and params-value.c (one noun each: the declarations, the
  * values): the parsed declaration and the checks both use. Nothing else
- * includes this.
+ * includes this. It does not include params.h (an include cycle): its
+ * users include params.h first.
  */
 #ifndef PULSE_PARAMS_INT_H
 #define PULSE_PARAMS_INT_H
@@ -10,7 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "params.h"
+#include "pulse-limits.h"
 
 struct json_object;
 

@@ -574,6 +574,30 @@ main(void)
 	}
 
 	/*
+	 * It never ran (a bad env, issue 14): failed with no exit code, its
+	 * stderr the reason kept as error, or the old words without one.
+	 */
+	for (i = 0; i < 2; i++) {
+		const char	*why = "env: PULSE_PARAM_X: value contains a NUL";
+
+		n = start_claim(wf1, ex, &cmds);
+		result_init(&res, n == 1 ? cmds[0].id : "", 0);
+		res.has_exit_code = 0;
+		res.success = 0;
+		res.text[1] = i == 0 ? why : "";
+		res.textlen[1] = strlen(res.text[1]);
+		test_cond(i == 0 ? "failed without an exit code: the worker's "
+		    "stderr as its error" : "failed without an exit code or "
+		    "stderr: said so",
+		    dispatch_record(db, wa, &res, &code, exec_out) == 0 &&
+		    code == DISPATCH_OK &&
+		    strcmp(disp(ex, 0, 1), "failed") == 0 &&
+		    strcmp(disp(ex, 0, 6), i == 0 ? why : "the worker reported "
+		    "failure without an exit code") == 0);
+		dispatch_cmds_free(cmds, n);
+	}
+
+	/*
 	 * A worker's reports as they come, interleaved, in one transaction
 	 * (dispatch_reports): each gets the code it would get alone, and a
 	 * foreign or undecodable one costs only itself.
