@@ -110,6 +110,10 @@ engine_expand(const struct exec *ex, const char *src, size_t max,
 	struct template_err	 terr;
 	size_t			 len;
 
+	if (!ex->wf->templates) {
+		*out = xstrdup(src);
+		return 0;
+	}
 	if (template_expand(src, strlen(src), ex->params, ex->id,
 	    ex->started_by != NULL ? ex->started_by : "", max, out, &len,
 	    &terr) == -1) {

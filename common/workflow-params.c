@@ -23,9 +23,11 @@ workflow_params_read(struct wf_check *ck, struct json_object *def,
 	struct fielderr		 ferr;
 	struct json_object	*v;
 
-	if (json_object_object_get_ex(def, "params", &v) &&
-	    params_from_json(v, &wf->params, &ferr) == -1)
-		return wf_fail(ck, ferr.field, "%s", ferr.msg);
+	if (json_object_object_get_ex(def, "params", &v)) {
+		wf->templates = 1;
+		if (params_from_json(v, &wf->params, &ferr) == -1)
+			return wf_fail(ck, ferr.field, "%s", ferr.msg);
+	}
 	/* The same names as a worker's groups: no repeats, at most 64. */
 	if (json_object_object_get_ex(def, "allowed_groups", NULL) &&
 	    wf_texts(ck, def, "allowed_groups", WORKER_GROUPS_COUNT,
@@ -47,7 +49,7 @@ check_template(struct wf_check *ck, const struct workflow *wf,
 {
 	struct template_err	 terr;
 
-	if (src == NULL || template_check(src, strlen(src), wf->params, flags,
+	if (src == NULL || !wf->templates || template_check(src, strlen(src), wf->params, flags,
 	    &terr) == 0)
 		return 0;
 	return wf_fail(ck, field, "%s: at byte %zu: %s", field, terr.off,

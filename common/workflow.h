@@ -36,6 +36,13 @@ struct workflow {
 	struct step	*steps;
 	size_t		 nsteps;
 	struct params	*params;	/* `params` (params.h), or NULL */
+	/*
+	 * Whether commands and messages hold templates: only in a definition
+	 * with the `params` key (`"params": []` for {{ execution.id }} alone),
+	 * so a version-1 workflow or a direct command whose command holds
+	 * "{{" (docker --format '{{.Names}}') runs exactly as written.
+	 */
+	int		 templates;
 	char		**allowed_groups;	/* who may start it; NULL: all */
 	size_t		 nallowed_groups;
 };

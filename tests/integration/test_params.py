@@ -255,6 +255,28 @@ for i, v in enumerate(CORPUS):
 check('no value ran a command (the marker file never appeared)',
       not os.path.exists(MARK), MARK)
 
+# --- templates only where params are declared: version 1 is unchanged ----
+r = save({'steps': [step("printf '%s' '{{.Names}} {{ params.v }}'")]})
+check_status('a definition without params: "{{" is no template (v1)', r, 201)
+e = wait_execution(start(r[2]['id'])[2]['id'])
+check('... and runs exactly as written', by_worker(e, 0).get(
+    'local-1', {}).get('stdout') == '{{.Names}} {{ params.v }}',
+    by_worker(e, 0).get('local-1'))
+w1 = online('local-1')
+r = call('POST', '/api/workers/%s/command' % w1['id'],
+         body={'command': "printf '%s' '{{x}}'", 'timeout': 10000})
+check_status('a direct command holding "{{"', r, 201)
+e = wait_execution(r[2]['id'])
+check('... runs exactly as written', by_worker(e, 0).get(
+    'local-1', {}).get('stdout') == '{{x}}', e)
+r = save({'params': [], 'steps': [step(
+    "printf '%s|%s' {{ execution.id }} {{execution.started_by}}")]})
+check_status('"params": [] turns templates on', r, 201)
+e = wait_execution(start(r[2]['id'], user='employee')[2]['id'])
+check('... execution.id and execution.started_by expand',
+      by_worker(e, 0).get('local-1', {}).get('stdout') ==
+      '%s|employee' % e['id'], by_worker(e, 0).get('local-1'))
+
 # --- a condition on params -----------------------------------------------
 r = save({'params': [{'name': 'go', 'type': 'boolean', 'default': False}],
           'steps': [step('echo first'),

@@ -844,6 +844,11 @@ test_params(void)
 	test_cond("allowed_groups repeating a name", bad(J(
 	    "{`allowed_groups`:[`a`,`a`],`steps`:[" EXEC "}]}"), -1,
 	    "allowed_groups", "allowed_groups: item 2 repeats item 1"));
+	test_cond("without params, \"{{\" is no template (version 1)",
+	    good(J("{`steps`:[{`name`:`A`,`type`:`execute`,`targets`:[`all`],"
+	    "`command`:`docker ps --format '{{.Names}}'`}]}"), &wf) &&
+	    !wf->templates);
+	workflow_free(wf);
 #undef WITH
 }
 
