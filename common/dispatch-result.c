@@ -308,7 +308,15 @@ record_one(struct db *db, struct dispatch_report *rp, const struct record *rec)
 		if (res->has_signal)
 			snprintf(error, sizeof(error), "killed by signal %lld",
 			    res->signal);
-		else if (!res->has_exit_code)
+		else if (!res->has_exit_code && rec->outlen[1] > 0) {
+			/* It never ran (a bad env, issue 14): the worker's
+			 * reason is its stderr, bounded. */
+			snprintf(error, sizeof(error), "%.*s",
+			    (int)(rec->outlen[1] < DISPATCH_REFUSAL_MAX ?
+			    rec->outlen[1] : DISPATCH_REFUSAL_MAX),
+			    rec->out[1]);
+			pjson_utf8_trim(error);
+		} else if (!res->has_exit_code)
 			snprintf(error, sizeof(error), "the worker reported "
 			    "failure without an exit code");
 		else

@@ -32,7 +32,8 @@ static const char sql_lock[] =
     "cancel_requested, timeout_ms FROM dispatches WHERE id = ? FOR UPDATE";
 static const char sql_candidates[] =
     "SELECT d.id, d.execution_id, d.worker_id, d.worker_name, d.status, "
-    "d.step_index, d.cancel_requested, d.timeout_ms, d.command, d.attempt "
+    "d.step_index, d.cancel_requested, d.timeout_ms, d.command, d.attempt, "
+    "d.env "
     "FROM workers w JOIN dispatches d ON d.worker_id = w.id "
     "AND d.status = 'queued' WHERE w.pushd_node = ? "
     "AND w.state = 'accepted' ORDER BY d.queued_at LIMIT 200";
@@ -60,7 +61,7 @@ static const char sql_cancel_sent[] =
     "AND status IN ('sent', 'running')";
 static const char sql_inflight[] =
     "SELECT id, execution_id, worker_id, worker_name, status, step_index, "
-    "cancel_requested, timeout_ms, command, attempt FROM dispatches "
+    "cancel_requested, timeout_ms, command, attempt, env FROM dispatches "
     "WHERE worker_id = ? AND status IN ('sent', 'running') "
     "ORDER BY queued_at";
 static const char sql_start[] =
@@ -77,8 +78,10 @@ dispatch_cmds_free(struct dispatch_cmd *c, size_t n)
 
 	if (c == NULL)
 		return;
-	for (i = 0; i < n; i++)
+	for (i = 0; i < n; i++) {
 		free(c[i].command);
+		free(c[i].env);
+	}
 	free(c);
 }
 
@@ -184,13 +187,14 @@ dsp_event(struct db *db, const struct drow *r, const char *status,
 	    r->worker_id, p);
 }
 
-/* command and attempt (columns 8 and 9 of res) for an execute; a cancel
- * passes a NULL res. */
+/* command, attempt and env (columns 8, 9 and 10 of res) for an execute;
+ * a cancel passes a NULL res. */
 void
 dsp_cmd_add(struct dispatch_cmd **cmds, size_t *n, const struct drow *r,
     const struct db_res *res, size_t row)
 {
 	const char	*command = res != NULL ? db_res_get(res, row, 8) : NULL;
+	const char	*env = res != NULL ? db_res_get(res, row, 10) : NULL;
 
 	struct dispatch_cmd *c;
 
@@ -203,6 +207,7 @@ dsp_cmd_add(struct dispatch_cmd **cmds, size_t *n, const struct drow *r,
 	c->step_index = r->step;
 	c->timeout_ms = r->timeout_ms;
 	c->command = command != NULL ? xstrdup(command) : NULL;
+	c->env = env != NULL ? xstrdup(env) : NULL;
 	c->attempt = res != NULL ? (int)db_res_int(res, row, 9, 1) : 0;
 	c->cancel = res == NULL;
 }
@@ -441,8 +446,8 @@ dispatch_redeliver(struct db *db, const char *worker_id,
 
 static const char sql_dispatch_insert[] =
     "INSERT INTO dispatches (id, execution_id, step_index, worker_id, "
-    "worker_name, attempt, command, timeout_ms) "
-    "VALUES (?, ?, ?, ?, ?, 1, ?, ?)";
+    "worker_name, attempt, command, timeout_ms, env) "
+    "VALUES (?, ?, ?, ?, ?, 1, ?, ?, ?)";
 static const char sql_dispatch_cancel[] =
     "UPDATE dispatches SET status = 'cancelled', finished_at = NOW(3), "
     "error = 'execution cancelled' WHERE execution_id = ? "
@@ -454,14 +459,14 @@ static const char sql_dispatch_cancel_running[] =
 int
 dispatch_queue(struct db *db, const char *execution_id, int step,
     const char *worker_id, const char *worker_name, const char *command,
-    long long timeout_ms)
+    long long timeout_ms, const char *env)
 {
 	char	 did[ID_LEN + 1];
 
 	id_new(did);
-	return db_exec(db, sql_dispatch_insert, NULL, "ssisssi", did,
+	return db_exec(db, sql_dispatch_insert, NULL, "ssisssis", did,
 	    execution_id, (long long)step, worker_id, worker_name, command,
-	    timeout_ms);
+	    timeout_ms, env);
 }
 
 int

@@ -47,6 +47,7 @@ struct dispatch_cmd {
 	long long	 timeout_ms;
 	char		*command;		/* NULL for a cancel */
 	int		 attempt;		/* 0 for a cancel */
+	char		*env;			/* JSON object or NULL */
 	int		 cancel;
 };
 
@@ -254,13 +255,14 @@ struct dispatch_worker {
 
 /*
  * The engine's writes (dispatch.c is the only writer of dispatches):
- * queue one command for a step on a worker (status queued, attempt 1);
+ * queue one command for a step on a worker (status queued, attempt 1;
+ * env the PULSE_PARAM_* object as JSON text, or NULL for none);
  * cancel an execution's commands: queued ones end cancelled now, sent and
  * running ones are asked to stop (cancel_requested).
  */
 int	dispatch_queue(struct db *, const char *execution_id, int step,
 	    const char *worker_id, const char *worker_name,
-	    const char *command, long long timeout_ms);
+	    const char *command, long long timeout_ms, const char *env);
 int	dispatch_cancel_execution(struct db *, const char *execution_id);
 
 /*

@@ -49,6 +49,8 @@ respond_txn(struct db *db, void *arg)
 		    "waiting for an answer", exec_status_name(ex.status));
 		goto out;
 	}
+	if (engine_caller_check(ex.wf, c, "answer the prompts of") == -1)
+		goto out;
 	if (c->step >= 0 && c->step != ex.current) {
 		engine_fail(c->err, ENGINE_CONFLICT, "step %lld is not the prompt "
 		    "waiting for an answer (step %d is)", c->step, ex.current);
@@ -117,8 +119,18 @@ engine_respond_step(struct db *db, const char *execution_id, long long step,
     const char *response, const char *user, struct engine_err *err,
     const struct audit_actor *audit)
 {
+	return engine_respond_as(db, execution_id, step, response, user, NULL,
+	    err, audit);
+}
+
+int
+engine_respond_as(struct db *db, const char *execution_id, long long step,
+    const char *response, const char *user, const struct engine_caller *who,
+    struct engine_err *err, const struct audit_actor *audit)
+{
 	struct call	 c = { .id = execution_id, .response = response,
-	    .step = step, .user = user, .err = err, .audit = audit };
+	    .step = step, .user = user, .caller = who, .err = err,
+	    .audit = audit };
 
 	return engine_run(db, respond_txn, &c);
 }

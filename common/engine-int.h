@@ -36,6 +36,7 @@ struct exec {
 	char		*workflow_id;
 	char		*prompt_response;
 	char		*started_by;
+	struct json_object *params;	/* executions.params: resolved, or NULL */
 	struct workflow	*wf;
 };
 
@@ -56,6 +57,9 @@ struct call {
 	struct engine_err	*err;
 	const struct audit_actor *audit;	/* NULL: no audit row */
 	long long		 version;	/* of the workflow run, or 0 */
+	struct json_object	*params;	/* start: the values given */
+	struct json_object	*resolved;	/* start: params_resolve()'s */
+	const struct engine_caller *caller;	/* NULL: not checked */
 };
 
 /* engine.c: errors (code: an enum engine_code), the execution row, moving
@@ -83,6 +87,31 @@ int	engine_run(struct db *, int (*fn)(struct db *, void *), struct call *);
 int	engine_call_audit(struct db *, struct call *, const char *action,
 	    const char *target_type, const char *target_id,
 	    struct json_object *details);
+
+/*
+ * engine-params.c: a workflow's parameters and allowed_groups at a start
+ * and an answer, and the templates and env of a step as it begins.
+ */
+/* -1 (ENGINE_FORBIDDEN, field allowed_groups) when c->caller may not
+ * `what` ("start", "answer the prompts of"). */
+int	engine_caller_check(const struct workflow *, const struct call *,
+	    const char *what);
+/* c->params resolved into c->resolved; -1 ENGINE_INVALID params.NAME. */
+int	engine_params_resolve(const struct workflow *, struct call *);
+/* The idempotency key's request: the workflow id, and a hash of the
+ * values resolved when there are any. */
+void	engine_params_request(const struct call *, char *buf, size_t len);
+/* The names of the values resolved, for the audit row (never values). */
+struct json_object *engine_params_names(const struct call *);
+/*
+ * src (a command or a message) with its templates expanded for ex, at
+ * most max bytes: 0 and *out (free it), or -1 with why (the step fails).
+ */
+int	engine_expand(const struct exec *, const char *src, size_t max,
+	    char **out, char *why, size_t whylen);
+/* dispatches.env for ex: NULL *out when it has no parameters. 0, or -1
+ * with why. */
+int	engine_env(const struct exec *, char **out, char *why, size_t whylen);
 
 /* engine-state.c: the `state` conditions see (DESIGN.md section 5). */
 struct json_object *engine_state(struct db *, struct exec *);

@@ -25,7 +25,8 @@ static const char sql_user_running[] =
 static const char sql_exec_insert[] =
     "INSERT INTO executions (id, workflow_id, workflow_version, kind, "
     "workflow_name, definition, status, started_by, started_at, "
-    "current_step) VALUES (?, ?, ?, ?, ?, ?, 'running', ?, NOW(3), 0)";
+    "current_step, params) "
+    "VALUES (?, ?, ?, ?, ?, ?, 'running', ?, NOW(3), 0, ?)";
 static const char sql_step_insert[] =
     "INSERT INTO execution_steps (execution_id, step_index, name, type, "
     "prompt) VALUES (?, ?, ?, ?, ?)";
@@ -106,7 +107,7 @@ create_execution(struct db *db, struct call *c, const char *kind,
 	struct workflow_error	 werr;
 	struct exec		 ex;
 	struct json_object	*p;
-	const char		*s;
+	const char		*s, *pv;
 	size_t			 len, i;
 	int			 rc;
 
@@ -118,15 +119,16 @@ create_execution(struct db *db, struct call *c, const char *kind,
 		    "is invalid: %s", werr.msg);
 	id_new(c->id_out);
 	s = pjson_str(def, &len);
+	pv = c->resolved != NULL ? pjson_str(c->resolved, NULL) : NULL;
 	/* A direct command has no workflow and so no version: NULL. */
 	if (c->version > 0)
-		rc = db_exec(db, sql_exec_insert, NULL, "ssisbbs", c->id_out,
+		rc = db_exec(db, sql_exec_insert, NULL, "ssisbbss", c->id_out,
 		    c->workflow_id, c->version, kind, workflow_name,
-		    strlen(workflow_name), s, len, c->user);
+		    strlen(workflow_name), s, len, c->user, pv);
 	else
-		rc = db_exec(db, sql_exec_insert, NULL, "ssnsbbs", c->id_out,
+		rc = db_exec(db, sql_exec_insert, NULL, "ssnsbbss", c->id_out,
 		    c->workflow_id, kind, workflow_name,
-		    strlen(workflow_name), s, len, c->user);
+		    strlen(workflow_name), s, len, c->user, pv);
 	if (rc == -1)
 		goto dbfail;
 	for (i = 0; i < ex.wf->nsteps; i++) {
@@ -151,6 +153,7 @@ create_execution(struct db *db, struct call *c, const char *kind,
 	ex.status = EXEC_RUNNING;
 	strlcpy_p(ex.kind, kind, sizeof(ex.kind));
 	ex.started_by = c->user ? xstrdup(c->user) : NULL;
+	ex.params = c->resolved != NULL ? json_object_get(c->resolved) : NULL;
 	if (engine_advance_locked(db, &ex) == -1)
 		goto dbfail;
 	engine_exec_clear(&ex);
@@ -170,12 +173,14 @@ static int
 key_claim(struct db *db, struct call *c)
 {
 	struct db_res	*res;
+	char		 request[ID_LEN + 128];
 	int		 rc = -1;
 
+	engine_params_request(c, request, sizeof(request));
 	if (db_exec(db, sql_key_expire, NULL, "ss", c->user, c->key) == -1)
 		return engine_dberr(c->err, db);
 	if (db_exec(db, sql_key_claim, NULL, "sss", c->user, c->key,
-	    c->workflow_id) == 0)
+	    request) == 0)
 		return 0;
 	if (db_errcode(db) == 1205) {	/* ER_LOCK_WAIT_TIMEOUT */
 		/* The first request is stuck mid-transaction: not a retry
@@ -191,16 +196,41 @@ key_claim(struct db *db, struct call *c)
 	if (db_res_rows(res) == 0 || db_res_get(res, 0, 1) == NULL)
 		engine_fail(c->err, ENGINE_CONFLICT, "a request with this "
 		    "Idempotency-Key is still in progress; retry later");
-	else if (strcmp(db_res_get(res, 0, 0), c->workflow_id) != 0)
+	else if (strcmp(db_res_get(res, 0, 0), request) != 0)
 		engine_fail(c->err, ENGINE_KEY_REUSED, "this Idempotency-Key was "
-		    "used to start workflow %s; a different request needs a "
-		    "new key", db_res_get(res, 0, 0));
+		    "used to start workflow %.36s%s; a different request needs "
+		    "a new key", db_res_get(res, 0, 0),
+		    strlen(db_res_get(res, 0, 0)) > ID_LEN ?
+		    " with other parameters" : "");
 	else {
 		strlcpy_p(c->id_out, db_res_get(res, 0, 1), ID_LEN + 1);
 		c->replayed = 1;
 		rc = 1;
 	}
 	db_res_free(res);
+	return rc;
+}
+
+/*
+ * Before anything is created: may the caller start it, and do the values
+ * given resolve (c->resolved)? A definition that does not load is left to
+ * create_execution() to refuse as before.
+ */
+static int
+start_check(struct call *c, struct json_object *def)
+{
+	struct workflow_error	 werr;
+	struct workflow		*wf;
+	int			 rc = 0;
+
+	json_object_put(c->resolved);
+	c->resolved = NULL;
+	if (workflow_from_json(def, &wf, &werr) == -1)
+		return 0;
+	if (engine_caller_check(wf, c, "start") == -1 ||
+	    engine_params_resolve(wf, c) == -1)
+		rc = -1;
+	workflow_free(wf);
 	return rc;
 }
 
@@ -231,10 +261,11 @@ start_txn(struct db *db, void *arg)
 		return engine_fail(c->err, ENGINE_INVALID, "the workflow's definition "
 		    "is not valid JSON: %s", perr);
 	}
-	if (c->key != NULL && (rc = key_claim(db, c)) != 0) {
+	if (start_check(c, def) == -1 ||
+	    (c->key != NULL && (rc = key_claim(db, c)) != 0)) {
 		json_object_put(def);
 		db_res_free(res);
-		return rc == 1 ? 0 : -1;
+		return c->replayed ? 0 : -1;
 	}
 	c->version = db_res_int(res, 0, 2, 0);
 	rc = create_execution(db, c, "workflow", db_res_get(res, 0, 0), def);
@@ -251,6 +282,8 @@ start_txn(struct db *db, void *arg)
 		    json_object_new_string(db_res_get(res, 0, 0)));
 		json_object_object_add(d, "workflow_version",
 		    json_object_new_int64(c->version));
+		/* Names only: a value may be a secret. */
+		json_object_object_add(d, "params", engine_params_names(c));
 		rc = engine_call_audit(db, c, "execution.start", "execution",
 		    c->id_out, d);
 	}
@@ -271,11 +304,24 @@ engine_start_keyed(struct db *db, const char *workflow_id, const char *user,
     const char *key, char id_out[ID_LEN + 1], int *replayed,
     struct engine_err *err, const struct audit_actor *audit)
 {
-	struct call	 c = { .workflow_id = workflow_id, .user = user,
-	    .key = key, .id_out = id_out, .err = err, .audit = audit };
+	struct engine_start_req	 r = { .workflow_id = workflow_id,
+	    .user = user, .key = key };
+
+	return engine_start_with(db, &r, id_out, replayed, err, audit);
+}
+
+int
+engine_start_with(struct db *db, const struct engine_start_req *r,
+    char id_out[ID_LEN + 1], int *replayed, struct engine_err *err,
+    const struct audit_actor *audit)
+{
+	struct call	 c = { .workflow_id = r->workflow_id, .user = r->user,
+	    .key = r->key, .params = r->params, .caller = r->caller,
+	    .id_out = id_out, .err = err, .audit = audit };
 	int		 rc;
 
 	rc = engine_run(db, start_txn, &c);
+	json_object_put(c.resolved);
 	if (replayed != NULL)
 		*replayed = rc == 0 && c.replayed;
 	return rc;

@@ -29,7 +29,8 @@
 
 static const char sql_exec_lock[] =
     "SELECT status, kind, current_step, workflow_id, definition, "
-    "prompt_response, started_by FROM executions WHERE id = ? FOR UPDATE";
+    "prompt_response, started_by, params FROM executions WHERE id = ? "
+    "FOR UPDATE";
 static const char sql_exec_set[] =
     "UPDATE executions SET status = ?, current_step = ? WHERE id = ?";
 static const char sql_exec_finish[] =
@@ -58,6 +59,7 @@ engine_fail(struct engine_err *err, int code, const char *fmt, ...)
 	va_list	 ap;
 
 	err->code = (enum engine_code)code;
+	err->field[0] = '\0';
 	va_start(ap, fmt);
 	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
 	va_end(ap);
@@ -78,6 +80,7 @@ engine_exec_clear(struct exec *ex)
 	free(ex->workflow_id);
 	free(ex->prompt_response);
 	free(ex->started_by);
+	json_object_put(ex->params);
 	workflow_free(ex->wf);
 	memset(ex, 0, sizeof(*ex));
 }
@@ -117,6 +120,9 @@ engine_exec_lock(struct db *db, const char *id, struct exec *ex,
 		ex->prompt_response = xstrdup(s);
 	if ((s = db_res_get(res, 0, 6)) != NULL)
 		ex->started_by = xstrdup(s);
+	if ((s = db_res_get(res, 0, 7)) != NULL)
+		ex->params = pjson_parse(s, db_res_len(res, 0, 7),
+		    API_JSON_DEPTH, perr, sizeof(perr));
 	s = db_res_get(res, 0, 4);
 	if (s == NULL || (def = pjson_parse(s, db_res_len(res, 0, 4),
 	    API_JSON_DEPTH, perr, sizeof(perr))) == NULL) {
@@ -205,6 +211,7 @@ step_condition(struct db *db, struct exec *ex, const struct step *st)
 	json_object_object_add(ctx, "promptResponse",
 	    pjson_string_or_null(ex->prompt_response));
 	json_object_object_add(ctx, "state", state);
+	cond_set_params(ctx, ex->params);
 	rc = cond_eval(st->cond, ctx, &truth, cerr, sizeof(cerr));
 	json_object_put(ctx);
 	if (rc == 0 && truth)
@@ -367,6 +374,7 @@ int
 engine_run(struct db *db, int (*fn)(struct db *, void *), struct call *c)
 {
 	c->err->code = ENGINE_OK;
+	c->err->field[0] = '\0';
 	c->err->msg[0] = '\0';
 	if (db_txn(db, fn, c) == -1) {
 		if (c->err->code == ENGINE_OK)

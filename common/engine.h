@@ -31,6 +31,8 @@
 #ifndef PULSE_ENGINE_H
 #define PULSE_ENGINE_H
 
+#include <stddef.h>
+
 #include "id.h"
 
 struct audit_actor;
@@ -56,7 +58,30 @@ enum engine_code {
 
 struct engine_err {
 	enum engine_code code;
+	char		 field[96];	/* the request's field at fault, or "" */
 	char		 msg[320];
+};
+
+/*
+ * Who asks (a start, an answer), for a workflow's allowed_groups: the
+ * caller's groups (its SSO Remote-Groups) and whether it is an admin,
+ * who always may. A NULL caller is the engine's own (tests, internal):
+ * not checked.
+ */
+struct engine_caller {
+	const char *const *groups;
+	size_t		 ngroups;
+	int		 admin;
+};
+
+/* A start of a stored workflow with everything it may carry. */
+struct json_object;
+struct engine_start_req {
+	const char	*workflow_id;
+	const char	*user;
+	const char	*key;		/* Idempotency-Key or NULL */
+	struct json_object *params;	/* the values given: object or NULL */
+	const struct engine_caller *caller;
 };
 
 /*
@@ -83,6 +108,18 @@ int	engine_start_keyed(struct db *, const char *workflow_id,
 	    const char *user, const char *key, char id_out[ID_LEN + 1],
 	    int *replayed, struct engine_err *, const struct audit_actor *);
 
+/*
+ * engine_start_keyed() with parameters and a caller: the values are
+ * resolved against the workflow's `params` (params_resolve) before
+ * anything is created, ENGINE_INVALID with err->field "params.NAME"
+ * when they do not; a caller outside the workflow's allowed_groups is
+ * ENGINE_FORBIDDEN with field "allowed_groups". The same key with other
+ * values is ENGINE_KEY_REUSED, as with another workflow.
+ */
+int	engine_start_with(struct db *, const struct engine_start_req *,
+	    char id_out[ID_LEN + 1], int *replayed, struct engine_err *,
+	    const struct audit_actor *);
+
 /* Start a one-step execution running command on one worker. */
 int	engine_start_command(struct db *, const char *worker_id,
 	    const char *command, long long timeout_ms, const char *user,
@@ -97,6 +134,11 @@ int	engine_respond(struct db *, const char *execution_id,
 int	engine_respond_step(struct db *, const char *execution_id,
 	    long long step, const char *response, const char *user,
 	    struct engine_err *, const struct audit_actor *);
+/* The same for a caller the workflow's allowed_groups must let answer. */
+int	engine_respond_as(struct db *, const char *execution_id,
+	    long long step, const char *response, const char *user,
+	    const struct engine_caller *, struct engine_err *,
+	    const struct audit_actor *);
 
 /*
  * Cancel a running or waiting execution. A direct command (kind

@@ -81,4 +81,8 @@ int		 params_env(struct json_object *resolved,
 #define PARAMS_ENV_NAME_BUF	(sizeof(PARAMS_ENV_PREFIX) + PULSE_PARAM_NAME_MAX)
 int		 params_env_name(const char *name, char *buf, size_t len);
 
+/* Whether s is a name the worker takes in env: PULSE_PARAM_ and 1 to
+ * PULSE_ENV_NAME_MAX of [A-Z0-9_] (pushd sends no other). */
+int		 params_env_name_ok(const char *s);
+
 #endif

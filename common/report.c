@@ -16,7 +16,7 @@
 static const char sql_exec[] =
     "SELECT e.id, e.workflow_id, COALESCE(e.workflow_name, w.name), e.kind, "
     "e.status, e.started_by, e.started_at, e.completed_at, e.current_step, "
-    "e.error, e.prompt_response, e.logs, e.workflow_version "
+    "e.error, e.prompt_response, e.logs, e.workflow_version, e.params "
     "FROM executions e "
     "LEFT JOIN workflows w ON w.id = e.workflow_id WHERE e.id = ?";
 static const char sql_steps[] =
@@ -258,6 +258,9 @@ report_execution(struct db *db, const char *id, struct json_object **out)
 	json_object_object_add(o, "current_step", json_object_new_int64(cur));
 	json_object_object_add(o, "error", str(e, 0, 9));
 	json_object_object_add(o, "prompt_response", str(e, 0, 10));
+	/* The values it was started with, resolved (checked JSON), or null. */
+	json_object_object_add(o, "params", db_res_get(e, 0, 13) ?
+	    pjson_raw(db_res_get(e, 0, 13), db_res_len(e, 0, 13)) : NULL);
 	/* The pending prompt, as the seed's execution_prompt message has it. */
 	if (strcmp(status, "waiting") == 0 &&
 	    cur < (long long)json_object_array_length(steps)) {

@@ -5,6 +5,7 @@
  */
 #include <json-c/json.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "db.h"
@@ -58,7 +59,8 @@ join_targets(const struct step *st, char *buf, size_t len)
 
 /* Queue one dispatch per target. 1: queued; 0: failed (recorded). */
 static int
-queue_targets(struct db *db, struct exec *ex, const struct step *st)
+queue_targets(struct db *db, struct exec *ex, const struct step *st,
+    const char *command, const char *env)
 {
 	struct target	*t;
 	const char	*both;
@@ -90,7 +92,7 @@ queue_targets(struct db *db, struct exec *ex, const struct step *st)
 	}
 	for (i = 0; i < n; i++)
 		if (dispatch_queue(db, ex->id, ex->at, t[i].id,
-		    t[i].name, st->command, st->timeout_ms) == -1)
+		    t[i].name, command, st->timeout_ms, env) == -1)
 			goto out;
 	rc = 1;
 out:
@@ -101,9 +103,22 @@ out:
 static int
 execute_begin(struct db *db, struct exec *ex, const struct step *st)
 {
+	char	*command = NULL, *env = NULL, why[512];
 	int	 rc;
 
-	if ((rc = queue_targets(db, ex, st)) == -1)
+	/* The command as run: templates expanded once, when it begins. */
+	if (engine_expand(ex, st->command, WF_COMMAND_MAX, &command, why,
+	    sizeof(why)) == -1 || engine_env(ex, &env, why, sizeof(why)) == -1) {
+		free(command);
+		if (engine_step_end(db, ex, STEP_PENDING, STEP_FAILED,
+		    why) == -1)
+			return -1;
+		return STEP_FAILED;
+	}
+	rc = queue_targets(db, ex, st, command, env);
+	free(command);
+	free(env);
+	if (rc == -1)
 		return -1;
 	if (rc == 0)
 		return STEP_FAILED;

@@ -5,11 +5,13 @@
  */
 #include <json-c/json.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "db.h"
 #include "engine.h"
 #include "engine-int.h"
 #include "events.h"
+#include "pjson.h"
 #include "pulse-limits.h"
 #include "step.h"
 #include "wfcheck.h"
@@ -19,6 +21,10 @@
 static const char sql_exec_wait[] =
     "UPDATE executions SET status = 'waiting', current_step = ? "
     "WHERE id = ?";
+
+static const char sql_step_prompt[] =
+    "UPDATE execution_steps SET prompt = ? WHERE execution_id = ? "
+    "AND step_index = ?";
 
 static const char *const prompt_keys[] = { "message", "options", NULL };
 
@@ -36,9 +42,11 @@ prompt_validate(struct wf_check *ck, struct json_object *o, struct step *st)
 	return 0;
 }
 
-/* Park the execution on a prompt and tell the browsers. */
+/* Park the execution on a prompt (its message expanded) and tell the
+ * browsers. */
 static int
-prompt_wait(struct db *db, struct exec *ex, const struct step *st)
+prompt_wait(struct db *db, struct exec *ex, const struct step *st,
+    const char *message)
 {
 	struct json_object	*p, *prompt, *opts;
 	size_t			 i;
@@ -53,8 +61,14 @@ prompt_wait(struct db *db, struct exec *ex, const struct step *st)
 		json_object_array_add(opts,
 		    json_object_new_string(st->options[i]));
 	json_object_object_add(prompt, "message",
-	    json_object_new_string(st->message));
+	    json_object_new_string(message));
 	json_object_object_add(prompt, "options", opts);
+	/* The row keeps the message as shown (the report reads it). */
+	if (db_exec(db, sql_step_prompt, NULL, "ssi", pjson_str(prompt, NULL),
+	    ex->id, (long long)ex->at) == -1) {
+		json_object_put(prompt);
+		return -1;
+	}
 	json_object_object_add(prompt, "step", json_object_new_int(ex->at));
 	p = json_object_new_object();
 	json_object_object_add(p, "execution_id", json_object_new_string(ex->id));
@@ -67,10 +81,20 @@ prompt_wait(struct db *db, struct exec *ex, const struct step *st)
 static int
 prompt_begin(struct db *db, struct exec *ex, const struct step *st)
 {
-	if (engine_step_begin(db, ex, STEP_WAITING, -1) == -1 ||
-	    prompt_wait(db, ex, st) == -1)
-		return -1;
-	return STEP_WAITING;
+	char	*message, why[512];
+	int	 rc;
+
+	if (engine_expand(ex, st->message, WF_MESSAGE_MAX, &message, why,
+	    sizeof(why)) == -1) {
+		if (engine_step_end(db, ex, STEP_PENDING, STEP_FAILED,
+		    why) == -1)
+			return -1;
+		return STEP_FAILED;
+	}
+	rc = engine_step_begin(db, ex, STEP_WAITING, -1) == -1 ||
+	    prompt_wait(db, ex, st, message) == -1 ? -1 : STEP_WAITING;
+	free(message);
+	return rc;
 }
 
 /* A prompt waits, never runs: an answer, not a poll, ends it. */

@@ -21,6 +21,11 @@ static const char *const common_keys[] = {
 	"name", "type", "condition", "description",
 };
 
+/* The keys of a definition (SPEC.md section 14 beside section 5's). */
+static const char *const workflow_keys[] = {
+	"steps", "params", "allowed_groups",
+};
+
 static int
 check_keys(struct wf_check *ck, struct json_object *o,
     const struct step_type *t)
@@ -139,9 +144,11 @@ workflow_from_json(struct json_object *def, struct workflow **out,
 	it = json_object_iter_begin(def);
 	end = json_object_iter_end(def);
 	for (; !json_object_iter_equal(&it, &end); json_object_iter_next(&it))
-		if (strcmp(json_object_iter_peek_name(&it), "steps") != 0) {
+		if (!wf_in_list(workflow_keys, NITEMS(workflow_keys),
+		    json_object_iter_peek_name(&it))) {
 			wf_fail_unknown(&ck, json_object_iter_peek_name(&it),
-			    " in the definition (only \"steps\" is allowed)");
+			    " in the definition (allowed: steps, params, "
+			    "allowed_groups)");
 			goto fail;
 		}
 	if (!json_object_object_get_ex(def, "steps", &steps)) {
@@ -164,6 +171,8 @@ workflow_from_json(struct json_object *def, struct workflow **out,
 
 	wf = xcalloc(1, sizeof(*wf));
 	wf->steps = xcalloc(n, sizeof(*wf->steps));
+	if (workflow_params_read(&ck, def, wf) == -1)
+		goto fail;
 	for (i = 0; i < n; i++) {
 		ck.step = (int)i;
 		ck.name = NULL;
@@ -172,6 +181,8 @@ workflow_from_json(struct json_object *def, struct workflow **out,
 		    &wf->steps[i]) == -1)
 			goto fail;
 	}
+	if (workflow_params_check(&ck, wf) == -1)
+		goto fail;
 	*out = wf;
 	return 0;
 fail:
@@ -202,6 +213,7 @@ workflow_free(struct workflow *wf)
 		cond_free(st->cond);
 	}
 	free(wf->steps);
+	workflow_params_free(wf);
 	free(wf);
 }
 

@@ -12,6 +12,8 @@
 
 struct json_object;
 struct cond;
+struct params;
+struct wf_check;
 
 /* enum step_kind and the step types: step.h. */
 
@@ -33,6 +35,16 @@ struct step {
 struct workflow {
 	struct step	*steps;
 	size_t		 nsteps;
+	struct params	*params;	/* `params` (params.h), or NULL */
+	/*
+	 * Whether commands and messages hold templates: only in a definition
+	 * with the `params` key (`"params": []` for {{ execution.id }} alone),
+	 * so a version-1 workflow or a direct command whose command holds
+	 * "{{" (docker --format '{{.Names}}') runs exactly as written.
+	 */
+	int		 templates;
+	char		**allowed_groups;	/* who may start it; NULL: all */
+	size_t		 nallowed_groups;
 };
 
 /* struct workflow_error: wfcheck.h. */
@@ -40,6 +52,17 @@ struct workflow {
 int		 workflow_from_json(struct json_object *definition,
 		    struct workflow **out, struct workflow_error *err);
 void		 workflow_free(struct workflow *);
+
+/*
+ * workflow-params.c: the workflow keys `params` and `allowed_groups` read
+ * into wf (before the steps), then every step's templates (an execute's
+ * command with TEMPLATE_SH, a prompt's message) and conditions checked
+ * against the parameters declared (after them). 0, or -1 refused.
+ */
+int		 workflow_params_read(struct wf_check *, struct json_object *def,
+		    struct workflow *wf);
+int		 workflow_params_check(struct wf_check *, struct workflow *wf);
+void		 workflow_params_free(struct workflow *wf);
 const char	*step_type_name(enum step_kind);
 
 #endif

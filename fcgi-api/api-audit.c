@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "api.h"
+#include "engine.h"
 #include "audit.h"
 #include "db.h"
 #include "pjson.h"
@@ -51,6 +52,14 @@ api_actor(struct request *req, struct audit_actor *who)
 	/* nginx's $remote_addr, the TCP peer (nginx/fastcgi-params.conf):
 	 * never a header the client can write. */
 	who->client_addr = request_header(req, "REMOTE_ADDR");
+}
+
+void
+api_caller(struct request *req, struct engine_caller *who)
+{
+	who->groups = (const char *const *)req->user.groups;
+	who->ngroups = req->user.ngroups;
+	who->admin = req->user.role == ROLE_ADMIN;
 }
 
 int

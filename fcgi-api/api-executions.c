@@ -44,6 +44,14 @@ reply_engine_error(struct request *req, const struct engine_err *err)
 {
 	struct json_object	*o;
 
+	/* A fault in one field of the request names it (params.NAME,
+	 * allowed_groups), so a form can show it beside the field. */
+	if (err->field[0] != '\0' && (err->code == ENGINE_INVALID ||
+	    err->code == ENGINE_FORBIDDEN)) {
+		reply_error_field(req, err->code == ENGINE_INVALID ? 400 : 403,
+		    err->field, "%s", err->msg);
+		return;
+	}
 	switch (err->code) {
 	case ENGINE_NOTFOUND:
 		reply_error(req, 404, "%s", err->msg);
@@ -228,8 +236,10 @@ executions_key(struct request *req, const char **key)
 int
 executions_start(struct request *req)
 {
-	static const char *const allowed[] = { "workflow_id", NULL };
+	static const char *const allowed[] = { "workflow_id", "params", NULL };
 	struct audit_actor	 who;
+	struct engine_caller	 caller;
+	struct engine_start_req	 r;
 	struct engine_err	 err;
 	struct json_object	*o;
 	const char		*wid, *key;
@@ -240,9 +250,21 @@ executions_start(struct request *req)
 	    body_only(req, allowed) == -1 ||
 	    body_string(req, "workflow_id", ID_LEN + 64, 1, &wid) == -1)
 		return 0;
+	/* params: an object (its size is the body's limits'), or absent. */
+	memset(&r, 0, sizeof(r));
+	if (json_object_object_get_ex(req->json, "params", &r.params) &&
+	    !json_object_is_type(r.params, json_type_object)) {
+		reply_error_field(req, 400, "params", "params must be an object "
+		    "of parameter values");
+		return 0;
+	}
 	api_actor(req, &who);
-	if (engine_start_keyed(req->db, wid, req->user.name, key, id,
-	    &replayed, &err, &who) == -1) {
+	api_caller(req, &caller);
+	r.workflow_id = wid;
+	r.user = req->user.name;
+	r.key = key;
+	r.caller = &caller;
+	if (engine_start_with(req->db, &r, id, &replayed, &err, &who) == -1) {
 		reply_engine_error(req, &err);
 		return 0;
 	}
@@ -304,6 +326,7 @@ executions_respond(struct request *req)
 {
 	static const char *const allowed[] = { "response", "step", NULL };
 	struct audit_actor	 who;
+	struct engine_caller	 caller;
 	struct engine_err	 err;
 	const char		*resp;
 	long long		 step;
@@ -317,8 +340,9 @@ executions_respond(struct request *req)
 	    body_int(req, "step", 0, WF_STEPS_MAX - 1, -1, &step) == -1)
 		return 0;
 	api_actor(req, &who);
-	if (engine_respond_step(req->db, req->params[0], step, resp,
-	    req->user.name, &err, &who) == -1) {
+	api_caller(req, &caller);
+	if (engine_respond_as(req->db, req->params[0], step, resp,
+	    req->user.name, &caller, &err, &who) == -1) {
 		if (err.code == ENGINE_CONFLICT)
 			executions_answered(req, step, &err);
 		else

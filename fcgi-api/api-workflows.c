@@ -39,8 +39,42 @@ static const char sql_unfinished[] =
     "SELECT COUNT(*) FROM executions WHERE workflow_id = ? "
     "AND status IN ('running', 'waiting')";
 
+/*
+ * Whether the caller may start a workflow whose definition is def (len
+ * bytes): an admin always, anyone when it has no allowed_groups, else a
+ * member of one. Only a definition that names the key is parsed.
+ */
+static int
+can_start(const struct request *req, const char *def, size_t len)
+{
+	struct json_object	*d, *a, *g;
+	char			 perr[64];
+	size_t			 i, j;
+	int			 ok = 0;
+
+	if (req->user.role == ROLE_ADMIN ||
+	    memmem(def, len, "allowed_groups", 14) == NULL)
+		return 1;
+	if ((d = pjson_parse(def, len, API_JSON_DEPTH, perr,
+	    sizeof(perr))) == NULL)
+		return 0;
+	if (!json_object_object_get_ex(d, "allowed_groups", &a) ||
+	    !json_object_is_type(a, json_type_array))
+		ok = 1;
+	for (i = 0; !ok && a != NULL && i < json_object_array_length(a); i++) {
+		g = json_object_array_get_idx(a, i);
+		for (j = 0; g != NULL && j < req->user.ngroups; j++)
+			if (json_object_is_type(g, json_type_string) &&
+			    strcmp(json_object_get_string(g),
+			    req->user.groups[j]) == 0)
+				ok = 1;
+	}
+	json_object_put(d);
+	return ok;
+}
+
 static struct json_object *
-row_json(const struct db_res *r, size_t i)
+row_json(const struct request *req, const struct db_res *r, size_t i)
 {
 	struct json_object	*o = json_object_new_object();
 
@@ -65,6 +99,8 @@ row_json(const struct db_res *r, size_t i)
 	    db_res_get(r, i, 6)));
 	json_object_object_add(o, "version",
 	    json_object_new_int64(db_res_int(r, i, 7, 1)));
+	json_object_object_add(o, "can_start", json_object_new_boolean(
+	    can_start(req, db_res_get(r, i, 3), db_res_len(r, i, 3))));
 	return o;
 }
 
@@ -81,7 +117,7 @@ workflows_list(struct request *req)
 	}
 	arr = json_object_new_array_ext((int)db_res_rows(res));
 	for (i = 0; i < db_res_rows(res); i++)
-		json_object_array_add(arr, row_json(res, i));
+		json_object_array_add(arr, row_json(req, res, i));
 	db_res_free(res);
 	reply_json(req, 200, arr);
 	return 0;
@@ -104,7 +140,7 @@ reply_workflow(struct request *req, const char *id, int status)
 	if (db_res_rows(res) == 0)
 		reply_error(req, 404, "workflow not found");
 	else
-		reply_json(req, status, row_json(res, 0));
+		reply_json(req, status, row_json(req, res, 0));
 	db_res_free(res);
 	return 0;
 }

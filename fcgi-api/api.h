@@ -94,6 +94,9 @@ struct json_object *dbjson_row(const struct db_res *, size_t row,
  * transaction of its change (common/audit.h). */
 struct audit_actor;
 void	 api_actor(struct request *, struct audit_actor *);
+/* The caller as the engine checks a workflow's allowed_groups. */
+struct engine_caller;
+void	 api_caller(struct request *, struct engine_caller *);
 int	 api_audit(struct request *, const char *action,
 	    const char *target_type, const char *target_id,
 	    struct json_object *details);

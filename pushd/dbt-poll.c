@@ -14,6 +14,7 @@
 #include "engine.h"
 #include "log.h"
 #include "metrics.h"
+#include "params.h"
 #include "pjson.h"
 #include "xmalloc.h"
 
@@ -28,11 +29,48 @@ static const char sql_events_range[] =
 
 /* --------------------------------------------------------------- commands */
 
+/*
+ * A dispatch's env (dispatches.env, written by the engine from
+ * params_env()) for the command message: only names the worker takes,
+ * string values. NULL when there is none, so a command without
+ * parameters is the version-1 message it always was.
+ */
+static struct json_object *
+cmd_env(const char *text)
+{
+	struct json_object		*in, *out;
+	struct json_object_iterator	 it, end;
+	char				 perr[64];
+
+	if (text == NULL || (in = pjson_parse(text, strlen(text), 2, perr,
+	    sizeof(perr))) == NULL)
+		return NULL;
+	out = NULL;
+	if (json_object_is_type(in, json_type_object)) {
+		it = json_object_iter_begin(in);
+		end = json_object_iter_end(in);
+		for (; !json_object_iter_equal(&it, &end);
+		    json_object_iter_next(&it)) {
+			const char *k = json_object_iter_peek_name(&it);
+			struct json_object *v = json_object_iter_peek_value(&it);
+
+			if (!params_env_name_ok(k) ||
+			    !json_object_is_type(v, json_type_string))
+				continue;
+			if (out == NULL)
+				out = json_object_new_object();
+			json_object_object_add(out, k, json_object_get(v));
+		}
+	}
+	json_object_put(in);
+	return out;
+}
+
 /* execute_command or cancel_command to whichever socket holds the worker. */
 void
 dbt_send_cmds(struct dispatch_cmd *cmds, size_t n, uint64_t conn)
 {
-	struct json_object	*m;
+	struct json_object	*m, *env;
 	struct idmap_node	*e;
 	size_t			 i;
 	uint64_t		 to;
@@ -70,6 +108,8 @@ dbt_send_cmds(struct dispatch_cmd *cmds, size_t n, uint64_t conn)
 			    json_object_new_int64(c->timeout_ms));
 			json_object_object_add(m, "worker_id",
 			    json_object_new_string(c->worker_id));
+			if ((env = cmd_env(c->env)) != NULL)
+				json_object_object_add(m, "env", env);
 		}
 		log_debug("%s %s to worker %s", c->cancel ? "cancel" :
 		    "command", c->id, c->worker_id);

@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "base64.h"
+#include "params.h"
 #include "pjson.h"
 #include "worker.h"
 #include "xmalloc.h"
@@ -155,21 +156,6 @@ tame_name(const char *s, char *out, size_t outlen)
 	out[i] = '\0';
 }
 
-/* PULSE_PARAM_ and 1 to PULSE_ENV_NAME_MAX of [A-Z0-9_]. */
-static int
-env_name_valid(const char *s)
-{
-	size_t	 plen = strlen(PULSE_ENV_PREFIX), i;
-
-	if (strncmp(s, PULSE_ENV_PREFIX, plen) != 0)
-		return 0;
-	for (i = plen; s[i] != '\0'; i++)
-		if (!(s[i] >= 'A' && s[i] <= 'Z') &&
-		    !(s[i] >= '0' && s[i] <= '9') && s[i] != '_')
-			return 0;
-	return i > plen && i - plen <= PULSE_ENV_NAME_MAX;
-}
-
 /*
  * execute_command "env" (issue 14): the parameters the command gets in
  * its environment, checked whole before anything runs. The error names
@@ -199,7 +185,7 @@ decode_env(struct json_object *o, struct msg *m, char *err, size_t errlen)
 	json_object_object_foreach(env, key, val) {
 		tame_name(key, name, sizeof(name));
 		klen = strlen(key);
-		if (!env_name_valid(key)) {
+		if (!params_env_name_ok(key)) {
 			snprintf(err, errlen, "env: '%s' is not %s and 1 to %d "
 			    "of A-Z, 0-9, _", name, PULSE_ENV_PREFIX,
 			    PULSE_ENV_NAME_MAX);

@@ -130,6 +130,24 @@ events(const char *ex, const char *type, const char *status)
 	return atoi(cell(sql_events, "sss", ex, type, status, 0, 0));
 }
 
+/* A result for a command that never ran, and what is kept of it. */
+static const struct never_ran {
+	const char	*descr;
+	int		 refused;
+	const char	*stderr, *status, *error;
+} never_ran[] = {
+	{ "refused: refused, the worker's reason as its error, no exit code",
+	  1, "refused by WORKER_ALLOW_FILE (/etc/a): no rule matches",
+	  "refused", "refused by WORKER_ALLOW_FILE (/etc/a): no rule matches" },
+	{ "refused with no stderr: a reason all the same", 1, "", "refused",
+	  "refused by the worker's allow-list" },
+	{ "failed without an exit code: the worker's stderr as its error", 0,
+	  "env: PULSE_PARAM_X: value contains a NUL", "failed",
+	  "env: PULSE_PARAM_X: value contains a NUL" },
+	{ "failed without an exit code or stderr: said so", 0, "", "failed",
+	  "the worker reported failure without an exit code" },
+};
+
 static void
 workflow(char id[ID_LEN + 1], const char *def)
 {
@@ -546,30 +564,27 @@ main(void)
 	    strstr(disp(ex, 0, 6), "timed out") != NULL);
 	dispatch_cmds_free(cmds, n);
 	/*
-	 * The worker's allow-list kept it from running (SPEC section 12): its
-	 * stderr is the reason kept as error, or one is made up for it.
+	 * It never ran: the worker's allow-list kept it from running (SPEC
+	 * section 12: refused), or a bad env (issue 14: failed, no exit code).
+	 * Its stderr is the reason kept as error, or one is made up for it.
 	 */
-	for (i = 0; i < 2; i++) {
-		const char	*why = "refused by WORKER_ALLOW_FILE (/etc/a): "
-		    "no rule matches";
+	for (i = 0; i < sizeof(never_ran) / sizeof(never_ran[0]); i++) {
+		const struct never_ran *t = &never_ran[i];
 
 		n = start_claim(wf1, ex, &cmds);
 		result_init(&res, n == 1 ? cmds[0].id : "", 0);
 		res.has_exit_code = 0;
 		res.success = 0;
-		res.refused = 1;
-		res.text[1] = i == 0 ? why : "";
+		res.refused = t->refused;
+		res.text[1] = t->stderr;
 		res.textlen[1] = strlen(res.text[1]);
-		test_cond(i == 0 ? "refused: refused, the worker's reason as "
-		    "its error, no exit code" : "refused with no stderr: a "
-		    "reason all the same",
+		test_cond(t->descr,
 		    dispatch_record(db, wa, &res, &code, exec_out) == 0 &&
 		    code == DISPATCH_OK &&
-		    strcmp(disp(ex, 0, 1), "refused") == 0 &&
-		    strcmp(disp(ex, 0, 6), i == 0 ? why :
-		    "refused by the worker's allow-list") == 0 &&
+		    strcmp(disp(ex, 0, 1), t->status) == 0 &&
+		    strcmp(disp(ex, 0, 6), t->error) == 0 &&
 		    strcmp(disp(ex, 0, 3), "") == 0 &&
-		    events(ex, "dispatch_status", "refused") == 1);
+		    events(ex, "dispatch_status", t->status) == 1);
 		dispatch_cmds_free(cmds, n);
 	}
 

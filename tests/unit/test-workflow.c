@@ -12,6 +12,7 @@
 #include "cond.h"
 #include "pulse-limits.h"
 #include "test.h"
+#include "params.h"
 #include "workflow.h"
 
 /* JSON written with ` for " so the definitions below stay readable. */
@@ -329,10 +330,10 @@ test_top_level(void)
 	    "steps", "steps: more than 256 steps"));
 	test_cond("unknown top-level key", bad(J("{`steps`:[" EXEC "}],"
 	    "`name`:`x`}"), -1, "name", "unknown field 'name' in the "
-	    "definition (only \"steps\" is allowed)"));
+	    "definition (allowed: steps, params, allowed_groups)"));
 	test_cond("misspelt steps", bad(J("{`stpes`:[]}"), -1, "stpes",
-	    "unknown field 'stpes' in the definition (only \"steps\" is "
-	    "allowed)"));
+	    "unknown field 'stpes' in the definition (allowed: steps, "
+	    "params, allowed_groups)"));
 	test_cond("step a number", bad(J("{`steps`:[1]}"), 0, "steps",
 	    "step 1: must be an object"));
 	test_cond("second step a string", bad(J("{`steps`:[" EXEC "},`x`]}"),
@@ -800,6 +801,57 @@ test_api(void)
 	workflow_free(NULL);	/* a crash here fails the run */
 }
 
+/* SPEC section 14: params and allowed_groups beside steps, templates and
+ * conditions checked against the parameters declared. */
+static void
+test_params(void)
+{
+	struct workflow	*wf = NULL;
+	const char	*v = "`params`:[{`name`:`v`,`type`:`string`}]";
+	char		 buf[1024];
+
+#define WITH(steps) (snprintf(buf, sizeof(buf), "{%s,`steps`:[%s]}", v, \
+	    steps), J(buf))
+	test_cond("params and allowed_groups load",
+	    good(J("{`params`:[{`name`:`v`,`type`:`string`}],"
+	    "`allowed_groups`:[`ops`,`dev`],`steps`:[{`name`:`A`,"
+	    "`type`:`execute`,`targets`:[`all`],"
+	    "`command`:`echo {{ params.v }}`}]}"), &wf) &&
+	    params_count(wf->params) == 1 && wf->nallowed_groups == 2 &&
+	    strcmp(wf->allowed_groups[1], "dev") == 0);
+	workflow_free(wf);
+	test_cond("a bad parameter names its field", bad(J("{`params`:"
+	    "[{`name`:`1v`,`type`:`string`}],`steps`:[" EXEC "}]}"), -1,
+	    "params[0].name", "params[0].name: must be an identifier "
+	    "([A-Za-z_][A-Za-z0-9_]*, at most 64 bytes)"));
+	test_cond("an unknown parameter in a command", bad(WITH(
+	    "{`name`:`A`,`type`:`execute`,`targets`:[`all`],"
+	    "`command`:`echo {{ params.w }}`}"), 0, "command",
+	    "step 1 (\"A\"): command: at byte 5: unknown parameter 'w'"));
+	test_cond("a template inside quotes in a command", bad(WITH(
+	    "{`name`:`A`,`type`:`execute`,`targets`:[`all`],"
+	    "`command`:`echo \\\"{{ params.v }}\\\"`}"), 0, "command",
+	    "step 1 (\"A\"): command: at byte 6: a template inside double "
+	    "quotes is not quoted safely: write it bare, as a word of its own; "
+	    "its value is quoted for you"));
+	test_cond("a prompt's message is a template, not sh", loads(WITH(
+	    "{`name`:`P`,`type`:`prompt`,`message`:`Go '{{ params.v }}'?`,"
+	    "`options`:[`Yes`]}")));
+	test_cond("an unknown parameter in a condition", bad(WITH(
+	    EXEC ",`condition`:`params.w === 1`}"), 0, "condition",
+	    "step 1 (\"A\"): condition: at column 8: unknown parameter "
+	    "'w'"));
+	test_cond("allowed_groups repeating a name", bad(J(
+	    "{`allowed_groups`:[`a`,`a`],`steps`:[" EXEC "}]}"), -1,
+	    "allowed_groups", "allowed_groups: item 2 repeats item 1"));
+	test_cond("without params, \"{{\" is no template (version 1)",
+	    good(J("{`steps`:[{`name`:`A`,`type`:`execute`,`targets`:[`all`],"
+	    "`command`:`docker ps --format '{{.Names}}'`}]}"), &wf) &&
+	    !wf->templates);
+	workflow_free(wf);
+#undef WITH
+}
+
 int
 main(void)
 {
@@ -813,5 +865,6 @@ main(void)
 	test_wait();
 	test_condition();
 	test_api();
+	test_params();
 	test_report();
 }

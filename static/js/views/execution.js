@@ -5,6 +5,7 @@ import { ApiError, get, post } from '../api.js';
 import { h, replace, timeEl, setTime, fmtDuration, execDuration, statusBadge, debounce, toast, parseTime } from '../dom.js';
 import { AnsiStream } from '../ansi.js';
 import { confirmModal } from '../modal.js';
+import { startWorkflow } from './start-form.js';
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -169,7 +170,9 @@ export class ExecutionView {
       !this.compact && e.workflow_id && !isCmd ? h('a', { href: '#/workflows/' + encodeURIComponent(e.workflow_id) }, 'workflow') : null,
       !isCmd && e.workflow_version ? h('a', { class: 'exec-version', 'data-test': 'exec-version',
         href: '#/workflows/' + encodeURIComponent(e.workflow_id) + '/versions/' + e.workflow_version }, 'version ' + e.workflow_version)
-        : !isCmd ? h('span', { class: 'muted', 'data-test': 'exec-version' }, 'version: before versions were kept') : null);
+        : !isCmd ? h('span', { class: 'muted', 'data-test': 'exec-version' }, 'version: before versions were kept') : null,
+      e.params && Object.keys(e.params).length ? h('span', { class: 'mono small', 'data-test': 'exec-params' },
+        'params: ', Object.entries(e.params).map(([k, v]) => k + '=' + JSON.stringify(v)).join(', ')) : null);
     this.cancelBtn.hidden = ENDED.has(e.status);
     this.errorLine.hidden = !e.error;
     this.errorLine.textContent = e.error || '';
@@ -428,17 +431,18 @@ export function executionPage(ctx, main, id) {
       h('span', { class: 'mono small' }, id.slice(0, 8)), again),
     holder);
   const view = new ExecutionView(ctx, holder, id);
-  const show = setInterval(() => {
+  // The workflow as it is now: its parameters build the form, filled with
+  // this execution's values; hidden when the caller may not start it.
+  let wf = null;
+  const show = setInterval(async () => {
     const e = view.exec;
-    if (e && e.kind !== 'command' && e.workflow_id && ctx.user.can_run !== false) again.hidden = false;
+    if (!e || e.kind === 'command' || !e.workflow_id || ctx.user.can_run === false || wf) return;
+    wf = {};
+    try { wf = await get('/api/workflows/' + encodeURIComponent(e.workflow_id)); } catch (err) { return; }
+    again.hidden = wf.can_start === false;
   }, 500);
-  again.addEventListener('click', async () => {
-    try {
-      const e = await post('/api/executions', { workflow_id: view.exec.workflow_id });
-      location.hash = '#/executions/' + e.id;
-    } catch (err) {
-      toast('Could not start: ' + err.message, 'error');
-    }
+  again.addEventListener('click', () => {
+    if (wf && wf.id) startWorkflow(wf, again, view.exec.params || {});
   });
   return () => { clearInterval(show); view.destroy(); };
 }

@@ -6,6 +6,7 @@ import { h, replace, timeEl, fmtDuration, toast, debounce } from '../dom.js';
 import { confirmModal } from '../modal.js';
 import { diffLines } from '../diff.js';
 import { executionsTable } from './executions.js';
+import { blockedNote, startBlocked, startWorkflow } from './start-form.js';
 
 const TYPE_ICONS = { execute: '▶', prompt: '?', wait: '⏱' };
 
@@ -15,17 +16,9 @@ const TEMPLATES = {
   wait: { name: 'Wait', type: 'wait', duration: 5000 },
 };
 
-export async function startExecution(wf, btn) {
-  if (btn) btn.disabled = true;
-  try {
-    const e = await post('/api/executions', { workflow_id: wf.id });
-    toast('Started ' + wf.name, 'ok');
-    location.hash = '#/executions/' + encodeURIComponent(e.id);
-  } catch (err) {
-    toast('Could not start ' + wf.name + ': ' + err.message, 'error');
-  } finally {
-    if (btn) btn.disabled = false;
-  }
+// A workflow with parameters opens the Start form (start-form.js).
+export function startExecution(wf, btn) {
+  return startWorkflow(wf, btn);
 }
 
 async function deleteWorkflow(wf, after) {
@@ -132,7 +125,7 @@ export function workflowsView(ctx, main) {
         h('p', { class: 'muted small' }, summary(wf), ' · updated ', timeEl(wf.updated_at || wf.created_at),
           wf.created_by ? ' · by ' + wf.created_by : ''),
         h('div', { class: 'card-actions' },
-          ctx.user.can_run !== false ? startBtn : null,
+          ctx.user.can_run !== false ? (startBlocked(wf) ? blockedNote(wf) : startBtn) : null,
           h('a', { class: 'btn btn-small', href: '#/workflows/' + encodeURIComponent(wf.id) }, 'View'),
           admin ? h('a', { class: 'btn btn-small', href: '#/workflows/' + encodeURIComponent(wf.id) + '/edit', 'data-test': 'edit' }, 'Edit') : null,
           admin ? h('button', { type: 'button', class: 'btn btn-small btn-danger-ghost', 'data-test': 'delete',
@@ -253,7 +246,7 @@ export function workflowView(ctx, main, id, versionArg) {
     replace(body,
       h('div', { class: 'page-head' }, h('h1', null, wf.name),
         h('div', { class: 'head-actions' },
-          ctx.user.can_run !== false ? startBtn : null,
+          ctx.user.can_run !== false ? (startBlocked(wf) ? blockedNote(wf) : startBtn) : null,
           admin ? h('a', { class: 'btn', href: '#/workflows/' + encodeURIComponent(wf.id) + '/edit', 'data-test': 'edit' }, 'Edit') : null,
           admin ? h('button', { type: 'button', class: 'btn btn-danger-ghost', 'data-test': 'delete',
             onclick: () => deleteWorkflow(wf, () => { location.hash = '#/workflows'; }) }, 'Delete') : null)),

@@ -1,0 +1,93 @@
+/*
+ * A workflow's parameters and who may start it (SPEC.md section 14): the
+ * keys `params` and `allowed_groups` beside `steps`, and the check that
+ * every template and condition of the steps names a declared parameter.
+ * Part of the definition checks (workflow.c).
+ */
+#include <json-c/json.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cond.h"
+#include "params.h"
+#include "pulse-limits.h"
+#include "template.h"
+#include "wfcheck.h"
+#include "workflow.h"
+
+int
+workflow_params_read(struct wf_check *ck, struct json_object *def,
+    struct workflow *wf)
+{
+	struct fielderr		 ferr;
+	struct json_object	*v;
+
+	if (json_object_object_get_ex(def, "params", &v)) {
+		wf->templates = 1;
+		if (params_from_json(v, &wf->params, &ferr) == -1)
+			return wf_fail(ck, ferr.field, "%s", ferr.msg);
+	}
+	/* The same names as a worker's groups: no repeats, at most 64. */
+	if (json_object_object_get_ex(def, "allowed_groups", NULL) &&
+	    wf_texts(ck, def, "allowed_groups", WORKER_GROUPS_COUNT,
+	    WF_TARGET_MAX, WF_TARGET_CHARS, 1, &wf->allowed_groups,
+	    &wf->nallowed_groups) == -1)
+		return -1;
+	return 0;
+}
+
+static int
+known(const char *name, size_t len, void *arg)
+{
+	return params_find(arg, name, len) != -1;
+}
+
+static int
+check_template(struct wf_check *ck, const struct workflow *wf,
+    const char *field, const char *src, int flags)
+{
+	struct template_err	 terr;
+
+	if (src == NULL || !wf->templates || template_check(src, strlen(src), wf->params, flags,
+	    &terr) == 0)
+		return 0;
+	return wf_fail(ck, field, "%s: at byte %zu: %s", field, terr.off,
+	    terr.msg);
+}
+
+int
+workflow_params_check(struct wf_check *ck, struct workflow *wf)
+{
+	struct cond_error	 cerr;
+	const struct step	*st;
+	size_t			 i;
+
+	for (i = 0; i < wf->nsteps; i++) {
+		st = &wf->steps[i];
+		ck->step = (int)i;
+		ck->name = st->name;
+		if (check_template(ck, wf, "command", st->command,
+		    TEMPLATE_SH) == -1 ||
+		    check_template(ck, wf, "message", st->message, 0) == -1)
+			return -1;
+		if (st->cond != NULL && cond_check_params(st->cond, known,
+		    wf->params, &cerr) == -1)
+			return wf_fail(ck, "condition", "condition: at column "
+			    "%d: %s", cerr.pos, cerr.msg);
+	}
+	ck->step = -1;
+	ck->name = NULL;
+	return 0;
+}
+
+void
+workflow_params_free(struct workflow *wf)
+{
+	size_t	 i;
+
+	params_free(wf->params);
+	for (i = 0; i < wf->nallowed_groups; i++)
+		free(wf->allowed_groups[i]);
+	free(wf->allowed_groups);
+}
