@@ -37,6 +37,8 @@ struct exec {
 	char		*prompt_response;
 	char		*started_by;
 	struct workflow	*wf;
+	int		 phase;		/* enum plan_phase (workflow.h) */
+	char		*failure;	/* executions.failure, or NULL */
 };
 
 /* One entry point's arguments and results, through db_txn(). */
@@ -75,6 +77,13 @@ int	engine_step_end(struct db *, struct exec *, enum step_status from,
 /* The current step: pending to status, wake_at after wake_ms (-1: none). */
 int	engine_step_begin(struct db *, struct exec *, enum step_status,
 	    long long wake_ms);
+/* The step in hand: its status and whether its wake_at has passed. */
+int	engine_step_load(struct db *, struct exec *, enum step_status *,
+	    int *due);
+/* Whether the step in hand runs: 1 yes, 0 skipped (recorded), -1. */
+int	engine_step_condition(struct db *, struct exec *, const struct step *);
+/* A step failed with on_failure "continue": executions.failed_steps + 1. */
+int	engine_count_failed(struct db *, struct exec *);
 /* Move an execution, locked, as far as it goes now. */
 int	engine_advance_locked(struct db *, struct exec *);
 /* Run fn in one transaction; a db failure is mapped into c->err. */

@@ -29,12 +29,18 @@
 
 static const char sql_exec_lock[] =
     "SELECT status, kind, current_step, workflow_id, definition, "
-    "prompt_response, started_by FROM executions WHERE id = ? FOR UPDATE";
+    "prompt_response, started_by, phase, failure FROM executions "
+    "WHERE id = ? FOR UPDATE";
 static const char sql_exec_set[] =
     "UPDATE executions SET status = ?, current_step = ? WHERE id = ?";
 static const char sql_exec_finish[] =
     "UPDATE executions SET status = ?, error = ?, current_step = ?, "
     "completed_at = NOW(3) WHERE id = ?";
+static const char sql_exec_phase[] =
+    "UPDATE executions SET phase = 'on_failure', failure = ?, "
+    "current_step = ? WHERE id = ?";
+static const char sql_exec_failed_steps[] =
+    "UPDATE executions SET failed_steps = failed_steps + 1 WHERE id = ?";
 static const char sql_step_reason[] =
     "SELECT reason FROM execution_steps WHERE execution_id = ? "
     "AND step_index = ?";
@@ -78,6 +84,7 @@ engine_exec_clear(struct exec *ex)
 	free(ex->workflow_id);
 	free(ex->prompt_response);
 	free(ex->started_by);
+	free(ex->failure);
 	workflow_free(ex->wf);
 	memset(ex, 0, sizeof(*ex));
 }
@@ -117,6 +124,11 @@ engine_exec_lock(struct db *db, const char *id, struct exec *ex,
 		ex->prompt_response = xstrdup(s);
 	if ((s = db_res_get(res, 0, 6)) != NULL)
 		ex->started_by = xstrdup(s);
+	s = db_res_get(res, 0, 7);
+	ex->phase = s != NULL && strcmp(s, "on_failure") == 0 ?
+	    PHASE_ON_FAILURE : PHASE_MAIN;
+	if ((s = db_res_get(res, 0, 8)) != NULL)
+		ex->failure = xstrdup(s);
 	s = db_res_get(res, 0, 4);
 	if (s == NULL || (def = pjson_parse(s, db_res_len(res, 0, 4),
 	    API_JSON_DEPTH, perr, sizeof(perr))) == NULL) {
@@ -190,8 +202,8 @@ engine_step_begin(struct db *db, struct exec *ex, enum step_status status,
  * Decide whether the step in hand (ex->at) runs. 1: run it; 0: skipped (recorded);
  * -1: db error.
  */
-static int
-step_condition(struct db *db, struct exec *ex, const struct step *st)
+int
+engine_step_condition(struct db *db, struct exec *ex, const struct step *st)
 {
 	struct json_object	*ctx, *state;
 	char			 cerr[256], reason[512];
@@ -220,16 +232,26 @@ step_condition(struct db *db, struct exec *ex, const struct step *st)
 	    reason) == -1 ? -1 : 0;
 }
 
+int
+engine_count_failed(struct db *db, struct exec *ex)
+{
+	return db_exec(db, sql_exec_failed_steps, NULL, "s", ex->id);
+}
+
 /*
- * The execution fails at the current step, for reason, or (NULL) for the
- * reason recorded on the step's row.
+ * The current step failed, for reason, or (NULL) for the reason recorded
+ * on its row. A failure of the main steps turns to the workflow's
+ * on_failure steps if it has any (1: ex->current is the first of them);
+ * else, or a failure of an on_failure step, ends the execution failed
+ * with the first failure as its error (0).
  */
 static int
-fail_execution(struct db *db, struct exec *ex, const struct step *st,
+step_failed(struct db *db, struct exec *ex, const struct step *st,
     const char *reason)
 {
 	struct db_res	*res;
-	char		 why[512], msg[700];
+	char		 why[512], msg[700], both[1400];
+	int		 n;
 
 	if (reason == NULL) {
 		if (db_exec(db, sql_step_reason, &res, "si", ex->id,
@@ -241,14 +263,42 @@ fail_execution(struct db *db, struct exec *ex, const struct step *st,
 		db_res_free(res);
 		reason = why;
 	}
+	if (ex->phase == PHASE_ON_FAILURE) {
+		n = ex->current - (int)ex->wf->nmain + 1;
+		snprintf(both, sizeof(both), "%s (on_failure step %d also "
+		    "failed: %s)", ex->failure ? ex->failure : "failed", n,
+		    reason);
+		pjson_utf8_trim(both);
+		return engine_finish(db, ex, EXEC_FAILED, both) == -1 ? -1 : 0;
+	}
 	snprintf(msg, sizeof(msg), "step %d (\"%s\") failed: %s",
 	    ex->current + 1, st->name, reason);
-	return engine_finish(db, ex, EXEC_FAILED, msg);
+	pjson_utf8_trim(msg);
+	if (ex->wf->non_failure == 0)
+		return engine_finish(db, ex, EXEC_FAILED, msg) == -1 ? -1 : 0;
+	ex->phase = PHASE_ON_FAILURE;
+	free(ex->failure);
+	ex->failure = xstrdup(msg);
+	ex->current = (int)ex->wf->nmain;
+	if (db_exec(db, sql_exec_phase, NULL, "sis", msg,
+	    (long long)ex->current, ex->id) == -1)
+		return -1;
+	return 1;
+}
+
+/* The steps of the phase are done: how the execution ends. */
+static int
+phase_done(struct db *db, struct exec *ex)
+{
+	if (ex->phase == PHASE_ON_FAILURE)
+		return engine_finish(db, ex, EXEC_FAILED, ex->failure ?
+		    ex->failure : "failed");
+	return engine_finish(db, ex, EXEC_COMPLETED, NULL);
 }
 
 /* The status of the step in hand and whether its wake_at has passed. */
-static int
-step_load(struct db *db, struct exec *ex, enum step_status *status,
+int
+engine_step_load(struct db *db, struct exec *ex, enum step_status *status,
     int *due)
 {
 	struct db_res	*res;
@@ -283,6 +333,7 @@ engine_advance_locked(struct db *db, struct exec *ex)
 	if (ex->status != EXEC_RUNNING)
 		return 0;
 	for (;;) {
+		const struct plan_entry	*pe;
 		const struct step	*st;
 		const struct step_type	*type;
 		enum step_status	 status;
@@ -290,15 +341,17 @@ engine_advance_locked(struct db *db, struct exec *ex)
 		const char		*reason = NULL;
 		int			 rc, due;
 
-		if ((size_t)ex->current >= ex->wf->nsteps)
-			return engine_finish(db, ex, EXEC_COMPLETED, NULL);
-		st = &ex->wf->steps[ex->current];
+		if ((size_t)ex->current >= (ex->phase == PHASE_MAIN ?
+		    ex->wf->nmain : ex->wf->nplan))
+			return phase_done(db, ex);
+		pe = workflow_plan_at(ex->wf, ex->current);
+		st = pe->st;
 		ex->at = ex->current;
 		type = step_type_of(st->type);
-		if (step_load(db, ex, &status, &due) == -1)
+		if (engine_step_load(db, ex, &status, &due) == -1)
 			return -1;
 		if (status == STEP_PENDING) {
-			if ((rc = step_condition(db, ex, st)) == 1)
+			if ((rc = engine_step_condition(db, ex, st)) == 1)
 				rc = type->begin(db, ex, st);
 			else if (rc == 0)
 				rc = STEP_SKIPPED;
@@ -321,10 +374,16 @@ engine_advance_locked(struct db *db, struct exec *ex)
 		}
 		if (status == STEP_WAITING)
 			return 0;
-		if (status == STEP_FAILED)
-			return fail_execution(db, ex, st, reason);
+		if (status == STEP_FAILED && !st->on_failure_continue) {
+			if ((rc = step_failed(db, ex, st, reason)) != 1)
+				return rc;	/* ended, or a db error */
+			continue;	/* the first on_failure step */
+		}
+		/* Failed with on_failure "continue": counted, and on. */
+		if (status == STEP_FAILED && engine_count_failed(db, ex) == -1)
+			return -1;
 		/* succeeded, skipped, cancelled: the next step. */
-		ex->current++;
+		ex->current = workflow_plan_next(ex->wf, ex->current);
 	}
 	if (ex->current != start_index && db_exec(db, sql_exec_set, NULL,
 	    "sis", exec_status_name(EXEC_RUNNING), (long long)ex->current,

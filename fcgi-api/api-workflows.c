@@ -158,9 +158,10 @@ check_targets(struct request *req, const struct workflow *wf)
 	int			 both;
 	char			 msg[3 * WF_TARGET_MAX + 128];
 
-	for (i = 0; i < wf->nsteps; i++)
-		for (j = 0; j < wf->steps[i].ntargets; j++) {
-			const char *t = wf->steps[i].targets[j];
+	/* Every step of the plan: a group's and the on_failure ones too. */
+	for (i = 0; i < wf->nplan; i++)
+		for (j = 0; j < wf->plan[i].st->ntargets; j++) {
+			const char *t = wf->plan[i].st->targets[j];
 
 			if (engine_target_ambiguous(req->db, t, &both) == -1) {
 				reply_db_error(req);
