@@ -77,11 +77,15 @@ int	engine_step_end(struct db *, struct exec *, enum step_status from,
 /* The current step: pending to status, wake_at after wake_ms (-1: none). */
 int	engine_step_begin(struct db *, struct exec *, enum step_status,
 	    long long wake_ms);
-/* The step in hand: its status and whether its wake_at has passed. */
-int	engine_step_load(struct db *, struct exec *, enum step_status *,
-	    int *due);
-/* Whether the step in hand runs: 1 yes, 0 skipped (recorded), -1. */
-int	engine_step_condition(struct db *, struct exec *, const struct step *);
+/*
+ * Move the step in hand as far as it goes now: begin it if pending (its
+ * condition first), poll it if running, end it if it has. p->status: its
+ * status after (STEP_RUNNING: look again later), p->reason: why the poll
+ * says it failed, or "". *now: it ended (or waits) by this call.
+ */
+struct step_poll;
+int	engine_step_move(struct db *, struct exec *, const struct step *,
+	    struct step_poll *p, int *now);
 /* A step failed with on_failure "continue": executions.failed_steps + 1. */
 int	engine_count_failed(struct db *, struct exec *);
 /* Move an execution, locked, as far as it goes now. */

@@ -202,8 +202,8 @@ engine_step_begin(struct db *db, struct exec *ex, enum step_status status,
  * Decide whether the step in hand (ex->at) runs. 1: run it; 0: skipped (recorded);
  * -1: db error.
  */
-int
-engine_step_condition(struct db *db, struct exec *ex, const struct step *st)
+static int
+step_condition(struct db *db, struct exec *ex, const struct step *st)
 {
 	struct json_object	*ctx, *state;
 	char			 cerr[256], reason[512];
@@ -297,8 +297,8 @@ phase_done(struct db *db, struct exec *ex)
 }
 
 /* The status of the step in hand and whether its wake_at has passed. */
-int
-engine_step_load(struct db *db, struct exec *ex, enum step_status *status,
+static int
+step_load(struct db *db, struct exec *ex, enum step_status *status,
     int *due)
 {
 	struct db_res	*res;
@@ -319,6 +319,42 @@ engine_step_load(struct db *db, struct exec *ex, enum step_status *status,
 	return rc;
 }
 
+int
+engine_step_move(struct db *db, struct exec *ex, const struct step *st,
+    struct step_poll *p, int *now)
+{
+	const struct step_type	*type = step_type_of(st->type);
+	enum step_status	 status;
+	int			 rc, due;
+
+	*now = 0;
+	p->reason[0] = '\0';
+	if (step_load(db, ex, &status, &due) == -1)
+		return -1;
+	p->status = status;
+	if (status == STEP_PENDING) {
+		if ((rc = step_condition(db, ex, st)) == 1)
+			rc = type->begin(db, ex, st);
+		else if (rc == 0)
+			rc = STEP_SKIPPED;
+		if (rc == -1)
+			return -1;
+		p->status = (enum step_status)rc;
+		*now = p->status != STEP_RUNNING;
+	} else if (status == STEP_RUNNING) {
+		p->due = due;
+		if (type->poll(db, ex, st, p) == -1)
+			return -1;
+		if (p->status == STEP_RUNNING)
+			return 0;		/* not yet */
+		*now = 1;
+		if (engine_step_end(db, ex, STEP_RUNNING, p->status,
+		    p->reason[0] ? p->reason : NULL) == -1)
+			return -1;
+	}
+	return 0;
+}
+
 /*
  * The heart of DESIGN.md section 4, with the execution locked: for each
  * step from the current one, begin it if pending, poll it if running,
@@ -333,45 +369,24 @@ engine_advance_locked(struct db *db, struct exec *ex)
 	if (ex->status != EXEC_RUNNING)
 		return 0;
 	for (;;) {
-		const struct plan_entry	*pe;
 		const struct step	*st;
-		const struct step_type	*type;
 		enum step_status	 status;
 		struct step_poll	 p;
-		const char		*reason = NULL;
-		int			 rc, due;
+		const char		*reason;
+		int			 rc, now;
 
 		if ((size_t)ex->current >= (ex->phase == PHASE_MAIN ?
 		    ex->wf->nmain : ex->wf->nplan))
 			return phase_done(db, ex);
-		pe = workflow_plan_at(ex->wf, ex->current);
-		st = pe->st;
+		st = workflow_plan_at(ex->wf, ex->current)->st;
 		ex->at = ex->current;
-		type = step_type_of(st->type);
-		if (engine_step_load(db, ex, &status, &due) == -1)
+		if (engine_step_move(db, ex, st, &p, &now) == -1)
 			return -1;
-		if (status == STEP_PENDING) {
-			if ((rc = engine_step_condition(db, ex, st)) == 1)
-				rc = type->begin(db, ex, st);
-			else if (rc == 0)
-				rc = STEP_SKIPPED;
-			if (rc == -1)
-				return -1;
-			status = (enum step_status)rc;
-			if (status == STEP_RUNNING)
-				break;		/* started: look again later */
-		} else if (status == STEP_RUNNING) {
-			p.due = due;
-			if (type->poll(db, ex, st, &p) == -1)
-				return -1;
-			if (p.status == STEP_RUNNING)
-				break;		/* not yet */
-			status = p.status;
-			reason = p.reason;
-			if (engine_step_end(db, ex, STEP_RUNNING, status,
-			    reason[0] ? reason : NULL) == -1)
-				return -1;
-		}
+		status = p.status;
+		if (status == STEP_RUNNING)
+			break;		/* look again when a fact arrives */
+		/* A failure the poll saw says why; else its row does. */
+		reason = p.reason[0] ? p.reason : NULL;
 		if (status == STEP_WAITING)
 			return 0;
 		if (status == STEP_FAILED && !st->on_failure_continue) {

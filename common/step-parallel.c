@@ -68,47 +68,6 @@ parallel_validate(struct wf_check *ck, struct json_object *o, struct step *st)
 }
 
 /*
- * Begin or poll one of the group's steps, ex->at pointing at it: its
- * status after. A failure with on_failure "continue" is counted when it
- * happens, once.
- */
-static int
-child_step(struct db *db, struct exec *ex, const struct step *c)
-{
-	const struct step_type	*t = step_type_of(c->type);
-	enum step_status	 status;
-	struct step_poll	 p;
-	int			 rc, due;
-
-	if (engine_step_load(db, ex, &status, &due) == -1)
-		return -1;
-	if (status == STEP_PENDING) {
-		if ((rc = engine_step_condition(db, ex, c)) == 1)
-			rc = t->begin(db, ex, c);
-		else if (rc == 0)
-			rc = STEP_SKIPPED;
-		if (rc == -1)
-			return -1;
-		status = (enum step_status)rc;
-	} else if (status == STEP_RUNNING) {
-		p.due = due;
-		if (t->poll(db, ex, c, &p) == -1)
-			return -1;
-		if (p.status == STEP_RUNNING)
-			return STEP_RUNNING;
-		status = p.status;
-		if (engine_step_end(db, ex, STEP_RUNNING, status,
-		    p.reason[0] ? p.reason : NULL) == -1)
-			return -1;
-	} else
-		return status;		/* ended before this call */
-	if (status == STEP_FAILED && c->on_failure_continue &&
-	    engine_count_failed(db, ex) == -1)
-		return -1;
-	return status;
-}
-
-/*
  * Move every step of the group at ex->at as far as it goes: p->status is
  * STEP_RUNNING while one still runs, else how the group ended, with the
  * failed steps named in p->reason.
@@ -118,17 +77,22 @@ parallel_steps(struct db *db, struct exec *ex, const struct step *st,
     struct step_poll *p)
 {
 	const struct step	*c;
+	struct step_poll	 cp;
 	size_t			 i, o = 0, nfailed = 0;
-	int			 group = ex->at, rc = 0, running = 0, s;
+	int			 group = ex->at, rc = 0, running = 0, s, now;
 
 	p->reason[0] = '\0';
 	for (i = 0; i < st->nsteps; i++) {
 		c = &st->steps[i];
 		ex->at = group + 1 + (int)i;
-		if ((s = child_step(db, ex, c)) == -1) {
+		/* A failure let go is counted once, when it happens. */
+		if (engine_step_move(db, ex, c, &cp, &now) == -1 ||
+		    (now && cp.status == STEP_FAILED && c->on_failure_continue &&
+		    engine_count_failed(db, ex) == -1)) {
 			rc = -1;
 			break;
 		}
+		s = cp.status;
 		if (s == STEP_RUNNING || s == STEP_PENDING || s == STEP_WAITING)
 			running = 1;
 		else if (s == STEP_FAILED && !c->on_failure_continue) {

@@ -6,7 +6,7 @@ on a cancel, its own failure reported, a time-out a failure like any
 other), the execution JSON's phase, failed_steps and failure, a
 version-1 workflow unchanged, and the save-time errors of each bad key."""
 
-from live import execute, online, run, wait_execution, wait_step
+from live import start_definition, execute, online, run, wait_execution, wait_step
 from pulse_test import call, check, check_status, done, require, unique
 
 require('local-1 online', online('local-1') is not None)
@@ -23,16 +23,7 @@ def stdout(s):
 
 
 def started(steps, on_failure=None):
-    wf = {'steps': steps}
-    if on_failure is not None:
-        wf['on_failure'] = on_failure
-    r = call('POST', '/api/workflows',
-             body={'name': unique('fail'), 'definition': wf})
-    check_status('save %s' % [s['name'] for s in steps], r, 201)
-    wid = r[2]['id']
-    r = call('POST', '/api/executions', body={'workflow_id': wid})
-    check_status('start it', r, 201)
-    return r[2]['id']
+    return start_definition('fail', steps, on_failure)
 
 
 # --- on_failure "continue" --------------------------------------------

@@ -7,7 +7,7 @@ let go by a step's on_failure "continue"; the save-time errors."""
 
 import datetime
 
-from live import execute, online, wait_execution
+from live import start_definition, execute, online, wait_execution
 from pulse_test import call, check, check_status, done, require, unique
 
 require('local-1 online', online('local-1') is not None)
@@ -20,15 +20,7 @@ def seconds(iso):
 
 
 def started(steps, on_failure=None):
-    wf = {'steps': steps}
-    if on_failure is not None:
-        wf['on_failure'] = on_failure
-    r = call('POST', '/api/workflows',
-             body={'name': unique('par'), 'definition': wf})
-    check_status('save %s' % [s['name'] for s in steps], r, 201)
-    r = call('POST', '/api/executions', body={'workflow_id': r[2]['id']})
-    check_status('start it', r, 201)
-    return r[2]['id']
+    return start_definition('par', steps, on_failure)
 
 
 def group(name, steps, **extra):
