@@ -7,8 +7,10 @@ let go by a step's on_failure "continue"; the save-time errors."""
 
 import datetime
 
-from live import start_definition, execute, online, wait_execution
-from pulse_test import call, check, check_status, done, require, unique
+from live import (execute, execution, online, start_definition,
+                  wait_execution)
+from pulse_test import (call, check, check_status, done, require, unique,
+                        wait_for)
 
 require('local-1 online', online('local-1') is not None)
 require('local-2 online', online('local-2') is not None)
@@ -116,6 +118,36 @@ check('on_failure group: both ran, the execution failed',
                                     for s in st[1:]] ==
       [('on_failure', 'succeeded', None), ('on_failure', 'succeeded', 1),
        ('on_failure', 'succeeded', 1)], st)
+
+# --- a cancel stops every step of the group --------------------------------
+eid = started([group('long', [execute('one', 'sleep 30', ['local-1']),
+                              execute('two', 'sleep 30', ['local-2'])])],
+              [execute('rollback', 'echo no', ['local-1'])])
+e = wait_for(lambda: (lambda x: x if x and all(
+    (s.get('dispatches') or [{}])[0].get('status') == 'running'
+    for s in x['steps'][1:3]) else None)(execution(eid)), 30)
+check('cancel: both steps running first', e is not None, execution(eid))
+r = call('POST', '/api/executions/%s/cancel' % eid, body={})
+check_status('cancel the execution while the group runs', r, 200)
+e = wait_execution(eid)
+st = e['steps']
+check('cancel: the group and its steps cancelled, the rollback not run',
+      e['status'] == 'cancelled' and
+      [s['status'] for s in st] == ['cancelled'] * 4 and
+      not st[3]['dispatches'], [(s['name'], s['status']) for s in st])
+
+
+def both_ended():
+    x = execution(eid)
+    ds = [d for s in x['steps'][1:3] for d in s['dispatches']]
+    return ds if len(ds) == 2 and all(
+        d['status'] not in ('queued', 'sent', 'running') for d in ds) else None
+
+
+ds = wait_for(both_ended, 30) or []
+check('cancel: both commands were killed (their dispatches cancelled)',
+      [d['status'] for d in ds] == ['cancelled', 'cancelled'],
+      [(d['worker_name'], d['status']) for d in ds])
 
 # --- validation -------------------------------------------------------
 

@@ -415,13 +415,14 @@ test_type(void)
 	test_cond("type a number", bad(one("{`name`:`A`,`type`:1}"), 0,
 	    "type", "step 1 (\"A\"): type: must be a string"));
 	test_cond("type unknown", bad(one("{`name`:`A`,`type`:`run`}"), 0,
-	    "type", "step 1 (\"A\"): type: must be execute, prompt, wait or parallel, "
-	    "not 'run'"));
+	    "type", "step 1 (\"A\"): type: must be execute, prompt, wait or "
+	    "parallel, not 'run'"));
 	test_cond("type is case-sensitive", bad(one("{`name`:`A`,"
 	    "`type`:`Execute`}"), 0, "type", "step 1 (\"A\"): type: must be "
 	    "execute, prompt, wait or parallel, not 'Execute'"));
 	test_cond("type empty", bad(one("{`name`:`A`,`type`:``}"), 0, "type",
-	    "step 1 (\"A\"): type: must be execute, prompt, wait or parallel, not ''"));
+	    "step 1 (\"A\"): type: must be execute, prompt, wait or parallel, "
+	    "not ''"));
 	test_cond("step_type_name", strcmp(step_type_name(STEP_EXECUTE),
 	    "execute") == 0 && strcmp(step_type_name(STEP_PROMPT), "prompt")
 	    == 0 && strcmp(step_type_name(STEP_WAIT), "wait") == 0);
