@@ -5,7 +5,9 @@
 //    after a failure, the rollback step shown as run, with its output;
 //    after a success, the section says they did not run;
 //  - a parallel group shows its steps inside it, each with its own status
-//    and output.
+//    and output;
+//  - the workflow's page shows a group's steps inside it and the on_failure
+//    steps in their own section.
 import { atEnd, browser, call, check, DEADLINE_MS, page, problems, require, run, shot, uniq, URL, waitFor,
   workersReady } from './lib.js';
 
@@ -90,5 +92,18 @@ run(async () => {
   check('side by side (same top, different left)', boxes.length === 2 && boxes[0][0] === boxes[1][0] &&
     boxes[0][1] < boxes[1][1], boxes);
   await shot(p, 'failure-03-parallel');
+
+  // --- the workflow's page: the group's steps inside it, the on_failure steps apart
+  await p.goto(URL + '/#/workflows/' + g.workflow_id);
+  await p.locator('.def-steps .def-steps').waitFor({ timeout: DEADLINE_MS });
+  check('workflow page: the group lists its two steps inside it',
+    (await p.locator('.def-steps .def-steps > li').count()) === 2 &&
+    (await p.locator('.def-steps .def-steps').textContent()).includes('echo left side'));
+  await p.goto(URL + '/#/workflows/' + f.workflow_id);
+  const def = p.locator('[data-test=def-on-failure]');
+  await def.waitFor({ timeout: DEADLINE_MS });
+  check('workflow page: an "On failure" section with the rollback step',
+    (await def.locator('h3').textContent()) === 'On failure' && (await def.textContent()).includes('echo rolled back'));
+  await shot(p, 'failure-04-workflow-page');
   check('no dialogs, page errors or console errors', problems(p).length === 0, p.problems);
 });
