@@ -675,6 +675,27 @@ main(void)
 	test_cond("once due it is found and the execution moves on",
 	    strcmp(cell(sql_exec, "s", ex2, NULL, NULL, 0, 0),
 	    "completed") == 0);
+	/*
+	 * A parallel group (issue 14) is the current step; its steps hold
+	 * the timers and dispatches: one that waits keeps the execution out
+	 * of the idle sweep, and its timer, once due, ends the group.
+	 */
+	workflow(wf1, "{\"steps\":[{\"name\":\"G\",\"type\":\"parallel\","
+	    "\"steps\":[{\"name\":\"Nap\",\"type\":\"wait\","
+	    "\"duration\":3600000}]}]}");
+	engine_start(db, wf1, "tester", ex2, &err);
+	db_exec(db, sql_exec_idle, NULL, "s", ex2);
+	dispatch_sweep(db, 1, &ids);
+	test_cond("a group whose step waits is not idle", !ids_has(&ids, ex2));
+	dispatch_ids_clear(&ids);
+	db_exec(db, sql_wake_past, NULL, "s", ex2);
+	dispatch_due_waits(db, &ids);
+	for (n = 0; n < ids.n; n++)
+		engine_advance(db, ids.id[n], &err);
+	dispatch_ids_clear(&ids);
+	test_cond("its step's timer ends the group and the execution",
+	    strcmp(cell(sql_exec, "s", ex2, NULL, NULL, 0, 0),
+	    "completed") == 0);
 	n = start_claim(wf, ex, &cmds);
 	dispatch_cmds_free(cmds, n);
 	/* Results stored but never advanced (a crash between the two). */
