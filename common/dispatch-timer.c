@@ -44,14 +44,19 @@ static const char sql_lose_queued[] =
 static const char sql_due_waits[] =
     "SELECT execution_id FROM execution_steps WHERE status = 'running' "
     "AND wake_at <= NOW(3) LIMIT 100";
+/* Idle: nothing open on the current step, or (a parallel group, SPEC
+ * section 14) on a step of it. */
 static const char sql_idle[] =
     "SELECT e.id FROM executions e WHERE e.status = 'running' "
     "AND e.updated_at < NOW(3) - INTERVAL ? SECOND "
-    "AND NOT EXISTS (SELECT 1 FROM dispatches d WHERE d.execution_id = e.id "
-    "AND d.step_index = e.current_step "
+    "AND NOT EXISTS (SELECT 1 FROM dispatches d JOIN execution_steps c "
+    "ON c.execution_id = d.execution_id AND c.step_index = d.step_index "
+    "WHERE d.execution_id = e.id AND (d.step_index = e.current_step "
+    "OR c.parent_index = e.current_step) "
     "AND d.status IN ('queued', 'sent', 'running')) "
     "AND NOT EXISTS (SELECT 1 FROM execution_steps s "
-    "WHERE s.execution_id = e.id AND s.step_index = e.current_step "
+    "WHERE s.execution_id = e.id AND (s.step_index = e.current_step "
+    "OR s.parent_index = e.current_step) "
     "AND s.wake_at > NOW(3)) LIMIT 100";
 
 /* ------------------------------------------------------------------ timers */

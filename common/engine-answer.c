@@ -56,7 +56,12 @@ respond_txn(struct db *db, void *arg)
 		    "waiting for an answer (step %d is)", c->step, ex.current);
 		goto out;
 	}
-	st = &ex.wf->steps[ex.current];
+	if (workflow_plan_at(ex.wf, ex.current) == NULL) {
+		engine_fail(c->err, ENGINE_CONFLICT, "no step %d to answer",
+		    ex.current);
+		goto out;
+	}
+	st = workflow_plan_at(ex.wf, ex.current)->st;
 	for (i = 0; i < st->noptions; i++)
 		if (strcmp(st->options[i], c->response) == 0)
 			break;

@@ -38,6 +38,8 @@ struct exec {
 	char		*started_by;
 	struct json_object *params;	/* executions.params: resolved, or NULL */
 	struct workflow	*wf;
+	int		 phase;		/* enum plan_phase (workflow.h) */
+	char		*failure;	/* executions.failure, or NULL */
 };
 
 /* One entry point's arguments and results, through db_txn(). */
@@ -79,6 +81,17 @@ int	engine_step_end(struct db *, struct exec *, enum step_status from,
 /* The current step: pending to status, wake_at after wake_ms (-1: none). */
 int	engine_step_begin(struct db *, struct exec *, enum step_status,
 	    long long wake_ms);
+/*
+ * Move the step in hand as far as it goes now: begin it if pending (its
+ * condition first), poll it if running, end it if it has. p->status: its
+ * status after (STEP_RUNNING: look again later), p->reason: why the poll
+ * says it failed, or "". *now: it ended (or waits) by this call.
+ */
+struct step_poll;
+int	engine_step_move(struct db *, struct exec *, const struct step *,
+	    struct step_poll *p, int *now);
+/* A step failed with on_failure "continue": executions.failed_steps + 1. */
+int	engine_count_failed(struct db *, struct exec *);
 /* Move an execution, locked, as far as it goes now. */
 int	engine_advance_locked(struct db *, struct exec *);
 /* Run fn in one transaction; a db failure is mapped into c->err. */

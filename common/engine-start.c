@@ -29,7 +29,8 @@ static const char sql_exec_insert[] =
     "VALUES (?, ?, ?, ?, ?, ?, 'running', ?, NOW(3), 0, ?)";
 static const char sql_step_insert[] =
     "INSERT INTO execution_steps (execution_id, step_index, name, type, "
-    "prompt) VALUES (?, ?, ?, ?, ?)";
+    "prompt, parent_index, phase) VALUES (?, ?, ?, ?, ?, "
+    "IF(? < 0, NULL, ?), ?)";
 static const char sql_worker_get[] =
     "SELECT id, name, status, pushd_node IS NOT NULL, state FROM workers "
     "WHERE id = ?";
@@ -131,13 +132,17 @@ create_execution(struct db *db, struct call *c, const char *kind,
 		    strlen(workflow_name), s, len, c->user, pv);
 	if (rc == -1)
 		goto dbfail;
-	for (i = 0; i < ex.wf->nsteps; i++) {
-		const struct step *st = &ex.wf->steps[i];
+	/* One row per entry of the flat plan (workflow.h). */
+	for (i = 0; i < ex.wf->nplan; i++) {
+		const struct plan_entry *pe = &ex.wf->plan[i];
+		const struct step *st = pe->st;
 		struct json_object *pr = step_prompt_json(st);
 		const char	*ps = pr ? pjson_str(pr, NULL) : NULL;
 
-		rc = db_exec(db, sql_step_insert, NULL, "sisss", c->id_out,
-		    (long long)i, st->name, step_type_name(st->type), ps);
+		rc = db_exec(db, sql_step_insert, NULL, "sisssiis", c->id_out,
+		    (long long)i, st->name, step_type_name(st->type), ps,
+		    (long long)pe->parent, (long long)pe->parent,
+		    plan_phase_name(pe->phase));
 		json_object_put(pr);
 		if (rc == -1)
 			goto dbfail;

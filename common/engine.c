@@ -29,13 +29,18 @@
 
 static const char sql_exec_lock[] =
     "SELECT status, kind, current_step, workflow_id, definition, "
-    "prompt_response, started_by, params FROM executions WHERE id = ? "
-    "FOR UPDATE";
+    "prompt_response, started_by, params, phase, failure FROM executions "
+    "WHERE id = ? FOR UPDATE";
 static const char sql_exec_set[] =
     "UPDATE executions SET status = ?, current_step = ? WHERE id = ?";
 static const char sql_exec_finish[] =
     "UPDATE executions SET status = ?, error = ?, current_step = ?, "
     "completed_at = NOW(3) WHERE id = ?";
+static const char sql_exec_phase[] =
+    "UPDATE executions SET phase = 'on_failure', failure = ?, "
+    "current_step = ? WHERE id = ?";
+static const char sql_exec_failed_steps[] =
+    "UPDATE executions SET failed_steps = failed_steps + 1 WHERE id = ?";
 static const char sql_step_reason[] =
     "SELECT reason FROM execution_steps WHERE execution_id = ? "
     "AND step_index = ?";
@@ -81,6 +86,7 @@ engine_exec_clear(struct exec *ex)
 	free(ex->prompt_response);
 	free(ex->started_by);
 	json_object_put(ex->params);
+	free(ex->failure);
 	workflow_free(ex->wf);
 	memset(ex, 0, sizeof(*ex));
 }
@@ -123,6 +129,11 @@ engine_exec_lock(struct db *db, const char *id, struct exec *ex,
 	if ((s = db_res_get(res, 0, 7)) != NULL)
 		ex->params = pjson_parse(s, db_res_len(res, 0, 7),
 		    API_JSON_DEPTH, perr, sizeof(perr));
+	s = db_res_get(res, 0, 8);
+	ex->phase = s != NULL && strcmp(s, "on_failure") == 0 ?
+	    PHASE_ON_FAILURE : PHASE_MAIN;
+	if ((s = db_res_get(res, 0, 9)) != NULL)
+		ex->failure = xstrdup(s);
 	s = db_res_get(res, 0, 4);
 	if (s == NULL || (def = pjson_parse(s, db_res_len(res, 0, 4),
 	    API_JSON_DEPTH, perr, sizeof(perr))) == NULL) {
@@ -227,16 +238,26 @@ step_condition(struct db *db, struct exec *ex, const struct step *st)
 	    reason) == -1 ? -1 : 0;
 }
 
+int
+engine_count_failed(struct db *db, struct exec *ex)
+{
+	return db_exec(db, sql_exec_failed_steps, NULL, "s", ex->id);
+}
+
 /*
- * The execution fails at the current step, for reason, or (NULL) for the
- * reason recorded on the step's row.
+ * The current step failed, for reason, or (NULL) for the reason recorded
+ * on its row. A failure of the main steps turns to the workflow's
+ * on_failure steps if it has any (1: ex->current is the first of them);
+ * else, or a failure of an on_failure step, ends the execution failed
+ * with the first failure as its error (0).
  */
 static int
-fail_execution(struct db *db, struct exec *ex, const struct step *st,
+step_failed(struct db *db, struct exec *ex, const struct step *st,
     const char *reason)
 {
 	struct db_res	*res;
-	char		 why[512], msg[700];
+	char		 why[512], msg[700], both[1400];
+	int		 n;
 
 	if (reason == NULL) {
 		if (db_exec(db, sql_step_reason, &res, "si", ex->id,
@@ -248,9 +269,37 @@ fail_execution(struct db *db, struct exec *ex, const struct step *st,
 		db_res_free(res);
 		reason = why;
 	}
+	if (ex->phase == PHASE_ON_FAILURE) {
+		n = ex->current - (int)ex->wf->nmain + 1;
+		snprintf(both, sizeof(both), "%s (on_failure step %d also "
+		    "failed: %s)", ex->failure ? ex->failure : "failed", n,
+		    reason);
+		pjson_utf8_trim(both);
+		return engine_finish(db, ex, EXEC_FAILED, both) == -1 ? -1 : 0;
+	}
 	snprintf(msg, sizeof(msg), "step %d (\"%s\") failed: %s",
 	    ex->current + 1, st->name, reason);
-	return engine_finish(db, ex, EXEC_FAILED, msg);
+	pjson_utf8_trim(msg);
+	if (ex->wf->non_failure == 0)
+		return engine_finish(db, ex, EXEC_FAILED, msg) == -1 ? -1 : 0;
+	ex->phase = PHASE_ON_FAILURE;
+	free(ex->failure);
+	ex->failure = xstrdup(msg);
+	ex->current = (int)ex->wf->nmain;
+	if (db_exec(db, sql_exec_phase, NULL, "sis", msg,
+	    (long long)ex->current, ex->id) == -1)
+		return -1;
+	return 1;
+}
+
+/* The steps of the phase are done: how the execution ends. */
+static int
+phase_done(struct db *db, struct exec *ex)
+{
+	if (ex->phase == PHASE_ON_FAILURE)
+		return engine_finish(db, ex, EXEC_FAILED, ex->failure ?
+		    ex->failure : "failed");
+	return engine_finish(db, ex, EXEC_COMPLETED, NULL);
 }
 
 /* The status of the step in hand and whether its wake_at has passed. */
@@ -276,6 +325,42 @@ step_load(struct db *db, struct exec *ex, enum step_status *status,
 	return rc;
 }
 
+int
+engine_step_move(struct db *db, struct exec *ex, const struct step *st,
+    struct step_poll *p, int *now)
+{
+	const struct step_type	*type = step_type_of(st->type);
+	enum step_status	 status;
+	int			 rc, due;
+
+	*now = 0;
+	p->reason[0] = '\0';
+	if (step_load(db, ex, &status, &due) == -1)
+		return -1;
+	p->status = status;
+	if (status == STEP_PENDING) {
+		if ((rc = step_condition(db, ex, st)) == 1)
+			rc = type->begin(db, ex, st);
+		else if (rc == 0)
+			rc = STEP_SKIPPED;
+		if (rc == -1)
+			return -1;
+		p->status = (enum step_status)rc;
+		*now = p->status != STEP_RUNNING;
+	} else if (status == STEP_RUNNING) {
+		p->due = due;
+		if (type->poll(db, ex, st, p) == -1)
+			return -1;
+		if (p->status == STEP_RUNNING)
+			return 0;		/* not yet */
+		*now = 1;
+		if (engine_step_end(db, ex, STEP_RUNNING, p->status,
+		    p->reason[0] ? p->reason : NULL) == -1)
+			return -1;
+	}
+	return 0;
+}
+
 /*
  * The heart of DESIGN.md section 4, with the execution locked: for each
  * step from the current one, begin it if pending, poll it if running,
@@ -291,47 +376,35 @@ engine_advance_locked(struct db *db, struct exec *ex)
 		return 0;
 	for (;;) {
 		const struct step	*st;
-		const struct step_type	*type;
 		enum step_status	 status;
 		struct step_poll	 p;
-		const char		*reason = NULL;
-		int			 rc, due;
+		const char		*reason;
+		int			 rc, now;
 
-		if ((size_t)ex->current >= ex->wf->nsteps)
-			return engine_finish(db, ex, EXEC_COMPLETED, NULL);
-		st = &ex->wf->steps[ex->current];
+		if ((size_t)ex->current >= (ex->phase == PHASE_MAIN ?
+		    ex->wf->nmain : ex->wf->nplan))
+			return phase_done(db, ex);
+		st = workflow_plan_at(ex->wf, ex->current)->st;
 		ex->at = ex->current;
-		type = step_type_of(st->type);
-		if (step_load(db, ex, &status, &due) == -1)
+		if (engine_step_move(db, ex, st, &p, &now) == -1)
 			return -1;
-		if (status == STEP_PENDING) {
-			if ((rc = step_condition(db, ex, st)) == 1)
-				rc = type->begin(db, ex, st);
-			else if (rc == 0)
-				rc = STEP_SKIPPED;
-			if (rc == -1)
-				return -1;
-			status = (enum step_status)rc;
-			if (status == STEP_RUNNING)
-				break;		/* started: look again later */
-		} else if (status == STEP_RUNNING) {
-			p.due = due;
-			if (type->poll(db, ex, st, &p) == -1)
-				return -1;
-			if (p.status == STEP_RUNNING)
-				break;		/* not yet */
-			status = p.status;
-			reason = p.reason;
-			if (engine_step_end(db, ex, STEP_RUNNING, status,
-			    reason[0] ? reason : NULL) == -1)
-				return -1;
-		}
+		status = p.status;
+		if (status == STEP_RUNNING)
+			break;		/* look again when a fact arrives */
+		/* A failure the poll saw says why; else its row does. */
+		reason = p.reason[0] ? p.reason : NULL;
 		if (status == STEP_WAITING)
 			return 0;
-		if (status == STEP_FAILED)
-			return fail_execution(db, ex, st, reason);
+		if (status == STEP_FAILED && !st->on_failure_continue) {
+			if ((rc = step_failed(db, ex, st, reason)) != 1)
+				return rc;	/* ended, or a db error */
+			continue;	/* the first on_failure step */
+		}
+		/* Failed with on_failure "continue": counted, and on. */
+		if (status == STEP_FAILED && engine_count_failed(db, ex) == -1)
+			return -1;
 		/* succeeded, skipped, cancelled: the next step. */
-		ex->current++;
+		ex->current = workflow_plan_next(ex->wf, ex->current);
 	}
 	if (ex->current != start_index && db_exec(db, sql_exec_set, NULL,
 	    "sis", exec_status_name(EXEC_RUNNING), (long long)ex->current,

@@ -39,6 +39,7 @@
 #define WF_DESCRIPTION_MAX	(16 * 1024)
 #define WF_DEFINITION_MAX	(512 * 1024)	/* serialized JSON bytes */
 #define WF_STEPS_MAX		256
+#define PULSE_PARALLEL_STEPS_MAX 16	/* steps in one parallel group */
 #define WF_STEP_NAME_CHARS	NAME_CHARS
 #define WF_STEP_NAME_MAX	UTF8_BYTES(WF_STEP_NAME_CHARS)
 #define WF_COMMAND_MAX		(64 * 1024)

@@ -12,17 +12,22 @@
 #include "pjson.h"
 #include "pulse-limits.h"
 #include "report.h"
+#include "workflow.h"
 
 static const char sql_exec[] =
     "SELECT e.id, e.workflow_id, COALESCE(e.workflow_name, w.name), e.kind, "
     "e.status, e.started_by, e.started_at, e.completed_at, e.current_step, "
-    "e.error, e.prompt_response, e.logs, e.workflow_version, e.params "
+    "e.error, e.prompt_response, e.logs, e.workflow_version, e.params, "
+    "e.phase, e.failed_steps, e.failure "
     "FROM executions e "
     "LEFT JOIN workflows w ON w.id = e.workflow_id WHERE e.id = ?";
 static const char sql_steps[] =
     "SELECT step_index, name, type, status, reason, prompt, response, "
-    "responded_by, responded_at, wake_at, started_at, finished_at "
+    "responded_by, responded_at, wake_at, started_at, finished_at, "
+    "parent_index, phase "
     "FROM execution_steps WHERE execution_id = ? ORDER BY step_index";
+static const char sql_definition[] =
+    "SELECT definition FROM executions WHERE id = ?";
 static const char sql_dispatches[] =
     "SELECT step_index, id, worker_id, worker_name, attempt, status, "
     "exit_code, `signal`, stdout, stdout_bytes, stdout_truncated, stderr, "
@@ -134,15 +139,41 @@ dispatch_json(struct db *db, const struct db_res *d, size_t i,
 	return o;
 }
 
+/*
+ * The execution's definition as run, to say each step's on_failure;
+ * NULL if it cannot be read (the steps then say "fail").
+ */
+static struct workflow *
+load_workflow(struct db *db, const char *id)
+{
+	struct db_res		*res;
+	struct json_object	*def = NULL;
+	struct workflow		*wf = NULL;
+	char			 perr[64];
+
+	if (db_exec(db, sql_definition, &res, "s", id) == -1)
+		return NULL;
+	if (db_res_rows(res) == 1 && db_res_get(res, 0, 0) != NULL)
+		def = pjson_parse(db_res_get(res, 0, 0), db_res_len(res, 0, 0),
+		    API_JSON_DEPTH, perr, sizeof(perr));
+	if (def != NULL && workflow_from_json(def, &wf, NULL) == -1)
+		wf = NULL;
+	json_object_put(def);
+	db_res_free(res);
+	return wf;
+}
+
 static struct json_object *
 steps_json(struct db *db, const struct db_res *s, const struct db_res *d,
     const char *execution_id, size_t cap)
 {
+	struct workflow		*wf = load_workflow(db, execution_id);
 	struct json_object	*steps = json_object_new_array();
 	size_t			 i, j;
 
 	for (i = 0; i < db_res_rows(s); i++) {
 		struct json_object *o = json_object_new_object(), *prompt = NULL;
+		const struct plan_entry *pe;
 		const char	*type = db_res_get(s, i, 2);
 		long long	 idx = db_res_int(s, i, 0, -1);
 		char		 perr[64];
@@ -152,6 +183,12 @@ steps_json(struct db *db, const struct db_res *s, const struct db_res *d,
 		json_object_object_add(o, "type", str(s, i, 2));
 		json_object_object_add(o, "status", str(s, i, 3));
 		json_object_object_add(o, "reason", str(s, i, 4));
+		json_object_object_add(o, "parent_index", int_or_null(s, i, 12));
+		json_object_object_add(o, "phase", str(s, i, 13));
+		pe = wf != NULL ? workflow_plan_at(wf, (int)idx) : NULL;
+		json_object_object_add(o, "on_failure", json_object_new_string(
+		    pe != NULL && pe->st->on_failure_continue ? "continue" :
+		    "fail"));
 		if (db_res_get(s, i, 5) != NULL)
 			prompt = pjson_parse(db_res_get(s, i, 5),
 			    db_res_len(s, i, 5), API_JSON_DEPTH, perr,
@@ -184,6 +221,7 @@ steps_json(struct db *db, const struct db_res *s, const struct db_res *d,
 		}
 		json_object_array_add(steps, o);
 	}
+	workflow_free(wf);
 	return steps;
 }
 
@@ -261,6 +299,11 @@ report_execution(struct db *db, const char *id, struct json_object **out)
 	/* The values it was started with, resolved (checked JSON), or null. */
 	json_object_object_add(o, "params", db_res_get(e, 0, 13) ?
 	    pjson_raw(db_res_get(e, 0, 13), db_res_len(e, 0, 13)) : NULL);
+	/* Failure handling (SPEC section 14): the phase it is in, the steps
+	 * that failed and were let go, the failure on_failure steps answer. */
+	json_object_object_add(o, "phase", str(e, 0, 14));
+	json_object_object_add(o, "failed_steps", int_or_null(e, 0, 15));
+	json_object_object_add(o, "failure", str(e, 0, 16));
 	/* The pending prompt, as the seed's execution_prompt message has it. */
 	if (strcmp(status, "waiting") == 0 &&
 	    cur < (long long)json_object_array_length(steps)) {

@@ -35,20 +35,35 @@ static size_t
 prefix(const struct wf_check *ck, char *buf, size_t len)
 {
 	char	 name[WF_QUOTE_MAX + 4];
+	size_t	 o;
 	int	 n;
 
-	if (ck->step < 0) {
-		buf[0] = '\0';
+	buf[0] = '\0';
+	if (ck->step < 0)
 		return 0;
-	}
-	if (ck->name == NULL)
-		n = snprintf(buf, len, "step %d: ", ck->step + 1);
-	else {
+	n = snprintf(buf, len, "%sstep %d", ck->list ? "on_failure " : "",
+	    ck->step + 1);
+	o = n < 0 ? 0 : (size_t)n >= len ? len - 1 : (size_t)n;
+	if (ck->name != NULL) {
 		wf_clip(name, sizeof(name), ck->name, WF_QUOTE_MAX);
-		n = snprintf(buf, len, "step %d (\"%s\"): ", ck->step + 1,
-		    name);
+		n = snprintf(buf + o, len - o, " (\"%s\")", name);
+		o += n < 0 ? 0 : (size_t)n >= len - o ? len - o - 1 : (size_t)n;
 	}
-	return n < 0 ? 0 : (size_t)n >= len ? len - 1 : (size_t)n;
+	/* A parallel group's step: which of its steps, by its own name. */
+	if (ck->child >= 0) {
+		n = snprintf(buf + o, len - o, ", steps[%d]", ck->child);
+		o += n < 0 ? 0 : (size_t)n >= len - o ? len - o - 1 : (size_t)n;
+		if (ck->child_name != NULL) {
+			wf_clip(name, sizeof(name), ck->child_name,
+			    WF_QUOTE_MAX);
+			n = snprintf(buf + o, len - o, " (\"%s\")", name);
+			o += n < 0 ? 0 : (size_t)n >= len - o ? len - o - 1 :
+			    (size_t)n;
+		}
+	}
+	n = snprintf(buf + o, len - o, ": ");
+	o += n < 0 ? 0 : (size_t)n >= len - o ? len - o - 1 : (size_t)n;
+	return o;
 }
 
 /* Record "<prefix><text>" with field as the culprit; returns -1. */
@@ -58,9 +73,19 @@ wf_fail(struct wf_check *ck, const char *field, const char *fmt, ...)
 	struct workflow_error	*err = ck->err;
 	va_list			 ap;
 	size_t			 n;
+	char			 f[sizeof(err->field) + 64];
 
 	err->step = ck->step;
-	wf_clip(err->field, sizeof(err->field), field, sizeof(err->field) - 4);
+	/* on_failure[i].field, steps[c].field: where in the lists. */
+	f[0] = '\0';
+	if (ck->list != NULL && ck->step >= 0)
+		snprintf(f, sizeof(f), "%s[%d].", ck->list, ck->step);
+	if (ck->child >= 0)
+		snprintf(f + strlen(f), sizeof(f) - strlen(f), "steps[%d].",
+		    ck->child);
+	/* A user's key is cut at WF_FIELD_QUOTE bytes, as it always was. */
+	wf_clip(f + strlen(f), sizeof(f) - strlen(f), field, WF_FIELD_QUOTE);
+	snprintf(err->field, sizeof(err->field), "%s", f);
 	n = prefix(ck, err->msg, sizeof(err->msg));
 	va_start(ap, fmt);
 	vsnprintf(err->msg + n, sizeof(err->msg) - n, fmt, ap);

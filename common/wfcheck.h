@@ -13,12 +13,14 @@ struct json_object;
 /* Why a definition was refused (workflow_from_json, workflow.h). */
 struct workflow_error {
 	int	step;		/* 0-based index of the step at fault, -1 if none */
-	char	field[32];	/* "steps", "name", "type", "condition", ... */
+	char	field[64];	/* "steps", "name", "on_failure[0].command", ... */
 	char	msg[320];	/* whole human-readable message */
 };
 
 /* How much of a user's step name, key or value a message quotes. */
 #define WF_QUOTE_MAX	64
+/* How much of a key a workflow_error's field quotes (then "..."). */
+#define WF_FIELD_QUOTE	28
 
 #define NITEMS(a)	(sizeof(a) / sizeof((a)[0]))
 
@@ -27,6 +29,10 @@ struct wf_check {
 	struct workflow_error	*err;
 	int			 step;		/* 0-based, -1 at the top */
 	const char		*name;		/* the step's name once valid */
+	const char		*list;		/* NULL: "steps"; "on_failure" */
+	int			 child;		/* in a parallel group: its
+						 * step, else -1 */
+	const char		*child_name;
 };
 
 /* Record "<step prefix><text>" with field as the culprit; returns -1. */

@@ -49,35 +49,68 @@ check_template(struct wf_check *ck, const struct workflow *wf,
 {
 	struct template_err	 terr;
 
-	if (src == NULL || !wf->templates || template_check(src, strlen(src), wf->params, flags,
-	    &terr) == 0)
+	if (src == NULL || !wf->templates || template_check(src,
+	    strlen(src), wf->params, flags, &terr) == 0)
 		return 0;
 	return wf_fail(ck, field, "%s: at byte %zu: %s", field, terr.off,
 	    terr.msg);
 }
 
+/* One step's templates and condition against the parameters declared. */
+static int
+check_step(struct wf_check *ck, const struct workflow *wf,
+    const struct step *st)
+{
+	struct cond_error	 cerr;
+
+	if (check_template(ck, wf, "command", st->command,
+	    TEMPLATE_SH) == -1 ||
+	    check_template(ck, wf, "message", st->message, 0) == -1)
+		return -1;
+	if (st->cond != NULL && cond_check_params(st->cond, known,
+	    wf->params, &cerr) == -1)
+		return wf_fail(ck, "condition", "condition: at column %d: %s",
+		    cerr.pos, cerr.msg);
+	return 0;
+}
+
+/* A list of steps ("steps" or "on_failure") and the steps of its groups. */
+static int
+check_list(struct wf_check *ck, const struct workflow *wf,
+    const struct step *steps, size_t n, const char *list)
+{
+	size_t	 i, j;
+
+	ck->list = list;
+	for (i = 0; i < n; i++) {
+		ck->step = (int)i;
+		ck->name = steps[i].name;
+		ck->child = -1;
+		ck->child_name = NULL;
+		if (check_step(ck, wf, &steps[i]) == -1)
+			return -1;
+		for (j = 0; j < steps[i].nsteps; j++) {
+			ck->child = (int)j;
+			ck->child_name = steps[i].steps[j].name;
+			if (check_step(ck, wf, &steps[i].steps[j]) == -1)
+				return -1;
+		}
+	}
+	return 0;
+}
+
 int
 workflow_params_check(struct wf_check *ck, struct workflow *wf)
 {
-	struct cond_error	 cerr;
-	const struct step	*st;
-	size_t			 i;
-
-	for (i = 0; i < wf->nsteps; i++) {
-		st = &wf->steps[i];
-		ck->step = (int)i;
-		ck->name = st->name;
-		if (check_template(ck, wf, "command", st->command,
-		    TEMPLATE_SH) == -1 ||
-		    check_template(ck, wf, "message", st->message, 0) == -1)
-			return -1;
-		if (st->cond != NULL && cond_check_params(st->cond, known,
-		    wf->params, &cerr) == -1)
-			return wf_fail(ck, "condition", "condition: at column "
-			    "%d: %s", cerr.pos, cerr.msg);
-	}
+	if (check_list(ck, wf, wf->steps, wf->nsteps, NULL) == -1 ||
+	    check_list(ck, wf, wf->on_failure, wf->non_failure,
+	    "on_failure") == -1)
+		return -1;
+	ck->list = NULL;
 	ck->step = -1;
 	ck->name = NULL;
+	ck->child = -1;
+	ck->child_name = NULL;
 	return 0;
 }
 

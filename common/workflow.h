@@ -30,6 +30,27 @@ struct step {
 	long long	  duration_ms;	/* wait */
 	char		 *condition;	/* source, or NULL */
 	struct cond	 *cond;		/* parsed condition, or NULL */
+	int		  on_failure_continue;	/* "on_failure": "continue" */
+	struct step	 *steps;	/* parallel: its steps */
+	size_t		  nsteps;
+};
+
+/* A step's phase: the workflow's steps, or its on_failure steps. */
+enum plan_phase {
+	PHASE_MAIN,
+	PHASE_ON_FAILURE,
+};
+
+/*
+ * The flat plan (issue 14): every step an execution runs has one
+ * step_index, its place here: the main steps in order, a parallel
+ * group's steps right after the group, then the on_failure steps. A
+ * version-1 workflow's plan is its steps, index for index.
+ */
+struct plan_entry {
+	const struct step *st;
+	int		 parent;	/* the group's index, or -1 */
+	enum plan_phase	 phase;
 };
 
 struct workflow {
@@ -45,6 +66,11 @@ struct workflow {
 	int		 templates;
 	char		**allowed_groups;	/* who may start it; NULL: all */
 	size_t		 nallowed_groups;
+	struct step	*on_failure;	/* the workflow's on_failure steps */
+	size_t		 non_failure;
+	struct plan_entry *plan;
+	size_t		 nplan;
+	size_t		 nmain;		/* plan entries of PHASE_MAIN */
 };
 
 /* struct workflow_error: wfcheck.h. */
@@ -57,12 +83,21 @@ void		 workflow_free(struct workflow *);
  * workflow-params.c: the workflow keys `params` and `allowed_groups` read
  * into wf (before the steps), then every step's templates (an execute's
  * command with TEMPLATE_SH, a prompt's message) and conditions checked
- * against the parameters declared (after them). 0, or -1 refused.
+ * against the parameters declared (after them; in both lists and in
+ * parallel groups). 0, or -1 refused.
  */
 int		 workflow_params_read(struct wf_check *, struct json_object *def,
 		    struct workflow *wf);
 int		 workflow_params_check(struct wf_check *, struct workflow *wf);
 void		 workflow_params_free(struct workflow *wf);
+/* Step o (an element of "steps" or of a group's) into st (step-parallel.c). */
+int		 workflow_step_from_json(struct wf_check *, struct json_object *o,
+		    struct step *st);
+/* The plan entry of a step_index, or NULL out of range. */
+const struct plan_entry *workflow_plan_at(const struct workflow *, int index);
+/* The next top-level step_index after index (past a group's steps). */
+int		 workflow_plan_next(const struct workflow *, int index);
+const char	*plan_phase_name(enum plan_phase);
 const char	*step_type_name(enum step_kind);
 
 #endif

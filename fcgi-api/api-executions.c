@@ -19,12 +19,14 @@
 static const char sql_page_first[] =
     "SELECT e.id, e.workflow_id, COALESCE(e.workflow_name, w.name), e.kind, "
     "e.status, e.started_by, e.started_at, e.completed_at, e.current_step, "
-    "e.error FROM executions e LEFT JOIN workflows w ON w.id = e.workflow_id "
+    "e.error, e.failed_steps, e.phase "
+    "FROM executions e LEFT JOIN workflows w ON w.id = e.workflow_id "
     "ORDER BY e.started_at DESC, e.id DESC LIMIT ?";
 static const char sql_page_before[] =
     "SELECT e.id, e.workflow_id, COALESCE(e.workflow_name, w.name), e.kind, "
     "e.status, e.started_by, e.started_at, e.completed_at, e.current_step, "
-    "e.error FROM executions e LEFT JOIN workflows w ON w.id = e.workflow_id "
+    "e.error, e.failed_steps, e.phase "
+    "FROM executions e LEFT JOIN workflows w ON w.id = e.workflow_id "
     "WHERE e.started_at < ? OR (e.started_at = ? AND e.id < ?) "
     "ORDER BY e.started_at DESC, e.id DESC LIMIT ?";
 static const char sql_cursor[] =
@@ -124,6 +126,11 @@ summary_json(const struct db_res *r, size_t i)
 	    json_object_new_int64(db_res_int(r, i, 8, 0)));
 	json_object_object_add(o, "error", pjson_string_or_null(
 	    db_res_get(r, i, 9)));
+	/* "completed, 1 step failed" in the list (SPEC section 14). */
+	json_object_object_add(o, "failed_steps",
+	    json_object_new_int64(db_res_int(r, i, 10, 0)));
+	json_object_object_add(o, "phase", pjson_string_or_null(
+	    db_res_get(r, i, 11)));
 	return o;
 }
 

@@ -187,37 +187,70 @@ wf_json(const char *name, const char *description, const char *def,
  * 400 naming the step, and how to say which.
  */
 static int
-check_targets(struct request *req, const struct workflow *wf)
+check_step_targets(struct request *req, const struct step *st, size_t i,
+    const char *list, int child)
 {
 	struct json_object	*e;
-	size_t			 i, j;
+	size_t			 j;
 	int			 both;
-	char			 msg[3 * WF_TARGET_MAX + 128];
+	char			 msg[3 * WF_TARGET_MAX + 128], field[64], at[48];
 
-	for (i = 0; i < wf->nsteps; i++)
-		for (j = 0; j < wf->steps[i].ntargets; j++) {
-			const char *t = wf->steps[i].targets[j];
+	/* Where: as workflow_from_json names it (on_failure[i]., steps[c].). */
+	at[0] = '\0';
+	if (list != NULL)
+		snprintf(at, sizeof(at), "%s[%zu].", list, i);
+	if (child >= 0)
+		snprintf(at + strlen(at), sizeof(at) - strlen(at), "steps[%d].",
+		    child);
+	snprintf(field, sizeof(field), "%stargets", at);
+	for (j = 0; j < st->ntargets; j++) {
+		const char *t = st->targets[j];
 
-			if (engine_target_ambiguous(req->db, t, &both) == -1) {
-				reply_db_error(req);
-				return -1;
-			}
-			if (!both)
-				continue;
-			snprintf(msg, sizeof(msg), "step %zu: target '%s' is "
-			    "both a worker name and a group name: write "
-			    "name:%s or group:%s", i, t, t, t);
-			e = json_object_new_object();
-			json_object_object_add(e, "error",
-			    json_object_new_string(msg));
-			json_object_object_add(e, "field",
-			    json_object_new_string("targets"));
-			json_object_object_add(e, "step",
-			    json_object_new_int((int)i));
-			reply_error_obj(req, 400, e);
+		if (engine_target_ambiguous(req->db, t, &both) == -1) {
+			reply_db_error(req);
 			return -1;
 		}
+		if (!both)
+			continue;
+		snprintf(msg, sizeof(msg), "%sstep %zu: %s%starget '%s' is both "
+		    "a worker name and a group name: write name:%s or group:%s",
+		    list ? "on_failure " : "", i, at[0] ? field : "",
+		    at[0] ? ": " : "", t, t, t);
+		e = json_object_new_object();
+		json_object_object_add(e, "error", json_object_new_string(msg));
+		json_object_object_add(e, "field", json_object_new_string(field));
+		json_object_object_add(e, "step", json_object_new_int((int)i));
+		reply_error_obj(req, 400, e);
+		return -1;
+	}
 	return 0;
+}
+
+/* Every step of a list, a parallel group's steps too. */
+static int
+check_list_targets(struct request *req, const struct step *steps, size_t n,
+    const char *list)
+{
+	size_t	 i, c;
+
+	for (i = 0; i < n; i++) {
+		if (check_step_targets(req, &steps[i], i, list, -1) == -1)
+			return -1;
+		for (c = 0; c < steps[i].nsteps; c++)
+			if (check_step_targets(req, &steps[i].steps[c], i, list,
+			    (int)c) == -1)
+				return -1;
+	}
+	return 0;
+}
+
+static int
+check_targets(struct request *req, const struct workflow *wf)
+{
+	if (check_list_targets(req, wf->steps, wf->nsteps, NULL) == -1)
+		return -1;
+	return check_list_targets(req, wf->on_failure, wf->non_failure,
+	    "on_failure");
 }
 
 static int

@@ -344,15 +344,18 @@ class Invariants:
 
     def steps(self):
         cols = ('execution_id', 'step_index', 'type', 'status', 'response',
-                'responded_by', 'started_at', 'finished_at')
+                'responded_by', 'started_at', 'finished_at', 'parent_index')
         rows = self._rows(
             'SELECT execution_id, step_index, type, status, '
             'response, responded_by, '
             "DATE_FORMAT(started_at, '%%Y-%%m-%%d %%H:%%i:%%s.%%f'), "
-            "DATE_FORMAT(finished_at, '%%Y-%%m-%%d %%H:%%i:%%s.%%f') "
+            "DATE_FORMAT(finished_at, '%%Y-%%m-%%d %%H:%%i:%%s.%%f'), "
+            'parent_index '
             'FROM execution_steps WHERE execution_id IN (%s)', cols)
         for r in rows:
             r['step_index'] = int(r['step_index'])
+            r['parent_index'] = None if _null(r['parent_index']) is None \
+                else int(r['parent_index'])
         return rows
 
     # -- waiting -------------------------------------------------------------
@@ -576,9 +579,13 @@ class Invariants:
             if i == 0:
                 continue
             first = min(d['queued_at'] for d in lst)
-            # The nearest earlier step with dispatches must be done.
+            # The nearest earlier step with dispatches must be done; the
+            # steps of one parallel group run at once (SPEC section 14).
+            par = sts.get((e, i), {}).get('parent_index')
             j = i - 1
-            while j >= 0 and (e, j) not in per:
+            while j >= 0 and ((e, j) not in per or (par is not None and
+                              sts.get((e, j), {}).get('parent_index') ==
+                              par)):
                 j -= 1
             if j < 0:
                 continue

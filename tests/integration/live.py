@@ -3,7 +3,8 @@ processes: start workflows, wait for executions, read their steps."""
 
 import time
 
-from pulse_test import call, create_workflow, ctl, wait_for
+from pulse_test import call, check_status, create_workflow, ctl, unique, \
+    wait_for
 
 FINAL = ('completed', 'failed', 'cancelled')
 
@@ -44,6 +45,20 @@ def run(steps, prefix='live', user='admin'):
     r = call('POST', '/api/executions', user=user,
              body={'workflow_id': wf['id']})
     return r[2] if r[0] == 201 else None
+
+
+def start_definition(prefix, steps, on_failure=None):
+    """Save a definition of steps (and on_failure steps) and start it, one
+    TAP check each; returns the execution's id."""
+    wf = {'steps': steps}
+    if on_failure is not None:
+        wf['on_failure'] = on_failure
+    r = call('POST', '/api/workflows',
+             body={'name': unique(prefix), 'definition': wf})
+    check_status('save %s' % [s['name'] for s in steps], r, 201)
+    r = call('POST', '/api/executions', body={'workflow_id': r[2]['id']})
+    check_status('start it', r, 201)
+    return r[2]['id']
 
 
 def execute(name, command, targets=('all',), **extra):

@@ -43,6 +43,25 @@ check('saving a plain target that is both: 400 naming step 1 and the way '
       'out', r[0] == 400 and r[2].get('step') == 1 and
       r[2].get('field') == 'targets' and 'name:local-1' in r[2]['error'],
       r)
+# ... inside a parallel group, and as an on_failure step (SPEC section 14).
+r = call('POST', '/api/workflows', body={
+    'name': unique('dc-ambiguous'), 'definition': {'steps': [
+        {'name': 'Hello', 'type': 'wait', 'duration': 1},
+        {'name': 'Both', 'type': 'parallel', 'steps': [
+            {'name': 'Wait', 'type': 'wait', 'duration': 1},
+            execute('Where', 'hostname', ['local-1'])]}]}})
+check('... in a parallel group: 400 naming the group and steps[1].targets',
+      r[0] == 400 and r[2].get('step') == 1 and
+      r[2].get('field') == 'steps[1].targets' and
+      'name:local-1' in r[2]['error'], r)
+r = call('POST', '/api/workflows', body={
+    'name': unique('dc-ambiguous'), 'definition': {
+        'steps': [{'name': 'Hello', 'type': 'wait', 'duration': 1}],
+        'on_failure': [execute('Where', 'hostname', ['local-1'])]}})
+check('... as an on_failure step: 400 naming on_failure[0].targets',
+      r[0] == 400 and r[2].get('step') == 0 and
+      r[2].get('field') == 'on_failure[0].targets' and
+      r[2]['error'].startswith('on_failure step 0: '), r)
 r = call('POST', '/api/executions', body={'workflow_id': plain['id']})
 x = wait_execution(r[2]['id'], timeout=60) if r[0] == 201 else None
 check('a workflow saved before: its step fails, saying why, and runs '

@@ -183,6 +183,22 @@ ids_has(const struct dispatch_ids *ids, const char *id)
 	return 0;
 }
 
+/* Wake the execution's due waits and advance what they find, as pushd's
+ * timer does. */
+static void
+wake_due(const char *execution_id)
+{
+	struct dispatch_ids	 ids;
+	size_t			 n;
+
+	memset(&ids, 0, sizeof(ids));
+	db_exec(db, sql_wake_past, NULL, "s", execution_id);
+	dispatch_due_waits(db, &ids);
+	for (n = 0; n < ids.n; n++)
+		engine_advance(db, ids.id[n], &err);
+	dispatch_ids_clear(&ids);
+}
+
 static void
 result_init(struct dispatch_result *r, const char *cid, long long code)
 {
@@ -682,12 +698,25 @@ main(void)
 	test_cond("a wait step is not due before its time",
 	    dispatch_due_waits(db, &ids) == 0 && !ids_has(&ids, ex2));
 	dispatch_ids_clear(&ids);
-	db_exec(db, sql_wake_past, NULL, "s", ex2);
-	dispatch_due_waits(db, &ids);
-	for (n = 0; n < ids.n; n++)
-		engine_advance(db, ids.id[n], &err);
-	dispatch_ids_clear(&ids);
+	wake_due(ex2);
 	test_cond("once due it is found and the execution moves on",
+	    strcmp(cell(sql_exec, "s", ex2, NULL, NULL, 0, 0),
+	    "completed") == 0);
+	/*
+	 * A parallel group (issue 14) is the current step; its steps hold
+	 * the timers and dispatches: one that waits keeps the execution out
+	 * of the idle sweep, and its timer, once due, ends the group.
+	 */
+	workflow(wf1, "{\"steps\":[{\"name\":\"G\",\"type\":\"parallel\","
+	    "\"steps\":[{\"name\":\"Nap\",\"type\":\"wait\","
+	    "\"duration\":3600000}]}]}");
+	engine_start(db, wf1, "tester", ex2, &err);
+	db_exec(db, sql_exec_idle, NULL, "s", ex2);
+	dispatch_sweep(db, 1, &ids);
+	test_cond("a group whose step waits is not idle", !ids_has(&ids, ex2));
+	dispatch_ids_clear(&ids);
+	wake_due(ex2);
+	test_cond("its step's timer ends the group and the execution",
 	    strcmp(cell(sql_exec, "s", ex2, NULL, NULL, 0, 0),
 	    "completed") == 0);
 	n = start_claim(wf, ex, &cmds);

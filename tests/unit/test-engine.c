@@ -37,6 +37,9 @@ static const char sql_events[] =
 static const char sql_wake[] =
     "UPDATE execution_steps SET wake_at = NOW(3) - INTERVAL 1 SECOND "
     "WHERE execution_id = ? AND step_index = ?";
+static const char sql_lang[] =
+    "SELECT CONCAT(phase, ' ', failed_steps, ' ', COALESCE(failure, '-')) "
+    "FROM executions WHERE id = ?";
 static const char sql_clean[] = "DELETE FROM workers WHERE name LIKE 'et-%'";
 
 static struct db	*db;
@@ -107,6 +110,20 @@ dispatch_names(const char *id, int step)
 		for (i = 0; i < db_res_rows(r); i++)
 			o += snprintf(buf + o, sizeof(buf) - o, "%s%s",
 			    i ? "," : "", db_res_get(r, i, 0));
+	db_res_free(r);
+	return buf;
+}
+
+/* "phase failed_steps failure" of an execution (issue 14). */
+static char *
+exec_lang(const char *id)
+{
+	static char	 buf[1024];
+	struct db_res	*r;
+
+	buf[0] = '\0';
+	if (db_exec(db, sql_lang, &r, "s", id) == 0 && db_res_get(r, 0, 0))
+		snprintf(buf, sizeof(buf), "%s", db_res_get(r, 0, 0));
 	db_res_free(r);
 	return buf;
 }
@@ -270,6 +287,58 @@ main(void)
 	    3) && strstr(exec_field(ex, 1), "exit code 2") != NULL);
 	test_cond("advance twice is harmless",
 	    engine_advance(db, ex, &err) == 0 && exec_is(ex, "failed", 3));
+
+	/*
+	 * Issue 14: on_failure "continue" counts and goes on; a parallel
+	 * group dispatches its steps at once (indexes 2 and 3, after the
+	 * group's 1) and fails naming the one that failed; the on_failure
+	 * step (index 5) runs, its condition reading state, and the
+	 * execution ends failed with the group's failure.
+	 */
+	workflow(wf, "{\"steps\":["
+	    "{\"name\":\"May fail\",\"type\":\"execute\",\"targets\":[\"et-a\"],"
+	    "\"command\":\"false\",\"on_failure\":\"continue\"},"
+	    "{\"name\":\"Both\",\"type\":\"parallel\",\"steps\":["
+	    "{\"name\":\"On a\",\"type\":\"execute\",\"targets\":[\"et-a\"],"
+	    "\"command\":\"true\"},"
+	    "{\"name\":\"On b\",\"type\":\"execute\",\"targets\":[\"et-b\"],"
+	    "\"command\":\"true\"}]},"
+	    "{\"name\":\"Last\",\"type\":\"execute\",\"targets\":[\"et-a\"],"
+	    "\"command\":\"true\"}],"
+	    "\"on_failure\":[{\"name\":\"Undo\",\"type\":\"wait\","
+	    "\"duration\":0,\"condition\":\"state.steps[3].status === "
+	    "'failed'\"}]}");
+	engine_start(db, wf, "alice", ex, &err);
+	finish_step(ex, 0, "failed", 1);
+	engine_advance(db, ex, &err);
+	test_cond("on_failure continue: counted, the group is next",
+	    exec_is(ex, "running", 1) && strcmp(exec_lang(ex),
+	    "main 1 -") == 0 && strcmp(step_field(ex, 0, 0), "failed") == 0);
+	test_cond("the group's steps dispatched at once",
+	    strcmp(dispatch_names(ex, 2), "et-a") == 0 &&
+	    strcmp(dispatch_names(ex, 3), "et-b") == 0 &&
+	    strcmp(dispatch_names(ex, 1), "") == 0);
+	finish_step(ex, 2, "succeeded", 0);
+	engine_advance(db, ex, &err);
+	test_cond("one step ended: the group runs on",
+	    exec_is(ex, "running", 1) &&
+	    strcmp(step_field(ex, 2, 0), "succeeded") == 0 &&
+	    strcmp(step_field(ex, 1, 0), "running") == 0);
+	finish_step(ex, 3, "failed", 3);
+	engine_advance(db, ex, &err);
+	test_cond("the group failed naming its step",
+	    strcmp(step_field(ex, 1, 0), "failed") == 0 &&
+	    strcmp(step_field(ex, 1, 1), "steps failed: \"On b\"") == 0);
+	test_cond("the on_failure step ran, the step after did not",
+	    strcmp(step_field(ex, 5, 0), "succeeded") == 0 &&
+	    strcmp(step_field(ex, 4, 0), "pending") == 0);
+	test_cond("failed with the group's failure, phase on_failure",
+	    exec_is(ex, "failed", 6) && strcmp(exec_field(ex, 1),
+	    "step 2 (\"Both\") failed: steps failed: \"On b\"") == 0 &&
+	    strcmp(exec_lang(ex), "on_failure 1 step 2 (\"Both\") failed: "
+	    "steps failed: \"On b\"") == 0);
+	test_cond("advance after the end changes nothing",
+	    engine_advance(db, ex, &err) == 0 && exec_is(ex, "failed", 6));
 
 	/* Direct command: that worker only, even if another has a group of
 	 * its name (issue 12). */

@@ -330,10 +330,11 @@ test_top_level(void)
 	    "steps", "steps: more than 256 steps"));
 	test_cond("unknown top-level key", bad(J("{`steps`:[" EXEC "}],"
 	    "`name`:`x`}"), -1, "name", "unknown field 'name' in the "
-	    "definition (allowed: steps, params, allowed_groups)"));
+	    "definition (allowed: \"steps\", \"params\", \"allowed_groups\", "
+	    "\"on_failure\")"));
 	test_cond("misspelt steps", bad(J("{`stpes`:[]}"), -1, "stpes",
-	    "unknown field 'stpes' in the definition (allowed: steps, "
-	    "params, allowed_groups)"));
+	    "unknown field 'stpes' in the definition (allowed: \"steps\", "
+	    "\"params\", \"allowed_groups\", \"on_failure\")"));
 	test_cond("step a number", bad(J("{`steps`:[1]}"), 0, "steps",
 	    "step 1: must be an object"));
 	test_cond("second step a string", bad(J("{`steps`:[" EXEC "},`x`]}"),
@@ -391,7 +392,7 @@ test_name(void)
 	test_cond("a long name is cut in messages", bad(set_str(one(
 	    "{`type`:`wat`}"), 0, "name", 200, 'n'), 0, "type",
 	    "step 1 (\"nnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnn"
-	    "nnnnnnnn...\"): type: must be execute, prompt or wait, "
+	    "nnnnnnnn...\"): type: must be execute, prompt, wait or parallel, "
 	    "not 'wat'"));
 	test_cond("names are cut between characters", bad(one("{`name`:"
 	    "`a\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
@@ -416,13 +417,14 @@ test_type(void)
 	test_cond("type a number", bad(one("{`name`:`A`,`type`:1}"), 0,
 	    "type", "step 1 (\"A\"): type: must be a string"));
 	test_cond("type unknown", bad(one("{`name`:`A`,`type`:`run`}"), 0,
-	    "type", "step 1 (\"A\"): type: must be execute, prompt or wait, "
-	    "not 'run'"));
+	    "type", "step 1 (\"A\"): type: must be execute, prompt, wait or "
+	    "parallel, not 'run'"));
 	test_cond("type is case-sensitive", bad(one("{`name`:`A`,"
 	    "`type`:`Execute`}"), 0, "type", "step 1 (\"A\"): type: must be "
-	    "execute, prompt or wait, not 'Execute'"));
+	    "execute, prompt, wait or parallel, not 'Execute'"));
 	test_cond("type empty", bad(one("{`name`:`A`,`type`:``}"), 0, "type",
-	    "step 1 (\"A\"): type: must be execute, prompt or wait, not ''"));
+	    "step 1 (\"A\"): type: must be execute, prompt, wait or parallel, "
+	    "not ''"));
 	test_cond("step_type_name", strcmp(step_type_name(STEP_EXECUTE),
 	    "execute") == 0 && strcmp(step_type_name(STEP_PROMPT), "prompt")
 	    == 0 && strcmp(step_type_name(STEP_WAIT), "wait") == 0);
@@ -789,7 +791,8 @@ test_api(void)
 
 	test_cond("the first bad step is reported", bad(J("{`steps`:[" WAIT
 	    "},{`name`:`B`,`type`:`x`},{`name`:``}]}"), 1, "type",
-	    "step 2 (\"B\"): type: must be execute, prompt or wait, not 'x'"));
+	    "step 2 (\"B\"): type: must be execute, prompt, wait or "
+	    "parallel, not 'x'"));
 	test_cond("a failure in the last of many steps frees the rest",
 	    bad(J("{`steps`:[" EXEC "}," PROMPT "}," WAIT "}," EXEC
 	    ",`timeout`:0}]}"), 3, "timeout", "step 4 (\"A\"): timeout: must "
@@ -848,13 +851,82 @@ test_params(void)
 	    good(J("{`steps`:[{`name`:`A`,`type`:`execute`,`targets`:[`all`],"
 	    "`command`:`docker ps --format '{{.Names}}'`}]}"), &wf) &&
 	    !wf->templates);
+	test_cond("an unknown parameter in a group's step", bad(WITH(
+	    "{`name`:`G`,`type`:`parallel`,`steps`:[{`name`:`A`,"
+	    "`type`:`execute`,`targets`:[`all`],"
+	    "`command`:`echo {{ params.w }}`}]}"), 0, "steps[0].command",
+	    "step 1 (\"G\"), steps[0] (\"A\"): command: at byte 5: unknown "
+	    "parameter 'w'"));
+	test_cond("an unknown parameter in an on_failure step", bad(J(
+	    "{`params`:[{`name`:`v`,`type`:`string`}],`steps`:[" EXEC "}],"
+	    "`on_failure`:[{`name`:`R`,`type`:`execute`,`targets`:[`all`],"
+	    "`command`:`echo {{ params.w }}`}]}"), 0, "on_failure[0].command",
+	    "on_failure step 1 (\"R\"): command: at byte 5: unknown "
+	    "parameter 'w'"));
 	workflow_free(wf);
 #undef WITH
+}
+
+/* The flat plan (workflow.h): groups' steps after them, on_failure last. */
+static void
+test_plan(void)
+{
+	struct workflow		*wf = NULL;
+	const struct plan_entry	*pe;
+
+	test_cond("a plan with a group and on_failure steps", good(J(
+	    "{`steps`:[" EXEC "},{`name`:`G`,`type`:`parallel`,`steps`:["
+	    EXEC ",`on_failure`:`continue`}," WAIT "}]}," WAIT "}],"
+	    "`on_failure`:[" EXEC "},{`name`:`H`,`type`:`parallel`,`steps`:["
+	    WAIT "}]}]}"), &wf));
+	if (wf == NULL)
+		return;
+	test_cond("eight entries, five main", wf->nplan == 8 &&
+	    wf->nmain == 5);
+	pe = workflow_plan_at(wf, 2);
+	test_cond("index 2 is the group's first step, continue",
+	    pe != NULL && pe->parent == 1 && pe->st->type == STEP_EXECUTE &&
+	    pe->st->on_failure_continue && pe->phase == PHASE_MAIN);
+	pe = workflow_plan_at(wf, 7);
+	test_cond("index 7 is the on_failure group's step",
+	    pe != NULL && pe->parent == 6 && pe->phase == PHASE_ON_FAILURE &&
+	    strcmp(plan_phase_name(pe->phase), "on_failure") == 0);
+	test_cond("next after the group skips its steps",
+	    workflow_plan_next(wf, 1) == 4 && workflow_plan_next(wf, 0) == 1 &&
+	    workflow_plan_next(wf, 6) == 8);
+	test_cond("out of range", workflow_plan_at(wf, 8) == NULL &&
+	    workflow_plan_at(wf, -1) == NULL);
+	workflow_free(wf);
+	wf = NULL;
+	test_cond("a v1 plan is its steps", good(J("{`steps`:[" EXEC "},"
+	    PROMPT "}," WAIT "}]}"), &wf) && wf->nplan == 3 &&
+	    wf->nmain == 3 && wf->plan[1].st == &wf->steps[1] &&
+	    wf->plan[2].parent == -1);
+	workflow_free(wf);
+	test_cond("a prompt in a group", bad(J("{`steps`:[{`name`:`G`,"
+	    "`type`:`parallel`,`steps`:[" EXEC "}," PROMPT "}]}]}"), 0,
+	    "steps[1].type", "step 1 (\"G\"), steps[1] (\"P\"): type: a "
+	    "prompt cannot be inside a parallel group"));
+	test_cond("a group in a group", bad(J("{`steps`:[{`name`:`G`,"
+	    "`type`:`parallel`,`steps`:[{`name`:`H`,`type`:`parallel`,"
+	    "`steps`:[" EXEC "}]}]}]}"), 0, "steps[0].type",
+	    "step 1 (\"G\"), steps[0] (\"H\"): type: a parallel group "
+	    "cannot be inside a parallel group"));
+	test_cond("a bad on_failure step", bad(J("{`steps`:[" EXEC "}],"
+	    "`on_failure`:[" WAIT "}," WAIT ",`duration`:-1}]}"), 1,
+	    "on_failure[1].duration", "on_failure step 2 (\"W\"): duration: "
+	    "must be between 0 and 604800000 ms"));
+	test_cond("a bad step in an on_failure group", bad(J("{`steps`:["
+	    EXEC "}],`on_failure`:[{`name`:`G`,`type`:`parallel`,`steps`:["
+	    EXEC ",`on_failure`:`x`}]}]}"), 0, "on_failure[0].steps[0]."
+	    "on_failure", "on_failure step 1 (\"G\"), steps[0] (\"A\"): "
+	    "on_failure: must be \"continue\" or \"fail\""));
 }
 
 int
 main(void)
 {
+	test_plan();
 	test_spec_examples();
 	test_top_level();
 	test_name();

@@ -6,6 +6,7 @@ import { h, replace, timeEl, setTime, fmtDuration, execDuration, statusBadge, de
 import { AnsiStream } from '../ansi.js';
 import { confirmModal } from '../modal.js';
 import { startWorkflow } from './start-form.js';
+import { failedStepsNote } from './executions.js';
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -65,6 +66,12 @@ export class ExecutionView {
     this.errorLine = h('p', { class: 'exec-error', hidden: true });
     this.promptBox = h('div', { class: 'prompt-slot', 'aria-live': 'polite' });
     this.stepList = h('ol', { class: 'timeline', 'data-test': 'steps' });
+    // The workflow's on_failure steps (SPEC section 14): their own
+    // section, saying whether they ran.
+    this.failHead = h('p', { class: 'on-failure-note', 'data-test': 'on-failure-note' });
+    this.failList = h('ol', { class: 'timeline', 'data-test': 'on-failure-steps' });
+    this.failBox = h('section', { class: 'on-failure', 'data-test': 'on-failure', hidden: true },
+      h('h2', { class: 'on-failure-title' }, 'On failure'), this.failHead, this.failList);
     replace(this.el,
       h('div', { class: ['exec', this.compact && 'exec-compact'], 'data-test': 'execution' },
         h('div', { class: 'exec-head' },
@@ -73,7 +80,8 @@ export class ExecutionView {
         h('div', { class: 'progress-row' }, this.progress, this.progressText),
         this.errorLine,
         this.promptBox,
-        this.stepList));
+        this.stepList,
+        this.failBox));
   }
 
   async refetch() {
@@ -161,7 +169,7 @@ export class ExecutionView {
     const title = isCmd ? 'Direct command' + (e.workflow_name ? ': ' + e.workflow_name : '') : (e.workflow_name || 'Execution');
     this.title.textContent = title;
     if (!this.compact) document.title = title + ' · PULSE';
-    replace(this.badge, statusBadge(e.status, 'badge-lg'));
+    replace(this.badge, statusBadge(e.status, 'badge-lg'), failedStepsNote(e));
     this.badge.dataset.status = e.status;
     const dur = execDuration(e);
     replace(this.meta,
@@ -187,6 +195,12 @@ export class ExecutionView {
 
     this.renderPrompt(e);
     steps.forEach((st, i) => this.renderStep(st, i, e));
+    const ran = e.phase === 'on_failure';
+    this.failBox.hidden = !steps.some((st) => st.phase === 'on_failure');
+    this.failBox.dataset.ran = ran ? 'yes' : 'no';
+    this.failHead.textContent = ran ? 'These steps ran after: ' + (e.failure || 'a failure')
+      : ENDED.has(e.status) ? 'Not run: nothing failed' + (e.status === 'cancelled' ? ' (the execution was cancelled)' : '')
+        : 'They run if a step fails.';
   }
 
   renderPrompt(e) {
@@ -254,16 +268,22 @@ export class ExecutionView {
         extra: h('div', { class: 'step-extra' }),
         dispatchBox: h('div', { class: 'dispatches' }),
         dispatches: new Map(),
+        // A parallel group's steps, side by side inside it.
+        children: st.type === 'parallel' ? h('ol', { class: 'parallel-steps', 'data-test': 'parallel-steps' }) : null,
       };
       v.el = h('li', { class: 'step', 'data-step': i },
         v.marker,
         h('div', { class: 'step-body' },
           h('div', { class: 'step-head' }, v.name, v.type, v.badge),
-          v.info, v.extra, v.dispatchBox));
+          v.info, v.extra, v.dispatchBox, v.children));
       this.steps.set(i, v);
-      this.stepList.append(v.el);
+      const parent = st.parent_index !== null && st.parent_index !== undefined ? this.steps.get(st.parent_index) : null;
+      if (parent && parent.children) parent.children.append(v.el);
+      else if (st.phase === 'on_failure') this.failList.append(v.el);
+      else this.stepList.append(v.el);
     }
-    v.el.className = 'step step-st-' + String(st.status).replace(/[^a-z_-]/gi, '');
+    v.el.className = 'step step-st-' + String(st.status).replace(/[^a-z_-]/gi, '') +
+      (st.parent_index !== null && st.parent_index !== undefined ? ' step-child' : '');
     v.el.classList.toggle('step-current', (st.status === 'running' || st.status === 'waiting') && !ENDED.has(e.status));
     v.el.dataset.status = st.status;
     v.marker.textContent = STEP_ICONS[st.status] || String(i + 1);
@@ -273,6 +293,7 @@ export class ExecutionView {
     const a = parseTime(st.started_at);
     const b = parseTime(st.finished_at);
     replace(v.info,
+      st.on_failure === 'continue' ? h('span', { class: 'tag', title: 'on_failure: continue' }, 'continues on failure') : null,
       st.reason ? h('span', { class: 'step-reason', 'data-test': 'reason' }, st.reason) : null,
       st.started_at ? h('span', { class: 'muted' }, 'started ', timeEl(st.started_at)) : null,
       a !== null && b !== null ? h('span', { class: 'muted' }, 'took ' + fmtDuration(b - a)) : null);

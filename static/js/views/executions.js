@@ -6,12 +6,20 @@ import { h, replace, timeEl, fmtDuration, execDuration, statusBadge, debounce, t
 const PAGE = 50;
 const ENDED = new Set(['completed', 'failed', 'cancelled']);
 
+// "completed, 1 step failed": a step with on_failure "continue" failed and
+// the execution went on (SPEC section 14). Beside the status badge.
+export function failedStepsNote(e) {
+  const n = e.failed_steps || 0;
+  if (e.status !== 'completed' || n <= 0) return null;
+  return h('span', { class: 'failed-steps', 'data-test': 'failed-steps' }, `, ${n} step${n === 1 ? '' : 's'} failed`);
+}
+
 export function executionRow(e) {
   const name = e.kind === 'command' ? 'Direct command' + (e.workflow_name ? ': ' + e.workflow_name : '') : (e.workflow_name || e.workflow_id);
   return h('tr', { 'data-execution': e.id },
     h('td', { 'data-label': 'Workflow' }, h('a', { href: '#/executions/' + encodeURIComponent(e.id), class: 'cell-title' }, name),
       h('div', { class: 'muted small mono' }, e.id.slice(0, 8))),
-    h('td', { 'data-label': 'Status' }, statusBadge(e.status)),
+    h('td', { 'data-label': 'Status' }, statusBadge(e.status), failedStepsNote(e)),
     h('td', { 'data-label': 'Started by' }, e.started_by || '—'),
     h('td', { 'data-label': 'Started' }, timeEl(e.started_at)),
     h('td', { 'data-label': 'Duration' }, h('span', { 'data-since': ENDED.has(e.status) ? null : e.started_at },

@@ -54,7 +54,7 @@ export function stepsView(steps, error) {
   return h('ol', { class: 'def-steps' }, steps.map((st, i) => {
     const err = error && error.step === i ? error : null;
     const fe = (name) => (err && err.field === name ? err.message : null);
-    const shown = new Set(['name', 'type', 'condition', 'targets', 'command', 'timeout', 'message', 'options', 'duration']);
+    const shown = new Set(['name', 'type', 'condition', 'targets', 'command', 'timeout', 'message', 'options', 'duration', 'steps']);
     const t = st && typeof st === 'object' ? st : {};
     const rows = [];
     if (t.condition !== undefined || fe('condition')) rows.push(field('only if', h('code', null, String(t.condition ?? '')), fe('condition')));
@@ -70,6 +70,13 @@ export function stepsView(steps, error) {
         : h('code', null, JSON.stringify(t.options ?? null)), fe('options')));
     }
     if (t.type === 'wait' || t.duration !== undefined) rows.push(field('waits', fmtDuration(Number(t.duration)), fe('duration')));
+    // A parallel group: its steps, at once; an error in one ("steps[1].x") is shown on it.
+    if (t.steps !== undefined) {
+      const m = err && /^steps\[(\d+)\]\.(.*)$/.exec(err.field || '');
+      rows.push(field('at once', Array.isArray(t.steps)
+        ? stepsView(t.steps, m ? { step: Number(m[1]), field: m[2], message: err.message } : null)
+        : h('code', null, JSON.stringify(t.steps)), m ? null : fe('steps')));
+    }
     for (const k of Object.keys(t)) {
       if (!shown.has(k)) rows.push(field(k, h('code', null, JSON.stringify(t[k])), fe(k)));
     }
@@ -85,6 +92,19 @@ export function stepsView(steps, error) {
         ? h('p', { class: 'field-error', 'data-test': 'field-error' }, (err.field ? err.field + ': ' : '') + err.message) : null,
       rows);
   }));
+}
+
+// The workflow's on_failure steps (SPEC section 14), under their own title;
+// an error on one ("on_failure[1].command") is shown on it.
+export function onFailureView(def, error) {
+  const list = def && def.on_failure;
+  if (list === undefined) return null;
+  const m = error && /^on_failure\[(\d+)\]\.(.*)$/.exec(error.field || '');
+  return h('section', { class: 'def-on-failure', 'data-test': 'def-on-failure' },
+    h('h3', { class: 'section-title' }, 'On failure'),
+    h('p', { class: 'muted small' }, 'Run when a step fails; the execution then ends failed.'),
+    Array.isArray(list) ? stepsView(list, m ? { step: Number(m[1]), field: m[2], message: error.message } : null)
+      : h('p', { class: 'field-error' }, error && error.field === 'on_failure' ? error.message : 'on_failure: must be an array of steps'));
 }
 
 function summary(wf) {
@@ -225,6 +245,7 @@ export function workflowView(ctx, main, id, versionArg) {
     const recent = h('div', { class: 'table-wrap' });
     const stepsPanel = h('div', { role: 'tabpanel', id: 'wf-panel-steps', 'aria-labelledby': 'wf-tab-steps' },
       stepsView(stepsOf(wf)),
+      onFailureView(wf.definition),
       h('h2', { class: 'section-title' }, 'Recent executions'),
       recent);
     const historyPanel = h('div', { role: 'tabpanel', id: 'wf-panel-history', 'aria-labelledby': 'wf-tab-history', hidden: true });
@@ -337,7 +358,9 @@ export function workflowEditView(ctx, main, id) {
       replace(preview, h('p', { class: 'field-error' }, 'Not valid JSON: ' + p.error));
       return;
     }
-    replace(preview, stepsView(p.value && p.value.steps, serverError));
+    const onf = serverError && /^on_failure\[/.test(serverError.field || '');
+    replace(preview, stepsView(p.value && p.value.steps, onf ? null : serverError),
+      onFailureView(p.value, onf ? serverError : null));
   };
   const later = debounce(renderPreview, 250);
   text.addEventListener('input', () => { later(); });
