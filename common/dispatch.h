@@ -262,6 +262,18 @@ int	dispatch_queue(struct db *, const char *execution_id, int step,
 	    const char *worker_id, const char *worker_name,
 	    const char *command, long long timeout_ms);
 int	dispatch_cancel_execution(struct db *, const char *execution_id);
+/*
+ * A rolling batch's writes (issue 14): queue as dispatch_queue, in batch
+ * (1-based; 0: none); a target a stopped batch never ran gets a final
+ * row, status skipped, with why as its error.
+ */
+int	dispatch_queue_batch(struct db *, const char *execution_id, int step,
+	    const char *worker_id, const char *worker_name,
+	    const char *command, long long timeout_ms, int batch);
+int	dispatch_skip(struct db *, const char *execution_id, int step,
+	    const char *worker_id, const char *worker_name,
+	    const char *command, long long timeout_ms, int batch,
+	    const char *why);
 
 /*
  * Upsert a connected worker: online, attached to node, once trust_check()
