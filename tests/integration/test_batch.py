@@ -7,7 +7,8 @@ the stored times, never an upper bound), batches in order, and the save
 errors of a bad `batch`."""
 
 from live import execute, execution, run, start_worker, wait_execution
-from pulse_test import (at_end, call, check, ctl, done, require, unique,
+from pulse_test import (at_end, call, check, ctl, done, find_worker, require,
+                         unique,
                          wait_for)
 
 GROUP = unique('batch')
@@ -15,11 +16,15 @@ NAMES = ['%s-w%02d' % (GROUP, i) for i in range(1, 21)]
 
 
 def stop_workers():
+    """Stopped and deleted: the shared stack's worker list as it was."""
     for n in NAMES:
         try:
             ctl('worker-stop', n)
         except Exception:
             pass
+        w = find_worker(n)
+        if w:
+            call('DELETE', '/api/workers/%s' % w['id'])
 
 
 at_end(stop_workers)
