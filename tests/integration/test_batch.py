@@ -6,6 +6,8 @@ list [1, "10%", "100%"], a percentage size, a pause between batches (from
 the stored times, never an upper bound), batches in order, and the save
 errors of a bad `batch`."""
 
+import atexit
+
 from live import execute, execution, run, start_worker, wait_execution
 from pulse_test import (at_end, call, check, ctl, done, find_worker, require,
                          unique,
@@ -27,6 +29,17 @@ def stop_workers():
             call('DELETE', '/api/workers/%s' % w['id'])
 
 
+def stop_processes():
+    for n in NAMES:
+        try:
+            ctl('worker-stop', n)
+        except Exception:
+            pass
+
+
+# The processes go whatever happens (atexit); their rows only after a
+# passing run (at_end), so that a failure leaves its data to look at.
+atexit.register(stop_processes)
 at_end(stop_workers)
 for n in NAMES:
     require('worker %s online' % n, start_worker(n, GROUP) is not None)
