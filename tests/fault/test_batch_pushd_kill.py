@@ -36,12 +36,22 @@ e = run([execute('roll', command, ['group:' + group], timeout=60000,
 require('batched execution started', e is not None and 'id' in e, e)
 eid = e['id']
 
+# One kill in each of batches 1 to 4, at a random moment of it: while its
+# commands run, as they end, or in the pause after it.
 kills = 0
-t0 = time.monotonic()
-while kills < KILLS and time.monotonic() - t0 < 120:
-    time.sleep(rnd.uniform(0.2, 1.2))
+for k in range(1, KILLS + 1):
+    def reached():
+        x = current_step(eid)
+        b = x and (x['steps'][0].get('batch') or {})
+        return x is not None and (x['status'] != 'running' or
+                                  (b.get('index') or 0) >= k)
+    t0 = time.monotonic()
+    while not reached() and time.monotonic() - t0 < 120:
+        time.sleep(0.05)
+    time.sleep(rnd.uniform(0, 1.0))
     x = current_step(eid)
     if x is None or x['status'] != 'running':
+        diag('execution no longer running before kill %d' % (kills + 1))
         break
     b = x['steps'][0].get('batch') or {}
     ctl('pushd-kill')
@@ -52,7 +62,7 @@ while kills < KILLS and time.monotonic() - t0 < 120:
     time.sleep(pause)
     ctl('pushd-start')
 check('pushd was killed during the batched step (%d times)' % kills,
-      kills >= 2, kills)
+      kills >= 3, kills)
 
 
 def ended():
