@@ -219,7 +219,8 @@ int	dispatch_expire(struct db *, long long grace_ms,
 int	dispatch_lose_worker(struct db *, const char *worker_id,
 	    const char *reason, struct dispatch_ids *);
 
-/* Executions whose wait step is due. */
+/* Executions whose running step's wake_at passed: a wait step, or a
+ * batched execute step whose pause between batches is over (issue 14). */
 int	dispatch_due_waits(struct db *, struct dispatch_ids *);
 
 /*

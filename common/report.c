@@ -229,12 +229,11 @@ steps_json(struct db *db, const struct db_res *s, const struct db_res *d,
 		    pjson_time(db_res_get(s, i, 10)));
 		json_object_object_add(o, "finished_at",
 		    pjson_time(db_res_get(s, i, 11)));
-		if (strcmp(type, "execute") == 0)
-			json_object_object_add(o, "batch",
-			    batch_json(s, i, def));
 		if (strcmp(type, "execute") == 0) {
 			struct json_object *ds = json_object_new_array();
 
+			json_object_object_add(o, "batch",
+			    batch_json(s, i, def));
 			for (j = 0; j < db_res_rows(d); j++)
 				if (db_res_int(d, j, 0, -2) == idx)
 					json_object_array_add(ds,
