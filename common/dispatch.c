@@ -446,8 +446,14 @@ dispatch_redeliver(struct db *db, const char *worker_id,
 
 static const char sql_dispatch_insert[] =
     "INSERT INTO dispatches (id, execution_id, step_index, worker_id, "
-    "worker_name, attempt, command, timeout_ms, env) "
-    "VALUES (?, ?, ?, ?, ?, 1, ?, ?, ?)";
+    "worker_name, attempt, command, timeout_ms, env, batch) "
+    "VALUES (?, ?, ?, ?, ?, 1, ?, ?, ?, NULLIF(?, 0))";
+/* A target a stopped batch never ran (issue 14): final at once, never
+ * claimed (pushd claims queued rows only). */
+static const char sql_dispatch_skip[] =
+    "INSERT INTO dispatches (id, execution_id, step_index, worker_id, "
+    "worker_name, attempt, status, command, timeout_ms, batch, error, "
+    "finished_at) VALUES (?, ?, ?, ?, ?, 1, 'skipped', ?, ?, ?, ?, NOW(3))";
 static const char sql_dispatch_cancel[] =
     "UPDATE dispatches SET status = 'cancelled', finished_at = NOW(3), "
     "error = 'execution cancelled' WHERE execution_id = ? "
@@ -461,12 +467,34 @@ dispatch_queue(struct db *db, const char *execution_id, int step,
     const char *worker_id, const char *worker_name, const char *command,
     long long timeout_ms, const char *env)
 {
+	return dispatch_queue_batch(db, execution_id, step, worker_id,
+	    worker_name, command, timeout_ms, env, 0);
+}
+
+int
+dispatch_queue_batch(struct db *db, const char *execution_id, int step,
+    const char *worker_id, const char *worker_name, const char *command,
+    long long timeout_ms, const char *env, int batch)
+{
 	char	 did[ID_LEN + 1];
 
 	id_new(did);
-	return db_exec(db, sql_dispatch_insert, NULL, "ssisssis", did,
+	return db_exec(db, sql_dispatch_insert, NULL, "ssisssisi", did,
 	    execution_id, (long long)step, worker_id, worker_name, command,
-	    timeout_ms, env);
+	    timeout_ms, env, (long long)batch);
+}
+
+int
+dispatch_skip(struct db *db, const char *execution_id, int step,
+    const char *worker_id, const char *worker_name, const char *command,
+    long long timeout_ms, int batch, const char *why)
+{
+	char	 did[ID_LEN + 1];
+
+	id_new(did);
+	return db_exec(db, sql_dispatch_skip, NULL, "ssisssiis", did,
+	    execution_id, (long long)step, worker_id, worker_name, command,
+	    timeout_ms, (long long)batch, why);
 }
 
 int

@@ -220,7 +220,8 @@ int	dispatch_expire(struct db *, long long grace_ms,
 int	dispatch_lose_worker(struct db *, const char *worker_id,
 	    const char *reason, struct dispatch_ids *);
 
-/* Executions whose wait step is due. */
+/* Executions whose running step's wake_at passed: a wait step, or a
+ * batched execute step whose pause between batches is over (issue 14). */
 int	dispatch_due_waits(struct db *, struct dispatch_ids *);
 
 /*
@@ -264,6 +265,19 @@ int	dispatch_queue(struct db *, const char *execution_id, int step,
 	    const char *worker_id, const char *worker_name,
 	    const char *command, long long timeout_ms, const char *env);
 int	dispatch_cancel_execution(struct db *, const char *execution_id);
+/*
+ * A rolling batch's writes (issue 14): queue as dispatch_queue, in batch
+ * (1-based; 0: none); a target a stopped batch never ran gets a final
+ * row, status skipped, with why as its error.
+ */
+int	dispatch_queue_batch(struct db *, const char *execution_id, int step,
+	    const char *worker_id, const char *worker_name,
+	    const char *command, long long timeout_ms, const char *env,
+	    int batch);
+int	dispatch_skip(struct db *, const char *execution_id, int step,
+	    const char *worker_id, const char *worker_name,
+	    const char *command, long long timeout_ms, int batch,
+	    const char *why);
 
 /*
  * Upsert a connected worker: online, attached to node, once trust_check()

@@ -18,6 +18,8 @@ struct db;
 struct engine_err;
 struct json_object;
 struct step;
+struct step_poll;
+struct wf_check;
 struct workflow;
 
 /* An execution as loaded, locked, for one engine call. */
@@ -138,5 +140,21 @@ void	engine_targets_free(struct target *, size_t n);
 int	engine_targets(struct db *, const struct step *, struct target **out,
 	    size_t *nout, const char **ambiguous, char *untrusted,
 	    size_t ulen);
+
+/*
+ * step-batch.c: an execute step's rolling batches (SPEC section 14). At
+ * save, its `batch` into st; begin stores the resolved targets and queues
+ * batch 1 of them with command and env (the expanded command, the
+ * PULSE_PARAM_* JSON or NULL; later batches copy batch 1's); poll ends a batch, pauses, starts the
+ * next, or stops and skips the rest (each move a checked conditional
+ * UPDATE of the step's row).
+ */
+int	step_batch_validate(struct wf_check *, struct json_object *,
+	    struct step *);
+int	step_batch_begin(struct db *, struct exec *, const struct step *,
+	    const char *command, const char *env, const struct target *,
+	    size_t n);
+int	step_batch_poll(struct db *, struct exec *, const struct step *,
+	    struct step_poll *);
 
 #endif

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "batch.h"
 #include "db.h"
 #include "dispatch.h"
 #include "pjson.h"
@@ -24,7 +25,7 @@ static const char sql_exec[] =
 static const char sql_steps[] =
     "SELECT step_index, name, type, status, reason, prompt, response, "
     "responded_by, responded_at, wake_at, started_at, finished_at, "
-    "parent_index, phase "
+    "parent_index, phase, batch_index, batch_count, failures, targets "
     "FROM execution_steps WHERE execution_id = ? ORDER BY step_index";
 static const char sql_definition[] =
     "SELECT definition FROM executions WHERE id = ?";
@@ -32,7 +33,7 @@ static const char sql_dispatches[] =
     "SELECT step_index, id, worker_id, worker_name, attempt, status, "
     "exit_code, `signal`, stdout, stdout_bytes, stdout_truncated, stderr, "
     "stderr_bytes, stderr_truncated, error, queued_at, sent_at, started_at, "
-    "finished_at, duration_ms FROM dispatches WHERE execution_id = ? "
+    "finished_at, duration_ms, batch FROM dispatches WHERE execution_id = ? "
     "ORDER BY step_index, worker_name, attempt";
 
 static struct json_object *
@@ -123,6 +124,7 @@ dispatch_json(struct db *db, const struct db_res *d, size_t i,
 	json_object_object_add(o, "finished_at",
 	    pjson_time(db_res_get(d, i, 18)));
 	json_object_object_add(o, "duration_ms", int_or_null(d, i, 19));
+	json_object_object_add(o, "batch", int_or_null(d, i, 20));
 	/* Past what this view carries: the rest, a piece at a time. */
 	json_object_object_add(o, "stdout_more",
 	    json_object_new_boolean(more[0]));
@@ -161,6 +163,52 @@ load_workflow(struct db *db, const char *id)
 	json_object_put(def);
 	db_res_free(res);
 	return wf;
+}
+
+/*
+ * A batched step's progress (issue 14): null for a step without batches,
+ * else the batch running (1-based), how many, the failed targets so far,
+ * max_failures as a count and each batch's size, from the targets stored
+ * when it began (each names its batch) and its `batch` in the plan.
+ */
+static struct json_object *
+batch_json(const struct db_res *s, size_t i, const struct step *st)
+{
+	struct json_object	*o, *targets, *sizes;
+	size_t			 j, n;
+	uint32_t		 k, count;
+	long long		 max = 0;
+	char			 perr[64];
+
+	if (db_res_get(s, i, 14) == NULL || db_res_get(s, i, 17) == NULL)
+		return NULL;
+	targets = pjson_parse(db_res_get(s, i, 17), db_res_len(s, i, 17), 4,
+	    perr, sizeof(perr));
+	n = targets != NULL && json_object_is_type(targets, json_type_array) ?
+	    json_object_array_length(targets) : 0;
+	count = (uint32_t)db_res_int(s, i, 15, 0);
+	if (count > PULSE_BATCH_SIZE_MAX)
+		count = 0;
+	sizes = json_object_new_array();
+	for (k = 1; k <= count; k++) {
+		long long c = 0, bk;
+
+		for (j = 0; j < n; j++)
+			if (pjson_get_int(json_object_array_get_idx(targets, j),
+			    "batch", &bk) == 1 && bk == k)
+				c++;
+		json_object_array_add(sizes, json_object_new_int64(c));
+	}
+	json_object_put(targets);
+	if (st != NULL && st->has_batch)
+		max = batch_max_failures(&st->batch, (uint32_t)n);
+	o = json_object_new_object();
+	json_object_object_add(o, "index", int_or_null(s, i, 14));
+	json_object_object_add(o, "count", int_or_null(s, i, 15));
+	json_object_object_add(o, "failures", int_or_null(s, i, 16));
+	json_object_object_add(o, "max_failures", json_object_new_int64(max));
+	json_object_object_add(o, "sizes", sizes);
+	return o;
 }
 
 static struct json_object *
@@ -212,6 +260,8 @@ steps_json(struct db *db, const struct db_res *s, const struct db_res *d,
 		if (strcmp(type, "execute") == 0) {
 			struct json_object *ds = json_object_new_array();
 
+			json_object_object_add(o, "batch",
+			    batch_json(s, i, pe != NULL ? pe->st : NULL));
 			for (j = 0; j < db_res_rows(d); j++)
 				if (db_res_int(d, j, 0, -2) == idx)
 					json_object_array_add(ds,
@@ -235,8 +285,8 @@ static int
 load_steps(struct db *db, const char *id, size_t stream_max, size_t total,
     struct json_object **out)
 {
-	struct db_res	*s = NULL, *d = NULL;
-	size_t		 cap;
+	struct db_res		*s = NULL, *d = NULL;
+	size_t			 cap;
 
 	if (db_exec(db, sql_steps, &s, "s", id) == -1 ||
 	    db_exec(db, sql_dispatches, &d, "s", id) == -1) {

@@ -24,7 +24,9 @@ static const char sql_dispatch_states[] =
     "WHERE execution_id = ? AND step_index = ? ORDER BY worker_name";
 
 static const char *const execute_keys[] = {
-	"targets", "command", "timeout", NULL
+	"targets", "command", "timeout",
+	"batch",		/* issue 14: rolling batches (step-batch.c) */
+	NULL
 };
 
 static int
@@ -41,6 +43,8 @@ execute_validate(struct wf_check *ck, struct json_object *o, struct step *st)
 	st->timeout_ms = WF_TIMEOUT_DEFAULT;
 	if (wf_ms(ck, o, "timeout", 0, 1, WF_TIMEOUT_MAX,
 	    &st->timeout_ms) == -1)
+		return -1;
+	if (step_batch_validate(ck, o, st) == -1)
 		return -1;
 	return 0;
 }
@@ -90,10 +94,14 @@ queue_targets(struct db *db, struct exec *ex, const struct step *st,
 			rc = 0;
 		goto out;
 	}
-	for (i = 0; i < n; i++)
-		if (dispatch_queue(db, ex->id, ex->at, t[i].id,
-		    t[i].name, command, st->timeout_ms, env) == -1)
+	if (st->has_batch) {
+		if (step_batch_begin(db, ex, st, command, env, t, n) == -1)
 			goto out;
+	} else
+		for (i = 0; i < n; i++)
+			if (dispatch_queue(db, ex->id, ex->at, t[i].id,
+			    t[i].name, command, st->timeout_ms, env) == -1)
+				goto out;
 	rc = 1;
 out:
 	engine_targets_free(t, n);
@@ -137,7 +145,8 @@ execute_poll(struct db *db, struct exec *ex, const struct step *st,
 	char		*reason = p->reason;
 	size_t		 rlen = sizeof(p->reason);
 
-	(void)st;
+	if (st->has_batch)
+		return step_batch_poll(db, ex, st, p);
 	if (db_exec(db, sql_dispatch_states, &res, "si", ex->id,
 	    (long long)ex->at) == -1)
 		return -1;

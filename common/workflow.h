@@ -7,6 +7,7 @@
 
 #include <stddef.h>
 
+#include "batch.h"
 #include "step.h"
 #include "wfcheck.h"
 
@@ -24,6 +25,8 @@ struct step {
 	size_t		  ntargets;
 	char		 *command;	/* execute */
 	long long	  timeout_ms;	/* execute; WF_TIMEOUT_DEFAULT if absent */
+	int		  has_batch;	/* execute: `batch` given (issue 14) */
+	struct batch	  batch;	/* execute, when has_batch */
 	char		 *message;	/* prompt */
 	char		**options;	/* prompt */
 	size_t		  noptions;

@@ -41,6 +41,25 @@ static const char sql_lang[] =
     "SELECT CONCAT(phase, ' ', failed_steps, ' ', COALESCE(failure, '-')) "
     "FROM executions WHERE id = ?";
 static const char sql_clean[] = "DELETE FROM workers WHERE name LIKE 'et-%'";
+/* Rolling batches (issue 14): one worker's latest attempt ends; a retry
+ * queued as F2's engine will queue it. */
+static const char sql_result_one[] =
+    "UPDATE dispatches SET status = ?, exit_code = ?, finished_at = NOW(3) "
+    "WHERE execution_id = ? AND step_index = ? AND worker_name = ? "
+    "ORDER BY attempt DESC LIMIT 1";
+static const char sql_retry[] =
+    "INSERT INTO dispatches (id, execution_id, step_index, worker_id, "
+    "worker_name, attempt, command, timeout_ms, batch) SELECT ?, "
+    "execution_id, step_index, worker_id, worker_name, 2, command, "
+    "timeout_ms, batch FROM dispatches WHERE execution_id = ? "
+    "AND step_index = ? AND worker_name = ?";
+static const char sql_batch_row[] =
+    "SELECT batch_index, batch_count, failures, wake_at IS NOT NULL "
+    "FROM execution_steps WHERE execution_id = ? AND step_index = ?";
+static const char sql_skipped[] =
+    "SELECT COUNT(*) FROM dispatches WHERE execution_id = ? "
+    "AND status = 'skipped' AND batch = 3 AND worker_name = 'et-b3' "
+    "AND error = 'skipped: 2 failures exceeded max_failures 1'";
 
 static struct db	*db;
 static struct engine_err err;
@@ -126,6 +145,31 @@ exec_lang(const char *id)
 		snprintf(buf, sizeof(buf), "%s", db_res_get(r, 0, 0));
 	db_res_free(r);
 	return buf;
+}
+
+/* "index/count/failures/paused" of a batched step's row. */
+static char *
+batch_row(const char *id, int step)
+{
+	static char	 buf[64];
+	struct db_res	*r;
+
+	buf[0] = '\0';
+	if (db_exec(db, sql_batch_row, &r, "si", id, (long long)step) == 0 &&
+	    db_res_rows(r) == 1)
+		snprintf(buf, sizeof(buf), "%lld/%lld/%lld/%lld",
+		    db_res_int(r, 0, 0, -1), db_res_int(r, 0, 1, -1),
+		    db_res_int(r, 0, 2, -1), db_res_int(r, 0, 3, -1));
+	db_res_free(r);
+	return buf;
+}
+
+static void
+finish_one(const char *id, int step, const char *worker, const char *status,
+    int code)
+{
+	db_exec(db, sql_result_one, NULL, "sisis", status, (long long)code,
+	    id, (long long)step, worker);
 }
 
 static void
@@ -402,6 +446,88 @@ main(void)
 	engine_cancel(db, ex2, "et-capped", 0, &err, NULL);
 	engine_cancel(db, asked, "et-capped", 0, &err, NULL);
 	engine_set_user_max(0);
+
+	/*
+	 * Rolling batches (issue 14): batches of one over three workers,
+	 * max_failures 1, a pause between batches; every advance twice, to
+	 * show that no batch starts twice.
+	 */
+	{
+		char	 b[3][ID_LEN + 1], did[ID_LEN + 1];
+		int	 k;
+
+		for (k = 0; k < 3; k++) {
+			char name[8];
+
+			snprintf(name, sizeof(name), "et-b%d", k + 1);
+			id_new(b[k]);
+			db_exec(db, sql_worker, NULL, "ssss", b[k], name,
+			    "online", "et-node");
+			db_exec(db, sql_group, NULL, "ss", b[k], "et-bt");
+		}
+		workflow(wf, "{\"steps\":[{\"name\":\"Roll\","
+		    "\"type\":\"execute\",\"targets\":[\"group:et-bt\"],"
+		    "\"command\":\"true\",\"batch\":{\"size\":1,"
+		    "\"max_failures\":1,\"pause\":60000}}]}");
+		engine_start(db, wf, "alice", ex, &err);
+		engine_advance(db, ex, &err);
+		test_cond("batch: only batch 1 queued",
+		    exec_is(ex, "running", 0) &&
+		    strcmp(dispatch_names(ex, 0), "et-b1") == 0 &&
+		    strcmp(batch_row(ex, 0), "1/3/0/0") == 0);
+		finish_one(ex, 0, "et-b1", "failed", 1);
+		engine_advance(db, ex, &err);
+		engine_advance(db, ex, &err);
+		test_cond("batch: 1 failure within max 1, batch 2 waits for "
+		    "its pause", strcmp(batch_row(ex, 0), "2/3/1/1") == 0 &&
+		    strcmp(dispatch_names(ex, 0), "et-b1") == 0);
+		db_exec(db, sql_wake, NULL, "si", ex, 0LL);
+		engine_advance(db, ex, &err);
+		engine_advance(db, ex, &err);
+		test_cond("batch: the pause over, batch 2 queued once",
+		    strcmp(batch_row(ex, 0), "2/3/1/0") == 0 &&
+		    strcmp(dispatch_names(ex, 0), "et-b1,et-b2") == 0);
+		finish_one(ex, 0, "et-b2", "failed", 1);
+		id_new(did);
+		db_exec(db, sql_retry, NULL, "ssis", did, ex, 0LL, "et-b2");
+		engine_advance(db, ex, &err);
+		test_cond("batch: a queued retry is not final",
+		    strcmp(batch_row(ex, 0), "2/3/1/0") == 0 &&
+		    exec_is(ex, "running", 0));
+		finish_one(ex, 0, "et-b2", "failed", 1);
+		engine_advance(db, ex, &err);
+		engine_advance(db, ex, &err);
+		test_cond("batch: its latest attempt failed too: 2 > 1, the "
+		    "step fails", exec_is(ex, "failed", 0) &&
+		    strstr(exec_field(ex, 1), "2 failures exceeded "
+		    "max_failures 1") != NULL &&
+		    strcmp(batch_row(ex, 0), "2/3/2/0") == 0);
+		db_exec(db, sql_skipped, &r, "s", ex);
+		test_cond("batch: batch 3's target skipped once, saying why",
+		    db_res_int(r, 0, 0, -1) == 1 &&
+		    strcmp(dispatch_names(ex, 0),
+		    "et-b1,et-b2,et-b2,et-b3") == 0);
+		db_res_free(r);
+		test_cond("batch: report", report_execution(db, ex, &rep) ==
+		    0);
+		{
+			struct json_object *st = json_object_array_get_idx(
+			    json_object_object_get(rep, "steps"), 0);
+			const char *bj = json_object_to_json_string_ext(
+			    json_object_object_get(st, "batch"),
+			    JSON_C_TO_STRING_PLAIN);
+
+			test_cond("batch: the step's batch in the report",
+			    strcmp(bj, "{\"index\":2,\"count\":3,"
+			    "\"failures\":2,\"max_failures\":1,"
+			    "\"sizes\":[1,1,1]}") == 0);
+			if (strcmp(bj, "{\"index\":2,\"count\":3,"
+			    "\"failures\":2,\"max_failures\":1,"
+			    "\"sizes\":[1,1,1]}") != 0)
+				fprintf(stderr, "# %s\n", bj);
+		}
+		json_object_put(rep);
+	}
 
 	db_exec(db, sql_clean, NULL, "");
 	db_free(db);

@@ -307,10 +307,61 @@ export class ExecutionView {
             st.responded_by ? ' by ' + st.responded_by : '', ' ', st.responded_at ? timeEl(st.responded_at) : null)
           : null);
     }
+    this.renderBatch(v, st);
     for (const d of st.dispatches || []) this.renderDispatch(v, d, st);
     if (st.type === 'execute' && (st.dispatches || []).length === 0 && st.status === 'running') {
       if (!v.dispatchBox.firstChild) v.dispatchBox.append(h('p', { class: 'muted small' }, 'Waiting for workers…'));
     }
+  }
+
+  // A batched step (issue 14): one progress line, and its dispatches in
+  // a box per batch ("Batch 2 · 5 targets"), skipped ones shown as such.
+  renderBatch(v, st) {
+    const b = st.batch;
+    if (!b) return;
+    if (!v.batchLine) {
+      v.batchLine = h('p', { class: 'batch-progress', 'data-test': 'batch-progress' });
+      v.batchBoxes = new Map();
+      v.info.after(v.batchLine);
+    }
+    const total = (b.sizes || []).reduce((x, y) => x + y, 0);
+    // Each worker by its latest attempt (a retry is a new dispatch).
+    const latest = new Map();
+    for (const d of st.dispatches || []) {
+      const k = d.worker_id || d.worker_name;
+      const was = latest.get(k);
+      if (!was || (d.attempt || 1) >= (was.attempt || 1)) latest.set(k, d);
+    }
+    let done = 0;
+    let failed = 0;
+    let skipped = 0;
+    for (const d of latest.values()) {
+      if (d.status === 'skipped') skipped++;
+      else if (!['queued', 'sent', 'running'].includes(d.status)) {
+        done++;
+        if (d.status !== 'succeeded') failed++;
+      }
+    }
+    // The row counts failures when a batch ends; the dispatches sooner.
+    failed = Math.max(failed, b.failures || 0);
+    v.batchLine.textContent = `batch ${b.index} of ${b.count} · ${done} of ${total} targets done · `
+      + `${failed} failed (max ${b.max_failures})` + (skipped ? ` · ${skipped} skipped` : '');
+  }
+
+  batchBox(v, d, st) {
+    if (!v.batchBoxes || d.batch === null || d.batch === undefined) return v.dispatchBox;
+    let box = v.batchBoxes.get(d.batch);
+    if (!box) {
+      box = h('div', { class: 'dispatch-batch', 'data-batch': d.batch });
+      const size = ((st.batch || {}).sizes || [])[d.batch - 1];
+      box.append(h('h4', { class: 'batch-head' }, `Batch ${d.batch}` + (size ? ` · ${size} target${size === 1 ? '' : 's'}` : '')));
+      // In batch order, whatever order their dispatches arrive in.
+      const after = [...v.batchBoxes.keys()].filter((k) => k > d.batch).sort((x, y) => x - y)[0];
+      if (after !== undefined) v.dispatchBox.insertBefore(box, v.batchBoxes.get(after));
+      else v.dispatchBox.append(box);
+      v.batchBoxes.set(d.batch, box);
+    }
+    return box;
   }
 
   renderDispatch(v, d, st) {
@@ -335,10 +386,13 @@ export class ExecutionView {
         o.head, o.pre, o.note, o.more);
       o.more.addEventListener('click', () => this.fill(o, d.id, o.el.dataset.status));
       this.outputs.set(d.id, o);
-      if (v.dispatchBox.firstChild && !v.dispatchBox.firstChild.classList.contains('dispatch')) replace(v.dispatchBox);
-      v.dispatchBox.append(o.el);
+      if (v.dispatchBox.firstChild && !v.dispatchBox.firstChild.classList.contains('dispatch')
+        && !v.dispatchBox.firstChild.classList.contains('dispatch-batch')) replace(v.dispatchBox);
+      this.batchBox(v, d, st).append(o.el);
     }
     o.el.dataset.status = d.status;
+    // A target a stopped batch never ran has no output to wait for.
+    if (d.status === 'skipped') o.emptyNote.textContent = 'never ran: a batch before it failed';
     const exit = d.exit_code !== null && d.exit_code !== undefined
       ? h('span', { class: ['exit', d.exit_code === 0 ? 'exit-ok' : 'exit-bad'], 'data-test': 'exit' }, 'exit ' + d.exit_code) : null;
     replace(o.head,
