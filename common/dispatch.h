@@ -262,6 +262,14 @@ int	dispatch_queue(struct db *, const char *execution_id, int step,
 	    const char *worker_id, const char *worker_name,
 	    const char *command, long long timeout_ms);
 int	dispatch_cancel_execution(struct db *, const char *execution_id);
+/*
+ * Queue the next attempt of the dispatch failed_id, whose attempt is
+ * attempt: same worker, command, env and batch, attempt + 1, status
+ * queued, not sent before now + delay_ms. *queued: 1 if inserted, 0 if
+ * that attempt already exists (an advance that ran twice).
+ */
+int	dispatch_retry(struct db *, const char *failed_id, int attempt,
+	    long long delay_ms, int *queued);
 
 /*
  * Upsert a connected worker: online, attached to node, once trust_check()

@@ -17,6 +17,7 @@ struct audit_actor;
 struct db;
 struct engine_err;
 struct json_object;
+struct retry;
 struct step;
 struct workflow;
 
@@ -96,5 +97,17 @@ void	engine_targets_free(struct target *, size_t n);
 int	engine_targets(struct db *, const struct step *, struct target **out,
 	    size_t *nout, const char **ambiguous, char *untrusted,
 	    size_t ulen);
+
+/*
+ * step-retry.c: a target's latest attempt ended ds (a final status) as
+ * attempt number attempt. step_retry_wanted says whether the step's retry
+ * gives it another; step_retry queues that one (1, also when an earlier
+ * advance did), or says 0 (no retry: the target has failed), -1 on a db
+ * error.
+ */
+int	step_retry_wanted(const struct retry *, int retry_lost,
+	    enum dispatch_status ds, int attempt);
+int	step_retry(struct db *, const struct step *, const char *dispatch_id,
+	    enum dispatch_status ds, int attempt);
 
 #endif

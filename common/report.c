@@ -27,8 +27,8 @@ static const char sql_dispatches[] =
     "SELECT step_index, id, worker_id, worker_name, attempt, status, "
     "exit_code, `signal`, stdout, stdout_bytes, stdout_truncated, stderr, "
     "stderr_bytes, stderr_truncated, error, queued_at, sent_at, started_at, "
-    "finished_at, duration_ms FROM dispatches WHERE execution_id = ? "
-    "ORDER BY step_index, worker_name, attempt";
+    "finished_at, duration_ms, not_before FROM dispatches "
+    "WHERE execution_id = ? ORDER BY step_index, worker_name, attempt";
 
 static struct json_object *
 int_or_null(const struct db_res *r, size_t row, size_t col)
@@ -118,6 +118,9 @@ dispatch_json(struct db *db, const struct db_res *d, size_t i,
 	json_object_object_add(o, "finished_at",
 	    pjson_time(db_res_get(d, i, 18)));
 	json_object_object_add(o, "duration_ms", int_or_null(d, i, 19));
+	/* A retry is not sent before this (null: at once). */
+	json_object_object_add(o, "not_before",
+	    pjson_time(db_res_get(d, i, 20)));
 	/* Past what this view carries: the rest, a piece at a time. */
 	json_object_object_add(o, "stdout_more",
 	    json_object_new_boolean(more[0]));

@@ -7,6 +7,7 @@
 
 #include <stddef.h>
 
+#include "retry.h"
 #include "step.h"
 #include "wfcheck.h"
 
@@ -22,6 +23,8 @@ struct step {
 	size_t		  ntargets;
 	char		 *command;	/* execute */
 	long long	  timeout_ms;	/* execute; WF_TIMEOUT_DEFAULT if absent */
+	struct retry	  retry;	/* execute; attempts 0: none */
+	int		  retry_lost;	/* execute: a lost attempt is retried */
 	char		 *message;	/* prompt */
 	char		**options;	/* prompt */
 	size_t		  noptions;
