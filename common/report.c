@@ -12,6 +12,7 @@
 #include "pjson.h"
 #include "pulse-limits.h"
 #include "report.h"
+#include "workflow.h"
 
 static const char sql_exec[] =
     "SELECT e.id, e.workflow_id, COALESCE(e.workflow_name, w.name), e.kind, "
@@ -29,6 +30,9 @@ static const char sql_dispatches[] =
     "stderr_bytes, stderr_truncated, error, queued_at, sent_at, started_at, "
     "finished_at, duration_ms, not_before FROM dispatches "
     "WHERE execution_id = ? ORDER BY step_index, worker_name, attempt";
+
+static const char sql_definition[] =
+    "SELECT definition FROM executions WHERE id = ?";
 
 static struct json_object *
 int_or_null(const struct db_res *r, size_t row, size_t col)
@@ -137,10 +141,64 @@ dispatch_json(struct db *db, const struct db_res *d, size_t i,
 	return o;
 }
 
+/*
+ * The execution's own snapshot of its definition, checked as the engine
+ * checks it; NULL when there is none (a direct command) or it does not
+ * parse (the view still stands without what it adds).
+ */
+static struct workflow *
+load_definition(struct db *db, const char *id)
+{
+	struct workflow		*wf = NULL;
+	struct json_object	*def;
+	struct db_res		*r;
+	char			 perr[64];
+
+	if (db_exec(db, sql_definition, &r, "s", id) == -1)
+		return NULL;
+	if (db_res_rows(r) == 1 && db_res_get(r, 0, 0) != NULL) {
+		def = pjson_parse(db_res_get(r, 0, 0), db_res_len(r, 0, 0),
+		    API_JSON_DEPTH, perr, sizeof(perr));
+		if (def != NULL && workflow_from_json(def, &wf, NULL) == -1)
+			wf = NULL;
+		json_object_put(def);
+	}
+	db_res_free(r);
+	return wf;
+}
+
+/* An execute step's retry (SPEC section 14), or NULL: none. The
+ * dashboard says "attempt 2 of 4" from it. */
+static struct json_object *
+retry_json(const struct workflow *wf, long long idx)
+{
+	const struct step	*st;
+	struct json_object	*o;
+
+	if (wf == NULL || idx < 0 || (size_t)idx >= wf->nsteps)
+		return NULL;
+	st = &wf->steps[idx];
+	if (st->type != STEP_EXECUTE || st->retry.attempts == 0)
+		return NULL;
+	o = json_object_new_object();
+	json_object_object_add(o, "attempts",
+	    json_object_new_int64(st->retry.attempts));
+	json_object_object_add(o, "delay",
+	    json_object_new_int64(st->retry.delay_ms));
+	json_object_object_add(o, "backoff",
+	    json_object_new_double(st->retry.backoff));
+	json_object_object_add(o, "max_delay",
+	    json_object_new_int64(st->retry.max_delay_ms));
+	json_object_object_add(o, "lost",
+	    json_object_new_boolean(st->retry_lost));
+	return o;
+}
+
 static struct json_object *
 steps_json(struct db *db, const struct db_res *s, const struct db_res *d,
     const char *execution_id, size_t cap)
 {
+	struct workflow		*wf = load_definition(db, execution_id);
 	struct json_object	*steps = json_object_new_array();
 	size_t			 i, j;
 
@@ -184,9 +242,11 @@ steps_json(struct db *db, const struct db_res *s, const struct db_res *d,
 					    dispatch_json(db, d, j,
 					    execution_id, cap));
 			json_object_object_add(o, "dispatches", ds);
+			json_object_object_add(o, "retry", retry_json(wf, idx));
 		}
 		json_object_array_add(steps, o);
 	}
+	workflow_free(wf);
 	return steps;
 }
 

@@ -87,6 +87,9 @@ e = wait_execution(e['id'], timeout=90)
 check('fails twice then succeeds: execution completed',
       e['status'] == 'completed', e)
 check('step succeeded', e['steps'][0]['status'] == 'succeeded', e['steps'][0])
+check('the step shows its retry', e['steps'][0].get('retry') == {
+    'attempts': 3, 'delay': 1000, 'backoff': 2, 'max_delay': 8000,
+    'lost': False}, e['steps'][0].get('retry'))
 a = attempts(e)
 check('three attempts on local-1', [d['attempt'] for d in a] == [1, 2, 3],
       a)
@@ -132,6 +135,9 @@ check('the reason counts the attempts',
 # -------------------------------------------------- no retry: as before
 e = run([execute('once', 'exit 5', ['local-1'])], prefix='retry')
 e = wait_execution(e['id'], timeout=60)
+check('without retry the step shows retry null',
+      'retry' in e['steps'][0] and e['steps'][0]['retry'] is None,
+      e['steps'][0])
 check('without retry one attempt',
       [d['attempt'] for d in attempts(e)] == [1], attempts(e))
 check('without retry the reason is as before',
