@@ -79,14 +79,21 @@ r = save(dict(base, retry={'attempts': 2, 'delay': 10, 'backoff': 1.5,
 check_status('a full retry saves', r, 201)
 
 # ------------------------------------------- fails twice, then succeeds
+after = execute('after', 'echo seen', ['local-1'])
+after['condition'] = ("state.steps[0].exitCode === 0 && "
+                      "state.steps[0].stdout.includes('run 3') && "
+                      "state.steps[0].results['local-1'].status === "
+                      "'succeeded'")
 e = run([execute('flaky', counting(2), ['local-1'],
-                 retry={'attempts': 3, 'delay': 1000, 'backoff': 2})],
-        prefix='retry')
+                 retry={'attempts': 3, 'delay': 1000, 'backoff': 2}),
+         after], prefix='retry')
 require('started', e is not None)
 e = wait_execution(e['id'], timeout=90)
 check('fails twice then succeeds: execution completed',
       e['status'] == 'completed', e)
 check('step succeeded', e['steps'][0]['status'] == 'succeeded', e['steps'][0])
+check('conditions see the latest attempt (exit code 0, its stdout)',
+      e['steps'][1]['status'] == 'succeeded', e['steps'][1])
 check('the step shows its retry', e['steps'][0].get('retry') == {
     'attempts': 3, 'delay': 1000, 'backoff': 2, 'max_delay': 8000,
     'lost': False}, e['steps'][0].get('retry'))
