@@ -151,6 +151,28 @@ check('without retry the reason is as before',
       e['steps'][0].get('reason') ==
       "failed on worker 'local-1' (exit code 5)", e['steps'][0])
 
+# --------------------------------------- cancel while a retry waits
+e = run([execute('later', 'exit 9', ['local-1'],
+                 retry={'attempts': 2, 'delay': 60000})], prefix='retry')
+
+
+def waiting():
+    x = call('GET', '/api/executions/%s' % e['id'])[2]
+    a = attempts(x)
+    return x if len(a) == 2 and a[1]['status'] == 'queued' else None
+
+
+x = wait_for(waiting, 60)
+check('a retry waits, queued, for its delay', x is not None, x)
+r = call('POST', '/api/executions/%s/cancel' % e['id'], body={})
+check_status('cancel while the retry waits', r, 200)
+x = wait_execution(e['id'], timeout=30)
+a = attempts(x)
+check('the waiting retry is cancelled with its execution',
+      x['status'] == 'cancelled' and
+      [(d['attempt'], d['status']) for d in a] ==
+      [(1, 'failed'), (2, 'cancelled')], a)
+
 # ---------------------------------------------------- timeout is retried
 e = run([execute('slow', counting(1, hang=True), ['local-1'], timeout=1000,
                  retry={'attempts': 1, 'delay': 100})], prefix='retry')
