@@ -473,9 +473,11 @@ dispatch_queue(struct db *db, const char *execution_id, int step,
 
 /*
  * The retry copies the failed row's command, env and batch (the first
- * attempt's expansion is the one every attempt runs). NOT EXISTS makes a
- * second advance that sees the same failure insert nothing; the unique
- * key (execution_id, step_index, worker_id, attempt) stays the last guard.
+ * attempt's expansion is the one every attempt runs), for a worker still
+ * on record (one deleted or replaced would never take it). NOT EXISTS
+ * makes a second advance that sees the same failure insert nothing; the
+ * unique key (execution_id, step_index, worker_id, attempt) stays the
+ * last guard.
  */
 static const char sql_dispatch_retry[] =
     "INSERT INTO dispatches (id, execution_id, step_index, worker_id, "
@@ -483,15 +485,22 @@ static const char sql_dispatch_retry[] =
     "SELECT ?, f.execution_id, f.step_index, f.worker_id, f.worker_name, "
     "f.attempt + 1, f.command, f.timeout_ms, f.env, f.batch, "
     "NOW(3) + INTERVAL ? * 1000 MICROSECOND FROM dispatches f "
+    "JOIN workers w ON w.id = f.worker_id "
     "WHERE f.id = ? AND f.attempt = ? AND NOT EXISTS (SELECT 1 "
     "FROM dispatches n WHERE n.execution_id = f.execution_id "
     "AND n.step_index = f.step_index AND n.worker_id = f.worker_id "
     "AND n.attempt = f.attempt + 1)";
+static const char sql_dispatch_next[] =
+    "SELECT COUNT(*) FROM dispatches f JOIN dispatches n "
+    "ON n.execution_id = f.execution_id AND n.step_index = f.step_index "
+    "AND n.worker_id = f.worker_id AND n.attempt = f.attempt + 1 "
+    "WHERE f.id = ?";
 
 int
 dispatch_retry(struct db *db, const char *failed_id, int attempt,
     long long delay_ms, int *queued)
 {
+	struct db_res	*res;
 	struct drow	 r;
 	char		 did[ID_LEN + 1];
 	int		 found;
@@ -501,8 +510,14 @@ dispatch_retry(struct db *db, const char *failed_id, int attempt,
 	if (db_exec(db, sql_dispatch_retry, NULL, "sisi", did, delay_ms,
 	    failed_id, (long long)attempt) == -1)
 		return -1;
-	if (db_affected(db) != 1)
-		return 0;	/* queued by an earlier advance */
+	if (db_affected(db) != 1) {
+		/* Queued by an earlier advance, or its worker is gone. */
+		if (db_exec(db, sql_dispatch_next, &res, "s", failed_id) == -1)
+			return -1;
+		*queued = db_res_int(res, 0, 0, 0) > 0;
+		db_res_free(res);
+		return 0;
+	}
 	*queued = 1;
 	/* Browsers learn of the new attempt (and refetch the execution). */
 	if ((found = dsp_drow_lock(db, did, &r)) != 1)

@@ -265,8 +265,9 @@ int	dispatch_cancel_execution(struct db *, const char *execution_id);
 /*
  * Queue the next attempt of the dispatch failed_id, whose attempt is
  * attempt: same worker, command, env and batch, attempt + 1, status
- * queued, not sent before now + delay_ms. *queued: 1 if inserted, 0 if
- * that attempt already exists (an advance that ran twice).
+ * queued, not sent before now + delay_ms. *queued: 1 if that attempt
+ * exists now (inserted, or by an advance that ran before), 0 if it
+ * cannot (the worker was deleted or replaced).
  */
 int	dispatch_retry(struct db *, const char *failed_id, int attempt,
 	    long long delay_ms, int *queued);

@@ -102,8 +102,8 @@ int	engine_targets(struct db *, const struct step *, struct target **out,
  * step-retry.c: a target's latest attempt ended ds (a final status) as
  * attempt number attempt. step_retry_wanted says whether the step's retry
  * gives it another; step_retry queues that one (1, also when an earlier
- * advance did), or says 0 (no retry: the target has failed), -1 on a db
- * error.
+ * advance did), or says 0 (no retry, or its worker is no longer on
+ * record: the target has failed), -1 on a db error.
  */
 int	step_retry_wanted(const struct retry *, int retry_lost,
 	    enum dispatch_status ds, int attempt);

@@ -51,5 +51,5 @@ step_retry(struct db *db, const struct step *st, const char *dispatch_id,
 	delay = retry_delay_ms(&st->retry, attempt, arc4random());
 	if (dispatch_retry(db, dispatch_id, attempt, delay, &queued) == -1)
 		return -1;
-	return 1;
+	return queued;	/* 0: its worker is gone, the target failed */
 }

@@ -318,6 +318,26 @@ main(void)
 	test_cond("retry: out of attempts, the reason counts them",
 	    exec_is(ex, "failed", 0) && strcmp(step_field(ex, 0, 1),
 	    "failed on worker 'et-a' (exit code 3) after 2 attempts") == 0);
+	{
+		char	 wr[ID_LEN + 1];
+
+		id_new(wr);
+		db_exec(db, sql_worker, NULL, "ssss", wr, "et-r", "online",
+		    "et-node");
+		workflow(wf1, "{\"steps\":[{\"name\":\"R\",\"type\":"
+		    "\"execute\",\"targets\":[\"et-r\"],\"command\":"
+		    "\"false\",\"retry\":{\"attempts\":2,\"delay\":10}}]}");
+		engine_start(db, wf1, "alice", ex, &err);
+		finish_step(ex, 0, "failed", 3);
+		db_exec(db, sql_worker_del, NULL, "s", wr);
+		engine_advance(db, ex, &err);
+		db_exec(db, sql_attempts, &r, "s", ex);
+		test_cond("retry: none for a worker no longer on record",
+		    exec_is(ex, "failed", 0) && db_res_rows(r) == 1 &&
+		    strcmp(step_field(ex, 0, 1),
+		    "failed on worker 'et-r' (exit code 3)") == 0);
+		db_res_free(r);
+	}
 
 	/* Direct command: that worker only, even if another has a group of
 	 * its name (issue 12). */
