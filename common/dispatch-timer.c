@@ -33,10 +33,15 @@ static const char sql_lose[] =
     "stdout_bytes = ?, stderr = ?, stderr_bytes = ?, finished_at = NOW(3), "
     "duration_ms = TIMESTAMPDIFF(MICROSECOND, COALESCE(started_at, "
     "sent_at), NOW(3)) DIV 1000 WHERE id = ? AND status = ?";
+/*
+ * A retry's time to be taken counts from its not_before: while it waits
+ * for its delay no worker could have taken it.
+ */
 static const char sql_untaken[] =
     "SELECT id, execution_id, worker_id, worker_name, status, step_index, "
     "cancel_requested, timeout_ms FROM dispatches WHERE status = 'queued' "
-    "AND queued_at + INTERVAL (timeout_ms + ?) * 1000 MICROSECOND < NOW(3) "
+    "AND COALESCE(not_before, queued_at) + INTERVAL (timeout_ms + ?) * 1000 "
+    "MICROSECOND < NOW(3) "
     "LIMIT 100 FOR UPDATE SKIP LOCKED";
 static const char sql_lose_queued[] =
     "UPDATE dispatches SET status = 'lost', error = ?, finished_at = NOW(3) "

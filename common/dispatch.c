@@ -35,22 +35,29 @@ static const char sql_candidates[] =
     "d.step_index, d.cancel_requested, d.timeout_ms, d.command, d.attempt, "
     "d.env "
     "FROM workers w JOIN dispatches d ON d.worker_id = w.id "
-    "AND d.status = 'queued' WHERE w.pushd_node = ? "
+    "AND d.status = 'queued' AND (d.not_before IS NULL "
+    "OR d.not_before <= NOW(3)) WHERE w.pushd_node = ? "
     "AND w.state = 'accepted' ORDER BY d.queued_at LIMIT 200";
 static const char sql_claim[] =
     "UPDATE dispatches SET status = 'sent', sent_at = NOW(3), "
     "deadline_at = NOW(3) + INTERVAL (timeout_ms + ?) * 1000 MICROSECOND "
-    "WHERE id = ? AND status = 'queued'";
+    "WHERE id = ? AND status = 'queued' AND (not_before IS NULL "
+    "OR not_before <= NOW(3))";
 static const char sql_cancel_candidates[] =
     "SELECT d.id, d.execution_id, d.worker_id, d.worker_name, d.status, "
     "d.step_index, d.cancel_requested, d.timeout_ms FROM dispatches d "
     "JOIN workers w ON w.id = d.worker_id WHERE d.cancel_requested = 1 "
     "AND d.cancel_sent_at IS NULL AND d.status IN ('sent', 'running') "
     "AND w.pushd_node = ? LIMIT 200";
-/* One round trip for an idle poll instead of two transactions. */
+/*
+ * One round trip for an idle poll instead of two transactions. A retry
+ * waiting for its not_before is not pending: nothing to claim yet, and the
+ * idle poll finds it once it is due.
+ */
 static const char sql_pending[] =
     "SELECT EXISTS (SELECT 1 FROM dispatches d JOIN workers w "
     "ON w.id = d.worker_id WHERE d.status = 'queued' "
+    "AND (d.not_before IS NULL OR d.not_before <= NOW(3)) "
     "AND w.pushd_node = ? AND w.state = 'accepted'), "
     "EXISTS (SELECT 1 FROM dispatches d JOIN workers w "
     "ON w.id = d.worker_id WHERE d.cancel_requested = 1 "
@@ -495,6 +502,60 @@ dispatch_skip(struct db *db, const char *execution_id, int step,
 	return db_exec(db, sql_dispatch_skip, NULL, "ssisssiis", did,
 	    execution_id, (long long)step, worker_id, worker_name, command,
 	    timeout_ms, (long long)batch, why);
+}
+
+/*
+ * The retry copies the failed row's command, env and batch (the first
+ * attempt's expansion is the one every attempt runs), for a worker still
+ * on record (one deleted or replaced would never take it). NOT EXISTS
+ * makes a second advance that sees the same failure insert nothing; the
+ * unique key (execution_id, step_index, worker_id, attempt) stays the
+ * last guard.
+ */
+static const char sql_dispatch_retry[] =
+    "INSERT INTO dispatches (id, execution_id, step_index, worker_id, "
+    "worker_name, attempt, command, timeout_ms, env, batch, not_before) "
+    "SELECT ?, f.execution_id, f.step_index, f.worker_id, f.worker_name, "
+    "f.attempt + 1, f.command, f.timeout_ms, f.env, f.batch, "
+    "NOW(3) + INTERVAL ? * 1000 MICROSECOND FROM dispatches f "
+    "JOIN workers w ON w.id = f.worker_id "
+    "WHERE f.id = ? AND f.attempt = ? AND NOT EXISTS (SELECT 1 "
+    "FROM dispatches n WHERE n.execution_id = f.execution_id "
+    "AND n.step_index = f.step_index AND n.worker_id = f.worker_id "
+    "AND n.attempt = f.attempt + 1)";
+static const char sql_dispatch_next[] =
+    "SELECT COUNT(*) FROM dispatches f JOIN dispatches n "
+    "ON n.execution_id = f.execution_id AND n.step_index = f.step_index "
+    "AND n.worker_id = f.worker_id AND n.attempt = f.attempt + 1 "
+    "WHERE f.id = ?";
+
+int
+dispatch_retry(struct db *db, const char *failed_id, int attempt,
+    long long delay_ms, int *queued)
+{
+	struct db_res	*res;
+	struct drow	 r;
+	char		 did[ID_LEN + 1];
+	int		 found;
+
+	*queued = 0;
+	id_new(did);
+	if (db_exec(db, sql_dispatch_retry, NULL, "sisi", did, delay_ms,
+	    failed_id, (long long)attempt) == -1)
+		return -1;
+	if (db_affected(db) != 1) {
+		/* Queued by an earlier advance, or its worker is gone. */
+		if (db_exec(db, sql_dispatch_next, &res, "s", failed_id) == -1)
+			return -1;
+		*queued = db_res_int(res, 0, 0, 0) > 0;
+		db_res_free(res);
+		return 0;
+	}
+	*queued = 1;
+	/* Browsers learn of the new attempt (and refetch the execution). */
+	if ((found = dsp_drow_lock(db, did, &r)) != 1)
+		return found == 0 ? 0 : -1;
+	return dsp_event(db, &r, r.status, 0, 0, 0, 0, NULL);
 }
 
 int

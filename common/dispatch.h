@@ -280,6 +280,16 @@ int	dispatch_skip(struct db *, const char *execution_id, int step,
 	    const char *why);
 
 /*
+ * Queue the next attempt of the dispatch failed_id, whose attempt is
+ * attempt: same worker, command, env and batch, attempt + 1, status
+ * queued, not sent before now + delay_ms. *queued: 1 if that attempt
+ * exists now (inserted, or by an advance that ran before), 0 if it
+ * cannot (the worker was deleted or replaced).
+ */
+int	dispatch_retry(struct db *, const char *failed_id, int attempt,
+	    long long delay_ms, int *queued);
+
+/*
  * Upsert a connected worker: online, attached to node, once trust_check()
  * says its key may act as it (else w->refused says why and nothing
  * changed). *conflict is set (and nothing changed) when its name belongs

@@ -17,6 +17,7 @@ struct audit_actor;
 struct db;
 struct engine_err;
 struct json_object;
+struct retry;
 struct step;
 struct step_poll;
 struct wf_check;
@@ -145,9 +146,9 @@ int	engine_targets(struct db *, const struct step *, struct target **out,
  * step-batch.c: an execute step's rolling batches (SPEC section 14). At
  * save, its `batch` into st; begin stores the resolved targets and queues
  * batch 1 of them with command and env (the expanded command, the
- * PULSE_PARAM_* JSON or NULL; later batches copy batch 1's); poll ends a batch, pauses, starts the
- * next, or stops and skips the rest (each move a checked conditional
- * UPDATE of the step's row).
+ * PULSE_PARAM_* JSON or NULL; later batches copy batch 1's); poll ends
+ * a batch, pauses, starts the next, or stops and skips the rest (each
+ * move a checked conditional UPDATE of the step's row).
  */
 int	step_batch_validate(struct wf_check *, struct json_object *,
 	    struct step *);
@@ -156,5 +157,17 @@ int	step_batch_begin(struct db *, struct exec *, const struct step *,
 	    size_t n);
 int	step_batch_poll(struct db *, struct exec *, const struct step *,
 	    struct step_poll *);
+
+/*
+ * step-retry.c: a target's latest attempt ended ds (a final status) as
+ * attempt number attempt. step_retry_wanted says whether the step's retry
+ * gives it another; step_retry queues that one (1, also when an earlier
+ * advance did), or says 0 (no retry, or its worker is no longer on
+ * record: the target has failed), -1 on a db error.
+ */
+int	step_retry_wanted(const struct retry *, int retry_lost,
+	    enum dispatch_status ds, int attempt);
+int	step_retry(struct db *, const struct step *, const char *dispatch_id,
+	    enum dispatch_status ds, int attempt);
 
 #endif

@@ -4,6 +4,7 @@
  * only.
  */
 #include <stdlib.h>
+#include <string.h>
 
 #include "db.h"
 #include "engine.h"
@@ -16,7 +17,7 @@ static const char sql_ctx_steps[] =
 static const char sql_ctx_dispatches[] =
     "SELECT step_index, worker_name, status, exit_code, stdout, stderr "
     "FROM dispatches WHERE execution_id = ? ORDER BY step_index, "
-    "worker_name";
+    "worker_name, attempt DESC";
 
 /* The `state` of DESIGN.md section 5, from what the database holds. */
 struct json_object *
@@ -60,6 +61,11 @@ engine_state(struct db *db, struct exec *ex)
 			const char	*ec = db_res_get(dr, j, 3);
 
 			if (db_res_int(dr, j, 0, -2) != idx)
+				continue;
+			/* A retried target is its latest attempt (issue 14). */
+			if (j > 0 && db_res_int(dr, j - 1, 0, -2) == idx &&
+			    strcmp(db_res_get(dr, j - 1, 1),
+			    db_res_get(dr, j, 1)) == 0)
 				continue;
 			any = 1;
 			r = json_object_new_object();

@@ -33,8 +33,8 @@ static const char sql_dispatches[] =
     "SELECT step_index, id, worker_id, worker_name, attempt, status, "
     "exit_code, `signal`, stdout, stdout_bytes, stdout_truncated, stderr, "
     "stderr_bytes, stderr_truncated, error, queued_at, sent_at, started_at, "
-    "finished_at, duration_ms, batch FROM dispatches WHERE execution_id = ? "
-    "ORDER BY step_index, worker_name, attempt";
+    "finished_at, duration_ms, batch, not_before FROM dispatches "
+    "WHERE execution_id = ? ORDER BY step_index, worker_name, attempt";
 
 static struct json_object *
 int_or_null(const struct db_res *r, size_t row, size_t col)
@@ -125,6 +125,9 @@ dispatch_json(struct db *db, const struct db_res *d, size_t i,
 	    pjson_time(db_res_get(d, i, 18)));
 	json_object_object_add(o, "duration_ms", int_or_null(d, i, 19));
 	json_object_object_add(o, "batch", int_or_null(d, i, 20));
+	/* A retry is not sent before this (null: at once). */
+	json_object_object_add(o, "not_before",
+	    pjson_time(db_res_get(d, i, 21)));
 	/* Past what this view carries: the rest, a piece at a time. */
 	json_object_object_add(o, "stdout_more",
 	    json_object_new_boolean(more[0]));
@@ -211,6 +214,29 @@ batch_json(const struct db_res *s, size_t i, const struct step *st)
 	return o;
 }
 
+/* An execute step's retry (SPEC section 14), or NULL: none. The
+ * dashboard says "attempt 2 of 4" from it. */
+static struct json_object *
+retry_json(const struct step *st)
+{
+	struct json_object	*o;
+
+	if (st == NULL || st->type != STEP_EXECUTE || st->retry.attempts == 0)
+		return NULL;
+	o = json_object_new_object();
+	json_object_object_add(o, "attempts",
+	    json_object_new_int64(st->retry.attempts));
+	json_object_object_add(o, "delay",
+	    json_object_new_int64(st->retry.delay_ms));
+	json_object_object_add(o, "backoff",
+	    json_object_new_double(st->retry.backoff));
+	json_object_object_add(o, "max_delay",
+	    json_object_new_int64(st->retry.max_delay_ms));
+	json_object_object_add(o, "lost",
+	    json_object_new_boolean(st->retry_lost));
+	return o;
+}
+
 static struct json_object *
 steps_json(struct db *db, const struct db_res *s, const struct db_res *d,
     const char *execution_id, size_t cap)
@@ -268,6 +294,8 @@ steps_json(struct db *db, const struct db_res *s, const struct db_res *d,
 					    dispatch_json(db, d, j,
 					    execution_id, cap));
 			json_object_object_add(o, "dispatches", ds);
+			json_object_object_add(o, "retry",
+			    retry_json(pe != NULL ? pe->st : NULL));
 		}
 		json_object_array_add(steps, o);
 	}

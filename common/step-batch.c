@@ -57,8 +57,8 @@ static const char sql_last[] =
     "AND wake_at IS NULL";
 /* Latest attempt first per worker: a retry (issue 14) is a new row. */
 static const char sql_states[] =
-    "SELECT batch, worker_id, status, exit_code, worker_name, error "
-    "FROM dispatches WHERE execution_id = ? AND step_index = ? "
+    "SELECT batch, worker_id, status, exit_code, worker_name, error, id, "
+    "attempt FROM dispatches WHERE execution_id = ? AND step_index = ? "
     "AND batch IS NOT NULL ORDER BY worker_id, attempt DESC";
 /* What later batches run: the command as batch 1 got it when the step
  * began (its templates expanded once). */
@@ -166,7 +166,12 @@ out:
 	return rc;
 }
 
-/* The tally of the step's dispatches, each worker by its latest attempt. */
+/*
+ * The tally of the step's dispatches, each worker by its latest attempt; a
+ * failed one the step's retry gives another try (step-retry.c) is queued
+ * again here and counts as still open, so a batch ends only when its
+ * targets have no attempt left.
+ */
 struct tally {
 	int	 open;		/* of batch k, not final */
 	int	 failed;	/* of every batch so far */
@@ -174,7 +179,8 @@ struct tally {
 };
 
 static int
-tally(struct db *db, struct exec *ex, int k, struct tally *ty)
+tally(struct db *db, struct exec *ex, const struct step *st, int k,
+    struct tally *ty)
 {
 	struct db_res	*res;
 	const char	*prev = "";
@@ -204,6 +210,16 @@ tally(struct db *db, struct exec *ex, int k, struct tally *ty)
 		}
 		if (ds == DISP_SUCCEEDED || ds == DISP_SKIPPED)
 			continue;
+		switch (step_retry(db, st, db_res_get(res, i, 6), ds,
+		    (int)db_res_int(res, i, 7, 1))) {
+		case -1:
+			db_res_free(res);
+			return -1;
+		case 1:
+			if (db_res_int(res, i, 0, 0) == k)
+				ty->open++;	/* its next attempt waits */
+			continue;
+		}
 		ty->failed++;
 		if (ty->first[0] != '\0')
 			continue;
@@ -360,7 +376,7 @@ step_batch_poll(struct db *db, struct exec *ex, const struct step *st,
 		rc = 0;
 		goto out;
 	}
-	if (tally(db, ex, k, &ty) == -1)
+	if (tally(db, ex, st, k, &ty) == -1)
 		goto out;
 	if (ty.open > 0) {
 		rc = 0;

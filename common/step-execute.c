@@ -14,20 +14,53 @@
 #include "engine-int.h"
 #include "pjson.h"
 #include "pulse-limits.h"
+#include "retry.h"
 #include "step.h"
 #include "wfcheck.h"
 #include "workflow.h"
 #include "xmalloc.h"
 
+/* Each worker's attempts together, its latest first. */
 static const char sql_dispatch_states[] =
-    "SELECT status, exit_code, worker_name, error FROM dispatches "
-    "WHERE execution_id = ? AND step_index = ? ORDER BY worker_name";
+    "SELECT status, exit_code, worker_name, error, id, attempt, worker_id "
+    "FROM dispatches WHERE execution_id = ? AND step_index = ? "
+    "ORDER BY worker_name, worker_id, attempt DESC";
 
 static const char *const execute_keys[] = {
 	"targets", "command", "timeout",
 	"batch",		/* issue 14: rolling batches (step-batch.c) */
+	"retry", "retry_lost",
 	NULL
 };
+
+/*
+ * retry and retry_lost (SPEC section 14). retry_lost without retry is
+ * refused rather than ignored: whoever wrote it expects lost attempts to
+ * be retried, and nothing would be.
+ */
+static int
+retry_validate(struct wf_check *ck, struct json_object *o, struct step *st)
+{
+	struct json_object	*v, *lost;
+	struct fielderr		 fe;
+	int			 has_retry;
+
+	memset(&st->retry, 0, sizeof(st->retry));
+	st->retry_lost = 0;
+	has_retry = json_object_object_get_ex(o, "retry", &v);
+	if (has_retry && retry_from_json(v, &st->retry, &fe) == -1)
+		return wf_fail(ck, fe.field, "%s", fe.msg);
+	if (!json_object_object_get_ex(o, "retry_lost", &lost))
+		return 0;
+	if (!json_object_is_type(lost, json_type_boolean))
+		return wf_fail(ck, "retry_lost",
+		    "retry_lost: must be true or false");
+	if (!has_retry)
+		return wf_fail(ck, "retry_lost",
+		    "retry_lost: needs retry (how many attempts, what delay)");
+	st->retry_lost = json_object_get_boolean(lost);
+	return 0;
+}
 
 static int
 execute_validate(struct wf_check *ck, struct json_object *o, struct step *st)
@@ -44,7 +77,8 @@ execute_validate(struct wf_check *ck, struct json_object *o, struct step *st)
 	if (wf_ms(ck, o, "timeout", 0, 1, WF_TIMEOUT_MAX,
 	    &st->timeout_ms) == -1)
 		return -1;
-	if (step_batch_validate(ck, o, st) == -1)
+	if (step_batch_validate(ck, o, st) == -1 ||
+	    retry_validate(ck, o, st) == -1)
 		return -1;
 	return 0;
 }
@@ -135,15 +169,41 @@ execute_begin(struct db *db, struct exec *ex, const struct step *st)
 	return STEP_RUNNING;
 }
 
-/* Status of the current execute step from its dispatches. */
+/* Why the target of row i failed, with how many attempts it had. */
+static void
+failure_reason(const struct db_res *res, size_t i, int attempt, char *reason,
+    size_t rlen)
+{
+	const char	*s = db_res_get(res, i, 0);
+	const char	*ec = db_res_get(res, i, 1);
+	const char	*why = db_res_get(res, i, 3);
+	char		 tries[48] = "";
+
+	if (attempt > 1)
+		snprintf(tries, sizeof(tries), " after %d attempts", attempt);
+	if (ec != NULL)
+		snprintf(reason, rlen, "%s on worker '%s' (exit code %s)%s",
+		    s, db_res_get(res, i, 2), ec, tries);
+	else
+		snprintf(reason, rlen, "%s on worker '%s'%s%s%s", s,
+		    db_res_get(res, i, 2), tries, why ? ": " : "",
+		    why ? why : "");
+	pjson_utf8_trim(reason);	/* long names */
+}
+
+/*
+ * Status of the current execute step from its dispatches: only each
+ * worker's latest attempt counts, and a failed one that the step's retry
+ * gives another try (step-retry.c) still runs.
+ */
 static int
 execute_poll(struct db *db, struct exec *ex, const struct step *st,
     struct step_poll *p)
 {
 	struct db_res	*res;
-	size_t		 i, done = 0, ok = 0;
-	char		*reason = p->reason;
-	size_t		 rlen = sizeof(p->reason);
+	size_t		 i, targets = 0, done = 0, ok = 0;
+	const char	*prev = NULL;
+	int		 attempt, rc = -1, again;
 
 	if (st->has_batch)
 		return step_batch_poll(db, ex, st, p);
@@ -151,11 +211,17 @@ execute_poll(struct db *db, struct exec *ex, const struct step *st,
 	    (long long)ex->at) == -1)
 		return -1;
 	p->status = STEP_RUNNING;
-	reason[0] = '\0';
+	p->reason[0] = '\0';
 	for (i = 0; i < db_res_rows(res); i++) {
 		const char		*s = db_res_get(res, i, 0);
+		const char		*wid = db_res_get(res, i, 6);
 		enum dispatch_status	 ds;
 
+		if (prev != NULL && strcmp(prev, wid) == 0)
+			continue;	/* an earlier attempt */
+		prev = wid;
+		targets++;
+		attempt = (int)db_res_int(res, i, 5, 1);
 		/* A status this build does not know counts as a failure. */
 		if (dispatch_status_from(s, &ds) == -1)
 			ds = DISP_STATUS_COUNT;
@@ -169,28 +235,24 @@ execute_poll(struct db *db, struct exec *ex, const struct step *st,
 			ok++;
 			continue;
 		default:
-			done++;
 			break;
 		}
-		if (reason[0] == '\0') {
-			const char *ec = db_res_get(res, i, 1);
-			const char *why = db_res_get(res, i, 3);
-
-			if (ec != NULL)
-				snprintf(reason, rlen, "%s on worker '%s' "
-				    "(exit code %s)", s, db_res_get(res, i, 2),
-				    ec);
-			else
-				snprintf(reason, rlen, "%s on worker '%s'%s%s",
-				    s, db_res_get(res, i, 2), why ? ": " : "",
-				    why ? why : "");
-			pjson_utf8_trim(reason);	/* long names */
-		}
+		if ((again = step_retry(db, st, db_res_get(res, i, 4), ds,
+		    attempt)) == -1)
+			goto fail;
+		if (again)
+			continue;	/* its next attempt waits */
+		done++;
+		if (p->reason[0] == '\0')
+			failure_reason(res, i, attempt, p->reason,
+			    sizeof(p->reason));
 	}
-	if (done == db_res_rows(res))
+	if (done == targets)
 		p->status = ok == done ? STEP_SUCCEEDED : STEP_FAILED;
+	rc = 0;
+fail:
 	db_res_free(res);
-	return 0;
+	return rc;
 }
 
 const struct step_type step_execute = {

@@ -8,6 +8,7 @@
 #include <stddef.h>
 
 #include "batch.h"
+#include "retry.h"
 #include "step.h"
 #include "wfcheck.h"
 
@@ -27,6 +28,8 @@ struct step {
 	long long	  timeout_ms;	/* execute; WF_TIMEOUT_DEFAULT if absent */
 	int		  has_batch;	/* execute: `batch` given (issue 14) */
 	struct batch	  batch;	/* execute, when has_batch */
+	struct retry	  retry;	/* execute; attempts 0: none */
+	int		  retry_lost;	/* execute: a lost attempt is retried */
 	char		 *message;	/* prompt */
 	char		**options;	/* prompt */
 	size_t		  noptions;

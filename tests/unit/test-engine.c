@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "dbtest.h"
+#include "dispatch.h"
 #include "engine.h"
 #include "pjson.h"
 #include "report.h"
@@ -40,6 +41,10 @@ static const char sql_wake[] =
 static const char sql_lang[] =
     "SELECT CONCAT(phase, ' ', failed_steps, ' ', COALESCE(failure, '-')) "
     "FROM executions WHERE id = ?";
+static const char sql_attempts[] =
+    "SELECT attempt, status, not_before > NOW(3) + INTERVAL 50 SECOND, "
+    "not_before IS NULL FROM dispatches WHERE execution_id = ? "
+    "ORDER BY attempt";
 static const char sql_clean[] = "DELETE FROM workers WHERE name LIKE 'et-%'";
 /* Rolling batches (issue 14): one worker's latest attempt ends; a retry
  * queued as F2's engine will queue it. */
@@ -177,6 +182,14 @@ finish_step(const char *id, int step, const char *status, int code)
 {
 	db_exec(db, sql_result, NULL, "sissi", status, (long long)code,
 	    "out", id, (long long)step);
+}
+
+static int
+always_held(const char *worker_id, void *arg)
+{
+	(void)worker_id;
+	(void)arg;
+	return 1;
 }
 
 int
@@ -383,6 +396,60 @@ main(void)
 	    "steps failed: \"On b\"") == 0);
 	test_cond("advance after the end changes nothing",
 	    engine_advance(db, ex, &err) == 0 && exec_is(ex, "failed", 6));
+	/* Retries (SPEC section 14): attempt 2 waits for its delay. */
+	workflow(wf1, "{\"steps\":[{\"name\":\"R\",\"type\":\"execute\","
+	    "\"targets\":[\"et-a\"],\"command\":\"false\",\"retry\":"
+	    "{\"attempts\":1,\"delay\":60000}}]}");
+	test_cond("retry: start", engine_start(db, wf1, "alice", ex,
+	    &err) == 0);
+	finish_step(ex, 0, "failed", 3);
+	engine_advance(db, ex, &err);
+	engine_advance(db, ex, &err);	/* twice: still one retry */
+	db_exec(db, sql_attempts, &r, "s", ex);
+	test_cond("retry: attempt 2 queued with its not_before, once",
+	    exec_is(ex, "running", 0) && db_res_rows(r) == 2 &&
+	    db_res_int(r, 0, 3, 0) == 1 && db_res_int(r, 1, 0, 0) == 2 &&
+	    strcmp(db_res_get(r, 1, 1), "queued") == 0 &&
+	    db_res_int(r, 1, 2, 0) == 1);
+	db_res_free(r);
+	{
+		struct dispatch_cmd	*cmds;
+		size_t			 n, i;
+		int			 mine = 0;
+
+		test_cond("retry: not claimed before its not_before",
+		    dispatch_claim(db, "et-node", 0, always_held, NULL, &cmds,
+		    &n) == 0);
+		for (i = 0; i < n; i++)
+			mine += strcmp(cmds[i].execution_id, ex) == 0;
+		test_cond("retry: none of its commands was sent", mine == 0);
+		dispatch_cmds_free(cmds, n);
+	}
+	finish_step(ex, 0, "failed", 3);
+	engine_advance(db, ex, &err);
+	test_cond("retry: out of attempts, the reason counts them",
+	    exec_is(ex, "failed", 0) && strcmp(step_field(ex, 0, 1),
+	    "failed on worker 'et-a' (exit code 3) after 2 attempts") == 0);
+	{
+		char	 wr[ID_LEN + 1];
+
+		id_new(wr);
+		db_exec(db, sql_worker, NULL, "ssss", wr, "et-r", "online",
+		    "et-node");
+		workflow(wf1, "{\"steps\":[{\"name\":\"R\",\"type\":"
+		    "\"execute\",\"targets\":[\"et-r\"],\"command\":"
+		    "\"false\",\"retry\":{\"attempts\":2,\"delay\":10}}]}");
+		engine_start(db, wf1, "alice", ex, &err);
+		finish_step(ex, 0, "failed", 3);
+		db_exec(db, sql_worker_del, NULL, "s", wr);
+		engine_advance(db, ex, &err);
+		db_exec(db, sql_attempts, &r, "s", ex);
+		test_cond("retry: none for a worker no longer on record",
+		    exec_is(ex, "failed", 0) && db_res_rows(r) == 1 &&
+		    strcmp(step_field(ex, 0, 1),
+		    "failed on worker 'et-r' (exit code 3)") == 0);
+		db_res_free(r);
+	}
 
 	/* Direct command: that worker only, even if another has a group of
 	 * its name (issue 12). */

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "cond.h"
+#include "engine-int.h"
 #include "pulse-limits.h"
 #include "test.h"
 #include "params.h"
@@ -923,6 +924,73 @@ test_plan(void)
 	    "on_failure: must be \"continue\" or \"fail\""));
 }
 
+/* retry and retry_lost (SPEC section 14); their timing is test-retry.c's. */
+static void
+test_retry(void)
+{
+	struct workflow		*wf;
+	struct json_object	*def;
+	const struct retry	*r;
+
+	def = one(EXEC "}");
+	test_cond("no retry: attempts 0", good(def, &wf) &&
+	    wf->steps[0].retry.attempts == 0 && !wf->steps[0].retry_lost);
+	workflow_free(wf);
+	def = one(EXEC ",`retry`:{`attempts`:3,`delay`:500,`backoff`:2},"
+	    "`retry_lost`:true}");
+	test_cond("retry parsed", good(def, &wf));
+	r = wf != NULL ? &wf->steps[0].retry : NULL;
+	test_cond("retry's values kept", r != NULL && r->attempts == 3 &&
+	    r->delay_ms == 500 && r->backoff == 2 && r->max_delay_ms == 4000 &&
+	    wf->steps[0].retry_lost);
+	workflow_free(wf);
+	test_cond("retry not an object", bad(one(EXEC ",`retry`:3}"), 0,
+	    "retry", "step 1 (\"A\"): retry: must be an object"));
+	test_cond("retry without attempts", bad(one(EXEC ",`retry`:{}}"), 0,
+	    "retry.attempts", "step 1 (\"A\"): retry.attempts: required"));
+	test_cond("retry with an unknown key", bad(one(EXEC
+	    ",`retry`:{`attempts`:1,`tries`:2}}"), 0, "retry.tries",
+	    "step 1 (\"A\"): retry.tries: unknown key (attempts, delay, "
+	    "backoff, max_delay)"));
+	test_cond("retry_lost without retry", bad(one(EXEC
+	    ",`retry_lost`:true}"), 0, "retry_lost", "step 1 (\"A\"): "
+	    "retry_lost: needs retry (how many attempts, what delay)"));
+	test_cond("retry_lost not a boolean", bad(one(EXEC
+	    ",`retry`:{`attempts`:1},`retry_lost`:1}"), 0, "retry_lost",
+	    "step 1 (\"A\"): retry_lost: must be true or false"));
+	test_cond("retry on a wait step", bad(one("{`name`:`W`,`type`:`wait`,"
+	    "`duration`:5,`retry`:{`attempts`:1}}"), 0, "retry",
+	    "step 1 (\"W\"): unknown field 'retry' for a wait step"));
+}
+
+/* Which ended attempts the engine retries (step-retry.c). */
+static void
+test_retry_wanted(void)
+{
+	struct retry	 r = { .attempts = 2, .delay_ms = 10, .backoff = 1,
+	    .max_delay_ms = 10 };
+	struct retry	 none = { 0 };
+
+	test_cond("failed attempt 1 of 3: retried",
+	    step_retry_wanted(&r, 0, DISP_FAILED, 1));
+	test_cond("timed_out attempt 2 of 3: retried",
+	    step_retry_wanted(&r, 0, DISP_TIMED_OUT, 2));
+	test_cond("attempt 3 of 3: no more",
+	    !step_retry_wanted(&r, 0, DISP_FAILED, 3));
+	test_cond("lost: only with retry_lost",
+	    !step_retry_wanted(&r, 0, DISP_LOST, 1) &&
+	    step_retry_wanted(&r, 1, DISP_LOST, 1));
+	test_cond("refused, cancelled, skipped, succeeded: never",
+	    !step_retry_wanted(&r, 1, DISP_REFUSED, 1) &&
+	    !step_retry_wanted(&r, 1, DISP_CANCELLED, 1) &&
+	    !step_retry_wanted(&r, 1, DISP_SKIPPED, 1) &&
+	    !step_retry_wanted(&r, 1, DISP_SUCCEEDED, 1));
+	test_cond("no retry: never", !step_retry_wanted(&none, 1,
+	    DISP_FAILED, 1));
+	test_cond("attempt 0 (not a real one): never",
+	    !step_retry_wanted(&r, 1, DISP_FAILED, 0));
+}
+
 int
 main(void)
 {
@@ -933,6 +1001,8 @@ main(void)
 	test_type();
 	test_unknown_keys();
 	test_execute();
+	test_retry();
+	test_retry_wanted();
 	test_prompt();
 	test_wait();
 	test_condition();

@@ -7,6 +7,7 @@ import { AnsiStream } from '../ansi.js';
 import { confirmModal } from '../modal.js';
 import { startWorkflow } from './start-form.js';
 import { failedStepsNote } from './executions.js';
+import { attemptGroup, attemptLabel, groupAttempts, placeAttempts, retryWaitS, retryWaitText } from './attempts.js';
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -42,6 +43,10 @@ export class ExecutionView {
     this.offs.push(ctx.live.on('resync', () => this.refetch()));
     this.offs.push(ctx.live.on('connected', () => this.refetchSoon()));
     this.refetchSoon = debounce(() => this.refetch(), 200);
+    // A retry waiting for its delay counts down ("retry in 4 s").
+    this.ticker = setInterval(() => {
+      for (const el of this.el.querySelectorAll('.retry-wait[data-until]')) el.textContent = retryWaitText(el.dataset.until);
+    }, 1000);
     if (opts.initial) this.render(opts.initial);
     this.refetch();
   }
@@ -51,6 +56,7 @@ export class ExecutionView {
     this.ctx.live.unsubscribe(this.id);
     for (const off of this.offs) off();
     this.refetchSoon.cancel();
+    clearInterval(this.ticker);
   }
 
   build() {
@@ -270,6 +276,7 @@ export class ExecutionView {
         dispatches: new Map(),
         // A parallel group's steps, side by side inside it.
         children: st.type === 'parallel' ? h('ol', { class: 'parallel-steps', 'data-test': 'parallel-steps' }) : null,
+        groups: new Map(),        // worker -> its attempts' element
       };
       v.el = h('li', { class: 'step', 'data-step': i },
         v.marker,
@@ -308,7 +315,20 @@ export class ExecutionView {
           : null);
     }
     this.renderBatch(v, st);
-    for (const d of st.dispatches || []) this.renderDispatch(v, d, st);
+    // Each worker's attempts together, the latest first (attempts.js), in
+    // its batch's box when the step runs in batches.
+    for (const group of groupAttempts(st.dispatches)) {
+      let g = v.groups.get(group.key);
+      if (!g) {
+        g = attemptGroup(group.key);
+        v.groups.set(group.key, g);
+        const first = v.dispatchBox.firstChild;
+        if (first && !first.classList.contains('dispatch-group') && !first.classList.contains('dispatch-batch')) replace(v.dispatchBox);
+        this.batchBox(v, group.latest, st).append(g.el);
+      }
+      for (const d of [group.latest, ...group.earlier]) this.renderDispatch(g.latest, d, st);
+      placeAttempts(g, group, (d) => (this.outputs.get(d.id) || {}).el);
+    }
     if (st.type === 'execute' && (st.dispatches || []).length === 0 && st.status === 'running') {
       if (!v.dispatchBox.firstChild) v.dispatchBox.append(h('p', { class: 'muted small' }, 'Waiting for workers…'));
     }
@@ -364,7 +384,8 @@ export class ExecutionView {
     return box;
   }
 
-  renderDispatch(v, d, st) {
+  // box: where a new dispatch's element goes first (its attempts' group).
+  renderDispatch(box, d, st) {
     let o = this.outputs.get(d.id);
     if (!o) {
       o = {
@@ -386,18 +407,21 @@ export class ExecutionView {
         o.head, o.pre, o.note, o.more);
       o.more.addEventListener('click', () => this.fill(o, d.id, o.el.dataset.status));
       this.outputs.set(d.id, o);
-      if (v.dispatchBox.firstChild && !v.dispatchBox.firstChild.classList.contains('dispatch')
-        && !v.dispatchBox.firstChild.classList.contains('dispatch-batch')) replace(v.dispatchBox);
-      this.batchBox(v, d, st).append(o.el);
+      box.append(o.el);
     }
     o.el.dataset.status = d.status;
     // A target a stopped batch never ran has no output to wait for.
     if (d.status === 'skipped') o.emptyNote.textContent = 'never ran: a batch before it failed';
+    o.el.dataset.attempt = d.attempt || 1;
+    const label = attemptLabel(d, st.retry);
+    const wait = retryWaitS(d);
     const exit = d.exit_code !== null && d.exit_code !== undefined
       ? h('span', { class: ['exit', d.exit_code === 0 ? 'exit-ok' : 'exit-bad'], 'data-test': 'exit' }, 'exit ' + d.exit_code) : null;
     replace(o.head,
       h('span', { class: 'dispatch-worker' }, d.worker_name || d.worker_id || 'worker'),
+      label ? h('span', { class: 'attempt-label muted', 'data-test': 'attempt' }, label) : null,
       statusBadge(d.status),
+      wait !== null ? h('span', { class: 'retry-wait', 'data-test': 'retry-wait', 'data-until': d.not_before }, retryWaitText(d.not_before)) : null,
       exit,
       d.signal ? h('span', { class: 'exit exit-bad' }, 'signal ' + d.signal) : null,
       d.duration_ms !== null && d.duration_ms !== undefined ? h('span', { class: 'muted' }, fmtDuration(d.duration_ms)) : null,
