@@ -158,8 +158,12 @@ def live_is(eid, want):
     deadline = time.monotonic() + 120
     while True:
         d = live(eid)
+        # The counts come with the execution, the text after it (whole()
+        # reads output_url): a chunk landing in between makes the text
+        # whole but the counts older; both must show it.
         if d and d['status'] == 'running' and all(
-                d[s].encode() == v for s, v in want.items()):
+                d[s].encode() == v and d.get(s + '_bytes') == len(v)
+                for s, v in want.items()):
             return d
         if d and any(len(d[s].encode()) > len(v) for s, v in want.items()):
             return d
