@@ -13,6 +13,7 @@ static const struct step_type *const step_types[] = {
 	[STEP_EXECUTE] = &step_execute,
 	[STEP_PROMPT] = &step_prompt,
 	[STEP_WAIT] = &step_wait,
+	[STEP_WORKFLOW] = &step_workflow,
 };
 
 const struct step_type *

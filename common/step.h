@@ -28,6 +28,7 @@ enum step_kind {
 	STEP_EXECUTE,
 	STEP_PROMPT,
 	STEP_WAIT,
+	STEP_WORKFLOW,
 };
 
 /* What poll says of a running step. */
@@ -65,6 +66,7 @@ struct step_type {
 extern const struct step_type step_execute;
 extern const struct step_type step_prompt;
 extern const struct step_type step_wait;
+extern const struct step_type step_workflow;
 
 /* The type of an enum step_kind (NULL out of range), or of a name. */
 const struct step_type	*step_type_of(int kind);

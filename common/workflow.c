@@ -210,6 +210,8 @@ workflow_free(struct workflow *wf)
 			free(st->options[j]);
 		free(st->options);
 		free(st->condition);
+		free(st->workflow_id);
+		json_object_put(st->sub_params);
 		cond_free(st->cond);
 	}
 	free(wf->steps);

@@ -28,6 +28,8 @@ struct step {
 	char		**options;	/* prompt */
 	size_t		  noptions;
 	long long	  duration_ms;	/* wait */
+	char		 *workflow_id;	/* workflow: the child's */
+	struct json_object *sub_params; /* workflow: `params`, or NULL */
 	char		 *condition;	/* source, or NULL */
 	struct cond	 *cond;		/* parsed condition, or NULL */
 };
@@ -63,6 +65,16 @@ int		 workflow_params_read(struct wf_check *, struct json_object *def,
 		    struct workflow *wf);
 int		 workflow_params_check(struct wf_check *, struct workflow *wf);
 void		 workflow_params_free(struct workflow *wf);
+/*
+ * step-workflow.c: a workflow step's `params` that pass the parent's own
+ * value: a string that is exactly "{{ params.NAME }}" (spaces optional).
+ * workflow_sub_ref() says whether s is one (1, and the NAME in *name,
+ * *len bytes) or not (0); workflow_sub_check() refuses one whose NAME
+ * the workflow does not declare (field params.KEY). 0, or -1 refused.
+ */
+int		 workflow_sub_ref(const char *s, const char **name, size_t *len);
+int		 workflow_sub_check(struct wf_check *, const struct workflow *wf,
+		    const struct step *st);
 const char	*step_type_name(enum step_kind);
 
 #endif
