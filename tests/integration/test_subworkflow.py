@@ -203,6 +203,46 @@ check('... saying the sub-workflow was cancelled',
       'was cancelled' in (e['steps'][0]['reason'] or ''),
       e['steps'][0]['reason'])
 
+# --- a prompt in a child is answered on the child --------------------------
+asking = saved('a child that asks', {
+    'allowed_groups': ['sub-approvers'],
+    'steps': [{'name': 'Go?', 'type': 'prompt', 'message': 'Go on?',
+               'options': ['Yes', 'No']},
+              run_cmd('Went', 'echo went')]})
+p4 = saved('its parent', {'steps': [sub('Ask', asking)]})
+eid = start(p4)
+cid = wait_child(eid, 0)
+c = wait_execution(cid, ('waiting',), timeout=20)
+check('the child waits on its prompt', c['status'] == 'waiting' and
+      c['prompt'] is not None, c)
+check('the parent runs meanwhile, its step running',
+      execution(eid)['status'] == 'running' and
+      execution(eid)['steps'][0]['status'] == 'running')
+r = call('POST', '/api/executions/%s/respond' % eid,
+         body={'response': 'Yes'})
+check_status('the parent has no prompt to answer', r, 409)
+r = call('POST', '/api/executions/%s/respond' % cid, user='employee',
+         body={'response': 'Yes'})
+check_status('the child\'s allowed_groups apply to its prompt', r, 403)
+r = call('POST', '/api/executions/%s/respond' % cid,
+         body={'response': 'Yes'})
+check_status('answered on the child', r, 200)
+e = wait_execution(eid)
+check('the child went on and the parent completed after it',
+      e['status'] == 'completed' and
+      execution(cid)['status'] == 'completed', e)
+
+# A child workflow deleted after the parent's save: the step fails, saying
+# so, and nothing is created.
+gone = saved('a child to delete', {'steps': [run_cmd('X', 'true')]})
+p5 = saved('its parent', {'steps': [sub('Call', gone)]})
+check_status('delete the child workflow',
+             call('DELETE', '/api/workflows/' + gone), 200, 204)
+e = wait_execution(start(p5))
+check('a deleted child workflow fails the step',
+      e['status'] == 'failed' and 'no workflow' in
+      (e['steps'][0]['reason'] or '') and e['children'] == [], e)
+
 # --- refused at save ------------------------------------------------------
 refused('a missing workflow_id',
         save({'steps': [sub('X', '00000000-0000-4000-8000-000000000000')]}),
