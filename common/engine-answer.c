@@ -13,6 +13,7 @@
 #include "engine-int.h"
 #include "events.h"
 #include "pjson.h"
+#include "pulse-limits.h"
 #include "workflow.h"
 #include "xmalloc.h"
 
@@ -140,6 +141,53 @@ engine_respond_as(struct db *db, const char *execution_id, long long step,
 	return engine_run(db, respond_txn, &c);
 }
 
+/* A parent's children still going: the cancel goes down to them. */
+static const char sql_children[] =
+    "SELECT child_execution_id FROM execution_steps WHERE execution_id = ? "
+    "AND child_execution_id IS NOT NULL "
+    "AND status IN ('running', 'waiting')";
+
+/*
+ * End ex (locked) cancelled for why: its children first (parent before
+ * child, each locked in turn, at most PULSE_SUBWORKFLOW_DEPTH_MAX down),
+ * then its steps, its dispatches and itself.
+ */
+static int
+cancel_locked(struct db *db, struct exec *ex, const char *why, int level)
+{
+	struct engine_err	 err;
+	struct db_res		*res;
+	struct exec		 child;
+	size_t			 i;
+	int			 rc = 0;
+
+	if (level < PULSE_SUBWORKFLOW_DEPTH_MAX) {
+		if (db_exec(db, sql_children, &res, "s", ex->id) == -1)
+			return -1;
+		for (i = 0; rc == 0 && i < db_res_rows(res); i++) {
+			if (engine_exec_lock(db, db_res_get(res, i, 0), &child,
+			    &err) == -1) {
+				/* Gone or unreadable: nothing to stop there. */
+				if (err.code == ENGINE_DBERR)
+					rc = -1;
+				continue;
+			}
+			if (child.status == EXEC_RUNNING ||
+			    child.status == EXEC_WAITING)
+				rc = cancel_locked(db, &child, why, level + 1);
+			engine_exec_clear(&child);
+		}
+		db_res_free(res);
+		if (rc == -1)
+			return -1;
+	}
+	if (db_exec(db, sql_steps_cancel, NULL, "ss", why, ex->id) == -1 ||
+	    dispatch_cancel_execution(db, ex->id) == -1 ||
+	    engine_finish(db, ex, EXEC_CANCELLED, why) == -1)
+		return -1;
+	return 0;
+}
+
 static int
 cancel_txn(struct db *db, void *arg)
 {
@@ -167,9 +215,7 @@ cancel_txn(struct db *db, void *arg)
 	json_object_object_add(d, "status_before",
 	    json_object_new_string(exec_status_name(ex.status)));
 	snprintf(why, sizeof(why), "cancelled by %s", c->user ? c->user : "?");
-	if (db_exec(db, sql_steps_cancel, NULL, "ss", why, ex.id) == -1 ||
-	    dispatch_cancel_execution(db, ex.id) == -1 ||
-	    engine_finish(db, &ex, EXEC_CANCELLED, why) == -1) {
+	if (cancel_locked(db, &ex, why, 0) == -1) {
 		engine_dberr(c->err, db);
 		json_object_put(d);
 		goto out;
@@ -192,6 +238,7 @@ abort_txn(struct db *db, void *arg)
 	if (db_exec(db, sql_steps_cancel, NULL, "ss", c->response,
 	    c->id) == -1 ||
 	    dispatch_cancel_execution(db, c->id) == -1 ||
+	    engine_sub_wake(db, c->id) == -1 ||
 	    events_status(db, c->id, exec_status_name(EXEC_FAILED)) == -1)
 		return engine_dberr(c->err, db);
 	return 0;

@@ -65,6 +65,9 @@ struct call {
 	struct json_object	*params;	/* start: the values given */
 	struct json_object	*resolved;	/* start: params_resolve()'s */
 	const struct engine_caller *caller;	/* NULL: not checked */
+	const char		*parent_id;	/* a sub-workflow's parent */
+	int			 parent_step;	/* its step_index there */
+	int			 depth;		/* parent's depth + 1 */
 };
 
 /* engine.c: errors (code: an enum engine_code), the execution row, moving
@@ -128,6 +131,21 @@ int	engine_expand(const struct exec *, const char *src, size_t max,
 /* dispatches.env for ex: NULL *out when it has no parameters. 0, or -1
  * with why. */
 int	engine_env(const struct exec *, char **out, char *why, size_t whylen);
+
+/*
+ * Sub-workflows (SPEC.md section 14). engine-start.c: a child execution
+ * of workflow_id for parent's step in hand (parent->at), started by the
+ * parent's starter with the values given (resolved against the child's
+ * params), at depth, created and advanced in the parent's transaction; no
+ * audit row of its own (the parent's start has one). -1 with err:
+ * ENGINE_DBERR, or a reason the step fails for (no such workflow,
+ * params.NAME). step-workflow.c: engine_sub_wake() sets the wake_at of
+ * the parent's step when the execution id ends, if it is a child.
+ */
+int	engine_start_child(struct db *, const struct exec *parent,
+	    const char *workflow_id, struct json_object *given, int depth,
+	    char id_out[ID_LEN + 1], struct engine_err *err);
+int	engine_sub_wake(struct db *, const char *id);
 
 /* engine-state.c: the `state` conditions see (DESIGN.md section 5). */
 struct json_object *engine_state(struct db *, struct exec *);

@@ -27,6 +27,9 @@ static const char sql_exec_insert[] =
     "workflow_name, definition, status, started_by, started_at, "
     "current_step, params) "
     "VALUES (?, ?, ?, ?, ?, ?, 'running', ?, NOW(3), 0, ?)";
+static const char sql_exec_parent[] =
+    "UPDATE executions SET parent_execution_id = ?, parent_step = ?, "
+    "depth = ? WHERE id = ?";
 static const char sql_step_insert[] =
     "INSERT INTO execution_steps (execution_id, step_index, name, type, "
     "prompt, parent_index, phase) VALUES (?, ?, ?, ?, ?, "
@@ -113,7 +116,8 @@ create_execution(struct db *db, struct call *c, const char *kind,
 	int			 rc;
 
 	memset(&ex, 0, sizeof(ex));
-	if (user_capped(db, c) == -1)
+	/* A child runs for its parent, which already counts. */
+	if (c->parent_id == NULL && user_capped(db, c) == -1)
 		return -1;
 	if (workflow_from_json(def, &ex.wf, &werr) == -1)
 		return engine_fail(c->err, ENGINE_INVALID, "the workflow's definition "
@@ -130,7 +134,9 @@ create_execution(struct db *db, struct call *c, const char *kind,
 		rc = db_exec(db, sql_exec_insert, NULL, "ssnsbbss", c->id_out,
 		    c->workflow_id, kind, workflow_name,
 		    strlen(workflow_name), s, len, c->user, pv);
-	if (rc == -1)
+	if (rc == -1 || (c->parent_id != NULL && db_exec(db, sql_exec_parent,
+	    NULL, "siis", c->parent_id, (long long)c->parent_step,
+	    (long long)c->depth, c->id_out) == -1))
 		goto dbfail;
 	/* One row per entry of the flat plan (workflow.h). */
 	for (i = 0; i < ex.wf->nplan; i++) {
@@ -239,33 +245,76 @@ start_check(struct call *c, struct json_object *def)
 	return rc;
 }
 
+/* The stored workflow c->workflow_id: its row (name, definition,
+ * version) in *res and its definition parsed in *def, or -1 in c->err. */
+static int
+workflow_load(struct db *db, struct call *c, struct db_res **res,
+    struct json_object **def)
+{
+	char	 perr[128];
+
+	*res = NULL;
+	if (!id_valid(c->workflow_id))
+		return engine_fail(c->err, ENGINE_NOTFOUND, "no workflow %s",
+		    c->workflow_id);
+	if (db_exec(db, sql_wf_get, res, "s", c->workflow_id) == -1)
+		return engine_dberr(c->err, db);
+	if (db_res_rows(*res) == 0) {
+		db_res_free(*res);
+		*res = NULL;
+		return engine_fail(c->err, ENGINE_NOTFOUND, "no workflow %s",
+		    c->workflow_id);
+	}
+	*def = pjson_parse(db_res_get(*res, 0, 1), db_res_len(*res, 0, 1),
+	    API_JSON_DEPTH, perr, sizeof(perr));
+	if (*def == NULL) {
+		db_res_free(*res);
+		*res = NULL;
+		return engine_fail(c->err, ENGINE_INVALID, "the workflow's definition "
+		    "is not valid JSON: %s", perr);
+	}
+	return 0;
+}
+
+int
+engine_start_child(struct db *db, const struct exec *parent,
+    const char *workflow_id, struct json_object *given, int depth,
+    char id_out[ID_LEN + 1], struct engine_err *err)
+{
+	struct call		 c = { .workflow_id = workflow_id,
+	    .user = parent->started_by, .params = given, .id_out = id_out,
+	    .err = err, .parent_id = parent->id, .parent_step = parent->at,
+	    .depth = depth };
+	struct db_res		*res;
+	struct json_object	*def;
+	int			 rc;
+
+	err->code = ENGINE_OK;
+	if (workflow_load(db, &c, &res, &def) == -1)
+		return -1;
+	rc = start_check(&c, def);
+	if (rc == 0) {
+		c.version = db_res_int(res, 0, 2, 0);
+		rc = create_execution(db, &c, "workflow", db_res_get(res, 0, 0),
+		    def);
+	}
+	json_object_put(c.resolved);
+	json_object_put(def);
+	db_res_free(res);
+	return rc;
+}
+
 static int
 start_txn(struct db *db, void *arg)
 {
 	struct call		*c = arg;
 	struct db_res		*res = NULL;
 	struct json_object	*def;
-	char			 perr[128];
 	int			 rc;
 
 	c->replayed = 0;
-	if (!id_valid(c->workflow_id))
-		return engine_fail(c->err, ENGINE_NOTFOUND, "no workflow %s",
-		    c->workflow_id);
-	if (db_exec(db, sql_wf_get, &res, "s", c->workflow_id) == -1)
-		return engine_dberr(c->err, db);
-	if (db_res_rows(res) == 0) {
-		db_res_free(res);
-		return engine_fail(c->err, ENGINE_NOTFOUND, "no workflow %s",
-		    c->workflow_id);
-	}
-	def = pjson_parse(db_res_get(res, 0, 1), db_res_len(res, 0, 1),
-	    API_JSON_DEPTH, perr, sizeof(perr));
-	if (def == NULL) {
-		db_res_free(res);
-		return engine_fail(c->err, ENGINE_INVALID, "the workflow's definition "
-		    "is not valid JSON: %s", perr);
-	}
+	if (workflow_load(db, c, &res, &def) == -1)
+		return -1;
 	if (start_check(c, def) == -1 ||
 	    (c->key != NULL && (rc = key_claim(db, c)) != 0)) {
 		json_object_put(def);

@@ -175,7 +175,7 @@ engine_finish(struct db *db, struct exec *ex, enum exec_status status,
 	s = pjson_str(logs, &len);
 	rc = db_exec(db, sql_exec_logs, NULL, "bs", s, len, ex->id);
 	json_object_put(logs);
-	if (rc == -1)
+	if (rc == -1 || engine_sub_wake(db, ex->id) == -1)
 		return -1;
 	return events_status(db, ex->id, exec_status_name(status));
 }

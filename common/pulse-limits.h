@@ -119,6 +119,8 @@
 #define PULSE_PARAM_OPTION_MAX		1024	/* bytes of one option */
 /* A template's {{ ... }}: longer is an error, not a search. */
 #define PULSE_TEMPLATE_EXPR_MAX		128
+/* Sub-workflows: how deep executions nest (a top-level one is depth 0). */
+#define PULSE_SUBWORKFLOW_DEPTH_MAX	5
 #define PULSE_RETRY_ATTEMPTS_MAX	10	/* extra tries after the first */
 #define PULSE_RETRY_DELAY_DEFAULT_MS	1000
 #define PULSE_RETRY_DELAY_MAX_MS	3600000

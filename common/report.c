@@ -19,7 +19,8 @@ static const char sql_exec[] =
     "SELECT e.id, e.workflow_id, COALESCE(e.workflow_name, w.name), e.kind, "
     "e.status, e.started_by, e.started_at, e.completed_at, e.current_step, "
     "e.error, e.prompt_response, e.logs, e.workflow_version, e.params, "
-    "e.phase, e.failed_steps, e.failure "
+    "e.phase, e.failed_steps, e.failure, e.parent_execution_id, "
+    "e.parent_step, e.depth "
     "FROM executions e "
     "LEFT JOIN workflows w ON w.id = e.workflow_id WHERE e.id = ?";
 static const char sql_steps[] =
@@ -35,6 +36,12 @@ static const char sql_dispatches[] =
     "stderr_bytes, stderr_truncated, error, queued_at, sent_at, started_at, "
     "finished_at, duration_ms, batch, not_before FROM dispatches "
     "WHERE execution_id = ? ORDER BY step_index, worker_name, attempt";
+
+/* A parent's sub-workflow executions (index on parent_execution_id). */
+static const char sql_children[] =
+    "SELECT parent_step, id, status, workflow_name FROM executions "
+    "WHERE parent_execution_id = ? ORDER BY parent_step, started_at "
+    "LIMIT 1000";
 
 static struct json_object *
 int_or_null(const struct db_res *r, size_t row, size_t col)
@@ -336,6 +343,55 @@ report_steps(struct db *db, const char *id, struct json_object **out)
 	return load_steps(db, id, EXEC_LOG_STREAM, EXEC_LOG_TOTAL, out);
 }
 
+/*
+ * The sub-workflows (SPEC.md section 14): o's `children` [{id, step,
+ * status, workflow_name}] and each step's child_execution_id and
+ * child_status (null but on a workflow step that started one).
+ */
+static int
+add_children(struct db *db, const char *id, struct json_object *o,
+    struct json_object *steps)
+{
+	struct json_object	*a = json_object_new_array(), *c, *st;
+	struct db_res		*r;
+	size_t			 i, j, n = json_object_array_length(steps);
+	long long		 idx;
+
+	if (db_exec(db, sql_children, &r, "s", id) == -1) {
+		json_object_put(a);
+		return -1;
+	}
+	for (i = 0; i < n; i++) {
+		st = json_object_array_get_idx(steps, i);
+		json_object_object_add(st, "child_execution_id", NULL);
+		json_object_object_add(st, "child_status", NULL);
+	}
+	for (i = 0; i < db_res_rows(r); i++) {
+		idx = db_res_int(r, i, 0, -1);
+		c = json_object_new_object();
+		json_object_object_add(c, "id", str(r, i, 1));
+		json_object_object_add(c, "step", json_object_new_int64(idx));
+		json_object_object_add(c, "status", str(r, i, 2));
+		json_object_object_add(c, "workflow_name", str(r, i, 3));
+		json_object_array_add(a, c);
+		for (j = 0; j < n; j++) {
+			struct json_object *v;
+
+			st = json_object_array_get_idx(steps, j);
+			if (!json_object_object_get_ex(st, "index", &v) ||
+			    json_object_get_int64(v) != idx)
+				continue;
+			json_object_object_add(st, "child_execution_id",
+			    str(r, i, 1));
+			json_object_object_add(st, "child_status",
+			    str(r, i, 2));
+		}
+	}
+	db_res_free(r);
+	json_object_object_add(o, "children", a);
+	return 0;
+}
+
 int
 report_execution(struct db *db, const char *id, struct json_object **out)
 {
@@ -382,6 +438,17 @@ report_execution(struct db *db, const char *id, struct json_object **out)
 	json_object_object_add(o, "phase", str(e, 0, 14));
 	json_object_object_add(o, "failed_steps", int_or_null(e, 0, 15));
 	json_object_object_add(o, "failure", str(e, 0, 16));
+	/* A sub-workflow's parent execution and step, and how deep it is. */
+	json_object_object_add(o, "parent_execution_id", str(e, 0, 17));
+	json_object_object_add(o, "parent_step", int_or_null(e, 0, 18));
+	json_object_object_add(o, "depth",
+	    json_object_new_int64(db_res_int(e, 0, 19, 0)));
+	if (add_children(db, id, o, steps) == -1) {
+		json_object_put(o);
+		json_object_put(steps);
+		db_res_free(e);
+		return -1;
+	}
 	/* The pending prompt, as the seed's execution_prompt message has it. */
 	if (strcmp(status, "waiting") == 0 &&
 	    cur < (long long)json_object_array_length(steps)) {

@@ -14,6 +14,7 @@ static const struct step_type *const step_types[] = {
 	[STEP_PROMPT] = &step_prompt,
 	[STEP_WAIT] = &step_wait,
 	[STEP_PARALLEL] = &step_parallel,
+	[STEP_WORKFLOW] = &step_workflow,
 };
 
 const struct step_type *

@@ -29,6 +29,7 @@ enum step_kind {
 	STEP_PROMPT,
 	STEP_WAIT,
 	STEP_PARALLEL,
+	STEP_WORKFLOW,
 };
 
 /* What poll says of a running step. */
@@ -67,6 +68,7 @@ extern const struct step_type step_execute;
 extern const struct step_type step_prompt;
 extern const struct step_type step_wait;
 extern const struct step_type step_parallel;
+extern const struct step_type step_workflow;
 
 /* The type of an enum step_kind (NULL out of range), or of a name. */
 const struct step_type	*step_type_of(int kind);

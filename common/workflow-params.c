@@ -65,7 +65,8 @@ check_step(struct wf_check *ck, const struct workflow *wf,
 
 	if (check_template(ck, wf, "command", st->command,
 	    TEMPLATE_SH) == -1 ||
-	    check_template(ck, wf, "message", st->message, 0) == -1)
+	    check_template(ck, wf, "message", st->message, 0) == -1 ||
+	    workflow_sub_check(ck, wf, st) == -1)
 		return -1;
 	if (st->cond != NULL && cond_check_params(st->cond, known,
 	    wf->params, &cerr) == -1)

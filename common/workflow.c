@@ -327,6 +327,8 @@ steps_free(struct step *steps, size_t n)
 			free(st->options[j]);
 		free(st->options);
 		free(st->condition);
+		free(st->workflow_id);
+		json_object_put(st->sub_params);
 		cond_free(st->cond);
 		steps_free(st->steps, st->nsteps);
 	}

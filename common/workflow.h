@@ -34,6 +34,8 @@ struct step {
 	char		**options;	/* prompt */
 	size_t		  noptions;
 	long long	  duration_ms;	/* wait */
+	char		 *workflow_id;	/* workflow: the child's */
+	struct json_object *sub_params; /* workflow: `params`, or NULL */
 	char		 *condition;	/* source, or NULL */
 	struct cond	 *cond;		/* parsed condition, or NULL */
 	int		  on_failure_continue;	/* "on_failure": "continue" */
@@ -104,6 +106,16 @@ const struct plan_entry *workflow_plan_at(const struct workflow *, int index);
 /* The next top-level step_index after index (past a group's steps). */
 int		 workflow_plan_next(const struct workflow *, int index);
 const char	*plan_phase_name(enum plan_phase);
+/*
+ * step-workflow.c: a workflow step's `params` that pass the parent's own
+ * value: a string that is exactly "{{ params.NAME }}" (spaces optional).
+ * workflow_sub_ref() says whether s is one (1, and the NAME in *name,
+ * *len bytes) or not (0); workflow_sub_check() refuses one whose NAME
+ * the workflow does not declare (field params.KEY). 0, or -1 refused.
+ */
+int		 workflow_sub_ref(const char *s, const char **name, size_t *len);
+int		 workflow_sub_check(struct wf_check *, const struct workflow *wf,
+		    const struct step *st);
 const char	*step_type_name(enum step_kind);
 
 #endif

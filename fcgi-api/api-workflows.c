@@ -254,7 +254,7 @@ check_targets(struct request *req, const struct workflow *wf)
 }
 
 static int
-read_input(struct request *req, struct wf_input *in)
+read_input(struct request *req, struct wf_input *in, const char *self)
 {
 	static const char *const allowed[] = { "name", "description",
 	    "definition", NULL };
@@ -288,7 +288,8 @@ read_input(struct request *req, struct wf_input *in)
 		reply_error_obj(req, 400, e);
 		return -1;
 	}
-	if (check_targets(req, wf) == -1) {
+	if (check_targets(req, wf) == -1 ||
+	    workflows_check_subs(req, wf, self, in->name) == -1) {
 		workflow_free(wf);
 		return -1;
 	}
@@ -338,7 +339,7 @@ workflows_create(struct request *req)
 	struct wf_input	 in;
 	char		 id[ID_LEN + 1];
 
-	if (read_input(req, &in) == -1)
+	if (read_input(req, &in, NULL) == -1)
 		return 0;
 	id_new(id);
 	in.id = id;
@@ -393,7 +394,7 @@ workflows_update(struct request *req)
 		reply_error(req, 404, "workflow not found");
 		return 0;
 	}
-	if (read_input(req, &in) == -1)
+	if (read_input(req, &in, req->params[0]) == -1)
 		return 0;
 	in.id = req->params[0];
 	if (db_txn(req->db, update_txn, &in) == -1) {

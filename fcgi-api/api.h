@@ -216,6 +216,16 @@ int	 workflows_create(struct request *);
 int	 workflows_update(struct request *);
 int	 workflows_delete(struct request *);
 
+/*
+ * api-subflows.c: wf's workflow steps against the stored workflows (the
+ * child exists, its literal params resolve, no cycle back to self_id, NULL
+ * for a new one, no chain deeper than PULSE_SUBWORKFLOW_DEPTH_MAX). 0, or
+ * -1 replied (400 naming the step and field).
+ */
+struct workflow;
+int	 workflows_check_subs(struct request *, const struct workflow *wf,
+	    const char *self_id, const char *self_name);
+
 /* api-versions.c: the numbered versions every save of a workflow keeps. */
 int	 versions_add(struct db *, const char *workflow_id, long long version,
 	    const char *name, const char *description, const char *def,

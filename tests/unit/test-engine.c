@@ -192,6 +192,127 @@ always_held(const char *worker_id, void *arg)
 	return 1;
 }
 
+/* Whether the ids of dispatch_due_waits() hold id. */
+static int
+due(const char *id)
+{
+	struct dispatch_ids	 ids;
+	size_t			 i;
+	int			 found = 0;
+
+	memset(&ids, 0, sizeof(ids));
+	if (dispatch_due_waits(db, &ids) == -1)
+		return 0;
+	for (i = 0; i < ids.n; i++)
+		if (strcmp(ids.id[i], id) == 0)
+			found = 1;
+	dispatch_ids_clear(&ids);
+	return found;
+}
+
+/*
+ * Sub-workflows (SPEC.md section 14), without pushd: the child created
+ * in the parent's transaction and linked, its end waking the parent's
+ * step for the timer sweep, and the parent's poll reading it; a child
+ * ending at once; cancel going down; the depth limit.
+ */
+static void
+test_subworkflow(void)
+{
+	char	 child[ID_LEN + 1], parent[ID_LEN + 1], ex[ID_LEN + 1],
+		 cid[ID_LEN + 1], def[512];
+	struct db_res *r;
+
+	workflow(child, "{\"steps\":[{\"name\":\"Ask\",\"type\":\"prompt\","
+	    "\"message\":\"?\",\"options\":[\"Yes\",\"No\"]},"
+	    "{\"name\":\"Fail\",\"type\":\"wait\",\"duration\":0,"
+	    "\"condition\":\"promptResponse === 'No'\"}]}");
+	snprintf(def, sizeof(def), "{\"steps\":[{\"name\":\"Sub\","
+	    "\"type\":\"workflow\",\"workflow_id\":\"%s\"}]}", child);
+	workflow(parent, def);
+	test_cond("sub: the parent starts", engine_start(db, parent, "alice",
+	    ex, &err) == 0 && exec_is(ex, "running", 0) &&
+	    strcmp(step_field(ex, 0, 0), "running") == 0);
+	cid[0] = '\0';
+	if (db_exec(db, "SELECT e.id, e.parent_step, e.depth, e.started_by, "
+	    "s.child_execution_id = e.id FROM executions e JOIN "
+	    "execution_steps s ON s.execution_id = e.parent_execution_id "
+	    "AND s.step_index = e.parent_step WHERE e.parent_execution_id = ?",
+	    &r, "s", ex) == 0 && db_res_rows(r) == 1) {
+		snprintf(cid, sizeof(cid), "%s", db_res_get(r, 0, 0));
+		test_cond("sub: the child linked both ways, depth 1, "
+		    "started by the parent's starter",
+		    db_res_int(r, 0, 1, -1) == 0 &&
+		    db_res_int(r, 0, 2, -1) == 1 &&
+		    strcmp(db_res_get(r, 0, 3), "alice") == 0 &&
+		    db_res_int(r, 0, 4, 0) == 1);
+	} else
+		test_cond("sub: one child", 0);
+	db_res_free(r);
+	test_cond("sub: the child waits on its prompt",
+	    exec_is(cid, "waiting", 0));
+	test_cond("sub: the parent's step is not due yet", !due(ex));
+	test_cond("sub: answered on the child, it completes",
+	    engine_respond(db, cid, "Yes", "bob", &err) == 0 &&
+	    exec_is(cid, "completed", -1));
+	/* A pushd on this database may have advanced it already: then the
+	 * step has ended, its wake_at kept. */
+	test_cond("sub: its end makes the parent's step due for the sweep",
+	    db_exec(db, "SELECT wake_at IS NOT NULL AND wake_at <= NOW(3) "
+	    "FROM execution_steps WHERE execution_id = ? AND step_index = 0",
+	    &r, "s", ex) == 0 && db_res_int(r, 0, 0, 0) == 1 &&
+	    (due(ex) || exec_is(ex, "completed", 1)));
+	db_res_free(r);
+	test_cond("sub: the parent advanced completes",
+	    engine_advance(db, ex, &err) == 0 && exec_is(ex, "completed", 1) &&
+	    strcmp(step_field(ex, 0, 0), "succeeded") == 0 && !due(ex));
+
+	/* Cancel goes down; a child cancelled alone fails the step. */
+	engine_start(db, parent, "alice", ex, &err);
+	test_cond("sub: cancelling the parent cancels the child",
+	    engine_cancel(db, ex, "carol", 0, &err, NULL) == 0 &&
+	    exec_is(ex, "cancelled", -1) &&
+	    db_exec(db, "SELECT COUNT(*) FROM executions WHERE "
+	    "parent_execution_id = ? AND status = 'cancelled'", &r, "s",
+	    ex) == 0 && db_res_int(r, 0, 0, 0) == 1);
+	db_res_free(r);
+	engine_start(db, parent, "alice", ex, &err);
+	db_exec(db, "SELECT id FROM executions WHERE parent_execution_id = ?",
+	    &r, "s", ex);
+	snprintf(cid, sizeof(cid), "%s", db_res_get(r, 0, 0) ?
+	    db_res_get(r, 0, 0) : "");
+	db_res_free(r);
+	test_cond("sub: a child cancelled alone fails the parent's step",
+	    engine_cancel(db, cid, "carol", 0, &err, NULL) == 0 &&
+	    engine_advance(db, ex, &err) == 0 &&
+	    exec_is(ex, "failed", 0) && strstr(step_field(ex, 0, 1),
+	    "was cancelled: cancelled by carol") != NULL);
+
+	/* A child that ends at once: the step ends in the same call. */
+	workflow(child, "{\"steps\":[{\"name\":\"Nap\",\"type\":\"wait\","
+	    "\"duration\":0}]}");
+	snprintf(def, sizeof(def), "{\"steps\":[{\"name\":\"Sub\","
+	    "\"type\":\"workflow\",\"workflow_id\":\"%s\"}]}", child);
+	workflow(parent, def);
+	test_cond("sub: a child done at once completes the parent at once",
+	    engine_start(db, parent, "alice", ex, &err) == 0 &&
+	    exec_is(ex, "completed", 1));
+
+	/* A workflow that calls itself (edited behind the save's checks). */
+	id_new(parent);
+	snprintf(def, sizeof(def), "{\"steps\":[{\"name\":\"Loop\","
+	    "\"type\":\"workflow\",\"workflow_id\":\"%s\"}]}", parent);
+	db_exec(db, sql_wf, NULL, "sss", parent, "engine test", def);
+	test_cond("sub: a cycle stops at the depth limit, every level failed",
+	    engine_start(db, parent, "alice", ex, &err) == 0 &&
+	    exec_is(ex, "failed", 0) && db_exec(db, "SELECT COUNT(*), "
+	    "MAX(depth), SUM(status = 'failed') FROM executions WHERE "
+	    "workflow_id = ?", &r, "s", parent) == 0 &&
+	    db_res_int(r, 0, 0, 0) == 6 && db_res_int(r, 0, 1, 0) == 5 &&
+	    db_res_int(r, 0, 2, 0) == 6);
+	db_res_free(r);
+}
+
 int
 main(void)
 {
@@ -595,6 +716,8 @@ main(void)
 		}
 		json_object_put(rep);
 	}
+
+	test_subworkflow();
 
 	db_exec(db, sql_clean, NULL, "");
 	db_free(db);

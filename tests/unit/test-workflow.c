@@ -393,7 +393,8 @@ test_name(void)
 	test_cond("a long name is cut in messages", bad(set_str(one(
 	    "{`type`:`wat`}"), 0, "name", 200, 'n'), 0, "type",
 	    "step 1 (\"nnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnn"
-	    "nnnnnnnn...\"): type: must be execute, prompt, wait or parallel, "
+	    "nnnnnnnn...\"): type: must be execute, prompt, wait, parallel or "
+	    "workflow, "
 	    "not 'wat'"));
 	test_cond("names are cut between characters", bad(one("{`name`:"
 	    "`a\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
@@ -418,14 +419,14 @@ test_type(void)
 	test_cond("type a number", bad(one("{`name`:`A`,`type`:1}"), 0,
 	    "type", "step 1 (\"A\"): type: must be a string"));
 	test_cond("type unknown", bad(one("{`name`:`A`,`type`:`run`}"), 0,
-	    "type", "step 1 (\"A\"): type: must be execute, prompt, wait or "
-	    "parallel, not 'run'"));
+	    "type", "step 1 (\"A\"): type: must be execute, prompt, wait, "
+	    "parallel or workflow, not 'run'"));
 	test_cond("type is case-sensitive", bad(one("{`name`:`A`,"
 	    "`type`:`Execute`}"), 0, "type", "step 1 (\"A\"): type: must be "
-	    "execute, prompt, wait or parallel, not 'Execute'"));
+	    "execute, prompt, wait, parallel or workflow, not 'Execute'"));
 	test_cond("type empty", bad(one("{`name`:`A`,`type`:``}"), 0, "type",
-	    "step 1 (\"A\"): type: must be execute, prompt, wait or parallel, "
-	    "not ''"));
+	    "step 1 (\"A\"): type: must be execute, prompt, wait, parallel or "
+	    "workflow, not ''"));
 	test_cond("step_type_name", strcmp(step_type_name(STEP_EXECUTE),
 	    "execute") == 0 && strcmp(step_type_name(STEP_PROMPT), "prompt")
 	    == 0 && strcmp(step_type_name(STEP_WAIT), "wait") == 0);
@@ -792,8 +793,8 @@ test_api(void)
 
 	test_cond("the first bad step is reported", bad(J("{`steps`:[" WAIT
 	    "},{`name`:`B`,`type`:`x`},{`name`:``}]}"), 1, "type",
-	    "step 2 (\"B\"): type: must be execute, prompt, wait or "
-	    "parallel, not 'x'"));
+	    "step 2 (\"B\"): type: must be execute, prompt, wait, parallel "
+	    "or workflow, not 'x'"));
 	test_cond("a failure in the last of many steps frees the rest",
 	    bad(J("{`steps`:[" EXEC "}," PROMPT "}," WAIT "}," EXEC
 	    ",`timeout`:0}]}"), 3, "timeout", "step 4 (\"A\"): timeout: must "
@@ -991,6 +992,67 @@ test_retry_wanted(void)
 	    !step_retry_wanted(&r, 1, DISP_FAILED, 0));
 }
 
+/* The workflow step (SPEC.md section 14, sub-workflows) at save. */
+static void
+test_subworkflow(void)
+{
+	struct workflow	*wf = NULL;
+	const char	*n, *id = "00000000-0000-4000-8000-000000000001";
+	size_t		 l;
+	char		 buf[1024];
+
+#define SUB(params) (snprintf(buf, sizeof(buf), "{`params`:[{`name`:`v`," \
+	    "`type`:`string`}],`steps`:[{`name`:`S`,`type`:`workflow`," \
+	    "`workflow_id`:`%s`%s}]}", id, params), J(buf))
+	test_cond("a workflow step loads with literals and a reference",
+	    good(SUB(",`params`:{`a`:`x`,`b`:2,`c`:1.5,`d`:true,"
+	    "`e`:`{{params.v}}`}"), &wf) && wf->steps[0].type == STEP_WORKFLOW &&
+	    strcmp(wf->steps[0].workflow_id, id) == 0 &&
+	    json_object_object_length(wf->steps[0].sub_params) == 5);
+	workflow_free(wf);
+	test_cond("without params", loads(SUB("")));
+	test_cond("workflow_id missing", bad(J("{`steps`:[{`name`:`S`,"
+	    "`type`:`workflow`}]}"), 0, "workflow_id",
+	    "step 1 (\"S\"): workflow_id: missing"));
+	id = "nope";
+	test_cond("workflow_id not an id", bad(SUB(""), 0, "workflow_id",
+	    "step 1 (\"S\"): workflow_id: must be a workflow id (36 "
+	    "characters, as the API returns it)"));
+	id = "00000000-0000-4000-8000-000000000001";
+	test_cond("params not an object", bad(SUB(",`params`:[1]"), 0,
+	    "params", "step 1 (\"S\"): params: must be an object of the "
+	    "child's parameter values"));
+	test_cond("a value not a scalar", bad(SUB(",`params`:{`a`:{}}"), 0,
+	    "params.a", "step 1 (\"S\"): params.a: must be a string, a "
+	    "number or a boolean"));
+	test_cond("a name not an identifier", bad(SUB(",`params`:{`1a`:1}"),
+	    0, "params", "step 1 (\"S\"): params: '1a' is not a parameter "
+	    "name"));
+	test_cond("{{ in a value that is not a whole reference",
+	    bad(SUB(",`params`:{`a`:`x{{ params.v }}`}"), 0, "params.a",
+	    "step 1 (\"S\"): params.a: a value holding {{ must be exactly "
+	    "{{ params.NAME }}, the parent's parameter NAME"));
+	test_cond("a reference to a parameter not declared",
+	    bad(SUB(",`params`:{`a`:`{{ params.w }}`}"), 0, "params.a",
+	    "step 1 (\"S\"): params.a: {{ params.w }} is not a parameter "
+	    "of this workflow"));
+	test_cond("an unknown key", bad(SUB(",`targets`:[`all`]"), 0,
+	    "targets", "step 1 (\"S\"): unknown field 'targets' for a "
+	    "workflow step"));
+	test_cond("a reference, spaces optional", workflow_sub_ref(
+	    "{{params.v_1}}", &n, &l) == 1 && l == 3 &&
+	    strncmp(n, "v_1", 3) == 0 && workflow_sub_ref("{{  params.x  }}",
+	    &n, &l) == 1 && l == 1);
+	test_cond("not a reference: more around it, another root, no name",
+	    !workflow_sub_ref(" {{ params.v }}", &n, &l) &&
+	    !workflow_sub_ref("{{ params.v }} ", &n, &l) &&
+	    !workflow_sub_ref("{{ execution.id }}", &n, &l) &&
+	    !workflow_sub_ref("{{ params. }}", &n, &l) &&
+	    !workflow_sub_ref("{{ params.1v }}", &n, &l) &&
+	    !workflow_sub_ref("{{ params.v }", &n, &l));
+#undef SUB
+}
+
 int
 main(void)
 {
@@ -1008,5 +1070,6 @@ main(void)
 	test_condition();
 	test_api();
 	test_params();
+	test_subworkflow();
 	test_report();
 }

@@ -186,7 +186,10 @@ export class ExecutionView {
         href: '#/workflows/' + encodeURIComponent(e.workflow_id) + '/versions/' + e.workflow_version }, 'version ' + e.workflow_version)
         : !isCmd ? h('span', { class: 'muted', 'data-test': 'exec-version' }, 'version: before versions were kept') : null,
       e.params && Object.keys(e.params).length ? h('span', { class: 'mono small', 'data-test': 'exec-params' },
-        'params: ', Object.entries(e.params).map(([k, v]) => k + '=' + JSON.stringify(v)).join(', ')) : null);
+        'params: ', Object.entries(e.params).map(([k, v]) => k + '=' + JSON.stringify(v)).join(', ')) : null,
+      e.parent_execution_id ? h('span', { 'data-test': 'exec-parent' }, 'started by step ', String((e.parent_step ?? 0) + 1), ' of ',
+        h('a', { href: '#/executions/' + encodeURIComponent(e.parent_execution_id), 'data-test': 'exec-parent-link' },
+          'execution ' + e.parent_execution_id.slice(0, 8))) : null);
     this.cancelBtn.hidden = ENDED.has(e.status);
     this.errorLine.hidden = !e.error;
     this.errorLine.textContent = e.error || '';
@@ -313,6 +316,14 @@ export class ExecutionView {
           ? h('p', { class: 'step-answer' }, 'Answered ', h('strong', null, st.response),
             st.responded_by ? ' by ' + st.responded_by : '', ' ', st.responded_at ? timeEl(st.responded_at) : null)
           : null);
+    }
+    // A sub-workflow: its child execution, linked, with its status.
+    if (st.type === 'workflow') {
+      replace(v.extra, st.child_execution_id
+        ? h('p', { class: 'step-subworkflow', 'data-test': 'step-child' }, 'Sub-workflow: ',
+          h('a', { href: '#/executions/' + encodeURIComponent(st.child_execution_id), 'data-test': 'step-child-link' },
+            'execution ' + st.child_execution_id.slice(0, 8)), ' ', statusBadge(st.child_status || 'running'))
+        : null);
     }
     this.renderBatch(v, st);
     // Each worker's attempts together, the latest first (attempts.js), in
