@@ -147,13 +147,15 @@ static const char sql_children[] =
     "AND child_execution_id IS NOT NULL "
     "AND status IN ('running', 'waiting')";
 
+static int	cancel_locked(struct db *, struct exec *, const char *, int);
+
 /*
- * End ex (locked) cancelled for why: its children first (parent before
- * child, each locked in turn, at most PULSE_SUBWORKFLOW_DEPTH_MAX down),
- * then its steps, its dispatches and itself.
+ * Cancel the running and waiting children of execution id, locked by the
+ * caller (parent before child, each locked in turn, at most
+ * PULSE_SUBWORKFLOW_DEPTH_MAX down): a cancel, and an abort, go down.
  */
 static int
-cancel_locked(struct db *db, struct exec *ex, const char *why, int level)
+cancel_children(struct db *db, const char *id, const char *why, int level)
 {
 	struct engine_err	 err;
 	struct db_res		*res;
@@ -161,27 +163,34 @@ cancel_locked(struct db *db, struct exec *ex, const char *why, int level)
 	size_t			 i;
 	int			 rc = 0;
 
-	if (level < PULSE_SUBWORKFLOW_DEPTH_MAX) {
-		if (db_exec(db, sql_children, &res, "s", ex->id) == -1)
-			return -1;
-		for (i = 0; rc == 0 && i < db_res_rows(res); i++) {
-			if (engine_exec_lock(db, db_res_get(res, i, 0), &child,
-			    &err) == -1) {
-				/* Gone or unreadable: nothing to stop there. */
-				if (err.code == ENGINE_DBERR)
-					rc = -1;
-				continue;
-			}
-			if (child.status == EXEC_RUNNING ||
-			    child.status == EXEC_WAITING)
-				rc = cancel_locked(db, &child, why, level + 1);
-			engine_exec_clear(&child);
+	if (level >= PULSE_SUBWORKFLOW_DEPTH_MAX)
+		return 0;
+	if (db_exec(db, sql_children, &res, "s", id) == -1)
+		return -1;
+	for (i = 0; rc == 0 && i < db_res_rows(res); i++) {
+		if (engine_exec_lock(db, db_res_get(res, i, 0), &child,
+		    &err) == -1) {
+			/* Gone or unreadable: nothing to stop there. */
+			if (err.code == ENGINE_DBERR)
+				rc = -1;
+			continue;
 		}
-		db_res_free(res);
-		if (rc == -1)
-			return -1;
+		if (child.status == EXEC_RUNNING ||
+		    child.status == EXEC_WAITING)
+			rc = cancel_locked(db, &child, why, level + 1);
+		engine_exec_clear(&child);
 	}
-	if (db_exec(db, sql_steps_cancel, NULL, "ss", why, ex->id) == -1 ||
+	db_res_free(res);
+	return rc;
+}
+
+/* End ex (locked) cancelled for why: its children first, then its steps,
+ * its dispatches and itself. */
+static int
+cancel_locked(struct db *db, struct exec *ex, const char *why, int level)
+{
+	if (cancel_children(db, ex->id, why, level) == -1 ||
+	    db_exec(db, sql_steps_cancel, NULL, "ss", why, ex->id) == -1 ||
 	    dispatch_cancel_execution(db, ex->id) == -1 ||
 	    engine_finish(db, ex, EXEC_CANCELLED, why) == -1)
 		return -1;
@@ -235,7 +244,8 @@ abort_txn(struct db *db, void *arg)
 		return engine_dberr(c->err, db);
 	if (db_affected(db) != 1)
 		return 1;	/* it ended meanwhile */
-	if (db_exec(db, sql_steps_cancel, NULL, "ss", c->response,
+	if (cancel_children(db, c->id, c->response, 0) == -1 ||
+	    db_exec(db, sql_steps_cancel, NULL, "ss", c->response,
 	    c->id) == -1 ||
 	    dispatch_cancel_execution(db, c->id) == -1 ||
 	    engine_sub_wake(db, c->id) == -1 ||

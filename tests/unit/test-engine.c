@@ -288,6 +288,16 @@ test_subworkflow(void)
 	    exec_is(ex, "failed", 0) && strstr(step_field(ex, 0, 1),
 	    "was cancelled: cancelled by carol") != NULL);
 
+	/* An abort (pushd giving up on a poison execution) goes down too. */
+	engine_start(db, parent, "alice", ex, &err);
+	test_cond("sub: aborting the parent cancels the child",
+	    engine_abort(db, ex, "poison", &err) == 0 &&
+	    exec_is(ex, "failed", -1) &&
+	    db_exec(db, "SELECT COUNT(*) FROM executions WHERE "
+	    "parent_execution_id = ? AND status = 'cancelled'", &r, "s",
+	    ex) == 0 && db_res_int(r, 0, 0, 0) == 1);
+	db_res_free(r);
+
 	/* A child that ends at once: the step ends in the same call. */
 	workflow(child, "{\"steps\":[{\"name\":\"Nap\",\"type\":\"wait\","
 	    "\"duration\":0}]}");
