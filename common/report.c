@@ -38,6 +38,15 @@ static const char sql_dispatches[] =
     "WHERE execution_id = ? ORDER BY step_index, worker_name, attempt";
 
 /* A parent's sub-workflow executions (index on parent_execution_id). */
+/*
+ * The command each execute step ran, as its first dispatch holds it: with
+ * its templates expanded (DESIGN.md section 9), the same on every target
+ * and attempt of the step.
+ */
+static const char sql_commands[] =
+    "SELECT d.step_index, d.command FROM dispatches d JOIN "
+    "(SELECT MIN(id) AS id FROM dispatches WHERE execution_id = ? "
+    "GROUP BY step_index) m ON m.id = d.id";
 static const char sql_children[] =
     "SELECT parent_step, id, status, workflow_name FROM executions "
     "WHERE parent_execution_id = ? ORDER BY parent_step, started_at "
@@ -310,6 +319,35 @@ steps_json(struct db *db, const struct db_res *s, const struct db_res *d,
 	return steps;
 }
 
+/* Each execute step's `command` as it ran (null before it began). */
+static int
+add_commands(struct db *db, const char *id, struct json_object *steps)
+{
+	struct db_res		*r;
+	struct json_object	*st, *v;
+	size_t			 i, j, n = json_object_array_length(steps);
+
+	if (db_exec(db, sql_commands, &r, "s", id) == -1)
+		return -1;
+	for (j = 0; j < n; j++) {
+		st = json_object_array_get_idx(steps, j);
+		if (json_object_object_get_ex(st, "type", &v) &&
+		    strcmp(json_object_get_string(v), "execute") == 0)
+			json_object_object_add(st, "command", NULL);
+	}
+	for (i = 0; i < db_res_rows(r); i++)
+		for (j = 0; j < n; j++) {
+			st = json_object_array_get_idx(steps, j);
+			if (!json_object_object_get_ex(st, "index", &v) ||
+			    json_object_get_int64(v) != db_res_int(r, i, 0, -1))
+				continue;
+			json_object_object_add(st, "command",
+			    str(r, i, 1));
+		}
+	db_res_free(r);
+	return 0;
+}
+
 /*
  * The steps with at most stream_max bytes of each output and total of
  * them all: a step on many workers shows less of each (a 50 MB answer
@@ -334,6 +372,11 @@ load_steps(struct db *db, const char *id, size_t stream_max, size_t total,
 	*out = steps_json(db, s, d, id, cap);
 	db_res_free(s);
 	db_res_free(d);
+	if (add_commands(db, id, *out) == -1) {
+		json_object_put(*out);
+		*out = NULL;
+		return -1;
+	}
 	return 0;
 }
 

@@ -93,6 +93,11 @@ run(async () => {
   const shown = p.locator('[data-test=exec-params]');
   await shown.waitFor();
   check('the page shows the params', (await shown.innerText()).includes('version="1.5"'));
+  const ran = p.locator('[data-test=step-command]').first();
+  await ran.waitFor();
+  const ranText = await ran.innerText();
+  check('the page shows the command as it ran, templates expanded',
+    ranText === "echo '1.5' '4' 'false' 'prod'", ranText);
 
   // Run again: the same form, filled with this execution's values.
   const again = p.locator('[data-test=run-again]');

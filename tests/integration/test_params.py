@@ -202,6 +202,9 @@ check('the command ran with the values',
 cmd = sql("SELECT command FROM dispatches WHERE execution_id = '%s'" % eid)
 check('the dispatch stores the expanded command',
       cmd and cmd[0][0] == "echo '2.1' '3' 'true' 'staging' '0.5'", cmd)
+check('the execution JSON shows the step command as it ran',
+      e['steps'][0].get('command') ==
+      "echo '2.1' '3' 'true' 'staging' '0.5'", e['steps'][0].get('command'))
 r = start(typed, {'version': '3'})
 e = wait_execution(r[2]['id'])
 d = by_worker(e, 0).get('local-1', {})

@@ -317,6 +317,10 @@ export class ExecutionView {
             st.responded_by ? ' by ' + st.responded_by : '', ' ', st.responded_at ? timeEl(st.responded_at) : null)
           : null);
     }
+    // The command as it ran: templates expanded (text, never HTML).
+    if (st.type === 'execute') {
+      replace(v.extra, st.command ? h('pre', { class: 'step-command', 'data-test': 'step-command' }, st.command) : null);
+    }
     // A sub-workflow: its child execution, linked, with its status.
     if (st.type === 'workflow') {
       replace(v.extra, st.child_execution_id
