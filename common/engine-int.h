@@ -84,6 +84,13 @@ int	engine_finish(struct db *, struct exec *, enum exec_status,
 /* The current step: from its status `from` to `to` (ended), evented. */
 int	engine_step_end(struct db *, struct exec *, enum step_status from,
 	    enum step_status to, const char *reason);
+/*
+ * A step just begun whose first look (p) may say it has ended already
+ * (every part skipped, a child done at once): end it then. Its status now,
+ * or -1.
+ */
+struct step_poll;
+int	engine_step_settle(struct db *, struct exec *, const struct step_poll *);
 /* The current step: pending to status, wake_at after wake_ms (-1: none). */
 int	engine_step_begin(struct db *, struct exec *, enum step_status,
 	    long long wake_ms);

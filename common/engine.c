@@ -193,6 +193,17 @@ engine_step_end(struct db *db, struct exec *ex, enum step_status from,
 }
 
 int
+engine_step_settle(struct db *db, struct exec *ex, const struct step_poll *p)
+{
+	if (p->status == STEP_RUNNING)
+		return STEP_RUNNING;
+	if (engine_step_end(db, ex, STEP_RUNNING, p->status,
+	    p->reason[0] ? p->reason : NULL) == -1)
+		return -1;
+	return p->status;
+}
+
+int
 engine_step_begin(struct db *db, struct exec *ex, enum step_status status,
     long long wake_ms)
 {

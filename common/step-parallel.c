@@ -119,13 +119,8 @@ parallel_begin(struct db *db, struct exec *ex, const struct step *st)
 	if (engine_step_begin(db, ex, STEP_RUNNING, -1) == -1 ||
 	    parallel_steps(db, ex, st, &p) == -1)
 		return -1;
-	if (p.status == STEP_RUNNING)
-		return STEP_RUNNING;
-	/* Every step ended at once (skipped, could not start, no wait). */
-	if (engine_step_end(db, ex, STEP_RUNNING, p.status,
-	    p.reason[0] ? p.reason : NULL) == -1)
-		return -1;
-	return p.status;
+	/* Every step may have ended at once (skipped, could not start). */
+	return engine_step_settle(db, ex, &p);
 }
 
 static int

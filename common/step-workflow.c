@@ -288,12 +288,7 @@ sub_begin(struct db *db, struct exec *ex, const struct step *st)
 	/* It may have ended at once (every step skipped, say). */
 	if (child_poll(db, ex, &p) == -1)
 		return -1;
-	if (p.status == STEP_RUNNING)
-		return STEP_RUNNING;
-	if (engine_step_end(db, ex, STEP_RUNNING, p.status,
-	    p.reason[0] ? p.reason : NULL) == -1)
-		return -1;
-	return p.status;
+	return engine_step_settle(db, ex, &p);
 }
 
 static int
