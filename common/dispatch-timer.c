@@ -50,7 +50,9 @@ static const char sql_due_waits[] =
     "SELECT execution_id FROM execution_steps WHERE status = 'running' "
     "AND wake_at <= NOW(3) LIMIT 100";
 /* Idle: nothing open on the current step, or (a parallel group, SPEC
- * section 14) on a step of it. */
+ * section 14) on a step of it, and no sub-workflow of it still going (a
+ * child's end wakes its step; a parent waiting days on a child's prompt
+ * is not stuck, and must not fill every sweep's 100). */
 static const char sql_idle[] =
     "SELECT e.id FROM executions e WHERE e.status = 'running' "
     "AND e.updated_at < NOW(3) - INTERVAL ? SECOND "
@@ -62,7 +64,11 @@ static const char sql_idle[] =
     "AND NOT EXISTS (SELECT 1 FROM execution_steps s "
     "WHERE s.execution_id = e.id AND (s.step_index = e.current_step "
     "OR s.parent_index = e.current_step) "
-    "AND s.wake_at > NOW(3)) LIMIT 100";
+    "AND s.wake_at > NOW(3)) "
+    "AND NOT EXISTS (SELECT 1 FROM execution_steps s JOIN executions c "
+    "ON c.id = s.child_execution_id WHERE s.execution_id = e.id "
+    "AND s.status = 'running' AND c.status IN ('running', 'waiting')) "
+    "LIMIT 100";
 
 /* ------------------------------------------------------------------ timers */
 

@@ -40,6 +40,11 @@
 #define WF_DEFINITION_MAX	(512 * 1024)	/* serialized JSON bytes */
 #define WF_STEPS_MAX		256
 #define PULSE_PARALLEL_STEPS_MAX 16	/* steps in one parallel group */
+/*
+ * Step indexes are flat (a group's steps after it, the on_failure steps
+ * after the main ones): the highest index a plan can have, plus one.
+ */
+#define WF_PLAN_MAX		(2 * WF_STEPS_MAX * (PULSE_PARALLEL_STEPS_MAX + 1))
 #define WF_STEP_NAME_CHARS	NAME_CHARS
 #define WF_STEP_NAME_MAX	UTF8_BYTES(WF_STEP_NAME_CHARS)
 #define WF_COMMAND_MAX		(64 * 1024)

@@ -90,6 +90,9 @@ one_row(struct db *db, const char *what, const char *id, int step)
 		return 0;
 	log_warnx("execution %s step %d: batch %s matched no row", id,
 	    step + 1, what);
+	/* The advance's error says why (pushd's poison counter reads it). */
+	db_seterr(db, 0, "execution %s step %d: batch %s matched no row", id,
+	    step + 1, what);
 	return -1;
 }
 

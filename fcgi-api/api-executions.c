@@ -344,7 +344,7 @@ executions_respond(struct request *req)
 	}
 	if (body_only(req, allowed) == -1 ||
 	    body_name(req, "response", EXEC_RESPONSE_CHARS, 1, &resp) == -1 ||
-	    body_int(req, "step", 0, WF_STEPS_MAX - 1, -1, &step) == -1)
+	    body_int(req, "step", 0, WF_PLAN_MAX - 1, -1, &step) == -1)
 		return 0;
 	api_actor(req, &who);
 	api_caller(req, &caller);

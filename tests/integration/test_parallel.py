@@ -194,4 +194,23 @@ check_status('16 steps, a condition and on_failure on a group are saved', r,
 if r[0] == 201:
     call('DELETE', '/api/workflows/' + r[2]['id'])
 
+# --- a prompt past index 255 ----------------------------------------------
+# 16 groups of 16 waits take indexes 0..271: the prompt after them is 272,
+# and the answer naming it (as the dashboard sends) is taken.
+NAP = {'name': 'nap', 'type': 'wait', 'duration': 0}
+eid = started([group('g%d' % i, [NAP] * 16) for i in range(16)] +
+              [{'name': 'ask', 'type': 'prompt', 'message': 'go?',
+                'options': ['Yes', 'No']}])
+e = wait_execution(eid, statuses=('waiting', 'completed', 'failed',
+                                  'cancelled')) if eid else None
+check('a prompt at flat index 272 waits',
+      e is not None and e['status'] == 'waiting' and
+      e['current_step'] == 272, e and (e['status'], e['current_step']))
+r = call('POST', '/api/executions/%s/respond' % eid,
+         body={'response': 'Yes', 'step': 272}) if eid else (0, {}, {})
+check_status('its answer naming step 272 is taken', r, 200)
+e = wait_execution(eid) if eid else None
+check('then it completes', e is not None and e['status'] == 'completed', e
+      and e['status'])
+
 done()

@@ -252,6 +252,22 @@ test_subworkflow(void)
 	test_cond("sub: the child waits on its prompt",
 	    exec_is(cid, "waiting", 0));
 	test_cond("sub: the parent's step is not due yet", !due(ex));
+	{
+		struct dispatch_ids	 ids;
+		size_t			 i;
+		int			 found = 0;
+
+		/* Waiting days on a child's prompt is not stuck. */
+		db_exec(db, "UPDATE executions SET updated_at = NOW(3) - "
+		    "INTERVAL 1 HOUR WHERE id = ?", NULL, "s", ex);
+		memset(&ids, 0, sizeof(ids));
+		if (dispatch_sweep(db, 10, &ids) == 0)
+			for (i = 0; i < ids.n; i++)
+				found |= strcmp(ids.id[i], ex) == 0;
+		dispatch_ids_clear(&ids);
+		test_cond("sub: a parent waiting on its child is not idle",
+		    !found);
+	}
 	test_cond("sub: answered on the child, it completes",
 	    engine_respond(db, cid, "Yes", "bob", &err) == 0 &&
 	    exec_is(cid, "completed", -1));
