@@ -43,6 +43,15 @@ struct exec {
 	struct workflow	*wf;
 	int		 phase;		/* enum plan_phase (workflow.h) */
 	char		*failure;	/* executions.failure, or NULL */
+	/*
+	 * Sub-workflows started in this transaction, counted across the
+	 * whole tree it starts: budget points at the top execution's
+	 * spawned (NULL: this one is the top), so one move cannot create
+	 * more than PULSE_SUBWORKFLOW_START_MAX executions (a group of 16
+	 * workflow steps, 5 deep, would be a million).
+	 */
+	int		 spawned;
+	int		*budget;
 };
 
 /* One entry point's arguments and results, through db_txn(). */
@@ -68,6 +77,7 @@ struct call {
 	const char		*parent_id;	/* a sub-workflow's parent */
 	int			 parent_step;	/* its step_index there */
 	int			 depth;		/* parent's depth + 1 */
+	int			*budget;	/* a child: the tree's count */
 };
 
 /* engine.c: errors (code: an enum engine_code), the execution row, moving
@@ -151,7 +161,7 @@ int	engine_env(const struct exec *, char **out, char *why, size_t whylen);
  */
 int	engine_start_child(struct db *, const struct exec *parent,
 	    const char *workflow_id, struct json_object *given, int depth,
-	    char id_out[ID_LEN + 1], struct engine_err *err);
+	    int *budget, char id_out[ID_LEN + 1], struct engine_err *err);
 int	engine_sub_wake(struct db *, const char *id);
 
 /* engine-state.c: the `state` conditions see (DESIGN.md section 5). */

@@ -165,6 +165,7 @@ create_execution(struct db *db, struct call *c, const char *kind,
 	strlcpy_p(ex.kind, kind, sizeof(ex.kind));
 	ex.started_by = c->user ? xstrdup(c->user) : NULL;
 	ex.params = c->resolved != NULL ? json_object_get(c->resolved) : NULL;
+	ex.budget = c->budget;
 	if (engine_advance_locked(db, &ex) == -1)
 		goto dbfail;
 	engine_exec_clear(&ex);
@@ -279,12 +280,12 @@ workflow_load(struct db *db, struct call *c, struct db_res **res,
 int
 engine_start_child(struct db *db, const struct exec *parent,
     const char *workflow_id, struct json_object *given, int depth,
-    char id_out[ID_LEN + 1], struct engine_err *err)
+    int *budget, char id_out[ID_LEN + 1], struct engine_err *err)
 {
 	struct call		 c = { .workflow_id = workflow_id,
 	    .user = parent->started_by, .params = given, .id_out = id_out,
 	    .err = err, .parent_id = parent->id, .parent_step = parent->at,
-	    .depth = depth };
+	    .depth = depth, .budget = budget };
 	struct db_res		*res;
 	struct json_object	*def;
 	int			 rc;

@@ -126,6 +126,8 @@
 #define PULSE_TEMPLATE_EXPR_MAX		128
 /* Sub-workflows: how deep executions nest (a top-level one is depth 0). */
 #define PULSE_SUBWORKFLOW_DEPTH_MAX	5
+/* Sub-workflows one move of the engine may start, the whole tree counted. */
+#define PULSE_SUBWORKFLOW_START_MAX	100
 #define PULSE_RETRY_ATTEMPTS_MAX	10	/* extra tries after the first */
 #define PULSE_RETRY_DELAY_DEFAULT_MS	1000
 #define PULSE_RETRY_DELAY_MAX_MS	3600000

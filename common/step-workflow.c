@@ -255,7 +255,7 @@ sub_begin(struct db *db, struct exec *ex, const struct step *st)
 	struct step_poll	 p;
 	char			 child[ID_LEN + 1], why[512];
 	long long		 depth;
-	int			 rc;
+	int			 rc, *budget;
 
 	if (db_exec(db, sql_depth, &res, "s", ex->id) == -1)
 		return -1;
@@ -269,9 +269,18 @@ sub_begin(struct db *db, struct exec *ex, const struct step *st)
 		    PULSE_SUBWORKFLOW_DEPTH_MAX, depth);
 		return refuse(db, ex, why);
 	}
+	budget = ex->budget != NULL ? ex->budget : &ex->spawned;
+	if (*budget >= PULSE_SUBWORKFLOW_START_MAX) {
+		snprintf(why, sizeof(why), "more than %d sub-workflows would "
+		    "start at once (PULSE_SUBWORKFLOW_START_MAX): nest fewer "
+		    "workflow steps in parallel groups",
+		    PULSE_SUBWORKFLOW_START_MAX);
+		return refuse(db, ex, why);
+	}
+	(*budget)++;
 	g = given(ex, st);
 	rc = engine_start_child(db, ex, st->workflow_id, g, (int)depth + 1,
-	    child, &err);
+	    budget, child, &err);
 	json_object_put(g);
 	if (rc == -1 && err.code == ENGINE_DBERR)
 		return -1;

@@ -8,6 +8,7 @@
 #include "dbtest.h"
 #include "dispatch.h"
 #include "engine.h"
+#include "pulse-limits.h"
 #include "pjson.h"
 #include "report.h"
 #include "test.h"
@@ -303,6 +304,43 @@ test_subworkflow(void)
 	    engine_advance(db, ex, &err) == 0 &&
 	    exec_is(ex, "failed", 0) && strstr(step_field(ex, 0, 1),
 	    "was cancelled: cancelled by carol") != NULL);
+
+	/* A tree too wide to start in one move: 16 x 16 sub-workflows. */
+	{
+		char	 leaf[ID_LEN + 1], mid[ID_LEN + 1], top[ID_LEN + 1],
+			 big[4096];
+		int	 o, k;
+
+		workflow(leaf, "{\"steps\":[{\"name\":\"Nap\","
+		    "\"type\":\"wait\",\"duration\":0}]}");
+#define FANOUT(to, id) do {						\
+		o = snprintf(big, sizeof(big), "{\"steps\":[{\"name\":"	\
+		    "\"G\",\"type\":\"parallel\",\"steps\":[");		\
+		for (k = 0; k < 16; k++)					\
+			o += snprintf(big + o, sizeof(big) - o, "%s{\"name\":"	\
+			    "\"S%d\",\"type\":\"workflow\",\"workflow_id\":"	\
+			    "\"%s\"}", k ? "," : "", k, id);			\
+		snprintf(big + o, sizeof(big) - o, "]}]}");			\
+		workflow(to, big);						\
+	} while (0)
+		FANOUT(mid, leaf);
+		FANOUT(top, mid);
+#undef FANOUT
+		test_cond("sub: 16 x 16 sub-workflows: it fails, saying why",
+		    engine_start(db, top, "alice", ex, &err) == 0 &&
+		    exec_is(ex, "failed", -1) && db_exec(db, "SELECT COUNT(*) "
+		    "FROM executions WHERE workflow_id IN (?, ?)", &r, "ss", mid,
+		    leaf) == 0);
+		test_cond("sub: at most PULSE_SUBWORKFLOW_START_MAX started",
+		    db_res_int(r, 0, 0, 0) == PULSE_SUBWORKFLOW_START_MAX);
+		db_res_free(r);
+		test_cond("sub: the reason names the limit", db_exec(db,
+		    "SELECT COUNT(*) FROM execution_steps WHERE reason LIKE "
+		    "'%PULSE_SUBWORKFLOW_START_MAX%' AND execution_id IN "
+		    "(SELECT id FROM executions WHERE workflow_id = ?)", &r,
+		    "s", mid) == 0 && db_res_int(r, 0, 0, 0) > 0);
+		db_res_free(r);
+	}
 
 	/* An abort (pushd giving up on a poison execution) goes down too. */
 	engine_start(db, parent, "alice", ex, &err);
