@@ -11,7 +11,9 @@
  *
  * bash (/bin/sh on some systems) also evaluates a value as an arithmetic
  * expression, running any $(...) in an array subscript, quoted or not:
- * in (( )), [[ ]], let and ${a[...]}, so those are refused too. What no
+ * in (( )) (after a blank or glued to for, while, if, `{`: anywhere in a
+ * word), $[ ], [[ ]], let, ${a[...]} and an array subscript in a word
+ * (a[...]=, read a[...], printf -v a[...]), so those are refused too. What no
  * scan of the text can see is left to the author: a variable declared
  * -i, eval, sh -c, a script that takes its argument as code.
  *
@@ -40,6 +42,7 @@ enum ctx {
 	C_PARAM_DQ,	/* ${...} inside "..." */
 	C_TEST,		/* bash's [[ ... ]] */
 	C_LET,		/* bash's let ..., to the end of the command */
+	C_ABR,		/* bash's $[...] (old arithmetic) */
 };
 
 struct frame {
@@ -68,6 +71,7 @@ static const char *const where[] = {
 	[C_DQ] = "double quotes", [C_BQ] = "backquotes",
 	[C_ARITH] = "$(( )) or (( ))", [C_PARAM] = "${ }",
 	[C_PARAM_DQ] = "double quotes", [C_TEST] = "[[ ]]", [C_LET] = "let",
+	[C_ABR] = "$[ ]",
 };
 
 static int
@@ -198,6 +202,26 @@ heredoc_bodies(struct scan *sc)
 	return 0;
 }
 
+/*
+ * Whether i sits inside a '[' of its word not closed before i: bash reads
+ * a[...] in an assignment, or a name given to read, printf -v, test -v,
+ * declare, as an arithmetic subscript. Quotes and $( ) inside the word do
+ * not end it here: this errs on the refusing side.
+ */
+static int
+in_subscript(const struct scan *sc, size_t i)
+{
+	int	 depth = 0;
+
+	for (; i > 0 && strchr(" \t\n;&|<>", sc->s[i - 1]) == NULL; i--) {
+		if (sc->s[i - 1] == ']')
+			depth++;
+		else if (sc->s[i - 1] == '[' && depth-- == 0)
+			return 1;
+	}
+	return 0;
+}
+
 /* A template at sc->i: allowed only in a plain word. */
 static int
 template_here(struct scan *sc)
@@ -207,6 +231,9 @@ template_here(struct scan *sc)
 
 	if (where[f->k] != NULL)
 		return refuse(sc, i, where[f->k]);
+	if (in_subscript(sc, i))
+		return refuse(sc, i, "[ ] (bash reads a subscript as "
+		    "arithmetic)");
 	sc->i = tmpl_end(sc, i);
 	return 0;
 }
@@ -229,11 +256,12 @@ step_word(struct scan *sc, struct frame *f)
 	}
 	if (c == '\n' && sc->nhd > 0)
 		return heredoc_bodies(sc);
+	/* Not only at a word's start: bash takes for((, while((, {(( too. */
+	if (f->k == C_WORD && at(sc, sc->i, "((")) {
+		sc->i += 2;
+		return push(sc, C_ARITH, 0);
+	}
 	if (f->k == C_WORD && word_start(sc, sc->i)) {
-		if (at(sc, sc->i, "((")) {
-			sc->i += 2;
-			return push(sc, C_ARITH, 0);
-		}
 		if (at(sc, sc->i, "[[")) {
 			sc->i += 2;
 			return push(sc, C_TEST, 0);
@@ -284,6 +312,10 @@ step_open(struct scan *sc, int in_dq, int *opened)
 	if (at(sc, sc->i, "${")) {
 		sc->i += 2;
 		return push(sc, in_dq ? C_PARAM_DQ : C_PARAM, 0);
+	}
+	if (at(sc, sc->i, "$[")) {
+		sc->i += 2;
+		return push(sc, C_ABR, 0);
 	}
 	*opened = 0;
 	return 0;
@@ -337,6 +369,13 @@ template_sh_check(const char *src, size_t len, struct template_err *err)
 				sc.n--;
 				sc.i++;		/* the second ')' */
 			}
+			sc.i++;
+			continue;
+		case C_ABR:
+			if (c == '[')
+				f->parens++;
+			else if (c == ']' && f->parens-- == 0)
+				sc.n--;
 			sc.i++;
 			continue;
 		case C_TEST:

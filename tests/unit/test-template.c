@@ -564,6 +564,41 @@ test_sh(void)
 		    "a template inside single quotes is not quoted safely: "
 		    "write it bare, as a word of its own; its value is quoted "
 		    "for you" },
+		{ "bash: for((", "for((i={{params.n}};i<1;i++)); do :; done", 7,
+		    "a template inside $(( )) or (( )) is not quoted safely: "
+		    "write it bare, as a word of its own; its value is quoted "
+		    "for you" },
+		{ "bash: while((", "while((i<{{params.n}})); do :; done", 9,
+		    "a template inside $(( )) or (( )) is not quoted safely: "
+		    "write it bare, as a word of its own; its value is quoted "
+		    "for you" },
+		{ "bash: if((", "if((1+{{params.n}})); then :; fi", 6,
+		    "a template inside $(( )) or (( )) is not quoted safely: "
+		    "write it bare, as a word of its own; its value is quoted "
+		    "for you" },
+		{ "bash: {((", "{((n={{params.n}}));}", 5,
+		    "a template inside $(( )) or (( )) is not quoted safely: "
+		    "write it bare, as a word of its own; its value is quoted "
+		    "for you" },
+		{ "bash: f(){((", "f(){((n={{params.n}}));}", 8,
+		    "a template inside $(( )) or (( )) is not quoted safely: "
+		    "write it bare, as a word of its own; its value is quoted "
+		    "for you" },
+		{ "bash: $[ ]", "echo $[{{params.n}}]", 7,
+		    "a template inside $[ ] is not quoted safely: write it bare, "
+		    "as a word of its own; its value is quoted for you" },
+		{ "bash: an assignment's subscript", "a[{{params.n}}]=1", 2,
+		    "a template inside [ ] (bash reads a subscript as arithmetic) "
+		    "is not quoted safely: write it bare, as a word of its own; "
+		    "its value is quoted for you" },
+		{ "bash: read into a subscript", "read a[{{params.n}}] </dev/null", 7,
+		    "a template inside [ ] (bash reads a subscript as arithmetic) "
+		    "is not quoted safely: write it bare, as a word of its own; "
+		    "its value is quoted for you" },
+		{ "bash: printf -v a subscript", "printf -v a[x{{params.n}}] %s 1", 13,
+		    "a template inside [ ] (bash reads a subscript as arithmetic) "
+		    "is not quoted safely: write it bare, as a word of its own; "
+		    "its value is quoted for you" },
 	};
 	struct template_err	 err;
 	char			 desc[128];
