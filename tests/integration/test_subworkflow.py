@@ -333,4 +333,35 @@ check('... every execution of the chain ended failed',
               "('%s', '%s') AND status IN ('running', 'waiting')"
               % (a, b))[0][0]) == 0)
 
+# --- a workflow step inside a parallel group (SPEC: execute, wait and ----
+# workflow steps run at once), and one among the on_failure steps --------
+leaf = saved('a leaf for the group', {
+    'steps': [run_cmd('Leaf', 'echo leaf-ran')]})
+grouped = saved('a group holding a workflow step', {
+    'steps': [{'name': 'Both', 'type': 'parallel',
+               'steps': [sub('Call', leaf), run_cmd('Beside', 'echo beside')]}],
+    'on_failure': [sub('Clean up', leaf)]})
+eid = start(grouped)
+e = wait_execution(eid)
+check('the group with a workflow step completed',
+      e is not None and e['status'] == 'completed', e)
+call_step = e['steps'][1] if e else {}
+check('... its workflow step (index 1, parent 0) started a child that '
+      'completed', call_step.get('parent_index') == 0 and
+      call_step.get('child_status') == 'completed', call_step)
+kid = execution(call_step.get('child_execution_id')) \
+    if call_step.get('child_execution_id') else None
+check('... the child ran its command and links back to step 1',
+      kid is not None and kid['parent_execution_id'] == eid and
+      kid['parent_step'] == 1 and
+      'leaf-ran' in (kid['steps'][0]['dispatches'][0].get('stdout') or ''),
+      kid)
+check('... the on_failure workflow step did not run',
+      e is not None and e['steps'][3].get('child_execution_id') is None,
+      e and e['steps'][3])
+r = save({'steps': [{'name': 'G', 'type': 'parallel',
+                     'steps': [sub('Missing', '00000000-0000-4000-8000-'
+                                   '000000000000')]}]})
+check_status('a missing workflow inside a group is refused at save', r, 400)
+
 done()
