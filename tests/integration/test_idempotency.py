@@ -185,9 +185,13 @@ st = sql("SELECT status, response FROM execution_steps WHERE "
          "execution_id = '%s' ORDER BY step_index" % e2)
 check('... and did not answer the second prompt',
       st == [['succeeded', 'No'], ['waiting', 'NULL']], st)
-for bad in (-1, 256, '0', 1.5):
+# Step indexes are flat (a group's steps after it, on_failure steps after
+# the main ones): 2 * 256 * (16 + 1) of them at most.
+for bad in (-1, 8704, '0', 1.5):
     r = call('POST', path, body={'response': 'Yes', 'step': bad})
     check_status('"step": %r is refused' % (bad,), r, 400)
+r = call('POST', path, body={'response': 'Yes', 'step': 256})
+check_status('"step": 256, a step that is not the one waiting: 409', r, 409)
 r = call('POST', path, body={'response': 'Yes', 'step': 1})
 check_status('the second prompt with "step": 1', r, 200)
 
