@@ -39,7 +39,8 @@ WORKER_API_KEY = os.environ.get('PULSE_WORKER_API_KEY', '')
 VERBOSE = os.environ.get('PULSE_TEST_VERBOSE', '') not in ('', '0')
 
 # The dev stand-in's users (nginx/dev/render): the password is the name.
-PASSWORDS = {'admin': 'admin', 'employee': 'employee', 'outsider': 'outsider'}
+PASSWORDS = {'admin': 'admin', 'employee': 'employee', 'outsider': 'outsider',
+             'alice': 'alice', 'bob': 'bob', 'carol': 'carol'}
 ROLES = ('admin', 'employee', 'outsider', None)	# None: no credentials
 
 _count = 0
