@@ -2,7 +2,7 @@
  * Redirects are refused, never followed: lws would send X-API-Key again
  * to whatever address a 3xx answer names, another host included. The
  * heartbeat and the websocket both take a 3xx as an error and say why
- * with this (kept apart from proto.c, which links without lws).
+ * with this (kept apart from proto.c and url.c, which link without lws).
  */
 #include <ctype.h>
 #include <stdio.h>

@@ -155,6 +155,12 @@ int		 allow_match(const struct allow *, const char *);
 int		 proto_decode(const char *, size_t, struct msg *, char *,
 		     size_t);
 void		 proto_msg_clear(struct msg *);
+int		 proto_key_valid(const char *);
+int		 proto_enroll_answer(const char *, size_t,
+		     struct enroll_answer *, char *, size_t);
+void		 proto_error_text(const char *, size_t, char *, size_t);
+
+/* proto-build.c */
 int		 proto_result_success(const struct result *);
 char		*proto_result(const struct result *, size_t max, size_t *);
 char		*proto_output(const char *, const char *, unsigned long long,
@@ -169,13 +175,11 @@ void		 proto_timestamp(long long, char *, size_t);
 int		 proto_groups(const char *, char ***, size_t *, char *,
 		     size_t);
 void		 proto_groups_free(char **, size_t);
-int		 proto_key_valid(const char *);
 char		*proto_key_ack(const char *, const char *, size_t *);
 char		*proto_enroll_request(const char *, char *const *, size_t,
 		     const char *, const char *, const char *, size_t *);
-int		 proto_enroll_answer(const char *, size_t,
-		     struct enroll_answer *, char *, size_t);
-void		 proto_error_text(const char *, size_t, char *, size_t);
+
+/* url.c */
 int		 url_parse(const char *, struct url *, char *, size_t);
 void		 url_clear(struct url *);
 int		 url_worker(const char *, const char *, struct url *, char *,
