@@ -235,7 +235,7 @@ on_finished(struct task *t, const struct result *r, void *arg)
 
 /*
  * Commands that ended while no agent watched them (it was killed, it
- * crashed): their keeper recorded how (runner.c). Spool and send that
+ * crashed): their keeper recorded how (runner-keep.c). Spool and send that
  * real result, as if the runner had reported it; the server takes it if
  * the dispatch is still in flight and ignores it otherwise.
  */

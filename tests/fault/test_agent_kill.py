@@ -6,7 +6,7 @@ without a real exit 0.
 - agent dead past the deadline: the dispatch is lost, the execution fails;
 - agent back before the deadline, after its commands (one exiting 0, one
   exiting 3) finished on their own: each ends with its real exit code and
-  its complete output, which the command's keeper recorded (runner.c);
+  its complete output, which the command's keeper recorded (runner-keep.c);
 - agent back while the command still runs: its result when it ends;
 - agent dead past a command's timeout: the command's keeper stops it, and
   the returning agent reports it timed out.
@@ -49,7 +49,7 @@ def command_id(eid):
 
 
 def kept_end(cid):
-    """The keeper recorded how the command ended (runner.c)."""
+    """The keeper recorded how the command ended (runner-keep.c)."""
     return os.path.exists(os.path.join(STATE, 'keep', cid + '.exit'))
 
 
