@@ -243,11 +243,6 @@ void		 runner_free(struct runner *);
 struct task	*runner_submit(struct runner *, const char *, const char *,
 		     const char *, long long, char *const *, void *);
 struct task	*runner_find(struct runner *, const char *);
-int		 runner_keep(struct runner *, const char *);
-void		 runner_keep_forget(struct runner *, const char *);
-int		 runner_kept_ids(struct runner *, char ***, size_t *);
-int		 runner_kept(struct runner *, const char *, struct result *,
-		     char [ID_LEN + 1], char *[2]);
 int		 runner_cancel(struct runner *, const char *);
 void		 runner_stop_all(struct runner *, const char *);
 size_t		 runner_count(struct runner *);
@@ -262,6 +257,15 @@ const char	*task_output(const struct task *, int, size_t *);
 size_t		 task_sent(const struct task *, int);
 void		 task_set_sent(struct task *, int, size_t);
 pid_t		 task_pid(const struct task *);
+
+/* runner-keep.c */
+int		 runner_keep(struct runner *, const char *);
+void		 runner_keep_forget(struct runner *, const char *);
+int		 runner_kept_ids(struct runner *, char ***, size_t *);
+int		 runner_kept(struct runner *, const char *, struct result *,
+		     char [ID_LEN + 1], char *[2]);
+
+/* runner-output.c */
 int		 runner_callback(struct lws *, enum lws_callback_reasons,
 		     void *, void *, size_t);
 

@@ -1,8 +1,9 @@
 /*
- * Unit tests for worker/proto.c: every kind of malformed server message
- * is refused with a reason, unknown types pass for forward compatibility,
- * results carry exact bytes and fit the 4 MiB message limit; rotate_key,
- * worker_state and the enrollment answer are checked before use.
+ * Unit tests for worker/proto.c and proto-build.c: every kind of malformed
+ * server message is refused with a reason, unknown types pass for forward
+ * compatibility, results carry exact bytes and fit the 4 MiB message
+ * limit; rotate_key, worker_state and the enrollment answer are checked
+ * before use.
  */
 #include <stdio.h>
 #include <stdlib.h>

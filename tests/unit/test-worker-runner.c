@@ -1,9 +1,9 @@
 /*
- * Unit tests for worker/runner.c in a real lws loop, with real processes:
- * output cap with the true size, timeouts that kill the whole group (a
- * background child, and one that ignores SIGTERM), FIFO queueing under
- * MAX_CONCURRENT_TASKS, cancel, binary output, what a child inherits, and
- * the command's text off every command line.
+ * Unit tests for the runner (worker/runner*.c) in a real lws loop, with real
+ * processes: output cap with the true size, timeouts that kill the whole
+ * group (a background child, and one that ignores SIGTERM), FIFO queueing
+ * under MAX_CONCURRENT_TASKS, cancel, binary output, what a child
+ * inherits, and the command's text off every command line.
  */
 #include <errno.h>
 #include <stdint.h>
