@@ -396,10 +396,12 @@ diff_load(struct request *req, struct db_res *res[2])
 		}
 		json_object_array_add(missing,
 		    json_object_new_string(which[i]));
+		/* The id itself only when it is one (it is echoed). */
 		snprintf(msg + strlen(msg), sizeof(msg) - strlen(msg),
 		    "%s%s (%s)", n++ == 0 ? "no execution " : " nor ",
-		    id_valid(req->params[i]) ? req->params[i] :
-		    "not an execution id", which[i]);
+		    id_valid(req->params[i]) ? req->params[i] : which[i],
+		    id_valid(req->params[i]) ? which[i] :
+		    "not an execution id");
 	}
 	if (n == 0) {
 		json_object_put(missing);

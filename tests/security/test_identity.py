@@ -130,6 +130,11 @@ for label, hdrs in VARIANTS.items():
                     ident = pattern.replace(':id', fresh_execution()
                                             if w is None and m == method
                                             else str(uuid.uuid4()))
+                if pattern.startswith('/api/executions/:a/'):
+                    # The diff: a fresh execution compared with itself.
+                    e = fresh_execution() if w is None and m == method \
+                        else str(uuid.uuid4())
+                    ident = pattern.replace(':a', e).replace(':b', e)
                 body = body_for(pattern) if m in ('POST', 'PUT',
                                                   'PATCH') else None
                 r = call(m, ident, user=role, body=body, headers=hdrs)

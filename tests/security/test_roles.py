@@ -54,6 +54,7 @@ EXPECT = {
     ('POST', '/api/executions'): ((201,), 'any'),
     ('GET', '/api/executions/:id'): ((200,), 'any'),
     ('GET', '/api/executions/:id/output'): ((200,), 'any'),
+    ('GET', '/api/executions/:a/diff/:b'): ((200,), 'any'),
     ('POST', '/api/executions/:id/respond'): ((200,), 'any'),
     ('POST', '/api/executions/:id/cancel'): ((200,), 'any'),
     ('GET', '/api/workflows/:id/versions'): ((200,), 'any'),
@@ -152,13 +153,15 @@ def request_for(method, pattern, role):
         tid = make_token([])[2]['id']
     if pattern == '/api/workflows/:id' and method == 'DELETE':
         wid = fresh_workflow() if allowed else WID
-    if pattern.startswith('/api/executions/:id'):
+    if pattern.startswith('/api/executions/:'):
         eid = fresh_execution()
     noun = pattern.split('/')[2] if pattern.count('/') > 2 else ''
     path = pattern.replace(':id', {'workers': wkid, 'workflows': wid,
                                    'executions': eid,
                                    'enrollment-tokens': tid}.get(noun, ''))
     path = path.replace(':n', '1')      # version 1: every workflow has it
+    # The diff compares two executions: the fresh one with itself.
+    path = path.replace(':a', eid).replace(':b', eid)
     if method in ('POST', 'PUT', 'PATCH'):
         body = {
             '/api/workers/heartbeat': {'worker_id': str(uuid.uuid4()),
