@@ -259,4 +259,34 @@ check('25,000 identical lines: same, not too large (bytes compared first)',
       r[0] == 200 and worker(r[2]['steps'][0], W[0])['stdout'] ==
       {'same': True, 'too_large': False, 'hunks': []}, r[2])
 
+# ------------------------------------------------------------ request budget
+# Each stream: 12,000 lines, then a line added after every 6th (2,000
+# edits, the most a diff takes, one hunk of all but the first 3 lines). Two
+# steps on three workers are 12 streams; a request shows at most 100,000
+# lines, so the first 7 are diffed (98,000 lines) and the rest say why not.
+BUDGET = 'cat %s/budget; cat %s/budget >&2' % (tmp, tmp)
+bud = create_workflow('diff-budget', [execute('one', BUDGET, W),
+                                      execute('two', BUDGET, W)])
+put('budget', lines(12000))
+u1 = run(bud['id'])
+put('budget', ''.join('line %d\n' % i + ('added %d\n' % i if i % 6 == 0
+                                          else '')
+                      for i in range(1, 12001)))
+u2 = run(bud['id'])
+check('both budget runs completed', u1['status'] == 'completed' and
+      u2['status'] == 'completed', [u1['status'], u2['status']])
+r = diff(u1['id'], u2['id'])
+check_status('diff of the budget runs', r, 200)
+streams = [w[k] for s in r[2]['steps'] for w in s['workers']
+           for k in ('stdout', 'stderr')]
+shown = [sum(len(h['lines']) for h in x['hunks']) for x in streams]
+check('12 streams compared', len(streams) == 12, len(streams))
+check('the first 7 diffed in full: 13,997 lines each (not lines 1-3)',
+      shown[:7] == [13997] * 7 and
+      not any(x['too_large'] for x in streams[:7]), shown)
+check('the other 5: too_large, the request\'s 100,000 lines shown',
+      all(x['too_large'] and x['hunks'] == [] and
+          'already shows the 100000 lines' in x.get('reason', '')
+          for x in streams[7:]), [x.get('reason') for x in streams[7:]])
+
 done()
