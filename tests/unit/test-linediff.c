@@ -13,6 +13,11 @@
 #include "test.h"
 
 static const struct linediff_limits big = { 20000, 2000, NULL };
+/* Each ceiling, and one past it. */
+static const struct linediff_limits lines100 = { 100, 2000, NULL };
+static const struct linediff_limits lines101 = { 101, 2000, NULL };
+static const struct linediff_limits edits59 = { 20000, 59, NULL };
+static const struct linediff_limits edits60 = { 20000, 60, NULL };
 
 /* The hunks as unified diff text ("@@ -1,2 +1,3 @@\n lines"). */
 static char *
@@ -88,6 +93,21 @@ too_large(const char *a, const char *b, const struct linediff_limits *lim,
 	return ok;
 }
 
+/* Diffed within lim, with `edits` edits and a script that checks out. */
+static int
+diffed(const char *a, const char *b, const struct linediff_limits *lim,
+    size_t edits)
+{
+	struct linediff	 d;
+	int		 ok;
+
+	ok = linediff_run(&d, a, strlen(a), b, strlen(b), lim, 3) == 0 &&
+	    d.edits == edits && linediff_check(&d, a, strlen(a), b,
+	    strlen(b)) == 0;
+	linediff_free(&d);
+	return ok;
+}
+
 /* Random text of up to maxlines lines over a small alphabet of lines,
  * so that lines repeat and the search has choices. */
 static size_t
@@ -154,31 +174,21 @@ main(void)
 	/* Ceilings. */
 	x = numbered("l", 101);
 	y = numbered("l", 100);
-	lim = big;
-	lim.lines_max = 100;
 	test_cond("more lines than lines_max: too large, a named",
-	    too_large(x, y, &lim, "a has 101 lines, more than the 100"));
+	    too_large(x, y, &lines100, "a has 101 lines, more than the 100"));
 	test_cond("b past lines_max: b named",
-	    too_large(y, x, &lim, "b has 101 lines"));
-	lim.lines_max = 101;
+	    too_large(y, x, &lines100, "b has 101 lines"));
 	test_cond("exactly lines_max lines is diffed",
-	    linediff_run(&d, x, strlen(x), y, strlen(y), &lim, 3) == 0 &&
-	    d.edits == 1);
-	linediff_free(&d);
+	    diffed(x, y, &lines101, 1));
 	free(x);
 	free(y);
+	/* 30 lines all replaced: 60 edits. */
 	x = numbered("a", 30);
 	y = numbered("b", 30);
-	lim = big;
-	lim.edits_max = 59;
-	test_cond("more edits than edits_max: too large",
-	    too_large(x, y, &lim, "more than 59 lines were removed or added"));
-	lim.edits_max = 60;
+	test_cond("more edits than edits_max: too large", too_large(x, y,
+	    &edits59, "more than 59 lines were removed or added"));
 	test_cond("exactly edits_max edits is diffed",
-	    linediff_run(&d, x, strlen(x), y, strlen(y), &lim, 3) == 0 &&
-	    d.edits == 60 && linediff_check(&d, x, strlen(x), y,
-	    strlen(y)) == 0);
-	linediff_free(&d);
+	    diffed(x, y, &edits60, 60));
 	work = 100;
 	lim = big;
 	lim.work_left = &work;
@@ -199,10 +209,7 @@ main(void)
 		if ((alen == 0 || y[alen - 1] == '\n') && i++ % 20 == 0)
 			y[alen] = 'L';
 	test_cond("20,000 lines with 2,000 edits: diffed",
-	    linediff_run(&d, x, strlen(x), y, strlen(y), &big, 3) == 0 &&
-	    d.edits == 2000 && linediff_check(&d, x, strlen(x), y,
-	    strlen(y)) == 0);
-	linediff_free(&d);
+	    diffed(x, y, &big, 2000));
 	y[strlen(y) - 2] = 'X';
 	test_cond("... and 2,002 edits: too large",
 	    too_large(x, y, &big, "more than 2000"));
