@@ -1,8 +1,9 @@
 // Compare two executions in the dashboard (SPEC section 17): open the
 // newer run of a workflow, "Compare with…" picks the previous run by
 // default, and the compare page shows the step's changed worker with its
-// removed and added lines highlighted among their context; a worker whose
-// output did not change is folded into a count.
+// removed and added lines highlighted among their context (markup in the
+// output shown as text); a worker whose output did not change is folded
+// into a count; a missing execution by id says so.
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -32,7 +33,8 @@ run(async () => {
   const r1 = await call('POST', '/api/executions', { body: { workflow_id: wf.id } });
   require('run 1 starts', r1.status === 201, r1);
   const e1 = await finished(r1.data.id);
-  writeFileSync(file, 'alpha\nBETA\ngamma\ndelta\nepsilon\n');
+  const XSS = '<img src=x onerror="window.__pwned=1">';
+  writeFileSync(file, 'alpha\nBETA\ngamma\ndelta\nepsilon\n' + XSS + '\n');
   const r2 = await call('POST', '/api/executions', { body: { workflow_id: wf.id } });
   require('run 2 starts', r2.status === 201, r2);
   const e2 = await finished(r2.data.id);
@@ -58,15 +60,17 @@ run(async () => {
   const del = await w.locator('.diff-line.diff-del').allTextContents();
   const add = await w.locator('.diff-line.diff-add').allTextContents();
   check('the removed line is highlighted', del.length === 1 && del[0].includes('beta'), del);
-  check('the added lines are highlighted', add.length === 2 && add[0].includes('BETA') && add[1].includes('epsilon'),
+  check('the added lines are highlighted', add.length === 3 && add[0].includes('BETA') && add[1].includes('epsilon'),
     add);
+  // Command output is text: markup in a line shows as its characters.
+  check('markup in output is shown as text, never run', add.length === 3 && add[2].includes(XSS) &&
+    (await p.locator('.compare img').count()) === 0 && (await p.evaluate(() => window.__pwned)) === undefined);
   const same = await w.locator('.diff-line.diff-same').allTextContents();
   check('context lines around them', same.length === 3 && same[0].includes('alpha'), same);
-  check('a hunk header numbers the lines', (await w.locator('.diff-hunk').first().textContent()) === '@@ -1,4 +1,5 @@');
+  check('a hunk header numbers the lines', (await w.locator('.diff-hunk').first().textContent()) === '@@ -1,4 +1,6 @@');
   check('the unchanged worker is folded into a count',
     (await p.locator('[data-test=cmp-unchanged] summary').textContent()) === '1 worker unchanged' &&
     (await p.locator('[data-test=cmp-worker][data-worker=local-2]').count()) === 0);
-  // Command output is text: a line is a text node, never markup.
   check('no note for the same workflow', (await p.locator('[data-test=diff-note]').count()) === 0);
   await shot(p, 'diff-02-compare');
 
