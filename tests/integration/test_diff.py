@@ -16,7 +16,7 @@ import uuid
 
 from live import execute, start_worker, wait_execution
 from pulse_test import (at_end, call, check, check_status, create_workflow,
-                        ctl, diag, done, require)
+                        ctl, diag, done, require, sql)
 
 tmp = tempfile.mkdtemp(prefix='pulse-diff-')
 os.chmod(tmp, 0o755)
@@ -259,6 +259,40 @@ r = diff(b1['id'], b1['id'])
 check('25,000 identical lines: same, not too large (bytes compared first)',
       r[0] == 200 and worker(r[2]['steps'][0], W[0])['stdout'] ==
       {'same': True, 'too_large': False, 'hunks': []}, r[2])
+
+# ------------------------------------------------------------ 1,000 workers
+# PULSE_DIFF_WORKERS_MAX: a step is compared on at most 1,000 workers a
+# side. Rows of workers that do not exist stand in for a fleet (nothing
+# reads a finished dispatch but the views); they go with the workflow.
+
+
+def fleet(eid, first, last):
+    sql("INSERT INTO dispatches (id, execution_id, step_index, worker_id, "
+        "worker_name, attempt, command, timeout_ms, status, exit_code, "
+        "stdout) SELECT UUID(), '%s', 0, UUID(), "
+        "CONCAT('fleet-', LPAD(seq, 4, '0')), 1, 'true', 1000, 'succeeded', "
+        "0, 'ok\\n' FROM seq_%d_to_%d" % (eid, first, last))
+
+
+fleet(b1['id'], 1, 999)
+t0 = time.monotonic()
+r = diff(b1['id'], b1['id'])
+check_status('a step on 1,000 workers against itself', r, 200)
+diag('1,000 workers compared in %.2f s (ASan build)' %
+     (time.monotonic() - t0))
+st0 = r[2]['steps'][0]
+check('1,000 workers listed, all same, no too_large',
+      len(st0['workers']) == 1000 and 'too_large' not in st0 and
+      not st0['changed'] and all(w['stdout']['same'] and w['stderr']['same']
+                                 for w in st0['workers']), st0.get('reason'))
+fleet(b1['id'], 1000, 1000)
+r = diff(b1['id'], b2['id'])
+check_status('1,001 workers in a', r, 200)
+st0 = r[2]['steps'][0]
+check('1,001: the step is too_large, says why, lists no workers',
+      st0.get('too_large') is True and st0['workers'] == [] and
+      st0['changed'] and st0.get('reason') ==
+      'the step ran on more than 1000 workers in a', st0)
 
 # ------------------------------------------------------------ request budget
 # Each stream: 12,000 lines, then a line added after every 6th (2,000
