@@ -86,7 +86,10 @@ worker_cmp(const void *x, const void *y)
 {
 	const struct diff_worker *a = x, *b = y;
 
-	return strcmp(a->name, b->name);
+	int c = strcmp(a->name, b->name);
+
+	/* Ties by id: which of two same-named rows is kept is then fixed. */
+	return c != 0 ? c : strcmp(a->id, b->id);
 }
 
 /* The step's workers, sorted by name (bytes, as the merge compares);
@@ -106,12 +109,8 @@ diff_step_load(struct db *db, const char *eid, long long index,
 		return 1;
 	s->w = xcalloc(n + 1, sizeof(*s->w));
 	for (i = 0; i < n; i++) {
-		struct diff_worker *w = &s->w[s->n];
+		struct diff_worker *w = &s->w[i];
 
-		/* Two workers of one name (one re-enrolled): the first. */
-		if (s->n > 0 && strcmp(s->w[s->n - 1].name,
-		    db_res_get(s->res, i, 1)) == 0)
-			continue;
 		w->id = db_res_get(s->res, i, 0);
 		w->name = db_res_get(s->res, i, 1);
 		w->status = db_res_get(s->res, i, 2);
@@ -120,9 +119,13 @@ diff_step_load(struct db *db, const char *eid, long long index,
 		w->bytes[1] = db_res_int(s->res, i, 5, 0);
 		w->truncated[0] = db_res_int(s->res, i, 6, 0) != 0;
 		w->truncated[1] = db_res_int(s->res, i, 7, 0) != 0;
-		s->n++;
 	}
-	qsort(s->w, s->n, sizeof(*s->w), worker_cmp);
+	qsort(s->w, n, sizeof(*s->w), worker_cmp);
+	/* Two workers of one name (one enrolled again): the one of lower id
+	 * only, or the merge would pair one name twice. */
+	for (i = 0; i < n; i++)
+		if (s->n == 0 || strcmp(s->w[s->n - 1].name, s->w[i].name) != 0)
+			s->w[s->n++] = s->w[i];
 	return 0;
 }
 
