@@ -137,4 +137,22 @@
 #define PULSE_BATCH_LIST_MAX		16	/* sizes in a list */
 #define PULSE_BATCH_PAUSE_MAX_MS	86400000
 
+/*
+ * The execution diff (GET /api/executions/:a/diff/:b, SPEC section 17).
+ * One output pair is diffed only within LINES_MAX lines a side and
+ * EDIT_MAX lines removed plus added; a step compares at most WORKERS_MAX
+ * workers. One request reads at most BYTES_MAX bytes of output, takes at
+ * most WORK_MAX steps of the diff search and shows at most
+ * SHOWN_LINES_MAX lines of hunks: past any of them the rest answer
+ * too_large with the reason, so no pair of executions can hold a
+ * pulse-api child for long (a stream is up to DISPATCH_OUTPUT_MAX).
+ */
+#define PULSE_DIFF_LINES_MAX		20000
+#define PULSE_DIFF_EDIT_MAX		2000
+#define PULSE_DIFF_WORKERS_MAX		1000
+#define PULSE_DIFF_CONTEXT		3
+#define PULSE_DIFF_BYTES_MAX		(64 * 1024 * 1024)
+#define PULSE_DIFF_WORK_MAX		200000000ULL
+#define PULSE_DIFF_SHOWN_LINES_MAX	100000
+
 #endif

@@ -245,4 +245,7 @@ void	 executions_advance(struct request *, struct dispatch_ids *);
 /* api-output.c */
 int	 executions_output(struct request *);
 
+/* api-diff.c */
+int	 executions_diff(struct request *);
+
 #endif

@@ -66,6 +66,7 @@ const struct route routes[] = {
 	{ "GET",	"/api/executions/:id",	executions_get,	ROUTE_ANY },
 	{ "GET",	"/api/executions/:id/output", executions_output,
 	    ROUTE_ANY },
+	{ "GET",	"/api/executions/:a/diff/:b", executions_diff, ROUTE_ANY },
 	{ "POST",	"/api/executions/:id/respond", executions_respond,
 	    ROUTE_ANY | ROUTE_BODY },
 	{ "POST",	"/api/executions/:id/cancel", executions_cancel,

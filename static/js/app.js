@@ -1,7 +1,7 @@
 // PULSE dashboard: start-up, who am I, the live connection indicator and the
 // hash router (#/workers, #/workflows, #/workflows/ID, #/workflows/new,
 // #/workflows/ID/edit, #/workflows/ID/versions/N (its history), #/executions,
-// #/executions/ID, #/audit for admins).
+// #/executions/ID, #/executions/A/compare/B, #/audit for admins).
 import { ApiError, get } from './api.js';
 import { h, replace, tickTimes } from './dom.js';
 import { Live } from './live.js';
@@ -10,6 +10,7 @@ import { workersView } from './views/workers.js';
 import { workflowsView, workflowView, workflowEditView } from './views/workflows.js';
 import { executionsView } from './views/executions.js';
 import { executionPage } from './views/execution.js';
+import { compareView } from './views/compare.js';
 import { auditView } from './views/audit.js';
 
 const routes = [
@@ -21,6 +22,7 @@ const routes = [
   [/^\/workflows\/([\w-]+)\/versions\/(\d+)$/, 'workflows', workflowView],
   [/^\/executions$/, 'executions', executionsView],
   [/^\/executions\/([\w-]+)$/, 'executions', executionPage],
+  [/^\/executions\/([\w-]+)\/compare\/([\w-]+)$/, 'executions', compareView],
   [/^\/audit$/, 'audit', auditView],
 ];
 

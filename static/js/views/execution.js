@@ -7,6 +7,7 @@ import { AnsiStream } from '../ansi.js';
 import { confirmModal } from '../modal.js';
 import { startWorkflow } from './start-form.js';
 import { failedStepsNote } from './executions.js';
+import { compareControl } from './compare.js';
 import { attemptGroup, attemptLabel, groupAttempts, placeAttempts, retryWaitS, retryWaitText } from './attempts.js';
 
 const enc = new TextEncoder();
@@ -540,11 +541,13 @@ export class ExecutionView {
 export function executionPage(ctx, main, id) {
   const holder = h('div');
   const again = h('button', { type: 'button', class: 'btn', hidden: true, 'data-test': 'run-again' }, 'Run again');
+  const compareSlot = h('span');
   replace(main,
     h('nav', { class: 'crumbs', 'aria-label': 'Breadcrumb' }, h('a', { href: '#/executions' }, 'Executions'), ' / ',
-      h('span', { class: 'mono small' }, id.slice(0, 8)), again),
+      h('span', { class: 'mono small' }, id.slice(0, 8)), again, compareSlot),
     holder);
   const view = new ExecutionView(ctx, holder, id);
+  compareSlot.append(compareControl(view));
   // The workflow as it is now: its parameters build the form, filled with
   // this execution's values; hidden when the caller may not start it.
   let wf = null;
