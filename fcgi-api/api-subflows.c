@@ -23,6 +23,8 @@
 
 static const char sql_wf[] =
     "SELECT name, definition FROM workflows WHERE id = ?";
+static const char sql_version[] =
+    "SELECT 1 FROM workflow_versions WHERE workflow_id = ? AND version = ?";
 
 /* Stored definitions read for one save, at most: a bound on the work. */
 #define SUBS_LOADS_MAX	256
@@ -239,6 +241,30 @@ follow(struct walk *w, const struct step *st, const struct workflow *wf)
 	return rc;
 }
 
+/* A pinned workflow_version must be one of the child's: 0, -1 replied. */
+static int
+check_version(struct walk *w, const struct step *st, const char *cname)
+{
+	struct db_res	*res;
+	size_t		 n;
+
+	if (st->workflow_version == 0)
+		return 0;
+	if (db_exec(w->req->db, sql_version, &res, "si", st->workflow_id,
+	    st->workflow_version) == -1) {
+		reply_db_error(w->req);
+		return -1;
+	}
+	n = db_res_rows(res);
+	db_res_free(res);
+	if (n > 0)
+		return 0;
+	snprintf(w->msg, sizeof(w->msg), "step %d (\"%.64s\"): "
+	    "workflow_version: workflow '%.64s' has no version %lld",
+	    w->step + 1, st->name, cname, st->workflow_version);
+	return refuse(w, "workflow_version");
+}
+
 int
 workflows_check_subs(struct request *req, const struct workflow *wf,
     const char *self_id, const char *self_name)
@@ -278,6 +304,11 @@ workflows_check_subs(struct request *req, const struct workflow *wf,
 			    strlen(w.msg), "the definition of workflow %s "
 			    "cannot be read", st->workflow_id);
 			return refuse(&w, "workflow_id");
+		}
+		if ((rc = check_version(&w, st, name)) != 0) {
+			free(name);
+			workflow_free(child);
+			return -1;
 		}
 		w.n = 0;
 		w.ids[w.n] = self_id;

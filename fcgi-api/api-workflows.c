@@ -37,7 +37,7 @@ static const char sql_lock[] = "SELECT id FROM workflows WHERE id = ? "
     "FOR UPDATE";
 static const char sql_unfinished[] =
     "SELECT COUNT(*) FROM executions WHERE workflow_id = ? "
-    "AND status IN ('running', 'waiting')";
+    "AND status IN ('running', 'waiting', 'awaiting_approval')";
 
 /*
  * Whether the caller may start a workflow whose definition is def (len
