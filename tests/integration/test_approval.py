@@ -19,23 +19,16 @@ import json
 import threading
 import time
 
-from live import execution, online, wait_execution
-from pulse_test import (at_end, call, check, check_status, done, error_of,
-                        require, sql, unique)
+from live import execution, online, save_definition, wait_execution
+from pulse_test import (call, check, check_status, done, error_of,
+                        require, sql)
 
 FINAL = ('completed', 'failed', 'cancelled', 'rejected', 'expired')
 LEADS = {'required': 2, 'approvers': ['leads'], 'expires_in': 600000}
 
 
 def save(defn, name=None, wid=None):
-    body = {'name': name or unique('appr'), 'definition': defn}
-    if wid is None:
-        r = call('POST', '/api/workflows', body=body)
-        if r[0] == 201:
-            new = r[2]['id']
-            at_end(lambda: call('DELETE', '/api/workflows/' + new))
-        return r
-    return call('PUT', '/api/workflows/' + wid, body=body)
+    return save_definition(defn, name, wid, 'appr')
 
 
 def saved(descr, defn, name=None):
@@ -326,7 +319,7 @@ check('... cancelled', r[2]['status'] == 'cancelled', r[2])
 r = decide(cid, 'bob', r[2]['plan_hash'])
 check_status('approving the cancelled one: 409', r, 409)
 
-# --- expiry -------------------------------------------------------------------
+# --- expiry ------------------------------------------------------------------
 wid2 = saved('a workflow whose approval lasts 1.5 s', {
     'approval': {'approvers': ['leads'], 'expires_in': 1500},
     'steps': [run_step('late', 'echo too-late')]})
@@ -344,7 +337,7 @@ check('... "execution is expired: its approval is closed"',
       (error_of(r[2]) or ''), r[2])
 check('nothing recorded', approvals_rows(xid) == [])
 
-# --- concurrent approvals: three of required 2 --------------------------------
+# --- concurrent approvals: three of required 2 -------------------------------
 wid3 = saved('two of three, concurrently', {
     'approval': {'required': 2, 'approvers': ['leads']},
     'steps': [run_step('once', 'echo once')]})
@@ -385,7 +378,7 @@ check('one running status event', sql(
     "'execution_status' AND JSON_VALUE(payload, '$.status') = 'running'" %
     kid) == [['1']])
 
-# --- a pinned sub-workflow runs the pinned version ----------------------------
+# --- a pinned sub-workflow runs the pinned version ---------------------------
 child = saved('the child, version 1', {
     'steps': [run_step('child', 'echo child-v1')]})
 r = save({'steps': [{'name': 'sub', 'type': 'workflow', 'workflow_id': child,
