@@ -432,8 +432,8 @@ refuse_unfinished(struct db *db, const char *id, struct delete_ctx *ctx)
 	db_res_free(res);
 	if (n > 0)
 		delete_refuse(ctx, "workflow has %lld unfinished execution%s "
-		    "(running or waiting): cancel %s first", n, n == 1 ? "" :
-		    "s", n == 1 ? "it" : "them");
+		    "(running, waiting or awaiting approval): cancel %s first",
+		    n, n == 1 ? "" : "s", n == 1 ? "it" : "them");
 	return 0;
 }
 

@@ -312,6 +312,10 @@ check('... closed', 'execution is rejected: its approval is closed' in
 r = start(wid1, user=as_user('alice'))
 check_status('alice starts another', r, 201)
 cid = r[2]['id']
+r = call('DELETE', '/api/workflows/' + wid1)
+check_status('deleting its workflow while it awaits approval: 409', r, 409)
+check('... "awaiting approval" among the reasons', 'awaiting approval' in
+      (error_of(r[2]) or ''), r[2])
 r = call('POST', '/api/executions/%s/cancel' % cid, user=as_user('alice'),
          body={})
 check_status('alice cancels it while it awaits approval', r, 200)
