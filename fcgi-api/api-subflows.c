@@ -24,7 +24,8 @@
 static const char sql_wf[] =
     "SELECT name, definition FROM workflows WHERE id = ?";
 static const char sql_version[] =
-    "SELECT 1 FROM workflow_versions WHERE workflow_id = ? AND version = ?";
+    "SELECT name, definition FROM workflow_versions WHERE workflow_id = ? "
+    "AND version = ?";
 
 /* Stored definitions read for one save, at most: a bound on the work. */
 #define SUBS_LOADS_MAX	256
@@ -87,7 +88,8 @@ prefix(struct walk *w, const struct step *st, const char *what)
  * replied (db error).
  */
 static int
-load(struct walk *w, const char *id, struct workflow **wf, char **name)
+load(struct walk *w, const char *id, long long version, struct workflow **wf,
+    char **name)
 {
 	struct db_res		*res;
 	struct json_object	*def;
@@ -97,7 +99,9 @@ load(struct walk *w, const char *id, struct workflow **wf, char **name)
 	*wf = NULL;
 	*name = NULL;
 	w->loads++;
-	if (db_exec(w->req->db, sql_wf, &res, "s", id) == -1) {
+	/* A step pinned to a version (workflow_version): that definition. */
+	if ((version > 0 ? db_exec(w->req->db, sql_version, &res, "si", id,
+	    version) : db_exec(w->req->db, sql_wf, &res, "s", id)) == -1) {
 		reply_db_error(w->req);
 		return -1;
 	}
@@ -215,7 +219,8 @@ follow(struct walk *w, const struct step *st, const struct workflow *wf)
 			    SUBS_LOADS_MAX);
 			return refuse(w, "workflow_id");
 		}
-		if ((rc = load(w, id, &child, &name)) == -1)
+		if ((rc = load(w, id, wf->plan[i].st->workflow_version, &child,
+		    &name)) == -1)
 			return -1;
 		if (rc == 0)
 			continue;	/* deleted since: the run fails it */
@@ -241,28 +246,40 @@ follow(struct walk *w, const struct step *st, const struct workflow *wf)
 	return rc;
 }
 
-/* A pinned workflow_version must be one of the child's: 0, -1 replied. */
+/*
+ * A step pinned to workflow_version: its parameters and its own workflow
+ * steps are checked in that version, which must exist (1: *child and
+ * *name are now that version's; 0: not pinned; -1 replied).
+ */
 static int
-check_version(struct walk *w, const struct step *st, const char *cname)
+load_pinned(struct walk *w, const struct step *st, struct workflow **child,
+    char **name)
 {
-	struct db_res	*res;
-	size_t		 n;
+	struct workflow	*v;
+	char		*vname;
+	int		 rc;
 
 	if (st->workflow_version == 0)
 		return 0;
-	if (db_exec(w->req->db, sql_version, &res, "si", st->workflow_id,
-	    st->workflow_version) == -1) {
-		reply_db_error(w->req);
+	if ((rc = load(w, st->workflow_id, st->workflow_version, &v,
+	    &vname)) == -1)
 		return -1;
+	if (rc == 0) {
+		snprintf(w->msg, sizeof(w->msg), "step %d (\"%.64s\"): "
+		    "workflow_version: workflow '%.64s' has no version %lld",
+		    w->step + 1, st->name, *name, st->workflow_version);
+		return refuse(w, "workflow_version");
 	}
-	n = db_res_rows(res);
-	db_res_free(res);
-	if (n > 0)
+	if (rc == 2) {
+		/* Stored but unreadable: checked as the current one. */
+		free(vname);
 		return 0;
-	snprintf(w->msg, sizeof(w->msg), "step %d (\"%.64s\"): "
-	    "workflow_version: workflow '%.64s' has no version %lld",
-	    w->step + 1, st->name, cname, st->workflow_version);
-	return refuse(w, "workflow_version");
+	}
+	workflow_free(*child);
+	free(*name);
+	*child = v;
+	*name = vname;
+	return 1;
 }
 
 int
@@ -289,7 +306,7 @@ workflows_check_subs(struct request *req, const struct workflow *wf,
 		if (st->type != STEP_WORKFLOW)
 			continue;
 		w.step = (int)i;
-		if ((rc = load(&w, st->workflow_id, &child, &name)) == -1)
+		if ((rc = load(&w, st->workflow_id, 0, &child, &name)) == -1)
 			return -1;
 		if (rc == 0) {
 			prefix(&w, st, "");
@@ -305,7 +322,7 @@ workflows_check_subs(struct request *req, const struct workflow *wf,
 			    "cannot be read", st->workflow_id);
 			return refuse(&w, "workflow_id");
 		}
-		if ((rc = check_version(&w, st, name)) != 0) {
+		if (load_pinned(&w, st, &child, &name) == -1) {
 			free(name);
 			workflow_free(child);
 			return -1;

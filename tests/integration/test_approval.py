@@ -427,6 +427,20 @@ check('its child ran version 1, not the latest 2',
       cx and cx['workflow_version'] == 1 and
       cx['steps'][0]['dispatches'][0]['stdout'] == 'child-v1\n', cx)
 
+# A pinned step is checked at save against its version, not the latest.
+r = save({'params': [{'name': 'who', 'type': 'string', 'required': True}],
+          'steps': [run_step('child', 'echo {{ params.who }}')]}, wid=child)
+check_status('the child is edited again (version 3, a required parameter)',
+             r, 200)
+r = save({'steps': [{'name': 'sub', 'type': 'workflow', 'workflow_id': child,
+                     'workflow_version': 1}]})
+check_status('pinning version 1 (no parameters) saves', r, 201)
+r = save({'steps': [{'name': 'sub', 'type': 'workflow', 'workflow_id': child,
+                     'workflow_version': 3}]})
+check_status('pinning version 3 without its required value: refused', r, 400)
+check('... naming params.who', isinstance(r[2], dict) and
+      r[2].get('field') == 'params.who', r[2])
+
 # A child with its own approval waits for it; its parent's step waits.
 gated = saved('a child needing approval', {
     'approval': {'approvers': ['leads']},
