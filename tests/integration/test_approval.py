@@ -19,8 +19,10 @@ import json
 import threading
 import time
 
+import wsclient
+
 from live import execution, online, save_definition, wait_execution
-from pulse_test import (call, check, check_status, done, error_of,
+from pulse_test import (call, check, check_status, done, error_of, origin,
                         require, sql)
 
 FINAL = ('completed', 'failed', 'cancelled', 'rejected', 'expired')
@@ -287,6 +289,9 @@ check('status events: awaiting_approval, running, completed',
 wid1 = saved('a workflow needing one lead', {
     'approval': {'approvers': ['leads']},
     'steps': [run_step('never', 'echo should-not-run')]})
+ws = wsclient.connect('/ws', 'pulse-browser', headers={'Origin': origin()},
+                     auth=('bob', 'bob'), timeout=15)
+require('a browser (bob) connects', ws.recv_json(15) is not None)
 r = start(wid1)
 check_status('admin starts it', r, 201)
 e = r[2]
@@ -295,6 +300,31 @@ check('defaults: required 1, 24 h', e['approval'] and
       e['approval']['expires_in'] == 86400000, e['approval'])
 r = decide(e['id'], 'bob', e['plan_hash'], 'reject', 'not on a Friday')
 check_status('bob rejects', r, 200)
+_, seen = ws.recv_until(lambda m: m.get('execution_id') == e['id'] and
+                        m.get('type') == 'execution_status' and
+                        m.get('status') == 'rejected', 15)
+ws.close()
+live = [(m['type'], m.get('status') or m.get('event')) for m in seen
+        if m.get('execution_id') == e['id'] and m['type'] in (
+            'execution_started', 'execution_status', 'execution_approval')]
+check('the browser got them live: started, awaiting_approval, requested, '
+      'rejected (by bob), then the status rejected',
+      live == [('execution_started', None),
+               ('execution_status', 'awaiting_approval'),
+               ('execution_approval', 'requested'),
+               ('execution_approval', 'rejected'),
+               ('execution_status', 'rejected')], live)
+req = [m for m in seen if m.get('execution_id') == e['id'] and
+       m.get('type') == 'execution_approval']
+check('... the request names the workflow, the hash, required, approvers, '
+      'expires_at and the count', req and req[0].get('workflow_id') == wid1
+      and req[0].get('workflow_name') and req[0].get('plan_hash') ==
+      e['plan_hash'] and req[0].get('required') == 1 and
+      req[0].get('approvers') == ['leads'] and
+      isinstance(req[0].get('expires_at'), str) and
+      req[0].get('approvals') == 0, req)
+check('... the decision says by whom', len(req) == 2 and
+      req[1].get('by') == 'bob' and req[1].get('approvals') == 0, req)
 check('... it ended rejected, saying who and why',
       r[2]['status'] == 'rejected' and r[2]['completed_at'] and
       'rejected by bob: not on a Friday' in (r[2]['error'] or ''), r[2])
