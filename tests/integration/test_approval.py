@@ -285,6 +285,30 @@ st = sql("SELECT JSON_VALUE(payload, '$.status') FROM events "
 check('status events: awaiting_approval, running, completed',
       st == [['awaiting_approval'], ['running'], ['completed']], st)
 
+# Typed values expand in the plan exactly as the step expands them.
+tid = saved('typed parameters', {
+    'params': [{'name': 'n', 'type': 'integer'},
+               {'name': 'r', 'type': 'number'},
+               {'name': 'b', 'type': 'boolean'},
+               {'name': 'c', 'type': 'choice', 'options': ['x y', 'z']}],
+    'approval': {'approvers': ['leads']},
+    'steps': [run_step('typed', 'echo {{ params.n }} {{ params.r }} '
+                       '{{ params.b }} {{ params.c }} '
+                       '{{ execution.started_by }}')]})
+r = start(tid, params={'n': 7, 'r': 0.1, 'b': True, 'c': 'x y'})
+check_status('started with typed values', r, 201)
+t = r[2]
+r = decide(t['id'], 'carol', t['plan_hash'])
+check_status('carol approves', r, 200)
+f = wait_execution(t['id'], FINAL)
+check('the command run is the plan\'s, value for value',
+      f and f['status'] == 'completed' and
+      f['steps'][0].get('command') == t['plan']['steps'][0]['command'],
+      f and (f['steps'][0].get('command'), t['plan']['steps'][0]['command']))
+check('... and says what it should',
+      f and f['steps'][0]['dispatches'][0]['stdout'] ==
+      '7 0.1 true x y admin\n', f and f['steps'][0]['dispatches'])
+
 # --- rejection --------------------------------------------------------------
 wid1 = saved('a workflow needing one lead', {
     'approval': {'approvers': ['leads']},
