@@ -309,6 +309,26 @@ check('... and says what it should',
       f and f['steps'][0]['dispatches'][0]['stdout'] ==
       '7 0.1 true x y admin\n', f and f['steps'][0]['dispatches'])
 
+# A parallel group's steps and the on_failure steps are expanded too.
+gid = saved('a group and on_failure steps', {
+    'params': [{'name': 'p', 'type': 'string', 'default': 'v'}],
+    'approval': {'approvers': ['leads']},
+    'steps': [{'name': 'both', 'type': 'parallel', 'steps': [
+        run_step('a', 'echo {{ params.p }} a'), run_step('b', 'echo b')]}],
+    'on_failure': [run_step('undo', 'echo {{ params.p }} failed')]})
+r = start(gid)
+check_status('started', r, 201)
+gp = r[2].get('plan') or {}
+check('the group\'s step expanded in the plan',
+      gp.get('steps', [{}])[0].get('steps', [{}])[0].get('command') ==
+      "echo 'v' a", gp)
+check('the on_failure step expanded in the plan, on_failure present',
+      gp.get('on_failure', [{}])[0].get('command') == "echo 'v' failed", gp)
+check('the default value is in the plan\'s params',
+      gp.get('params') == {'p': 'v'}, gp)
+r = call('POST', '/api/executions/%s/cancel' % r[2]['id'], body={})
+check_status('cancelled', r, 200)
+
 # --- rejection --------------------------------------------------------------
 wid1 = saved('a workflow needing one lead', {
     'approval': {'approvers': ['leads']},
