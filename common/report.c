@@ -47,6 +47,13 @@ static const char sql_commands[] =
     "SELECT d.step_index, d.command FROM dispatches d JOIN "
     "(SELECT MIN(id) AS id FROM dispatches WHERE execution_id = ? "
     "GROUP BY step_index) m ON m.id = d.id";
+/* An approval (SPEC section 15): the plan frozen, and who decided. */
+static const char sql_approval[] =
+    "SELECT plan, plan_hash, approval, approval_expires_at FROM executions "
+    "WHERE id = ?";
+static const char sql_approvals[] =
+    "SELECT approver, decision, comment, at FROM approvals "
+    "WHERE execution_id = ? ORDER BY at, approver";
 static const char sql_children[] =
     "SELECT parent_step, id, status, workflow_name FROM executions "
     "WHERE parent_execution_id = ? ORDER BY parent_step, started_at "
@@ -435,6 +442,54 @@ add_children(struct db *db, const char *id, struct json_object *o,
 	return 0;
 }
 
+/*
+ * plan (the object; its canonical bytes are what plan_hash is over),
+ * plan_hash, approval {required, approvers, expires_in, expires_at} and
+ * approvals [{approver, decision, comment, at}] by time: null and [] for
+ * an execution that needed no approval.
+ */
+static int
+add_approval(struct db *db, const char *id, struct json_object *o)
+{
+	struct db_res		*r, *d;
+	struct json_object	*a = NULL, *list, *x;
+	char			 perr[64];
+	size_t			 i;
+
+	if (db_exec(db, sql_approval, &r, "s", id) == -1)
+		return -1;
+	if (db_exec(db, sql_approvals, &d, "s", id) == -1) {
+		db_res_free(r);
+		return -1;
+	}
+	if (db_res_rows(r) > 0 && db_res_get(r, 0, 2) != NULL) {
+		a = pjson_parse(db_res_get(r, 0, 2), db_res_len(r, 0, 2),
+		    API_JSON_DEPTH, perr, sizeof(perr));
+		if (a != NULL && json_object_is_type(a, json_type_object))
+			json_object_object_add(a, "expires_at",
+			    pjson_time(db_res_get(r, 0, 3)));
+	}
+	json_object_object_add(o, "plan", db_res_rows(r) > 0 &&
+	    db_res_get(r, 0, 0) != NULL ? pjson_raw(db_res_get(r, 0, 0),
+	    db_res_len(r, 0, 0)) : NULL);
+	json_object_object_add(o, "plan_hash", db_res_rows(r) > 0 ?
+	    str(r, 0, 1) : NULL);
+	json_object_object_add(o, "approval", a);
+	list = json_object_new_array();
+	for (i = 0; i < db_res_rows(d); i++) {
+		x = json_object_new_object();
+		json_object_object_add(x, "approver", str(d, i, 0));
+		json_object_object_add(x, "decision", str(d, i, 1));
+		json_object_object_add(x, "comment", str(d, i, 2));
+		json_object_object_add(x, "at", pjson_time(db_res_get(d, i, 3)));
+		json_object_array_add(list, x);
+	}
+	json_object_object_add(o, "approvals", list);
+	db_res_free(r);
+	db_res_free(d);
+	return 0;
+}
+
 int
 report_execution(struct db *db, const char *id, struct json_object **out)
 {
@@ -486,7 +541,8 @@ report_execution(struct db *db, const char *id, struct json_object **out)
 	json_object_object_add(o, "parent_step", int_or_null(e, 0, 18));
 	json_object_object_add(o, "depth",
 	    json_object_new_int64(db_res_int(e, 0, 19, 0)));
-	if (add_children(db, id, o, steps) == -1) {
+	if (add_children(db, id, o, steps) == -1 ||
+	    add_approval(db, id, o) == -1) {
 		json_object_put(o);
 		json_object_put(steps);
 		db_res_free(e);

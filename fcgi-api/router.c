@@ -71,6 +71,8 @@ const struct route routes[] = {
 	    ROUTE_ANY | ROUTE_BODY },
 	{ "POST",	"/api/executions/:id/cancel", executions_cancel,
 	    ROUTE_ANY },
+	{ "POST",	"/api/executions/:id/approve", executions_approve,
+	    ROUTE_ANY | ROUTE_BODY },
 	{ "GET",	"/api/audit",		audit_list,	ROUTE_ADMIN },
 	{ "GET",	"/api/audit/verify",	audit_verify_get, ROUTE_ADMIN },
 	{ NULL,		NULL,			NULL,		0 }
