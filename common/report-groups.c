@@ -1,0 +1,426 @@
+/*
+ * Grouped output (SPEC section 17): per execute step, the latest attempt
+ * of each worker grouped by (status, exit code, SHA-256 of stdout, of
+ * stderr), largest first, with one sample output for the first groups.
+ * Grouping reads only the small columns; the outputs read are the samples.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "db.h"
+#include "dispatch.h"
+#include "pjson.h"
+#include "pulse-limits.h"
+#include "report.h"
+#include "xmalloc.h"
+
+#define GROUPS_STR_(x)	#x
+#define GROUPS_STR(x)	GROUPS_STR_(x)
+
+/*
+ * Each worker's latest attempt of each step (a retry is a new row with
+ * attempt + 1, found through uq_dispatch_target). The hashes are NULL on
+ * rows recorded without them; sql_fallback hashes those in SQL, kept
+ * apart so rows that have them never read their outputs.
+ */
+#define GROUPS_LATEST \
+    "FROM dispatches d WHERE d.execution_id = ? AND NOT EXISTS (SELECT 1 " \
+    "FROM dispatches l WHERE l.execution_id = d.execution_id AND " \
+    "l.step_index = d.step_index AND l.worker_id = d.worker_id AND " \
+    "l.attempt > d.attempt) "
+static const char sql_latest[] =
+    "SELECT d.step_index, d.status, d.exit_code, d.stdout_sha256, "
+    "d.stderr_sha256, d.worker_name, d.id " GROUPS_LATEST
+    "ORDER BY d.step_index, d.worker_name, d.id "
+    "LIMIT " GROUPS_STR(PULSE_GROUP_ROWS_MAX);
+static const char sql_fallback[] =
+    "SELECT d.id, SHA2(COALESCE(d.stdout, ''), 256), "
+    "SHA2(COALESCE(d.stderr, ''), 256) " GROUPS_LATEST
+    "AND (d.stdout_sha256 IS NULL OR d.stderr_sha256 IS NULL) "
+    "ORDER BY d.id LIMIT " GROUPS_STR(PULSE_GROUP_ROWS_MAX);
+/* Every attempt counts: what the default view's dispatches hold. */
+static const char sql_counts[] =
+    "SELECT step_index, COUNT(*) FROM dispatches WHERE execution_id = ? "
+    "GROUP BY step_index";
+/* A sample: at most cap + 1 bytes of each stream (report_text). */
+static const char sql_sample[] =
+    "SELECT status, worker_name, SUBSTRING(stdout, 1, ?), "
+    "COALESCE(LENGTH(stdout), 0), SUBSTRING(stderr, 1, ?), "
+    "COALESCE(LENGTH(stderr), 0), stdout IS NULL FROM dispatches "
+    "WHERE id = ?";
+
+struct grow {
+	long long	 step;
+	const char	*status;
+	int		 has_exit;
+	long long	 exit;
+	const char	*sha[2];
+	const char	*name;
+	const char	*id;
+};
+
+struct group {
+	long long	 step;
+	size_t		 first;		/* into the sorted rows */
+	size_t		 count;
+	const char	*status;	/* its rows' */
+	const char	*name;		/* its first worker's */
+};
+
+static int
+strcmp_null(const char *a, const char *b)
+{
+	return strcmp(a != NULL ? a : "", b != NULL ? b : "");
+}
+
+/* Equal keys next to each other, each group's workers by name. */
+static int
+grow_cmp(const void *pa, const void *pb)
+{
+	const struct grow	*a = pa, *b = pb;
+	int			 c;
+
+	if (a->step != b->step)
+		return a->step < b->step ? -1 : 1;
+	if ((c = strcmp_null(a->status, b->status)) != 0)
+		return c;
+	if (a->has_exit != b->has_exit)
+		return a->has_exit - b->has_exit;
+	if (a->exit != b->exit)
+		return a->exit < b->exit ? -1 : 1;
+	if ((c = strcmp_null(a->sha[0], b->sha[0])) != 0)
+		return c;
+	if ((c = strcmp_null(a->sha[1], b->sha[1])) != 0)
+		return c;
+	if ((c = strcmp_null(a->name, b->name)) != 0)
+		return c;
+	return strcmp_null(a->id, b->id);
+}
+
+static int
+grow_same(const struct grow *a, const struct grow *b)
+{
+	return a->step == b->step && strcmp_null(a->status, b->status) == 0 &&
+	    a->has_exit == b->has_exit && a->exit == b->exit &&
+	    strcmp_null(a->sha[0], b->sha[0]) == 0 &&
+	    strcmp_null(a->sha[1], b->sha[1]) == 0;
+}
+
+/* Largest first; ties by status, then the first worker's name. */
+static int
+group_cmp(const void *pa, const void *pb)
+{
+	const struct group	*a = pa, *b = pb;
+	int			 c;
+
+	if (a->step != b->step)
+		return a->step < b->step ? -1 : 1;
+	if (a->count != b->count)
+		return a->count > b->count ? -1 : 1;
+	if ((c = strcmp_null(a->status, b->status)) != 0)
+		return c;
+	return strcmp_null(a->name, b->name);
+}
+
+static int
+fallback_cmp(const void *key, const void *row)
+{
+	return strcmp((const char *)key, *(const char *const *)row);
+}
+
+/*
+ * The rows, with the SQL hashes filled in where none were stored. The
+ * fallback query runs only when some row needs it.
+ */
+static int
+rows_load(struct db *db, const char *id, struct db_res **latest,
+    struct db_res **fb, struct grow **out, size_t *nout)
+{
+	struct grow	*rows;
+	const char	**fbid = NULL;
+	size_t		 i, n, need = 0;
+
+	*fb = NULL;
+	if (db_exec(db, sql_latest, latest, "s", id) == -1)
+		return -1;
+	n = db_res_rows(*latest);
+	rows = xcalloc(n + 1, sizeof(*rows));
+	for (i = 0; i < n; i++) {
+		struct grow *g = &rows[i];
+
+		g->step = db_res_int(*latest, i, 0, -1);
+		g->status = db_res_get(*latest, i, 1);
+		g->has_exit = db_res_get(*latest, i, 2) != NULL;
+		g->exit = db_res_int(*latest, i, 2, 0);
+		g->sha[0] = db_res_get(*latest, i, 3);
+		g->sha[1] = db_res_get(*latest, i, 4);
+		g->name = db_res_get(*latest, i, 5);
+		g->id = db_res_get(*latest, i, 6);
+		if (g->sha[0] == NULL || g->sha[1] == NULL)
+			need++;
+	}
+	if (need > 0) {
+		size_t m;
+
+		if (db_exec(db, sql_fallback, fb, "s", id) == -1) {
+			free(rows);
+			return -1;
+		}
+		m = db_res_rows(*fb);
+		fbid = xcalloc(m + 1, sizeof(*fbid));
+		for (i = 0; i < m; i++)
+			fbid[i] = db_res_get(*fb, i, 0);
+		for (i = 0; i < n; i++) {
+			const char **hit;
+			size_t	     k;
+
+			if (rows[i].sha[0] != NULL && rows[i].sha[1] != NULL)
+				continue;
+			hit = bsearch(rows[i].id, fbid, m, sizeof(*fbid),
+			    fallback_cmp);
+			if (hit == NULL)	/* recorded since: as it stood */
+				continue;
+			k = (size_t)(hit - fbid);
+			if (rows[i].sha[0] == NULL)
+				rows[i].sha[0] = db_res_get(*fb, k, 1);
+			if (rows[i].sha[1] == NULL)
+				rows[i].sha[1] = db_res_get(*fb, k, 2);
+		}
+		free(fbid);
+	}
+	*out = rows;
+	*nout = n;
+	return 0;
+}
+
+/* A group's sample: its first worker's output, at most cap a stream. */
+static int
+sample_json(struct db *db, const struct grow *r, size_t cap,
+    struct json_object **out)
+{
+	struct json_object	*o;
+	struct db_res		*res;
+	char			*live[2] = { NULL, NULL };
+	size_t			 livelen[2] = { 0, 0 };
+	int			 more[2] = { 0, 0 }, running;
+	long long		 c = (long long)cap + 1;
+
+	*out = NULL;
+	if (db_exec(db, sql_sample, &res, "iis", c, c, r->id) == -1)
+		return -1;
+	if (db_res_rows(res) != 1) {	/* deleted meanwhile */
+		db_res_free(res);
+		return 0;
+	}
+	/* A command still running: what it printed so far, as its row. */
+	running = db_res_int(res, 0, 6, 0) != 0 &&
+	    (strcmp(db_res_get(res, 0, 0), "sent") == 0 ||
+	    strcmp(db_res_get(res, 0, 0), "running") == 0);
+	if (running)
+		dispatch_live_output(db, r->id, live, livelen);
+	o = json_object_new_object();
+	json_object_object_add(o, "worker_name",
+	    pjson_string_or_null(db_res_get(res, 0, 1)));
+	json_object_object_add(o, "stdout", running ?
+	    report_text(live[0], livelen[0], cap, &more[0]) :
+	    report_text(db_res_get(res, 0, 2),
+	    (size_t)db_res_int(res, 0, 3, 0), cap, &more[0]));
+	json_object_object_add(o, "stderr", running ?
+	    report_text(live[1], livelen[1], cap, &more[1]) :
+	    report_text(db_res_get(res, 0, 4),
+	    (size_t)db_res_int(res, 0, 5, 0), cap, &more[1]));
+	json_object_object_add(o, "stdout_more",
+	    json_object_new_boolean(more[0]));
+	json_object_object_add(o, "stderr_more",
+	    json_object_new_boolean(more[1]));
+	free(live[0]);
+	free(live[1]);
+	db_res_free(res);
+	*out = o;
+	return 0;
+}
+
+static int
+group_json(struct db *db, const struct grow *rows, const struct group *g,
+    int sampled, size_t cap, struct json_object **out)
+{
+	const struct grow	*r = &rows[g->first];
+	struct json_object	*o, *w, *sample = NULL;
+	size_t			 i;
+
+	if (sampled && sample_json(db, r, cap, &sample) == -1)
+		return -1;
+	w = json_object_new_array_ext((int)g->count);
+	for (i = 0; i < g->count; i++)
+		json_object_array_add(w, pjson_string_or_null(r[i].name));
+	o = json_object_new_object();
+	json_object_object_add(o, "count",
+	    json_object_new_int64((long long)g->count));
+	json_object_object_add(o, "workers", w);
+	json_object_object_add(o, "status", pjson_string_or_null(r->status));
+	json_object_object_add(o, "exit_code", r->has_exit ?
+	    json_object_new_int64(r->exit) : NULL);
+	json_object_object_add(o, "stdout_sha256",
+	    pjson_string_or_null(r->sha[0]));
+	json_object_object_add(o, "stderr_sha256",
+	    pjson_string_or_null(r->sha[1]));
+	json_object_object_add(o, "sample_id", pjson_string_or_null(r->id));
+	json_object_object_add(o, "sample", sample);
+	*out = o;
+	return 0;
+}
+
+/* The execute step of index idx in steps, or NULL. */
+static struct json_object *
+step_at(struct json_object *steps, long long idx)
+{
+	struct json_object	*st, *v;
+	size_t			 i, n = json_object_array_length(steps);
+
+	for (i = 0; i < n; i++) {
+		st = json_object_array_get_idx(steps, i);
+		if (json_object_object_get_ex(st, "index", &v) &&
+		    json_object_get_int64(v) == idx &&
+		    json_object_object_get_ex(st, "type", &v) &&
+		    strcmp(json_object_get_string(v), "execute") == 0)
+			return st;
+	}
+	return NULL;
+}
+
+/* Every execute step starts with no groups (nothing dispatched yet). */
+static void
+steps_empty(struct json_object *steps, int view)
+{
+	struct json_object	*st, *v;
+	size_t			 i, n = json_object_array_length(steps);
+
+	for (i = 0; i < n; i++) {
+		st = json_object_array_get_idx(steps, i);
+		if (!json_object_object_get_ex(st, "type", &v) ||
+		    strcmp(json_object_get_string(v), "execute") != 0)
+			continue;
+		json_object_object_add(st, "groups", json_object_new_array());
+		json_object_object_add(st, "groups_omitted", NULL);
+		if (view == REPORT_VIEW_GROUPS)
+			json_object_object_add(st, "dispatch_count",
+			    json_object_new_int64(0));
+	}
+}
+
+static int
+add_counts(struct db *db, const char *id, struct json_object *steps)
+{
+	struct db_res		*r;
+	struct json_object	*st;
+	size_t			 i;
+
+	if (db_exec(db, sql_counts, &r, "s", id) == -1)
+		return -1;
+	for (i = 0; i < db_res_rows(r); i++)
+		if ((st = step_at(steps, db_res_int(r, i, 0, -1))) != NULL)
+			json_object_object_add(st, "dispatch_count",
+			    json_object_new_int64(db_res_int(r, i, 1, 0)));
+	db_res_free(r);
+	return 0;
+}
+
+/*
+ * Fill each step's groups from the sorted groups (by step, largest
+ * first): the first PULSE_GROUPS_MAX listed, samples for the first
+ * PULSE_GROUP_SAMPLES_MAX, the rest counted.
+ */
+static int
+groups_emit(struct db *db, struct json_object *steps, const struct grow *rows,
+    const struct group *gs, size_t ng, size_t cap)
+{
+	struct json_object	*st, *arr, *g, *om;
+	size_t			 i = 0, j, k, ogroups, oworkers;
+
+	while (i < ng) {
+		for (j = i; j < ng && gs[j].step == gs[i].step; j++)
+			;
+		st = step_at(steps, gs[i].step);
+		if (st == NULL) {	/* a step row not (yet) read */
+			i = j;
+			continue;
+		}
+		arr = json_object_new_array();
+		ogroups = oworkers = 0;
+		for (k = i; k < j; k++) {
+			if (k - i >= PULSE_GROUPS_MAX) {
+				ogroups++;
+				oworkers += gs[k].count;
+				continue;
+			}
+			if (group_json(db, rows, &gs[k],
+			    k - i < PULSE_GROUP_SAMPLES_MAX, cap, &g) == -1) {
+				json_object_put(arr);
+				return -1;
+			}
+			json_object_array_add(arr, g);
+		}
+		json_object_object_add(st, "groups", arr);
+		om = NULL;
+		if (ogroups > 0) {
+			om = json_object_new_object();
+			json_object_object_add(om, "groups",
+			    json_object_new_int64((long long)ogroups));
+			json_object_object_add(om, "workers",
+			    json_object_new_int64((long long)oworkers));
+		}
+		json_object_object_add(st, "groups_omitted", om);
+		i = j;
+	}
+	return 0;
+}
+
+int
+report_groups_add(struct db *db, const char *id, struct json_object *steps,
+    int view)
+{
+	struct db_res	*latest = NULL, *fb = NULL;
+	struct grow	*rows = NULL;
+	struct group	*gs = NULL;
+	size_t		 n, i, ng = 0, samples = 0, cap, k;
+	int		 rv = -1;
+
+	steps_empty(steps, view);
+	if (view == REPORT_VIEW_GROUPS && add_counts(db, id, steps) == -1)
+		return -1;
+	if (rows_load(db, id, &latest, &fb, &rows, &n) == -1)
+		return -1;
+	qsort(rows, n, sizeof(*rows), grow_cmp);
+	gs = xcalloc(n + 1, sizeof(*gs));
+	for (i = 0; i < n; i++) {
+		if (ng > 0 && grow_same(&rows[gs[ng - 1].first], &rows[i])) {
+			gs[ng - 1].count++;
+			continue;
+		}
+		gs[ng].step = rows[i].step;
+		gs[ng].first = i;
+		gs[ng].count = 1;
+		gs[ng].status = rows[i].status;
+		gs[ng].name = rows[i].name;
+		ng++;
+	}
+	qsort(gs, ng, sizeof(*gs), group_cmp);
+	/* The samples share the view's budget as dispatches do (report.c). */
+	for (i = 0; i < ng; i = k) {
+		size_t m = 0;
+
+		for (k = i; k < ng && gs[k].step == gs[i].step; k++)
+			m++;
+		samples += m < PULSE_GROUP_SAMPLES_MAX ? m :
+		    PULSE_GROUP_SAMPLES_MAX;
+	}
+	cap = samples > 0 ? EXEC_VIEW_TOTAL / (2 * samples) : EXEC_VIEW_TOTAL;
+	if (cap > EXEC_VIEW_STREAM)
+		cap = EXEC_VIEW_STREAM;
+	rv = groups_emit(db, steps, rows, gs, ng, cap);
+	free(gs);
+	free(rows);
+	db_res_free(latest);
+	db_res_free(fb);
+	return rv;
+}
