@@ -9,53 +9,27 @@ carries no dispatches and no logs, the default view keeps them."""
 
 import hashlib
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
-import time
-import urllib.parse
 import uuid
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
-                                '..', '..', 'bench'))
-from pulse_test import (call, check, check_status, diag, done, require,  # noqa
-                        create_workflow, start_execution, unique, wait_for,
-                        sql, URL, at_end)
-import benchlib  # noqa: E402  (enroll: many workers, fresh addresses)
+from pulse_test import (call, check, check_status, done, require,  # noqa
+                        create_workflow, start_execution, wait_for, sql,
+                        at_end)
+import fleet  # noqa: E402  (simulated workers: bench/loadws.c)
+import benchlib  # noqa: E402
 
-REPO = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..')
 TMP = tempfile.mkdtemp(prefix='pulse-groups-')
+at_end(lambda: shutil.rmtree(TMP, ignore_errors=True))
 N = 50		# three kinds of output
 M = 120		# every one different: past the 100 groups listed
 
 
 def sha(b):
     return hashlib.sha256(b).hexdigest()
-
-
-def build_loadws():
-    """bench/loadws.c, built as bench/run builds it."""
-    out = os.path.join(TMP, 'loadws')
-    flags = subprocess.run(['pkg-config', '--cflags', '--libs',
-                            'libwebsockets', 'json-c'], capture_output=True,
-                           text=True, check=True).stdout.split()
-    subprocess.run(['cc', '-O2', '-Wall', '-Wextra', '-o', out,
-                    os.path.join(REPO, 'bench', 'loadws.c')] + flags,
-                   check=True)
-    return out
-
-
-class _Http:
-    def post(self, path, body):
-        return call('POST', path, body=body)
-
-
-class _Stack:
-    """What benchlib.enroll needs of a stack."""
-    http = _Http()
-    port = urllib.parse.urlsplit(URL).port
-    dir = TMP
 
 
 def online(prefix):
@@ -66,10 +40,10 @@ def online(prefix):
 
 
 def start_fleet(loadws, prefix, n, group, mode):
-    keys, _ = benchlib.enroll(_Stack, prefix, n, groups=(group,))
+    keys = fleet.enroll(TMP, prefix, n, group)
     p = subprocess.Popen([loadws, 'worker', '-K', keys, '-n', str(n), '-p',
                           prefix, '-m', mode, '-H', '127.0.0.1', '-P',
-                          str(_Stack.port)], stdin=subprocess.PIPE,
+                          str(fleet.port())], stdin=subprocess.PIPE,
                          stdout=subprocess.DEVNULL)
     at_end(lambda: [call('DELETE', '/api/workers/' + line.split()[0])
                     for line in open(keys)])
@@ -129,7 +103,7 @@ def exp_shape(exp):
 
 
 def main():
-    loadws = build_loadws()
+    loadws = fleet.build_loadws(TMP)
     tag = uuid.uuid4().hex[:6]
     pa, ga = 'grp%s' % tag, 'groups-%s' % tag
     pb, gb = 'uniq%s' % tag, 'unique-%s' % tag
