@@ -40,106 +40,109 @@ run(async () => {
   const stopLoad = () => { try { load.stdin.end(); load.kill('SIGTERM'); } catch (e) { /* gone */ } };
   atEnd(() => rmSync(tmp, { recursive: true, force: true }));
   process.on('exit', stopLoad);
-  atEnd(async () => {
+  // The simulated workers go whatever happens: a thousand left behind
+  // would slow every later page that lists workers.
+  try {
+    const online = await waitFor(async () => {
+      const r = await call('GET', '/api/workers');
+      return r.status === 200 && r.data.filter((w) => w.name.startsWith(prefix + '-') && w.status === 'online').length >= N;
+    }, 180000, 500);
+    require(`${N} simulated workers online`, !!online);
+    // And one real agent, slow, so the step is still running when the page
+    // opens: its result must reach the groups live.
+    const real = prefix + '-real';
+    ctl('worker-start', real, group);
+    process.on('exit', () => { try { ctl('worker-stop', real); } catch (e) { /* gone */ } });
+    atEnd(async () => {
+      try { ctl('worker-stop', real); } catch (e) { /* gone */ }
+      const r = await call('GET', '/api/workers');
+      const w = r.status === 200 ? r.data.find((x) => x.name === real) : null;
+      if (w) await call('DELETE', '/api/workers/' + w.id);
+    });
+    require('a real worker online in the group too', !!await waitFor(async () => {
+      const r = await call('GET', '/api/workers');
+      return r.status === 200 && r.data.some((x) => x.name === real && x.status === 'online' && x.command_channel !== false);
+    }, DEADLINE_MS));
+
+    const wf = await call('POST', '/api/workflows', { body: { name: uniq('e2e-groups'), definition: { steps: [
+      { name: 'Check the fleet', type: 'execute', targets: [group], command: 'sleep 8; echo ok' },
+    ] } } });
+    require('the workflow saves', wf.status === 201, wf);
+    atEnd(() => call('DELETE', '/api/workflows/' + wf.data.id));
+    const ex = await call('POST', '/api/executions', { body: { workflow_id: wf.data.id } });
+    require('it starts', ex.status === 201, ex);
+    const id = ex.data.id;
+    const b = await browser();
+    const p = await page(b, 'admin');
+    await p.goto(URL + '/#/executions/' + id);
+    const running = p.locator('[data-test=group][data-status=running]');
+    await running.waitFor({ timeout: DEADLINE_MS });
+    check('while it runs: the slow worker\'s group says running',
+      (await running.locator('[data-test=group-title]').textContent()) === '1 worker: running',
+      await running.locator('[data-test=group-title]').textContent());
+    const end = await waitFor(async () => {
+      const r = await call('GET', '/api/executions/' + id + '?view=groups');
+      return r.data && FINAL.includes(r.data.status) ? r.data : null;
+    }, 180000, 500);
+    require('it ends (failed: some workers exit 1 and 2)', end && end.status === 'failed', end && end.status);
+
+    // Sizes as a browser gets them (bytes of the body, uncompressed).
+    const size = async (path) => {
+      const t = performance.now();
+      const res = await fetch(URL + path, { headers: { Authorization: 'Basic ' + Buffer.from('admin:admin').toString('base64') } });
+      const body = await res.arrayBuffer();
+      return [body.byteLength, performance.now() - t];
+    };
+    const [gBytes, gMs] = await size('/api/executions/' + id + '?view=groups');
+    const [fBytes, fMs] = await size('/api/executions/' + id);
+    diag(`${N + 1} workers: GET ?view=groups ${gBytes} bytes in ${gMs.toFixed(0)} ms; default view ${fBytes} bytes in ${fMs.toFixed(0)} ms`);
+    check('?view=groups is smaller than the default view', gBytes < fBytes, [gBytes, fBytes]);
+
+    const want = [0, 1, 2].map((k) => Array.from({ length: N }, (_, i) => i + 1).filter((i) => kind(i) === k).length);
+    want[0]++;   // the real worker printed "ok" too
+    const first = p.locator('[data-test=group-title]').first();
+    const live = await waitFor(async () => (await first.textContent()).startsWith(`${want[0]} workers`), DEADLINE_MS);
+    check('its result reached the groups live (no reload): the largest group grew', !!live, await first.textContent());
+    check('no running group left', (await running.count()) === 0);
+    await p.reload();
+    await p.locator('[data-test=group]').nth(2).waitFor({ timeout: DEADLINE_MS });
+    await p.locator('.exec-badge[data-status=failed]').waitFor({ timeout: DEADLINE_MS });
+    const drawn = await p.evaluate(() => performance.now());
+    diag(`${N + 1} workers: the page (reloaded) drew the groups ${drawn.toFixed(0)} ms after navigation started`);
+
+    const titles = await p.locator('[data-test=group-title]').allTextContents();
+    check('groups largest first, "N workers: exit 0, same output"', JSON.stringify(titles) === JSON.stringify([
+      `${want[0]} workers: exit 0, same output`,
+      `${want[1]} workers: exit 1, same output · output differs from the first group`,
+      `${want[2]} workers: exit 2, same output · output differs from the first group`]), titles);
+    check('no box per worker drawn (the step shows groups only)', (await p.locator('.dispatch').count()) === 0,
+      await p.locator('.dispatch').count());
+    const groups = p.locator('[data-test=group]');
+    check('the largest group\'s sample, nothing highlighted',
+      (await groups.nth(0).locator('[data-test=group-sample]').textContent()) === 'ok\n' &&
+      (await groups.nth(0).locator('[data-test=diff-line]').count()) === 0);
+    check('a smaller group\'s differing lines highlighted',
+      JSON.stringify(await groups.nth(2).locator('[data-test=diff-line]').allTextContents()) ===
+      JSON.stringify(['partial\n', 'disk almost full\n']),
+      await groups.nth(2).locator('[data-test=diff-line]').allTextContents());
+
+    // Expand the third group: its 40 workers, then one worker's output.
+    await groups.nth(2).locator('summary').click();
+    const names = await groups.nth(2).locator('[data-test=group-workers] button').allTextContents();
+    const exp = Array.from({ length: N }, (_, i) => i + 1).filter((i) => kind(i) === 2)
+      .map((i) => `${prefix}-${String(i).padStart(5, '0')}`);
+    check('expanding a group lists its workers', JSON.stringify(names) === JSON.stringify(exp), names.slice(0, 5));
+    await groups.nth(2).locator('[data-test=group-workers] button').nth(1).click();
+    const out = groups.nth(2).locator('[data-test=group-output]');
+    await out.locator('.stderr').waitFor({ timeout: DEADLINE_MS });
+    const text = await out.textContent();
+    check('a worker\'s whole output, fetched on demand', text === `${exp[1]}partial\ndisk almost full\n`, text);
+    check('no console errors', problems(p).length === 0, problems(p));
+    await shot(p, 'groups-01');
+  } finally {
     stopLoad();
     for (let i = 0; i < fleet.ids.length; i += 20) {
-      await Promise.all(fleet.ids.slice(i, i + 20).map((id) => call('DELETE', '/api/workers/' + id)));
+      await Promise.all(fleet.ids.slice(i, i + 20).map((w) => call('DELETE', '/api/workers/' + w)));
     }
-  });
-  const online = await waitFor(async () => {
-    const r = await call('GET', '/api/workers');
-    return r.status === 200 && r.data.filter((w) => w.name.startsWith(prefix + '-') && w.status === 'online').length >= N;
-  }, 180000, 500);
-  require(`${N} simulated workers online`, !!online);
-  // And one real agent, slow, so the step is still running when the page
-  // opens: its result must reach the groups live.
-  const real = prefix + '-real';
-  ctl('worker-start', real, group);
-  process.on('exit', () => { try { ctl('worker-stop', real); } catch (e) { /* gone */ } });
-  atEnd(async () => {
-    try { ctl('worker-stop', real); } catch (e) { /* gone */ }
-    const r = await call('GET', '/api/workers');
-    const w = r.status === 200 ? r.data.find((x) => x.name === real) : null;
-    if (w) await call('DELETE', '/api/workers/' + w.id);
-  });
-  require('a real worker online in the group too', !!await waitFor(async () => {
-    const r = await call('GET', '/api/workers');
-    return r.status === 200 && r.data.some((x) => x.name === real && x.status === 'online' && x.command_channel !== false);
-  }, DEADLINE_MS));
-
-  const wf = await call('POST', '/api/workflows', { body: { name: uniq('e2e-groups'), definition: { steps: [
-    { name: 'Check the fleet', type: 'execute', targets: [group], command: 'sleep 8; echo ok' },
-  ] } } });
-  require('the workflow saves', wf.status === 201, wf);
-  atEnd(() => call('DELETE', '/api/workflows/' + wf.data.id));
-  const ex = await call('POST', '/api/executions', { body: { workflow_id: wf.data.id } });
-  require('it starts', ex.status === 201, ex);
-  const id = ex.data.id;
-  const b = await browser();
-  const p = await page(b, 'admin');
-  await p.goto(URL + '/#/executions/' + id);
-  const running = p.locator('[data-test=group][data-status=running]');
-  await running.waitFor({ timeout: DEADLINE_MS });
-  check('while it runs: the slow worker\'s group says running',
-    (await running.locator('[data-test=group-title]').textContent()) === '1 worker: running',
-    await running.locator('[data-test=group-title]').textContent());
-  const end = await waitFor(async () => {
-    const r = await call('GET', '/api/executions/' + id + '?view=groups');
-    return r.data && FINAL.includes(r.data.status) ? r.data : null;
-  }, 180000, 500);
-  require('it ends (failed: some workers exit 1 and 2)', end && end.status === 'failed', end && end.status);
-
-  // Sizes as a browser gets them (bytes of the body, uncompressed).
-  const size = async (path) => {
-    const t = performance.now();
-    const res = await fetch(URL + path, { headers: { Authorization: 'Basic ' + Buffer.from('admin:admin').toString('base64') } });
-    const body = await res.arrayBuffer();
-    return [body.byteLength, performance.now() - t];
-  };
-  const [gBytes, gMs] = await size('/api/executions/' + id + '?view=groups');
-  const [fBytes, fMs] = await size('/api/executions/' + id);
-  diag(`${N + 1} workers: GET ?view=groups ${gBytes} bytes in ${gMs.toFixed(0)} ms; default view ${fBytes} bytes in ${fMs.toFixed(0)} ms`);
-  check('?view=groups is smaller than the default view', gBytes < fBytes, [gBytes, fBytes]);
-
-  const want = [0, 1, 2].map((k) => Array.from({ length: N }, (_, i) => i + 1).filter((i) => kind(i) === k).length);
-  want[0]++;   // the real worker printed "ok" too
-  const first = p.locator('[data-test=group-title]').first();
-  const live = await waitFor(async () => (await first.textContent()).startsWith(`${want[0]} workers`), DEADLINE_MS);
-  check('its result reached the groups live (no reload): the largest group grew', !!live, await first.textContent());
-  check('no running group left', (await running.count()) === 0);
-  await p.reload();
-  await p.locator('[data-test=group]').nth(2).waitFor({ timeout: DEADLINE_MS });
-  await p.locator('.exec-badge[data-status=failed]').waitFor({ timeout: DEADLINE_MS });
-  const drawn = await p.evaluate(() => performance.now());
-  diag(`${N + 1} workers: the page (reloaded) drew the groups ${drawn.toFixed(0)} ms after navigation started`);
-
-  const titles = await p.locator('[data-test=group-title]').allTextContents();
-  check('groups largest first, "N workers: exit 0, same output"', JSON.stringify(titles) === JSON.stringify([
-    `${want[0]} workers: exit 0, same output`,
-    `${want[1]} workers: exit 1, same output · output differs from the first group`,
-    `${want[2]} workers: exit 2, same output · output differs from the first group`]), titles);
-  check('no box per worker drawn (the step shows groups only)', (await p.locator('.dispatch').count()) === 0,
-    await p.locator('.dispatch').count());
-  const groups = p.locator('[data-test=group]');
-  check('the largest group\'s sample, nothing highlighted',
-    (await groups.nth(0).locator('[data-test=group-sample]').textContent()) === 'ok\n' &&
-    (await groups.nth(0).locator('[data-test=diff-line]').count()) === 0);
-  check('a smaller group\'s differing lines highlighted',
-    JSON.stringify(await groups.nth(2).locator('[data-test=diff-line]').allTextContents()) ===
-    JSON.stringify(['partial\n', 'disk almost full\n']),
-    await groups.nth(2).locator('[data-test=diff-line]').allTextContents());
-
-  // Expand the third group: its 40 workers, then one worker's output.
-  await groups.nth(2).locator('summary').click();
-  const names = await groups.nth(2).locator('[data-test=group-workers] button').allTextContents();
-  const exp = Array.from({ length: N }, (_, i) => i + 1).filter((i) => kind(i) === 2)
-    .map((i) => `${prefix}-${String(i).padStart(5, '0')}`);
-  check('expanding a group lists its workers', JSON.stringify(names) === JSON.stringify(exp), names.slice(0, 5));
-  await groups.nth(2).locator('[data-test=group-workers] button').nth(1).click();
-  const out = groups.nth(2).locator('[data-test=group-output]');
-  await out.locator('.stderr').waitFor({ timeout: DEADLINE_MS });
-  const text = await out.textContent();
-  check('a worker\'s whole output, fetched on demand', text === `${exp[1]}partial\ndisk almost full\n`, text);
-  check('no console errors', problems(p).length === 0, problems(p));
-  await shot(p, 'groups-01');
+  }
 });
