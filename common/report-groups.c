@@ -73,6 +73,24 @@ strcmp_null(const char *a, const char *b)
 	return strcmp(a != NULL ? a : "", b != NULL ? b : "");
 }
 
+/* The grouping key: step, status, exit code, the two hashes. */
+static int
+grow_key_cmp(const struct grow *a, const struct grow *b)
+{
+	int	 c;
+
+	if (a->step != b->step)
+		return a->step < b->step ? -1 : 1;
+	if ((c = strcmp_null(a->status, b->status)) != 0)
+		return c;
+	if (a->has_exit != b->has_exit || a->exit != b->exit)
+		return a->has_exit != b->has_exit ? a->has_exit - b->has_exit :
+		    a->exit < b->exit ? -1 : 1;
+	if ((c = strcmp_null(a->sha[0], b->sha[0])) != 0)
+		return c;
+	return strcmp_null(a->sha[1], b->sha[1]);
+}
+
 /* Equal keys next to each other, each group's workers by name. */
 static int
 grow_cmp(const void *pa, const void *pb)
@@ -80,30 +98,10 @@ grow_cmp(const void *pa, const void *pb)
 	const struct grow	*a = pa, *b = pb;
 	int			 c;
 
-	if (a->step != b->step)
-		return a->step < b->step ? -1 : 1;
-	if ((c = strcmp_null(a->status, b->status)) != 0)
-		return c;
-	if (a->has_exit != b->has_exit)
-		return a->has_exit - b->has_exit;
-	if (a->exit != b->exit)
-		return a->exit < b->exit ? -1 : 1;
-	if ((c = strcmp_null(a->sha[0], b->sha[0])) != 0)
-		return c;
-	if ((c = strcmp_null(a->sha[1], b->sha[1])) != 0)
-		return c;
-	if ((c = strcmp_null(a->name, b->name)) != 0)
+	if ((c = grow_key_cmp(a, b)) != 0 ||
+	    (c = strcmp_null(a->name, b->name)) != 0)
 		return c;
 	return strcmp_null(a->id, b->id);
-}
-
-static int
-grow_same(const struct grow *a, const struct grow *b)
-{
-	return a->step == b->step && strcmp_null(a->status, b->status) == 0 &&
-	    a->has_exit == b->has_exit && a->exit == b->exit &&
-	    strcmp_null(a->sha[0], b->sha[0]) == 0 &&
-	    strcmp_null(a->sha[1], b->sha[1]) == 0;
 }
 
 /* Largest first; ties by status, then the first worker's name. */
@@ -393,7 +391,8 @@ report_groups_add(struct db *db, const char *id, struct json_object *steps,
 	qsort(rows, n, sizeof(*rows), grow_cmp);
 	gs = xcalloc(n + 1, sizeof(*gs));
 	for (i = 0; i < n; i++) {
-		if (ng > 0 && grow_same(&rows[gs[ng - 1].first], &rows[i])) {
+		if (ng > 0 &&
+		    grow_key_cmp(&rows[gs[ng - 1].first], &rows[i]) == 0) {
 			gs[ng - 1].count++;
 			continue;
 		}
