@@ -42,12 +42,20 @@ static const char sql_fallback[] =
 static const char sql_counts[] =
     "SELECT step_index, COUNT(*) FROM dispatches WHERE execution_id = ? "
     "GROUP BY step_index";
-/* A sample: at most cap + 1 bytes of each stream (report_text). */
-static const char sql_sample[] =
-    "SELECT status, worker_name, SUBSTRING(stdout, 1, ?), "
+/*
+ * The samples, PULSE_GROUP_SAMPLES_MAX at a time by primary key (one
+ * query a step would cost a round trip per step on every GET; the unused
+ * places are NULL): at most cap + 1 bytes of each stream (report_text).
+ */
+#define GROUPS_IDS20 "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?"
+static const char sql_samples[] =
+    "SELECT id, status, worker_name, SUBSTRING(stdout, 1, ?), "
     "COALESCE(LENGTH(stdout), 0), SUBSTRING(stderr, 1, ?), "
     "COALESCE(LENGTH(stderr), 0), stdout IS NULL FROM dispatches "
-    "WHERE id = ?";
+    "WHERE execution_id = ? AND id IN (" GROUPS_IDS20 ")";
+#if PULSE_GROUP_SAMPLES_MAX != 20
+#error "sql_samples takes PULSE_GROUP_SAMPLES_MAX ids: 20 places"
+#endif
 
 struct grow {
 	long long	 step;
@@ -65,6 +73,13 @@ struct group {
 	size_t		 count;
 	const char	*status;	/* its rows' */
 	const char	*name;		/* its first worker's */
+	int		 sampled;	/* among its step's first groups */
+};
+
+/* A result's rows by their first column (an id), for bsearch. */
+struct idrow {
+	const char	*id;
+	size_t		 row;
 };
 
 static int
@@ -121,9 +136,37 @@ group_cmp(const void *pa, const void *pb)
 }
 
 static int
-fallback_cmp(const void *key, const void *row)
+idrow_cmp(const void *pa, const void *pb)
 {
-	return strcmp((const char *)key, *(const char *const *)row);
+	const struct idrow	*a = pa, *b = pb;
+
+	return strcmp(a->id, b->id);
+}
+
+/* Sorted by strcmp here: the collation's order need not be the same. */
+static struct idrow *
+idrows_new(const struct db_res *r)
+{
+	struct idrow	*v;
+	size_t		 i, n = db_res_rows(r);
+
+	v = xcalloc(n + 1, sizeof(*v));
+	for (i = 0; i < n; i++) {
+		v[i].id = db_res_get(r, i, 0);
+		v[i].row = i;
+	}
+	qsort(v, n, sizeof(*v), idrow_cmp);
+	return v;
+}
+
+/* The row of id in r (indexed by v), or -1. */
+static long
+idrows_find(const struct idrow *v, const struct db_res *r, const char *id)
+{
+	struct idrow	 key = { id, 0 }, *hit;
+
+	hit = bsearch(&key, v, db_res_rows(r), sizeof(*v), idrow_cmp);
+	return hit != NULL ? (long)hit->row : -1;
 }
 
 /*
@@ -135,7 +178,6 @@ rows_load(struct db *db, const char *id, struct db_res **latest,
     struct db_res **fb, struct grow **out, size_t *nout)
 {
 	struct grow	*rows;
-	const char	**fbid = NULL;
 	size_t		 i, n, need = 0;
 
 	*fb = NULL;
@@ -158,96 +200,117 @@ rows_load(struct db *db, const char *id, struct db_res **latest,
 			need++;
 	}
 	if (need > 0) {
-		size_t m;
+		struct idrow	*v;
+		long		 k;
 
 		if (db_exec(db, sql_fallback, fb, "s", id) == -1) {
 			free(rows);
 			return -1;
 		}
-		m = db_res_rows(*fb);
-		fbid = xcalloc(m + 1, sizeof(*fbid));
-		for (i = 0; i < m; i++)
-			fbid[i] = db_res_get(*fb, i, 0);
+		v = idrows_new(*fb);
 		for (i = 0; i < n; i++) {
-			const char **hit;
-			size_t	     k;
-
 			if (rows[i].sha[0] != NULL && rows[i].sha[1] != NULL)
 				continue;
-			hit = bsearch(rows[i].id, fbid, m, sizeof(*fbid),
-			    fallback_cmp);
-			if (hit == NULL)	/* recorded since: as it stood */
+			/* Not there: recorded since; grouped as it stood. */
+			if ((k = idrows_find(v, *fb, rows[i].id)) == -1)
 				continue;
-			k = (size_t)(hit - fbid);
 			if (rows[i].sha[0] == NULL)
-				rows[i].sha[0] = db_res_get(*fb, k, 1);
+				rows[i].sha[0] = db_res_get(*fb, (size_t)k, 1);
 			if (rows[i].sha[1] == NULL)
-				rows[i].sha[1] = db_res_get(*fb, k, 2);
+				rows[i].sha[1] = db_res_get(*fb, (size_t)k, 2);
 		}
-		free(fbid);
+		free(v);
 	}
 	*out = rows;
 	*nout = n;
 	return 0;
 }
 
-/* A group's sample: its first worker's output, at most cap a stream. */
-static int
-sample_json(struct db *db, const struct grow *r, size_t cap,
-    struct json_object **out)
+/* A group's sample (row i of sql_samples), at most cap a stream. */
+static struct json_object *
+sample_json(struct db *db, const struct db_res *res, size_t i, size_t cap)
 {
 	struct json_object	*o;
-	struct db_res		*res;
 	char			*live[2] = { NULL, NULL };
 	size_t			 livelen[2] = { 0, 0 };
 	int			 more[2] = { 0, 0 }, running;
-	long long		 c = (long long)cap + 1;
 
-	*out = NULL;
-	if (db_exec(db, sql_sample, &res, "iis", c, c, r->id) == -1)
-		return -1;
-	if (db_res_rows(res) != 1) {	/* deleted meanwhile */
-		db_res_free(res);
-		return 0;
-	}
 	/* A command still running: what it printed so far, as its row. */
-	running = db_res_int(res, 0, 6, 0) != 0 &&
-	    (strcmp(db_res_get(res, 0, 0), "sent") == 0 ||
-	    strcmp(db_res_get(res, 0, 0), "running") == 0);
+	running = db_res_int(res, i, 7, 0) != 0 &&
+	    (strcmp(db_res_get(res, i, 1), "sent") == 0 ||
+	    strcmp(db_res_get(res, i, 1), "running") == 0);
 	if (running)
-		dispatch_live_output(db, r->id, live, livelen);
+		dispatch_live_output(db, db_res_get(res, i, 0), live, livelen);
 	o = json_object_new_object();
 	json_object_object_add(o, "worker_name",
-	    pjson_string_or_null(db_res_get(res, 0, 1)));
+	    pjson_string_or_null(db_res_get(res, i, 2)));
 	json_object_object_add(o, "stdout", running ?
 	    report_text(live[0], livelen[0], cap, &more[0]) :
-	    report_text(db_res_get(res, 0, 2),
-	    (size_t)db_res_int(res, 0, 3, 0), cap, &more[0]));
+	    report_text(db_res_get(res, i, 3),
+	    (size_t)db_res_int(res, i, 4, 0), cap, &more[0]));
 	json_object_object_add(o, "stderr", running ?
 	    report_text(live[1], livelen[1], cap, &more[1]) :
-	    report_text(db_res_get(res, 0, 4),
-	    (size_t)db_res_int(res, 0, 5, 0), cap, &more[1]));
+	    report_text(db_res_get(res, i, 5),
+	    (size_t)db_res_int(res, i, 6, 0), cap, &more[1]));
 	json_object_object_add(o, "stdout_more",
 	    json_object_new_boolean(more[0]));
 	json_object_object_add(o, "stderr_more",
 	    json_object_new_boolean(more[1]));
 	free(live[0]);
 	free(live[1]);
-	db_res_free(res);
-	*out = o;
-	return 0;
+	return o;
 }
 
+/* The samples read, a result of up to 20 for each chunk, indexed. */
+struct samples {
+	struct db_res	**res;
+	struct idrow	**idx;
+	size_t		  n;
+	size_t		  cap;
+};
+
+/* The sample of dispatch id: 0 and *res, *row; -1 when not read. */
 static int
+samples_find(const struct samples *sm, const char *id,
+    const struct db_res **res, size_t *row)
+{
+	size_t	 c;
+	long	 k;
+
+	for (c = 0; c < sm->n; c++)
+		if ((k = idrows_find(sm->idx[c], sm->res[c], id)) != -1) {
+			*res = sm->res[c];
+			*row = (size_t)k;
+			return 0;
+		}
+	return -1;
+}
+
+static void
+samples_free(struct samples *sm)
+{
+	size_t	 c;
+
+	for (c = 0; c < sm->n; c++) {
+		db_res_free(sm->res[c]);
+		free(sm->idx[c]);
+	}
+	free(sm->res);
+	free(sm->idx);
+}
+
+static struct json_object *
 group_json(struct db *db, const struct grow *rows, const struct group *g,
-    int sampled, size_t cap, struct json_object **out)
+    const struct samples *sm)
 {
 	const struct grow	*r = &rows[g->first];
+	const struct db_res	*res;
 	struct json_object	*o, *w, *sample = NULL;
-	size_t			 i;
+	size_t			 i, k;
 
-	if (sampled && sample_json(db, r, cap, &sample) == -1)
-		return -1;
+	/* Not found: the row went (deleted) since it was grouped. */
+	if (g->sampled && samples_find(sm, r->id, &res, &k) == 0)
+		sample = sample_json(db, res, k, sm->cap);
 	w = json_object_new_array_ext((int)g->count);
 	for (i = 0; i < g->count; i++)
 		json_object_array_add(w, pjson_string_or_null(r[i].name));
@@ -264,8 +327,7 @@ group_json(struct db *db, const struct grow *rows, const struct group *g,
 	    pjson_string_or_null(r->sha[1]));
 	json_object_object_add(o, "sample_id", pjson_string_or_null(r->id));
 	json_object_object_add(o, "sample", sample);
-	*out = o;
-	return 0;
+	return o;
 }
 
 /* The execute step of index idx in steps, or NULL. */
@@ -328,11 +390,11 @@ add_counts(struct db *db, const char *id, struct json_object *steps)
  * first): the first PULSE_GROUPS_MAX listed, samples for the first
  * PULSE_GROUP_SAMPLES_MAX, the rest counted.
  */
-static int
+static void
 groups_emit(struct db *db, struct json_object *steps, const struct grow *rows,
-    const struct group *gs, size_t ng, size_t cap)
+    const struct group *gs, size_t ng, const struct samples *sm)
 {
-	struct json_object	*st, *arr, *g, *om;
+	struct json_object	*st, *arr, *om;
 	size_t			 i = 0, j, k, ogroups, oworkers;
 
 	while (i < ng) {
@@ -351,12 +413,8 @@ groups_emit(struct db *db, struct json_object *steps, const struct grow *rows,
 				oworkers += gs[k].count;
 				continue;
 			}
-			if (group_json(db, rows, &gs[k],
-			    k - i < PULSE_GROUP_SAMPLES_MAX, cap, &g) == -1) {
-				json_object_put(arr);
-				return -1;
-			}
-			json_object_array_add(arr, g);
+			json_object_array_add(arr, group_json(db, rows, &gs[k],
+			    sm));
 		}
 		json_object_object_add(st, "groups", arr);
 		om = NULL;
@@ -370,6 +428,51 @@ groups_emit(struct db *db, struct json_object *steps, const struct grow *rows,
 		json_object_object_add(st, "groups_omitted", om);
 		i = j;
 	}
+}
+
+/*
+ * Mark the first PULSE_GROUP_SAMPLES_MAX groups of each step and read
+ * their samples, which share the view's budget as dispatches do
+ * (report.c): 0, or -1 on a db error.
+ */
+static int
+samples_load(struct db *db, const char *id, struct group *gs, size_t ng,
+    const struct grow *rows, struct samples *sm)
+{
+	const char	**ids, *p[PULSE_GROUP_SAMPLES_MAX];
+	size_t		  i, k, n = 0, c, j;
+	long long	  cap1;
+
+	ids = xcalloc(ng + 1, sizeof(*ids));
+	for (i = 0; i < ng; i = k)
+		for (k = i; k < ng && gs[k].step == gs[i].step; k++)
+			if (k - i < PULSE_GROUP_SAMPLES_MAX) {
+				gs[k].sampled = 1;
+				ids[n++] = rows[gs[k].first].id;
+			}
+	sm->cap = n > 0 ? EXEC_VIEW_TOTAL / (2 * n) : EXEC_VIEW_TOTAL;
+	if (sm->cap > EXEC_VIEW_STREAM)
+		sm->cap = EXEC_VIEW_STREAM;
+	cap1 = (long long)sm->cap + 1;
+	c = (n + PULSE_GROUP_SAMPLES_MAX - 1) / PULSE_GROUP_SAMPLES_MAX;
+	sm->res = xcalloc(c + 1, sizeof(*sm->res));
+	sm->idx = xcalloc(c + 1, sizeof(*sm->idx));
+	for (sm->n = 0; sm->n < c; sm->n++) {
+		for (j = 0; j < PULSE_GROUP_SAMPLES_MAX; j++) {
+			i = sm->n * PULSE_GROUP_SAMPLES_MAX + j;
+			p[j] = i < n ? ids[i] : NULL;
+		}
+		if (db_exec(db, sql_samples, &sm->res[sm->n],
+		    "ii" "sssssssssssssssssssss", cap1, cap1, id, p[0], p[1],
+		    p[2], p[3], p[4], p[5], p[6], p[7], p[8], p[9], p[10],
+		    p[11], p[12], p[13], p[14], p[15], p[16], p[17], p[18],
+		    p[19]) == -1) {
+			free(ids);
+			return -1;
+		}
+		sm->idx[sm->n] = idrows_new(sm->res[sm->n]);
+	}
+	free(ids);
 	return 0;
 }
 
@@ -380,8 +483,9 @@ report_groups_add(struct db *db, const char *id, struct json_object *steps,
 	struct db_res	*latest = NULL, *fb = NULL;
 	struct grow	*rows = NULL;
 	struct group	*gs = NULL;
-	size_t		 n, i, ng = 0, samples = 0, cap, k;
-	int		 rv = -1;
+	struct samples	 sm = { NULL, NULL, 0, 0 };
+	size_t		 n, i, ng = 0;
+	int		 rv;
 
 	steps_empty(steps, view);
 	if (view == REPORT_VIEW_GROUPS && add_counts(db, id, steps) == -1)
@@ -404,19 +508,10 @@ report_groups_add(struct db *db, const char *id, struct json_object *steps,
 		ng++;
 	}
 	qsort(gs, ng, sizeof(*gs), group_cmp);
-	/* The samples share the view's budget as dispatches do (report.c). */
-	for (i = 0; i < ng; i = k) {
-		size_t m = 0;
-
-		for (k = i; k < ng && gs[k].step == gs[i].step; k++)
-			m++;
-		samples += m < PULSE_GROUP_SAMPLES_MAX ? m :
-		    PULSE_GROUP_SAMPLES_MAX;
-	}
-	cap = samples > 0 ? EXEC_VIEW_TOTAL / (2 * samples) : EXEC_VIEW_TOTAL;
-	if (cap > EXEC_VIEW_STREAM)
-		cap = EXEC_VIEW_STREAM;
-	rv = groups_emit(db, steps, rows, gs, ng, cap);
+	rv = samples_load(db, id, gs, ng, rows, &sm);
+	if (rv == 0)
+		groups_emit(db, steps, rows, gs, ng, &sm);
+	samples_free(&sm);
 	free(gs);
 	free(rows);
 	db_res_free(latest);

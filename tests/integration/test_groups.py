@@ -55,10 +55,11 @@ def start_fleet(loadws, prefix, n, group, mode):
     return p
 
 
-def run_step(group, command):
-    wf = create_workflow('groups', [{'name': 'fan', 'type': 'execute',
+def run_step(group, command, steps=1):
+    wf = create_workflow('groups', [{'name': 'fan %d' % i, 'type': 'execute',
                                      'targets': [group],
-                                     'command': command}])
+                                     'command': command}
+                                    for i in range(steps)])
     require('workflow created', wf is not None)
     e = start_execution(wf['id'])
     require('execution started', e is not None)
@@ -205,7 +206,8 @@ def main():
 
         # Past 100 groups: listed 100, samples for 20, the rest counted.
         fleets.append(start_fleet(loadws, pb, M, gb, 'unique'))
-        eid2 = run_step(gb, 'hostname')
+        # Two steps: 40 samples, read 20 at a time.
+        eid2 = run_step(gb, 'hostname', steps=2)
         r = call('GET', '/api/executions/%s?view=groups' % eid2)
         check_status('GET ?view=groups of 120 different outputs', r, 200)
         st2 = r[2]['steps'][0]
@@ -224,6 +226,14 @@ def main():
               gs[0]['sample']['stdout'] == 'worker 1\n' and
               gs[19]['sample']['stdout'] == 'worker 20\n',
               [g['sample'] for g in gs[18:22]])
+        st3 = r[2]['steps'][1]
+        check('the second step too: 100 groups, 20 samples, the rest '
+              'counted', len(st3['groups']) == 100 and
+              [g['sample']['stdout'] for g in st3['groups'][:20]] ==
+              ['worker %d\n' % i for i in range(1, 21)] and
+              all(g['sample'] is None for g in st3['groups'][20:]) and
+              st3.get('groups_omitted') == {'groups': 20, 'workers': 20},
+              [g['sample'] for g in st3['groups'][18:22]])
         check('each group\'s hash is its own output\'s',
               all(g['stdout_sha256'] == sha(('worker %d\n' % (i + 1))
                                             .encode())
