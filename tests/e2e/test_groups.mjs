@@ -65,7 +65,9 @@ run(async () => {
     }, DEADLINE_MS));
 
     const wf = await call('POST', '/api/workflows', { body: { name: uniq('e2e-groups'), definition: { steps: [
-      { name: 'Check the fleet', type: 'execute', targets: [group], command: 'sleep 8; echo ok' },
+      { name: 'Check the fleet', type: 'execute', targets: [group], command: 'sleep 8; echo ok',
+      // One batch of all of them: its progress line counts from the groups.
+      batch: { size: 2000, max_failures: 10 } },
     ] } } });
     require('the workflow saves', wf.status === 201, wf);
     atEnd(() => call('DELETE', '/api/workflows/' + wf.data.id));
@@ -115,7 +117,10 @@ run(async () => {
       `${want[0]} workers: exit 0, same output`,
       `${want[1]} workers: exit 1, same output · output differs from the first group`,
       `${want[2]} workers: exit 2, same output · output differs from the first group`]), titles);
-    check('no box per worker drawn (the step shows groups only)', (await p.locator('.dispatch').count()) === 0,
+    const line = await p.locator('[data-test=batch-progress]').textContent();
+  check('the batch line counts the grouped workers', line === `batch 1 of 1 · ${N + 1} of ${N + 1} targets done · `
+    + `${want[1] + want[2]} failed (max 10)`, line);
+  check('no box per worker drawn (the step shows groups only)', (await p.locator('.dispatch').count()) === 0,
       await p.locator('.dispatch').count());
     const groups = p.locator('[data-test=group]');
     check('the largest group\'s sample, nothing highlighted',

@@ -8,7 +8,7 @@ import { confirmModal } from '../modal.js';
 import { startWorkflow } from './start-form.js';
 import { failedStepsNote } from './executions.js';
 import { attemptGroup, attemptLabel, groupAttempts, placeAttempts, retryWaitS, retryWaitText } from './attempts.js';
-import { groupsEvent, loadExecution, renderGroups } from './groups.js';
+import { groupRows, groupsEvent, loadExecution, renderGroups } from './groups.js';
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -364,7 +364,7 @@ export class ExecutionView {
     const total = (b.sizes || []).reduce((x, y) => x + y, 0);
     // Each worker by its latest attempt (a retry is a new dispatch).
     const latest = new Map();
-    for (const d of st.dispatches || []) {
+    for (const d of st.dispatches || groupRows(st)) {
       const k = d.worker_id || d.worker_name;
       const was = latest.get(k);
       if (!was || (d.attempt || 1) >= (was.attempt || 1)) latest.set(k, d);

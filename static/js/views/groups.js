@@ -47,6 +47,12 @@ export function groupsEvent(view, m) {
   return true;
 }
 
+// The grouped view's stand-in for a step's latest dispatches, one per
+// worker of the groups listed (the batch progress line counts them).
+export function groupRows(st) {
+  return (st.groups || []).flatMap((g) => g.workers.map((w) => ({ worker_name: w, status: g.status, attempt: 1 })));
+}
+
 function key(g) {
   return [g.status, g.exit_code, g.stdout_sha256, g.stderr_sha256].join('\u0000');
 }
