@@ -21,8 +21,8 @@
  * Every dispatch's small columns, each worker's attempts of a step
  * together, the latest first (rows_load keeps that one: a retry is a new
  * row with attempt + 1). Read along uq_dispatch_target: a NOT EXISTS for
- * the latest attempt cost four times this scan and made every GET of a
- * ten-step execution 2.6 times slower. The hashes are NULL on rows
+ * the latest attempt cost four times this scan (0.8 against 0.2 ms for a
+ * ten-step execution), on every GET. The hashes are NULL on rows
  * recorded without them; sql_fallback hashes those in SQL, kept apart so
  * rows that have them never read their outputs.
  */
