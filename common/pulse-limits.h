@@ -85,6 +85,16 @@
 #define EXEC_LOG_TOTAL		(2 * 1024 * 1024)
 #define EXEC_OUTPUT_READ_MAX	(1024 * 1024)
 
+/*
+ * Grouped output (SPEC section 17, report-groups.c): a step lists at most
+ * PULSE_GROUPS_MAX groups (the rest counted in groups_omitted), samples
+ * the output of the first PULSE_GROUP_SAMPLES_MAX, and one view reads at
+ * most PULSE_GROUP_ROWS_MAX dispatches' (small) grouping columns.
+ */
+#define PULSE_GROUPS_MAX	100
+#define PULSE_GROUP_SAMPLES_MAX	20
+#define PULSE_GROUP_ROWS_MAX	100000
+
 /* Workers. */
 #define WORKER_NAME_CHARS	NAME_CHARS
 #define WORKER_NAME_MAX		UTF8_BYTES(WORKER_NAME_CHARS)

@@ -265,10 +265,39 @@ executions_reply(struct request *req, const char *id, int status)
 	return 0;
 }
 
+/*
+ * ?view=groups (SPEC section 17): each execute step's groups without its
+ * dispatches, and no logs: what the dashboard loads, so a step on 1,000
+ * workers opens without 1,000 outputs. No view: the whole execution.
+ */
 int
 executions_get(struct request *req)
 {
-	return executions_reply(req, req->params[0], 200);
+	struct json_object	*o;
+	const char		*id = req->params[0];
+	char			 view[16];
+	int			 rc;
+
+	rc = request_query(req, "view", view, sizeof(view));
+	if (rc == 0)
+		return executions_reply(req, id, 200);
+	if (rc == -1 || strcmp(view, "groups") != 0) {
+		reply_error_field(req, 400, "view", "view must be groups "
+		    "(or absent: the whole execution)");
+		return 0;
+	}
+	if (!id_valid(id)) {
+		reply_error(req, 404, "execution not found");
+		return 0;
+	}
+	rc = report_execution_view(req->db, id, REPORT_VIEW_GROUPS, &o);
+	if (rc == -1)
+		reply_db_error(req);
+	else if (rc == 1)
+		reply_error(req, 404, "execution not found");
+	else
+		reply_json(req, 200, o);
+	return 0;
 }
 
 /*
