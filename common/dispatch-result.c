@@ -7,9 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/evp.h>
-
 #include "base64.h"
+#include "canon.h"
 #include "db.h"
 #include "dispatch.h"
 #include "dispatch-int.h"
@@ -215,28 +214,6 @@ struct record {
 	int				 trunc[2];
 	char				 sha[2][65];	/* of out */
 };
-
-/*
- * Lowercase hex SHA-256 of the bytes stored, which grouped output
- * compares (SPEC section 17). Helper B's canon_sha256_hex (canon.h) is
- * the same function; this one goes when that lands.
- */
-static void
-record_sha256_hex(const void *buf, size_t len, char hex[65])
-{
-	static const char	 digits[] = "0123456789abcdef";
-	unsigned char		 md[EVP_MAX_MD_SIZE];
-	unsigned int		 mdlen = 0, i;
-
-	if (EVP_Digest(buf, len, md, &mdlen, EVP_sha256(), NULL) != 1 ||
-	    mdlen != 32)
-		fatalx("EVP_Digest(sha256) failed");
-	for (i = 0; i < 32; i++) {
-		hex[2 * i] = digits[md[i] >> 4];
-		hex[2 * i + 1] = digits[md[i] & 0x0f];
-	}
-	hex[64] = '\0';
-}
 
 static const char *
 int_or_null(int has, long long v, char buf[24])
@@ -445,7 +422,7 @@ record_stream(struct record *rec, const struct dispatch_result *res, int s)
 		rec->trunc[s] = 1;
 	}
 	rec->outlen[s] = len;
-	record_sha256_hex(rec->out[s], len, rec->sha[s]);
+	canon_sha256_hex(rec->out[s], len, rec->sha[s]);
 	rec->size[s] = (long long)len;
 	if (res->has_bytes[s] && res->bytes[s] > rec->size[s])
 		rec->size[s] = res->bytes[s];
