@@ -23,8 +23,9 @@ import { atEnd, browser, call, check, DEADLINE_MS, diag, page, problems, require
 const ALLOW = [/status of 409/];
 const ENDED = ['completed', 'failed', 'cancelled', 'rejected', 'expired'];
 
-async function execution(id) {
-  const r = await call('GET', '/api/executions/' + id);
+// As user: can_approve and approve_refusal are the caller's.
+async function execution(id, user = 'admin') {
+  const r = await call('GET', '/api/executions/' + id, { user });
   return r.status === 200 ? r.data : null;
 }
 
@@ -82,7 +83,7 @@ run(async () => {
   await alice.locator('[data-test=start-submit]').click();
   await alice.waitForURL(/#\/executions\/[0-9a-f-]{36}/);
   const id1 = alice.url().split('/').pop();
-  const e1 = await execution(id1);
+  const e1 = await execution(id1, 'alice');
   require('the execution awaits approval, its plan frozen', e1 && e1.status === 'awaiting_approval' &&
     typeof e1.plan_hash === 'string' && e1.plan_hash.length === 64 && e1.plan, e1);
   check('nothing was dispatched', (e1.steps[0].dispatches || []).length === 0, e1.steps[0]);
@@ -115,12 +116,22 @@ run(async () => {
     e1.approval.expires_at);
   check('alice: no Approve or Reject button', (await alice.locator('[data-test=approve]').isVisible()) === false &&
     (await alice.locator('[data-test=reject]').isVisible()) === false);
-  check('alice: the API says she may not approve', e1.can_approve === false &&
-    typeof e1.approve_refusal === 'string', { can_approve: e1.can_approve, approve_refusal: e1.approve_refusal });
+  check('alice: the API says she may not approve, as the starter', e1.can_approve === false &&
+    e1.approve_refusal === 'you started this execution: another person must approve it',
+  { can_approve: e1.can_approve, approve_refusal: e1.approve_refusal });
   const why = await panelA.locator('[data-test=approve-refusal]').innerText();
-  check('alice: the reason shown is the API\'s approve_refusal', why.includes(e1.approve_refusal) &&
-    why.includes('another person must approve it'), why);
+  check('alice: the reason shown is the API\'s approve_refusal', why === 'You cannot approve: ' + e1.approve_refusal, why);
   await shot(alice, 'approval-01-starter');
+  // Someone outside the approver groups: no buttons either, and why.
+  const emp = await page(b1, 'employee');
+  await emp.goto(URL + '/#/executions/' + id1);
+  const refusalE = emp.locator('[data-test=approve-refusal]');
+  await refusalE.waitFor();
+  check('employee (not in leads): no Approve, the reason names the groups',
+    (await emp.locator('[data-test=approve]').isVisible()) === false &&
+    (await refusalE.innerText()) === 'You cannot approve: approving needs membership of one of: leads',
+  await refusalE.innerText());
+  check('employee: no problems', problems(emp).length === 0, emp.problems);
 
   // --- bob sees it arrive live
   const arrived = await waitFor(async () => (await navCount()) >= before + 1, DEADLINE_MS);
@@ -148,7 +159,7 @@ run(async () => {
   check('bob: the same plan and short hash', (await panelB.locator('[data-test=plan-command]').first().innerText()) === cmd &&
     (await panelB.locator('[data-test=plan-hash]').innerText()) === 'plan ' + e1.plan_hash.slice(0, 12));
   check('bob: no refusal shown', (await panelB.locator('[data-test=approve-refusal]').isVisible()) === false);
-  await panelB.locator('[data-test=approve-comment]').fill('Checked the release notes of 2.7 <b>ok</b>');
+  await panelB.locator('[data-test=approve-comment]').fill('Release notes of 2.7 read; go');
   await shot(bob, 'approval-03-approver');
   copyFileSync(join(SHOTS, 'approval-03-approver.png'), join(SHOTS, 'approval.png'));
 
@@ -157,7 +168,7 @@ run(async () => {
   await panelB.locator('[data-test=approve]').click();
   const body = JSON.parse((await sent).postData() || '{}');
   check('the click sent the full plan_hash, approve and the comment', body.plan_hash === e1.plan_hash &&
-    body.decision === 'approve' && body.comment === 'Checked the release notes of 2.7 <b>ok</b>', body);
+    body.decision === 'approve' && body.comment === 'Release notes of 2.7 read; go', body);
   const done = await ended(id1);
   require('the execution ended', done, id1);
   check('it ran to completed on a real worker', done.status === 'completed' &&
@@ -166,14 +177,13 @@ run(async () => {
     done.steps[0].dispatches[0].stdout === 'deploying 2.7 as alice\n', done.steps[0].dispatches[0]);
   check('the API records bob\'s approval with his comment', done.approvals.length === 1 &&
     done.approvals[0].approver === 'bob' && done.approvals[0].decision === 'approve' &&
-    done.approvals[0].comment === 'Checked the release notes of 2.7 <b>ok</b>', done.approvals);
+    done.approvals[0].comment === 'Release notes of 2.7 read; go', done.approvals);
   await bob.locator('.exec-badge[data-status=completed]').waitFor({ timeout: DEADLINE_MS });
   const dec = panelB.locator('[data-test=decision][data-approver=bob]');
   await dec.waitFor();
-  check('bob: his decision shows, the comment as text (no markup)',
+  check('bob: his decision shows, with his comment',
     (await dec.innerText()).includes('approved') &&
-    (await dec.locator('[data-test=decision-comment]').innerText()) === 'Checked the release notes of 2.7 <b>ok</b>' &&
-    (await dec.locator('b').count()) === 0);
+    (await dec.locator('[data-test=decision-comment]').innerText()) === 'Release notes of 2.7 read; go');
   check('bob: the buttons are gone once approved', (await panelB.locator('[data-test=approve]').isVisible()) === false);
   const aliceDone = await alice.locator('.exec-badge[data-status=completed]').waitFor({ timeout: DEADLINE_MS })
     .then(() => true, () => false);
@@ -187,7 +197,7 @@ run(async () => {
   const id2 = s2.data.id;
   await bob.goto(URL + '/#/executions/' + id2);
   await panelB.locator('[data-test=reject]').waitFor();
-  await panelB.locator('[data-test=approve-comment]').fill('Not during the freeze');
+  await panelB.locator('[data-test=approve-comment]').fill('Not during the freeze <b>x</b>');
   await panelB.locator('[data-test=reject]').click();
   const r2 = await ended(id2);
   check('rejected by click: it ends rejected', r2 && r2.status === 'rejected' && r2.completed_at, r2);
@@ -196,6 +206,12 @@ run(async () => {
     r2.error.includes('Not during the freeze'), r2 && r2.error);
   await bob.locator('.exec-badge[data-status=rejected]').waitFor({ timeout: DEADLINE_MS });
   check('bob: the page says Rejected', (await panelB.locator('.approval-title').innerText()) === 'Rejected');
+  const decR = panelB.locator('[data-test=decision][data-approver=bob]');
+  await decR.waitFor();
+  check('bob: the rejection shows, its comment as text (no markup)',
+    (await decR.innerText()).includes('rejected') &&
+    (await decR.locator('[data-test=decision-comment]').innerText()) === 'Not during the freeze <b>x</b>' &&
+    (await decR.locator('b').count()) === 0);
   await shot(bob, 'approval-05-rejected');
   await bob.goto(URL + '/#/executions');
   const row2 = bob.locator(`tr[data-execution="${id2}"] .badge`);

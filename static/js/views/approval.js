@@ -78,6 +78,7 @@ export class ApprovalPanel {
   constructor(view) {
     this.view = view;
     this.hash = null;          // the hash of the plan on screen
+    this.wasOpen = null;       // awaiting approval at the last render
     this.changed = false;      // a 409 said the plan changed: say so
     this.el = h('section', { class: 'approval', 'data-test': 'approval', hidden: true, 'aria-label': 'Approval' });
     this.head = h('div', { class: 'approval-head' });
@@ -97,7 +98,9 @@ export class ApprovalPanel {
     this.form = h('div', { class: 'approval-form', 'data-test': 'approve-form' },
       this.comment, h('div', { class: 'approval-buttons' }, this.approveBtn, this.rejectBtn));
     this.refusal = h('p', { class: 'approval-refusal', 'data-test': 'approve-refusal' });
-    replace(this.el, this.head, this.facts, this.notice, this.decisions, this.form, this.refusal, this.planBox);
+    // The plan before the buttons: read, then decide. Why one may not
+    // decide is said at the top.
+    replace(this.el, this.head, this.facts, this.refusal, this.notice, this.decisions, this.planBox, this.form);
     this.offs = [view.ctx.live.on('execution_approval', (m) => {
       if (m.execution_id === view.id) view.refetchSoon();
     })];
@@ -127,9 +130,9 @@ export class ApprovalPanel {
       h('span', null, 'needs ', h('strong', { 'data-test': 'approval-required' }, String(ap.required ?? '—')),
         ` approval${ap.required === 1 ? '' : 's'} from `,
         h('strong', { 'data-test': 'approval-approvers' }, (ap.approvers || []).join(', ') || '—')),
-      ap.expires_at ? h('span', { 'data-test': 'approval-deadline', title: exactTime(ap.expires_at) },
-        open ? 'deadline ' : 'deadline was ', timeEl(ap.expires_at)) : null,
-      h('span', { class: 'muted' }, 'the starter cannot approve'));
+      ap.expires_at && (open || e.status === 'expired') ? h('span', { 'data-test': 'approval-deadline',
+        title: exactTime(ap.expires_at) }, open ? 'deadline ' : 'expired ', timeEl(ap.expires_at)) : null,
+      open ? h('span', { class: 'muted' }, 'the starter cannot approve') : null);
     replace(this.decisions, list.map(decisionRow));
     this.decisions.hidden = list.length === 0;
     // The plan is frozen: drawn again only if its hash is not the one shown.
@@ -139,7 +142,11 @@ export class ApprovalPanel {
       replace(this.planBox.lastChild, planView(e.plan));
       this.enable(true);
     }
-    this.planBox.open = open || this.planBox.open;
+    // Open while it waits for a decision; folded once decided (a click
+    // opens it again).
+    if (open !== this.wasOpen) this.planBox.open = open;
+    this.wasOpen = open;
+    this.planBox.firstChild.textContent = open ? 'The plan as it will run' : 'The plan';
     this.notice.hidden = !this.changed || !open;
     this.form.hidden = !open || !e.can_approve;
     this.refusal.hidden = !open || !!e.can_approve || !e.approve_refusal;
@@ -186,7 +193,8 @@ export class ApprovalPanel {
 }
 
 // The nav's "N awaiting approval", linking to the filtered list; a toast
-// for each request that arrives while the page is open.
+// for each request that arrives while the page is open, to the members of
+// its approver groups.
 export function approvalNav(ctx, link) {
   const count = link.querySelector('[data-test=approvals-count]');
   const load = async () => {
@@ -201,8 +209,11 @@ export function approvalNav(ctx, link) {
     }
   };
   const reload = debounce(load, 250);
+  const groups = Array.isArray(ctx.user.groups) ? ctx.user.groups : [];
   ctx.live.on('execution_approval', (m) => {
-    if (m.event === 'requested' && m.execution_id) {
+    // The toast is for those who may decide: a member of an approver group.
+    const mine = Array.isArray(m.approvers) && m.approvers.some((g) => groups.includes(g));
+    if (m.event === 'requested' && m.execution_id && mine) {
       toast(`Approval requested: ${m.workflow_name || 'an execution'} (plan ${shortHash(m.plan_hash)})`, 'info');
     }
     reload();
