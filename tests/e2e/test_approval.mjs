@@ -76,6 +76,9 @@ run(async () => {
 
   // --- alice starts it from the dashboard
   await alice.goto(URL + '/#/workflows/' + wf.id);
+  const note = await alice.locator('[data-test=wf-approval]').innerText();
+  check('alice: the workflow page says a start waits for 1 approval from leads',
+    note.includes('1 approval') && note.includes('leads'), note);
   await alice.locator('[data-test=start]').click();
   const form = alice.locator('[data-test=start-form]');
   await form.waitFor();
@@ -225,6 +228,35 @@ run(async () => {
   check('the list: rejected has its own badge style', (await row2.innerText()) === 'rejected' &&
     colors.rejected !== colors.plain && colors.rejected !== colors.completed, colors);
 
+  // --- one left alone past its deadline ends expired
+  const short = await call('POST', '/api/workflows', { body: { name: uniq('e2e-approval-expiry'),
+    definition: { approval: { required: 1, approvers: ['leads'], expires_in: 1000 },
+      steps: [{ name: 'Never', type: 'execute', targets: ['local-1'], command: 'echo never' }] } } });
+  require('a workflow whose approval expires after 1 s', short.status === 201, short);
+  atEnd(() => call('DELETE', '/api/workflows/' + short.data.id));
+  const s4 = await call('POST', '/api/executions', { user: 'alice', body: { workflow_id: short.data.id } });
+  const x4 = s4.status === 201 && await ended(s4.data.id);
+  check('left alone, it ends expired and nothing ran', x4 && x4.status === 'expired' &&
+    (x4.steps[0].dispatches || []).length === 0, x4);
+  await bob.goto(URL + '/#/executions/' + s4.data.id);
+  await bob.locator('.exec-badge[data-status=expired]').waitFor();
+  check('bob: the page says it expired, no buttons', (await panelB.locator('.approval-title').innerText()) ===
+    'Expired: no decision in time' && (await panelB.locator('[data-test=approve]').isVisible()) === false);
+  await shot(bob, 'approval-06-expired');
+  await bob.goto(URL + '/#/executions?status=expired');
+  const row4 = bob.locator(`tr[data-execution="${s4.data.id}"] .badge`);
+  await row4.waitFor();
+  const bg4 = await row4.evaluate((el) => {
+    const plain = document.createElement('span');
+    plain.className = 'badge';
+    document.body.append(plain);
+    const c = [getComputedStyle(el).backgroundColor + getComputedStyle(el).textDecorationLine,
+      getComputedStyle(plain).backgroundColor + getComputedStyle(plain).textDecorationLine];
+    plain.remove();
+    return c;
+  });
+  check('the list filtered by expired: its own badge style', (await row4.innerText()) === 'expired' && bg4[0] !== bg4[1], bg4);
+
   // --- a stale hash: the page is fed a plan hash that is not the real one
   const s3 = await call('POST', '/api/executions', { user: 'alice', body: { workflow_id: wf.id } });
   require('alice starts a third execution', s3.status === 201, s3);
@@ -254,7 +286,7 @@ run(async () => {
   check('409: the plan reloaded, with the hash that awaits approval', reloaded === true);
   const e3 = await execution(id3);
   check('409: nothing was recorded', e3.status === 'awaiting_approval' && e3.approvals.length === 0, e3);
-  await shot(bob, 'approval-06-plan-changed');
+  await shot(bob, 'approval-07-plan-changed');
   // Having looked again, bob's click now counts.
   await panelB.locator('[data-test=approve]').click();
   const done3 = await ended(id3);

@@ -4,7 +4,7 @@
 // deadline, and Approve / Reject with a comment, which send the full hash of
 // the plan shown. In the nav, "N awaiting approval", kept live.
 import { ApiError, get, post } from '../api.js';
-import { h, replace, timeEl, exactTime, debounce, toast } from '../dom.js';
+import { h, replace, timeEl, exactTime, debounce, fmtDuration, toast } from '../dom.js';
 
 export const APPROVAL_ENDED = new Set(['rejected', 'expired']);
 const COMMENT_MAX = 1000;       // characters, as the API counts them
@@ -70,6 +70,17 @@ function decisionRow(a) {
       a.decision === 'approve' ? 'approved' : 'rejected'), ' ',
     timeEl(a.at),
     a.comment ? h('p', { class: 'decision-comment', 'data-test': 'decision-comment' }, a.comment) : null);
+}
+
+// On a workflow's page: what a start of it waits for.
+export function approvalNote(def) {
+  const ap = def && def.approval;
+  if (!ap || typeof ap !== 'object') return null;
+  const n = ap.required ?? 1;
+  return h('p', { class: 'approval-note', 'data-test': 'wf-approval' }, 'Each start waits for ',
+    h('strong', null, `${n} approval${n === 1 ? '' : 's'}`), ' from ',
+    h('strong', null, (ap.approvers || []).join(', ')), ' (not the starter), at most ',
+    fmtDuration(ap.expires_in ?? 86400000), '; then the plan shown to them runs.');
 }
 
 // One execution's approval box; the execution view calls render(e) with
@@ -203,6 +214,7 @@ export function approvalNav(ctx, link) {
       const n = Array.isArray(list) ? list.length : 0;
       count.textContent = n >= 200 ? '200+' : String(n);
       link.title = `${n} execution${n === 1 ? '' : 's'} awaiting approval`;
+      link.setAttribute('aria-label', link.title);
       link.hidden = n === 0;
     } catch (e) {
       /* the next event or resync tries again */
