@@ -9,8 +9,10 @@
 //    to the execution, approves by click with a comment: the full hash is
 //    sent, the decision shows with his comment, and the execution runs to
 //    completed on a real worker, running the command that was shown;
-//  - a second execution rejected by click ends rejected, with its badge in
-//    the list;
+//  - a second one, of a workflow whose step runs a sub-workflow: its plan
+//    links the child at the version pinned when it froze; rejected by click,
+//    it ends rejected, its comment shown as text, with its badge in the list;
+//  - one left past its deadline ends expired: no buttons, its own badge;
 //  - a plan that is not the one awaiting approval (the page fed a wrong hash)
 //    gets the server's 409: the page reloads the plan and says "the plan
 //    changed; review it again", and nothing was recorded.
@@ -194,17 +196,36 @@ run(async () => {
   await alice.locator('[data-test=decision][data-approver=bob]').waitFor();
   await shot(alice, 'approval-04-approved');
 
-  // --- a second one, rejected by click
-  const s2 = await call('POST', '/api/executions', { user: 'alice', body: { workflow_id: wf.id, params: { version: '3.0' } } });
-  require('alice starts a second execution', s2.status === 201 && s2.data.status === 'awaiting_approval', s2);
+  // --- a second one, rejected by click: a sub-workflow, pinned in the plan
+  const childName = uniq('e2e-approval-child');
+  const c1 = await call('POST', '/api/workflows', { body: { name: childName,
+    definition: { steps: [{ name: 'Child', type: 'execute', targets: ['local-1'], command: 'echo child 1' }] } } });
+  require('admin saves a child workflow', c1.status === 201, c1);
+  atEnd(() => call('DELETE', '/api/workflows/' + c1.data.id));
+  const c2 = await call('PUT', '/api/workflows/' + c1.data.id, { body: { name: childName,
+    definition: { steps: [{ name: 'Child', type: 'execute', targets: ['local-1'], command: 'echo child 2' }] } } });
+  require('and edits it: version 2', c2.status === 200 && c2.data.version === 2, c2);
+  const parent = await call('POST', '/api/workflows', { body: { name: uniq('e2e-approval-parent'),
+    definition: { approval: { required: 1, approvers: ['leads'] },
+      steps: [{ name: 'Run the child', type: 'workflow', workflow_id: c1.data.id }] } } });
+  require('admin saves a parent with approval and a workflow step', parent.status === 201, parent);
+  atEnd(() => call('DELETE', '/api/workflows/' + parent.data.id));
+  const s2 = await call('POST', '/api/executions', { user: 'alice', body: { workflow_id: parent.data.id } });
+  require('alice starts it', s2.status === 201 && s2.data.status === 'awaiting_approval', s2);
+  check('the plan pins the child\'s version', s2.data.plan.steps[0].workflow_version === 2, s2.data.plan);
   const id2 = s2.data.id;
   await bob.goto(URL + '/#/executions/' + id2);
   await panelB.locator('[data-test=reject]').waitFor();
+  const sub = panelB.locator('[data-test=plan-subworkflow] a');
+  check('bob: the plan links the child at its pinned version', (await sub.innerText()) ===
+    `workflow ${c1.data.id.slice(0, 8)}, version 2` &&
+    (await sub.getAttribute('href')) === `#/workflows/${c1.data.id}/versions/2`);
   await panelB.locator('[data-test=approve-comment]').fill('Not during the freeze <b>x</b>');
   await panelB.locator('[data-test=reject]').click();
   const r2 = await ended(id2);
   check('rejected by click: it ends rejected', r2 && r2.status === 'rejected' && r2.completed_at, r2);
-  check('rejected: nothing ran', r2 && (r2.steps[0].dispatches || []).length === 0, r2 && r2.steps[0]);
+  check('rejected: nothing ran (no child started)', r2 && !r2.steps[0].child_execution_id &&
+    ['pending', 'skipped', 'cancelled'].includes(r2.steps[0].status), r2 && r2.steps[0]);
   check('rejected: its error says who and why', r2 && typeof r2.error === 'string' && r2.error.includes('bob') &&
     r2.error.includes('Not during the freeze'), r2 && r2.error);
   await bob.locator('.exec-badge[data-status=rejected]').waitFor({ timeout: DEADLINE_MS });

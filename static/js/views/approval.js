@@ -37,6 +37,13 @@ function planStep(st, label) {
       h('span', { class: 'muted' }, 'targets '), h('span', { class: 'mono' }, targetsText(st.targets))) : null,
     typeof text === 'string' ? h('pre', { class: ['plan-text', st.type === 'prompt' && 'plan-message'],
       'data-test': st.type === 'prompt' ? 'plan-message' : 'plan-command' }, text) : null,
+    // A sub-workflow runs the version it was pinned to when the plan froze.
+    st.type === 'workflow' && typeof st.workflow_id === 'string'
+      ? h('p', { class: 'plan-targets', 'data-test': 'plan-subworkflow' }, h('span', { class: 'muted' }, 'runs '),
+        h('a', { href: '#/workflows/' + encodeURIComponent(st.workflow_id) +
+          (st.workflow_version ? '/versions/' + encodeURIComponent(st.workflow_version) : '') },
+        'workflow ' + st.workflow_id.slice(0, 8) + (st.workflow_version ? ', version ' + st.workflow_version : '')))
+      : null,
     st.type === 'prompt' && Array.isArray(st.options)
       ? h('p', { class: 'muted small' }, 'options: ', st.options.map(valueText).join(' / ')) : null,
     other.filter((k) => !(st.type === 'prompt' && k === 'options')).length
