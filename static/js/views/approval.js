@@ -9,6 +9,7 @@ import { h, replace, timeEl, exactTime, debounce, fmtDuration, toast } from '../
 export const APPROVAL_ENDED = new Set(['rejected', 'expired']);
 const COMMENT_MAX = 1000;       // characters, as the API counts them
 const SHORT_HASH = 12;
+const EXPIRES_DEFAULT_MS = 86400000;  // the API's default expires_in: 24 h
 // The keys a step shows in its own line; every other key is listed.
 const SHOWN = new Set(['name', 'type', 'targets', 'command', 'message', 'steps']);
 
@@ -26,7 +27,8 @@ function targetsText(t) {
 }
 
 function planStep(st, label) {
-  const other = Object.keys(st).filter((k) => !SHOWN.has(k)).sort();
+  // Everything else the step says (timeout, condition, retry, batch, ...).
+  const other = Object.keys(st).filter((k) => !SHOWN.has(k) && !(st.type === 'prompt' && k === 'options')).sort();
   const text = st.type === 'prompt' ? st.message : st.command;
   return h('li', { class: 'plan-step', 'data-test': 'plan-step', 'data-type': st.type || '' },
     h('div', { class: 'plan-step-head' },
@@ -46,9 +48,8 @@ function planStep(st, label) {
       : null,
     st.type === 'prompt' && Array.isArray(st.options)
       ? h('p', { class: 'muted small' }, 'options: ', st.options.map(valueText).join(' / ')) : null,
-    other.filter((k) => !(st.type === 'prompt' && k === 'options')).length
-      ? h('dl', { class: 'plan-keys' }, other.filter((k) => !(st.type === 'prompt' && k === 'options'))
-        .map((k) => [h('dt', null, k), h('dd', { class: 'mono' }, valueText(st[k]))])) : null,
+    other.length ? h('dl', { class: 'plan-keys' },
+      other.map((k) => [h('dt', null, k), h('dd', { class: 'mono' }, valueText(st[k]))])) : null,
     Array.isArray(st.steps) ? h('ol', { class: 'plan-steps plan-substeps' },
       st.steps.map((c, i) => planStep(c, label + '.' + (i + 1)))) : null);
 }
@@ -87,7 +88,7 @@ export function approvalNote(def) {
   return h('p', { class: 'approval-note', 'data-test': 'wf-approval' }, 'Each start waits for ',
     h('strong', null, `${n} approval${n === 1 ? '' : 's'}`), ' from ',
     h('strong', null, (ap.approvers || []).join(', ')), ' (not the starter), at most ',
-    fmtDuration(ap.expires_in ?? 86400000), '; then the plan shown to them runs.');
+    fmtDuration(ap.expires_in ?? EXPIRES_DEFAULT_MS), '; then the plan shown to them runs.');
 }
 
 // One execution's approval box; the execution view calls render(e) with
@@ -131,7 +132,6 @@ export class ApprovalPanel {
   render(e) {
     this.el.hidden = !e.plan_hash;
     if (!e.plan_hash) return;
-    this.exec = e;
     const ap = e.approval || {};
     const list = Array.isArray(e.approvals) ? e.approvals : [];
     const yes = list.filter((a) => a.decision === 'approve').length;
