@@ -1,7 +1,8 @@
 // PULSE dashboard: start-up, who am I, the live connection indicator and the
 // hash router (#/workers, #/workflows, #/workflows/ID, #/workflows/new,
 // #/workflows/ID/edit, #/workflows/ID/versions/N (its history), #/executions,
-// #/executions/ID, #/executions/A/compare/B, #/audit for admins).
+// #/executions/ID, #/executions/A/compare/B, #/audit for admins). A query
+// after the path (#/executions?status=awaiting_approval) is the view's to read.
 import { ApiError, get } from './api.js';
 import { h, replace, tickTimes } from './dom.js';
 import { Live } from './live.js';
@@ -12,6 +13,7 @@ import { executionsView } from './views/executions.js';
 import { executionPage } from './views/execution.js';
 import { compareView } from './views/compare.js';
 import { auditView } from './views/audit.js';
+import { approvalNav } from './views/approval.js';
 
 const routes = [
   [/^\/workers$/, 'workers', workersView],
@@ -67,7 +69,7 @@ function page(title, text, extra) {
 }
 
 function route(ctx) {
-  const path = (location.hash.replace(/^#/, '') || '/workers').replace(/\/+$/, '') || '/workers';
+  const path = (location.hash.replace(/^#/, '').replace(/\?.*$/, '') || '/workers').replace(/\/+$/, '') || '/workers';
   if (cleanup) { try { cleanup(); } catch (e) { console.error(e); } cleanup = null; }
   const main = document.getElementById('main');
   replace(main);
@@ -116,6 +118,7 @@ async function boot() {
   const ctx = { user, live, workers };
   live.start();
   workers.start();
+  approvalNav(ctx, document.querySelector('#nav [data-nav="approvals"]'));
   window.addEventListener('hashchange', () => route(ctx));
   setInterval(() => tickTimes(), 1000);
   route(ctx);

@@ -10,10 +10,11 @@ import { failedStepsNote } from './executions.js';
 import { compareControl } from './compare.js';
 import { attemptGroup, attemptLabel, groupAttempts, placeAttempts, retryWaitS, retryWaitText } from './attempts.js';
 import { groupRows, groupsEvent, loadExecution, renderGroups } from './groups.js';
+import { ApprovalPanel, APPROVAL_ENDED } from './approval.js';
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
-const ENDED = new Set(['completed', 'failed', 'cancelled']);
+const ENDED = new Set(['completed', 'failed', 'cancelled', ...APPROVAL_ENDED]);
 const STEP_DONE = new Set(['succeeded', 'failed', 'skipped', 'cancelled']);
 const DISPATCH_DONE = new Set(['succeeded', 'failed', 'cancelled', 'timed_out', 'lost', 'error', 'refused']);
 const STEP_ICONS = {
@@ -57,6 +58,7 @@ export class ExecutionView {
     this.destroyed = true;
     this.ctx.live.unsubscribe(this.id);
     for (const off of this.offs) off();
+    this.approval.destroy();
     this.refetchSoon.cancel();
     clearInterval(this.ticker);
   }
@@ -73,6 +75,7 @@ export class ExecutionView {
       this.bar);
     this.errorLine = h('p', { class: 'exec-error', hidden: true });
     this.promptBox = h('div', { class: 'prompt-slot', 'aria-live': 'polite' });
+    this.approval = new ApprovalPanel(this);
     this.stepList = h('ol', { class: 'timeline', 'data-test': 'steps' });
     // The workflow's on_failure steps (SPEC section 14): their own
     // section, saying whether they ran.
@@ -87,6 +90,7 @@ export class ExecutionView {
           h('div', { class: 'exec-head-row' }, this.badge, this.meta, this.cancelBtn)),
         h('div', { class: 'progress-row' }, this.progress, this.progressText),
         this.errorLine,
+        this.approval.el,
         this.promptBox,
         this.stepList,
         this.failBox));
@@ -205,6 +209,7 @@ export class ExecutionView {
     this.progressText.textContent = `${done} of ${steps.length} step${steps.length === 1 ? '' : 's'}`;
 
     this.renderPrompt(e);
+    this.approval.render(e);
     steps.forEach((st, i) => this.renderStep(st, i, e));
     const ran = e.phase === 'on_failure';
     this.failBox.hidden = !steps.some((st) => st.phase === 'on_failure');

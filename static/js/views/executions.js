@@ -1,10 +1,14 @@
 // Recent executions, newest first, paged with ?before=<id>; rows follow the
-// live execution_started / execution_status events.
+// live execution_started / execution_status events. A status filter asks
+// the server (?status=), so #/executions?status=awaiting_approval lists
+// every execution waiting for a decision, not those of the loaded pages.
 import { get } from '../api.js';
 import { h, replace, timeEl, fmtDuration, execDuration, statusBadge, debounce, toast } from '../dom.js';
+import { APPROVAL_ENDED } from './approval.js';
 
 const PAGE = 50;
-const ENDED = new Set(['completed', 'failed', 'cancelled']);
+const ENDED = new Set(['completed', 'failed', 'cancelled', ...APPROVAL_ENDED]);
+const STATUSES = ['running', 'waiting', 'awaiting_approval', 'completed', 'failed', 'cancelled', 'rejected', 'expired'];
 
 // "completed, 1 step failed": a step with on_failure "continue" failed and
 // the execution went on (SPEC section 14). Beside the status badge.
@@ -41,14 +45,18 @@ export function executionsView(ctx, main) {
   let loadedOnce = false;
   const wrap = h('div', { class: 'table-wrap' });
   const older = h('button', { type: 'button', class: 'btn', 'data-test': 'older', hidden: true }, 'Older executions');
-  const filter = h('select', { class: 'input input-narrow', 'aria-label': 'Filter by status' },
-    ['all', 'running', 'waiting', 'completed', 'failed', 'cancelled'].map((x) => h('option', { value: x }, x === 'all' ? 'All statuses' : x)));
+  const filter = h('select', { class: 'input input-narrow', 'aria-label': 'Filter by status', 'data-test': 'status-filter' },
+    ['all', ...STATUSES].map((x) => h('option', { value: x }, x === 'all' ? 'All statuses' : x.replace('_', ' '))));
+  const asked = new URLSearchParams(location.hash.replace(/^[^?]*\??/, '')).get('status');
+  filter.value = STATUSES.includes(asked) ? asked : 'all';
   replace(main, h('div', { class: 'page-head' }, h('h1', null, 'Executions'), filter), wrap, h('div', { class: 'pager' }, older));
+  const query = () => (filter.value === 'all' ? '' : '&status=' + encodeURIComponent(filter.value));
 
   const render = () => {
     const f = filter.value;
+    // A row whose status moved on (live) leaves the filtered list.
     const shown = f === 'all' ? items : items.filter((e) => e.status === f);
-    replace(wrap, executionsTable(shown, items.length ? 'No execution with this status on the loaded pages.'
+    replace(wrap, executionsTable(shown, f !== 'all' ? 'No execution is ' + f.replace('_', ' ') + '.'
       : 'No executions yet. Start one from the Workflows page.'));
     older.hidden = !more;
   };
@@ -56,7 +64,7 @@ export function executionsView(ctx, main) {
   const loadFirst = async () => {
     try {
       const n = Math.min(200, Math.max(PAGE, items.length));
-      const list = await get('/api/executions?limit=' + n);
+      const list = await get('/api/executions?limit=' + n + query());
       const seen = new Set(list.map((e) => e.id));
       const rest = items.length > n ? items.filter((e) => !seen.has(e.id)).slice(n - list.length) : [];
       items = list.concat(rest);
@@ -74,7 +82,7 @@ export function executionsView(ctx, main) {
     loading = true;
     older.disabled = true;
     try {
-      const list = await get(`/api/executions?limit=${PAGE}&before=${encodeURIComponent(items[items.length - 1].id)}`);
+      const list = await get(`/api/executions?limit=${PAGE}&before=${encodeURIComponent(items[items.length - 1].id)}` + query());
       const seen = new Set(items.map((e) => e.id));
       items = items.concat(list.filter((e) => !seen.has(e.id)));
       more = list.length === PAGE;
@@ -86,10 +94,20 @@ export function executionsView(ctx, main) {
       older.disabled = false;
     }
   });
-  filter.addEventListener('change', render);
+  filter.addEventListener('change', () => {
+    // The address says what is shown (a link to it shows the same), with
+    // no hashchange: the view stays.
+    history.replaceState(null, '', '#/executions' + (filter.value === 'all' ? '' : '?status=' + filter.value));
+    items = [];
+    more = false;
+    loadedOnce = false;
+    render();
+    loadFirst();
+  });
 
   const offs = [
     ctx.live.on('execution_started', reload),
+    ctx.live.on('execution_approval', reload),
     ctx.live.on('execution_status', (m) => {
       const e = items.find((x) => x.id === m.execution_id);
       if (e) { e.status = m.status; render(); }

@@ -7,6 +7,7 @@ import { confirmModal } from '../modal.js';
 import { diffLines } from '../diff.js';
 import { executionsTable } from './executions.js';
 import { blockedNote, startBlocked, startWorkflow } from './start-form.js';
+import { approvalNote } from './approval.js';
 
 const TYPE_ICONS = { execute: '▶', prompt: '?', wait: '⏱' };
 
@@ -272,6 +273,7 @@ export function workflowView(ctx, main, id, versionArg) {
           admin ? h('button', { type: 'button', class: 'btn btn-danger-ghost', 'data-test': 'delete',
             onclick: () => deleteWorkflow(wf, () => { location.hash = '#/workflows'; }) }, 'Delete') : null)),
       wf.description ? h('p', { class: 'lead' }, wf.description) : null,
+      approvalNote(wf.definition),
       h('p', { class: 'muted small' }, summary(wf), wf.created_by ? ' · created by ' + wf.created_by : '',
         ' · updated ', timeEl(wf.updated_at || wf.created_at), ' · version ' + (wf.version || 1)),
       h('div', { class: 'tabs', role: 'tablist', 'aria-label': 'Workflow' }, tabSteps, tabHistory),
