@@ -332,10 +332,10 @@ test_top_level(void)
 	test_cond("unknown top-level key", bad(J("{`steps`:[" EXEC "}],"
 	    "`name`:`x`}"), -1, "name", "unknown field 'name' in the "
 	    "definition (allowed: \"steps\", \"params\", \"allowed_groups\", "
-	    "\"on_failure\")"));
+	    "\"on_failure\", \"notify\")"));
 	test_cond("misspelt steps", bad(J("{`stpes`:[]}"), -1, "stpes",
 	    "unknown field 'stpes' in the definition (allowed: \"steps\", "
-	    "\"params\", \"allowed_groups\", \"on_failure\")"));
+	    "\"params\", \"allowed_groups\", \"on_failure\", \"notify\")"));
 	test_cond("step a number", bad(J("{`steps`:[1]}"), 0, "steps",
 	    "step 1: must be an object"));
 	test_cond("second step a string", bad(J("{`steps`:[" EXEC "},`x`]}"),
