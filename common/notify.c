@@ -6,8 +6,10 @@
  * the payload stored here (pushd/notifier.c).
  */
 #include <json-c/json.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "db.h"
 #include "id.h"
@@ -134,6 +136,24 @@ add_str(struct json_object *o, const char *key, const char *val)
 	    json_object_new_string(val));
 }
 
+/* "at": when the event happened, ISO-8601 UTC with milliseconds. */
+static void
+add_now(struct json_object *o)
+{
+	struct timespec	 ts;
+	struct tm	 tm;
+	char		 buf[40];
+	time_t		 t;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	t = ts.tv_sec;
+	gmtime_r(&t, &tm);
+	snprintf(buf, sizeof(buf), "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ",
+	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+	    tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000);
+	json_object_object_add(o, "at", json_object_new_string(buf));
+}
+
 /* The payload every message of this event is built from. */
 static struct json_object *
 payload_new(struct db *db, const char *exec_id, const char *event,
@@ -148,6 +168,7 @@ payload_new(struct db *db, const char *exec_id, const char *event,
 	add_str(p, "workflow_name", db_res_get(ex, 0, 1));
 	add_str(p, "started_by", db_res_get(ex, 0, 2));
 	add_str(p, "status", db_res_get(ex, 0, 3));
+	add_now(p);
 	if (strcmp(event, "failed") == 0) {
 		add_str(p, "error", db_res_get(ex, 0, 4));
 		status = "failed";
@@ -219,6 +240,7 @@ notify_test(struct db *db, const char *channel_id, const char *user,
 
 	add_str(p, "event", "test");
 	add_str(p, "started_by", user);
+	add_now(p);
 	text = pjson_str(p, &len);
 	id_new(did);
 	rc = db_exec(db, sql_test, NULL, "sbs", channel_id, text, len, did);
