@@ -1,7 +1,8 @@
 // PULSE dashboard: start-up, who am I, the live connection indicator and the
 // hash router (#/workers, #/workflows, #/workflows/ID, #/workflows/new,
 // #/workflows/ID/edit, #/workflows/ID/versions/N (its history), #/executions,
-// #/executions/ID, #/executions/A/compare/B, #/audit for admins).
+// #/executions/ID, #/executions/A/compare/B, #/audit and #/notifications for
+// admins).
 import { ApiError, get } from './api.js';
 import { h, replace, tickTimes } from './dom.js';
 import { Live } from './live.js';
@@ -12,6 +13,7 @@ import { executionsView } from './views/executions.js';
 import { executionPage } from './views/execution.js';
 import { compareView } from './views/compare.js';
 import { auditView } from './views/audit.js';
+import { channelsView } from './views/channels.js';
 
 const routes = [
   [/^\/workers$/, 'workers', workersView],
@@ -24,6 +26,7 @@ const routes = [
   [/^\/executions\/([\w-]+)$/, 'executions', executionPage],
   [/^\/executions\/([\w-]+)\/compare\/([\w-]+)$/, 'executions', compareView],
   [/^\/audit$/, 'audit', auditView],
+  [/^\/notifications$/, 'notifications', channelsView],
 ];
 
 const LIVE_LABELS = {
@@ -110,6 +113,7 @@ async function boot() {
   document.getElementById('live').hidden = false;
   renderMe(user);
   document.querySelector('#nav [data-nav="audit"]').hidden = !user.is_admin;
+  document.querySelector('#nav [data-nav="notifications"]').hidden = !user.is_admin;
   const live = new Live();
   renderLive(live);
   const workers = new WorkerStore(live);
