@@ -155,6 +155,11 @@ class SmtpSink:
 def restart_pushd(env):
     """kill -9 pushd and start it again with env added (None removes)."""
     ctl('pushd-kill')
+    start_pushd(env)
+
+
+def start_pushd(env):
+    """Start pushd with env added to this environment (None removes)."""
     saved = {k: os.environ.get(k) for k in env}
     for k, v in env.items():
         if v is None:
