@@ -13,9 +13,8 @@ struct config;
 /* Counts since start, for /metrics. */
 struct notifier_counts {
 	uint64_t	delivered;
-	uint64_t	retried;	/* an attempt failed, tried again later */
+	uint64_t	retried;	/* failed, tried again later (or dead) */
 	uint64_t	failed;		/* refused for good (4xx) */
-	uint64_t	dead;		/* given up after 24 h */
 	uint64_t	inflight;
 };
 

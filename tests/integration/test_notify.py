@@ -12,6 +12,7 @@ pushd runs with PULSE_NOTIFY_BACKOFF_MS=200 and PULSE_NOTIFY_TIMEOUT_S=2
 here (restored at the end) so retries take a second, not minutes."""
 
 import os
+import re
 import time
 
 from live import execute, online, wait_execution
@@ -392,6 +393,20 @@ ok = wait_for(lambda: row(nid_gone)[0] == 'failed', 10)
 check('a message to a deleted channel fails, saying so',
       ok and row(nid_gone)[2] == 'the channel was deleted', row(nid_gone))
 flaky_until[0] = 0
+
+# --- pushd's /metrics counts them --------------------------------------------
+r = call('GET', '/metrics', user=None)
+counts = {}
+for line in (r[2] if r[0] == 200 and isinstance(r[2], str) else '').splitlines():
+    m = re.match(r'pulse_notifications_total\{outcome="(\w+)"\} (\d+)$',
+                 line)
+    if m:
+        counts[m.group(1)] = int(m.group(2))
+# Since pushd was restarted for this test: 15 + 2 + hang, 429, mail, retry.
+check('/metrics counts deliveries by outcome',
+      counts.get('delivered', 0) >= 3 * N + 6 and
+      counts.get('retried', 0) >= 4 and counts.get('failed', 0) >= 1,
+      counts)
 
 # --- no secret anywhere ----------------------------------------------------
 r = api('GET', '/api/audit?limit=200')
