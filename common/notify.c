@@ -48,16 +48,20 @@ static const char sql_retry[] =
     "expires_at = NOW(3) + INTERVAL " NOTIFY_STR(NOTIFY_GIVE_UP_S) " SECOND, "
     "locked_by = NULL, locked_at = NULL "
     "WHERE id = ? AND status IN ('failed', 'dead')";
+/* Due: pending and its time come, or held by a pushd gone for
+ * NOTIFY_RECLAIM_S. The claim's UPDATE checks it again (SKIP LOCKED
+ * readers may race with a settle that just committed). */
+#define NOTIFY_DUE \
+    "((status = 'pending' AND next_try_at <= NOW(3)) OR " \
+    "(status = 'delivering' AND locked_at < NOW(3) - INTERVAL " \
+    NOTIFY_STR(NOTIFY_RECLAIM_S) " SECOND))"
 static const char sql_due[] =
-    "SELECT id FROM notifications WHERE (status = 'pending' AND "
-    "next_try_at <= NOW(3)) OR (status = 'delivering' AND locked_at < "
-    "NOW(3) - INTERVAL " NOTIFY_STR(NOTIFY_RECLAIM_S) " SECOND) "
+    "SELECT id FROM notifications WHERE " NOTIFY_DUE " "
     "ORDER BY next_try_at LIMIT ? FOR UPDATE SKIP LOCKED";
 static const char sql_take[] =
     "UPDATE notifications SET status = 'delivering', locked_by = ?, "
     "locked_at = NOW(3), attempts = attempts + 1 WHERE id = ? AND "
-    "(status = 'pending' OR (status = 'delivering' AND locked_at < "
-    "NOW(3) - INTERVAL " NOTIFY_STR(NOTIFY_RECLAIM_S) " SECOND))";
+    NOTIFY_DUE;
 static const char sql_job[] =
     "SELECT n.attempts, c.type, c.name, c.url, c.secret, c.email_to, "
     "n.event, n.payload, n.delivery_id FROM notifications n "

@@ -24,12 +24,12 @@
 #define CHANNEL_SECRET_BYTES	32	/* a generated webhook secret */
 #define CHANNEL_SECRET_MIN	16
 
-static const char sql_list[] =
-    "SELECT id, name, type, url, email_to, enabled, created_by, created_at, "
-    "secret IS NOT NULL FROM channels ORDER BY name";
-static const char sql_one[] =
-    "SELECT id, name, type, url, email_to, enabled, created_by, created_at, "
-    "secret IS NOT NULL FROM channels WHERE id = ?";
+/* The columns of channel_cols, then url, enabled, has_secret. */
+#define CHANNEL_COLS \
+    "SELECT id, name, type, email_to, created_by, created_at, url, " \
+    "enabled, secret IS NOT NULL FROM channels "
+static const char sql_list[] = CHANNEL_COLS "ORDER BY name";
+static const char sql_one[] = CHANNEL_COLS "WHERE id = ?";
 static const char sql_insert[] =
     "INSERT INTO channels (id, name, type, url, secret, email_to, enabled, "
     "created_by) VALUES (?, ?, ?, ?, ?, ?, 1, ?)";
@@ -75,47 +75,52 @@ url_masked(const char *url)
 	return json_object_new_string(out);
 }
 
+static const struct dbjson_col channel_cols[] = {
+	{ "id", DBJSON_STRING }, { "name", DBJSON_STRING },
+	{ "type", DBJSON_STRING }, { "email_to", DBJSON_STRING },
+	{ "created_by", DBJSON_STRING }, { "created_at", DBJSON_TIME },
+	{ NULL, 0 }
+};
+
 static struct json_object *
 channel_row(const struct db_res *r, size_t i)
 {
-	struct json_object	*o = json_object_new_object();
+	struct json_object	*o = dbjson_row(r, i, channel_cols);
 
-	json_object_object_add(o, "id", pjson_string_or_null(
-	    db_res_get(r, i, 0)));
-	json_object_object_add(o, "name", pjson_string_or_null(
-	    db_res_get(r, i, 1)));
-	json_object_object_add(o, "type", pjson_string_or_null(
-	    db_res_get(r, i, 2)));
-	json_object_object_add(o, "url", url_masked(db_res_get(r, i, 3)));
-	json_object_object_add(o, "email_to", pjson_string_or_null(
-	    db_res_get(r, i, 4)));
+	json_object_object_add(o, "url", url_masked(db_res_get(r, i, 6)));
 	json_object_object_add(o, "enabled", json_object_new_boolean(
-	    db_res_int(r, i, 5, 0) != 0));
-	json_object_object_add(o, "created_by", pjson_string_or_null(
-	    db_res_get(r, i, 6)));
-	json_object_object_add(o, "created_at", pjson_time(
-	    db_res_get(r, i, 7)));
+	    db_res_int(r, i, 7, 0) != 0));
 	json_object_object_add(o, "has_secret", json_object_new_boolean(
 	    db_res_int(r, i, 8, 0) != 0));
 	return o;
+}
+
+/* 200 with every row of res (freed): channels, or by cols. */
+static void
+reply_rows(struct request *req, struct db_res *res,
+    const struct dbjson_col *cols)
+{
+	struct json_object	*arr;
+	size_t			 i;
+
+	arr = json_object_new_array_ext((int)db_res_rows(res));
+	for (i = 0; i < db_res_rows(res); i++)
+		json_object_array_add(arr, cols != NULL ?
+		    dbjson_row(res, i, cols) : channel_row(res, i));
+	db_res_free(res);
+	reply_json(req, 200, arr);
 }
 
 int
 channels_list(struct request *req)
 {
 	struct db_res		*res;
-	struct json_object	*arr;
-	size_t			 i;
 
 	if (db_exec(req->db, sql_list, &res, "") == -1) {
 		reply_db_error(req);
 		return 0;
 	}
-	arr = json_object_new_array_ext((int)db_res_rows(res));
-	for (i = 0; i < db_res_rows(res); i++)
-		json_object_array_add(arr, channel_row(res, i));
-	db_res_free(res);
-	reply_json(req, 200, arr);
+	reply_rows(req, res, NULL);
 	return 0;
 }
 
@@ -311,24 +316,39 @@ delete_txn(struct db *db, void *arg)
 	return api_audit(c->req, "channel.delete", "channel", c->id, NULL);
 }
 
+/*
+ * Run txn on the channel named by the path: 0 and c filled when it was
+ * there, -1 after a 404 or a database error was answered.
+ */
+static int
+channel_call(struct request *req, int (*txn)(struct db *, void *),
+    struct channel_op *c)
+{
+	c->req = req;
+	c->id = req->params[0];
+	if (!id_valid(c->id)) {
+		reply_error(req, 404, "channel not found");
+		return -1;
+	}
+	if (db_txn(req->db, txn, c) == -1) {
+		reply_db_error(req);
+		return -1;
+	}
+	if (!c->found) {
+		reply_error(req, 404, "channel not found");
+		return -1;
+	}
+	return 0;
+}
+
 int
 channels_delete(struct request *req)
 {
-	struct channel_op	 c = { req, req->params[0], 0, 0 };
+	struct channel_op	 c;
 
-	if (!id_valid(c.id)) {
-		reply_error(req, 404, "channel not found");
-		return 0;
-	}
-	if (db_txn(req->db, delete_txn, &c) == -1) {
-		reply_db_error(req);
-		return 0;
-	}
-	if (!c.found) {
-		reply_error(req, 404, "channel not found");
-		return 0;
-	}
-	reply_json(req, 200, json_object_new_object());
+	memset(&c, 0, sizeof(c));
+	if (channel_call(req, delete_txn, &c) == 0)
+		reply_json(req, 200, json_object_new_object());
 	return 0;
 }
 
@@ -359,21 +379,12 @@ test_txn(struct db *db, void *arg)
 int
 channels_test(struct request *req)
 {
-	struct channel_op	 c = { req, req->params[0], 0, 0 };
+	struct channel_op	 c;
 	struct json_object	*o;
 
-	if (!id_valid(c.id)) {
-		reply_error(req, 404, "channel not found");
+	memset(&c, 0, sizeof(c));
+	if (channel_call(req, test_txn, &c) == -1)
 		return 0;
-	}
-	if (db_txn(req->db, test_txn, &c) == -1) {
-		reply_db_error(req);
-		return 0;
-	}
-	if (!c.found) {
-		reply_error(req, 404, "channel not found");
-		return 0;
-	}
 	o = json_object_new_object();
 	json_object_object_add(o, "notification_id",
 	    json_object_new_int64(c.nid));
@@ -395,7 +406,6 @@ notifications_list(struct request *req)
 		{ NULL, 0 }
 	};
 	struct db_res		*res;
-	struct json_object	*arr;
 	char			 status[16];
 	const char		*st = NULL;
 	long long		 limit;
@@ -421,11 +431,7 @@ notifications_list(struct request *req)
 		reply_db_error(req);
 		return 0;
 	}
-	arr = json_object_new_array_ext((int)db_res_rows(res));
-	for (i = 0; i < db_res_rows(res); i++)
-		json_object_array_add(arr, dbjson_row(res, i, cols));
-	db_res_free(res);
-	reply_json(req, 200, arr);
+	reply_rows(req, res, cols);
 	return 0;
 }
 
@@ -447,9 +453,11 @@ retry_txn(struct db *db, void *arg)
 int
 notifications_retry(struct request *req)
 {
-	struct channel_op	 c = { req, NULL, 0, 0 };
+	struct channel_op	 c;
 	char			*end;
 
+	memset(&c, 0, sizeof(c));
+	c.req = req;
 	c.nid = strtoll(req->params[0], &end, 10);
 	if (*end != '\0' || c.nid <= 0) {
 		reply_error(req, 404, "notification not found");
