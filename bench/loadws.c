@@ -10,6 +10,13 @@
  *       key under a random id (a version-1 worker); with -K socket i is
  *       the enrolled worker of line i of FILE ("id key name", as
  *       benchlib.enroll writes it) and presents its own key and id.
+ *       -m groups: the result depends on the socket's number n (1-based:
+ *       its line of -K's FILE, whose names benchlib.enroll numbers so),
+ *       for grouped output (SPEC section 17):
+ *       every 25th exits 2 printing "partial\n" and on stderr "disk
+ *       almost full\n", every other 10th exits 1 printing "error: service
+ *       down\n", the rest exit 0 printing "ok\n". -m unique: every one
+ *       exits 0 printing "worker n\n" (all outputs differ).
  *   loadws browser -H HOST -P PORT -a USER:PASS -n N [-e EXECUTION] -o FILE
  *       N dashboards on /ws (pulse-browser), each subscribed to EXECUTION;
  *       the wall-clock arrival time (us) of every event on every socket is
@@ -68,6 +75,7 @@ static const char	*prefix = "load", *group = "bench", *execution;
 static const char	*keyfile;
 static const char	*outfile;
 static int		 port, nsocks;
+static int		 result_mode;	/* -m: 0 ok, 1 groups, 2 unique */
 static struct sock	*socks;
 static struct lws_context *ctx;
 static volatile sig_atomic_t stop_flag;
@@ -200,25 +208,62 @@ jstr(struct json_object *o, const char *k)
 	return json_object_get_string(v);
 }
 
+static size_t
+strcount(const char *p, char c)
+{
+	size_t	 n = 0;
+
+	for (; *p != '\0'; p++)
+		n += *p == c;
+	return n;
+}
+
+/*
+ * Socket n's result under -m (JSON-escaped: each "\n" is one byte, which
+ * strcount takes off the lengths).
+ */
+static void
+result_of(int n, int *code, char *out, size_t outlen, const char **err)
+{
+	*code = 0;
+	*err = "";
+	snprintf(out, outlen, "ok\\n");
+	if (result_mode == 2)
+		snprintf(out, outlen, "worker %d\\n", n);
+	else if (result_mode == 1 && n % 25 == 0) {
+		*code = 2;
+		snprintf(out, outlen, "partial\\n");
+		*err = "disk almost full\\n";
+	} else if (result_mode == 1 && n % 10 == 0) {
+		*code = 1;
+		snprintf(out, outlen, "error: service down\\n");
+	}
+}
+
 static void
 worker_message(struct sock *s, struct json_object *o, const char *type)
 {
-	char		 buf[1024];
-	const char	*cid, *eid;
+	char		 buf[1024], out[64];
+	const char	*cid, *eid, *err;
+	int		 code;
 
 	if (strcmp(type, "execute_command") == 0) {
 		cid = jstr(o, "command_id");
 		eid = jstr(o, "execution_id");
 		if (cid == NULL)
 			return;
+		result_of(s->idx + 1, &code, out, sizeof(out), &err);
 		snprintf(buf, sizeof(buf), "{\"type\":\"command_result\","
 		    "\"command_id\":\"%s\",\"execution_id\":\"%s\","
-		    "\"worker_id\":\"%s\",\"success\":true,\"exit_code\":0,"
-		    "\"signal\":null,\"timed_out\":false,\"stdout\":\"ok\\n\","
-		    "\"stderr\":\"\",\"stdout_bytes\":3,\"stderr_bytes\":0,"
+		    "\"worker_id\":\"%s\",\"success\":%s,\"exit_code\":%d,"
+		    "\"signal\":null,\"timed_out\":false,\"stdout\":\"%s\","
+		    "\"stderr\":\"%s\",\"stdout_bytes\":%zu,"
+		    "\"stderr_bytes\":%zu,"
 		    "\"stdout_truncated\":false,\"stderr_truncated\":false,"
 		    "\"duration\":0,\"timestamp\":\"%lld\"}", cid,
-		    eid != NULL ? eid : "", s->id, now_usec() / 1000);
+		    eid != NULL ? eid : "", s->id, code == 0 ? "true" : "false",
+		    code, out, err, strlen(out) - strcount(out, '\\'),
+		    strlen(err) - strcount(err, '\\'), now_usec() / 1000);
 		if (eid == NULL) {
 			/* Never null in practice; an empty id is refused. */
 			snprintf(buf, sizeof(buf), "{\"type\":\"command_result\","
@@ -456,7 +501,8 @@ usage(void)
 {
 	fprintf(stderr, "usage: loadws worker|browser [-H host] [-P port] "
 	    "[-U unix-socket] [-k key | -K keyfile] [-a user:pass] [-n count] "
-	    "[-p prefix] [-g group] [-e execution] [-o file]\n");
+	    "[-p prefix] [-g group] [-e execution] [-o file] "
+	    "[-m ok|groups|unique]\n");
 	exit(2);
 }
 
@@ -518,7 +564,7 @@ main(int argc, char **argv)
 	else if (strcmp(argv[1], "worker") != 0)
 		usage();
 	optind = 2;
-	while ((ch = getopt(argc, argv, "H:P:U:k:K:a:n:p:g:e:o:")) != -1) {
+	while ((ch = getopt(argc, argv, "H:P:U:k:K:a:n:p:g:e:o:m:")) != -1) {
 		switch (ch) {
 		case 'H': host = optarg; break;
 		case 'P': port = atoi(optarg); break;
@@ -531,6 +577,14 @@ main(int argc, char **argv)
 		case 'g': group = optarg; break;
 		case 'e': execution = optarg; break;
 		case 'o': outfile = optarg; break;
+		case 'm':
+			if (strcmp(optarg, "groups") == 0)
+				result_mode = 1;
+			else if (strcmp(optarg, "unique") == 0)
+				result_mode = 2;
+			else if (strcmp(optarg, "ok") != 0)
+				usage();
+			break;
 		default: usage();
 		}
 	}

@@ -18,9 +18,8 @@
 #include <string.h>
 #include <time.h>
 
-#include <openssl/evp.h>
-
 #include "audit.h"
+#include "canon.h"
 #include "db.h"
 #include "pjson.h"
 #include "sbuf.h"
@@ -67,92 +66,24 @@ static const char sql_page[] =
 static const char sql_snapshot[] =
     "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ";
 
-static void
-canon_string(struct sbuf *b, const char *s, size_t len)
+/*
+ * v's canonical text, numbers as json-c wrote them when parsed
+ * (CANON_NUMBERS_AS_PARSED), which keeps every stored chain verifying;
+ * NULL, with why, only for what no JSON column holds (NaN, deeper than
+ * CANON_DEPTH_MAX).
+ */
+static char *
+canon_details(struct json_object *v, char *why, size_t whylen)
 {
-	size_t	 i, start = 0;
+	struct sbuf	 b;
 
-	sbuf_printf(b, "\"");
-	for (i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)s[i];
-
-		if (c >= 0x20 && c != '"' && c != '\\')
-			continue;
-		sbuf_printf(b, "%.*s", (int)(i - start), s + start);
-		if (c == '"' || c == '\\')
-			sbuf_printf(b, "\\%c", c);
-		else
-			sbuf_printf(b, "\\u%04x", c);
-		start = i + 1;
+	sbuf_init(&b, 256, 0);
+	if (canon_json_flags(&b, v, CANON_NUMBERS_AS_PARSED, why,
+	    whylen) == -1) {
+		free(b.s);
+		return NULL;
 	}
-	sbuf_printf(b, "%.*s\"", (int)(i - start), s + start);
-}
-
-static int
-key_cmp(const void *a, const void *b)
-{
-	return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
-
-static void
-canon_value(struct sbuf *b, struct json_object *v)
-{
-	struct json_object_iterator	 it, end;
-	const char			**keys;
-	size_t				 n, i;
-
-	switch (json_object_get_type(v)) {
-	case json_type_null:
-		sbuf_printf(b, "null");
-		break;
-	case json_type_boolean:
-		sbuf_printf(b, "%s", json_object_get_boolean(v) ? "true" :
-		    "false");
-		break;
-	case json_type_int:
-	case json_type_double:
-		/* A parsed number prints as it was written, so the text
-		 * stored and the text read back agree. */
-		sbuf_printf(b, "%s", json_object_to_json_string_ext(v,
-		    JSON_C_TO_STRING_PLAIN));
-		break;
-	case json_type_string:
-		canon_string(b, json_object_get_string(v),
-		    (size_t)json_object_get_string_len(v));
-		break;
-	case json_type_array:
-		sbuf_printf(b, "[");
-		n = json_object_array_length(v);
-		for (i = 0; i < n; i++) {
-			if (i > 0)
-				sbuf_printf(b, ",");
-			canon_value(b, json_object_array_get_idx(v, i));
-		}
-		sbuf_printf(b, "]");
-		break;
-	case json_type_object:
-		n = (size_t)json_object_object_length(v);
-		keys = xcalloc(n + 1, sizeof(*keys));
-		it = json_object_iter_begin(v);
-		end = json_object_iter_end(v);
-		for (i = 0; i < n && !json_object_iter_equal(&it, &end); i++) {
-			keys[i] = json_object_iter_peek_name(&it);
-			json_object_iter_next(&it);
-		}
-		n = i;
-		qsort(keys, n, sizeof(*keys), key_cmp);
-		sbuf_printf(b, "{");
-		for (i = 0; i < n; i++) {
-			canon_string(b, keys[i], strlen(keys[i]));
-			sbuf_printf(b, ":");
-			canon_value(b, json_object_object_get(v, keys[i]));
-			if (i + 1 < n)
-				sbuf_printf(b, ",");
-		}
-		sbuf_printf(b, "}");
-		free(keys);
-		break;
-	}
+	return b.s;
 }
 
 static void
@@ -169,18 +100,16 @@ static char *
 canon_text(const char *text, size_t len)
 {
 	struct json_object	*v;
-	struct sbuf		 b;
-	char			 err[64];
+	char			 err[64], *s;
 
 	if (text == NULL)
 		return NULL;
 	v = pjson_parse(text, len, AUDIT_JSON_DEPTH, err, sizeof(err));
 	if (v == NULL)
 		return NULL;
-	sbuf_init(&b, 256, 0);
-	canon_value(&b, v);
+	s = canon_details(v, err, sizeof(err));
 	json_object_put(v);
-	return b.s;
+	return s;
 }
 
 static void
@@ -243,20 +172,17 @@ audit_canonical(long long id, long long at_ms, const struct audit_actor *who,
     const char *action, const char *target_type, const char *target_id,
     struct json_object *details)
 {
-	struct sbuf	 d;
-	char		*groups, *row;
+	char		*groups, *d = NULL, *row, why[96];
 
+	if (details != NULL &&
+	    (d = canon_details(details, why, sizeof(why))) == NULL)
+		return NULL;
 	groups = who->groups != NULL ? canon_text(who->groups,
 	    strlen(who->groups)) : NULL;
-	d.s = NULL;
-	if (details != NULL) {
-		sbuf_init(&d, 256, 0);
-		canon_value(&d, details);
-	}
 	row = canonical_row(id, at_ms, who->name, groups, who->client_addr,
-	    action, target_type, target_id, d.s);
+	    action, target_type, target_id, d);
 	free(groups);
-	free(d.s);
+	free(d);
 	return row;
 }
 
@@ -264,23 +190,13 @@ void
 audit_hash(const char *prev_hex, const char *canon, size_t len,
     char hex[AUDIT_HASH_LEN + 1])
 {
-	static const char	 digits[] = "0123456789abcdef";
-	unsigned char		 md[EVP_MAX_MD_SIZE];
-	unsigned int		 mdlen = 0, i;
-	EVP_MD_CTX		*ctx = EVP_MD_CTX_new();
+	size_t	 plen = strlen(prev_hex);
+	char	*buf = xmalloc(plen + len + 1);
 
-	if (ctx == NULL ||
-	    EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1 ||
-	    EVP_DigestUpdate(ctx, prev_hex, strlen(prev_hex)) != 1 ||
-	    EVP_DigestUpdate(ctx, canon, len) != 1 ||
-	    EVP_DigestFinal_ex(ctx, md, &mdlen) != 1 || mdlen != 32)
-		abort();	/* only out of memory: xmalloc's policy */
-	EVP_MD_CTX_free(ctx);
-	for (i = 0; i < mdlen; i++) {
-		hex[2 * i] = digits[md[i] >> 4];
-		hex[2 * i + 1] = digits[md[i] & 0xf];
-	}
-	hex[AUDIT_HASH_LEN] = '\0';
+	memcpy(buf, prev_hex, plen);
+	memcpy(buf + plen, canon, len);
+	canon_sha256_hex(buf, plen + len, hex);
+	free(buf);
 }
 
 int
@@ -289,13 +205,11 @@ audit_append(struct db *db, const struct audit_actor *who, const char *action,
     struct json_object *details)
 {
 	struct timespec	 ts;
-	struct sbuf	 d;
-	char		*groups = NULL, *rest = NULL;
-	char		 at[40];
+	char		*groups = NULL, *rest = NULL, *d = NULL;
+	char		 at[40], why[96];
 	long long	 at_ms;
 	int		 rc = -1;
 
-	d.s = NULL;
 	/* Milliseconds, as TIMESTAMP(3) stores them, so what is hashed is
 	 * what is kept. */
 	clock_gettime(CLOCK_REALTIME, &ts);
@@ -303,12 +217,13 @@ audit_append(struct db *db, const struct audit_actor *who, const char *action,
 	format_at(at_ms, at, sizeof(at), 0);
 	if (who->groups != NULL)
 		groups = canon_text(who->groups, strlen(who->groups));
-	if (details != NULL) {
-		sbuf_init(&d, 256, 0);
-		canon_value(&d, details);
+	if (details != NULL &&
+	    (d = canon_details(details, why, sizeof(why))) == NULL) {
+		db_seterr(db, 0, "audit details: %s", why);
+		goto fail;
 	}
 	rest = canonical_rest(at_ms, who->name, groups, who->client_addr,
-	    action, target_type, target_id, d.s);
+	    action, target_type, target_id, d);
 	if (db_exec(db, sql_head_advance, NULL, "s", rest) == -1)
 		goto fail;
 	if (db_affected(db) != 1) {
@@ -317,12 +232,12 @@ audit_append(struct db *db, const struct audit_actor *who, const char *action,
 		goto fail;
 	}
 	if (db_exec(db, sql_insert, NULL, "ssssssss", at, who->name, groups,
-	    who->client_addr, action, target_type, target_id, d.s) == -1)
+	    who->client_addr, action, target_type, target_id, d) == -1)
 		goto fail;
 	rc = 0;
 fail:
 	free(groups);
-	free(d.s);
+	free(d);
 	free(rest);
 	return rc;
 }

@@ -50,8 +50,10 @@ int	audit_verify(struct db *, struct audit_verify *v);
 /*
  * The canonical text of a row, as hashed: a JSON array of the fields in
  * a fixed order, object keys sorted bytewise at every depth, no
- * whitespace. at_ms is milliseconds since the epoch. Returns a string
- * the caller frees. Exposed for the unit test.
+ * whitespace (common/canon.c, numbers as parsed). at_ms is milliseconds
+ * since the epoch. Returns a string the caller frees, or NULL if details
+ * has no JSON text (NaN, nested past CANON_DEPTH_MAX). Exposed for the
+ * unit test.
  */
 char	*audit_canonical(long long id, long long at_ms,
 	    const struct audit_actor *, const char *action,

@@ -8,10 +8,12 @@
 #include <string.h>
 
 #include "base64.h"
+#include "canon.h"
 #include "db.h"
 #include "dispatch.h"
 #include "dispatch-int.h"
 #include "events.h"
+#include "log.h"
 #include "pjson.h"
 #include "pulse-limits.h"
 #include "status.h"
@@ -48,6 +50,7 @@ static const char sql_record[] =
     "UPDATE dispatches SET status = ?, exit_code = ?, `signal` = ?, "
     "stdout = ?, stdout_bytes = ?, stdout_truncated = ?, stderr = ?, "
     "stderr_bytes = ?, stderr_truncated = ?, error = ?, "
+    "stdout_sha256 = ?, stderr_sha256 = ?, "
     "started_at = COALESCE(started_at, sent_at), finished_at = NOW(3), "
     "duration_ms = COALESCE(?, TIMESTAMPDIFF(MICROSECOND, "
     "COALESCE(started_at, sent_at), NOW(3)) DIV 1000) "
@@ -209,6 +212,7 @@ struct record {
 	size_t				 outlen[2];
 	long long			 size[2];
 	int				 trunc[2];
+	char				 sha[2][65];	/* of out */
 };
 
 static const char *
@@ -322,12 +326,12 @@ record_one(struct db *db, struct dispatch_report *rp, const struct record *rec)
 		else
 			has_error = 0;
 	}
-	if (db_exec(db, sql_record, NULL, "sssbiibiissss", status,
+	if (db_exec(db, sql_record, NULL, "sssbiibiissssss", status,
 	    int_or_null(res->has_exit_code, res->exit_code, ebuf),
 	    int_or_null(res->has_signal, res->signal, sbuf),
 	    rec->out[0], rec->outlen[0], rec->size[0], (long long)rec->trunc[0],
 	    rec->out[1], rec->outlen[1], rec->size[1], (long long)rec->trunc[1],
-	    has_error ? error : NULL,
+	    has_error ? error : NULL, rec->sha[0], rec->sha[1],
 	    int_or_null(res->has_duration, res->duration_ms, dbuf),
 	    r.id, rp->worker_id) == -1)
 		return -1;
@@ -418,6 +422,7 @@ record_stream(struct record *rec, const struct dispatch_result *res, int s)
 		rec->trunc[s] = 1;
 	}
 	rec->outlen[s] = len;
+	canon_sha256_hex(rec->out[s], len, rec->sha[s]);
 	rec->size[s] = (long long)len;
 	if (res->has_bytes[s] && res->bytes[s] > rec->size[s])
 		rec->size[s] = res->bytes[s];

@@ -67,7 +67,8 @@ static const char sql_idle[] =
     "AND s.wake_at > NOW(3)) "
     "AND NOT EXISTS (SELECT 1 FROM execution_steps s JOIN executions c "
     "ON c.id = s.child_execution_id WHERE s.execution_id = e.id "
-    "AND s.status = 'running' AND c.status IN ('running', 'waiting')) "
+    "AND s.status = 'running' "
+    "AND c.status IN ('running', 'waiting', 'awaiting_approval')) "
     "LIMIT 100";
 
 /* ------------------------------------------------------------------ timers */

@@ -20,7 +20,8 @@
 /* engine_abort(): without reading the definition, which may be the fault. */
 static const char sql_exec_abort[] =
     "UPDATE executions SET status = 'failed', error = ?, "
-    "completed_at = NOW(3) WHERE id = ? AND status IN ('running', 'waiting')";
+    "completed_at = NOW(3) WHERE id = ? "
+    "AND status IN ('running', 'waiting', 'awaiting_approval')";
 static const char sql_exec_answer[] =
     "UPDATE executions SET prompt_response = ?, status = 'running', "
     "current_step = ? WHERE id = ? AND status = 'waiting'";
@@ -176,7 +177,8 @@ cancel_children(struct db *db, const char *id, const char *why, int level)
 			continue;
 		}
 		if (child.status == EXEC_RUNNING ||
-		    child.status == EXEC_WAITING)
+		    child.status == EXEC_WAITING ||
+		    child.status == EXEC_AWAITING_APPROVAL)
 			rc = cancel_locked(db, &child, why, level + 1);
 		engine_exec_clear(&child);
 	}
@@ -214,7 +216,8 @@ cancel_txn(struct db *db, void *arg)
 		    "is for admins");
 		goto out;
 	}
-	if (ex.status != EXEC_RUNNING && ex.status != EXEC_WAITING) {
+	if (ex.status != EXEC_RUNNING && ex.status != EXEC_WAITING &&
+	    ex.status != EXEC_AWAITING_APPROVAL) {
 		engine_fail(c->err, ENGINE_CONFLICT, "execution is already %s",
 		    exec_status_name(ex.status));
 		goto out;

@@ -160,9 +160,36 @@ int	engine_env(const struct exec *, char **out, char *why, size_t whylen);
  * the parent's step when the execution id ends, if it is a child.
  */
 int	engine_start_child(struct db *, const struct exec *parent,
-	    const char *workflow_id, struct json_object *given, int depth,
-	    int *budget, char id_out[ID_LEN + 1], struct engine_err *err);
+	    const char *workflow_id, long long version,
+	    struct json_object *given, int depth, int *budget,
+	    char id_out[ID_LEN + 1], struct engine_err *err);
 int	engine_sub_wake(struct db *, const char *id);
+/* A workflow step's values for its child: {{ params.X }} replaced by the
+ * parent's X (absent there: not given); NULL when it has no params. */
+struct json_object *engine_sub_given(const struct exec *, const struct step *);
+
+/*
+ * engine-plan.c: an approval's frozen plan (SPEC section 15). For ex (its
+ * id, started_by, params and wf set) started from def, workflow
+ * workflow_id at version: *pinned, def with every workflow step's
+ * workflow_version set (the child's current version, unless pinned
+ * already): what the execution stores and runs; *plan, the canonical JSON
+ * of {workflow_id, version, params, steps, on_failure?} with every
+ * template expanded as the steps will expand it, and its SHA-256 in hash.
+ * -1 with err: ENGINE_INVALID naming the field whose template does not
+ * expand (steps[2].command), or ENGINE_DBERR.
+ */
+int	engine_plan_build(struct db *, const struct exec *ex,
+	    struct json_object *def, const char *workflow_id, long long version,
+	    struct json_object **pinned, char **plan, char hash[65],
+	    struct engine_err *err);
+
+/*
+ * engine-approve.c: the execution_approval event of ex_id (event
+ * "requested", "approved" or "rejected"; by: who decided, or NULL).
+ */
+int	engine_approval_event(struct db *, const char *ex_id, const char *event,
+	    const char *by);
 
 /* engine-state.c: the `state` conditions see (DESIGN.md section 5). */
 struct json_object *engine_state(struct db *, struct exec *);

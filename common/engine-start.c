@@ -7,10 +7,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "canon.h"
 #include "db.h"
 #include "engine.h"
 #include "engine-int.h"
 #include "events.h"
+#include "notify.h"
 #include "pjson.h"
 #include "pulse-limits.h"
 #include "workflow.h"
@@ -18,6 +20,15 @@
 
 static const char sql_wf_get[] =
     "SELECT name, definition, version FROM workflows WHERE id = ?";
+/* A workflow step pinned to a version (an approval's plan): that one. */
+static const char sql_wf_version[] =
+    "SELECT name, definition, version FROM workflow_versions "
+    "WHERE workflow_id = ? AND version = ?";
+/* Awaiting approval (SPEC section 15): the plan frozen, nothing runs. */
+static const char sql_exec_approval[] =
+    "UPDATE executions SET status = 'awaiting_approval', plan = ?, "
+    "plan_hash = ?, approval = ?, approval_expires_at = NOW(3) + "
+    "INTERVAL ? * 1000 MICROSECOND WHERE id = ?";
 /* Waiting on a prompt holds no worker: only running ones count. */
 static const char sql_user_running[] =
     "SELECT COUNT(*) FROM executions WHERE started_by = ? "
@@ -104,14 +115,18 @@ user_capped(struct db *db, struct call *c)
 	return 0;
 }
 
+static int	approval_store(struct db *, const struct exec *, const char *,
+		    const char *);
+
 static int
 create_execution(struct db *db, struct call *c, const char *kind,
     const char *workflow_name, struct json_object *def)
 {
 	struct workflow_error	 werr;
 	struct exec		 ex;
-	struct json_object	*p;
+	struct json_object	*p, *pinned = NULL;
 	const char		*s, *pv;
+	char			*plan = NULL, hash[65];
 	size_t			 len, i;
 	int			 rc;
 
@@ -123,6 +138,22 @@ create_execution(struct db *db, struct call *c, const char *kind,
 		return engine_fail(c->err, ENGINE_INVALID, "the workflow's definition "
 		    "is invalid: %s", werr.msg);
 	id_new(c->id_out);
+	strlcpy_p(ex.id, c->id_out, sizeof(ex.id));
+	ex.started_by = c->user ? xstrdup(c->user) : NULL;
+	ex.params = c->resolved != NULL ? json_object_get(c->resolved) : NULL;
+	/*
+	 * An approval freezes the plan now, from this definition and these
+	 * values; the execution stores (and runs) the definition with its
+	 * workflow steps pinned, which expands to exactly the plan.
+	 */
+	if (ex.wf->has_approval) {
+		if (engine_plan_build(db, &ex, def, c->workflow_id, c->version,
+		    &pinned, &plan, hash, c->err) == -1) {
+			engine_exec_clear(&ex);
+			return -1;
+		}
+		def = pinned;
+	}
 	s = pjson_str(def, &len);
 	pv = c->resolved != NULL ? pjson_str(c->resolved, NULL) : NULL;
 	/* A direct command has no workflow and so no version: NULL. */
@@ -137,6 +168,8 @@ create_execution(struct db *db, struct call *c, const char *kind,
 	if (rc == -1 || (c->parent_id != NULL && db_exec(db, sql_exec_parent,
 	    NULL, "siis", c->parent_id, (long long)c->parent_step,
 	    (long long)c->depth, c->id_out) == -1))
+		goto dbfail;
+	if (plan != NULL && approval_store(db, &ex, plan, hash) == -1)
 		goto dbfail;
 	/* One row per entry of the flat plan (workflow.h). */
 	for (i = 0; i < ex.wf->nplan; i++) {
@@ -160,19 +193,54 @@ create_execution(struct db *db, struct call *c, const char *kind,
 	    pjson_string_or_null(c->workflow_id));
 	if (events_append(db, "execution_started", c->id_out, NULL, p) == -1)
 		goto dbfail;
-	strlcpy_p(ex.id, c->id_out, sizeof(ex.id));
-	ex.status = EXEC_RUNNING;
+	ex.status = plan != NULL ? EXEC_AWAITING_APPROVAL : EXEC_RUNNING;
 	strlcpy_p(ex.kind, kind, sizeof(ex.kind));
-	ex.started_by = c->user ? xstrdup(c->user) : NULL;
-	ex.params = c->resolved != NULL ? json_object_get(c->resolved) : NULL;
 	ex.budget = c->budget;
+	/* Awaiting approval: announced, and nothing moves until approved. */
+	if (plan != NULL && (events_status(db, ex.id,
+	    exec_status_name(EXEC_AWAITING_APPROVAL)) == -1 ||
+	    engine_approval_event(db, ex.id, "requested", NULL) == -1))
+		goto dbfail;
+	/* The approvers hear of it in this transaction (notify.c). */
+	if (plan != NULL && ex.wf->nnotify > 0 &&
+	    notify_execution(db, ex.id, NOTIFY_APPROVAL) == -1)
+		goto dbfail;
 	if (engine_advance_locked(db, &ex) == -1)
 		goto dbfail;
 	engine_exec_clear(&ex);
+	json_object_put(pinned);
+	free(plan);
 	return 0;
 dbfail:
 	engine_exec_clear(&ex);
+	json_object_put(pinned);
+	free(plan);
 	return engine_dberr(c->err, db);
+}
+
+/* The frozen plan and the workflow's approval (defaults filled) on ex. */
+static int
+approval_store(struct db *db, const struct exec *ex, const char *plan,
+    const char *hash)
+{
+	struct json_object	*a, *g;
+	size_t			 i;
+	int			 rc;
+
+	a = json_object_new_object();
+	g = json_object_new_array();
+	for (i = 0; i < ex->wf->napprovers; i++)
+		json_object_array_add(g,
+		    json_object_new_string(ex->wf->approvers[i]));
+	json_object_object_add(a, "required",
+	    json_object_new_int(ex->wf->approval_required));
+	json_object_object_add(a, "approvers", g);
+	json_object_object_add(a, "expires_in",
+	    json_object_new_int64(ex->wf->approval_expires_ms));
+	rc = db_exec(db, sql_exec_approval, NULL, "bssis", plan, strlen(plan),
+	    hash, pjson_str(a, NULL), ex->wf->approval_expires_ms, ex->id);
+	json_object_put(a);
+	return rc;
 }
 
 /*
@@ -258,11 +326,16 @@ workflow_load(struct db *db, struct call *c, struct db_res **res,
 	if (!id_valid(c->workflow_id))
 		return engine_fail(c->err, ENGINE_NOTFOUND, "no workflow %s",
 		    c->workflow_id);
-	if (db_exec(db, sql_wf_get, res, "s", c->workflow_id) == -1)
+	if ((c->version > 0 ? db_exec(db, sql_wf_version, res, "si",
+	    c->workflow_id, c->version) : db_exec(db, sql_wf_get, res, "s",
+	    c->workflow_id)) == -1)
 		return engine_dberr(c->err, db);
 	if (db_res_rows(*res) == 0) {
 		db_res_free(*res);
 		*res = NULL;
+		if (c->version > 0)
+			return engine_fail(c->err, ENGINE_NOTFOUND, "no version "
+			    "%lld of workflow %s", c->version, c->workflow_id);
 		return engine_fail(c->err, ENGINE_NOTFOUND, "no workflow %s",
 		    c->workflow_id);
 	}
@@ -279,13 +352,13 @@ workflow_load(struct db *db, struct call *c, struct db_res **res,
 
 int
 engine_start_child(struct db *db, const struct exec *parent,
-    const char *workflow_id, struct json_object *given, int depth,
-    int *budget, char id_out[ID_LEN + 1], struct engine_err *err)
+    const char *workflow_id, long long version, struct json_object *given,
+    int depth, int *budget, char id_out[ID_LEN + 1], struct engine_err *err)
 {
 	struct call		 c = { .workflow_id = workflow_id,
 	    .user = parent->started_by, .params = given, .id_out = id_out,
 	    .err = err, .parent_id = parent->id, .parent_step = parent->at,
-	    .depth = depth, .budget = budget };
+	    .depth = depth, .budget = budget, .version = version };
 	struct db_res		*res;
 	struct json_object	*def;
 	int			 rc;
@@ -314,6 +387,7 @@ start_txn(struct db *db, void *arg)
 	int			 rc;
 
 	c->replayed = 0;
+	c->version = 0;		/* a rerun reads the workflow again */
 	if (workflow_load(db, c, &res, &def) == -1)
 		return -1;
 	if (start_check(c, def) == -1 ||

@@ -180,11 +180,19 @@ engine_finish(struct db *db, struct exec *ex, enum exec_status status,
 	    events_status(db, ex->id, exec_status_name(status)) == -1)
 		return -1;
 	/* The outbox row commits with the end it announces. */
-	if (ex->wf != NULL && ex->wf->nnotify > 0 &&
-	    (status == EXEC_COMPLETED || status == EXEC_FAILED))
-		return notify_execution(db, ex->id, status == EXEC_COMPLETED ?
-		    NOTIFY_COMPLETED : NOTIFY_FAILED);
-	return 0;
+	if (ex->wf == NULL || ex->wf->nnotify == 0)
+		return 0;
+	/* `failed` is every end that did not succeed but a cancel. */
+	switch (status) {
+	case EXEC_COMPLETED:
+		return notify_execution(db, ex->id, NOTIFY_COMPLETED);
+	case EXEC_FAILED:
+	case EXEC_REJECTED:
+	case EXEC_EXPIRED:
+		return notify_execution(db, ex->id, NOTIFY_FAILED);
+	default:
+		return 0;
+	}
 }
 
 int

@@ -173,6 +173,47 @@ int	engine_cancel(struct db *, const char *execution_id, const char *user,
 int	engine_abort(struct db *, const char *execution_id, const char *reason,
 	    struct engine_err *);	/* 0 ended, 1 had ended, -1 error */
 
+/*
+ * Approvals (SPEC.md section 15), engine-approve.c. A decision on an
+ * execution awaiting approval, checked in this order: no execution
+ * (ENGINE_NOTFOUND); not awaiting approval (ENGINE_CONFLICT "execution is
+ * <status>: its approval is closed"; one past its deadline is expired
+ * first, and that is committed); the starter (ENGINE_FORBIDDEN); not a
+ * member of an approver group (ENGINE_FORBIDDEN; an admin is not one by
+ * role); decided already (ENGINE_CONFLICT); plan_hash not the plan's
+ * (ENGINE_CONFLICT, the plan's hash in current_hash). Nothing is written
+ * on a refusal. Else one approvals row, the execution_approval event, the
+ * move (approve: running and advanced once required distinct approvals are
+ * in, by a conditional UPDATE; reject: ended rejected) and the audit row
+ * execution.approve or execution.reject, in one transaction.
+ */
+struct engine_approve_req {
+	const char			*execution_id;
+	const char			*user;
+	const struct engine_caller	*caller;	/* the user's groups */
+	const char			*plan_hash;	/* 64 hex */
+	int				 reject;	/* 0: approve */
+	const char			*comment;	/* or NULL */
+};
+int	engine_approve(struct db *, const struct engine_approve_req *,
+	    char current_hash[65], struct engine_err *,
+	    const struct audit_actor *);
+/*
+ * Whether user may decide on execution id now (checks 2 to 6 above,
+ * without the hash): 0 yes; 1 no, why says what a decision would get; -1
+ * db error.
+ */
+int	engine_approve_refusal(struct db *, const char *id, const char *user,
+	    const struct engine_caller *, char *why, size_t len);
+/*
+ * End execution id expired if it awaits approval past its deadline (a
+ * conditional UPDATE; idempotent): 0 expired, 1 nothing to do, -1 error.
+ * engine_approval_expire_due() does it for up to
+ * PULSE_APPROVAL_EXPIRE_BATCH due ones (pushd's timers), *n expired.
+ */
+int	engine_approval_expire(struct db *, const char *id, struct engine_err *);
+int	engine_approval_expire_due(struct db *, size_t *n);
+
 /* Move an execution as far as it can go now. Idempotent. */
 int	engine_advance(struct db *, const char *execution_id,
 	    struct engine_err *);

@@ -85,6 +85,16 @@
 #define EXEC_LOG_TOTAL		(2 * 1024 * 1024)
 #define EXEC_OUTPUT_READ_MAX	(1024 * 1024)
 
+/*
+ * Grouped output (SPEC section 17, report-groups.c): a step lists at most
+ * PULSE_GROUPS_MAX groups (the rest counted in groups_omitted), samples
+ * the output of the first PULSE_GROUP_SAMPLES_MAX, and one view reads at
+ * most PULSE_GROUP_ROWS_MAX dispatches' (small) grouping columns.
+ */
+#define PULSE_GROUPS_MAX	100
+#define PULSE_GROUP_SAMPLES_MAX	20
+#define PULSE_GROUP_ROWS_MAX	100000
+
 /* Workers. */
 #define WORKER_NAME_CHARS	NAME_CHARS
 #define WORKER_NAME_MAX		UTF8_BYTES(WORKER_NAME_CHARS)
@@ -136,6 +146,17 @@
 #define PULSE_BATCH_SIZE_MAX		100000	/* a batch's N, a failure count */
 #define PULSE_BATCH_LIST_MAX		16	/* sizes in a list */
 #define PULSE_BATCH_PAUSE_MAX_MS	86400000
+/* Approvals (SPEC section 15): a workflow's `approval` and a decision. */
+#define PULSE_APPROVAL_REQUIRED_MAX	10	/* distinct approvers needed */
+#define PULSE_APPROVAL_REQUIRED_DEFAULT	1
+#define PULSE_APPROVAL_APPROVERS_MAX	64	/* groups named */
+#define PULSE_APPROVAL_EXPIRES_MIN	1000LL	/* ms */
+#define PULSE_APPROVAL_EXPIRES_MAX	2592000000LL	/* 30 days, ms */
+#define PULSE_APPROVAL_EXPIRES_DEFAULT	86400000LL	/* 24 h, ms */
+#define PULSE_APPROVAL_COMMENT_CHARS	1000	/* a decision's comment */
+#define PULSE_APPROVAL_COMMENT_MAX	UTF8_BYTES(PULSE_APPROVAL_COMMENT_CHARS)
+/* Executions whose approval expired, ended per timer round. */
+#define PULSE_APPROVAL_EXPIRE_BATCH	100
 
 /*
  * The execution diff (GET /api/executions/:a/diff/:b, SPEC section 17).

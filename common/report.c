@@ -47,6 +47,13 @@ static const char sql_commands[] =
     "SELECT d.step_index, d.command FROM dispatches d JOIN "
     "(SELECT MIN(id) AS id FROM dispatches WHERE execution_id = ? "
     "GROUP BY step_index) m ON m.id = d.id";
+/* An approval (SPEC section 15): the plan frozen, and who decided. */
+static const char sql_approval[] =
+    "SELECT plan, plan_hash, approval, approval_expires_at FROM executions "
+    "WHERE id = ?";
+static const char sql_approvals[] =
+    "SELECT approver, decision, comment, at FROM approvals "
+    "WHERE execution_id = ? ORDER BY at, approver";
 static const char sql_children[] =
     "SELECT parent_step, id, status, workflow_name FROM executions "
     "WHERE parent_execution_id = ? ORDER BY parent_step, started_at "
@@ -71,17 +78,9 @@ str(const struct db_res *r, size_t row, size_t col)
  * at most cap bytes, cut before a UTF-8 character rather than inside one;
  * *more says the view holds less than there is.
  */
-static struct json_object *
-output_json(const struct db_res *d, size_t i, size_t col, const char *live,
-    size_t livelen, size_t cap, int *more)
+struct json_object *
+report_text(const char *p, size_t n, size_t cap, int *more)
 {
-	const char	*p = live;
-	size_t		 n = livelen;
-
-	if (db_res_get(d, i, col) != NULL) {
-		p = db_res_get(d, i, col);
-		n = db_res_len(d, i, col);
-	}
 	*more = n > cap;
 	if (*more) {
 		n = cap;
@@ -91,6 +90,16 @@ output_json(const struct db_res *d, size_t i, size_t col, const char *live,
 	if (p == NULL || n == 0)
 		return json_object_new_string("");
 	return pjson_text(p, n);
+}
+
+static struct json_object *
+output_json(const struct db_res *d, size_t i, size_t col, const char *live,
+    size_t livelen, size_t cap, int *more)
+{
+	if (db_res_get(d, i, col) != NULL)
+		return report_text(db_res_get(d, i, col), db_res_len(d, i, col),
+		    cap, more);
+	return report_text(live, livelen, cap, more);
 }
 
 static struct json_object *
@@ -309,7 +318,11 @@ steps_json(struct db *db, const struct db_res *s, const struct db_res *d,
 					json_object_array_add(ds,
 					    dispatch_json(db, d, j,
 					    execution_id, cap));
-			json_object_object_add(o, "dispatches", ds);
+			/* The groups view counts them instead (report-groups.c). */
+			if (d != NULL)
+				json_object_object_add(o, "dispatches", ds);
+			else
+				json_object_put(ds);
 			json_object_object_add(o, "retry",
 			    retry_json(pe != NULL ? pe->st : NULL));
 		}
@@ -356,13 +369,14 @@ add_commands(struct db *db, const char *id, struct json_object *steps)
  */
 static int
 load_steps(struct db *db, const char *id, size_t stream_max, size_t total,
-    struct json_object **out)
+    int view, struct json_object **out)
 {
 	struct db_res		*s = NULL, *d = NULL;
 	size_t			 cap;
 
 	if (db_exec(db, sql_steps, &s, "s", id) == -1 ||
-	    db_exec(db, sql_dispatches, &d, "s", id) == -1) {
+	    (view == REPORT_VIEW_FULL &&
+	    db_exec(db, sql_dispatches, &d, "s", id) == -1)) {
 		db_res_free(s);
 		return -1;
 	}
@@ -383,7 +397,8 @@ load_steps(struct db *db, const char *id, size_t stream_max, size_t total,
 int
 report_steps(struct db *db, const char *id, struct json_object **out)
 {
-	return load_steps(db, id, EXEC_LOG_STREAM, EXEC_LOG_TOTAL, out);
+	return load_steps(db, id, EXEC_LOG_STREAM, EXEC_LOG_TOTAL,
+	    REPORT_VIEW_FULL, out);
 }
 
 /*
@@ -435,8 +450,63 @@ add_children(struct db *db, const char *id, struct json_object *o,
 	return 0;
 }
 
+/*
+ * plan (the object; its canonical bytes are what plan_hash is over),
+ * plan_hash, approval {required, approvers, expires_in, expires_at} and
+ * approvals [{approver, decision, comment, at}] by time: null and [] for
+ * an execution that needed no approval.
+ */
+static int
+add_approval(struct db *db, const char *id, struct json_object *o)
+{
+	struct db_res		*r, *d;
+	struct json_object	*a = NULL, *list, *x;
+	char			 perr[64];
+	size_t			 i;
+
+	if (db_exec(db, sql_approval, &r, "s", id) == -1)
+		return -1;
+	if (db_exec(db, sql_approvals, &d, "s", id) == -1) {
+		db_res_free(r);
+		return -1;
+	}
+	if (db_res_rows(r) > 0 && db_res_get(r, 0, 2) != NULL) {
+		a = pjson_parse(db_res_get(r, 0, 2), db_res_len(r, 0, 2),
+		    API_JSON_DEPTH, perr, sizeof(perr));
+		if (a != NULL && json_object_is_type(a, json_type_object))
+			json_object_object_add(a, "expires_at",
+			    pjson_time(db_res_get(r, 0, 3)));
+	}
+	json_object_object_add(o, "plan", db_res_rows(r) > 0 &&
+	    db_res_get(r, 0, 0) != NULL ? pjson_raw(db_res_get(r, 0, 0),
+	    db_res_len(r, 0, 0)) : NULL);
+	json_object_object_add(o, "plan_hash", db_res_rows(r) > 0 ?
+	    str(r, 0, 1) : NULL);
+	json_object_object_add(o, "approval", a);
+	list = json_object_new_array();
+	for (i = 0; i < db_res_rows(d); i++) {
+		x = json_object_new_object();
+		json_object_object_add(x, "approver", str(d, i, 0));
+		json_object_object_add(x, "decision", str(d, i, 1));
+		json_object_object_add(x, "comment", str(d, i, 2));
+		json_object_object_add(x, "at", pjson_time(db_res_get(d, i, 3)));
+		json_object_array_add(list, x);
+	}
+	json_object_object_add(o, "approvals", list);
+	db_res_free(r);
+	db_res_free(d);
+	return 0;
+}
+
 int
 report_execution(struct db *db, const char *id, struct json_object **out)
+{
+	return report_execution_view(db, id, REPORT_VIEW_FULL, out);
+}
+
+int
+report_execution_view(struct db *db, const char *id, int view,
+    struct json_object **out)
 {
 	struct json_object	*o, *steps, *prompt = NULL;
 	struct db_res		*e = NULL;
@@ -449,8 +519,8 @@ report_execution(struct db *db, const char *id, struct json_object **out)
 		db_res_free(e);
 		return 1;
 	}
-	if (load_steps(db, id, EXEC_VIEW_STREAM, EXEC_VIEW_TOTAL, &steps) ==
-	    -1) {
+	if (load_steps(db, id, EXEC_VIEW_STREAM, EXEC_VIEW_TOTAL, view,
+	    &steps) == -1) {
 		db_res_free(e);
 		return -1;
 	}
@@ -486,7 +556,9 @@ report_execution(struct db *db, const char *id, struct json_object **out)
 	json_object_object_add(o, "parent_step", int_or_null(e, 0, 18));
 	json_object_object_add(o, "depth",
 	    json_object_new_int64(db_res_int(e, 0, 19, 0)));
-	if (add_children(db, id, o, steps) == -1) {
+	if (add_children(db, id, o, steps) == -1 ||
+	    add_approval(db, id, o) == -1 ||
+	    report_groups_add(db, id, steps, view) == -1) {
 		json_object_put(o);
 		json_object_put(steps);
 		db_res_free(e);
@@ -515,7 +587,9 @@ report_execution(struct db *db, const char *id, struct json_object **out)
 	 * PULSE wrote, its own log), else the steps as they are now, which
 	 * is what will be frozen. The column is checked JSON (json_valid).
 	 */
-	if (db_res_get(e, 0, 11) != NULL)
+	if (view == REPORT_VIEW_GROUPS)
+		;	/* what the dashboard loads: the steps say it all */
+	else if (db_res_get(e, 0, 11) != NULL)
 		json_object_object_add(o, "logs", pjson_raw(db_res_get(e, 0, 11),
 		    db_res_len(e, 0, 11)));
 	else

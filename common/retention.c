@@ -16,12 +16,14 @@
  */
 static const char sql_old_executions[] =
     "SELECT id FROM executions "
-    "WHERE status IN ('completed', 'failed', 'cancelled') "
+    "WHERE status IN ('completed', 'failed', 'cancelled', 'rejected', "
+    "'expired') "
     "AND completed_at < NOW(3) - INTERVAL ? DAY "
     "LIMIT ? FOR UPDATE SKIP LOCKED";
 static const char sql_delete_execution[] =
     "DELETE FROM executions WHERE id = ? "
-    "AND status IN ('completed', 'failed', 'cancelled')";
+    "AND status IN ('completed', 'failed', 'cancelled', 'rejected', "
+    "'expired')";
 static const char sql_old_events[] =
     "SELECT id FROM events WHERE created_at < NOW(3) - INTERVAL ? DAY "
     "LIMIT ? FOR UPDATE SKIP LOCKED";

@@ -13,6 +13,9 @@ static const char *const exec_names[EXEC_STATUS_COUNT] = {
 	[EXEC_COMPLETED] = "completed",
 	[EXEC_FAILED] = "failed",
 	[EXEC_CANCELLED] = "cancelled",
+	[EXEC_AWAITING_APPROVAL] = "awaiting_approval",
+	[EXEC_REJECTED] = "rejected",
+	[EXEC_EXPIRED] = "expired",
 };
 
 static const char *const step_names[STEP_STATUS_COUNT] = {
@@ -118,5 +121,20 @@ dispatch_status_final(enum dispatch_status v)
 		return 0;
 	default:
 		return 1;
+	}
+}
+
+int
+exec_status_ended(enum exec_status v)
+{
+	switch (v) {
+	case EXEC_COMPLETED:
+	case EXEC_FAILED:
+	case EXEC_CANCELLED:
+	case EXEC_REJECTED:
+	case EXEC_EXPIRED:
+		return 1;
+	default:
+		return 0;
 	}
 }

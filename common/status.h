@@ -12,6 +12,9 @@ enum exec_status {
 	EXEC_COMPLETED,
 	EXEC_FAILED,
 	EXEC_CANCELLED,
+	EXEC_AWAITING_APPROVAL,	/* its plan frozen, nothing runs (SPEC 15) */
+	EXEC_REJECTED,		/* an approver said no: ended */
+	EXEC_EXPIRED,		/* its approval's deadline passed: ended */
 	EXEC_STATUS_COUNT
 };
 
@@ -51,6 +54,9 @@ const char	*step_status_name(enum step_status);
 int		 step_status_from(const char *, enum step_status *out);
 const char	*dispatch_status_name(enum dispatch_status);
 int		 dispatch_status_from(const char *, enum dispatch_status *out);
+
+/* An execution in one of these has ended (completed_at set). */
+int		 exec_status_ended(enum exec_status);
 
 /* A dispatch in one of these ends no more: not queued, sent or running. */
 int		 dispatch_status_final(enum dispatch_status);

@@ -12,6 +12,7 @@
  * child's status.
  */
 #include <json-c/json.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,7 +45,8 @@ static const char sql_wake[] =
     "UPDATE execution_steps SET wake_at = NOW(3) WHERE execution_id = ? "
     "AND step_index = ? AND child_execution_id = ? AND status = 'running'";
 
-static const char *const workflow_keys[] = { "workflow_id", "params", NULL };
+static const char *const workflow_keys[] = { "workflow_id", "params",
+	"workflow_version", NULL };
 
 static int
 ident(const char *s, size_t len)
@@ -132,6 +134,16 @@ sub_validate(struct wf_check *ck, struct json_object *o, struct step *st)
 		return wf_fail(ck, "workflow_id", "workflow_id: must be a "
 		    "workflow id (36 characters, as the API returns it)");
 	st->workflow_id = xstrdup(s);
+	/* A version of the child pinned (an approval's plan pins each). */
+	if (json_object_object_get_ex(o, "workflow_version", &v)) {
+		if (!json_object_is_type(v, json_type_int) ||
+		    json_object_get_int64(v) < 1 ||
+		    json_object_get_int64(v) > INT32_MAX)
+			return wf_fail(ck, "workflow_version", "workflow_version: "
+			    "must be an integer of at least 1 (a version of "
+			    "the child workflow)");
+		st->workflow_version = (long long)json_object_get_int64(v);
+	}
 	if (!json_object_object_get_ex(o, "params", &v) ||
 	    json_object_is_type(v, json_type_null))
 		return 0;
@@ -175,8 +187,8 @@ workflow_sub_check(struct wf_check *ck, const struct workflow *wf,
 }
 
 /* The values the child is given: references replaced by the parent's. */
-static struct json_object *
-given(const struct exec *ex, const struct step *st)
+struct json_object *
+engine_sub_given(const struct exec *ex, const struct step *st)
 {
 	struct json_object	*g, *pv;
 	const char		*n;
@@ -220,7 +232,8 @@ child_poll(struct db *db, struct exec *ex, struct step_poll *p)
 		snprintf(p->reason, sizeof(p->reason), "the sub-workflow's "
 		    "execution is gone");
 	} else if (exec_status_from(db_res_get(res, 0, 0), &es) == 0 &&
-	    es != EXEC_RUNNING && es != EXEC_WAITING) {
+	    !(es == EXEC_RUNNING || es == EXEC_WAITING ||
+	    es == EXEC_AWAITING_APPROVAL)) {
 		err = db_res_get(res, 0, 1);
 		name = db_res_get(res, 0, 2) ? db_res_get(res, 0, 2) : "?";
 		if (es == EXEC_COMPLETED)
@@ -229,7 +242,10 @@ child_poll(struct db *db, struct exec *ex, struct step_poll *p)
 			p->status = STEP_FAILED;
 			snprintf(p->reason, sizeof(p->reason), "sub-workflow "
 			    "'%s' %s: %s", name, es == EXEC_CANCELLED ?
-			    "was cancelled" : "failed", err ? err : "no reason");
+			    "was cancelled" : es == EXEC_REJECTED ?
+			    "was rejected" : es == EXEC_EXPIRED ?
+			    "expired awaiting approval" : "failed",
+			    err ? err : "no reason");
 			pjson_utf8_trim(p->reason);
 		}
 	}
@@ -278,9 +294,9 @@ sub_begin(struct db *db, struct exec *ex, const struct step *st)
 		return refuse(db, ex, why);
 	}
 	(*budget)++;
-	g = given(ex, st);
-	rc = engine_start_child(db, ex, st->workflow_id, g, (int)depth + 1,
-	    budget, child, &err);
+	g = engine_sub_given(ex, st);
+	rc = engine_start_child(db, ex, st->workflow_id, st->workflow_version,
+	    g, (int)depth + 1, budget, child, &err);
 	json_object_put(g);
 	if (rc == -1 && err.code == ENGINE_DBERR)
 		return -1;

@@ -196,7 +196,8 @@ wf_ms(struct wf_check *ck, struct json_object *o, const char *field,
 
 /* A required array of 1..maxcount texts, copied into *out. */
 int
-wf_texts(struct wf_check *ck, struct json_object *o, const char *field,
+wf_texts_as(struct wf_check *ck, struct json_object *o, const char *key,
+    const char *field,
     size_t maxcount, size_t maxlen, size_t maxchars, int distinct,
     char ***out, size_t *nout)
 {
@@ -204,7 +205,7 @@ wf_texts(struct wf_check *ck, struct json_object *o, const char *field,
 	char			 item[32];
 	size_t			 n, i, j;
 
-	if (!json_object_object_get_ex(o, field, &a))
+	if (!json_object_object_get_ex(o, key, &a))
 		return wf_fail(ck, field, "%s: missing", field);
 	if (!json_object_is_type(a, json_type_array))
 		return wf_fail(ck, field, "%s: must be an array of strings",
@@ -229,5 +230,14 @@ wf_texts(struct wf_check *ck, struct json_object *o, const char *field,
 		*nout = i + 1;
 	}
 	return 0;
+}
+
+int
+wf_texts(struct wf_check *ck, struct json_object *o, const char *field,
+    size_t maxcount, size_t maxlen, size_t maxchars, int distinct,
+    char ***out, size_t *nout)
+{
+	return wf_texts_as(ck, o, field, field, maxcount, maxlen, maxchars,
+	    distinct, out, nout);
 }
 

@@ -58,5 +58,9 @@ int	wf_ms(struct wf_check *, struct json_object *, const char *field,
 int	wf_texts(struct wf_check *, struct json_object *, const char *field,
 	    size_t maxcount, size_t maxlen, size_t maxchars, int distinct,
 	    char ***out, size_t *nout);
+/* The same for key of o, named field in messages ("approval.approvers"). */
+int	wf_texts_as(struct wf_check *, struct json_object *, const char *key,
+	    const char *field, size_t maxcount, size_t maxlen, size_t maxchars,
+	    int distinct, char ***out, size_t *nout);
 
 #endif

@@ -16,6 +16,69 @@
 #include "wfcheck.h"
 #include "workflow.h"
 
+static const char *const approval_keys[] = {
+	"required", "approvers", "expires_in",
+};
+
+/*
+ * `approval` (SPEC section 15): {"required": 1..10, "approvers": [groups],
+ * "expires_in": ms}. The approvers are group names checked as
+ * allowed_groups' are; every refusal names approval.KEY.
+ */
+static int
+approval_read(struct wf_check *ck, struct json_object *a, struct workflow *wf)
+{
+	struct json_object	*v;
+	long long		 n;
+	char			 f[64];
+
+	if (!json_object_is_type(a, json_type_object))
+		return wf_fail(ck, "approval", "approval: must be an object "
+		    "{\"required\", \"approvers\", \"expires_in\"}");
+	json_object_object_foreach(a, key, val) {
+		(void)val;
+		if (!wf_in_list(approval_keys, NITEMS(approval_keys), key)) {
+			snprintf(f, sizeof(f), "approval.%.*s", WF_FIELD_QUOTE,
+			    key);
+			return wf_fail(ck, f, "%s: unknown field (allowed: "
+			    "\"required\", \"approvers\", \"expires_in\")", f);
+		}
+	}
+	wf->approval_required = PULSE_APPROVAL_REQUIRED_DEFAULT;
+	if (json_object_object_get_ex(a, "required", &v)) {
+		if (!json_object_is_type(v, json_type_int))
+			return wf_fail(ck, "approval.required",
+			    "approval.required: must be an integer");
+		n = (long long)json_object_get_int64(v);
+		if (n < 1 || n > PULSE_APPROVAL_REQUIRED_MAX)
+			return wf_fail(ck, "approval.required",
+			    "approval.required: must be between 1 and %d",
+			    PULSE_APPROVAL_REQUIRED_MAX);
+		wf->approval_required = (int)n;
+	}
+	if (wf_texts_as(ck, a, "approvers", "approval.approvers",
+	    PULSE_APPROVAL_APPROVERS_MAX, WF_TARGET_MAX, WF_TARGET_CHARS, 1,
+	    &wf->approvers, &wf->napprovers) == -1)
+		return -1;
+	wf->approval_expires_ms = PULSE_APPROVAL_EXPIRES_DEFAULT;
+	if (json_object_object_get_ex(a, "expires_in", &v)) {
+		if (!json_object_is_type(v, json_type_int))
+			return wf_fail(ck, "approval.expires_in",
+			    "approval.expires_in: must be an integer "
+			    "(milliseconds)");
+		n = (long long)json_object_get_int64(v);
+		if (n < PULSE_APPROVAL_EXPIRES_MIN ||
+		    n > PULSE_APPROVAL_EXPIRES_MAX)
+			return wf_fail(ck, "approval.expires_in",
+			    "approval.expires_in: must be between %lld and "
+			    "%lld ms", PULSE_APPROVAL_EXPIRES_MIN,
+			    PULSE_APPROVAL_EXPIRES_MAX);
+		wf->approval_expires_ms = n;
+	}
+	wf->has_approval = 1;
+	return 0;
+}
+
 int
 workflow_params_read(struct wf_check *ck, struct json_object *def,
     struct workflow *wf)
@@ -33,6 +96,9 @@ workflow_params_read(struct wf_check *ck, struct json_object *def,
 	    wf_texts(ck, def, "allowed_groups", WORKER_GROUPS_COUNT,
 	    WF_TARGET_MAX, WF_TARGET_CHARS, 1, &wf->allowed_groups,
 	    &wf->nallowed_groups) == -1)
+		return -1;
+	if (json_object_object_get_ex(def, "approval", &v) &&
+	    approval_read(ck, v, wf) == -1)
 		return -1;
 	return 0;
 }
@@ -124,4 +190,7 @@ workflow_params_free(struct workflow *wf)
 	for (i = 0; i < wf->nallowed_groups; i++)
 		free(wf->allowed_groups[i]);
 	free(wf->allowed_groups);
+	for (i = 0; i < wf->napprovers; i++)
+		free(wf->approvers[i]);
+	free(wf->approvers);
 }

@@ -22,7 +22,8 @@ static const char *const common_keys[] = {
 };
 /* The definition's own keys. */
 static const char *const top_keys[] = {
-	"steps", "params", "allowed_groups", "on_failure", "notify",
+	"steps", "params", "allowed_groups", "on_failure", "approval",
+	"notify",
 };
 
 static int
@@ -256,7 +257,7 @@ workflow_from_json(struct json_object *def, struct workflow **out,
 		if (!wf_in_list(top_keys, NITEMS(top_keys), key)) {
 			wf_fail_unknown(&ck, key, " in the definition "
 			    "(allowed: \"steps\", \"params\", "
-			    "\"allowed_groups\", \"on_failure\", "
+			    "\"allowed_groups\", \"on_failure\", \"approval\", "
 			    "\"notify\")");
 			goto fail;
 		}

@@ -36,6 +36,7 @@ struct step {
 	long long	  duration_ms;	/* wait */
 	char		 *workflow_id;	/* workflow: the child's */
 	struct json_object *sub_params; /* workflow: `params`, or NULL */
+	long long	  workflow_version; /* workflow: pinned, or 0: latest */
 	char		 *condition;	/* source, or NULL */
 	struct cond	 *cond;		/* parsed condition, or NULL */
 	int		  on_failure_continue;	/* "on_failure": "continue" */
@@ -79,6 +80,16 @@ struct workflow {
 	 */
 	int		 templates;
 	char		**allowed_groups;	/* who may start it; NULL: all */
+	/*
+	 * `approval` (SPEC section 15): a start waits for required distinct
+	 * approvals from members of approvers, for expires_ms at most.
+	 * has_approval 0: none, it starts at once.
+	 */
+	int		 has_approval;
+	int		 approval_required;
+	char		**approvers;
+	size_t		 napprovers;
+	long long	 approval_expires_ms;
 	size_t		 nallowed_groups;
 	struct step	*on_failure;	/* the workflow's on_failure steps */
 	size_t		 non_failure;

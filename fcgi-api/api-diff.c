@@ -41,11 +41,17 @@ static const char sql_workers[] =
 /*
  * Equal outputs, compared where they are: a step on 1,000 workers that
  * printed the same in both runs costs one small row a worker, not the
- * transfer of every output into pulse-api.
+ * transfer of every output into pulse-api. The hashes stored with a
+ * result (sql/012) answer without reading the output; a row without them
+ * (version 1, or ended with no result) compares the bytes.
  */
 static const char sql_same[] =
-    "SELECT COALESCE(a.stdout, '') = COALESCE(b.stdout, ''), "
-    "COALESCE(a.stderr, '') = COALESCE(b.stderr, '') "
+    "SELECT IF(a.stdout_sha256 IS NOT NULL AND b.stdout_sha256 IS NOT NULL, "
+    "a.stdout_sha256 = b.stdout_sha256, "
+    "COALESCE(a.stdout, '') = COALESCE(b.stdout, '')), "
+    "IF(a.stderr_sha256 IS NOT NULL AND b.stderr_sha256 IS NOT NULL, "
+    "a.stderr_sha256 = b.stderr_sha256, "
+    "COALESCE(a.stderr, '') = COALESCE(b.stderr, '')) "
     "FROM dispatches a JOIN dispatches b ON b.id = ? WHERE a.id = ?";
 /* Column names cannot be parameters: one statement per stream. */
 static const char *const sql_stream[2] = {

@@ -15,6 +15,7 @@
 #include "log.h"
 #include "pjson.h"
 #include "report.h"
+#include "status.h"
 
 static const char sql_page_first[] =
     "SELECT e.id, e.workflow_id, COALESCE(e.workflow_name, w.name), e.kind, "
@@ -28,6 +29,22 @@ static const char sql_page_before[] =
     "e.error, e.failed_steps, e.phase "
     "FROM executions e LEFT JOIN workflows w ON w.id = e.workflow_id "
     "WHERE e.started_at < ? OR (e.started_at = ? AND e.id < ?) "
+    "ORDER BY e.started_at DESC, e.id DESC LIMIT ?";
+/* The same with ?status= (one of status.h's names). */
+static const char sql_page_first_status[] =
+    "SELECT e.id, e.workflow_id, COALESCE(e.workflow_name, w.name), e.kind, "
+    "e.status, e.started_by, e.started_at, e.completed_at, e.current_step, "
+    "e.error, e.failed_steps, e.phase "
+    "FROM executions e LEFT JOIN workflows w ON w.id = e.workflow_id "
+    "WHERE e.status = ? "
+    "ORDER BY e.started_at DESC, e.id DESC LIMIT ?";
+static const char sql_page_before_status[] =
+    "SELECT e.id, e.workflow_id, COALESCE(e.workflow_name, w.name), e.kind, "
+    "e.status, e.started_by, e.started_at, e.completed_at, e.current_step, "
+    "e.error, e.failed_steps, e.phase "
+    "FROM executions e LEFT JOIN workflows w ON w.id = e.workflow_id "
+    "WHERE e.status = ? AND (e.started_at < ? OR (e.started_at = ? "
+    "AND e.id < ?)) "
     "ORDER BY e.started_at DESC, e.id DESC LIMIT ?";
 static const char sql_cursor[] =
     "SELECT started_at FROM executions WHERE id = ?";
@@ -134,20 +151,32 @@ summary_json(const struct db_res *r, size_t i)
 	return o;
 }
 
-/* ?limit=N (1..EXEC_PAGE_MAX) and ?before=<id>: newest first. */
+/*
+ * ?limit=N (1..EXEC_PAGE_MAX) and ?before=<id>: newest first; ?status=S
+ * only those with status S (an execution status's name).
+ */
 int
 executions_list(struct request *req)
 {
-	char			 before[ID_LEN + 2];
+	char			 before[ID_LEN + 2], status[32];
 	long long		 limit;
 	struct db_res		*res = NULL, *cur = NULL;
 	struct json_object	*arr;
+	enum exec_status	 es;
 	size_t			 i;
-	int			 rc;
+	int			 rc, filter;
 
 	if (request_query_int(req, "limit", 1, EXEC_PAGE_MAX,
 	    EXEC_PAGE_DEFAULT, &limit) == -1)
 		return 0;
+	filter = request_query(req, "status", status, sizeof(status));
+	if (filter == -1 || (filter == 1 &&
+	    exec_status_from(status, &es) == -1)) {
+		reply_error_field(req, 400, "status", "status must be an "
+		    "execution status (running, waiting, awaiting_approval, "
+		    "completed, failed, cancelled, rejected, expired)");
+		return 0;
+	}
 	rc = request_query(req, "before", before, sizeof(before));
 	if (rc == -1 || (rc == 1 && !id_valid(before))) {
 		reply_error_field(req, 400, "before", "before must be an "
@@ -163,11 +192,16 @@ executions_list(struct request *req)
 			    "execution");
 			return 0;
 		}
-		if (db_exec(req->db, sql_page_before, &res, "sssi",
+		if ((filter == 1 ? db_exec(req->db, sql_page_before_status,
+		    &res, "ssssi", status, db_res_get(cur, 0, 0),
+		    db_res_get(cur, 0, 0), before, limit) :
+		    db_exec(req->db, sql_page_before, &res, "sssi",
 		    db_res_get(cur, 0, 0), db_res_get(cur, 0, 0), before,
-		    limit) == -1)
+		    limit)) == -1)
 			goto dberr;
-	} else if (db_exec(req->db, sql_page_first, &res, "i", limit) == -1)
+	} else if ((filter == 1 ? db_exec(req->db, sql_page_first_status,
+	    &res, "si", status, limit) : db_exec(req->db, sql_page_first, &res,
+	    "i", limit)) == -1)
 		goto dberr;
 	arr = json_object_new_array_ext((int)db_res_rows(res));
 	for (i = 0; i < db_res_rows(res); i++)
@@ -179,6 +213,30 @@ executions_list(struct request *req)
 dberr:
 	db_res_free(cur);
 	reply_db_error(req);
+	return 0;
+}
+
+/*
+ * For the caller: can_approve and approve_refusal, the reason a decision
+ * would be refused (SPEC section 15), so a page shows it instead of a
+ * button (one that needs no approval: "its approval is closed").
+ */
+static int
+executions_can_approve(struct request *req, const char *id,
+    struct json_object *o)
+{
+	struct engine_caller	 caller;
+	char			 why[400];
+	int			 rc;
+
+	api_caller(req, &caller);
+	if ((rc = engine_approve_refusal(req->db, id, req->user.name, &caller,
+	    why, sizeof(why))) == -1)
+		return -1;
+	json_object_object_add(o, "can_approve",
+	    json_object_new_boolean(rc == 0));
+	json_object_object_add(o, "approve_refusal",
+	    rc == 0 ? NULL : json_object_new_string(why));
 	return 0;
 }
 
@@ -194,6 +252,10 @@ executions_reply(struct request *req, const char *id, int status)
 		return 0;
 	}
 	rc = report_execution(req->db, id, &o);
+	if (rc == 0 && executions_can_approve(req, id, o) == -1) {
+		json_object_put(o);
+		rc = -1;
+	}
 	if (rc == -1)
 		reply_db_error(req);
 	else if (rc == 1)
@@ -203,10 +265,39 @@ executions_reply(struct request *req, const char *id, int status)
 	return 0;
 }
 
+/*
+ * ?view=groups (SPEC section 17): each execute step's groups without its
+ * dispatches, and no logs: what the dashboard loads, so a step on 1,000
+ * workers opens without 1,000 outputs. No view: the whole execution.
+ */
 int
 executions_get(struct request *req)
 {
-	return executions_reply(req, req->params[0], 200);
+	struct json_object	*o;
+	const char		*id = req->params[0];
+	char			 view[16];
+	int			 rc;
+
+	rc = request_query(req, "view", view, sizeof(view));
+	if (rc == 0)
+		return executions_reply(req, id, 200);
+	if (rc == -1 || strcmp(view, "groups") != 0) {
+		reply_error_field(req, 400, "view", "view must be groups "
+		    "(or absent: the whole execution)");
+		return 0;
+	}
+	if (!id_valid(id)) {
+		reply_error(req, 404, "execution not found");
+		return 0;
+	}
+	rc = report_execution_view(req->db, id, REPORT_VIEW_GROUPS, &o);
+	if (rc == -1)
+		reply_db_error(req);
+	else if (rc == 1)
+		reply_error(req, 404, "execution not found");
+	else
+		reply_json(req, 200, o);
+	return 0;
 }
 
 /*
@@ -278,6 +369,10 @@ executions_start(struct request *req)
 	if (!replayed)
 		return executions_reply(req, id, 201);
 	rc = report_execution(req->db, id, &o);
+	if (rc == 0 && executions_can_approve(req, id, o) == -1) {
+		json_object_put(o);
+		rc = -1;
+	}
 	if (rc == -1)
 		reply_db_error(req);
 	else if (rc == 1)

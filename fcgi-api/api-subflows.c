@@ -23,6 +23,9 @@
 
 static const char sql_wf[] =
     "SELECT name, definition FROM workflows WHERE id = ?";
+static const char sql_version[] =
+    "SELECT name, definition FROM workflow_versions WHERE workflow_id = ? "
+    "AND version = ?";
 
 /* Stored definitions read for one save, at most: a bound on the work. */
 #define SUBS_LOADS_MAX	256
@@ -85,7 +88,8 @@ prefix(struct walk *w, const struct step *st, const char *what)
  * replied (db error).
  */
 static int
-load(struct walk *w, const char *id, struct workflow **wf, char **name)
+load(struct walk *w, const char *id, long long version, struct workflow **wf,
+    char **name)
 {
 	struct db_res		*res;
 	struct json_object	*def;
@@ -95,7 +99,9 @@ load(struct walk *w, const char *id, struct workflow **wf, char **name)
 	*wf = NULL;
 	*name = NULL;
 	w->loads++;
-	if (db_exec(w->req->db, sql_wf, &res, "s", id) == -1) {
+	/* A step pinned to a version (workflow_version): that definition. */
+	if ((version > 0 ? db_exec(w->req->db, sql_version, &res, "si", id,
+	    version) : db_exec(w->req->db, sql_wf, &res, "s", id)) == -1) {
 		reply_db_error(w->req);
 		return -1;
 	}
@@ -213,7 +219,8 @@ follow(struct walk *w, const struct step *st, const struct workflow *wf)
 			    SUBS_LOADS_MAX);
 			return refuse(w, "workflow_id");
 		}
-		if ((rc = load(w, id, &child, &name)) == -1)
+		if ((rc = load(w, id, wf->plan[i].st->workflow_version, &child,
+		    &name)) == -1)
 			return -1;
 		if (rc == 0)
 			continue;	/* deleted since: the run fails it */
@@ -237,6 +244,42 @@ follow(struct walk *w, const struct step *st, const struct workflow *wf)
 		workflow_free(child);
 	}
 	return rc;
+}
+
+/*
+ * A step pinned to workflow_version: its parameters and its own workflow
+ * steps are checked in that version, which must exist (1: *child and
+ * *name are now that version's; 0: not pinned; -1 replied).
+ */
+static int
+load_pinned(struct walk *w, const struct step *st, struct workflow **child,
+    char **name)
+{
+	struct workflow	*v;
+	char		*vname;
+	int		 rc;
+
+	if (st->workflow_version == 0)
+		return 0;
+	if ((rc = load(w, st->workflow_id, st->workflow_version, &v,
+	    &vname)) == -1)
+		return -1;
+	if (rc == 0) {
+		snprintf(w->msg, sizeof(w->msg), "step %d (\"%.64s\"): "
+		    "workflow_version: workflow '%.64s' has no version %lld",
+		    w->step + 1, st->name, *name, st->workflow_version);
+		return refuse(w, "workflow_version");
+	}
+	if (rc == 2) {
+		/* Stored but unreadable: checked as the current one. */
+		free(vname);
+		return 0;
+	}
+	workflow_free(*child);
+	free(*name);
+	*child = v;
+	*name = vname;
+	return 1;
 }
 
 int
@@ -263,7 +306,7 @@ workflows_check_subs(struct request *req, const struct workflow *wf,
 		if (st->type != STEP_WORKFLOW)
 			continue;
 		w.step = (int)i;
-		if ((rc = load(&w, st->workflow_id, &child, &name)) == -1)
+		if ((rc = load(&w, st->workflow_id, 0, &child, &name)) == -1)
 			return -1;
 		if (rc == 0) {
 			prefix(&w, st, "");
@@ -278,6 +321,11 @@ workflows_check_subs(struct request *req, const struct workflow *wf,
 			    strlen(w.msg), "the definition of workflow %s "
 			    "cannot be read", st->workflow_id);
 			return refuse(&w, "workflow_id");
+		}
+		if (load_pinned(&w, st, &child, &name) == -1) {
+			free(name);
+			workflow_free(child);
+			return -1;
 		}
 		w.n = 0;
 		w.ids[w.n] = self_id;

@@ -37,7 +37,7 @@ static const char sql_lock[] = "SELECT id FROM workflows WHERE id = ? "
     "FOR UPDATE";
 static const char sql_unfinished[] =
     "SELECT COUNT(*) FROM executions WHERE workflow_id = ? "
-    "AND status IN ('running', 'waiting')";
+    "AND status IN ('running', 'waiting', 'awaiting_approval')";
 
 /*
  * Whether the caller may start a workflow whose definition is def (len
@@ -433,8 +433,8 @@ refuse_unfinished(struct db *db, const char *id, struct delete_ctx *ctx)
 	db_res_free(res);
 	if (n > 0)
 		delete_refuse(ctx, "workflow has %lld unfinished execution%s "
-		    "(running or waiting): cancel %s first", n, n == 1 ? "" :
-		    "s", n == 1 ? "it" : "them");
+		    "(running, waiting or awaiting approval): cancel %s first",
+		    n, n == 1 ? "" : "s", n == 1 ? "it" : "them");
 	return 0;
 }
 

@@ -252,6 +252,8 @@ int	 executions_start(struct request *);
 int	 executions_respond(struct request *);
 int	 executions_cancel(struct request *);
 int	 executions_reply(struct request *, const char *id, int status);
+/* api-approve.c */
+int	 executions_approve(struct request *);
 void	 executions_advance(struct request *, struct dispatch_ids *);
 
 /* api-output.c */

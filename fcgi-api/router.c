@@ -71,6 +71,8 @@ const struct route routes[] = {
 	    ROUTE_ANY | ROUTE_BODY },
 	{ "POST",	"/api/executions/:id/cancel", executions_cancel,
 	    ROUTE_ANY },
+	{ "POST",	"/api/executions/:id/approve", executions_approve,
+	    ROUTE_ANY | ROUTE_BODY },
 	{ "GET",	"/api/channels",	channels_list,	ROUTE_ADMIN },
 	{ "POST",	"/api/channels",	channels_create,
 	    ROUTE_ADMIN | ROUTE_BODY },

@@ -12,6 +12,7 @@
 #include "db.h"
 #include "dbt.h"
 #include "dispatch.h"
+#include "engine.h"
 #include "log.h"
 #include "metrics.h"
 #include "retention.h"
@@ -130,7 +131,8 @@ dbt_metrics(void)
 {
 	static const char *const wk[] = { "online", "offline", NULL };
 	static const char *const ex[] = { "running", "waiting", "completed",
-	    "failed", "cancelled", NULL };
+	    "failed", "cancelled", "awaiting_approval", "rejected", "expired",
+	    NULL };
 	static const char *const di[] = { "queued", "sent", "running",
 	    NULL };
 	struct metrics_db	 m;
@@ -190,6 +192,9 @@ dbt_timers(long long now)
 	/* Every poll: a wait step of 10 s should last 10 s, not 11. */
 	if (dispatch_due_waits(dbt.db, &dbt.advance) == -1)
 		dbt_failed("waking wait steps");
+	/* And an approval's deadline (SPEC section 15) on time too. */
+	if (engine_approval_expire_due(dbt.db, &n) == -1)
+		dbt_failed("expiring approvals");
 	if (now >= dbt.next_timers) {
 		dbt.next_timers = now + DBT_TIMERS_MS;
 		if (dispatch_expire(dbt.db, dbt.grace_ms, &dbt.advance,

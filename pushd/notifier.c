@@ -149,7 +149,7 @@ message_text(const struct notify_job *j, struct json_object *p,
     const char *link)
 {
 	const char	*wf = get(p, "workflow_name"), *step = get(p, "step");
-	const char	*by = get(p, "started_by");
+	const char	*by = get(p, "started_by"), *st = get(p, "status");
 	char		 on[320] = "";
 
 	if (wf == NULL)
@@ -162,6 +162,14 @@ message_text(const struct notify_job *j, struct json_object *p,
 	if (step != NULL)
 		snprintf(on, sizeof(on), " %s step %s",
 		    strcmp(j->event, "prompt") == 0 ? "at" : "on", step);
+	if (strcmp(j->event, "failed") == 0 && st != NULL &&
+	    strcmp(st, "rejected") == 0)
+		return str("PULSE: %s was rejected (started by %s) %s", wf,
+		    by, link);
+	if (strcmp(j->event, "failed") == 0 && st != NULL &&
+	    strcmp(st, "expired") == 0)
+		return str("PULSE: %s expired waiting for approval (started "
+		    "by %s) %s", wf, by, link);
 	if (strcmp(j->event, "failed") == 0)
 		return str("PULSE: %s failed%s (started by %s) %s", wf,
 		    on, by, link);

@@ -3,8 +3,8 @@ processes: start workflows, wait for executions, read their steps."""
 
 import time
 
-from pulse_test import call, check_status, create_workflow, ctl, unique, \
-    wait_for
+from pulse_test import at_end, call, check_status, create_workflow, ctl, \
+    unique, wait_for
 
 FINAL = ('completed', 'failed', 'cancelled')
 
@@ -37,6 +37,19 @@ def wait_step(eid, index, statuses, timeout=60):
             return e
         return None
     return wait_for(probe, timeout, 0.1) or last[0]
+
+
+def save_definition(defn, name=None, wid=None, prefix='live'):
+    """POST a workflow of definition defn (deleted at the end), or PUT it
+    over workflow wid; returns the response."""
+    body = {'name': name or unique(prefix), 'definition': defn}
+    if wid is None:
+        r = call('POST', '/api/workflows', body=body)
+        if r[0] == 201:
+            new = r[2]['id']
+            at_end(lambda: call('DELETE', '/api/workflows/' + new))
+        return r
+    return call('PUT', '/api/workflows/' + wid, body=body)
 
 
 def run(steps, prefix='live', user='admin'):

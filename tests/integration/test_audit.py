@@ -258,6 +258,25 @@ def e_execution_cancel():
              'details': lambda d: d.get('status_before') == 'waiting'})
 
 
+def e_execution_approve():
+    # Decided by bob, of the approver group leads: an admin is none.
+    r = call('POST', '/api/workflows', body={
+        'name': unique('aud'), 'definition': {
+            'approval': {'approvers': ['leads']}, 'steps': [wait_step()]}})
+    require('set-up: a workflow needing approval', r[0] == 201, r)
+    wid = r[2]['id']
+    at_end(lambda: call('DELETE', '/api/workflows/' + wid))
+    ex = start_execution(wid)
+    require('set-up: an execution awaiting approval', ex and
+            ex.get('status') == 'awaiting_approval', ex)
+    h = ex['plan_hash']
+    return ('POST', '/api/executions/%s/approve' % ex['id'],
+            {'plan_hash': h, 'decision': 'approve', 'comment': 'ok'},
+            {'action': 'execution.approve', 'target_type': 'execution',
+             'target_id': ex['id'], 'user': ('bob', 'bob'), 'actor': 'bob',
+             'details': lambda d: d == {'plan_hash': h, 'comment': 'ok'}})
+
+
 def new_channel():
     r = call('POST', '/api/channels', body={
         'name': unique('aud-ch'), 'type': 'webhook',
@@ -322,6 +341,7 @@ ROUTES = {
     ('POST', '/api/executions'): e_execution_start,
     ('POST', '/api/executions/:id/respond'): e_execution_respond,
     ('POST', '/api/executions/:id/cancel'): e_execution_cancel,
+    ('POST', '/api/executions/:id/approve'): e_execution_approve,
     ('POST', '/api/channels'): e_channel_create,
     ('DELETE', '/api/channels/:id'): e_channel_delete,
     ('POST', '/api/channels/:id/test'): e_channel_test,
@@ -369,15 +389,15 @@ for rt in mutating:
     spec = fn()
     method, path, body, exp = spec[:4]
     after = spec[4] if len(spec) > 4 else None
-    worker = exp.get('user', 'admin') is None
+    user = exp.get('user', 'admin')
+    worker = user is None
     before = last_id()
     hdrs = dict(SPOOF)
     if worker:
         hdrs['X-API-Key'] = os.environ.get('PULSE_WORKER_API_KEY', '')
     if body is None and method != 'DELETE':
         hdrs['Content-Type'] = 'application/json'
-    r = call(method, path, user=None if worker else 'admin', body=body,
-             headers=hdrs)
+    r = call(method, path, user=user, body=body, headers=hdrs)
     if not check('%s: succeeds' % name, 200 <= r[0] < 300, r):
         continue
     if after is not None:
@@ -399,7 +419,8 @@ for rt in mutating:
     check('%s: actor %s' % (name, want_actor), e['actor'] == want_actor, e)
     if not worker:
         check('%s: the actor\'s groups' % name,
-              e['actor_groups'] == admin_groups, e)
+              e['actor_groups'] == (admin_groups if user == 'admin' else
+                                    groups_of(user)), e)
     check('%s: client_addr is the peer nginx saw, not X-Forwarded-For'
           % name, e['client_addr'] == PEER, e)
     check('%s: at is ISO-8601 UTC with milliseconds' % name,

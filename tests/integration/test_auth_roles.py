@@ -84,6 +84,10 @@ def endpoints():
         ('POST', '/api/executions/:id/respond', {'response': 'Yes'}, ANY,
          (200,)),
         ('POST', '/api/executions/:id/cancel', {}, ANY, (200,)),
+        # Any role reaches the approval's own checks: this execution needs
+        # no approval, so its approval is closed (409).
+        ('POST', '/api/executions/:id/approve',
+         {'plan_hash': '0' * 64, 'decision': 'approve'}, ANY, (409,)),
     ]
     token = make_token(['authz'])[2]['id']
     ids = {'workers': (worker, worker_del), 'workflows': (wid, wid_del),

@@ -182,6 +182,21 @@ try:
         "failed_steps FROM executions WHERE started_by = 'carol'; DELETE "
         "FROM executions WHERE started_by = 'carol'" % uuid.uuid4())
         == [['0', 'main', '0']])
+    # 011 (SPEC section 15) adds NULL columns and the approvals table:
+    # the old executions need no approval and have none.
+    check('old executions: no plan, no hash, no approval, no deadline',
+          sorted(v1sql(
+              "SELECT id, plan IS NULL, plan_hash IS NULL, approval IS NULL, "
+              "approval_expires_at IS NULL, status FROM executions")) ==
+          sorted([[e] + ['1'] * 4 + [s] for e, s in v1sql(
+              "SELECT id, status FROM executions")]) and
+          len(v1sql("SELECT id FROM executions")) == len(execs))
+    check('011 adds the approvals table, empty, and its index',
+          v1sql('SELECT COUNT(*) FROM approvals') == [['0']] and v1sql(
+              "SELECT DISTINCT index_name FROM information_schema."
+              "statistics WHERE table_schema = '%s' AND index_name = "
+              "'idx_executions_approval'" % V1DB) ==
+          [['idx_executions_approval']])
     schema_q = ("SELECT table_name, column_name, column_type, is_nullable, "
                 "column_default FROM information_schema.columns WHERE "
                 "table_schema = '%s' ORDER BY table_name, column_name" % V1DB)
@@ -232,6 +247,11 @@ try:
     rc, out = migrate(os.path.join(top, 'sql'), envpath)
     check('010 applied twice changes nothing', rc == 0 and
           'migration 010_language.sql applied' in out and
+          v1sql(schema_q) == schema1 and v1sql(index_q) == index1, out)
+    v1sql("DELETE FROM schema_migrations WHERE name LIKE '011%'")
+    rc, out = migrate(os.path.join(top, 'sql'), envpath)
+    check('011 applied twice changes nothing', rc == 0 and
+          'migration 011_approvals.sql applied' in out and
           v1sql(schema_q) == schema1 and v1sql(index_q) == index1, out)
 finally:
     sql('DROP DATABASE IF EXISTS %s' % V1DB)

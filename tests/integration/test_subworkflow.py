@@ -13,22 +13,16 @@ the depth limit."""
 
 import time
 
-from live import execution, online, wait_execution, wait_step
-from pulse_test import (at_end, call, check, check_status, done, error_of,
+from live import (execution, online, save_definition, wait_execution,
+                  wait_step)
+from pulse_test import (call, check, check_status, done, error_of,
                         have_ctl, require, sql, unique)
 
 DEPTH_MAX = 5
 
 
 def save(defn, name=None, wid=None):
-    body = {'name': name or unique('sub'), 'definition': defn}
-    if wid is None:
-        r = call('POST', '/api/workflows', body=body)
-        if r[0] == 201:
-            new = r[2]['id']
-            at_end(lambda: call('DELETE', '/api/workflows/' + new))
-        return r
-    return call('PUT', '/api/workflows/' + wid, body=body)
+    return save_definition(defn, name, wid, 'sub')
 
 
 def saved(descr, defn, name=None):

@@ -57,6 +57,9 @@ EXPECT = {
     ('GET', '/api/executions/:a/diff/:b'): ((200,), 'any'),
     ('POST', '/api/executions/:id/respond'): ((200,), 'any'),
     ('POST', '/api/executions/:id/cancel'): ((200,), 'any'),
+    # Any role reaches the approval's own checks; the fixture's execution
+    # needs no approval, so its approval is closed (409).
+    ('POST', '/api/executions/:id/approve'): ((409,), 'any'),
     ('GET', '/api/workflows/:id/versions'): ((200,), 'any'),
     ('GET', '/api/workflows/:id/versions/:n'): ((200,), 'any'),
     ('GET', '/api/audit'): ((200,), 'admin'),
@@ -183,6 +186,8 @@ def request_for(method, pattern, role):
                                        prompt_step('Ask')]}},
             '/api/executions': {'workflow_id': WID},
             '/api/executions/:id/respond': {'response': 'Yes'},
+            '/api/executions/:id/approve': {'plan_hash': '0' * 64,
+                                            'decision': 'approve'},
         }.get(pattern, {})
     return path, body, headers
 

@@ -217,6 +217,128 @@ due(const char *id)
  * step for the timer sweep, and the parent's poll reading it; a child
  * ending at once; cancel going down; the depth limit.
  */
+/* The plan's hash as stored, into h (65 bytes). */
+static void
+plan_hash_of(const char *id, char *h)
+{
+	struct db_res	*r;
+
+	h[0] = '\0';
+	if (db_exec(db, "SELECT plan_hash FROM executions WHERE id = ?", &r,
+	    "s", id) == -1)
+		return;
+	if (db_res_rows(r) == 1 && db_res_get(r, 0, 0) != NULL)
+		snprintf(h, 65, "%s", db_res_get(r, 0, 0));
+	db_res_free(r);
+}
+
+static long long
+approvals_of(const char *id)
+{
+	struct db_res	*r;
+	long long	 n = -1;
+
+	if (db_exec(db, "SELECT COUNT(*) FROM approvals WHERE execution_id = ?",
+	    &r, "s", id) == -1)
+		return -1;
+	n = db_res_int(r, 0, 0, -1);
+	db_res_free(r);
+	return n;
+}
+
+/* Approvals (SPEC section 15): the checks in order, two of two, a
+ * rejection, and an expiry that happens once. */
+static void
+test_approvals(void)
+{
+	const char *const leads[] = { "employee", "leads" },
+	    *const staff[] = { "employee" };
+	struct engine_caller	 lead = { leads, 2, 0 }, emp = { staff, 1, 0 },
+				 admin = { NULL, 0, 1 };
+	struct engine_approve_req q;
+	char			 wf[ID_LEN + 1], ex[ID_LEN + 1], h[65], cur[65],
+				 why[400];
+
+	workflow(wf, "{\"approval\":{\"required\":2,\"approvers\":[\"leads\"]},"
+	    "\"steps\":[{\"name\":\"Q\",\"type\":\"prompt\",\"message\":\"Go?\","
+	    "\"options\":[\"Yes\"]}]}");
+	test_cond("approval: the start awaits approval", engine_start(db, wf,
+	    "alice", ex, &err) == 0 && exec_is(ex, "awaiting_approval", 0) &&
+	    strcmp(step_field(ex, 0, 0), "pending") == 0);
+	plan_hash_of(ex, h);
+	test_cond("approval: a plan hash of 64 hex", strlen(h) == 64);
+	memset(&q, 0, sizeof(q));
+	q.execution_id = ex;
+	q.plan_hash = h;
+	q.user = "alice";
+	q.caller = &lead;
+	test_cond("approval: the starter is refused", engine_approve(db, &q,
+	    cur, &err, NULL) == -1 && err.code == ENGINE_FORBIDDEN &&
+	    strstr(err.msg, "another person must approve it") != NULL);
+	q.user = "bob";
+	q.caller = &emp;
+	test_cond("approval: outside the groups is refused", engine_approve(db,
+	    &q, cur, &err, NULL) == -1 && err.code == ENGINE_FORBIDDEN &&
+	    strcmp(err.msg, "approving needs membership of one of: leads") == 0);
+	q.caller = &admin;
+	test_cond("approval: an admin is no approver by role",
+	    engine_approve(db, &q, cur, &err, NULL) == -1 &&
+	    err.code == ENGINE_FORBIDDEN);
+	q.caller = &lead;
+	q.plan_hash = "00000000000000000000000000000000"
+	    "00000000000000000000000000000000";
+	test_cond("approval: a wrong hash is refused with the current one",
+	    engine_approve(db, &q, cur, &err, NULL) == -1 &&
+	    err.code == ENGINE_CONFLICT && strcmp(cur, h) == 0 &&
+	    approvals_of(ex) == 0);
+	q.plan_hash = h;
+	test_cond("approval: bob may (refusal check)",
+	    engine_approve_refusal(db, ex, "bob", &lead, why,
+	    sizeof(why)) == 0);
+	test_cond("approval: bob approves, 1 of 2", engine_approve(db, &q, cur,
+	    &err, NULL) == 0 && exec_is(ex, "awaiting_approval", 0) &&
+	    approvals_of(ex) == 1);
+	test_cond("approval: bob again is refused", engine_approve(db, &q, cur,
+	    &err, NULL) == -1 && err.code == ENGINE_CONFLICT &&
+	    strstr(err.msg, "you already approved this execution at ") !=
+	    NULL && approvals_of(ex) == 1);
+	q.user = "carol";
+	test_cond("approval: carol approves, 2 of 2: it runs to its prompt",
+	    engine_approve(db, &q, cur, &err, NULL) == 0 &&
+	    exec_is(ex, "waiting", 0));
+	q.user = "dave";
+	test_cond("approval: closed once it runs", engine_approve(db, &q, cur,
+	    &err, NULL) == -1 && err.code == ENGINE_CONFLICT && strcmp(err.msg,
+	    "execution is waiting: its approval is closed") == 0);
+
+	test_cond("approval: another start", engine_start(db, wf, "alice", ex,
+	    &err) == 0);
+	plan_hash_of(ex, h);
+	q.user = "bob";
+	q.plan_hash = h;
+	q.reject = 1;
+	q.comment = "not today";
+	test_cond("approval: one rejection ends it", engine_approve(db, &q, cur,
+	    &err, NULL) == 0 && exec_is(ex, "rejected", 0) &&
+	    strcmp(step_field(ex, 0, 0), "cancelled") == 0);
+
+	test_cond("approval: a third start", engine_start(db, wf, "alice", ex,
+	    &err) == 0);
+	test_cond("approval: not due: nothing expires",
+	    engine_approval_expire(db, ex, &err) == 1 &&
+	    exec_is(ex, "awaiting_approval", 0));
+	db_exec(db, "UPDATE executions SET approval_expires_at = NOW(3) - "
+	    "INTERVAL 1 SECOND WHERE id = ?", NULL, "s", ex);
+	test_cond("approval: past its deadline, the refusal says closed",
+	    engine_approve_refusal(db, ex, "bob", &lead, why,
+	    sizeof(why)) == 1 && strcmp(why, "execution is expired: its "
+	    "approval is closed") == 0);
+	test_cond("approval: it expires", engine_approval_expire(db, ex,
+	    &err) == 0 && exec_is(ex, "expired", 0));
+	test_cond("approval: and only once", engine_approval_expire(db, ex,
+	    &err) == 1 && exec_is(ex, "expired", 0));
+}
+
 static void
 test_subworkflow(void)
 {
@@ -782,6 +904,7 @@ main(void)
 	}
 
 	test_subworkflow();
+	test_approvals();
 
 	db_exec(db, sql_clean, NULL, "");
 	db_free(db);

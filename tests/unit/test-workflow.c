@@ -333,10 +333,40 @@ test_top_level(void)
 	test_cond("unknown top-level key", bad(J("{`steps`:[" EXEC "}],"
 	    "`name`:`x`}"), -1, "name", "unknown field 'name' in the "
 	    "definition (allowed: \"steps\", \"params\", \"allowed_groups\", "
-	    "\"on_failure\", \"notify\")"));
+	    "\"on_failure\", \"approval\", \"notify\")"));
 	test_cond("misspelt steps", bad(J("{`stpes`:[]}"), -1, "stpes",
 	    "unknown field 'stpes' in the definition (allowed: \"steps\", "
-	    "\"params\", \"allowed_groups\", \"on_failure\", \"notify\")"));
+	    "\"params\", \"allowed_groups\", \"on_failure\", "
+	    "\"approval\", \"notify\")"));
+	/* approval (SPEC section 15): each bad shape names approval.KEY. */
+	test_cond("approval with defaults", loads(J("{`approval`:{`approvers`:"
+	    "[`leads`]},`steps`:[" EXEC "}]}")));
+	test_cond("approval all keys", loads(J("{`approval`:{`required`:10,"
+	    "`approvers`:[`a`,`b`],`expires_in`:2592000000},`steps`:[" EXEC
+	    "}]}")));
+	test_cond("approval not an object", bad(J("{`approval`:[],`steps`:["
+	    EXEC "}]}"), -1, "approval", "approval: must be an object "
+	    "{\"required\", \"approvers\", \"expires_in\"}"));
+	test_cond("approval.required 0", bad(J("{`approval`:{`required`:0,"
+	    "`approvers`:[`a`]},`steps`:[" EXEC "}]}"), -1, "approval.required",
+	    "approval.required: must be between 1 and 10"));
+	test_cond("approval.required 1.5", bad(J("{`approval`:{`required`:1.5,"
+	    "`approvers`:[`a`]},`steps`:[" EXEC "}]}"), -1, "approval.required",
+	    "approval.required: must be an integer"));
+	test_cond("approval.approvers missing", bad(J("{`approval`:{},`steps`:["
+	    EXEC "}]}"), -1, "approval.approvers",
+	    "approval.approvers: missing"));
+	test_cond("approval.approvers repeated", bad(J("{`approval`:"
+	    "{`approvers`:[`a`,`a`]},`steps`:[" EXEC "}]}"), -1,
+	    "approval.approvers", "approval.approvers: item 2 repeats item 1"));
+	test_cond("approval.expires_in 999", bad(J("{`approval`:{`approvers`:"
+	    "[`a`],`expires_in`:999},`steps`:[" EXEC "}]}"), -1,
+	    "approval.expires_in", "approval.expires_in: must be between 1000 "
+	    "and 2592000000 ms"));
+	test_cond("approval unknown key", bad(J("{`approval`:{`approvers`:[`a`],"
+	    "`who`:1},`steps`:[" EXEC "}]}"), -1, "approval.who",
+	    "approval.who: unknown field (allowed: \"required\", "
+	    "\"approvers\", \"expires_in\")"));
 	test_cond("step a number", bad(J("{`steps`:[1]}"), 0, "steps",
 	    "step 1: must be an object"));
 	test_cond("second step a string", bad(J("{`steps`:[" EXEC "},`x`]}"),

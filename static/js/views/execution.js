@@ -9,6 +9,7 @@ import { startWorkflow } from './start-form.js';
 import { failedStepsNote } from './executions.js';
 import { compareControl } from './compare.js';
 import { attemptGroup, attemptLabel, groupAttempts, placeAttempts, retryWaitS, retryWaitText } from './attempts.js';
+import { groupRows, groupsEvent, loadExecution, renderGroups } from './groups.js';
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -96,7 +97,7 @@ export class ExecutionView {
     if (this.fetching) { this.dirty = true; return; }
     this.fetching = true;
     try {
-      const e = await get('/api/executions/' + encodeURIComponent(this.id));
+      const e = await loadExecution(this);   // groups.js: ?view=groups for a big step
       if (!this.destroyed) this.render(e);
     } catch (err) {
       if (err instanceof ApiError && err.status === 404) {
@@ -119,7 +120,7 @@ export class ExecutionView {
     // is nothing to apply it to): fetch once more when it returns, or a
     // prompt raised in that window would never show.
     if (this.fetching) this.dirty = true;
-    if (!this.exec) return;
+    if (!this.exec || groupsEvent(this, m)) return;
     const e = this.exec;
     switch (m.type) {
     case 'command_output':
@@ -331,6 +332,7 @@ export class ExecutionView {
         : null);
     }
     this.renderBatch(v, st);
+    if (st.type === 'execute') renderGroups(this, v, st);
     // Each worker's attempts together, the latest first (attempts.js), in
     // its batch's box when the step runs in batches.
     for (const group of groupAttempts(st.dispatches)) {
@@ -345,7 +347,7 @@ export class ExecutionView {
       for (const d of [group.latest, ...group.earlier]) this.renderDispatch(g.latest, d, st);
       placeAttempts(g, group, (d) => (this.outputs.get(d.id) || {}).el);
     }
-    if (st.type === 'execute' && (st.dispatches || []).length === 0 && st.status === 'running') {
+    if (st.type === 'execute' && (st.dispatches || []).length === 0 && !st.dispatch_count && st.status === 'running') {
       if (!v.dispatchBox.firstChild) v.dispatchBox.append(h('p', { class: 'muted small' }, 'Waiting for workers…'));
     }
   }
@@ -363,7 +365,7 @@ export class ExecutionView {
     const total = (b.sizes || []).reduce((x, y) => x + y, 0);
     // Each worker by its latest attempt (a retry is a new dispatch).
     const latest = new Map();
-    for (const d of st.dispatches || []) {
+    for (const d of st.dispatches || groupRows(st)) {
       const k = d.worker_id || d.worker_name;
       const was = latest.get(k);
       if (!was || (d.attempt || 1) >= (was.attempt || 1)) latest.set(k, d);
