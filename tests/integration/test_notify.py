@@ -308,6 +308,37 @@ if online('local-1') is not None:
 else:
     check('local-1 online for the failed-event case', False)
 
+# --- approvals (SPEC section 15): requested, then rejected ------------------
+r = save({'approval': {'approvers': ['leads']},
+          'steps': [prompt_step('ask')],
+          'notify': [{'channel': disc['name'], 'on': ['approval',
+                                                      'failed']}]})
+check_status('save a workflow that needs approval and notifies', r, 201)
+awid, aname = r[2]['id'], r[2]['name']
+at_end(lambda: call('DELETE', '/api/workflows/' + awid))
+r = api('POST', '/api/executions', body={'workflow_id': awid})
+aex = r[2] if r[0] == 201 else {}
+check('it awaits approval', aex.get('status') == 'awaiting_approval', aex)
+
+
+def discord_texts():
+    return [body_json(x).get('content', '') for x in rx.on('/discord')]
+
+
+want_req = 'PULSE: %s waits for approval (started by admin) ' \
+    'http://127.0.0.1:8080/#/executions/%s' % (aname, aex.get('id'))
+check('the approvers hear of the request',
+      wait_for(lambda: want_req in discord_texts(), 15), discord_texts())
+r = call('POST', '/api/executions/%s/approve' % aex.get('id'),
+         user=('bob', 'bob'), body={'plan_hash': aex.get('plan_hash'),
+                                    'decision': 'reject',
+                                    'comment': 'not now'})
+check_status('bob rejects it', r, 200)
+want_rej = 'PULSE: %s was rejected (started by admin) ' \
+    'http://127.0.0.1:8080/#/executions/%s' % (aname, aex.get('id'))
+check('a rejection is a failed event: "was rejected"',
+      wait_for(lambda: want_rej in discord_texts(), 15), discord_texts())
+
 # --- hang, 400, 429, email --------------------------------------------------
 
 
