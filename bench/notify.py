@@ -9,46 +9,14 @@ NOTIFY_INFLIGHT_MAX at a time, signing each body (HMAC-SHA256).
 
 Not in --quick: the figure needs the full 1,000."""
 
-import http.server
 import sys
-import threading
 import time
 
 import benchlib as B
+from notifylib import Receiver   # tests/integration, on benchlib's path
 
 N = 1000
 TARGET = 200    # deliveries per second
-
-
-class Sink:
-    def __init__(self):
-        self.ids = {}
-        self.lock = threading.Lock()
-        owner = self
-
-        class H(http.server.BaseHTTPRequestHandler):
-            protocol_version = 'HTTP/1.1'
-
-            def log_message(self, *a):
-                pass
-
-            def do_POST(self):
-                n = min(int(self.headers.get('Content-Length') or 0),
-                        1 << 20)
-                self.rfile.read(n)
-                d = self.headers.get('X-Pulse-Delivery')
-                with owner.lock:
-                    owner.ids[d] = owner.ids.get(d, 0) + 1
-                self.send_response(200)
-                self.send_header('Content-Length', '2')
-                self.end_headers()
-                self.wfile.write(b'ok')
-
-        self.server = http.server.ThreadingHTTPServer(('127.0.0.1', 0), H)
-        self.server.daemon_threads = True
-        self.port = self.server.server_address[1]
-        threading.Thread(target=self.server.serve_forever,
-                         daemon=True).start()
 
 
 def delivered(stack, cid):
@@ -58,12 +26,12 @@ def delivered(stack, cid):
 
 
 def run(res):
-    sink = Sink()
+    sink = Receiver(lambda path: (200, 0, 'ok'))
     stack = B.Stack('notify').start()
     try:
         st, _, ch = stack.http.post('/api/channels', {
             'name': 'bench-sink', 'type': 'webhook',
-            'url': 'http://127.0.0.1:%d/hook' % sink.port})
+            'url': sink.url('/hook')})
         if st != 201:
             raise RuntimeError('create channel: %s %s' % (st, ch))
         cid = ch['id']
@@ -77,10 +45,14 @@ def run(res):
                '%d notifications delivered' % N, interval=0.05)
         took = time.monotonic() - t0
         rate = N / took
-        twice = sum(1 for v in sink.ids.values() if v > 1)
-        if len(sink.ids) != N:
+        ids = {}
+        for rec in sink.on('/hook'):
+            d = rec['headers'].get('X-Pulse-Delivery')
+            ids[d] = ids.get(d, 0) + 1
+        twice = sum(1 for v in ids.values() if v > 1)
+        if len(ids) != N:
             raise RuntimeError('the receiver saw %d delivery ids of %d'
-                               % (len(sink.ids), N))
+                               % (len(ids), N))
         res.figure('%d notifications to a local webhook receiver' % N,
                    B.fmt(rate, '/s'), '', '>= %d/s' % TARGET,
                    rate >= TARGET)
@@ -91,7 +63,7 @@ def run(res):
                   {'n': N, 'seconds': took, 'rate': rate, 'twice': twice})
     finally:
         stack.stop()
-        sink.server.shutdown()
+        sink.close()
 
 
 if __name__ == '__main__':
