@@ -78,6 +78,12 @@ static const struct key keys[] = {
 	 * with the groups it asks for (SPEC section 12; weaker). */
 	{ "WORKER_AUTO_ACCEPT", K_BOOL, offsetof(struct config,
 	    worker_auto_accept), "false", 0, 0, NULL },
+	S("PULSE_PUBLIC_URL", public_url, "http://127.0.0.1:8080"),
+	S("SMTP_URL", smtp_url, ""),
+	S("PULSE_MAIL_FROM", mail_from, "pulse@localhost"),
+	/* Tests shorten both; the defaults are the contract's. */
+	I("PULSE_NOTIFY_BACKOFF_MS", notify_backoff_ms, "10000", 10, 3600000),
+	I("PULSE_NOTIFY_TIMEOUT_S", notify_timeout_s, "15", 1, 300),
 
 	S("PULSE_SERVER", pulse_server, "http://127.0.0.1:8080"),
 	S("PULSE_WS", pulse_ws, ""),

@@ -45,6 +45,12 @@ struct config {
 	int	 user_sockets_max;	/* browser sockets per user; 0: none */
 	int	 log_debug;
 	int	 worker_auto_accept;	/* shared key: accepted at once */
+	/* Notifications (pushd's delivery thread). */
+	char	*public_url;		/* links in messages */
+	char	*smtp_url;		/* email channels without a relay */
+	char	*mail_from;
+	int	 notify_backoff_ms;	/* first retry after this */
+	int	 notify_timeout_s;	/* whole delivery attempt */
 
 	/* Worker (seed names). */
 	char	*pulse_server;

@@ -12,6 +12,7 @@
 #include "engine.h"
 #include "engine-int.h"
 #include "events.h"
+#include "notify.h"
 #include "pjson.h"
 #include "pulse-limits.h"
 #include "workflow.h"
@@ -199,6 +200,10 @@ create_execution(struct db *db, struct call *c, const char *kind,
 	if (plan != NULL && (events_status(db, ex.id,
 	    exec_status_name(EXEC_AWAITING_APPROVAL)) == -1 ||
 	    engine_approval_event(db, ex.id, "requested", NULL) == -1))
+		goto dbfail;
+	/* The approvers hear of it in this transaction (notify.c). */
+	if (plan != NULL && ex.wf->nnotify > 0 &&
+	    notify_execution(db, ex.id, NOTIFY_APPROVAL) == -1)
 		goto dbfail;
 	if (engine_advance_locked(db, &ex) == -1)
 		goto dbfail;

@@ -20,6 +20,7 @@
 #include "engine.h"
 #include "engine-int.h"
 #include "events.h"
+#include "notify.h"
 #include "pjson.h"
 #include "pulse-limits.h"
 #include "report.h"
@@ -175,9 +176,23 @@ engine_finish(struct db *db, struct exec *ex, enum exec_status status,
 	s = pjson_str(logs, &len);
 	rc = db_exec(db, sql_exec_logs, NULL, "bs", s, len, ex->id);
 	json_object_put(logs);
-	if (rc == -1 || engine_sub_wake(db, ex->id) == -1)
+	if (rc == -1 || engine_sub_wake(db, ex->id) == -1 ||
+	    events_status(db, ex->id, exec_status_name(status)) == -1)
 		return -1;
-	return events_status(db, ex->id, exec_status_name(status));
+	/* The outbox row commits with the end it announces. */
+	if (ex->wf == NULL || ex->wf->nnotify == 0)
+		return 0;
+	/* `failed` is every end that did not succeed but a cancel. */
+	switch (status) {
+	case EXEC_COMPLETED:
+		return notify_execution(db, ex->id, NOTIFY_COMPLETED);
+	case EXEC_FAILED:
+	case EXEC_REJECTED:
+	case EXEC_EXPIRED:
+		return notify_execution(db, ex->id, NOTIFY_FAILED);
+	default:
+		return 0;
+	}
 }
 
 int

@@ -176,4 +176,29 @@
 #define PULSE_DIFF_WORK_MAX		200000000ULL
 #define PULSE_DIFF_SHOWN_LINES_MAX	100000
 
+/*
+ * Notifications (SPEC section 16). A workflow has at most NOTIFY_RULES_MAX
+ * `notify` rules; a channel's URL, secret and recipients are bounded so a
+ * row stays small; pushd sends at most NOTIFY_INFLIGHT_MAX at once, reads
+ * at most NOTIFY_ANSWER_MAX bytes of a receiver's answer and keeps at most
+ * NOTIFY_ERROR_MAX of it as last_error. A delivery is retried from
+ * NOTIFY_BACKOFF_MS (PULSE_NOTIFY_BACKOFF_MS), doubling up to
+ * NOTIFY_BACKOFF_CAP_MS, for NOTIFY_GIVE_UP_S; a row left delivering by a
+ * pushd that died is taken back after NOTIFY_RECLAIM_S.
+ */
+#define NOTIFY_RULES_MAX	16
+#define NOTIFY_URL_MAX		2048
+#define NOTIFY_SECRET_MAX	256
+#define NOTIFY_EMAIL_TO_MAX	1024
+#define NOTIFY_INFLIGHT_MAX	32
+#define NOTIFY_ANSWER_MAX	4096
+#define NOTIFY_ERROR_MAX	512
+#define NOTIFY_BACKOFF_MS	10000
+#define NOTIFY_BACKOFF_CAP_MS	3600000
+#define NOTIFY_GIVE_UP_S	86400
+#define NOTIFY_RECLAIM_S	60
+#define NOTIFY_CONNECT_TIMEOUT_S 5
+#define NOTIFY_TIMEOUT_S	15
+#define NOTIFY_LIST_MAX		500
+
 #endif

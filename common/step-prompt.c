@@ -11,6 +11,7 @@
 #include "engine.h"
 #include "engine-int.h"
 #include "events.h"
+#include "notify.h"
 #include "pjson.h"
 #include "pulse-limits.h"
 #include "step.h"
@@ -73,9 +74,13 @@ prompt_wait(struct db *db, struct exec *ex, const struct step *st,
 	p = json_object_new_object();
 	json_object_object_add(p, "execution_id", json_object_new_string(ex->id));
 	json_object_object_add(p, "prompt", prompt);
-	if (events_append(db, "execution_prompt", ex->id, NULL, p) == -1)
+	if (events_append(db, "execution_prompt", ex->id, NULL, p) == -1 ||
+	    events_status(db, ex->id, exec_status_name(EXEC_WAITING)) == -1)
 		return -1;
-	return events_status(db, ex->id, exec_status_name(EXEC_WAITING));
+	/* The outbox row commits with the wait it announces. */
+	if (ex->wf->nnotify > 0)
+		return notify_execution(db, ex->id, NOTIFY_PROMPT);
+	return 0;
 }
 
 static int

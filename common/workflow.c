@@ -23,6 +23,7 @@ static const char *const common_keys[] = {
 /* The definition's own keys. */
 static const char *const top_keys[] = {
 	"steps", "params", "allowed_groups", "on_failure", "approval",
+	"notify",
 };
 
 static int
@@ -256,7 +257,8 @@ workflow_from_json(struct json_object *def, struct workflow **out,
 		if (!wf_in_list(top_keys, NITEMS(top_keys), key)) {
 			wf_fail_unknown(&ck, key, " in the definition "
 			    "(allowed: \"steps\", \"params\", "
-			    "\"allowed_groups\", \"on_failure\", \"approval\")");
+			    "\"allowed_groups\", \"on_failure\", \"approval\", "
+			    "\"notify\")");
 			goto fail;
 		}
 	}
@@ -277,7 +279,8 @@ workflow_from_json(struct json_object *def, struct workflow **out,
 			goto fail;
 		ck.list = NULL;
 	}
-	if (workflow_params_check(&ck, wf) == -1)
+	if (workflow_params_check(&ck, wf) == -1 ||
+	    workflow_notify_read(&ck, def, wf) == -1)
 		goto fail;
 	plan_build(wf);
 	*out = wf;
@@ -344,6 +347,7 @@ workflow_free(struct workflow *wf)
 	steps_free(wf->on_failure, wf->non_failure);
 	free(wf->plan);
 	workflow_params_free(wf);
+	workflow_notify_free(wf);
 	free(wf);
 }
 

@@ -62,6 +62,12 @@ struct plan_entry {
 	enum plan_phase	 phase;
 };
 
+/* One `notify` rule: a channel (name or id) and the events it hears. */
+struct wf_notify {
+	char		*channel;
+	unsigned	 on;		/* 1 << enum notify_event (notify.h) */
+};
+
 struct workflow {
 	struct step	*steps;
 	size_t		 nsteps;
@@ -90,6 +96,8 @@ struct workflow {
 	struct plan_entry *plan;
 	size_t		 nplan;
 	size_t		 nmain;		/* plan entries of PHASE_MAIN */
+	struct wf_notify *notify;	/* `notify` rules (workflow-notify.c) */
+	size_t		 nnotify;
 };
 
 /* struct workflow_error: wfcheck.h. */
@@ -109,6 +117,10 @@ int		 workflow_params_read(struct wf_check *, struct json_object *def,
 		    struct workflow *wf);
 int		 workflow_params_check(struct wf_check *, struct workflow *wf);
 void		 workflow_params_free(struct workflow *wf);
+/* workflow-notify.c: the `notify` key's shape (channels: the API's). */
+int		 workflow_notify_read(struct wf_check *, struct json_object *def,
+		    struct workflow *wf);
+void		 workflow_notify_free(struct workflow *wf);
 /* Step o (an element of "steps" or of a group's) into st (step-parallel.c). */
 int		 workflow_step_from_json(struct wf_check *, struct json_object *o,
 		    struct step *st);

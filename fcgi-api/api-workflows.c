@@ -289,7 +289,8 @@ read_input(struct request *req, struct wf_input *in, const char *self)
 		return -1;
 	}
 	if (check_targets(req, wf) == -1 ||
-	    workflows_check_subs(req, wf, self, in->name) == -1) {
+	    workflows_check_subs(req, wf, self, in->name) == -1 ||
+	    channels_check_rules(req, wf->notify, wf->nnotify) == -1) {
 		workflow_free(wf);
 		return -1;
 	}

@@ -103,6 +103,18 @@ int	 api_audit(struct request *, const char *action,
 int	 audit_list(struct request *);
 int	 audit_verify_get(struct request *);
 
+/* api-channels.c: notification channels and deliveries (admins). */
+struct wf_notify;
+int	 channels_list(struct request *);
+int	 channels_create(struct request *);
+int	 channels_delete(struct request *);
+int	 channels_test(struct request *);
+int	 notifications_list(struct request *);
+int	 notifications_retry(struct request *);
+/* 400 naming notify[i].channel for a channel that does not exist; -1. */
+int	 channels_check_rules(struct request *, const struct wf_notify *,
+	    size_t n);
+
 /* migrate.c: apply sql/NNN_*.sql files not yet in schema_migrations. */
 int	 migrate_run(struct db *, const char *dir, char *err, size_t errlen);
 

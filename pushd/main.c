@@ -12,11 +12,13 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <curl/curl.h>
 #include <mysql.h>
 
 #include "config.h"
 #include "log.h"
 #include "dbthread.h"
+#include "notifier.h"
 #include "queue.h"
 #include "replay.h"
 #include "server.h"
@@ -83,6 +85,11 @@ main(int argc, char *argv[])
 		fprintf(stderr, "pulse-pushd: mysql_library_init failed\n");
 		return 1;
 	}
+	/* libcurl's too: not thread-safe, so before the notifier starts. */
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0) {
+		fprintf(stderr, "pulse-pushd: curl_global_init failed\n");
+		return 1;
+	}
 	log_init("pulse-pushd", 0);
 
 	while ((ch = getopt(argc, argv, "de:h")) != -1) {
@@ -124,6 +131,8 @@ main(int argc, char *argv[])
 		fatalx("cannot start the database thread");
 	if (replay_start(&cfg) == -1)
 		fatalx("cannot start the replay thread");
+	if (notifier_start(&cfg, node) == -1)
+		fatalx("cannot start the notification thread");
 	rc = pthread_create(&sigthread, NULL, main_signals, &set);
 	if (rc != 0) {
 		errno = rc;
@@ -145,10 +154,17 @@ main(int argc, char *argv[])
 		log_warnx("the replay thread is still busy: exiting anyway");
 		rc = -1;	/* it may still push: keep the queue */
 	}
+	/* Deliveries cut here stay 'delivering' and are taken back. */
+	if (notifier_join(1000) == -1) {
+		log_warnx("the notification thread is still busy: exiting "
+		    "anyway");
+		rc = -1;
+	}
 	server_free();
 	if (rc == 0) {
 		queue_free();
 		config_free(&cfg);
+		curl_global_cleanup();
 		mysql_library_end();
 	}
 	log_info("stopped");

@@ -292,6 +292,20 @@ metrics_render(size_t *lenp)
 	    "Replay queries run for browsers that resumed (a batch each).");
 	sbuf_printf(&b, "pulse_replays_total %llu\n",
 	    (unsigned long long)loop.replays);
+	head(&b, "pulse_notifications_total", "counter",
+	    "Notification delivery attempts by this pushd, by outcome: "
+	    "delivered, retried (tried again later, or dead after 24 h), "
+	    "failed (refused by the receiver).");
+	sbuf_printf(&b, "pulse_notifications_total{outcome=\"delivered\"} "
+	    "%llu\n", (unsigned long long)loop.notify_delivered);
+	sbuf_printf(&b, "pulse_notifications_total{outcome=\"retried\"} "
+	    "%llu\n", (unsigned long long)loop.notify_retried);
+	sbuf_printf(&b, "pulse_notifications_total{outcome=\"failed\"} "
+	    "%llu\n", (unsigned long long)loop.notify_failed);
+	head(&b, "pulse_notifications_in_flight", "gauge",
+	    "Notifications being sent now by this pushd.");
+	sbuf_printf(&b, "pulse_notifications_in_flight %llu\n",
+	    (unsigned long long)loop.notify_inflight);
 	head(&b, "pulse_db_errors_total", "counter",
 	    "Failed database operations of the database and replay "
 	    "threads.");

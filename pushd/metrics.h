@@ -44,6 +44,9 @@ struct metrics_loop {
 	size_t		 jobs;		/* handed to the db thread */
 	size_t		 replays_waiting;	/* browsers' resumes */
 	uint64_t	 replays;	/* replay queries run */
+	/* The notification thread's (notifier.h). */
+	uint64_t	 notify_delivered, notify_retried, notify_failed;
+	uint64_t	 notify_inflight;
 };
 
 extern const struct lws_protocols metrics_protocols[];

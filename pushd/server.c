@@ -20,6 +20,7 @@
 #include "conn.h"
 #include "log.h"
 #include "metrics.h"
+#include "notifier.h"
 #include "queue.h"
 #include "replay.h"
 #include "server.h"
@@ -216,10 +217,17 @@ server_gone(void)
 static void
 server_gauges(struct metrics_loop *m)
 {
+	struct notifier_counts	 n;
+
 	browsers_counts(&m->browsers, &m->browser_q);
 	workers_counts(&m->workers, &m->worker_q);
 	m->jobs = jobs_depth();
 	replay_counts(&m->replays_waiting, &m->replays);
+	notifier_counts(&n);
+	m->notify_delivered = n.delivered;
+	m->notify_retried = n.retried;
+	m->notify_failed = n.failed;
+	m->notify_inflight = n.inflight;
 }
 
 /* Called from main's signal thread: the one cross-thread lws call. */

@@ -1,8 +1,9 @@
 // PULSE dashboard: start-up, who am I, the live connection indicator and the
 // hash router (#/workers, #/workflows, #/workflows/ID, #/workflows/new,
 // #/workflows/ID/edit, #/workflows/ID/versions/N (its history), #/executions,
-// #/executions/ID, #/executions/A/compare/B, #/audit for admins). A query
-// after the path (#/executions?status=awaiting_approval) is the view's to read.
+// #/executions/ID, #/executions/A/compare/B, #/audit and #/notifications for
+// admins). A query after the path (#/executions?status=awaiting_approval) is
+// the view's to read.
 import { ApiError, get } from './api.js';
 import { h, replace, tickTimes } from './dom.js';
 import { Live } from './live.js';
@@ -14,6 +15,7 @@ import { executionPage } from './views/execution.js';
 import { compareView } from './views/compare.js';
 import { auditView } from './views/audit.js';
 import { approvalNav } from './views/approval.js';
+import { channelsView } from './views/channels.js';
 
 const routes = [
   [/^\/workers$/, 'workers', workersView],
@@ -26,6 +28,7 @@ const routes = [
   [/^\/executions\/([\w-]+)$/, 'executions', executionPage],
   [/^\/executions\/([\w-]+)\/compare\/([\w-]+)$/, 'executions', compareView],
   [/^\/audit$/, 'audit', auditView],
+  [/^\/notifications$/, 'notifications', channelsView],
 ];
 
 const LIVE_LABELS = {
@@ -112,6 +115,7 @@ async function boot() {
   document.getElementById('live').hidden = false;
   renderMe(user);
   document.querySelector('#nav [data-nav="audit"]').hidden = !user.is_admin;
+  document.querySelector('#nav [data-nav="notifications"]').hidden = !user.is_admin;
   const live = new Live();
   renderLive(live);
   const workers = new WorkerStore(live);

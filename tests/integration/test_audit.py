@@ -277,6 +277,53 @@ def e_execution_approve():
              'details': lambda d: d == {'plan_hash': h, 'comment': 'ok'}})
 
 
+def new_channel():
+    r = call('POST', '/api/channels', body={
+        'name': unique('aud-ch'), 'type': 'webhook',
+        'url': 'http://user:pw@127.0.0.1:9/hook'})
+    require('a channel to audit', r[0] == 201, r)
+    at_end(lambda: call('DELETE', '/api/channels/' + r[2]['id']))
+    return r[2]
+
+
+def e_channel_create():
+    name = unique('aud-ch')
+    return ('POST', '/api/channels', {'name': name, 'type': 'slack',
+                                      'url': 'https://u:pw@127.0.0.1:9/T/B/k'},
+            {'action': 'channel.create', 'target_type': 'channel',
+             'target_id': lambda r: r[2]['id'],
+             'details': lambda d: d.get('name') == name and
+             d.get('url') == 'https://127.0.0.1:9/\u2026' and
+             'pw' not in str(d)},
+            lambda r: at_end(lambda: call('DELETE',
+                                          '/api/channels/' + r[2]['id'])))
+
+
+def e_channel_delete():
+    ch = new_channel()
+    return ('DELETE', '/api/channels/' + ch['id'], None,
+            {'action': 'channel.delete', 'target_type': 'channel',
+             'target_id': ch['id']})
+
+
+def e_channel_test():
+    ch = new_channel()
+    return ('POST', '/api/channels/%s/test' % ch['id'], None,
+            {'action': 'channel.test', 'target_type': 'channel',
+             'target_id': ch['id']})
+
+
+def e_notification_retry():
+    ch = new_channel()
+    sql("INSERT INTO notifications (channel_id, event, payload, status, "
+        "delivery_id) VALUES ('%s', 'test', '{}', 'dead', UUID())" % ch['id'])
+    nid = sql("SELECT MAX(id) FROM notifications WHERE channel_id = '%s'"
+              % ch['id'])[0][0]
+    return ('POST', '/api/notifications/%s/retry' % nid, None,
+            {'action': 'notification.retry', 'target_type': 'notification',
+             'target_id': nid})
+
+
 ROUTES = {
     ('POST', '/api/workers/heartbeat'): e_heartbeat,
     ('DELETE', '/api/workers/:id'): e_worker_delete,
@@ -295,6 +342,10 @@ ROUTES = {
     ('POST', '/api/executions/:id/respond'): e_execution_respond,
     ('POST', '/api/executions/:id/cancel'): e_execution_cancel,
     ('POST', '/api/executions/:id/approve'): e_execution_approve,
+    ('POST', '/api/channels'): e_channel_create,
+    ('DELETE', '/api/channels/:id'): e_channel_delete,
+    ('POST', '/api/channels/:id/test'): e_channel_test,
+    ('POST', '/api/notifications/:id/retry'): e_notification_retry,
 }
 
 table = route_table(ROUTER)

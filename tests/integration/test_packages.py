@@ -230,8 +230,10 @@ for lib in ('libjson-c', 'libwebsockets', 'libuuid', 'libssl', 'libc6'):
     check('pulse-worker Depends on %s (shlibs)' % lib, lib in wdeps, wdeps)
 check('pulse-worker does not depend on MariaDB (the agent does not link it)',
       'mariadb' not in wdeps, wdeps)
+check('pulse-worker does not depend on libcurl (pulse-pushd alone sends '
+      'notifications)', 'libcurl' not in wdeps, wdeps)
 for lib in ('libfcgi', 'libmariadb', 'libjson-c', 'libwebsockets', 'libuuid',
-            'adduser'):
+            'libcurl4', 'adduser'):
     check('pulse-server Depends on %s' % lib, lib in sdeps, sdeps)
 
 # --- conffiles, modes, maintainer scripts ----------------------------------

@@ -64,6 +64,12 @@ EXPECT = {
     ('GET', '/api/workflows/:id/versions/:n'): ((200,), 'any'),
     ('GET', '/api/audit'): ((200,), 'admin'),
     ('GET', '/api/audit/verify'): ((200,), 'admin'),
+    ('GET', '/api/channels'): ((200,), 'admin'),
+    ('POST', '/api/channels'): ((201,), 'admin'),
+    ('DELETE', '/api/channels/:id'): ((200,), 'admin'),
+    ('POST', '/api/channels/:id/test'): ((202,), 'admin'),
+    ('GET', '/api/notifications'): ((200,), 'admin'),
+    ('POST', '/api/notifications/:id/retry'): ((202,), 'admin'),
 }
 
 
@@ -141,6 +147,25 @@ def fresh_execution():
 DIFF_EID = fresh_execution()
 
 
+def fresh_channel():
+    r = call('POST', '/api/channels', body={
+        'name': unique('roles-ch'), 'type': 'webhook',
+        'url': 'http://127.0.0.1:9/hook'})
+    require('fixture: a channel', r[0] == 201, r)
+    at_end(lambda: call('DELETE', '/api/channels/' + r[2]['id']))
+    return r[2]['id']
+
+
+def fresh_dead_notification():
+    """A dead delivery (to a channel of its own) for a retry to revive."""
+    cid = fresh_channel()
+    seclib.ctl('sql', "INSERT INTO notifications (channel_id, event, "
+               "payload, status, delivery_id) VALUES ('%s', 'test', '{}', "
+               "'dead', UUID())" % cid)
+    return seclib.ctl('sql', "SELECT MAX(id) FROM notifications WHERE "
+                      "channel_id = '%s'" % cid).strip()
+
+
 def request_for(method, pattern, role):
     """(path, body, headers) for one call; fresh objects wherever the call
     would change or use one up, so earlier calls decide nothing."""
@@ -161,10 +186,17 @@ def request_for(method, pattern, role):
         wid = fresh_workflow() if allowed else WID
     if pattern.startswith('/api/executions/:id'):
         eid = fresh_execution()
+    cid, nid = str(uuid.uuid4()), '999999999'
+    if pattern.startswith('/api/channels/:id') and allowed:
+        cid = fresh_channel()
+    if pattern == '/api/notifications/:id/retry' and allowed:
+        nid = fresh_dead_notification()
     noun = pattern.split('/')[2] if pattern.count('/') > 2 else ''
     path = pattern.replace(':id', {'workers': wkid, 'workflows': wid,
                                    'executions': eid,
-                                   'enrollment-tokens': tid}.get(noun, ''))
+                                   'enrollment-tokens': tid,
+                                   'channels': cid,
+                                   'notifications': nid}.get(noun, ''))
     path = path.replace(':n', '1')      # version 1: every workflow has it
     # The diff reads only: one execution compared with itself (a fresh
     # one for each call would run into the limit on starting executions).
@@ -188,6 +220,9 @@ def request_for(method, pattern, role):
             '/api/executions/:id/respond': {'response': 'Yes'},
             '/api/executions/:id/approve': {'plan_hash': '0' * 64,
                                             'decision': 'approve'},
+            '/api/channels': {'name': unique('roles-ch'),
+                              'type': 'webhook',
+                              'url': 'http://127.0.0.1:9/hook'},
         }.get(pattern, {})
     return path, body, headers
 
@@ -199,6 +234,9 @@ def remember(method, pattern, r):
             at_end(lambda: call('DELETE', '/api/workflows/' + i))
         elif pattern == '/api/workers/:id/command':
             cmd_execs.append(r[2]['id'])
+        elif pattern == '/api/channels':
+            i = r[2]['id']
+            at_end(lambda: call('DELETE', '/api/channels/' + i))
 
 
 def cors(r):

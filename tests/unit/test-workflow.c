@@ -13,6 +13,7 @@
 #include "engine-int.h"
 #include "pulse-limits.h"
 #include "test.h"
+#include "notify.h"
 #include "params.h"
 #include "workflow.h"
 
@@ -332,11 +333,11 @@ test_top_level(void)
 	test_cond("unknown top-level key", bad(J("{`steps`:[" EXEC "}],"
 	    "`name`:`x`}"), -1, "name", "unknown field 'name' in the "
 	    "definition (allowed: \"steps\", \"params\", \"allowed_groups\", "
-	    "\"on_failure\", \"approval\")"));
+	    "\"on_failure\", \"approval\", \"notify\")"));
 	test_cond("misspelt steps", bad(J("{`stpes`:[]}"), -1, "stpes",
 	    "unknown field 'stpes' in the definition (allowed: \"steps\", "
 	    "\"params\", \"allowed_groups\", \"on_failure\", "
-	    "\"approval\")"));
+	    "\"approval\", \"notify\")"));
 	/* approval (SPEC section 15): each bad shape names approval.KEY. */
 	test_cond("approval with defaults", loads(J("{`approval`:{`approvers`:"
 	    "[`leads`]},`steps`:[" EXEC "}]}")));
@@ -1083,6 +1084,49 @@ test_subworkflow(void)
 #undef SUB
 }
 
+/* The `notify` key (workflow-notify.c): its shape; channels are the API's. */
+static void
+test_notify(void)
+{
+	struct workflow	*wf = NULL;
+
+#define NDEF(n)	J("{`steps`:[" EXEC "}],`notify`:" n "}")
+	test_cond("notify: two rules load", good(NDEF("[{`channel`:`ops`,"
+	    "`on`:[`failed`,`approval`]},{`channel`:`x`,`on`:[`prompt`,"
+	    "`completed`]}]"), &wf) && wf->nnotify == 2 &&
+	    strcmp(wf->notify[0].channel, "ops") == 0 &&
+	    wf->notify[0].on == (1u << NOTIFY_FAILED | 1u << NOTIFY_APPROVAL) &&
+	    wf->notify[1].on == (1u << NOTIFY_PROMPT | 1u << NOTIFY_COMPLETED));
+	workflow_free(wf);
+	wf = NULL;
+	test_cond("notify: none", good(J("{`steps`:[" EXEC "}]}"), &wf) &&
+	    wf->nnotify == 0);
+	workflow_free(wf);
+	test_cond("notify: an object", bad(NDEF("{}"), -1, "notify",
+	    "notify: must be an array of {\"channel\", \"on\"}"));
+	test_cond("notify: unknown event", bad(NDEF("[{`channel`:`a`,"
+	    "`on`:[`failed`,`sometimes`]}]"), -1, "notify[0].on[1]",
+	    "notify[0].on[1]: unknown event 'sometimes' (allowed: failed, "
+	    "completed, prompt, approval)"));
+	test_cond("notify: event twice", bad(NDEF("[{`channel`:`a`,"
+	    "`on`:[`failed`,`failed`]}]"), -1, "notify[0].on[1]",
+	    "notify[0].on[1]: 'failed' is listed twice"));
+	test_cond("notify: no events", bad(NDEF("[{`channel`:`a`,`on`:[]}]"),
+	    -1, "notify[0].on", "notify[0].on: must be a non-empty array of "
+	    "events (failed, completed, prompt, approval)"));
+	test_cond("notify: empty channel", bad(NDEF("[{`channel`:``,"
+	    "`on`:[`failed`]}]"), -1, "notify[0].channel",
+	    "notify[0].channel: must not be empty"));
+	test_cond("notify: an unknown key", bad(NDEF("[{`x`:1}]"), -1,
+	    "notify", "notify[0]: unknown field 'x' (allowed: \"channel\", "
+	    "\"on\")"));
+	test_cond("notify: second rule's channel missing", bad(NDEF(
+	    "[{`channel`:`a`,`on`:[`failed`]},{`on`:[`failed`]}]"), -1,
+	    "notify[1].channel", "notify[1].channel: must be a channel's "
+	    "name or id"));
+#undef NDEF
+}
+
 int
 main(void)
 {
@@ -1102,4 +1146,5 @@ main(void)
 	test_params();
 	test_subworkflow();
 	test_report();
+	test_notify();
 }
