@@ -19,7 +19,8 @@ METHODS = ('get', 'put', 'post', 'delete', 'patch', 'head', 'options',
 # POSTs that take no body (only the JSON Content-Type, against CSRF).
 BODILESS = {('POST', '/api/executions/{id}/cancel'),
             ('POST', '/api/workers/{id}/revoke'),
-            ('POST', '/api/workers/{id}/rotate')}
+            ('POST', '/api/workers/{id}/rotate'),
+            ('POST', '/api/triggers/{id}/rotate')}
 
 
 def route_table_doc(path):
