@@ -50,7 +50,7 @@ function showSecret(m, t) {
   replace(m.form, h('div', { class: 'form', 'data-test': 'trigger-secret-once' },
     h('div', { class: 'banner trust-banner', role: 'alert' },
       'Copy the secret now: it is shown only this once. Anyone who has it can start this workflow.'),
-    copyBox('trigger-url', 'Hook URL (POST)', hookUrl(t), 1, 'trigger-url'),
+    copyBox('trigger-once-url', 'Hook URL (POST)', hookUrl(t), 1, 'trigger-once-url'),
     copyBox('trigger-secret', 'Secret (HMAC-SHA256 key)', t.secret, 1, 'trigger-secret'),
     copyBox('trigger-curl', 'Calling it from a shell (SECRET set to the secret)', curl, 6, 'trigger-curl'),
     h('p', { class: 'hint' }, 'GitHub: a webhook with content type application/json and this secret. ' +
