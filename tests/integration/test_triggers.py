@@ -370,6 +370,31 @@ if rt.get('id'):
     r = hook(TID, GOOD, NEW)
     check_status('... another trigger is not slowed', r, 202)
 
+# --- the replay window is 24 hours ------------------------------------------
+D3 = 'old-' + uuid.uuid4().hex
+r = hook(TID, GOOD, NEW, delivery=D3)
+check_status('a delivery id: 202', r, 202)
+r = hook(TID, GOOD, NEW, delivery=D3)
+check_status('... again within 24 h: 409', r, 409)
+sql("UPDATE idempotency_keys SET created_at = NOW(3) - INTERVAL 25 HOUR "
+    "WHERE username = 'trigger:%s' AND idem_key = '%s'" % (NAME, D3))
+r = hook(TID, GOOD, NEW, delivery=D3)
+check_status('... again after 24 h: 202', r, 202)
+
+# --- each trigger keeps its last 1,000 attempts ------------------------------
+time.sleep(2.5)
+sql("INSERT INTO trigger_deliveries (trigger_id, status, outcome, reason) "
+    "SELECT '%s', 401, 'refused', 'filler' FROM seq_1_to_1005" % TID)
+r = hook(TID, GOOD)
+check_status('one more attempt', r, 401)
+check('the trigger keeps exactly its newest 1,000 attempts', count(
+    'trigger_deliveries', "trigger_id = '%s'" % TID) == 1000)
+check('... the newest among them', last(TID).get('reason', '').startswith(
+    'missing signature'), last(TID))
+rows = sql("SELECT COUNT(*) FROM trigger_deliveries WHERE trigger_id = '%s' "
+           "AND reason <> 'filler'" % TID)
+check('... and the oldest went first', rows == [['1']], rows)
+
 # --- delete -----------------------------------------------------------------
 time.sleep(2.5)
 r = call('DELETE', '/api/triggers/' + TID, user='employee')
