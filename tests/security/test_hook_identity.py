@@ -19,12 +19,10 @@ import hmac
 import json
 import os
 import re
-import socket
-import struct
 
 import seclib  # noqa: F401 (puts ../integration on sys.path)
 from pulse_test import (at_end, call, check, create_workflow, done, diag,
-                        have_ctl, is_json_error, prompt_step, require, sql,
+                        fcgi_request, have_ctl, is_json_error, prompt_step, require, sql,
                         unique)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -103,43 +101,9 @@ check('/hooks/ is rate limited per trigger',
 
 
 def fcgi(params, body):
-    """One FastCGI request on pulse-api's socket: (status, body text)."""
-    def rec(t, content, rid=1):
-        return struct.pack('>BBHHBx', 1, t, rid, len(content), 0) + content
-
-    def nv(k, v):
-        out = b''
-        for x in (k, v):
-            n = len(x)
-            out += bytes([n]) if n < 128 else struct.pack('>I', n | 1 << 31)
-        return out + k + v
-    pairs = b''.join(nv(k.encode(), v.encode()) for k, v in params.items())
-    msg = rec(1, struct.pack('>HB5x', 1, 0)) + rec(4, pairs) + rec(4, b'') \
-        + rec(5, body) + rec(5, b'')
-    s = socket.socket(socket.AF_UNIX)
-    s.settimeout(10)
-    s.connect(os.path.join(STACK, 'run', 'api.sock'))
-    s.sendall(msg)
-    out, buf = b'', b''
-    while True:
-        chunk = s.recv(65536)
-        if not chunk:
-            break
-        buf += chunk
-        while len(buf) >= 8:
-            _, t, _, n, pad = struct.unpack('>BBHHBx', buf[:8])
-            if len(buf) < 8 + n + pad:
-                break
-            if t == 6:
-                out += buf[8:8 + n]
-            buf = buf[8 + n + pad:]
-            if t == 3:
-                s.close()
-                head, _, text = out.partition(b'\r\n\r\n')
-                st = re.search(rb'Status: (\d+)', head)
-                return int(st.group(1)) if st else 200, text.decode()
-    s.close()
-    return None, out.decode('utf-8', 'replace')
+    st, text = fcgi_request(os.path.join(STACK, 'run', 'api.sock'), params,
+                            body, timeout=10)
+    return st, text.decode('utf-8', 'replace')
 
 
 BASE = {'REQUEST_METHOD': 'POST', 'REQUEST_URI': '/hooks/' + T['id'],

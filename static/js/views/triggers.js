@@ -5,34 +5,10 @@
 // it, and no list or reload can show it again (the API gives a hint only).
 import { del, get, post } from '../api.js';
 import { h, replace, timeEl } from '../dom.js';
+import { copyBox } from './tokens.js';
 import { actionDialog } from './trust.js';
 
 const DELIVERIES_SHOWN = 20;
-
-// Copy text; the clipboard API wants a secure context, so fall back to
-// selecting the text for the browser's own copy command.
-async function copyText(text, source) {
-  try {
-    await navigator.clipboard.writeText(text);
-    return true;
-  } catch (e) {
-    source.focus();
-    source.select();
-    try { return document.execCommand('copy'); } catch (e2) { return false; }
-  }
-}
-
-function copyBox(id, label, text, rows, test) {
-  const area = h('textarea', { id, class: 'input mono token-secret', readonly: true, rows, spellcheck: 'false', wrap: 'off',
-    'data-test': test, onfocus: (ev) => ev.target.select() });
-  area.value = text;
-  const btn = h('button', { type: 'button', class: 'btn btn-small', 'data-test': test + '-copy', onclick: async () => {
-    const ok = await copyText(text, area);
-    btn.textContent = ok ? 'Copied' : 'Select it and copy by hand';
-  } }, 'Copy');
-  return h('div', { class: 'form-field' },
-    h('div', { class: 'token-copy-head' }, h('label', { for: id }, label), btn), area);
-}
 
 function hookUrl(t) {
   return location.origin + (t.url || '/hooks/' + t.id);
