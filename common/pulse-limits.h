@@ -77,6 +77,9 @@
  * segments, digits of an array index, how many parameters, name length.
  */
 #define TRIGGER_SECRET_LEN	64
+/* Its executions are started by "trigger:<name>", which must fit the
+ * VARCHAR(255) of started_by and of an idempotency key's user. */
+#define TRIGGER_NAME_CHARS	(NAME_CHARS - 8)
 #define TRIGGER_PATH_MAX	256
 #define TRIGGER_PATH_DEPTH	16
 #define TRIGGER_INDEX_DIGITS	6

@@ -26,8 +26,8 @@
 #include "xmalloc.h"
 
 #define HOOK_MAC_LEN	32	/* SHA-256 */
-#define HOOK_WHO_MAX	(sizeof("trigger:") + NAME_MAX_BYTES)
-#define NAME_MAX_BYTES	UTF8_BYTES(NAME_CHARS)
+#define HOOK_NAME_MAX	UTF8_BYTES(TRIGGER_NAME_CHARS)
+#define HOOK_WHO_MAX	(sizeof("trigger:") + HOOK_NAME_MAX)
 
 static const char sql_trigger[] =
     "SELECT name, workflow_id, secret, params_map, enabled "
@@ -53,7 +53,7 @@ static const char *const hook_delivery_hdrs[] = {
 struct hook {
 	struct request	*req;
 	const char	*id;
-	char		 name[NAME_MAX_BYTES + 1];
+	char		 name[HOOK_NAME_MAX + 1];
 	char		 who[HOOK_WHO_MAX + 1];	/* "trigger:<name>" */
 	char		 workflow_id[ID_LEN + 1];
 	char		 secret[TRIGGER_SECRET_LEN + 1];

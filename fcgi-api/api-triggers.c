@@ -40,6 +40,11 @@ static const char sql_list_wf[] = TRIGGER_COLS "WHERE t.workflow_id = ? "
     "ORDER BY t.name LIMIT " TRIG_STR(TRIGGERS_LIST_MAX);
 static const char sql_rotate[] =
     "UPDATE triggers SET secret = ?, rotated_at = NOW(3) WHERE id = ?";
+static const char sql_lock[] =
+    "SELECT enabled, params_map FROM triggers WHERE id = ? FOR UPDATE";
+static const char sql_update[] =
+    "UPDATE triggers SET enabled = ?, params_map = JSON_EXTRACT(?, '$') "
+    "WHERE id = ?";
 static const char sql_delete[] = "DELETE FROM triggers WHERE id = ?";
 static const char sql_exists[] = "SELECT 1 FROM triggers WHERE id = ?";
 static const char sql_deliveries[] =
@@ -277,7 +282,7 @@ triggers_create(struct request *req)
 	memset(&t, 0, sizeof(t));
 	t.enabled = 1;
 	if (body_only(req, allowed) == -1 ||
-	    body_name(req, "name", NAME_CHARS, 1, &t.name) == -1 ||
+	    body_name(req, "name", TRIGGER_NAME_CHARS, 1, &t.name) == -1 ||
 	    body_string(req, "workflow_id", ID_LEN, 1, &t.workflow_id) == -1)
 		return 0;
 	if (json_object_object_get_ex(req->json, "enabled", &en)) {
@@ -436,6 +441,107 @@ triggers_rotate(struct request *req)
 	log_info("trigger %s: secret rotated by %s", t.id, req->user.name);
 	trigger_reply_secret(req, t.id, 200, t.secret);
 	return 0;
+}
+
+struct trigger_upd {
+	const char		*id;
+	int			 enabled;	/* -1: as it is */
+	struct json_object	*map;		/* NULL: as it is */
+	int			 found;
+	struct request		*req;
+};
+
+/* {"enabled": bool, "params": {...}} of a stored row, for the audit. */
+static struct json_object *
+trigger_state(int enabled, struct json_object *map)
+{
+	struct json_object	*o = json_object_new_object();
+
+	json_object_object_add(o, "enabled", json_object_new_boolean(enabled));
+	json_object_object_add(o, "params", json_object_get(map));
+	return o;
+}
+
+static int
+trigger_update_txn(struct db *db, void *arg)
+{
+	struct trigger_upd	*t = arg;
+	struct json_object	*old = NULL, *d;
+	struct db_res		*res;
+	char			 err[128];
+	int			 was, rc;
+
+	if (db_exec(db, sql_lock, &res, "s", t->id) == -1)
+		return -1;
+	if ((t->found = db_res_rows(res) == 1) == 0) {
+		db_res_free(res);
+		return 1;
+	}
+	was = db_res_int(res, 0, 0, 0) != 0;
+	if (db_res_get(res, 0, 1) != NULL)
+		old = pjson_parse(db_res_get(res, 0, 1), db_res_len(res, 0, 1),
+		    API_JSON_DEPTH, err, sizeof(err));
+	db_res_free(res);
+	if (old == NULL)
+		old = json_object_new_object();
+	if (db_exec(db, sql_update, NULL, "iss",
+	    (long long)(t->enabled == -1 ? was : t->enabled),
+	    pjson_str(t->map != NULL ? t->map : old, NULL), t->id) == -1) {
+		json_object_put(old);
+		return -1;
+	}
+	d = json_object_new_object();
+	json_object_object_add(d, "before", trigger_state(was, old));
+	json_object_object_add(d, "after", trigger_state(t->enabled == -1 ?
+	    was : t->enabled, t->map != NULL ? t->map : old));
+	rc = api_audit(t->req, "trigger.update", "trigger", t->id, d);
+	json_object_put(d);
+	json_object_put(old);
+	return rc;
+}
+
+/* Enable, disable, or change the parameter map. The name and workflow
+ * stay: the name scopes the replay guard (trigger:<name>), and a sender
+ * set up for one workflow should not start another. */
+int
+triggers_update(struct request *req)
+{
+	static const char *const allowed[] = { "enabled", "params", NULL };
+	struct trigger_upd	 t;
+	struct json_object	*en;
+
+	memset(&t, 0, sizeof(t));
+	t.id = req->params[0];
+	t.req = req;
+	t.enabled = -1;
+	if (!id_valid(t.id)) {
+		reply_error(req, 404, "trigger not found");
+		return 0;
+	}
+	if (body_only(req, allowed) == -1)
+		return 0;
+	if (json_object_object_get_ex(req->json, "enabled", &en)) {
+		if (!json_object_is_type(en, json_type_boolean)) {
+			reply_error_field(req, 400, "enabled", "enabled must "
+			    "be true or false");
+			return 0;
+		}
+		t.enabled = json_object_get_boolean(en);
+	}
+	if (json_object_object_get_ex(req->json, "params", NULL) &&
+	    triggers_params_map(req, &t.map) == -1)
+		return 0;
+	if (db_txn(req->db, trigger_update_txn, &t) == -1) {
+		json_object_put(t.map);
+		reply_db_error(req);
+		return 0;
+	}
+	json_object_put(t.map);
+	if (!t.found) {
+		reply_error(req, 404, "trigger not found");
+		return 0;
+	}
+	return triggers_get(req);
 }
 
 static int

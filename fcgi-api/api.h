@@ -253,6 +253,7 @@ int	 executions_output(struct request *);
 int	 triggers_list(struct request *);
 int	 triggers_get(struct request *);
 int	 triggers_create(struct request *);
+int	 triggers_update(struct request *);
 int	 triggers_rotate(struct request *);
 int	 triggers_delete(struct request *);
 int	 triggers_deliveries(struct request *);

@@ -75,6 +75,8 @@ const struct route routes[] = {
 	{ "POST",	"/api/triggers",	triggers_create,
 	    ROUTE_ADMIN | ROUTE_BODY },
 	{ "GET",	"/api/triggers/:id",	triggers_get,	ROUTE_ADMIN },
+	{ "PUT",	"/api/triggers/:id",	triggers_update,
+	    ROUTE_ADMIN | ROUTE_BODY },
 	{ "DELETE",	"/api/triggers/:id",	triggers_delete, ROUTE_ADMIN },
 	{ "POST",	"/api/triggers/:id/rotate", triggers_rotate,
 	    ROUTE_ADMIN },

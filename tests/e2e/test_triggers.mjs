@@ -6,6 +6,7 @@
 //    appears as started with a link to its execution; a call with a wrong
 //    signature appears refused, with the reason;
 //  - Rotate shows a new secret once; the old one no longer starts anything;
+//  - Disable makes its hook 404 and says so on the card; Enable undoes it;
 //  - Delete removes it; an employee sees no Triggers section.
 import { createHmac } from 'node:crypto';
 import { atEnd, browser, call, check, createWorkflow, page, problems, require, run, shot, uniq, URL,
@@ -87,6 +88,16 @@ run(async () => {
   await p.locator('[data-test=trigger-secret-once] button', { hasText: 'Done' }).click();
   check('the old secret no longer starts anything', (await hook('/hooks/' + t.id, secret, { ref: 'x' })).status === 401);
   check('the new one does', (await hook('/hooks/' + t.id, fresh, { ref: 'x' })).status === 202);
+
+  // --- disable and enable
+  await card.locator('[data-test=trigger-toggle]').click();
+  check('Disable: the card says disabled',
+    await waitFor(async () => (await card.locator('[data-test=trigger-disabled]').count()) === 1, 15000));
+  check('... and its hook answers 404', (await hook('/hooks/' + t.id, fresh, { ref: 'y' })).status === 404);
+  await card.locator('[data-test=trigger-toggle]', { hasText: 'Enable' }).click();
+  check('Enable: the badge goes',
+    await waitFor(async () => (await card.locator('[data-test=trigger-disabled]').count()) === 0, 15000));
+  check('... and its hook starts again', (await hook('/hooks/' + t.id, fresh, { ref: 'y' })).status === 202);
 
   // --- an employee sees no Triggers section
   const e = await page(b, 'employee');

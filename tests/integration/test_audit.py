@@ -293,6 +293,17 @@ def e_trigger_rotate():
              'target_id': t['id']})
 
 
+def e_trigger_update():
+    t = new_trigger()
+    return ('PUT', '/api/triggers/' + t['id'], {'enabled': False,
+                                                'params': {'v': 'a.b'}},
+            {'action': 'trigger.update', 'target_type': 'trigger',
+             'target_id': t['id'],
+             'details': lambda d: d.get('before') == {
+                 'enabled': True, 'params': {}} and d.get('after') == {
+                 'enabled': False, 'params': {'v': 'a.b'}}})
+
+
 def e_trigger_delete():
     t = new_trigger()
     return ('DELETE', '/api/triggers/' + t['id'], None,
@@ -316,6 +327,7 @@ def e_hook():
 ROUTES = {
     ('POST', '/api/triggers'): e_trigger_create,
     ('POST', '/api/triggers/:id/rotate'): e_trigger_rotate,
+    ('PUT', '/api/triggers/:id'): e_trigger_update,
     ('DELETE', '/api/triggers/:id'): e_trigger_delete,
     ('POST', '/hooks/:id'): e_hook,
     ('POST', '/api/workers/heartbeat'): e_heartbeat,

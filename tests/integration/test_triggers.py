@@ -130,6 +130,24 @@ r = call('POST', '/api/triggers', body={'name': unique('bad'),
                                         'workflow_id': str(uuid.uuid4())})
 check_status('refused: an unknown workflow', r, 400)
 
+r = call('POST', '/api/triggers', body={'name': 'n' * 248, 'workflow_id': WID})
+check_status('refused: a name of 248 characters (trigger:<name> must fit '
+             '255)', r, 400)
+LONG = unique('l' * 238)
+r = call('POST', '/api/triggers', body={'name': LONG, 'workflow_id': WID,
+                                        'params': body['params']})
+check_status('a name of 247 characters is taken', r, 201)
+if r[0] == 201:
+    long_t = r[2]
+    r = hook(long_t['id'], {'release': {'tag_name': 'v7'}}, long_t['secret'])
+    check_status('... and its hook starts an execution', r, 202)
+    if r[0] == 202:
+        e = call('GET', '/api/executions/' + r[2]['execution_id'])[2]
+        check('... started by trigger:<247 characters>',
+              e.get('started_by') == 'trigger:' + LONG, e.get('started_by'))
+    check_status('(deleted)', call('DELETE', '/api/triggers/' +
+                                   long_t['id']), 200)
+
 # --- reads never show the secret ------------------------------------------
 for path in ('/api/triggers', '/api/triggers?workflow_id=' + WID,
              '/api/triggers/' + TID, '/api/triggers/%s/deliveries' % TID):
@@ -147,6 +165,7 @@ check_status('an employee may not read a trigger', r, 403)
 
 # --- good signatures, each spelling ---------------------------------------
 started = []
+before = execs_of(WID)
 for n, spelling in enumerate(('pulse', 'github', 'gitea')):
     payload = {'release': {'tag_name': 'v1.%d' % n},
                'commits': [{'id': 'abc%d' % n}, {'id': 'zzz'}]}
@@ -172,7 +191,7 @@ for n, spelling in enumerate(('pulse', 'github', 'gitea')):
     check('... recorded as started with its execution',
           d.get('outcome') == 'started' and d.get('status') == 202 and
           d.get('execution_id') == eid, d)
-check('three executions started', execs_of(WID) == 3)
+check('three executions started', execs_of(WID) == before + 3)
 if started:
     rows = sql("SELECT actor, action FROM audit_log WHERE target_id = '%s'"
                % started[0])
@@ -292,6 +311,7 @@ check('... the refused one recorded with its delivery id', any(
     for d in deliveries(TID)))
 
 # --- identity headers are not an identity here -----------------------------
+time.sleep(2.5)     # TID's burst refills (see the rate limit below)
 before = execs_of(WID)
 r = hook(TID, GOOD, SECRET, extra=[('Remote-User', 'admin'),
                                    ('Remote-Groups', 'admins'),
@@ -343,7 +363,7 @@ check('GET shows neither secret', SECRET not in json.dumps(r[2]) and
 # --- audit ----------------------------------------------------------------
 rows = sql("SELECT action, actor FROM audit_log WHERE target_id = '%s' "
            "ORDER BY id" % TID)
-check('audit: trigger.create and trigger.rotate by admin',
+check('audit: trigger.create and trigger.rotate by admin (so far)',
       rows == [['trigger.create', 'admin'], ['trigger.rotate', 'admin']],
       rows)
 check('... their details never hold a secret', not any(
@@ -370,8 +390,41 @@ if rt.get('id'):
     r = hook(TID, GOOD, NEW)
     check_status('... another trigger is not slowed', r, 202)
 
+# --- update: enable, disable, the parameter map -----------------------------
+time.sleep(2.5)
+r = call('PUT', '/api/triggers/' + TID, user='employee', body={'enabled': False})
+check_status('an employee may not change a trigger', r, 403)
+r = call('PUT', '/api/triggers/' + TID, body={'name': 'other'})
+check_status('the name cannot change', r, 400)
+r = call('PUT', '/api/triggers/' + TID, body={'enabled': 'no'})
+check_status('enabled must be a boolean', r, 400)
+r = call('PUT', '/api/triggers/' + TID, body={'enabled': False})
+check_status('disable: 200', r, 200)
+check('... the answer says so, without the secret',
+      isinstance(r[2], dict) and r[2].get('enabled') is False and
+      NEW not in json.dumps(r[2]), r[2])
+r = hook(TID, GOOD, NEW)
+check_status('a disabled trigger\'s hook: 404', r, 404)
+r = call('PUT', '/api/triggers/' + TID, body={
+    'enabled': True, 'params': {'version': 'tag'}})
+check_status('enable with another map: 200', r, 200)
+check('... the map is stored', r[2].get('params') == {'version': 'tag'},
+      r[2])
+r = hook(TID, {'tag': 'v5'}, NEW)
+check_status('the hook takes the new path', r, 202)
+if r[0] == 202:
+    e = call('GET', '/api/executions/' + r[2]['execution_id'])[2]
+    check('... with its value', e.get('params', {}).get('version') == 'v5',
+          e.get('params'))
+r = call('PUT', '/api/triggers/' + TID, body={'params': {'version': 'a..b'}})
+check_status('a bad path in an update: 400', r, 400)
+rows = sql("SELECT COUNT(*) FROM audit_log WHERE target_id = '%s' AND "
+           "action = 'trigger.update'" % TID)
+check('two trigger.update audit rows', rows == [['2']], rows)
+
 # --- the replay window is 24 hours ------------------------------------------
 D3 = 'old-' + uuid.uuid4().hex
+GOOD = {'tag': 'v6'}    # the map is {"version": "tag"} now
 r = hook(TID, GOOD, NEW, delivery=D3)
 check_status('a delivery id: 202', r, 202)
 r = hook(TID, GOOD, NEW, delivery=D3)

@@ -65,6 +65,7 @@ EXPECT = {
     ('GET', '/api/triggers'): ((200,), 'admin'),
     ('POST', '/api/triggers'): ((201,), 'admin'),
     ('GET', '/api/triggers/:id'): ((200,), 'admin'),
+    ('PUT', '/api/triggers/:id'): ((200,), 'admin'),
     ('DELETE', '/api/triggers/:id'): ((200,), 'admin'),
     ('POST', '/api/triggers/:id/rotate'): ((200,), 'admin'),
     ('GET', '/api/triggers/:id/deliveries'): ((200,), 'admin'),

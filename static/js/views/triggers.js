@@ -1,10 +1,11 @@
 // Inbound triggers (SPEC §16), a section of a workflow's page, for admins:
 // each trigger's hook URL, its recent deliveries (what was answered, why,
-// and the execution it started), and create, rotate and delete. A secret
+// and the execution it started), and create, enable/disable, rotate and
+// delete. A secret
 // lives only in the dialog that shows it, once: closing the dialog drops
 // it, and no list or reload can show it again (the API gives a hint only).
-import { del, get, post } from '../api.js';
-import { h, replace, timeEl } from '../dom.js';
+import { del, get, post, put } from '../api.js';
+import { h, replace, timeEl, toast } from '../dom.js';
 import { copyBox } from './tokens.js';
 import { actionDialog } from './trust.js';
 
@@ -102,6 +103,18 @@ function deleteDialog(t, reload) {
   });
 }
 
+// A disabled trigger's hook answers 404, as an unknown one; its deliveries
+// still record the calls and say why.
+async function setEnabled(t, enabled, reload) {
+  try {
+    await put('/api/triggers/' + encodeURIComponent(t.id), { enabled });
+    toast((enabled ? 'Enabled ' : 'Disabled ') + t.name, 'ok');
+    reload();
+  } catch (e) {
+    toast('Could not change ' + t.name + ': ' + e.message, 'error');
+  }
+}
+
 function deliveriesTable(list) {
   if (list.length === 0) return h('p', { class: 'muted small', 'data-test': 'trigger-no-deliveries' }, 'No deliveries yet.');
   return h('div', { class: 'table-wrap' }, h('table', { class: 'table trigger-deliveries' },
@@ -128,6 +141,8 @@ function triggerCard(t, reload) {
     h('div', { class: 'page-head' },
       h('h3', null, t.name, t.enabled ? null : h('span', { class: 'badge', 'data-test': 'trigger-disabled' }, 'disabled')),
       h('div', { class: 'head-actions' },
+        h('button', { type: 'button', class: 'btn btn-small', 'data-test': 'trigger-toggle',
+          onclick: () => setEnabled(t, !t.enabled, reload) }, t.enabled ? 'Disable' : 'Enable'),
         h('button', { type: 'button', class: 'btn btn-small', 'data-test': 'trigger-rotate',
           onclick: () => rotateDialog(t, reload) }, 'Rotate secret'),
         h('button', { type: 'button', class: 'btn btn-small btn-danger-ghost', 'data-test': 'trigger-delete',
