@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "db.h"
+#include "pjson.h"
 #include "trigger-log.h"
 #include "xmalloc.h"
 
@@ -32,8 +33,10 @@ add_txn(struct db *db, void *arg)
 	char				 reason[TRIGGER_REASON_MAX + 1];
 	long long			 from;
 
-	if (a->reason != NULL)
+	if (a->reason != NULL) {
 		strlcpy_p(reason, a->reason, sizeof(reason));
+		pjson_utf8_trim(reason);	/* a cut character: 1366 */
+	}
 	if (db_exec(db, sql_add, NULL, "ssisss", a->trigger_id,
 	    a->delivery_id, (long long)a->status, a->outcome,
 	    a->reason != NULL ? reason : NULL, a->execution_id) == -1)

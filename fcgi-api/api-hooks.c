@@ -83,6 +83,7 @@ hook_answer(struct hook *h, int status, const char *outcome,
 		va_start(ap, fmt);
 		vsnprintf(reason, sizeof(reason), fmt, ap);
 		va_end(ap);
+		pjson_utf8_trim(reason);
 	}
 	if (h->known) {
 		memset(&a, 0, sizeof(a));
