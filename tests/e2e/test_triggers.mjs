@@ -34,7 +34,8 @@ run(async () => {
   const p = await page(b, 'admin');
   await p.goto(URL + '/#/workflows/' + encodeURIComponent(wf.id));
   await p.locator('[data-test=triggers]').waitFor();
-  check('no triggers yet', (await p.locator('[data-test=no-triggers]').count()) === 1);
+  // The list loads after the section shows: wait for what it says.
+  check('no triggers yet', await p.locator('[data-test=no-triggers]').waitFor().then(() => true, () => false));
 
   // --- create, the secret once
   const name = uniq('e2e-hook');
@@ -60,7 +61,8 @@ run(async () => {
   await card.waitFor();
   check('once closed, the page holds the secret nowhere', !(await holds(p, secret)));
   check('the card shows the URL', (await card.locator('[data-test=trigger-url]').textContent()) === url);
-  check('... and no deliveries yet', (await card.locator('[data-test=trigger-no-deliveries]').count()) === 1);
+  check('... and no deliveries yet',
+    await card.locator('[data-test=trigger-no-deliveries]').waitFor().then(() => true, () => false));
 
   // --- call it: the delivery appears
   const good = await hook('/hooks/' + t.id, secret, { ref: 'main' });
