@@ -22,6 +22,7 @@
 #include "id.h"
 #include "log.h"
 #include "pjson.h"
+#include "tpath.h"
 #include "trigger-log.h"
 #include "xmalloc.h"
 
@@ -246,45 +247,6 @@ hook_verify(struct hook *h)
 	return 0;
 }
 
-/*
- * The value at a dotted path (checked at save: triggers_path_check), or
- * NULL when the body has nothing there. An all-digit segment indexes an
- * array and names a key of an object.
- */
-static struct json_object *
-hook_at(struct json_object *o, const char *path)
-{
-	char		 seg[TRIGGER_PATH_MAX + 1];
-	const char	*p = path;
-	size_t		 n;
-	char		*end;
-	unsigned long	 idx;
-
-	while (o != NULL) {
-		n = strcspn(p, ".");
-		if (n == 0 || n >= sizeof(seg))
-			return NULL;
-		memcpy(seg, p, n);
-		seg[n] = '\0';
-		if (json_object_is_type(o, json_type_array)) {
-			if (seg[0] < '0' || seg[0] > '9' ||
-			    n > TRIGGER_INDEX_DIGITS)
-				return NULL;
-			idx = strtoul(seg, &end, 10);
-			if (*end != '\0' ||
-			    idx >= json_object_array_length(o))
-				return NULL;
-			o = json_object_array_get_idx(o, idx);
-		} else if (!json_object_is_type(o, json_type_object) ||
-		    !json_object_object_get_ex(o, seg, &o))
-			return NULL;
-		if (p[n] == '\0')
-			return o;
-		p += n + 1;
-	}
-	return NULL;
-}
-
 /* The start's parameters from the body by the trigger's map: a path the
  * body lacks gives no value (the workflow's default, or its "required"
  * refusal from the start's own check). A new object. */
@@ -306,7 +268,7 @@ hook_params(struct hook *h, struct json_object *body)
 	json_object_object_foreach(map, k, path) {
 		if (!json_object_is_type(path, json_type_string))
 			continue;
-		if ((v = hook_at(body, json_object_get_string(path))) != NULL)
+		if ((v = tpath_get(body, json_object_get_string(path))) != NULL)
 			json_object_object_add(params, k, json_object_get(v));
 	}
 	json_object_put(map);

@@ -15,6 +15,7 @@
 #include "id.h"
 #include "log.h"
 #include "pjson.h"
+#include "tpath.h"
 #include "trigger-log.h"
 #include "xmalloc.h"
 
@@ -107,49 +108,22 @@ trigger_secret_new(char out[TRIGGER_SECRET_LEN + 1])
 	return 0;
 }
 
-/*
- * A dotted path into a JSON body ("release.tag_name", "commits.0.id"):
- * TRIGGER_PATH_MAX bytes, TRIGGER_PATH_DEPTH segments, each non-empty and
- * printable; an all-digit segment is an array index (or an object key)
- * of at most TRIGGER_INDEX_DIGITS digits. NULL, or why not.
- */
-const char *
-triggers_path_check(const char *path)
+/* body "enabled" into *out, which stays as it is when absent; 0, or -1
+ * replied. */
+static int
+triggers_enabled(struct request *req, int *out)
 {
-	size_t		 len = strlen(path), seg = 0, depth = 1, digits = 0;
-	int		 alldigit = 1;
-	const char	*p;
+	struct json_object	*en;
 
-	if (len == 0)
-		return "the path is empty";
-	if (len > TRIGGER_PATH_MAX)
-		return "the path is longer than " TRIG_STR(TRIGGER_PATH_MAX)
-		    " bytes";
-	for (p = path;; p++) {
-		if (*p == '.' || *p == '\0') {
-			if (seg == 0)
-				return "the path has an empty segment";
-			if (alldigit && digits > TRIGGER_INDEX_DIGITS)
-				return "an array index has more than "
-				    TRIG_STR(TRIGGER_INDEX_DIGITS) " digits";
-			if (*p == '\0')
-				break;
-			if (++depth > TRIGGER_PATH_DEPTH)
-				return "the path has more than "
-				    TRIG_STR(TRIGGER_PATH_DEPTH) " segments";
-			seg = digits = 0;
-			alldigit = 1;
-			continue;
-		}
-		if ((unsigned char)*p < 0x20 || *p == 0x7f)
-			return "the path has a control character";
-		seg++;
-		if (*p >= '0' && *p <= '9')
-			digits++;
-		else
-			alldigit = 0;
+	if (!json_object_object_get_ex(req->json, "enabled", &en))
+		return 0;
+	if (!json_object_is_type(en, json_type_boolean)) {
+		reply_error_field(req, 400, "enabled", "enabled must be true "
+		    "or false");
+		return -1;
 	}
-	return NULL;
+	*out = json_object_get_boolean(en);
+	return 0;
 }
 
 /* body "params": {"param": "dotted.path", ...}, checked; a new reference
@@ -193,7 +167,7 @@ triggers_params_map(struct request *req, struct json_object **out)
 			    "dotted path (a string)", field);
 			return -1;
 		}
-		if ((why = triggers_path_check(json_object_get_string(v))) !=
+		if ((why = tpath_check(json_object_get_string(v))) !=
 		    NULL) {
 			reply_error_field(req, 400, field, "%s: %s", field,
 			    why);
@@ -276,7 +250,6 @@ triggers_create(struct request *req)
 	static const char *const allowed[] = { "name", "workflow_id",
 	    "params", "enabled", NULL };
 	struct trigger_new	 t;
-	struct json_object	*en;
 	struct db_res		*res;
 
 	memset(&t, 0, sizeof(t));
@@ -285,14 +258,8 @@ triggers_create(struct request *req)
 	    body_name(req, "name", TRIGGER_NAME_CHARS, 1, &t.name) == -1 ||
 	    body_string(req, "workflow_id", ID_LEN, 1, &t.workflow_id) == -1)
 		return 0;
-	if (json_object_object_get_ex(req->json, "enabled", &en)) {
-		if (!json_object_is_type(en, json_type_boolean)) {
-			reply_error_field(req, 400, "enabled", "enabled must "
-			    "be true or false");
-			return 0;
-		}
-		t.enabled = json_object_get_boolean(en);
-	}
+	if (triggers_enabled(req, &t.enabled) == -1)
+		return 0;
 	if (triggers_params_map(req, &t.map) == -1)
 		return 0;
 	if (!id_valid(t.workflow_id)) {
@@ -508,7 +475,6 @@ triggers_update(struct request *req)
 {
 	static const char *const allowed[] = { "enabled", "params", NULL };
 	struct trigger_upd	 t;
-	struct json_object	*en;
 
 	memset(&t, 0, sizeof(t));
 	t.id = req->params[0];
@@ -520,14 +486,8 @@ triggers_update(struct request *req)
 	}
 	if (body_only(req, allowed) == -1)
 		return 0;
-	if (json_object_object_get_ex(req->json, "enabled", &en)) {
-		if (!json_object_is_type(en, json_type_boolean)) {
-			reply_error_field(req, 400, "enabled", "enabled must "
-			    "be true or false");
-			return 0;
-		}
-		t.enabled = json_object_get_boolean(en);
-	}
+	if (triggers_enabled(req, &t.enabled) == -1)
+		return 0;
 	if (json_object_object_get_ex(req->json, "params", NULL) &&
 	    triggers_params_map(req, &t.map) == -1)
 		return 0;

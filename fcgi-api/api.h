@@ -257,8 +257,6 @@ int	 triggers_update(struct request *);
 int	 triggers_rotate(struct request *);
 int	 triggers_delete(struct request *);
 int	 triggers_deliveries(struct request *);
-/* A dotted path's shape (pulse-limits.h TRIGGER_PATH_*): NULL or why not. */
-const char *triggers_path_check(const char *path);
 
 /* api-hooks.c: POST /hooks/:id, signed by the trigger's secret. */
 int	 hooks_post(struct request *);
