@@ -2,8 +2,8 @@
  * Unit tests for common/trigger-log.c against a real MariaDB: every
  * attempt is a row with what the hook answered; a trigger keeps only its
  * newest TRIGGER_LOG_KEEP rows and another trigger's are not touched; a
- * reason past TRIGGER_REASON_MAX is cut, never inside a character; forget and prune delete what
- * they say and nothing else.
+ * reason past TRIGGER_REASON_MAX is cut, never inside a character;
+ * forget and prune delete what they say and nothing else.
  */
 #include <string.h>
 
