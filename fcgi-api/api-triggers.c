@@ -1,9 +1,10 @@
 /*
  * Inbound triggers (SPEC section 16), the admin's side: create one (its
- * secret shown in that answer only), list, read, rotate the secret (the
- * new one shown once), delete, and read its recent deliveries. The hook
- * itself, /hooks/<id>, is api-hooks.c. This file is the one writer of
- * the triggers table; trigger_deliveries belongs to common/trigger-log.c.
+ * secret shown in that answer only), list, read, enable, disable or remap
+ * it, rotate the secret (the new one shown once), delete, and read its
+ * recent deliveries. The hook itself, /hooks/<id>, is api-hooks.c. This
+ * file is the one writer of the triggers table; trigger_deliveries
+ * belongs to common/trigger-log.c.
  */
 #include <stdio.h>
 #include <string.h>
