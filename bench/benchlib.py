@@ -535,30 +535,8 @@ class Fcgi:
     def __init__(self, path, user='admin', groups='admin'):
         self.path, self.user, self.groups = path, user, groups
 
-    @staticmethod
-    def _rec(t, rid, content):
-        import struct
-        out = b''
-        while True:
-            chunk, content = content[:65535], content[65535:]
-            pad = (8 - len(chunk) % 8) % 8
-            out += struct.pack('!BBHHBx', 1, t, rid, len(chunk), pad) + \
-                chunk + b'\0' * pad
-            if not content:
-                return out
-
-    @staticmethod
-    def _nv(k, v):
-        import struct
-        k, v = k.encode(), v.encode()
-
-        def ln(n):
-            return bytes([n]) if n < 128 else struct.pack('!I', n | 1 << 31)
-        return ln(len(k)) + ln(len(v)) + k + v
-
     def request(self, method, path, body=None):
-        import socket
-        import struct
+        from pulse_test import fcgi_request
         data = json.dumps(body).encode() if body is not None else b''
         params = {
             'REQUEST_METHOD': method, 'REQUEST_URI': path,
@@ -572,43 +550,7 @@ class Fcgi:
             'HTTP_REMOTE_USER': self.user, 'HTTP_REMOTE_GROUPS': self.groups,
             'HTTP_REMOTE_NAME': self.user, 'HTTP_REMOTE_EMAIL':
             self.user + '@pulse.local'}
-        msg = self._rec(1, 1, struct.pack('!HB5x', 1, 0))
-        msg += self._rec(4, 1, b''.join(self._nv(k, v) for k, v in
-                                        params.items())) + self._rec(4, 1, b'')
-        if data:
-            msg += self._rec(5, 1, data)
-        msg += self._rec(5, 1, b'')
-        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        s.settimeout(60)
-        try:
-            s.connect(self.path)
-            s.sendall(msg)
-            buf, out = b'', b''
-            while True:
-                chunk = s.recv(65536)
-                if not chunk:
-                    break
-                buf += chunk
-                while len(buf) >= 8:
-                    _, t, _, n, pad = struct.unpack('!BBHHB', buf[:7])
-                    if len(buf) < 8 + n + pad:
-                        break
-                    if t == 6:
-                        out += buf[8:8 + n]
-                    buf = buf[8 + n + pad:]
-                    if t == 3:
-                        buf = b''
-                        chunk = None
-                        break
-                if chunk is None:
-                    break
-        finally:
-            s.close()
-        head, _, rest = out.partition(b'\r\n\r\n')
-        status = 200
-        for line in head.split(b'\r\n'):
-            if line.lower().startswith(b'status:'):
-                status = int(line.split()[1])
+        status, rest = fcgi_request(self.path, params, data)
         try:
             doc = json.loads(rest) if rest else None
         except ValueError:

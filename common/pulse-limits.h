@@ -72,6 +72,21 @@
 #define EXEC_PAGE_MAX		200
 
 /*
+ * Inbound triggers (SPEC section 16): the secret (32 random bytes as hex),
+ * and the dotted paths that take parameters from a hook's body: bytes,
+ * segments, digits of an array index, how many parameters, name length.
+ */
+#define TRIGGER_SECRET_LEN	64
+/* Its executions are started by "trigger:<name>", which must fit the
+ * VARCHAR(255) of started_by and of an idempotency key's user. */
+#define TRIGGER_NAME_CHARS	(NAME_CHARS - 8)
+#define TRIGGER_PATH_MAX	256
+#define TRIGGER_PATH_DEPTH	16
+#define TRIGGER_INDEX_DIGITS	6
+#define TRIGGER_PARAMS_MAX	64
+#define TRIGGER_PARAM_NAME_MAX	128
+
+/*
  * Output that one view of an execution carries (issue 12): each stream
  * at most *_STREAM bytes and all of them together *_TOTAL, the rest left
  * to GET /api/executions/:id/output/:command_id, which reads at most

@@ -9,6 +9,7 @@
 #include "events.h"
 #include "registry.h"
 #include "retention.h"
+#include "trigger-log.h"
 
 /*
  * Only final states; completed_at NULL (never ended) is never old. No
@@ -106,6 +107,8 @@ int
 retention_sweep(struct db *db, int days, int worker_days, size_t batch,
     struct retention_counts *c)
 {
+	size_t	 before;
+
 	if (batch == 0)
 		batch = RETENTION_BATCH;
 	if (retention_batch(db, sql_old_executions, prune_execution, days,
@@ -118,6 +121,13 @@ retention_sweep(struct db *db, int days, int worker_days, size_t batch,
 		return -1;
 	c->keys += (size_t)db_affected(db);
 	if (db_affected(db) >= batch)
+		c->more = 1;
+	/* A hook's attempts age like events; each trigger also keeps
+	 * only its newest TRIGGER_LOG_KEEP (trigger-log.c). */
+	before = c->deliveries;
+	if (trigger_log_prune(db, days, batch, &c->deliveries) == -1)
+		return -1;
+	if (c->deliveries - before >= batch)
 		c->more = 1;
 	if (worker_days > 0 && retention_batch(db, sql_old_workers,
 	    registry_prune, worker_days, batch, &c->workers,

@@ -26,6 +26,10 @@ struct FCGX_Request;
 #define ROUTE_ADMIN	0x08	/* admins only */
 #define ROUTE_BODY	0x10	/* a JSON object body, parsed into req->json */
 #define ROUTE_BODY_OPT	0x20	/* ... or none: req->json is then {} */
+/* An inbound hook (/hooks/...): no identity, ever; the handler checks
+ * the body's signature itself. Valid only on a pattern under /hooks/. */
+#define ROUTE_HOOK	0x40
+#define ROUTE_HOOK_PREFIX "/hooks/"
 
 enum role {
 	ROLE_NONE = 0,
@@ -258,6 +262,18 @@ void	 executions_advance(struct request *, struct dispatch_ids *);
 
 /* api-output.c */
 int	 executions_output(struct request *);
+
+/* api-triggers.c: the admin's side of inbound triggers. */
+int	 triggers_list(struct request *);
+int	 triggers_get(struct request *);
+int	 triggers_create(struct request *);
+int	 triggers_update(struct request *);
+int	 triggers_rotate(struct request *);
+int	 triggers_delete(struct request *);
+int	 triggers_deliveries(struct request *);
+
+/* api-hooks.c: POST /hooks/:id, signed by the trigger's secret. */
+int	 hooks_post(struct request *);
 
 /* api-diff.c */
 int	 executions_diff(struct request *);

@@ -81,6 +81,18 @@ const struct route routes[] = {
 	{ "GET",	"/api/notifications",	notifications_list, ROUTE_ADMIN },
 	{ "POST",	"/api/notifications/:id/retry", notifications_retry,
 	    ROUTE_ADMIN },
+	{ "GET",	"/api/triggers",	triggers_list,	ROUTE_ADMIN },
+	{ "POST",	"/api/triggers",	triggers_create,
+	    ROUTE_ADMIN | ROUTE_BODY },
+	{ "GET",	"/api/triggers/:id",	triggers_get,	ROUTE_ADMIN },
+	{ "PUT",	"/api/triggers/:id",	triggers_update,
+	    ROUTE_ADMIN | ROUTE_BODY },
+	{ "DELETE",	"/api/triggers/:id",	triggers_delete, ROUTE_ADMIN },
+	{ "POST",	"/api/triggers/:id/rotate", triggers_rotate,
+	    ROUTE_ADMIN },
+	{ "GET",	"/api/triggers/:id/deliveries", triggers_deliveries,
+	    ROUTE_ADMIN },
+	{ "POST",	"/hooks/:id",		hooks_post,	ROUTE_HOOK },
 	{ "GET",	"/api/audit",		audit_list,	ROUTE_ADMIN },
 	{ "GET",	"/api/audit/verify",	audit_verify_get, ROUTE_ADMIN },
 	{ NULL,		NULL,			NULL,		0 }
@@ -225,9 +237,45 @@ router_body(struct request *req, int optional)
 }
 
 /* Everything a route's flags ask for, in the order that leaks least. */
+/*
+ * A hook takes no identity and no role: whoever holds the trigger's
+ * secret may call it, and nothing else it sends counts. nginx blanks the
+ * Remote-* headers on /hooks/ (pulse-locations.conf); one that arrives
+ * anyway means a route to pulse-api that skipped that location, and is
+ * refused rather than trusted or silently dropped. The flag means
+ * nothing outside /hooks/, so it cannot open another path.
+ */
+static int
+router_hook(struct request *req, const struct route *rt)
+{
+	static const char *const ids[] = { "HTTP_REMOTE_USER",
+	    "HTTP_REMOTE_GROUPS", "HTTP_REMOTE_NAME", "HTTP_REMOTE_EMAIL",
+	    NULL };
+	const char *const	*p;
+	const char		*v;
+
+	if (strncmp(rt->pattern, ROUTE_HOOK_PREFIX,
+	    sizeof(ROUTE_HOOK_PREFIX) - 1) != 0 ||
+	    (rt->flags & ~ROUTE_HOOK) != 0) {
+		log_warnx("route %s %s: ROUTE_HOOK outside %s", rt->method,
+		    rt->pattern, ROUTE_HOOK_PREFIX);
+		reply_error(req, 500, "internal error");
+		return -1;
+	}
+	for (p = ids; *p != NULL; p++)
+		if ((v = request_header(req, *p)) != NULL && *v != '\0') {
+			reply_error(req, 400, "a hook takes no identity "
+			    "headers");
+			return -1;
+		}
+	return 0;
+}
+
 static int
 router_check(struct request *req, const struct route *rt)
 {
+	if (rt->flags & ROUTE_HOOK)
+		return router_hook(req, rt);
 	if (rt->flags & ROUTE_WORKER) {
 		if (auth_worker_key(req) == -1)
 			return -1;

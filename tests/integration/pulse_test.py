@@ -27,6 +27,8 @@ import json
 import os
 import re
 import shlex
+import socket
+import struct
 import subprocess
 import sys
 import time
@@ -244,6 +246,60 @@ def items(data, key):
     if isinstance(data, dict) and isinstance(data.get(key), list):
         return data[key]
     return None
+
+
+def fcgi_request(sock_path, params, data=b'', timeout=60):
+    """One FastCGI request straight to pulse-api's socket (what nginx
+    sends, with the CGI params given: nothing is filled in), one connection
+    per request as nginx does. Returns (status, body bytes)."""
+    def rec(t, content):
+        out = b''
+        while True:
+            chunk, content = content[:65535], content[65535:]
+            pad = (8 - len(chunk) % 8) % 8
+            out += struct.pack('!BBHHBx', 1, t, 1, len(chunk), pad) + \
+                chunk + b'\0' * pad
+            if not content:
+                return out
+
+    def nv(k, v):
+        k, v = k.encode(), v.encode()
+
+        def ln(n):
+            return bytes([n]) if n < 128 else struct.pack('!I', n | 1 << 31)
+        return ln(len(k)) + ln(len(v)) + k + v
+    msg = rec(1, struct.pack('!HB5x', 1, 0)) + \
+        rec(4, b''.join(nv(k, v) for k, v in params.items())) + rec(4, b'')
+    if data:
+        msg += rec(5, data)
+    msg += rec(5, b'')
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(timeout)
+    buf, out, ended = b'', b'', False
+    try:
+        s.connect(sock_path)
+        s.sendall(msg)
+        while not ended:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            buf += chunk
+            while len(buf) >= 8 and not ended:
+                _, t, _, n, pad = struct.unpack('!BBHHB', buf[:7])
+                if len(buf) < 8 + n + pad:
+                    break
+                if t == 6:
+                    out += buf[8:8 + n]
+                ended = t == 3
+                buf = buf[8 + n + pad:]
+    finally:
+        s.close()
+    head, _, rest = out.partition(b'\r\n\r\n')
+    status = 200
+    for line in head.split(b'\r\n'):
+        if line.lower().startswith(b'status:'):
+            status = int(line.split()[1])
+    return status, rest
 
 
 # --- values ---------------------------------------------------------------

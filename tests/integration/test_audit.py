@@ -13,6 +13,9 @@ name the row after it, a deleted newest row is caught by the chain head;
 for admins; every save is a numbered version and an execution shows the
 version it ran."""
 
+import hashlib
+import hmac
+import json
 import os
 import re
 import threading
@@ -322,9 +325,75 @@ def e_notification_retry():
     return ('POST', '/api/notifications/%s/retry' % nid, None,
             {'action': 'notification.retry', 'target_type': 'notification',
              'target_id': nid})
+def new_trigger():
+    wf = new_workflow([prompt_step('ask')], prefix='aud-trg')
+    r = call('POST', '/api/triggers', body={'name': unique('aud-trg'),
+                                            'workflow_id': wf['id']})
+    require('set-up: a trigger', r[0] == 201, r)
+    tid = r[2]['id']
+    at_end(lambda: call('DELETE', '/api/triggers/' + tid))
+    return r[2]
+
+
+def e_trigger_create():
+    wf = new_workflow([prompt_step('ask')], prefix='aud-trg')
+    name = unique('aud-trg')
+
+    def forget(r):
+        at_end(lambda: call('DELETE', '/api/triggers/' + r[2]['id']))
+    return ('POST', '/api/triggers', {'name': name, 'workflow_id': wf['id'],
+                                      'params': {}},
+            {'action': 'trigger.create', 'target_type': 'trigger',
+             'target_id': lambda r: r[2]['id'],
+             'details': lambda d: d.get('name') == name and
+             d.get('workflow_id') == wf['id'] and 'secret' not in d},
+            forget)
+
+
+def e_trigger_rotate():
+    t = new_trigger()
+    return ('POST', '/api/triggers/%s/rotate' % t['id'], None,
+            {'action': 'trigger.rotate', 'target_type': 'trigger',
+             'target_id': t['id']})
+
+
+def e_trigger_update():
+    t = new_trigger()
+    return ('PUT', '/api/triggers/' + t['id'], {'enabled': False,
+                                                'params': {'v': 'a.b'}},
+            {'action': 'trigger.update', 'target_type': 'trigger',
+             'target_id': t['id'],
+             'details': lambda d: d.get('before') == {
+                 'enabled': True, 'params': {}} and d.get('after') == {
+                 'enabled': False, 'params': {'v': 'a.b'}}})
+
+
+def e_trigger_delete():
+    t = new_trigger()
+    return ('DELETE', '/api/triggers/' + t['id'], None,
+            {'action': 'trigger.delete', 'target_type': 'trigger',
+             'target_id': t['id']})
+
+
+def e_hook():
+    t = new_trigger()
+    body = {'ref': 'main'}
+    mac = hmac.new(t['secret'].encode(), json.dumps(body).encode(),
+                   hashlib.sha256).hexdigest()
+    return ('POST', '/hooks/' + t['id'], body,
+            {'action': 'execution.start', 'target_type': 'execution',
+             'target_id': lambda r: r[2]['execution_id'],
+             'actor': 'trigger:' + t['name'], 'user': None,
+             'headers': {'X-Pulse-Signature': 'sha256=' + mac},
+             'details': lambda d: d.get('workflow_id') == t['workflow_id']})
 
 
 ROUTES = {
+    ('POST', '/api/triggers'): e_trigger_create,
+    ('POST', '/api/triggers/:id/rotate'): e_trigger_rotate,
+    ('PUT', '/api/triggers/:id'): e_trigger_update,
+    ('DELETE', '/api/triggers/:id'): e_trigger_delete,
+    ('POST', '/hooks/:id'): e_hook,
     ('POST', '/api/workers/heartbeat'): e_heartbeat,
     ('DELETE', '/api/workers/:id'): e_worker_delete,
     ('POST', '/api/workers/:id/command'): e_worker_command,
@@ -397,6 +466,7 @@ for rt in mutating:
         hdrs['X-API-Key'] = os.environ.get('PULSE_WORKER_API_KEY', '')
     if body is None and method != 'DELETE':
         hdrs['Content-Type'] = 'application/json'
+    hdrs.update(exp.get('headers', {}))
     r = call(method, path, user=user, body=body, headers=hdrs)
     if not check('%s: succeeds' % name, 200 <= r[0] < 300, r):
         continue
@@ -450,7 +520,10 @@ require('set-up: an execution', ex)
 wait_for(lambda: call('GET', '/api/executions/' + ex['id'])[2]
          .get('status') == 'waiting', 10)
 rid = str(uuid.uuid4())
+trg = new_trigger()
 FAILS = [
+    ('a hook with a wrong signature (401)', 'POST', '/hooks/' + trg['id'],
+     {'ref': 'main'}, None, 401),
     ('PUT with an invalid definition (400)', 'PUT',
      '/api/workflows/' + wf['id'],
      wf_body('x', [{'name': 'a', 'type': 'nope'}]), 'admin', 400),

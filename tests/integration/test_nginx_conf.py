@@ -10,11 +10,11 @@ development config (nginx/dev/render) pass `nginx -t`, and in what
     and takes the four values from that auth request's auth_request_set
     variables;
 except the fixed paths without single sign-on (= /health,
-= /api/workers/heartbeat, = /api/workers/enroll, = /worker, /metrics),
-which must set all four to "". Those a worker sends to (= /worker,
-= /api/workers/heartbeat, = /api/workers/enroll) have a limit_req in
-effect: anyone can present a key there, and each refusal costs the
-database a transaction.
+= /api/workers/heartbeat, = /api/workers/enroll, = /worker, /metrics,
+^~ /hooks/), which must set all four to "". Those a worker or a webhook
+sender reaches (= /worker, = /api/workers/heartbeat, = /api/workers/enroll,
+^~ /hooks/) have a limit_req in effect: anyone can present a key or a
+signature there, and each refusal costs the database a write.
 
 Every location serving /api/ sends each error nginx makes itself (400,
 401, 403, 404, 413, 414, 429, 500, 502, 503, 504) to a location that
@@ -51,7 +51,8 @@ NGINX_DIR = os.path.join(REPO, 'nginx')
 
 # Locations that reach the backends without single sign-on, by design.
 NO_SSO = {'= /health', '= /api/workers/heartbeat', '= /api/workers/enroll',
-          '= /worker', '= /metrics/api', '/metrics', '= /metrics'}
+          '= /worker', '= /metrics/api', '/metrics', '= /metrics',
+          '^~ /hooks/'}
 FASTCGI_REMOTE = ('HTTP_REMOTE_USER', 'HTTP_REMOTE_GROUPS',
                   'HTTP_REMOTE_NAME', 'HTTP_REMOTE_EMAIL')
 PROXY_REMOTE = ('remote-user', 'remote-groups', 'remote-name',
@@ -59,10 +60,10 @@ PROXY_REMOTE = ('remote-user', 'remote-groups', 'remote-name',
 # Locations the checker must find, or it is not looking at PULSE's site.
 EXPECTED = {'/api/', '= /api/executions', '@pulse_exec_start', '= /health',
             '= /api/workers/heartbeat', '= /api/workers/enroll', '= /ws',
-            '= /worker'}
+            '= /worker', '^~ /hooks/'}
 # Anyone can present a key here: each must be rate-limited per address.
 RATE_LIMITED = {'= /api/workers/heartbeat', '= /api/workers/enroll',
-                '= /worker'}
+                '= /worker', '^~ /hooks/'}
 NGINX = shutil.which('nginx') or '/usr/sbin/nginx'
 
 

@@ -21,7 +21,8 @@ BODILESS = {('POST', '/api/executions/{id}/cancel'),
             ('POST', '/api/workers/{id}/revoke'),
             ('POST', '/api/workers/{id}/rotate'),
             ('POST', '/api/channels/{id}/test'),
-            ('POST', '/api/notifications/{id}/retry')}
+            ('POST', '/api/notifications/{id}/retry'),
+            ('POST', '/api/triggers/{id}/rotate')}
 
 
 def route_table_doc(path):

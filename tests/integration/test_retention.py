@@ -90,6 +90,13 @@ made_ev = sql("INSERT INTO events (type, payload, created_at) SELECT "
               "FROM seq_1_to_%d; SELECT ROW_COUNT()" % (tag, SYNTHETIC))
 sql("INSERT INTO events (type, payload) VALUES ('retention_test_%s', '{}')"
     % tag)
+# A hook's attempts (common/trigger-log.c): old ones go, a new one stays.
+trg = 'ret-trg-' + tag
+sql("INSERT INTO trigger_deliveries (trigger_id, status, outcome, reason, "
+    "at) SELECT '%s', 401, 'refused', 'old', NOW(3) - INTERVAL 40 DAY "
+    "FROM seq_1_to_20" % trg)
+sql("INSERT INTO trigger_deliveries (trigger_id, status, outcome, reason) "
+    "VALUES ('%s', 401, 'refused', 'new')" % trg)
 # An offline worker, silent for a year: WORKER_PRUNE_DAYS is 0 here.
 wname = 'retention-' + tag
 wid = str(uuid.uuid4())
@@ -120,6 +127,10 @@ left = count("SELECT (SELECT COUNT(*) FROM dispatches WHERE execution_id "
              "execution_id IN (%s))" % (ids_sql(old), ids_sql(old),
                                         ids_sql(old)))
 check('their steps, dispatches and events went with them', left == 0, left)
+check('old trigger deliveries are deleted, the new one kept',
+      wait_for(lambda: sql("SELECT reason FROM trigger_deliveries WHERE "
+                           "trigger_id = '%s'" % trg) == [['new']],
+               SWEEP_WAIT, 0.5))
 check('the new event is kept',
       count("SELECT COUNT(*) FROM events WHERE type = 'retention_test_%s'"
             % tag) == 1)
@@ -148,4 +159,5 @@ r = call('DELETE', '/api/workers/' + wid)
 if r[0] != 200:
     diag('could not delete worker %s: %s' % (wname, r[0]))
 sql("DELETE FROM events WHERE type = 'retention_test_%s'" % tag)
+sql("DELETE FROM trigger_deliveries WHERE trigger_id = '%s'" % trg)
 done()

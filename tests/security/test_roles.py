@@ -10,6 +10,9 @@ route list is read from router.c: a route added there without a row in
 EXPECT fails this file. No response carries a CORS header.
 """
 
+import hashlib
+import hmac
+import json
 import uuid
 
 import seclib
@@ -62,6 +65,17 @@ EXPECT = {
     ('POST', '/api/executions/:id/approve'): ((409,), 'any'),
     ('GET', '/api/workflows/:id/versions'): ((200,), 'any'),
     ('GET', '/api/workflows/:id/versions/:n'): ((200,), 'any'),
+    ('GET', '/api/triggers'): ((200,), 'admin'),
+    ('POST', '/api/triggers'): ((201,), 'admin'),
+    ('GET', '/api/triggers/:id'): ((200,), 'admin'),
+    ('PUT', '/api/triggers/:id'): ((200,), 'admin'),
+    ('DELETE', '/api/triggers/:id'): ((200,), 'admin'),
+    ('POST', '/api/triggers/:id/rotate'): ((200,), 'admin'),
+    ('GET', '/api/triggers/:id/deliveries'): ((200,), 'admin'),
+    # No SSO and no identity: the body's signature is the credential, so
+    # with it everyone (nobody included) gets 202 and SSO adds nothing;
+    # without it everyone gets 401 (tests/security/test_hook_identity.py).
+    ('POST', '/hooks/:id'): ((202,), 'hook'),
     ('GET', '/api/audit'): ((200,), 'admin'),
     ('GET', '/api/audit/verify'): ((200,), 'admin'),
     ('GET', '/api/channels'): ((200,), 'admin'),
@@ -75,7 +89,7 @@ EXPECT = {
 
 def expected(role, who, ok):
     """Statuses allowed for role on a route whose successes are ok."""
-    if who == 'public':
+    if who in ('public', 'hook'):
         return ok
     if who in ('worker', 'enroll'):
         return (401,)   # SSO credentials are no API key
@@ -105,7 +119,7 @@ for m, p, flags in table:
     who = EXPECT.get((m, p), (None, None))[1]
     want = {'public': 'ROUTE_PUBLIC', 'worker': 'ROUTE_WORKER',
             'enroll': 'ROUTE_PUBLIC', 'admin': 'ROUTE_ADMIN',
-            'any': 'ROUTE_ANY'}.get(who)
+            'any': 'ROUTE_ANY', 'hook': 'ROUTE_HOOK'}.get(who)
     check('%s %s: router.c flags %s agree with the table (%s)'
           % (m, p, '|'.join(sorted(flags)), who), want in flags)
 
@@ -164,6 +178,16 @@ def fresh_dead_notification():
                "'dead', UUID())" % cid)
     return seclib.ctl('sql', "SELECT MAX(id) FROM notifications WHERE "
                       "channel_id = '%s'" % cid).strip()
+def fresh_trigger():
+    r = call('POST', '/api/triggers', body={'name': unique('roles-trg'),
+                                            'workflow_id': WID})
+    require('fixture: a trigger', r[0] == 201, r)
+    t = r[2]
+    at_end(lambda: call('DELETE', '/api/triggers/' + t['id']))
+    return t
+
+
+TRIGGER = fresh_trigger()
 
 
 def request_for(method, pattern, role):
@@ -180,6 +204,15 @@ def request_for(method, pattern, role):
         # never the stack's local-1.
         wkid = fresh_enrolled() if allowed else str(uuid.uuid4())
     tid = str(uuid.uuid4())
+    trid = TRIGGER['id']
+    if pattern == '/api/triggers/:id' and method == 'DELETE' or \
+            pattern == '/api/triggers/:id/rotate':
+        trid = fresh_trigger()['id'] if allowed else TRIGGER['id']
+    if pattern == '/hooks/:id':
+        # Signed: whoever sends it, the signature alone decides.
+        headers = {'X-Pulse-Signature': 'sha256=' + hmac.new(
+            TRIGGER['secret'].encode(), json.dumps({}).encode(),
+            hashlib.sha256).hexdigest()}
     if pattern == '/api/enrollment-tokens/:id' and allowed:
         tid = make_token([])[2]['id']
     if pattern == '/api/workflows/:id' and method == 'DELETE':
@@ -191,9 +224,11 @@ def request_for(method, pattern, role):
         cid = fresh_channel()
     if pattern == '/api/notifications/:id/retry' and allowed:
         nid = fresh_dead_notification()
-    noun = pattern.split('/')[2] if pattern.count('/') > 2 else ''
+    noun = pattern.split('/')[2] if pattern.count('/') > 2 else \
+        pattern.split('/')[1]
     path = pattern.replace(':id', {'workers': wkid, 'workflows': wid,
-                                   'executions': eid,
+                                   'executions': eid, 'triggers': trid,
+                                   'hooks': TRIGGER['id'],
                                    'enrollment-tokens': tid,
                                    'channels': cid,
                                    'notifications': nid}.get(noun, ''))
@@ -223,15 +258,17 @@ def request_for(method, pattern, role):
             '/api/channels': {'name': unique('roles-ch'),
                               'type': 'webhook',
                               'url': 'http://127.0.0.1:9/hook'},
+            '/api/triggers': {'name': unique('roles-trg-new'),
+                              'workflow_id': WID},
         }.get(pattern, {})
     return path, body, headers
 
 
 def remember(method, pattern, r):
     if r[0] == 201 and isinstance(r[2], dict) and r[2].get('id'):
-        if pattern == '/api/workflows':
-            i = r[2]['id']
-            at_end(lambda: call('DELETE', '/api/workflows/' + i))
+        if pattern in ('/api/workflows', '/api/triggers'):
+            i, what = r[2]['id'], pattern
+            at_end(lambda: call('DELETE', '%s/%s' % (what, i)))
         elif pattern == '/api/workers/:id/command':
             cmd_execs.append(r[2]['id'])
         elif pattern == '/api/channels':
@@ -251,7 +288,8 @@ for role in ROLES:
     for pattern in patterns:
         methods_of = {m for m, p in EXPECT if p == pattern}
         public = pattern in ('/health', '/metrics/api',
-                             '/api/workers/heartbeat', '/api/workers/enroll')
+                             '/api/workers/heartbeat', '/api/workers/enroll',
+                             '/hooks/:id')
         for method in METHODS:
             if method in methods_of:
                 ok, who = EXPECT[(method, pattern)]

@@ -31,7 +31,8 @@ async function copyText(text, source) {
   }
 }
 
-function copyBox(id, label, text, rows, test) {
+// A read-only box with a Copy button: a secret shown once (here, triggers.js).
+export function copyBox(id, label, text, rows, test) {
   const area = h('textarea', { id, class: 'input mono token-secret', readonly: true, rows, spellcheck: 'false', wrap: 'off',
     'data-test': test, onfocus: (ev) => ev.target.select() });
   area.value = text;

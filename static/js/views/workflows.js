@@ -8,6 +8,7 @@ import { diffLines } from '../diff.js';
 import { executionsTable } from './executions.js';
 import { blockedNote, startBlocked, startWorkflow } from './start-form.js';
 import { approvalNote } from './approval.js';
+import { triggersSection } from './triggers.js';
 
 const TYPE_ICONS = { execute: '▶', prompt: '?', wait: '⏱' };
 
@@ -248,7 +249,8 @@ export function workflowView(ctx, main, id, versionArg) {
       stepsView(stepsOf(wf)),
       onFailureView(wf.definition),
       h('h2', { class: 'section-title' }, 'Recent executions'),
-      recent);
+      recent,
+      triggersSection(ctx, wf));
     const historyPanel = h('div', { role: 'tabpanel', id: 'wf-panel-history', 'aria-labelledby': 'wf-tab-history', hidden: true });
     const tab = (key, label, panel) => h('button', { type: 'button', role: 'tab', class: 'tab', id: 'wf-tab-' + key,
       'aria-controls': panel.id, 'data-test': 'tab-' + key }, label);
