@@ -155,4 +155,18 @@
 #define PULSE_DIFF_WORK_MAX		200000000ULL
 #define PULSE_DIFF_SHOWN_LINES_MAX	100000
 
+/*
+ * Schedules (SPEC section 16). A fire later than MISFIRE_GRACE_S, or one
+ * with a later fire time also due, is a misfire (the schedule's misfire
+ * policy decides). One catch-up writes at most MISSED_ROWS_MAX `missed`
+ * rows a schedule, the last one counting the rest; it looks at most
+ * CATCHUP_MAX fire times (a year of minutes is 525,600).
+ */
+#define PULSE_SCHEDULE_MISFIRE_GRACE_S	60
+#define PULSE_SCHEDULE_MISSED_ROWS_MAX	1000
+#define PULSE_SCHEDULE_CATCHUP_MAX	600000
+#define PULSE_SCHEDULE_PREVIEW_MAX	1000
+#define PULSE_SCHEDULE_LIST_MAX		10000	/* GET /api/schedules */
+#define PULSE_SCHEDULE_FIRES_SHOWN	20	/* GET /api/schedules/:id */
+
 #endif
