@@ -21,7 +21,8 @@
  * fails for a route it does not know). The one exception is the
  * heartbeat: a worker's routine beat every few seconds is not a change
  * anyone decided, so only the beat that creates a worker writes a row
- * (worker.enroll); the rest would drown the trail.
+ * (worker.enroll); the rest would drown the trail. POST
+ * /api/schedules/preview is a POST for its body only and changes nothing.
  */
 const struct route routes[] = {
 	{ "GET",	"/health",		health_get,	ROUTE_PUBLIC },
