@@ -169,6 +169,7 @@
 #define PULSE_SCHEDULE_LIST_MAX		10000	/* GET /api/schedules */
 #define PULSE_SCHEDULE_FIRES_SHOWN	20	/* GET /api/schedules/:id */
 
+/*
  * Schedules (SPEC section 16): a cron expression's bytes (VARCHAR(256)),
  * an IANA zone name's bytes (VARCHAR(64)) and the largest TZif file read
  * (the biggest in tzdata is under 4 KiB: the cap only bounds the read).

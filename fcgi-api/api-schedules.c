@@ -22,9 +22,7 @@
 #define SCHED_STR_(x)		#x
 #define SCHED_STR(x)		SCHED_STR_(x)
 #define SCHED_NAME_MAX		255	/* characters, VARCHAR(255) */
-#define SCHED_CRON_MAX		256	/* bytes, the contract's bound */
 #define SCHED_AT_MAX		40
-#define SCHED_TZ_MAX		64
 #define SCHED_PREVIEW_DEFAULT	5
 
 #define SCHED_COLS \
@@ -271,7 +269,7 @@ read_input(struct request *req, struct sched_in *in, int create)
 		    "required");
 		return -1;
 	}
-	if ((rc = take_string(req, "cron", SCHED_CRON_MAX, &in->cron)) == -1)
+	if ((rc = take_string(req, "cron", PULSE_CRON_EXPR_MAX, &in->cron)) == -1)
 		return -1;
 	/* A PUT that gives one kind drops the other. */
 	if (rc == 1 && in->cron != NULL && !json_object_object_get_ex(
@@ -286,7 +284,7 @@ read_input(struct request *req, struct sched_in *in, int create)
 		free(in->cron);
 		in->cron = NULL;
 	}
-	if (take_string(req, "timezone", SCHED_TZ_MAX, &in->timezone) == -1 ||
+	if (take_string(req, "timezone", PULSE_TZ_NAME_MAX, &in->timezone) == -1 ||
 	    take_string(req, "overlap", 8, &in->overlap) == -1 ||
 	    take_string(req, "misfire", 8, &in->misfire) == -1)
 		return -1;
@@ -752,9 +750,9 @@ schedules_preview_new(struct request *req)
 	long long		 count;
 
 	if (body_only(req, allowed) == -1 ||
-	    body_string(req, "cron", SCHED_CRON_MAX, 0, &cron) == -1 ||
+	    body_string(req, "cron", PULSE_CRON_EXPR_MAX, 0, &cron) == -1 ||
 	    body_string(req, "at", SCHED_AT_MAX, 0, &at) == -1 ||
-	    body_string(req, "timezone", SCHED_TZ_MAX, 0, &tz) == -1 ||
+	    body_string(req, "timezone", PULSE_TZ_NAME_MAX, 0, &tz) == -1 ||
 	    body_int(req, "count", 1, PULSE_SCHEDULE_PREVIEW_MAX,
 	    SCHED_PREVIEW_DEFAULT, &count) == -1)
 		return 0;
