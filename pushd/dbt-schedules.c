@@ -177,7 +177,7 @@ fire_missed(struct db *db, struct fire *f, const struct schedule_when *w,
 	if (rest_first != 0) {
 		schedule_iso(rest_first, a, sizeof(a));
 		schedule_iso(prev, b, sizeof(b));
-		snprintf(reason, sizeof(reason), "%s (this row stands for "
+		snprintf(reason, sizeof(reason), "%.300s (this row stands for "
 		    "%lld fire times from %s to %s)", why,
 		    n - PULSE_SCHEDULE_MISSED_ROWS_MAX + 1, a, b);
 		if (fire_row(db, f, prev, NULL, "missed", reason) == -1)
@@ -272,7 +272,7 @@ fire_txn(struct db *db, void *arg)
 			    "keeps one)" : "execution %s of this schedule is "
 			    "still running (overlap skip)", last_eid);
 		}
-		if (db_exec(db, sql_fire_outcome, NULL, "sssis", outcome, NULL,
+		if (db_exec(db, sql_fire_outcome, NULL, "ssssi", outcome, NULL,
 		    reason, f->id, latest) == -1)
 			goto out;
 		goto advance;
@@ -285,13 +285,13 @@ fire_txn(struct db *db, void *arg)
 		outcome = "started";
 		eid = f->eid;
 		f->fired = 1;
-		if (db_exec(db, sql_fire_outcome, NULL, "sssis", outcome, eid,
+		if (db_exec(db, sql_fire_outcome, NULL, "ssssi", outcome, eid,
 		    NULL, f->id, latest) == -1)
 			goto out;
 		break;
 	default:
 		outcome = "failed";
-		if (db_exec(db, sql_fire_outcome, NULL, "sssis", outcome, NULL,
+		if (db_exec(db, sql_fire_outcome, NULL, "ssssi", outcome, NULL,
 		    why, f->id, latest) == -1)
 			goto out;
 		break;
@@ -367,7 +367,7 @@ queued_txn(struct db *db, void *arg)
 			break;
 		}
 	}
-	if (db_exec(db, sql_fire_set, NULL, "sssis", outcome, eid,
+	if (db_exec(db, sql_fire_set, NULL, "ssssi", outcome, eid,
 	    why[0] != '\0' ? why : NULL, f->id, f->now) == -1)
 		goto out;
 	if (db_affected(db) != 1) {

@@ -34,7 +34,7 @@ CREATE TABLE IF NOT EXISTS schedules (
 	UNIQUE KEY uq_schedules_name (name),
 	KEY idx_schedules_due (enabled, next_run_at),
 	KEY idx_schedules_workflow (workflow_id)
-) ENGINE=InnoDB;
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;
 
 -- One row per (schedule, fire time), written in the transaction that
 -- starts its execution: a second firer's insert fails on the key and it
@@ -50,4 +50,4 @@ CREATE TABLE IF NOT EXISTS schedule_fires (
 	PRIMARY KEY (schedule_id, fire_time),
 	KEY idx_schedule_fires_outcome (outcome),
 	KEY idx_schedule_fires_execution (execution_id)
-) ENGINE=InnoDB;
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;
