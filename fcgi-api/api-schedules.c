@@ -39,7 +39,7 @@ static const char sql_list_wf[] = SCHED_COLS
     SCHED_STR(PULSE_SCHEDULE_LIST_MAX);
 static const char sql_one[] = SCHED_COLS "WHERE s.id = ?";
 static const char sql_fires[] =
-    "SELECT fire_time, execution_id, outcome, reason, at FROM "
+    "SELECT fire_time, execution_id, outcome, reason, fired_by, at FROM "
     "schedule_fires WHERE schedule_id = ? ORDER BY fire_time DESC LIMIT "
     SCHED_STR(PULSE_SCHEDULE_FIRES_SHOWN);
 /* The stored definition, as read_input() merges a PUT into it. */
@@ -99,6 +99,7 @@ static const struct dbjson_col fire_cols[] = {
 	{ "execution_id", DBJSON_STRING },
 	{ "outcome", DBJSON_STRING },
 	{ "reason", DBJSON_STRING },
+	{ "fired_by", DBJSON_STRING },
 	{ "at", DBJSON_TIME },
 	{ NULL, DBJSON_STRING }
 };

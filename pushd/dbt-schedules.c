@@ -37,7 +37,7 @@ static const char sql_claim[] =
     "next_run_at <= FROM_UNIXTIME(?) FOR UPDATE SKIP LOCKED";
 static const char sql_fire_insert[] =
     "INSERT INTO schedule_fires (schedule_id, fire_time, execution_id, "
-    "outcome, reason) VALUES (?, FROM_UNIXTIME(?), ?, ?, ?)";
+    "outcome, reason, fired_by) VALUES (?, FROM_UNIXTIME(?), ?, ?, ?, ?)";
 static const char sql_queued_one[] =
     "SELECT COUNT(*) FROM schedule_fires WHERE schedule_id = ? AND "
     "outcome = 'queued'";
@@ -88,8 +88,8 @@ static int
 fire_row(struct db *db, struct fire *f, long long t, const char *eid,
     const char *outcome, const char *reason)
 {
-	if (db_exec(db, sql_fire_insert, NULL, "sisss", f->id, t, eid,
-	    outcome, reason) == 0)
+	if (db_exec(db, sql_fire_insert, NULL, "sissss", f->id, t, eid,
+	    outcome, reason, dbt.node) == 0)
 		return 0;
 	if (db_errcode(db) == 1062)	/* ER_DUP_ENTRY: fired elsewhere */
 		f->lost = 1;

@@ -46,6 +46,8 @@ CREATE TABLE IF NOT EXISTS schedule_fires (
 	-- started | queued | skipped | missed | failed
 	outcome VARCHAR(16) NOT NULL,
 	reason TEXT NULL,
+	-- The pushd node (PULSE_NODE_ID or host) whose transaction wrote it.
+	fired_by VARCHAR(255) NULL,
 	at TIMESTAMP(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3),
 	PRIMARY KEY (schedule_id, fire_time),
 	KEY idx_schedule_fires_outcome (outcome),

@@ -8,7 +8,8 @@ second firer, on the scheduler's test clock ($PULSE_STACK/clock).
    exactly one fire row and one execution for each minute.
 2. A second pulse-pushd (its own node id and sockets, the same database
    and clock) runs beside the first while twenty schedules fire over five
-   minutes: still exactly one execution per (schedule, fire time).
+   minutes, one more with the first down and one with both again: still
+   exactly one execution per (schedule, fire time).
 Both end with the fault suite's schedule invariants (faultlib)."""
 
 import os
@@ -138,6 +139,17 @@ for i in range(5):
     minutes.append(m)
     check('two pushd: every schedule fired minute %d' % (i + 1),
           wait_for(lambda: all_fired(two_sids, m), 20, 0.2))
+# The first pushd down for a minute: the second fires alone, then both.
+ctl('pushd-kill')
+m = next_minute()
+minutes.append(m)
+check('two pushd: the second fires alone while the first is down',
+      wait_for(lambda: all_fired(two_sids, m), 20, 0.2))
+ctl('pushd-start')
+m = next_minute()
+minutes.append(m)
+check('two pushd: both again, every schedule fired',
+      wait_for(lambda: all_fired(two_sids, m), 20, 0.2))
 disable(two_sids)
 check('the second pushd is still running', second.poll() is None)
 stop_second()
@@ -147,11 +159,12 @@ for s in two_sids:
     if len(got) != len(minutes) or any(f[1] != 'started' for f in got):
         once.append((s, got))
 check('two pushd: each of 20 schedules started exactly one execution for '
-      'each of the 5 minutes', not once, once[:3])
-nodes = ctl('sql', "SELECT locked_by, COUNT(*) FROM schedules WHERE id IN "
-            "(%s) GROUP BY locked_by" % ','.join("'%s'" % s
-                                                 for s in two_sids))
-diag('last firer per schedule: %s' % nodes.strip().replace('\n', '; '))
+      'each of the %d minutes' % len(minutes), not once, once[:3])
+split = ctl('sql', "SELECT fired_by, COUNT(*) FROM schedule_fires WHERE "
+            "schedule_id IN (%s) GROUP BY fired_by" %
+            ','.join("'%s'" % s for s in two_sids))
+diag('fires per pushd: %s' % split.strip().replace('\n', '; '))
+check('the second pushd fired some', 'sched-second' in split, split)
 check_schedules(two_sids, every=60, upto=minutes[-1])
 
 done()
