@@ -635,7 +635,8 @@ schedules_delete(struct request *req)
 		return 0;
 	}
 	o = json_object_new_object();
-	json_object_object_add(o, "deleted", json_object_new_string(d.id));
+	json_object_object_add(o, "deleted", json_object_new_boolean(1));
+	json_object_object_add(o, "id", json_object_new_string(d.id));
 	reply_json(req, 200, o);
 	return 0;
 }
