@@ -1,7 +1,7 @@
 // PULSE dashboard: start-up, who am I, the live connection indicator and the
 // hash router (#/workers, #/workflows, #/workflows/ID, #/workflows/new,
 // #/workflows/ID/edit, #/workflows/ID/versions/N (its history), #/executions,
-// #/executions/ID, #/executions/A/compare/B, #/audit for admins).
+// #/executions/ID, #/executions/A/compare/B, #/schedules, #/audit for admins).
 import { ApiError, get } from './api.js';
 import { h, replace, tickTimes } from './dom.js';
 import { Live } from './live.js';
@@ -12,6 +12,7 @@ import { executionsView } from './views/executions.js';
 import { executionPage } from './views/execution.js';
 import { compareView } from './views/compare.js';
 import { auditView } from './views/audit.js';
+import { schedulesView } from './views/schedules.js';
 
 const routes = [
   [/^\/workers$/, 'workers', workersView],
@@ -24,6 +25,7 @@ const routes = [
   [/^\/executions\/([\w-]+)$/, 'executions', executionPage],
   [/^\/executions\/([\w-]+)\/compare\/([\w-]+)$/, 'executions', compareView],
   [/^\/audit$/, 'audit', auditView],
+  [/^\/schedules$/, 'schedules', schedulesView],
 ];
 
 const LIVE_LABELS = {

@@ -7,6 +7,7 @@ import { confirmModal } from '../modal.js';
 import { diffLines } from '../diff.js';
 import { executionsTable } from './executions.js';
 import { blockedNote, startBlocked, startWorkflow } from './start-form.js';
+import { workflowSchedules } from './schedules.js';
 
 const TYPE_ICONS = { execute: '▶', prompt: '?', wait: '⏱' };
 
@@ -246,6 +247,7 @@ export function workflowView(ctx, main, id, versionArg) {
     const stepsPanel = h('div', { role: 'tabpanel', id: 'wf-panel-steps', 'aria-labelledby': 'wf-tab-steps' },
       stepsView(stepsOf(wf)),
       onFailureView(wf.definition),
+      workflowSchedules(ctx, wf),
       h('h2', { class: 'section-title' }, 'Recent executions'),
       recent);
     const historyPanel = h('div', { role: 'tabpanel', id: 'wf-panel-history', 'aria-labelledby': 'wf-tab-history', hidden: true });
