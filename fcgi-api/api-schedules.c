@@ -55,11 +55,13 @@ static const char sql_wf_def[] =
 static const char sql_insert[] =
     "INSERT INTO schedules (id, workflow_id, name, cron, at, timezone, "
     "params, enabled, overlap, misfire, next_run_at, created_by) VALUES "
-    "(?, ?, ?, ?, FROM_UNIXTIME(?), ?, ?, ?, ?, ?, FROM_UNIXTIME(?), ?)";
+    "(?, ?, ?, ?, FROM_UNIXTIME(CAST(? AS SIGNED)), ?, ?, ?, ?, ?, "
+    "FROM_UNIXTIME(CAST(? AS SIGNED)), ?)";
 static const char sql_update[] =
     "UPDATE schedules SET workflow_id = ?, name = ?, cron = ?, "
-    "at = FROM_UNIXTIME(?), timezone = ?, params = ?, enabled = ?, "
-    "overlap = ?, misfire = ?, next_run_at = FROM_UNIXTIME(?), "
+    "at = FROM_UNIXTIME(CAST(? AS SIGNED)), timezone = ?, params = ?, "
+    "enabled = ?, overlap = ?, misfire = ?, "
+    "next_run_at = FROM_UNIXTIME(CAST(? AS SIGNED)), "
     "disabled_reason = NULL, updated_at = NOW(3) WHERE id = ?";
 static const char sql_delete_fires[] =
     "DELETE FROM schedule_fires WHERE schedule_id = ?";
@@ -376,37 +378,30 @@ sched_details(const struct sched_in *in)
 	return d;
 }
 
+/* A time as FROM_UNIXTIME() takes it, or NULL (SQL NULL) for none. */
+static const char *
+secs(long long v, char buf[24])
+{
+	if (v < 0)
+		return NULL;
+	snprintf(buf, 24, "%lld", v);
+	return buf;
+}
+
 static int
 create_txn(struct db *db, void *arg)
 {
 	struct sched_in		*in = arg;
 	struct json_object	*d;
-	const char		*p = in->params != NULL ?
-				    pjson_str(in->params, NULL) : NULL;
+	char			 at[24], next[24];
 	int			 rc;
 
 	in->dup = 0;
-	if (in->at >= 0 && in->next >= 0)
-		rc = db_exec(db, sql_insert, NULL, "ssssississis", in->id,
-		    in->workflow_id, in->name, in->cron, in->at, in->timezone,
-		    p, (long long)in->enabled, in->overlap, in->misfire,
-		    in->next, in->req->user.name);
-	else if (in->at >= 0)
-		rc = db_exec(db, sql_insert, NULL, "ssssississns", in->id,
-		    in->workflow_id, in->name, in->cron, in->at, in->timezone,
-		    p, (long long)in->enabled, in->overlap, in->misfire,
-		    in->req->user.name);
-	else if (in->next >= 0)
-		rc = db_exec(db, sql_insert, NULL, "ssssnssissis", in->id,
-		    in->workflow_id, in->name, in->cron, in->timezone, p,
-		    (long long)in->enabled, in->overlap, in->misfire, in->next,
-		    in->req->user.name);
-	else
-		rc = db_exec(db, sql_insert, NULL, "ssssnssissns", in->id,
-		    in->workflow_id, in->name, in->cron, in->timezone, p,
-		    (long long)in->enabled, in->overlap, in->misfire,
-		    in->req->user.name);
-	if (rc == -1) {
+	if (db_exec(db, sql_insert, NULL, "sssssssissss", in->id,
+	    in->workflow_id, in->name, in->cron, secs(in->at, at),
+	    in->timezone, in->params != NULL ? pjson_str(in->params, NULL) :
+	    NULL, (long long)in->enabled, in->overlap, in->misfire,
+	    secs(in->next, next), in->req->user.name) == -1) {
 		in->dup = db_errcode(db) == 1062;
 		return -1;
 	}
@@ -516,31 +511,15 @@ update_txn(struct db *db, void *arg)
 {
 	struct sched_in		*in = arg;
 	struct json_object	*d;
-	const char		*p;
+	char			 at[24], next[24];
 	int			 rc;
 
 	in->dup = 0;
-	p = in->params != NULL ? pjson_str(in->params, NULL) : NULL;
-	if (in->at >= 0 && in->next >= 0)
-		rc = db_exec(db, sql_update, NULL, "sssississis",
-		    in->workflow_id, in->name, in->cron, in->at, in->timezone,
-		    p, (long long)in->enabled, in->overlap, in->misfire,
-		    in->next, in->id);
-	else if (in->at >= 0)
-		rc = db_exec(db, sql_update, NULL, "sssississns",
-		    in->workflow_id, in->name, in->cron, in->at, in->timezone,
-		    p, (long long)in->enabled, in->overlap, in->misfire,
-		    in->id);
-	else if (in->next >= 0)
-		rc = db_exec(db, sql_update, NULL, "sssnssissis",
-		    in->workflow_id, in->name, in->cron, in->timezone, p,
-		    (long long)in->enabled, in->overlap, in->misfire, in->next,
-		    in->id);
-	else
-		rc = db_exec(db, sql_update, NULL, "sssnssissns",
-		    in->workflow_id, in->name, in->cron, in->timezone, p,
-		    (long long)in->enabled, in->overlap, in->misfire, in->id);
-	if (rc == -1) {
+	if (db_exec(db, sql_update, NULL, "ssssssissss", in->workflow_id,
+	    in->name, in->cron, secs(in->at, at), in->timezone,
+	    in->params != NULL ? pjson_str(in->params, NULL) : NULL,
+	    (long long)in->enabled, in->overlap, in->misfire,
+	    secs(in->next, next), in->id) == -1) {
 		in->dup = db_errcode(db) == 1062;
 		return -1;
 	}
@@ -596,49 +575,33 @@ schedules_update(struct request *req)
 	return reply_schedule(req, req->params[0], 200);
 }
 
-struct sched_del {
-	struct request	*req;
-	const char	*id;
-	int		 found;
-};
-
+/* A schedule's fire rows go with it; its executions stay. */
 static int
-delete_txn(struct db *db, void *arg)
+delete_remove(struct db *db, const char *id, int *found)
 {
-	struct sched_del	*d = arg;
+	if (db_exec(db, sql_delete, NULL, "s", id) == -1)
+		return -1;
+	if ((*found = db_affected(db) > 0) == 0)
+		return 0;
+	return db_exec(db, sql_delete_fires, NULL, "s", id);
+}
 
-	if (db_exec(db, sql_delete, NULL, "s", d->id) == -1)
-		return -1;
-	if ((d->found = db_affected(db) > 0) == 0)
-		return 1;
-	if (db_exec(db, sql_delete_fires, NULL, "s", d->id) == -1)
-		return -1;
-	return api_audit(d->req, "schedule.delete", "schedule", d->id, NULL);
+/* No event announces a schedule: browsers read them when they look. */
+static int
+delete_announce(struct db *db, const char *id)
+{
+	(void)db;
+	(void)id;
+	return 0;
 }
 
 int
 schedules_delete(struct request *req)
 {
-	struct sched_del	 d = { req, req->params[0], 0 };
-	struct json_object	*o;
+	static const struct delete_ops ops = { "schedule", NULL,
+	    delete_remove, NULL, delete_announce };
 
-	if (!id_valid(d.id)) {
-		reply_error(req, 404, "schedule not found");
-		return 0;
-	}
-	if (db_txn(req->db, delete_txn, &d) == -1) {
-		reply_db_error(req);
-		return 0;
-	}
-	if (!d.found) {
-		reply_error(req, 404, "schedule not found");
-		return 0;
-	}
-	o = json_object_new_object();
-	json_object_object_add(o, "deleted", json_object_new_boolean(1));
-	json_object_object_add(o, "id", json_object_new_string(d.id));
-	reply_json(req, 200, o);
-	return 0;
+	return delete_by_id(req, &ops);
 }
 
 int

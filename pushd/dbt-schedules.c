@@ -47,7 +47,8 @@ static const char sql_running[] =
 /* Moved only from the value this firer read: a second firer that read
  * the same row (Galera: locks are per node) changes nothing. */
 static const char sql_advance[] =
-    "UPDATE schedules SET next_run_at = FROM_UNIXTIME(?), enabled = ?, "
+    "UPDATE schedules SET next_run_at = FROM_UNIXTIME(CAST(? AS SIGNED)), "
+    "enabled = ?, "
     "disabled_reason = ?, last_run_at = FROM_UNIXTIME(?), "
     "last_status = ?, last_execution_id = COALESCE(?, last_execution_id), "
     "locked_by = ? WHERE id = ? AND enabled = 1 AND "
@@ -195,8 +196,8 @@ fire_txn(struct db *db, void *arg)
 	const char		*name, *wf, *overlap, *misfire, *last_eid,
 				*outcome, *eid = NULL;
 	char			 field[32], why[512], reason[600],
-				 iso[SCHEDULE_ISO_LEN + 1];
-	long long		 first, latest, t, next, k = 0;
+				 iso[SCHEDULE_ISO_LEN + 1], nexts[24];
+	long long		 first, latest, t, next = 0, k = 0;
 	int			 rc = -1, run, gone = 0, at, more;
 
 	f->fired = f->lost = 0;
@@ -310,12 +311,10 @@ advance:
 		snprintf(why, sizeof(why), "no fire time in the next 8 years");
 	if (gone)
 		more = 0;
-	if (more)
-		rc = db_exec(db, sql_advance, NULL, "iisissssi", next, 1LL,
-		    NULL, latest, outcome, eid, dbt.node, f->id, first);
-	else
-		rc = db_exec(db, sql_advance, NULL, "nisissssi", 0LL, why,
-		    latest, outcome, eid, dbt.node, f->id, first);
+	snprintf(nexts, sizeof(nexts), "%lld", next);
+	rc = db_exec(db, sql_advance, NULL, "sisissssi", more ? nexts : NULL,
+	    (long long)more, more ? NULL : why, latest, outcome, eid, dbt.node,
+	    f->id, first);
 	if (rc == 0 && db_affected(db) != 1) {
 		f->lost = 1;
 		rc = -1;
@@ -381,57 +380,33 @@ out:
 	return rc;
 }
 
+/*
+ * Each row of sql (a schedule id, and for a queued fire its time) in its
+ * own transaction fn; an execution started sends its commands at once.
+ */
 static void
-schedules_fire_due(long long now)
+schedules_each(const char *sql, long long now, int (*fn)(struct db *,
+    void *), const char *what)
 {
 	struct db_res	*r;
 	struct fire	 f;
 	size_t		 i;
 
-	if (db_exec(dbt.db, sql_due, &r, "i", now) == -1) {
-		dbt_failed("reading due schedules");
+	if ((now >= 0 ? db_exec(dbt.db, sql, &r, "i", now) :
+	    db_exec(dbt.db, sql, &r, "")) == -1) {
+		dbt_failed(what);
 		return;
 	}
 	for (i = 0; i < db_res_rows(r); i++) {
 		memset(&f, 0, sizeof(f));
 		f.id = db_res_get(r, i, 0);
-		f.now = now;
-		if (db_txn(dbt.db, fire_txn, &f) == -1 && !f.lost) {
-			if (dbt_failed("firing a schedule") == -1)
+		f.now = now >= 0 ? now : db_res_int(r, i, 1, 0);
+		if (db_txn(dbt.db, fn, &f) == -1 && !f.lost) {
+			if (dbt_failed(what) == -1)
 				break;
 			continue;
 		}
 		if (f.fired) {
-			/* Its first commands are queued: send them now. */
-			dbt.claim_now = 1;
-			dbt_busy();
-		}
-	}
-	db_res_free(r);
-}
-
-static void
-schedules_start_queued(void)
-{
-	struct db_res	*r;
-	struct fire	 f;
-	size_t		 i;
-
-	if (db_exec(dbt.db, sql_queued, &r, "") == -1) {
-		dbt_failed("reading queued schedule runs");
-		return;
-	}
-	for (i = 0; i < db_res_rows(r); i++) {
-		memset(&f, 0, sizeof(f));
-		f.id = db_res_get(r, i, 0);
-		f.now = db_res_int(r, i, 1, 0);	/* the queued fire time */
-		if (db_txn(dbt.db, queued_txn, &f) == -1 && !f.lost) {
-			if (dbt_failed("starting a queued schedule run") == -1)
-				break;
-			continue;
-		}
-		if (f.fired) {
-			/* Its first commands are queued: send them now. */
 			dbt.claim_now = 1;
 			dbt_busy();
 		}
@@ -454,7 +429,9 @@ dbt_schedules(long long now_ms)
 			    "clock plus the seconds in %s (%s)", clock,
 			    SCHEDULE_CLOCK_ENV);
 	}
-	schedules_fire_due(schedule_now());
+	schedules_each(sql_due, schedule_now(), fire_txn, "firing schedules");
+	/* A queued fire's "now" is its fire time (the row's key). */
 	if (dbt.retry_at == 0)
-		schedules_start_queued();
+		schedules_each(sql_queued, -1, queued_txn,
+		    "starting queued schedule runs");
 }
