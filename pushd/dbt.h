@@ -43,7 +43,7 @@ struct json_object;
 #define DBT_POISON_TRIES	5	/* an execution that fails to move */
 #define DBT_POISON_SLOTS	64
 #define DBT_REATTACH_MS		60000	/* an earlier run's workers: back? */
-#define DBT_SCHEDULES_MS	250	/* due schedules looked for */
+#define DBT_SCHEDULES_MS	100	/* due schedules looked for */
 #define DBT_SCHEDULES_BATCH	50	/* schedules fired per look */
 
 /* An event id skipped over while its transaction had not committed. */
