@@ -5,6 +5,7 @@
  * whose unique key a second firer cannot insert again, the execution,
  * and the next fire time, moved only from the value read. So a fire
  * happens once with several pushd, after kill -9 and after a clock jump.
+ * Fire rows past RETENTION_DAYS are deleted here too.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +14,7 @@
 #include <json-c/json.h>
 
 #include "audit.h"
+#include "config.h"
 #include "db.h"
 #include "dbt.h"
 #include "engine.h"
@@ -67,6 +69,10 @@ static const char sql_fire_set[] =
     "UPDATE schedule_fires SET outcome = ?, execution_id = ?, reason = ? "
     "WHERE schedule_id = ? AND fire_time = FROM_UNIXTIME(?) AND "
     "outcome = 'queued'";
+/* A queued fire waits for its start, however old. */
+static const char sql_prune[] =
+    "DELETE FROM schedule_fires WHERE fire_time < NOW(3) - INTERVAL ? DAY "
+    "AND outcome <> 'queued' LIMIT " SCHED_STR(DBT_FIRES_PRUNE_BATCH);
 /* What a fire came to, once its row holds the key. */
 static const char sql_fire_outcome[] =
     "UPDATE schedule_fires SET outcome = ?, execution_id = ?, reason = ? "
@@ -414,6 +420,23 @@ schedules_each(const char *sql, long long now, int (*fn)(struct db *,
 	db_res_free(r);
 }
 
+/*
+ * Fire rows older than RETENTION_DAYS go, a batch a minute (an every-
+ * minute schedule writes 1,440 a day): the record of a fire lives as
+ * long as the executions it started.
+ */
+static void
+schedules_prune(void)
+{
+	if (db_exec(dbt.db, sql_prune, NULL, "i",
+	    (long long)dbt.cfg->retention_days) == -1)
+		dbt_failed("deleting old schedule fires");
+	else if (db_affected(dbt.db) > 0)
+		log_info("retention: deleted %llu schedule fire%s older than "
+		    "%d days", db_affected(dbt.db), db_affected(dbt.db) == 1 ?
+		    "" : "s", dbt.cfg->retention_days);
+}
+
 void
 dbt_schedules(long long now_ms)
 {
@@ -434,4 +457,8 @@ dbt_schedules(long long now_ms)
 	if (dbt.retry_at == 0)
 		schedules_each(sql_queued, -1, queued_txn,
 		    "starting queued schedule runs");
+	if (dbt.retry_at == 0 && now_ms >= dbt.next_fires_prune) {
+		dbt.next_fires_prune = now_ms + DBT_FIRES_PRUNE_MS;
+		schedules_prune();
+	}
 }

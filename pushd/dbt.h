@@ -45,6 +45,8 @@ struct json_object;
 #define DBT_REATTACH_MS		60000	/* an earlier run's workers: back? */
 #define DBT_SCHEDULES_MS	100	/* due schedules looked for */
 #define DBT_SCHEDULES_BATCH	50	/* schedules fired per look */
+#define DBT_FIRES_PRUNE_MS	60000	/* old schedule_fires deleted */
+#define DBT_FIRES_PRUNE_BATCH	1000
 
 /* An event id skipped over while its transaction had not committed. */
 struct dbt_hole {
@@ -87,7 +89,7 @@ struct dbt {
 	long long		 detach_at;	/* earlier run's workers */
 	int			 detached;
 	long long		 busy_until;	/* poll fast until then */
-	long long		 next_schedules;
+	long long		 next_schedules, next_fires_prune;
 	int			 schedules_told; /* the test clock logged */
 	/* Reports on commands that no longer exist, each logged once. */
 	char			 unknown[DBT_UNKNOWN_SEEN][ID_LEN + 1];

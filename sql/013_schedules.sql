@@ -51,5 +51,7 @@ CREATE TABLE IF NOT EXISTS schedule_fires (
 	at TIMESTAMP(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3),
 	PRIMARY KEY (schedule_id, fire_time),
 	KEY idx_schedule_fires_outcome (outcome),
+	-- pushd deletes fires older than RETENTION_DAYS by this.
+	KEY idx_schedule_fires_time (fire_time),
 	KEY idx_schedule_fires_execution (execution_id)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;

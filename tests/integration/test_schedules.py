@@ -10,12 +10,13 @@ execution started by schedule:<name> with its execution.start audit row
 and the schedule's params; overlap skip, queue and allow; misfire skip
 and run_once after a clock jump, every missed time recorded with a
 reason; one-shot `at`; enable/disable; a deleted workflow disables its
-schedules; schedule.create/update/delete audit rows."""
+schedules; fire rows past RETENTION_DAYS deleted by pushd;
+schedule.create/update/delete audit rows."""
 
 import os
 import time
 
-from pulse_test import (at_end, call, check, check_status, diag, done,
+from pulse_test import (at_end, call, check, check_status, ctl, diag, done,
                         prompt_step, require, sql, unique, wait_for)
 
 STACK = os.environ.get('PULSE_STACK', '')
@@ -401,6 +402,23 @@ check('its schedule is disabled, saying the workflow was deleted',
 m = next_minute()
 quiet()
 check('and it does not fire', fire_at(ds['id'], m) is None, get(ds['id']))
+
+# --- fire rows older than RETENTION_DAYS (30) go -----------------------------
+recent = time.strftime('%Y-%m-%d %H:%M:%S', time.gmtime(time.time() - 86400))
+for when, outcome in (('2001-01-01 00:00:00', 'missed'),
+                      ('2001-01-03 00:00:00', 'skipped'),
+                      (recent, 'missed')):
+    sql("INSERT INTO schedule_fires (schedule_id, fire_time, outcome, "
+        "reason) VALUES ('%s', '%s', '%s', 'by hand')" % (dup['id'], when,
+                                                          outcome))
+ctl('pushd-kill')
+ctl('pushd-start')	# a pushd deletes old fires at its first look
+left = wait_for(lambda: (lambda r: r if len(r) == 1 else None)(
+    sql("SELECT fire_time FROM schedule_fires WHERE schedule_id = '%s'"
+        % dup['id'])), 10)
+check('fires older than RETENTION_DAYS deleted by pushd, a day-old one kept',
+      left and left[0][0].startswith(recent), left)
+sql("DELETE FROM schedule_fires WHERE schedule_id = '%s'" % dup['id'])
 
 # --- audit rows by the admin ------------------------------------------------
 r = call('DELETE', '/api/schedules/' + ds['id'])
