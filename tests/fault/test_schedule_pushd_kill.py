@@ -12,6 +12,7 @@ second firer, on the scheduler's test clock ($PULSE_STACK/clock).
    exactly one execution per (schedule, fire time).
 Both end with the fault suite's schedule invariants (faultlib)."""
 
+import atexit
 import os
 import random
 import signal
@@ -49,7 +50,22 @@ def next_minute():
     return m
 
 
-at_end(lambda: os.path.exists(CLOCK) and os.remove(CLOCK))
+created = []
+
+
+def leave_quiet():
+    """Whatever the outcome: the real clock back and this file's schedules
+    disabled, so none fires into the tests that follow."""
+    if os.path.exists(CLOCK):
+        os.remove(CLOCK)
+    for sid in created:
+        try:
+            call('PUT', '/api/schedules/' + sid, body={'enabled': False})
+        except Exception:
+            pass
+
+
+atexit.register(leave_quiet)
 set_clock(time.time())
 
 r = call('POST', '/api/workflows', body={
@@ -68,6 +84,7 @@ def schedules(n, prefix):
             'overlap': 'allow'})
         require('set-up: a schedule', r[0] == 201, r)
         sid = r[2]['id']
+        created.append(sid)
         at_end(lambda sid=sid: call('DELETE', '/api/schedules/' + sid))
         out.append(sid)
     return out
@@ -125,10 +142,11 @@ def stop_second():
         except subprocess.TimeoutExpired:
             second.kill()
             second.wait()
-    log.close()
+    if not log.closed:
+        log.close()
 
 
-at_end(stop_second)
+atexit.register(stop_second)	# also after a failed check
 require('a second pushd runs', wait_for(
     lambda: os.path.exists(env['PULSE_PUSHD_WORKER_SOCKET']) or
     second.poll() is not None, 10) and second.poll() is None)
