@@ -388,25 +388,45 @@ secs(long long v, char buf[24])
 	return buf;
 }
 
+/* A POST's insert or a PUT's update, with its audit row. */
 static int
-create_txn(struct db *db, void *arg)
+save_txn(struct db *db, void *arg)
 {
 	struct sched_in		*in = arg;
 	struct json_object	*d;
+	const char		*p = in->params != NULL ?
+				    pjson_str(in->params, NULL) : NULL;
 	char			 at[24], next[24];
 	int			 rc;
 
 	in->dup = 0;
-	if (db_exec(db, sql_insert, NULL, "sssssssissss", in->id,
-	    in->workflow_id, in->name, in->cron, secs(in->at, at),
-	    in->timezone, in->params != NULL ? pjson_str(in->params, NULL) :
-	    NULL, (long long)in->enabled, in->overlap, in->misfire,
-	    secs(in->next, next), in->req->user.name) == -1) {
+	if (in->before == NULL)
+		rc = db_exec(db, sql_insert, NULL, "sssssssissss", in->id,
+		    in->workflow_id, in->name, in->cron, secs(in->at, at),
+		    in->timezone, p, (long long)in->enabled, in->overlap,
+		    in->misfire, secs(in->next, next), in->req->user.name);
+	else
+		rc = db_exec(db, sql_update, NULL, "ssssssissss",
+		    in->workflow_id, in->name, in->cron, secs(in->at, at),
+		    in->timezone, p, (long long)in->enabled, in->overlap,
+		    in->misfire, secs(in->next, next), in->id);
+	if (rc == -1) {
 		in->dup = db_errcode(db) == 1062;
 		return -1;
 	}
-	d = sched_details(in);
-	rc = api_audit(in->req, "schedule.create", "schedule", in->id, d);
+	/* updated_at always changes: 0 rows is a schedule deleted since. */
+	if ((in->found = db_affected(db) > 0) == 0)
+		return 1;
+	if (in->before == NULL)
+		d = sched_details(in);
+	else {
+		d = json_object_new_object();
+		json_object_object_add(d, "before",
+		    json_object_get(in->before));
+		json_object_object_add(d, "after", sched_details(in));
+	}
+	rc = api_audit(in->req, in->before == NULL ? "schedule.create" :
+	    "schedule.update", "schedule", in->id, d);
 	json_object_put(d);
 	return rc;
 }
@@ -443,6 +463,33 @@ reply_schedule(struct request *req, const char *id, int status)
 	return 0;
 }
 
+/* Save in (a POST when in->before is NULL) and answer with the row. */
+static int
+sched_save(struct request *req, struct sched_in *in, int status)
+{
+	char	 id[ID_LEN + 1];
+
+	strlcpy_p(id, in->id, sizeof(id));
+	if (db_txn(req->db, save_txn, in) == -1) {
+		if (in->dup)
+			reply_error_field(req, 409, "name", "a schedule named "
+			    "'%s' exists", in->name);
+		else
+			reply_db_error(req);
+		sched_in_clear(in);
+		return 0;
+	}
+	if (!in->found) {
+		sched_in_clear(in);
+		reply_error(req, 404, "schedule not found");
+		return 0;
+	}
+	log_info("schedule %s (%s) %s by %s", in->name, id, in->before ==
+	    NULL ? "created" : "changed", req->user.name);
+	sched_in_clear(in);
+	return reply_schedule(req, id, status);
+}
+
 int
 schedules_create(struct request *req)
 {
@@ -458,19 +505,7 @@ schedules_create(struct request *req)
 	}
 	id_new(id);
 	in.id = id;
-	if (db_txn(req->db, create_txn, &in) == -1) {
-		if (in.dup)
-			reply_error_field(req, 409, "name", "a schedule named "
-			    "'%s' exists", in.name);
-		else
-			reply_db_error(req);
-		sched_in_clear(&in);
-		return 0;
-	}
-	log_info("schedule %s (%s) created by %s", in.name, id,
-	    req->user.name);
-	sched_in_clear(&in);
-	return reply_schedule(req, id, 201);
+	return sched_save(req, &in, 201);
 }
 
 /* The stored row into in, for a PUT to merge into. -1: db error. */
@@ -506,36 +541,10 @@ load_current(struct db *db, struct sched_in *in)
 	return 0;
 }
 
-static int
-update_txn(struct db *db, void *arg)
-{
-	struct sched_in		*in = arg;
-	struct json_object	*d;
-	char			 at[24], next[24];
-	int			 rc;
-
-	in->dup = 0;
-	if (db_exec(db, sql_update, NULL, "ssssssissss", in->workflow_id,
-	    in->name, in->cron, secs(in->at, at), in->timezone,
-	    in->params != NULL ? pjson_str(in->params, NULL) : NULL,
-	    (long long)in->enabled, in->overlap, in->misfire,
-	    secs(in->next, next), in->id) == -1) {
-		in->dup = db_errcode(db) == 1062;
-		return -1;
-	}
-	d = json_object_new_object();
-	json_object_object_add(d, "before", json_object_get(in->before));
-	json_object_object_add(d, "after", sched_details(in));
-	rc = api_audit(in->req, "schedule.update", "schedule", in->id, d);
-	json_object_put(d);
-	return rc;
-}
-
 int
 schedules_update(struct request *req)
 {
 	struct sched_in	 in;
-	int		 rc;
 
 	memset(&in, 0, sizeof(in));
 	in.req = req;
@@ -561,18 +570,7 @@ schedules_update(struct request *req)
 		sched_in_clear(&in);
 		return 0;
 	}
-	rc = db_txn(req->db, update_txn, &in);
-	if (rc == -1) {
-		if (in.dup)
-			reply_error_field(req, 409, "name", "a schedule named "
-			    "'%s' exists", in.name);
-		else
-			reply_db_error(req);
-		sched_in_clear(&in);
-		return 0;
-	}
-	sched_in_clear(&in);
-	return reply_schedule(req, req->params[0], 200);
+	return sched_save(req, &in, 200);
 }
 
 /* A schedule's fire rows go with it; its executions stay. */

@@ -20,53 +20,21 @@ import subprocess
 import time
 
 from faultlib import check_schedules, schedule_fires
-from pulse_test import (at_end, call, check, ctl, diag, done, require,
-                        unique, wait_for)
+from pulse_test import (SchedClock, at_end, call, check, ctl, diag, done,
+                        require, unique, wait_for)
 
 STACK = os.environ.get('PULSE_STACK', '')
 BIN = os.environ.get('PULSE_BIN', '')
 ENV_FILE = os.environ.get('PULSE_ENV_FILE', '')
 require('PULSE_STACK, PULSE_BIN and PULSE_ENV_FILE set',
         STACK and BIN and ENV_FILE)
-CLOCK = os.path.join(STACK, 'clock')
 seed = int(os.environ.get('PULSE_FAULT_SEED', random.SystemRandom().randrange(
     1, 1 << 30)))
 diag('seed %d (PULSE_FAULT_SEED=%d repeats this run)' % (seed, seed))
 rnd = random.Random(seed)
-offset = 0
-
-
-def set_clock(t):
-    global offset
-    offset = max(offset, int(round(t - time.time())))
-    with open(CLOCK + '.tmp', 'w') as f:
-        f.write('%d\n' % offset)
-    os.rename(CLOCK + '.tmp', CLOCK)
-
-
-def next_minute():
-    m = (int(time.time() + offset) // 60 + 1) * 60
-    set_clock(m + 2)
-    return m
-
-
-created = []
-
-
-def leave_quiet():
-    """Whatever the outcome: the real clock back and this file's schedules
-    disabled, so none fires into the tests that follow."""
-    if os.path.exists(CLOCK):
-        os.remove(CLOCK)
-    for sid in created:
-        try:
-            call('PUT', '/api/schedules/' + sid, body={'enabled': False})
-        except Exception:
-            pass
-
-
-atexit.register(leave_quiet)
-set_clock(time.time())
+clock = SchedClock()
+CLOCK = clock.path
+next_minute = clock.next_minute
 
 r = call('POST', '/api/workflows', body={
     'name': unique('sch-fault'),
@@ -84,7 +52,7 @@ def schedules(n, prefix):
             'overlap': 'allow'})
         require('set-up: a schedule', r[0] == 201, r)
         sid = r[2]['id']
-        created.append(sid)
+        clock.keep(sid)
         at_end(lambda sid=sid: call('DELETE', '/api/schedules/' + sid))
         out.append(sid)
     return out

@@ -13,65 +13,20 @@ reason; one-shot `at`; enable/disable; a deleted workflow disables its
 schedules; fire rows past RETENTION_DAYS deleted by pushd;
 schedule.create/update/delete audit rows."""
 
-import atexit
-import os
 import time
 
-from pulse_test import (at_end, call, check, check_status, ctl, diag, done,
-                        prompt_step, require, sql, unique, wait_for)
+from pulse_test import (SchedClock, at_end, call, check, check_status, ctl,
+                        diag, done, prompt_step, require, sql, unique,
+                        wait_for)
 
-STACK = os.environ.get('PULSE_STACK', '')
-require('PULSE_STACK names the stack (its clock file)', STACK, STACK)
-CLOCK = os.path.join(STACK, 'clock')
-offset = 0
-
-
-def set_clock(t):
-    """Make the schedulers' now t (epoch seconds); only ever forward."""
-    global offset
-    new = int(round(t - time.time()))
-    require('the test clock only moves forward', new >= offset,
-            (offset, new))
-    offset = new
-    tmp = CLOCK + '.tmp'
-    with open(tmp, 'w') as f:
-        f.write('%d\n' % offset)
-    os.rename(tmp, CLOCK)
-
-
-def clock_now():
-    return time.time() + offset
-
-
-def next_minute():
-    """Move to 2 s past the next whole minute; returns that minute."""
-    m = (int(clock_now()) // 60 + 1) * 60
-    set_clock(m + 2)
-    return m
+clock = SchedClock()
+set_clock = clock.set
+clock_now = clock.now
+next_minute = clock.next_minute
 
 
 def iso(t):
     return time.strftime('%Y-%m-%dT%H:%M:%S.000Z', time.gmtime(t))
-
-
-created = []
-
-
-def leave_quiet():
-    """Whatever the outcome: the real clock back, and no schedule of this
-    file left firing into the tests that come after it (after a failure
-    the rows are kept to look at, disabled)."""
-    if os.path.exists(CLOCK):
-        os.remove(CLOCK)
-    for sid in created:
-        try:
-            call('PUT', '/api/schedules/' + sid, body={'enabled': False})
-        except Exception:
-            pass
-
-
-atexit.register(leave_quiet)
-set_clock(time.time())
 
 
 def workflow(steps, params=None):
@@ -90,7 +45,7 @@ def schedule(body, expect=201):
     r = call('POST', '/api/schedules', body=body)
     if r[0] == 201:
         sid = r[2]['id']
-        created.append(sid)
+        clock.keep(sid)
         at_end(lambda: call('DELETE', '/api/schedules/' + sid))
     check_status('create schedule %s' % body.get('name'), r, expect)
     return r[2]
