@@ -404,7 +404,8 @@ class SchedClock:
 
     def __init__(self):
         stack = os.environ.get('PULSE_STACK', '')
-        require('PULSE_STACK names the stack (its clock file)', stack)
+        if not stack:
+            require('PULSE_STACK names the stack (its clock file)', False)
         self.path = os.path.join(stack, 'clock')
         self.offset = 0
         self.kept = []
@@ -414,8 +415,9 @@ class SchedClock:
     def set(self, t):
         """Make the schedulers' now t (epoch seconds)."""
         new = int(round(t - time.time()))
-        require('the test clock only moves forward', new >= self.offset,
-                (self.offset, new))
+        if new < self.offset:
+            require('the test clock only moves forward', False,
+                    (self.offset, new))
         self.offset = new
         with open(self.path + '.tmp', 'w') as f:
             f.write('%d\n' % new)
