@@ -394,8 +394,22 @@ check('fires older than RETENTION_DAYS deleted by pushd, a day-old one kept',
 sql("DELETE FROM schedule_fires WHERE schedule_id = '%s'" % dup['id'])
 
 # --- audit rows by the admin ------------------------------------------------
+nobody = '00000000-0000-4000-8000-000000000000'
+for method, path, body in (('GET', '/api/schedules/' + nobody, None),
+                           ('PUT', '/api/schedules/' + nobody,
+                            {'enabled': False}),
+                           ('DELETE', '/api/schedules/' + nobody, None),
+                           ('GET', '/api/schedules/%s/preview' % nobody,
+                            None),
+                           ('GET', '/api/schedules/not-an-id', None)):
+    r = call(method, path, body=body)
+    check('%s %s: 404 with a JSON error' % (method, path),
+          r[0] == 404 and 'not found' in r[2].get('error', ''), r)
+r = call('DELETE', '/api/schedules/' + ds['id'], user='employee')
+check_status('an employee may not delete one', r, 403)
 r = call('DELETE', '/api/schedules/' + ds['id'])
-check_status('delete a schedule', r, 200)
+check('delete a schedule: {deleted, id}', r[0] == 200 and
+      r[2] == {'deleted': True, 'id': ds['id']}, r)
 check_status('it is gone', call('GET', '/api/schedules/' + ds['id']), 404)
 r = call('GET', '/api/audit?target=' + ds['id'])
 acts = sorted(e['action'] for e in r[2].get('entries', [])) \
