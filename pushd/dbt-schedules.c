@@ -54,7 +54,7 @@ static const char sql_advance[] =
     "disabled_reason = ?, last_run_at = FROM_UNIXTIME(?), "
     "last_status = ?, last_execution_id = COALESCE(?, last_execution_id), "
     "locked_by = ? WHERE id = ? AND enabled = 1 AND "
-    "next_run_at = FROM_UNIXTIME(?)";
+    "FLOOR(UNIX_TIMESTAMP(next_run_at)) = ?";
 static const char sql_disable[] =
     "UPDATE schedules SET enabled = 0, next_run_at = NULL, "
     "disabled_reason = ? WHERE id = ? AND enabled = 1";
