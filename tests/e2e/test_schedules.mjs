@@ -2,7 +2,8 @@
 // the editor's live preview shows the next five fire times as the cron
 // expression is typed, and a bad one shows the server's message naming
 // the field; the new schedule is listed with its next run; Disable and
-// Enable change it (and the API agrees); the workflow's page lists it; an
+// Enable change it (and the API agrees); Edit changes its expression with
+// a new preview; the workflow's page lists it; an
 // employee sees the page without the admin's buttons.
 import { browser, call, check, createWorkflow, page, problems, require, run, shot, uniq, URL, waitFor } from './lib.js';
 
@@ -65,6 +66,22 @@ run(async () => {
   await p.locator(`[data-test=schedules] tr[data-name="${name}"][data-enabled=true]`).waitFor();
   s = (await call('GET', '/api/schedules/' + api.id)).data;
   check('Enable: enabled again with its next run', s.enabled === true && s.next_run_at === week[0], s);
+  // Edit: the dialog opens with the stored values; a new expression, a
+  // new preview, saved.
+  await p.locator(`[data-test=schedules] tr[data-name="${name}"] [data-test=schedule-edit]`).click();
+  check('Edit opens with the stored expression', (await p.locator('[data-test=schedule-cron]').inputValue()) === '0 6 * * mon-fri');
+  await p.locator('[data-test=schedule-cron]').fill('30 7 * * *');
+  const daily = await waitFor(async () => {
+    const t = await p.locator('[data-test=preview-time]').evaluateAll((els) => els.map((e) => e.title));
+    return t.length === 5 && t.every((x) => x.endsWith('T07:30:00.000Z')) ? t : null;
+  }, 10000);
+  check('the edit preview: five days at 07:30 UTC', daily !== null, daily);
+  await p.locator('[data-test=schedule-save]').click();
+  s = await waitFor(async () => {
+    const x = (await call('GET', '/api/schedules/' + api.id)).data;
+    return x.cron === '30 7 * * *' ? x : null;
+  }, 10000);
+  check('Save: the API has the new expression and its next run', s && s.next_run_at === daily[0], s);
   await shot(p, 'schedules-02-list');
 
   await p.goto(URL + '/#/workflows/' + wf.id);
