@@ -456,6 +456,26 @@ engine_start_with(struct db *db, const struct engine_start_req *r,
 	return rc;
 }
 
+int
+engine_start_in_txn(struct db *db, const struct engine_start_req *r,
+    char id_out[ID_LEN + 1], struct engine_err *err,
+    const struct audit_actor *audit)
+{
+	struct call	 c = { .workflow_id = r->workflow_id, .user = r->user,
+	    .params = r->params, .caller = r->caller, .id_out = id_out,
+	    .err = err, .audit = audit };
+	int		 rc;
+
+	err->code = ENGINE_OK;
+	err->field[0] = '\0';
+	err->msg[0] = '\0';
+	rc = start_txn(db, &c);
+	json_object_put(c.resolved);
+	if (rc == -1 && err->code == ENGINE_OK)
+		engine_dberr(err, db);
+	return rc;
+}
+
 static int
 command_txn(struct db *db, void *arg)
 {

@@ -120,6 +120,17 @@ int	engine_start_with(struct db *, const struct engine_start_req *,
 	    char id_out[ID_LEN + 1], int *replayed, struct engine_err *,
 	    const struct audit_actor *);
 
+/*
+ * engine_start_with() inside the caller's open transaction, for a start
+ * that must commit with the caller's own rows (a schedule's fire row and
+ * next time): nothing is retried here, the caller's db_txn decides. No
+ * idempotency key. On -1 with ENGINE_DBERR the caller rolls back; any
+ * other code wrote nothing.
+ */
+int	engine_start_in_txn(struct db *, const struct engine_start_req *,
+	    char id_out[ID_LEN + 1], struct engine_err *,
+	    const struct audit_actor *);
+
 /* Start a one-step execution running command on one worker. */
 int	engine_start_command(struct db *, const char *worker_id,
 	    const char *command, long long timeout_ms, const char *user,

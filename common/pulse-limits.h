@@ -216,4 +216,27 @@
 #define NOTIFY_TIMEOUT_S	15
 #define NOTIFY_LIST_MAX		500
 
+/*
+ * Schedules (SPEC section 16). A fire later than MISFIRE_GRACE_S, or one
+ * with a later fire time also due, is a misfire (the schedule's misfire
+ * policy decides). One catch-up writes at most MISSED_ROWS_MAX `missed`
+ * rows a schedule, the last one counting the rest; it looks at most
+ * CATCHUP_MAX fire times (a year of minutes is 525,600).
+ */
+#define PULSE_SCHEDULE_MISFIRE_GRACE_S	60
+#define PULSE_SCHEDULE_MISSED_ROWS_MAX	1000
+#define PULSE_SCHEDULE_CATCHUP_MAX	600000
+#define PULSE_SCHEDULE_PREVIEW_MAX	1000
+#define PULSE_SCHEDULE_LIST_MAX		10000	/* GET /api/schedules */
+#define PULSE_SCHEDULE_FIRES_SHOWN	20	/* GET /api/schedules/:id */
+
+/*
+ * Schedules (SPEC section 16): a cron expression's bytes (VARCHAR(256)),
+ * an IANA zone name's bytes (VARCHAR(64)) and the largest TZif file read
+ * (the biggest in tzdata is under 4 KiB: the cap only bounds the read).
+ */
+#define PULSE_CRON_EXPR_MAX		256
+#define PULSE_TZ_NAME_MAX		64
+#define PULSE_TZ_FILE_MAX		(1024 * 1024)
+
 #endif

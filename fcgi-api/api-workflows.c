@@ -419,6 +419,7 @@ announce_deleted(struct db *db, const char *id)
  * Deleting a workflow deletes its executions (SPEC section 4): one that
  * still runs would vanish under a command in flight, and its worker's
  * result would come back for nothing. Refused until they end (issue 11).
+ * Not refused: its schedules are disabled in the same transaction.
  */
 static int
 refuse_unfinished(struct db *db, const char *id, struct delete_ctx *ctx)
@@ -435,6 +436,9 @@ refuse_unfinished(struct db *db, const char *id, struct delete_ctx *ctx)
 		delete_refuse(ctx, "workflow has %lld unfinished execution%s "
 		    "(running, waiting or awaiting approval): cancel %s first",
 		    n, n == 1 ? "" : "s", n == 1 ? "it" : "them");
+	/* Its schedules stay, disabled and saying why (SPEC section 16). */
+	else if (schedules_workflow_deleted(db, id) == -1)
+		return -1;
 	return 0;
 }
 

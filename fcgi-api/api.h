@@ -249,6 +249,18 @@ int	 versions_add(struct db *, const char *workflow_id, long long version,
 int	 versions_list(struct request *);
 int	 versions_get(struct request *);
 
+/* api-schedules.c: SPEC section 16; pushd fires them. */
+int	 schedules_list(struct request *);
+int	 schedules_get(struct request *);
+int	 schedules_create(struct request *);
+int	 schedules_update(struct request *);
+int	 schedules_delete(struct request *);
+int	 schedules_preview(struct request *);
+int	 schedules_preview_new(struct request *);
+/* In the transaction deleting a workflow, before its row goes: its
+ * schedules disabled, saying why. 0 or -1 (db error). */
+int	 schedules_workflow_deleted(struct db *, const char *workflow_id);
+
 /* api-executions.c */
 int	 executions_list(struct request *);
 int	 executions_get(struct request *);

@@ -21,7 +21,8 @@
  * fails for a route it does not know). The one exception is the
  * heartbeat: a worker's routine beat every few seconds is not a change
  * anyone decided, so only the beat that creates a worker writes a row
- * (worker.enroll); the rest would drown the trail.
+ * (worker.enroll); the rest would drown the trail. POST
+ * /api/schedules/preview is a POST for its body only and changes nothing.
  */
 const struct route routes[] = {
 	{ "GET",	"/health",		health_get,	ROUTE_PUBLIC },
@@ -93,6 +94,17 @@ const struct route routes[] = {
 	{ "GET",	"/api/triggers/:id/deliveries", triggers_deliveries,
 	    ROUTE_ADMIN },
 	{ "POST",	"/hooks/:id",		hooks_post,	ROUTE_HOOK },
+	{ "GET",	"/api/schedules",	schedules_list,	ROUTE_ANY },
+	{ "POST",	"/api/schedules",	schedules_create,
+	    ROUTE_ADMIN | ROUTE_BODY },
+	{ "POST",	"/api/schedules/preview", schedules_preview_new,
+	    ROUTE_ADMIN | ROUTE_BODY },
+	{ "GET",	"/api/schedules/:id",	schedules_get,	ROUTE_ANY },
+	{ "PUT",	"/api/schedules/:id",	schedules_update,
+	    ROUTE_ADMIN | ROUTE_BODY },
+	{ "DELETE",	"/api/schedules/:id",	schedules_delete, ROUTE_ADMIN },
+	{ "GET",	"/api/schedules/:id/preview", schedules_preview,
+	    ROUTE_ANY },
 	{ "GET",	"/api/audit",		audit_list,	ROUTE_ADMIN },
 	{ "GET",	"/api/audit/verify",	audit_verify_get, ROUTE_ADMIN },
 	{ NULL,		NULL,			NULL,		0 }

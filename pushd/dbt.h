@@ -1,7 +1,8 @@
 /*
  * The database thread's private header: its state, one struct the files
- * dbthread.c, dbt-jobs.c, dbt-poll.c, dbt-timers.c and dbt-trust.c share
- * (only that thread touches it), and what each of them offers the others.
+ * dbthread.c, dbt-jobs.c, dbt-poll.c, dbt-timers.c, dbt-schedules.c and
+ * dbt-trust.c share (only that thread touches it), and what each of them
+ * offers the others.
  */
 #ifndef DBT_H
 #define DBT_H
@@ -42,6 +43,10 @@ struct json_object;
 #define DBT_POISON_TRIES	5	/* an execution that fails to move */
 #define DBT_POISON_SLOTS	64
 #define DBT_REATTACH_MS		60000	/* an earlier run's workers: back? */
+#define DBT_SCHEDULES_MS	100	/* due schedules looked for */
+#define DBT_SCHEDULES_BATCH	50	/* schedules fired per look */
+#define DBT_FIRES_PRUNE_MS	60000	/* old schedule_fires deleted */
+#define DBT_FIRES_PRUNE_BATCH	1000
 
 /* An event id skipped over while its transaction had not committed. */
 struct dbt_hole {
@@ -84,6 +89,8 @@ struct dbt {
 	long long		 detach_at;	/* earlier run's workers */
 	int			 detached;
 	long long		 busy_until;	/* poll fast until then */
+	long long		 next_schedules, next_fires_prune;
+	int			 schedules_told; /* the test clock logged */
 	/* Reports on commands that no longer exist, each logged once. */
 	char			 unknown[DBT_UNKNOWN_SEEN][ID_LEN + 1];
 	size_t			 nunknown;
@@ -120,6 +127,9 @@ void	dbt_tail(void);
 
 /* dbt-timers.c */
 void	dbt_timers(long long now);
+
+/* dbt-schedules.c */
+void	dbt_schedules(long long now);
 
 /* dbt-trust.c */
 void	dbt_worker_state(uint64_t conn, const char *worker_id,

@@ -5,7 +5,8 @@
  * here, follows the events table, and runs the timers several pushd share.
  * This file owns the thread, its loop and its shared state (dbt.h); the
  * jobs are dbt-jobs.c's, the polls dbt-poll.c's, the timers
- * dbt-timers.c's, the trust follow dbt-trust.c's.
+ * dbt-timers.c's, the schedules dbt-schedules.c's, the trust follow
+ * dbt-trust.c's.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -189,6 +190,7 @@ dbt_main(void *arg)
 			dbt_claim(1);
 			dbt_tail();
 			dbt_timers(now);
+			dbt_schedules(now);
 			dbt_advance();
 			clock_gettime(CLOCK_MONOTONIC, &t1);
 			metrics_poll((double)(t1.tv_sec - t0.tv_sec) +

@@ -1,9 +1,9 @@
 // PULSE dashboard: start-up, who am I, the live connection indicator and the
 // hash router (#/workers, #/workflows, #/workflows/ID, #/workflows/new,
 // #/workflows/ID/edit, #/workflows/ID/versions/N (its history), #/executions,
-// #/executions/ID, #/executions/A/compare/B, #/audit and #/notifications for
-// admins). A query after the path (#/executions?status=awaiting_approval) is
-// the view's to read.
+// #/executions/ID, #/executions/A/compare/B, #/schedules, #/audit and
+// #/notifications for admins). A query after the path
+// (#/executions?status=awaiting_approval) is the view's to read.
 import { ApiError, get } from './api.js';
 import { h, replace, tickTimes } from './dom.js';
 import { Live } from './live.js';
@@ -16,6 +16,7 @@ import { compareView } from './views/compare.js';
 import { auditView } from './views/audit.js';
 import { approvalNav } from './views/approval.js';
 import { channelsView } from './views/channels.js';
+import { schedulesView } from './views/schedules.js';
 
 const routes = [
   [/^\/workers$/, 'workers', workersView],
@@ -29,6 +30,7 @@ const routes = [
   [/^\/executions\/([\w-]+)\/compare\/([\w-]+)$/, 'executions', compareView],
   [/^\/audit$/, 'audit', auditView],
   [/^\/notifications$/, 'notifications', channelsView],
+  [/^\/schedules$/, 'schedules', schedulesView],
 ];
 
 const LIVE_LABELS = {

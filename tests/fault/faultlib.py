@@ -723,6 +723,64 @@ class Invariants:
         self.ledger.remove()
 
 
+# --- schedules (SPEC section 16) --------------------------------------------------
+
+def schedule_fires(sid):
+    """A schedule's fire rows: [(epoch, outcome, execution_id, reason)]."""
+    return [(int(r[0]), r[1], _null(r[2]), _null(r[3])) for r in sql_retry(
+        "SELECT FLOOR(UNIX_TIMESTAMP(fire_time)), outcome, "
+        "IFNULL(execution_id, 'NULL'), IFNULL(reason, 'NULL') FROM "
+        "schedule_fires WHERE schedule_id = '%s' ORDER BY fire_time" % sid)]
+
+
+def check_schedules(sids, every=None, upto=None, check_fn=check):
+    """The schedule invariants, one TAP check each, over schedules sids:
+
+    S1 no fire twice: one row per (schedule, fire time) (the key), at
+       most one execution per row, and every execution started by
+       schedule:<name> is the execution of exactly one row of it.
+    S2 no fire missed without a record: every row that started nothing
+       says why, a started row names its execution; with every (seconds,
+       e.g. 60 for "* * * * *") the rows cover each fire time from the
+       first one to upto without a gap.
+    Returns True when both hold."""
+    twice, unsaid = [], []
+    for sid in sids:
+        name = sql_retry("SELECT name FROM schedules WHERE id = '%s'" % sid)
+        if not name:
+            twice.append((sid, 'schedule gone'))
+            continue
+        fires = schedule_fires(sid)
+        times = [f[0] for f in fires]
+        if len(times) != len(set(times)):
+            twice.append((sid, 'a fire time twice'))
+        eids = [f[2] for f in fires if f[2] is not None]
+        if len(eids) != len(set(eids)):
+            twice.append((sid, 'an execution on two fires'))
+        started = sorted(r[0] for r in sql_retry(
+            "SELECT id FROM executions WHERE started_by = 'schedule:%s'"
+            % name[0][0].replace("'", "''")))
+        if started != sorted(eids):
+            twice.append((sid, 'executions without their fire row',
+                          sorted(set(started) - set(eids))[:5],
+                          sorted(set(eids) - set(started))[:5]))
+        for t, outcome, eid, reason in fires:
+            if outcome in ('started',) and eid is None:
+                unsaid.append((sid, t, 'started without an execution'))
+            elif outcome not in ('started', 'queued') and not reason:
+                unsaid.append((sid, t, outcome, 'without a reason'))
+        if every and times:
+            want = list(range(times[0], (upto or times[-1]) + 1, every))
+            gaps = sorted(set(want) - set(times))
+            if gaps:
+                unsaid.append((sid, 'fire times with no row', gaps[:5]))
+    a = check_fn('schedule invariant S1: no fire twice over %d schedule(s)'
+                 % len(sids), not twice, twice[:10])
+    b = check_fn('schedule invariant S2: no fire missed without a row '
+                 'saying why', not unsaid, unsaid[:10])
+    return a and b
+
+
 # --- the stack ------------------------------------------------------------------
 
 def start_worker(name, groups='', **env):

@@ -4,12 +4,13 @@ passes all nine invariants, each kind of damage a fault could do is made
 by hand (a command started twice, a result recorded twice, output that
 differs by one byte, an invented exit code or success, an acknowledged
 execution that vanished, a step that started before the previous one
-ended, an answer without who gave it) and the invariant that guards
-against it must say so; known_output() prints exactly known_bytes()."""
+ended, an answer without who gave it, a schedule's fire recorded twice or
+missed without a row saying why) and the invariant that guards against it
+must say so; known_output() prints exactly known_bytes()."""
 
 import subprocess
 
-from faultlib import Invariants, known_bytes, known_output
+from faultlib import Invariants, check_schedules, known_bytes, known_output
 from live import wait_execution
 from pulse_test import check, done, prompt_step, require, sql
 
@@ -145,6 +146,54 @@ sql("UPDATE events SET type = 'execution_status', payload = "
     "ORDER BY id DESC LIMIT 1" % eid)
 check('invariant 9 fails when the last status a browser sees is not the '
       "execution's", failing(inv.inv9, inv.statuses()))
+
+# Schedules: no fire twice, no fire missed without a record. Rows made by
+# hand on a disabled schedule: four minutes, one started (this file's
+# execution, started_by made to match), three missed with a reason.
+wf_id = sql("SELECT workflow_id FROM executions WHERE id = '%s'" % eid)[0][0]
+r = call('POST', '/api/schedules', body={
+    'workflow_id': wf_id, 'name': 'checker-' + eid[:8], 'cron': '* * * * *',
+    'enabled': False})
+require('a schedule for the schedule invariants', r[0] == 201, r)
+sid = r[2]['id']
+sql("UPDATE executions SET started_by = 'schedule:checker-%s' WHERE id = "
+    "'%s'" % (eid[:8], eid))
+T = 1800000000
+for i in range(4):
+    sql("INSERT INTO schedule_fires (schedule_id, fire_time, execution_id, "
+        "outcome, reason) VALUES ('%s', FROM_UNIXTIME(%d), %s, '%s', %s)"
+        % (sid, T + 60 * i, "'%s'" % eid if i == 3 else 'NULL',
+           'started' if i == 3 else 'missed',
+           'NULL' if i == 3 else "'missed: by hand'"))
+
+
+def sched_failing(**kw):
+    del results[:]
+    check_schedules([sid], every=60, check_fn=collect, **kw)
+    return [d for d, ok in results if not ok]
+
+
+check('schedule invariants hold for rows that are whole',
+      sched_failing(upto=T + 180) == [], sched_failing(upto=T + 180))
+sql("UPDATE schedule_fires SET reason = NULL WHERE schedule_id = '%s' AND "
+    "fire_time = FROM_UNIXTIME(%d)" % (sid, T + 60))
+check('S2 fails for a missed fire without a reason',
+      any('S2' in d for d in sched_failing(upto=T + 180)))
+sql("DELETE FROM schedule_fires WHERE schedule_id = '%s' AND fire_time = "
+    "FROM_UNIXTIME(%d)" % (sid, T + 60))
+check('S2 fails for a fire time with no row',
+      any('S2' in d for d in sched_failing(upto=T + 180)))
+check('S2 fails for fire times due after the last row',
+      any('S2' in d for d in sched_failing(upto=T + 300)))
+sql("UPDATE schedule_fires SET execution_id = '%s' WHERE schedule_id = '%s' "
+    "AND fire_time = FROM_UNIXTIME(%d)" % (eid, sid, T + 120))
+check('S1 fails for one execution on two fires',
+      any('S1' in d for d in sched_failing(upto=T + 180)))
+sql("UPDATE schedule_fires SET execution_id = NULL WHERE schedule_id = '%s'"
+    % sid)
+check('S1 fails for an execution by the schedule without its fire row',
+      any('S1' in d for d in sched_failing(upto=T + 180)))
+call('DELETE', '/api/schedules/' + sid)
 
 sql("DELETE FROM events WHERE execution_id = '%s'" % eid)
 inv.cleanup()

@@ -21,6 +21,7 @@ Configuration, by environment only:
     PULSE_TEST_VERBOSE=1  log every request as a TAP comment
 """
 
+import atexit
 import base64
 import http.client
 import json
@@ -444,6 +445,61 @@ def sql(statement):
     """Rows of a SQL statement run by the stack's client: lists of str."""
     out = ctl('sql', statement)
     return [line.split('\t') for line in out.splitlines() if line != '']
+
+
+# --- the schedulers' test clock (SPEC section 16) -------------------------------
+
+class SchedClock:
+    """$PULSE_STACK/clock, which the dev stack names in pulse-api's and
+    pushd's PULSE_TEST_CLOCK_FILE: whole seconds they add to the real clock
+    for schedules. Only ever moved forward (a schedule's next run already
+    computed would otherwise wait). At exit, whatever the outcome, the real
+    clock is back and every schedule given to keep() is disabled, so none
+    fires into the tests that follow (after a failure its rows stay to be
+    looked at)."""
+
+    def __init__(self):
+        stack = os.environ.get('PULSE_STACK', '')
+        if not stack:
+            require('PULSE_STACK names the stack (its clock file)', False)
+        self.path = os.path.join(stack, 'clock')
+        self.offset = 0
+        self.kept = []
+        atexit.register(self.quiet)
+        self.set(time.time())
+
+    def set(self, t):
+        """Make the schedulers' now t (epoch seconds)."""
+        new = int(round(t - time.time()))
+        if new < self.offset:
+            require('the test clock only moves forward', False,
+                    (self.offset, new))
+        self.offset = new
+        with open(self.path + '.tmp', 'w') as f:
+            f.write('%d\n' % new)
+        os.rename(self.path + '.tmp', self.path)
+
+    def now(self):
+        return time.time() + self.offset
+
+    def next_minute(self):
+        """Move to 2 s past the next whole minute; returns that minute."""
+        m = (int(self.now()) // 60 + 1) * 60
+        self.set(m + 2)
+        return m
+
+    def keep(self, sid):
+        self.kept.append(sid)
+
+    def quiet(self):
+        if os.path.exists(self.path):
+            os.remove(self.path)
+        for sid in self.kept:
+            try:
+                call('PUT', '/api/schedules/' + sid,
+                     body={'enabled': False})
+            except Exception:
+                pass
 
 
 # --- worker identity (SPEC section 12) -------------------------------------

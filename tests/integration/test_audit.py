@@ -388,12 +388,62 @@ def e_hook():
              'details': lambda d: d.get('workflow_id') == t['workflow_id']})
 
 
+def new_schedule():
+    wf = new_workflow()
+    r = call('POST', '/api/schedules', body={
+        'workflow_id': wf['id'], 'name': unique('aud-sch'),
+        'cron': '0 3 * * *', 'timezone': 'UTC'})
+    require('set-up: a schedule', r[0] == 201, r)
+    sid = r[2]['id']
+    at_end(lambda: call('DELETE', '/api/schedules/' + sid))
+    return wf, r[2]
+
+
+def e_schedule_create():
+    wf = new_workflow()
+    name = unique('aud-sch')
+    return ('POST', '/api/schedules', {
+        'workflow_id': wf['id'], 'name': name, 'cron': '*/5 * * * *',
+        'timezone': 'Europe/Berlin'},
+        {'action': 'schedule.create', 'target_type': 'schedule',
+         'target_id': lambda r: r[2]['id'],
+         'details': lambda d: d.get('name') == name and
+         d.get('cron') == '*/5 * * * *' and
+         d.get('timezone') == 'Europe/Berlin'},
+        lambda r: at_end(lambda: call('DELETE',
+                                      '/api/schedules/' + r[2]['id'])))
+
+
+def e_schedule_update():
+    _, s = new_schedule()
+    return ('PUT', '/api/schedules/' + s['id'], {'cron': '0 4 * * *'},
+            {'action': 'schedule.update', 'target_type': 'schedule',
+             'target_id': s['id'],
+             'details': lambda d: d.get('before', {}).get('cron') ==
+             '0 3 * * *' and d.get('after', {}).get('cron') ==
+             '0 4 * * *'})
+
+
+def e_schedule_delete():
+    _, s = new_schedule()
+    return ('DELETE', '/api/schedules/' + s['id'], None,
+            {'action': 'schedule.delete', 'target_type': 'schedule',
+             'target_id': s['id']})
+
+
+# POST for its body only: a computation that changes nothing, so no row.
+READ_ONLY = {('POST', '/api/schedules/preview'):
+             {'cron': '0 * * * *', 'count': 3}}
+
 ROUTES = {
     ('POST', '/api/triggers'): e_trigger_create,
     ('POST', '/api/triggers/:id/rotate'): e_trigger_rotate,
     ('PUT', '/api/triggers/:id'): e_trigger_update,
     ('DELETE', '/api/triggers/:id'): e_trigger_delete,
     ('POST', '/hooks/:id'): e_hook,
+    ('POST', '/api/schedules'): e_schedule_create,
+    ('PUT', '/api/schedules/:id'): e_schedule_update,
+    ('DELETE', '/api/schedules/:id'): e_schedule_delete,
     ('POST', '/api/workers/heartbeat'): e_heartbeat,
     ('DELETE', '/api/workers/:id'): e_worker_delete,
     ('POST', '/api/workers/:id/command'): e_worker_command,
@@ -420,13 +470,14 @@ ROUTES = {
 table = route_table(ROUTER)
 require('routes[] parsed from fcgi-api/router.c', table, ROUTER)
 mutating = [rt for rt in table if rt[0] in MUTATING]
-missing = [rt for rt in mutating if rt not in ROUTES]
+missing = [rt for rt in mutating if rt not in ROUTES and rt not in READ_ONLY]
 check('every mutating route in router.c has an audit entry here '
       '(%d routes)' % len(mutating), not missing,
       'add an entry to ROUTES in tests/integration/test_audit.py for: %s'
       % missing)
 check('every entry here is a route of router.c',
-      set(ROUTES) <= set(mutating), sorted(set(ROUTES) - set(mutating)))
+      set(ROUTES) | set(READ_ONLY) <= set(mutating),
+      sorted(set(ROUTES) | set(READ_ONLY) - set(mutating)))
 
 # client_addr is nginx's $remote_addr: no config believes a header for it.
 NGINX = os.path.join(HERE, '..', '..', 'nginx')
@@ -499,6 +550,13 @@ for rt in mutating:
     if 'details' in exp:
         check('%s: details' % name, isinstance(e['details'], dict) and
               exp['details'](e['details']), e['details'])
+
+for (method, path), body in READ_ONLY.items():
+    before = last_id()
+    r = call(method, path, body=body)
+    check_status('%s %s' % (method, path), r, 200)
+    check('%s %s writes no audit row' % (method, path),
+          rows_after(before, ('admin',)) == [], rows_after(before, ('admin',)))
 
 # A routine heartbeat (the worker exists) writes no row.
 hb_id = str(uuid.uuid4())

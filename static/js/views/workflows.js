@@ -9,6 +9,7 @@ import { executionsTable } from './executions.js';
 import { blockedNote, startBlocked, startWorkflow } from './start-form.js';
 import { approvalNote } from './approval.js';
 import { triggersSection } from './triggers.js';
+import { workflowSchedules } from './schedules.js';
 
 const TYPE_ICONS = { execute: '▶', prompt: '?', wait: '⏱' };
 
@@ -248,6 +249,7 @@ export function workflowView(ctx, main, id, versionArg) {
     const stepsPanel = h('div', { role: 'tabpanel', id: 'wf-panel-steps', 'aria-labelledby': 'wf-tab-steps' },
       stepsView(stepsOf(wf)),
       onFailureView(wf.definition),
+      workflowSchedules(ctx, wf),
       h('h2', { class: 'section-title' }, 'Recent executions'),
       recent,
       triggersSection(ctx, wf));
