@@ -155,4 +155,13 @@
 #define PULSE_DIFF_WORK_MAX		200000000ULL
 #define PULSE_DIFF_SHOWN_LINES_MAX	100000
 
+/*
+ * Schedules (SPEC section 16): a cron expression's bytes (VARCHAR(256)),
+ * an IANA zone name's bytes (VARCHAR(64)) and the largest TZif file read
+ * (the biggest in tzdata is under 4 KiB: the cap only bounds the read).
+ */
+#define PULSE_CRON_EXPR_MAX		256
+#define PULSE_TZ_NAME_MAX		64
+#define PULSE_TZ_FILE_MAX		(1024 * 1024)
+
 #endif
