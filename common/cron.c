@@ -193,6 +193,9 @@ item(struct parse *ps, uint64_t *bits)
 			ps->p++;
 			if (value(ps, &hi) == -1)
 				return -1;
+			/* Sunday is 0 and 7: "fri-sun" is 5-7. */
+			if (ps->f == &fields[CRON_DOW] && hi == 0 && lo > 0)
+				hi = 7;
 			if (hi < lo)
 				return field_error(ps, start, "range %d-%d "
 				    "ends before it starts", lo, hi);

@@ -17,7 +17,8 @@
  * Fields: minute 0-59, hour 0-23, day-of-month 1-31, month 1-12 or
  * jan-dec, day-of-week 0-7 (0 and 7 Sunday) or sun-sat; each a list of
  * `*`, `a`, `a-b`, `*` or `a-b` followed by `/n`, and `a/n` (a to the
- * field's end, step n); names case-insensitive. At most
+ * field's end, step n); names case-insensitive; a day-of-week range
+ * that ends on Sunday ends on 7 ("fri-sun", "5-0"). At most
  * PULSE_CRON_EXPR_MAX bytes.
  */
 struct cron;
