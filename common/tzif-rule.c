@@ -173,8 +173,8 @@ tz_rule_parse(struct tz_rule *r, const char *s, size_t len, char *why,
 		goto fail;
 	return 0;
 fail:
-	snprintf(why, whylen, "bad POSIX TZ rule in the footer at byte %zu",
-	    (size_t)(c.p - s) + 1);
+	snprintf(why, whylen, "bad POSIX TZ rule in the file's footer at "
+	    "byte %zu", (size_t)(c.p - s) + 1);
 	return -1;
 }
 

@@ -268,7 +268,8 @@ test_footers(void)
 		snprintf(label, sizeof(label), "footer \"%s\" %s",
 		    footers[i].rule, footers[i].ok ? "accepted" : "refused");
 		test_cond(label, footers[i].ok ? rc == 0 : rc == -1 &&
-		    strncmp(why, "bad POSIX TZ rule", 17) == 0);
+		    strncmp(why, "bad POSIX TZ rule in the file's footer at byte ",
+		    46) == 0);
 		tz_free(z);
 	}
 
@@ -322,7 +323,7 @@ test_files(void)
 	put32(buf + 32, 0x7fffffff);		/* v1 timecnt */
 	test_cond("a transition count past the end is refused",
 	    load_bytes(buf, len, &z, why, sizeof(why)) == -1 &&
-	    strcmp(why, "time zone file is not valid TZif") == 0);
+	    strcmp(why, "time zone 'Test': the file is not valid TZif") == 0);
 	memcpy(buf, real, len);
 	put32(buf + 36, 0xffffffff);		/* v1 typecnt */
 	test_cond("a type count of 2^32-1 is refused",
@@ -373,6 +374,17 @@ test_files(void)
 	    tz_load("Etc/UTC", &z, why, sizeof(why)) == 0 &&
 	    local_is(z, -62135596800LL, 0, 0, "UTC"));
 	tz_free(z);
+	if (setenv("PULSE_ZONEINFO_DIR", "/nonexistent/zoneinfo", 1))
+		abort();
+	test_cond("no zoneinfo at all: said so",
+	    tz_load("Europe/Berlin", &z, why, sizeof(why)) == -1 &&
+	    strcmp(why, "unknown time zone 'Europe/Berlin' (no zoneinfo in "
+	    "/nonexistent/zoneinfo: is tzdata installed?)") == 0);
+	test_cond("no zoneinfo at all: UTC still works",
+	    tz_load("UTC", &z, why, sizeof(why)) == 0);
+	tz_free(z);
+	if (setenv("PULSE_ZONEINFO_DIR", dir, 1))
+		abort();
 	test_cond("Europe/Berlin is not in the test directory",
 	    tz_load("Europe/Berlin", &z, why, sizeof(why)) == -1 &&
 	    strcmp(why, "unknown time zone 'Europe/Berlin'") == 0);
