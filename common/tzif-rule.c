@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "tzif.h"
 #include "tzif-int.h"
 
 #define HOUR	3600L

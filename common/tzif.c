@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "tzif.h"
 #include "tzif-int.h"
 #include "xmalloc.h"
 
