@@ -268,8 +268,8 @@ test_footers(void)
 		snprintf(label, sizeof(label), "footer \"%s\" %s",
 		    footers[i].rule, footers[i].ok ? "accepted" : "refused");
 		test_cond(label, footers[i].ok ? rc == 0 : rc == -1 &&
-		    strncmp(why, "bad POSIX TZ rule in the file's footer at byte ",
-		    46) == 0);
+		    strncmp(why, "bad POSIX TZ rule in the file's footer "
+		    "at byte ", 46) == 0);
 		tz_free(z);
 	}
 
@@ -280,8 +280,9 @@ test_footers(void)
 		rc = load_bytes(buf, n, &z, why, sizeof(why)) == 0;
 		for (k = 0; rc && k < 4 && r->at[k].abbr != NULL; k++)
 			rc = local_is(z, utc_of(r->at[k].y, r->at[k].mon,
-			    r->at[k].d, r->at[k].h, r->at[k].mi) - r->at[k].back,
-			    r->at[k].off, r->at[k].isdst, r->at[k].abbr);
+			    r->at[k].d, r->at[k].h, r->at[k].mi) -
+			    r->at[k].back, r->at[k].off, r->at[k].isdst,
+			    r->at[k].abbr);
 		snprintf(label, sizeof(label), "\"%s\": %s", r->rule,
 		    r->what);
 		test_cond(label, rc);
