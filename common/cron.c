@@ -15,6 +15,8 @@
 #include "xmalloc.h"
 
 #define CRON_FIELDS		5
+#define CRON_MINUTE		0
+#define CRON_HOUR		1
 #define CRON_DOM		2
 #define CRON_MONTH		3
 #define CRON_DOW		4
@@ -419,7 +421,7 @@ wall_next(const struct cron *c, struct wall *w, long long limit)
 			w->h = w->mi = 0;
 			continue;
 		}
-		if ((v = next_bit(c->bits[1], w->h)) == -1) {
+		if ((v = next_bit(c->bits[CRON_HOUR], w->h)) == -1) {
 			w->d++;
 			w->h = w->mi = 0;
 			continue;
@@ -428,7 +430,7 @@ wall_next(const struct cron *c, struct wall *w, long long limit)
 			w->h = v;
 			w->mi = 0;
 		}
-		if ((v = next_bit(c->bits[0], w->mi)) == -1) {
+		if ((v = next_bit(c->bits[CRON_MINUTE], w->mi)) == -1) {
 			w->h++;
 			w->mi = 0;
 			continue;

@@ -6,7 +6,9 @@
 #ifndef PULSE_TZIF_INT_H
 #define PULSE_TZIF_INT_H
 
-#include "tzif.h"
+#include <stddef.h>
+
+#include "pulse-limits.h"
 
 #define TZ_ABBR_MAX	16	/* an abbreviation's bytes, NUL included */
 

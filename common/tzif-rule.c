@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "tzif.h"
 #include "tzif-int.h"
 
 #define HOUR	3600L
@@ -63,18 +64,27 @@ parse_name(struct cursor *c, char *out)
 	return 0;
 }
 
-/* An unsigned decimal of at most `digits` digits, at most max. */
+/* Take ch if it comes next. */
 static int
-parse_num(struct cursor *c, int digits, long max, long *out)
+take(struct cursor *c, int ch)
 {
-	long	 v = 0;
-	int	 n = 0;
+	if (peek(c) != ch)
+		return 0;
+	c->p++;
+	return 1;
+}
+
+/* An unsigned decimal of at most `digits` digits, in min..max. */
+static int
+parse_num(struct cursor *c, int digits, int min, int max, int *out)
+{
+	int	 v = 0, n = 0;
 
 	while (is_digit(peek(c)) && n < digits) {
 		v = v * 10 + (*c->p++ - '0');
 		n++;
 	}
-	if (n == 0 || is_digit(peek(c)) || v > max)
+	if (n == 0 || is_digit(peek(c)) || v < min || v > max)
 		return -1;
 	*out = v;
 	return 0;
@@ -82,70 +92,44 @@ parse_num(struct cursor *c, int digits, long max, long *out)
 
 /* [+-]hh[:mm[:ss]], hours at most hmax: seconds, west of UTC for offsets. */
 static int
-parse_time(struct cursor *c, long hmax, long *out)
+parse_time(struct cursor *c, int hmax, long *out)
 {
-	long	 h, m = 0, s = 0, sign = 1;
+	int	 h, m = 0, s = 0, sign = 1;
 
-	if (peek(c) == '+' || peek(c) == '-')
-		sign = *c->p++ == '-' ? -1 : 1;
-	if (parse_num(c, 3, hmax, &h) == -1)
+	if (take(c, '-'))
+		sign = -1;
+	else
+		take(c, '+');
+	if (parse_num(c, 3, 0, hmax, &h) == -1 ||
+	    (take(c, ':') && (parse_num(c, 2, 0, 59, &m) == -1 ||
+	    (take(c, ':') && parse_num(c, 2, 0, 59, &s) == -1))))
 		return -1;
-	if (peek(c) == ':') {
-		c->p++;
-		if (parse_num(c, 2, 59, &m) == -1)
-			return -1;
-		if (peek(c) == ':') {
-			c->p++;
-			if (parse_num(c, 2, 59, &s) == -1)
-				return -1;
-		}
-	}
-	*out = sign * (h * HOUR + m * 60 + s);
+	*out = sign * (h * HOUR + m * 60L + s);
 	return 0;
 }
 
 static int
 parse_date(struct cursor *c, struct tz_rule_date *d)
 {
-	long	 v;
-
 	memset(d, 0, sizeof(*d));
-	if (peek(c) == 'J') {
-		c->p++;
+	if (take(c, 'J')) {
 		d->kind = 'J';
-		if (parse_num(c, 3, 365, &v) == -1 || v < 1)
+		if (parse_num(c, 3, 1, 365, &d->n) == -1)
 			return -1;
-		d->n = (int)v;
-	} else if (peek(c) == 'M') {
-		c->p++;
+	} else if (take(c, 'M')) {
 		d->kind = 'M';
-		if (parse_num(c, 2, 12, &v) == -1 || v < 1)
+		if (parse_num(c, 2, 1, 12, &d->m) == -1 || !take(c, '.') ||
+		    parse_num(c, 1, 1, 5, &d->w) == -1 || !take(c, '.') ||
+		    parse_num(c, 1, 0, 6, &d->d) == -1)
 			return -1;
-		d->m = (int)v;
-		if (peek(c) != '.')
-			return -1;
-		c->p++;
-		if (parse_num(c, 1, 5, &v) == -1 || v < 1)
-			return -1;
-		d->w = (int)v;
-		if (peek(c) != '.')
-			return -1;
-		c->p++;
-		if (parse_num(c, 1, 6, &v) == -1)
-			return -1;
-		d->d = (int)v;
 	} else {
 		d->kind = 'n';
-		if (parse_num(c, 3, 365, &v) == -1)
+		if (parse_num(c, 3, 0, 365, &d->n) == -1)
 			return -1;
-		d->n = (int)v;
 	}
 	d->time = 2 * HOUR;
-	if (peek(c) == '/') {
-		c->p++;
-		if (parse_time(c, 167, &d->time) == -1)
-			return -1;
-	}
+	if (take(c, '/') && parse_time(c, 167, &d->time) == -1)
+		return -1;
 	return 0;
 }
 
@@ -185,18 +169,13 @@ tz_rule_parse(struct tz_rule *r, const char *s, size_t len, char *why,
 		r->end = (struct tz_rule_date){ 'M', 0, 11, 1, 0, 2 * HOUR };
 		return 0;
 	}
-	if (peek(&c) != ',')
-		goto fail;
-	c.p++;
-	if (parse_date(&c, &r->start) == -1 || peek(&c) != ',')
-		goto fail;
-	c.p++;
-	if (parse_date(&c, &r->end) == -1 || peek(&c) != -1)
+	if (!take(&c, ',') || parse_date(&c, &r->start) == -1 ||
+	    !take(&c, ',') || parse_date(&c, &r->end) == -1 || peek(&c) != -1)
 		goto fail;
 	return 0;
 fail:
-	snprintf(why, whylen, "bad POSIX TZ rule in the footer at byte %zu",
-	    (size_t)(c.p - s) + 1);
+	snprintf(why, whylen, "bad POSIX TZ rule in the file's footer at "
+	    "byte %zu", (size_t)(c.p - s) + 1);
 	return -1;
 }
 

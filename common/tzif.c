@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "tzif.h"
 #include "tzif-int.h"
 #include "xmalloc.h"
 
@@ -185,16 +186,16 @@ parse(struct tz *z, const unsigned char *buf, size_t len, char *why,
 	if (header(buf, len, 4, &n, &dlen) == -1)
 		goto bad;
 	if (buf[4] < '2') {
-		snprintf(why, whylen, "time zone file is TZif version 1; "
-		    "version 2 or later is needed");
+		snprintf(why, whylen, "time zone '%s': the file is TZif "
+		    "version 1; version 2 or later is needed", z->name);
 		return -1;
 	}
 	p = buf + TZ_HEADER_LEN + dlen;
 	if (header(p, (size_t)(end - p), 8, &n, &dlen) == -1)
 		goto bad;
 	if (n.leap != 0) {
-		snprintf(why, whylen, "time zone files with leap seconds "
-		    "(right/) are not supported");
+		snprintf(why, whylen, "time zone '%s': files with leap "
+		    "seconds (right/) are not supported", z->name);
 		return -1;
 	}
 	if (n.type == 0 || n.type > TZ_TYPES_MAX || n.chars == 0 ||
@@ -250,7 +251,8 @@ parse(struct tz *z, const unsigned char *buf, size_t len, char *why,
 	}
 	return 0;
 bad:
-	snprintf(why, whylen, "time zone file is not valid TZif");
+	snprintf(why, whylen, "time zone '%s': the file is not valid TZif",
+	    z->name);
 	return -1;
 }
 
@@ -277,7 +279,13 @@ tz_load(const char *name, struct tz **out, char *why, size_t whylen)
 		dir = TZ_ZONEINFO_DIR;
 	xasprintf(&path, "%s/%s", dir, name);
 	if ((buf = read_file(path, &len)) == NULL) {
-		snprintf(why, whylen, "unknown time zone '%s'", name);
+		/* Say so when the whole database is missing. */
+		if (access(dir, F_OK) == -1)
+			snprintf(why, whylen, "unknown time zone '%s' (no "
+			    "zoneinfo in %s: is tzdata installed?)", name,
+			    dir);
+		else
+			snprintf(why, whylen, "unknown time zone '%s'", name);
 		goto fail;
 	}
 	if (parse(z, buf, len, why, whylen) == -1)

@@ -14,14 +14,15 @@ written here with Python's zoneinfo and nothing shared with the C code:
   until the wall time passes the mark again: a repeat fires only its
   first occurrence.
 
-To be fast, the walk jumps ahead days at a time, or an hour, or ten
-minutes, when no wall minute in the stretch it jumps over can match:
-to 4 hours before the next wall hour whose date and hour match; an hour
-when no (date, hour) in it matches; ten minutes when no minute does; the
-last two only when the offset is the same at both ends, so that no
-change of offset lies in between. The day fields are read as Vixie cron reads
-them (day_ok): a field starting with '*' restricts nothing; when neither
-does, a day matching either one fires.
+To be fast, the walk jumps over stretches in which no wall minute can
+match: to 4 hours before the next wall hour whose date and hour match
+(a repeat takes the wall time at most 3 hours back); an hour when no
+(date, hour) in it matches; ten minutes when no minute does; the last two
+only when the offset is the same at both ends, so that no change of
+offset lies in between. The day fields are read as Vixie cron reads them
+(day_ok): a field starting with '*' restricts nothing; when neither
+does, a day matching either one fires. Runs 2 at a time: 150 runs take
+about 25 s on 2 busy cores.
 
 Usage: cron_oracle.py [top_srcdir]. The binary: $CRON_NEXT, else
 $PULSE_BIN/tests/unit/cron-next, else build/test or build/dev under
@@ -218,7 +219,8 @@ def walk(expr, zone, after, count):
     while len(out) < count:
         if give_up is None:
             h = None
-            start = (EPOCH + timedelta(seconds=wall(out[-1] if out else after)))
+            last = out[-1] if out else after
+            start = EPOCH + timedelta(seconds=wall(last))
             give_up = start.date() + timedelta(days=SEARCH_DAYS)
         # Far ahead: to 4 hours before the first wall hour past the mark
         # whose date and hour match. No wall minute before that hour can
@@ -313,7 +315,8 @@ def one(job):
 def main():
     top = (sys.argv[1] if len(sys.argv) > 1 else
            os.environ.get('top_srcdir') or
-           os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..'))
+           os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                        '..', '..'))
     binary = find_binary(top)
     if binary is None:
         print('Bail out! tests/unit/cron-next is not built (make check '
@@ -328,7 +331,8 @@ def main():
     for i, expr in enumerate(EXPRESSIONS):
         for k, zone in enumerate(ZONES):
             tr = starts[zone]
-            after = tr[(i + k) % len(tr)] - 6 * 3600 + (17 if i % 3 == 0 else 0)
+            after = (tr[(i + k) % len(tr)] - 6 * 3600 +
+                     (17 if i % 3 == 0 else 0))
             jobs.append((binary, expr, zone, after))
     print('1..%d' % len(jobs))
     t0 = time.monotonic()

@@ -178,6 +178,55 @@ utc_of(int y, int mon, int d, int h, int mi)
 	return u;
 }
 
+/*
+ * What a footer rule says: UTC instants (minus `back` seconds) and the
+ * offset, DST flag and abbreviation in effect then. A zone of no
+ * transitions, so the rule alone answers.
+ */
+static const struct rule_check {
+	const char	*rule, *what;
+	struct {
+		int		 y, mon, d, h, mi, back;
+		long		 off;
+		int		 isdst;
+		const char	*abbr;
+	} at[4];
+} rules[] = {
+	{ "<+0330>-3:30", "3 h 30 east, named +0330", {
+	    { 2100, 1, 1, 0, 0, 0, 12600, 0, "+0330" } } },
+	{ "AAA0BBB,J60/0,J300/0", "J60 is March 1 in a leap year too", {
+	    { 2028, 2, 29, 12, 0, 0, 0, 0, "AAA" },
+	    { 2028, 3, 1, 0, 0, 1, 0, 0, "AAA" },
+	    { 2028, 3, 1, 0, 0, 0, 3600, 1, "BBB" } } },
+	{ "AAA0BBB,59/0,300/0", "zero-based 59 is Feb 29 in a leap year, "
+	    "March 1 otherwise; 300 ends it at 00:00 DST", {
+	    { 2028, 2, 28, 23, 59, 0, 0, 0, "AAA" },
+	    { 2028, 2, 29, 0, 0, 0, 3600, 1, "BBB" },
+	    { 2027, 3, 1, 0, 0, 1, 0, 0, "AAA" },
+	    { 2027, 10, 27, 23, 0, 0, 0, 0, "AAA" } } },
+	{ "AAA0BBB,59/0,300/0", "zero-based 300: October 28 2027 in DST "
+	    "time, 23:00 UTC the day before", {
+	    { 2027, 3, 1, 0, 0, 0, 3600, 1, "BBB" },
+	    { 2027, 10, 27, 22, 59, 0, 3600, 1, "BBB" } } },
+	{ "EST5EDT,0/0,J365/25", "DST all year", {
+	    { 2030, 1, 1, 5, 0, 0, -14400, 1, "EDT" },
+	    { 2030, 7, 1, 0, 0, 0, -14400, 1, "EDT" },
+	    { 2030, 12, 31, 23, 59, 0, -14400, 1, "EDT" },
+	    { 2031, 1, 1, 4, 30, 0, -14400, 1, "EDT" } } },
+	{ "EST5EDT", "no dates: the US rule, second Sunday of March 2030", {
+	    { 2030, 3, 10, 6, 59, 0, -18000, 0, "EST" },
+	    { 2030, 3, 10, 7, 0, 0, -14400, 1, "EDT" } } },
+	/* Last Sunday of February 2026 is the 22nd: -1 h is the 21st at
+	 * 23:00 CET. Last Sunday of October is the 25th: 27:00 CEST is the
+	 * 26th at 03:00 CEST, 01:00 UTC. */
+	{ "CET-1CEST,M2.5.0/-1,M10.5.0/27", "rule times before midnight "
+	    "and past 24 h", {
+	    { 2026, 2, 21, 21, 59, 0, 3600, 0, "CET" },
+	    { 2026, 2, 21, 22, 0, 0, 7200, 1, "CEST" },
+	    { 2026, 10, 26, 0, 59, 0, 7200, 1, "CEST" },
+	    { 2026, 10, 26, 1, 0, 0, 3600, 0, "CET" } } },
+};
+
 static void
 test_footers(void)
 {
@@ -207,9 +256,9 @@ test_footers(void)
 		{ "<ABCDEFGHIJKLMNOPQ>-3", 0 },
 	};
 	unsigned char	 buf[512];
-	char		 why[256], label[128];
+	char		 why[256], label[160];
 	struct tz	*z;
-	size_t		 i, n;
+	size_t		 i, k, n;
 	int		 rc;
 
 	for (i = 0; i < sizeof(footers) / sizeof(footers[0]); i++) {
@@ -219,68 +268,26 @@ test_footers(void)
 		snprintf(label, sizeof(label), "footer \"%s\" %s",
 		    footers[i].rule, footers[i].ok ? "accepted" : "refused");
 		test_cond(label, footers[i].ok ? rc == 0 : rc == -1 &&
-		    strncmp(why, "bad POSIX TZ rule", 17) == 0);
+		    strncmp(why, "bad POSIX TZ rule in the file's footer "
+		    "at byte ", 46) == 0);
 		tz_free(z);
 	}
 
-	/* What the rules say. */
-	n = make_tzif(buf, 0, "<+0330>-3:30", '3', 0);
-	load_bytes(buf, n, &z, why, sizeof(why));
-	test_cond("<+0330>-3:30 is 3 h 30 east, named +0330",
-	    local_is(z, 4102444800LL, 12600, 0, "+0330"));
-	tz_free(z);
+	for (i = 0; i < sizeof(rules) / sizeof(rules[0]); i++) {
+		const struct rule_check *r = &rules[i];
 
-	n = make_tzif(buf, 0, "AAA0BBB,J60/0,J300/0", '2', 0);
-	load_bytes(buf, n, &z, why, sizeof(why));
-	test_cond("J60 in a leap year is March 1: Feb 29 2028 not DST",
-	    local_is(z, utc_of(2028, 2, 29, 12, 0), 0, 0, "AAA"));
-	test_cond("J60: March 1 2028 00:00 begins DST",
-	    local_is(z, utc_of(2028, 3, 1, 0, 0), 3600, 1, "BBB") &&
-	    local_is(z, utc_of(2028, 3, 1, 0, 0) - 1, 0, 0, "AAA"));
-	tz_free(z);
-
-	n = make_tzif(buf, 0, "AAA0BBB,59/0,300/0", '2', 0);
-	load_bytes(buf, n, &z, why, sizeof(why));
-	test_cond("zero-based 59 in a leap year is Feb 29",
-	    local_is(z, utc_of(2028, 2, 29, 0, 0), 3600, 1, "BBB") &&
-	    local_is(z, utc_of(2028, 2, 28, 23, 59), 0, 0, "AAA"));
-	test_cond("zero-based 59 in a common year is March 1",
-	    local_is(z, utc_of(2027, 2, 28, 23, 59), 0, 0, "AAA") &&
-	    local_is(z, utc_of(2027, 3, 1, 0, 0), 3600, 1, "BBB"));
-	/* End: day 300 at 00:00 DST = 23:00 UTC the day before. */
-	test_cond("zero-based 300 ends it, in DST time",
-	    local_is(z, utc_of(2027, 10, 27, 22, 59), 3600, 1, "BBB") &&
-	    local_is(z, utc_of(2027, 10, 27, 23, 0), 0, 0, "AAA"));
-	tz_free(z);
-
-	n = make_tzif(buf, 0, "EST5EDT,0/0,J365/25", '2', 0);
-	load_bytes(buf, n, &z, why, sizeof(why));
-	test_cond("0/0,J365/25 is DST all year",
-	    local_is(z, utc_of(2030, 1, 1, 5, 0), -14400, 1, "EDT") &&
-	    local_is(z, utc_of(2030, 7, 1, 0, 0), -14400, 1, "EDT") &&
-	    local_is(z, utc_of(2030, 12, 31, 23, 59), -14400, 1, "EDT") &&
-	    local_is(z, utc_of(2031, 1, 1, 4, 30), -14400, 1, "EDT"));
-	tz_free(z);
-
-	n = make_tzif(buf, 0, "EST5EDT", '2', 0);
-	load_bytes(buf, n, &z, why, sizeof(why));
-	test_cond("EST5EDT without dates: second Sunday of March 2030",
-	    local_is(z, utc_of(2030, 3, 10, 6, 59), -18000, 0, "EST") &&
-	    local_is(z, utc_of(2030, 3, 10, 7, 0), -14400, 1, "EDT"));
-	tz_free(z);
-
-	n = make_tzif(buf, 0, "CET-1CEST,M2.5.0/-1,M10.5.0/27", '2', 0);
-	load_bytes(buf, n, &z, why, sizeof(why));
-	/* Last Sunday of February 2026 is the 22nd; -1 h: 21st 23:00 CET. */
-	test_cond("M2.5.0/-1: the Saturday before at 23:00",
-	    local_is(z, utc_of(2026, 2, 21, 21, 59), 3600, 0, "CET") &&
-	    local_is(z, utc_of(2026, 2, 21, 22, 0), 7200, 1, "CEST"));
-	/* Last Sunday of October 2026 is the 25th; 27:00 CEST: the 26th
-	 * 03:00 CEST, 01:00 UTC. */
-	test_cond("M10.5.0/27: past midnight, the Monday",
-	    local_is(z, utc_of(2026, 10, 26, 0, 59), 7200, 1, "CEST") &&
-	    local_is(z, utc_of(2026, 10, 26, 1, 0), 3600, 0, "CET"));
-	tz_free(z);
+		n = make_tzif(buf, 0, r->rule, '2', 0);
+		rc = load_bytes(buf, n, &z, why, sizeof(why)) == 0;
+		for (k = 0; rc && k < 4 && r->at[k].abbr != NULL; k++)
+			rc = local_is(z, utc_of(r->at[k].y, r->at[k].mon,
+			    r->at[k].d, r->at[k].h, r->at[k].mi) -
+			    r->at[k].back, r->at[k].off, r->at[k].isdst,
+			    r->at[k].abbr);
+		snprintf(label, sizeof(label), "\"%s\": %s", r->rule,
+		    r->what);
+		test_cond(label, rc);
+		tz_free(z);
+	}
 }
 
 static void
@@ -317,7 +324,7 @@ test_files(void)
 	put32(buf + 32, 0x7fffffff);		/* v1 timecnt */
 	test_cond("a transition count past the end is refused",
 	    load_bytes(buf, len, &z, why, sizeof(why)) == -1 &&
-	    strcmp(why, "time zone file is not valid TZif") == 0);
+	    strcmp(why, "time zone 'Test': the file is not valid TZif") == 0);
 	memcpy(buf, real, len);
 	put32(buf + 36, 0xffffffff);		/* v1 typecnt */
 	test_cond("a type count of 2^32-1 is refused",
@@ -368,6 +375,17 @@ test_files(void)
 	    tz_load("Etc/UTC", &z, why, sizeof(why)) == 0 &&
 	    local_is(z, -62135596800LL, 0, 0, "UTC"));
 	tz_free(z);
+	if (setenv("PULSE_ZONEINFO_DIR", "/nonexistent/zoneinfo", 1))
+		abort();
+	test_cond("no zoneinfo at all: said so",
+	    tz_load("Europe/Berlin", &z, why, sizeof(why)) == -1 &&
+	    strcmp(why, "unknown time zone 'Europe/Berlin' (no zoneinfo in "
+	    "/nonexistent/zoneinfo: is tzdata installed?)") == 0);
+	test_cond("no zoneinfo at all: UTC still works",
+	    tz_load("UTC", &z, why, sizeof(why)) == 0);
+	tz_free(z);
+	if (setenv("PULSE_ZONEINFO_DIR", dir, 1))
+		abort();
 	test_cond("Europe/Berlin is not in the test directory",
 	    tz_load("Europe/Berlin", &z, why, sizeof(why)) == -1 &&
 	    strcmp(why, "unknown time zone 'Europe/Berlin'") == 0);
