@@ -3,6 +3,7 @@
  * coerces types silently (STACK-NOTES.md); every request body and worker
  * message goes through these so neither reaches our code.
  */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -163,6 +164,39 @@ strict_check(const char *buf, size_t len, char *err, size_t errlen)
 	return 0;
 }
 
+/*
+ * json-c reads a number too large for a double ("1e999") as infinity,
+ * which no JSON text can say and nothing after us can write back (the
+ * canonical writer of an approval's plan refuses it): such a document is
+ * refused here, with the others that are not JSON.
+ */
+static int
+all_finite(struct json_object *o)
+{
+	size_t	 i, n;
+
+	switch (json_object_get_type(o)) {
+	case json_type_double:
+		return isfinite(json_object_get_double(o));
+	case json_type_array:
+		n = json_object_array_length(o);
+		for (i = 0; i < n; i++)
+			if (!all_finite(json_object_array_get_idx(o, i)))
+				return 0;
+		return 1;
+	case json_type_object: {
+		json_object_object_foreach(o, k, v) {
+			(void)k;
+			if (!all_finite(v))
+				return 0;
+		}
+		return 1;
+	}
+	default:
+		return 1;
+	}
+}
+
 struct json_object *
 pjson_parse(const char *buf, size_t len, int depth, char *err, size_t errlen)
 {
@@ -220,6 +254,10 @@ pjson_parse(const char *buf, size_t len, int depth, char *err, size_t errlen)
 	 */
 	if (obj == NULL) {
 		snprintf(err, errlen, "the document is JSON null");
+		goto fail;
+	}
+	if (!all_finite(obj)) {
+		snprintf(err, errlen, "a number is too large for a double");
 		goto fail;
 	}
 	json_tokener_free(tok);

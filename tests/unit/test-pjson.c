@@ -97,6 +97,9 @@ main(void)
 	    strstr(err, "invalid number") != NULL);
 	test_cond("RFC 8259 numbers accepted", parses("[0,-0,0.5,-0.5e-3,1E+9,"
 	    "10,123.456e7,0e0]"));
+	test_cond("a number past a double's range (json-c: infinity) refused",
+	    !parses("[1e999]") && strstr(err, "too large for a double") &&
+	    !parses("{\"a\":{\"b\":[-5e308]}}") && parses("[1.7e308,1e-999]"));
 	test_cond("digits and words inside strings are text",
 	    parses("[\"00 NaN 1. \\\"01\"]"));
 	test_cond("4-byte UTF-8 accepted", parses("[\"\xf0\x9f\x98\x80\"]"));
