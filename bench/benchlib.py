@@ -325,7 +325,7 @@ def wait(fn, timeout, what, interval=0.05):
     raise RuntimeError('timed out waiting for %s' % what)
 
 
-FINAL = ('completed', 'failed', 'cancelled')
+FINAL = ('completed', 'failed', 'cancelled', 'rejected', 'expired')
 
 
 def end_load(load, timeout=30):

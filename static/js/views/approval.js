@@ -6,7 +6,6 @@
 import { ApiError, get, post } from '../api.js';
 import { h, replace, timeEl, exactTime, debounce, fmtDuration, toast } from '../dom.js';
 
-export const APPROVAL_ENDED = new Set(['rejected', 'expired']);
 const COMMENT_MAX = 1000;       // characters, as the API counts them
 const SHORT_HASH = 12;
 const EXPIRES_DEFAULT_MS = 86400000;  // the API's default expires_in: 24 h

@@ -10,13 +10,11 @@ import { failedStepsNote } from './executions.js';
 import { compareControl } from './compare.js';
 import { attemptGroup, attemptLabel, groupAttempts, placeAttempts, retryWaitS, retryWaitText } from './attempts.js';
 import { groupRows, groupsEvent, loadExecution, renderGroups } from './groups.js';
-import { ApprovalPanel, APPROVAL_ENDED } from './approval.js';
+import { ApprovalPanel } from './approval.js';
+import { DISPATCH_DONE, EXEC_ENDED as ENDED, STEP_DONE } from '../status.js';
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
-const ENDED = new Set(['completed', 'failed', 'cancelled', ...APPROVAL_ENDED]);
-const STEP_DONE = new Set(['succeeded', 'failed', 'skipped', 'cancelled']);
-const DISPATCH_DONE = new Set(['succeeded', 'failed', 'cancelled', 'timed_out', 'lost', 'error', 'refused']);
 const STEP_ICONS = {
   pending: '○', running: '◐', waiting: '?', succeeded: '✓', failed: '✕', skipped: '↷', cancelled: '⊘',
 };

@@ -4,11 +4,9 @@
 // every execution waiting for a decision, not those of the loaded pages.
 import { get } from '../api.js';
 import { h, replace, timeEl, fmtDuration, execDuration, statusBadge, debounce, toast } from '../dom.js';
-import { APPROVAL_ENDED } from './approval.js';
+import { EXEC_ENDED as ENDED, EXEC_STATUSES as STATUSES } from '../status.js';
 
 const PAGE = 50;
-const ENDED = new Set(['completed', 'failed', 'cancelled', ...APPROVAL_ENDED]);
-const STATUSES = ['running', 'waiting', 'awaiting_approval', 'completed', 'failed', 'cancelled', 'rejected', 'expired'];
 
 // "completed, 1 step failed": a step with on_failure "continue" failed and
 // the execution went on (SPEC section 14). Beside the status badge.
