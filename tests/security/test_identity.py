@@ -75,6 +75,29 @@ def fresh_execution():
 
 DIFF_EID = fresh_execution()
 
+# An execution awaiting the approval of `leads`, started by the admin: the
+# employee (not in leads) is refused with 403 whatever headers it sends;
+# the refusal records nothing, so one execution serves every variant.
+awf = create_workflow('ident-appr', [prompt_step('Ask')])
+require('fixture: a workflow for approvals', awf is not None)
+r = call('PUT', '/api/workflows/' + awf['id'], body={
+    'name': awf['name'], 'definition': {
+        'approval': {'approvers': ['leads']}, 'steps': [prompt_step('Ask')]}})
+require('fixture: it needs the approval of leads', r[0] == 200, r)
+APPROVE = start_execution(awf['id'])
+require('fixture: an execution awaiting approval', APPROVE is not None and
+        APPROVE.get('status') == 'awaiting_approval', APPROVE)
+at_end(lambda: call('POST', '/api/executions/%s/cancel' % APPROVE['id'],
+                   body={}))
+
+# A schedule to read (disabled: it never fires during the test).
+r = call('POST', '/api/schedules', body={
+    'workflow_id': WID, 'name': unique('ident-sch'), 'cron': '0 3 * * *',
+    'timezone': 'UTC', 'enabled': False})
+require('fixture: a schedule', r[0] == 201, r)
+SCHEDULE = r[2]['id']
+at_end(lambda: call('DELETE', '/api/schedules/' + SCHEDULE))
+
 table = seclib.routes()
 require('router.c route table parsed', len(table) >= 10)
 # What router.c says is for admins only.
@@ -101,6 +124,8 @@ def want(role, method, pattern):
         return 403
     if (method, pattern) in ADMIN_ONLY:
         return 403
+    if pattern == '/api/executions/:id/approve':
+        return 403  # the employee is in no approver group
     return None     # allowed: checked by what gets recorded
 
 
@@ -117,6 +142,8 @@ def body_for(pattern):
                                    prompt_step('Ask')]}},
         '/api/executions': {'workflow_id': WID},
         '/api/executions/:id/respond': {'response': 'Yes'},
+        '/api/executions/:id/approve': {'plan_hash': APPROVE['plan_hash'],
+                                        'decision': 'approve'},
     }.get(pattern, {})
 
 
@@ -130,13 +157,16 @@ for label, hdrs in VARIANTS.items():
             w = want(role, method, pattern)
             for m in (method, 'PATCH'):
                 ident = pattern.replace(':id', {
-                    'workers': local1, 'workflows': WID}.get(
+                    'workers': local1, 'workflows': WID,
+                    'schedules': SCHEDULE}.get(
                     pattern.split('/')[2] if pattern.count('/') > 2
                     else '', 'X')).replace(':n', '1')
                 if pattern.startswith('/api/executions/:id'):
                     ident = pattern.replace(':id', fresh_execution()
                                             if w is None and m == method
                                             else str(uuid.uuid4()))
+                if pattern.endswith('/approve') and m == method:
+                    ident = pattern.replace(':id', APPROVE['id'])
                 if pattern.startswith('/api/executions/:a/'):
                     # The diff reads only: one execution, compared with
                     # itself (a fresh one each time would run into the
