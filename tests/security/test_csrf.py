@@ -60,6 +60,12 @@ def snapshot():
           call('GET', '/api/workers')[2] if x['id'] == WKID]
     trg = [(t['id'], t['secret_hint']) for t in
            call('GET', '/api/triggers')[2]]
+    # What a forged delete, test, retry or update would change.
+    trg.append(sql("SELECT CONCAT(COUNT(*), ':', COALESCE(SUM(status = "
+                   "'dead'), 0)) FROM notifications WHERE channel_id = "
+                   "'%s'" % CHN))
+    trg.append(json.dumps(call('GET', '/api/schedules/' + SCH)[2].get(
+        'enabled')))
     return (json.dumps(w, sort_keys=True), e.get('status'), toks, wk, trg,
             e.get('steps', [{}])[0].get('response'), WKID in workers,
             n_exec, sorted(x['name'] for x in call('GET',
@@ -87,13 +93,31 @@ _r = call('POST', '/api/triggers', body={'name': unique('csrf-trg'),
 require('fixture: a trigger', _r[0] == 201, _r)
 TRG = _r[2]['id']
 at_end(lambda: call('DELETE', '/api/triggers/' + TRG))
+_r = call('POST', '/api/channels', body={'name': unique('csrf-ch'),
+                                         'type': 'webhook',
+                                         'url': 'http://127.0.0.1:9/hook'})
+require('fixture: a channel', _r[0] == 201, _r)
+CHN = _r[2]['id']
+at_end(lambda: call('DELETE', '/api/channels/' + CHN))
+sql("INSERT INTO notifications (channel_id, event, payload, status, "
+    "delivery_id) VALUES ('%s', 'test', '{}', 'dead', UUID())" % CHN)
+NTF = sql("SELECT MAX(id) FROM notifications WHERE channel_id = '%s'" %
+          CHN)[0][0]
+_r = call('POST', '/api/schedules', body={
+    'workflow_id': WID, 'name': unique('csrf-sch'), 'cron': '0 3 * * *',
+    'timezone': 'UTC', 'enabled': False})
+require('fixture: a schedule', _r[0] == 201, _r)
+SCH = _r[2]['id']
+at_end(lambda: call('DELETE', '/api/schedules/' + SCH))
 
 
 def path_of(pattern):
     return pattern.replace(':id', {'workers': WKID, 'workflows': WID,
                                    'executions': EID,
                                    'enrollment-tokens': TID,
-                                   'triggers': TRG}.get(
+                                   'triggers': TRG, 'channels': CHN,
+                                   'notifications': NTF,
+                                   'schedules': SCH}.get(
         pattern.split('/')[2] if pattern.count('/') > 2 else '', ''))
 
 

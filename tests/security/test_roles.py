@@ -84,6 +84,13 @@ EXPECT = {
     ('POST', '/api/channels/:id/test'): ((202,), 'admin'),
     ('GET', '/api/notifications'): ((200,), 'admin'),
     ('POST', '/api/notifications/:id/retry'): ((202,), 'admin'),
+    ('GET', '/api/schedules'): ((200,), 'any'),
+    ('POST', '/api/schedules'): ((201,), 'admin'),
+    ('POST', '/api/schedules/preview'): ((200,), 'admin'),
+    ('GET', '/api/schedules/:id'): ((200,), 'any'),
+    ('PUT', '/api/schedules/:id'): ((200,), 'admin'),
+    ('DELETE', '/api/schedules/:id'): ((200,), 'admin'),
+    ('GET', '/api/schedules/:id/preview'): ((200,), 'any'),
 }
 
 
@@ -190,6 +197,20 @@ def fresh_trigger():
 TRIGGER = fresh_trigger()
 
 
+def fresh_schedule():
+    """A disabled schedule of WID (it never fires during the test)."""
+    r = call('POST', '/api/schedules', body={
+        'workflow_id': WID, 'name': unique('roles-sch'), 'cron': '0 3 * * *',
+        'timezone': 'UTC', 'enabled': False})
+    require('fixture: a schedule', r[0] == 201, r)
+    sid = r[2]['id']
+    at_end(lambda: call('DELETE', '/api/schedules/' + sid))
+    return sid
+
+
+SCHEDULE = fresh_schedule()
+
+
 def request_for(method, pattern, role):
     """(path, body, headers) for one call; fresh objects wherever the call
     would change or use one up, so earlier calls decide nothing."""
@@ -219,6 +240,9 @@ def request_for(method, pattern, role):
         wid = fresh_workflow() if allowed else WID
     if pattern.startswith('/api/executions/:id'):
         eid = fresh_execution()
+    sid = SCHEDULE
+    if pattern == '/api/schedules/:id' and method == 'DELETE' and allowed:
+        sid = fresh_schedule()
     cid, nid = str(uuid.uuid4()), '999999999'
     if pattern.startswith('/api/channels/:id') and allowed:
         cid = fresh_channel()
@@ -231,7 +255,8 @@ def request_for(method, pattern, role):
                                    'hooks': TRIGGER['id'],
                                    'enrollment-tokens': tid,
                                    'channels': cid,
-                                   'notifications': nid}.get(noun, ''))
+                                   'notifications': nid,
+                                   'schedules': sid}.get(noun, ''))
     path = path.replace(':n', '1')      # version 1: every workflow has it
     # The diff reads only: one execution compared with itself (a fresh
     # one for each call would run into the limit on starting executions).
@@ -260,13 +285,18 @@ def request_for(method, pattern, role):
                               'url': 'http://127.0.0.1:9/hook'},
             '/api/triggers': {'name': unique('roles-trg-new'),
                               'workflow_id': WID},
+            '/api/schedules': {'workflow_id': WID,
+                               'name': unique('roles-sch-new'),
+                               'cron': '0 3 * * *', 'enabled': False},
+            '/api/schedules/preview': {'cron': '0 3 * * *', 'count': 3},
+            '/api/schedules/:id': {'enabled': False},
         }.get(pattern, {})
     return path, body, headers
 
 
 def remember(method, pattern, r):
     if r[0] == 201 and isinstance(r[2], dict) and r[2].get('id'):
-        if pattern in ('/api/workflows', '/api/triggers'):
+        if pattern in ('/api/workflows', '/api/triggers', '/api/schedules'):
             i, what = r[2]['id'], pattern
             at_end(lambda: call('DELETE', '%s/%s' % (what, i)))
         elif pattern == '/api/workers/:id/command':
@@ -304,6 +334,13 @@ for role in ROLES:
                 want = (401,)
             elif role is None and not public:
                 want = (401,)           # nginx signs in first
+            elif pattern == '/api/schedules/preview' and \
+                    (method, '/api/schedules/:id') in EXPECT:
+                # /api/schedules/:id with the id "preview": that route's
+                # role check, then no such schedule.
+                want = expected(role, EXPECT[(method,
+                                              '/api/schedules/:id')][1],
+                                (404,))
             else:
                 want = (405,)           # the path exists, not this method
             path, body, headers = request_for(method, pattern, role) \
