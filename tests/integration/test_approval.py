@@ -539,6 +539,53 @@ check('the child\'s rejection fails the parent\'s step',
       f and f['status'] == 'failed' and 'was rejected' in
       (f['steps'][0].get('reason') or ''), f and f['steps'])
 
+# --- the whole tree is pinned: parent -> child -> grandchild --------------
+grand = saved('a grandchild', {'steps': [run_step('g', 'echo g-v1')]})
+mid = saved('a child calling the grandchild', {
+    'steps': [{'name': 'sub', 'type': 'workflow', 'workflow_id': grand}]})
+top = saved('a parent with approval over two levels', {
+    'approval': {'approvers': ['leads']},
+    'steps': [{'name': 'sub', 'type': 'workflow', 'workflow_id': mid}]})
+r = start(top)
+check_status('admin starts the parent of two levels', r, 201)
+tid, th, tplan = r[2]['id'], r[2]['plan_hash'], r[2]['plan']
+check('the plan pins every workflow of the tree at its version',
+      tplan.get('subworkflows') == {mid: 1, grand: 1}, tplan)
+check('... and is hashed with it',
+      hashlib.sha256(canonical(tplan).encode()).hexdigest() == th)
+r = save({'steps': [run_step('g', 'echo g-v2')]}, wid=grand)
+check_status('the grandchild is edited (version 2)', r, 200)
+r = start(top)
+check_status('a second start after the edit', r, 201)
+t2 = r[2]
+check('... its plan pins the grandchild at version 2',
+      (t2.get('plan') or {}).get('subworkflows') == {mid: 1, grand: 2},
+      t2.get('plan'))
+check('... so its hash differs: a grandchild\'s version is signed',
+      t2.get('plan_hash') != th, (th, t2.get('plan_hash')))
+r = call('POST', '/api/executions/%s/cancel' % t2['id'], body={})
+check_status('the second is cancelled', r, 200)
+r = decide(tid, 'carol', th)
+check_status('carol approves the first', r, 200)
+f = wait_execution(tid, FINAL)
+check('the parent completes', f and f['status'] == 'completed', f)
+kids = (f or {}).get('children') or []
+cx = execution(kids[0]['id']) if kids else None
+gkids = (cx or {}).get('children') or []
+gx = execution(gkids[0]['id']) if gkids else None
+check('the grandchild ran version 1, as approved, not the edit',
+      gx and gx['workflow_version'] == 1 and
+      gx['steps'][0]['dispatches'][0]['stdout'] == 'g-v1\n', gx)
+# Without an approval nothing is pinned: the latest runs.
+r = start(mid)
+check_status('the child started alone', r, 201)
+f = wait_execution(r[2]['id'], FINAL)
+gkids = (f or {}).get('children') or []
+gx = execution(gkids[0]['id']) if gkids else None
+check('... its child runs the latest version (2)',
+      gx and gx['workflow_version'] == 2 and
+      gx['steps'][0]['dispatches'][0]['stdout'] == 'g-v2\n', gx)
+
 # --- a template that cannot expand: 400 naming the field, nothing created ---
 big = saved('a command too long once expanded', {
     'params': [{'name': 'x', 'type': 'string', 'max_length': 65536}],
