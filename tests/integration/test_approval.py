@@ -173,6 +173,17 @@ check('bob can approve', g and g['can_approve'] is True and
 g = execution(eid, user='employee')
 check('employee cannot: not in leads', g and g['can_approve'] is False and
       'leads' in (g['approve_refusal'] or ''), g)
+# The view the dashboard loads says the same.
+for u, can, why in (('bob', True, None), ('alice', False,
+                    'you started this execution'),
+                    ('employee', False, 'leads')):
+    r = call('GET', '/api/executions/%s?view=groups' % eid, user=as_user(u))
+    check_status('?view=groups as %s' % u, r, 200)
+    g = r[2] if isinstance(r[2], dict) else {}
+    check('... can_approve %s' % can, g.get('can_approve') is can, g)
+    check('... approve_refusal %s' % (why or 'null'),
+          g.get('approve_refusal') is None if why is None else
+          why in (g.get('approve_refusal') or ''), g.get('approve_refusal'))
 
 r = call('GET', '/api/executions?status=awaiting_approval')
 check_status('?status=awaiting_approval', r, 200)
