@@ -28,6 +28,12 @@ static const char sql_approval_get[] =
 static const char sql_decided[] =
     "SELECT decision, at FROM approvals WHERE execution_id = ? "
     "AND approver = ?";
+/*
+ * The starter, compared by the column's collation (case-insensitive, as
+ * the approvals key and sql_decided compare approver): "Alice" is alice.
+ */
+static const char sql_is_starter[] =
+    "SELECT COUNT(*) FROM executions WHERE id = ? AND started_by = ?";
 static const char sql_approvals_count[] =
     "SELECT COUNT(*) FROM approvals WHERE execution_id = ? "
     "AND decision = 'approve'";
@@ -129,14 +135,20 @@ approve_check(struct db *db, const char *id, const struct approval_row *a,
 	char			 names[300], at[40];
 	size_t			 i, j, n, o = 0;
 	int			 member = 0, k;
+	long long		 starter;
 
 	if (a->status != EXEC_AWAITING_APPROVAL)
 		return engine_fail(err, ENGINE_CONFLICT, "execution is %s: its "
 		    "approval is closed", exec_status_name(a->status));
-	if (a->started_by != NULL && user != NULL &&
-	    strcmp(a->started_by, user) == 0)
-		return engine_fail(err, ENGINE_FORBIDDEN, "you started this "
-		    "execution: another person must approve it");
+	if (a->started_by != NULL && user != NULL) {
+		if (db_exec(db, sql_is_starter, &res, "ss", id, user) == -1)
+			return -2;
+		starter = db_res_int(res, 0, 0, 0);
+		db_res_free(res);
+		if (starter > 0)
+			return engine_fail(err, ENGINE_FORBIDDEN, "you started "
+			    "this execution: another person must approve it");
+	}
 	if (a->approval != NULL)
 		json_object_object_get_ex(a->approval, "approvers", &g);
 	n = g != NULL && json_object_is_type(g, json_type_array) ?

@@ -275,6 +275,17 @@ test_approvals(void)
 	test_cond("approval: the starter is refused", engine_approve(db, &q,
 	    cur, &err, NULL) == -1 && err.code == ENGINE_FORBIDDEN &&
 	    strstr(err.msg, "another person must approve it") != NULL);
+	/* The approvals key compares names case-insensitively: so must
+	 * the starter check, or Alice approves what alice started. */
+	q.user = "ALICE";
+	test_cond("approval: the starter in other case is refused",
+	    engine_approve(db, &q, cur, &err, NULL) == -1 &&
+	    err.code == ENGINE_FORBIDDEN &&
+	    strstr(err.msg, "another person must approve it") != NULL &&
+	    approvals_of(ex) == 0);
+	test_cond("approval: and told so before trying",
+	    engine_approve_refusal(db, ex, "Alice", &lead, why,
+	    sizeof(why)) == 1 && strstr(why, "you started this") != NULL);
 	q.user = "bob";
 	q.caller = &emp;
 	test_cond("approval: outside the groups is refused", engine_approve(db,
