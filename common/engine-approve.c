@@ -56,7 +56,8 @@ static const char sql_steps_close[] =
     "finished_at = NOW(3) WHERE execution_id = ? AND status = 'pending'";
 static const char sql_due[] =
     "SELECT id FROM executions WHERE status = 'awaiting_approval' "
-    "AND approval_expires_at <= NOW(3) LIMIT ?";
+    "AND approval_expires_at <= NOW(3) "
+    "ORDER BY approval_expires_at, id LIMIT ?";
 
 /* What one decision needs, through db_txn(). */
 struct decide {
@@ -410,8 +411,20 @@ expire_txn(struct db *db, void *arg)
 	struct exec		 ex;
 	int			 rc;
 
-	if (engine_exec_lock(db, c->id, &ex, c->err) == -1)
-		return c->err->code == ENGINE_NOTFOUND ? 1 : -1;
+	if (engine_exec_lock(db, c->id, &ex, c->err) == -1) {
+		if (c->err->code != ENGINE_INVALID)
+			return c->err->code == ENGINE_NOTFOUND ? 1 : -1;
+		/*
+		 * A stored definition that no longer reads (the row is locked
+		 * all the same): the expiry needs none, only the row. Without
+		 * it no notification is written (notify reads it), but the
+		 * approval still ends; it would otherwise stay due forever.
+		 */
+		memset(&ex, 0, sizeof(ex));
+		strlcpy_p(ex.id, c->id, sizeof(ex.id));
+		c->err->code = ENGINE_OK;
+		c->err->msg[0] = '\0';
+	}
 	if ((rc = approval_row_read(db, ex.id, &a)) == 0) {
 		rc = expire_locked(db, &ex, &a);
 		approval_row_free(&a);

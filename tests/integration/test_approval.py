@@ -23,7 +23,7 @@ import wsclient
 
 from live import execution, online, save_definition, wait_execution
 from pulse_test import (call, check, check_status, done, error_of, origin,
-                        require, sql)
+                        require, sql, wait_for)
 
 FINAL = ('completed', 'failed', 'cancelled', 'rejected', 'expired')
 LEADS = {'required': 2, 'approvers': ['leads'], 'expires_in': 600000}
@@ -610,5 +610,41 @@ check('... naming steps[0].command', isinstance(r[2], dict) and
 check('... nothing created', sql(
     "SELECT COUNT(*) FROM executions WHERE workflow_id = '%s'" % big) ==
     before)
+
+# --- expiry does not need the definition, and one row blocks no other -------
+slow = saved('an approval for expiry by SQL', {
+    'approval': {'approvers': ['leads']},
+    'steps': [run_step('s', 'echo never')]})
+bad = start(slow)[2]['id']
+nxt = start(slow)[2]['id']
+# The stored definition no longer parses as a workflow, and 100 more such
+# rows are due before the good one: a full batch (PULSE_APPROVAL_EXPIRE_BATCH).
+sql("UPDATE executions SET definition = '{\"steps\":7}', "
+    "approval_expires_at = NOW(3) - INTERVAL 5 SECOND WHERE id = '%s'" % bad)
+sql("INSERT INTO executions (id, workflow_id, workflow_version, kind, "
+    "workflow_name, definition, status, started_by, started_at, "
+    "current_step, plan, plan_hash, approval, approval_expires_at) "
+    "SELECT UUID(), workflow_id, workflow_version, kind, workflow_name, "
+    "definition, status, started_by, started_at, 0, plan, plan_hash, "
+    "approval, NOW(3) - INTERVAL 4 SECOND FROM executions, seq_1_to_100 "
+    "WHERE id = '%s'" % bad)
+sql("UPDATE executions SET approval_expires_at = NOW(3) - INTERVAL 1 SECOND "
+    "WHERE id = '%s'" % nxt)
+
+
+def status_of(x):
+    return (sql("SELECT status FROM executions WHERE id = '%s'" % x) or
+            [['?']])[0][0]
+
+
+ok = wait_for(lambda: status_of(bad) == 'expired' and
+              status_of(nxt) == 'expired', 30)
+check('an unreadable definition expires all the same',
+      status_of(bad) == 'expired', status_of(bad))
+check('... and the one due behind 101 of them too',
+      status_of(nxt) == 'expired', status_of(nxt))
+check('no approval stays due', sql(
+    "SELECT COUNT(*) FROM executions WHERE status = 'awaiting_approval' "
+    "AND approval_expires_at <= NOW(3) - INTERVAL 1 SECOND") == [['0']])
 
 done()

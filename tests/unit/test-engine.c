@@ -246,6 +246,38 @@ approvals_of(const char *id)
 	return n;
 }
 
+/*
+ * An awaiting execution whose stored definition no longer reads still
+ * expires (the expiry needs only its row), and the sweep goes on to the
+ * one due behind it.
+ */
+static void
+test_expire_unreadable(const char *wf)
+{
+	char	 bad[ID_LEN + 1], next[ID_LEN + 1];
+	size_t	 n = 0;
+
+	if (engine_start(db, wf, "alice", bad, &err) == -1 ||
+	    engine_start(db, wf, "alice", next, &err) == -1) {
+		test_cond("approval: two starts to expire", 0);
+		return;
+	}
+	db_exec(db, "UPDATE executions SET definition = '{\"steps\":7}', "
+	    "approval_expires_at = NOW(3) - INTERVAL 2 SECOND WHERE id = ?",
+	    NULL, "s", bad);
+	db_exec(db, "UPDATE executions SET approval_expires_at = NOW(3) - "
+	    "INTERVAL 1 SECOND WHERE id = ?", NULL, "s", next);
+	/* pushd's sweep on the same database may get there first: 1. */
+	test_cond("approval: an unreadable definition expires all the same",
+	    engine_approval_expire(db, bad, &err) != -1 &&
+	    exec_is(bad, "expired", 0));
+	db_exec(db, "UPDATE executions SET status = 'awaiting_approval', "
+	    "completed_at = NULL WHERE id = ?", NULL, "s", bad);
+	test_cond("approval: the sweep expires it and the one behind it",
+	    engine_approval_expire_due(db, &n) == 0 &&
+	    exec_is(bad, "expired", 0) && exec_is(next, "expired", 0));
+}
+
 /* Approvals (SPEC section 15): the checks in order, two of two, a
  * rejection, and an expiry that happens once. */
 static void
@@ -348,6 +380,7 @@ test_approvals(void)
 	    &err) == 0 && exec_is(ex, "expired", 0));
 	test_cond("approval: and only once", engine_approval_expire(db, ex,
 	    &err) == 1 && exec_is(ex, "expired", 0));
+	test_expire_unreadable(wf);
 }
 
 static void
