@@ -307,6 +307,30 @@ decide_txn(struct db *db, void *arg)
 		rc = 1;
 		goto out;
 	}
+	/*
+	 * The approval that starts it runs an execution of the starter's:
+	 * their cap (PULSE_USER_EXECUTIONS_MAX) applies as at a start, or
+	 * approvals would run any number at once. Refused, nothing
+	 * recorded: the approver may decide again once one has ended.
+	 */
+	if (!r->reject) {
+		if (a.approval != NULL) {
+			struct json_object *v;
+
+			if (json_object_object_get_ex(a.approval, "required",
+			    &v))
+				required = json_object_get_int64(v);
+		}
+		if (db_exec(db, sql_approvals_count, &res, "s", ex.id) == -1)
+			goto dbfail;
+		n = db_res_int(res, 0, 0, 0);
+		db_res_free(res);
+		if (n + 1 >= required &&
+		    engine_user_capped(db, ex.started_by, err) == -1) {
+			rc = err->code == ENGINE_DBERR ? -1 : 1;
+			goto out;
+		}
+	}
 	if (db_exec(db, sql_approval_insert, NULL, "sssss", ex.id, r->user,
 	    r->reject ? "reject" : "approve", r->comment,
 	    d->c.audit != NULL ? d->c.audit->groups : NULL) == -1)
@@ -322,13 +346,6 @@ decide_txn(struct db *db, void *arg)
 		if (close_locked(db, &ex, EXEC_REJECTED, why) == -1)
 			goto dbfail;
 	} else {
-		if (a.approval != NULL) {
-			struct json_object *v;
-
-			if (json_object_object_get_ex(a.approval, "required",
-			    &v))
-				required = json_object_get_int64(v);
-		}
 		if (db_exec(db, sql_approvals_count, &res, "s", ex.id) == -1)
 			goto dbfail;
 		n = db_res_int(res, 0, 0, 0);

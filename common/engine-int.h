@@ -167,6 +167,9 @@ int	engine_env(const struct exec *, char **out, char *why, size_t whylen);
  * params.NAME). step-workflow.c: engine_sub_wake() sets the wake_at of
  * the parent's step when the execution id ends, if it is a child.
  */
+/* -1 (ENGINE_LIMIT, naming user and PULSE_USER_EXECUTIONS_MAX) when user
+ * has as many running executions as one may; 0 when one more fits. */
+int	engine_user_capped(struct db *, const char *user, struct engine_err *);
 int	engine_start_child(struct db *, const struct exec *parent,
 	    const char *workflow_id, long long version,
 	    struct json_object *given, int depth, int *budget,

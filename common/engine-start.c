@@ -94,29 +94,28 @@ engine_set_user_max(int max)
 	engine_user_max = max;
 }
 
-/* -1 (with c->err) when c->user may not start more now. */
-static int
-user_capped(struct db *db, struct call *c)
+int
+engine_user_capped(struct db *db, const char *user, struct engine_err *err)
 {
 	struct db_res	*res;
 	long long	 n;
 
-	if (engine_user_max <= 0 || c->user == NULL)
+	if (engine_user_max <= 0 || user == NULL)
 		return 0;
 	/*
 	 * A plain read, no lock: a user's concurrent starts may pass the cap
 	 * by a few, rather than wait on each other (a start held by the
 	 * database would hold every other start of that user).
 	 */
-	if (db_exec(db, sql_user_running, &res, "s", c->user) == -1)
-		return engine_dberr(c->err, db);
+	if (db_exec(db, sql_user_running, &res, "s", user) == -1)
+		return engine_dberr(err, db);
 	n = db_res_int(res, 0, 0, 0);
 	db_res_free(res);
 	if (n >= engine_user_max)
-		return engine_fail(c->err, ENGINE_LIMIT, "%s has %lld running "
+		return engine_fail(err, ENGINE_LIMIT, "%s has %lld running "
 		    "executions, the most one user may have "
 		    "(PULSE_USER_EXECUTIONS_MAX): wait for one to end, or "
-		    "cancel one", c->user, n);
+		    "cancel one", user, n);
 	return 0;
 }
 
@@ -137,7 +136,8 @@ create_execution(struct db *db, struct call *c, const char *kind,
 
 	memset(&ex, 0, sizeof(ex));
 	/* A child runs for its parent, which already counts. */
-	if (c->parent_id == NULL && user_capped(db, c) == -1)
+	if (c->parent_id == NULL &&
+	    engine_user_capped(db, c->user, c->err) == -1)
 		return -1;
 	if (workflow_from_json(def, &ex.wf, &werr) == -1)
 		return engine_fail(c->err, ENGINE_INVALID, "the workflow's definition "

@@ -383,6 +383,49 @@ test_approvals(void)
 	test_expire_unreadable(wf);
 }
 
+/*
+ * The approval that would start an execution counts against its
+ * starter's cap (PULSE_USER_EXECUTIONS_MAX) as a start does: refused,
+ * nothing recorded; once one of theirs ended, it starts.
+ */
+static void
+test_approval_cap(void)
+{
+	const char *const leads[] = { "employee", "leads" };
+	struct engine_caller	 lead = { leads, 2, 0 };
+	struct engine_approve_req q;
+	char			 gated[ID_LEN + 1], nap[ID_LEN + 1],
+				 held[ID_LEN + 1], busy[ID_LEN + 1], h[65],
+				 cur[65];
+
+	workflow(gated, "{\"approval\":{\"approvers\":[\"leads\"]},"
+	    "\"steps\":[{\"name\":\"Nap\",\"type\":\"wait\","
+	    "\"duration\":3600000}]}");
+	workflow(nap, "{\"steps\":[{\"name\":\"Nap\",\"type\":\"wait\","
+	    "\"duration\":3600000}]}");
+	engine_set_user_max(1);
+	test_cond("cap: an approval awaits, one more runs",
+	    engine_start(db, gated, "et-cap", held, &err) == 0 &&
+	    engine_start(db, nap, "et-cap", busy, &err) == 0);
+	plan_hash_of(held, h);
+	memset(&q, 0, sizeof(q));
+	q.execution_id = held;
+	q.plan_hash = h;
+	q.user = "bob";
+	q.caller = &lead;
+	test_cond("cap: an approval past the starter's cap: ENGINE_LIMIT",
+	    engine_approve(db, &q, cur, &err, NULL) == -1 &&
+	    err.code == ENGINE_LIMIT && strstr(err.msg, "et-cap has 1 "
+	    "running execution") != NULL && approvals_of(held) == 0 &&
+	    exec_is(held, "awaiting_approval", 0));
+	engine_cancel(db, busy, "et-cap", 0, &err, NULL);
+	test_cond("cap: one ended, the approval starts it",
+	    engine_approve(db, &q, cur, &err, NULL) == 0 &&
+	    exec_is(held, "running", 0) && approvals_of(held) == 1);
+	engine_cancel(db, held, "et-cap", 0, &err, NULL);
+	engine_set_user_max(0);
+}
+
 static void
 test_subworkflow(void)
 {
@@ -864,6 +907,7 @@ main(void)
 	engine_cancel(db, ex2, "et-capped", 0, &err, NULL);
 	engine_cancel(db, asked, "et-capped", 0, &err, NULL);
 	engine_set_user_max(0);
+	test_approval_cap();
 
 	/*
 	 * Rolling batches (issue 14): batches of one over three workers,
