@@ -376,8 +376,9 @@ test_approvals(void)
 	    engine_approve_refusal(db, ex, "bob", &lead, why,
 	    sizeof(why)) == 1 && strcmp(why, "execution is expired: its "
 	    "approval is closed") == 0);
+	/* pushd's sweep on the same database may get there first (1). */
 	test_cond("approval: it expires", engine_approval_expire(db, ex,
-	    &err) == 0 && exec_is(ex, "expired", 0));
+	    &err) != -1 && exec_is(ex, "expired", 0));
 	test_cond("approval: and only once", engine_approval_expire(db, ex,
 	    &err) == 1 && exec_is(ex, "expired", 0));
 	test_expire_unreadable(wf);
