@@ -28,6 +28,12 @@ static const char sql_approval_get[] =
 static const char sql_decided[] =
     "SELECT decision, at FROM approvals WHERE execution_id = ? "
     "AND approver = ?";
+/*
+ * The starter, compared by the column's collation (case-insensitive, as
+ * the approvals key and sql_decided compare approver): "Alice" is alice.
+ */
+static const char sql_is_starter[] =
+    "SELECT COUNT(*) FROM executions WHERE id = ? AND started_by = ?";
 static const char sql_approvals_count[] =
     "SELECT COUNT(*) FROM approvals WHERE execution_id = ? "
     "AND decision = 'approve'";
@@ -50,7 +56,8 @@ static const char sql_steps_close[] =
     "finished_at = NOW(3) WHERE execution_id = ? AND status = 'pending'";
 static const char sql_due[] =
     "SELECT id FROM executions WHERE status = 'awaiting_approval' "
-    "AND approval_expires_at <= NOW(3) LIMIT ?";
+    "AND approval_expires_at <= NOW(3) "
+    "ORDER BY approval_expires_at, id LIMIT ?";
 
 /* What one decision needs, through db_txn(). */
 struct decide {
@@ -129,14 +136,20 @@ approve_check(struct db *db, const char *id, const struct approval_row *a,
 	char			 names[300], at[40];
 	size_t			 i, j, n, o = 0;
 	int			 member = 0, k;
+	long long		 starter;
 
 	if (a->status != EXEC_AWAITING_APPROVAL)
 		return engine_fail(err, ENGINE_CONFLICT, "execution is %s: its "
 		    "approval is closed", exec_status_name(a->status));
-	if (a->started_by != NULL && user != NULL &&
-	    strcmp(a->started_by, user) == 0)
-		return engine_fail(err, ENGINE_FORBIDDEN, "you started this "
-		    "execution: another person must approve it");
+	if (a->started_by != NULL && user != NULL) {
+		if (db_exec(db, sql_is_starter, &res, "ss", id, user) == -1)
+			return -2;
+		starter = db_res_int(res, 0, 0, 0);
+		db_res_free(res);
+		if (starter > 0)
+			return engine_fail(err, ENGINE_FORBIDDEN, "you started "
+			    "this execution: another person must approve it");
+	}
 	if (a->approval != NULL)
 		json_object_object_get_ex(a->approval, "approvers", &g);
 	n = g != NULL && json_object_is_type(g, json_type_array) ?
@@ -294,6 +307,30 @@ decide_txn(struct db *db, void *arg)
 		rc = 1;
 		goto out;
 	}
+	/*
+	 * The approval that starts it runs an execution of the starter's:
+	 * their cap (PULSE_USER_EXECUTIONS_MAX) applies as at a start, or
+	 * approvals would run any number at once. Refused, nothing
+	 * recorded: the approver may decide again once one has ended.
+	 */
+	if (!r->reject) {
+		if (a.approval != NULL) {
+			struct json_object *v;
+
+			if (json_object_object_get_ex(a.approval, "required",
+			    &v))
+				required = json_object_get_int64(v);
+		}
+		if (db_exec(db, sql_approvals_count, &res, "s", ex.id) == -1)
+			goto dbfail;
+		n = db_res_int(res, 0, 0, 0);
+		db_res_free(res);
+		if (n + 1 >= required &&
+		    engine_user_capped(db, ex.started_by, err) == -1) {
+			rc = err->code == ENGINE_DBERR ? -1 : 1;
+			goto out;
+		}
+	}
 	if (db_exec(db, sql_approval_insert, NULL, "sssss", ex.id, r->user,
 	    r->reject ? "reject" : "approve", r->comment,
 	    d->c.audit != NULL ? d->c.audit->groups : NULL) == -1)
@@ -309,13 +346,6 @@ decide_txn(struct db *db, void *arg)
 		if (close_locked(db, &ex, EXEC_REJECTED, why) == -1)
 			goto dbfail;
 	} else {
-		if (a.approval != NULL) {
-			struct json_object *v;
-
-			if (json_object_object_get_ex(a.approval, "required",
-			    &v))
-				required = json_object_get_int64(v);
-		}
 		if (db_exec(db, sql_approvals_count, &res, "s", ex.id) == -1)
 			goto dbfail;
 		n = db_res_int(res, 0, 0, 0);
@@ -398,8 +428,20 @@ expire_txn(struct db *db, void *arg)
 	struct exec		 ex;
 	int			 rc;
 
-	if (engine_exec_lock(db, c->id, &ex, c->err) == -1)
-		return c->err->code == ENGINE_NOTFOUND ? 1 : -1;
+	if (engine_exec_lock(db, c->id, &ex, c->err) == -1) {
+		if (c->err->code != ENGINE_INVALID)
+			return c->err->code == ENGINE_NOTFOUND ? 1 : -1;
+		/*
+		 * A stored definition that no longer reads (the row is locked
+		 * all the same): the expiry needs none, only the row. Without
+		 * it no notification is written (notify reads it), but the
+		 * approval still ends; it would otherwise stay due forever.
+		 */
+		memset(&ex, 0, sizeof(ex));
+		strlcpy_p(ex.id, c->id, sizeof(ex.id));
+		c->err->code = ENGINE_OK;
+		c->err->msg[0] = '\0';
+	}
 	if ((rc = approval_row_read(db, ex.id, &a)) == 0) {
 		rc = expire_locked(db, &ex, &a);
 		approval_row_free(&a);

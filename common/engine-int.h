@@ -52,6 +52,13 @@ struct exec {
 	 */
 	int		 spawned;
 	int		*budget;
+	/*
+	 * An approved tree's pin map {workflow_id: version} (executions.pins,
+	 * engine-plan.c), or NULL: the version each workflow step of this
+	 * execution and its descendants runs when the step names none.
+	 */
+	struct json_object *pins;
+	int		 depth;		/* set at start only: the plan's walk */
 };
 
 /* One entry point's arguments and results, through db_txn(). */
@@ -78,6 +85,7 @@ struct call {
 	int			 parent_step;	/* its step_index there */
 	int			 depth;		/* parent's depth + 1 */
 	int			*budget;	/* a child: the tree's count */
+	struct json_object	*pins;		/* a child: the tree's pin map */
 };
 
 /* engine.c: errors (code: an enum engine_code), the execution row, moving
@@ -159,6 +167,9 @@ int	engine_env(const struct exec *, char **out, char *why, size_t whylen);
  * params.NAME). step-workflow.c: engine_sub_wake() sets the wake_at of
  * the parent's step when the execution id ends, if it is a child.
  */
+/* -1 (ENGINE_LIMIT, naming user and PULSE_USER_EXECUTIONS_MAX) when user
+ * has as many running executions as one may; 0 when one more fits. */
+int	engine_user_capped(struct db *, const char *user, struct engine_err *);
 int	engine_start_child(struct db *, const struct exec *parent,
 	    const char *workflow_id, long long version,
 	    struct json_object *given, int depth, int *budget,
@@ -182,7 +193,12 @@ struct json_object *engine_sub_given(const struct exec *, const struct step *);
 int	engine_plan_build(struct db *, const struct exec *ex,
 	    struct json_object *def, const char *workflow_id, long long version,
 	    struct json_object **pinned, char **plan, char hash[65],
-	    struct engine_err *err);
+	    struct json_object **pins, struct engine_err *err);
+/* The version a workflow step without its own runs: the tree's pin
+ * (pins, may be NULL), else the child's current one; 0 when the child
+ * is gone, -1 db error. */
+long long engine_pin_version(struct db *, struct json_object *pins,
+	    const char *workflow_id);
 
 /*
  * engine-approve.c: the execution_approval event of ex_id (event

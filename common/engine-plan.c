@@ -23,40 +23,136 @@
 
 static const char sql_child_version[] =
     "SELECT version FROM workflows WHERE id = ?";
+static const char sql_version_def[] =
+    "SELECT definition FROM workflow_versions "
+    "WHERE workflow_id = ? AND version = ?";
 
 /* The walk over the JSON steps and their checked structs, side by side. */
 struct walk {
 	struct db		*db;
 	const struct exec	*ex;
 	struct engine_err	*err;
+	struct json_object	*pins;	/* the tree's map being built */
+	struct json_object	*seen;	/* "id@version" walked already */
 };
+
+long long
+engine_pin_version(struct db *db, struct json_object *pins,
+    const char *workflow_id)
+{
+	struct json_object	*v;
+	struct db_res		*res;
+	long long		 version = 0;
+
+	if (pins != NULL && json_object_object_get_ex(pins, workflow_id, &v))
+		return json_object_get_int64(v);
+	if (db_exec(db, sql_child_version, &res, "s", workflow_id) == -1)
+		return -1;
+	if (db_res_rows(res) > 0)
+		version = db_res_int(res, 0, 0, 0);
+	db_res_free(res);
+	return version;
+}
 
 /* Pin every workflow step of the list a (structs st) to a version. */
 static int
 pin_list(struct walk *w, struct json_object *a, const struct step *st,
     size_t n)
 {
-	struct db_res		*res;
 	struct json_object	*o, *sub;
+	long long		 v;
 	size_t			 i;
 
 	for (i = 0; i < n && i < json_object_array_length(a); i++) {
 		o = json_object_array_get_idx(a, i);
 		if (st[i].type == STEP_WORKFLOW && st[i].workflow_version == 0) {
-			if (db_exec(w->db, sql_child_version, &res, "s",
-			    st[i].workflow_id) == -1)
+			if ((v = engine_pin_version(w->db, w->ex->pins,
+			    st[i].workflow_id)) == -1)
 				return engine_dberr(w->err, w->db);
 			/* A child deleted since the save: left unpinned, its
 			 * step fails when it begins, as it would have. */
-			if (db_res_rows(res) > 0)
+			if (v > 0)
 				json_object_object_add(o, "workflow_version",
-				    json_object_new_int64(db_res_int(res, 0, 0,
-				    0)));
-			db_res_free(res);
+				    json_object_new_int64(v));
 		}
 		if (st[i].nsteps > 0 &&
 		    json_object_object_get_ex(o, "steps", &sub) &&
 		    pin_list(w, sub, st[i].steps, st[i].nsteps) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+static int	tree_list(struct walk *, const struct step *, size_t, int);
+
+/* Walk version v of workflow id (a step at depth runs it) once. */
+static int
+tree_version(struct walk *w, const char *id, long long v, int depth)
+{
+	struct workflow_error	 werr;
+	struct workflow		*wf = NULL;
+	struct json_object	*def;
+	struct db_res		*res;
+	char			 key[ID_LEN + 24], perr[128];
+	int			 rc;
+
+	snprintf(key, sizeof(key), "%s@%lld", id, v);
+	/* Past the depth its step fails at run time; a cycle stops here. */
+	if (depth >= PULSE_SUBWORKFLOW_DEPTH_MAX ||
+	    json_object_object_get_ex(w->seen, key, NULL))
+		return 0;
+	if (json_object_object_length(w->seen) >= PULSE_PLAN_WORKFLOWS_MAX)
+		return engine_fail(w->err, ENGINE_INVALID, "the plan reaches "
+		    "more than %d workflow versions through its workflow "
+		    "steps (PULSE_PLAN_WORKFLOWS_MAX)",
+		    PULSE_PLAN_WORKFLOWS_MAX);
+	json_object_object_add(w->seen, key, NULL);
+	if (db_exec(w->db, sql_version_def, &res, "si", id, v) == -1)
+		return engine_dberr(w->err, w->db);
+	/* A version gone or unreadable: its step fails when it begins. */
+	def = db_res_rows(res) == 0 ? NULL : pjson_parse(db_res_get(res, 0, 0),
+	    db_res_len(res, 0, 0), API_JSON_DEPTH, perr, sizeof(perr));
+	db_res_free(res);
+	if (def == NULL || workflow_from_json(def, &wf, &werr) == -1) {
+		json_object_put(def);
+		return 0;
+	}
+	json_object_put(def);
+	rc = tree_list(w, wf->steps, wf->nsteps, depth + 1);
+	if (rc == 0)
+		rc = tree_list(w, wf->on_failure, wf->non_failure, depth + 1);
+	workflow_free(wf);
+	return rc;
+}
+
+/*
+ * The pin map of the whole tree: every workflow a workflow step of the
+ * list (at depth) reaches, at its version now (the tree's inherited pin
+ * first). A step's own workflow_version wins for that step, and its
+ * subtree is walked at that version.
+ */
+static int
+tree_list(struct walk *w, const struct step *st, size_t n, int depth)
+{
+	long long	 v, cur;
+	size_t		 i;
+
+	for (i = 0; i < n; i++) {
+		if (st[i].nsteps > 0 &&
+		    tree_list(w, st[i].steps, st[i].nsteps, depth) == -1)
+			return -1;
+		if (st[i].type != STEP_WORKFLOW)
+			continue;
+		if ((cur = engine_pin_version(w->db, w->ex->pins,
+		    st[i].workflow_id)) == -1)
+			return engine_dberr(w->err, w->db);
+		if (cur > 0 && !json_object_object_get_ex(w->pins,
+		    st[i].workflow_id, NULL))
+			json_object_object_add(w->pins, st[i].workflow_id,
+			    json_object_new_int64(cur));
+		v = st[i].workflow_version > 0 ? st[i].workflow_version : cur;
+		if (v > 0 && tree_version(w, st[i].workflow_id, v,
+		    depth) == -1)
 			return -1;
 	}
 	return 0;
@@ -142,7 +238,7 @@ int
 engine_plan_build(struct db *db, const struct exec *ex,
     struct json_object *def, const char *workflow_id, long long version,
     struct json_object **pinned, char **plan, char hash[65],
-    struct engine_err *err)
+    struct json_object **pins, struct engine_err *err)
 {
 	struct walk		 w = { .db = db, .ex = ex, .err = err };
 	struct json_object	*p = NULL, *steps = NULL, *onf, *a;
@@ -152,6 +248,9 @@ engine_plan_build(struct db *db, const struct exec *ex,
 
 	*pinned = NULL;
 	*plan = NULL;
+	*pins = NULL;
+	w.pins = json_object_new_object();
+	w.seen = json_object_new_object();
 	if (json_object_deep_copy(def, pinned, NULL) != 0 || *pinned == NULL)
 		return engine_fail(err, ENGINE_INVALID, "the definition cannot "
 		    "be copied");
@@ -161,7 +260,15 @@ engine_plan_build(struct db *db, const struct exec *ex,
 	if (json_object_object_get_ex(*pinned, "on_failure", &onf) &&
 	    pin_list(&w, onf, ex->wf->on_failure, ex->wf->non_failure) == -1)
 		goto fail;
+	/* The whole tree pinned, in the plan so that its hash binds it. */
+	if (tree_list(&w, ex->wf->steps, ex->wf->nsteps, ex->depth) == -1 ||
+	    tree_list(&w, ex->wf->on_failure, ex->wf->non_failure,
+	    ex->depth) == -1)
+		goto fail;
 	p = json_object_new_object();
+	if (json_object_object_length(w.pins) > 0)
+		json_object_object_add(p, "subworkflows",
+		    json_object_get(w.pins));
 	json_object_object_add(p, "workflow_id",
 	    pjson_string_or_null(workflow_id));
 	json_object_object_add(p, "version", json_object_new_int64(version));
@@ -191,6 +298,8 @@ engine_plan_build(struct db *db, const struct exec *ex,
 	}
 	canon_sha256_hex(b.s, b.len, hash);
 	*plan = b.s;
+	if (json_object_object_length(w.pins) > 0)
+		*pins = json_object_get(w.pins);
 	rc = 0;
 	goto out;
 copyfail:
@@ -200,5 +309,7 @@ fail:
 	*pinned = NULL;
 out:
 	json_object_put(p);
+	json_object_put(w.pins);
+	json_object_put(w.seen);
 	return rc;
 }

@@ -29,6 +29,11 @@ static const char sql_exec_approval[] =
     "UPDATE executions SET status = 'awaiting_approval', plan = ?, "
     "plan_hash = ?, approval = ?, approval_expires_at = NOW(3) + "
     "INTERVAL ? * 1000 MICROSECOND WHERE id = ?";
+/* An approved tree's pin map, inherited by each execution of the tree. */
+static const char sql_exec_pins[] =
+    "UPDATE executions SET pins = ? WHERE id = ?";
+static const char sql_parent_pins[] =
+    "SELECT pins FROM executions WHERE id = ?";
 /* Waiting on a prompt holds no worker: only running ones count. */
 static const char sql_user_running[] =
     "SELECT COUNT(*) FROM executions WHERE started_by = ? "
@@ -89,29 +94,28 @@ engine_set_user_max(int max)
 	engine_user_max = max;
 }
 
-/* -1 (with c->err) when c->user may not start more now. */
-static int
-user_capped(struct db *db, struct call *c)
+int
+engine_user_capped(struct db *db, const char *user, struct engine_err *err)
 {
 	struct db_res	*res;
 	long long	 n;
 
-	if (engine_user_max <= 0 || c->user == NULL)
+	if (engine_user_max <= 0 || user == NULL)
 		return 0;
 	/*
 	 * A plain read, no lock: a user's concurrent starts may pass the cap
 	 * by a few, rather than wait on each other (a start held by the
 	 * database would hold every other start of that user).
 	 */
-	if (db_exec(db, sql_user_running, &res, "s", c->user) == -1)
-		return engine_dberr(c->err, db);
+	if (db_exec(db, sql_user_running, &res, "s", user) == -1)
+		return engine_dberr(err, db);
 	n = db_res_int(res, 0, 0, 0);
 	db_res_free(res);
 	if (n >= engine_user_max)
-		return engine_fail(c->err, ENGINE_LIMIT, "%s has %lld running "
+		return engine_fail(err, ENGINE_LIMIT, "%s has %lld running "
 		    "executions, the most one user may have "
 		    "(PULSE_USER_EXECUTIONS_MAX): wait for one to end, or "
-		    "cancel one", c->user, n);
+		    "cancel one", user, n);
 	return 0;
 }
 
@@ -124,7 +128,7 @@ create_execution(struct db *db, struct call *c, const char *kind,
 {
 	struct workflow_error	 werr;
 	struct exec		 ex;
-	struct json_object	*p, *pinned = NULL;
+	struct json_object	*p, *pinned = NULL, *tree = NULL, *pins;
 	const char		*s, *pv;
 	char			*plan = NULL, hash[65];
 	size_t			 len, i;
@@ -132,7 +136,8 @@ create_execution(struct db *db, struct call *c, const char *kind,
 
 	memset(&ex, 0, sizeof(ex));
 	/* A child runs for its parent, which already counts. */
-	if (c->parent_id == NULL && user_capped(db, c) == -1)
+	if (c->parent_id == NULL &&
+	    engine_user_capped(db, c->user, c->err) == -1)
 		return -1;
 	if (workflow_from_json(def, &ex.wf, &werr) == -1)
 		return engine_fail(c->err, ENGINE_INVALID, "the workflow's definition "
@@ -141,6 +146,8 @@ create_execution(struct db *db, struct call *c, const char *kind,
 	strlcpy_p(ex.id, c->id_out, sizeof(ex.id));
 	ex.started_by = c->user ? xstrdup(c->user) : NULL;
 	ex.params = c->resolved != NULL ? json_object_get(c->resolved) : NULL;
+	ex.pins = c->pins != NULL ? json_object_get(c->pins) : NULL;
+	ex.depth = c->depth;
 	/*
 	 * An approval freezes the plan now, from this definition and these
 	 * values; the execution stores (and runs) the definition with its
@@ -148,7 +155,7 @@ create_execution(struct db *db, struct call *c, const char *kind,
 	 */
 	if (ex.wf->has_approval) {
 		if (engine_plan_build(db, &ex, def, c->workflow_id, c->version,
-		    &pinned, &plan, hash, c->err) == -1) {
+		    &pinned, &plan, hash, &tree, c->err) == -1) {
 			engine_exec_clear(&ex);
 			return -1;
 		}
@@ -170,6 +177,12 @@ create_execution(struct db *db, struct call *c, const char *kind,
 	    (long long)c->depth, c->id_out) == -1))
 		goto dbfail;
 	if (plan != NULL && approval_store(db, &ex, plan, hash) == -1)
+		goto dbfail;
+	/* Its own plan's map (which read the inherited one), else the
+	 * tree's: each descendant resolves its workflow steps through it. */
+	pins = plan != NULL ? tree : c->pins;
+	if (pins != NULL && db_exec(db, sql_exec_pins, NULL, "ss",
+	    pjson_str(pins, NULL), c->id_out) == -1)
 		goto dbfail;
 	/* One row per entry of the flat plan (workflow.h). */
 	for (i = 0; i < ex.wf->nplan; i++) {
@@ -209,11 +222,13 @@ create_execution(struct db *db, struct call *c, const char *kind,
 		goto dbfail;
 	engine_exec_clear(&ex);
 	json_object_put(pinned);
+	json_object_put(tree);
 	free(plan);
 	return 0;
 dbfail:
 	engine_exec_clear(&ex);
 	json_object_put(pinned);
+	json_object_put(tree);
 	free(plan);
 	return engine_dberr(c->err, db);
 }
@@ -361,17 +376,34 @@ engine_start_child(struct db *db, const struct exec *parent,
 	    .depth = depth, .budget = budget, .version = version };
 	struct db_res		*res;
 	struct json_object	*def;
+	char			 perr[64];
 	int			 rc;
 
 	err->code = ENGINE_OK;
-	if (workflow_load(db, &c, &res, &def) == -1)
+	/* In an approved tree, a step naming no version runs the pinned
+	 * one: what the approvers signed (engine-plan.c). */
+	if (db_exec(db, sql_parent_pins, &res, "s", parent->id) == -1)
+		return engine_dberr(err, db);
+	if (db_res_rows(res) > 0 && db_res_get(res, 0, 0) != NULL)
+		c.pins = pjson_parse(db_res_get(res, 0, 0),
+		    db_res_len(res, 0, 0), API_JSON_DEPTH, perr, sizeof(perr));
+	db_res_free(res);
+	if (c.version == 0 && c.pins != NULL &&
+	    (c.version = engine_pin_version(db, c.pins, workflow_id)) == -1) {
+		json_object_put(c.pins);
+		return engine_dberr(err, db);
+	}
+	if (workflow_load(db, &c, &res, &def) == -1) {
+		json_object_put(c.pins);
 		return -1;
+	}
 	rc = start_check(&c, def);
 	if (rc == 0) {
 		c.version = db_res_int(res, 0, 2, 0);
 		rc = create_execution(db, &c, "workflow", db_res_get(res, 0, 0),
 		    def);
 	}
+	json_object_put(c.pins);
 	json_object_put(c.resolved);
 	json_object_put(def);
 	db_res_free(res);

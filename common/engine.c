@@ -88,6 +88,7 @@ engine_exec_clear(struct exec *ex)
 	free(ex->started_by);
 	json_object_put(ex->params);
 	free(ex->failure);
+	json_object_put(ex->pins);
 	workflow_free(ex->wf);
 	memset(ex, 0, sizeof(*ex));
 }

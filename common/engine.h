@@ -192,8 +192,9 @@ int	engine_abort(struct db *, const char *execution_id, const char *reason,
  * first, and that is committed); the starter (ENGINE_FORBIDDEN); not a
  * member of an approver group (ENGINE_FORBIDDEN; an admin is not one by
  * role); decided already (ENGINE_CONFLICT); plan_hash not the plan's
- * (ENGINE_CONFLICT, the plan's hash in current_hash). Nothing is written
- * on a refusal. Else one approvals row, the execution_approval event, the
+ * (ENGINE_CONFLICT, the plan's hash in current_hash); an approval that
+ * would start it past its starter's PULSE_USER_EXECUTIONS_MAX
+ * (ENGINE_LIMIT). Nothing is written on a refusal. Else one approvals row, the execution_approval event, the
  * move (approve: running and advanced once required distinct approvals are
  * in, by a conditional UPDATE; reject: ended rejected) and the audit row
  * execution.approve or execution.reject, in one transaction.

@@ -153,6 +153,8 @@
 #define PULSE_SUBWORKFLOW_DEPTH_MAX	5
 /* Sub-workflows one move of the engine may start, the whole tree counted. */
 #define PULSE_SUBWORKFLOW_START_MAX	100
+/* Workflow versions an approval's plan walks to pin its whole tree. */
+#define PULSE_PLAN_WORKFLOWS_MAX	100
 #define PULSE_RETRY_ATTEMPTS_MAX	10	/* extra tries after the first */
 #define PULSE_RETRY_DELAY_DEFAULT_MS	1000
 #define PULSE_RETRY_DELAY_MAX_MS	3600000

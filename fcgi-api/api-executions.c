@@ -240,6 +240,27 @@ executions_can_approve(struct request *req, const char *id,
 	return 0;
 }
 
+/* Reply with o, report_*()'s answer (rc) on execution id, with the
+ * caller's can_approve and approve_refusal added (and headers, or NULL). */
+static int
+executions_send(struct request *req, const char *id, int rc,
+    struct json_object *o, int status, const char *headers)
+{
+	if (rc == 0 && executions_can_approve(req, id, o) == -1) {
+		json_object_put(o);
+		rc = -1;
+	}
+	if (rc == -1)
+		reply_db_error(req);
+	else if (rc == 1)
+		reply_error(req, 404, "execution not found");
+	else if (headers != NULL)
+		reply_json_headers(req, status, headers, o);
+	else
+		reply_json(req, status, o);
+	return 0;
+}
+
 /* Reply with the whole execution. */
 int
 executions_reply(struct request *req, const char *id, int status)
@@ -252,17 +273,7 @@ executions_reply(struct request *req, const char *id, int status)
 		return 0;
 	}
 	rc = report_execution(req->db, id, &o);
-	if (rc == 0 && executions_can_approve(req, id, o) == -1) {
-		json_object_put(o);
-		rc = -1;
-	}
-	if (rc == -1)
-		reply_db_error(req);
-	else if (rc == 1)
-		reply_error(req, 404, "execution not found");
-	else
-		reply_json(req, status, o);
-	return 0;
+	return executions_send(req, id, rc, o, status, NULL);
 }
 
 /*
@@ -290,14 +301,9 @@ executions_get(struct request *req)
 		reply_error(req, 404, "execution not found");
 		return 0;
 	}
+	/* The view the dashboard loads: its approve buttons read these. */
 	rc = report_execution_view(req->db, id, REPORT_VIEW_GROUPS, &o);
-	if (rc == -1)
-		reply_db_error(req);
-	else if (rc == 1)
-		reply_error(req, 404, "execution not found");
-	else
-		reply_json(req, 200, o);
-	return 0;
+	return executions_send(req, id, rc, o, 200, NULL);
 }
 
 /*
@@ -369,18 +375,8 @@ executions_start(struct request *req)
 	if (!replayed)
 		return executions_reply(req, id, 201);
 	rc = report_execution(req->db, id, &o);
-	if (rc == 0 && executions_can_approve(req, id, o) == -1) {
-		json_object_put(o);
-		rc = -1;
-	}
-	if (rc == -1)
-		reply_db_error(req);
-	else if (rc == 1)
-		reply_error(req, 404, "execution not found");
-	else
-		reply_json_headers(req, 201, "Idempotent-Replayed: true\r\n",
-		    o);
-	return 0;
+	return executions_send(req, id, rc, o, 201,
+	    "Idempotent-Replayed: true\r\n");
 }
 
 /* 409 on /respond: say which answer the prompt has, and from whom, so a

@@ -10,6 +10,10 @@ ALTER TABLE executions
 	-- The workflow's `approval` as resolved (defaults filled): how many,
 	-- which groups, how long.
 	ADD COLUMN IF NOT EXISTS approval JSON NULL,
+	-- An approved tree's pin map {workflow_id: version}: every workflow
+	-- its workflow steps reach, at the version frozen in the plan
+	-- (common/engine-plan.c); each child execution inherits it.
+	ADD COLUMN IF NOT EXISTS pins JSON NULL,
 	-- When an awaiting_approval execution ends expired.
 	ADD COLUMN IF NOT EXISTS approval_expires_at TIMESTAMP(3) NULL,
 	-- pushd looks for approvals past their deadline.

@@ -23,7 +23,7 @@ import wsclient
 
 from live import execution, online, save_definition, wait_execution
 from pulse_test import (call, check, check_status, done, error_of, origin,
-                        require, sql)
+                        require, sql, wait_for)
 
 FINAL = ('completed', 'failed', 'cancelled', 'rejected', 'expired')
 LEADS = {'required': 2, 'approvers': ['leads'], 'expires_in': 600000}
@@ -173,6 +173,17 @@ check('bob can approve', g and g['can_approve'] is True and
 g = execution(eid, user='employee')
 check('employee cannot: not in leads', g and g['can_approve'] is False and
       'leads' in (g['approve_refusal'] or ''), g)
+# The view the dashboard loads says the same.
+for u, can, why in (('bob', True, None), ('alice', False,
+                    'you started this execution'),
+                    ('employee', False, 'leads')):
+    r = call('GET', '/api/executions/%s?view=groups' % eid, user=as_user(u))
+    check_status('?view=groups as %s' % u, r, 200)
+    g = r[2] if isinstance(r[2], dict) else {}
+    check('... can_approve %s' % can, g.get('can_approve') is can, g)
+    check('... approve_refusal %s' % (why or 'null'),
+          g.get('approve_refusal') is None if why is None else
+          why in (g.get('approve_refusal') or ''), g.get('approve_refusal'))
 
 r = call('GET', '/api/executions?status=awaiting_approval')
 check_status('?status=awaiting_approval', r, 200)
@@ -539,6 +550,53 @@ check('the child\'s rejection fails the parent\'s step',
       f and f['status'] == 'failed' and 'was rejected' in
       (f['steps'][0].get('reason') or ''), f and f['steps'])
 
+# --- the whole tree is pinned: parent -> child -> grandchild --------------
+grand = saved('a grandchild', {'steps': [run_step('g', 'echo g-v1')]})
+mid = saved('a child calling the grandchild', {
+    'steps': [{'name': 'sub', 'type': 'workflow', 'workflow_id': grand}]})
+top = saved('a parent with approval over two levels', {
+    'approval': {'approvers': ['leads']},
+    'steps': [{'name': 'sub', 'type': 'workflow', 'workflow_id': mid}]})
+r = start(top)
+check_status('admin starts the parent of two levels', r, 201)
+tid, th, tplan = r[2]['id'], r[2]['plan_hash'], r[2]['plan']
+check('the plan pins every workflow of the tree at its version',
+      tplan.get('subworkflows') == {mid: 1, grand: 1}, tplan)
+check('... and is hashed with it',
+      hashlib.sha256(canonical(tplan).encode()).hexdigest() == th)
+r = save({'steps': [run_step('g', 'echo g-v2')]}, wid=grand)
+check_status('the grandchild is edited (version 2)', r, 200)
+r = start(top)
+check_status('a second start after the edit', r, 201)
+t2 = r[2]
+check('... its plan pins the grandchild at version 2',
+      (t2.get('plan') or {}).get('subworkflows') == {mid: 1, grand: 2},
+      t2.get('plan'))
+check('... so its hash differs: a grandchild\'s version is signed',
+      t2.get('plan_hash') != th, (th, t2.get('plan_hash')))
+r = call('POST', '/api/executions/%s/cancel' % t2['id'], body={})
+check_status('the second is cancelled', r, 200)
+r = decide(tid, 'carol', th)
+check_status('carol approves the first', r, 200)
+f = wait_execution(tid, FINAL)
+check('the parent completes', f and f['status'] == 'completed', f)
+kids = (f or {}).get('children') or []
+cx = execution(kids[0]['id']) if kids else None
+gkids = (cx or {}).get('children') or []
+gx = execution(gkids[0]['id']) if gkids else None
+check('the grandchild ran version 1, as approved, not the edit',
+      gx and gx['workflow_version'] == 1 and
+      gx['steps'][0]['dispatches'][0]['stdout'] == 'g-v1\n', gx)
+# Without an approval nothing is pinned: the latest runs.
+r = start(mid)
+check_status('the child started alone', r, 201)
+f = wait_execution(r[2]['id'], FINAL)
+gkids = (f or {}).get('children') or []
+gx = execution(gkids[0]['id']) if gkids else None
+check('... its child runs the latest version (2)',
+      gx and gx['workflow_version'] == 2 and
+      gx['steps'][0]['dispatches'][0]['stdout'] == 'g-v2\n', gx)
+
 # --- a template that cannot expand: 400 naming the field, nothing created ---
 big = saved('a command too long once expanded', {
     'params': [{'name': 'x', 'type': 'string', 'max_length': 65536}],
@@ -552,5 +610,41 @@ check('... naming steps[0].command', isinstance(r[2], dict) and
 check('... nothing created', sql(
     "SELECT COUNT(*) FROM executions WHERE workflow_id = '%s'" % big) ==
     before)
+
+# --- expiry does not need the definition, and one row blocks no other -------
+slow = saved('an approval for expiry by SQL', {
+    'approval': {'approvers': ['leads']},
+    'steps': [run_step('s', 'echo never')]})
+bad = start(slow)[2]['id']
+nxt = start(slow)[2]['id']
+# The stored definition no longer parses as a workflow, and 100 more such
+# rows are due before the good one: a full batch (PULSE_APPROVAL_EXPIRE_BATCH).
+sql("UPDATE executions SET definition = '{\"steps\":7}', "
+    "approval_expires_at = NOW(3) - INTERVAL 5 SECOND WHERE id = '%s'" % bad)
+sql("INSERT INTO executions (id, workflow_id, workflow_version, kind, "
+    "workflow_name, definition, status, started_by, started_at, "
+    "current_step, plan, plan_hash, approval, approval_expires_at) "
+    "SELECT UUID(), workflow_id, workflow_version, kind, workflow_name, "
+    "definition, status, started_by, started_at, 0, plan, plan_hash, "
+    "approval, NOW(3) - INTERVAL 4 SECOND FROM executions, seq_1_to_100 "
+    "WHERE id = '%s'" % bad)
+sql("UPDATE executions SET approval_expires_at = NOW(3) - INTERVAL 1 SECOND "
+    "WHERE id = '%s'" % nxt)
+
+
+def status_of(x):
+    return (sql("SELECT status FROM executions WHERE id = '%s'" % x) or
+            [['?']])[0][0]
+
+
+ok = wait_for(lambda: status_of(bad) == 'expired' and
+              status_of(nxt) == 'expired', 30)
+check('an unreadable definition expires all the same',
+      status_of(bad) == 'expired', status_of(bad))
+check('... and the one due behind 101 of them too',
+      status_of(nxt) == 'expired', status_of(nxt))
+check('no approval stays due', sql(
+    "SELECT COUNT(*) FROM executions WHERE status = 'awaiting_approval' "
+    "AND approval_expires_at <= NOW(3) - INTERVAL 1 SECOND") == [['0']])
 
 done()

@@ -246,6 +246,38 @@ approvals_of(const char *id)
 	return n;
 }
 
+/*
+ * An awaiting execution whose stored definition no longer reads still
+ * expires (the expiry needs only its row), and the sweep goes on to the
+ * one due behind it.
+ */
+static void
+test_expire_unreadable(const char *wf)
+{
+	char	 bad[ID_LEN + 1], next[ID_LEN + 1];
+	size_t	 n = 0;
+
+	if (engine_start(db, wf, "alice", bad, &err) == -1 ||
+	    engine_start(db, wf, "alice", next, &err) == -1) {
+		test_cond("approval: two starts to expire", 0);
+		return;
+	}
+	db_exec(db, "UPDATE executions SET definition = '{\"steps\":7}', "
+	    "approval_expires_at = NOW(3) - INTERVAL 2 SECOND WHERE id = ?",
+	    NULL, "s", bad);
+	db_exec(db, "UPDATE executions SET approval_expires_at = NOW(3) - "
+	    "INTERVAL 1 SECOND WHERE id = ?", NULL, "s", next);
+	/* pushd's sweep on the same database may get there first: 1. */
+	test_cond("approval: an unreadable definition expires all the same",
+	    engine_approval_expire(db, bad, &err) != -1 &&
+	    exec_is(bad, "expired", 0));
+	db_exec(db, "UPDATE executions SET status = 'awaiting_approval', "
+	    "completed_at = NULL WHERE id = ?", NULL, "s", bad);
+	test_cond("approval: the sweep expires it and the one behind it",
+	    engine_approval_expire_due(db, &n) == 0 &&
+	    exec_is(bad, "expired", 0) && exec_is(next, "expired", 0));
+}
+
 /* Approvals (SPEC section 15): the checks in order, two of two, a
  * rejection, and an expiry that happens once. */
 static void
@@ -275,6 +307,17 @@ test_approvals(void)
 	test_cond("approval: the starter is refused", engine_approve(db, &q,
 	    cur, &err, NULL) == -1 && err.code == ENGINE_FORBIDDEN &&
 	    strstr(err.msg, "another person must approve it") != NULL);
+	/* The approvals key compares names case-insensitively: so must
+	 * the starter check, or Alice approves what alice started. */
+	q.user = "ALICE";
+	test_cond("approval: the starter in other case is refused",
+	    engine_approve(db, &q, cur, &err, NULL) == -1 &&
+	    err.code == ENGINE_FORBIDDEN &&
+	    strstr(err.msg, "another person must approve it") != NULL &&
+	    approvals_of(ex) == 0);
+	test_cond("approval: and told so before trying",
+	    engine_approve_refusal(db, ex, "Alice", &lead, why,
+	    sizeof(why)) == 1 && strstr(why, "you started this") != NULL);
 	q.user = "bob";
 	q.caller = &emp;
 	test_cond("approval: outside the groups is refused", engine_approve(db,
@@ -333,10 +376,55 @@ test_approvals(void)
 	    engine_approve_refusal(db, ex, "bob", &lead, why,
 	    sizeof(why)) == 1 && strcmp(why, "execution is expired: its "
 	    "approval is closed") == 0);
+	/* pushd's sweep on the same database may get there first (1). */
 	test_cond("approval: it expires", engine_approval_expire(db, ex,
-	    &err) == 0 && exec_is(ex, "expired", 0));
+	    &err) != -1 && exec_is(ex, "expired", 0));
 	test_cond("approval: and only once", engine_approval_expire(db, ex,
 	    &err) == 1 && exec_is(ex, "expired", 0));
+	test_expire_unreadable(wf);
+}
+
+/*
+ * The approval that would start an execution counts against its
+ * starter's cap (PULSE_USER_EXECUTIONS_MAX) as a start does: refused,
+ * nothing recorded; once one of theirs ended, it starts.
+ */
+static void
+test_approval_cap(void)
+{
+	const char *const leads[] = { "employee", "leads" };
+	struct engine_caller	 lead = { leads, 2, 0 };
+	struct engine_approve_req q;
+	char			 gated[ID_LEN + 1], nap[ID_LEN + 1],
+				 held[ID_LEN + 1], busy[ID_LEN + 1], h[65],
+				 cur[65];
+
+	workflow(gated, "{\"approval\":{\"approvers\":[\"leads\"]},"
+	    "\"steps\":[{\"name\":\"Nap\",\"type\":\"wait\","
+	    "\"duration\":3600000}]}");
+	workflow(nap, "{\"steps\":[{\"name\":\"Nap\",\"type\":\"wait\","
+	    "\"duration\":3600000}]}");
+	engine_set_user_max(1);
+	test_cond("cap: an approval awaits, one more runs",
+	    engine_start(db, gated, "et-cap", held, &err) == 0 &&
+	    engine_start(db, nap, "et-cap", busy, &err) == 0);
+	plan_hash_of(held, h);
+	memset(&q, 0, sizeof(q));
+	q.execution_id = held;
+	q.plan_hash = h;
+	q.user = "bob";
+	q.caller = &lead;
+	test_cond("cap: an approval past the starter's cap: ENGINE_LIMIT",
+	    engine_approve(db, &q, cur, &err, NULL) == -1 &&
+	    err.code == ENGINE_LIMIT && strstr(err.msg, "et-cap has 1 "
+	    "running execution") != NULL && approvals_of(held) == 0 &&
+	    exec_is(held, "awaiting_approval", 0));
+	engine_cancel(db, busy, "et-cap", 0, &err, NULL);
+	test_cond("cap: one ended, the approval starts it",
+	    engine_approve(db, &q, cur, &err, NULL) == 0 &&
+	    exec_is(held, "running", 0) && approvals_of(held) == 1);
+	engine_cancel(db, held, "et-cap", 0, &err, NULL);
+	engine_set_user_max(0);
 }
 
 static void
@@ -820,6 +908,7 @@ main(void)
 	engine_cancel(db, ex2, "et-capped", 0, &err, NULL);
 	engine_cancel(db, asked, "et-capped", 0, &err, NULL);
 	engine_set_user_max(0);
+	test_approval_cap();
 
 	/*
 	 * Rolling batches (issue 14): batches of one over three workers,
