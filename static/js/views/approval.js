@@ -67,7 +67,19 @@ export function planView(plan) {
     h('ol', { class: 'plan-steps' }, (plan.steps || []).map((st, i) => planStep(st, String(i + 1)))),
     Array.isArray(plan.on_failure) ? [h('h3', { class: 'plan-sub' }, 'On failure'),
       h('ol', { class: 'plan-steps', 'data-test': 'plan-on-failure' },
-        plan.on_failure.map((st, i) => planStep(st, 'F' + (i + 1))))] : null);
+        plan.on_failure.map((st, i) => planStep(st, 'F' + (i + 1))))] : null,
+    // Every workflow the tree may start, at the version it will run (the
+    // hash covers these pins, so nested sub-workflows run as approved).
+    subworkflowPins(plan.subworkflows));
+}
+
+function subworkflowPins(pins) {
+  if (!pins || typeof pins !== 'object' || !Object.keys(pins).length) return null;
+  return [h('h3', { class: 'plan-sub' }, 'Sub-workflows, pinned'),
+    h('ul', { class: 'plan-keys', 'data-test': 'plan-pins' },
+      Object.entries(pins).map(([id, v]) => h('li', null,
+        h('a', { href: '#/workflows/' + encodeURIComponent(id) + '/versions/' + encodeURIComponent(String(v)) },
+          'workflow ' + id.slice(0, 8) + ', version ' + String(v)))))];
 }
 
 function decisionRow(a) {
