@@ -29,7 +29,9 @@ run(async () => {
   const b = await browser();
   const p = await page(b, 'admin');
   await p.goto(URL + '/#/workers');
-  check('admins see Notifications in the navigation', await p.locator('nav a[data-nav=notifications]').isVisible());
+  // The admin links appear once /api/user has answered: wait for it.
+  check('admins see Notifications in the navigation', await p.locator('nav a[data-nav=notifications]')
+    .waitFor({ state: 'visible', timeout: 15000 }).then(() => true, () => false));
   await p.locator('nav a[data-nav=notifications]').click();
   await p.locator('[data-test=channels]').waitFor();
 
