@@ -83,7 +83,9 @@ static const struct key keys[] = {
 	S("PULSE_MAIL_FROM", mail_from, "pulse@localhost"),
 	/* Tests shorten both; the defaults are the contract's. */
 	I("PULSE_NOTIFY_BACKOFF_MS", notify_backoff_ms, "10000", 10, 3600000),
-	I("PULSE_NOTIFY_TIMEOUT_S", notify_timeout_s, "15", 1, 300),
+	/* Below NOTIFY_RECLAIM_S (60): a transfer still running would be
+	 * taken back and sent a second time. */
+	I("PULSE_NOTIFY_TIMEOUT_S", notify_timeout_s, "15", 1, 45),
 
 	S("PULSE_SERVER", pulse_server, "http://127.0.0.1:8080"),
 	S("PULSE_WS", pulse_ws, ""),

@@ -36,15 +36,20 @@ static const char sql_exec[] =
 static const char sql_step[] =
     "SELECT name FROM execution_steps WHERE execution_id = ? AND status = ? "
     "ORDER BY step_index LIMIT 1";
-/* By id or by name, as the rule was written; a channel deleted or
- * disabled since the workflow was saved gets nothing. */
+/* By id or by name, as the rule was written: the id first, so a rule
+ * names one channel only; a channel deleted or disabled since the
+ * workflow was saved gets nothing. */
+static const char sql_channel[] =
+    "SELECT id, enabled FROM channels WHERE id = COALESCE("
+    "(SELECT id FROM channels WHERE id = ?), "
+    "(SELECT id FROM channels WHERE name = ?))";
 static const char sql_queue[] =
     "INSERT INTO notifications (channel_id, event, execution_id, payload, "
-    "delivery_id, expires_at) SELECT id, ?, ?, ?, ?, "
-    "NOW(3) + INTERVAL " NOTIFY_STR(NOTIFY_GIVE_UP_S) " SECOND "
-    "FROM channels WHERE (id = ? OR name = ?) AND enabled = 1 LIMIT 1";
+    "delivery_id, expires_at) VALUES (?, ?, ?, ?, ?, "
+    "NOW(3) + INTERVAL " NOTIFY_STR(NOTIFY_GIVE_UP_S) " SECOND)";
 static const char sql_retry[] =
     "UPDATE notifications SET status = 'pending', next_try_at = NOW(3), "
+    "attempts = 0, "
     "expires_at = NOW(3) + INTERVAL " NOTIFY_STR(NOTIFY_GIVE_UP_S) " SECOND, "
     "locked_by = NULL, locked_at = NULL "
     "WHERE id = ? AND status IN ('failed', 'dead')";
@@ -55,8 +60,22 @@ static const char sql_retry[] =
     "((status = 'pending' AND next_try_at <= NOW(3)) OR " \
     "(status = 'delivering' AND locked_at < NOW(3) - INTERVAL " \
     NOTIFY_STR(NOTIFY_RECLAIM_S) " SECOND))"
+/*
+ * At most NOTIFY_CHANNEL_INFLIGHT_MAX of one channel in flight (counting
+ * those held now), the rest of the batch for the others: a receiver that
+ * hangs delays only its own messages (DESIGN section 11), not every
+ * channel's behind its backlog.
+ */
 static const char sql_due[] =
-    "SELECT id FROM notifications WHERE " NOTIFY_DUE " "
+    "SELECT id FROM notifications WHERE " NOTIFY_DUE " AND id IN ("
+    "SELECT t.id FROM (SELECT n.id, COALESCE(h.held, 0) + ROW_NUMBER() "
+    "OVER (PARTITION BY n.channel_id ORDER BY n.next_try_at, n.id) AS slot "
+    "FROM notifications n LEFT JOIN (SELECT channel_id, COUNT(*) AS held "
+    "FROM notifications WHERE status = 'delivering' AND locked_at >= "
+    "NOW(3) - INTERVAL " NOTIFY_STR(NOTIFY_RECLAIM_S) " SECOND "
+    "GROUP BY channel_id) h ON h.channel_id = n.channel_id "
+    "WHERE " NOTIFY_DUE ") t WHERE t.slot <= "
+    NOTIFY_STR(NOTIFY_CHANNEL_INFLIGHT_MAX) ") "
     "ORDER BY next_try_at LIMIT ? FOR UPDATE SKIP LOCKED";
 static const char sql_take[] =
     "UPDATE notifications SET status = 'delivering', locked_by = ?, "
@@ -84,6 +103,16 @@ static const char sql_refused[] =
     "UPDATE notifications SET status = 'failed', last_error = ?, "
     "locked_by = NULL WHERE id = ? AND status = 'delivering' AND "
     "locked_by = ?";
+/* Retention: final rows past RETENTION_DAYS, and final rows of an
+ * execution deleted meanwhile (by retention or by hand): one statement
+ * each, nothing cascades from a notification. */
+static const char sql_prune_old[] =
+    "DELETE FROM notifications WHERE status IN ('delivered', 'failed', "
+    "'dead') AND created_at < NOW(3) - INTERVAL ? DAY LIMIT ?";
+static const char sql_prune_orphans[] =
+    "DELETE FROM notifications WHERE status IN ('delivered', 'failed', "
+    "'dead') AND execution_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM "
+    "executions e WHERE e.id = notifications.execution_id) LIMIT ?";
 static const char sql_test[] =
     "INSERT INTO notifications (channel_id, event, payload, delivery_id, "
     "expires_at) VALUES (?, 'test', ?, ?, "
@@ -189,12 +218,13 @@ payload_new(struct db *db, const char *exec_id, const char *event,
 int
 notify_execution(struct db *db, const char *exec_id, enum notify_event ev)
 {
-	struct db_res		*res = NULL;
+	struct db_res		*res = NULL, *ch = NULL;
 	struct json_object	*rules = NULL, *payload = NULL;
 	const char		*event = notify_event_name(ev), *channel;
 	const char		*text, *s;
 	char			 did[ID_LEN + 1];
-	size_t			 i, n, len;
+	char			 sent[NOTIFY_RULES_MAX][ID_LEN + 1];
+	size_t			 i, j, n, len, nsent = 0;
 	int			 rc = -1;
 
 	if (db_exec(db, sql_exec, &res, "s", exec_id) == -1)
@@ -216,12 +246,30 @@ notify_execution(struct db *db, const char *exec_id, enum notify_event ev)
 		if (!rule_wants(json_object_array_get_idx(rules, i), event,
 		    &channel))
 			continue;
+		if (db_exec(db, sql_channel, &ch, "ss", channel, channel) == -1)
+			goto out;
+		if (db_res_rows(ch) == 0 || db_res_int(ch, 0, 1, 0) == 0) {
+			db_res_free(ch);
+			continue;
+		}
+		/* One message an event a channel, however many rules name
+		 * it (a workflow saved before that was refused). */
+		for (j = 0; j < nsent; j++)
+			if (strcmp(sent[j], db_res_get(ch, 0, 0)) == 0)
+				break;
+		if (j < nsent) {
+			db_res_free(ch);
+			continue;
+		}
+		snprintf(sent[nsent++], sizeof(sent[0]), "%s",
+		    db_res_get(ch, 0, 0));
+		db_res_free(ch);
 		if (payload == NULL)
 			payload = payload_new(db, exec_id, event, res);
 		text = pjson_str(payload, &len);
 		id_new(did);
-		if (db_exec(db, sql_queue, NULL, "ssbsss", event, exec_id, text,
-		    len, did, channel, channel) == -1)
+		if (db_exec(db, sql_queue, NULL, "sssbs", sent[nsent - 1],
+		    event, exec_id, text, len, did) == -1)
 			goto out;
 	}
 	rc = 0;
@@ -392,4 +440,17 @@ notify_settle(struct db *db, const char *node, long long id,
 	if (rc == -1)
 		return -1;
 	return db_affected(db) == 0 ? 1 : 0;
+}
+
+int
+notify_prune(struct db *db, int days, size_t limit, size_t *deleted)
+{
+	if (db_exec(db, sql_prune_old, NULL, "ii", (long long)days,
+	    (long long)limit) == -1)
+		return -1;
+	*deleted += (size_t)db_affected(db);
+	if (db_exec(db, sql_prune_orphans, NULL, "i", (long long)limit) == -1)
+		return -1;
+	*deleted += (size_t)db_affected(db);
+	return 0;
 }

@@ -84,4 +84,11 @@ enum notify_outcome {
 int	notify_settle(struct db *, const char *node, long long id,
 	    enum notify_outcome, long long delay_ms, const char *error);
 
+/*
+ * Retention: delete up to limit delivered, failed or dead rows older than
+ * days, and up to limit such rows of executions that no longer exist;
+ * *deleted grows by what went. 0, -1.
+ */
+int	notify_prune(struct db *, int days, size_t limit, size_t *deleted);
+
 #endif

@@ -7,6 +7,7 @@
 
 #include "db.h"
 #include "events.h"
+#include "notify.h"
 #include "registry.h"
 #include "retention.h"
 #include "trigger-log.h"
@@ -128,6 +129,11 @@ retention_sweep(struct db *db, int days, int worker_days, size_t batch,
 	if (trigger_log_prune(db, days, batch, &c->deliveries) == -1)
 		return -1;
 	if (c->deliveries - before >= batch)
+		c->more = 1;
+	before = c->notifications;
+	if (notify_prune(db, days, batch, &c->notifications) == -1)
+		return -1;
+	if (c->notifications - before >= batch)
 		c->more = 1;
 	if (worker_days > 0 && retention_batch(db, sql_old_workers,
 	    registry_prune, worker_days, batch, &c->workers,

@@ -19,6 +19,7 @@ struct retention_counts {
 	size_t	 workers;
 	size_t	 keys;		/* idempotency keys past 24 hours */
 	size_t	 deliveries;	/* trigger_deliveries rows (trigger-log.h) */
+	size_t	 notifications;	/* final outbox rows (notify.h) */
 	int	 more;		/* a batch was full: sweep again soon */
 };
 

@@ -43,35 +43,66 @@ static const char sql_notifications[] =
     "n.delivered_at FROM notifications n "
     "LEFT JOIN channels c ON c.id = n.channel_id "
     "WHERE ? IS NULL OR n.status = ? ORDER BY n.id DESC LIMIT ?";
+/* A rule's channel: the one with that id, else the one with that name. */
 static const char sql_channel_by[] =
-    "SELECT 1 FROM channels WHERE id = ? OR name = ?";
+    "SELECT COALESCE((SELECT id FROM channels WHERE id = ?), "
+    "(SELECT id FROM channels WHERE name = ?))";
 
 static const char *const statuses[] = {
 	"pending", "delivering", "delivered", "failed", "dead", NULL,
 };
 
 /*
+ * The host[:port] of url (RFC 3986: scheme://[userinfo@]host[:port], the
+ * authority ending at the first '/', '?' or '#'), in *host and *hostlen;
+ * the scheme's end (after "://") in *rest. -1 when that is in doubt: no
+ * "://", an empty host, or an '@' after the authority, which is what a
+ * password holding an unencoded '/', '?' or '#' looks like (its tail would
+ * be taken for the host): -2 then.
+ */
+static int
+url_host(const char *url, const char **rest, const char **host,
+    size_t *hostlen)
+{
+	const char	*sep, *end, *at;
+
+	if ((sep = strstr(url, "://")) == NULL)
+		return -1;
+	*rest = sep + 3;
+	end = *rest + strcspn(*rest, "/?#");
+	if (strchr(end, '@') != NULL)
+		return -2;
+	/* After the last '@' of the authority. */
+	*host = *rest;
+	for (at = *rest; at < end; at++)
+		if (*at == '@')
+			*host = at + 1;
+	*hostlen = (size_t)(end - *host);
+	return *hostlen == 0 ? -1 : 0;
+}
+
+/*
  * scheme://host/... : the user name, password, path and query (where
- * Slack and Discord keep their credentials) never leave the server.
+ * Slack and Discord keep their credentials) never leave the server; when
+ * the host is in doubt, only scheme://...
  */
 static struct json_object *
 url_masked(const char *url)
 {
-	const char	*sep, *host, *end, *at;
+	const char	*rest, *host;
+	size_t		 hostlen;
 	char		 out[NOTIFY_URL_MAX + 16];
 
 	if (url == NULL)
 		return NULL;
-	if ((sep = strstr(url, "://")) == NULL)
+	if (strstr(url, "://") == NULL)
 		return json_object_new_string("…");
-	host = sep + 3;
-	end = host + strcspn(host, "/?#");
-	/* user:password@host: only what follows the last '@'. */
-	for (at = host; (at = memchr(at, '@', (size_t)(end - at))) != NULL;
-	    host = ++at)
-		;
-	snprintf(out, sizeof(out), "%.*s%.*s/…", (int)(sep + 3 - url), url,
-	    (int)(end - host), host);
+	if (url_host(url, &rest, &host, &hostlen) != 0) {
+		snprintf(out, sizeof(out), "%.*s…", (int)(rest - url), url);
+		return json_object_new_string(out);
+	}
+	snprintf(out, sizeof(out), "%.*s%.*s/…", (int)(rest - url), url,
+	    (int)hostlen, host);
 	return json_object_new_string(out);
 }
 
@@ -139,10 +170,18 @@ static int
 url_check(struct request *req, const char *type, const char *url)
 {
 	int		 mail = strcmp(type, "email") == 0;
-	const char	*host;
+	const char	*host, *rest;
+	size_t		 hostlen;
 
 	if (!plain(url) || (host = strstr(url, "://")) == NULL)
 		goto bad;
+	if (url_host(url, &rest, &host, &hostlen) == -2) {
+		reply_error_field(req, 400, "url", "url: an '@' after the "
+		    "host: a user name or password holding '/', '?', '#' or "
+		    "'@' must be percent-encoded (%%2F, %%3F, %%23, %%40)");
+		return -1;
+	}
+	host = strstr(url, "://");
 	if (mail ? strncasecmp(url, "smtp://", 7) != 0 &&
 	    strncasecmp(url, "smtps://", 8) != 0 :
 	    strncasecmp(url, "http://", 7) != 0 &&
@@ -482,23 +521,34 @@ channels_check_rules(struct request *req, const struct wf_notify *rules,
     size_t n)
 {
 	struct db_res	*res;
-	char		 field[48];
-	size_t		 i, rows;
+	char		 field[48], ids[NOTIFY_RULES_MAX][40];
+	const char	*id;
+	size_t		 i, j;
 
-	for (i = 0; i < n; i++) {
+	for (i = 0; i < n && i < NOTIFY_RULES_MAX; i++) {
 		if (db_exec(req->db, sql_channel_by, &res, "ss",
 		    rules[i].channel, rules[i].channel) == -1) {
 			reply_db_error(req);
 			return -1;
 		}
-		rows = db_res_rows(res);
+		id = db_res_rows(res) > 0 ? db_res_get(res, 0, 0) : NULL;
+		snprintf(ids[i], sizeof(ids[i]), "%s", id != NULL ? id : "");
 		db_res_free(res);
-		if (rows == 0) {
-			snprintf(field, sizeof(field), "notify[%zu].channel", i);
+		snprintf(field, sizeof(field), "notify[%zu].channel", i);
+		if (ids[i][0] == '\0') {
 			reply_error_field(req, 400, field, "%s: no channel "
 			    "named or with id '%.64s'", field, rules[i].channel);
 			return -1;
 		}
+		/* By name in one rule and by id in another, an event would
+		 * be sent twice: one rule a channel, with all its events. */
+		for (j = 0; j < i; j++)
+			if (strcmp(ids[i], ids[j]) == 0) {
+				reply_error_field(req, 400, field, "%s: the "
+				    "same channel as notify[%zu].channel (list "
+				    "all its events in one rule)", field, j);
+				return -1;
+			}
 	}
 	return 0;
 }

@@ -44,6 +44,7 @@ struct flight {
 	size_t			 bodylen, sent;
 	char			 answer[NOTIFY_ANSWER_MAX + 1];
 	size_t			 alen;
+	int			 capped;	/* answer cut at the cap */
 	char			 errbuf[CURL_ERROR_SIZE];
 	/* Its outcome, once known (settle). */
 	enum notify_outcome	 outcome;
@@ -100,21 +101,25 @@ notifier_counts(struct notifier_counts *out)
 	pthread_mutex_unlock(&nt.mtx);
 }
 
-/* The receiver's answer: its first NOTIFY_ANSWER_MAX bytes, the rest
- * read and dropped (so the transfer ends normally). */
+/* The receiver's answer: its first NOTIFY_ANSWER_MAX bytes; then the
+ * transfer stops (CURLE_WRITE_ERROR, taken as answered: flight_done), so
+ * an endless answer is not read until the timeout. */
 static size_t
 on_answer(char *p, size_t size, size_t nmemb, void *arg)
 {
 	struct flight	*f = arg;
 	size_t		 n = size * nmemb, room = NOTIFY_ANSWER_MAX - f->alen;
 
-	if (room > 0) {
-		if (room > n)
-			room = n;
+	if (n > room) {
 		memcpy(f->answer + f->alen, p, room);
 		f->alen += room;
 		f->answer[f->alen] = '\0';
+		f->capped = 1;
+		return 0;
 	}
+	memcpy(f->answer + f->alen, p, n);
+	f->alen += n;
+	f->answer[f->alen] = '\0';
 	return n;
 }
 
@@ -205,11 +210,26 @@ header_clean(char *s)
 			*s = ' ';
 }
 
+/* user[:password]@ before the host of url. */
+static int
+url_has_userinfo(const char *url)
+{
+	const char	*a = strstr(url, "://");
+	size_t		 n;
+
+	if (a == NULL)
+		return 0;
+	a += 3;
+	n = strcspn(a, "/?#");
+	return memchr(a, '@', n) != NULL;
+}
+
 static int
 build_email(struct flight *f, const char *text, char *why, size_t whylen)
 {
 	const struct config	*cfg = nt.cfg;
 	char			*subject, *to, *tok, *save = NULL, date[64];
+	const char		*url;
 	time_t			 now = time(NULL);
 	struct tm		 tm;
 
@@ -246,9 +266,19 @@ build_email(struct flight *f, const char *text, char *why, size_t whylen)
 	f->bodylen = strlen(f->body);
 	free(subject);
 	free(to);
-	curl_easy_setopt(f->easy, CURLOPT_URL, f->job.url != NULL &&
-	    f->job.url[0] != '\0' ? f->job.url : cfg->smtp_url);
-	curl_easy_setopt(f->easy, CURLOPT_PROTOCOLS_STR, "smtp,smtps");
+	url = f->job.url != NULL && f->job.url[0] != '\0' ? f->job.url :
+	    cfg->smtp_url;
+	curl_easy_setopt(f->easy, CURLOPT_URL, url);
+	if (curl_easy_setopt(f->easy, CURLOPT_PROTOCOLS_STR, "smtp,smtps") !=
+	    CURLE_OK) {
+		snprintf(why, whylen, "libcurl cannot limit the protocols");
+		return -1;
+	}
+	/* A password never crosses in clear: with credentials, smtp:// must
+	 * go through STARTTLS (the send fails if the relay offers none);
+	 * without, TLS when offered. */
+	curl_easy_setopt(f->easy, CURLOPT_USE_SSL, url_has_userinfo(url) ?
+	    (long)CURLUSESSL_ALL : (long)CURLUSESSL_TRY);
 	curl_easy_setopt(f->easy, CURLOPT_MAIL_FROM, cfg->mail_from);
 	curl_easy_setopt(f->easy, CURLOPT_MAIL_RCPT, f->rcpt);
 	curl_easy_setopt(f->easy, CURLOPT_READFUNCTION, on_read);
@@ -259,9 +289,9 @@ build_email(struct flight *f, const char *text, char *why, size_t whylen)
 	return 0;
 }
 
-static void
+static int
 build_http(struct flight *f, struct json_object *p, const char *text,
-    const char *link)
+    const char *link, char *why, size_t whylen)
 {
 	struct json_object	*o;
 	char			 hdr[160], sig[2 * EVP_MAX_MD_SIZE + 1];
@@ -293,11 +323,16 @@ build_http(struct flight *f, struct json_object *p, const char *text,
 	/* No "Expect: 100-continue" wait on a larger body. */
 	f->headers = curl_slist_append(f->headers, "Expect:");
 	curl_easy_setopt(f->easy, CURLOPT_URL, f->job.url);
-	curl_easy_setopt(f->easy, CURLOPT_PROTOCOLS_STR, "http,https");
+	if (curl_easy_setopt(f->easy, CURLOPT_PROTOCOLS_STR, "http,https") !=
+	    CURLE_OK) {
+		snprintf(why, whylen, "libcurl cannot limit the protocols");
+		return -1;
+	}
 	curl_easy_setopt(f->easy, CURLOPT_HTTPHEADER, f->headers);
 	curl_easy_setopt(f->easy, CURLOPT_POSTFIELDS, f->body);
 	curl_easy_setopt(f->easy, CURLOPT_POSTFIELDSIZE_LARGE,
 	    (curl_off_t)f->bodylen);
+	return 0;
 }
 
 static void
@@ -331,6 +366,67 @@ backoff_ms(int attempts)
 	    (uint32_t)(d * 4 / 10 + 1));
 }
 
+/* The length of the well-formed UTF-8 sequence at s (RFC 3629: no
+ * overlong form, no surrogate, nothing past U+10FFFF), 0 if there is none. */
+static size_t
+utf8_seq(const unsigned char *s, size_t n)
+{
+	size_t	 need, i;
+
+	if (s[0] < 0x80)
+		return 1;
+	if (s[0] >= 0xc2 && s[0] <= 0xdf)
+		need = 2;
+	else if (s[0] >= 0xe0 && s[0] <= 0xef)
+		need = 3;
+	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+		need = 4;
+	else
+		return 0;
+	if (n < need)
+		return 0;
+	for (i = 1; i < need; i++)
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+	if ((s[0] == 0xe0 && s[1] < 0xa0) || (s[0] == 0xed && s[1] > 0x9f) ||
+	    (s[0] == 0xf0 && s[1] < 0x90) || (s[0] == 0xf4 && s[1] > 0x8f))
+		return 0;
+	return need;
+}
+
+/*
+ * What a receiver or the transport said, as last_error can store it: a
+ * byte that is not part of well-formed UTF-8 becomes '?', a control byte a
+ * space, and the cut falls between characters. A strict-mode server
+ * refuses anything else, and with it the whole round's outcomes (the rows
+ * would stay 'delivering' and be sent again with no backoff, forever).
+ */
+static void
+error_clean(char *out, size_t len, const char *in)
+{
+	const unsigned char	*s = (const unsigned char *)in;
+	size_t			 n = strlen(in), i = 0, o = 0, k;
+
+	while (i < n) {
+		k = utf8_seq(s + i, n - i);
+		if (o + (k ? k : 1) + 1 > len)
+			break;
+		if (k == 0) {
+			out[o++] = '?';
+			i++;
+		} else if (k == 1) {
+			out[o++] = s[i] < 0x20 || s[i] == 0x7f ? ' ' :
+			    (char)s[i];
+			i++;
+		} else {
+			memcpy(out + o, s + i, k);
+			o += k;
+			i += k;
+		}
+	}
+	out[o] = '\0';
+}
+
 /* The outcome of f, recorded with the others of this round by
  * settle_all(), which frees it. */
 static void
@@ -338,7 +434,7 @@ settle(struct flight *f, enum notify_outcome outcome, const char *error)
 {
 	f->outcome = outcome;
 	f->delay = outcome == NOTIFY_RETRY ? backoff_ms(f->job.attempts) : 0;
-	snprintf(f->error, sizeof(f->error), "%s", error != NULL ? error : "");
+	error_clean(f->error, sizeof(f->error), error != NULL ? error : "");
 	nt.done[nt.ndone++] = f;
 }
 
@@ -349,9 +445,10 @@ settle_txn(struct db *db, void *arg)
 	size_t		 i;
 	int		 rc;
 
-	(void)arg;
 	for (i = 0; i < nt.ndone; i++) {
 		f = nt.done[i];
+		if (arg != NULL && f != arg)
+			continue;
 		rc = notify_settle(db, nt.node, f->job.id, f->outcome, f->delay,
 		    f->outcome == NOTIFY_DELIVERED ? NULL : f->error);
 		if (rc == -1)
@@ -359,6 +456,39 @@ settle_txn(struct db *db, void *arg)
 		f->gone = rc == 1;
 	}
 	return 0;
+}
+
+/*
+ * The round's transaction failed for its data, not for a lost server: one
+ * row at a time, so one bad outcome does not hold the others back; a row
+ * whose error still cannot be stored gets a fixed one. 0 when every row
+ * was recorded.
+ */
+static int
+settle_each(void)
+{
+	struct flight	*f;
+	size_t		 i;
+	int		 rc = 0;
+
+	for (i = 0; i < nt.ndone; i++) {
+		f = nt.done[i];
+		if (db_txn(nt.db, settle_txn, f) == 0)
+			continue;
+		if (db_down(nt.db)) {
+			rc = -1;
+			break;
+		}
+		log_warnx("notifications: #%lld: outcome not recorded: %s",
+		    f->job.id, db_errmsg(nt.db));
+		snprintf(f->error, sizeof(f->error), "the receiver's answer "
+		    "could not be stored");
+		if (db_txn(nt.db, settle_txn, f) == -1) {
+			rc = -1;
+			f->gone = 1;
+		}
+	}
+	return rc;
 }
 
 /*
@@ -374,7 +504,8 @@ settle_all(void)
 
 	if (nt.ndone == 0)
 		return;
-	if (db_txn(nt.db, settle_txn, NULL) == -1) {
+	if (db_txn(nt.db, settle_txn, NULL) == -1 &&
+	    (db_down(nt.db) || settle_each() == -1)) {
 		/* The rows stay delivering: taken back after the reclaim. */
 		log_warnx("notifications: %zu outcomes not recorded: %s",
 		    nt.ndone, db_errmsg(nt.db));
@@ -445,16 +576,15 @@ flight_start(struct notify_job *job)
 	curl_easy_setopt(f->easy, CURLOPT_WRITEDATA, f);
 	curl_easy_setopt(f->easy, CURLOPT_USERAGENT, "PULSE-notifier");
 	why[0] = '\0';
-	if (strcmp(f->job.type, "email") == 0) {
-		if (build_email(f, text, why, sizeof(why)) == -1) {
-			free(text);
-			free(link);
-			json_object_put(p);
-			settle(f, NOTIFY_REFUSED, why);
-			return;
-		}
-	} else
-		build_http(f, p, text, link);
+	if ((strcmp(f->job.type, "email") == 0 ?
+	    build_email(f, text, why, sizeof(why)) :
+	    build_http(f, p, text, link, why, sizeof(why))) == -1) {
+		free(text);
+		free(link);
+		json_object_put(p);
+		settle(f, NOTIFY_REFUSED, why);
+		return;
+	}
 	free(text);
 	free(link);
 	json_object_put(p);
@@ -475,9 +605,9 @@ answer_error(const struct flight *f, long code, char *out, size_t len)
 	if (f->alen > 0 && o + 2 < len) {
 		out[o++] = ':';
 		out[o++] = ' ';
+		/* Raw bytes (a NUL ends them): settle() makes them text. */
 		for (i = 0; i < f->alen && o + 1 < len; i++)
-			out[o++] = (unsigned char)f->answer[i] < 0x20 ||
-			    f->answer[i] == 0x7f ? ' ' : f->answer[i];
+			out[o++] = f->answer[i] == '\0' ? ' ' : f->answer[i];
 		out[o] = '\0';
 	}
 }
@@ -485,10 +615,13 @@ answer_error(const struct flight *f, long code, char *out, size_t len)
 static void
 flight_done(struct flight *f, CURLcode res)
 {
-	char	 error[NOTIFY_ERROR_MAX];
+	/* Longer than last_error: settle() cuts it between characters. */
+	char	 error[2 * NOTIFY_ERROR_MAX];
 	long	 code = 0;
 	size_t	 i;
 
+	if (res == CURLE_WRITE_ERROR && f->capped)
+		res = CURLE_OK;		/* answered; the rest unread */
 	if (res != CURLE_OK) {
 		/* The error buffer names a host at most, never the URL. */
 		snprintf(error, sizeof(error), "%s", f->errbuf[0] ?
@@ -528,6 +661,17 @@ stopping(void)
 	return s;
 }
 
+static int
+inflight(long long id)
+{
+	size_t	 i;
+
+	for (i = 0; i < nt.n; i++)
+		if (nt.f[i]->job.id == id)
+			return 1;
+	return 0;
+}
+
 /* Claim what fits; the time of the next claim. */
 static long long
 claim(long long now, int *away)
@@ -545,8 +689,16 @@ claim(long long now, int *away)
 	if (*away)
 		log_info("notifications: database reachable again");
 	*away = 0;
-	for (i = 0; i < n; i++)
+	for (i = 0; i < n; i++) {
+		/* Taken back from this node while it still sends it (the
+		 * timeout is below the reclaim, so only a stalled round):
+		 * not a second time at once. */
+		if (inflight(jobs[i].id)) {
+			notify_job_clear(&jobs[i]);
+			continue;
+		}
 		flight_start(&jobs[i]);
+	}
 	free(jobs);
 	settle_all();
 	/* A full batch: more may be due at once. */

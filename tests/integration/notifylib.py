@@ -45,7 +45,9 @@ class Receiver:
                     owner.records.append(rec)
                 if delay:
                     time.sleep(delay)
-                data = text.encode()
+                # bytes as they are: a receiver's answer need not be
+                # UTF-8.
+                data = text if isinstance(text, bytes) else text.encode()
                 try:
                     self.send_response(status)
                     self.send_header('Content-Type', 'text/plain')
@@ -84,10 +86,15 @@ def signature_ok(rec, secret):
 
 class SmtpSink:
     """Enough SMTP for libcurl: EHLO/HELO, MAIL, RCPT, DATA, QUIT. Each
-    message recorded as {'from', 'rcpt': [...], 'data': str}."""
+    message recorded as {'from', 'rcpt': [...], 'data': str}. starttls:
+    EHLO offers STARTTLS and AUTH PLAIN, but STARTTLS is answered 454 (no
+    TLS here): a client that insists on TLS gives up, one that does not
+    goes on in clear. Every command line is kept in commands."""
 
-    def __init__(self):
+    def __init__(self, starttls=False):
         self.messages = []
+        self.commands = []
+        self.starttls = starttls
         self.loop = asyncio.new_event_loop()
         ready = threading.Event()
 
@@ -116,7 +123,16 @@ class SmtpSink:
                     break
                 cmd = line.decode('utf-8', 'replace').strip()
                 up = cmd.upper()
-                if up.startswith('EHLO') or up.startswith('HELO'):
+                self.commands.append(up.split(' ')[0])
+                if up.startswith('EHLO') and self.starttls:
+                    say('250-sink')
+                    say('250-STARTTLS')
+                    say('250 AUTH PLAIN LOGIN')
+                elif up == 'STARTTLS' and self.starttls:
+                    say('454 TLS not available')
+                elif up.startswith('AUTH') and self.starttls:
+                    say('235 ok')
+                elif up.startswith('EHLO') or up.startswith('HELO'):
                     say('250 sink')
                 elif up.startswith('MAIL FROM:'):
                     mail = {'from': cmd[10:].strip(), 'rcpt': [], 'data': ''}

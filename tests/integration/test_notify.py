@@ -31,6 +31,7 @@ flaky_until = [t0 + 1e9]    # the flaky path answers 500 until then
 bad_mode = ['refuse']
 hang_seen = set()
 rate_seen = {}
+once500 = {}
 
 
 def behave(path):
@@ -46,6 +47,20 @@ def behave(path):
     if path.startswith('/bad'):
         return (400, 0, 'no such hook: check\nthe token') \
             if bad_mode[0] == 'refuse' else (200, 0, 'ok')
+    if path.startswith('/u8bad'):
+        # Not UTF-8 at all: a stray continuation, 0xff, a cut sequence.
+        return 500, 0.3, b'broken \x80\xff\xfe answer \xc3'
+    if path.startswith('/u8cut'):
+        # Three-byte characters past last_error's 512 bytes: a cut at a
+        # byte count falls inside one.
+        return 500, 0.3, 'xx' + '\u30a8\u30e9\u30fc' * 300
+    if path.startswith('/u8ok'):
+        return 200, 0.3, 'ok'
+    if path.startswith('/stuck'):
+        return 200, 15, 'late'
+    if path.startswith('/once500'):
+        once500[path] = once500.get(path, 0) + 1
+        return (500, 0, 'hiccup') if once500[path] == 1 else (200, 0, 'ok')
     if path.startswith('/rate'):
         rate_seen[path] = rate_seen.get(path, 0) + 1
         return (429, 0, 'slow down') if rate_seen[path] <= 2 \
@@ -438,6 +453,164 @@ check('/metrics counts deliveries by outcome',
       counts.get('delivered', 0) >= 3 * N + 6 and
       counts.get('retried', 0) >= 4 and counts.get('failed', 0) >= 1,
       counts)
+
+# --- a receiver's answer that is not UTF-8 --------------------------------
+# last_error must stay storable (a strict server refuses invalid UTF-8, and
+# with it every outcome of the round, which then stays 'delivering' and is
+# sent again after 60 s with no backoff, forever).
+u8bad = channel(unique('u8bad'), 'webhook', rx.url('/u8bad'))
+u8cut = channel(unique('u8cut'), 'webhook', rx.url('/u8cut'))
+u8ok = channel(unique('u8ok'), 'webhook', rx.url('/u8ok'))
+nid_u8bad = test_send(u8bad)
+nid_u8cut = test_send(u8cut)
+nid_u8ok = [test_send(u8ok) for i in range(3)]
+ok = wait_for(lambda: int(row(nid_u8bad)[1]) >= 2 and
+              int(row(nid_u8cut)[1]) >= 2, 10)
+r_bad, r_cut = row(nid_u8bad), row(nid_u8cut)
+check('an answer that is not UTF-8: the outcome recorded, retried with '
+      'its backoff', ok and r_bad[0] in ('pending', 'delivering'),
+      (r_bad, r_cut))
+check('its last error: the answer with each bad byte replaced',
+      r_bad[2] == 'HTTP 500: broken ??? answer ?', r_bad)
+cut = (r_cut[2] or '').encode()
+check('a long multi-byte answer cut between characters, within 512 bytes',
+      r_cut[2] and r_cut[2].startswith('HTTP 500: xx\u30a8\u30e9') and
+      len(cut) <= 511 and r_cut[2].rstrip('\u30a8\u30e9\u30fc') ==
+      'HTTP 500: xx', (len(cut), r_cut[2][-8:] if r_cut[2] else None))
+ok = wait_for(lambda: all(row(n)[0] == 'delivered' for n in nid_u8ok), 10)
+time.sleep(1.0)
+got = rx.on('/u8ok')
+check('healthy messages of the same round delivered once each',
+      ok and len(got) == 3 and
+      len({x['headers'].get('X-Pulse-Delivery') for x in got}) == 3,
+      [row(n) for n in nid_u8ok])
+for c in (u8bad, u8cut):
+    call('DELETE', '/api/channels/' + c['id'])
+
+# --- one notify rule a channel; one message an event a channel ------------
+save_refused('the same channel by name and by id', [
+    {'channel': flaky['name'], 'on': ['failed']},
+    {'channel': flaky['id'], 'on': ['completed']}],
+    'notify[1].channel', 'same channel as notify[0].channel')
+save_refused('the same channel twice by name', [
+    {'channel': disc['name'], 'on': ['prompt']},
+    {'channel': slack['name'], 'on': ['prompt']},
+    {'channel': disc['name'], 'on': ['failed']}],
+    'notify[2].channel', 'same channel as notify[0].channel')
+dup = channel(unique('dup'), 'webhook', rx.url('/dup'))
+other = channel(unique('other'), 'webhook', rx.url('/dup/other'))
+r = save({'steps': [prompt_step('ask')],
+          'notify': [{'channel': dup['name'], 'on': ['prompt']},
+                     {'channel': other['id'], 'on': ['prompt']}]})
+check_status('save two rules for two channels', r, 201)
+dwid = r[2]['id']
+at_end(lambda: call('DELETE', '/api/workflows/' + dwid))
+# As a workflow stored before the check: the second rule names the first
+# channel by its id.
+sql("UPDATE workflows SET definition = JSON_SET(definition, "
+    "'$.notify[1].channel', '%s') WHERE id = '%s'" % (dup['id'], dwid))
+r = api('POST', '/api/executions', body={'workflow_id': dwid})
+check_status('start it', r, 201)
+deid = r[2]['id'] if r[0] == 201 else ''
+wait_for(lambda: rx.on('/dup'), 15)
+time.sleep(1.5)
+got = rx.on('/dup')
+check('a channel named by two rules hears of the event once',
+      len(got) == 1 and len(sql("SELECT id FROM notifications WHERE "
+                                "execution_id = '%s'" % deid)) == 1,
+      [x['path'] for x in got])
+call('POST', '/api/executions/%s/cancel' % deid, body={})
+
+# --- URLs with credentials: no part of them shown --------------------------
+for url, parts in (
+        ('smtps://alerts:Pa#ss7word@relay.example:465',
+         ['alerts', 'Pa#', 'ss7word']),
+        ('https://bot:tok/en?x@hooks.example/', ['bot:', 'tok', 'en?x'])):
+    t = 'email' if url.startswith('smtp') else 'webhook'
+    body = {'name': unique('mask'), 'type': t, 'url': url}
+    if t == 'email':
+        body['email_to'] = 'ops@example.com'
+    r = api('POST', '/api/channels', body=body)
+    check('a password with an unencoded # / ? refused: ' + url.split(':')[0],
+          r[0] == 400 and r[2].get('field') == 'url' and
+          not any(p in str(r[2]) for p in parts), r[:3:2])
+    # One stored before that check: listed as scheme://… only.
+    cid = unique('mask-id')[:36]
+    sql("INSERT INTO channels (id, name, type, url, email_to, created_by) "
+        "VALUES ('%s', '%s', '%s', '%s', 'ops@example.com', 'admin')" %
+        (cid, unique('mask'), t, url))
+    at_end(lambda cid=cid: call('DELETE', '/api/channels/' + cid))
+    r = api('GET', '/api/channels')
+    shown = [c for c in r[2] if c['id'] == cid] if r[0] == 200 else []
+    check('stored with such a URL: listed as scheme://… only',
+          shown and shown[0]['url'] == url.split('://')[0] + '://…' and
+          not any(p in str(r[2]) for p in parts), shown)
+enc = channel(unique('mask'), 'email',
+              'smtps://alerts:Pa%23ss7word@relay.example:465',
+              email_to='ops@example.com')
+check('the same password percent-encoded: accepted, host shown only',
+      enc['url'] == 'smtps://relay.example:465/…', enc)
+aud = sql("SELECT details FROM audit_log WHERE action = 'channel.create' "
+          "AND target_id = '%s'" % enc['id'])
+check('nor in the audit details',
+      aud and 'relay.example' in aud[0][0] and
+      not any(p in aud[0][0] for p in ('alerts', 'ss7word', 'Pa%23')), aud)
+
+# --- SMTP credentials only over TLS -----------------------------------------
+tls_sink = SmtpSink(starttls=True)
+at_end(tls_sink.close)
+tls_mail = channel(unique('tlsmail'), 'email', 'smtp://alerts:%s@127.0.0.1:%d'
+                   % (URL_PASSWORD, tls_sink.port),
+                   email_to='ops@example.com')
+plain_mail = channel(unique('plainmail'), 'email', 'smtp://127.0.0.1:%d' %
+                     tls_sink.port, email_to='ops@example.com')
+nid_tls = test_send(tls_mail)
+ok = wait_for(lambda: int(row(nid_tls)[1]) >= 2, 10)
+check('credentials on smtp://, STARTTLS offered but failing: not sent',
+      ok and row(nid_tls)[0] != 'delivered' and not tls_sink.messages and
+      'STARTTLS' in tls_sink.commands, (row(nid_tls), tls_sink.commands))
+check('and no AUTH in clear', 'AUTH' not in tls_sink.commands,
+      tls_sink.commands)
+call('DELETE', '/api/channels/' + tls_mail['id'])
+nid_plain = test_send(plain_mail)
+ok = wait_for(lambda: row(nid_plain)[0] == 'delivered', 10)
+check('without credentials, TLS is tried and the mail goes without it',
+      ok and len(tls_sink.messages) == 1, row(nid_plain))
+
+# --- an administrator's retry starts the backoff again ----------------------
+once = channel(unique('once'), 'webhook', rx.url('/once500'))
+bad_mode[0] = 'refuse'
+nid_once = test_send(bad)
+wait_for(lambda: row(nid_once)[0] == 'failed', 10)
+# Failed after many attempts: the next backoff would be 2^12 times the
+# first (13 minutes here, an hour with the defaults).
+sql("UPDATE notifications SET attempts = 12, channel_id = '%s' WHERE id = %d"
+    % (once['id'], int(nid_once)))
+check_status('retry it', api('POST', '/api/notifications/%d/retry' %
+                             int(nid_once), body={}), 202)
+ok = wait_for(lambda: row(nid_once)[0] == 'delivered', 10)
+check('retried by hand: a failed first try is soon tried again',
+      ok and row(nid_once)[1] == '2' and len(rx.on('/once500')) == 2,
+      row(nid_once))
+
+# --- a receiver that hangs holds up only its own channel -------------------
+# The timeout longer than the wait below: a free slot only by the cap.
+restart_pushd({'PULSE_NOTIFY_BACKOFF_MS': '200', 'PULSE_NOTIFY_TIMEOUT_S': '12'})
+stuck = channel(unique('stuck'), 'webhook', rx.url('/stuck'))
+quick = channel(unique('quick'), 'webhook', rx.url('/quick'))
+for i in range(40):
+    api('POST', '/api/channels/%s/test' % stuck['id'], body={})
+wait_for(lambda: len(rx.on('/stuck')) >= 4, 10)
+tq = time.time()
+nid_quick = test_send(quick)
+ok = wait_for(lambda: rx.on('/quick'), 10)
+check('behind 40 messages to a hanging receiver, another channel\'s '
+      'arrives at once (%.1f s)' % (time.time() - tq),
+      ok and time.time() - tq < 6, len(rx.on('/stuck')))
+check('the hanging channel holds at most 4 at once',
+      len(rx.on('/stuck')) <= 4, len(rx.on('/stuck')))
+call('DELETE', '/api/channels/' + stuck['id'])
+restart_pushd(FAST)
 
 # --- no secret anywhere ----------------------------------------------------
 r = api('GET', '/api/audit?limit=200')

@@ -92,6 +92,18 @@ main(void)
 	config_free(&c);
 	unsetenv("RETENTION_DAYS");
 	unsetenv("WORKER_PRUNE_DAYS");
+	/* A transfer longer than the 60 s reclaim would be sent twice. */
+	setenv("PULSE_NOTIFY_TIMEOUT_S", "46", 1);
+	rc = config_load(&c, NULL, 0, err, sizeof(err));
+	test_cond("PULSE_NOTIFY_TIMEOUT_S 46 is refused (below the reclaim)",
+	    rc == -1 && strstr(err, "PULSE_NOTIFY_TIMEOUT_S") != NULL);
+	config_free(&c);
+	setenv("PULSE_NOTIFY_TIMEOUT_S", "45", 1);
+	rc = config_load(&c, NULL, 0, err, sizeof(err));
+	test_cond("PULSE_NOTIFY_TIMEOUT_S 45 loads",
+	    rc == 0 && c.notify_timeout_s == 45);
+	config_free(&c);
+	unsetenv("PULSE_NOTIFY_TIMEOUT_S");
 
 	test_cond("unknown key is named",
 	    load_fails("unknown.env", "unknown key DB_PASWORD"));

@@ -56,6 +56,16 @@ static const char sql_worker_left[] =
 static const char sql_worker_deleted[] =
     "SELECT COUNT(*) FROM events WHERE worker_id = ? AND type = "
     "'worker_update' AND JSON_VALUE(payload, '$.status') = 'deleted'";
+/* Outbox rows (notify.c): channel 'tr-ch', execution ? (NULL or not). */
+static const char sql_note[] =
+    "INSERT INTO notifications (channel_id, event, execution_id, payload, "
+    "status, delivery_id, created_at) VALUES ('tr-ch', 'failed', ?, '{}', "
+    "?, ?, NOW(3) - INTERVAL ? MINUTE)";
+static const char sql_note_left[] =
+    "SELECT COUNT(*) FROM notifications WHERE channel_id = 'tr-ch' AND "
+    "delivery_id = ?";
+static const char sql_clean_notes[] =
+    "DELETE FROM notifications WHERE channel_id = 'tr-ch'";
 static const char sql_clean_events[] =
     "DELETE FROM events WHERE type = 'tr_test'";
 static const char sql_clean_workers[] =
@@ -201,6 +211,43 @@ main(void)
 	test_cond("a second sweep finds nothing of ours",
 	    rc == 0 && num(sql_count, running) == 4 &&
 	    num(sql_count, fresh) == 4);
+
+	/* The outbox: final rows by age, and final rows of an execution
+	 * that is gone; a message still to send is kept either way. */
+	{
+		static const char *const nst[] = { "delivered", "dead",
+		    "pending", "delivered", "failed", "pending", "delivered" };
+		/* old, old, old; then fresh ones: of a gone execution (x2),
+		 * of a gone one still pending, of a live one. */
+		const long long age[] = { AGE_MIN, AGE_MIN, AGE_MIN, 1, 1, 1,
+		    1 };
+		const int gone_ex[] = { 0, 0, 0, 1, 1, 1, 0 };
+		const int want[] = { 0, 0, 1, 0, 0, 1, 1 };
+		char	 did[7][ID_LEN + 1], ghost[ID_LEN + 1];
+		int	 ok = 1;
+
+		id_new(ghost);
+		for (i = 0; i < 7; i++) {
+			id_new(did[i]);
+			if (db_exec(db, sql_note, NULL, "sssi", gone_ex[i] ?
+			    ghost : i == 6 ? fresh : NULL, nst[i], did[i],
+			    age[i]) == -1)
+				fprintf(stderr, "# %s\n", db_errmsg(db));
+		}
+		memset(&c, 0, sizeof(c));
+		rc = retention_sweep(db, DAYS, 0, 500, &c);
+		for (i = 0; i < 7; i++)
+			if (num1(sql_note_left, did[i]) != want[i]) {
+				fprintf(stderr, "# notification %zu: %lld\n",
+				    i, num1(sql_note_left, did[i]));
+				ok = 0;
+			}
+		test_cond("old delivered, failed and dead notifications go, "
+		    "and those of a deleted execution; pending ones and those "
+		    "of a live execution stay", rc == 0 && ok &&
+		    c.notifications >= 4);
+		db_exec(db, sql_clean_notes, NULL, "");
+	}
 
 	db_exec(db, sql_clean_exec, NULL, "s", running);
 	db_exec(db, sql_clean_exec, NULL, "s", waiting);
