@@ -422,7 +422,7 @@ schedule_past_dup(struct fire *f)
 	struct schedule_when	 w;
 	struct db_res		*r;
 	char			 iso[SCHEDULE_ISO_LEN + 1], field[32], why[512],
-				 nexts[24];
+				 nexts[24], niso[SCHEDULE_ISO_LEN + 1];
 	long long		 next = 0;
 	int			 more, at;
 
@@ -452,11 +452,11 @@ schedule_past_dup(struct fire *f)
 	    (long long)more, more ? NULL : why, f->id, f->first) == -1)
 		dbt_failed("moving a schedule past a recorded fire");
 	else if (db_affected(dbt.db) == 1) {
-		schedule_iso(more ? next : f->dup, nexts, sizeof(nexts));
+		schedule_iso(next, niso, sizeof(niso));
 		log_warnx("schedule %s: next run %s had already fired (set "
 		    "from a clock behind the firer's?): %s%s",
 		    db_res_get(r, 0, 0), iso, more ? "moved to " :
-		    "disabled", more ? nexts : "");
+		    "disabled", more ? niso : "");
 	}
 	db_res_free(r);
 }

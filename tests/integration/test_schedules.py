@@ -13,6 +13,7 @@ reason; one-shot `at`; enable/disable; a deleted workflow disables its
 schedules; fire rows past RETENTION_DAYS deleted by pushd;
 schedule.create/update/delete audit rows."""
 
+import os
 import time
 import uuid
 
@@ -461,6 +462,13 @@ check('... and the one after', f and f['outcome'] == 'started', f)
 n = sql("SELECT COUNT(*) FROM executions WHERE started_by = 'schedule:%s'"
         % get(b).get('name'))
 check('... one execution per fire time (3)', n == [['3']], n)
+bname = get(b).get('name')
+with open(os.path.join(os.environ['PULSE_STACK'], 'log',
+                       'pulse-pushd.log'), errors='replace') as fh:
+    said = [ln for ln in fh if 'schedule %s: next run %s had already fired'
+            % (bname, iso(m)) in ln]
+check('... pushd said so once, with the new time', len(said) == 1 and
+      said[0].rstrip().endswith('moved to ' + iso(m + 60)), said)
 call('PUT', '/api/schedules/' + b, body={'enabled': False})
 
 # --- a rename while a fire is due keeps that fire --------------------------
