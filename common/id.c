@@ -34,3 +34,19 @@ id_valid(const char *s)
 	}
 	return 1;
 }
+
+/* id_valid and lower case, the form id_new writes: where an id is a key
+ * outside the database (nginx's limit_req bucket, a delivery's key), the
+ * case variants of one id must not count as different ids. */
+int
+id_canonical(const char *s)
+{
+	size_t	 i;
+
+	if (!id_valid(s))
+		return 0;
+	for (i = 0; i < ID_LEN; i++)
+		if (s[i] >= 'A' && s[i] <= 'F')
+			return 0;
+	return 1;
+}

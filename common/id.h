@@ -6,5 +6,6 @@
 
 void	id_new(char out[ID_LEN + 1]);
 int	id_valid(const char *);
+int	id_canonical(const char *);
 
 #endif

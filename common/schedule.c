@@ -200,6 +200,12 @@ schedule_when_load(struct schedule_when *w, const char *cron, const char *at,
 		snprintf(why, whylen, "at: %s", sub);
 		goto fail;
 	}
+	if (at != NULL && w->at > SCHEDULE_TIME_MAX) {
+		snprintf(field, fieldlen, "at");
+		snprintf(why, whylen, "at: %s is after 2038-01-19T03:14:07Z, "
+		    "the last time a schedule can hold", at);
+		goto fail;
+	}
 	return 0;
 fail:
 	schedule_when_clear(w);
@@ -227,5 +233,5 @@ schedule_when_next(const struct schedule_when *w, long long after,
 	}
 	if (cron_next(w->cron, w->tz, after, next) == -1)
 		return 1;
-	return 0;
+	return *next > SCHEDULE_TIME_MAX ? 2 : 0;
 }

@@ -45,7 +45,16 @@ int	 schedule_when_load(struct schedule_when *, const char *cron,
 	    char *why, size_t whylen);
 void	 schedule_when_clear(struct schedule_when *);
 
-/* The first fire time strictly after `after`: 0 and *next, or 1 none. */
+/*
+ * The last instant the schedules' columns hold: they are TIMESTAMP(3),
+ * written and read with FROM_UNIXTIME/UNIX_TIMESTAMP, which end at
+ * 2038-01-19T03:14:07Z in MariaDB before 11.5. An `at` after it is
+ * refused (field "at"); a cron time after it is "none".
+ */
+#define SCHEDULE_TIME_MAX	2147483647LL
+
+/* The first fire time strictly after `after`: 0 and *next, 1 none, 2
+ * the next one is after SCHEDULE_TIME_MAX. */
 int	 schedule_when_next(const struct schedule_when *, long long after,
 	    long long *next);
 

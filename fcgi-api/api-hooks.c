@@ -122,7 +122,8 @@ hook_load(struct hook *h)
 	struct db_res	*res;
 	int		 enabled;
 
-	if (!id_valid(h->id)) {
+	/* Upper case is refused too: nginx keys the rate limit by the text. */
+	if (!id_canonical(h->id)) {
 		hook_answer(h, 404, TRIGGER_REFUSED, NULL, NULL,
 		    "no such trigger");
 		return -1;
@@ -214,8 +215,11 @@ hook_verify(struct hook *h)
 	size_t			 plen;
 	int			 ok;
 
+	/* An empty header is as good as none: it must not hide a real
+	 * signature sent in another spelling. */
 	for (sig = hook_sigs; sig->cgi != NULL; sig++)
-		if ((v = request_header(h->req, sig->cgi)) != NULL)
+		if ((v = request_header(h->req, sig->cgi)) != NULL &&
+		    v[0] != '\0')
 			break;
 	if (sig->cgi == NULL) {
 		hook_answer(h, 401, TRIGGER_REFUSED, NULL, NULL, "missing "

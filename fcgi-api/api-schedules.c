@@ -46,7 +46,9 @@ static const char sql_fires[] =
 static const char sql_current[] =
     "SELECT workflow_id, name, cron, FLOOR(UNIX_TIMESTAMP(at)), timezone, "
     "params, enabled, overlap, misfire, "
-    "FLOOR(UNIX_TIMESTAMP(next_run_at)) FROM schedules WHERE id = ?";
+    "FLOOR(UNIX_TIMESTAMP(next_run_at)), (SELECT FLOOR(UNIX_TIMESTAMP("
+    "MAX(fire_time))) FROM schedule_fires f WHERE f.schedule_id = s.id) "
+    "FROM schedules s WHERE id = ?";
 static const char sql_when[] =
     "SELECT cron, FLOOR(UNIX_TIMESTAMP(at)), timezone FROM schedules "
     "WHERE id = ?";
@@ -130,6 +132,11 @@ struct sched_in {
 	long long		 next;		/* -1: none (disabled) */
 	int			 found, dup;
 	struct json_object	*before;	/* PUT: the row before */
+	/* PUT: the stored "when", to keep next_run_at when it is unchanged,
+	 * and the last fire time, never to be fired again. */
+	char			*was_cron, *was_timezone;
+	long long		 was_at, was_next, last_fire;
+	int			 was_enabled;
 };
 
 static void
@@ -143,6 +150,8 @@ sched_in_clear(struct sched_in *in)
 	free(in->misfire);
 	json_object_put(in->params);
 	json_object_put(in->before);
+	free(in->was_cron);
+	free(in->was_timezone);
 	memset(in, 0, sizeof(*in));
 }
 
@@ -235,6 +244,22 @@ check_params(struct request *req, struct sched_in *in)
 	return rc;
 }
 
+static int
+str_same(const char *a, const char *b)
+{
+	return a == NULL || b == NULL ? a == b : strcmp(a, b) == 0;
+}
+
+/* Does a PUT leave when the schedule fires as it was? */
+static int
+sched_when_same(const struct sched_in *in)
+{
+	return str_same(in->cron, in->was_cron) &&
+	    str_same(in->timezone, in->was_timezone) &&
+	    (in->cron != NULL || in->at == in->was_at) &&
+	    in->enabled == in->was_enabled;
+}
+
 /*
  * Read the body over in (empty for a POST, the stored row for a PUT),
  * check every field and compute the next fire time. -1: replied.
@@ -249,6 +274,7 @@ read_input(struct request *req, struct sched_in *in, int create)
 	struct json_object	*v;
 	char			*wf = NULL, field[32], why[512];
 	const char		*s;
+	long long		 now;
 	int			 rc;
 
 	if (body_only(req, allowed) == -1)
@@ -331,7 +357,18 @@ read_input(struct request *req, struct sched_in *in, int create)
 	}
 	in->at = w.at;
 	in->next = -1;
-	rc = schedule_when_next(&w, schedule_now(), &in->next);
+	if (!create && sched_when_same(in)) {
+		/* A rename or new params: the due fire stays due. */
+		schedule_when_clear(&w);
+		in->next = in->was_next;
+		return check_params(req, in);
+	}
+	/* After the last fire too: this host's clock may be behind the
+	 * firer's, and a fire time already in schedule_fires never fires. */
+	now = schedule_now();
+	if (!create && in->last_fire > now)
+		now = in->last_fire;
+	rc = schedule_when_next(&w, now, &in->next);
 	schedule_when_clear(&w);
 	if (rc != 0 && in->at_text != NULL && in->enabled) {
 		reply_error_field(req, 400, "at", "at: %s is in the past",
@@ -340,7 +377,8 @@ read_input(struct request *req, struct sched_in *in, int create)
 	}
 	if (rc != 0 && in->cron != NULL) {
 		reply_error_field(req, 400, "cron", "cron: '%s' has no fire "
-		    "time in the next 8 years", in->cron);
+		    "time %s", in->cron, rc == 2 ? "before 2038-01-19T03:14:07Z, "
+		    "the last time a schedule can hold" : "in the next 8 years");
 		return -1;
 	}
 	if (!in->enabled)
@@ -536,6 +574,13 @@ load_current(struct db *db, struct sched_in *in)
 		in->enabled = db_res_int(r, 0, 6, 0) != 0;
 		in->overlap = xstrdup(db_res_get(r, 0, 7));
 		in->misfire = xstrdup(db_res_get(r, 0, 8));
+		if (in->cron != NULL)
+			in->was_cron = xstrdup(in->cron);
+		in->was_timezone = xstrdup(in->timezone);
+		in->was_at = in->cron != NULL ? -1 : db_res_int(r, 0, 3, 0);
+		in->was_enabled = in->enabled;
+		in->was_next = db_res_int(r, 0, 9, -1);
+		in->last_fire = db_res_int(r, 0, 10, -1);
 	}
 	db_res_free(r);
 	return 0;

@@ -58,10 +58,16 @@ static const char sql_advance[] =
 static const char sql_disable[] =
     "UPDATE schedules SET enabled = 0, next_run_at = NULL, "
     "disabled_reason = ? WHERE id = ? AND enabled = 1";
+/* Only fires that can start now: however many wait behind runs still
+ * going, those do not fill the batch (their blocker is the schedule's
+ * last execution; a disabled schedule's queued fire is marked skipped). */
 static const char sql_queued[] =
-    "SELECT schedule_id, FLOOR(UNIX_TIMESTAMP(fire_time)) FROM "
-    "schedule_fires WHERE outcome = 'queued' ORDER BY fire_time LIMIT "
-    SCHED_STR(DBT_SCHEDULES_BATCH);
+    "SELECT f.schedule_id, FLOOR(UNIX_TIMESTAMP(f.fire_time)) FROM "
+    "schedule_fires f JOIN schedules s ON s.id = f.schedule_id "
+    "LEFT JOIN executions e ON e.id = s.last_execution_id "
+    "WHERE f.outcome = 'queued' AND (s.enabled = 0 OR e.id IS NULL OR "
+    "e.status NOT IN ('running', 'waiting', 'awaiting_approval')) "
+    "ORDER BY f.fire_time LIMIT " SCHED_STR(DBT_SCHEDULES_BATCH);
 static const char sql_claim_queued[] =
     "SELECT name, workflow_id, params, enabled, last_execution_id "
     "FROM schedules WHERE id = ? FOR UPDATE SKIP LOCKED";
@@ -77,6 +83,15 @@ static const char sql_prune[] =
 static const char sql_fire_outcome[] =
     "UPDATE schedule_fires SET outcome = ?, execution_id = ?, reason = ? "
     "WHERE schedule_id = ? AND fire_time = FROM_UNIXTIME(?)";
+/* A fire time found already in schedule_fires (next_run_at set from a
+ * clock behind the last firer's): moved past it, if still that value. */
+static const char sql_when_of[] =
+    "SELECT name, cron, FLOOR(UNIX_TIMESTAMP(at)), timezone "
+    "FROM schedules WHERE id = ?";
+static const char sql_past_dup[] =
+    "UPDATE schedules SET next_run_at = FROM_UNIXTIME(CAST(? AS SIGNED)), "
+    "enabled = ?, disabled_reason = ? WHERE id = ? AND enabled = 1 AND "
+    "FLOOR(UNIX_TIMESTAMP(next_run_at)) = ?";
 static const char sql_last_set[] =
     "UPDATE schedules SET last_status = ?, last_execution_id = "
     "COALESCE(?, last_execution_id), locked_by = ? WHERE id = ?";
@@ -87,6 +102,8 @@ struct fire {
 	long long	 now;
 	int		 fired;		/* an execution started */
 	int		 lost;		/* another firer had it */
+	long long	 first;		/* next_run_at as read */
+	long long	 dup;		/* a fire time already recorded, or 0 */
 	char		 eid[ID_LEN + 1];
 };
 
@@ -98,8 +115,10 @@ fire_row(struct db *db, struct fire *f, long long t, const char *eid,
 	if (db_exec(db, sql_fire_insert, NULL, "sissss", f->id, t, eid,
 	    outcome, reason, dbt.node) == 0)
 		return 0;
-	if (db_errcode(db) == 1062)	/* ER_DUP_ENTRY: fired elsewhere */
+	if (db_errcode(db) == 1062) {	/* ER_DUP_ENTRY: fired elsewhere */
 		f->lost = 1;
+		f->dup = t;
+	}
 	return -1;
 }
 
@@ -203,10 +222,11 @@ fire_txn(struct db *db, void *arg)
 				*outcome, *eid = NULL;
 	char			 field[32], why[512], reason[600],
 				 iso[SCHEDULE_ISO_LEN + 1], nexts[24];
-	long long		 first, latest, t, next = 0, k = 0;
-	int			 rc = -1, run, gone = 0, at, more;
+	long long		 first, latest, t, next = 0, k = 0, queued;
+	int			 rc = -1, run, gone = 0, at, more, end;
 
 	f->fired = f->lost = 0;
+	f->dup = 0;
 	f->eid[0] = '\0';
 	if (db_exec(db, sql_claim, &r, "si", f->id, f->now) == -1)
 		return -1;
@@ -218,7 +238,7 @@ fire_txn(struct db *db, void *arg)
 	wf = db_res_get(r, 0, 1);
 	overlap = db_res_get(r, 0, 6);
 	misfire = db_res_get(r, 0, 7);
-	first = db_res_int(r, 0, 8, 0);
+	first = f->first = db_res_int(r, 0, 8, 0);
 	last_eid = db_res_get(r, 0, 9);
 	at = db_res_get(r, 0, 2) == NULL;
 	schedule_iso(db_res_int(r, 0, 3, first), iso, sizeof(iso));
@@ -237,8 +257,8 @@ fire_txn(struct db *db, void *arg)
 			break;
 		latest = t;
 	}
-	more = schedule_when_next(&w, f->now > latest ? f->now : latest,
-	    &next) == 0;
+	more = (end = schedule_when_next(&w, f->now > latest ? f->now :
+	    latest, &next)) == 0;
 	if (k > 1 || f->now - latest > PULSE_SCHEDULE_MISFIRE_GRACE_S) {
 		run = strcmp(misfire, "run_once") == 0;
 		schedule_iso(latest, iso, sizeof(iso));
@@ -258,16 +278,18 @@ fire_txn(struct db *db, void *arg)
 		goto out;
 	if ((run = still_running(db, last_eid)) == -1)
 		goto out;
-	if (run && strcmp(overlap, "allow") != 0) {
+	/* queue: an older queued fire starts first, so it counts as busy
+	 * even when its blocker has just ended. */
+	queued = 0;
+	if (strcmp(overlap, "queue") == 0) {
 		struct db_res	*q;
-		long long	 queued = 0;
 
-		if (strcmp(overlap, "queue") == 0) {
-			if (db_exec(db, sql_queued_one, &q, "s", f->id) == -1)
-				goto out;
-			queued = db_res_int(q, 0, 0, 0);
-			db_res_free(q);
-		}
+		if (db_exec(db, sql_queued_one, &q, "s", f->id) == -1)
+			goto out;
+		queued = db_res_int(q, 0, 0, 0);
+		db_res_free(q);
+	}
+	if ((run || queued > 0) && strcmp(overlap, "allow") != 0) {
 		if (strcmp(overlap, "queue") == 0 && queued == 0) {
 			outcome = "queued";
 			snprintf(reason, sizeof(reason), "waits for execution "
@@ -314,7 +336,9 @@ advance:
 	} else if (gone)
 		snprintf(why, sizeof(why), "workflow %s was deleted", wf);
 	else if (!more)
-		snprintf(why, sizeof(why), "no fire time in the next 8 years");
+		snprintf(why, sizeof(why), "no fire time %s", end == 2 ?
+		    "before 2038-01-19T03:14:07Z, the last time a schedule "
+		    "can hold" : "in the next 8 years");
 	if (gone)
 		more = 0;
 	snprintf(nexts, sizeof(nexts), "%lld", next);
@@ -387,6 +411,57 @@ out:
 }
 
 /*
+ * fire_txn found f->dup already in schedule_fires: rolled back, it would
+ * find it again every tick and, first in sql_due's order, hold up every
+ * schedule behind it. Move next_run_at past that fire, once (only if it
+ * is still the value read), and say so.
+ */
+static void
+schedule_past_dup(struct fire *f)
+{
+	struct schedule_when	 w;
+	struct db_res		*r;
+	char			 iso[SCHEDULE_ISO_LEN + 1], field[32], why[512],
+				 nexts[24], niso[SCHEDULE_ISO_LEN + 1];
+	long long		 next = 0;
+	int			 more, at;
+
+	if (db_exec(dbt.db, sql_when_of, &r, "s", f->id) == -1) {
+		dbt_failed("moving a schedule past a recorded fire");
+		return;
+	}
+	if (db_res_rows(r) == 0) {
+		db_res_free(r);
+		return;
+	}
+	at = db_res_get(r, 0, 1) == NULL;
+	schedule_iso(db_res_int(r, 0, 2, 0), iso, sizeof(iso));
+	if (schedule_when_load(&w, db_res_get(r, 0, 1), at ? iso : NULL,
+	    db_res_get(r, 0, 3), field, sizeof(field), why,
+	    sizeof(why)) == -1) {
+		db_res_free(r);
+		return;		/* fire_txn disables it, saying why */
+	}
+	more = schedule_when_next(&w, f->dup, &next) == 0;
+	schedule_when_clear(&w);
+	schedule_iso(f->dup, iso, sizeof(iso));
+	snprintf(why, sizeof(why), "%s: its fire time %s had already fired",
+	    at ? "one-shot" : "no later fire time", iso);
+	snprintf(nexts, sizeof(nexts), "%lld", next);
+	if (db_exec(dbt.db, sql_past_dup, NULL, "sissi", more ? nexts : NULL,
+	    (long long)more, more ? NULL : why, f->id, f->first) == -1)
+		dbt_failed("moving a schedule past a recorded fire");
+	else if (db_affected(dbt.db) == 1) {
+		schedule_iso(next, niso, sizeof(niso));
+		log_warnx("schedule %s: next run %s had already fired (set "
+		    "from a clock behind the firer's?): %s%s",
+		    db_res_get(r, 0, 0), iso, more ? "moved to " :
+		    "disabled", more ? niso : "");
+	}
+	db_res_free(r);
+}
+
+/*
  * Each row of sql (a schedule id, and for a queued fire its time) in its
  * own transaction fn; an execution started sends its commands at once.
  */
@@ -412,6 +487,8 @@ schedules_each(const char *sql, long long now, int (*fn)(struct db *,
 				break;
 			continue;
 		}
+		if (f.dup != 0 && fn == fire_txn)
+			schedule_past_dup(&f);
 		if (f.fired) {
 			dbt.claim_now = 1;
 			dbt_busy();

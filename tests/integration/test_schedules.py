@@ -13,7 +13,9 @@ reason; one-shot `at`; enable/disable; a deleted workflow disables its
 schedules; fire rows past RETENTION_DAYS deleted by pushd;
 schedule.create/update/delete audit rows."""
 
+import os
 import time
+import uuid
 
 from pulse_test import (SchedClock, at_end, call, check, check_status, ctl,
                         diag, done, prompt_step, require, sql, unique,
@@ -120,6 +122,8 @@ refused('no such workflow', {'workflow_id': '00000000-0000-4000-8000-'
 refused('an employee may not create one', {}, None, status=403,
         user='employee')
 refused('never fires (30 February)', {'cron': '0 0 30 2 *'}, 'cron')
+refused('at after 2038-01-19T03:14:07Z (the columns end there)',
+        {'cron': None, 'at': '2040-01-01T00:00:00Z'}, 'at', ('2038',))
 
 pwf = workflow([WAIT], params=[{'name': 'n', 'type': 'integer',
                                 'required': True}])
@@ -425,5 +429,138 @@ r = call('GET', '/api/audit?actor=schedule:%s' % pname)
 check('a fire writes no schedule.* row (only execution.start)',
       r[0] == 200 and all(e['action'] == 'execution.start'
                           for e in r[2].get('entries', [])), r[2])
+
+# --- a next_run_at already fired: the schedule keeps firing ----------------
+# The API host's clock behind pushd's (or stepped back): a PUT computed a
+# next_run_at equal to a fire already recorded; pushd used to roll back on
+# the duplicate key every tick, silently, forever.
+bwf = workflow([WAIT])
+b = schedule({'workflow_id': bwf['id'], 'name': unique('sch-back'),
+              'cron': '* * * * *'})['id']
+m = next_minute()
+f = settled_fire(b, m)
+check('clock back: the first fire started', f and f['outcome'] == 'started',
+      f)
+set_clock(m - 20, back=True)
+r = call('PUT', '/api/schedules/' + b, body={'params': {}})
+check_status('clock back: a PUT of params', r, 200)
+check('... keeps next_run_at after the fire already made',
+      isinstance(r[2], dict) and r[2].get('next_run_at') == iso(m + 60), r[2])
+r = call('PUT', '/api/schedules/' + b, body={'cron': '*/1 * * * *'})
+check('... a new cron: next time after the last fire, not the API\'s now',
+      r[0] == 200 and r[2].get('next_run_at') == iso(m + 60), r)
+# The pushd end: a row as an older API left it (next_run_at = a fire made).
+sql("UPDATE schedules SET next_run_at = FROM_UNIXTIME(%d) WHERE id = '%s'"
+    % (m, b))
+set_clock(m + 62)
+f = settled_fire(b, m + 60)
+check('clock back: next_run_at on a recorded fire is moved past it, and '
+      'the next minute fires', f and f['outcome'] == 'started', f)
+set_clock(m + 122)
+f = settled_fire(b, m + 120)
+check('... and the one after', f and f['outcome'] == 'started', f)
+n = sql("SELECT COUNT(*) FROM executions WHERE started_by = 'schedule:%s'"
+        % get(b).get('name'))
+check('... one execution per fire time (3)', n == [['3']], n)
+bname = get(b).get('name')
+with open(os.path.join(os.environ['PULSE_STACK'], 'log',
+                       'pulse-pushd.log'), errors='replace') as fh:
+    said = [ln for ln in fh if 'schedule %s: next run %s had already fired'
+            % (bname, iso(m)) in ln]
+check('... pushd said so once, with the new time', len(said) == 1 and
+      said[0].rstrip().endswith('moved to ' + iso(m + 60)), said)
+call('PUT', '/api/schedules/' + b, body={'enabled': False})
+
+# --- a rename while a fire is due keeps that fire --------------------------
+# pushd down, so the fire is due and not made when the PUT arrives.
+r = schedule({'workflow_id': bwf['id'], 'name': unique('sch-ren'),
+              'cron': '* * * * *'})
+rn = r['id']
+ctl('pushd-kill')
+try:
+    m = next_minute()
+    r = call('PUT', '/api/schedules/' + rn,
+             body={'name': unique('sch-ren2'), 'params': {}})
+    check_status('rename while due', r, 200)
+    check('... next_run_at stays the due time', r[2].get('next_run_at') ==
+          iso(m), r[2])
+finally:
+    ctl('pushd-start')
+f = settled_fire(rn, m, 20)
+check('... and the due fire is made', f and f['outcome'] == 'started', f)
+call('PUT', '/api/schedules/' + rn, body={'enabled': False})
+
+# --- overlap queue: 50 fires blocked elsewhere do not hide a free one -------
+qwf = workflow([ASK])
+r = call('POST', '/api/executions', body={'workflow_id': qwf['id']})
+check_status('set-up: a waiting execution (the blockers\' run)', r, 201)
+blocker = r[2].get('id') if isinstance(r[2], dict) else None
+wait_for(lambda: sql("SELECT status FROM executions WHERE id = '%s'" %
+                     blocker) == [['waiting']], 10)
+fakes = []
+for i in range(55):
+    fid = str(uuid.uuid4())
+    fakes.append(fid)
+    sql("INSERT INTO schedules (id, workflow_id, name, cron, enabled, "
+        "overlap, next_run_at, last_execution_id, created_by) VALUES "
+        "('%s', '%s', '%s', '0 0 1 1 *', 1, 'queue', NULL, '%s', 'test')"
+        % (fid, qwf['id'], unique('sch-blk'), blocker))
+    sql("INSERT INTO schedule_fires (schedule_id, fire_time, outcome) "
+        "VALUES ('%s', '2001-01-01 00:%02d:00', 'queued')" % (fid, i))
+
+
+def drop_fakes():
+    for fid in fakes:
+        sql("DELETE FROM schedule_fires WHERE schedule_id = '%s'" % fid)
+        sql("DELETE FROM schedules WHERE id = '%s'" % fid)
+    call('POST', '/api/executions/%s/cancel' % blocker)
+
+
+at_end(drop_fakes)
+q = schedule({'workflow_id': qwf['id'], 'name': unique('sch-q'),
+              'cron': '* * * * *', 'overlap': 'queue'})['id']
+m = next_minute()
+f = settled_fire(q, m)
+check('queue behind 55 blocked: first fire started',
+      f and f['outcome'] == 'started', f)
+set_clock(m + 62)
+f = settled_fire(q, m + 60)
+check('... second fire queued', f and f['outcome'] == 'queued', f)
+first = (fire_at(q, m) or {}).get('execution_id')
+r = call('POST', '/api/executions/%s/respond' % first,
+         body={'response': 'Yes'})
+check_status('... its first run answered', r, 200)
+f = wait_for(lambda: (fire_at(q, m + 60) or {}).get('outcome') ==
+             'started' and fire_at(q, m + 60), 10)
+check('... the queued fire starts though 55 older queued fires still wait',
+      f and f.get('execution_id') not in (None, first), f)
+
+# --- overlap queue: an older queued fire starts before a new one ------------
+# Its blocker ends while pushd is down; when pushd comes back the next
+# minute is due too: the queued fire starts, the new one is skipped.
+second = (fire_at(q, m + 60) or {}).get('execution_id')
+set_clock(m + 122)
+f = settled_fire(q, m + 120)
+check('... third fire queued behind the second run',
+      f and f['outcome'] == 'queued', f)
+ctl('pushd-kill')
+try:
+    sql("UPDATE executions SET status = 'cancelled' "
+        "WHERE id = '%s'" % second)
+    set_clock(m + 182)
+finally:
+    ctl('pushd-start')
+f = settled_fire(q, m + 180, 20)
+quiet(2)
+f = fire_at(q, m + 180)
+check('... the minute after, due with the queued one: skipped, not started '
+      'first', f and f['outcome'] == 'skipped' and
+      'queued' in (f.get('reason') or ''), f)
+f = fire_at(q, m + 120)
+check('... and the queued one started', f and f['outcome'] == 'started', f)
+call('PUT', '/api/schedules/' + q, body={'enabled': False})
+for eid, in sql("SELECT id FROM executions WHERE workflow_id = '%s' AND "
+                "status = 'waiting'" % qwf['id']):
+    call('POST', '/api/executions/%s/cancel' % eid)
 
 done()

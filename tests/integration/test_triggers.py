@@ -206,6 +206,15 @@ if r[0] == 202:
     check('... the default fills it', e.get('params') ==
           {'version': 'v2', 'sha': 'none'}, e)
 
+# An empty signature header is none: it must not hide a good signature
+# sent in another spelling.
+body = {'release': {'tag_name': 'v2.5'}}
+r = hook(TID, body, sig=('X-Pulse-Signature', ''), extra=[(
+    'X-Hub-Signature-256',
+    'sha256=' + sign(SECRET, json.dumps(body).encode()))])
+check_status('an empty X-Pulse-Signature beside a good GitHub one: 202', r,
+             202)
+
 # --- refusals: 4xx JSON, nothing started, each recorded -----------------
 before = execs_of(WID)
 GOOD = {'release': {'tag_name': 'v3'}}
@@ -334,7 +343,7 @@ check('one started', execs_of(WID) == before + 1)
 d = deliveries(TID)
 outcomes = [x.get('outcome') for x in d]
 check('deliveries: newest first, every attempt',
-      len(d) == 23 and outcomes.count('started') == 7 and
+      len(d) == 24 and outcomes.count('started') == 8 and
       outcomes.count('replayed') == 2, outcomes)
 check('... each with a status and (unless started) a reason', all(
     isinstance(x.get('status'), int) and
@@ -381,9 +390,26 @@ check_status('a trigger for the rate limit', r, 201)
 rt = r[2] if isinstance(r[2], dict) else {}
 if rt.get('id'):
     at_end(lambda: call('DELETE', '/api/triggers/' + rt['id']))
+    def rt_rows():
+        return count('trigger_deliveries', "trigger_id = '%s'" % rt['id'])
+    n0, e0 = rt_rows(), execs_of(WID)
+    r = hook(rt['id'].upper(), GOOD, rt.get('secret'))
+    check_status('the trigger id in upper case, well signed: 404', r, 404)
+    check('... recorded nowhere, nothing started', rt_rows() == n0 and
+          execs_of(WID) == e0, rt_rows())
     codes = [hook(rt['id'], GOOD)[0] for _ in range(40)]
     check('40 calls at once: 401 up to the burst, then 429',
           codes[:20] == [401] * 20 and 429 in codes, codes)
+
+    def variant(i):
+        # Each with some letters upper case, and each spelled differently.
+        return ''.join(c.upper() if c.isalpha() and (j + i) % 3 == 0 else c
+                       for j, c in enumerate(rt['id']))
+    vcodes = [hook(variant(i), GOOD)[0] for i in range(40)]
+    check('... 40 more in case variants: each 404, no bucket of their own',
+          set(vcodes) == {404}, vcodes)
+    check('... the attempts recorded are the 401s of the one id only',
+          rt_rows() == n0 + codes.count(401), (rt_rows(), n0, codes))
     r = hook(rt['id'], GOOD)
     check('... the 429 is a JSON error', r[0] != 429 or is_json_error(r),
           r[2])

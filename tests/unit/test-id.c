@@ -17,6 +17,12 @@ main(void)
 	test_cond("version 4", a[14] == '4');
 	test_cond("upper case accepted",
 	    id_valid("0F8FAD5B-D9CB-469F-A165-70867728950E"));
+	test_cond("a new id is canonical", id_canonical(a));
+	test_cond("upper case not canonical",
+	    !id_canonical("0F8FAD5B-D9CB-469F-A165-70867728950E"));
+	test_cond("one upper-case letter not canonical",
+	    !id_canonical("0f8fad5b-d9cb-469f-a165-70867728950E"));
+	test_cond("canonical needs valid", !id_canonical("0f8fad5b"));
 	test_cond("NULL rejected", !id_valid(NULL));
 	test_cond("empty rejected", !id_valid(""));
 	test_cond("short rejected",

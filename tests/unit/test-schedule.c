@@ -98,6 +98,25 @@ main(void)
 	    t == 1800003600LL + 900);
 	schedule_when_clear(&w);
 
+	/* The columns end at 2038-01-19T03:14:07Z (FROM_UNIXTIME). */
+	test_cond("an at after 2038 is refused, naming at",
+	    schedule_when_load(&w, NULL, "2040-01-01T00:00:00Z", "UTC", field,
+	    sizeof(field), why, sizeof(why)) == -1 &&
+	    strcmp(field, "at") == 0 && strstr(why, "2038") != NULL);
+	test_cond("an at at the last second loads",
+	    schedule_when_load(&w, NULL, "2038-01-19T03:14:07Z", "UTC", field,
+	    sizeof(field), why, sizeof(why)) == 0 &&
+	    w.at == SCHEDULE_TIME_MAX);
+	schedule_when_clear(&w);
+	test_cond("a yearly cron loads", schedule_when_load(&w, "0 0 1 1 *",
+	    NULL, "UTC", field, sizeof(field), why, sizeof(why)) == 0);
+	test_cond("a cron time before the end is one",
+	    schedule_when_next(&w, 2114380800LL, &t) == 0 &&
+	    t == 2145916800LL);	/* 2038-01-01 */
+	test_cond("a cron time after the end is none (2)",
+	    schedule_when_next(&w, 2145916800LL, &t) == 2);
+	schedule_when_clear(&w);
+
 	/* The test clock: off, a file with an offset, a file with junk. */
 	unsetenv(SCHEDULE_CLOCK_ENV);
 	real = (long long)time(NULL);
