@@ -385,8 +385,9 @@ check('the 6th step: too_large with the pairs reason, not read',
       'this comparison already lists the 5000 worker pairs one '
       'comparison may list', {k: ss[5].get(k) for k in ('too_large',
                                                         'reason')})
-check('the answer is bounded: under 4 MB for 6,000 changed pairs',
-      size < 4 * 1024 * 1024, size)
+listed = sum(len(s['workers']) for s in ss)
+check('the answer is bounded: 5,000 pairs listed of 6,000, under 500 '
+      'bytes each', listed == 5000 and size < 5000 * 500, (listed, size))
 
 # Two dispatches still running: no output stored yet (NULL both), but
 # what they print differs live: not known equal.
