@@ -383,6 +383,14 @@ diff_worker_json(struct db *db, const struct diff_worker *wa,
 	return o;
 }
 
+/* Why a step is not (all) listed: the request's pairs are. */
+static void
+pairs_spent(char *why, size_t whylen)
+{
+	snprintf(why, whylen, "this comparison already lists the %d worker "
+	    "pairs one comparison may list", PULSE_DIFF_PAIRS_MAX);
+}
+
 /* The workers of step `index` of both; NULL on a db error. */
 static struct json_object *
 diff_workers(struct request *req, long long index, struct diff_budget *bud,
@@ -398,9 +406,7 @@ diff_workers(struct request *req, long long index, struct diff_budget *bud,
 	/* The request's pairs all listed: this step is not even read. */
 	if (bud->pairs <= 0) {
 		*changed = 1;
-		snprintf(why, whylen, "this comparison already lists the %d "
-		    "worker pairs one comparison may list",
-		    PULSE_DIFF_PAIRS_MAX);
+		pairs_spent(why, whylen);
 		return json_object_new_array();
 	}
 	rc[0] = diff_step_load(req->db, req->params[0], index, &s[0]);
@@ -421,9 +427,7 @@ diff_workers(struct request *req, long long index, struct diff_budget *bud,
 
 		if (bud->pairs-- <= 0) {
 			*changed = 1;
-			snprintf(why, whylen, "this comparison already lists "
-			    "the %d worker pairs one comparison may list",
-			    PULSE_DIFF_PAIRS_MAX);
+			pairs_spent(why, whylen);
 			break;
 		}
 		c = i == s[0].n ? 1 : j == s[1].n ? -1 :
