@@ -359,7 +359,9 @@ struct unstorable {
 
 static const char sql_unstorable[] =
     "UPDATE dispatches SET status = 'failed', error = ?, "
-    "started_at = COALESCE(started_at, sent_at), finished_at = NOW(3) "
+    "started_at = COALESCE(started_at, sent_at), finished_at = NOW(3), "
+    "stdout_sha256 = SHA2(COALESCE(stdout, ''), 256), "
+    "stderr_sha256 = SHA2(COALESCE(stderr, ''), 256) "
     "WHERE id = ? AND worker_id = ? AND status IN ('sent', 'running')";
 
 static int

@@ -460,10 +460,14 @@ static const char sql_dispatch_insert[] =
 static const char sql_dispatch_skip[] =
     "INSERT INTO dispatches (id, execution_id, step_index, worker_id, "
     "worker_name, attempt, status, command, timeout_ms, batch, error, "
-    "finished_at) VALUES (?, ?, ?, ?, ?, 1, 'skipped', ?, ?, ?, ?, NOW(3))";
+    "finished_at, stdout_sha256, stderr_sha256) "
+    "VALUES (?, ?, ?, ?, ?, 1, 'skipped', ?, ?, ?, ?, NOW(3), "
+    "SHA2('', 256), SHA2('', 256))";
 static const char sql_dispatch_cancel[] =
     "UPDATE dispatches SET status = 'cancelled', finished_at = NOW(3), "
-    "error = 'execution cancelled' WHERE execution_id = ? "
+    "error = 'execution cancelled', "
+    "stdout_sha256 = SHA2(COALESCE(stdout, ''), 256), "
+    "stderr_sha256 = SHA2(COALESCE(stderr, ''), 256) WHERE execution_id = ? "
     "AND status = 'queued'";
 static const char sql_dispatch_cancel_running[] =
     "UPDATE dispatches SET cancel_requested = 1 WHERE execution_id = ? "

@@ -192,6 +192,9 @@
 #define PULSE_DIFF_BYTES_MAX		(64 * 1024 * 1024)
 #define PULSE_DIFF_WORK_MAX		200000000ULL
 #define PULSE_DIFF_SHOWN_LINES_MAX	100000
+/* Worker pairs one request lists (over all steps): 40 steps of 1,000
+ * workers each took 24.8 s and answered 16.9 MB before this ceiling. */
+#define PULSE_DIFF_PAIRS_MAX		5000
 
 /*
  * Notifications (SPEC section 16). A workflow has at most NOTIFY_RULES_MAX

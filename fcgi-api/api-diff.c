@@ -16,6 +16,7 @@
 #include "id.h"
 #include "linediff.h"
 #include "pjson.h"
+#include "status.h"
 #include "xmalloc.h"
 
 static const char sql_exec[] =
@@ -28,31 +29,19 @@ static const char sql_steps[] =
     "WHERE execution_id = ? ORDER BY step_index LIMIT ?";
 /* The latest attempt of each worker of one step; one more row than the
  * ceiling, to know it is past. (A join on the step's MAX(attempt) per
- * name: a correlated subquery took 0.85 s for 1,000 workers, this 0.08.) */
+ * name: a correlated subquery took 0.85 s for 1,000 workers, this 0.08.)
+ * With the hashes stored with each result (sql/012): equal outputs are
+ * compared here, in C, without reading them or a query a worker. */
 static const char sql_workers[] =
     "SELECT d.id, d.worker_name, d.status, d.exit_code, d.stdout_bytes, "
-    "d.stderr_bytes, d.stdout_truncated, d.stderr_truncated "
+    "d.stderr_bytes, d.stdout_truncated, d.stderr_truncated, "
+    "d.stdout_sha256, d.stderr_sha256 "
     "FROM dispatches d JOIN (SELECT worker_name, MAX(attempt) AS attempt "
     "FROM dispatches WHERE execution_id = ? AND step_index = ? "
     "GROUP BY worker_name) l ON l.worker_name = d.worker_name "
     "AND l.attempt = d.attempt "
     "WHERE d.execution_id = ? AND d.step_index = ? "
     "ORDER BY d.worker_name, d.id LIMIT ?";
-/*
- * Equal outputs, compared where they are: a step on 1,000 workers that
- * printed the same in both runs costs one small row a worker, not the
- * transfer of every output into pulse-api. The hashes stored with a
- * result (sql/012) answer without reading the output; a row without them
- * (version 1, or ended with no result) compares the bytes.
- */
-static const char sql_same[] =
-    "SELECT IF(a.stdout_sha256 IS NOT NULL AND b.stdout_sha256 IS NOT NULL, "
-    "a.stdout_sha256 = b.stdout_sha256, "
-    "COALESCE(a.stdout, '') = COALESCE(b.stdout, '')), "
-    "IF(a.stderr_sha256 IS NOT NULL AND b.stderr_sha256 IS NOT NULL, "
-    "a.stderr_sha256 = b.stderr_sha256, "
-    "COALESCE(a.stderr, '') = COALESCE(b.stderr, '')) "
-    "FROM dispatches a JOIN dispatches b ON b.id = ? WHERE a.id = ?";
 /* Column names cannot be parameters: one statement per stream. */
 static const char *const sql_stream[2] = {
     "SELECT stdout FROM dispatches WHERE id = ?",
@@ -62,8 +51,10 @@ static const char *const stream_names[2] = { "stdout", "stderr" };
 
 struct diff_worker {
 	const char	*id, *name, *status, *exit_code;	/* into res */
+	const char	*sha[2];	/* NULL: not stored (version 1) */
 	long long	 bytes[2];
 	int		 truncated[2];
+	int		 final;		/* ended: its output is all there */
 };
 
 struct diff_step {
@@ -72,11 +63,17 @@ struct diff_step {
 	size_t			 n;
 };
 
-/* What one request may still spend (the PULSE_DIFF_* budgets). */
+/*
+ * What one request may still spend (the PULSE_DIFF_* budgets). Once one
+ * is spent, spent says which and everything after answers too_large
+ * with it, reading nothing more.
+ */
 struct diff_budget {
 	long long		 bytes;
 	unsigned long long	 work;
 	long long		 lines;
+	long long		 pairs;
+	char			 spent[160];
 };
 
 static void
@@ -104,7 +101,8 @@ static int
 diff_step_load(struct db *db, const char *eid, long long index,
     struct diff_step *s)
 {
-	size_t	 i, n;
+	enum dispatch_status	 st;
+	size_t			 i, n;
 
 	memset(s, 0, sizeof(*s));
 	if (db_exec(db, sql_workers, &s->res, "sisii", eid, index, eid,
@@ -125,6 +123,10 @@ diff_step_load(struct db *db, const char *eid, long long index,
 		w->bytes[1] = db_res_int(s->res, i, 5, 0);
 		w->truncated[0] = db_res_int(s->res, i, 6, 0) != 0;
 		w->truncated[1] = db_res_int(s->res, i, 7, 0) != 0;
+		w->sha[0] = db_res_get(s->res, i, 8);
+		w->sha[1] = db_res_get(s->res, i, 9);
+		w->final = dispatch_status_from(w->status, &st) == 0 &&
+		    dispatch_status_final(st);
 	}
 	qsort(s->w, n, sizeof(*s->w), worker_cmp);
 	/* Two workers of one name (one enrolled again): the one of lower id
@@ -244,7 +246,6 @@ diff_stream(struct db *db, const struct diff_worker *wa,
 				    PULSE_DIFF_EDIT_MAX, &bud->work };
 	const char		*pa, *pb;
 	size_t			 la, lb, h, shown = 0;
-	char			 why[160];
 
 	memset(&d, 0, sizeof(d));
 	if ((wa != NULL && wa->truncated[s]) || (wb != NULL && wb->truncated[s]))
@@ -254,14 +255,35 @@ diff_stream(struct db *db, const struct diff_worker *wa,
 		diff_same(o);
 		goto done;
 	}
-	/* Sizes from the row, before reading any output. */
-	if (stored_max(wa, s) + stored_max(wb, s) > bud->bytes) {
-		bud->bytes = 0;
-		snprintf(why, sizeof(why), "this comparison read the %d MiB "
-		    "of output one comparison may read",
-		    PULSE_DIFF_BYTES_MAX / (1024 * 1024));
-		return diff_too_large(o, why);
+	/*
+	 * A command still running has no stored output yet (what it printed
+	 * so far is in pushd's chunks): not known equal, nor diffed.
+	 */
+	if ((wa != NULL && !wa->final) || (wb != NULL && !wb->final)) {
+		json_object_object_add(o, "same", json_object_new_boolean(0));
+		json_object_object_add(o, "too_large",
+		    json_object_new_boolean(0));
+		json_object_object_add(o, "running",
+		    json_object_new_boolean(1));
+		json_object_object_add(o, "hunks", json_object_new_array());
+		goto done;
 	}
+	/* Every budget before reading or diffing anything. */
+	if (bud->spent[0] == '\0' && bud->lines <= 0)
+		snprintf(bud->spent, sizeof(bud->spent), "this comparison "
+		    "already shows the %d lines of diff one comparison may "
+		    "show", PULSE_DIFF_SHOWN_LINES_MAX);
+	if (bud->spent[0] == '\0' && bud->work == 0)
+		snprintf(bud->spent, sizeof(bud->spent), "this comparison "
+		    "searched as long as one comparison may");
+	/* Sizes from the row, before reading any output. */
+	if (bud->spent[0] == '\0' &&
+	    stored_max(wa, s) + stored_max(wb, s) > bud->bytes)
+		snprintf(bud->spent, sizeof(bud->spent), "this comparison "
+		    "read the %d MiB of output one comparison may read",
+		    PULSE_DIFF_BYTES_MAX / (1024 * 1024));
+	if (bud->spent[0] != '\0')
+		return diff_too_large(o, bud->spent);
 	if (diff_read(db, wa, s, &ra, &pa, &la) == -1 ||
 	    diff_read(db, wb, s, &rb, &pb, &lb) == -1)
 		goto fail;
@@ -279,10 +301,10 @@ diff_stream(struct db *db, const struct diff_worker *wa,
 		shown += d.hunks[h].count;
 	if ((long long)shown > bud->lines) {
 		bud->lines = 0;
-		snprintf(why, sizeof(why), "this comparison already shows the "
-		    "%d lines of diff one comparison may show",
-		    PULSE_DIFF_SHOWN_LINES_MAX);
-		diff_too_large(o, why);
+		snprintf(bud->spent, sizeof(bud->spent), "this comparison "
+		    "already shows the %d lines of diff one comparison may "
+		    "show", PULSE_DIFF_SHOWN_LINES_MAX);
+		diff_too_large(o, bud->spent);
 		goto done;
 	}
 	bud->lines -= (long long)shown;
@@ -323,26 +345,23 @@ same_text(const char *x, const char *y)
 	return strcmp(x, y) == 0;
 }
 
+/* Stream s of both ended and hashed alike: equal, nothing to read. */
+static int
+known_same(const struct diff_worker *wa, const struct diff_worker *wb, int s)
+{
+	return wa != NULL && wb != NULL && wa->final && wb->final &&
+	    wa->sha[s] != NULL && wb->sha[s] != NULL &&
+	    strcmp(wa->sha[s], wb->sha[s]) == 0;
+}
+
 /* One worker's row; NULL on a db error. *changed set. */
 static struct json_object *
 diff_worker_json(struct db *db, const struct diff_worker *wa,
     const struct diff_worker *wb, struct diff_budget *bud, int *changed)
 {
 	struct json_object	*o = json_object_new_object(), *st;
-	struct db_res		*res = NULL;
-	int			 s, same, known[2] = { 0, 0 };
+	int			 s, same;
 
-	if (wa != NULL && wb != NULL) {
-		if (db_exec(db, sql_same, &res, "ss", wb->id, wa->id) == -1) {
-			json_object_put(o);
-			return NULL;
-		}
-		if (db_res_rows(res) == 1) {
-			known[0] = db_res_int(res, 0, 0, 0) == 1;
-			known[1] = db_res_int(res, 0, 1, 0) == 1;
-		}
-		db_res_free(res);
-	}
 	json_object_object_add(o, "worker_name", json_object_new_string(
 	    wa != NULL ? wa->name : wb->name));
 	json_object_object_add(o, "a", diff_state(wa));
@@ -351,7 +370,7 @@ diff_worker_json(struct db *db, const struct diff_worker *wa,
 	    !same_text(wa->status, wb->status) ||
 	    !same_text(wa->exit_code, wb->exit_code);
 	for (s = 0; s < 2; s++) {
-		same = known[s];
+		same = known_same(wa, wb, s);
 		if ((st = diff_stream(db, wa, wb, s, bud, &same)) == NULL) {
 			json_object_put(o);
 			return NULL;
@@ -362,6 +381,14 @@ diff_worker_json(struct db *db, const struct diff_worker *wa,
 	}
 	json_object_object_add(o, "changed", json_object_new_boolean(*changed));
 	return o;
+}
+
+/* Why a step is not (all) listed: the request's pairs are. */
+static void
+pairs_spent(char *why, size_t whylen)
+{
+	snprintf(why, whylen, "this comparison already lists the %d worker "
+	    "pairs one comparison may list", PULSE_DIFF_PAIRS_MAX);
 }
 
 /* The workers of step `index` of both; NULL on a db error. */
@@ -376,6 +403,12 @@ diff_workers(struct request *req, long long index, struct diff_budget *bud,
 
 	*changed = 0;
 	why[0] = '\0';
+	/* The request's pairs all listed: this step is not even read. */
+	if (bud->pairs <= 0) {
+		*changed = 1;
+		pairs_spent(why, whylen);
+		return json_object_new_array();
+	}
 	rc[0] = diff_step_load(req->db, req->params[0], index, &s[0]);
 	rc[1] = rc[0] == -1 ? -1 :
 	    diff_step_load(req->db, req->params[1], index, &s[1]);
@@ -392,6 +425,11 @@ diff_workers(struct request *req, long long index, struct diff_budget *bud,
 	while (i < s[0].n || j < s[1].n) {
 		const struct diff_worker *wa = NULL, *wb = NULL;
 
+		if (bud->pairs-- <= 0) {
+			*changed = 1;
+			pairs_spent(why, whylen);
+			break;
+		}
 		c = i == s[0].n ? 1 : j == s[1].n ? -1 :
 		    strcmp(s[0].w[i].name, s[1].w[j].name);
 		if (c <= 0)
@@ -477,7 +515,8 @@ executions_diff(struct request *req)
 	struct json_object	*o = NULL, *steps, *step, *workers;
 	struct diff_budget	 bud = { PULSE_DIFF_BYTES_MAX,
 				    PULSE_DIFF_WORK_MAX,
-				    PULSE_DIFF_SHOWN_LINES_MAX };
+				    PULSE_DIFF_SHOWN_LINES_MAX,
+				    PULSE_DIFF_PAIRS_MAX, "" };
 	const char		*wa, *wb, *na, *nb, *sa, *sb;
 	size_t			 i = 0, j = 0, n[2];
 	long long		 ia, ib, index;

@@ -8,6 +8,7 @@ same; different workflows compare and say so; a missing one is a 404
 naming it, either side; outputs past the ceilings (20,000 lines, 2,000
 edits) are too_large with the reason."""
 
+import json
 import os
 import shutil
 import tempfile
@@ -326,5 +327,78 @@ check('the other 5: too_large, the request\'s 100,000 lines shown',
       all(x['too_large'] and x['hunks'] == [] and
           'already shows the 100000 lines' in x.get('reason', '')
           for x in streams[7:]), [x.get('reason') for x in streams[7:]])
+
+# ------------------------------------------------------------ pairs budget
+# PULSE_DIFF_PAIRS_MAX: one request lists at most 5,000 worker pairs. Two
+# executions of 6 steps on 1,000 workers, one line different on each
+# (rows by SQL, hashed as the writers hash them): the first 5 steps are
+# diffed (5,000 pairs), the 6th is too_large with the reason and not
+# read. Before the ceiling every pair was diffed: 40 steps of 1,000 took
+# 24.8 s and answered 16.9 MB.
+
+
+def synthetic(wid, word, nsteps, nworkers, status='succeeded'):
+    eid = str(uuid.uuid4())
+    sql("INSERT INTO executions (id, workflow_id, status, started_by, "
+        "started_at, completed_at) VALUES ('%s', '%s', 'completed', "
+        "'employee', NOW(), NOW())" % (eid, wid))
+    sql("INSERT INTO execution_steps (execution_id, step_index, name, type, "
+        "status) SELECT '%s', seq, CONCAT('s', seq), 'execute', "
+        "'completed' FROM seq_0_to_%d" % (eid, nsteps - 1))
+    out = "'same\\nline %s\\n'" % word
+    final = status not in ('queued', 'sent', 'running')
+    sql("INSERT INTO dispatches (id, execution_id, step_index, worker_id, "
+        "worker_name, attempt, command, timeout_ms, status, exit_code, "
+        "stdout, stderr, stdout_sha256, stderr_sha256) SELECT UUID(), '%s', "
+        "seq DIV %d, UUID(), CONCAT('pair-', LPAD(seq MOD %d, 4, '0')), 1, "
+        "'true', 1000, '%s', %s, %s, %s, %s, %s FROM seq_0_to_%d"
+        % (eid, nworkers, nworkers, status, '0' if final else 'NULL',
+           out if final else 'NULL', "''" if final else 'NULL',
+           'SHA2(%s, 256)' % out if final else 'NULL',
+           "SHA2('', 256)" if final else 'NULL',
+           nsteps * nworkers - 1))
+    return eid
+
+
+p1 = synthetic(bud['id'], 'a', 6, 1000)
+p2 = synthetic(bud['id'], 'b', 6, 1000)
+t0 = time.monotonic()
+r = diff(p1, p2)
+took = time.monotonic() - t0
+check_status('diff of 6 steps x 1,000 workers', r, 200)
+size = len(json.dumps(r[2]))
+diag('6 steps x 1,000 workers, one line changed each: %.2f s, %d bytes '
+     '(ASan build)' % (took, size))
+ss = r[2]['steps']
+check('6 steps answered', len(ss) == 6, len(ss))
+check('the first 5 steps: 1,000 workers each, each one line changed',
+      all(len(s['workers']) == 1000 and 'too_large' not in s and
+          all(w['stdout']['same'] is False and
+              w['stdout']['too_large'] is False and
+              [(x['op'], x['text']) for x in w['stdout']['hunks'][0]['lines']]
+              == [(' ', 'same'), ('-', 'line a'), ('+', 'line b')] and
+              w['stderr']['same'] is True for w in s['workers'])
+          for s in ss[:5]), [len(s['workers']) for s in ss])
+check('the 6th step: too_large with the pairs reason, not read',
+      ss[5].get('too_large') is True and ss[5]['workers'] == [] and
+      ss[5]['changed'] is True and ss[5].get('reason') ==
+      'this comparison already lists the 5000 worker pairs one '
+      'comparison may list', {k: ss[5].get(k) for k in ('too_large',
+                                                        'reason')})
+listed = sum(len(s['workers']) for s in ss)
+check('the answer is bounded: 5,000 pairs listed of 6,000, under 500 '
+      'bytes each', listed == 5000 and size < 5000 * 500, (listed, size))
+
+# Two dispatches still running: no output stored yet (NULL both), but
+# what they print differs live: not known equal.
+q1 = synthetic(bud['id'], 'a', 1, 1, status='running')
+q2 = synthetic(bud['id'], 'b', 1, 1, status='running')
+r = diff(q1, q2)
+check_status('diff of two running executions', r, 200)
+rw = r[2]['steps'][0]['workers'][0]
+check('running streams: not same, running: true, no hunks',
+      all(rw[k] == {'same': False, 'too_large': False, 'running': True,
+                    'hunks': []} for k in ('stdout', 'stderr')) and
+      rw['changed'] is True, rw)
 
 done()

@@ -239,6 +239,47 @@ def main():
                                             .encode())
                   for i, g in enumerate(gs)))
 
+        # Past PULSE_GROUP_ROWS_MAX (100,000) dispatches (rows by SQL):
+        # step 0's 60,000 are grouped; step 1 is read in part and step 2
+        # not at all: both say so instead of showing partial or no groups.
+        wf = create_workflow('groups-many', [
+            {'name': 'many %d' % i, 'type': 'execute', 'targets': [gb],
+             'command': 'true'} for i in range(3)])
+        big = str(uuid.uuid4())
+        sql("INSERT INTO executions (id, workflow_id, status, started_by, "
+            "started_at, completed_at) VALUES ('%s', '%s', 'completed', "
+            "'employee', NOW(), NOW())" % (big, wf['id']))
+        sql("INSERT INTO execution_steps (execution_id, step_index, name, "
+            "type, status) SELECT '%s', seq, CONCAT('many ', seq), "
+            "'execute', 'completed' FROM seq_0_to_2" % big)
+        for step, n in ((0, 60000), (1, 60000), (2, 10)):
+            sql("INSERT INTO dispatches (id, execution_id, step_index, "
+                "worker_id, worker_name, attempt, command, timeout_ms, "
+                "status, exit_code, stdout, stderr, stdout_sha256, "
+                "stderr_sha256) SELECT UUID(), '%s', %d, UUID(), "
+                "CONCAT('m-', LPAD(seq, 6, '0')), 1, 'true', 1000, "
+                "'succeeded', 0, 'ok\n', '', SHA2('ok\n', 256), "
+                "SHA2('', 256) FROM seq_1_to_%d" % (big, step, n))
+        r = call('GET', '/api/executions/%s?view=groups' % big)
+        check_status('GET ?view=groups of 120,010 dispatches', r, 200)
+        bs = r[2]['steps']
+        check('step 0 grouped in full: one group of 60,000, not truncated',
+              [g['count'] for g in bs[0]['groups']] == [60000] and
+              bs[0].get('groups_truncated') is False and
+              bs[0].get('groups_truncated_reason') is None,
+              [g['count'] for g in bs[0]['groups']])
+        check('steps 1 and 2: no groups, groups_truncated with the reason',
+              all(s['groups'] == [] and s.get('groups_truncated') is True
+                  and 'more than 100000 dispatches' in
+                  (s.get('groups_truncated_reason') or '')
+                  for s in bs[1:]),
+              [(len(s['groups']), s.get('groups_truncated'),
+                s.get('groups_truncated_reason')) for s in bs[1:]])
+        check('a step read whole says groups_truncated false',
+              st2.get('groups_truncated') is False, st2.get(
+                  'groups_truncated'))
+        call('DELETE', '/api/workflows/' + wf['id'])
+
         r = call('GET', '/api/executions/%s?view=everything' % eid)
         check('?view= something else: 400 naming view',
               r[0] == 400 and isinstance(r[2], dict) and

@@ -15,7 +15,7 @@ import urllib.parse
 
 from live import (Proxy, by_worker, execute, online, run, start_worker,
                   wait_execution, wait_step)
-from pulse_test import URL, check, ctl, done, require, unique, wait_for
+from pulse_test import URL, check, ctl, done, require, sql, unique, wait_for
 
 u = urllib.parse.urlsplit(URL)
 
@@ -72,8 +72,8 @@ name = unique('victim')
 w = start_worker(name, '')
 require('victim worker online', w is not None)
 marker = tempfile.mktemp(prefix='pulse-victim-')
-e = run([execute('long', 'touch %s; sleep 30; echo never' % marker, [name],
-                 timeout=3000)])
+e = run([execute('long', 'echo started; echo warn >&2; touch %s; sleep 30; '
+                 'echo never' % marker, [name], timeout=3000)])
 require('the victim\'s command started',
         wait_for(lambda: os.path.exists(marker), 120))
 ctl('worker-kill', name)
@@ -83,5 +83,13 @@ check('execution failed', e['status'] == 'failed', e)
 check('dispatch ended lost', d.get('status') == 'lost', d)
 check('no exit code invented', d.get('exit_code') is None, d)
 check('the error says lost', 'lost' in (e.get('error') or ''), e.get('error'))
+# Its hashes stored, of what streamed in (SPEC section 17; "started" when
+# its chunk came before the kill, else nothing): the grouped view never
+# hashes a lost row's output again in SQL. Before: both NULL.
+h = sql("SELECT stdout, stdout_sha256 = SHA2(COALESCE(stdout, ''), 256), "
+        "stderr_sha256 = SHA2(COALESCE(stderr, ''), 256) FROM dispatches "
+        "WHERE id = '%s'" % d.get('id'))
+check('the lost dispatch stored its output and both hashes of it',
+      len(h) == 1 and h[0][1:] == ['1', '1'], h)
 os.unlink(marker)
 done()
