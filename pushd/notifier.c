@@ -727,6 +727,13 @@ notifier_main(void *arg)
 			curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE,
 			    (char **)&f);
 			flight_done(f, m->data.result);
+			/*
+			 * A slot is free: claim again now, not after the idle
+			 * wait. An empty claim may only have meant that every
+			 * due row's channel was at its in-flight cap (4 to
+			 * one receiver held 1,000 messages to 10/s).
+			 */
+			next = 0;
 		}
 		settle_all();
 		now = pushd_now_ms();

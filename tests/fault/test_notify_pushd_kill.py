@@ -16,7 +16,7 @@ from pulse_test import (at_end, call, check, check_status, ctl, diag, done,
                         prompt_step, require, sql, unique, wait_for)
 
 SLOW_S = 0.7    # each answer takes this long: many in flight at the kill
-CHANNEL_INFLIGHT = 4    # NOTIFY_CHANNEL_INFLIGHT_MAX: one channel's share
+CHANNEL_INFLIGHT = 16   # NOTIFY_CHANNEL_INFLIGHT_MAX: one channel's share
 TESTS = 40
 PROMPTS = 10
 
