@@ -257,9 +257,12 @@ class Stack:
         wait(lambda: names <= self.online_workers(), timeout,
              'workers online')
 
-    def create_workflow(self, name, steps):
+    def create_workflow(self, name, steps, notify=None):
+        definition = {'steps': steps}
+        if notify:
+            definition['notify'] = notify
         r = self.http.post('/api/workflows', {
-            'name': name, 'definition': {'steps': steps}})
+            'name': name, 'definition': definition})
         if r[0] != 201:
             raise RuntimeError('create workflow: %s %s' % (r[0], r[2]))
         return r[2]['id']

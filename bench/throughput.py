@@ -11,6 +11,12 @@ nginx limits POST /api/executions to 10 per second per SSO user (burst
 20; nginx/pulse-http.conf) to stop a runaway script, so the starts here
 go straight to pulse-api's FastCGI socket with the parameters nginx
 would pass (user admin): this measures PULSE, not the policy.
+
+BENCH_TP_NOTIFY=1 gives every workflow a `notify` rule (completed and
+failed) to a signed webhook on a local receiver (issue 16: notifications
+must not slow dispatch): each execution's end then also writes its
+outbox row, and pushd's delivery thread sends them meanwhile. Compare a
+run with it and one without.
 """
 
 import os
@@ -23,6 +29,21 @@ import benchlib as B
 WORKERS = 10
 THREADS = 8
 SECONDS = 5 if B.QUICK else 30
+NOTIFY = os.environ.get('BENCH_TP_NOTIFY', '') == '1'
+
+
+def notify_rules(stack):
+    """A channel to a local receiver that answers 200 at once, and the
+    workflows' rule naming it; (receiver, rules) or (None, None)."""
+    if not NOTIFY:
+        return None, None
+    from notifylib import Receiver  # tests/integration, on benchlib's path
+    sink = Receiver(lambda path: (200, 0, 'ok'))
+    st, _, ch = stack.http.post('/api/channels', {
+        'name': 'bench-tp-sink', 'type': 'webhook', 'url': sink.url('/tp')})
+    if st != 201:
+        raise RuntimeError('create channel: %s %s' % (st, ch))
+    return sink, [{'channel': 'bench-tp-sink', 'on': ['completed', 'failed']}]
 
 
 def run(res):
@@ -33,9 +54,10 @@ def run(res):
             stack.worker_start(name, 'tp', HEARTBEAT_INTERVAL=30,
                                MAX_CONCURRENT_TASKS=20)
         stack.wait_online(names)
+        sink, rules = notify_rules(stack)
         wids = [stack.create_workflow('bench tp %s' % n, [{
             'name': 'true', 'type': 'execute', 'targets': [n],
-            'command': 'true'}]) for n in names]
+            'command': 'true'}], notify=rules) for n in names]
         stop = time.monotonic() + SECONDS
         started, limited, errors = [], [0], []
         lock = threading.Lock()
@@ -129,6 +151,12 @@ def run(res):
                    rate >= 100)
         res.figure('execution start -> complete, p99 (under that load)',
                    B.fmt(p99, 'ms'), '', '', None)
+        if NOTIFY:
+            n_sent = len(sink.records)
+            data['notifications_received'] = n_sent
+            res.note('with a notify rule on every workflow '
+                     '(BENCH_TP_NOTIFY=1): the receiver had %d messages '
+                     'when the last execution ended' % n_sent)
         if errors:
             res.note('%d requests failed, e.g. %s' % (len(errors),
                                                       errors[0]))
