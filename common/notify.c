@@ -175,7 +175,7 @@ add_now(struct json_object *o)
 {
 	struct timespec	 ts;
 	struct tm	 tm;
-	char		 buf[40];
+	char		 buf[96];	/* what -Wformat-truncation counts */
 	time_t		 t;
 
 	clock_gettime(CLOCK_REALTIME, &ts);
