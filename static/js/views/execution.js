@@ -479,7 +479,8 @@ export class ExecutionView {
       .map((x) => `${x} truncated (${d[x + '_bytes']} bytes in all)`);
     o.note.textContent = trunc.join('; ');
     o.note.hidden = trunc.length === 0;
-    if (o.empty && DISPATCH_DONE.has(d.status)) o.emptyNote.textContent = 'no output';
+    // A skipped target keeps its own note (it never ran).
+    if (o.empty && DISPATCH_DONE.has(d.status) && d.status !== 'skipped') o.emptyNote.textContent = 'no output';
   }
 
   onOutput(m) {
