@@ -133,6 +133,9 @@ run(async () => {
 
     // Expand the third group: its 40 workers, then one worker's output.
     await groups.nth(2).locator('summary').click();
+    // The names are drawn on the details' toggle event, a task after the
+    // click: wait for them rather than read at once.
+    await groups.nth(2).locator('[data-test=group-workers] button').first().waitFor({ timeout: 10000 }).catch(() => {});
     const names = await groups.nth(2).locator('[data-test=group-workers] button').allTextContents();
     const exp = Array.from({ length: N }, (_, i) => i + 1).filter((i) => kind(i) === 2)
       .map((i) => `${prefix}-${String(i).padStart(5, '0')}`);
