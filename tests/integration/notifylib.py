@@ -19,7 +19,8 @@ BODY_MAX = 1 << 20
 
 class Receiver:
     """HTTP on an ephemeral port. behave(path) -> (status, delay_s, text)
-    decides each answer; every request is recorded (path, headers, body,
+    decides each answer (text callable: a body of its chunks that does not
+    end until the client hangs up); every request is recorded (path, headers, body,
     status answered), keyed by X-Pulse-Delivery too."""
 
     def __init__(self, behave):
@@ -45,6 +46,9 @@ class Receiver:
                     owner.records.append(rec)
                 if delay:
                     time.sleep(delay)
+                if callable(text):
+                    self.stream(status, text)
+                    return
                 # bytes as they are: a receiver's answer need not be
                 # UTF-8.
                 data = text if isinstance(text, bytes) else text.encode()
@@ -54,6 +58,24 @@ class Receiver:
                     self.send_header('Content-Length', str(len(data)))
                     self.end_headers()
                     self.wfile.write(data)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
+
+            def stream(self, status, chunks):
+                # An answer without a length, its body chunks() until
+                # the client hangs up (or 60 s): a receiver that never
+                # stops talking.
+                self.close_connection = True
+                end = time.time() + 60
+                try:
+                    self.send_response(status)
+                    self.send_header('Content-Type', 'text/plain')
+                    self.send_header('Connection', 'close')
+                    self.end_headers()
+                    while time.time() < end:
+                        self.wfile.write(chunks())
+                        self.wfile.flush()
+                        time.sleep(0.01)
                 except (BrokenPipeError, ConnectionResetError):
                     pass
 

@@ -56,6 +56,10 @@ def behave(path):
         return 500, 0.3, 'xx' + '\u30a8\u30e9\u30fc' * 300
     if path.startswith('/u8ok'):
         return 200, 0.3, 'ok'
+    if path.startswith('/endless'):
+        # 200 and then a body that never ends: pushd reads 4 KiB of an
+        # answer and stops, so this is delivered, not cut at the timeout.
+        return 200, 0, lambda: b'x' * 1024
     if path.startswith('/stuck'):
         return 200, 15, 'late'
     if path.startswith('/once500'):
@@ -383,6 +387,13 @@ check('the first attempt took the timeout, the second came after',
       hung[0]['headers'].get('X-Pulse-Delivery') ==
       hung[1]['headers'].get('X-Pulse-Delivery'),
       [h['t'] - hung[0]['t'] for h in hung])
+endless = channel(unique('endless'), 'webhook', rx.url('/endless'))
+nid_endless = test_send(endless)
+ok = wait_for(lambda: row(nid_endless)[0] == 'delivered', 10)
+check('a 200 whose body never ends: delivered at the first attempt, the '
+      'answer read no further than 4 KiB (not cut at the 2 s timeout)',
+      ok and row(nid_endless)[1] == '1' and len(rx.on('/endless')) == 1,
+      (row(nid_endless), len(rx.on('/endless'))))
 ok = wait_for(lambda: row(nid_bad)[0] == 'failed', 10)
 time.sleep(1.0)
 r = row(nid_bad)
