@@ -315,16 +315,20 @@ simple_query(struct db *db, const char *q)
 }
 
 /*
- * On a Galera node (@@wsrep_on = 1), require it to be Synced and ready
- * for clients, then set this session's wsrep_sync_wait. A server without
- * the variable (built without wsrep) or with wsrep_on = 0 is not Galera.
- * Both statements touch no table, which a node that is not ready still
- * answers; an error of either counts as "not ready".
+ * On a Galera node (@@wsrep_on = 1), require it to be Synced, ready for
+ * clients and not told to reject queries (an operator draining it), then
+ * set this session's wsrep_sync_wait. A server without the variables
+ * (built without wsrep) or with wsrep_on = 0 is not Galera. Both
+ * statements touch no table, which a node that is not ready still
+ * answers (checked on a three-node cluster: a node cut off from the
+ * others says wsrep_ready OFF, state Initialized, and 1047 to any
+ * statement on a table); an error of either counts as "not ready".
  */
 static int
 galera_check(struct db *db)
 {
-	static const char sql_on[] = "SELECT @@GLOBAL.wsrep_on";
+	static const char sql_on[] =
+	    "SELECT @@GLOBAL.wsrep_on, @@GLOBAL.wsrep_reject_queries";
 	static const char sql_status[] = "SHOW GLOBAL STATUS WHERE "
 	    "Variable_name IN ('wsrep_ready', 'wsrep_local_state_comment')";
 	MYSQL_RES	*r;
@@ -344,6 +348,12 @@ galera_check(struct db *db)
 	}
 	row = mysql_fetch_row(r);
 	on = row != NULL && row[0] != NULL && strcmp(row[0], "1") == 0;
+	if (on && (row[1] == NULL || strcmp(row[1], "NONE") != 0)) {
+		db_seterr(db, DB_WSREP_NOT_READY, "Galera node rejects "
+		    "queries (wsrep_reject_queries %s)", row[1] ? row[1] : "?");
+		mysql_free_result(r);
+		return -1;
+	}
 	mysql_free_result(r);
 	if (!on)
 		return 0;
