@@ -190,9 +190,12 @@ db_disconnect(struct db *db)
 	if (db->my != NULL)
 		mysql_close(db->my);
 	db->my = NULL;
-	/* A connection that died marks its node: the next connect tries
-	 * the others first (DB_HOST_HOLD_S). */
-	if (db->cur >= 0 && conn_error(db->errcode))
+	/* A node that says it cannot serve goes last for DB_HOST_HOLD_S
+	 * (so does one that timed out: db_timed_out). A connection merely
+	 * lost does not mark its node: if the node is down, reconnecting
+	 * is refused at once and marks it then. */
+	if (db->cur >= 0 && (db->errcode == DB_WSREP_NOT_READY ||
+	    db->errcode == ER_SERVER_SHUTDOWN))
 		db->hosts[db->cur].failed_at = db_ms();
 	db->cur = -1;
 	db->node[0] = '\0';
@@ -289,6 +292,8 @@ db_timed_out(struct db *db, long long since)
 	if (db_ms() - since < (long long)db->p.timeout * 500)
 		return 0;
 	db->hold_until = db_ms() + DB_HOLD_MS;
+	if (db->cur >= 0)
+		db->hosts[db->cur].failed_at = db_ms();
 	return 1;
 }
 
@@ -301,7 +306,11 @@ db_timed_out(struct db *db, long long since)
 static int
 db_worth_retry(struct db *db, int was_up, long long since)
 {
-	return !db_timed_out(db, since) && was_up;
+	int	 slow = db_timed_out(db, since);
+
+	/* With a list, the next try goes to another node (the one that
+	 * timed out goes last): one more try costs no second time-out. */
+	return was_up && (!slow || db->nhosts > 1);
 }
 
 static int
@@ -441,22 +450,31 @@ db_on_node(struct db *db, int idx)
 	db->last = idx;
 }
 
+static int
+db_held(struct db *db)
+{
+	db_seterr(db, CR_CONNECTION_ERROR, "connect: the server did not "
+	    "answer within %u s a moment ago", db->p.timeout);
+	return -1;
+}
+
 int
 db_connect(struct db *db)
 {
 	int		 order[CONFIG_DB_HOSTS_MAX];
 	size_t		 i, n = 0;
 	long long	 since;
-	int		 lately;
+	int		 lately, held;
 
 	if (db->connected)
 		return 0;
 	db_disconnect(db);
 	since = db_ms();
-	if (since < db->hold_until) {
-		db_seterr(db, CR_CONNECTION_ERROR, "connect: the server "
-		    "did not answer within %u s a moment ago", db->p.timeout);
-		return -1;
+	/* After a time-out, only the nodes that did not fail lately (with
+	 * one node or a socket: none) are tried until the hold ends. */
+	held = since < db->hold_until;
+	if (held && db->p.socket != NULL) {
+		return db_held(db);
 	}
 	if (db->p.socket != NULL) {
 		if (db_open(db, NULL, 0) == -1) {
@@ -471,12 +489,15 @@ db_connect(struct db *db)
 		return -1;
 	}
 	/* The list's order, but a node that failed lately goes last. */
-	for (lately = 0; lately <= 1; lately++)
+	for (lately = 0; lately <= !held; lately++)
 		for (i = 0; i < db->nhosts; i++)
 			if ((db->hosts[i].failed_at != 0 && since -
 			    db->hosts[i].failed_at < DB_HOST_HOLD_S * 1000) ==
 			    lately)
 				order[n++] = (int)i;
+	if (n == 0) {
+		return db_held(db);
+	}
 	for (i = 0; i < n; i++) {
 		struct db_host	*h = &db->hosts[order[i]];
 
@@ -713,7 +734,7 @@ db_exec(struct db *db, const char *sql, struct db_res **res, const char *fmt,
 	struct params	 pp;
 	va_list		 ap;
 	long long	 since;
-	int		 rc, was_up;
+	int		 rc, was_up, worth;
 
 	if (res != NULL)
 		*res = NULL;
@@ -740,8 +761,9 @@ db_exec(struct db *db, const char *sql, struct db_res **res, const char *fmt,
 		db->in_txn = 1;
 		return -1;
 	}
+	worth = db_worth_retry(db, was_up, since);
 	db_disconnect(db);
-	if (!db_worth_retry(db, was_up, since))
+	if (!worth)
 		return -1;
 	return exec_once(db, sql, res, &pp);
 }
@@ -814,6 +836,8 @@ db_begin(struct db *db)
 int
 db_commit(struct db *db)
 {
+	long long	 since;
+
 	if (db->txn_broken || !db->connected) {
 		db->in_txn = 0;
 		db->txn_broken = 0;
@@ -821,9 +845,12 @@ db_commit(struct db *db)
 		return -1;
 	}
 	db->in_txn = 0;
+	since = db_ms();
 	if (simple_query(db, "COMMIT") == -1) {
-		if (conn_error(db->errcode))
+		if (conn_error(db->errcode)) {
+			db_timed_out(db, since);	/* a frozen node */
 			db_disconnect(db);
+		}
 		return -1;
 	}
 	return 0;
