@@ -13,6 +13,7 @@
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <mysql.h>
 #include <errmsg.h>
@@ -111,15 +112,6 @@ db_ms(void)
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static long long
-db_seed(void)
-{
-	struct timespec	 ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (long long)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 /* Process-wide: set once at start-up, before any thread. */
 static void	(*db_node_hook)(const char *);
 
@@ -168,7 +160,8 @@ db_new(const struct db_params *p)
 	db->p.timeout = p->timeout ? p->timeout : 5;
 	db->p.wsrep_sync_wait = p->wsrep_sync_wait;
 	db->cur = db->last = -1;
-	db->rnd = (unsigned)db_seed() ^ (unsigned)(uintptr_t)db;
+	db->rnd = (unsigned)db_ms() ^ (unsigned)getpid() << 16 ^
+	    (unsigned)(uintptr_t)db;
 	if (db->rnd == 0)
 		db->rnd = 1;
 	if (db->p.socket == NULL)
