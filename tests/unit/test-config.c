@@ -29,6 +29,141 @@ load_fails(const char *file, const char *needle)
 	return rc == -1 && strstr(err, needle) != NULL;
 }
 
+static struct config_db_host	 hosts[CONFIG_DB_HOSTS_MAX];
+static size_t			 nhosts;
+
+/* The list parses to n entries; the i-th is name:port. */
+static int
+hosts_ok(const char *list, size_t n)
+{
+	return config_db_hosts(list, 3306, hosts, &nhosts, err,
+	    sizeof(err)) == 0 && nhosts == n;
+}
+
+static int
+host_is(size_t i, const char *name, unsigned port)
+{
+	return i < nhosts && strcmp(hosts[i].name, name) == 0 &&
+	    hosts[i].port == port;
+}
+
+/* The list is refused with a message that names DB_HOST and needle. */
+static int
+hosts_bad(const char *list, const char *needle)
+{
+	return config_db_hosts(list, 3306, hosts, &nhosts, err,
+	    sizeof(err)) == -1 && strstr(err, "DB_HOST") != NULL &&
+	    strstr(err, needle) != NULL;
+}
+
+/* Lists that parse: n entries, the last of them name:port. */
+static const struct {
+	const char	*descr, *list;
+	size_t		 n;
+	const char	*name;
+	unsigned	 port;
+} good[] = {
+	{ "one host, today's form, gets DB_PORT", "127.0.0.1", 1,
+	    "127.0.0.1", 3306 },
+	{ "a name", "db-1.example_x", 1, "db-1.example_x", 3306 },
+	{ "host:port", "db1:3307", 1, "db1", 3307 },
+	{ "a bare IPv6 address is one host without a port", "::1", 1,
+	    "::1", 3306 },
+	{ "[v6]:port", "[fe80::1]:4000", 1, "fe80::1", 4000 },
+	{ "[v6] without a port", "[::1]", 1, "::1", 3306 },
+	{ "spaces around commas", "127.0.0.1:3311, db2 ,[::1]:3313", 3,
+	    "::1", 3313 },
+	{ "eight entries", "a,b,c,d,e,f,g,h:9", 8, "h", 9 },
+};
+
+/* Lists refused, the message naming DB_HOST and the needle. */
+static const struct {
+	const char	*descr, *list, *needle;
+} bad[] = {
+	{ "nine entries are refused", "a,b,c,d,e,f,g,h,i", "more than 8" },
+	{ "empty list", "", "entry 1 is empty" },
+	{ "empty entry in the middle", "a,,b", "entry 2 is empty" },
+	{ "trailing comma", "a,b,", "entry 3 is empty" },
+	{ "port 0", "db1:0", "'db1:0'" },
+	{ "port 65536", "db1:65536", "'db1:65536'" },
+	{ "port not a number", "a,db1:x1", "'db1:x1'" },
+	{ "empty port", "db1:", "'db1:'" },
+	{ "empty host before a port", ":3306", "':3306'" },
+	{ "a bad character in the name", "good,b@d", "'b@d'" },
+	{ "unclosed bracket", "[::1:3306", "'[::1:3306'" },
+	{ "text after the bracket", "[::1]x3306", "'[::1]x3306'" },
+	{ "a name in brackets", "[dbx]:3306", "'[dbx]" },
+};
+
+static void
+test_db_hosts(void)
+{
+	struct config	 c;
+	char		 big[4096];
+	size_t		 i;
+	int		 rc;
+
+	for (i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+		test_cond(good[i].descr, hosts_ok(good[i].list, good[i].n) &&
+		    host_is(good[i].n - 1, good[i].name, good[i].port));
+	test_cond("a list keeps its order",
+	    hosts_ok("127.0.0.1:3311, db2 ,[::1]:3313", 3) &&
+	    host_is(0, "127.0.0.1", 3311) && host_is(1, "db2", 3306));
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		test_cond(bad[i].descr, hosts_bad(bad[i].list, bad[i].needle));
+	memset(big, 'a', 300);
+	big[300] = '\0';
+	test_cond("a name past 253 bytes", hosts_bad(big, "bad host name"));
+	memset(big, 'a', 253);
+	big[253] = '\0';
+	test_cond("a name of 253 bytes", hosts_ok(big, 1) &&
+	    strlen(hosts[0].name) == 253);
+
+	/* Through config_load: DB_PORT reaches the entries, whatever order
+	 * the keys came in, and a bad list stops the load. */
+	setenv("DB_HOST", "db1.example.org,db2.example.org:3310", 1);
+	setenv("DB_PORT", "3399", 1);
+	rc = config_load(&c, NULL, 0, err, sizeof(err));
+	test_cond("a list loads", rc == 0 &&
+	    config_db_hosts(c.db_host, (unsigned)c.db_port, hosts, &nhosts,
+	    err, sizeof(err)) == 0 && host_is(0, "db1.example.org", 3399) &&
+	    host_is(1, "db2.example.org", 3310));
+	config_free(&c);
+	/* The longest valid list fits the key's limit. */
+	big[0] = '\0';
+	for (i = 0; i < CONFIG_DB_HOSTS_MAX; i++) {
+		size_t	 o = strlen(big);
+
+		if (i > 0)
+			big[o++] = ',';
+		memset(big + o, 'b', CONFIG_DB_HOSTNAME_MAX);
+		snprintf(big + o + CONFIG_DB_HOSTNAME_MAX, 8, ":65535");
+	}
+	setenv("DB_HOST", big, 1);
+	rc = config_load(&c, NULL, 0, err, sizeof(err));
+	test_cond("eight longest entries load", rc == 0);
+	config_free(&c);
+	setenv("DB_HOST", "db1:3306,db2:99999", 1);
+	rc = config_load(&c, NULL, 0, err, sizeof(err));
+	test_cond("a bad list stops the load naming DB_HOST and the entry",
+	    rc == -1 && strstr(err, "DB_HOST") != NULL &&
+	    strstr(err, "db2:99999") != NULL);
+	config_free(&c);
+	unsetenv("DB_HOST");
+	unsetenv("DB_PORT");
+
+	rc = config_load(&c, NULL, 0, err, sizeof(err));
+	test_cond("DB_WSREP_SYNC_WAIT defaults to 1", rc == 0 &&
+	    c.db_wsrep_sync_wait == 1);
+	config_free(&c);
+	setenv("DB_WSREP_SYNC_WAIT", "16", 1);
+	rc = config_load(&c, NULL, 0, err, sizeof(err));
+	test_cond("DB_WSREP_SYNC_WAIT past 15 is refused", rc == -1 &&
+	    strstr(err, "DB_WSREP_SYNC_WAIT") != NULL);
+	config_free(&c);
+	unsetenv("DB_WSREP_SYNC_WAIT");
+}
+
 int
 main(void)
 {
@@ -136,5 +271,6 @@ main(void)
 	    rc == -1 && strstr(err, "PORT") != NULL);
 	config_free(&c);
 	unsetenv("PULSE_ENV_FILE");
+	test_db_hosts();
 	test_report();
 }
