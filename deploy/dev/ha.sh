@@ -332,32 +332,12 @@ ha_stack_up() {
 		nginx_start "$dir/c$n" "$(cat "$dir/c$n/port")"
 	done
 	# The workers' server list, both control stacks, c1 first
-	# (worker_start reads DIR/servers); c1 alone for a pulse-worker that
-	# takes one URL only.
-	if ha_worker_lists; then
-		ha_urls "$dir" >"$dir/servers"
-	else
-		say "warning: this pulse-worker takes one PULSE_SERVER: the workers use c1's only"
-		ha_urls "$dir" | cut -d, -f1 >"$dir/servers"
-	fi
+	# (worker_start reads DIR/servers).
+	ha_urls "$dir" >"$dir/servers"
 	for w in "${HA_WORKERS[@]}"; do
 		worker_start "$dir" "$w" demo
 	done
 	say "HA stack up in $((SECONDS - t0)) s"
-}
-
-# ha_worker_lists: does this pulse-worker take a PULSE_SERVER list? Asked
-# of its parser with two closed ports (it says no before any network).
-ha_worker_lists() {
-	local tmp out
-	tmp=$(mktemp -d /tmp/pulse-ha-probe.XXXXXX)
-	out=$(env -i PATH=/usr/bin:/bin HOME="$tmp" ASAN_OPTIONS=detect_leaks=0 \
-		WORKER_NAME=probe WORKER_STATE_DIR="$tmp" WORKER_API_KEY=probe \
-		PULSE_SERVER=http://127.0.0.1:1,http://127.0.0.1:2 \
-		timeout 1 "$BIN/pulse-worker" 2>&1) || true
-	rm -rf "$tmp"
-	case $out in *"PULSE_SERVER: "*"unexpected ','"*) return 1 ;; esac
-	return 0
 }
 
 ha_stack_down() {
