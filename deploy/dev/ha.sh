@@ -187,11 +187,24 @@ ha_db_start() {
 	ha_node_wait "$dir" "$n"
 }
 
+# ha_db_kill DIR N: kill -9 of node N, with an SST script and its rsync
+# daemon if it was in one (a daemon left would hold the SST port).
 ha_db_kill() {
-	local f=$1/db$2/mariadb.pid
+	local f=$1/db$2/mariadb.pid pids
 	[ -f "$f" ] || die "database node $2 is not running"
-	kill -KILL "$(cat "$f")" 2>/dev/null || true
+	pids=$(ha_tree "$(cat "$f")")
+	# shellcheck disable=SC2086
+	kill -KILL $pids 2>/dev/null || true
 	rm -f "$f"
+	# shellcheck disable=SC2086
+	ha_wait_gone $pids
+}
+
+# ha_tree PID: PID and its descendants, parents first.
+ha_tree() {
+	local p
+	echo "$1"
+	for p in $(pgrep -P "$1"); do ha_tree "$p"; done
 }
 
 # ha_db_stop DIR N: a clean shutdown (Galera leaves the cluster in order);
@@ -282,8 +295,7 @@ ha_control_kill() {
 		pid_alive "$c/$f.pid" || continue
 		# nginx's workers and pulse-api's children outlive a killed
 		# master: they go too, as when a host dies.
-		pids+=("$(cat "$c/$f.pid")")
-		mapfile -t -O ${#pids[@]} pids < <(pgrep -P "$(cat "$c/$f.pid")" || true)
+		mapfile -t -O ${#pids[@]} pids < <(ha_tree "$(cat "$c/$f.pid")")
 	done
 	[ ${#pids[@]} -eq 0 ] || kill -KILL "${pids[@]}" 2>/dev/null || true
 	rm -f "$c/nginx.pid" "$c/api.pid" "$c/pushd.pid"
@@ -479,6 +491,9 @@ cmd_ha_stack() {
 	mkdir -p "$dir"
 	dir=$(cd "$dir" && pwd)
 	ha_node_alive "$dir" 1 && die "an HA stack is already running in $dir"
+	# nginx's workers (nobody) and the nodes (mysql) must pass through
+	# DIR's parents.
+	nginx_can_reach "$dir/c1" || exit 1
 	export ASAN_OPTIONS=$ASAN_TEST_OPTIONS
 	export UBSAN_OPTIONS=print_stacktrace=1
 	export PULSE_WORKER_PATH=$TEST_WORKER_PATH
