@@ -361,9 +361,16 @@ ha_stack_down() {
 		[ -d "$dir/c$n" ] && stack_down "$dir/c$n"
 	done
 	# The last node to stop is safe to bootstrap from: node 1, which
-	# ha_cluster bootstraps when the stack starts again.
+	# ha_cluster bootstraps when the stack starts again. A node not
+	# Synced (joining, or cut off) can take its 30 s to stop on TERM and
+	# has nothing to keep: it is killed.
 	for n in 3 2 1; do
-		ha_db_stop "$dir" "$n"
+		ha_node_alive "$dir" "$n" || continue
+		if [ "$(ha_node_status "$dir" "$n" wsrep_local_state_comment)" = Synced ]; then
+			ha_db_stop "$dir" "$n"
+		else
+			ha_db_kill "$dir" "$n"
+		fi
 	done
 }
 
