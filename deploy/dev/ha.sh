@@ -282,7 +282,7 @@ ha_control_dir() {
 	local dir=$1 n=$2 c=$1/c$2
 	mkdir -p "$c/run" "$c/log"
 	chmod 755 "$c"
-	[ -s "$c/port" ] || echo "$3" >"$c/port"
+	echo "$3" >"$c/port"
 	echo "api pushd nginx" >"$c/components"
 	ln -sfn "$dir/db$n/run/mysql.sock" "$c/run/mysql.sock"
 	cp "$dir/bin" "$c/bin"
@@ -382,8 +382,10 @@ ha_heal() {
 		say "database node $n is not running; starting it"
 		(ha_db_start "$dir" "$n") || say "start of database node $n failed"
 	done
+	# In subshells: a part that does not start says so (die) and the
+	# others are still healed; ha up's supervisor goes on.
 	for n in "${HA_CONTROLS[@]}"; do
-		heal "$dir/c$n"
+		(heal "$dir/c$n") || say "healing control stack $n failed"
 	done
 	for w in "${HA_WORKERS[@]}"; do
 		pid_alive "$dir/worker-$w.pid" && continue
