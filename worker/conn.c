@@ -68,6 +68,13 @@ struct conn {
 
 static void	conn_connect(struct conn *);
 
+/*
+ * The agent's one websocket, for LWS_CALLBACK_WSI_DESTROY: lws 4.1 hands
+ * that of any wsi (a pipe's, an HTTP client's) to the first protocol,
+ * this one, with opaque data that is not a conn (and may be freed).
+ */
+static struct conn	*conn_one;
+
 /* The URL in use, and "ws[s]://host[:port]/path" for the log. */
 #define CONN_URL(c)	(&(c)->urls->u[(c)->cur])
 #define URL_FMT		"%s://%s%s"
@@ -93,6 +100,7 @@ conn_new(struct lws_context *ctx, const struct urls *urls,
 	c->who = who;
 	c->hooks = *hooks;
 	TAILQ_INIT(&c->q);
+	conn_one = c;
 	return c;
 }
 
@@ -120,6 +128,8 @@ conn_free(struct conn *c)
 {
 	if (c == NULL)
 		return;
+	if (conn_one == c)
+		conn_one = NULL;
 	lws_sul_cancel(&c->sul_retry);
 	lws_sul_cancel(&c->sul_silence);
 	lws_sul_cancel(&c->sul_hello);
@@ -241,7 +251,11 @@ hello_fire(lws_sorted_usec_list_t *sul)
 {
 	struct conn	*c = lws_container_of(sul, struct conn, sul_hello);
 
-	if (c->wsi == NULL || c->hello)
+	/*
+	 * Before the upgrade lws's own timeouts end it (the ah's idle
+	 * timeout, 10 s; the server's answer, 20 s): see WSI_DESTROY.
+	 */
+	if (c->wsi == NULL || c->hello || !c->up)
 		return;
 	snprintf(c->closewhy, sizeof(c->closewhy), "no answer to the hello "
 	    "within %d s", WORKER_HELLO_MS / 1000);
@@ -268,7 +282,8 @@ conn_connect(struct conn *c)
 		conn_retry(c, "cannot start a connection");
 		return;
 	}
-	if (c->urls->n > 1)
+	/* (lws may have failed it already, from inside the call.) */
+	if (c->urls->n > 1 && c->wsi != NULL)
 		lws_sul_schedule(c->ctx, 0, &c->sul_hello, hello_fire,
 		    (lws_usec_t)WORKER_HELLO_MS * LWS_US_PER_MS);
 }
@@ -577,6 +592,17 @@ conn_callback(struct lws *wsi, enum lws_callback_reasons reason,
 		conn_load_ca(user);
 		return 0;
 	}
+	/*
+	 * lws 4.1 frees a client timed out before the upgrade (a host that
+	 * took the connection and never answered) without a
+	 * CONNECTION_ERROR: c->wsi would dangle, never to connect again.
+	 */
+	if (reason == LWS_CALLBACK_WSI_DESTROY) {
+		if (wsi != NULL && conn_one != NULL && conn_one->wsi == wsi)
+			conn_down(conn_one, "no answer to the upgrade "
+			    "(timed out)");
+		return 0;
+	}
 	c = wsi != NULL ? lws_get_opaque_user_data(wsi) : NULL;
 	if (c == NULL)
 		return 0;
@@ -648,6 +674,7 @@ conn_callback(struct lws *wsi, enum lws_callback_reasons reason,
 		conn_down(c, c->closewhy[0] != '\0' ? c->closewhy :
 		    "connection closed");
 		return 0;
+
 	default:
 		return 0;
 	}
