@@ -18,6 +18,9 @@
 
 #define CONFIG_LINE_MAX		4096
 #define CONFIG_VALUE_MAX	1024
+/* A DB_HOST list: every entry at its longest ("[name]:65535, "). */
+#define CONFIG_DB_HOST_MAX	(CONFIG_DB_HOSTS_MAX * \
+				    (CONFIG_DB_HOSTNAME_MAX + 10))
 
 enum key_type { K_STR, K_INT, K_LONG, K_BOOL, K_ENUM };
 
@@ -39,7 +42,8 @@ static const struct key keys[] = {
 	I("PORT", port, "3000", 1, 65535),
 	S("HOST", host, "127.0.0.1"),
 	S("SECRET_KEY", secret_key, ""),
-	S("DB_HOST", db_host, "127.0.0.1"),
+	{ "DB_HOST", K_STR, offsetof(struct config, db_host), "127.0.0.1", 0,
+	    CONFIG_DB_HOST_MAX, NULL },
 	I("DB_PORT", db_port, "3306", 1, 65535),
 	S("DB_NAME", db_name, "pulse"),
 	S("DB_USER", db_user, "pulse"),
@@ -50,6 +54,9 @@ static const struct key keys[] = {
 
 	S("DB_SOCKET", db_socket, ""),
 	I("DB_TIMEOUT", db_timeout, "5", 1, 300),
+	/* 1: a read waits until this node has applied every write the
+	 * cluster certified before it (MariaDB's own range is 0-15). */
+	I("DB_WSREP_SYNC_WAIT", db_wsrep_sync_wait, "1", 0, 15),
 	S("PULSE_API_SOCKET", api_socket, "/run/pulse/api.sock"),
 	S("PULSE_SOCKET_GROUP", socket_group, ""),
 	I("PULSE_API_CHILDREN", api_children, "6", 1, 256),
@@ -319,6 +326,137 @@ fail:
 	return rc;
 }
 
+/* Characters of a host name or IPv4 address; of an IPv6 address. */
+static int
+host_char(int c, int v6)
+{
+	if (v6)
+		return isxdigit(c) || c == ':' || c == '.';
+	return isalnum(c) || c == '.' || c == '-' || c == '_';
+}
+
+static int
+host_name_ok(const char *s, size_t len, int v6)
+{
+	size_t	 i;
+
+	if (len == 0 || len > CONFIG_DB_HOSTNAME_MAX)
+		return 0;
+	for (i = 0; i < len; i++)
+		if (!host_char((unsigned char)s[i], v6))
+			return 0;
+	return 1;
+}
+
+/* "1".."65535", digits only. */
+static int
+port_parse(const char *s, size_t len, unsigned *out)
+{
+	unsigned long	 v = 0;
+	size_t		 i;
+
+	if (len == 0 || len > 5)
+		return -1;
+	for (i = 0; i < len; i++) {
+		if (!isdigit((unsigned char)s[i]))
+			return -1;
+		v = v * 10 + (unsigned long)(s[i] - '0');
+	}
+	if (v < 1 || v > 65535)
+		return -1;
+	*out = (unsigned)v;
+	return 0;
+}
+
+/* One entry of e..e+len, already trimmed; the reason in *why. */
+static int
+db_host_entry(const char *e, size_t len, unsigned dflt_port,
+    struct config_db_host *h, const char **why)
+{
+	const char	*name = e, *colon = NULL, *port = NULL;
+	size_t		 nlen = len, i, ncolons = 0;
+	int		 v6 = 0;
+
+	*why = "not host, host:port or [IPv6]:port";
+	if (len > 0 && e[0] == '[') {
+		const char *rb = memchr(e, ']', len);
+
+		if (rb == NULL)
+			return -1;
+		v6 = 1;
+		name = e + 1;
+		nlen = (size_t)(rb - name);
+		if (rb + 1 < e + len) {
+			if (rb[1] != ':')
+				return -1;
+			port = rb + 2;
+		}
+	} else {
+		for (i = 0; i < len; i++)
+			if (e[i] == ':') {
+				ncolons++;
+				colon = e + i;
+			}
+		if (ncolons == 1) {
+			nlen = (size_t)(colon - e);
+			port = colon + 1;
+		} else if (ncolons > 1)
+			v6 = 1;		/* a bare IPv6 address, no port */
+	}
+	if (!host_name_ok(name, nlen, v6)) {
+		*why = "bad host name";
+		return -1;
+	}
+	h->port = dflt_port;
+	if (port != NULL && port_parse(port, (size_t)(e + len - port),
+	    &h->port) == -1) {
+		*why = "port is not a number from 1 to 65535";
+		return -1;
+	}
+	memcpy(h->name, name, nlen);
+	h->name[nlen] = '\0';
+	return 0;
+}
+
+int
+config_db_hosts(const char *list, unsigned dflt_port,
+    struct config_db_host out[CONFIG_DB_HOSTS_MAX], size_t *n, char *err,
+    size_t errlen)
+{
+	const char	*p = list, *why;
+
+	*n = 0;
+	for (;;) {
+		const char *comma = strchr(p, ',');
+		const char *end = comma != NULL ? comma : p + strlen(p);
+
+		while (p < end && (*p == ' ' || *p == '\t'))
+			p++;
+		while (end > p && (end[-1] == ' ' || end[-1] == '\t'))
+			end--;
+		if (*n == CONFIG_DB_HOSTS_MAX) {
+			seterr(err, errlen, "DB_HOST: more than %d entries",
+			    CONFIG_DB_HOSTS_MAX);
+			return -1;
+		}
+		if (p == end) {
+			seterr(err, errlen, "DB_HOST: entry %zu is empty",
+			    *n + 1);
+			return -1;
+		}
+		if (db_host_entry(p, (size_t)(end - p), dflt_port, &out[*n],
+		    &why) == -1) {
+			seterr(err, errlen, "DB_HOST: entry '%.*s': %s",
+			    (int)(end - p), p, why);
+			return -1;
+		}
+		(*n)++;
+		if (comma == NULL)
+			return 0;
+		p = comma + 1;
+	}
+}
+
 struct load_ctx {
 	struct config	*cfg;
 	char		*err;
@@ -352,7 +490,8 @@ config_load(struct config *cfg, const char *envfile, int must_exist,
     char *err, size_t errlen)
 {
 	struct load_ctx	 c = { cfg, err, errlen, envfile };
-	size_t		 i;
+	struct config_db_host hosts[CONFIG_DB_HOSTS_MAX];
+	size_t		 i, n;
 
 	memset(cfg, 0, sizeof(*cfg));
 	for (i = 0; i < NKEYS; i++)
@@ -378,7 +517,9 @@ config_load(struct config *cfg, const char *envfile, int must_exist,
 		if (v != NULL && key_set(cfg, &keys[i], v, err, errlen) == -1)
 			return -1;
 	}
-	return 0;
+	/* Last, when DB_PORT is known: the entries without a port get it. */
+	return config_db_hosts(cfg->db_host, (unsigned)cfg->db_port, hosts, &n,
+	    err, errlen);
 }
 
 int

@@ -24,6 +24,7 @@ struct config {
 	/* Server (PULSE additions). */
 	char	*db_socket;
 	int	 db_timeout;		/* seconds */
+	int	 db_wsrep_sync_wait;	/* Galera session wsrep_sync_wait */
 	char	*api_socket;
 	char	*socket_group;		/* group owning the unix sockets */
 	int	 api_children;
@@ -83,6 +84,27 @@ void	config_free(struct config *);
  */
 int	config_load_default(struct config *, const char *envfile, char *err,
 	    size_t errlen);
+
+/*
+ * DB_HOST is a comma-separated list of up to CONFIG_DB_HOSTS_MAX entries,
+ * each "host", "host:port" or "[v6addr]:port" (a bare IPv6 address without
+ * brackets is one host without a port, as a single DB_HOST always was).
+ * An entry without a port gets dflt_port. config_load() checks the list,
+ * so a program with a bad one does not start.
+ */
+#define CONFIG_DB_HOSTS_MAX	8
+#define CONFIG_DB_HOSTNAME_MAX	253	/* a DNS name's ceiling */
+
+struct config_db_host {
+	char		 name[CONFIG_DB_HOSTNAME_MAX + 1];	/* no brackets */
+	unsigned	 port;
+};
+
+/* 0 with out[0..*n-1] filled; -1 with a message naming DB_HOST and the
+ * entry in err. */
+int	config_db_hosts(const char *list, unsigned dflt_port,
+	    struct config_db_host out[CONFIG_DB_HOSTS_MAX], size_t *n,
+	    char *err, size_t errlen);
 
 /* Parse one .env file into name/value pairs via a callback (for tests). */
 int	config_parse_env(const char *path,

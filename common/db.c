@@ -7,9 +7,11 @@
  */
 #include <errno.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include <mysql.h>
@@ -22,15 +24,34 @@
 
 #define DB_PARAMS_MAX	32
 #define DB_HOLD_MS	2000	/* after a time-out: fail at once */
+#define DB_TXN_PAUSE_MS	5	/* db_txn's first pause; doubles */
+#define DB_TXN_PAUSE_MAX 50
+#define DB_NODE_MAX	(CONFIG_DB_HOSTNAME_MAX + 16)	/* "[name]:port" */
+
+/* ER_UNKNOWN_COM_ERROR: what a Galera node that is not part of the
+ * primary component (or rejects queries) answers to any statement. */
+#define DB_WSREP_NOT_READY	1047
 
 struct stmt {
 	const char	*sql;		/* static text; the cache key */
 	MYSQL_STMT	*st;
 };
 
+struct db_host {
+	struct config_db_host	 h;
+	long long		 failed_at;	/* ms; 0: not lately */
+};
+
 struct db {
 	MYSQL			*my;
 	struct db_params	 p;
+	struct db_host		 hosts[CONFIG_DB_HOSTS_MAX];
+	size_t			 nhosts;
+	char			 hosts_err[256];	/* a bad list: why */
+	int			 cur;		/* hosts[] connected to, or -1 */
+	int			 last;		/* ... last connected to, or -1 */
+	char			 node[DB_NODE_MAX];	/* db_current_host */
+	unsigned		 rnd;		/* db_txn's jitter */
 	int			 connected;
 	int			 in_txn;
 	int			 txn_broken;	/* connection lost inside a txn */
@@ -56,10 +77,80 @@ struct db_res {
 	struct db_cell	*cells;
 };
 
+/* Errors after which the connection is no good and must be reopened. */
+static int
+conn_error(unsigned code)
+{
+	switch (code) {
+	case CR_CONNECTION_ERROR:
+	case CR_CONN_HOST_ERROR:
+	case CR_SERVER_GONE_ERROR:
+	case CR_SERVER_LOST:
+	case CR_SERVER_LOST_EXTENDED:
+	case CR_NO_PREPARE_STMT:
+	case CR_COMMANDS_OUT_OF_SYNC:
+	case ER_UNKNOWN_STMT_HANDLER:
+	case ER_CONNECTION_KILLED:
+	case ER_SERVER_SHUTDOWN:
+	case 4031:		/* ER_CLIENT_INTERACTION_TIMEOUT */
+	/* A Galera node that left the primary component, or is not yet
+	 * synced, refuses every statement with 1047: another node may
+	 * well take it, so it is an outage of this node. */
+	case DB_WSREP_NOT_READY:
+		return 1;
+	}
+	return 0;
+}
+
+static long long
+db_ms(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static long long
+db_seed(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (long long)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* Process-wide: set once at start-up, before any thread. */
+static void	(*db_node_hook)(const char *);
+
 static char *
 dupornull(const char *s)
 {
 	return s == NULL ? NULL : xstrdup(s);
+}
+
+void
+db_set_node_hook(void (*fn)(const char *))
+{
+	db_node_hook = fn;
+}
+
+/* The list is checked at config load; a bad one here (a caller of
+ * db_new that did not load it) leaves no host, and connecting says why. */
+static void
+db_hosts_parse(struct db *db)
+{
+	struct config_db_host	 h[CONFIG_DB_HOSTS_MAX];
+	size_t			 i;
+
+	if (config_db_hosts(db->p.host != NULL ? db->p.host : "",
+	    db->p.port, h, &db->nhosts, db->hosts_err,
+	    sizeof(db->hosts_err)) == -1) {
+		db->nhosts = 0;
+		return;
+	}
+	for (i = 0; i < db->nhosts; i++)
+		db->hosts[i].h = h[i];
 }
 
 struct db *
@@ -75,6 +166,13 @@ db_new(const struct db_params *p)
 	db->p.password = dupornull(p->password);
 	db->p.name = dupornull(p->name);
 	db->p.timeout = p->timeout ? p->timeout : 5;
+	db->p.wsrep_sync_wait = p->wsrep_sync_wait;
+	db->cur = db->last = -1;
+	db->rnd = (unsigned)db_seed() ^ (unsigned)(uintptr_t)db;
+	if (db->rnd == 0)
+		db->rnd = 1;
+	if (db->p.socket == NULL)
+		db_hosts_parse(db);
 	return db;
 }
 
@@ -92,6 +190,12 @@ db_disconnect(struct db *db)
 	if (db->my != NULL)
 		mysql_close(db->my);
 	db->my = NULL;
+	/* A connection that died marks its node: the next connect tries
+	 * the others first (DB_HOST_HOLD_S). */
+	if (db->cur >= 0 && conn_error(db->errcode))
+		db->hosts[db->cur].failed_at = db_ms();
+	db->cur = -1;
+	db->node[0] = '\0';
 	db->connected = 0;
 	db->in_txn = 0;
 }
@@ -135,27 +239,6 @@ db_errmsg(const struct db *db)
 	return db->errmsg;
 }
 
-/* Errors after which the connection is no good and must be reopened. */
-static int
-conn_error(unsigned code)
-{
-	switch (code) {
-	case CR_CONNECTION_ERROR:
-	case CR_CONN_HOST_ERROR:
-	case CR_SERVER_GONE_ERROR:
-	case CR_SERVER_LOST:
-	case CR_SERVER_LOST_EXTENDED:
-	case CR_NO_PREPARE_STMT:
-	case CR_COMMANDS_OUT_OF_SYNC:
-	case ER_UNKNOWN_STMT_HANDLER:
-	case ER_CONNECTION_KILLED:
-	case ER_SERVER_SHUTDOWN:
-	case 4031:		/* ER_CLIENT_INTERACTION_TIMEOUT */
-		return 1;
-	}
-	return 0;
-}
-
 int
 db_down(const struct db *db)
 {
@@ -190,15 +273,6 @@ static const char *const session_sql[] = {
 	"SET SESSION innodb_lock_wait_timeout = 10",
 };
 
-static long long
-db_ms(void)
-{
-	struct timespec	 ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /*
  * Did a call that failed with a connection error take the whole time-out?
  * A restarted server fails a call in milliseconds, a frozen one (or a
@@ -230,22 +304,84 @@ db_worth_retry(struct db *db, int was_up, long long since)
 	return !db_timed_out(db, since) && was_up;
 }
 
-int
-db_connect(struct db *db)
+static int
+simple_query(struct db *db, const char *q)
+{
+	if (mysql_query(db->my, q) != 0) {
+		err_from_mysql(db);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * On a Galera node (@@wsrep_on = 1), require it to be Synced and ready
+ * for clients, then set this session's wsrep_sync_wait. A server without
+ * the variable (built without wsrep) or with wsrep_on = 0 is not Galera.
+ * Both statements touch no table, which a node that is not ready still
+ * answers; an error of either counts as "not ready".
+ */
+static int
+galera_check(struct db *db)
+{
+	static const char sql_on[] = "SELECT @@GLOBAL.wsrep_on";
+	static const char sql_status[] = "SHOW GLOBAL STATUS WHERE "
+	    "Variable_name IN ('wsrep_ready', 'wsrep_local_state_comment')";
+	MYSQL_RES	*r;
+	MYSQL_ROW	 row;
+	char		 ready[32] = "?", state[64] = "?", set[64];
+	int		 on;
+
+	if (mysql_query(db->my, sql_on) != 0) {
+		if (mysql_errno(db->my) == ER_UNKNOWN_SYSTEM_VARIABLE)
+			return 0;
+		err_from_mysql(db);
+		return -1;
+	}
+	if ((r = mysql_store_result(db->my)) == NULL) {
+		err_from_mysql(db);
+		return -1;
+	}
+	row = mysql_fetch_row(r);
+	on = row != NULL && row[0] != NULL && strcmp(row[0], "1") == 0;
+	mysql_free_result(r);
+	if (!on)
+		return 0;
+	if (mysql_query(db->my, sql_status) != 0 ||
+	    (r = mysql_store_result(db->my)) == NULL) {
+		err_from_mysql(db);
+		return -1;
+	}
+	while ((row = mysql_fetch_row(r)) != NULL) {
+		if (row[0] == NULL || row[1] == NULL)
+			continue;
+		if (strcasecmp(row[0], "wsrep_ready") == 0)
+			snprintf(ready, sizeof(ready), "%s", row[1]);
+		else if (strcasecmp(row[0], "wsrep_local_state_comment") == 0)
+			snprintf(state, sizeof(state), "%s", row[1]);
+	}
+	mysql_free_result(r);
+	if (strcmp(ready, "ON") != 0 || strcmp(state, "Synced") != 0) {
+		db_seterr(db, DB_WSREP_NOT_READY, "Galera node not ready for "
+		    "clients: wsrep_ready %s, state %s", ready, state);
+		return -1;
+	}
+	/* A number from config (0-15): nothing to bind. */
+	snprintf(set, sizeof(set), "SET SESSION wsrep_sync_wait = %u",
+	    db->p.wsrep_sync_wait);
+	return simple_query(db, set);
+}
+
+/*
+ * Open one connection to host:port (host NULL: the socket) with the
+ * session settings; -1 with the error set and nothing left open.
+ */
+static int
+db_open(struct db *db, const char *host, unsigned port)
 {
 	unsigned	 t = db->p.timeout;
 	size_t		 i;
-	long long	 since;
 
-	if (db->connected)
-		return 0;
-	db_disconnect(db);
-	since = db_ms();
-	if (since < db->hold_until) {
-		db_seterr(db, CR_CONNECTION_ERROR, "connect: the server "
-		    "did not answer within %u s a moment ago", t);
-		return -1;
-	}
 	if ((db->my = mysql_init(NULL)) == NULL) {
 		db_seterr(db, CR_OUT_OF_MEMORY, "mysql_init failed");
 		return -1;
@@ -255,26 +391,94 @@ db_connect(struct db *db)
 	mysql_options(db->my, MYSQL_OPT_WRITE_TIMEOUT, &t);
 	mysql_options(db->my, MYSQL_SET_CHARSET_NAME, "utf8mb4");
 	/* Affected rows = matched rows: status changes check their count. */
-	if (mysql_real_connect(db->my, db->p.socket ? NULL : db->p.host,
-	    db->p.user, db->p.password, db->p.name, db->p.port, db->p.socket,
-	    CLIENT_FOUND_ROWS) == NULL) {
+	if (mysql_real_connect(db->my, host, db->p.user, db->p.password,
+	    db->p.name, port, db->p.socket, CLIENT_FOUND_ROWS) == NULL) {
 		db_seterr(db, mysql_errno(db->my), "connect: %s",
 		    mysql_error(db->my));
 		/* A refused login is not an outage, but it is fatal all the
 		 * same for callers; keep the code so db_down() says "down". */
 		if (!conn_error(db->errcode))
 			db->errcode = CR_CONNECTION_ERROR;
-		db_timed_out(db, since);
-		mysql_close(db->my);
-		db->my = NULL;
-		return -1;
+		goto fail;
 	}
 	for (i = 0; i < sizeof(session_sql) / sizeof(session_sql[0]); i++)
-		if (mysql_query(db->my, session_sql[i]) != 0) {
-			err_from_mysql(db);
-			db_disconnect(db);
+		if (simple_query(db, session_sql[i]) == -1)
+			goto fail;
+	if (galera_check(db) == -1)
+		goto fail;
+	return 0;
+fail:
+	/* Whatever went wrong, this node is no good for now. */
+	if (!conn_error(db->errcode))
+		db->errcode = CR_CONNECTION_ERROR;
+	mysql_close(db->my);
+	db->my = NULL;
+	return -1;
+}
+
+/* The node's "host:port" into db->node; the hook hears of a change. */
+static void
+db_on_node(struct db *db, int idx)
+{
+	const struct config_db_host *h = &db->hosts[idx].h;
+
+	snprintf(db->node, sizeof(db->node), strchr(h->name, ':') != NULL ?
+	    "[%s]:%u" : "%s:%u", h->name, h->port);
+	db->hosts[idx].failed_at = 0;
+	db->cur = idx;
+	if (db->nhosts > 1 && idx != db->last && db_node_hook != NULL)
+		db_node_hook(db->node);
+	db->last = idx;
+}
+
+int
+db_connect(struct db *db)
+{
+	int		 order[CONFIG_DB_HOSTS_MAX];
+	size_t		 i, n = 0;
+	long long	 since;
+	int		 lately;
+
+	if (db->connected)
+		return 0;
+	db_disconnect(db);
+	since = db_ms();
+	if (since < db->hold_until) {
+		db_seterr(db, CR_CONNECTION_ERROR, "connect: the server "
+		    "did not answer within %u s a moment ago", db->p.timeout);
+		return -1;
+	}
+	if (db->p.socket != NULL) {
+		if (db_open(db, NULL, 0) == -1) {
+			db_timed_out(db, since);
 			return -1;
 		}
+		snprintf(db->node, sizeof(db->node), "%s", db->p.socket);
+		goto done;
+	}
+	if (db->nhosts == 0) {
+		db_seterr(db, CR_CONNECTION_ERROR, "%s", db->hosts_err);
+		return -1;
+	}
+	/* The list's order, but a node that failed lately goes last. */
+	for (lately = 0; lately <= 1; lately++)
+		for (i = 0; i < db->nhosts; i++)
+			if ((db->hosts[i].failed_at != 0 && since -
+			    db->hosts[i].failed_at < DB_HOST_HOLD_S * 1000) ==
+			    lately)
+				order[n++] = (int)i;
+	for (i = 0; i < n; i++) {
+		struct db_host	*h = &db->hosts[order[i]];
+
+		if (db_open(db, h->h.name, h->h.port) == 0) {
+			db_on_node(db, order[i]);
+			goto done;
+		}
+		h->failed_at = db_ms();
+	}
+	db_timed_out(db, since);
+	return -1;
+done:
 	db->connected = 1;
 	db->txn_broken = 0;
 	return 0;
@@ -569,16 +773,6 @@ db_insert_id(struct db *db)
 	return db->insert_id;
 }
 
-static int
-simple_query(struct db *db, const char *q)
-{
-	if (mysql_query(db->my, q) != 0) {
-		err_from_mysql(db);
-		return -1;
-	}
-	return 0;
-}
-
 int
 db_begin(struct db *db)
 {
@@ -639,19 +833,45 @@ db_rollback(struct db *db)
 		db_disconnect(db);
 }
 
+/* Work the server rolled back because of another transaction: running
+ * it again may well succeed. On Galera, 1213 is also a certification
+ * conflict with a transaction of another node, found at COMMIT. */
 static int
-retryable(unsigned code)
+txn_conflict(unsigned code)
 {
-	return conn_error(code) || code == ER_LOCK_DEADLOCK ||
-	    code == ER_LOCK_WAIT_TIMEOUT;
+	return code == ER_LOCK_DEADLOCK || code == ER_LOCK_WAIT_TIMEOUT;
+}
+
+/* Sleep *pause ms jittered up to twice that (capped), then double it:
+ * two transactions that collided should not collide again in step. */
+static void
+txn_pause(struct db *db, unsigned *pause)
+{
+	struct timespec	 ts;
+	unsigned	 ms;
+
+	/* xorshift32: jitter needs no more, and no lock between threads. */
+	db->rnd ^= db->rnd << 13;
+	db->rnd ^= db->rnd >> 17;
+	db->rnd ^= db->rnd << 5;
+	ms = *pause + db->rnd % *pause;
+	if (ms > DB_TXN_PAUSE_MAX)
+		ms = DB_TXN_PAUSE_MAX;
+	ts.tv_sec = 0;
+	ts.tv_nsec = (long)ms * 1000000;
+	while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
+		;
+	if (*pause < DB_TXN_PAUSE_MAX)
+		*pause *= 2;
 }
 
 int
 db_txn(struct db *db, int (*fn)(struct db *, void *), void *arg)
 {
-	int	 attempt, rc;
+	unsigned	 pause = DB_TXN_PAUSE_MS;
+	int		 attempt, rc, lost = 0;
 
-	for (attempt = 0; attempt < 2; attempt++) {
+	for (attempt = 1; attempt <= DB_TXN_ATTEMPTS; attempt++) {
 		if (db_begin(db) == -1)
 			return -1;
 		rc = fn(db, arg);
@@ -660,8 +880,16 @@ db_txn(struct db *db, int (*fn)(struct db *, void *), void *arg)
 			int	 slow = db->txn_slow;
 
 			db_rollback(db);
-			if (attempt == 0 && retryable(code) && !slow) {
+			if (attempt == DB_TXN_ATTEMPTS)
+				return -1;
+			/* Lost before COMMIT: nothing happened; once. */
+			if (conn_error(code) && !slow && !lost) {
+				lost = 1;
 				db_disconnect(db);
+				continue;
+			}
+			if (txn_conflict(code)) {
+				txn_pause(db, &pause);
 				continue;
 			}
 			return -1;
@@ -669,15 +897,25 @@ db_txn(struct db *db, int (*fn)(struct db *, void *), void *arg)
 		/*
 		 * A COMMIT whose answer was lost may or may not have
 		 * happened: never run the work again blindly after that.
+		 * A conflict at COMMIT was rolled back: safe to rerun.
 		 */
 		if (db_commit(db) == -1) {
-			if (attempt == 0 && (db->errcode == ER_LOCK_DEADLOCK))
+			if (attempt < DB_TXN_ATTEMPTS &&
+			    txn_conflict(db->errcode)) {
+				txn_pause(db, &pause);
 				continue;
+			}
 			return -1;
 		}
 		return rc;
 	}
 	return -1;
+}
+
+const char *
+db_current_host(const struct db *db)
+{
+	return db->connected ? db->node : "";
 }
 
 int
@@ -758,5 +996,6 @@ db_new_config(const struct config *cfg)
 	p.password = cfg->db_password;
 	p.name = cfg->db_name;
 	p.timeout = (unsigned)cfg->db_timeout;
+	p.wsrep_sync_wait = (unsigned)cfg->db_wsrep_sync_wait;
 	return db_new(&p);
 }

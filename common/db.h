@@ -12,13 +12,14 @@ struct db;
 struct db_res;
 
 struct db_params {
-	const char	*host;
-	unsigned	 port;
+	const char	*host;		/* a DB_HOST list (config.h) */
+	unsigned	 port;		/* for entries without a port */
 	const char	*socket;	/* unix socket path, or NULL for TCP */
 	const char	*user;
 	const char	*password;
 	const char	*name;
 	unsigned	 timeout;	/* seconds: connect, read and write */
+	unsigned	 wsrep_sync_wait; /* session value on a Galera node */
 };
 
 /* Creates a handle; connects lazily, so a process can start DB-less. */
@@ -26,8 +27,24 @@ struct config;
 struct db	*db_new_config(const struct config *);	/* DB_* settings */
 struct db	*db_new(const struct db_params *);
 void		 db_free(struct db *);
+/*
+ * Connecting tries the host list in order, first to last, but an entry
+ * that failed within DB_HOST_HOLD_S goes to the end. A Galera node that
+ * is not Synced and ready counts as failed. A connection stays on its
+ * node until it fails. DB_SOCKET, when set, is the only place tried.
+ */
+#define DB_HOST_HOLD_S	30
 int		 db_connect(struct db *);
 int		 db_ping(struct db *);
+/* "host:port" (or the socket path) of the open connection, else "". */
+const char	*db_current_host(const struct db *);
+/*
+ * Called, from the thread that connected, each time a handle whose list
+ * has more than one entry connects to another node than it was on (its
+ * first connection included), with "host:port": the program logs it. One
+ * hook for the process, set before any thread starts; NULL for none.
+ */
+void		 db_set_node_hook(void (*)(const char *node));
 
 /*
  * Execute a prepared statement. sql must be a string with static storage
@@ -54,12 +71,17 @@ int		 db_commit(struct db *);
 void		 db_rollback(struct db *);
 
 /*
- * Run fn in a transaction. On a deadlock or a connection lost before
- * COMMIT was sent, roll back, reconnect and run fn once more. fn returns
+ * Run fn in a transaction. After a deadlock or Galera certification
+ * conflict (1213) or a lock wait time-out (1205), at a statement or at
+ * COMMIT, roll back and run fn again, up to DB_TXN_ATTEMPTS runs in all,
+ * with a jittered pause of 5-50 ms (doubling) between them. After a
+ * connection lost before COMMIT was sent, reconnect and run fn once
+ * more; one lost at COMMIT is never rerun (it may have committed). fn returns
  * 0 to commit, -1 to roll back (the error stays as fn left it); if fn
  * returns 1 the transaction is committed and 1 is passed through, which
  * lets callers report "nothing to do" without an error.
  */
+#define DB_TXN_ATTEMPTS	5
 int		 db_txn(struct db *, int (*fn)(struct db *, void *), void *arg);
 
 /* Error of the last failed call. */

@@ -121,6 +121,13 @@ fail:
 	return rc;
 }
 
+/* common/db.c does not log: a switch of database node is said here. */
+static void
+main_db_node(const char *node)
+{
+	log_info("db: connected to %s", node);
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -143,6 +150,7 @@ main(int argc, char *argv[])
 		return 1;
 	}
 	log_init("pulse-api", 0);
+	db_set_node_hook(main_db_node);
 
 	while ((ch = getopt_long(argc, argv, "de:h", longopts, NULL)) != -1) {
 		switch (ch) {

@@ -1,8 +1,10 @@
 /*
  * Schema migrations: apply sql/NNN_name.sql files in order, each once,
- * recording it in schema_migrations. A named lock keeps two migrators
- * (say, two deploys) from racing; the files themselves are written to be
- * re-runnable, so a migration cut short is finished by running again.
+ * recording it in schema_migrations. A guard row in schema_lock keeps two
+ * migrators (say, two deploys, on two Galera nodes) from racing: GET_LOCK
+ * is local to one node, a row is not. The files themselves are written
+ * to be re-runnable, so a migration cut short is finished by running
+ * again.
  */
 #include <sys/stat.h>
 
@@ -10,6 +12,8 @@
 #include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
+#include <time.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -19,6 +23,15 @@
 #include "xmalloc.h"
 
 #define MIGRATION_FILE_MAX	(1024 * 1024)
+/* The guard expires this long after it was taken or renewed (after each
+ * file), so a migrator that died does not block the next for ever. */
+#define MIGRATE_LOCK_S		120
+/* A second migrator waits for the guard up to this long: past the
+ * expiry, so a dead holder's guard is taken over, not waited out. */
+#define MIGRATE_WAIT_S		(MIGRATE_LOCK_S + 30)
+#define MIGRATE_POLL_MS		250
+#define STR_(x)			#x
+#define STR(x)			STR_(x)
 
 static const char sql_create[] =
     "CREATE TABLE IF NOT EXISTS schema_migrations ("
@@ -26,12 +39,68 @@ static const char sql_create[] =
     " name VARCHAR(255) NOT NULL,"
     " applied_at TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP"
     ") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4";
-static const char sql_lock[] = "SELECT GET_LOCK('pulse_migrate', 60)";
-static const char sql_unlock[] = "SELECT RELEASE_LOCK('pulse_migrate')";
+static const char sql_lock_create[] =
+    "CREATE TABLE IF NOT EXISTS schema_lock ("
+    " id TINYINT UNSIGNED NOT NULL PRIMARY KEY,"
+    " owner VARCHAR(128) NOT NULL,"
+    " expires_at DATETIME NOT NULL"
+    ") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4";
+static const char sql_lock_expire[] =
+    "DELETE FROM schema_lock WHERE id = 1 AND expires_at < NOW()";
+/* Two migrators inserting at once on two Galera nodes: certification
+ * lets one row in; the other sees a duplicate, ignored, 0 rows. */
+static const char sql_lock_take[] =
+    "INSERT IGNORE INTO schema_lock (id, owner, expires_at)"
+    " VALUES (1, ?, NOW() + INTERVAL " STR(MIGRATE_LOCK_S) " SECOND)";
+static const char sql_lock_renew[] =
+    "UPDATE schema_lock SET expires_at = NOW() + INTERVAL "
+    STR(MIGRATE_LOCK_S) " SECOND WHERE id = 1 AND owner = ?";
+static const char sql_unlock[] =
+    "DELETE FROM schema_lock WHERE id = 1 AND owner = ?";
 static const char sql_applied[] =
     "SELECT 1 FROM schema_migrations WHERE version = ?";
 static const char sql_record[] =
     "INSERT INTO schema_migrations (version, name) VALUES (?, ?)";
+
+/*
+ * Take the guard row, waiting up to MIGRATE_WAIT_S for another holder to
+ * finish (or its guard to expire). 0 taken, -1 with err set.
+ */
+static int
+migrate_lock(struct db *db, const char *owner, char *err, size_t errlen)
+{
+	struct timespec	 poll = { 0, MIGRATE_POLL_MS * 1000000L };
+	time_t		 until = time(NULL) + MIGRATE_WAIT_S;
+	int		 said = 0;
+
+	if (db_exec(db, sql_lock_create, NULL, "") == -1)
+		goto dberr;
+	for (;;) {
+		if (db_exec(db, sql_lock_expire, NULL, "") == -1 &&
+		    db_errcode(db) != 1213)
+			goto dberr;
+		/* 1213: another node's insert won certification. */
+		if (db_exec(db, sql_lock_take, NULL, "s", owner) == 0) {
+			if (db_affected(db) == 1)
+				return 0;
+		} else if (db_errcode(db) != 1213)
+			goto dberr;
+		if (time(NULL) >= until) {
+			snprintf(err, errlen, "another migration holds the "
+			    "guard in schema_lock (waited %d s)",
+			    MIGRATE_WAIT_S);
+			return -1;
+		}
+		if (!said) {
+			log_info("another migration is running: waiting");
+			said = 1;
+		}
+		nanosleep(&poll, NULL);
+	}
+dberr:
+	snprintf(err, errlen, "%s", db_errmsg(db));
+	return -1;
+}
 
 static int
 name_cmp(const void *a, const void *b)
@@ -136,6 +205,7 @@ migrate_run(struct db *db, const char *dir, char *err, size_t errlen)
 	char		**names = NULL;
 	size_t		 n = 0, i, applied = 0;
 	struct db_res	*res = NULL;
+	char		 owner[128], host[64];
 	int		 rc = -1, locked = 0;
 
 	if ((d = opendir(dir)) == NULL) {
@@ -151,16 +221,16 @@ migrate_run(struct db *db, const char *dir, char *err, size_t errlen)
 	closedir(d);
 	qsort(names, n, sizeof(*names), name_cmp);
 
-	if (db_exec(db, sql_create, NULL, "") == -1 ||
-	    db_exec(db, sql_lock, &res, "") == -1)
-		goto dberr;
-	locked = db_res_int(res, 0, 0, 0) == 1;
-	db_res_free(res);
-	res = NULL;
-	if (!locked) {
-		snprintf(err, errlen, "another migration holds the lock");
+	if (gethostname(host, sizeof(host)) == -1)
+		snprintf(host, sizeof(host), "?");
+	host[sizeof(host) - 1] = '\0';
+	snprintf(owner, sizeof(owner), "%s:%ld:%ld", host, (long)getpid(),
+	    (long)time(NULL));
+	if (migrate_lock(db, owner, err, errlen) == -1)
 		goto fail;
-	}
+	locked = 1;
+	if (db_exec(db, sql_create, NULL, "") == -1)
+		goto dberr;
 	for (i = 0; i < n; i++) {
 		int	 version = migration_version(names[i]);
 		char	*path, *text;
@@ -195,6 +265,15 @@ migrate_run(struct db *db, const char *dir, char *err, size_t errlen)
 			goto dberr;
 		log_info("migration %s applied", names[i]);
 		applied++;
+		if (db_exec(db, sql_lock_renew, NULL, "s", owner) == -1)
+			goto dberr;
+		if (db_affected(db) != 1) {
+			/* Expired and taken over: stop, the other goes on. */
+			locked = 0;
+			snprintf(err, errlen, "the guard in schema_lock "
+			    "expired during %s", names[i]);
+			goto fail;
+		}
 	}
 	log_info("schema up to date (%zu applied, %zu known)", applied, n);
 	rc = 0;
@@ -203,7 +282,7 @@ dberr:
 	snprintf(err, errlen, "%s", db_errmsg(db));
 fail:
 	if (locked)
-		db_exec(db, sql_unlock, NULL, "");
+		db_exec(db, sql_unlock, NULL, "s", owner);
 	db_res_free(res);
 	for (i = 0; i < n; i++)
 		free(names[i]);

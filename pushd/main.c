@@ -16,6 +16,7 @@
 #include <mysql.h>
 
 #include "config.h"
+#include "db.h"
 #include "log.h"
 #include "dbthread.h"
 #include "notifier.h"
@@ -70,6 +71,13 @@ main_node(const struct config *cfg, char *node, size_t len)
 	node[len - 1] = '\0';
 }
 
+/* common/db.c does not log: a switch of database node is said here. */
+static void
+main_db_node(const char *node)
+{
+	log_info("db: connected to %s", node);
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -91,6 +99,7 @@ main(int argc, char *argv[])
 		return 1;
 	}
 	log_init("pulse-pushd", 0);
+	db_set_node_hook(main_db_node);
 
 	while ((ch = getopt(argc, argv, "de:h")) != -1) {
 		switch (ch) {

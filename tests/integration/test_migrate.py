@@ -4,7 +4,11 @@ migration whose record is lost (an interrupted run) applies again cleanly,
 because every statement in sql/ is written to be re-runnable; a version-1
 database (migrated to 005, with data) upgrades with its data intact and
 every workflow gets its version 1, and the language's columns (010)
-hold on the old rows what a version-1 row always meant."""
+hold on the old rows what a version-1 row always meant. For Galera
+(DESIGN section 12): every table has a primary key and is InnoDB; two
+migrators at once apply each file once (a guard row in schema_lock, as
+GET_LOCK is local to one node), a live guard is waited for and a dead
+migrator's expired guard taken over."""
 
 import glob
 import os
@@ -12,6 +16,7 @@ import re
 import shutil
 import subprocess
 import tempfile
+import time
 import uuid
 
 from pulse_test import check, ctl, done, require, sql, have_ctl
@@ -50,6 +55,25 @@ check('every migration in sql/ is applied',
       (sorted(present), sorted(applied)))
 check('the seed tables are all there', {'users', 'workers', 'workflows',
       'executions'} <= {t[0] for t in sql('SHOW TABLES')})
+
+# Galera replicates InnoDB rows only, and needs a primary key on each.
+KEYLESS_Q = ("SELECT t.table_name, t.engine FROM information_schema.tables t "
+             "WHERE t.table_schema = '%s' AND t.table_type = 'BASE TABLE' "
+             "AND (t.engine <> 'InnoDB' OR NOT EXISTS (SELECT 1 FROM "
+             "information_schema.table_constraints c WHERE c.table_schema = "
+             "t.table_schema AND c.table_name = t.table_name AND "
+             "c.constraint_type = 'PRIMARY KEY')) ORDER BY 1")
+db_name = sql('SELECT DATABASE()')[0][0]
+ntables = len(sql("SELECT table_name FROM information_schema.tables WHERE "
+                  "table_schema = '%s'" % db_name))
+check('every table has a primary key and is InnoDB (%d tables)' % ntables,
+      ntables > 10 and sql(KEYLESS_Q % db_name) == [],
+      sql(KEYLESS_Q % db_name))
+check('the guard table is there and free after migrating',
+      sql('SELECT COUNT(*) FROM schema_lock') == [['0']])
+check('no GET_LOCK or LOCK TABLES in the migrations', not [
+    p for p in present if re.search(r'GET_LOCK|LOCK\s+TABLES',
+                                    open(os.path.join(top, p)).read(), re.I)])
 
 
 # --- a version-1 database upgrades with its data intact --------------------
@@ -95,6 +119,8 @@ try:
     rc, out = migrate(v1dir, envpath)
     require('a fresh database migrates to version 1 (%03d)' % V1_LAST,
             rc == 0, out)
+    # Version 1's migrator guarded with GET_LOCK: no schema_lock table.
+    v1sql('DROP TABLE schema_lock')
     defs = {
         'v1-wf-a': '{"steps": [{"name": "a", "type": "wait", "duration": 0}]}',
         'v1-wf-b': '{"steps": [{"name": "b", "type": "prompt", "message": '
@@ -141,6 +167,9 @@ try:
     rc, out = migrate(os.path.join(top, 'sql'), envpath)
     check('the version-1 database migrates to now', rc == 0 and
           'migration 007_audit.sql applied' in out, out)
+    check('... creating its guard table, every table keyed and InnoDB',
+          v1sql('SELECT COUNT(*) FROM schema_lock') == [['0']] and
+          sql(KEYLESS_Q % V1DB) == [], sql(KEYLESS_Q % V1DB))
     check('its workflows are intact', v1sql(
         'SELECT id, name, description, definition, created_by FROM '
         'workflows ORDER BY id') == before_wf)
@@ -253,6 +282,52 @@ try:
     check('011 applied twice changes nothing', rc == 0 and
           'migration 011_approvals.sql applied' in out and
           v1sql(schema_q) == schema1 and v1sql(index_q) == index1, out)
+
+    # --- two migrators at once, a live guard, a dead migrator's guard ----
+    # A fresh database of its own: two migrators started together each
+    # exit 0, and every file is applied by exactly one of them.
+    sql('DROP DATABASE IF EXISTS %s' % V1DB)
+    sql('CREATE DATABASE %s' % V1DB)
+    procs = [subprocess.Popen([os.path.join(bindir, 'pulse-api'), '-e',
+                               envpath, '--migrate', os.path.join(top, 'sql')],
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                              text=True) for _ in range(2)]
+    outs = [p.communicate(timeout=300)[0] for p in procs]
+    both = outs[0] + outs[1]
+    files = sorted(os.path.basename(p) for p in present)
+    counts = {f: both.count('migration %s applied' % f) for f in files}
+    check('two migrators at once both succeed',
+          [p.returncode for p in procs] == [0, 0], both)
+    check('... and each file is applied by exactly one of them',
+          set(counts.values()) == {1}, counts)
+    check('... the other one waited and found nothing to do',
+          sorted(re.findall(r'\((\d+) applied', both)) ==
+          sorted(['0', str(len(files))]), both)
+    check('... every file recorded once', v1sql(
+        'SELECT COUNT(*), COUNT(DISTINCT version) FROM schema_migrations')
+        == [[str(len(files)), str(len(files))]])
+    check('... and the guard is free again',
+          v1sql('SELECT COUNT(*) FROM schema_lock') == [['0']])
+
+    # A migrator that died left its guard: once expired it is taken over.
+    v1sql("INSERT INTO schema_lock (id, owner, expires_at) VALUES "
+          "(1, 'dead:1:1', NOW() - INTERVAL 1 SECOND)")
+    t0 = time.monotonic()
+    rc, out = migrate(os.path.join(top, 'sql'), envpath)
+    check('an expired guard (a dead migrator) is taken over at once',
+          rc == 0 and '(0 applied' in out and time.monotonic() - t0 < 10 and
+          'waiting' not in out, out)
+    check('... and freed', v1sql('SELECT COUNT(*) FROM schema_lock') ==
+          [['0']])
+    # A live guard is waited for until it is released or expires.
+    v1sql("INSERT INTO schema_lock (id, owner, expires_at) VALUES "
+          "(1, 'alive:1:1', NOW() + INTERVAL 3 SECOND)")
+    t0 = time.monotonic()
+    rc, out = migrate(os.path.join(top, 'sql'), envpath)
+    took = time.monotonic() - t0
+    check('a live guard is waited for, then the migration goes on',
+          rc == 0 and 'another migration is running: waiting' in out and
+          '(0 applied' in out and took >= 1.5, (took, out))
 finally:
     sql('DROP DATABASE IF EXISTS %s' % V1DB)
     shutil.rmtree(tmp, ignore_errors=True)

@@ -43,6 +43,7 @@ dbtest_open(void)
 	p.password = dbtest_cfg.db_password;
 	p.name = dbtest_cfg.db_name;
 	p.timeout = 5;
+	p.wsrep_sync_wait = (unsigned)dbtest_cfg.db_wsrep_sync_wait;
 	return db_new(&p);
 }
 

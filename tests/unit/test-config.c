@@ -29,6 +29,129 @@ load_fails(const char *file, const char *needle)
 	return rc == -1 && strstr(err, needle) != NULL;
 }
 
+static struct config_db_host	 hosts[CONFIG_DB_HOSTS_MAX];
+static size_t			 nhosts;
+
+/* The list parses to n entries; the i-th is name:port. */
+static int
+hosts_ok(const char *list, size_t n)
+{
+	return config_db_hosts(list, 3306, hosts, &nhosts, err,
+	    sizeof(err)) == 0 && nhosts == n;
+}
+
+static int
+host_is(size_t i, const char *name, unsigned port)
+{
+	return i < nhosts && strcmp(hosts[i].name, name) == 0 &&
+	    hosts[i].port == port;
+}
+
+/* The list is refused with a message that names DB_HOST and needle. */
+static int
+hosts_bad(const char *list, const char *needle)
+{
+	return config_db_hosts(list, 3306, hosts, &nhosts, err,
+	    sizeof(err)) == -1 && strstr(err, "DB_HOST") != NULL &&
+	    strstr(err, needle) != NULL;
+}
+
+static void
+test_db_hosts(void)
+{
+	struct config	 c;
+	char		 big[4096];
+	size_t		 i;
+	int		 rc;
+
+	test_cond("one host, today's form, gets DB_PORT",
+	    hosts_ok("127.0.0.1", 1) && host_is(0, "127.0.0.1", 3306));
+	test_cond("a name", hosts_ok("db-1.example_x", 1) &&
+	    host_is(0, "db-1.example_x", 3306));
+	test_cond("host:port", hosts_ok("db1:3307", 1) &&
+	    host_is(0, "db1", 3307));
+	test_cond("a bare IPv6 address is one host without a port",
+	    hosts_ok("::1", 1) && host_is(0, "::1", 3306));
+	test_cond("[v6]:port", hosts_ok("[fe80::1]:4000", 1) &&
+	    host_is(0, "fe80::1", 4000));
+	test_cond("[v6] without a port", hosts_ok("[::1]", 1) &&
+	    host_is(0, "::1", 3306));
+	test_cond("a list in order, spaces around commas",
+	    hosts_ok("127.0.0.1:3311, db2 ,[::1]:3313", 3) &&
+	    host_is(0, "127.0.0.1", 3311) && host_is(1, "db2", 3306) &&
+	    host_is(2, "::1", 3313));
+	test_cond("eight entries", hosts_ok("a,b,c,d,e,f,g,h:9", 8) &&
+	    host_is(7, "h", 9));
+	test_cond("nine entries are refused",
+	    hosts_bad("a,b,c,d,e,f,g,h,i", "more than 8"));
+	test_cond("empty list", hosts_bad("", "entry 1 is empty"));
+	test_cond("empty entry in the middle",
+	    hosts_bad("a,,b", "entry 2 is empty"));
+	test_cond("trailing comma", hosts_bad("a,b,", "entry 3 is empty"));
+	test_cond("port 0", hosts_bad("db1:0", "'db1:0'"));
+	test_cond("port 65536", hosts_bad("db1:65536", "'db1:65536'"));
+	test_cond("port not a number", hosts_bad("a,db1:x1", "'db1:x1'"));
+	test_cond("empty port", hosts_bad("db1:", "'db1:'"));
+	test_cond("empty host before a port", hosts_bad(":3306", "':3306'"));
+	test_cond("a bad character in the name",
+	    hosts_bad("good,b@d", "'b@d'"));
+	test_cond("unclosed bracket", hosts_bad("[::1:3306", "'[::1:3306'"));
+	test_cond("text after the bracket",
+	    hosts_bad("[::1]x3306", "'[::1]x3306'"));
+	test_cond("a name in brackets", hosts_bad("[dbx]:3306", "'[dbx]"));
+	memset(big, 'a', 300);
+	big[300] = '\0';
+	test_cond("a name past 253 bytes", hosts_bad(big, "bad host name"));
+	memset(big, 'a', 253);
+	big[253] = '\0';
+	test_cond("a name of 253 bytes", hosts_ok(big, 1) &&
+	    strlen(hosts[0].name) == 253);
+
+	/* Through config_load: DB_PORT reaches the entries, whatever order
+	 * the keys came in, and a bad list stops the load. */
+	setenv("DB_HOST", "10.0.0.1,10.0.0.2:3310", 1);
+	setenv("DB_PORT", "3399", 1);
+	rc = config_load(&c, NULL, 0, err, sizeof(err));
+	test_cond("a list loads", rc == 0 &&
+	    config_db_hosts(c.db_host, (unsigned)c.db_port, hosts, &nhosts,
+	    err, sizeof(err)) == 0 && host_is(0, "10.0.0.1", 3399) &&
+	    host_is(1, "10.0.0.2", 3310));
+	config_free(&c);
+	/* The longest valid list fits the key's limit. */
+	big[0] = '\0';
+	for (i = 0; i < CONFIG_DB_HOSTS_MAX; i++) {
+		size_t	 o = strlen(big);
+
+		if (i > 0)
+			big[o++] = ',';
+		memset(big + o, 'b', CONFIG_DB_HOSTNAME_MAX);
+		snprintf(big + o + CONFIG_DB_HOSTNAME_MAX, 8, ":65535");
+	}
+	setenv("DB_HOST", big, 1);
+	rc = config_load(&c, NULL, 0, err, sizeof(err));
+	test_cond("eight longest entries load", rc == 0);
+	config_free(&c);
+	setenv("DB_HOST", "db1:3306,db2:99999", 1);
+	rc = config_load(&c, NULL, 0, err, sizeof(err));
+	test_cond("a bad list stops the load naming DB_HOST and the entry",
+	    rc == -1 && strstr(err, "DB_HOST") != NULL &&
+	    strstr(err, "db2:99999") != NULL);
+	config_free(&c);
+	unsetenv("DB_HOST");
+	unsetenv("DB_PORT");
+
+	rc = config_load(&c, NULL, 0, err, sizeof(err));
+	test_cond("DB_WSREP_SYNC_WAIT defaults to 1", rc == 0 &&
+	    c.db_wsrep_sync_wait == 1);
+	config_free(&c);
+	setenv("DB_WSREP_SYNC_WAIT", "16", 1);
+	rc = config_load(&c, NULL, 0, err, sizeof(err));
+	test_cond("DB_WSREP_SYNC_WAIT past 15 is refused", rc == -1 &&
+	    strstr(err, "DB_WSREP_SYNC_WAIT") != NULL);
+	config_free(&c);
+	unsetenv("DB_WSREP_SYNC_WAIT");
+}
+
 int
 main(void)
 {
@@ -136,5 +259,6 @@ main(void)
 	    rc == -1 && strstr(err, "PORT") != NULL);
 	config_free(&c);
 	unsetenv("PULSE_ENV_FILE");
+	test_db_hosts();
 	test_report();
 }

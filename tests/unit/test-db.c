@@ -2,7 +2,14 @@
  * Unit tests for common/db.c against a real MariaDB: binding, results,
  * transactions, and recovery when the server drops the connection.
  */
+#include <sys/socket.h>
+
+#include <netinet/in.h>
+#include <arpa/inet.h>
+
+#include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "dbtest.h"
 #include "test.h"
@@ -20,6 +27,9 @@ static const char sql_connid[] = "SELECT CONNECTION_ID()";
 static const char sql_kill[] = "KILL CONNECTION ?";
 static const char sql_bad[] = "SELEC nonsense";
 static const char sql_two[] = "SELECT ? + ?";
+
+static const char sql_lockwait[] = "SET SESSION innodb_lock_wait_timeout = 1";
+static const char sql_upd_id[] = "UPDATE t_dbtest SET n = n + 1 WHERE id = ?";
 
 static struct db *victim_for_txn;
 static int txn_runs;
@@ -57,6 +67,127 @@ txn_abort(struct db *db, void *arg)
 		return -1;
 	db_seterr(db, 0, "caller said no");
 	return -1;
+}
+
+static int	 conflict_runs, conflict_release;
+static char	 hook_node[128];
+static int	 hook_calls;
+
+static void
+node_hook(const char *node)
+{
+	snprintf(hook_node, sizeof(hook_node), "%s", node);
+	hook_calls++;
+}
+
+/*
+ * A lock wait time-out (1205): while killer holds row 11, the update
+ * waits 1 s and fails; db_txn reruns fn after a pause. From run
+ * conflict_release on, killer commits first, so the update goes through.
+ */
+static int
+txn_conflict(struct db *db, void *arg)
+{
+	(void)arg;
+	conflict_runs++;
+	if (conflict_runs == conflict_release)
+		db_commit(killer);
+	else if (conflict_runs < conflict_release || conflict_release == 0) {
+		if (conflict_runs == 1 && (db_begin(killer) == -1 ||
+		    db_exec(killer, sql_upd_id, NULL, "i", 11LL) == -1))
+			return 0;	/* runs stays 1: the test fails */
+	}
+	if (db_exec(db, sql_lockwait, NULL, "") == -1)
+		return -1;
+	return db_exec(db, sql_upd_id, NULL, "i", 11LL);
+}
+
+/* A TCP port on 127.0.0.1 that refuses: bound, never listening. */
+static int
+dead_port(int *fd)
+{
+	struct sockaddr_in	 sin;
+	socklen_t		 len = sizeof(sin);
+
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if ((*fd = socket(AF_INET, SOCK_STREAM, 0)) == -1 ||
+	    bind(*fd, (struct sockaddr *)&sin, sizeof(sin)) == -1 ||
+	    getsockname(*fd, (struct sockaddr *)&sin, &len) == -1)
+		return 0;
+	return ntohs(sin.sin_port);
+}
+
+static struct db *
+open_list(const char *list)
+{
+	struct db_params p;
+
+	memset(&p, 0, sizeof(p));
+	p.host = list;
+	p.port = (unsigned)dbtest_cfg.db_port;
+	p.socket = NULL;
+	p.user = dbtest_cfg.db_user;
+	p.password = dbtest_cfg.db_password;
+	p.name = dbtest_cfg.db_name;
+	p.timeout = 5;
+	p.wsrep_sync_wait = 1;
+	return db_new(&p);
+}
+
+/* DB_HOST lists over TCP: the stack's server on 127.0.0.1:DB_PORT. */
+static void
+test_host_list(void)
+{
+	struct db	*db;
+	struct db_res	*r = NULL;
+	char		 list[128], live[64];
+	int		 fd = -1, dead = dead_port(&fd), rc;
+
+	test_cond("a dead loopback port", dead > 0);
+	snprintf(live, sizeof(live), "127.0.0.1:%d", dbtest_cfg.db_port);
+	db_set_node_hook(node_hook);
+
+	snprintf(list, sizeof(list), "127.0.0.1:%d,%s", dead, live);
+	db = open_list(list);
+	test_cond("a dead first entry: connects to the second",
+	    db_connect(db) == 0 && strcmp(db_current_host(db), live) == 0);
+	test_cond("the switch is told once, with host:port",
+	    hook_calls == 1 && strcmp(hook_node, live) == 0);
+	test_cond("and statements run there", db_ping(db) == 0);
+	kill_conn(killer, db);
+	rc = db_exec(db, sql_sel, &r, "i", 1LL);
+	test_cond("a killed connection reconnects through the list",
+	    rc == 0 && db_res_rows(r) == 1 &&
+	    strcmp(db_current_host(db), live) == 0);
+	db_res_free(r);
+	test_cond("back on the same node: no second switch", hook_calls == 1);
+	db_free(db);
+
+	hook_calls = 0;
+	db = open_list(live);
+	test_cond("one entry connects as before", db_connect(db) == 0 &&
+	    strcmp(db_current_host(db), live) == 0);
+	test_cond("one entry: nothing to tell", hook_calls == 0);
+	db_free(db);
+
+	snprintf(list, sizeof(list), "127.0.0.1:%d,127.0.0.1:%d", dead, dead);
+	db = open_list(list);
+	test_cond("every entry dead: connect fails, db_down",
+	    db_connect(db) == -1 && db_down(db) &&
+	    strcmp(db_current_host(db), "") == 0);
+	test_cond("... and a statement fails the same",
+	    db_ping(db) == -1 && db_down(db));
+	db_free(db);
+
+	db = open_list("127.0.0.1:0");
+	test_cond("a bad list: connect fails naming DB_HOST",
+	    db_connect(db) == -1 && strstr(db_errmsg(db), "DB_HOST") != NULL);
+	db_free(db);
+	db_set_node_hook(NULL);
+	if (fd != -1)
+		close(fd);
 }
 
 int
@@ -150,6 +281,31 @@ main(void)
 	db_exec(db, sql_count, &r, "");
 	test_cond("row count", db_res_int(r, 0, 0, -1) == 4);
 	db_res_free(r);
+
+	/* Lock wait time-outs (1205), as a Galera conflict (1213) would
+	 * be handled: fn runs again after a pause, up to 5 times. */
+	conflict_runs = 0;
+	conflict_release = 2;
+	rc = db_txn(db, txn_conflict, NULL);
+	test_cond("db_txn reruns fn after a lock wait time-out",
+	    rc == 0 && conflict_runs == 2);
+	db_exec(db, sql_sel, &r, "i", 11LL);
+	test_cond("... and its work is done once",
+	    db_res_int(r, 0, 3, -1) == 2);
+	db_res_free(r);
+	conflict_runs = 0;
+	conflict_release = 0;
+	rc = db_txn(db, txn_conflict, NULL);
+	test_cond("db_txn gives up after 5 runs, the error kept",
+	    rc == -1 && conflict_runs == DB_TXN_ATTEMPTS &&
+	    db_errcode(db) == 1205 && db_transient(db));
+	db_rollback(killer);
+	db_exec(db, sql_sel, &r, "i", 11LL);
+	test_cond("... and nothing of it was kept",
+	    db_res_int(r, 0, 3, -1) == 2);
+	db_res_free(r);
+
+	test_host_list();
 
 	db_exec(db, sql_drop, NULL, "");
 	db_free(db);
