@@ -44,6 +44,11 @@
  * SIMULTANEOUS_ASSIGNMENT, which changes what a later assignment in
  * the list sees, makes no difference.
  */
+/* Galera: every append writes audit_head (and audit_log ids come from it,
+ * not from AUTO_INCREMENT), so two appends on two nodes conflict at
+ * certification and the later, rerun by the caller's db_txn, chains on
+ * the winner. Appends run only inside db_txn (audit_verify, the one
+ * db_begin here, writes nothing). */
 static const char sql_head_advance[] =
     "UPDATE audit_head SET last_hash = SHA2(CONCAT(CAST((@pulse_audit_prev "
     ":= last_hash) AS BINARY), '[', last_id + 1, CAST(? AS BINARY)), 256), "

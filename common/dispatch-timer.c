@@ -19,11 +19,18 @@
 #include "status.h"
 #include "xmalloc.h"
 
+/*
+ * Galera: SKIP LOCKED only spreads the work between pushd on one node;
+ * exactly-once comes from sql_lose / sql_lose_queued, conditional on the
+ * status read, their counts checked: two nodes that both end a row both
+ * write it, and certification aborts the later (1213), rerun by db_txn.
+ */
 static const char sql_overdue[] =
     "SELECT id, execution_id, worker_id, worker_name, status, step_index, "
     "cancel_requested, timeout_ms FROM dispatches "
     "WHERE status IN ('sent', 'running') AND deadline_at < NOW(3) "
     "LIMIT 100 FOR UPDATE SKIP LOCKED";
+/* Galera: as sql_overdue, each row ended by a conditional write. */
 static const char sql_worker_open[] =
     "SELECT id, execution_id, worker_id, worker_name, status, step_index, "
     "cancel_requested, timeout_ms FROM dispatches WHERE worker_id = ? "
@@ -53,6 +60,9 @@ static const char sql_lose_queued[] =
     "stdout_sha256 = SHA2(COALESCE(stdout, ''), 256), "
     "stderr_sha256 = SHA2(COALESCE(stderr, ''), 256) "
     "WHERE id = ? AND status = 'queued'";
+/* Galera: only candidates, read without a lock; the advance each gets
+ * writes its execution row (engine.c), so a wait woken by two pushd
+ * moves on once. */
 static const char sql_due_waits[] =
     "SELECT execution_id FROM execution_steps WHERE status = 'running' "
     "AND wake_at <= NOW(3) LIMIT 100";

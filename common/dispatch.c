@@ -27,6 +27,10 @@
 #include "pulse-limits.h"
 #include "xmalloc.h"
 
+/* Galera: the lock saves work on one node; every write after it is
+ * conditional on the status read (sql_claim, sql_start, sql_record,
+ * sql_lose), its count checked, so a rival on another node changes
+ * nothing, or is aborted at COMMIT for writing the same row. */
 static const char sql_lock[] =
     "SELECT id, execution_id, worker_id, worker_name, status, step_index, "
     "cancel_requested, timeout_ms FROM dispatches WHERE id = ? FOR UPDATE";
@@ -38,6 +42,20 @@ static const char sql_candidates[] =
     "AND d.status = 'queued' AND (d.not_before IS NULL "
     "OR d.not_before <= NOW(3)) WHERE w.pushd_node = ? "
     "AND w.state = 'accepted' ORDER BY d.queued_at LIMIT 200";
+/*
+ * Galera: the candidates' join reads the worker row, and a read is not
+ * certified. A worker that just reattached to a pushd on another node
+ * (registry_online writes pushd_node there) could still get a command
+ * claimed here, sent to a socket it left, after the new pushd's
+ * redeliver looked. So a claim writes the worker row too, only while it
+ * is still attached here: of two such transactions on two nodes
+ * certification aborts the later (1213 at COMMIT), and db_txn reruns it:
+ * the claim then finds the worker gone, or the reattach finds the
+ * command sent and redelivers it (dispatch_redeliver).
+ */
+static const char sql_claim_worker[] =
+    "UPDATE workers SET claim_rev = claim_rev + 1 WHERE id = ? "
+    "AND pushd_node = ?";
 static const char sql_claim[] =
     "UPDATE dispatches SET status = 'sent', sent_at = NOW(3), "
     "deadline_at = NOW(3) + INTERVAL (timeout_ms + ?) * 1000 MICROSECOND "
@@ -63,6 +81,8 @@ static const char sql_pending[] =
     "ON w.id = d.worker_id WHERE d.cancel_requested = 1 "
     "AND d.cancel_sent_at IS NULL AND d.status IN ('sent', 'running') "
     "AND w.pushd_node = ?)";
+/* Galera: a cancel sent twice (two nodes) is harmless, the worker ends
+ * a command once; and a reattach resends every requested cancel anyway. */
 static const char sql_cancel_sent[] =
     "UPDATE dispatches SET cancel_sent_at = NOW(3) WHERE id = ? "
     "AND status IN ('sent', 'running')";
@@ -232,7 +252,15 @@ dsp_chunks_clear(struct db *db, const char *id)
 
 /* ---------------------------------------------------------------- claim */
 
+/* The workers a claim has written (sql_claim_worker), and the answer. */
+struct claim_workers {
+	char	 id[DISPATCH_BATCH_MAX][ID_LEN + 1];
+	int	 here[DISPATCH_BATCH_MAX];
+	size_t	 n;
+};
+
 struct claim {
+	struct claim_workers	*cw;
 	const char		*node;
 	long long		 grace_ms;
 	dispatch_held_fn	 held;
@@ -253,6 +281,26 @@ claim_reset(struct claim *c)
 	c->n = 0;
 }
 
+/* Is worker_id still attached to this node? 1, 0, -1 on a db error. */
+static int
+claim_worker(struct db *db, struct claim *c, const char *worker_id)
+{
+	struct claim_workers	*cw = c->cw;
+	size_t			 i;
+
+	for (i = 0; i < cw->n; i++)
+		if (strcmp(cw->id[i], worker_id) == 0)
+			return cw->here[i];
+	if (cw->n == DISPATCH_BATCH_MAX)
+		return 0;	/* never: one per candidate at most */
+	if (db_exec(db, sql_claim_worker, NULL, "ss", worker_id,
+	    c->node) == -1)
+		return -1;
+	strlcpy_p(cw->id[cw->n], worker_id, sizeof(cw->id[cw->n]));
+	cw->here[cw->n] = db_affected(db) == 1;
+	return cw->here[cw->n++];
+}
+
 static int
 claim_txn(struct db *db, void *arg)
 {
@@ -260,15 +308,22 @@ claim_txn(struct db *db, void *arg)
 	struct db_res	*res;
 	struct drow	 r;
 	size_t		 i;
-	int		 rc = -1;
+	int		 rc = -1, here;
 
 	claim_reset(c);		/* db_txn may run this twice */
+	c->cw->n = 0;
 	if (db_exec(db, sql_candidates, &res, "s", c->node) == -1)
 		return -1;
 	for (i = 0; i < db_res_rows(res); i++) {
 		dsp_drow_fill(&r, res, i);
 		if (!c->held(r.worker_id, c->arg))
 			continue;
+		if ((here = claim_worker(db, c, r.worker_id)) == -1)
+			goto fail;
+		if (!here)
+			continue;
+		/* Galera: conditional, the count checked; the row written
+		 * is the one a rival claim or expiry writes too. */
 		if (db_exec(db, sql_claim, NULL, "is", c->grace_ms, r.id) == -1)
 			goto fail;
 		if (db_affected(db) != 1)
@@ -290,10 +345,14 @@ dispatch_claim(struct db *db, const char *node, long long grace_ms,
 {
 	struct claim	 c = { .node = node, .grace_ms = grace_ms,
 	    .held = held, .arg = arg };
+	int		 rc;
 
 	*cmds = NULL;
 	*n = 0;
-	if (db_txn(db, claim_txn, &c) == -1) {
+	c.cw = xcalloc(1, sizeof(*c.cw));
+	rc = db_txn(db, claim_txn, &c);
+	free(c.cw);
+	if (rc == -1) {
 		claim_reset(&c);
 		return -1;
 	}

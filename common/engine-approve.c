@@ -34,6 +34,9 @@ static const char sql_decided[] =
  */
 static const char sql_is_starter[] =
     "SELECT COUNT(*) FROM executions WHERE id = ? AND started_by = ?";
+/* Galera: two votes on two nodes each count only their own; both calls
+ * wrote the execution row (engine_exec_lock), so the later is aborted at
+ * COMMIT and rerun, and counts both. */
 static const char sql_approvals_count[] =
     "SELECT COUNT(*) FROM approvals WHERE execution_id = ? "
     "AND decision = 'approve'";
@@ -54,6 +57,9 @@ static const char sql_exec_expired[] =
 static const char sql_steps_close[] =
     "UPDATE execution_steps SET status = 'cancelled', reason = ?, "
     "finished_at = NOW(3) WHERE execution_id = ? AND status = 'pending'";
+/* Galera: candidates only; each expiry locks and writes its execution
+ * (engine_exec_lock) and sql_exec_expired is conditional, its count
+ * checked. */
 static const char sql_due[] =
     "SELECT id FROM executions WHERE status = 'awaiting_approval' "
     "AND approval_expires_at <= NOW(3) "

@@ -57,6 +57,10 @@ static const char sql_worker_get[] =
 static const char sql_key_expire[] =
     "DELETE FROM idempotency_keys WHERE username = ? AND idem_key = ? "
     "AND created_at < NOW(3) - INTERVAL 24 HOUR";
+/* Galera: the primary key (username, idem_key) is certified: two starts
+ * with one key on two nodes, the later is aborted at COMMIT and rerun,
+ * then finds the key (1062) and replays the winner's execution. A hook's
+ * delivery id is such a key (api-hooks.c). */
 static const char sql_key_claim[] =
     "INSERT INTO idempotency_keys (username, idem_key, request) "
     "VALUES (?, ?, ?)";

@@ -1,8 +1,8 @@
 /*
  * The execution engine. Every entry point runs inside db_txn() with the
- * execution row locked FOR UPDATE, so two processes advancing the same
- * execution take turns, and every change writes its event in the same
- * transaction. Calling engine_advance() twice changes nothing the second
+ * execution row locked FOR UPDATE and written (lock_rev), so two
+ * processes advancing the same execution take turns, and every change
+ * writes its event in the same transaction. Calling engine_advance() twice changes nothing the second
  * time: each step only moves on a fact recorded in the database.
  *
  * This file: loading and ending executions and steps, and
@@ -32,6 +32,18 @@ static const char sql_exec_lock[] =
     "SELECT status, kind, current_step, workflow_id, definition, "
     "prompt_response, started_by, params, phase, failure FROM executions "
     "WHERE id = ? FOR UPDATE";
+/*
+ * Galera: FOR UPDATE locks on the local node only, and a call that only
+ * inserts (a dispatch, a vote) under it would not conflict with the same
+ * call on another node. Every call writes the row it locked, so
+ * certification aborts the later of two (1213 at COMMIT) and db_txn runs
+ * it again on the winner's state. updated_at = updated_at: the idle
+ * sweep (dispatch-timer.c) ages executions by it, and a lock moves
+ * nothing.
+ */
+static const char sql_exec_claim[] =
+    "UPDATE executions SET lock_rev = lock_rev + 1, updated_at = updated_at "
+    "WHERE id = ?";
 static const char sql_exec_set[] =
     "UPDATE executions SET status = ?, current_step = ? WHERE id = ?";
 static const char sql_exec_finish[] =
@@ -113,6 +125,10 @@ engine_exec_lock(struct db *db, const char *id, struct exec *ex,
 		return engine_dberr(err, db);
 	if (db_res_rows(res) == 0) {
 		engine_fail(err, ENGINE_NOTFOUND, "no execution %s", id);
+		goto out;
+	}
+	if (db_exec(db, sql_exec_claim, NULL, "s", id) == -1) {
+		engine_dberr(err, db);
 		goto out;
 	}
 	strlcpy_p(ex->id, id, sizeof(ex->id));

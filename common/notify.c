@@ -77,6 +77,12 @@ static const char sql_due[] =
     "WHERE " NOTIFY_DUE ") t WHERE t.slot <= "
     NOTIFY_STR(NOTIFY_CHANNEL_INFLIGHT_MAX) ") "
     "ORDER BY next_try_at LIMIT ? FOR UPDATE SKIP LOCKED";
+/* Galera: SKIP LOCKED only spreads the rows between pushd on one node;
+ * the take is conditional (NOTIFY_DUE again), its count checked, and it
+ * always changes the row (attempts + 1): two nodes taking one row both
+ * write it, and the later is aborted at COMMIT and rerun. A reclaim of a
+ * dead pushd's row is the same take. The per-channel cap is counted per
+ * node: with two pushd a channel may have twice as many in flight. */
 static const char sql_take[] =
     "UPDATE notifications SET status = 'delivering', locked_by = ?, "
     "locked_at = NOW(3), attempts = attempts + 1 WHERE id = ? AND "

@@ -20,6 +20,13 @@
 #include "registry.h"
 #include "trust.h"
 
+/*
+ * Galera: the FOR UPDATE reads here lock on the local node only. What
+ * makes a connect or an enroll safe across nodes is that each writes the
+ * worker row it read (sql_update, sql_enroll_fill, ...), and a name is a
+ * unique key (certified too): a second node's transaction is aborted at
+ * COMMIT (1213) and rerun by db_txn, seeing the first one's row.
+ */
 static const char sql_by_name[] =
     "SELECT w.id, w.status, EXISTS (SELECT 1 FROM worker_keys k "
     "WHERE k.worker_id = w.id) FROM workers w WHERE w.name = ? FOR UPDATE";
@@ -613,6 +620,9 @@ static const char sql_node_workers[] =
     "SELECT id FROM workers WHERE pushd_node = ?";
 static const char sql_node_detach[] =
     "UPDATE workers SET pushd_node = NULL WHERE id = ? AND pushd_node = ?";
+/* Galera: the read may be stale; sql_worker_offline is conditional on
+ * pushd_node and its count decides the event (a reattach on another node
+ * writes the same row: one of the two is aborted and rerun). */
 static const char sql_worker_attached[] =
     "SELECT status FROM workers WHERE id = ? AND pushd_node = ? FOR UPDATE";
 static const char sql_worker_offline[] =
@@ -624,6 +634,8 @@ static const char sql_worker_touch[] =
 static const char sql_worker_revive[] =
     "UPDATE workers SET status = 'online' WHERE id = ? AND pushd_node = ? "
     "AND status <> 'online'";
+/* Galera: candidates of any pushd's workers (a dead pushd's too); each is
+ * marked by sql_worker_stale, conditional, its count checked. */
 static const char sql_workers_silent[] =
     "SELECT id FROM workers WHERE status = 'online' AND (last_heartbeat IS "
     "NULL OR last_heartbeat < NOW() - INTERVAL ? SECOND) "
@@ -731,6 +743,8 @@ registry_offline(struct db *db, const char *node, const char *id)
 	db_res_free(res);
 	if (db_exec(db, sql_worker_offline, NULL, "ss", id, node) == -1)
 		return -1;
+	if (db_affected(db) != 1)
+		return 0;	/* reattached elsewhere meanwhile */
 	return was_online ? registry_event(db, id, "offline") : 0;
 }
 

@@ -16,6 +16,9 @@
  * Only final states; completed_at NULL (never ended) is never old. No
  * ORDER BY: each batch is an index range, not a sort of the whole backlog.
  */
+/* Galera: SKIP LOCKED only spreads the batches on one node; each delete
+ * is counted from its own affected rows, and two nodes deleting one row
+ * both write it (one is aborted and rerun, and then deletes nothing). */
 static const char sql_old_executions[] =
     "SELECT id FROM executions "
     "WHERE status IN ('completed', 'failed', 'cancelled', 'rejected', "

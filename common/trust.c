@@ -10,6 +10,9 @@
 #include "db.h"
 #include "trust.h"
 
+/* Galera: the lock is local; every caller also writes this worker row
+ * (registry_online's sql_update, a state change), so two nodes conflict
+ * at certification and the later is rerun. */
 static const char sql_worker[] =
     "SELECT state, EXISTS (SELECT 1 FROM worker_keys k "
     "WHERE k.worker_id = w.id) FROM workers w WHERE w.id = ? FOR UPDATE";
@@ -43,6 +46,10 @@ static const char sql_activate[] =
  * At an ack only the keys made before the acked one die: a later offer
  * may be on its way to the worker still, which then switches to it.
  */
+/* Galera: ids are not ordered across nodes, but one worker's offers are
+ * made one after another (an ack or a connect in between), each on a
+ * node that has applied the previous one, whose AUTO_INCREMENT counter is
+ * then past it: within one worker id < ? still means older. */
 static const char sql_older_die[] =
     "UPDATE worker_keys SET revoked_at = NOW(3) WHERE worker_id = ? "
     "AND id < ? AND revoked_at IS NULL";

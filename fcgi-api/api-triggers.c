@@ -42,6 +42,8 @@ static const char sql_list_wf[] = TRIGGER_COLS "WHERE t.workflow_id = ? "
     "ORDER BY t.name LIMIT " TRIG_STR(TRIGGERS_LIST_MAX);
 static const char sql_rotate[] =
     "UPDATE triggers SET secret = ?, rotated_at = NOW(3) WHERE id = ?";
+/* Galera: the lock is local; sql_update that follows writes the row, so
+ * two edits on two nodes conflict at COMMIT and the later is rerun. */
 static const char sql_lock[] =
     "SELECT enabled, params_map FROM triggers WHERE id = ? FOR UPDATE";
 static const char sql_update[] =

@@ -27,12 +27,17 @@ static const char sql_insert[] =
 static const char sql_update[] =
     "UPDATE workflows SET name = ?, description = ?, definition = ?, "
     "version = ? WHERE id = ?";
-/* What the update replaces: the audit row's "before". */
+/* What the update replaces: the audit row's "before". Galera: the lock
+ * is local, but the update writes the row and versions_add inserts
+ * (workflow_id, version), a unique key: of two edits on two nodes the
+ * later is aborted at COMMIT and rerun, numbered after the winner. */
 static const char sql_before[] =
     "SELECT name, description, definition, version FROM workflows "
     "WHERE id = ? FOR UPDATE";
 static const char sql_delete[] = "DELETE FROM workflows WHERE id = ?";
-/* The row lock makes a start wait (its foreign key check) until we end. */
+/* The row lock makes a start wait (its foreign key check) until we end.
+ * Galera: a start on another node is not held by it, but its insert
+ * references this row (a foreign key, certified against the delete). */
 static const char sql_lock[] = "SELECT id FROM workflows WHERE id = ? "
     "FOR UPDATE";
 static const char sql_unfinished[] =

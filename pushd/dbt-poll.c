@@ -12,6 +12,7 @@
 #include "dbt.h"
 #include "dispatch.h"
 #include "engine.h"
+#include "idtail.h"
 #include "log.h"
 #include "metrics.h"
 #include "params.h"
@@ -20,12 +21,23 @@
 
 static const char sql_events_max[] =
     "SELECT COALESCE(MAX(id), 0) FROM events";
+/* The increment rides along: it tells one server from Galera (idtail.h). */
 static const char sql_events_after[] =
-    "SELECT id, type, execution_id, payload FROM events WHERE id > ? "
-    "ORDER BY id LIMIT 1000";
-static const char sql_events_range[] =
-    "SELECT id, type, execution_id, payload FROM events "
-    "WHERE id > ? AND id <= ? ORDER BY id LIMIT 1000";
+    "SELECT id, type, execution_id, payload, @@auto_increment_increment "
+    "FROM events WHERE id > ? ORDER BY id LIMIT 1000";
+/*
+ * The ids present among the holes: created_at's index holds (created_at,
+ * id), so this reads the last minute or two of index entries, not every
+ * event row of the range (Galera looks four times a second). created_at
+ * is the inserting node's clock at insert, before its commit; the margin
+ * past IDTAIL_KEEP_MS is for nodes' clocks apart.
+ */
+static const char sql_events_present[] =
+    "SELECT id FROM events FORCE INDEX (idx_events_created) "
+    "WHERE created_at >= NOW(3) - INTERVAL ? SECOND "
+    "AND id >= ? AND id <= ? ORDER BY id";
+static const char sql_events_one[] =
+    "SELECT id, type, execution_id, payload FROM events WHERE id = ?";
 
 /* --------------------------------------------------------------- commands */
 
@@ -259,101 +271,78 @@ dbt_forward(const struct db_res *r, size_t i)
 		outs_push(o);
 }
 
-static void
-dbt_hole_add(long long id, long long now)
-{
-	if (dbt.nholes == DBT_HOLES_MAX) {
-		memmove(dbt.holes, dbt.holes + 1,
-		    (DBT_HOLES_MAX - 1) * sizeof(*dbt.holes));
-		dbt.nholes--;
-	}
-	dbt.holes[dbt.nholes].id = id;
-	dbt.holes[dbt.nholes++].since_ms = now;
-}
-
 /*
  * Skipped ids that committed after all: sent late (browsers order by
- * event_id), the rest forgotten after DBT_HOLE_KEEP_MS (rolled back).
+ * event_id); the rest are forgotten after IDTAIL_KEEP_MS (rolled back,
+ * or on Galera never used).
  */
 static int
 dbt_holes(long long now)
 {
-	struct db_res	*r;
-	size_t		 i, k;
-	long long	 id;
+	struct db_res	*r, *one;
+	size_t		 i;
+	long long	 lo, hi, id;
 
-	while (dbt.nholes > 0 && now - dbt.holes[0].since_ms >
-	    DBT_HOLE_KEEP_MS) {
-		memmove(dbt.holes, dbt.holes + 1,
-		    (dbt.nholes - 1) * sizeof(*dbt.holes));
-		dbt.nholes--;
-	}
-	if (dbt.nholes == 0)
+	if (!idtail_due(&dbt.feed, now, &lo, &hi))
 		return 0;
-	if (db_exec(dbt.db, sql_events_range, &r, "ii", dbt.holes[0].id - 1,
-	    dbt.holes[dbt.nholes - 1].id) == -1)
+	if (db_exec(dbt.db, sql_events_present, &r, "iii",
+	    (long long)IDTAIL_KEEP_MS / 1000 + 120, lo, hi) == -1)
 		return -1;
 	for (i = 0; i < db_res_rows(r); i++) {
 		id = db_res_int(r, i, 0, 0);
-		for (k = 0; k < dbt.nholes; k++)
-			if (dbt.holes[k].id == id)
-				break;
-		if (k == dbt.nholes)
+		if (!idtail_found(&dbt.feed, id))
 			continue;
-		dbt_forward(r, i);
-		memmove(dbt.holes + k, dbt.holes + k + 1,
-		    (dbt.nholes - k - 1) * sizeof(*dbt.holes));
-		dbt.nholes--;
+		if (db_exec(dbt.db, sql_events_one, &one, "i", id) == -1) {
+			db_res_free(r);
+			return -1;
+		}
+		if (db_res_rows(one) == 1)
+			dbt_forward(one, 0);
+		db_res_free(one);
 	}
 	db_res_free(r);
 	return 0;
 }
 
 /*
- * Follow the events table in id order. An AUTO_INCREMENT id is taken at
- * insert time and committed later, so a missing id may still come: wait
- * up to DBT_HOLE_WAIT_MS for it before going past.
+ * Follow the events table in id order, from where this pushd started.
+ * An AUTO_INCREMENT id is taken at insert time and committed later, so a
+ * missing id may still come: idtail.c decides whether to wait at it (one
+ * server) or to go past and look for it again (Galera, where ids are not
+ * commit-ordered across nodes), and keeps the holes.
  */
 void
 dbt_tail(void)
 {
 	struct db_res	*r;
 	struct out	*o;
-	long long	 now = pushd_now_ms(), id;
+	long long	 now = pushd_now_ms(), cursor;
 	size_t		 i, rows;
 
 	if (!dbt.feed_ready) {
-		if (dbt_start_at(sql_events_max, &dbt.cursor,
+		if (dbt_start_at(sql_events_max, &cursor,
 		    "reading the event feed") == -1)
 			return;
+		idtail_start(&dbt.feed, cursor);
 		dbt.feed_ready = 1;
 		o = out_new(OUT_CURSOR, 0);
-		o->event_id = dbt.cursor;
+		o->event_id = cursor;
 		outs_push(o);
-		log_info("event feed starts after event %lld", dbt.cursor);
+		log_info("event feed starts after event %lld", cursor);
 	}
 	do {
-		if (db_exec(dbt.db, sql_events_after, &r, "i", dbt.cursor) ==
-		    -1) {
+		if (db_exec(dbt.db, sql_events_after, &r, "i",
+		    dbt.feed.cursor) == -1) {
 			dbt_failed("reading the event feed");
 			return;
 		}
 		rows = db_res_rows(r);
+		if (rows > 0)
+			idtail_step(&dbt.feed, db_res_int(r, 0, 4, 1));
 		for (i = 0; i < rows; i++) {
-			id = db_res_int(r, i, 0, 0);
-			if (id != dbt.cursor + 1) {
-				if (dbt.gap_since == 0)
-					dbt.gap_since = now;
-				if (now - dbt.gap_since < DBT_HOLE_WAIT_MS)
-					break;
-				/* A huge jump: only the last ids may come. */
-				if (id - dbt.cursor > DBT_HOLES_MAX)
-					dbt.cursor = id - DBT_HOLES_MAX - 1;
-				while (++dbt.cursor < id)
-					dbt_hole_add(dbt.cursor, now);
-			}
-			dbt.gap_since = 0;
-			dbt.cursor = id;
+			if (!idtail_take(&dbt.feed, db_res_int(r, i, 0, 0),
+			    now))
+				break;
 			dbt_forward(r, i);
 		}
 		db_res_free(r);

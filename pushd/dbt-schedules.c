@@ -68,6 +68,9 @@ static const char sql_queued[] =
     "WHERE f.outcome = 'queued' AND (s.enabled = 0 OR e.id IS NULL OR "
     "e.status NOT IN ('running', 'waiting', 'awaiting_approval')) "
     "ORDER BY f.fire_time LIMIT " SCHED_STR(DBT_SCHEDULES_BATCH);
+/* Galera: SKIP LOCKED spreads the work on one node only; sql_fire_set is
+ * conditional on outcome = 'queued', its count checked, so a queued fire
+ * starts once (the later node is aborted at COMMIT or changes nothing). */
 static const char sql_claim_queued[] =
     "SELECT name, workflow_id, params, enabled, last_execution_id "
     "FROM schedules WHERE id = ? FOR UPDATE SKIP LOCKED";

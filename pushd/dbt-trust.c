@@ -18,9 +18,14 @@
 
 static const char sql_trust_max[] =
     "SELECT COALESCE(MAX(id), 0) FROM worker_trust_events";
+/* The increment rides along: one server or Galera (idtail.h). */
 static const char sql_trust_after[] =
-    "SELECT id, worker_id, kind FROM worker_trust_events WHERE id > ? "
-    "ORDER BY id LIMIT 500";
+    "SELECT id, worker_id, kind, @@auto_increment_increment "
+    "FROM worker_trust_events WHERE id > ? ORDER BY id LIMIT 500";
+/* Holes that committed after all (a few rows: trust events are rare). */
+static const char sql_trust_range[] =
+    "SELECT id, worker_id, kind FROM worker_trust_events "
+    "WHERE id >= ? AND id <= ? ORDER BY id LIMIT 500";
 /* What a trust event told, asked again now and then (dbt_untrusted). */
 static const char sql_revoked_here[] =
     "SELECT id FROM workers WHERE pushd_node = ? AND state = 'revoked'";
@@ -122,48 +127,66 @@ dbt_trust_one(const char *worker_id, const char *kind)
 		dbt.claim_now = 1;
 }
 
+/* Skipped trust events that committed after all: acted on late. */
+static int
+dbt_trust_holes(long long now)
+{
+	struct db_res	*r;
+	size_t		 i;
+	long long	 lo, hi;
+
+	if (!idtail_due(&dbt.trust, now, &lo, &hi))
+		return 0;
+	if (db_exec(dbt.db, sql_trust_range, &r, "ii", lo, hi) == -1)
+		return -1;
+	for (i = 0; i < db_res_rows(r); i++)
+		if (idtail_found(&dbt.trust, db_res_int(r, i, 0, 0)))
+			dbt_trust_one(db_res_get(r, i, 1),
+			    db_res_get(r, i, 2));
+	db_res_free(r);
+	return 0;
+}
+
 /*
  * Follow worker_trust_events from where this pushd started: a revocation
  * closes the socket within a poll or two (SPEC section 12: within 1 s).
- * An id not committed yet is waited for up to DBT_HOLE_WAIT_MS, then
- * passed (its transaction was rolled back).
+ * An id not committed yet is waited for (one server) or looked for again
+ * (Galera: ids are not commit-ordered across nodes), idtail.h.
  */
 void
 dbt_trust(void)
 {
 	struct db_res	*r;
-	long long	 now = pushd_now_ms(), id;
+	long long	 now = pushd_now_ms(), cursor;
 	size_t		 i;
 
 	if (!dbt.trust_ready) {
-		if (dbt_start_at(sql_trust_max, &dbt.trust_cursor,
+		if (dbt_start_at(sql_trust_max, &cursor,
 		    "reading worker trust events") == -1)
 			return;
+		idtail_start(&dbt.trust, cursor);
 		dbt.trust_ready = 1;
 	}
-	if (db_exec(dbt.db, sql_trust_after, &r, "i", dbt.trust_cursor) ==
+	if (db_exec(dbt.db, sql_trust_after, &r, "i", dbt.trust.cursor) ==
 	    -1) {
 		dbt_failed("reading worker trust events");
 		return;
 	}
+	if (db_res_rows(r) > 0)
+		idtail_step(&dbt.trust, db_res_int(r, 0, 3, 1));
 	for (i = 0; i < db_res_rows(r); i++) {
-		id = db_res_int(r, i, 0, 0);
-		if (id != dbt.trust_cursor + 1) {
-			if (dbt.trust_gap_since == 0)
-				dbt.trust_gap_since = now;
-			if (now - dbt.trust_gap_since < DBT_HOLE_WAIT_MS)
-				break;
-		}
-		dbt.trust_gap_since = 0;
-		dbt.trust_cursor = id;
+		if (!idtail_take(&dbt.trust, db_res_int(r, i, 0, 0), now))
+			break;
 		dbt_trust_one(db_res_get(r, i, 1), db_res_get(r, i, 2));
 	}
 	db_res_free(r);
+	if (dbt_trust_holes(now) == -1)
+		dbt_failed("reading late worker trust events");
 }
 
 /*
  * The backstop of dbt_trust(): a revocation whose event committed later
- * than DBT_HOLE_WAIT_MS after its id was taken was passed over; its
+ * than IDTAIL_KEEP_MS after its id was taken was passed over; its
  * worker, still held here, is closed at the next DBT_TOUCH_MS.
  */
 void

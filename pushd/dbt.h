@@ -15,6 +15,7 @@
 #include "dispatch.h"
 #include "id.h"
 #include "idmap.h"
+#include "idtail.h"
 #include "pushd.h"
 #include "queue.h"
 #include "retention.h"
@@ -24,9 +25,6 @@ struct db;
 struct json_object;
 
 #define DBT_TAIL_BATCH		1000	/* events per feed query */
-#define DBT_HOLE_WAIT_MS	1000	/* an id may commit this late */
-#define DBT_HOLE_KEEP_MS	60000	/* later than that: still sent */
-#define DBT_HOLES_MAX		256
 #define DBT_REPORT_BATCH	200	/* reports per transaction */
 #define DBT_REPORT_BYTES	(16 * 1024 * 1024)	/* ... and their bytes */
 #define DBT_RETRY_MS		500	/* database away: retry after */
@@ -48,12 +46,6 @@ struct json_object;
 #define DBT_FIRES_PRUNE_MS	60000	/* old schedule_fires deleted */
 #define DBT_FIRES_PRUNE_BATCH	1000
 
-/* An event id skipped over while its transaction had not committed. */
-struct dbt_hole {
-	long long	 id;
-	long long	 since_ms;
-};
-
 struct dbt {
 	const struct config	*cfg;
 	char			 node[256];
@@ -66,17 +58,13 @@ struct dbt {
 						 * refused: nothing more from
 						 * them is taken */
 	int			 trust_ready;
-	long long		 trust_cursor;	/* last trust event seen */
-	long long		 trust_gap_since;
+	struct idtail		 trust;		/* worker_trust_events */
 	long long		 grace_ms;
 	long long		 retry_at;	/* db away until then */
 	int			 away;		/* logged that */
 
 	int			 feed_ready;
-	long long		 cursor;	/* last event id sent on */
-	long long		 gap_since;
-	struct dbt_hole		 holes[DBT_HOLES_MAX];
-	size_t			 nholes;
+	struct idtail		 feed;		/* events sent on */
 
 	long long		 next_timers, next_stale, next_touch,
 				 next_sweep, next_retain, next_metrics;

@@ -214,6 +214,8 @@ dbt_main(void *arg)
 	dispatch_ids_clear(&dbt.advance);
 	idmap_free(&dbt.held);
 	idmap_free(&dbt.refused);
+	idtail_free(&dbt.feed);
+	idtail_free(&dbt.trust);
 	db_free(dbt.db);
 	dbt.db = NULL;
 	mysql_thread_end();
