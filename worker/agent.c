@@ -704,6 +704,21 @@ on_message(const char *buf, size_t len, void *arg)
 	proto_msg_clear(&m);
 }
 
+/*
+ * A heartbeat goes to the control host the websocket uses when the two
+ * lists pair up (PULSE_WS unset, or as long as PULSE_SERVER); else to
+ * whichever PULSE_SERVER entry answers (-1).
+ */
+static int
+agent_heartbeat_pick(void *arg)
+{
+	struct agent	*a = arg;
+
+	if (a->cfg.ws_urls->n != a->cfg.hb_urls->n)
+		return -1;
+	return (int)conn_index(a->conn);
+}
+
 struct agent *
 agent_new(struct lws_context *ctx, struct lws_vhost *vh,
     const struct agent_config *cfg, struct spool *spool)
@@ -728,9 +743,9 @@ agent_new(struct lws_context *ctx, struct lws_vhost *vh,
 		log_warnx("results of commands that outlive the agent will "
 		    "be lost");
 	free(keep);
-	a->conn = conn_new(a->ctx, cfg->ws_url, cfg->ident, &ch);
-	a->hb = heartbeat_new(a->ctx, cfg->hb_url, cfg->ident,
-	    cfg->heartbeat_s, agent_heartbeat_body, a);
+	a->conn = conn_new(a->ctx, cfg->ws_urls, cfg->ident, &ch);
+	a->hb = heartbeat_new(a->ctx, cfg->hb_urls, cfg->ident,
+	    cfg->heartbeat_s, agent_heartbeat_body, agent_heartbeat_pick, a);
 	return a;
 }
 

@@ -2,7 +2,10 @@
  * The websocket to pulse-pushd: connect with the worker's key, reassemble and
  * bound incoming messages, send a queue of outgoing ones a fragment per
  * WRITEABLE, notice a silent server, and reconnect with jittered
- * exponential backoff for as long as the worker runs.
+ * exponential backoff for as long as the worker runs. With more than one
+ * URL (control hosts), it stays on one until that fails, then tries the
+ * next, round-robin: quickly within a round, with the backoff once every
+ * URL has failed in a row (README "Several control hosts").
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +27,8 @@
 #define CONN_REFUSED_MAX_MS	600000
 #define CONN_FRAG		(32 * 1024) /* bytes per lws_write() */
 #define CONN_RX_KEEP		(64 * 1024) /* rx buffer kept between msgs */
+#define CONN_SWITCH_MIN_MS	100	/* to the next URL within a round: */
+#define CONN_SWITCH_MAX_MS	500	/* a random pause in between */
 
 struct qmsg {
 	TAILQ_ENTRY(qmsg)	 entry;
@@ -34,7 +39,14 @@ struct qmsg {
 
 struct conn {
 	struct lws_context	*ctx;
-	const struct url	*url;
+	const struct urls	*urls;
+	size_t			 cur;		/* the URL used or tried */
+	size_t			 failed;	/* URLs failed in this round */
+	int			 hello;		/* the server answered */
+	int			 quiet;		/* a round failed: switches
+						 * logged at debug */
+	long long		 lost_ms;	/* when the last connection
+						 * that answered was lost */
 	const struct identity	*who;
 	unsigned		 gen;		/* who->gen this socket sent */
 	int			 refused;	/* this attempt: key refused */
@@ -44,7 +56,7 @@ struct conn {
 	int			 up, stopping;
 	long long		 up_since;
 	unsigned		 tries;
-	lws_sorted_usec_list_t	 sul_retry, sul_silence;
+	lws_sorted_usec_list_t	 sul_retry, sul_silence, sul_hello;
 	TAILQ_HEAD(, qmsg)	 q;
 	size_t			 qbytes;
 	char			*rx;
@@ -56,6 +68,11 @@ struct conn {
 
 static void	conn_connect(struct conn *);
 
+/* The URL in use, and "ws[s]://host[:port]/path" for the log. */
+#define CONN_URL(c)	(&(c)->urls->u[(c)->cur])
+#define URL_FMT		"%s://%s%s"
+#define URL_ARGS(u)	(u)->tls ? "wss" : "ws", (u)->hosthdr, (u)->path
+
 static long long
 conn_now_ms(void)
 {
@@ -66,13 +83,13 @@ conn_now_ms(void)
 }
 
 struct conn *
-conn_new(struct lws_context *ctx, const struct url *url,
+conn_new(struct lws_context *ctx, const struct urls *urls,
     const struct identity *who, const struct conn_hooks *hooks)
 {
 	struct conn	*c = xcalloc(1, sizeof(*c));
 
 	c->ctx = ctx;
-	c->url = url;
+	c->urls = urls;
 	c->who = who;
 	c->hooks = *hooks;
 	TAILQ_INIT(&c->q);
@@ -105,6 +122,7 @@ conn_free(struct conn *c)
 		return;
 	lws_sul_cancel(&c->sul_retry);
 	lws_sul_cancel(&c->sul_silence);
+	lws_sul_cancel(&c->sul_hello);
 	if (c->wsi != NULL)
 		lws_set_opaque_user_data(c->wsi, NULL);
 	queue_drop(c, 0);
@@ -119,19 +137,32 @@ conn_retry_cb(lws_sorted_usec_list_t *sul)
 }
 
 /*
+ * The next URL within a round (more than one URL, not all failed yet):
+ * after 100 to 500 ms, at random, so that a fleet that lost its host
+ * does not reach the next one in the same instant.
+ */
+static long long
+conn_switch_ms(struct conn *c)
+{
+	unsigned	 rnd = 0;
+
+	lws_get_random(c->ctx, &rnd, sizeof(rnd));
+	return CONN_SWITCH_MIN_MS + (long long)(rnd % (CONN_SWITCH_MAX_MS -
+	    CONN_SWITCH_MIN_MS + 1));
+}
+
+/*
  * min(30 s, 0.5 s * 2^tries), then +-30 %, so a fleet does not stampede.
  * A refused key waits for an admin, not for a server: 60 s doubling to
  * 10 min, with the same key (never another one).
  */
-static void
-conn_retry(struct conn *c, const char *why)
+static long long
+conn_backoff_ms(struct conn *c, long long *maxp)
 {
 	unsigned	 rnd = 0;
 	long long	 ms = CONN_BACKOFF_MIN_MS, max = CONN_BACKOFF_MAX_MS;
 	unsigned	 i;
 
-	if (c->stopping)
-		return;
 	if (c->refused) {
 		ms = CONN_REFUSED_MIN_MS;
 		max = CONN_REFUSED_MAX_MS;
@@ -144,21 +175,77 @@ conn_retry(struct conn *c, const char *why)
 	if (!c->refused)
 		c->tries++;
 	lws_get_random(c->ctx, &rnd, sizeof(rnd));
-	ms = ms * (100 - CONN_JITTER_PCT + (long long)(rnd %
+	*maxp = max;
+	return ms * (100 - CONN_JITTER_PCT + (long long)(rnd %
 	    (2 * CONN_JITTER_PCT + 1))) / 100;
+}
+
+/*
+ * Connect again after a failure (why): one URL, after the backoff; more,
+ * to the next one, quickly until every URL has failed in a row (a round;
+ * a connection that stayed up starts a new one), then after the backoff.
+ * A refused key is the cluster's answer, not a host's: the backoff.
+ */
+static void
+conn_retry(struct conn *c, const char *why)
+{
+	const struct url *u = CONN_URL(c), *next;
+	long long	 ms, max = 0;
+	int		 fast, news;
+
+	if (c->stopping)
+		return;
+	fast = c->urls->n > 1 && !c->refused && ++c->failed < c->urls->n;
+	ms = fast ? conn_switch_ms(c) : conn_backoff_ms(c, &max);
+	if (!fast)
+		c->failed = 0;
+	c->cur = (c->cur + 1) % c->urls->n;
+	next = CONN_URL(c);
 
 	/* The same failure again and again is news only once. */
-	if (strcmp(why, c->last_err) != 0)
-		log_warnx("websocket %s://%s%s: %s; retrying in %.1f s (and "
-		    "again with backoff, up to %lld s)", c->url->tls ? "wss" :
-		    "ws", c->url->hosthdr, c->url->path, why, ms / 1000.0,
-		    max / 1000);
-	else
+	news = strcmp(why, c->last_err) != 0;
+	if (c->urls->n == 1 && news)
+		log_warnx("websocket " URL_FMT ": %s; retrying in %.1f s (and "
+		    "again with backoff, up to %lld s)", URL_ARGS(u), why,
+		    ms / 1000.0, max / 1000);
+	else if (c->urls->n == 1)
 		log_debug("websocket: %s; retrying in %.1f s", why,
 		    ms / 1000.0);
+	else if (fast && !c->quiet)
+		log_info("websocket " URL_FMT ": %s; switching to " URL_FMT
+		    " in %.1f s", URL_ARGS(u), why, URL_ARGS(next),
+		    ms / 1000.0);
+	else if (!fast && (news || !c->quiet))
+		log_warnx("websocket " URL_FMT ": %s; all %zu URLs failed; "
+		    "switching to " URL_FMT " in %.1f s (and again with "
+		    "backoff, up to %lld s)", URL_ARGS(u), why, c->urls->n,
+		    URL_ARGS(next), ms / 1000.0, max / 1000);
+	else
+		log_debug("websocket " URL_FMT ": %s; switching to " URL_FMT
+		    " in %.1f s", URL_ARGS(u), why, URL_ARGS(next),
+		    ms / 1000.0);
+	if (!fast)
+		c->quiet = 1;
 	strlcpy_p(c->last_err, why, sizeof(c->last_err));
 	lws_sul_schedule(c->ctx, 0, &c->sul_retry, conn_retry_cb,
 	    ms * LWS_US_PER_MS);
+}
+
+/*
+ * With more than one URL, a host that takes the connection but does not
+ * answer the hello (its pushd stuck, its database away) is left for the
+ * next: WORKER_HELLO_MS from the connect to the first message.
+ */
+static void
+hello_fire(lws_sorted_usec_list_t *sul)
+{
+	struct conn	*c = lws_container_of(sul, struct conn, sul_hello);
+
+	if (c->wsi == NULL || c->hello)
+		return;
+	snprintf(c->closewhy, sizeof(c->closewhy), "no answer to the hello "
+	    "within %d s", WORKER_HELLO_MS / 1000);
+	lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
 }
 
 static void
@@ -171,14 +258,19 @@ conn_connect(struct conn *c)
 	c->redirect[0] = '\0';
 	c->closewhy[0] = '\0';
 	c->refused = 0;
+	c->hello = 0;
 	/* A redirect would take X-API-Key elsewhere: never follow one. */
-	redirect_client_info(&i, c->ctx, c->url, "pulse-worker", &c->wsi, c);
-	log_debug("websocket: connecting to %s://%s%s", c->url->tls ? "wss" :
-	    "ws", c->url->hosthdr, c->url->path);
+	redirect_client_info(&i, c->ctx, CONN_URL(c), "pulse-worker", &c->wsi,
+	    c);
+	log_debug("websocket: connecting to " URL_FMT, URL_ARGS(CONN_URL(c)));
 	if (lws_client_connect_via_info(&i) == NULL) {
 		c->wsi = NULL;
 		conn_retry(c, "cannot start a connection");
+		return;
 	}
+	if (c->urls->n > 1)
+		lws_sul_schedule(c->ctx, 0, &c->sul_hello, hello_fire,
+		    (lws_usec_t)WORKER_HELLO_MS * LWS_US_PER_MS);
 }
 
 void
@@ -209,6 +301,13 @@ int
 conn_up(const struct conn *c)
 {
 	return c->up;
+}
+
+/* The index of the URL in use or being tried (heartbeat.c follows it). */
+size_t
+conn_index(const struct conn *c)
+{
+	return c->cur;
 }
 
 size_t
@@ -307,10 +406,34 @@ conn_append_headers(struct conn *c, struct lws *wsi, void *in, size_t len)
 	return 0;
 }
 
+/*
+ * The server's first message (pushd answers worker_connect with
+ * worker_state): this host works. Logged "connected to URL"; after a
+ * loss, how long the agent was without one (the failover time).
+ */
+static void
+conn_hello(struct conn *c)
+{
+	const struct url *u = CONN_URL(c);
+
+	c->hello = 1;
+	c->quiet = 0;
+	lws_sul_cancel(&c->sul_hello);
+	if (c->lost_ms != 0)
+		log_info("websocket: connected to " URL_FMT " (%.3f s after "
+		    "the last connection was lost)", URL_ARGS(u),
+		    (conn_now_ms() - c->lost_ms) / 1000.0);
+	else
+		log_info("websocket: connected to " URL_FMT, URL_ARGS(u));
+	c->lost_ms = 0;
+}
+
 static int
 conn_receive(struct conn *c, struct lws *wsi, char *in, size_t len)
 {
 	silence_reset(c);
+	if (!c->hello)
+		conn_hello(c);
 	if (lws_is_first_fragment(wsi))
 		c->rxlen = 0;
 	if (c->rxlen + len > WORKER_MSG_MAX) {
@@ -410,20 +533,33 @@ conn_refused(struct conn *c, const char *what, char *why, size_t len)
 	    "tried)", what);
 }
 
+/*
+ * A connection that stayed up CONN_STABLE_MS restarts the backoff and
+ * the round. With several URLs "up" means the server answered: a host
+ * that takes connections but never answers is not one that works.
+ */
 static void
 conn_down(struct conn *c, const char *why)
 {
-	if (c->up && conn_now_ms() - c->up_since >= CONN_STABLE_MS &&
-	    !c->refused)
+	int	 up = c->urls->n == 1 ? c->up : c->hello;
+
+	if (up && conn_now_ms() - c->up_since >= CONN_STABLE_MS &&
+	    !c->refused) {
 		c->tries = 0;
+		c->failed = 0;
+	}
 	if (!c->refused)
 		c->refusals = 0;
 	if (c->up)
 		log_info("websocket: disconnected (%s)", why);
+	if (c->hello)
+		c->lost_ms = conn_now_ms();
 	c->up = 0;
+	c->hello = 0;
 	c->wsi = NULL;
 	c->rxlen = 0;
 	lws_sul_cancel(&c->sul_silence);
+	lws_sul_cancel(&c->sul_hello);
 	queue_drop(c, 1);
 	if (!c->stopping)
 		conn_retry(c, why);
@@ -451,8 +587,8 @@ conn_callback(struct lws *wsi, enum lws_callback_reasons reason,
 		c->up = 1;
 		c->up_since = conn_now_ms();
 		c->last_err[0] = '\0';
-		log_info("websocket: connected to %s://%s%s", c->url->tls ?
-		    "wss" : "ws", c->url->hosthdr, c->url->path);
+		log_debug("websocket: upgraded at " URL_FMT ", saying hello",
+		    URL_ARGS(CONN_URL(c)));
 		silence_reset(c);
 		c->hooks.connected(c->hooks.arg);
 		if (!TAILQ_EMPTY(&c->q))
@@ -498,6 +634,8 @@ conn_callback(struct lws *wsi, enum lws_callback_reasons reason,
 	case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
 		if (c->redirect[0] != '\0')
 			snprintf(why, sizeof(why), "%s", c->redirect);
+		else if (c->closewhy[0] != '\0')
+			snprintf(why, sizeof(why), "%s", c->closewhy);
 		else if (in != NULL && strstr(in, "unauthorized") != NULL)
 			conn_refused(c, "HTTP 401 at the upgrade", why,
 			    sizeof(why));

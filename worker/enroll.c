@@ -4,6 +4,9 @@
  * WORKER_API_KEY (then it waits, pending, for an admin). The answer's id
  * and key are stored before anything else happens; a refusal stops the
  * agent with the server's reason, a server that is away is asked again.
+ * With several PULSE_SERVER entries, one that does not answer (refused,
+ * timed out) is left for the next at once; an answer, even an error,
+ * is that server's word. Once none answered, the backoff.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,7 +24,9 @@
 
 struct enroll {
 	struct lws_context	*ctx;
-	const struct url	*url;
+	const struct urls	*urls;
+	size_t			 cur;		/* the entry asked */
+	size_t			 silent;	/* in a row, none answered */
 	struct spool		*spool;
 	struct identity		*ident;		/* filled when enrolled */
 	struct identity		 cred;		/* the shared key, or none */
@@ -38,8 +43,10 @@ static void	enroll_send(lws_sorted_usec_list_t *);
 static void
 enroll_url(const struct enroll *e, char *buf, size_t len)
 {
-	snprintf(buf, len, "%s://%s%s", e->url->tls ? "https" : "http",
-	    e->url->hosthdr, e->url->path);
+	const struct url *u = &e->urls->u[e->cur];
+
+	snprintf(buf, len, "%s://%s%s", u->tls ? "https" : "http",
+	    u->hosthdr, u->path);
 }
 
 /* min(60 s, 1 s * 2^tries), then +-30 %: a fleet started at once spreads. */
@@ -63,6 +70,27 @@ enroll_retry(struct enroll *e, const char *why)
 	    ms / 1000.0);
 	lws_sul_schedule(e->ctx, 0, &e->sul_retry, enroll_send,
 	    ms * LWS_US_PER_MS);
+}
+
+/*
+ * No answer from the entry asked: the next one now, unless every entry
+ * of the list has been silent in a row (then the backoff).
+ */
+static void
+enroll_silent(struct enroll *e, const char *why)
+{
+	char	 url[512];
+
+	if (++e->silent >= e->urls->n) {
+		e->silent = 0;
+		enroll_retry(e, why);
+		e->cur = (e->cur + 1) % e->urls->n;
+		return;
+	}
+	enroll_url(e, url, sizeof(url));
+	log_warnx("enrollment at %s: %s; trying the next URL", url, why);
+	e->cur = (e->cur + 1) % e->urls->n;
+	lws_sul_schedule(e->ctx, 0, &e->sul_retry, enroll_send, 1);
 }
 
 /* 201: store the id, then the key (the key's presence means enrolled). */
@@ -108,9 +136,10 @@ enroll_answered(const struct http_answer *a, void *arg)
 	char		 text[256], why[320], url[512];
 
 	if (a->error != NULL) {
-		enroll_retry(e, a->error);
+		enroll_silent(e, a->error);
 		return;
 	}
+	e->silent = 0;
 	if (a->status == 201) {
 		enroll_accepted(e, a);
 		return;
@@ -139,9 +168,16 @@ enroll_send(lws_sorted_usec_list_t *sul)
 
 	if (e->state != 0)
 		return;
+	/* A timed-out request's connection may still be closing. */
+	if (http_busy(e->http)) {
+		lws_sul_schedule(e->ctx, 0, &e->sul_retry, enroll_send,
+		    100 * LWS_US_PER_MS);
+		return;
+	}
+	http_url(e->http, &e->urls->u[e->cur]);
 	if (http_post(e->http, e->body, e->len, &e->cred, enroll_answered,
 	    e) == -1)
-		enroll_retry(e, "cannot start a connection");
+		enroll_silent(e, "cannot start a connection");
 }
 
 /*
@@ -200,7 +236,7 @@ enroll_identity(struct spool *spool, const struct config *cfg,
  * shared key. ident gets the id and key once enroll_done() says so.
  */
 struct enroll *
-enroll_new(struct lws_context *ctx, const struct url *url,
+enroll_new(struct lws_context *ctx, const struct urls *urls,
     struct spool *spool, const struct enroll_request *r,
     struct identity *ident)
 {
@@ -208,10 +244,10 @@ enroll_new(struct lws_context *ctx, const struct url *url,
 	char		 u[512];
 
 	e->ctx = ctx;
-	e->url = url;
+	e->urls = urls;
 	e->spool = spool;
 	e->ident = ident;
-	e->http = http_new(ctx, url, ENROLL_ANSWER_MAX);
+	e->http = http_new(ctx, &urls->u[0], ENROLL_ANSWER_MAX);
 	e->body = proto_enroll_request(r->name, r->groups, r->ngroups,
 	    PACKAGE_VERSION, ident->worker_id, r->token, &e->len);
 	if (r->token[0] == '\0')

@@ -72,6 +72,14 @@ http_free(struct http *h)
 	free(h);
 }
 
+/* Where the next request goes (a failover): only between requests. */
+void
+http_url(struct http *h, const struct url *url)
+{
+	if (!http_busy(h))
+		h->url = url;
+}
+
 /* A request in flight, or its connection not closed yet. */
 int
 http_busy(const struct http *h)

@@ -213,14 +213,14 @@ main_enroll(struct main_state *ms, struct spool *spool, struct config *cfg,
 {
 	struct enroll_request	 r;
 	struct enroll		*e;
-	struct url		 u;
+	struct urls		 u;
 	char			 err[512];
 	int			 state = 0;
 
-	if (url_server(cfg->pulse_server, "/api/workers/enroll", &u, err,
+	if (urls_server(cfg->pulse_server, "/api/workers/enroll", &u, err,
 	    sizeof(err)) == -1)
 		fatalx("%s", err);
-	ms->ctx = main_context(cfg, u.tls);
+	ms->ctx = main_context(cfg, urls_tls(&u));
 	main_enroll_signal(&ms->sul_poll);
 	memset(&r, 0, sizeof(r));
 	r.name = cfg->worker_name;
@@ -237,7 +237,7 @@ main_enroll(struct main_state *ms, struct spool *spool, struct config *cfg,
 	lws_sul_cancel(&ms->sul_poll);
 	lws_context_destroy(ms->ctx);
 	ms->ctx = NULL;
-	url_clear(&u);
+	urls_clear(&u);
 	if (state == ENROLL_REFUSED)
 		exit(ENROLL_EXIT_REFUSED);
 	if (state == ENROLL_FAILED)
@@ -284,7 +284,7 @@ main(int argc, char *argv[])
 	struct agent_config	 ac;
 	struct main_state	 ms;
 	struct config		 cfg;
-	struct url		 ws, hb;
+	struct urls		 ws, hb;
 	struct identity		 who;
 	struct spool		*spool;
 	struct allow		*allow;
@@ -337,9 +337,9 @@ main(int argc, char *argv[])
 	if (proto_groups(cfg.worker_groups, &groups, &ngroups, err,
 	    sizeof(err)) == -1)
 		fatalx("%s", err);
-	if (url_worker(cfg.pulse_server, cfg.pulse_ws, &ws, err,
+	if (urls_worker(cfg.pulse_server, cfg.pulse_ws, &ws, err,
 	    sizeof(err)) == -1 ||
-	    url_server(cfg.pulse_server, "/api/workers/heartbeat", &hb, err,
+	    urls_server(cfg.pulse_server, "/api/workers/heartbeat", &hb, err,
 	    sizeof(err)) == -1)
 		fatalx("%s", err);
 
@@ -372,7 +372,7 @@ main(int argc, char *argv[])
 	if (enrol && main_enroll(&ms, spool, &cfg, groups, ngroups,
 	    &who) == -1)
 		goto done;
-	ms.ctx = main_context(&cfg, ws.tls || hb.tls);
+	ms.ctx = main_context(&cfg, urls_tls(&ws) || urls_tls(&hb));
 	vh = lws_get_vhost_by_name(ms.ctx, "default");
 	if (vh == NULL)
 		fatalx("no libwebsockets vhost");
@@ -392,16 +392,17 @@ main(int argc, char *argv[])
 	ac.ngroups = ngroups;
 	ac.max_tasks = cfg.max_concurrent_tasks;
 	ac.output_cap = (size_t)cfg.output_cap;
-	ac.ws_url = &ws;
-	ac.hb_url = &hb;
+	ac.ws_urls = &ws;
+	ac.hb_urls = &hb;
 	ac.ident = &who;
 	ac.heartbeat_s = cfg.heartbeat_interval;
 	ac.allow = allow;
 	ms.agent = agent_new(ms.ctx, vh, &ac, spool);
-	log_info("worker %s (%s) starting: %s://%s%s, %d task(s) at once, "
-	    "state in %s", cfg.worker_name, who.worker_id, ws.tls ? "wss" : "ws",
-	    ws.hosthdr, ws.path, cfg.max_concurrent_tasks,
-	    cfg.worker_state_dir);
+	log_info("worker %s (%s) starting: %s://%s%s%s, %d task(s) at once, "
+	    "state in %s", cfg.worker_name, who.worker_id,
+	    ws.u[0].tls ? "wss" : "ws", ws.u[0].hosthdr, ws.u[0].path,
+	    ws.n > 1 ? " first of a list (failover)" : "",
+	    cfg.max_concurrent_tasks, cfg.worker_state_dir);
 	agent_start(ms.agent);
 
 	while (!ms.quit)
@@ -418,8 +419,8 @@ done:
 	spool_free(spool);
 	allow_free(allow);
 	proto_groups_free(groups, ngroups);
-	url_clear(&ws);
-	url_clear(&hb);
+	urls_clear(&ws);
+	urls_clear(&hb);
 	config_free(&cfg);
 	log_info("stopped");
 	return 0;

@@ -1,7 +1,9 @@
 /*
  * The server's URLs (PULSE_SERVER, PULSE_WS): a ws://, wss://, http://
  * or https:// URL parsed and checked into a struct url, and the
- * websocket and API addresses made from it, once at start-up. Apart from
+ * websocket and API addresses made from it, once at start-up. Either
+ * variable may list up to URLS_MAX control hosts, comma-separated (one
+ * struct urls each); the agent fails over between them (conn.c). Apart from
  * the protocol (proto.c, proto-build.c): no message carries a URL.
  */
 #include <ctype.h>
@@ -133,6 +135,46 @@ url_append(struct url *u, const char *suffix)
 }
 
 /*
+ * One PULSE_WS entry: as given ("/worker" when it has no path). err is
+ * said without the variable's name.
+ */
+static int
+url_ws_entry(const char *ws, struct url *u, char *err, size_t errlen)
+{
+	if (strncmp(ws, "ws://", 5) != 0 && strncmp(ws, "wss://", 6) != 0) {
+		snprintf(err, errlen, "'%s' is not a ws:// or wss:// URL", ws);
+		return -1;
+	}
+	if (url_parse(ws, u, err, errlen) == -1)
+		return -1;
+	if (strcmp(u->path, "/") == 0)
+		url_append(u, "/worker");
+	return 0;
+}
+
+/* One PULSE_SERVER entry (http:// or https://) with suffix after its path. */
+static int
+url_server_entry(const char *server, const char *suffix, struct url *u,
+    char *err, size_t errlen)
+{
+	if (strncmp(server, "http://", 7) != 0 &&
+	    strncmp(server, "https://", 8) != 0) {
+		snprintf(err, errlen, "'%s' is not an http:// or https:// URL",
+		    server);
+		return -1;
+	}
+	if (url_parse(server, u, err, errlen) == -1)
+		return -1;
+	if (strchr(u->path, '?') != NULL) {
+		snprintf(err, errlen, "'%s' has a query string", server);
+		url_clear(u);
+		return -1;
+	}
+	url_append(u, suffix);
+	return 0;
+}
+
+/*
  * The websocket URL: PULSE_WS as given ("/worker" when it has no path),
  * else PULSE_SERVER with http(s) turned into ws(s) and "/worker" after
  * its path, so that a server under a prefix keeps it.
@@ -144,23 +186,13 @@ url_worker(const char *server, const char *ws, struct url *u, char *err,
 	char	 sub[512];
 
 	if (ws != NULL && *ws != '\0') {
-		if (strncmp(ws, "ws://", 5) != 0 &&
-		    strncmp(ws, "wss://", 6) != 0) {
-			snprintf(err, errlen, "PULSE_WS: '%s' is not a ws:// "
-			    "or wss:// URL", ws);
-			return -1;
-		}
-		if (url_parse(ws, u, sub, sizeof(sub)) == -1) {
+		if (url_ws_entry(ws, u, sub, sizeof(sub)) == -1) {
 			snprintf(err, errlen, "PULSE_WS: %s", sub);
 			return -1;
 		}
-		if (strcmp(u->path, "/") == 0)
-			url_append(u, "/worker");
 		return 0;
 	}
-	if (url_server(server, "/worker", u, err, errlen) == -1)
-		return -1;
-	return 0;
+	return url_server(server, "/worker", u, err, errlen);
 }
 
 /* PULSE_SERVER (http:// or https://) with suffix after its path. */
@@ -170,22 +202,108 @@ url_server(const char *server, const char *suffix, struct url *u, char *err,
 {
 	char	 sub[512];
 
-	if (strncmp(server, "http://", 7) != 0 &&
-	    strncmp(server, "https://", 8) != 0) {
-		snprintf(err, errlen, "PULSE_SERVER: '%s' is not an http:// "
-		    "or https:// URL", server);
-		return -1;
-	}
-	if (url_parse(server, u, sub, sizeof(sub)) == -1) {
+	if (url_server_entry(server, suffix, u, sub, sizeof(sub)) == -1) {
 		snprintf(err, errlen, "PULSE_SERVER: %s", sub);
 		return -1;
 	}
-	if (strchr(u->path, '?') != NULL) {
-		snprintf(err, errlen, "PULSE_SERVER: '%s' has a query string",
-		    server);
-		url_clear(u);
+	return 0;
+}
+
+void
+urls_clear(struct urls *l)
+{
+	size_t	 i;
+
+	for (i = 0; i < l->n; i++)
+		url_clear(&l->u[i]);
+	l->n = 0;
+}
+
+/*
+ * A comma-separated list of at most URLS_MAX entries (blanks around each
+ * trimmed), each made into a URL by one() (ws: PULSE_WS's rules, else
+ * PULSE_SERVER's with suffix). An error names var and, in a list of
+ * more than one, the entry: "PULSE_WS: entry 2 'ftp://x' is not ...".
+ * One entry is today's single URL, its errors unchanged.
+ */
+static int
+urls_split(const char *var, const char *list, int ws, const char *suffix,
+    struct urls *l, char *err, size_t errlen)
+{
+	char		 entry[URL_ENTRY_MAX + 1], sub[512], label[32];
+	const char	*p, *e, *end;
+	size_t		 n = 1, len;
+	int		 rc;
+
+	memset(l, 0, sizeof(*l));
+	for (p = list; *p != '\0'; p++)
+		n += *p == ',';
+	if (n > URLS_MAX) {
+		snprintf(err, errlen, "%s: %zu URLs; at most %d", var, n,
+		    URLS_MAX);
 		return -1;
 	}
-	url_append(u, suffix);
+	for (p = list; l->n < n; p = end + 1) {
+		if ((end = strchr(p, ',')) == NULL)
+			end = p + strlen(p);
+		for (e = end; e > p && (e[-1] == ' ' || e[-1] == '\t'); e--)
+			;
+		while (p < e && (*p == ' ' || *p == '\t'))
+			p++;
+		len = (size_t)(e - p);
+		label[0] = '\0';
+		if (n > 1)
+			snprintf(label, sizeof(label), "entry %zu ", l->n + 1);
+		if (len > URL_ENTRY_MAX || (len == 0 && n > 1)) {
+			snprintf(err, errlen, "%s: %s%s", var, label, len == 0 ?
+			    "is empty" : "is too long");
+			urls_clear(l);
+			return -1;
+		}
+		memcpy(entry, p, len);
+		entry[len] = '\0';
+		rc = ws ? url_ws_entry(entry, &l->u[l->n], sub, sizeof(sub)) :
+		    url_server_entry(entry, suffix, &l->u[l->n], sub,
+		    sizeof(sub));
+		if (rc == -1) {
+			snprintf(err, errlen, "%s: %s%s", var, label, sub);
+			urls_clear(l);
+			return -1;
+		}
+		l->n++;
+	}
+	return 0;
+}
+
+/* PULSE_SERVER's list, each entry with suffix after its path. */
+int
+urls_server(const char *server, const char *suffix, struct urls *l,
+    char *err, size_t errlen)
+{
+	return urls_split("PULSE_SERVER", server, 0, suffix, l, err, errlen);
+}
+
+/*
+ * The websocket URLs: PULSE_WS's list, else one per PULSE_SERVER entry,
+ * in its order (url_worker's rules, entry by entry).
+ */
+int
+urls_worker(const char *server, const char *ws, struct urls *l, char *err,
+    size_t errlen)
+{
+	if (ws != NULL && *ws != '\0')
+		return urls_split("PULSE_WS", ws, 1, NULL, l, err, errlen);
+	return urls_split("PULSE_SERVER", server, 0, "/worker", l, err, errlen);
+}
+
+/* 1 when any of the list's URLs needs TLS. */
+int
+urls_tls(const struct urls *l)
+{
+	size_t	 i;
+
+	for (i = 0; i < l->n; i++)
+		if (l->u[i].tls)
+			return 1;
 	return 0;
 }

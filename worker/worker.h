@@ -39,6 +39,9 @@
 #define PROTO_KEY_ID_MAX	32	/* bytes of a rotate_key "key_id" */
 #define PROTO_STATE_MAX		16	/* bytes of a worker_state "state" */
 #define ENROLL_ANSWER_MAX	4096	/* bytes of an enrollment answer */
+#define URLS_MAX		8	/* PULSE_SERVER / PULSE_WS entries */
+#define URL_ENTRY_MAX		1024	/* bytes of one (a whole value's cap) */
+#define WORKER_HELLO_MS		10000	/* connect to the server's answer */
 
 /* The stream indexes of a command's output. */
 #define STREAM_STDOUT	0
@@ -51,6 +54,12 @@ struct url {
 	int	 port;
 	char	*path;		/* always starts with '/' */
 	char	*hosthdr;	/* Host header: host[:port] */
+};
+
+/* PULSE_SERVER's or PULSE_WS's URLs, in the order given. */
+struct urls {
+	struct url	 u[URLS_MAX];
+	size_t		 n;		/* at least 1 once parsed */
 };
 
 /* One step of an execute_workflow message, checked. */
@@ -186,6 +195,12 @@ int		 url_worker(const char *, const char *, struct url *, char *,
 		     size_t);
 int		 url_server(const char *, const char *, struct url *, char *,
 		     size_t);
+int		 urls_worker(const char *, const char *, struct urls *, char *,
+		     size_t);
+int		 urls_server(const char *, const char *, struct urls *, char *,
+		     size_t);
+void		 urls_clear(struct urls *);
+int		 urls_tls(const struct urls *);
 
 /* redirect.c */
 void		 redirect_client_info(struct lws_client_connect_info *,
@@ -280,12 +295,13 @@ struct conn_hooks {
 #define CONN_KEEP	0x1	/* queued across a reconnect */
 #define CONN_FRONT	0x2	/* before everything queued */
 
-struct conn	*conn_new(struct lws_context *, const struct url *,
+struct conn	*conn_new(struct lws_context *, const struct urls *,
 		     const struct identity *, const struct conn_hooks *);
 void		 conn_free(struct conn *);
 void		 conn_start(struct conn *);
 void		 conn_stop(struct conn *);
 int		 conn_up(const struct conn *);
+size_t		 conn_index(const struct conn *);
 int		 conn_closed(const struct conn *);
 int		 conn_send(struct conn *, const char *, size_t, int);
 size_t		 conn_queued(const struct conn *);
@@ -304,6 +320,7 @@ struct http_answer {
 };
 struct http	*http_new(struct lws_context *, const struct url *, size_t);
 void		 http_free(struct http *);
+void		 http_url(struct http *, const struct url *);
 int		 http_busy(const struct http *);
 int		 http_post(struct http *, const char *, size_t,
 		     const struct identity *,
@@ -313,9 +330,9 @@ int		 http_callback(struct lws *, enum lws_callback_reasons,
 
 /* heartbeat.c */
 struct heartbeat;
-struct heartbeat *heartbeat_new(struct lws_context *, const struct url *,
+struct heartbeat *heartbeat_new(struct lws_context *, const struct urls *,
 		     const struct identity *, int,
-		     char *(*)(void *, size_t *), void *);
+		     char *(*)(void *, size_t *), int (*)(void *), void *);
 void		 heartbeat_free(struct heartbeat *);
 void		 heartbeat_start(struct heartbeat *);
 
@@ -335,7 +352,7 @@ struct enroll;
 struct config;
 int		 enroll_identity(struct spool *, const struct config *,
 		     struct identity *);
-struct enroll	*enroll_new(struct lws_context *, const struct url *,
+struct enroll	*enroll_new(struct lws_context *, const struct urls *,
 		     struct spool *, const struct enroll_request *,
 		     struct identity *);
 void		 enroll_free(struct enroll *);
@@ -356,8 +373,8 @@ struct agent_config {
 	size_t		 ngroups;
 	int		 max_tasks;
 	size_t		 output_cap;
-	const struct url *ws_url;
-	const struct url *hb_url;
+	const struct urls *ws_urls;	/* the websocket's, in order */
+	const struct urls *hb_urls;	/* PULSE_SERVER's, for heartbeats */
 	struct identity	*ident;		/* rotate_key changes its key */
 	int		 heartbeat_s;
 	const struct allow *allow;	/* WORKER_ALLOW_FILE, or NULL */
