@@ -291,6 +291,12 @@ check('each of %d schedules started exactly one execution for each of the '
       once[:3])
 if minutes:
     check_schedules(sids, every=60, upto=minutes[-1])
+# Who won: both pushd take part (not asserted: which one gets there first
+# is timing, not correctness).
+diag('schedule fires by pushd: %s' % ', '.join('%s %s' % tuple(r) for r in
+     H.sql_any("SELECT COALESCE(fired_by, '?'), COUNT(*) FROM "
+               "schedule_fires WHERE schedule_id IN (%s) GROUP BY 1"
+               % _in_list(sids))))
 
 # --- the section 8 invariants over the waits and deadlines -------------------------
 inv.check_all(settle=False)
