@@ -14,8 +14,9 @@ both on the optimised build:
 
 Figures (bench/results/ha.json, "keys"):
 - ha_failover_p50_ms, ha_failover_max_ms: from the kill -9 of a control
-  stack until the next command of the running execution is running on
-  each worker (its dispatch's started_at), over the rounds and workers;
+  stack (the start of `ha ctl control-kill`) until the first command the
+  other stack sent each worker afterwards is running (its dispatch's
+  started_at), over the rounds and workers;
 - ha_exec_per_s, single_exec_per_s: one-step executions (`true` on one
   of the two workers, in turn) started for SECONDS by THREADS client
   threads straight to pulse-api's FastCGI socket (nginx's per-user rate
@@ -281,8 +282,12 @@ def failover_round(ha, wid, r):
         return int(out or 0)
     B.wait(lambda: step() >= 3, 120, 'the execution at step 3',
            interval=0.1)
+    # As tests/ha/test_control_failover.py: from before the ctl until the
+    # first command the surviving stack sent after the ctl returned (the
+    # victim's processes gone) is running.
     t_kill = time.time()
     ha.ctl('control-kill', victim)
+    t_gone = time.time()
     took = {}
 
     def firsts():
@@ -292,8 +297,8 @@ def failover_round(ha, wid, r):
             out = ha.sql(
                 "SELECT MIN(UNIX_TIMESTAMP(started_at)) FROM "
                 "pulse.dispatches WHERE execution_id = '%s' AND worker_name "
-                "= '%s' AND UNIX_TIMESTAMP(started_at) > %.3f"
-                % (eid, w, t_kill)).strip()
+                "= '%s' AND UNIX_TIMESTAMP(sent_at) > %.3f"
+                % (eid, w, t_gone)).strip()
             if out and out != 'NULL':
                 took[w] = (float(out) - t_kill) * 1000.0
         return len(took) == len(WORKERS)
