@@ -13,6 +13,7 @@
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <mysql.h>
 #include <errmsg.h>
@@ -111,15 +112,6 @@ db_ms(void)
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static long long
-db_seed(void)
-{
-	struct timespec	 ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (long long)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 /* Process-wide: set once at start-up, before any thread. */
 static void	(*db_node_hook)(const char *);
 
@@ -168,7 +160,8 @@ db_new(const struct db_params *p)
 	db->p.timeout = p->timeout ? p->timeout : 5;
 	db->p.wsrep_sync_wait = p->wsrep_sync_wait;
 	db->cur = db->last = -1;
-	db->rnd = (unsigned)db_seed() ^ (unsigned)(uintptr_t)db;
+	db->rnd = (unsigned)db_ms() ^ (unsigned)getpid() << 16 ^
+	    (unsigned)(uintptr_t)db;
 	if (db->rnd == 0)
 		db->rnd = 1;
 	if (db->p.socket == NULL)
@@ -190,9 +183,12 @@ db_disconnect(struct db *db)
 	if (db->my != NULL)
 		mysql_close(db->my);
 	db->my = NULL;
-	/* A connection that died marks its node: the next connect tries
-	 * the others first (DB_HOST_HOLD_S). */
-	if (db->cur >= 0 && conn_error(db->errcode))
+	/* A node that says it cannot serve goes last for DB_HOST_HOLD_S
+	 * (so does one that timed out: db_timed_out). A connection merely
+	 * lost does not mark its node: if the node is down, reconnecting
+	 * is refused at once and marks it then. */
+	if (db->cur >= 0 && (db->errcode == DB_WSREP_NOT_READY ||
+	    db->errcode == ER_SERVER_SHUTDOWN))
 		db->hosts[db->cur].failed_at = db_ms();
 	db->cur = -1;
 	db->node[0] = '\0';
@@ -289,6 +285,8 @@ db_timed_out(struct db *db, long long since)
 	if (db_ms() - since < (long long)db->p.timeout * 500)
 		return 0;
 	db->hold_until = db_ms() + DB_HOLD_MS;
+	if (db->cur >= 0)
+		db->hosts[db->cur].failed_at = db_ms();
 	return 1;
 }
 
@@ -301,7 +299,11 @@ db_timed_out(struct db *db, long long since)
 static int
 db_worth_retry(struct db *db, int was_up, long long since)
 {
-	return !db_timed_out(db, since) && was_up;
+	int	 slow = db_timed_out(db, since);
+
+	/* With a list, the next try goes to another node (the one that
+	 * timed out goes last): one more try costs no second time-out. */
+	return was_up && (!slow || db->nhosts > 1);
 }
 
 static int
@@ -315,16 +317,20 @@ simple_query(struct db *db, const char *q)
 }
 
 /*
- * On a Galera node (@@wsrep_on = 1), require it to be Synced and ready
- * for clients, then set this session's wsrep_sync_wait. A server without
- * the variable (built without wsrep) or with wsrep_on = 0 is not Galera.
- * Both statements touch no table, which a node that is not ready still
- * answers; an error of either counts as "not ready".
+ * On a Galera node (@@wsrep_on = 1), require it to be Synced, ready for
+ * clients and not told to reject queries (an operator draining it), then
+ * set this session's wsrep_sync_wait. A server without the variables
+ * (built without wsrep) or with wsrep_on = 0 is not Galera. Both
+ * statements touch no table, which a node that is not ready still
+ * answers (checked on a three-node cluster: a node cut off from the
+ * others says wsrep_ready OFF, state Initialized, and 1047 to any
+ * statement on a table); an error of either counts as "not ready".
  */
 static int
 galera_check(struct db *db)
 {
-	static const char sql_on[] = "SELECT @@GLOBAL.wsrep_on";
+	static const char sql_on[] =
+	    "SELECT @@GLOBAL.wsrep_on, @@GLOBAL.wsrep_reject_queries";
 	static const char sql_status[] = "SHOW GLOBAL STATUS WHERE "
 	    "Variable_name IN ('wsrep_ready', 'wsrep_local_state_comment')";
 	MYSQL_RES	*r;
@@ -344,6 +350,12 @@ galera_check(struct db *db)
 	}
 	row = mysql_fetch_row(r);
 	on = row != NULL && row[0] != NULL && strcmp(row[0], "1") == 0;
+	if (on && (row[1] == NULL || strcmp(row[1], "NONE") != 0)) {
+		db_seterr(db, DB_WSREP_NOT_READY, "Galera node rejects "
+		    "queries (wsrep_reject_queries %s)", row[1] ? row[1] : "?");
+		mysql_free_result(r);
+		return -1;
+	}
 	mysql_free_result(r);
 	if (!on)
 		return 0;
@@ -431,22 +443,31 @@ db_on_node(struct db *db, int idx)
 	db->last = idx;
 }
 
+static int
+db_held(struct db *db)
+{
+	db_seterr(db, CR_CONNECTION_ERROR, "connect: the server did not "
+	    "answer within %u s a moment ago", db->p.timeout);
+	return -1;
+}
+
 int
 db_connect(struct db *db)
 {
 	int		 order[CONFIG_DB_HOSTS_MAX];
 	size_t		 i, n = 0;
 	long long	 since;
-	int		 lately;
+	int		 lately, held;
 
 	if (db->connected)
 		return 0;
 	db_disconnect(db);
 	since = db_ms();
-	if (since < db->hold_until) {
-		db_seterr(db, CR_CONNECTION_ERROR, "connect: the server "
-		    "did not answer within %u s a moment ago", db->p.timeout);
-		return -1;
+	/* After a time-out, only the nodes that did not fail lately (with
+	 * one node or a socket: none) are tried until the hold ends. */
+	held = since < db->hold_until;
+	if (held && db->p.socket != NULL) {
+		return db_held(db);
 	}
 	if (db->p.socket != NULL) {
 		if (db_open(db, NULL, 0) == -1) {
@@ -461,12 +482,15 @@ db_connect(struct db *db)
 		return -1;
 	}
 	/* The list's order, but a node that failed lately goes last. */
-	for (lately = 0; lately <= 1; lately++)
+	for (lately = 0; lately <= !held; lately++)
 		for (i = 0; i < db->nhosts; i++)
 			if ((db->hosts[i].failed_at != 0 && since -
 			    db->hosts[i].failed_at < DB_HOST_HOLD_S * 1000) ==
 			    lately)
 				order[n++] = (int)i;
+	if (n == 0) {
+		return db_held(db);
+	}
 	for (i = 0; i < n; i++) {
 		struct db_host	*h = &db->hosts[order[i]];
 
@@ -703,7 +727,7 @@ db_exec(struct db *db, const char *sql, struct db_res **res, const char *fmt,
 	struct params	 pp;
 	va_list		 ap;
 	long long	 since;
-	int		 rc, was_up;
+	int		 rc, was_up, worth;
 
 	if (res != NULL)
 		*res = NULL;
@@ -730,8 +754,9 @@ db_exec(struct db *db, const char *sql, struct db_res **res, const char *fmt,
 		db->in_txn = 1;
 		return -1;
 	}
+	worth = db_worth_retry(db, was_up, since);
 	db_disconnect(db);
-	if (!db_worth_retry(db, was_up, since))
+	if (!worth)
 		return -1;
 	return exec_once(db, sql, res, &pp);
 }
@@ -804,6 +829,8 @@ db_begin(struct db *db)
 int
 db_commit(struct db *db)
 {
+	long long	 since;
+
 	if (db->txn_broken || !db->connected) {
 		db->in_txn = 0;
 		db->txn_broken = 0;
@@ -811,9 +838,12 @@ db_commit(struct db *db)
 		return -1;
 	}
 	db->in_txn = 0;
+	since = db_ms();
 	if (simple_query(db, "COMMIT") == -1) {
-		if (conn_error(db->errcode))
+		if (conn_error(db->errcode)) {
+			db_timed_out(db, since);	/* a frozen node */
 			db_disconnect(db);
+		}
 		return -1;
 	}
 	return 0;

@@ -3,7 +3,14 @@
 is away, and recover by themselves, without pulse-api being restarted
 (STACK-NOTES: reconnect and re-prepare, never MYSQL_OPT_RECONNECT).
 The waits end only a hung test (DEADLINE_S); how long they took is not a
-check."""
+check. Then DB_HOST as a list (SPEC section 18): pulse-api over TCP with a
+dead first entry connects to the next and logs the switch; a bad list
+stops it naming DB_HOST and the entry."""
+
+import os
+import re
+import socket
+import subprocess
 
 from pulse_test import (CtlError, call, check, check_status, ctl, ctl_pids,
                         done, have_ctl, is_json_error, prompt_step, require,
@@ -95,5 +102,46 @@ if r[0] == 201 and isinstance(r[2], dict):
 
 check('the pulse-api master was not restarted',
       ctl_pids('api-master') == master, ctl_pids('api-master'))
+
+# --- DB_HOST lists -----------------------------------------------------
+env_file = os.environ.get('PULSE_ENV_FILE', '')
+bindir = os.environ.get('PULSE_BIN', '')
+sqldir = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..',
+                      'sql')
+require('PULSE_ENV_FILE and PULSE_BIN are set', env_file and bindir)
+with open(env_file) as f:
+    env_text = f.read()
+port = re.findall(r'(?m)^DB_PORT=(\d+)', env_text)[-1]
+password = re.findall(r'(?m)^DB_PASSWORD=(.*)$', env_text)[-1].strip()
+dead = socket.socket()          # bound, never listening: refuses
+dead.bind(('127.0.0.1', 0))
+dead_port = dead.getsockname()[1]
+
+
+def api(args, **env):
+    e = dict(os.environ, DB_SOCKET='', **env)
+    p = subprocess.run([os.path.join(bindir, 'pulse-api'), '-e', env_file] +
+                       args, capture_output=True, text=True, timeout=60,
+                       env=e)
+    return p.returncode, p.stdout + p.stderr
+
+
+try:
+    rc, out = api(['--migrate', sqldir],
+                  DB_HOST='127.0.0.1:%d,127.0.0.1:%s' % (dead_port, port))
+    check('a DB_HOST list with a dead first entry: pulse-api works on the '
+          'second', rc == 0 and '(0 applied' in out, out)
+    check('... and logs "db: connected to 127.0.0.1:%s"' % port,
+          'db: connected to 127.0.0.1:%s' % port in out, out)
+    check('... never the password', len(password) >= 8 and
+          password not in out, out)
+    rc, out = api(['--migrate', sqldir], DB_HOST='127.0.0.1:%d' % dead_port)
+    check('a single dead entry: pulse-api fails, as before', rc != 0 and
+          'cannot connect' in out and 'db: connected' not in out, out)
+    rc, out = api(['--check-config'], DB_HOST='127.0.0.1,db2:0')
+    check('a bad DB_HOST list stops pulse-api naming DB_HOST and the entry',
+          rc != 0 and 'DB_HOST' in out and "'db2:0'" in out, out)
+finally:
+    dead.close()
 
 done()

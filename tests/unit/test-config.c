@@ -56,6 +56,45 @@ hosts_bad(const char *list, const char *needle)
 	    strstr(err, needle) != NULL;
 }
 
+/* Lists that parse: n entries, the last of them name:port. */
+static const struct {
+	const char	*descr, *list;
+	size_t		 n;
+	const char	*name;
+	unsigned	 port;
+} good[] = {
+	{ "one host, today's form, gets DB_PORT", "127.0.0.1", 1,
+	    "127.0.0.1", 3306 },
+	{ "a name", "db-1.example_x", 1, "db-1.example_x", 3306 },
+	{ "host:port", "db1:3307", 1, "db1", 3307 },
+	{ "a bare IPv6 address is one host without a port", "::1", 1,
+	    "::1", 3306 },
+	{ "[v6]:port", "[fe80::1]:4000", 1, "fe80::1", 4000 },
+	{ "[v6] without a port", "[::1]", 1, "::1", 3306 },
+	{ "spaces around commas", "127.0.0.1:3311, db2 ,[::1]:3313", 3,
+	    "::1", 3313 },
+	{ "eight entries", "a,b,c,d,e,f,g,h:9", 8, "h", 9 },
+};
+
+/* Lists refused, the message naming DB_HOST and the needle. */
+static const struct {
+	const char	*descr, *list, *needle;
+} bad[] = {
+	{ "nine entries are refused", "a,b,c,d,e,f,g,h,i", "more than 8" },
+	{ "empty list", "", "entry 1 is empty" },
+	{ "empty entry in the middle", "a,,b", "entry 2 is empty" },
+	{ "trailing comma", "a,b,", "entry 3 is empty" },
+	{ "port 0", "db1:0", "'db1:0'" },
+	{ "port 65536", "db1:65536", "'db1:65536'" },
+	{ "port not a number", "a,db1:x1", "'db1:x1'" },
+	{ "empty port", "db1:", "'db1:'" },
+	{ "empty host before a port", ":3306", "':3306'" },
+	{ "a bad character in the name", "good,b@d", "'b@d'" },
+	{ "unclosed bracket", "[::1:3306", "'[::1:3306'" },
+	{ "text after the bracket", "[::1]x3306", "'[::1]x3306'" },
+	{ "a name in brackets", "[dbx]:3306", "'[dbx]" },
+};
+
 static void
 test_db_hosts(void)
 {
@@ -64,41 +103,14 @@ test_db_hosts(void)
 	size_t		 i;
 	int		 rc;
 
-	test_cond("one host, today's form, gets DB_PORT",
-	    hosts_ok("127.0.0.1", 1) && host_is(0, "127.0.0.1", 3306));
-	test_cond("a name", hosts_ok("db-1.example_x", 1) &&
-	    host_is(0, "db-1.example_x", 3306));
-	test_cond("host:port", hosts_ok("db1:3307", 1) &&
-	    host_is(0, "db1", 3307));
-	test_cond("a bare IPv6 address is one host without a port",
-	    hosts_ok("::1", 1) && host_is(0, "::1", 3306));
-	test_cond("[v6]:port", hosts_ok("[fe80::1]:4000", 1) &&
-	    host_is(0, "fe80::1", 4000));
-	test_cond("[v6] without a port", hosts_ok("[::1]", 1) &&
-	    host_is(0, "::1", 3306));
-	test_cond("a list in order, spaces around commas",
+	for (i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+		test_cond(good[i].descr, hosts_ok(good[i].list, good[i].n) &&
+		    host_is(good[i].n - 1, good[i].name, good[i].port));
+	test_cond("a list keeps its order",
 	    hosts_ok("127.0.0.1:3311, db2 ,[::1]:3313", 3) &&
-	    host_is(0, "127.0.0.1", 3311) && host_is(1, "db2", 3306) &&
-	    host_is(2, "::1", 3313));
-	test_cond("eight entries", hosts_ok("a,b,c,d,e,f,g,h:9", 8) &&
-	    host_is(7, "h", 9));
-	test_cond("nine entries are refused",
-	    hosts_bad("a,b,c,d,e,f,g,h,i", "more than 8"));
-	test_cond("empty list", hosts_bad("", "entry 1 is empty"));
-	test_cond("empty entry in the middle",
-	    hosts_bad("a,,b", "entry 2 is empty"));
-	test_cond("trailing comma", hosts_bad("a,b,", "entry 3 is empty"));
-	test_cond("port 0", hosts_bad("db1:0", "'db1:0'"));
-	test_cond("port 65536", hosts_bad("db1:65536", "'db1:65536'"));
-	test_cond("port not a number", hosts_bad("a,db1:x1", "'db1:x1'"));
-	test_cond("empty port", hosts_bad("db1:", "'db1:'"));
-	test_cond("empty host before a port", hosts_bad(":3306", "':3306'"));
-	test_cond("a bad character in the name",
-	    hosts_bad("good,b@d", "'b@d'"));
-	test_cond("unclosed bracket", hosts_bad("[::1:3306", "'[::1:3306'"));
-	test_cond("text after the bracket",
-	    hosts_bad("[::1]x3306", "'[::1]x3306'"));
-	test_cond("a name in brackets", hosts_bad("[dbx]:3306", "'[dbx]"));
+	    host_is(0, "127.0.0.1", 3311) && host_is(1, "db2", 3306));
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		test_cond(bad[i].descr, hosts_bad(bad[i].list, bad[i].needle));
 	memset(big, 'a', 300);
 	big[300] = '\0';
 	test_cond("a name past 253 bytes", hosts_bad(big, "bad host name"));
@@ -109,13 +121,13 @@ test_db_hosts(void)
 
 	/* Through config_load: DB_PORT reaches the entries, whatever order
 	 * the keys came in, and a bad list stops the load. */
-	setenv("DB_HOST", "10.0.0.1,10.0.0.2:3310", 1);
+	setenv("DB_HOST", "db1.example.org,db2.example.org:3310", 1);
 	setenv("DB_PORT", "3399", 1);
 	rc = config_load(&c, NULL, 0, err, sizeof(err));
 	test_cond("a list loads", rc == 0 &&
 	    config_db_hosts(c.db_host, (unsigned)c.db_port, hosts, &nhosts,
-	    err, sizeof(err)) == 0 && host_is(0, "10.0.0.1", 3399) &&
-	    host_is(1, "10.0.0.2", 3310));
+	    err, sizeof(err)) == 0 && host_is(0, "db1.example.org", 3399) &&
+	    host_is(1, "db2.example.org", 3310));
 	config_free(&c);
 	/* The longest valid list fits the key's limit. */
 	big[0] = '\0';

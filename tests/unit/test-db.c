@@ -9,6 +9,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "dbtest.h"
@@ -46,6 +47,18 @@ kill_conn(struct db *killer, struct db *victim)
 }
 
 static struct db *killer;
+
+static long long
+conn_id(struct db *db)
+{
+	struct db_res	*r;
+	long long	 id;
+
+	db_exec(db, sql_connid, &r, "");
+	id = db_res_int(r, 0, 0, -1);
+	db_res_free(r);
+	return id;
+}
 
 static int
 txn_fn(struct db *db, void *arg)
@@ -119,6 +132,27 @@ dead_port(int *fd)
 	return ntohs(sin.sin_port);
 }
 
+/* A TCP port on 127.0.0.1 that takes connections but never answers, as
+ * a frozen server's: listening, never accepting. */
+static int
+silent_port(int *fd)
+{
+	int	 port = dead_port(fd);
+
+	if (port == 0 || listen(*fd, 8) == -1)
+		return 0;
+	return port;
+}
+
+static long long
+now_ms(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 static struct db *
 open_list(const char *list)
 {
@@ -131,7 +165,7 @@ open_list(const char *list)
 	p.user = dbtest_cfg.db_user;
 	p.password = dbtest_cfg.db_password;
 	p.name = dbtest_cfg.db_name;
-	p.timeout = 5;
+	p.timeout = 1;
 	p.wsrep_sync_wait = 1;
 	return db_new(&p);
 }
@@ -140,13 +174,16 @@ open_list(const char *list)
 static void
 test_host_list(void)
 {
-	struct db	*db;
+	struct db	*db, *tkiller;
 	struct db_res	*r = NULL;
 	char		 list[128], live[64];
+	long long	 t0, t1, id0;
 	int		 fd = -1, dead = dead_port(&fd), rc;
 
 	test_cond("a dead loopback port", dead > 0);
 	snprintf(live, sizeof(live), "127.0.0.1:%d", dbtest_cfg.db_port);
+	/* KILL needs the same account: pulse@127.0.0.1 over TCP. */
+	tkiller = open_list(live);
 	db_set_node_hook(node_hook);
 
 	snprintf(list, sizeof(list), "127.0.0.1:%d,%s", dead, live);
@@ -156,10 +193,11 @@ test_host_list(void)
 	test_cond("the switch is told once, with host:port",
 	    hook_calls == 1 && strcmp(hook_node, live) == 0);
 	test_cond("and statements run there", db_ping(db) == 0);
-	kill_conn(killer, db);
+	id0 = conn_id(db);
+	kill_conn(tkiller, db);
 	rc = db_exec(db, sql_sel, &r, "i", 1LL);
 	test_cond("a killed connection reconnects through the list",
-	    rc == 0 && db_res_rows(r) == 1 &&
+	    rc == 0 && db_res_rows(r) == 1 && conn_id(db) != id0 &&
 	    strcmp(db_current_host(db), live) == 0);
 	db_res_free(r);
 	test_cond("back on the same node: no second switch", hook_calls == 1);
@@ -181,11 +219,34 @@ test_host_list(void)
 	    db_ping(db) == -1 && db_down(db));
 	db_free(db);
 
+	/* A frozen first node costs its time-out once; then, for
+	 * DB_HOST_HOLD_S, it is tried last. */
+	close(fd);
+	dead = silent_port(&fd);
+	snprintf(list, sizeof(list), "127.0.0.1:%d,%s", dead, live);
+	db = open_list(list);
+	t0 = now_ms();
+	rc = db_connect(db);
+	t1 = now_ms();
+	test_cond("a frozen first entry: connects to the second after the "
+	    "time-out", dead > 0 && rc == 0 && t1 - t0 >= 900 &&
+	    strcmp(db_current_host(db), live) == 0);
+	id0 = conn_id(db);
+	kill_conn(tkiller, db);
+	t0 = now_ms();
+	rc = db_ping(db);
+	t1 = now_ms();
+	test_cond("reconnecting tries the frozen entry last: no time-out",
+	    rc == 0 && t1 - t0 < 900 && conn_id(db) != id0 &&
+	    strcmp(db_current_host(db), live) == 0);
+	db_free(db);
+
 	db = open_list("127.0.0.1:0");
 	test_cond("a bad list: connect fails naming DB_HOST",
 	    db_connect(db) == -1 && strstr(db_errmsg(db), "DB_HOST") != NULL);
 	db_free(db);
 	db_set_node_hook(NULL);
+	db_free(tkiller);
 	if (fd != -1)
 		close(fd);
 }
