@@ -241,7 +241,11 @@ hello_fire(lws_sorted_usec_list_t *sul)
 {
 	struct conn	*c = lws_container_of(sul, struct conn, sul_hello);
 
-	if (c->wsi == NULL || c->hello)
+	/*
+	 * Before the upgrade lws's own timeouts end it (the ah's idle
+	 * timeout, 10 s; the server's answer, 20 s): see WSI_DESTROY.
+	 */
+	if (c->wsi == NULL || c->hello || !c->up)
 		return;
 	snprintf(c->closewhy, sizeof(c->closewhy), "no answer to the hello "
 	    "within %d s", WORKER_HELLO_MS / 1000);
@@ -268,7 +272,8 @@ conn_connect(struct conn *c)
 		conn_retry(c, "cannot start a connection");
 		return;
 	}
-	if (c->urls->n > 1)
+	/* (lws may have failed it already, from inside the call.) */
+	if (c->urls->n > 1 && c->wsi != NULL)
 		lws_sul_schedule(c->ctx, 0, &c->sul_hello, hello_fire,
 		    (lws_usec_t)WORKER_HELLO_MS * LWS_US_PER_MS);
 }
@@ -647,6 +652,16 @@ conn_callback(struct lws *wsi, enum lws_callback_reasons reason,
 	case LWS_CALLBACK_CLIENT_CLOSED:
 		conn_down(c, c->closewhy[0] != '\0' ? c->closewhy :
 		    "connection closed");
+		return 0;
+	case LWS_CALLBACK_WSI_DESTROY:
+		/*
+		 * lws 4.1 frees a client timed out before the upgrade (a
+		 * host that took the connection and never answered) without
+		 * a CONNECTION_ERROR: without this c->wsi would dangle and
+		 * the agent would never connect again.
+		 */
+		if (c->wsi == wsi)
+			conn_down(c, "no answer to the upgrade (timed out)");
 		return 0;
 	default:
 		return 0;
