@@ -332,32 +332,12 @@ ha_stack_up() {
 		nginx_start "$dir/c$n" "$(cat "$dir/c$n/port")"
 	done
 	# The workers' server list, both control stacks, c1 first
-	# (worker_start reads DIR/servers); c1 alone for a pulse-worker that
-	# takes one URL only.
-	if ha_worker_lists; then
-		ha_urls "$dir" >"$dir/servers"
-	else
-		say "warning: this pulse-worker takes one PULSE_SERVER: the workers use c1's only"
-		ha_urls "$dir" | cut -d, -f1 >"$dir/servers"
-	fi
+	# (worker_start reads DIR/servers).
+	ha_urls "$dir" >"$dir/servers"
 	for w in "${HA_WORKERS[@]}"; do
 		worker_start "$dir" "$w" demo
 	done
 	say "HA stack up in $((SECONDS - t0)) s"
-}
-
-# ha_worker_lists: does this pulse-worker take a PULSE_SERVER list? Asked
-# of its parser with two closed ports (it says no before any network).
-ha_worker_lists() {
-	local tmp out
-	tmp=$(mktemp -d /tmp/pulse-ha-probe.XXXXXX)
-	out=$(env -i PATH=/usr/bin:/bin HOME="$tmp" ASAN_OPTIONS=detect_leaks=0 \
-		WORKER_NAME=probe WORKER_STATE_DIR="$tmp" WORKER_API_KEY=probe \
-		PULSE_SERVER=http://127.0.0.1:1,http://127.0.0.1:2 \
-		timeout 1 "$BIN/pulse-worker" 2>&1) || true
-	rm -rf "$tmp"
-	case $out in *"PULSE_SERVER: "*"unexpected ','"*) return 1 ;; esac
-	return 0
 }
 
 ha_stack_down() {
@@ -530,6 +510,67 @@ cmd_ha_up() {
 	(while sleep 2; do ha_heal "$dir"; done) &
 	UP_SUP=$!
 	wait "$UP_SUP" || true
+}
+
+# ---------------------------------------------------------------- test
+# The `ha` stage of ./pulse-dev test. Global so that cmd_test's traps
+# stop the stack however the run ends.
+HA_TEST_DIR=
+
+ha_test_stop() {
+	[ -z "$HA_TEST_DIR" ] || ha_stack_down "$HA_TEST_DIR"
+}
+
+# ha_test_stage FILE...: run inside cmd_test (its tally, not_run,
+# stage_begin, stage_end, sanitizer_check, artifacts): one HA stack for
+# the files, each under the same 600 s limit as the integration files,
+# healed between them, stopped and its logs kept at the end.
+ha_test_stage() {
+	local f name out rc i=0 broken=
+	stage_begin ha "HA tests (three Galera nodes, two control stacks)"
+	HA_TEST_DIR=$(mktemp -d /tmp/pulse-ha.XXXXXX)
+	chmod 755 "$HA_TEST_DIR"
+	# cmd_test's own stack, if it has one, and this one.
+	trap '[ -z "${dir:-}" ] || stack_down "$dir"; ha_test_stop' EXIT
+	trap '[ -z "${dir:-}" ] || stack_down "$dir"; ha_test_stop; exit 130' INT TERM
+	export PULSE_WORKER_PATH=$TEST_WORKER_PATH
+	say "starting an HA stack in $HA_TEST_DIR"
+	# In a subshell, as the other stack: a part that does not start
+	# ends the stage, not the run.
+	rc=0
+	(ha_stack_up "$HA_TEST_DIR" "$(free_port)" "$(free_port)" && ha_env "$HA_TEST_DIR") &
+	wait $! || rc=$?
+	[ $rc -eq 0 ] || broken="the HA stack did not start"
+	for f in "$@"; do
+		i=$((i + 1))
+		name=ha/$(basename "$f")
+		if [ -n "$broken" ]; then not_run "$name" "$broken"; continue; fi
+		out=$artifacts/ha-$(basename "$f" .py)
+		rc=0
+		(set -a
+			# shellcheck disable=SC1091
+			. "$HA_TEST_DIR/ha.env"
+			set +a
+			timeout 600 python3 "$f") >"$out.tap" 2>"$out.err" || rc=$?
+		tally "$name" "$out.tap" "$out.err" "$rc"
+		[ "$i" -lt $# ] || break
+		(ha_heal "$HA_TEST_DIR") &
+		wait $! || true
+		if ! ha_healthy "$HA_TEST_DIR"; then
+			broken="the HA stack could not be healed (after $name)"
+			say "FAIL: $broken; the ha stage stops here"
+		fi
+	done
+	ha_stack_down "$HA_TEST_DIR"
+	sanitizer_check "the HA stack logs" "$HA_TEST_DIR"/log/*.log "$HA_TEST_DIR"/c*/log/*.log
+	mkdir -p "$artifacts/ha-log"
+	cp -r "$HA_TEST_DIR/log" "$artifacts/ha-log/workers" 2>/dev/null || true
+	for f in "$HA_TEST_DIR"/db* "$HA_TEST_DIR"/c*; do
+		cp -r "$f/log" "$artifacts/ha-log/$(basename "$f")" 2>/dev/null || true
+	done
+	rm -rf "$HA_TEST_DIR"
+	HA_TEST_DIR=
+	stage_end
 }
 
 cmd_ha() {
