@@ -1,7 +1,8 @@
 /*
  * The MariaDB layer: one connection per process, prepared statements
  * cached by their SQL text, explicit reconnect + re-prepare + one retry,
- * transactions, time-outs. Nothing here logs; callers read db_errmsg().
+ * transactions, time-outs, a list of Galera nodes to fail over between.
+ * Nothing here logs; callers read db_errmsg() (and db_set_node_hook).
  */
 #ifndef PULSE_DB_H
 #define PULSE_DB_H
@@ -76,10 +77,12 @@ void		 db_rollback(struct db *);
  * COMMIT, roll back and run fn again, up to DB_TXN_ATTEMPTS runs in all,
  * with a jittered pause of 5-50 ms (doubling) between them. After a
  * connection lost before COMMIT was sent, reconnect and run fn once
- * more; one lost at COMMIT is never rerun (it may have committed). fn returns
- * 0 to commit, -1 to roll back (the error stays as fn left it); if fn
- * returns 1 the transaction is committed and 1 is passed through, which
- * lets callers report "nothing to do" without an error.
+ * more (on another node if it was the node that failed); one lost at
+ * COMMIT is never rerun (it may have committed). fn returns 0 to commit,
+ * -1 to roll back (the error stays as fn left it); if fn returns 1 the
+ * transaction is committed and 1 is passed through, which lets callers
+ * report "nothing to do" without an error. fn must be safe to run again:
+ * nothing outside the database may depend on a run that was rolled back.
  */
 #define DB_TXN_ATTEMPTS	5
 int		 db_txn(struct db *, int (*fn)(struct db *, void *), void *arg);
@@ -87,7 +90,8 @@ int		 db_txn(struct db *, int (*fn)(struct db *, void *), void *arg);
 /* Error of the last failed call. */
 unsigned	 db_errcode(const struct db *);
 const char	*db_errmsg(const struct db *);
-int		 db_down(const struct db *);	/* server unreachable */
+/* Server unreachable, or (1047) a Galera node not serving clients. */
+int		 db_down(const struct db *);
 /* Down, or a lock that another transaction held: the same work may well
  * succeed if tried again, so it is no fault of the work itself. */
 int		 db_transient(const struct db *);
