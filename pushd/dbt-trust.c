@@ -50,6 +50,9 @@ struct dbt_offer {
 	long long	 key_id;
 };
 
+/* Galera: read then insert, with no row written by both: only the pushd
+ * holding the worker's socket offers it a key, and an extra offer is
+ * harmless (an ack kills the offers older than the acked one). */
 static int
 dbt_offer_txn(struct db *db, void *arg)
 {
