@@ -68,6 +68,13 @@ struct conn {
 
 static void	conn_connect(struct conn *);
 
+/*
+ * The agent's one websocket, for LWS_CALLBACK_WSI_DESTROY: lws 4.1 hands
+ * that of any wsi (a pipe's, an HTTP client's) to the first protocol,
+ * this one, with opaque data that is not a conn (and may be freed).
+ */
+static struct conn	*conn_one;
+
 /* The URL in use, and "ws[s]://host[:port]/path" for the log. */
 #define CONN_URL(c)	(&(c)->urls->u[(c)->cur])
 #define URL_FMT		"%s://%s%s"
@@ -93,6 +100,7 @@ conn_new(struct lws_context *ctx, const struct urls *urls,
 	c->who = who;
 	c->hooks = *hooks;
 	TAILQ_INIT(&c->q);
+	conn_one = c;
 	return c;
 }
 
@@ -120,6 +128,8 @@ conn_free(struct conn *c)
 {
 	if (c == NULL)
 		return;
+	if (conn_one == c)
+		conn_one = NULL;
 	lws_sul_cancel(&c->sul_retry);
 	lws_sul_cancel(&c->sul_silence);
 	lws_sul_cancel(&c->sul_hello);
@@ -582,6 +592,17 @@ conn_callback(struct lws *wsi, enum lws_callback_reasons reason,
 		conn_load_ca(user);
 		return 0;
 	}
+	/*
+	 * lws 4.1 frees a client timed out before the upgrade (a host that
+	 * took the connection and never answered) without a
+	 * CONNECTION_ERROR: c->wsi would dangle, never to connect again.
+	 */
+	if (reason == LWS_CALLBACK_WSI_DESTROY) {
+		if (wsi != NULL && conn_one != NULL && conn_one->wsi == wsi)
+			conn_down(conn_one, "no answer to the upgrade "
+			    "(timed out)");
+		return 0;
+	}
 	c = wsi != NULL ? lws_get_opaque_user_data(wsi) : NULL;
 	if (c == NULL)
 		return 0;
@@ -653,16 +674,7 @@ conn_callback(struct lws *wsi, enum lws_callback_reasons reason,
 		conn_down(c, c->closewhy[0] != '\0' ? c->closewhy :
 		    "connection closed");
 		return 0;
-	case LWS_CALLBACK_WSI_DESTROY:
-		/*
-		 * lws 4.1 frees a client timed out before the upgrade (a
-		 * host that took the connection and never answered) without
-		 * a CONNECTION_ERROR: without this c->wsi would dangle and
-		 * the agent would never connect again.
-		 */
-		if (c->wsi == wsi)
-			conn_down(c, "no answer to the upgrade (timed out)");
-		return 0;
+
 	default:
 		return 0;
 	}

@@ -269,13 +269,6 @@ http_callback(struct lws *wsi, enum lws_callback_reasons reason,
 		http_finish(h, h->status != 0 ? NULL :
 		    "connection closed before an answer");
 		return 0;
-	case LWS_CALLBACK_WSI_DESTROY:
-		/* Freed by an lws timeout with no other word (lws 4.1). */
-		if (h->wsi == wsi) {
-			h->wsi = NULL;
-			http_finish(h, "no answer (timed out)");
-		}
-		return 0;
 	default:
 		return 0;
 	}

@@ -14,24 +14,32 @@
 #include "xmalloc.h"
 #include "test.h"
 
-/* The list is refused with exactly this message. */
+/* rc and err of a parse: refused with exactly want, nothing kept. */
 static int
-refused_ws(const char *server, const char *ws, const char *want)
+refused(int rc, struct urls *l, const char *err, const char *want)
 {
-	struct urls	 l;
-	char		 err[512];
-
-	memset(&l, 0x5a, sizeof(l));
-	if (urls_worker(server, ws, &l, err, sizeof(err)) == 0) {
-		urls_clear(&l);
-		printf("# accepted: '%s' '%s'\n", server, ws);
+	if (rc == 0) {
+		urls_clear(l);
+		printf("# accepted, wanted '%s'\n", want);
 		return 0;
 	}
 	if (strcmp(err, want) != 0) {
 		printf("# got '%s'\n# want '%s'\n", err, want);
 		return 0;
 	}
-	return l.n == 0;
+	return l->n == 0;
+}
+
+static int
+refused_ws(const char *server, const char *ws, const char *want)
+{
+	struct urls	 l;
+	char		 err[512];
+	int		 rc;
+
+	memset(&l, 0x5a, sizeof(l));
+	rc = urls_worker(server, ws, &l, err, sizeof(err));
+	return refused(rc, &l, err, want);
 }
 
 static int
@@ -39,18 +47,12 @@ refused_server(const char *server, const char *want)
 {
 	struct urls	 l;
 	char		 err[512];
+	int		 rc;
 
-	if (urls_server(server, "/api/workers/heartbeat", &l, err,
-	    sizeof(err)) == 0) {
-		urls_clear(&l);
-		printf("# accepted: '%s'\n", server);
-		return 0;
-	}
-	if (strcmp(err, want) != 0) {
-		printf("# got '%s'\n# want '%s'\n", err, want);
-		return 0;
-	}
-	return l.n == 0;
+	memset(&l, 0x5a, sizeof(l));
+	rc = urls_server(server, "/api/workers/heartbeat", &l, err,
+	    sizeof(err));
+	return refused(rc, &l, err, want);
 }
 
 static int
