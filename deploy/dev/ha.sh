@@ -187,11 +187,24 @@ ha_db_start() {
 	ha_node_wait "$dir" "$n"
 }
 
+# ha_db_kill DIR N: kill -9 of node N, with an SST script and its rsync
+# daemon if it was in one (a daemon left would hold the SST port).
 ha_db_kill() {
-	local f=$1/db$2/mariadb.pid
+	local f=$1/db$2/mariadb.pid pids
 	[ -f "$f" ] || die "database node $2 is not running"
-	kill -KILL "$(cat "$f")" 2>/dev/null || true
+	pids=$(ha_tree "$(cat "$f")")
+	# shellcheck disable=SC2086
+	kill -KILL $pids 2>/dev/null || true
 	rm -f "$f"
+	# shellcheck disable=SC2086
+	ha_wait_gone $pids
+}
+
+# ha_tree PID: PID and its descendants, parents first.
+ha_tree() {
+	local p
+	echo "$1"
+	for p in $(pgrep -P "$1"); do ha_tree "$p"; done
 }
 
 # ha_db_stop DIR N: a clean shutdown (Galera leaves the cluster in order);
@@ -269,7 +282,7 @@ ha_control_dir() {
 	local dir=$1 n=$2 c=$1/c$2
 	mkdir -p "$c/run" "$c/log"
 	chmod 755 "$c"
-	[ -s "$c/port" ] || echo "$3" >"$c/port"
+	echo "$3" >"$c/port"
 	echo "api pushd nginx" >"$c/components"
 	ln -sfn "$dir/db$n/run/mysql.sock" "$c/run/mysql.sock"
 	cp "$dir/bin" "$c/bin"
@@ -282,8 +295,7 @@ ha_control_kill() {
 		pid_alive "$c/$f.pid" || continue
 		# nginx's workers and pulse-api's children outlive a killed
 		# master: they go too, as when a host dies.
-		pids+=("$(cat "$c/$f.pid")")
-		mapfile -t -O ${#pids[@]} pids < <(pgrep -P "$(cat "$c/$f.pid")" || true)
+		mapfile -t -O ${#pids[@]} pids < <(ha_tree "$(cat "$c/$f.pid")")
 	done
 	[ ${#pids[@]} -eq 0 ] || kill -KILL "${pids[@]}" 2>/dev/null || true
 	rm -f "$c/nginx.pid" "$c/api.pid" "$c/pushd.pid"
@@ -349,9 +361,16 @@ ha_stack_down() {
 		[ -d "$dir/c$n" ] && stack_down "$dir/c$n"
 	done
 	# The last node to stop is safe to bootstrap from: node 1, which
-	# ha_cluster bootstraps when the stack starts again.
+	# ha_cluster bootstraps when the stack starts again. A node not
+	# Synced (joining, or cut off) can take its 30 s to stop on TERM and
+	# has nothing to keep: it is killed.
 	for n in 3 2 1; do
-		ha_db_stop "$dir" "$n"
+		ha_node_alive "$dir" "$n" || continue
+		if [ "$(ha_node_status "$dir" "$n" wsrep_local_state_comment)" = Synced ]; then
+			ha_db_stop "$dir" "$n"
+		else
+			ha_db_kill "$dir" "$n"
+		fi
 	done
 }
 
@@ -363,8 +382,10 @@ ha_heal() {
 		say "database node $n is not running; starting it"
 		(ha_db_start "$dir" "$n") || say "start of database node $n failed"
 	done
+	# In subshells: a part that does not start says so (die) and the
+	# others are still healed; ha up's supervisor goes on.
 	for n in "${HA_CONTROLS[@]}"; do
-		heal "$dir/c$n"
+		(heal "$dir/c$n") || say "healing control stack $n failed"
 	done
 	for w in "${HA_WORKERS[@]}"; do
 		pid_alive "$dir/worker-$w.pid" && continue
@@ -479,6 +500,9 @@ cmd_ha_stack() {
 	mkdir -p "$dir"
 	dir=$(cd "$dir" && pwd)
 	ha_node_alive "$dir" 1 && die "an HA stack is already running in $dir"
+	# nginx's workers (nobody) and the nodes (mysql) must pass through
+	# DIR's parents.
+	nginx_can_reach "$dir/c1" || exit 1
 	export ASAN_OPTIONS=$ASAN_TEST_OPTIONS
 	export UBSAN_OPTIONS=print_stacktrace=1
 	export PULSE_WORKER_PATH=$TEST_WORKER_PATH
