@@ -68,7 +68,7 @@ def try_on(n, method, path, **kw):
     """call_on(), with a refused or dropped connection as status 0."""
     try:
         return call_on(n, method, path, **kw)
-    except (OSError, Exception) as e:  # http.client errors too
+    except Exception as e:  # refused, reset, http.client's errors
         return 0, None, str(e)
 
 

@@ -241,6 +241,16 @@ bad = [(e, finals.get(e)) for e in allids
        if len(finals.get(e, [])) != 1 or finals[e][0][1] != 1]
 check('each of %d executions has exactly one final execution_status event'
       % len(allids), not bad, bad[:10])
+for e, _ in bad[:3]:
+    # What a double looks like in the rows: each event's id (Galera's
+    # auto_increment_offset says which node wrote it) and the execution's
+    # lock_rev (sql/016), one per committed engine transaction.
+    diag('%s: events %s; execution %s' % (e, H.sql_any(
+        "SELECT id, JSON_VALUE(payload, '$.status'), "
+        "DATE_FORMAT(created_at, '%%H:%%i:%%s.%%f') FROM events WHERE "
+        "execution_id = '%s' AND type = 'execution_status' ORDER BY id"
+        % e), H.sql_any("SELECT status, lock_rev FROM executions WHERE "
+                        "id = '%s'" % e)))
 
 # --- approval deadlines ------------------------------------------------------------
 st = statuses(appr)
