@@ -44,7 +44,10 @@ static const char sql_token_list[] = TOKEN_COLS
 static const char sql_token_revoke[] =
     "UPDATE enrollment_tokens SET revoked_at = COALESCE(revoked_at, NOW(3)) "
     "WHERE id = ?";
-/* The one statement that decides whether a token still has a use. */
+/* The one statement that decides whether a token still has a use.
+ * Galera: conditional and always a change (uses_left - 1), so two uses
+ * on two nodes of a token's last use conflict at COMMIT: one is rerun
+ * and finds none left. */
 static const char sql_token_use[] =
     "UPDATE enrollment_tokens SET uses_left = uses_left - 1 "
     "WHERE token_hash = ? AND uses_left > 0 AND expires_at > NOW(3) "

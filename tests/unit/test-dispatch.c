@@ -58,6 +58,11 @@ static const char sql_worker_get[] =
     "JSON_LENGTH(metadata, '$.groups'), "
     "(SELECT COUNT(*) FROM worker_groups g WHERE g.worker_id = w.id), "
     "last_heartbeat > NOW() - INTERVAL 1 MINUTE FROM workers w WHERE id = ?";
+/* Galera (sql/016): what a claim and an engine call write besides. */
+static const char sql_claim_rev[] =
+    "SELECT claim_rev FROM workers WHERE id = ?";
+static const char sql_lock_rev[] =
+    "SELECT lock_rev, updated_at FROM executions WHERE id = ?";
 static const char sql_worker_delete[] = "DELETE FROM workers WHERE id = ?";
 static const char sql_worker_old[] =
     "UPDATE workers SET last_heartbeat = NOW() - INTERVAL 1 HOUR "
@@ -290,6 +295,24 @@ main(void)
 	    dispatch_claim(db, NODE, GRACE, held_all, NULL, &cmds, &n) == 0 &&
 	    n == 0);
 	dispatch_cmds_free(cmds, n);
+	/* Galera: two nodes' claims conflict only on rows both write. */
+	test_cond("a claim wrote its worker's row; the other worker's not",
+	    strcmp(cell(sql_claim_rev, "s", wa, NULL, NULL, 0, 0), "1") == 0 &&
+	    strcmp(cell(sql_claim_rev, "s", wb, NULL, NULL, 0, 0), "0") == 0);
+	{
+		char	 rev[32], at[64];
+
+		strlcpy_p(rev, cell(sql_lock_rev, "s", ex, NULL, NULL, 0, 0),
+		    sizeof(rev));
+		strlcpy_p(at, cell(sql_lock_rev, "s", ex, NULL, NULL, 0, 1),
+		    sizeof(at));
+		engine_advance(db, ex, &err);
+		test_cond("an engine call writes the row it locks (lock_rev), "
+		    "leaving updated_at as it was",
+		    atoll(cell(sql_lock_rev, "s", ex, NULL, NULL, 0, 0)) ==
+		    atoll(rev) + 1 && strcmp(cell(sql_lock_rev, "s", ex, NULL,
+		    NULL, 0, 1), at) == 0);
+	}
 
 	/* Started. */
 	dispatch_started(db, wb, cid, NULL, GRACE, &code);
