@@ -9,7 +9,10 @@ never answering).
       websocket switches to the second URL, it comes online and runs a
       command; the log says "switching to" and "connected to" that URL.
   (a2) PULSE_WS = silent,real: the silent host takes the connection and
-      never answers the hello; the agent leaves it for the next URL.
+      never answers the upgrade; the agent leaves it for the next URL.
+  (a3) PULSE_WS = mute,real: the mute host completes the upgrade and never
+      says a word (a pushd that does not answer worker_connect): after the
+      10 s hello timeout the agent leaves it for the next URL.
   (b) PULSE_SERVER = real,dead: nginx of the stack is killed (by PID, -9,
       with its workers) while a command runs; the agent keeps switching
       between the two and backing off; the command finishes during the
@@ -20,6 +23,8 @@ never answering).
       the message, before anything is written to the state directory.
 """
 
+import base64
+import hashlib
 import os
 import re
 import signal
@@ -59,14 +64,16 @@ def dead_port():
 
 
 class Silent(threading.Thread):
-    """Listens, accepts and never says a word (a host whose pushd hangs)."""
+    """Listens, accepts and never says a word (a host whose pushd hangs);
+    upgrade=True: answers the websocket upgrade, then says nothing."""
 
-    def __init__(self):
+    def __init__(self, upgrade=False):
         super().__init__(daemon=True)
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.sock.bind(('127.0.0.1', 0))
         self.sock.listen(16)
         self.port = self.sock.getsockname()[1]
+        self.upgrade = upgrade
         self.held, self.accepted = [], 0
 
     def run(self):
@@ -77,6 +84,30 @@ class Silent(threading.Thread):
                 return
             self.accepted += 1
             self.held.append(c)
+            if self.upgrade:
+                try:
+                    self.switch(c)
+                except OSError:
+                    pass
+
+    @staticmethod
+    def switch(c):
+        c.settimeout(5)
+        req = b''
+        while b'\r\n\r\n' not in req and len(req) < 65536:
+            d = c.recv(4096)
+            if not d:
+                return
+            req += d
+        key = b''
+        for line in req.split(b'\r\n'):
+            if line.lower().startswith(b'sec-websocket-key:'):
+                key = line.split(b':', 1)[1].strip()
+        acc = base64.b64encode(hashlib.sha1(
+            key + b'258EAFA5-E914-47DA-95CA-C5AB0DC85B11').digest())
+        c.sendall(b'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket'
+                  b'\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ' +
+                  acc + b'\r\nSec-WebSocket-Protocol: pulse-worker\r\n\r\n')
 
 
 DEAD_SOCK, DEAD = dead_port()
@@ -145,27 +176,40 @@ check('(a) it runs a command', e is not None and e['status'] == 'completed'
       and (stdout_of(e) or '').strip() == 'failover-a', e)
 ctl('worker-stop', A)
 
-# --- (a2) a host that never answers the hello -------------------------------
-S = Silent()
-S.start()
-A2 = unique('wfo-silent')
-forget(A2)
-t0 = time.monotonic()
-ctl('worker-start', A2, GROUP,
-    'PULSE_WS=ws://127.0.0.1:%d/worker,%s' % (S.port, REAL_WS))
-w = online(A2, 60)
-took = time.monotonic() - t0
-log = read_log(A2)
-check('(a2) a worker whose first websocket host never answers comes online '
-      'through the second', w is not None and S.accepted >= 1,
-      (took, S.accepted, log[-2000:]))
-check('(a2) it left the silent host for the next URL (hello timeout)',
-      re.search(r'websocket ws://127\.0\.0\.1:%d/worker: [^\n]*; switching '
-                r'to %s' % (S.port, re.escape(REAL_WS)), log) is not None,
-      log[-2000:])
-diag('(a2) online %.1f s after the start (lws ends an unanswered upgrade)' % took)
-ctl('worker-stop', A2)
-S.sock.close()
+# --- (a2), (a3) a first host that never answers ----------------------------
+def behind_unanswering(label, upgrade, why):
+    """A worker whose PULSE_WS lists a host that never answers (upgrade:
+    after the upgrade), then the real one: it must come online through the
+    second, the log naming why it left the first. Seconds it took."""
+    s = Silent(upgrade)
+    s.start()
+    name = unique('wfo-' + label)
+    forget(name)
+    t0 = time.monotonic()
+    ctl('worker-start', name, GROUP,
+        'PULSE_WS=ws://127.0.0.1:%d/worker,%s' % (s.port, REAL_WS))
+    w = online(name, 60)
+    took = time.monotonic() - t0
+    log = read_log(name)
+    check('(%s) a worker whose first websocket host never answers%s comes '
+          'online through the second' % (label, ' the hello' if upgrade
+                                         else ''),
+          w is not None and s.accepted >= 1, (took, s.accepted, log[-2000:]))
+    check('(%s) it left that host for the next URL: %s' % (label, why),
+          re.search(r'websocket ws://127\.0\.0\.1:%d/worker: %s; switching '
+                    r'to %s' % (s.port, why, re.escape(REAL_WS)), log)
+          is not None, log[-2000:])
+    ctl('worker-stop', name)
+    s.sock.close()
+    return took
+
+
+took = behind_unanswering('a2', False, r'no answer to the upgrade \(timed '
+                          r'out\)')
+diag('(a2) online %.1f s after the start (lws ends an unanswered upgrade)' %
+     took)
+took = behind_unanswering('a3', True, 'no answer to the hello within 10 s')
+check('(a3) ... after the 10 s hello timeout', took >= 10, took)
 
 # --- (b) the connected host goes away while a command runs ------------------
 B = unique('wfo-b')
