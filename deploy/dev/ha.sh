@@ -143,15 +143,18 @@ ha_node_start() {
 	disown $!
 }
 
-# ha_node_wait DIR N: until node N is Synced and ready for clients (an
-# SST of a fresh datadir takes a few seconds; a big one longer).
+# ha_node_wait DIR N [rejoin]: until node N is Synced and ready for
+# clients (an SST of a fresh datadir takes a few seconds; a big one
+# longer). With rejoin, every 5 s it sees that some node is primary (see
+# ha_primary).
 ha_node_wait() {
-	local dir=$1 n=$2 _
-	for _ in $(seq 1 1200); do
+	local dir=$1 n=$2 i
+	for i in $(seq 1 1200); do
 		if [ "$(ha_node_status "$dir" "$n" wsrep_local_state_comment)" = Synced ] &&
 			[ "$(ha_node_status "$dir" "$n" wsrep_ready)" = ON ]; then
 			return 0
 		fi
+		[ -z "${3:-}" ] || [ $((i % 50)) -ne 0 ] || ha_primary "$dir" "$n" || true
 		ha_node_alive "$dir" "$n" ||
 			{ tail -n 30 "$dir/db$n/log/mariadb.log" >&2; die "mariadbd $n exited (log: $dir/db$n/log/mariadb.log)"; }
 		sleep 0.1
@@ -159,32 +162,37 @@ ha_node_wait() {
 	die "mariadbd $n did not reach Synced in 120 s (log: $dir/db$n/log/mariadb.log)"
 }
 
-# ha_db_start DIR N: node N back into the cluster, waiting until Synced.
-# With no other node running it bootstraps; with others running but none
-# in the primary component (two of three were killed at once: the one
-# left lost its quorum), the one left is told to be primary again first
-# (pc.bootstrap, Galera's documented way out).
-ha_db_start() {
-	local dir=$1 n=$2 m live=() prim=0
-	ha_node_alive "$dir" "$n" && { ha_node_wait "$dir" "$n"; return 0; }
+# ha_primary DIR N: if no running node but N is in the primary component
+# (two of three were killed at once: the one left lost its quorum; it
+# may take Galera's 5 s suspect timeout to say so), the first of them is
+# told to be primary again (pc.bootstrap, Galera's documented way out).
+# Nonzero when no node but N runs.
+ha_primary() {
+	local dir=$1 n=$2 m live=()
 	for m in "${HA_NODES[@]}"; do
 		[ "$m" = "$n" ] || ! ha_node_alive "$dir" "$m" || live+=("$m")
 	done
-	if [ ${#live[@]} -eq 0 ]; then
+	[ ${#live[@]} -gt 0 ] || return 1
+	for m in "${live[@]}"; do
+		[ "$(ha_node_status "$dir" "$m" wsrep_cluster_status)" != Primary ] || return 0
+	done
+	say "no running node is in the primary component: node ${live[0]} becomes primary"
+	ha_node_sql "$dir" "${live[0]}" -e "SET GLOBAL wsrep_provider_options='pc.bootstrap=YES'" ||
+		say "warning: pc.bootstrap on node ${live[0]} failed"
+}
+
+# ha_db_start DIR N: node N back into the cluster, waiting until Synced;
+# with no other node running it bootstraps.
+ha_db_start() {
+	local dir=$1 n=$2
+	ha_node_alive "$dir" "$n" && { ha_node_wait "$dir" "$n" rejoin; return 0; }
+	if ha_primary "$dir" "$n"; then
+		ha_node_start "$dir" "$n"
+	else
 		say "no other database node runs: node $n bootstraps the cluster"
 		ha_node_start "$dir" "$n" bootstrap
-	else
-		for m in "${live[@]}"; do
-			[ "$(ha_node_status "$dir" "$m" wsrep_cluster_status)" != Primary ] || prim=1
-		done
-		if [ $prim -eq 0 ]; then
-			say "no running node is in the primary component: node ${live[0]} becomes primary"
-			ha_node_sql "$dir" "${live[0]}" -e "SET GLOBAL wsrep_provider_options='pc.bootstrap=YES'" ||
-				say "warning: pc.bootstrap on node ${live[0]} failed"
-		fi
-		ha_node_start "$dir" "$n"
 	fi
-	ha_node_wait "$dir" "$n"
+	ha_node_wait "$dir" "$n" rejoin
 }
 
 # ha_db_kill DIR N: kill -9 of node N, with an SST script and its rsync
