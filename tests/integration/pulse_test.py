@@ -145,7 +145,7 @@ def auth_header(user):
 
 
 def call(method, path, user='admin', body=None, headers=None, raw=None,
-         timeout=30):
+         timeout=30, url=None):
     """One HTTP request through nginx on a fresh connection.
 
     user:    'admin' | 'employee' | 'outsider' | (name, password) | None
@@ -154,11 +154,13 @@ def call(method, path, user='admin', body=None, headers=None, raw=None,
              headers say otherwise; headers={'Content-Type': None} omits it)
     headers: dict, or list of (name, value) pairs to repeat a header;
              names are sent exactly as written (case, underscores).
+    url:     another stack's base URL (tests/ha: two control stacks);
+             default PULSE_URL
     Returns (status, headers, data): headers is an http.client.HTTPMessage
     (case-insensitive .get, .get_all); data is the parsed JSON when the
     response is JSON, else the text.
     """
-    u = urllib.parse.urlsplit(URL)
+    u = urllib.parse.urlsplit(url or URL)
     conn = http.client.HTTPConnection(u.hostname, u.port or 80,
                                       timeout=timeout)
     if isinstance(headers, dict):
