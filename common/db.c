@@ -57,6 +57,7 @@ struct db {
 	int			 in_txn;
 	int			 txn_broken;	/* connection lost inside a txn */
 	int			 txn_slow;	/* ... after a whole time-out */
+	int			 commit_unknown;	/* the last COMMIT's fate */
 	long long		 hold_until;	/* no connecting before (ms) */
 
 	struct stmt		*stmts;
@@ -807,6 +808,7 @@ db_begin(struct db *db)
 	db->errmsg[0] = '\0';
 	db->txn_broken = 0;
 	db->txn_slow = 0;
+	db->commit_unknown = 0;
 	if (!db->connected && db_connect(db) == -1)
 		return -1;
 	since = db_ms();
@@ -841,12 +843,21 @@ db_commit(struct db *db)
 	since = db_ms();
 	if (simple_query(db, "COMMIT") == -1) {
 		if (conn_error(db->errcode)) {
+			/* Sent, no answer: it may have committed (on
+			 * Galera, on every node) or not. */
+			db->commit_unknown = 1;
 			db_timed_out(db, since);	/* a frozen node */
 			db_disconnect(db);
 		}
 		return -1;
 	}
 	return 0;
+}
+
+int
+db_commit_unknown(const struct db *db)
+{
+	return db->commit_unknown;
 }
 
 void

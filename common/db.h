@@ -87,6 +87,13 @@ void		 db_rollback(struct db *);
 #define DB_TXN_ATTEMPTS	5
 int		 db_txn(struct db *, int (*fn)(struct db *, void *), void *arg);
 
+/*
+ * 1 when the last transaction's COMMIT was sent and its answer lost: it
+ * may or may not have happened (db_txn never reruns such work). Reset
+ * by the next db_begin.
+ */
+int		 db_commit_unknown(const struct db *);
+
 /* Error of the last failed call. */
 unsigned	 db_errcode(const struct db *);
 const char	*db_errmsg(const struct db *);

@@ -352,12 +352,50 @@ dispatch_claim(struct db *db, const char *node, long long grace_ms,
 	c.cw = xcalloc(1, sizeof(*c.cw));
 	rc = db_txn(db, claim_txn, &c);
 	free(c.cw);
+	if (rc == -1 && db_commit_unknown(db) && c.n > 0) {
+		*cmds = c.cmds;
+		*n = c.n;
+		return -2;
+	}
 	if (rc == -1) {
 		claim_reset(&c);
 		return -1;
 	}
 	*cmds = c.cmds;
 	*n = c.n;
+	return 0;
+}
+
+/* Sent by a claim of this node: its worker is still attached here (a
+ * worker that moved on has its sent commands redelivered there). */
+static const char sql_claimed[] =
+    "SELECT d.status = 'sent' FROM dispatches d JOIN workers w ON "
+    "w.id = d.worker_id WHERE d.id = ? AND w.pushd_node = ?";
+
+int
+dispatch_claimed(struct db *db, const char *node, struct dispatch_cmd *cmds,
+    size_t *n)
+{
+	struct db_res	*res;
+	size_t		 i, kept = 0;
+	int		 sent;
+
+	for (i = 0; i < *n; i++) {
+		if (db_exec(db, sql_claimed, &res, "ss", cmds[i].id,
+		    node) == -1)
+			return -1;
+		sent = db_res_int(res, 0, 0, 0) == 1;
+		db_res_free(res);
+		if (!sent) {
+			/* Still queued (claimed again as usual) or ended. */
+			free(cmds[i].command);
+			free(cmds[i].env);
+		} else if (kept++ != i)
+			cmds[kept - 1] = cmds[i];	/* a freed slot */
+		if (i >= kept)
+			memset(&cmds[i], 0, sizeof(cmds[i]));
+	}
+	*n = kept;
 	return 0;
 }
 

@@ -74,6 +74,17 @@ int	dispatch_claim(struct db *, const char *node, long long grace_ms,
 	    size_t *);
 
 /*
+ * dispatch_claim failed with its COMMIT's outcome unknown (the database
+ * node died with the answer): -2, and cmds holds what it had claimed,
+ * which may be marked sent with nobody to send it. Before claiming
+ * again, dispatch_claimed keeps those of cmds that the commit did mark
+ * sent and whose worker is still attached to node (to be sent now), and
+ * frees the rest; the others are still queued and claimed as usual.
+ */
+int	dispatch_claimed(struct db *, const char *node, struct dispatch_cmd *,
+	    size_t *n);
+
+/*
  * Is anything queued for, or a cancel unsent to, a worker of node? A
  * plain read, so that an idle poll costs one round trip; the claim and
  * the cancels below decide under their locks.

@@ -141,9 +141,24 @@ dbt_claim(int look_first)
 {
 	struct dispatch_cmd	*cmds;
 	size_t			 n;
-	int			 queued = 1, cancels = 1;
+	int			 queued = 1, cancels = 1, rc;
 
 	dbt.claim_now = 0;
+	if (dbt.nunsure > 0) {
+		if (dispatch_claimed(dbt.db, dbt.node, dbt.unsure,
+		    &dbt.nunsure) == -1) {
+			dbt_failed("checking commands claimed as the database "
+			    "went away");
+			return;
+		}
+		if (dbt.nunsure > 0)
+			log_info("sending %zu command(s) claimed as the "
+			    "database went away", dbt.nunsure);
+		dbt_send_cmds(dbt.unsure, dbt.nunsure, 0);
+		dispatch_cmds_free(dbt.unsure, dbt.nunsure);
+		dbt.unsure = NULL;
+		dbt.nunsure = 0;
+	}
 	if (dbt.held.n == 0)
 		return;
 	if (look_first && dispatch_pending(dbt.db, dbt.node, &queued,
@@ -152,8 +167,14 @@ dbt_claim(int look_first)
 		return;
 	}
 	while (queued) {
-		if (dispatch_claim(dbt.db, dbt.node, dbt.grace_ms, dbt_held,
-		    NULL, &cmds, &n) == -1) {
+		rc = dispatch_claim(dbt.db, dbt.node, dbt.grace_ms, dbt_held,
+		    NULL, &cmds, &n);
+		if (rc == -2) {
+			/* Checked first thing next time (none pending now). */
+			dbt.unsure = cmds;
+			dbt.nunsure = n;
+		}
+		if (rc != 0) {
 			dbt_failed("claiming commands");
 			return;
 		}

@@ -74,6 +74,10 @@ struct dbt {
 	char			 latency_wm[32];	/* finished_at seen */
 	struct dispatch_ids	 advance;	/* executions to move */
 	int			 claim_now;
+	/* Claimed by a COMMIT whose answer was lost: checked, and those
+	 * it did mark sent sent, before the next claim (dispatch_claimed). */
+	struct dispatch_cmd	*unsure;
+	size_t			 nunsure;
 	long long		 detach_at;	/* earlier run's workers */
 	int			 detached;
 	long long		 busy_until;	/* poll fast until then */

@@ -290,6 +290,34 @@ main(void)
 	test_cond("a dispatch_status 'sent' event",
 	    events(ex, "dispatch_status", "sent") == 1);
 	strlcpy_p(cid, n == 1 ? cmds[0].id : "", sizeof(cid));
+	/*
+	 * A claim whose COMMIT's answer was lost: what it claimed is checked
+	 * before the next claim; the one marked sent (its worker here) is
+	 * kept to be sent, one still queued (this one's worker is elsewhere,
+	 * as an uncommitted claim leaves its rows) is dropped.
+	 */
+	if (n == 1) {
+		struct dispatch_cmd	*u = xcalloc(3, sizeof(*u));
+		size_t			 nu = 3;
+
+		u[0] = cmds[0];
+		u[0].command = xstrdup(cmds[0].command);
+		strlcpy_p(u[1].id, disp(ex, 1, 0), sizeof(u[1].id));
+		u[1].command = xstrdup("echo x");
+		u[2] = u[0];
+		u[2].command = xstrdup(cmds[0].command);
+		strlcpy_p(u[0].id, "00000000-0000-4000-8000-000000000000",
+		    sizeof(u[0].id));
+		test_cond("after a lost COMMIT: only what it marked sent, for "
+		    "a worker still here, is sent",
+		    dispatch_claimed(db, NODE, u, &nu) == 0 && nu == 1 &&
+		    strcmp(u[0].id, cid) == 0 && u[0].command != NULL &&
+		    u[1].command == NULL && u[2].command == NULL);
+		test_cond("... for a worker attached elsewhere, nothing",
+		    dispatch_claimed(db, "td-elsewhere", u, &nu) == 0 &&
+		    nu == 0 && u[0].command == NULL);
+		dispatch_cmds_free(u, 3);
+	}
 	dispatch_cmds_free(cmds, n);
 	test_cond("claiming again sends nothing twice",
 	    dispatch_claim(db, NODE, GRACE, held_all, NULL, &cmds, &n) == 0 &&
