@@ -34,16 +34,6 @@
 
 #define NOTIFIER_IDLE_MS	500	/* nothing due: look again after */
 #define NOTIFIER_AWAY_MS	2000	/* database away: again after */
-/*
- * A send ended: claim again (and record the outcomes so far) after this
- * long, not at once, so that the sends ending meanwhile share one claim
- * and one settle transaction. At 150 executions a second, each with a
- * notification, claiming at once made two commits per message and cost
- * dispatch a fifth of its rate on two cores (bench/throughput.py with
- * BENCH_TP_NOTIFY=1); the wait adds at most this much to a delivery.
- */
-#define NOTIFIER_BATCH_MS	25
-#define NOTIFIER_POLL_MS	50	/* sends in flight: wake at least */
 
 struct flight {
 	CURL			*easy;
@@ -689,9 +679,6 @@ claim(long long now, int *away)
 	struct notify_job	*jobs;
 	size_t			 n, i;
 
-	/* What ended since the last claim first: nt.done has room for a
-	 * whole claim's refusals then. */
-	settle_all();
 	if (notify_claim(nt.db, nt.node, NOTIFY_INFLIGHT_MAX - nt.n, &jobs,
 	    &n) == -1) {
 		if (!*away)
@@ -722,7 +709,7 @@ static void *
 notifier_main(void *arg)
 {
 	struct CURLMsg	*m;
-	long long	 next = 0, now, wait;
+	long long	 next = 0, now;
 	int		 running, left, away = 0;
 
 	(void)arg;
@@ -741,27 +728,18 @@ notifier_main(void *arg)
 			    (char **)&f);
 			flight_done(f, m->data.result);
 			/*
-			 * A slot is free: claim again (which settles what
-			 * ended) within NOTIFIER_BATCH_MS, not after the idle
+			 * A slot is free: claim again now, not after the idle
 			 * wait. An empty claim may only have meant that every
 			 * due row's channel was at its in-flight cap (4 to
 			 * one receiver held 1,000 messages to 10/s).
 			 */
-			now = pushd_now_ms();
-			if (next > now + NOTIFIER_BATCH_MS)
-				next = now + NOTIFIER_BATCH_MS;
+			next = 0;
 		}
+		settle_all();
 		now = pushd_now_ms();
-		wait = next > now ? next - now : 0;
-		/* With sends in flight a socket wakes the poll; the floor
-		 * keeps a claim that skipped rows from spinning. */
-		if (nt.n > 0 && wait > NOTIFIER_POLL_MS)
-			wait = NOTIFIER_POLL_MS;
-		else if (nt.n > 0 && wait < 5)
-			wait = 5;
-		curl_multi_poll(nt.multi, NULL, 0, (int)wait, NULL);
+		curl_multi_poll(nt.multi, NULL, 0, nt.n == 0 ? (int)(next >
+		    now ? next - now : 0) : 50, NULL);
 	}
-	settle_all();
 	/* Cut short: due again now (if the database answers; else they are
 	 * taken back after NOTIFY_RECLAIM_S by whichever pushd runs then). */
 	while (nt.n > 0) {
