@@ -154,8 +154,7 @@ dbt_claim(int look_first)
 		if (dbt.nunsure > 0)
 			log_info("sending %zu command(s) claimed as the "
 			    "database went away", dbt.nunsure);
-		dbt_send_cmds(dbt.unsure, dbt.nunsure, 0);
-		dispatch_cmds_free(dbt.unsure, dbt.nunsure);
+		dbt_send_cmds(dbt.unsure, dbt.nunsure, 0);	/* frees */
 		dbt.unsure = NULL;
 		dbt.nunsure = 0;
 	}
