@@ -300,7 +300,11 @@ class WebSocket:
                     return None
         except Closed as e:
             return e.code, e.reason
-        except (OSError, WSError):
+        except (OSError, WSError) as e:
+            # A reset (the peer closed with our data unread) is an
+            # abnormal closure, 1006, as much as an EOF without a frame.
+            if self.close_code is None:
+                self.close_code, self.close_reason = 1006, str(e)
             return self.close_code, self.close_reason
         return None
 
