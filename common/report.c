@@ -170,27 +170,29 @@ dispatch_json(struct db *db, const struct db_res *d, size_t i,
 }
 
 /*
- * The execution's definition as run, to say each step's on_failure;
- * NULL if it cannot be read (the steps then say "fail").
+ * The execution's definition as run, to say each step's on_failure:
+ * *wf NULL if there is none that reads (the steps then say "fail"); -1
+ * only for a database error, which must not pass for "no definition"
+ * (under engine_finish it is the transaction's end).
  */
-static struct workflow *
-load_workflow(struct db *db, const char *id)
+static int
+load_workflow(struct db *db, const char *id, struct workflow **wf)
 {
 	struct db_res		*res;
 	struct json_object	*def = NULL;
-	struct workflow		*wf = NULL;
 	char			 perr[64];
 
+	*wf = NULL;
 	if (db_exec(db, sql_definition, &res, "s", id) == -1)
-		return NULL;
+		return -1;
 	if (db_res_rows(res) == 1 && db_res_get(res, 0, 0) != NULL)
 		def = pjson_parse(db_res_get(res, 0, 0), db_res_len(res, 0, 0),
 		    API_JSON_DEPTH, perr, sizeof(perr));
-	if (def != NULL && workflow_from_json(def, &wf, NULL) == -1)
-		wf = NULL;
+	if (def != NULL && workflow_from_json(def, wf, NULL) == -1)
+		*wf = NULL;
 	json_object_put(def);
 	db_res_free(res);
-	return wf;
+	return 0;
 }
 
 /*
@@ -264,9 +266,8 @@ retry_json(const struct step *st)
 
 static struct json_object *
 steps_json(struct db *db, const struct db_res *s, const struct db_res *d,
-    const char *execution_id, size_t cap)
+    const char *execution_id, const struct workflow *wf, size_t cap)
 {
-	struct workflow		*wf = load_workflow(db, execution_id);
 	struct json_object	*steps = json_object_new_array();
 	size_t			 i, j;
 
@@ -328,7 +329,6 @@ steps_json(struct db *db, const struct db_res *s, const struct db_res *d,
 		}
 		json_object_array_add(steps, o);
 	}
-	workflow_free(wf);
 	return steps;
 }
 
@@ -372,18 +372,22 @@ load_steps(struct db *db, const char *id, size_t stream_max, size_t total,
     int view, struct json_object **out)
 {
 	struct db_res		*s = NULL, *d = NULL;
+	struct workflow		*wf;
 	size_t			 cap;
 
 	if (db_exec(db, sql_steps, &s, "s", id) == -1 ||
 	    (view == REPORT_VIEW_FULL &&
-	    db_exec(db, sql_dispatches, &d, "s", id) == -1)) {
+	    db_exec(db, sql_dispatches, &d, "s", id) == -1) ||
+	    load_workflow(db, id, &wf) == -1) {
 		db_res_free(s);
+		db_res_free(d);
 		return -1;
 	}
 	cap = db_res_rows(d) > 0 ? total / (2 * db_res_rows(d)) : total;
 	if (cap > stream_max)
 		cap = stream_max;
-	*out = steps_json(db, s, d, id, cap);
+	*out = steps_json(db, s, d, id, wf, cap);
+	workflow_free(wf);
 	db_res_free(s);
 	db_res_free(d);
 	if (add_commands(db, id, *out) == -1) {

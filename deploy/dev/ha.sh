@@ -244,7 +244,7 @@ ha_cluster() {
 
 # ---------------------------------------------------------------- control
 # ha_db_hosts DIR N: control stack N's DB_HOST, node N first, then the
-# others in order (common/db.c tries them in that order).
+# others in order (common/db-conn.c tries them in that order).
 ha_db_hosts() {
 	local dir=$1 n=$2 m list
 	list=127.0.0.1:$(ha_port "$1" "$2")

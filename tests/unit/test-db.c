@@ -115,6 +115,35 @@ txn_conflict(struct db *db, void *arg)
 	return db_exec(db, sql_upd_id, NULL, "i", 11LL);
 }
 
+/*
+ * A caller that goes on past a conflict (as report.c's definition read
+ * did under engine_finish): the server has rolled back (1213) or given up
+ * on the statement (1205), so whatever follows must not run, commit or
+ * autocommit. Run 1 meets killer's lock on row 11, swallows the 1205 and
+ * inserts row 70; from run 2 killer has committed.
+ */
+static int	 swallow_runs;
+static unsigned	 swallow_after;		/* the insert's error in run 1 */
+
+static int
+txn_swallow(struct db *db, void *arg)
+{
+	(void)arg;
+	if (++swallow_runs == 1) {
+		if (db_begin(killer) == -1 ||
+		    db_exec(killer, sql_upd_id, NULL, "i", 11LL) == -1)
+			return -1;
+	} else if (swallow_runs == 2)
+		db_commit(killer);
+	if (db_exec(db, sql_lockwait, NULL, "") == -1)
+		return -1;
+	(void)db_exec(db, sql_upd_id, NULL, "i", 11LL);
+	if (db_exec(db, sql_ins, NULL, "isbi", 70LL, "once", "", (size_t)0,
+	    0LL) == -1 && swallow_runs == 1)
+		swallow_after = db_errcode(db);
+	return 0;
+}
+
 /* A TCP port on 127.0.0.1 that refuses: bound, never listening. */
 static int
 dead_port(int *fd)
@@ -364,6 +393,20 @@ main(void)
 	db_exec(db, sql_sel, &r, "i", 11LL);
 	test_cond("... and nothing of it was kept",
 	    db_res_int(r, 0, 3, -1) == 2);
+	db_res_free(r);
+
+	swallow_runs = 0;
+	rc = db_txn(db, txn_swallow, NULL);
+	test_cond("after a swallowed 1205 no statement runs in the txn",
+	    swallow_after == 1205);
+	test_cond("... its COMMIT fails and db_txn runs it again",
+	    rc == 0 && swallow_runs == 2);
+	db_exec(db, sql_sel, &r, "i", 11LL);
+	test_cond("... whose work is done once, whole",
+	    db_res_int(r, 0, 3, -1) == 4);
+	db_res_free(r);
+	db_exec(db, sql_sel, &r, "i", 70LL);
+	test_cond("... row 70 inserted once", db_res_rows(r) == 1);
 	db_res_free(r);
 
 	test_host_list();
