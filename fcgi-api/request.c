@@ -306,10 +306,25 @@ reply_error_obj(struct request *req, int status, struct json_object *err)
 void
 reply_db_error(struct request *req)
 {
+	struct json_object	*o;
+
 	if (db_down(req->db)) {
 		log_warnx("%s %s: database unavailable: %s", req->method,
 		    req->path, db_errmsg(req->db));
 		reply_error(req, 503, "database unavailable");
+	} else if (db_transient(req->db)) {
+		/*
+		 * Deadlocks or Galera conflicts past db_txn's reruns, or a
+		 * lock wait time-out: rolled back, nothing done, and a
+		 * moment later it will likely go through.
+		 */
+		log_warnx("%s %s: database busy: %u: %s", req->method,
+		    req->path, db_errcode(req->db), db_errmsg(req->db));
+		o = json_object_new_object();
+		json_object_object_add(o, "error", json_object_new_string(
+		    "database busy (conflicting writes): nothing was done; "
+		    "retry"));
+		reply_json_headers(req, 503, "Retry-After: 1\r\n", o);
 	} else {
 		log_warnx("%s %s: database error %u: %s", req->method,
 		    req->path, db_errcode(req->db), db_errmsg(req->db));
