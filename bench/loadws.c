@@ -17,6 +17,11 @@
  *       almost full\n", every other 10th exits 1 printing "error: service
  *       down\n", the rest exit 0 printing "ok\n". -m unique: every one
  *       exits 0 printing "worker n\n" (all outputs differ).
+ *       -s PER: every PER sockets connect from a loopback source address
+ *       of their own (127.20.0.1, 127.20.0.2, ...; all of 127.0.0.0/8 is
+ *       local), so nginx's per-address limit on /worker (pulse-http.conf:
+ *       50/s, burst 2,000) meets a fleet of hosts, not one (scale.py's
+ *       10,000). Not with -U.
  *   loadws browser -H HOST -P PORT -a USER:PASS -n N [-e EXECUTION] -o FILE
  *       N dashboards on /ws (pulse-browser), each subscribed to EXECUTION;
  *       the wall-clock arrival time (us) of every event on every socket is
@@ -57,6 +62,7 @@ struct sock {
 	char		 id[37];
 	char		 name[64];
 	char		 key[64];	/* its own key (-K), or "" */
+	char		 source[24];	/* -s: the address it binds to, or "" */
 	struct qmsg	*qhead, *qtail;
 	char		*rx;
 	size_t		 rxlen, rxcap;
@@ -74,7 +80,7 @@ static const char	*host = "127.0.0.1", *usock, *key, *auth_b64;
 static const char	*prefix = "load", *group = "bench", *execution;
 static const char	*keyfile;
 static const char	*outfile;
-static int		 port, nsocks;
+static int		 port, nsocks, per_source;
 static int		 result_mode;	/* -m: 0 ok, 1 groups, 2 unique */
 static struct sock	*socks;
 static struct lws_context *ctx;
@@ -167,6 +173,8 @@ sock_connect(struct sock *s)
 	i.origin = browser_mode ? originbuf : NULL;
 	i.protocol = browser_mode ? "pulse-browser" : "pulse-worker";
 	i.local_protocol_name = "load";
+	if (s->source[0] != '\0')
+		i.iface = s->source;
 	i.pwsi = &s->wsi;
 	i.opaque_user_data = s;
 	s->state = 1;
@@ -502,7 +510,7 @@ usage(void)
 	fprintf(stderr, "usage: loadws worker|browser [-H host] [-P port] "
 	    "[-U unix-socket] [-k key | -K keyfile] [-a user:pass] [-n count] "
 	    "[-p prefix] [-g group] [-e execution] [-o file] "
-	    "[-m ok|groups|unique]\n");
+	    "[-m ok|groups|unique] [-s per-source-address]\n");
 	exit(2);
 }
 
@@ -564,7 +572,7 @@ main(int argc, char **argv)
 	else if (strcmp(argv[1], "worker") != 0)
 		usage();
 	optind = 2;
-	while ((ch = getopt(argc, argv, "H:P:U:k:K:a:n:p:g:e:o:m:")) != -1) {
+	while ((ch = getopt(argc, argv, "H:P:U:k:K:a:n:p:g:e:o:m:s:")) != -1) {
 		switch (ch) {
 		case 'H': host = optarg; break;
 		case 'P': port = atoi(optarg); break;
@@ -577,6 +585,7 @@ main(int argc, char **argv)
 		case 'g': group = optarg; break;
 		case 'e': execution = optarg; break;
 		case 'o': outfile = optarg; break;
+		case 's': per_source = atoi(optarg); break;
 		case 'm':
 			if (strcmp(optarg, "groups") == 0)
 				result_mode = 1;
@@ -622,6 +631,13 @@ main(int argc, char **argv)
 	}
 	if (keyfile != NULL)
 		read_keys(keyfile);
+	for (i = 0; per_source > 0 && usock == NULL && i < nsocks; i++) {
+		int	k = i / per_source;
+
+		snprintf(socks[i].source, sizeof(socks[i].source),
+		    "127.%d.%d.%d", 20 + k / 63750, k / 250 % 255,
+		    1 + k % 250);
+	}
 
 	memset(&info, 0, sizeof(info));
 	info.port = CONTEXT_PORT_NO_LISTEN;
