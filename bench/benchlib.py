@@ -91,6 +91,19 @@ def table(title, headers, rows):
 
 # --- processes ----------------------------------------------------------
 
+def proc_number(pid, name, prefix, col):
+    """Field col (split on blanks) of the first line of /proc/PID/name
+    starting with prefix, as an int; None if the process is gone."""
+    try:
+        with open('/proc/%d/%s' % (pid, name)) as f:
+            for line in f:
+                if line.startswith(prefix):
+                    return int(line.split()[col])
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
 def rss_kb(pid):
     """Resident set size of pid in KiB (None if gone)."""
     try:
@@ -589,26 +602,21 @@ def fcgi_exchange(sock_path, params, data=b'', timeout=60):
            (_fcgi_record(4, env) if env else b'') + _fcgi_record(4, b'') +
            (_fcgi_record(5, data) if data else b'') + _fcgi_record(5, b''))
     import socket
-    stdout, buf, done = [], b'', False
+    # Without FCGI_KEEP_CONN the application closes the connection after
+    # its END_REQUEST: read to the end, then take the records apart.
+    chunks = []
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
         s.settimeout(timeout)
         s.connect(sock_path)
         s.sendall(msg)
-        while not done:
-            got = s.recv(65536)
-            if not got:
-                break
-            buf += got
-            while len(buf) >= 8:
-                size = int.from_bytes(buf[4:6], 'big')
-                end = 8 + size + buf[6]
-                if len(buf) < end:
-                    break
-                if buf[1] == 6:
-                    stdout.append(buf[8:8 + size])
-                elif buf[1] == 3:
-                    done = True
-                buf = buf[end:]
+        for got in iter(lambda: s.recv(65536), b''):
+            chunks.append(got)
+    raw, at, stdout = b''.join(chunks), 0, []
+    while at + 8 <= len(raw):
+        size = int.from_bytes(raw[at + 4:at + 6], 'big')
+        if raw[at + 1] == 6:
+            stdout.append(raw[at + 8:at + 8 + size])
+        at += 8 + size + raw[at + 6]
     head, _, body = b''.join(stdout).partition(b'\r\n\r\n')
     status, headers = 200, {}
     for line in head.decode('latin-1').split('\r\n'):

@@ -23,14 +23,7 @@ SIM = 100 if B.QUICK else 1000
 
 
 def pss_kb(pid):
-    try:
-        with open('/proc/%d/smaps_rollup' % pid) as f:
-            for line in f:
-                if line.startswith('Pss:'):
-                    return int(line.split()[1])
-    except (OSError, ValueError):
-        pass
-    return None
+    return B.proc_number(pid, 'smaps_rollup', 'Pss:', 1)
 
 
 def mem(pids):

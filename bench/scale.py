@@ -56,14 +56,7 @@ def raise_nofile():
 
 def fd_limit(pid):
     """The soft open-files limit of a running process (None if gone)."""
-    try:
-        with open('/proc/%d/limits' % pid) as f:
-            for line in f:
-                if line.startswith('Max open files'):
-                    return int(line.split()[3])
-    except (OSError, ValueError, IndexError):
-        pass
-    return None
+    return B.proc_number(pid, 'limits', 'Max open files', 3)
 
 
 def online(stack, prefix):
