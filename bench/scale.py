@@ -121,9 +121,14 @@ def run(res):
             else:
                 argv += ['-H', '127.0.0.1', '-P', str(stack.port),
                          '-s', str(PER_SOURCE)]
+            # A refused handshake (nginx's 429 or 502) is tried again, as
+            # a worker reconnects; the table counts the failures.
+            argv += ['-R', '5']
             t0 = time.monotonic()
+            load_out = open(os.path.join(stack.dir, 'loadws-%d.out' % n),
+                            'w+')
             load = subprocess.Popen(argv, stdin=subprocess.PIPE,
-                                    stdout=subprocess.DEVNULL)
+                                    stdout=load_out)
             try:
                 B.wait(lambda: online(stack, prefix) >= n, 600,
                        '%d simulated workers online' % n, interval=0.25)
@@ -152,15 +157,22 @@ def run(res):
                               default=None)}
             finally:
                 B.end_load(load)
+                load_out.seek(0)
+                stats = [l for l in load_out.read().splitlines()
+                         if l.startswith('stat ')]
+                load_out.close()
+            errs = int(stats[-1].rsplit('errors=', 1)[1]) if stats else None
             B.wait(lambda: online(stack, prefix) == 0, 300,
                    'simulated workers offline', interval=0.25)
             per = (rss - base) / n
             data[n] = {'via': VIA, 'times_ms': times, 'connect_s': connect_s,
                        'pushd_rss_base_kb': base, 'pushd_rss_kb': rss,
                        'pushd_rss_after_runs_kb': rss_loaded,
-                       'kb_per_conn': per, 'open_files_limits': limits}
+                       'kb_per_conn': per, 'open_files_limits': limits,
+                       'connect_failures': errs}
             p50 = B.pct(times, 50)
-            rows.append([n, VIA, B.fmt(connect_s, 's'), B.fmt(p50, 'ms'),
+            rows.append([n, VIA, B.fmt(connect_s, 's'), errs,
+                         B.fmt(p50, 'ms'),
                          B.fmt(max(times), 'ms'), B.fmt(base / 1024, 'MB'),
                          B.fmt(rss / 1024, 'MB'), B.fmt(per, 'KB'),
                          ' '.join('%s %s' % kv for kv in limits.items())])
@@ -173,7 +185,8 @@ def run(res):
                     'connection (%d workers)' % n, per, 'KB', '<= 16 KB'
                     if goal else None, per <= 16, via=VIA)
         res.table('Scale: one `all` step on N simulated workers, %d runs'
-                  % RUNS, ['N', 'via', 'all online after', 'p50', 'max',
+                  % RUNS, ['N', 'via', 'all online after',
+                           'connect failures (tried again)', 'p50', 'max',
                            'pushd RSS idle', 'pushd RSS with N',
                            'per connection', 'open files limits'], rows,
                   data)

@@ -42,7 +42,7 @@ WORKERS = 10
 THREADS = 8
 SECONDS = 5 if B.QUICK else 30
 PACED_S = 3 if B.QUICK else 30
-PACERS = 48		# client threads of the open-loop phases
+PACERS = 64		# client threads of the open-loop phases
 DRAIN_S = 60 if B.QUICK else 300	# the most an overload backlog is waited for
 NOTIFY = os.environ.get('BENCH_TP_NOTIFY', '') == '1'
 
