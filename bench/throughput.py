@@ -84,7 +84,8 @@ def ended_rows(stack, wids):
 
 def closed_loop(sock, wids, seconds):
     """THREADS clients starting executions as fast as pulse-api answers:
-    (ids started, 429s, errors, seconds)."""
+    (ids started, refusals (429 or 503), errors, seconds). A client
+    refused waits as Retry-After says (at most 1 s), or 50 ms."""
     stop = time.monotonic() + seconds
     started, limited, errors = [], [0], []
     lock = threading.Lock()
@@ -104,10 +105,17 @@ def closed_loop(sock, wids, seconds):
             with lock:
                 if r[0] == 201:
                     started.append(r[2]['id'])
-                elif r[0] == 429:
-                    limited[0] += 1
-                else:
+                elif r[0] not in (429, 503):
                     errors.append('%s %s' % (r[0], str(r[2])[:200]))
+                    continue
+                else:
+                    limited[0] += 1
+            if r[0] != 201:
+                try:
+                    pause = float(r[1].get('retry-after', '0.05'))
+                except ValueError:
+                    pause = 0.05
+                time.sleep(min(max(pause, 0.05), 1.0))
 
     threads = [threading.Thread(target=client, args=(k,))
                for k in range(THREADS)]
@@ -268,12 +276,13 @@ def run(res):
         data = {'started': len(started), 'completed': len(lat),
                 'not_completed': bad, 'rate_per_s': rate,
                 'post_rate_per_s': len(started) / post_s,
-                'http_429': limited, 'errors': errors[:20],
+                'refused': limited, 'errors': errors[:20],
                 'latency_ms': {'p50': p50, 'p99': p99, 'max': max(lat)}}
         res.table('Throughput: %d workers, one-step executions for %d s, %d '
                   'client threads' % (WORKERS, SECONDS, THREADS),
                   ['started', 'completed', 'not completed', 'completed/s',
-                   'POST/s', '429s', 'start->complete p50', 'p99'],
+                   'POST/s', 'refused (429/503)', 'start->complete p50',
+                   'p99'],
                   [[len(started), len(lat), bad, B.fmt(rate),
                     B.fmt(len(started) / post_s), limited,
                     B.fmt(p50, 'ms'), B.fmt(p99, 'ms')]], data)
