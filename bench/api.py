@@ -13,8 +13,9 @@ be; /health is not. The reads' reference (issue 20) is the static file,
 signed in the same way through the same nginx in the same run (checked:
 without credentials it is refused): `reads_share_of_static` is the lower
 of the two reads' req/s over the static file's (target >= 0.5),
-`reads_p99_ms` the higher of their p99s (target < 10 ms). POST /api/executions through nginx meets the
-per-user rate limit (10/s, burst 20): the wrk row shows the policy at
+`reads_p99_ms` the higher of their p99s (target < 10 ms).
+POST /api/executions through nginx meets the per-user rate limit (10/s,
+burst 20): the wrk row shows the policy at
 work (429s), and a second row starts executions straight on pulse-api's
 FastCGI socket (8 Python threads, one connection per request, like nginx).
 """

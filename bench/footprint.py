@@ -3,8 +3,8 @@
 
 Resident memory (RSS; PSS beside it, from /proc/PID/smaps_rollup, which
 splits pages shared between processes: `worker_idle_pss_kb`, target
-<= 1024 KB, RSS beside it) of an idle pulse-worker and of one running 5 commands
-at once; of the pulse-api pool (master + children) and pulse-pushd idle,
+<= 1024 KB, RSS beside it) of an idle pulse-worker and of one running 5
+commands at once; of the pulse-api pool (master + children) and pulse-pushd idle,
 under wrk on GET /api/executions, and with 1,000 simulated workers
 connected (100 in --quick); and the CPU an idle stack burns (its polling)
 over 20 s (5 s in --quick).

@@ -14,7 +14,8 @@ simulated ones only.
 
 Every N connects through nginx, as a production fleet does (issue 20:
 `scale_10000_p50_ms` with "via": "nginx", `scale_10000_kb_per_conn`):
-the dev nginx (nginx/dev/nginx.conf.in) holds 2 x 32,768 connections,
+the dev nginx (nginx/dev/nginx.conf.in) holds 2 x 16,384 connections
+(spread over its two workers by `reuseport`),
 and a proxied websocket takes two. nginx limits /worker to 50 new
 sockets per second per client address (burst 2,000): a fleet comes
 from many hosts, so loadws connects every 100 sockets from a loopback
@@ -72,6 +73,13 @@ def final_status(stack, eid, deadline):
             return r[2][0]['status']
         time.sleep(0.005)
     raise RuntimeError('execution %s did not finish' % eid)
+
+
+def open_fds(pid):
+    try:
+        return len(os.listdir('/proc/%d/fd' % pid))
+    except OSError:
+        return None
 
 
 def online(stack, prefix):
@@ -155,6 +163,7 @@ def run(res):
                           fd_limit(load.pid), 'nginx worker': min(
                               (fd_limit(c) or 0 for c in workers),
                               default=None)}
+                nginx_fds = [open_fds(c) for c in workers]
             finally:
                 B.end_load(load)
                 load_out.seek(0)
@@ -169,13 +178,15 @@ def run(res):
                        'pushd_rss_base_kb': base, 'pushd_rss_kb': rss,
                        'pushd_rss_after_runs_kb': rss_loaded,
                        'kb_per_conn': per, 'open_files_limits': limits,
-                       'connect_failures': errs}
+                       'connect_failures': errs,
+                       'nginx_worker_fds': nginx_fds}
             p50 = B.pct(times, 50)
             rows.append([n, VIA, B.fmt(connect_s, 's'), errs,
                          B.fmt(p50, 'ms'),
                          B.fmt(max(times), 'ms'), B.fmt(base / 1024, 'MB'),
                          B.fmt(rss / 1024, 'MB'), B.fmt(per, 'KB'),
-                         ' '.join('%s %s' % kv for kv in limits.items())])
+                         ' '.join('%s %s' % kv for kv in limits.items()),
+                         ' '.join(str(x) for x in nginx_fds)])
             goal = n == 10000
             res.key('scale_%d_p50_ms' % n, '%d simulated workers: POST to '
                     'completed, p50 (via %s)' % (n, VIA), p50, 'ms',
@@ -188,7 +199,8 @@ def run(res):
                   % RUNS, ['N', 'via', 'all online after',
                            'connect failures (tried again)', 'p50', 'max',
                            'pushd RSS idle', 'pushd RSS with N',
-                           'per connection', 'open files limits'], rows,
+                           'per connection', 'open files limits',
+                           'nginx workers\' descriptors'], rows,
                   data)
     finally:
         stack.stop()
