@@ -10,7 +10,8 @@ Floor: the same N `sh -c uptime` spawned at once and their outputs read,
 with no orchestration at all: what N processes cost on this machine,
 which every tool here pays on top of its own work. The spawner is
 bench/spawn.c (fork, pipes, one poll loop; bench/run compiles it), so
-the floor is not the spawner's own cost; the old floor, N Popen from
+the floor is not the spawner's own cost; one floor run after each of
+PULSE's, so that both meet the same moments of a busy machine; the old floor, N Popen from
 this script, is kept as an extra line (Python's cost grows with N).
 Target (issue 20): PULSE's 50-node p50 <= 1.25 x the floor of the run.
 Peers: clush, parallel-ssh, ansible -m raw and -m shell against N host
@@ -202,13 +203,13 @@ def time_peer(name, argv, env, ok, runs):
     return times
 
 
-def time_floor(n, runs):
+def time_floor(n, runs, warm=1):
     """N `sh -c uptime` at once from C (bench/spawn.c), every output
     read: no tool, no network, a spawner that costs next to nothing."""
     spawn = os.environ.get('BENCH_SPAWN',
                            os.path.join(B.RESULTS, 'spawn'))
-    r = subprocess.run([spawn, str(n), str(runs)], capture_output=True,
-                       text=True, timeout=600)
+    r = subprocess.run([spawn, str(n), str(runs), str(warm)],
+                       capture_output=True, text=True, timeout=600)
     if r.returncode != 0:
         raise RuntimeError('floor: spawn %d failed: %s' % (n, r.stderr))
     return [float(x) for x in r.stdout.split()]
@@ -234,7 +235,11 @@ def time_floor_python(n, runs):
 
 
 def time_pulse(stack, wid, n, runs):
-    times = []
+    """PULSE's runs, each followed by one of the floor's (bench/spawn.c),
+    so that both meet the same moments of a busy machine: (PULSE's
+    times, the floor's)."""
+    times, floor = [], []
+    time_floor(n, 1)	# one warm and one run, not counted
     ws = stack.browser()
     try:
         for i in range(runs + 1):
@@ -246,9 +251,10 @@ def time_pulse(stack, wid, n, runs):
             _check_pulse(e, eid, n)
             if i:
                 times.append(dt * 1000)
+                floor += time_floor(n, 1, warm=0)
     finally:
         ws.close()
-    return times
+    return times, floor
 
 
 def _check_pulse(e, eid, n):
@@ -279,9 +285,8 @@ def run(res):
             wid = stack.create_workflow('bench fan-out %d' % n, [{
                 'name': 'uptime', 'type': 'execute', 'targets': names[:n],
                 'command': 'uptime'}])
-            pulse = time_pulse(stack, wid, n, RUNS)
+            pulse, floor = time_pulse(stack, wid, n, RUNS)
             data[n] = {'PULSE': pulse}
-            floor = time_floor(n, RUNS)
             floor_py = time_floor_python(n, RUNS)
             for name, argv, env, ok in (peer_commands(ssh, n)
                                         if ssh is not None else []):

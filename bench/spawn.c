@@ -1,13 +1,14 @@
 /*
  * spawn: the no-tool floor of the fan-out benchmark (bench/fanout.py).
  *
- *   spawn N RUNS
+ *   spawn N RUNS [WARM]
  *
  * Each run forks N `/bin/sh -c uptime` at once, each with its stdout on a
  * pipe, reads every pipe to its end with poll(), waits for all N, and
- * prints the run's elapsed milliseconds on a line of its own. One untimed
- * run first (page cache, the dynamic loader's first look-ups). Exits 1 if
- * a child failed or an output lacks " up ".
+ * prints the run's elapsed milliseconds on a line of its own. WARM
+ * untimed runs first (default 1: page cache, the dynamic loader's first
+ * look-ups; fanout.py runs it with 0 between PULSE's runs, warm by then).
+ * Exits 1 if a child failed or an output lacks " up ".
  *
  * The Python floor it replaces (subprocess.Popen N times) spent most of
  * its time in Python itself: its cost grew with N faster than the
@@ -161,22 +162,24 @@ main(int argc, char **argv)
 {
 	struct child	*cs;
 	double		 ms;
-	int		 n, runs, r;
+	int		 n, runs, warm = 1, r;
 
-	if (argc != 3 || (n = atoi(argv[1])) < 1 || n > N_MAX ||
-	    (runs = atoi(argv[2])) < 1 || runs > 10000) {
-		fprintf(stderr, "usage: spawn N RUNS (1 <= N <= %d)\n", N_MAX);
+	if ((argc != 3 && argc != 4) || (n = atoi(argv[1])) < 1 ||
+	    n > N_MAX || (runs = atoi(argv[2])) < 1 || runs > 10000 ||
+	    (argc == 4 && ((warm = atoi(argv[3])) < 0 || warm > 100))) {
+		fprintf(stderr, "usage: spawn N RUNS [WARM] (1 <= N <= %d)\n",
+		    N_MAX);
 		return 2;
 	}
 	cs = calloc(n, sizeof(*cs));
 	if (cs == NULL)
 		return 1;
-	for (r = 0; r <= runs; r++) {
+	for (r = 0; r < warm + runs; r++) {
 		if (run(cs, n, &ms) == -1) {
 			fprintf(stderr, "spawn: a child failed\n");
 			return 1;
 		}
-		if (r > 0)
+		if (r >= warm)
 			printf("%.3f\n", ms);
 	}
 	fflush(stdout);
