@@ -45,8 +45,10 @@ def main():
                 f['figure'], '`%s`' % f['key'] if f.get('key') else '',
                 f['value'], f.get('peer', ''), f.get('target', ''), met))
     for d in docs:
-        out += ['', '## %s (%s, %s s)' % (d.get('title', d['name']),
-                                          d['name'], d.get('seconds', '?'))]
+        dm = d.get('machine', {})
+        out += ['', '## %s (%s, %s s; started %s, load average %.1f)' % (
+            d.get('title', d['name']), d['name'], d.get('seconds', '?'),
+            dm.get('date', '?'), dm.get('load_at_start', 0.0))]
         for t in d.get('tables', []):
             out += ['', t['title'], '', t['markdown']]
         for n in d.get('notes', []):
