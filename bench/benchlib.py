@@ -91,6 +91,19 @@ def table(title, headers, rows):
 
 # --- processes ----------------------------------------------------------
 
+def proc_number(pid, name, prefix, col):
+    """Field col (split on blanks) of the first line of /proc/PID/name
+    starting with prefix, as an int; None if the process is gone."""
+    try:
+        with open('/proc/%d/%s' % (pid, name)) as f:
+            for line in f:
+                if line.startswith(prefix):
+                    return int(line.split()[col])
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
 def rss_kb(pid):
     """Resident set size of pid in KiB (None if gone)."""
     try:
@@ -331,6 +344,19 @@ def wait(fn, timeout, what, interval=0.05):
 FINAL = ('completed', 'failed', 'cancelled', 'rejected', 'expired')
 
 
+def final_status(ws, eid, deadline):
+    """The execution_status event that ends eid, as the dashboard gets it
+    on its browser socket (Stack.browser)."""
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise RuntimeError('execution %s did not finish' % eid)
+        m = ws.recv_json(timeout=left)
+        if m.get('type') == 'execution_status' and \
+                m.get('execution_id') == eid and m.get('status') in FINAL:
+            return m['status']
+
+
 def end_load(load, timeout=30):
     """Stop a loadws started with stdin=PIPE: closing its stdin is its
     signal to print its stats and exit; kill it if it does not."""
@@ -484,6 +510,23 @@ class Result:
                                     'peer': peer, 'target': target,
                                     'met': met})
 
+    def key(self, key, what, value, unit, target=None, met=None, peer='',
+            **extra):
+        """A figure with a stable key (bench/README.md's list), written to
+        summary.json as {key, figure, value, unit, target, met} (+ extra,
+        e.g. via=): value a number (None if not measured), target the
+        issue's wording or None, met True/False, or None without a target
+        or a value."""
+        if value is None or target is None:
+            met = None
+        elif met is not None:
+            met = bool(met)
+        f = {'figure': what, 'value': fmt(value, unit), 'peer': peer,
+             'target': target or '', 'met': met, 'key': key, 'num': value,
+             'unit': unit}
+        f.update(extra)
+        self.doc['figures'].append(f)
+
     def table(self, title, headers, rows, data=None):
         md = table(title, headers, rows)
         self.doc['tables'].append({'title': title, 'markdown': md,
@@ -529,17 +572,73 @@ def main(name, title, fn):
         return 1
 
 
+def _fcgi_record(rtype, content):
+    """FastCGI records of one type for content (request id 1, padded to
+    8), the empty one that ends a stream when content is empty."""
+    recs = []
+    for k in range(0, max(len(content), 1), 65535):
+        part = content[k:k + 65535]
+        pad = -len(part) % 8
+        recs.append(bytes([1, rtype, 0, 1]) + len(part).to_bytes(2, 'big')
+                    + bytes([pad, 0]) + part + bytes(pad))
+    return b''.join(recs)
+
+
+def _fcgi_pair(k, v):
+    out = b''
+    for x in (k, v):
+        out += bytes([len(x)]) if len(x) < 128 else \
+            (len(x) | 0x80000000).to_bytes(4, 'big')
+    return out + k + v
+
+
+def fcgi_exchange(sock_path, params, data=b'', timeout=60):
+    """One FastCGI request on its own connection (as nginx sends them):
+    (status, {lower-case header: value}, body bytes). Unlike
+    pulse_test.fcgi_request it keeps the response headers (Retry-After)."""
+    env = b''.join(_fcgi_pair(k.encode(), v.encode())
+                   for k, v in params.items())
+    msg = (_fcgi_record(1, bytes([0, 1, 0, 0, 0, 0, 0, 0])) +
+           (_fcgi_record(4, env) if env else b'') + _fcgi_record(4, b'') +
+           (_fcgi_record(5, data) if data else b'') + _fcgi_record(5, b''))
+    import socket
+    # Without FCGI_KEEP_CONN the application closes the connection after
+    # its END_REQUEST: read to the end, then take the records apart.
+    chunks = []
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        s.settimeout(timeout)
+        s.connect(sock_path)
+        s.sendall(msg)
+        for got in iter(lambda: s.recv(65536), b''):
+            chunks.append(got)
+    raw, at, stdout = b''.join(chunks), 0, []
+    while at + 8 <= len(raw):
+        size = int.from_bytes(raw[at + 4:at + 6], 'big')
+        if raw[at + 1] == 6:
+            stdout.append(raw[at + 8:at + 8 + size])
+        at += 8 + size + raw[at + 6]
+    head, _, body = b''.join(stdout).partition(b'\r\n\r\n')
+    status, headers = 200, {}
+    for line in head.decode('latin-1').split('\r\n'):
+        name, sep, value = line.partition(':')
+        if sep:
+            headers[name.strip().lower()] = value.strip()
+    if 'status' in headers:
+        status = int(headers['status'].split()[0])
+    return status, headers, body
+
+
 class Fcgi:
     """pulse-api's FastCGI socket, spoken to directly (one connection per
     request, as nginx does), with the parameters nginx would set for the
     dev SSO user admin. Used where nginx's per-user rate limit on
-    POST /api/executions (10/s) would measure the policy, not PULSE."""
+    POST /api/executions (10/s) would measure the policy, not PULSE.
+    request() returns (status, {lower-case header: value}, document)."""
 
     def __init__(self, path, user='admin', groups='admin'):
         self.path, self.user, self.groups = path, user, groups
 
     def request(self, method, path, body=None):
-        from pulse_test import fcgi_request
         data = json.dumps(body).encode() if body is not None else b''
         params = {
             'REQUEST_METHOD': method, 'REQUEST_URI': path,
@@ -553,12 +652,12 @@ class Fcgi:
             'HTTP_REMOTE_USER': self.user, 'HTTP_REMOTE_GROUPS': self.groups,
             'HTTP_REMOTE_NAME': self.user, 'HTTP_REMOTE_EMAIL':
             self.user + '@pulse.local'}
-        status, rest = fcgi_request(self.path, params, data)
+        status, headers, rest = fcgi_exchange(self.path, params, data)
         try:
             doc = json.loads(rest) if rest else None
         except ValueError:
             doc = rest
-        return status, None, doc
+        return status, headers, doc
 
     def post(self, path, body):
         return self.request('POST', path, body)

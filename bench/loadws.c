@@ -17,6 +17,14 @@
  *       almost full\n", every other 10th exits 1 printing "error: service
  *       down\n", the rest exit 0 printing "ok\n". -m unique: every one
  *       exits 0 printing "worker n\n" (all outputs differ).
+ *       -s PER: every PER sockets connect from a loopback source address
+ *       of their own (127.20.0.1, 127.20.0.2, ...; all of 127.0.0.0/8 is
+ *       local), so nginx's per-address limit on /worker (pulse-http.conf:
+ *       50/s, burst 2,000) meets a fleet of hosts, not one (scale.py's
+ *       10,000). Not with -U.
+ *       -R TRIES: a socket whose connection fails (refused, a 429 or 502
+ *       from nginx) is tried again a second later, up to TRIES times
+ *       (default 0: a failure is final, as the tests of refusals want).
  *   loadws browser -H HOST -P PORT -a USER:PASS -n N [-e EXECUTION] -o FILE
  *       N dashboards on /ws (pulse-browser), each subscribed to EXECUTION;
  *       the wall-clock arrival time (us) of every event on every socket is
@@ -57,6 +65,9 @@ struct sock {
 	char		 id[37];
 	char		 name[64];
 	char		 key[64];	/* its own key (-K), or "" */
+	char		 source[24];	/* -s: the address it binds to, or "" */
+	int		 tries;		/* -R: connection failures so far */
+	long long	 retry_at;	/* usec; 0: no retry due */
 	struct qmsg	*qhead, *qtail;
 	char		*rx;
 	size_t		 rxlen, rxcap;
@@ -74,7 +85,8 @@ static const char	*host = "127.0.0.1", *usock, *key, *auth_b64;
 static const char	*prefix = "load", *group = "bench", *execution;
 static const char	*keyfile;
 static const char	*outfile;
-static int		 port, nsocks;
+static int		 port, nsocks, per_source, retries;
+static long		 n_retry_due;	/* sockets waiting to try again */
 static int		 result_mode;	/* -m: 0 ok, 1 groups, 2 unique */
 static struct sock	*socks;
 static struct lws_context *ctx;
@@ -167,6 +179,8 @@ sock_connect(struct sock *s)
 	i.origin = browser_mode ? originbuf : NULL;
 	i.protocol = browser_mode ? "pulse-browser" : "pulse-worker";
 	i.local_protocol_name = "load";
+	if (s->source[0] != '\0')
+		i.iface = s->source;
 	i.pwsi = &s->wsi;
 	i.opaque_user_data = s;
 	s->state = 1;
@@ -438,6 +452,10 @@ callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 			fprintf(stderr, "loadws: socket %d: %s\n", s->idx,
 			    in != NULL ? (const char *)in : "connect failed");
 		sock_down(s, 1);
+		if (s->tries++ < retries) {
+			s->retry_at = now_usec() + 1000000;
+			n_retry_due++;
+		}
 		return 0;
 	case LWS_CALLBACK_CLIENT_CLOSED:
 		sock_down(s, 0);
@@ -458,9 +476,20 @@ tick(lws_sorted_usec_list_t *sul)
 {
 	static long long last_stat;
 	long long	 now = now_usec();
+	long		 i;
 
 	while (next_connect < nsocks && n_connecting < CONNECTING_MAX)
 		sock_connect(&socks[next_connect++]);
+	for (i = 0; n_retry_due > 0 && i < next_connect &&
+	    n_connecting < CONNECTING_MAX; i++) {
+		struct sock	*s = &socks[i];
+
+		if (s->retry_at == 0 || s->retry_at > now || s->state != 3)
+			continue;
+		s->retry_at = 0;
+		n_retry_due--;
+		sock_connect(s);
+	}
 	if (now - last_stat >= 1000000) {
 		last_stat = now;
 		printf("stat established=%ld ready=%ld results=%ld acks=%ld "
@@ -502,7 +531,7 @@ usage(void)
 	fprintf(stderr, "usage: loadws worker|browser [-H host] [-P port] "
 	    "[-U unix-socket] [-k key | -K keyfile] [-a user:pass] [-n count] "
 	    "[-p prefix] [-g group] [-e execution] [-o file] "
-	    "[-m ok|groups|unique]\n");
+	    "[-m ok|groups|unique] [-s per-source-address] [-R tries]\n");
 	exit(2);
 }
 
@@ -564,7 +593,7 @@ main(int argc, char **argv)
 	else if (strcmp(argv[1], "worker") != 0)
 		usage();
 	optind = 2;
-	while ((ch = getopt(argc, argv, "H:P:U:k:K:a:n:p:g:e:o:m:")) != -1) {
+	while ((ch = getopt(argc, argv, "H:P:U:k:K:a:n:p:g:e:o:m:s:R:")) != -1) {
 		switch (ch) {
 		case 'H': host = optarg; break;
 		case 'P': port = atoi(optarg); break;
@@ -577,6 +606,8 @@ main(int argc, char **argv)
 		case 'g': group = optarg; break;
 		case 'e': execution = optarg; break;
 		case 'o': outfile = optarg; break;
+		case 's': per_source = atoi(optarg); break;
+		case 'R': retries = atoi(optarg); break;
 		case 'm':
 			if (strcmp(optarg, "groups") == 0)
 				result_mode = 1;
@@ -622,6 +653,13 @@ main(int argc, char **argv)
 	}
 	if (keyfile != NULL)
 		read_keys(keyfile);
+	for (i = 0; per_source > 0 && usock == NULL && i < nsocks; i++) {
+		int	k = i / per_source;
+
+		snprintf(socks[i].source, sizeof(socks[i].source),
+		    "127.%d.%d.%d", 20 + k / 63750, k / 250 % 255,
+		    1 + k % 250);
+	}
 
 	memset(&info, 0, sizeof(info));
 	info.port = CONTEXT_PORT_NO_LISTEN;
