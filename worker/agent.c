@@ -28,6 +28,15 @@
 /* Below this many queued bytes, output and spooled results may go out. */
 #define AGENT_QUEUE_SOFT	(256 * 1024)
 
+/*
+ * A finished command's result is spooled without fsync and made durable
+ * this long after, together with every other result of that moment,
+ * unless the server acknowledged it first (it acks after its commit,
+ * within milliseconds when connected: then no fsync is needed at all).
+ */
+#define AGENT_SYNC_MS		200
+#define AGENT_LAZY_MAX		1024	/* results waiting for that */
+
 /* An execute_workflow being run, one step at a time (seed compat). */
 struct flow {
 	TAILQ_ENTRY(flow)	 entry;
@@ -52,6 +61,9 @@ struct agent {
 	size_t			 nresend, iresend;
 	lws_sorted_usec_list_t	 sul_flush;
 	lws_sorted_usec_list_t	 sul_keep;
+	lws_sorted_usec_list_t	 sul_sync;
+	char			(*lazy)[ID_LEN + 1];	/* spooled, not synced */
+	size_t			 nlazy;
 	TAILQ_HEAD(, flow)	 flows;
 	int			 stopping;
 };
@@ -202,6 +214,61 @@ log_result(const struct result *r)
 static void
 flow_task_done(struct flow *f, const struct result *r);
 
+/* The results spooled lazily so far, durable now. */
+static void
+sync_now(struct agent *a)
+{
+	lws_sul_cancel(&a->sul_sync);
+	if (a->nlazy == 0)
+		return;
+	spool_sync(a->spool, a->lazy, a->nlazy);
+	a->nlazy = 0;
+}
+
+static void
+sync_fire(lws_sorted_usec_list_t *sul)
+{
+	sync_now(lws_container_of(sul, struct agent, sul_sync));
+}
+
+/*
+ * Spool a finished command's result before it is sent. Without fsync:
+ * across a kill -9 or a restart of the agent the file is there all the
+ * same (the page cache outlives any process), and that is what the
+ * at-least-once result rests on; the batch sync AGENT_SYNC_MS later
+ * covers a crash of the host for a result the server has not
+ * acknowledged by then. Two fsyncs (the file, the directory) were on the
+ * path of every result before it went out.
+ */
+static void
+spool_result(struct agent *a, const char *id, const char *m, size_t len)
+{
+	if (a->nlazy == AGENT_LAZY_MAX)
+		sync_now(a);
+	if (spool_put_lazy(a->spool, id, m, len) == -1)
+		return;
+	if (a->lazy == NULL)
+		a->lazy = xcalloc(AGENT_LAZY_MAX, sizeof(*a->lazy));
+	strlcpy_p(a->lazy[a->nlazy++], id, ID_LEN + 1);
+	if (lws_dll2_is_detached(&a->sul_sync.list))
+		lws_sul_schedule(a->ctx, 0, &a->sul_sync, sync_fire,
+		    AGENT_SYNC_MS * LWS_US_PER_MS);
+}
+
+/* Acknowledged: nothing to make durable any more. */
+static void
+spool_acked(struct agent *a, const char *id)
+{
+	size_t	 i;
+
+	for (i = 0; i < a->nlazy; i++)
+		if (strcmp(a->lazy[i], id) == 0) {
+			a->nlazy--;
+			memcpy(a->lazy[i], a->lazy[a->nlazy], ID_LEN + 1);
+			break;
+		}
+}
+
 static void
 on_finished(struct task *t, const struct result *r, void *arg)
 {
@@ -227,7 +294,7 @@ on_finished(struct task *t, const struct result *r, void *arg)
 	if (task_pid(t) == 0 && spool_started(a->spool, r->command_id) == 0)
 		spool_start(a->spool, r->command_id);
 	/* On disk first: the send may be lost, the spool is not. */
-	spool_put(a->spool, r->command_id, m, len);
+	spool_result(a, r->command_id, m, len);
 	send_owned(a, m, len, 0);
 	if (runner_count(a->runner) == 0)
 		malloc_trim(0);
@@ -434,14 +501,31 @@ flow_start(struct agent *a, struct msg *m)
 static void
 resend_more(struct agent *a)
 {
-	char	*buf;
-	size_t	 len;
+	const char	*id;
+	char		*buf;
+	size_t		 len;
 
 	while (a->iresend < a->nresend && conn_up(a->conn) &&
 	    conn_queued(a->conn) < AGENT_QUEUE_SOFT) {
-		buf = spool_get(a->spool, a->resend[a->iresend++], &len);
-		if (buf != NULL)
-			send_owned(a, buf, len, 0);
+		id = a->resend[a->iresend++];
+		buf = spool_get(a->spool, id, &len);
+		if (buf == NULL)
+			continue;
+		/*
+		 * A lazily spooled result that a crash of the host caught
+		 * before its sync may be empty or zeroes: it would be sent
+		 * at every connect for ever. Ours always is one JSON object.
+		 */
+		if (len == 0 || buf[0] != '{' || buf[len - 1] != '}' ||
+		    strlen(buf) != len) {
+			log_warnx("%s/spool: the result of command %s is damaged "
+			    "(a crash before it was synced?); dropped",
+			    spool_dir(a->spool), id);
+			spool_remove(a->spool, id);
+			free(buf);
+			continue;
+		}
+		send_owned(a, buf, len, 0);
 	}
 	if (a->iresend == a->nresend && a->resend != NULL) {
 		spool_list_free(a->resend, a->nresend);
@@ -678,6 +762,7 @@ on_message(const char *buf, size_t len, void *arg)
 		if (spool_remove(a->spool, m.command_id) == 0)
 			log_debug("command %s: result acknowledged",
 			    m.command_id);
+		spool_acked(a, m.command_id);
 		break;
 	case MSG_EXECUTE_WORKFLOW:
 		flow_start(a, &m);
@@ -802,6 +887,9 @@ agent_free(struct agent *a)
 		return;
 	lws_sul_cancel(&a->sul_flush);
 	lws_sul_cancel(&a->sul_keep);
+	/* What is spooled and not acknowledged is durable before we go. */
+	sync_now(a);
+	free(a->lazy);
 	while ((f = TAILQ_FIRST(&a->flows)) != NULL) {
 		TAILQ_REMOVE(&a->flows, f, entry);
 		flow_free(f);
