@@ -136,6 +136,30 @@ flush_fire(lws_sorted_usec_list_t *sul)
 		    WORKER_CHUNK_MS * LWS_US_PER_MS);
 }
 
+/*
+ * No running task has output left to send: the flush timer has nothing
+ * to do. Cancelled rather than left to fire, since lws waits for a timer
+ * in whole milliseconds and spins through the last one (poll with no
+ * timeout, ~100 calls): most of every command's flush timer, which the
+ * result's own flush made useless.
+ */
+static void
+flush_idle(struct agent *a)
+{
+	struct task	*t;
+	size_t		 len;
+	int		 i;
+
+	for (t = runner_next(a->runner, NULL); t != NULL;
+	    t = runner_next(a->runner, t))
+		for (i = 0; i < 2; i++) {
+			task_output(t, i, &len);
+			if (task_sent(t, i) < len)
+				return;
+		}
+	lws_sul_cancel(&a->sul_flush);
+}
+
 static void
 flush_later(struct agent *a)
 {
@@ -267,6 +291,9 @@ spool_acked(struct agent *a, const char *id)
 			memcpy(a->lazy[i], a->lazy[a->nlazy], ID_LEN + 1);
 			break;
 		}
+	/* Not left to fire for nothing (flush_idle says why). */
+	if (a->nlazy == 0)
+		lws_sul_cancel(&a->sul_sync);
 }
 
 static void
@@ -283,6 +310,7 @@ on_finished(struct task *t, const struct result *r, void *arg)
 	}
 	log_result(r);
 	flush_task(a, t);
+	flush_idle(a);
 	res.worker_id = a->cfg.worker_id;
 	m = proto_result(&res, WORKER_MSG_MAX, &len);
 	if (m == NULL) {
