@@ -63,7 +63,7 @@ struct agent {
 	lws_sorted_usec_list_t	 sul_keep;
 	lws_sorted_usec_list_t	 sul_sync;
 	char			(*lazy)[ID_LEN + 1];	/* spooled, not synced */
-	size_t			 nlazy;
+	size_t			 nlazy, alazy;
 	TAILQ_HEAD(, flow)	 flows;
 	int			 stopping;
 };
@@ -238,6 +238,14 @@ log_result(const struct result *r)
 static void
 flow_task_done(struct flow *f, const struct result *r);
 
+static void
+lazy_free(struct agent *a)
+{
+	free(a->lazy);
+	a->lazy = NULL;
+	a->alazy = 0;
+}
+
 /* The results spooled lazily so far, durable now. */
 static void
 sync_now(struct agent *a)
@@ -247,6 +255,7 @@ sync_now(struct agent *a)
 		return;
 	spool_sync(a->spool, a->lazy, a->nlazy);
 	a->nlazy = 0;
+	lazy_free(a);
 }
 
 static void
@@ -271,8 +280,11 @@ spool_result(struct agent *a, const char *id, const char *m, size_t len)
 		sync_now(a);
 	if (spool_put_lazy(a->spool, id, m, len) == -1)
 		return;
-	if (a->lazy == NULL)
-		a->lazy = xcalloc(AGENT_LAZY_MAX, sizeof(*a->lazy));
+	/* Grown as needed: an idle agent holds none of it. */
+	if (a->nlazy == a->alazy) {
+		a->alazy = a->alazy == 0 ? 16 : a->alazy * 2;
+		a->lazy = xreallocarray(a->lazy, a->alazy, sizeof(*a->lazy));
+	}
 	strlcpy_p(a->lazy[a->nlazy++], id, ID_LEN + 1);
 	if (lws_dll2_is_detached(&a->sul_sync.list))
 		lws_sul_schedule(a->ctx, 0, &a->sul_sync, sync_fire,
@@ -292,8 +304,10 @@ spool_acked(struct agent *a, const char *id)
 			break;
 		}
 	/* Not left to fire for nothing (flush_idle says why). */
-	if (a->nlazy == 0)
+	if (a->nlazy == 0 && a->lazy != NULL) {
 		lws_sul_cancel(&a->sul_sync);
+		lazy_free(a);
+	}
 }
 
 static void
@@ -917,7 +931,7 @@ agent_free(struct agent *a)
 	lws_sul_cancel(&a->sul_keep);
 	/* What is spooled and not acknowledged is durable before we go. */
 	sync_now(a);
-	free(a->lazy);
+	lazy_free(a);
 	while ((f = TAILQ_FIRST(&a->flows)) != NULL) {
 		TAILQ_REMOVE(&a->flows, f, entry);
 		flow_free(f);
