@@ -62,7 +62,7 @@ struct agent {
 	lws_sorted_usec_list_t	 sul_flush;
 	lws_sorted_usec_list_t	 sul_keep;
 	lws_sorted_usec_list_t	 sul_sync;
-	char			(*lazy)[ID_LEN + 1];	/* spooled, not synced */
+	char			(*lazy)[ID_LEN + 1];	/* not synced yet */
 	size_t			 nlazy, alazy;
 	TAILQ_HEAD(, flow)	 flows;
 	int			 stopping;
@@ -560,8 +560,8 @@ resend_more(struct agent *a)
 		 */
 		if (len == 0 || buf[0] != '{' || buf[len - 1] != '}' ||
 		    strlen(buf) != len) {
-			log_warnx("%s/spool: the result of command %s is damaged "
-			    "(a crash before it was synced?); dropped",
+			log_warnx("%s/spool: the result of command %s is "
+			    "damaged (a crash before it was synced?); dropped",
 			    spool_dir(a->spool), id);
 			spool_remove(a->spool, id);
 			free(buf);
