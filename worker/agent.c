@@ -28,6 +28,15 @@
 /* Below this many queued bytes, output and spooled results may go out. */
 #define AGENT_QUEUE_SOFT	(256 * 1024)
 
+/*
+ * A finished command's result is spooled without fsync and made durable
+ * this long after, together with every other result of that moment,
+ * unless the server acknowledged it first (it acks after its commit,
+ * within milliseconds when connected: then no fsync is needed at all).
+ */
+#define AGENT_SYNC_MS		200
+#define AGENT_LAZY_MAX		1024	/* results waiting for that */
+
 /* An execute_workflow being run, one step at a time (seed compat). */
 struct flow {
 	TAILQ_ENTRY(flow)	 entry;
@@ -52,6 +61,9 @@ struct agent {
 	size_t			 nresend, iresend;
 	lws_sorted_usec_list_t	 sul_flush;
 	lws_sorted_usec_list_t	 sul_keep;
+	lws_sorted_usec_list_t	 sul_sync;
+	char			(*lazy)[ID_LEN + 1];	/* not synced yet */
+	size_t			 nlazy, alazy;
 	TAILQ_HEAD(, flow)	 flows;
 	int			 stopping;
 };
@@ -122,6 +134,30 @@ flush_fire(lws_sorted_usec_list_t *sul)
 	if (left)
 		lws_sul_schedule(a->ctx, 0, &a->sul_flush, flush_fire,
 		    WORKER_CHUNK_MS * LWS_US_PER_MS);
+}
+
+/*
+ * No running task has output left to send: the flush timer has nothing
+ * to do. Cancelled rather than left to fire, since lws waits for a timer
+ * in whole milliseconds and spins through the last one (poll with no
+ * timeout, ~100 calls): most of every command's flush timer, which the
+ * result's own flush made useless.
+ */
+static void
+flush_idle(struct agent *a)
+{
+	struct task	*t;
+	size_t		 len;
+	int		 i;
+
+	for (t = runner_next(a->runner, NULL); t != NULL;
+	    t = runner_next(a->runner, t))
+		for (i = 0; i < 2; i++) {
+			task_output(t, i, &len);
+			if (task_sent(t, i) < len)
+				return;
+		}
+	lws_sul_cancel(&a->sul_flush);
 }
 
 static void
@@ -203,6 +239,78 @@ static void
 flow_task_done(struct flow *f, const struct result *r);
 
 static void
+lazy_free(struct agent *a)
+{
+	free(a->lazy);
+	a->lazy = NULL;
+	a->alazy = 0;
+}
+
+/* The results spooled lazily so far, durable now. */
+static void
+sync_now(struct agent *a)
+{
+	lws_sul_cancel(&a->sul_sync);
+	if (a->nlazy == 0)
+		return;
+	spool_sync(a->spool, a->lazy, a->nlazy);
+	a->nlazy = 0;
+	lazy_free(a);
+}
+
+static void
+sync_fire(lws_sorted_usec_list_t *sul)
+{
+	sync_now(lws_container_of(sul, struct agent, sul_sync));
+}
+
+/*
+ * Spool a finished command's result before it is sent. Without fsync:
+ * across a kill -9 or a restart of the agent the file is there all the
+ * same (the page cache outlives any process), and that is what the
+ * at-least-once result rests on; the batch sync AGENT_SYNC_MS later
+ * covers a crash of the host for a result the server has not
+ * acknowledged by then. Two fsyncs (the file, the directory) were on the
+ * path of every result before it went out.
+ */
+static void
+spool_result(struct agent *a, const char *id, const char *m, size_t len)
+{
+	if (a->nlazy == AGENT_LAZY_MAX)
+		sync_now(a);
+	if (spool_put_lazy(a->spool, id, m, len) == -1)
+		return;
+	/* Grown as needed: an idle agent holds none of it. */
+	if (a->nlazy == a->alazy) {
+		a->alazy = a->alazy == 0 ? 16 : a->alazy * 2;
+		a->lazy = xreallocarray(a->lazy, a->alazy, sizeof(*a->lazy));
+	}
+	strlcpy_p(a->lazy[a->nlazy++], id, ID_LEN + 1);
+	if (lws_dll2_is_detached(&a->sul_sync.list))
+		lws_sul_schedule(a->ctx, 0, &a->sul_sync, sync_fire,
+		    AGENT_SYNC_MS * LWS_US_PER_MS);
+}
+
+/* Acknowledged: nothing to make durable any more. */
+static void
+spool_acked(struct agent *a, const char *id)
+{
+	size_t	 i;
+
+	for (i = 0; i < a->nlazy; i++)
+		if (strcmp(a->lazy[i], id) == 0) {
+			a->nlazy--;
+			memcpy(a->lazy[i], a->lazy[a->nlazy], ID_LEN + 1);
+			break;
+		}
+	/* Not left to fire for nothing (flush_idle says why). */
+	if (a->nlazy == 0 && a->lazy != NULL) {
+		lws_sul_cancel(&a->sul_sync);
+		lazy_free(a);
+	}
+}
+
+static void
 on_finished(struct task *t, const struct result *r, void *arg)
 {
 	struct agent	*a = arg;
@@ -216,6 +324,7 @@ on_finished(struct task *t, const struct result *r, void *arg)
 	}
 	log_result(r);
 	flush_task(a, t);
+	flush_idle(a);
 	res.worker_id = a->cfg.worker_id;
 	m = proto_result(&res, WORKER_MSG_MAX, &len);
 	if (m == NULL) {
@@ -227,7 +336,7 @@ on_finished(struct task *t, const struct result *r, void *arg)
 	if (task_pid(t) == 0 && spool_started(a->spool, r->command_id) == 0)
 		spool_start(a->spool, r->command_id);
 	/* On disk first: the send may be lost, the spool is not. */
-	spool_put(a->spool, r->command_id, m, len);
+	spool_result(a, r->command_id, m, len);
 	send_owned(a, m, len, 0);
 	if (runner_count(a->runner) == 0)
 		malloc_trim(0);
@@ -434,14 +543,31 @@ flow_start(struct agent *a, struct msg *m)
 static void
 resend_more(struct agent *a)
 {
-	char	*buf;
-	size_t	 len;
+	const char	*id;
+	char		*buf;
+	size_t		 len;
 
 	while (a->iresend < a->nresend && conn_up(a->conn) &&
 	    conn_queued(a->conn) < AGENT_QUEUE_SOFT) {
-		buf = spool_get(a->spool, a->resend[a->iresend++], &len);
-		if (buf != NULL)
-			send_owned(a, buf, len, 0);
+		id = a->resend[a->iresend++];
+		buf = spool_get(a->spool, id, &len);
+		if (buf == NULL)
+			continue;
+		/*
+		 * A lazily spooled result that a crash of the host caught
+		 * before its sync may be empty or zeroes: it would be sent
+		 * at every connect for ever. Ours always is one JSON object.
+		 */
+		if (len == 0 || buf[0] != '{' || buf[len - 1] != '}' ||
+		    strlen(buf) != len) {
+			log_warnx("%s/spool: the result of command %s is "
+			    "damaged (a crash before it was synced?); dropped",
+			    spool_dir(a->spool), id);
+			spool_remove(a->spool, id);
+			free(buf);
+			continue;
+		}
+		send_owned(a, buf, len, 0);
 	}
 	if (a->iresend == a->nresend && a->resend != NULL) {
 		spool_list_free(a->resend, a->nresend);
@@ -678,6 +804,7 @@ on_message(const char *buf, size_t len, void *arg)
 		if (spool_remove(a->spool, m.command_id) == 0)
 			log_debug("command %s: result acknowledged",
 			    m.command_id);
+		spool_acked(a, m.command_id);
 		break;
 	case MSG_EXECUTE_WORKFLOW:
 		flow_start(a, &m);
@@ -802,6 +929,9 @@ agent_free(struct agent *a)
 		return;
 	lws_sul_cancel(&a->sul_flush);
 	lws_sul_cancel(&a->sul_keep);
+	/* What is spooled and not acknowledged is durable before we go. */
+	sync_now(a);
+	lazy_free(a);
 	while ((f = TAILQ_FIRST(&a->flows)) != NULL) {
 		TAILQ_REMOVE(&a->flows, f, entry);
 		flow_free(f);

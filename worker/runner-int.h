@@ -67,6 +67,7 @@ struct runner {
 	sigset_t		 oldmask;
 	char			**envp;
 	char			*keepdir;	/* runner_keep(), or NULL */
+	pid_t			 pid;		/* the agent's: a keeper's parent */
 	int			 stopping;
 };
 

@@ -117,6 +117,7 @@ runner_new(struct lws_context *ctx, struct lws_vhost *vh, int max,
 	TAILQ_INIT(&r->running);
 	TAILQ_INIT(&r->reapers);
 	r->envp = env_filter();
+	r->pid = getpid();
 
 	/* SIGCHLD arrives as a readable descriptor, in the loop. */
 	sigemptyset(&set);

@@ -3,7 +3,8 @@
  * journal of every command_id it ever started (so none starts twice) and
  * the spool of results the server has not acknowledged yet (so none is
  * lost). Every file is replaced atomically: write a temporary, fsync,
- * rename, fsync the directory.
+ * rename, fsync the directory; a result may be written first and made
+ * durable later, in a batch (spool_put_lazy, spool_sync).
  */
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -80,9 +81,15 @@ write_all(int fd, const char *buf, size_t len)
 	return 0;
 }
 
-/* Write name in dirfd atomically, durable when this returns 0. */
+/*
+ * Write name in dirfd atomically: a reader sees the old file or the new
+ * one, whole. Durable when this returns 0 and durable is set; otherwise
+ * in the page cache (it survives any process, not a crash of the host)
+ * until spool_sync.
+ */
 static int
-atomic_write(int dirfd, const char *name, const char *buf, size_t len)
+atomic_write(int dirfd, const char *name, const char *buf, size_t len,
+    int durable)
 {
 	char	 tmp[256];
 	int	 fd, saved;
@@ -94,7 +101,7 @@ atomic_write(int dirfd, const char *name, const char *buf, size_t len)
 		return -1;
 	/* A stale temporary keeps its mode through O_TRUNC: 0600 it is. */
 	if (fchmod(fd, 0600) == -1 || write_all(fd, buf, len) == -1 ||
-	    fsync(fd) == -1) {
+	    (durable && fsync(fd) == -1)) {
 		saved = errno;
 		close(fd);
 		unlinkat(dirfd, tmp, 0);
@@ -107,7 +114,7 @@ atomic_write(int dirfd, const char *name, const char *buf, size_t len)
 		errno = saved;
 		return -1;
 	}
-	return fsync(dirfd);
+	return durable ? fsync(dirfd) : 0;
 }
 
 /* A crash may leave *.tmp files; they never were the real thing. */
@@ -259,7 +266,7 @@ spool_worker_id_store(struct spool *sp, const char *id)
 		return -1;
 	}
 	snprintf(line, sizeof(line), "%s\n", id);
-	if (atomic_write(sp->dirfd, SPOOL_ID, line, strlen(line)) == -1) {
+	if (atomic_write(sp->dirfd, SPOOL_ID, line, strlen(line), 1) == -1) {
 		log_warn("%s/%s", sp->dir, SPOOL_ID);
 		return -1;
 	}
@@ -340,7 +347,7 @@ spool_key_store(struct spool *sp, const char *key)
 		return -1;
 	}
 	snprintf(line, sizeof(line), "%s\n", key);
-	if (atomic_write(sp->dirfd, SPOOL_KEY, line, strlen(line)) == -1) {
+	if (atomic_write(sp->dirfd, SPOOL_KEY, line, strlen(line), 1) == -1) {
 		log_warn("%s/%s", sp->dir, SPOOL_KEY);
 		rc = -1;
 	}
@@ -404,7 +411,7 @@ spool_compact(struct spool *sp, long long cutoff)
 	if (in != NULL && ferror(in))
 		goto fail;
 	if (atomic_write(sp->dirfd, SPOOL_JOURNAL, keep != NULL ? keep : "",
-	    len) == -1)
+	    len, 1) == -1)
 		goto fail;
 	if (sp->journalfd != -1)
 		close(sp->journalfd);
@@ -449,7 +456,14 @@ spool_started(struct spool *sp, const char *id)
 	return found;
 }
 
-/* Record command_id as started, durably: called before the fork. */
+/*
+ * Record command_id as started, durably: called before the fork. This
+ * fsync stays on every command's path: pushd sends a dispatch still
+ * 'sent' again when the worker reconnects (dispatch_redeliver), and the
+ * journal is what keeps it from starting twice; a line only in the page
+ * cache would be gone after a crash of the host, and the command with it
+ * would run again once the host is back.
+ */
 int
 spool_start(struct spool *sp, const char *id)
 {
@@ -477,19 +491,71 @@ result_name(const char *id, char *buf, size_t len)
 	snprintf(buf, len, "%s.json", id);
 }
 
-int
-spool_put(struct spool *sp, const char *id, const char *buf, size_t len)
+static int
+spool_write(struct spool *sp, const char *id, const char *buf, size_t len,
+    int durable)
 {
 	char	 name[64];
 
 	if (!id_valid(id))
 		return -1;
 	result_name(id, name, sizeof(name));
-	if (atomic_write(sp->spoolfd, name, buf, len) == -1) {
+	if (atomic_write(sp->spoolfd, name, buf, len, durable) == -1) {
 		log_warn("%s/spool/%s", sp->dir, name);
 		return -1;
 	}
 	return 0;
+}
+
+/* A result, durable when this returns 0. */
+int
+spool_put(struct spool *sp, const char *id, const char *buf, size_t len)
+{
+	return spool_write(sp, id, buf, len, 1);
+}
+
+/*
+ * A result, whole but not durable yet: the caller makes it so with
+ * spool_sync, unless the server acknowledged it first (spool_remove).
+ */
+int
+spool_put_lazy(struct spool *sp, const char *id, const char *buf,
+    size_t len)
+{
+	return spool_write(sp, id, buf, len, 0);
+}
+
+/*
+ * Make the results ids[0..n-1] that spool_put_lazy wrote durable: each
+ * file, then the directory once for all of them (their renames). One
+ * already removed (acknowledged) is skipped. 0, or -1 (logged).
+ */
+int
+spool_sync(struct spool *sp, char (*ids)[ID_LEN + 1], size_t n)
+{
+	char	 name[64];
+	size_t	 i;
+	int	 fd, rc = 0;
+
+	for (i = 0; i < n; i++) {
+		if (!id_valid(ids[i]))
+			continue;
+		result_name(ids[i], name, sizeof(name));
+		fd = openat(sp->spoolfd, name, O_RDONLY | O_CLOEXEC);
+		if (fd == -1 && errno == ENOENT)
+			continue;
+		if (fd == -1 || fsync(fd) == -1) {
+			log_warn("%s/spool/%s", sp->dir, name);
+			rc = -1;
+		}
+		if (fd != -1)
+			close(fd);
+	}
+	if (n > 0 && fsync(sp->spoolfd) == -1) {
+		log_warn("%s/spool", sp->dir);
+		rc = -1;
+	}
+	return rc;
 }
 
 int

@@ -228,6 +228,9 @@ int		 spool_key_store(struct spool *, const char *);
 int		 spool_started(struct spool *, const char *);
 int		 spool_start(struct spool *, const char *);
 int		 spool_put(struct spool *, const char *, const char *, size_t);
+int		 spool_put_lazy(struct spool *, const char *, const char *,
+		     size_t);
+int		 spool_sync(struct spool *, char (*)[ID_LEN + 1], size_t);
 int		 spool_has(struct spool *, const char *);
 char		*spool_get(struct spool *, const char *, size_t *);
 int		 spool_remove(struct spool *, const char *);

@@ -168,6 +168,30 @@ main(void)
 	    !spool_has(sp, ID1) && spool_get(sp, ID1, &len) == NULL);
 	test_cond("a path is not an id", spool_put(sp, "../evil", "x", 1) ==
 	    -1 && access(path("evil.json"), F_OK) == -1);
+
+	/* Written now, synced later: the same file for every reader. */
+	{
+		char	 lazy[2][ID_LEN + 1] = { ID3, ID1 };
+
+		test_cond("lazy result spooled whole",
+		    spool_put_lazy(sp, ID3, "{\"b\":2}", 7) == 0 &&
+		    spool_has(sp, ID3) &&
+		    access(path("spool/" ID3 ".json.tmp"), F_OK) == -1 &&
+		    (s = spool_get(sp, ID3, &len)) != NULL && len == 7 &&
+		    strcmp(s, "{\"b\":2}") == 0);
+		free(s);
+		test_cond("lazy result listed with the others",
+		    spool_list(sp, &ids, &n) == 0 && n == 2);
+		spool_list_free(ids, n);
+		/* ID1 was acknowledged (removed): skipped, not an error. */
+		test_cond("synced, an acknowledged one skipped",
+		    spool_sync(sp, lazy, 2) == 0 && spool_has(sp, ID3));
+		test_cond("a lazy path is not an id",
+		    spool_put_lazy(sp, "../evil", "x", 1) == -1 &&
+		    access(path("evil.json"), F_OK) == -1);
+		test_cond("lazy result acknowledged",
+		    spool_remove(sp, ID3) == 0 && !spool_has(sp, ID3));
+	}
 	spool_free(sp);
 
 	/* A crash mid-append leaves a torn line and a stray temporary. */
