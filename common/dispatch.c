@@ -523,7 +523,6 @@ redeliver_txn(struct db *db, void *arg)
 		} else if (c->journaled && r.st == DISP_SENT &&
 		    !listed(c->running, c->nrunning, r.id))
 			dsp_cmd_add(&c->cmds, &c->n, &r, res, i);
-		c->cmds[c->n - 1].waited_ms = db_res_int(res, i, 11, 0);
 	}
 	rc = 0;
 fail:
