@@ -27,6 +27,7 @@ static struct {
 	long long	 worst;		/* highest wait this window (ms) */
 	long long	 last;		/* the value last written */
 	long long	 next;		/* the next write is due */
+	long long	 wrote;		/* when the last one was */
 	struct log_every warned, behind;
 } load;
 
@@ -101,7 +102,9 @@ dbt_load(long long now)
 	dbt_load_init();
 	if ((j = TAILQ_FIRST(&dbt.pending)) != NULL)
 		dbt_load_note(now - j->queued_ms);
-	if (now < load.next || dbt.away)
+	/* Falling behind is told at once (at most every DBT_LOAD_MS). */
+	if (dbt.away || (now < load.next && (load.worst < DBT_LOAD_QUIET_MS ||
+	    now < load.wrote + DBT_LOAD_MS)))
 		return;
 	lag = load.worst;
 	if (lag < 0)
@@ -125,6 +128,7 @@ dbt_load(long long now)
 	load.next = now + (lag >= DBT_LOAD_QUIET_MS ||
 	    load.last >= DBT_LOAD_QUIET_MS ? DBT_LOAD_MS : DBT_LOAD_IDLE_MS);
 	load.last = lag;
+	load.wrote = now;
 	load.worst = 0;
 }
 
