@@ -3,11 +3,12 @@
  * starts (issue 20; fcgi-api/admit.c). Behind means work that could be
  * done and waits for this pushd: a command queued for a worker that is
  * attached here, from when it could first have gone (queued, its retry
- * due, its worker attached) until claimed; and the oldest report or
- * connect waiting in the db thread's own queue. A command waiting for a
- * busy worker is not lag (pushd sends it at once; the worker queues it),
- * nor one for an offline worker (counted from the attach). The highest
- * wait seen in each DBT_LOAD_MS is this pushd's row in control_load.
+ * due, its worker attached) until claimed, or until now for the oldest
+ * still queued; and the oldest report or connect waiting in the db
+ * thread's own queue. A command waiting for a busy worker is not lag
+ * (pushd sends it at once; the worker queues it), nor one for an offline
+ * worker (counted from the attach). The highest wait seen in each
+ * DBT_LOAD_MS is this pushd's row in control_load.
  */
 #include <stdint.h>
 #include <string.h>
@@ -16,6 +17,20 @@
 #include "dbt.h"
 #include "log.h"
 
+/*
+ * The oldest commands still queued for workers here, at each write: a
+ * claim shows a wait only once it is over, and under overload the db
+ * thread may not claim for a while (it records results first). The
+ * same join and order as the claim's (common/dispatch.c).
+ */
+static const char sql_oldest[] =
+    "SELECT d.worker_id, TIMESTAMPDIFF(MICROSECOND, GREATEST(d.queued_at, "
+    "COALESCE(d.not_before, d.queued_at)), NOW(3)) DIV 1000 "
+    "FROM workers w JOIN dispatches d ON d.worker_id = w.id "
+    "AND d.status = 'queued' AND (d.not_before IS NULL "
+    "OR d.not_before <= NOW(3)) WHERE w.pushd_node = ? "
+    "AND w.state = 'accepted' ORDER BY d.queued_at LIMIT "
+    DBT_STR(DBT_LOAD_OLDEST);
 static const char sql_publish[] =
     "INSERT INTO control_load (node_id, lag_ms, updated_at) "
     "VALUES (?, ?, NOW(3)) ON DUPLICATE KEY UPDATE "
@@ -65,6 +80,39 @@ dbt_load_gone(const char *worker_id)
 		idmap_del(&load.attached, worker_id, ID_LEN);
 }
 
+/* A command for worker_id waited wait_ms: from its attach at most. */
+static void
+dbt_load_wait(const char *worker_id, long long wait_ms, long long now)
+{
+	struct idmap_node	*e;
+	long long		 since;
+
+	e = idmap_get(&load.attached, worker_id, ID_LEN);
+	if (e != NULL && (since = now - (long long)e->num) < wait_ms)
+		wait_ms = since;
+	dbt_load_note(wait_ms);
+}
+
+/* What waits unclaimed now; a read that fails only loses this look. */
+static void
+dbt_load_oldest(long long now)
+{
+	struct db_res	*r;
+	const char	*w;
+	size_t		 i;
+
+	if (dbt.held.n == 0 ||
+	    db_exec(dbt.db, sql_oldest, &r, "s", dbt.node) == -1)
+		return;
+	for (i = 0; i < db_res_rows(r); i++) {
+		w = db_res_get(r, i, 0);
+		/* On record here, not (yet) attached: not ours to send. */
+		if (w != NULL && dbt_held(w, NULL))
+			dbt_load_wait(w, db_res_int(r, i, 1, 0), now);
+	}
+	db_res_free(r);
+}
+
 /*
  * Commands just claimed, in a claim that took took_ms (a lock waited
  * for is lag too: waited_ms was read before it): how long each could
@@ -73,18 +121,13 @@ dbt_load_gone(const char *worker_id)
 void
 dbt_load_claimed(const struct dispatch_cmd *cmds, size_t n, long long took_ms)
 {
-	struct idmap_node	*e;
-	long long		 now = pushd_now_ms(), wait, since;
-	size_t			 i;
+	long long	 now = pushd_now_ms();
+	size_t		 i;
 
 	dbt_load_init();
-	for (i = 0; i < n; i++) {
-		wait = cmds[i].waited_ms + took_ms;
-		e = idmap_get(&load.attached, cmds[i].worker_id, ID_LEN);
-		if (e != NULL && (since = now - (long long)e->num) < wait)
-			wait = since;
-		dbt_load_note(wait);
-	}
+	for (i = 0; i < n; i++)
+		dbt_load_wait(cmds[i].worker_id, cmds[i].waited_ms + took_ms,
+		    now);
 }
 
 /*
@@ -106,6 +149,7 @@ dbt_load(long long now)
 	if (dbt.away || (now < load.next && (load.worst < DBT_LOAD_QUIET_MS ||
 	    now < load.wrote + DBT_LOAD_MS)))
 		return;
+	dbt_load_oldest(now);
 	lag = load.worst;
 	if (lag < 0)
 		lag = 0;

@@ -49,6 +49,9 @@ struct json_object;
 #define DBT_LOAD_IDLE_MS	1000	/* ... and when not (kept fresh) */
 #define DBT_LOAD_QUIET_MS	100	/* under this: not behind */
 #define DBT_LOAD_MAX_MS		3600000	/* a lag is written capped */
+#define DBT_LOAD_OLDEST		20	/* queued commands looked at */
+#define DBT_STR_(x)		#x
+#define DBT_STR(x)		DBT_STR_(x)
 
 struct dbt {
 	const struct config	*cfg;
