@@ -42,14 +42,14 @@ require('PULSE_CTL and PULSE_STACK are set', have_ctl() and STACK)
 
 def threshold():
     """The stack's PULSE_ADMIT_LAG_MS: the environment wins over the
-    .env file, as common/config.c reads them; 500 when neither says."""
+    .env file, as common/config.c reads them; 200 when neither says."""
     v = os.environ.get('PULSE_ADMIT_LAG_MS')
     if v is None:
         with open(os.path.join(STACK, 'pulse.env')) as f:
             for line in f:
                 if line.startswith('PULSE_ADMIT_LAG_MS='):
                     v = line.split('=', 1)[1].strip()
-    return int(v) if v else 500
+    return int(v) if v else 200
 
 
 THRESH = threshold()
