@@ -79,6 +79,9 @@ static const struct key keys[] = {
 	S("PULSE_PUSHD_METRICS_SOCKET", pushd_metrics_socket, ""),
 	I("PULSE_USER_EXECUTIONS_MAX", user_executions_max, "50", 0, 100000),
 	I("PULSE_USER_SOCKETS_MAX", user_sockets_max, "100", 0, 1000000),
+	/* pulse-api refuses starts while a pushd is this far behind (issue
+	 * 20; fcgi-api/admit.c); 0: never. */
+	I("PULSE_ADMIT_LAG_MS", admit_lag_ms, "200", 0, 600000),
 	{ "PULSE_DEBUG", K_BOOL, offsetof(struct config, log_debug), "0",
 	    0, 0, NULL },
 	/* Version-1 trust: a worker with the shared key is accepted at once

@@ -44,6 +44,7 @@ struct config {
 	char	*pushd_metrics_socket;	/* "": beside the browser one */
 	int	 user_executions_max;	/* running per user; 0: no cap */
 	int	 user_sockets_max;	/* browser sockets per user; 0: none */
+	int	 admit_lag_ms;		/* pushd lag that refuses starts; 0: off */
 	int	 log_debug;
 	int	 worker_auto_accept;	/* shared key: accepted at once */
 	/* Notifications (pushd's delivery thread). */

@@ -34,10 +34,13 @@
 static const char sql_lock[] =
     "SELECT id, execution_id, worker_id, worker_name, status, step_index, "
     "cancel_requested, timeout_ms FROM dispatches WHERE id = ? FOR UPDATE";
+/* Column 11: how long it could have gone and did not (a retry from
+ * its not_before), which pushd publishes as its lag (issue 20). */
 static const char sql_candidates[] =
     "SELECT d.id, d.execution_id, d.worker_id, d.worker_name, d.status, "
     "d.step_index, d.cancel_requested, d.timeout_ms, d.command, d.attempt, "
-    "d.env "
+    "d.env, TIMESTAMPDIFF(MICROSECOND, GREATEST(d.queued_at, "
+    "COALESCE(d.not_before, d.queued_at)), NOW(3)) DIV 1000 "
     "FROM workers w JOIN dispatches d ON d.worker_id = w.id "
     "AND d.status = 'queued' AND (d.not_before IS NULL "
     "OR d.not_before <= NOW(3)) WHERE w.pushd_node = ? "
@@ -332,6 +335,7 @@ claim_txn(struct db *db, void *arg)
 		    0, 0, 0, NULL) == -1)
 			goto fail;
 		dsp_cmd_add(&c->cmds, &c->n, &r, res, i);
+		c->cmds[c->n - 1].waited_ms = db_res_int(res, i, 11, 0);
 	}
 	rc = 0;
 fail:

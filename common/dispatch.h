@@ -49,6 +49,7 @@ struct dispatch_cmd {
 	int		 attempt;		/* 0 for a cancel */
 	char		*env;			/* JSON object or NULL */
 	int		 cancel;
+	long long	 waited_ms;		/* claimed: since it could go */
 };
 
 void	dispatch_cmds_free(struct dispatch_cmd *, size_t);

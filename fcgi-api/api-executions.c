@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "admit.h"
 #include "api.h"
 #include "audit.h"
 #include "db.h"
@@ -350,6 +351,9 @@ executions_start(struct request *req)
 	char			 id[ID_LEN + 1];
 	int			 replayed = 0, rc;
 
+	/* Behind already: refused before any work (admit.c). */
+	if (admit_check(req) == -1)
+		return 0;
 	if (executions_key(req, &key) == -1 ||
 	    body_only(req, allowed) == -1 ||
 	    body_string(req, "workflow_id", ID_LEN + 64, 1, &wid) == -1)

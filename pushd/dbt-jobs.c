@@ -84,6 +84,7 @@ dbt_connect(struct job *j)
 		    "the same name", j->w.name, j->w.id, replaced);
 	e = idmap_put(&dbt.held, j->w.id, ID_LEN);
 	e->num = j->conn;
+	dbt_load_attached(j->w.id);
 	outs_push(out_new(OUT_REGISTERED, j->conn));
 	dbt_worker_state(j->conn, j->w.id, j->w.state);
 	if (strcmp(j->w.state, "accepted") != 0)
@@ -143,6 +144,7 @@ dbt_gone(struct job *j)
 	if (dispatch_worker_offline(dbt.db, dbt.node, j->worker_id) == -1)
 		return dbt_failed("marking a worker offline");
 	idmap_del(&dbt.held, j->worker_id, ID_LEN);
+	dbt_load_gone(j->worker_id);
 	return 0;
 }
 

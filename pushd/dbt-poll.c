@@ -141,6 +141,7 @@ dbt_claim(int look_first)
 {
 	struct dispatch_cmd	*cmds;
 	size_t			 n;
+	long long		 t0;
 	int			 queued = 1, cancels = 1, rc;
 
 	dbt.claim_now = 0;
@@ -166,6 +167,7 @@ dbt_claim(int look_first)
 		return;
 	}
 	while (queued) {
+		t0 = pushd_now_ms();
 		rc = dispatch_claim(dbt.db, dbt.node, dbt.grace_ms, dbt_held,
 		    NULL, &cmds, &n);
 		if (rc == -2) {
@@ -177,6 +179,7 @@ dbt_claim(int look_first)
 			dbt_failed("claiming commands");
 			return;
 		}
+		dbt_load_claimed(cmds, n, pushd_now_ms() - t0);
 		dbt_send_cmds(cmds, n, 0);
 		queued = n >= DISPATCH_BATCH_MAX;
 	}

@@ -1,7 +1,7 @@
 /*
  * The database thread's private header: its state, one struct the files
- * dbthread.c, dbt-jobs.c, dbt-poll.c, dbt-timers.c, dbt-schedules.c and
- * dbt-trust.c share (only that thread touches it), and what each of them
+ * dbthread.c, dbt-jobs.c, dbt-poll.c, dbt-timers.c, dbt-schedules.c,
+ * dbt-load.c and dbt-trust.c share (only that thread touches it), and what each of them
  * offers the others.
  */
 #ifndef DBT_H
@@ -45,6 +45,13 @@ struct json_object;
 #define DBT_SCHEDULES_BATCH	50	/* schedules fired per look */
 #define DBT_FIRES_PRUNE_MS	60000	/* old schedule_fires deleted */
 #define DBT_FIRES_PRUNE_BATCH	1000
+#define DBT_LOAD_MS		250	/* lag written this often when behind */
+#define DBT_LOAD_IDLE_MS	1000	/* ... and when not (kept fresh) */
+#define DBT_LOAD_QUIET_MS	100	/* under this: not behind */
+#define DBT_LOAD_MAX_MS		3600000	/* a lag is written capped */
+#define DBT_LOAD_OLDEST		20	/* queued commands looked at */
+#define DBT_STR_(x)		#x
+#define DBT_STR(x)		DBT_STR_(x)
 
 struct dbt {
 	const struct config	*cfg;
@@ -116,6 +123,14 @@ void	dbt_claim(int look_first);
 void	dbt_advance(void);
 void	dbt_want_advance(const char *id);
 void	dbt_tail(void);
+
+/* dbt-load.c */
+void	dbt_load(long long now);
+void	dbt_load_attached(const char *worker_id);
+void	dbt_load_gone(const char *worker_id);
+void	dbt_load_claimed(const struct dispatch_cmd *, size_t n,
+	    long long took_ms);
+void	dbt_load_free(void);
 
 /* dbt-timers.c */
 void	dbt_timers(long long now);

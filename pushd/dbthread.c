@@ -6,7 +6,7 @@
  * This file owns the thread, its loop and its shared state (dbt.h); the
  * jobs are dbt-jobs.c's, the polls dbt-poll.c's, the timers
  * dbt-timers.c's, the schedules dbt-schedules.c's, the trust follow
- * dbt-trust.c's.
+ * dbt-trust.c's, the lag it publishes dbt-load.c's.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -169,6 +169,8 @@ dbt_main(void *arg)
 			continue;
 		}
 		dbt.retry_at = 0;
+		if (!stopped)
+			dbt_load(now);
 		dbt_jobs();
 		dbt_advance();
 		if (stopped) {
@@ -212,6 +214,7 @@ dbt_main(void *arg)
 		job_free(j);
 	}
 	dispatch_ids_clear(&dbt.advance);
+	dbt_load_free();
 	idmap_free(&dbt.held);
 	idmap_free(&dbt.refused);
 	idtail_free(&dbt.feed);

@@ -164,6 +164,7 @@ job_new(enum job_type type, uint64_t conn, const char *worker_id)
 	if (worker_id != NULL)
 		strlcpy_p(j->worker_id, worker_id, sizeof(j->worker_id));
 	j->size = sizeof(*j);
+	j->queued_ms = pushd_now_ms();	/* its wait is lag (dbt-load.c) */
 	return j;
 }
 

@@ -68,6 +68,7 @@ struct job {
 	uint64_t		 conn;		/* the socket it is from */
 	char			 worker_id[ID_LEN + 1];
 	size_t			 size;		/* bytes held (cap) */
+	long long		 queued_ms;	/* pushd_now_ms() at job_new */
 	struct json_object	*msg;		/* owns the strings */
 
 	struct dispatch_worker	 w;		/* JOB_CONNECT */
