@@ -210,17 +210,49 @@ request_read_body(struct request *req)
 }
 
 /*
- * Write the response; extra is zero or more complete "Name: value\r\n"
- * lines built by our own code, never from client input.
+ * The status line, our headers and the body: extra is zero or more
+ * complete "Name: value\r\n" lines built by our own code, never from
+ * client input; body NULL for a 204.
  */
+static void
+reply_write(struct request *req, int status, const char *extra,
+    const char *body, size_t len)
+{
+	FCGX_Stream	*out = req->fcgx->out;
+	char		 head[256];
+
+	req->replied = 1;
+	req->status = status;
+
+	/*
+	 * snprintf, not FCGX_FPrintF: libfcgi's own printf lacks %zu. No
+	 * security headers here: nginx adds them to every response
+	 * (nginx/security-headers.conf), and a copy from us was sent twice.
+	 */
+	snprintf(head, sizeof(head), "Status: %d %s\r\n"
+	    "Cache-Control: no-store\r\n",
+	    status, request_reason(status));
+	FCGX_PutS(head, out);
+	if (extra != NULL)
+		FCGX_PutS(extra, out);
+	if (body == NULL) {
+		/* A 204 has no body by definition (RFC 9110 15.3.5). */
+		FCGX_PutS("\r\n", out);
+		return;
+	}
+	snprintf(head, sizeof(head),
+	    "Content-Type: application/json\r\n"
+	    "Content-Length: %zu\r\n\r\n", len);
+	FCGX_PutS(head, out);
+	FCGX_PutStr(body, (int)len, out);
+}
+
+/* Write the response: obj as JSON, then freed. */
 void
 reply_json_headers(struct request *req, int status, const char *extra,
     struct json_object *obj)
 {
-	FCGX_Stream	*out = req->fcgx->out;
 	const char	*body = NULL;
-	char		 head[256];
-	size_t		 len = 0;
 
 	if (req->replied) {
 		log_warnx("%s %s: second response (%d after %d) dropped",
@@ -238,34 +270,27 @@ reply_json_headers(struct request *req, int status, const char *extra,
 		json_object_object_add(obj, "error",
 		    json_object_new_string("internal error"));
 	}
-	req->replied = 1;
-	req->status = status;
-
-	/*
-	 * snprintf, not FCGX_FPrintF: libfcgi's own printf lacks %zu. No
-	 * security headers here: nginx adds them to every response
-	 * (nginx/security-headers.conf), and a copy from us was sent twice.
-	 */
-	snprintf(head, sizeof(head), "Status: %d %s\r\n"
-	    "Cache-Control: no-store\r\n",
-	    status, request_reason(status));
-	FCGX_PutS(head, out);
-	if (extra != NULL)
-		FCGX_PutS(extra, out);
-	if (status == 204) {
-		/* A 204 has no body by definition (RFC 9110 15.3.5). */
-		FCGX_PutS("\r\n", out);
-	} else {
+	if (status != 204)
 		body = json_object_to_json_string_ext(obj,
 		    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
-		len = strlen(body);
-		snprintf(head, sizeof(head),
-		    "Content-Type: application/json\r\n"
-		    "Content-Length: %zu\r\n\r\n", len);
-		FCGX_PutS(head, out);
-		FCGX_PutStr(body, (int)len, out);
-	}
+	reply_write(req, status, extra, body,
+	    body != NULL ? strlen(body) : 0);
 	json_object_put(obj);
+}
+
+/*
+ * A 200 whose JSON text the handler made itself (a cached list): the
+ * same headers as reply_json(). text must be valid JSON.
+ */
+void
+reply_json_text(struct request *req, const char *text, size_t len)
+{
+	if (req->replied) {
+		log_warnx("%s %s: second response (200 after %d) dropped",
+		    req->method, req->path, req->status);
+		return;
+	}
+	reply_write(req, 200, NULL, text, len);
 }
 
 void
