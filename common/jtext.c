@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "jtext.h"
+#include "pjson.h"
 #include "xmalloc.h"
 
 void
@@ -107,35 +108,15 @@ jtext_int(struct jtext *j, long long v)
 	jtext_raw(j, buf, (size_t)n);
 }
 
-/* The same text as pjson_time(): the date, 'T', the time, three fraction
- * digits (padded with 0, from the first non-digit on) and 'Z'. */
 void
 jtext_time(struct jtext *j, const char *ts)
 {
-	char	 out[32];
-	size_t	 n = 19, i;
-	int	 digits = 1;
+	char	 out[PJSON_TIME_LEN + 1];
 
-	if (ts == NULL || strlen(ts) < 19) {
+	if (pjson_time_text(ts, out) == -1)
 		jtext_raw(j, "null", 4);
-		return;
-	}
-	memcpy(out, ts, 19);
-	out[10] = 'T';
-	out[n++] = '.';
-	if (ts[19] == '.') {
-		for (i = 0; i < 3; i++) {
-			if (digits && (ts[20 + i] < '0' || ts[20 + i] > '9'))
-				digits = 0;
-			out[n++] = digits ? ts[20 + i] : '0';
-		}
-	} else {
-		memcpy(out + n, "000", 3);
-		n += 3;
-	}
-	out[n++] = 'Z';
-	out[n] = '\0';
-	jtext_str(j, out);
+	else
+		jtext_str(j, out);
 }
 
 char *

@@ -120,40 +120,20 @@ executions_advance(struct request *req, struct dispatch_ids *ids)
 }
 
 /*
- * One row of the list as JSON text (jtext.h: what json-c printed for the
- * same object, written without one): 50 rows made 600 json-c objects
- * and their hash tables per request.
+ * A row of the list, in the SELECT's column order, written as JSON text
+ * (dbjson_row_text(): what json-c printed, without 600 json-c objects
+ * and their hash tables per page of 50).
  */
-static void
-summary_text(struct jtext *j, const struct db_res *r, size_t i)
-{
-	jtext_lit(j, "{\"id\":");
-	jtext_str(j, db_res_get(r, i, 0));
-	jtext_lit(j, ",\"workflow_id\":");
-	jtext_str(j, db_res_get(r, i, 1));
-	jtext_lit(j, ",\"workflow_name\":");
-	jtext_str(j, db_res_get(r, i, 2));
-	jtext_lit(j, ",\"kind\":");
-	jtext_str(j, db_res_get(r, i, 3));
-	jtext_lit(j, ",\"status\":");
-	jtext_str(j, db_res_get(r, i, 4));
-	jtext_lit(j, ",\"started_by\":");
-	jtext_str(j, db_res_get(r, i, 5));
-	jtext_lit(j, ",\"started_at\":");
-	jtext_time(j, db_res_get(r, i, 6));
-	jtext_lit(j, ",\"completed_at\":");
-	jtext_time(j, db_res_get(r, i, 7));
-	jtext_lit(j, ",\"current_step\":");
-	jtext_int(j, db_res_int(r, i, 8, 0));
-	jtext_lit(j, ",\"error\":");
-	jtext_str(j, db_res_get(r, i, 9));
+static const struct dbjson_col summary_cols[] = {
+	{ "id", DBJSON_STRING }, { "workflow_id", DBJSON_STRING },
+	{ "workflow_name", DBJSON_STRING }, { "kind", DBJSON_STRING },
+	{ "status", DBJSON_STRING }, { "started_by", DBJSON_STRING },
+	{ "started_at", DBJSON_TIME }, { "completed_at", DBJSON_TIME },
+	{ "current_step", DBJSON_INT }, { "error", DBJSON_STRING },
 	/* "completed, 1 step failed" in the list (SPEC section 14). */
-	jtext_lit(j, ",\"failed_steps\":");
-	jtext_int(j, db_res_int(r, i, 10, 0));
-	jtext_lit(j, ",\"phase\":");
-	jtext_str(j, db_res_get(r, i, 11));
-	jtext_raw(j, "}", 1);
-}
+	{ "failed_steps", DBJSON_INT }, { "phase", DBJSON_STRING },
+	{ NULL, DBJSON_STRING }
+};
 
 /*
  * ?limit=N (1..EXEC_PAGE_MAX) and ?before=<id>: newest first; ?status=S
@@ -213,7 +193,7 @@ executions_list(struct request *req)
 	for (i = 0; i < db_res_rows(res); i++) {
 		if (i > 0)
 			jtext_raw(&j, ",", 1);
-		summary_text(&j, res, i);
+		dbjson_row_text(&j, res, i, summary_cols);
 	}
 	jtext_raw(&j, "]", 1);
 	db_res_free(res);

@@ -93,6 +93,9 @@ struct dbjson_col {
 };
 struct json_object *dbjson_row(const struct db_res *, size_t row,
 	    const struct dbjson_col *);
+struct jtext;
+void	 dbjson_row_text(struct jtext *, const struct db_res *, size_t row,
+	    const struct dbjson_col *);
 
 /* api-audit.c: the audit row of a mutating route, written last in the
  * transaction of its change (common/audit.h). */
