@@ -18,35 +18,29 @@
 #include "report.h"
 #include "status.h"
 
-static const char sql_page_first[] =
-    "SELECT e.id, e.workflow_id, COALESCE(e.workflow_name, w.name), e.kind, "
-    "e.status, e.started_by, e.started_at, e.completed_at, e.current_step, "
-    "e.error, e.failed_steps, e.phase "
-    "FROM executions e LEFT JOIN workflows w ON w.id = e.workflow_id "
-    "ORDER BY e.started_at DESC, e.id DESC LIMIT ?";
-static const char sql_page_before[] =
-    "SELECT e.id, e.workflow_id, COALESCE(e.workflow_name, w.name), e.kind, "
-    "e.status, e.started_by, e.started_at, e.completed_at, e.current_step, "
-    "e.error, e.failed_steps, e.phase "
-    "FROM executions e LEFT JOIN workflows w ON w.id = e.workflow_id "
+/*
+ * A page of executions, newest first. The workflow's name is the one
+ * the execution was started with; only rows from before that column
+ * (version 1) look it up, and COALESCE runs the subquery for those alone:
+ * a LEFT JOIN read the workflow of every row, half the pages the query
+ * touched.
+ */
+#define SQL_PAGE \
+    "SELECT e.id, e.workflow_id, COALESCE(e.workflow_name, " \
+    "(SELECT w.name FROM workflows w WHERE w.id = e.workflow_id)), " \
+    "e.kind, e.status, e.started_by, e.started_at, e.completed_at, " \
+    "e.current_step, e.error, e.failed_steps, e.phase FROM executions e "
+#define SQL_PAGE_ORDER	"ORDER BY e.started_at DESC, e.id DESC LIMIT ?"
+static const char sql_page_first[] = SQL_PAGE SQL_PAGE_ORDER;
+static const char sql_page_before[] = SQL_PAGE
     "WHERE e.started_at < ? OR (e.started_at = ? AND e.id < ?) "
-    "ORDER BY e.started_at DESC, e.id DESC LIMIT ?";
+    SQL_PAGE_ORDER;
 /* The same with ?status= (one of status.h's names). */
-static const char sql_page_first_status[] =
-    "SELECT e.id, e.workflow_id, COALESCE(e.workflow_name, w.name), e.kind, "
-    "e.status, e.started_by, e.started_at, e.completed_at, e.current_step, "
-    "e.error, e.failed_steps, e.phase "
-    "FROM executions e LEFT JOIN workflows w ON w.id = e.workflow_id "
-    "WHERE e.status = ? "
-    "ORDER BY e.started_at DESC, e.id DESC LIMIT ?";
-static const char sql_page_before_status[] =
-    "SELECT e.id, e.workflow_id, COALESCE(e.workflow_name, w.name), e.kind, "
-    "e.status, e.started_by, e.started_at, e.completed_at, e.current_step, "
-    "e.error, e.failed_steps, e.phase "
-    "FROM executions e LEFT JOIN workflows w ON w.id = e.workflow_id "
+static const char sql_page_first_status[] = SQL_PAGE
+    "WHERE e.status = ? " SQL_PAGE_ORDER;
+static const char sql_page_before_status[] = SQL_PAGE
     "WHERE e.status = ? AND (e.started_at < ? OR (e.started_at = ? "
-    "AND e.id < ?)) "
-    "ORDER BY e.started_at DESC, e.id DESC LIMIT ?";
+    "AND e.id < ?)) " SQL_PAGE_ORDER;
 static const char sql_cursor[] =
     "SELECT started_at FROM executions WHERE id = ?";
 /* The answer a 409 on /respond shows: the step asked for, else the last. */
