@@ -3,11 +3,14 @@
  * ceiling on what a client sends is checked here, so handlers see bounded,
  * NUL-terminated input, and every answer leaves through reply_json().
  */
+#include <sys/uio.h>
+
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <fcgiapp.h>
 
@@ -209,6 +212,63 @@ request_read_body(struct request *req)
 	return 0;
 }
 
+#define REPLY_RECORD_MAX	65535	/* a FastCGI record's content */
+#define REPLY_DIRECT_MIN	8192	/* libfcgi's own buffer */
+
+/*
+ * A large body as FastCGI STDOUT records of up to 64 KB written straight
+ * to the connection, after what libfcgi holds: libfcgi cuts a response
+ * into 8 KB records, one write(2) each (five for the 40 KB of GET
+ * /api/workflows). libfcgi ends the stream and the request as usual.
+ */
+static int
+reply_direct(struct request *req, const char *body, size_t len)
+{
+	FCGX_Request	*f = req->fcgx;
+	unsigned char	 hdr[8];
+	struct iovec	 iov[2];
+	size_t		 n, off;
+	ssize_t		 w;
+
+	if (FCGX_FFlush(f->out) == -1)
+		return -1;
+	while (len > 0) {
+		n = len < REPLY_RECORD_MAX ? len : REPLY_RECORD_MAX;
+		hdr[0] = 1;			/* FCGI_VERSION_1 */
+		hdr[1] = 6;			/* FCGI_STDOUT */
+		hdr[2] = (unsigned char)((f->requestId >> 8) & 0xff);
+		hdr[3] = (unsigned char)(f->requestId & 0xff);
+		hdr[4] = (unsigned char)((n >> 8) & 0xff);
+		hdr[5] = (unsigned char)(n & 0xff);
+		hdr[6] = 0;			/* no padding */
+		hdr[7] = 0;
+		off = 0;
+		while (off < sizeof(hdr) + n) {
+			int	 cnt = 0;
+
+			if (off < sizeof(hdr)) {
+				iov[cnt].iov_base = hdr + off;
+				iov[cnt++].iov_len = sizeof(hdr) - off;
+				iov[cnt].iov_base = (char *)body;
+				iov[cnt++].iov_len = n;
+			} else {
+				iov[cnt].iov_base = (char *)body +
+				    (off - sizeof(hdr));
+				iov[cnt++].iov_len = n - (off - sizeof(hdr));
+			}
+			w = writev(f->ipcFd, iov, cnt);
+			if (w == -1 && errno == EINTR)
+				continue;
+			if (w <= 0)
+				return -1;
+			off += (size_t)w;
+		}
+		body += n;
+		len -= n;
+	}
+	return 0;
+}
+
 /*
  * The status line, our headers and the body: extra is zero or more
  * complete "Name: value\r\n" lines built by our own code, never from
@@ -244,7 +304,13 @@ reply_write(struct request *req, int status, const char *extra,
 	    "Content-Type: application/json\r\n"
 	    "Content-Length: %zu\r\n\r\n", len);
 	FCGX_PutS(head, out);
-	FCGX_PutStr(body, (int)len, out);
+	if (len < REPLY_DIRECT_MIN)
+		FCGX_PutStr(body, (int)len, out);
+	else if (reply_direct(req, body, len) == -1 && errno != EPIPE &&
+	    errno != ECONNRESET)
+		/* Not nginx closing (its client went away): say so. */
+		log_warnx("%s %s: writing the answer: %s", req->method,
+		    req->path, strerror(errno));
 }
 
 /* Write the response: obj as JSON, then freed. */
