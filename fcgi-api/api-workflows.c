@@ -346,11 +346,20 @@ read_input(struct request *req, struct wf_input *in, const char *self)
 	return 0;
 }
 
+/*
+ * Every write to workflows (create, update, delete) announces itself
+ * here, in its transaction: the announcement, and a new tag for the kept
+ * lists (wfcache.c), which then commits with the change.
+ */
 static int
 event_workflow(struct db *db, const char *type, const char *id)
 {
 	struct json_object *p = json_object_new_object();
 
+	if (wfcache_bump(db) == -1) {
+		json_object_put(p);
+		return -1;
+	}
 	json_object_object_add(p, "workflow_id", json_object_new_string(id));
 	return events_append(db, type, NULL, NULL, p);
 }

@@ -216,6 +216,7 @@ char	*wflist_text(const struct wflist *, const struct user *,
 	    size_t *len);
 void	 wflist_clear(struct wflist *);
 int	 wfcache_get(struct db *, const struct wflist **);
+int	 wfcache_bump(struct db *);
 const struct wflist *wfcache_keep(struct wflist *, const char *tag);
 
 /* api-executions.c */

@@ -6,11 +6,14 @@
  *
  * Never stale: the list is kept with the tag it was read under, in the
  * same statement as its rows (one read view), and served again only
- * while read_versions still holds that tag. The table's triggers
- * (sql/018_read_versions.sql) give the tag a new UUID() in every
- * transaction that writes workflows, whoever writes it, and the new tag
- * commits with the change: a tag read after a commit is never one read
- * before it. The one check per request is a primary-key read.
+ * while read_versions still holds that tag. Every transaction that
+ * writes workflows gives the tag a new random value (wfcache_bump(),
+ * called by api-workflows.c, the one writer of that table), and the new
+ * tag commits with the change: a tag read after a commit is never one
+ * read before it. The one check per request is a primary-key read.
+ * (Database triggers would catch writes made outside PULSE too, but
+ * creating one needs SUPER wherever a binary log is on, and Galera's is:
+ * the ha stack's migration failed with 1419.)
  *
  * What a list holds differs per caller only in each row's can_start, so
  * a row is kept as its JSON object without that last member, with the
@@ -26,6 +29,7 @@
 
 #include "api.h"
 #include "db.h"
+#include "id.h"
 #include "pjson.h"
 #include "xmalloc.h"
 
@@ -34,6 +38,8 @@
 
 static const char sql_tag[] =
     "SELECT tag FROM read_versions WHERE name = 'workflows'";
+static const char sql_bump[] =
+    "UPDATE read_versions SET tag = ? WHERE name = 'workflows'";
 
 static const char can_start_yes[] = ",\"can_start\":true}";
 static const char can_start_no[] = ",\"can_start\":false}";
@@ -195,4 +201,15 @@ wfcache_keep(struct wflist *l, const char *tag)
 	memcpy(wfcache.tag, tag, strlen(tag) + 1);
 	memset(l, 0, sizeof(*l));
 	return &wfcache;
+}
+
+/* In a transaction that writes workflows: a new tag, never used before
+ * (a random UUID), so no kept list matches it. */
+int
+wfcache_bump(struct db *db)
+{
+	char	 tag[ID_LEN + 1];
+
+	id_new(tag);
+	return db_exec(db, sql_bump, NULL, "s", tag);
 }

@@ -1,11 +1,9 @@
 #!/usr/bin/env python3
 """GET /api/workflows from pulse-api's kept list (fcgi-api/wfcache.c) is
-never stale: after any committed write to workflows, through the API or
-straight in SQL, every following read shows it, whichever child answers;
-can_start still follows the caller; each row is what GET /api/workflows/:id
-says of the same workflow."""
-
-import uuid
+never stale: after any committed write to workflows (create, replace,
+delete) every following read shows it, whichever child answers; each
+write gives the workflows a new tag; can_start still follows the caller;
+each row is what GET /api/workflows/:id says of the same workflow."""
 
 from pulse_test import (call, check, check_status, create_workflow, done,
                         have_ctl, prompt_step, require, sql, unique)
@@ -63,37 +61,38 @@ try:
               lst[pid]['can_start'] is True,
               lst and (lst.get(lid), lst.get(pid)))
 
-    # A write in SQL, not through pulse-api: the triggers change the tag.
+    # Through the API: replace, then the tag, the version and the name
+    # follow.
     tag0 = sql("SELECT tag FROM read_versions WHERE name = 'workflows'")
-    sql("UPDATE workflows SET description = 'changed in sql' "
-        "WHERE id = '%s'" % pid)
-    tag1 = sql("SELECT tag FROM read_versions WHERE name = 'workflows'")
-    check('an UPDATE in SQL gives the workflows a new tag',
-          len(tag0) == 1 and len(tag1) == 1 and tag0 != tag1, (tag0, tag1))
-    every_read('the SQL update is in every read',
-               lambda s: s.get(pid, {}).get('description') ==
-               'changed in sql')
-
-    # Through the API: replace, then the version and name follow.
     newname = unique('cache-renamed')
     r = call('PUT', '/api/workflows/' + pid, body={
-        'name': newname, 'definition': {'steps': [prompt_step('q')]}})
+        'name': newname, 'description': 'changed',
+        'definition': {'steps': [prompt_step('q')]}})
     check_status('PUT the workflow', r, 200)
+    tag1 = sql("SELECT tag FROM read_versions WHERE name = 'workflows'")
+    check('a PUT gives the workflows a new tag',
+          len(tag0) == 1 and len(tag1) == 1 and tag0 != tag1, (tag0, tag1))
     every_read('the PUT is in every read',
                lambda s: s.get(pid, {}).get('name') == newname and
+               s[pid].get('description') == 'changed' and
                s[pid].get('version') == r[2].get('version'))
 
-    # A row inserted and deleted in SQL.
-    rid = str(uuid.uuid4())
-    sql("INSERT INTO workflows (id, name, definition) VALUES ('%s', '%s', "
-        "'{\"steps\": []}')" % (rid, unique('cache-sql-row')))
-    every_read('a row inserted in SQL is in every read', lambda s: rid in s)
-    sql("DELETE FROM workflows WHERE id = '%s'" % rid)
-    every_read('a row deleted in SQL is in no read', lambda s: rid not in s)
+    # A workflow created, then deleted.
+    third = create_workflow('cache-third', [prompt_step('p')])
+    require('a third workflow created', third is not None)
+    every_read('a new workflow is in every read',
+               lambda s: third['id'] in s)
+    check_status('DELETE it', call('DELETE', '/api/workflows/' +
+                                   third['id']), 200)
+    every_read('a deleted workflow is in no read',
+               lambda s: third['id'] not in s)
 
-    # allowed_groups changed in SQL: can_start follows at once.
-    sql("UPDATE workflows SET definition = JSON_SET(definition, "
-        "'$.allowed_groups', JSON_ARRAY('employee')) WHERE id = '%s'" % lid)
+    # allowed_groups changed: can_start follows at once.
+    r = call('PUT', '/api/workflows/' + lid, body={
+        'name': leads[2]['name'],
+        'definition': {'steps': [prompt_step('p')],
+                       'allowed_groups': ['employee']}})
+    check_status('PUT allowed_groups [employee]', r, 200)
     every_read('employee may start it once allowed_groups names employee',
                lambda s: s.get(lid, {}).get('can_start') is True,
                user='employee')
