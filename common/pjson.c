@@ -494,14 +494,13 @@ pjson_raw(const char *text, size_t len)
 	return o;
 }
 
-struct json_object *
-pjson_time(const char *ts)
+int
+pjson_time_text(const char *ts, char out[PJSON_TIME_LEN + 1])
 {
-	char	 out[32];
 	size_t	 n;
 
 	if (ts == NULL || strlen(ts) < 19)
-		return NULL;
+		return -1;
 	memcpy(out, ts, 19);
 	out[10] = 'T';
 	n = 19;
@@ -523,6 +522,16 @@ pjson_time(const char *ts)
 	}
 	out[n++] = 'Z';
 	out[n] = '\0';
+	return 0;
+}
+
+struct json_object *
+pjson_time(const char *ts)
+{
+	char	 out[PJSON_TIME_LEN + 1];
+
+	if (pjson_time_text(ts, out) == -1)
+		return NULL;
 	return json_object_new_string(out);
 }
 

@@ -74,5 +74,8 @@ struct json_object *pjson_raw(const char *, size_t);
 /* A SQL "YYYY-MM-DD HH:MM:SS[.fff]" UTC time as ISO-8601 "...T...Z", or
  * JSON null for NULL. */
 struct json_object *pjson_time(const char *);
+/* The same text into out: 0, or -1 for NULL or a value too short. */
+#define PJSON_TIME_LEN	24	/* "YYYY-MM-DDTHH:MM:SS.fffZ" */
+int	pjson_time_text(const char *, char out[PJSON_TIME_LEN + 1]);
 
 #endif

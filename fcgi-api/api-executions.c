@@ -13,40 +13,35 @@
 #include "db.h"
 #include "engine.h"
 #include "id.h"
+#include "jtext.h"
 #include "log.h"
 #include "pjson.h"
 #include "report.h"
 #include "status.h"
 
-static const char sql_page_first[] =
-    "SELECT e.id, e.workflow_id, COALESCE(e.workflow_name, w.name), e.kind, "
-    "e.status, e.started_by, e.started_at, e.completed_at, e.current_step, "
-    "e.error, e.failed_steps, e.phase "
-    "FROM executions e LEFT JOIN workflows w ON w.id = e.workflow_id "
-    "ORDER BY e.started_at DESC, e.id DESC LIMIT ?";
-static const char sql_page_before[] =
-    "SELECT e.id, e.workflow_id, COALESCE(e.workflow_name, w.name), e.kind, "
-    "e.status, e.started_by, e.started_at, e.completed_at, e.current_step, "
-    "e.error, e.failed_steps, e.phase "
-    "FROM executions e LEFT JOIN workflows w ON w.id = e.workflow_id "
+/*
+ * A page of executions, newest first. The workflow's name is the one
+ * the execution was started with; only rows from before that column
+ * (version 1) look it up, and COALESCE runs the subquery for those alone:
+ * a LEFT JOIN read the workflow of every row, half the pages the query
+ * touched.
+ */
+#define SQL_PAGE \
+    "SELECT e.id, e.workflow_id, COALESCE(e.workflow_name, " \
+    "(SELECT w.name FROM workflows w WHERE w.id = e.workflow_id)), " \
+    "e.kind, e.status, e.started_by, e.started_at, e.completed_at, " \
+    "e.current_step, e.error, e.failed_steps, e.phase FROM executions e "
+#define SQL_PAGE_ORDER	"ORDER BY e.started_at DESC, e.id DESC LIMIT ?"
+static const char sql_page_first[] = SQL_PAGE SQL_PAGE_ORDER;
+static const char sql_page_before[] = SQL_PAGE
     "WHERE e.started_at < ? OR (e.started_at = ? AND e.id < ?) "
-    "ORDER BY e.started_at DESC, e.id DESC LIMIT ?";
+    SQL_PAGE_ORDER;
 /* The same with ?status= (one of status.h's names). */
-static const char sql_page_first_status[] =
-    "SELECT e.id, e.workflow_id, COALESCE(e.workflow_name, w.name), e.kind, "
-    "e.status, e.started_by, e.started_at, e.completed_at, e.current_step, "
-    "e.error, e.failed_steps, e.phase "
-    "FROM executions e LEFT JOIN workflows w ON w.id = e.workflow_id "
-    "WHERE e.status = ? "
-    "ORDER BY e.started_at DESC, e.id DESC LIMIT ?";
-static const char sql_page_before_status[] =
-    "SELECT e.id, e.workflow_id, COALESCE(e.workflow_name, w.name), e.kind, "
-    "e.status, e.started_by, e.started_at, e.completed_at, e.current_step, "
-    "e.error, e.failed_steps, e.phase "
-    "FROM executions e LEFT JOIN workflows w ON w.id = e.workflow_id "
+static const char sql_page_first_status[] = SQL_PAGE
+    "WHERE e.status = ? " SQL_PAGE_ORDER;
+static const char sql_page_before_status[] = SQL_PAGE
     "WHERE e.status = ? AND (e.started_at < ? OR (e.started_at = ? "
-    "AND e.id < ?)) "
-    "ORDER BY e.started_at DESC, e.id DESC LIMIT ?";
+    "AND e.id < ?)) " SQL_PAGE_ORDER;
 static const char sql_cursor[] =
     "SELECT started_at FROM executions WHERE id = ?";
 /* The answer a 409 on /respond shows: the step asked for, else the last. */
@@ -119,38 +114,21 @@ executions_advance(struct request *req, struct dispatch_ids *ids)
 	dispatch_ids_clear(ids);
 }
 
-static struct json_object *
-summary_json(const struct db_res *r, size_t i)
-{
-	struct json_object *o = json_object_new_object();
-
-	json_object_object_add(o, "id", pjson_string_or_null(
-	    db_res_get(r, i, 0)));
-	json_object_object_add(o, "workflow_id", pjson_string_or_null(
-	    db_res_get(r, i, 1)));
-	json_object_object_add(o, "workflow_name", pjson_string_or_null(
-	    db_res_get(r, i, 2)));
-	json_object_object_add(o, "kind", pjson_string_or_null(
-	    db_res_get(r, i, 3)));
-	json_object_object_add(o, "status", pjson_string_or_null(
-	    db_res_get(r, i, 4)));
-	json_object_object_add(o, "started_by", pjson_string_or_null(
-	    db_res_get(r, i, 5)));
-	json_object_object_add(o, "started_at", pjson_time(
-	    db_res_get(r, i, 6)));
-	json_object_object_add(o, "completed_at", pjson_time(
-	    db_res_get(r, i, 7)));
-	json_object_object_add(o, "current_step",
-	    json_object_new_int64(db_res_int(r, i, 8, 0)));
-	json_object_object_add(o, "error", pjson_string_or_null(
-	    db_res_get(r, i, 9)));
+/*
+ * A row of the list, in the SELECT's column order, written as JSON text
+ * (dbjson_row_text(): what json-c printed, without 600 json-c objects
+ * and their hash tables per page of 50).
+ */
+static const struct dbjson_col summary_cols[] = {
+	{ "id", DBJSON_STRING }, { "workflow_id", DBJSON_STRING },
+	{ "workflow_name", DBJSON_STRING }, { "kind", DBJSON_STRING },
+	{ "status", DBJSON_STRING }, { "started_by", DBJSON_STRING },
+	{ "started_at", DBJSON_TIME }, { "completed_at", DBJSON_TIME },
+	{ "current_step", DBJSON_INT }, { "error", DBJSON_STRING },
 	/* "completed, 1 step failed" in the list (SPEC section 14). */
-	json_object_object_add(o, "failed_steps",
-	    json_object_new_int64(db_res_int(r, i, 10, 0)));
-	json_object_object_add(o, "phase", pjson_string_or_null(
-	    db_res_get(r, i, 11)));
-	return o;
-}
+	{ "failed_steps", DBJSON_INT }, { "phase", DBJSON_STRING },
+	{ NULL, DBJSON_STRING }
+};
 
 /*
  * ?limit=N (1..EXEC_PAGE_MAX) and ?before=<id>: newest first; ?status=S
@@ -162,9 +140,10 @@ executions_list(struct request *req)
 	char			 before[ID_LEN + 2], status[32];
 	long long		 limit;
 	struct db_res		*res = NULL, *cur = NULL;
-	struct json_object	*arr;
+	struct jtext		 j;
 	enum exec_status	 es;
-	size_t			 i;
+	char			*text;
+	size_t			 i, len;
 	int			 rc, filter;
 
 	if (request_query_int(req, "limit", 1, EXEC_PAGE_MAX,
@@ -204,12 +183,19 @@ executions_list(struct request *req)
 	    &res, "si", status, limit) : db_exec(req->db, sql_page_first, &res,
 	    "i", limit)) == -1)
 		goto dberr;
-	arr = json_object_new_array_ext((int)db_res_rows(res));
-	for (i = 0; i < db_res_rows(res); i++)
-		json_object_array_add(arr, summary_json(res, i));
+	jtext_init(&j, 400 * db_res_rows(res) + 2);
+	jtext_raw(&j, "[", 1);
+	for (i = 0; i < db_res_rows(res); i++) {
+		if (i > 0)
+			jtext_raw(&j, ",", 1);
+		dbjson_row_text(&j, res, i, summary_cols);
+	}
+	jtext_raw(&j, "]", 1);
 	db_res_free(res);
 	db_res_free(cur);
-	reply_json(req, 200, arr);
+	text = jtext_take(&j, &len);
+	reply_json_text(req, text, len);
+	free(text);
 	return 0;
 dberr:
 	db_res_free(cur);

@@ -5,6 +5,7 @@
  * numbered version (api-versions.c) and an audit row, in its transaction.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "api.h"
@@ -15,9 +16,13 @@
 #include "pjson.h"
 #include "workflow.h"
 
+/* With the workflows' tag, read in the same read view as the rows
+ * (wfcache.c): the kept list is then exactly the one of that tag. */
 static const char sql_list[] =
     "SELECT id, name, description, definition, created_by, created_at, "
-    "updated_at, version FROM workflows ORDER BY name, id";
+    "updated_at, version, "
+    "(SELECT tag FROM read_versions WHERE name = 'workflows') "
+    "FROM workflows ORDER BY name, id";
 static const char sql_get[] =
     "SELECT id, name, description, definition, created_by, created_at, "
     "updated_at, version FROM workflows WHERE id = ?";
@@ -78,8 +83,9 @@ can_start(const struct request *req, const char *def, size_t len)
 	return ok;
 }
 
+/* A row's members but can_start, which depends on the caller. */
 static struct json_object *
-row_json(const struct request *req, const struct db_res *r, size_t i)
+row_fields(const struct db_res *r, size_t i)
 {
 	struct json_object	*o = json_object_new_object();
 
@@ -104,27 +110,56 @@ row_json(const struct request *req, const struct db_res *r, size_t i)
 	    db_res_get(r, i, 6)));
 	json_object_object_add(o, "version",
 	    json_object_new_int64(db_res_int(r, i, 7, 1)));
+	return o;
+}
+
+static struct json_object *
+row_json(const struct request *req, const struct db_res *r, size_t i)
+{
+	struct json_object	*o = row_fields(r, i);
+
 	json_object_object_add(o, "can_start", json_object_new_boolean(
 	    can_start(req, db_res_get(r, i, 3), db_res_len(r, i, 3))));
 	return o;
 }
 
+/*
+ * The list as this caller sees it: from the kept copy while the
+ * workflows' tag has not changed (wfcache.c), else read, kept and sent.
+ */
 int
 workflows_list(struct request *req)
 {
+	const struct wflist	*l;
+	struct wflist		 fresh;
 	struct db_res		*res;
-	struct json_object	*arr;
-	size_t			 i;
+	struct json_object	*o;
+	char			*text;
+	size_t			 i, len;
 
-	if (db_exec(req->db, sql_list, &res, "") == -1) {
-		reply_db_error(req);
-		return 0;
+	memset(&fresh, 0, sizeof(fresh));
+	if (wfcache_get(req->db, &l) == -1)
+		goto dberr;
+	if (l == NULL) {
+		if (db_exec(req->db, sql_list, &res, "") == -1)
+			goto dberr;
+		for (i = 0; i < db_res_rows(res); i++) {
+			o = row_fields(res, i);
+			wflist_add(&fresh, o, db_res_get(res, i, 3),
+			    db_res_len(res, i, 3));
+			json_object_put(o);
+		}
+		l = wfcache_keep(&fresh, db_res_rows(res) > 0 ?
+		    db_res_get(res, 0, 8) : NULL);
+		db_res_free(res);
 	}
-	arr = json_object_new_array_ext((int)db_res_rows(res));
-	for (i = 0; i < db_res_rows(res); i++)
-		json_object_array_add(arr, row_json(req, res, i));
-	db_res_free(res);
-	reply_json(req, 200, arr);
+	text = wflist_text(l, &req->user, &len);
+	wflist_clear(&fresh);
+	reply_json_text(req, text, len);
+	free(text);
+	return 0;
+dberr:
+	reply_db_error(req);
 	return 0;
 }
 
@@ -311,11 +346,20 @@ read_input(struct request *req, struct wf_input *in, const char *self)
 	return 0;
 }
 
+/*
+ * Every write to workflows (create, update, delete) announces itself
+ * here, in its transaction: the announcement, and a new tag for the kept
+ * lists (wfcache.c), which then commits with the change.
+ */
 static int
 event_workflow(struct db *db, const char *type, const char *id)
 {
 	struct json_object *p = json_object_new_object();
 
+	if (wfcache_bump(db) == -1) {
+		json_object_put(p);
+		return -1;
+	}
 	json_object_object_add(p, "workflow_id", json_object_new_string(id));
 	return events_append(db, type, NULL, NULL, p);
 }

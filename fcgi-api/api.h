@@ -93,6 +93,9 @@ struct dbjson_col {
 };
 struct json_object *dbjson_row(const struct db_res *, size_t row,
 	    const struct dbjson_col *);
+struct jtext;
+void	 dbjson_row_text(struct jtext *, const struct db_res *, size_t row,
+	    const struct dbjson_col *);
 
 /* api-audit.c: the audit row of a mutating route, written last in the
  * transaction of its change (common/audit.h). */
@@ -145,6 +148,7 @@ int	 request_query(struct request *, const char *name, char *buf,
 void	 reply_json(struct request *, int status, struct json_object *);
 void	 reply_json_headers(struct request *, int status, const char *extra,
 	    struct json_object *);
+void	 reply_json_text(struct request *, const char *text, size_t len);
 void	 reply_error(struct request *, int status, const char *fmt, ...)
 	    __attribute__((format(printf, 3, 4)));
 void	 reply_error_obj(struct request *, int status,
@@ -184,6 +188,36 @@ struct delete_ops {
 int	 delete_by_id(struct request *, const struct delete_ops *);
 void	 delete_refuse(struct delete_ctx *, const char *fmt, ...)
 	    __attribute__((format(printf, 2, 3)));
+
+/* wfcache.c: the workflow list as JSON text, kept while the workflows'
+ * tag (read_versions) is unchanged. */
+#define WFLIST_TAG_MAX	64
+enum wflist_start {
+	WFLIST_ANYONE,		/* no allowed_groups */
+	WFLIST_ADMINS,		/* allowed_groups unreadable: admins only */
+	WFLIST_GROUPS,		/* admins and members of groups[] */
+};
+struct wflist_row {
+	char			*text;	/* {...} without can_start and '}' */
+	size_t			 len;
+	enum wflist_start	 start;
+	char			**groups;
+	size_t			 ngroups;
+};
+struct wflist {
+	char			 tag[WFLIST_TAG_MAX + 1];
+	struct wflist_row	*rows;
+	size_t			 n, cap;
+	size_t			 bytes;
+};
+void	 wflist_add(struct wflist *, struct json_object *obj,
+	    const char *def, size_t deflen);
+char	*wflist_text(const struct wflist *, const struct user *,
+	    size_t *len);
+void	 wflist_clear(struct wflist *);
+int	 wfcache_get(struct db *, const struct wflist **);
+int	 wfcache_bump(struct db *);
+const struct wflist *wfcache_keep(struct wflist *, const char *tag);
 
 /* api-executions.c */
 struct engine_err;

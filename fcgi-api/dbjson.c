@@ -5,6 +5,7 @@
  */
 #include "api.h"
 #include "db.h"
+#include "jtext.h"
 #include "pjson.h"
 
 struct json_object *
@@ -34,4 +35,42 @@ dbjson_row(const struct db_res *r, size_t row, const struct dbjson_col *cols)
 		json_object_object_add(o, cols[c].name, v);
 	}
 	return o;
+}
+
+/*
+ * The same object written as text (jtext.h), for long lists: no json-c
+ * object per value. Byte for byte what dbjson_row() prints.
+ */
+void
+dbjson_row_text(struct jtext *j, const struct db_res *r, size_t row,
+    const struct dbjson_col *cols)
+{
+	size_t	 c;
+
+	for (c = 0; cols[c].name != NULL; c++) {
+		const char *s = db_res_get(r, row, c);
+
+		jtext_raw(j, c == 0 ? "{" : ",", 1);
+		jtext_str(j, cols[c].name);
+		jtext_raw(j, ":", 1);
+		if (s == NULL) {
+			jtext_raw(j, "null", 4);
+			continue;
+		}
+		switch (cols[c].kind) {
+		case DBJSON_INT:
+			jtext_int(j, db_res_int(r, row, c, 0));
+			break;
+		case DBJSON_TIME:
+			jtext_time(j, s);
+			break;
+		case DBJSON_RAW:
+			jtext_raw(j, s, db_res_len(r, row, c));
+			break;
+		default:
+			jtext_str(j, s);
+			break;
+		}
+	}
+	jtext_raw(j, c == 0 ? "{}" : "}", c == 0 ? 2 : 1);
 }

@@ -3,11 +3,14 @@
  * ceiling on what a client sends is checked here, so handlers see bounded,
  * NUL-terminated input, and every answer leaves through reply_json().
  */
+#include <sys/uio.h>
+
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <fcgiapp.h>
 
@@ -209,18 +212,113 @@ request_read_body(struct request *req)
 	return 0;
 }
 
+#define REPLY_RECORD_MAX	65535	/* a FastCGI record's content */
+#define REPLY_DIRECT_MIN	8192	/* libfcgi's own buffer */
+
 /*
- * Write the response; extra is zero or more complete "Name: value\r\n"
- * lines built by our own code, never from client input.
+ * A large body as FastCGI STDOUT records of up to 64 KB written straight
+ * to the connection, after what libfcgi holds: libfcgi cuts a response
+ * into 8 KB records, one write(2) each (five for the 40 KB of GET
+ * /api/workflows). libfcgi ends the stream and the request as usual.
  */
+static int
+reply_direct(struct request *req, const char *body, size_t len)
+{
+	FCGX_Request	*f = req->fcgx;
+	unsigned char	 hdr[8];
+	struct iovec	 iov[2];
+	size_t		 n, off;
+	ssize_t		 w;
+
+	if (FCGX_FFlush(f->out) == -1)
+		return -1;
+	while (len > 0) {
+		n = len < REPLY_RECORD_MAX ? len : REPLY_RECORD_MAX;
+		hdr[0] = 1;			/* FCGI_VERSION_1 */
+		hdr[1] = 6;			/* FCGI_STDOUT */
+		hdr[2] = (unsigned char)((f->requestId >> 8) & 0xff);
+		hdr[3] = (unsigned char)(f->requestId & 0xff);
+		hdr[4] = (unsigned char)((n >> 8) & 0xff);
+		hdr[5] = (unsigned char)(n & 0xff);
+		hdr[6] = 0;			/* no padding */
+		hdr[7] = 0;
+		off = 0;
+		while (off < sizeof(hdr) + n) {
+			int	 cnt = 0;
+
+			if (off < sizeof(hdr)) {
+				iov[cnt].iov_base = hdr + off;
+				iov[cnt++].iov_len = sizeof(hdr) - off;
+				iov[cnt].iov_base = (char *)body;
+				iov[cnt++].iov_len = n;
+			} else {
+				iov[cnt].iov_base = (char *)body +
+				    (off - sizeof(hdr));
+				iov[cnt++].iov_len = n - (off - sizeof(hdr));
+			}
+			w = writev(f->ipcFd, iov, cnt);
+			if (w == -1 && errno == EINTR)
+				continue;
+			if (w <= 0)
+				return -1;
+			off += (size_t)w;
+		}
+		body += n;
+		len -= n;
+	}
+	return 0;
+}
+
+/*
+ * The status line, our headers and the body: extra is zero or more
+ * complete "Name: value\r\n" lines built by our own code, never from
+ * client input; body NULL for a 204.
+ */
+static void
+reply_write(struct request *req, int status, const char *extra,
+    const char *body, size_t len)
+{
+	FCGX_Stream	*out = req->fcgx->out;
+	char		 head[256];
+
+	req->replied = 1;
+	req->status = status;
+
+	/*
+	 * snprintf, not FCGX_FPrintF: libfcgi's own printf lacks %zu. No
+	 * security headers here: nginx adds them to every response
+	 * (nginx/security-headers.conf), and a copy from us was sent twice.
+	 */
+	snprintf(head, sizeof(head), "Status: %d %s\r\n"
+	    "Cache-Control: no-store\r\n",
+	    status, request_reason(status));
+	FCGX_PutS(head, out);
+	if (extra != NULL)
+		FCGX_PutS(extra, out);
+	if (body == NULL) {
+		/* A 204 has no body by definition (RFC 9110 15.3.5). */
+		FCGX_PutS("\r\n", out);
+		return;
+	}
+	snprintf(head, sizeof(head),
+	    "Content-Type: application/json\r\n"
+	    "Content-Length: %zu\r\n\r\n", len);
+	FCGX_PutS(head, out);
+	if (len < REPLY_DIRECT_MIN)
+		FCGX_PutStr(body, (int)len, out);
+	else if (reply_direct(req, body, len) == -1 && errno != EPIPE &&
+	    errno != ECONNRESET)
+		/* Not nginx closing (its client went away): say so. */
+		log_warnx("%s %s: writing the answer: %s", req->method,
+		    req->path, strerror(errno));
+}
+
+/* Write the response: obj as JSON, then freed. */
 void
 reply_json_headers(struct request *req, int status, const char *extra,
     struct json_object *obj)
 {
-	FCGX_Stream	*out = req->fcgx->out;
 	const char	*body = NULL;
-	char		 head[256];
-	size_t		 len = 0;
 
 	if (req->replied) {
 		log_warnx("%s %s: second response (%d after %d) dropped",
@@ -238,34 +336,27 @@ reply_json_headers(struct request *req, int status, const char *extra,
 		json_object_object_add(obj, "error",
 		    json_object_new_string("internal error"));
 	}
-	req->replied = 1;
-	req->status = status;
-
-	/*
-	 * snprintf, not FCGX_FPrintF: libfcgi's own printf lacks %zu. No
-	 * security headers here: nginx adds them to every response
-	 * (nginx/security-headers.conf), and a copy from us was sent twice.
-	 */
-	snprintf(head, sizeof(head), "Status: %d %s\r\n"
-	    "Cache-Control: no-store\r\n",
-	    status, request_reason(status));
-	FCGX_PutS(head, out);
-	if (extra != NULL)
-		FCGX_PutS(extra, out);
-	if (status == 204) {
-		/* A 204 has no body by definition (RFC 9110 15.3.5). */
-		FCGX_PutS("\r\n", out);
-	} else {
+	if (status != 204)
 		body = json_object_to_json_string_ext(obj,
 		    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
-		len = strlen(body);
-		snprintf(head, sizeof(head),
-		    "Content-Type: application/json\r\n"
-		    "Content-Length: %zu\r\n\r\n", len);
-		FCGX_PutS(head, out);
-		FCGX_PutStr(body, (int)len, out);
-	}
+	reply_write(req, status, extra, body,
+	    body != NULL ? strlen(body) : 0);
 	json_object_put(obj);
+}
+
+/*
+ * A 200 whose JSON text the handler made itself (a cached list): the
+ * same headers as reply_json(). text must be valid JSON.
+ */
+void
+reply_json_text(struct request *req, const char *text, size_t len)
+{
+	if (req->replied) {
+		log_warnx("%s %s: second response (200 after %d) dropped",
+		    req->method, req->path, req->status);
+		return;
+	}
+	reply_write(req, 200, NULL, text, len);
 }
 
 void
